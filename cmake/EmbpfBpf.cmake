@@ -1,0 +1,34 @@
+# Compiling C to eBPF objects at build time with clang's BPF target.
+find_program(EMBPF_BPF_CLANG NAMES clang-14 clang DOC "clang with the BPF target")
+find_program(EMBPF_LLVM_OBJCOPY NAMES llvm-objcopy-14 llvm-objcopy DOC "llvm-objcopy")
+find_program(EMBPF_LLVM_OBJDUMP NAMES llvm-objdump-14 llvm-objdump DOC "llvm-objdump")
+
+execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine OUTPUT_VARIABLE EMBPF_HOST_TRIPLE
+                OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+
+# embpf_add_bpf_object(<out-var> SOURCE <file.c> [OUTPUT <file.o>] [FLAGS ...] [DEPENDS ...])
+# Compiles SOURCE with `clang -target bpf -O2 -g` and sets <out-var> to the object's path.
+function(embpf_add_bpf_object out_var)
+    cmake_parse_arguments(ARG "" "SOURCE;OUTPUT" "FLAGS;DEPENDS" ${ARGN})
+    if(NOT EMBPF_BPF_CLANG)
+        message(FATAL_ERROR "clang is required to compile eBPF programs (apt-get install clang)")
+    endif()
+    get_filename_component(src "${ARG_SOURCE}" ABSOLUTE)
+    if(ARG_OUTPUT)
+        set(out "${ARG_OUTPUT}")
+    else()
+        get_filename_component(name "${src}" NAME_WE)
+        set(out "${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.o")
+    endif()
+    get_filename_component(out_dir "${out}" DIRECTORY)
+    add_custom_command(
+        OUTPUT "${out}"
+        COMMAND ${CMAKE_COMMAND} -E make_directory "${out_dir}"
+        COMMAND ${EMBPF_BPF_CLANG} -target bpf -O2 -g -Wall -Werror
+                -I${PROJECT_SOURCE_DIR}/include/embpf/plugin -I/usr/include/${EMBPF_HOST_TRIPLE}
+                ${ARG_FLAGS} -c "${src}" -o "${out}"
+        DEPENDS "${src}" ${ARG_DEPENDS}
+        COMMENT "Compiling eBPF object ${out}"
+        VERBATIM)
+    set(${out_var} "${out}" PARENT_SCOPE)
+endfunction()

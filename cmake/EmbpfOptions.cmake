@@ -1,0 +1,16 @@
+# Compiler settings shared by every embpf target.
+include(GNUInstallDirs)
+
+function(embpf_set_warnings target)
+    if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+        target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor)
+        if(EMBPF_WERROR)
+            target_compile_options(${target} PRIVATE -Werror)
+        endif()
+    endif()
+endfunction()
+
+if(EMBPF_SANITIZE)
+    add_compile_options(-fsanitize=${EMBPF_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=${EMBPF_SANITIZE})
+endif()
