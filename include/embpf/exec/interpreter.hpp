@@ -54,6 +54,12 @@ struct CheckedOutcome {
     std::uint64_t instructions = 0; ///< instructions executed, calls and helpers counted once each
 };
 
+struct InterpreterOptions {
+    /// Dispatch with a portable switch instead of threaded code (computed goto); for testing the
+    /// fallback that builds without GCC or Clang extensions use.
+    bool portable_dispatch = false;
+};
+
 namespace detail {
 struct InterpreterCode;
 }
@@ -65,7 +71,7 @@ class Interpreter final : public Executable {
     /// Validates and pre-decodes `program`. Every `call imm` must name a helper in `helpers`, and
     /// every `lddw` must be a plain constant (the loader resolves map references before this).
     [[nodiscard]] static Result<Interpreter> create(std::span<const isa::Instruction> program,
-                                                    HelperTable helpers = {});
+                                                    HelperTable helpers = {}, const InterpreterOptions& options = {});
 
     /// Runs a verified program: no memory checks, no budget. A verified program always ends with
     /// `exit`; should a guard fire anyway (call depth, unknown `callx` target), the result is 0.

@@ -1,0 +1,561 @@
+#include "embpf/exec/interpreter.hpp"
+
+#include "embpf/isa/decode.hpp"
+#include "interpreter_ops.hpp"
+
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(EMBPF_NO_COMPUTED_GOTO)
+#define EMBPF_HAVE_COMPUTED_GOTO 1
+#endif
+
+namespace embpf::exec {
+
+void HelperTable::set(std::uint32_t id, HelperFunction function) {
+    if (id >= m_functions.size()) {
+        m_functions.resize(static_cast<std::size_t>(id) + 1, nullptr);
+    }
+    m_functions[id] = function;
+}
+
+namespace detail {
+
+/// A pre-decoded instruction: the handler (a label address or an Op) and the operands.
+struct Slot {
+    std::uintptr_t handler;
+    std::uint8_t dst;
+    std::uint8_t src;
+    std::int16_t off;
+    std::int32_t imm;
+};
+static_assert(sizeof(Slot) == 16);
+
+struct Frame {
+    const Slot* return_to;
+    std::uint64_t saved[5]; // r6-r9, r10
+};
+
+enum class Fault { none, out_of_bounds, misaligned_atomic, budget, call_depth, unknown_helper, fell_off };
+
+/// What a run needs besides the code: helpers and the regions a checked run may touch.
+struct RunEnv {
+    const HelperFunction* helpers;
+    std::size_t helper_count;
+    std::uint32_t unwind_id;
+    bool has_unwind;
+};
+
+/// Per-run mutable state, used by checked runs and to report faults.
+struct RunState {
+    const CheckedOptions* options = nullptr;
+    std::uint64_t ctx = 0;
+    std::uint64_t ctx_size = 0;
+    std::uint64_t budget = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t executed = 0;
+    Fault fault = Fault::none;
+    std::size_t fault_pc = 0;
+    std::uint64_t fault_address = 0;
+    std::size_t fault_size = 0;
+    bool fault_write = false;
+
+    void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
+        fault = kind;
+        fault_pc = static_cast<std::size_t>(pc);
+        fault_address = address;
+        fault_size = size;
+        fault_write = write;
+    }
+};
+
+namespace {
+
+// [addr, addr + size) inside [start, start + length), without overflow.
+bool inside(std::uint64_t addr, std::size_t size, std::uint64_t start, std::uint64_t length) {
+    return addr >= start && addr - start <= length && size <= length - (addr - start);
+}
+
+bool access_allowed(const RunEnv&, const RunState& state, std::uint64_t addr, std::size_t size, bool write,
+                    std::uint64_t stack_top, std::size_t depth) {
+    const std::uint64_t stack_used = (depth + 1) * isa::kStackSize;
+    if (inside(addr, size, stack_top - stack_used, stack_used)) {
+        return true;
+    }
+    if (state.ctx != 0 && inside(addr, size, state.ctx, state.ctx_size)) {
+        return !write || state.options->context_writable;
+    }
+    for (const MemoryRegion& region : state.options->regions) {
+        if (inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size)) {
+            return !write || region.writable;
+        }
+    }
+    return false;
+}
+
+template <typename T>
+T* as_ptr(std::uint64_t addr) {
+    return reinterpret_cast<T*>(static_cast<std::uintptr_t>(addr));
+}
+template <typename T>
+T load(std::uint64_t addr) {
+    T value;
+    std::memcpy(&value, as_ptr<const void>(addr), sizeof(T));
+    return value;
+}
+template <typename T>
+void store(std::uint64_t addr, T value) {
+    std::memcpy(as_ptr<void>(addr), &value, sizeof(T));
+}
+
+// Arithmetic with the results RFC 9669 defines for every input (no host undefined behaviour).
+inline std::uint64_t alu_add64(std::uint64_t a, std::uint64_t b) { return a + b; }
+inline std::uint64_t alu_sub64(std::uint64_t a, std::uint64_t b) { return a - b; }
+inline std::uint64_t alu_mul64(std::uint64_t a, std::uint64_t b) { return a * b; }
+inline std::uint64_t alu_or64(std::uint64_t a, std::uint64_t b) { return a | b; }
+inline std::uint64_t alu_and64(std::uint64_t a, std::uint64_t b) { return a & b; }
+inline std::uint64_t alu_xor64(std::uint64_t a, std::uint64_t b) { return a ^ b; }
+inline std::uint64_t alu_lsh64(std::uint64_t a, std::uint64_t b) { return a << (b & 63); }
+inline std::uint64_t alu_rsh64(std::uint64_t a, std::uint64_t b) { return a >> (b & 63); }
+inline std::uint64_t alu_arsh64(std::uint64_t a, std::uint64_t b) {
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(a) >> (b & 63));
+}
+inline std::uint64_t alu_div64(std::uint64_t a, std::uint64_t b) { return b == 0 ? 0 : a / b; }
+inline std::uint64_t alu_mod64(std::uint64_t a, std::uint64_t b) { return b == 0 ? a : a % b; }
+inline std::uint64_t alu_sdiv64(std::uint64_t a, std::uint64_t b) {
+    if (b == 0) {
+        return 0;
+    }
+    if (static_cast<std::int64_t>(b) == -1) {
+        return 0 - a; // INT64_MIN / -1 wraps to INT64_MIN
+    }
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(a) / static_cast<std::int64_t>(b));
+}
+inline std::uint64_t alu_smod64(std::uint64_t a, std::uint64_t b) {
+    if (b == 0) {
+        return a;
+    }
+    if (static_cast<std::int64_t>(b) == -1) {
+        return 0;
+    }
+    return static_cast<std::uint64_t>(static_cast<std::int64_t>(a) % static_cast<std::int64_t>(b));
+}
+
+inline std::uint32_t alu_add32(std::uint32_t a, std::uint32_t b) { return a + b; }
+inline std::uint32_t alu_sub32(std::uint32_t a, std::uint32_t b) { return a - b; }
+inline std::uint32_t alu_mul32(std::uint32_t a, std::uint32_t b) { return a * b; }
+inline std::uint32_t alu_or32(std::uint32_t a, std::uint32_t b) { return a | b; }
+inline std::uint32_t alu_and32(std::uint32_t a, std::uint32_t b) { return a & b; }
+inline std::uint32_t alu_xor32(std::uint32_t a, std::uint32_t b) { return a ^ b; }
+inline std::uint32_t alu_lsh32(std::uint32_t a, std::uint32_t b) { return a << (b & 31); }
+inline std::uint32_t alu_rsh32(std::uint32_t a, std::uint32_t b) { return a >> (b & 31); }
+inline std::uint32_t alu_arsh32(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::uint32_t>(static_cast<std::int32_t>(a) >> (b & 31));
+}
+inline std::uint32_t alu_div32(std::uint32_t a, std::uint32_t b) { return b == 0 ? 0 : a / b; }
+inline std::uint32_t alu_mod32(std::uint32_t a, std::uint32_t b) { return b == 0 ? a : a % b; }
+inline std::uint32_t alu_sdiv32(std::uint32_t a, std::uint32_t b) {
+    if (b == 0) {
+        return 0;
+    }
+    if (static_cast<std::int32_t>(b) == -1) {
+        return 0u - a;
+    }
+    return static_cast<std::uint32_t>(static_cast<std::int32_t>(a) / static_cast<std::int32_t>(b));
+}
+inline std::uint32_t alu_smod32(std::uint32_t a, std::uint32_t b) {
+    if (b == 0) {
+        return a;
+    }
+    if (static_cast<std::int32_t>(b) == -1) {
+        return 0;
+    }
+    return static_cast<std::uint32_t>(static_cast<std::int32_t>(a) % static_cast<std::int32_t>(b));
+}
+
+inline bool cmp_eq64(std::uint64_t a, std::uint64_t b) { return a == b; }
+inline bool cmp_ne64(std::uint64_t a, std::uint64_t b) { return a != b; }
+inline bool cmp_gt64(std::uint64_t a, std::uint64_t b) { return a > b; }
+inline bool cmp_ge64(std::uint64_t a, std::uint64_t b) { return a >= b; }
+inline bool cmp_lt64(std::uint64_t a, std::uint64_t b) { return a < b; }
+inline bool cmp_le64(std::uint64_t a, std::uint64_t b) { return a <= b; }
+inline bool cmp_set64(std::uint64_t a, std::uint64_t b) { return (a & b) != 0; }
+inline bool cmp_sgt64(std::uint64_t a, std::uint64_t b) {
+    return static_cast<std::int64_t>(a) > static_cast<std::int64_t>(b);
+}
+inline bool cmp_sge64(std::uint64_t a, std::uint64_t b) {
+    return static_cast<std::int64_t>(a) >= static_cast<std::int64_t>(b);
+}
+inline bool cmp_slt64(std::uint64_t a, std::uint64_t b) {
+    return static_cast<std::int64_t>(a) < static_cast<std::int64_t>(b);
+}
+inline bool cmp_sle64(std::uint64_t a, std::uint64_t b) {
+    return static_cast<std::int64_t>(a) <= static_cast<std::int64_t>(b);
+}
+inline bool cmp_eq32(std::uint32_t a, std::uint32_t b) { return a == b; }
+inline bool cmp_ne32(std::uint32_t a, std::uint32_t b) { return a != b; }
+inline bool cmp_gt32(std::uint32_t a, std::uint32_t b) { return a > b; }
+inline bool cmp_ge32(std::uint32_t a, std::uint32_t b) { return a >= b; }
+inline bool cmp_lt32(std::uint32_t a, std::uint32_t b) { return a < b; }
+inline bool cmp_le32(std::uint32_t a, std::uint32_t b) { return a <= b; }
+inline bool cmp_set32(std::uint32_t a, std::uint32_t b) { return (a & b) != 0; }
+inline bool cmp_sgt32(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a) > static_cast<std::int32_t>(b);
+}
+inline bool cmp_sge32(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a) >= static_cast<std::int32_t>(b);
+}
+inline bool cmp_slt32(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a) < static_cast<std::int32_t>(b);
+}
+inline bool cmp_sle32(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a) <= static_cast<std::int32_t>(b);
+}
+
+inline std::uint16_t bswap(std::uint16_t v) { return static_cast<std::uint16_t>((v >> 8) | (v << 8)); }
+inline std::uint32_t bswap(std::uint32_t v) { return __builtin_bswap32(v); }
+inline std::uint64_t bswap(std::uint64_t v) { return __builtin_bswap64(v); }
+
+// The byte-order conversions truncate to their width, then swap if the host's order differs.
+template <typename T>
+std::uint64_t to_le(std::uint64_t v) {
+    const T narrow = static_cast<T>(v);
+    return std::endian::native == std::endian::little ? narrow : bswap(narrow);
+}
+template <typename T>
+std::uint64_t to_be(std::uint64_t v) {
+    const T narrow = static_cast<T>(v);
+    return std::endian::native == std::endian::big ? narrow : bswap(narrow);
+}
+
+#ifdef EMBPF_HAVE_COMPUTED_GOTO
+#define EMBPF_LOOP_THREADED
+#define EMBPF_LOOP_NAME execute_threaded
+#include "interpreter_loop.inc"
+#undef EMBPF_LOOP_NAME
+#undef EMBPF_LOOP_THREADED
+#endif
+
+#define EMBPF_LOOP_NAME execute_switch
+#include "interpreter_loop.inc"
+#undef EMBPF_LOOP_NAME
+
+} // namespace
+
+/// The decoded program with one threaded copy per mode.
+struct InterpreterCode {
+    std::vector<isa::Instruction> program;
+    std::vector<HelperFunction> helpers;
+    RunEnv env{};
+    bool threaded = false;
+    std::vector<Slot> fast;    // handlers of the unchecked loop
+    std::vector<Slot> checked; // handlers of the checked loop
+};
+
+namespace {
+
+constexpr Op alu_op(std::uint8_t code, bool is64, bool reg_source, std::int16_t offset) {
+    auto pick = [&](Op op64k) {
+        // The 64-bit ops come in K/X pairs followed by the same layout for 32 bits.
+        constexpr int width_stride = static_cast<int>(Op::ADD32_K) - static_cast<int>(Op::ADD64_K);
+        return static_cast<Op>(static_cast<int>(op64k) + (is64 ? 0 : width_stride) + (reg_source ? 1 : 0));
+    };
+    switch (code) {
+    case isa::op::ADD: return pick(Op::ADD64_K);
+    case isa::op::SUB: return pick(Op::SUB64_K);
+    case isa::op::MUL: return pick(Op::MUL64_K);
+    case isa::op::DIV: return pick(offset == 1 ? Op::SDIV64_K : Op::DIV64_K);
+    case isa::op::MOD: return pick(offset == 1 ? Op::SMOD64_K : Op::MOD64_K);
+    case isa::op::OR: return pick(Op::OR64_K);
+    case isa::op::AND: return pick(Op::AND64_K);
+    case isa::op::LSH: return pick(Op::LSH64_K);
+    case isa::op::RSH: return pick(Op::RSH64_K);
+    case isa::op::ARSH: return pick(Op::ARSH64_K);
+    case isa::op::XOR: return pick(Op::XOR64_K);
+    case isa::op::MOV:
+        if (reg_source && offset != 0) {
+            if (is64) {
+                return offset == 8 ? Op::MOVSX64_8 : offset == 16 ? Op::MOVSX64_16 : Op::MOVSX64_32;
+            }
+            return offset == 8 ? Op::MOVSX32_8 : Op::MOVSX32_16;
+        }
+        return pick(Op::MOV64_K);
+    case isa::op::NEG: return is64 ? Op::NEG64 : Op::NEG32;
+    default: return Op::FELL_OFF;
+    }
+}
+
+constexpr Op jump_op(std::uint8_t code, bool is64, bool reg_source) {
+    auto pick = [&](Op op64k) {
+        constexpr int width_stride = static_cast<int>(Op::JEQ32_K) - static_cast<int>(Op::JEQ64_K);
+        return static_cast<Op>(static_cast<int>(op64k) + (is64 ? 0 : width_stride) + (reg_source ? 1 : 0));
+    };
+    switch (code) {
+    case isa::op::JEQ: return pick(Op::JEQ64_K);
+    case isa::op::JGT: return pick(Op::JGT64_K);
+    case isa::op::JGE: return pick(Op::JGE64_K);
+    case isa::op::JSET: return pick(Op::JSET64_K);
+    case isa::op::JNE: return pick(Op::JNE64_K);
+    case isa::op::JSGT: return pick(Op::JSGT64_K);
+    case isa::op::JSGE: return pick(Op::JSGE64_K);
+    case isa::op::JLT: return pick(Op::JLT64_K);
+    case isa::op::JLE: return pick(Op::JLE64_K);
+    case isa::op::JSLT: return pick(Op::JSLT64_K);
+    case isa::op::JSLE: return pick(Op::JSLE64_K);
+    default: return Op::FELL_OFF;
+    }
+}
+
+Op atomic_op(bool is64, std::int32_t imm) {
+    const Op base = is64 ? Op::ATOMIC64_ADD : Op::ATOMIC32_ADD;
+    int index = 0;
+    switch (imm) {
+    case isa::op::ATOMIC_ADD: index = 0; break;
+    case isa::op::ATOMIC_OR: index = 1; break;
+    case isa::op::ATOMIC_AND: index = 2; break;
+    case isa::op::ATOMIC_XOR: index = 3; break;
+    case isa::op::ATOMIC_ADD | isa::op::FETCH: index = 4; break;
+    case isa::op::ATOMIC_OR | isa::op::FETCH: index = 5; break;
+    case isa::op::ATOMIC_AND | isa::op::FETCH: index = 6; break;
+    case isa::op::ATOMIC_XOR | isa::op::FETCH: index = 7; break;
+    case isa::op::XCHG: index = 8; break;
+    default: index = 9; break; // CMPXCHG; validation admits nothing else
+    }
+    return static_cast<Op>(static_cast<int>(base) + index);
+}
+
+Result<Op> select_op(std::span<const isa::Instruction> program, std::size_t pc, const HelperTable& helpers) {
+    using namespace isa;
+    const Instruction& ins = program[pc];
+    const std::uint8_t cls = op_class(ins.opcode);
+    const std::uint8_t code = op_code(ins.opcode);
+    const bool reg_source = op_source(ins.opcode) == op::X;
+    switch (cls) {
+    case op::ALU:
+    case op::ALU64:
+        if (code == op::END) {
+            if (cls == op::ALU64) {
+                return ins.imm == 16 ? Op::BSWAP16 : ins.imm == 32 ? Op::BSWAP32 : Op::BSWAP64;
+            }
+            if (reg_source) {
+                return ins.imm == 16 ? Op::BE16 : ins.imm == 32 ? Op::BE32 : Op::BE64;
+            }
+            return ins.imm == 16 ? Op::LE16 : ins.imm == 32 ? Op::LE32 : Op::LE64;
+        }
+        return alu_op(code, cls == op::ALU64, reg_source, ins.offset);
+    case op::JMP:
+    case op::JMP32:
+        switch (code) {
+        case op::JA: return cls == op::JMP ? Op::JA : Op::JA32;
+        case op::EXIT: return Op::EXIT;
+        case op::CALL: {
+            if (reg_source) {
+                return Op::CALLX;
+            }
+            switch (static_cast<CallSource>(ins.src)) {
+            case CallSource::local: return Op::CALL_LOCAL;
+            case CallSource::kfunc:
+                return Error::unsupported(
+                    "instruction " + std::to_string(pc) + ": kernel function calls (kfunc) are not supported", pc);
+            case CallSource::helper: break;
+            }
+            const auto id = static_cast<std::uint32_t>(ins.imm);
+            if (helpers.get(id) == nullptr) {
+                return Error::invalid("instruction " + std::to_string(pc) + ": call to unknown helper " +
+                                          std::to_string(ins.imm),
+                                      pc);
+            }
+            return helpers.unwind() == id ? Op::CALL_HELPER_UNWIND : Op::CALL_HELPER;
+        }
+        default: return jump_op(code, cls == op::JMP, reg_source);
+        }
+    case op::LD:
+        if (ins.src != static_cast<std::uint8_t>(LddwSource::imm64)) {
+            return Error::invalid("instruction " + std::to_string(pc) + ": lddw with pseudo source " +
+                                      std::to_string(ins.src) + " must be resolved by the loader before execution",
+                                  pc);
+        }
+        return Op::LDDW;
+    case op::LDX: {
+        const bool sx = op_mode(ins.opcode) == op::MEMSX;
+        switch (op_size(ins.opcode)) {
+        case op::B: return sx ? Op::LDXSX_B : Op::LDX_B;
+        case op::H: return sx ? Op::LDXSX_H : Op::LDX_H;
+        case op::W: return sx ? Op::LDXSX_W : Op::LDX_W;
+        default: return Op::LDX_DW;
+        }
+    }
+    case op::ST:
+        switch (op_size(ins.opcode)) {
+        case op::B: return Op::ST_B;
+        case op::H: return Op::ST_H;
+        case op::W: return Op::ST_W;
+        default: return Op::ST_DW;
+        }
+    default: // STX
+        if (op_mode(ins.opcode) == op::ATOMIC) {
+            return atomic_op(op_size(ins.opcode) == op::DW, ins.imm);
+        }
+        switch (op_size(ins.opcode)) {
+        case op::B: return Op::STX_B;
+        case op::H: return Op::STX_H;
+        case op::W: return Op::STX_W;
+        default: return Op::STX_DW;
+        }
+    }
+}
+
+void thread_code(std::vector<Slot>& slots, const std::vector<Op>& ops, const void* const* labels) {
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        const auto op = static_cast<std::size_t>(ops[i]);
+        slots[i].handler = labels != nullptr ? reinterpret_cast<std::uintptr_t>(labels[op]) : op;
+    }
+}
+
+} // namespace
+} // namespace detail
+
+Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> program, HelperTable helpers,
+                                        const InterpreterOptions& options) {
+    using detail::Op;
+    if (auto valid = isa::validate(program); !valid) {
+        return std::move(valid).error();
+    }
+    auto code = std::make_shared<detail::InterpreterCode>();
+    code->program.assign(program.begin(), program.end());
+    // One sentinel slot past the end, so that no path can run off the code.
+    std::vector<Op> ops(program.size() + 1, Op::FELL_OFF);
+    std::vector<detail::Slot> slots(program.size() + 1, detail::Slot{});
+    for (std::size_t pc = 0; pc < program.size(); ++pc) {
+        const isa::Instruction& ins = program[pc];
+        detail::Slot& slot = slots[pc];
+        slot.dst = ins.dst;
+        slot.src = ins.src;
+        slot.off = ins.offset;
+        slot.imm = ins.imm;
+        if (isa::is_lddw(ins)) {
+            slots[pc + 1].imm = program[pc + 1].imm;
+        }
+        auto op = detail::select_op(program, pc, helpers);
+        if (!op) {
+            return std::move(op).error();
+        }
+        ops[pc] = *op;
+        if (isa::is_lddw(ins)) {
+            ++pc; // the second slot keeps FELL_OFF: nothing jumps there
+        }
+    }
+    code->helpers.assign(helpers.functions().begin(), helpers.functions().end());
+    code->env.helpers = code->helpers.data();
+    code->env.helper_count = code->helpers.size();
+    code->env.has_unwind = helpers.unwind().has_value();
+    code->env.unwind_id = helpers.unwind().value_or(0);
+    code->fast = slots;
+    code->checked = std::move(slots);
+#ifdef EMBPF_HAVE_COMPUTED_GOTO
+    code->threaded = !options.portable_dispatch;
+#else
+    (void)options;
+#endif
+    const void* const* fast_labels = nullptr;
+    const void* const* checked_labels = nullptr;
+#ifdef EMBPF_HAVE_COMPUTED_GOTO
+    if (code->threaded) {
+        detail::execute_threaded<false>(nullptr, code->env, 0, 0, nullptr, &fast_labels);
+        detail::execute_threaded<true>(nullptr, code->env, 0, 0, nullptr, &checked_labels);
+    }
+#endif
+    detail::thread_code(code->fast, ops, fast_labels);
+    detail::thread_code(code->checked, ops, checked_labels);
+    return Interpreter(std::move(code));
+}
+
+std::uint64_t Interpreter::run(void* ctx, std::size_t ctx_size) const noexcept {
+    detail::RunState state;
+    const auto r1 = reinterpret_cast<std::uintptr_t>(ctx);
+#ifdef EMBPF_HAVE_COMPUTED_GOTO
+    if (m_code->threaded) {
+        return detail::execute_threaded<false>(m_code->fast.data(), m_code->env, r1, ctx_size, &state, nullptr);
+    }
+#endif
+    return detail::execute_switch<false>(m_code->fast.data(), m_code->env, r1, ctx_size, &state, nullptr);
+}
+
+namespace {
+
+std::string hex(std::uint64_t value) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string text;
+    do {
+        text.insert(text.begin(), digits[value & 0xf]);
+        value >>= 4;
+    } while (value != 0);
+    return "0x" + text;
+}
+
+std::string signed_offset(std::int64_t delta) {
+    return (delta < 0 ? " - " : " + ") + std::to_string(delta < 0 ? -delta : delta);
+}
+
+// Where an address lies relative to the memory a checked run knows, for the error message.
+std::string describe_address(const detail::RunState& state, std::uint64_t address) {
+    std::string text = hex(address);
+    if (state.ctx != 0 && address - state.ctx + 4096 < state.ctx_size + 8192) {
+        text += " (ctx" + signed_offset(static_cast<std::int64_t>(address - state.ctx)) + ", ctx is " +
+                std::to_string(state.ctx_size) + " bytes)";
+    }
+    return text;
+}
+
+} // namespace
+
+Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size, const CheckedOptions& options) const {
+    detail::RunState state;
+    state.options = &options;
+    state.ctx = reinterpret_cast<std::uintptr_t>(ctx);
+    state.ctx_size = ctx == nullptr ? 0 : ctx_size;
+    if (options.instruction_budget != 0) {
+        state.budget = options.instruction_budget;
+    }
+    const auto r1 = reinterpret_cast<std::uintptr_t>(ctx);
+    std::uint64_t r0 = 0;
+#ifdef EMBPF_HAVE_COMPUTED_GOTO
+    if (m_code->threaded) {
+        r0 = detail::execute_threaded<true>(m_code->checked.data(), m_code->env, r1, ctx_size, &state, nullptr);
+    } else
+#endif
+    {
+        r0 = detail::execute_switch<true>(m_code->checked.data(), m_code->env, r1, ctx_size, &state, nullptr);
+    }
+    const std::string where = "pc " + std::to_string(state.fault_pc) + ": ";
+    switch (state.fault) {
+    case detail::Fault::none: return CheckedOutcome{r0, state.executed};
+    case detail::Fault::out_of_bounds:
+        return Error::runtime(where + "out-of-bounds " + (state.fault_write ? "write" : "read") + " of " +
+                                  std::to_string(state.fault_size) + " bytes at " +
+                                  describe_address(state, state.fault_address),
+                              state.fault_pc);
+    case detail::Fault::misaligned_atomic:
+        return Error::runtime(where + "misaligned atomic access of " + std::to_string(state.fault_size) +
+                                  " bytes at " + describe_address(state, state.fault_address),
+                              state.fault_pc);
+    case detail::Fault::budget:
+        return Error::runtime(where + "instruction budget of " + std::to_string(options.instruction_budget) +
+                                  " exhausted",
+                              state.fault_pc);
+    case detail::Fault::call_depth:
+        return Error::runtime(where + "call depth exceeds " + std::to_string(isa::kMaxCallDepth) + " nested calls",
+                              state.fault_pc);
+    case detail::Fault::unknown_helper:
+        return Error::runtime(where + "callx to unknown helper " + std::to_string(state.fault_address),
+                              state.fault_pc);
+    case detail::Fault::fell_off:
+        return Error::runtime(where + "execution ran past the end of the program", state.fault_pc);
+    }
+    return Error::internal("unknown fault");
+}
+
+std::span<const isa::Instruction> Interpreter::program() const noexcept { return m_code->program; }
+
+} // namespace embpf::exec

@@ -1,0 +1,23 @@
+// Subcommands of the embpf tool. Each adds itself to the app and runs when chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace embpf::tools {
+
+/// Exit statuses shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+
+void add_isa_commands(CLI::App& app, int& status);
+
+/// Reads a whole file; std::nullopt (after printing why on stderr) when it cannot.
+std::optional<std::vector<std::uint8_t>> read_file(const std::string& path);
+
+} // namespace embpf::tools

@@ -1,0 +1,121 @@
+// embpf-plugin: runs one program for the eBPF conformance runner.
+//
+//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|aot]
+//
+// The program's bytes come as hex on stdin; r0 is printed in hex on stdout. A refused program
+// exits non-zero with the reason on stdout, as the runner expects.
+#include "embpf/exec/interpreter.hpp"
+#include "embpf/isa/decode.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Reads pairs of hex digits, ignoring any white space between bytes.
+std::optional<std::vector<std::uint8_t>> parse_hex(const std::string& text) {
+    std::vector<std::uint8_t> bytes;
+    int pending = -1;
+    for (char c : text) {
+        if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+            if (pending >= 0) {
+                return std::nullopt; // a lone digit
+            }
+            continue;
+        }
+        int digit = 0;
+        if (c >= '0' && c <= '9') {
+            digit = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            digit = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            digit = c - 'A' + 10;
+        } else {
+            return std::nullopt;
+        }
+        if (pending < 0) {
+            pending = digit;
+        } else {
+            bytes.push_back(static_cast<std::uint8_t>(pending * 16 + digit));
+            pending = -1;
+        }
+    }
+    if (pending >= 0) {
+        return std::nullopt;
+    }
+    return bytes;
+}
+
+// The conformance suite's helper 5 returns its first argument; a zero result ends the program.
+std::uint64_t unwind_helper(std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
+    return r1;
+}
+
+int refuse(const std::string& message) {
+    std::cout << message << '\n';
+    return 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Runs one eBPF program for the conformance suite: program hex on stdin, r0 in hex on stdout."};
+    std::string memory_hex;
+    std::string engine = "interpreter";
+    std::uint64_t budget = 100'000'000;
+    app.add_option("memory", memory_hex, "input memory, each byte as two hex digits");
+    app.add_option("--engine", engine, "execution engine")->check(CLI::IsMember({"interpreter", "jit", "aot"}));
+    app.add_option("--budget", budget, "instruction budget of the checked run (0: none)");
+    std::string mode = "checked";
+    app.add_option("--mode", mode, "checked: bounds-checked run (default); fast: the unchecked path of verified programs")
+        ->check(CLI::IsMember({"checked", "fast"}));
+    bool portable = false;
+    app.add_flag("--portable-dispatch", portable, "use the interpreter's portable switch dispatch");
+    CLI11_PARSE(app, argc, argv);
+
+    if (engine != "interpreter") {
+        return refuse("engine '" + engine + "' is not available in this build");
+    }
+    const std::string program_hex{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    const auto program_bytes = parse_hex(program_hex);
+    if (!program_bytes) {
+        return refuse("program: stdin is not a sequence of hex bytes");
+    }
+    auto memory = parse_hex(memory_hex);
+    if (!memory) {
+        return refuse("memory: argument is not a sequence of hex bytes");
+    }
+    auto program = embpf::isa::decode(std::span<const std::uint8_t>(*program_bytes));
+    if (!program) {
+        return refuse(program.error().message);
+    }
+    embpf::exec::HelperTable helpers;
+    helpers.set(5, &unwind_helper);
+    helpers.set_unwind(5);
+    auto interpreter =
+        embpf::exec::Interpreter::create(*program, std::move(helpers), {.portable_dispatch = portable});
+    if (!interpreter) {
+        return refuse(interpreter.error().message);
+    }
+    void* ctx = memory->empty() ? nullptr : memory->data();
+    if (mode == "fast") {
+        std::printf("%llx\n", static_cast<unsigned long long>(interpreter->run(ctx, memory->size())));
+        return 0;
+    }
+    embpf::exec::CheckedOptions options;
+    options.instruction_budget = budget;
+    auto outcome = interpreter->run_checked(ctx, memory->size(), options);
+    if (!outcome) {
+        return refuse(outcome.error().message);
+    }
+    std::printf("%llx\n", static_cast<unsigned long long>(outcome->r0));
+    return 0;
+}
