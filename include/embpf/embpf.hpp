@@ -1,0 +1,13 @@
+// embpf: verified eBPF plugins for user-mode hosts. The umbrella header of the public C++ API.
+#pragma once
+
+#include "embpf/fwd.hpp"
+#include "embpf/result.hpp"
+#include "embpf/version.hpp"
+
+#include "embpf/isa/instruction.hpp"
+#include "embpf/isa/decode.hpp"
+#include "embpf/isa/text.hpp"
+
+#include "embpf/exec/engine.hpp"
+#include "embpf/exec/interpreter.hpp"

@@ -1,0 +1,21 @@
+// Forward declarations of the public types, for headers that only pass them around.
+#pragma once
+
+namespace embpf {
+struct Error;
+template <typename T>
+class Result;
+
+namespace isa {
+struct Instruction;
+} // namespace isa
+
+namespace exec {
+class Executable;
+class HelperTable;
+class Interpreter;
+struct CheckedOptions;
+struct CheckedOutcome;
+struct MemoryRegion;
+} // namespace exec
+} // namespace embpf

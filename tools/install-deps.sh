@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages embpf needs to build, test and benchmark, when they are missing.
+set -euo pipefail
+
+packages=(
+    build-essential cmake ninja-build git
+    clang llvm libclang-rt-14-dev # the BPF target for test plugins, llvm-objdump/objcopy, sanitizer runtimes
+    clang-format-14
+    libelf-dev                    # ELF objects
+    doctest-dev catch2            # unit tests; Catch2 in an example
+    libbenchmark-dev              # benchmarks
+    libcli11-dev nlohmann-json3-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "Installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

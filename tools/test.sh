@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's second command: install what is missing, build, run the whole test suite.
+#   tools/test.sh              release build, every test
+#   tools/test.sh --sanitize   the same tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/tools/install-deps.sh"
+
+if [ "${1:-}" = "--sanitize" ]; then
+    build="$root/build-sanitize"
+    # Benchmarks and examples add nothing under sanitizers; the tests cover the library and tools.
+    CC=clang CXX=clang++ EMBPF_BUILD_TYPE=RelWithDebInfo "$root/tools/build.sh" "$build" \
+        -DEMBPF_SANITIZE=address,undefined -DEMBPF_BUILD_BENCHMARKS=OFF -DEMBPF_BUILD_EXAMPLES=OFF
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+    build="$root/build"
+    "$root/tools/build.sh" "$build"
+fi
+ctest --test-dir "$build" --output-on-failure --parallel "${EMBPF_JOBS:-$(nproc)}"
