@@ -60,6 +60,7 @@ struct RunState {
     std::uint64_t fault_address = 0;
     std::size_t fault_size = 0;
     bool fault_write = false;
+    bool read_only = false; ///< the refused write hit memory the run may only read
 
     void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
         fault = kind;
@@ -77,21 +78,31 @@ bool inside(std::uint64_t addr, std::size_t size, std::uint64_t start, std::uint
     return addr >= start && addr - start <= length && size <= length - (addr - start);
 }
 
-bool access_allowed(const RunEnv&, const RunState& state, std::uint64_t addr, std::size_t size, bool write,
+// Checks an access of a checked run; on refusal says whether the memory exists but is read-only.
+bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::size_t size, bool write,
                     std::uint64_t stack_top, std::size_t depth) {
     const std::uint64_t stack_used = (depth + 1) * isa::kStackSize;
     if (inside(addr, size, stack_top - stack_used, stack_used)) {
         return true;
     }
+    bool writable = false;
     if (state.ctx != 0 && inside(addr, size, state.ctx, state.ctx_size)) {
-        return !write || state.options->context_writable;
-    }
-    for (const MemoryRegion& region : state.options->regions) {
-        if (inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size)) {
-            return !write || region.writable;
+        writable = state.options->context_writable;
+    } else {
+        const MemoryRegion* found = nullptr;
+        for (const MemoryRegion& region : state.options->regions) {
+            if (inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size)) {
+                found = &region;
+                break;
+            }
         }
+        if (found == nullptr) {
+            return false;
+        }
+        writable = found->writable;
     }
-    return false;
+    state.read_only = write && !writable;
+    return !state.read_only;
 }
 
 template <typename T>
@@ -532,6 +543,11 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
     switch (state.fault) {
     case detail::Fault::none: return CheckedOutcome{r0, state.executed};
     case detail::Fault::out_of_bounds:
+        if (state.read_only) {
+            return Error::runtime(where + "write of " + std::to_string(state.fault_size) + " bytes to read-only memory at " +
+                                      describe_address(state, state.fault_address),
+                                  state.fault_pc);
+        }
         return Error::runtime(where + "out-of-bounds " + (state.fault_write ? "write" : "read") + " of " +
                                   std::to_string(state.fault_size) + " bytes at " +
                                   describe_address(state, state.fault_address),
