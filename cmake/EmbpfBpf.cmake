@@ -6,10 +6,12 @@ find_program(EMBPF_LLVM_OBJDUMP NAMES llvm-objdump-14 llvm-objdump DOC "llvm-obj
 execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine OUTPUT_VARIABLE EMBPF_HOST_TRIPLE
                 OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 
-# embpf_add_bpf_object(<out-var> SOURCE <file.c> [OUTPUT <file.o>] [FLAGS ...] [DEPENDS ...])
-# Compiles SOURCE with `clang -target bpf -O2 -g` and sets <out-var> to the object's path.
+# embpf_add_bpf_object(<out-var> SOURCE <file.c> [OUTPUT <file.o>] [FLAGS ...] [DEPENDS ...] [NO_PLUGIN_HEADERS])
+# Compiles SOURCE with `clang -target bpf -O2 -g` and sets <out-var> to the object's path. The
+# plugin headers (include/embpf/plugin) are on the include path unless NO_PLUGIN_HEADERS is given,
+# as for Linux programs built against libbpf's headers.
 function(embpf_add_bpf_object out_var)
-    cmake_parse_arguments(ARG "" "SOURCE;OUTPUT" "FLAGS;DEPENDS" ${ARGN})
+    cmake_parse_arguments(ARG "NO_PLUGIN_HEADERS" "SOURCE;OUTPUT" "FLAGS;DEPENDS" ${ARGN})
     if(NOT EMBPF_BPF_CLANG)
         message(FATAL_ERROR "clang is required to compile eBPF programs (apt-get install clang)")
     endif()
@@ -21,11 +23,15 @@ function(embpf_add_bpf_object out_var)
         set(out "${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.o")
     endif()
     get_filename_component(out_dir "${out}" DIRECTORY)
+    set(plugin_include -I${PROJECT_SOURCE_DIR}/include/embpf/plugin)
+    if(ARG_NO_PLUGIN_HEADERS)
+        set(plugin_include)
+    endif()
     add_custom_command(
         OUTPUT "${out}"
         COMMAND ${CMAKE_COMMAND} -E make_directory "${out_dir}"
         COMMAND ${EMBPF_BPF_CLANG} -target bpf -O2 -g -Wall -Werror
-                -I${PROJECT_SOURCE_DIR}/include/embpf/plugin -I/usr/include/${EMBPF_HOST_TRIPLE}
+                ${plugin_include} -I/usr/include/${EMBPF_HOST_TRIPLE}
                 ${ARG_FLAGS} -c "${src}" -o "${out}"
         DEPENDS "${src}" ${ARG_DEPENDS}
         COMMENT "Compiling eBPF object ${out}"

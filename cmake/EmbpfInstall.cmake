@@ -12,4 +12,5 @@ configure_package_config_file(cmake/embpfConfig.cmake.in ${CMAKE_CURRENT_BINARY_
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/embpfConfigVersion.cmake
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/embpfConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/embpfConfigVersion.cmake
+              ${CMAKE_CURRENT_SOURCE_DIR}/cmake/Findlibelf.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/embpf)
