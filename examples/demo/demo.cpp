@@ -47,8 +47,8 @@ std::array<std::uint8_t, 64> make_packet(std::uint16_t dest_port) {
     std::array<std::uint8_t, 64> packet{};
     packet[12] = 0x08; // EtherType IPv4
     packet[13] = 0x00;
-    packet[14] = 0x45;           // version 4, IHL 5
-    packet[23] = 17;             // UDP
+    packet[14] = 0x45; // version 4, IHL 5
+    packet[23] = 17;   // UDP
     packet[36] = static_cast<std::uint8_t>(dest_port >> 8);
     packet[37] = static_cast<std::uint8_t>(dest_port);
     return packet;
@@ -88,8 +88,7 @@ int main() {
             return 1;
         }
         std::printf("  r0 = %llu (%s) after %llu instructions\n", static_cast<unsigned long long>(outcome->r0),
-                    outcome->r0 == 2 ? "XDP_DROP" : "XDP_PASS",
-                    static_cast<unsigned long long>(outcome->instructions));
+                    outcome->r0 == 2 ? "XDP_DROP" : "XDP_PASS", static_cast<unsigned long long>(outcome->instructions));
     }
     return 0;
 }

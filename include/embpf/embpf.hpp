@@ -5,8 +5,8 @@
 #include "embpf/result.hpp"
 #include "embpf/version.hpp"
 
-#include "embpf/isa/instruction.hpp"
 #include "embpf/isa/decode.hpp"
+#include "embpf/isa/instruction.hpp"
 #include "embpf/isa/text.hpp"
 
 #include "embpf/exec/engine.hpp"

@@ -144,9 +144,9 @@ struct Instruction {
 };
 static_assert(sizeof(Instruction) == 8, "an instruction slot is 8 bytes");
 
-inline constexpr int kRegisterCount = 11; ///< r0..r10
-inline constexpr int kFramePointer = 10;  ///< r10, read-only
-inline constexpr std::size_t kStackSize = 512; ///< bytes of stack per frame
+inline constexpr int kRegisterCount = 11;       ///< r0..r10
+inline constexpr int kFramePointer = 10;        ///< r10, read-only
+inline constexpr std::size_t kStackSize = 512;  ///< bytes of stack per frame
 inline constexpr std::size_t kMaxCallDepth = 8; ///< nested bpf-to-bpf calls below the entry frame
 
 /// Opcode fields. Names follow RFC 9669.
@@ -284,7 +284,8 @@ enum class CallSource : std::uint8_t {
 
 /// The full 64-bit immediate of a `lddw` from its two slots.
 [[nodiscard]] constexpr std::uint64_t lddw_imm(const Instruction& first, const Instruction& second) noexcept {
-    return static_cast<std::uint32_t>(first.imm) | (static_cast<std::uint64_t>(static_cast<std::uint32_t>(second.imm)) << 32);
+    return static_cast<std::uint32_t>(first.imm) |
+           (static_cast<std::uint64_t>(static_cast<std::uint32_t>(second.imm)) << 32);
 }
 
 /// Builds an instruction slot; the building blocks of tests and code generators.
@@ -444,9 +445,9 @@ struct MemoryRegion {
 };
 
 struct CheckedOptions {
-    std::vector<MemoryRegion> regions;     ///< extra memory the program may access
-    bool context_writable = true;          ///< whether [ctx, ctx + ctx_size) may be written
-    std::uint64_t instruction_budget = 0;  ///< stop after this many instructions; 0 = no limit
+    std::vector<MemoryRegion> regions;    ///< extra memory the program may access
+    bool context_writable = true;         ///< whether [ctx, ctx + ctx_size) may be written
+    std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
 };
 
 /// What a checked run did.
@@ -471,8 +472,8 @@ class Interpreter final : public Executable {
   public:
     /// Validates and pre-decodes `program`. Every `call imm` must name a helper in `helpers`, and
     /// every `lddw` must be a plain constant (the loader resolves map references before this).
-    [[nodiscard]] static Result<Interpreter> create(std::span<const isa::Instruction> program,
-                                                    HelperTable helpers = {}, const InterpreterOptions& options = {});
+    [[nodiscard]] static Result<Interpreter> create(std::span<const isa::Instruction> program, HelperTable helpers = {},
+                                                    const InterpreterOptions& options = {});
 
     /// Runs a verified program: no memory checks, no budget. A verified program always ends with
     /// `exit`; should a guard fire anyway (call depth, unknown `callx` target), the result is 0.

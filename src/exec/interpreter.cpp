@@ -373,9 +373,8 @@ Result<Op> select_op(std::span<const isa::Instruction> program, std::size_t pc, 
             }
             const auto id = static_cast<std::uint32_t>(ins.imm);
             if (helpers.get(id) == nullptr) {
-                return Error::invalid("instruction " + std::to_string(pc) + ": call to unknown helper " +
-                                          std::to_string(ins.imm),
-                                      pc);
+                return Error::invalid(
+                    "instruction " + std::to_string(pc) + ": call to unknown helper " + std::to_string(ins.imm), pc);
             }
             return helpers.unwind() == id ? Op::CALL_HELPER_UNWIND : Op::CALL_HELPER;
         }
@@ -544,8 +543,8 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
     case detail::Fault::none: return CheckedOutcome{r0, state.executed};
     case detail::Fault::out_of_bounds:
         if (state.read_only) {
-            return Error::runtime(where + "write of " + std::to_string(state.fault_size) + " bytes to read-only memory at " +
-                                      describe_address(state, state.fault_address),
+            return Error::runtime(where + "write of " + std::to_string(state.fault_size) +
+                                      " bytes to read-only memory at " + describe_address(state, state.fault_address),
                                   state.fault_pc);
         }
         return Error::runtime(where + "out-of-bounds " + (state.fault_write ? "write" : "read") + " of " +
@@ -553,8 +552,8 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
                                   describe_address(state, state.fault_address),
                               state.fault_pc);
     case detail::Fault::misaligned_atomic:
-        return Error::runtime(where + "misaligned atomic access of " + std::to_string(state.fault_size) +
-                                  " bytes at " + describe_address(state, state.fault_address),
+        return Error::runtime(where + "misaligned atomic access of " + std::to_string(state.fault_size) + " bytes at " +
+                                  describe_address(state, state.fault_address),
                               state.fault_pc);
     case detail::Fault::budget:
         return Error::runtime(where + "instruction budget of " + std::to_string(options.instruction_budget) +
@@ -564,8 +563,7 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
         return Error::runtime(where + "call depth exceeds " + std::to_string(isa::kMaxCallDepth) + " nested calls",
                               state.fault_pc);
     case detail::Fault::unknown_helper:
-        return Error::runtime(where + "callx to unknown helper " + std::to_string(state.fault_address),
-                              state.fault_pc);
+        return Error::runtime(where + "callx to unknown helper " + std::to_string(state.fault_address), state.fault_pc);
     case detail::Fault::fell_off:
         return Error::runtime(where + "execution ran past the end of the program", state.fault_pc);
     }

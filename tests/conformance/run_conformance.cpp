@@ -253,16 +253,16 @@ int main(int argc, char** argv) {
         const std::string output = trim(r.output);
         std::string problem;
         if (c->result) {
-            const auto got = r.status == 0 ? parse_number(output.rfind("0x", 0) == 0 ? output : "0x" + output)
-                                           : std::nullopt;
+            const auto got =
+                r.status == 0 ? parse_number(output.rfind("0x", 0) == 0 ? output : "0x" + output) : std::nullopt;
             if (r.status != 0) {
                 problem = "plugin refused (exit " + std::to_string(r.status) + "): " + output;
             } else if (!got) {
                 problem = "unreadable output '" + output + "'";
             } else if (*got != *c->result) {
                 char buffer[80];
-                std::snprintf(buffer, sizeof buffer, "r0 = 0x%llx, expected 0x%llx", static_cast<unsigned long long>(*got),
-                              static_cast<unsigned long long>(*c->result));
+                std::snprintf(buffer, sizeof buffer, "r0 = 0x%llx, expected 0x%llx",
+                              static_cast<unsigned long long>(*got), static_cast<unsigned long long>(*c->result));
                 problem = buffer;
             }
         } else if (r.status == 0 || output != *c->error) {

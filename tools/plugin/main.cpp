@@ -55,9 +55,7 @@ std::optional<std::vector<std::uint8_t>> parse_hex(const std::string& text) {
 }
 
 // The conformance suite's helper 5 returns its first argument; a zero result ends the program.
-std::uint64_t unwind_helper(std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
-    return r1;
-}
+std::uint64_t unwind_helper(std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) { return r1; }
 
 int refuse(const std::string& message) {
     std::cout << message << '\n';
@@ -75,7 +73,8 @@ int main(int argc, char** argv) {
     app.add_option("--engine", engine, "execution engine")->check(CLI::IsMember({"interpreter", "jit", "aot"}));
     app.add_option("--budget", budget, "instruction budget of the checked run (0: none)");
     std::string mode = "checked";
-    app.add_option("--mode", mode, "checked: bounds-checked run (default); fast: the unchecked path of verified programs")
+    app.add_option("--mode", mode,
+                   "checked: bounds-checked run (default); fast: the unchecked path of verified programs")
         ->check(CLI::IsMember({"checked", "fast"}));
     bool portable = false;
     app.add_flag("--portable-dispatch", portable, "use the interpreter's portable switch dispatch");
@@ -100,8 +99,7 @@ int main(int argc, char** argv) {
     embpf::exec::HelperTable helpers;
     helpers.set(5, &unwind_helper);
     helpers.set_unwind(5);
-    auto interpreter =
-        embpf::exec::Interpreter::create(*program, std::move(helpers), {.portable_dispatch = portable});
+    auto interpreter = embpf::exec::Interpreter::create(*program, std::move(helpers), {.portable_dispatch = portable});
     if (!interpreter) {
         return refuse(interpreter.error().message);
     }

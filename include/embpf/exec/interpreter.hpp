@@ -43,9 +43,9 @@ struct MemoryRegion {
 };
 
 struct CheckedOptions {
-    std::vector<MemoryRegion> regions;     ///< extra memory the program may access
-    bool context_writable = true;          ///< whether [ctx, ctx + ctx_size) may be written
-    std::uint64_t instruction_budget = 0;  ///< stop after this many instructions; 0 = no limit
+    std::vector<MemoryRegion> regions;    ///< extra memory the program may access
+    bool context_writable = true;         ///< whether [ctx, ctx + ctx_size) may be written
+    std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
 };
 
 /// What a checked run did.
@@ -70,8 +70,8 @@ class Interpreter final : public Executable {
   public:
     /// Validates and pre-decodes `program`. Every `call imm` must name a helper in `helpers`, and
     /// every `lddw` must be a plain constant (the loader resolves map references before this).
-    [[nodiscard]] static Result<Interpreter> create(std::span<const isa::Instruction> program,
-                                                    HelperTable helpers = {}, const InterpreterOptions& options = {});
+    [[nodiscard]] static Result<Interpreter> create(std::span<const isa::Instruction> program, HelperTable helpers = {},
+                                                    const InterpreterOptions& options = {});
 
     /// Runs a verified program: no memory checks, no budget. A verified program always ends with
     /// `exit`; should a guard fire anyway (call depth, unknown `callx` target), the result is 0.

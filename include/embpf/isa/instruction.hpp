@@ -18,9 +18,9 @@ struct Instruction {
 };
 static_assert(sizeof(Instruction) == 8, "an instruction slot is 8 bytes");
 
-inline constexpr int kRegisterCount = 11; ///< r0..r10
-inline constexpr int kFramePointer = 10;  ///< r10, read-only
-inline constexpr std::size_t kStackSize = 512; ///< bytes of stack per frame
+inline constexpr int kRegisterCount = 11;       ///< r0..r10
+inline constexpr int kFramePointer = 10;        ///< r10, read-only
+inline constexpr std::size_t kStackSize = 512;  ///< bytes of stack per frame
 inline constexpr std::size_t kMaxCallDepth = 8; ///< nested bpf-to-bpf calls below the entry frame
 
 /// Opcode fields. Names follow RFC 9669.
@@ -158,7 +158,8 @@ enum class CallSource : std::uint8_t {
 
 /// The full 64-bit immediate of a `lddw` from its two slots.
 [[nodiscard]] constexpr std::uint64_t lddw_imm(const Instruction& first, const Instruction& second) noexcept {
-    return static_cast<std::uint32_t>(first.imm) | (static_cast<std::uint64_t>(static_cast<std::uint32_t>(second.imm)) << 32);
+    return static_cast<std::uint32_t>(first.imm) |
+           (static_cast<std::uint64_t>(static_cast<std::uint32_t>(second.imm)) << 32);
 }
 
 /// Builds an instruction slot; the building blocks of tests and code generators.
