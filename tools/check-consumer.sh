@@ -3,7 +3,7 @@
 # find_package, then runs it: tools/check-consumer.sh [BUILD_DIR]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${1:-$root/build}"
+build="$(cd "${1:-$root/build}" && pwd)"
 prefix="$build/consumer-prefix"
 rm -rf "$prefix" "$build/consumer"
 cmake --install "$build" --prefix "$prefix" > /dev/null

@@ -9,5 +9,7 @@
 #include "embpf/isa/instruction.hpp"
 #include "embpf/isa/text.hpp"
 
+#include "embpf/platform/platform.hpp"
+
 #include "embpf/exec/engine.hpp"
 #include "embpf/exec/interpreter.hpp"

@@ -10,6 +10,13 @@ namespace isa {
 struct Instruction;
 } // namespace isa
 
+namespace platform {
+struct HelperPrototype;
+struct ContextDescriptor;
+struct ProgramType;
+class Platform;
+} // namespace platform
+
 namespace exec {
 class Executable;
 class HelperTable;

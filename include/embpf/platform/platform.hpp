@@ -1,0 +1,239 @@
+// Platforms: what a program may see. Program types (section prefixes, context layout, return values), helper
+// prototypes by id, and the platform's numbering of map types. Data only: the verifier checks programs against it,
+// the runtime binds implementations to it, and a host copies a built-in platform and extends it.
+#pragma once
+
+#include "embpf/result.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace embpf::platform {
+
+/// What a helper argument (r1-r5) must hold. A memory argument (`ptr_to_*_mem*`) is always followed by its size
+/// argument (`const_size` or `const_size_or_zero`); the verifier checks the pair together.
+enum class ArgKind : std::uint8_t {
+    none,                        ///< unused; every argument after the first `none` is unused too
+    anything,                    ///< any initialized value (flags, indexes, ...); a pointer is passed as a number
+    ptr_to_ctx,                  ///< the program's context pointer, unmodified
+    ptr_to_map,                  ///< a map (its address as loaded by a map relocation)
+    ptr_to_map_of_programs,      ///< a program-array map (tail calls)
+    ptr_to_map_key,              ///< readable memory of the preceding map's key size
+    ptr_to_map_value,            ///< readable memory of the preceding map's value size
+    ptr_to_uninit_map_value,     ///< writable memory of the preceding map's value size (may be uninitialized)
+    ptr_to_readable_mem,         ///< readable memory (stack, packet, map value) of the size in the next argument
+    ptr_to_readable_mem_or_null, ///< the same, or null (then the size must be 0)
+    ptr_to_writable_mem,         ///< writable memory of the size in the next argument; the helper initializes it
+    const_size,                  ///< the size of the preceding memory argument, > 0
+    const_size_or_zero,          ///< the size of the preceding memory argument, >= 0
+    ptr_to_alloc_mem,            ///< memory a `ptr_to_alloc_mem_or_null` helper returned (ring buffer submit/discard)
+    const_alloc_size_or_zero,    ///< a size known to the verifier: the size of the memory the helper returns
+    ptr_to_func,                 ///< the address of a subprogram (callbacks: bpf_loop, for_each_map_elem)
+    ptr_to_stack_or_null,        ///< a pointer into the stack or null, handed back to a callback
+    ptr_to_const_str,            ///< a NUL-terminated string in read-only memory (a frozen map value, .rodata)
+};
+
+/// What a helper leaves in r0.
+enum class ReturnKind : std::uint8_t {
+    integer,
+    void_,                    ///< r0 is undefined after the call
+    ptr_to_map_value_or_null, ///< a value of the map passed as the first argument, or null
+    ptr_to_alloc_mem_or_null, ///< fresh memory of the size in the `const_alloc_size_or_zero` argument, or null
+    no_return_on_success,     ///< tail call: does not return when it succeeds; an integer when it fails
+};
+
+/// A helper's contract, as the verifier checks it.
+struct HelperPrototype {
+    std::uint32_t id = 0;
+    std::string name; ///< without the `bpf_` prefix, as in Linux's __BPF_FUNC_MAPPER: "map_lookup_elem"
+    ReturnKind ret = ReturnKind::integer;
+    std::array<ArgKind, 5> args{};   ///< r1-r5; unused arguments are `none`
+    bool reallocates_packet = false; ///< the call invalidates every packet pointer (xdp_adjust_head, ...)
+
+    /// The number of arguments before the first `none`.
+    [[nodiscard]] std::size_t arg_count() const noexcept;
+
+    friend bool operator==(const HelperPrototype&, const HelperPrototype&) = default;
+};
+
+/// How the verifier types a value loaded from a context field.
+enum class FieldKind : std::uint8_t {
+    scalar,       ///< a number
+    packet_start, ///< a pointer to the first byte of the packet (or of the hook's data range)
+    packet_end,   ///< a pointer one past the last byte of the packet
+    packet_meta,  ///< a pointer to the metadata in front of the packet (meta <= start)
+};
+
+/// One accessible field of a context struct. Accesses must stay inside one field.
+struct ContextField {
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+    FieldKind kind = FieldKind::scalar;
+    bool readable = true;
+    bool writable = false;
+    std::string name;
+
+    friend bool operator==(const ContextField&, const ContextField&) = default;
+};
+
+/// The layout of the struct a program receives in r1. Bytes no field covers are not accessible.
+struct ContextDescriptor {
+    std::uint32_t size = 0;
+    std::int32_t data = -1;     ///< offset of the packet_start field, or -1
+    std::int32_t data_end = -1; ///< offset of the packet_end field, or -1
+    std::int32_t meta = -1;     ///< offset of the packet_meta field, or -1
+    /// The width of the packet pointer fields: 8 where they are real 64-bit pointers (eBPF for Windows' xdp_md_t,
+    /// Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data, xdp_md::data) that the kernel
+    /// rewrites into pointer loads. A load of that width from such a field yields a packet pointer.
+    std::uint8_t pointer_width = 8;
+    std::vector<ContextField> fields;
+
+    /// The field that contains all of [offset, offset + width), or nullptr.
+    [[nodiscard]] const ContextField* field_at(std::uint32_t offset, std::uint32_t width) const noexcept;
+    /// The field named `name`, or nullptr.
+    [[nodiscard]] const ContextField* field(std::string_view name) const noexcept;
+
+    friend bool operator==(const ContextDescriptor&, const ContextDescriptor&) = default;
+};
+
+/// A kind of program: the hook it attaches to, what it receives and what it may return and call.
+struct ProgramType {
+    std::string name;
+    std::vector<std::string> section_prefixes; ///< a section name starting with one of these selects this type
+    ContextDescriptor context;
+    /// Helper ids the program may call: general helpers of the platform and ids of `own_helpers`.
+    std::vector<std::uint32_t> helpers;
+    /// Helpers only this type provides. Their ids may repeat across types: eBPF for Windows numbers each
+    /// extension's helpers from 0x10000, so xdp's adjust_head and sock_addr's get_current_pid_tgid share 65536.
+    std::vector<HelperPrototype> own_helpers;
+    std::int64_t return_min = std::numeric_limits<std::int64_t>::min(); ///< the r0 range the hook accepts at exit
+    std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
+    std::string return_meaning;    ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
+    std::uint32_t platform_id = 0; ///< the platform's own number for the type (BPF_PROG_TYPE_XDP, ...)
+
+    [[nodiscard]] bool allows_helper(std::uint32_t id) const noexcept;
+
+    friend bool operator==(const ProgramType&, const ProgramType&) = default;
+};
+
+/// The map types embpf implements, whatever number a platform gives them.
+enum class MapKind : std::uint8_t {
+    hash,
+    array,
+    prog_array,
+    percpu_hash,
+    percpu_array,
+    hash_of_maps,
+    array_of_maps,
+    lru_hash,
+    lpm_trie,
+    queue,
+    lru_percpu_hash,
+    stack,
+    ringbuf,
+    perf_event_array,
+};
+
+/// One entry of a platform's map-type numbering. `kind` is empty for types the platform has and embpf does not
+/// implement (Linux's devmap, sockmap, ...): they are known by name so that errors can say which one it was.
+struct MapType {
+    std::uint32_t id = 0;
+    std::string name; ///< lower case without the BPF_MAP_TYPE_ prefix: "ringbuf", "devmap"
+    std::optional<MapKind> kind;
+
+    friend bool operator==(const MapType&, const MapType&) = default;
+};
+
+[[nodiscard]] std::string_view to_string(ArgKind kind) noexcept;
+[[nodiscard]] std::string_view to_string(ReturnKind kind) noexcept;
+[[nodiscard]] std::string_view to_string(FieldKind kind) noexcept;
+[[nodiscard]] std::string_view to_string(MapKind kind) noexcept;
+
+/// A memory argument: it must be followed by a size argument.
+[[nodiscard]] constexpr bool is_memory_arg(ArgKind kind) noexcept {
+    return kind == ArgKind::ptr_to_readable_mem || kind == ArgKind::ptr_to_readable_mem_or_null ||
+           kind == ArgKind::ptr_to_writable_mem;
+}
+
+/// The size of the memory argument before it.
+[[nodiscard]] constexpr bool is_size_arg(ArgKind kind) noexcept {
+    return kind == ArgKind::const_size || kind == ArgKind::const_size_or_zero;
+}
+
+/// Checks a prototype on its own: arguments after the first `none` are `none`, every memory argument is followed by
+/// a size and every size follows a memory argument, map key and value arguments follow a map, an allocation size
+/// belongs to a helper returning allocated memory.
+[[nodiscard]] Result<void> validate(const HelperPrototype& helper);
+
+/// A set of program types, helper prototypes and map-type numbers. Copyable: a host copies a built-in platform and
+/// adds its own hooks and helpers. Pointers it hands out stay valid while the platform lives, also across additions.
+class Platform {
+  public:
+    explicit Platform(std::string name, std::vector<MapType> map_types = {});
+
+    [[nodiscard]] const std::string& name() const noexcept { return m_name; }
+    [[nodiscard]] const std::deque<ProgramType>& program_types() const noexcept { return m_program_types; }
+    /// The general helpers: those any program type may list in ProgramType::helpers.
+    [[nodiscard]] const std::deque<HelperPrototype>& helpers() const noexcept { return m_helpers; }
+    [[nodiscard]] const std::vector<MapType>& map_types() const noexcept { return m_map_types; }
+
+    /// The general helper with this id, or nullptr.
+    [[nodiscard]] const HelperPrototype* helper(std::uint32_t id) const noexcept;
+    /// The helper a program of `type` calls with this id: one of the type's own helpers, else a general helper;
+    /// nullptr when the type does not allow the id. This is the lookup the verifier uses.
+    [[nodiscard]] const HelperPrototype* helper(const ProgramType& type, std::uint32_t id) const noexcept;
+    /// The general helper named `name` (without `bpf_`), or nullptr.
+    [[nodiscard]] const HelperPrototype* helper_by_name(std::string_view name) const noexcept;
+
+    [[nodiscard]] const ProgramType* program_type(std::string_view name) const noexcept;
+    /// The type with the platform's number `platform_id` (the first one added, when several share it), or nullptr.
+    [[nodiscard]] const ProgramType* program_type_by_id(std::uint32_t platform_id) const noexcept;
+    /// The type whose section prefix is the longest prefix of `section`, as eBPF for Windows and libbpf choose;
+    /// nullptr when none matches.
+    [[nodiscard]] const ProgramType* program_type_for_section(std::string_view section) const noexcept;
+
+    /// The kind of the platform's map type number: invalid_input for an unknown number, unsupported (naming the
+    /// type) for a type the platform has and embpf does not implement.
+    [[nodiscard]] Result<MapKind> map_kind(std::uint32_t platform_map_type) const;
+    /// The platform's number for a kind, if the platform has it.
+    [[nodiscard]] std::optional<std::uint32_t> map_type_id(MapKind kind) const noexcept;
+    /// "ringbuf", "devmap", or "unknown(99)".
+    [[nodiscard]] std::string map_type_name(std::uint32_t platform_map_type) const;
+
+    /// Adds a general helper; refuses an id or a name already present and a malformed prototype.
+    [[nodiscard]] Result<void> add_helper(HelperPrototype helper);
+    /// Adds a program type; refuses a name already present, a context whose fields do not fit, and helper ids that
+    /// are neither general helpers nor the type's own.
+    [[nodiscard]] Result<void> add_program_type(ProgramType type);
+
+  private:
+    std::string m_name;
+    std::deque<HelperPrototype> m_helpers; // a deque: pointers survive add_helper
+    std::deque<ProgramType> m_program_types;
+    std::vector<MapType> m_map_types;
+    std::unordered_map<std::uint32_t, std::size_t> m_helper_index;
+};
+
+/// eBPF for Windows: its general helpers and ids (bpf_helper_defs.h), the xdp, bind, sock_addr and sock_ops
+/// hooks with their contexts from ebpf_nethooks.h, and its map-type numbers (ebpf_structs.h).
+[[nodiscard]] const Platform& windows();
+
+// In GNU modes (-std=gnu++20) `linux` is a predefined macro that would turn the declaration below into `1()`.
+// embpf builds with -std=c++20, but a host may not: save the macro, drop it, restore it after. (A caller compiled
+// in a GNU mode still has to #undef linux, or call through a using-declaration in a file that does, to name it.)
+#pragma push_macro("linux")
+#undef linux
+/// Linux: helper ids from linux/bpf.h (__BPF_FUNC_MAPPER), program types with the kernel's context structs
+/// (__sk_buff, xdp_md, pt_regs on x86-64, ...), and enum bpf_map_type.
+[[nodiscard]] const Platform& linux();
+#pragma pop_macro("linux")
+
+} // namespace embpf::platform

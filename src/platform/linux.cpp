@@ -1,0 +1,599 @@
+// The Linux platform: helper ids of linux/bpf.h (__BPF_FUNC_MAPPER) with the argument kinds of the kernel's
+// bpf_func_proto tables, program types with the uapi context structs and the accesses the kernel's
+// *_is_valid_access functions allow, and enum bpf_map_type. Context pointers the kernel types as sockets or flow
+// keys (__sk_buff::sk, ::flow_keys, bpf_sock_addr::sk, ...) are left out: no helper here takes them.
+// tests/platform/test_platform.cpp checks ids, offsets and sizes against the installed linux/bpf.h.
+#include "embpf/platform/platform.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace embpf::platform {
+namespace {
+
+using A = ArgKind;
+using R = ReturnKind;
+constexpr bool kMovesPacket = true; // bpf_helper_changes_pkt_data()
+constexpr bool kKeepsPacket = false;
+
+struct HelperRow {
+    std::uint32_t id;
+    std::string_view name;
+    ReturnKind ret;
+    std::array<ArgKind, 5> args;
+    bool reallocates_packet;
+};
+
+// trace_printk takes up to three more arguments that the kernel does not check (ARG_DONTCARE); they stay `none`.
+constexpr HelperRow kHelpers[] = {
+    {1, "map_lookup_elem", R::ptr_to_map_value_or_null, {A::ptr_to_map, A::ptr_to_map_key}, kKeepsPacket},
+    {2,
+     "map_update_elem",
+     R::integer,
+     {A::ptr_to_map, A::ptr_to_map_key, A::ptr_to_map_value, A::anything},
+     kKeepsPacket},
+    {3, "map_delete_elem", R::integer, {A::ptr_to_map, A::ptr_to_map_key}, kKeepsPacket},
+    {4, "probe_read", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {5, "ktime_get_ns", R::integer, {}, kKeepsPacket},
+    {6, "trace_printk", R::integer, {A::ptr_to_readable_mem, A::const_size}, kKeepsPacket},
+    {7, "get_prandom_u32", R::integer, {}, kKeepsPacket},
+    {8, "get_smp_processor_id", R::integer, {}, kKeepsPacket},
+    {9,
+     "skb_store_bytes",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_readable_mem, A::const_size, A::anything},
+     kMovesPacket},
+    {10,
+     "l3_csum_replace",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::anything, A::anything, A::anything},
+     kMovesPacket},
+    {11,
+     "l4_csum_replace",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::anything, A::anything, A::anything},
+     kMovesPacket},
+    {12, "tail_call", R::no_return_on_success, {A::ptr_to_ctx, A::ptr_to_map_of_programs, A::anything}, kKeepsPacket},
+    {13, "clone_redirect", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
+    {14, "get_current_pid_tgid", R::integer, {}, kKeepsPacket},
+    {15, "get_current_uid_gid", R::integer, {}, kKeepsPacket},
+    {16, "get_current_comm", R::integer, {A::ptr_to_writable_mem, A::const_size}, kKeepsPacket},
+    {17, "get_cgroup_classid", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {18, "skb_vlan_push", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
+    {19, "skb_vlan_pop", R::integer, {A::ptr_to_ctx}, kMovesPacket},
+    {22, "perf_event_read", R::integer, {A::ptr_to_map, A::anything}, kKeepsPacket},
+    {23, "redirect", R::integer, {A::anything, A::anything}, kKeepsPacket},
+    {24, "get_route_realm", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {25,
+     "perf_event_output",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_map, A::anything, A::ptr_to_readable_mem, A::const_size_or_zero},
+     kKeepsPacket},
+    {26,
+     "skb_load_bytes",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size},
+     kKeepsPacket},
+    {27, "get_stackid", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::anything}, kKeepsPacket},
+    {28,
+     "csum_diff",
+     R::integer,
+     {A::ptr_to_readable_mem_or_null, A::const_size_or_zero, A::ptr_to_readable_mem_or_null, A::const_size_or_zero,
+      A::anything},
+     kKeepsPacket},
+    {31, "skb_change_proto", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
+    {32, "skb_change_type", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    {34, "get_hash_recalc", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {35, "get_current_task", R::integer, {}, kKeepsPacket},
+    {38, "skb_change_tail", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
+    {39, "skb_pull_data", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
+    {40, "csum_update", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    {41, "set_hash_invalid", R::void_, {A::ptr_to_ctx}, kKeepsPacket},
+    {42, "get_numa_node_id", R::integer, {}, kKeepsPacket},
+    {43, "skb_change_head", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
+    {44, "xdp_adjust_head", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
+    {45, "probe_read_str", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {46, "get_socket_cookie", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {47, "get_socket_uid", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {48, "set_hash", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    {49,
+     "setsockopt",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::anything, A::ptr_to_readable_mem, A::const_size},
+     kKeepsPacket},
+    {50, "skb_adjust_room", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
+    {51, "redirect_map", R::integer, {A::ptr_to_map, A::anything, A::anything}, kKeepsPacket},
+    {52, "sk_redirect_map", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::anything, A::anything}, kKeepsPacket},
+    {53, "sock_map_update", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
+    {54, "xdp_adjust_meta", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
+    {57,
+     "getsockopt",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::anything, A::ptr_to_writable_mem, A::const_size},
+     kKeepsPacket},
+    {59, "sock_ops_cb_flags_set", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    {60, "msg_redirect_map", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::anything, A::anything}, kKeepsPacket},
+    {61, "msg_apply_bytes", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    {62, "msg_cork_bytes", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    {63, "msg_pull_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
+    {64, "bind", R::integer, {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size}, kKeepsPacket},
+    {65, "xdp_adjust_tail", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
+    {67,
+     "get_stack",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket},
+    {68,
+     "skb_load_bytes_relative",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size, A::anything},
+     kKeepsPacket},
+    {70, "sock_hash_update", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
+    {71, "msg_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
+    {72, "sk_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
+    {79, "skb_cgroup_id", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {80, "get_current_cgroup_id", R::integer, {}, kKeepsPacket},
+    {87, "map_push_elem", R::integer, {A::ptr_to_map, A::ptr_to_map_value, A::anything}, kKeepsPacket},
+    {88, "map_pop_elem", R::integer, {A::ptr_to_map, A::ptr_to_uninit_map_value}, kKeepsPacket},
+    {89, "map_peek_elem", R::integer, {A::ptr_to_map, A::ptr_to_uninit_map_value}, kKeepsPacket},
+    {90, "msg_push_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
+    {91, "msg_pop_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
+    {97, "skb_ecn_set_ce", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {109, "send_signal", R::integer, {A::anything}, kKeepsPacket},
+    {112, "probe_read_user", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {113, "probe_read_kernel", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {114,
+     "probe_read_user_str",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket},
+    {115,
+     "probe_read_kernel_str",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket},
+    {118, "jiffies64", R::integer, {}, kKeepsPacket},
+    {125, "ktime_get_boot_ns", R::integer, {}, kKeepsPacket},
+    {130,
+     "ringbuf_output",
+     R::integer,
+     {A::ptr_to_map, A::ptr_to_readable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket},
+    {131,
+     "ringbuf_reserve",
+     R::ptr_to_alloc_mem_or_null,
+     {A::ptr_to_map, A::const_alloc_size_or_zero, A::anything},
+     kKeepsPacket},
+    {132, "ringbuf_submit", R::void_, {A::ptr_to_alloc_mem, A::anything}, kKeepsPacket},
+    {133, "ringbuf_discard", R::void_, {A::ptr_to_alloc_mem, A::anything}, kKeepsPacket},
+    {134, "ringbuf_query", R::integer, {A::ptr_to_map, A::anything}, kKeepsPacket},
+    {142,
+     "load_hdr_opt",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_writable_mem, A::const_size, A::anything},
+     kKeepsPacket},
+    {143,
+     "store_hdr_opt",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size, A::anything},
+     kMovesPacket},
+    {144, "reserve_hdr_opt", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kKeepsPacket},
+    {160, "ktime_get_coarse_ns", R::integer, {}, kKeepsPacket},
+    {164,
+     "for_each_map_elem",
+     R::integer,
+     {A::ptr_to_map, A::ptr_to_func, A::ptr_to_stack_or_null, A::anything},
+     kKeepsPacket},
+    {165,
+     "snprintf",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::ptr_to_const_str, A::ptr_to_readable_mem_or_null,
+      A::const_size_or_zero},
+     kKeepsPacket},
+    {177,
+     "trace_vprintk",
+     R::integer,
+     {A::ptr_to_readable_mem, A::const_size, A::ptr_to_readable_mem_or_null, A::const_size_or_zero},
+     kKeepsPacket},
+    {181, "loop", R::integer, {A::anything, A::ptr_to_func, A::ptr_to_stack_or_null, A::anything}, kKeepsPacket},
+    {182, "strncmp", R::integer, {A::ptr_to_readable_mem, A::const_size, A::ptr_to_const_str}, kKeepsPacket},
+    {188, "xdp_get_buff_len", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {189,
+     "xdp_load_bytes",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size},
+     kKeepsPacket},
+    {190,
+     "xdp_store_bytes",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_readable_mem, A::const_size},
+     kKeepsPacket},
+    {195,
+     "map_lookup_percpu_elem",
+     R::ptr_to_map_value_or_null,
+     {A::ptr_to_map, A::ptr_to_map_key, A::anything},
+     kKeepsPacket},
+    {208, "ktime_get_tai_ns", R::integer, {}, kKeepsPacket},
+};
+
+// Helper sets, after the kernel's bpf_base_func_proto() and each type's *_func_proto().
+constexpr std::uint32_t kBase[] = {1,   2,   3,   87,  88,  89,  195, 7,   8, 42,  12,  5,   125, 160, 208, 118,
+                                   130, 131, 132, 133, 134, 164, 181, 182, 6, 165, 177, 113, 115, 35,  14,  15};
+constexpr std::uint32_t kTracing[] = {4, 45, 112, 114, 16, 80, 25, 27, 67, 109, 22};
+constexpr std::uint32_t kSocketFilter[] = {26, 68, 46, 47, 25};
+constexpr std::uint32_t kTc[] = {9,  26, 68, 39, 28, 40, 10, 11, 13, 17, 18, 19, 31, 32,
+                                 50, 38, 43, 23, 24, 34, 41, 48, 25, 46, 47, 97, 79};
+constexpr std::uint32_t kXdp[] = {25, 28, 44, 54, 65, 23, 51, 188, 189, 190};
+constexpr std::uint32_t kCgroupSkb[] = {26, 68, 46, 47, 25, 79};
+constexpr std::uint32_t kSkSkb[] = {9, 26, 39, 38, 43, 50, 46, 47, 52, 72, 25};
+constexpr std::uint32_t kSkMsg[] = {60, 71, 61, 62, 63, 90, 91, 25, 16, 80};
+constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 142, 143, 144};
+constexpr std::uint32_t kCgroupSock[] = {16, 46, 80, 25};
+constexpr std::uint32_t kCgroupSockAddr[] = {64, 46, 16, 80, 49, 57, 25};
+
+std::vector<std::uint32_t> helper_set(std::initializer_list<std::span<const std::uint32_t>> groups) {
+    std::vector<std::uint32_t> ids;
+    for (const std::span<const std::uint32_t> group : groups) {
+        ids.insert(ids.end(), group.begin(), group.end());
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+struct FieldRow {
+    std::uint32_t offset;
+    std::uint32_t size;
+    std::string_view name;
+    FieldKind kind;
+};
+
+constexpr FieldKind kScalar = FieldKind::scalar;
+
+// struct __sk_buff (192 bytes). flow_keys (144) and sk (168) are left out, see the top of the file.
+constexpr FieldRow kSkBuffFields[] = {
+    {0, 4, "len", kScalar},
+    {4, 4, "pkt_type", kScalar},
+    {8, 4, "mark", kScalar},
+    {12, 4, "queue_mapping", kScalar},
+    {16, 4, "protocol", kScalar},
+    {20, 4, "vlan_present", kScalar},
+    {24, 4, "vlan_tci", kScalar},
+    {28, 4, "vlan_proto", kScalar},
+    {32, 4, "priority", kScalar},
+    {36, 4, "ingress_ifindex", kScalar},
+    {40, 4, "ifindex", kScalar},
+    {44, 4, "tc_index", kScalar},
+    {48, 20, "cb", kScalar},
+    {68, 4, "hash", kScalar},
+    {72, 4, "tc_classid", kScalar},
+    {76, 4, "data", FieldKind::packet_start},
+    {80, 4, "data_end", FieldKind::packet_end},
+    {84, 4, "napi_id", kScalar},
+    {88, 4, "family", kScalar},
+    {92, 4, "remote_ip4", kScalar},
+    {96, 4, "local_ip4", kScalar},
+    {100, 16, "remote_ip6", kScalar},
+    {116, 16, "local_ip6", kScalar},
+    {132, 4, "remote_port", kScalar},
+    {136, 4, "local_port", kScalar},
+    {140, 4, "data_meta", FieldKind::packet_meta},
+    {152, 8, "tstamp", kScalar},
+    {160, 4, "wire_len", kScalar},
+    {164, 4, "gso_segs", kScalar},
+    {176, 4, "gso_size", kScalar},
+    {180, 1, "tstamp_type", kScalar},
+    {184, 8, "hwtstamp", kScalar},
+};
+
+using Names = std::initializer_list<std::string_view>;
+
+bool contains(Names names, std::string_view name) { return std::find(names.begin(), names.end(), name) != names.end(); }
+
+// A context from a field table: `hidden` fields are left out, `writable` ones may be stored to, the rest is read-only.
+template <std::size_t N>
+ContextDescriptor context_of(std::uint32_t size, std::uint8_t pointer_width, const FieldRow (&rows)[N], Names hidden,
+                             Names writable) {
+    ContextDescriptor ctx;
+    ctx.size = size;
+    ctx.pointer_width = pointer_width;
+    for (const FieldRow& row : rows) {
+        if (contains(hidden, row.name)) {
+            continue;
+        }
+        const auto offset = static_cast<std::int32_t>(row.offset);
+        switch (row.kind) {
+        case FieldKind::packet_start: ctx.data = offset; break;
+        case FieldKind::packet_end: ctx.data_end = offset; break;
+        case FieldKind::packet_meta: ctx.meta = offset; break;
+        case FieldKind::scalar: break;
+        }
+        ctx.fields.push_back(
+            ContextField{row.offset, row.size, row.kind, true, contains(writable, row.name), std::string(row.name)});
+    }
+    return ctx;
+}
+
+constexpr std::uint32_t kSkBuffSize = 192;
+
+// sk_filter_is_valid_access(): no direct packet access, only cb[] is writable.
+ContextDescriptor socket_filter_context() {
+    return context_of(kSkBuffSize, 4, kSkBuffFields,
+                      {"tc_classid", "data", "data_meta", "data_end", "family", "remote_ip4", "local_ip4", "remote_ip6",
+                       "local_ip6", "remote_port", "local_port", "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
+                      {"cb"});
+}
+
+// tc_cls_act_is_valid_access().
+ContextDescriptor tc_context() {
+    return context_of(kSkBuffSize, 4, kSkBuffFields,
+                      {"family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6", "remote_port", "local_port"},
+                      {"mark", "tc_index", "priority", "tc_classid", "cb", "tstamp", "queue_mapping"});
+}
+
+// cg_skb_is_valid_access() for a privileged loader.
+ContextDescriptor cgroup_skb_context() {
+    return context_of(kSkBuffSize, 4, kSkBuffFields, {"tc_classid", "data_meta", "wire_len", "tstamp_type"},
+                      {"mark", "priority", "cb", "tstamp"});
+}
+
+// sk_skb_is_valid_access().
+ContextDescriptor sk_skb_context() {
+    return context_of(kSkBuffSize, 4, kSkBuffFields,
+                      {"tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp", "mark", "tstamp_type"},
+                      {"tc_index", "priority"});
+}
+
+// struct xdp_md: 32-bit fields the kernel rewrites into pointer loads; nothing is writable.
+constexpr FieldRow kXdpMdFields[] = {
+    {0, 4, "data", FieldKind::packet_start},     {4, 4, "data_end", FieldKind::packet_end},
+    {8, 4, "data_meta", FieldKind::packet_meta}, {12, 4, "ingress_ifindex", kScalar},
+    {16, 4, "rx_queue_index", kScalar},          {20, 4, "egress_ifindex", kScalar},
+};
+
+// struct bpf_sock (80 bytes), the context of cgroup/sock programs.
+constexpr FieldRow kBpfSockFields[] = {
+    {0, 4, "bound_dev_if", kScalar}, {4, 4, "family", kScalar},
+    {8, 4, "type", kScalar},         {12, 4, "protocol", kScalar},
+    {16, 4, "mark", kScalar},        {20, 4, "priority", kScalar},
+    {24, 4, "src_ip4", kScalar},     {28, 16, "src_ip6", kScalar},
+    {44, 4, "src_port", kScalar},    {48, 2, "dst_port", kScalar},
+    {52, 4, "dst_ip4", kScalar},     {56, 16, "dst_ip6", kScalar},
+    {72, 4, "state", kScalar},       {76, 4, "rx_queue_mapping", kScalar},
+};
+
+// struct bpf_sock_addr (72 bytes); sk at 64 is left out.
+constexpr FieldRow kSockAddrFields[] = {
+    {0, 4, "user_family", kScalar}, {4, 4, "user_ip4", kScalar},     {8, 16, "user_ip6", kScalar},
+    {24, 4, "user_port", kScalar},  {28, 4, "family", kScalar},      {32, 4, "type", kScalar},
+    {36, 4, "protocol", kScalar},   {40, 4, "msg_src_ip4", kScalar}, {44, 16, "msg_src_ip6", kScalar},
+};
+
+// struct bpf_sock_ops (216 bytes); skb_data and skb_data_end are 64-bit __bpf_md_ptr slots; sk at 184 is left out.
+constexpr FieldRow kSockOpsFields[] = {
+    {0, 4, "op", kScalar},
+    {4, 16, "args", kScalar}, // union { args[4]; reply; replylong[4]; }
+    {20, 4, "family", kScalar},
+    {24, 4, "remote_ip4", kScalar},
+    {28, 4, "local_ip4", kScalar},
+    {32, 16, "remote_ip6", kScalar},
+    {48, 16, "local_ip6", kScalar},
+    {64, 4, "remote_port", kScalar},
+    {68, 4, "local_port", kScalar},
+    {72, 4, "is_fullsock", kScalar},
+    {76, 4, "snd_cwnd", kScalar},
+    {80, 4, "srtt_us", kScalar},
+    {84, 4, "bpf_sock_ops_cb_flags", kScalar},
+    {88, 4, "state", kScalar},
+    {92, 4, "rtt_min", kScalar},
+    {96, 4, "snd_ssthresh", kScalar},
+    {100, 4, "rcv_nxt", kScalar},
+    {104, 4, "snd_nxt", kScalar},
+    {108, 4, "snd_una", kScalar},
+    {112, 4, "mss_cache", kScalar},
+    {116, 4, "ecn_flags", kScalar},
+    {120, 4, "rate_delivered", kScalar},
+    {124, 4, "rate_interval_us", kScalar},
+    {128, 4, "packets_out", kScalar},
+    {132, 4, "retrans_out", kScalar},
+    {136, 4, "total_retrans", kScalar},
+    {140, 4, "segs_in", kScalar},
+    {144, 4, "data_segs_in", kScalar},
+    {148, 4, "segs_out", kScalar},
+    {152, 4, "data_segs_out", kScalar},
+    {156, 4, "lost_out", kScalar},
+    {160, 4, "sacked_out", kScalar},
+    {164, 4, "sk_txhash", kScalar},
+    {168, 8, "bytes_received", kScalar},
+    {176, 8, "bytes_acked", kScalar},
+    {192, 8, "skb_data", FieldKind::packet_start},
+    {200, 8, "skb_data_end", FieldKind::packet_end},
+    {208, 4, "skb_len", kScalar},
+    {212, 4, "skb_tcp_flags", kScalar},
+};
+
+// struct sk_msg_md (80 bytes): data and data_end are 64-bit __bpf_md_ptr slots; sk at 72 is left out.
+constexpr FieldRow kSkMsgFields[] = {
+    {0, 8, "data", FieldKind::packet_start},
+    {8, 8, "data_end", FieldKind::packet_end},
+    {16, 4, "family", kScalar},
+    {20, 4, "remote_ip4", kScalar},
+    {24, 4, "local_ip4", kScalar},
+    {28, 16, "remote_ip6", kScalar},
+    {44, 16, "local_ip6", kScalar},
+    {60, 4, "remote_port", kScalar},
+    {64, 4, "local_port", kScalar},
+    {68, 4, "size", kScalar},
+};
+
+// struct pt_regs of x86-64 (168 bytes), with the register names of the uapi asm/ptrace.h.
+constexpr FieldRow kPtRegsFields[] = {
+    {0, 8, "r15", kScalar},   {8, 8, "r14", kScalar},   {16, 8, "r13", kScalar},     {24, 8, "r12", kScalar},
+    {32, 8, "rbp", kScalar},  {40, 8, "rbx", kScalar},  {48, 8, "r11", kScalar},     {56, 8, "r10", kScalar},
+    {64, 8, "r9", kScalar},   {72, 8, "r8", kScalar},   {80, 8, "rax", kScalar},     {88, 8, "rcx", kScalar},
+    {96, 8, "rdx", kScalar},  {104, 8, "rsi", kScalar}, {112, 8, "rdi", kScalar},    {120, 8, "orig_rax", kScalar},
+    {128, 8, "rip", kScalar}, {136, 8, "cs", kScalar},  {144, 8, "eflags", kScalar}, {152, 8, "rsp", kScalar},
+    {160, 8, "ss", kScalar},
+};
+constexpr std::uint32_t kPtRegsSize = 168;
+
+// struct bpf_perf_event_data: the registers, then sample_period and addr.
+ContextDescriptor perf_event_context() {
+    ContextDescriptor ctx = context_of(kPtRegsSize + 16, 8, kPtRegsFields, {}, {});
+    ctx.fields.push_back(ContextField{kPtRegsSize, 8, kScalar, true, false, "sample_period"});
+    ctx.fields.push_back(ContextField{kPtRegsSize + 8, 8, kScalar, true, false, "addr"});
+    return ctx;
+}
+
+// A tracepoint's record: PERF_MAX_TRACE_SIZE bytes, the 8 bytes of common fields not readable.
+ContextDescriptor tracepoint_context() {
+    ContextDescriptor ctx;
+    ctx.size = 2048;
+    ctx.fields.push_back(ContextField{8, 2040, kScalar, true, false, "record"});
+    return ctx;
+}
+
+// raw_tracepoint, fentry/fexit/..., lsm: an array of MAX_BPF_FUNC_ARGS (12) u64 arguments, read-only.
+ContextDescriptor u64_args_context() {
+    ContextDescriptor ctx;
+    ctx.size = 12 * 8;
+    ctx.fields.push_back(ContextField{0, 12 * 8, kScalar, true, false, "args"});
+    return ctx;
+}
+
+constexpr std::int64_t kAny = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kAnyMax = std::numeric_limits<std::int64_t>::max();
+
+ProgramType type(std::string_view name, std::uint32_t platform_id, std::vector<std::string> prefixes,
+                 ContextDescriptor context, std::vector<std::uint32_t> helpers, std::int64_t return_min,
+                 std::int64_t return_max, std::string_view meaning) {
+    ProgramType t;
+    t.name = std::string(name);
+    t.section_prefixes = std::move(prefixes);
+    t.context = std::move(context);
+    t.helpers = std::move(helpers);
+    t.return_min = return_min;
+    t.return_max = return_max;
+    t.return_meaning = std::string(meaning);
+    t.platform_id = platform_id;
+    return t;
+}
+
+void require(Result<void> result) {
+    if (!result) {
+        // Only a wrong built-in table gets here; the platform tests catch it before anyone else can.
+        std::fprintf(stderr, "embpf: invalid built-in linux platform: %s\n", result.error().message.c_str());
+        std::abort();
+    }
+}
+
+std::vector<MapType> map_types() {
+    return {
+        {1, "hash", MapKind::hash},
+        {2, "array", MapKind::array},
+        {3, "prog_array", MapKind::prog_array},
+        {4, "perf_event_array", MapKind::perf_event_array},
+        {5, "percpu_hash", MapKind::percpu_hash},
+        {6, "percpu_array", MapKind::percpu_array},
+        {7, "stack_trace", std::nullopt},
+        {8, "cgroup_array", std::nullopt},
+        {9, "lru_hash", MapKind::lru_hash},
+        {10, "lru_percpu_hash", MapKind::lru_percpu_hash},
+        {11, "lpm_trie", MapKind::lpm_trie},
+        {12, "array_of_maps", MapKind::array_of_maps},
+        {13, "hash_of_maps", MapKind::hash_of_maps},
+        {14, "devmap", std::nullopt},
+        {15, "sockmap", std::nullopt},
+        {16, "cpumap", std::nullopt},
+        {17, "xskmap", std::nullopt},
+        {18, "sockhash", std::nullopt},
+        {19, "cgroup_storage", std::nullopt},
+        {20, "reuseport_sockarray", std::nullopt},
+        {21, "percpu_cgroup_storage", std::nullopt},
+        {22, "queue", MapKind::queue},
+        {23, "stack", MapKind::stack},
+        {24, "sk_storage", std::nullopt},
+        {25, "devmap_hash", std::nullopt},
+        {26, "struct_ops", std::nullopt},
+        {27, "ringbuf", MapKind::ringbuf},
+        {28, "inode_storage", std::nullopt},
+        {29, "task_storage", std::nullopt},
+        {30, "bloom_filter", std::nullopt},
+        {31, "user_ringbuf", std::nullopt},
+    };
+}
+
+Platform build() {
+    Platform p("linux", map_types());
+    for (const HelperRow& row : kHelpers) {
+        require(
+            p.add_helper(HelperPrototype{row.id, std::string(row.name), row.ret, row.args, row.reallocates_packet}));
+    }
+    // Program type numbers are enum bpf_prog_type; section prefixes follow libbpf's section table.
+    const auto add = [&p](ProgramType t) { require(p.add_program_type(std::move(t))); };
+    add(type("socket_filter", 1, {"socket"}, socket_filter_context(), helper_set({kBase, kSocketFilter}), kAny, kAnyMax,
+             "the number of bytes of the packet to keep; 0 drops it"));
+    add(type("kprobe", 2, {"kprobe", "kretprobe", "uprobe", "uretprobe", "ksyscall", "kretsyscall", "usdt"},
+             context_of(kPtRegsSize, 8, kPtRegsFields, {}, {}), helper_set({kBase, kTracing}), kAny, kAnyMax,
+             "ignored"));
+    add(type("sched_cls", 3, {"tc", "classifier"}, tc_context(), helper_set({kBase, kTc}), kAny, kAnyMax,
+             "TC_ACT_UNSPEC=-1, TC_ACT_OK=0, TC_ACT_SHOT=2, TC_ACT_REDIRECT=7, ..."));
+    add(type("sched_act", 4, {"action"}, tc_context(), helper_set({kBase, kTc}), kAny, kAnyMax,
+             "TC_ACT_UNSPEC=-1, TC_ACT_OK=0, TC_ACT_SHOT=2, TC_ACT_REDIRECT=7, ..."));
+    add(type("tracepoint", 5, {"tracepoint/", "tp/"}, tracepoint_context(), helper_set({kBase, kTracing}), kAny,
+             kAnyMax, "ignored"));
+    add(type("xdp", 6, {"xdp"}, context_of(24, 4, kXdpMdFields, {}, {}), helper_set({kBase, kXdp}), 0, 4,
+             "XDP_ABORTED=0, XDP_DROP=1, XDP_PASS=2, XDP_TX=3, XDP_REDIRECT=4"));
+    add(type("perf_event", 7, {"perf_event"}, perf_event_context(), helper_set({kBase, kTracing}), kAny, kAnyMax,
+             "ignored"));
+    add(type("cgroup_skb", 8, {"cgroup_skb/ingress", "cgroup_skb/egress", "cgroup/skb"}, cgroup_skb_context(),
+             helper_set({kBase, kCgroupSkb}), 0, 3,
+             "bit 0: 1 allows, 0 drops; egress programs may set bit 1 to signal congestion"));
+    add(type("cgroup_sock", 9,
+             {"cgroup/sock_create", "cgroup/sock_release", "cgroup/post_bind4", "cgroup/post_bind6", "cgroup/sock"},
+             context_of(80, 8, kBpfSockFields, {}, {"bound_dev_if", "mark", "priority"}),
+             helper_set({kBase, kCgroupSock}), 0, 1, "1 allows, 0 rejects"));
+    add(type("sock_ops", 13, {"sockops"}, context_of(216, 8, kSockOpsFields, {}, {"args", "sk_txhash"}),
+             helper_set({kBase, kSockOps}), 0, 1, "1 on success; the reply goes in args (reply)"));
+    add(type("sk_skb", 14, {"sk_skb"}, sk_skb_context(), helper_set({kBase, kSkSkb}), 0, 1, "SK_DROP=0, SK_PASS=1"));
+    add(type("sk_msg", 16, {"sk_msg"}, context_of(80, 8, kSkMsgFields, {}, {}), helper_set({kBase, kSkMsg}), 0, 1,
+             "SK_DROP=0, SK_PASS=1"));
+    add(type("raw_tracepoint", 17, {"raw_tracepoint/", "raw_tp/"}, u64_args_context(), helper_set({kBase, kTracing}),
+             kAny, kAnyMax, "ignored"));
+    add(type(
+        "cgroup_sock_addr", 18,
+        {"cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6", "cgroup/sendmsg4", "cgroup/sendmsg6",
+         "cgroup/recvmsg4", "cgroup/recvmsg6", "cgroup/getpeername4", "cgroup/getpeername6", "cgroup/getsockname4",
+         "cgroup/getsockname6"},
+        context_of(72, 8, kSockAddrFields, {}, {"user_ip4", "user_ip6", "user_port", "msg_src_ip4", "msg_src_ip6"}),
+        helper_set({kBase, kCgroupSockAddr}), 0, 1, "1 allows, 0 rejects"));
+    add(type("tracing", 26,
+             {"fentry/", "fexit/", "fmod_ret/", "fentry.s/", "fexit.s/", "fmod_ret.s/", "tp_btf/", "iter/", "iter.s/"},
+             u64_args_context(), helper_set({kBase, kTracing}), kAny, kAnyMax,
+             "0 for fentry/fexit; fmod_ret's value replaces the traced function's"));
+    add(type("lsm", 29, {"lsm/", "lsm.s/"}, u64_args_context(), helper_set({kBase, kTracing}), -4095, 0,
+             "0 allows, a negative errno denies"));
+    return p;
+}
+
+} // namespace
+
+#pragma push_macro("linux")
+#undef linux
+const Platform& linux() {
+    static const Platform platform = build();
+    return platform;
+}
+#pragma pop_macro("linux")
+
+} // namespace embpf::platform

@@ -1,0 +1,381 @@
+// The Platform container: lookups and the checks that keep host extensions consistent with the built-in tables.
+#include "embpf/platform/platform.hpp"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+namespace embpf::platform {
+
+std::string_view to_string(ArgKind kind) noexcept {
+    switch (kind) {
+    case ArgKind::none: return "none";
+    case ArgKind::anything: return "anything";
+    case ArgKind::ptr_to_ctx: return "ptr_to_ctx";
+    case ArgKind::ptr_to_map: return "ptr_to_map";
+    case ArgKind::ptr_to_map_of_programs: return "ptr_to_map_of_programs";
+    case ArgKind::ptr_to_map_key: return "ptr_to_map_key";
+    case ArgKind::ptr_to_map_value: return "ptr_to_map_value";
+    case ArgKind::ptr_to_uninit_map_value: return "ptr_to_uninit_map_value";
+    case ArgKind::ptr_to_readable_mem: return "ptr_to_readable_mem";
+    case ArgKind::ptr_to_readable_mem_or_null: return "ptr_to_readable_mem_or_null";
+    case ArgKind::ptr_to_writable_mem: return "ptr_to_writable_mem";
+    case ArgKind::const_size: return "const_size";
+    case ArgKind::const_size_or_zero: return "const_size_or_zero";
+    case ArgKind::ptr_to_alloc_mem: return "ptr_to_alloc_mem";
+    case ArgKind::const_alloc_size_or_zero: return "const_alloc_size_or_zero";
+    case ArgKind::ptr_to_func: return "ptr_to_func";
+    case ArgKind::ptr_to_stack_or_null: return "ptr_to_stack_or_null";
+    case ArgKind::ptr_to_const_str: return "ptr_to_const_str";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(ReturnKind kind) noexcept {
+    switch (kind) {
+    case ReturnKind::integer: return "integer";
+    case ReturnKind::void_: return "void";
+    case ReturnKind::ptr_to_map_value_or_null: return "ptr_to_map_value_or_null";
+    case ReturnKind::ptr_to_alloc_mem_or_null: return "ptr_to_alloc_mem_or_null";
+    case ReturnKind::no_return_on_success: return "no_return_on_success";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(FieldKind kind) noexcept {
+    switch (kind) {
+    case FieldKind::scalar: return "scalar";
+    case FieldKind::packet_start: return "packet_start";
+    case FieldKind::packet_end: return "packet_end";
+    case FieldKind::packet_meta: return "packet_meta";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(MapKind kind) noexcept {
+    switch (kind) {
+    case MapKind::hash: return "hash";
+    case MapKind::array: return "array";
+    case MapKind::prog_array: return "prog_array";
+    case MapKind::percpu_hash: return "percpu_hash";
+    case MapKind::percpu_array: return "percpu_array";
+    case MapKind::hash_of_maps: return "hash_of_maps";
+    case MapKind::array_of_maps: return "array_of_maps";
+    case MapKind::lru_hash: return "lru_hash";
+    case MapKind::lpm_trie: return "lpm_trie";
+    case MapKind::queue: return "queue";
+    case MapKind::lru_percpu_hash: return "lru_percpu_hash";
+    case MapKind::stack: return "stack";
+    case MapKind::ringbuf: return "ringbuf";
+    case MapKind::perf_event_array: return "perf_event_array";
+    }
+    return "unknown";
+}
+
+std::size_t HelperPrototype::arg_count() const noexcept {
+    const auto first_none = std::find(args.begin(), args.end(), ArgKind::none);
+    return static_cast<std::size_t>(first_none - args.begin());
+}
+
+const ContextField* ContextDescriptor::field_at(std::uint32_t offset, std::uint32_t width) const noexcept {
+    if (width == 0) {
+        return nullptr;
+    }
+    // 64-bit arithmetic: offset + width must not wrap around.
+    const std::uint64_t end = std::uint64_t{offset} + width;
+    for (const ContextField& f : fields) {
+        if (offset >= f.offset && end <= std::uint64_t{f.offset} + f.size) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+const ContextField* ContextDescriptor::field(std::string_view field_name) const noexcept {
+    for (const ContextField& f : fields) {
+        if (f.name == field_name) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+bool ProgramType::allows_helper(std::uint32_t id) const noexcept {
+    if (std::find(helpers.begin(), helpers.end(), id) != helpers.end()) {
+        return true;
+    }
+    return std::any_of(own_helpers.begin(), own_helpers.end(), [id](const HelperPrototype& h) { return h.id == id; });
+}
+
+namespace {
+
+std::string describe(const HelperPrototype& helper) {
+    return "helper " + std::to_string(helper.id) + " (" + helper.name + ")";
+}
+
+Result<void> validate_context(const ProgramType& type) {
+    const ContextDescriptor& ctx = type.context;
+    const std::string where = "program type " + type.name + ": ";
+    if (ctx.pointer_width != 4 && ctx.pointer_width != 8) {
+        return Error::invalid(where + "context pointer width must be 4 or 8, not " + std::to_string(ctx.pointer_width));
+    }
+    std::vector<const ContextField*> sorted;
+    for (const ContextField& f : ctx.fields) {
+        if (f.size == 0 || std::uint64_t{f.offset} + f.size > ctx.size) {
+            return Error::invalid(where + "context field " + f.name + " does not fit in the " +
+                                  std::to_string(ctx.size) + "-byte context");
+        }
+        if (f.kind != FieldKind::scalar) {
+            if (f.size != ctx.pointer_width) {
+                return Error::invalid(where + "packet pointer field " + f.name + " must be " +
+                                      std::to_string(ctx.pointer_width) + " bytes wide");
+            }
+            if (f.writable) {
+                return Error::invalid(where + "packet pointer field " + f.name + " cannot be writable");
+            }
+        }
+        sorted.push_back(&f);
+    }
+    std::sort(sorted.begin(), sorted.end(),
+              [](const ContextField* a, const ContextField* b) { return a->offset < b->offset; });
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+        if (sorted[i - 1]->offset + sorted[i - 1]->size > sorted[i]->offset) {
+            return Error::invalid(where + "context fields " + sorted[i - 1]->name + " and " + sorted[i]->name +
+                                  " overlap");
+        }
+    }
+    // Each packet offset names exactly the field of that kind, and every packet field is named by its offset.
+    const auto check_pointer = [&](std::int32_t offset, FieldKind kind) -> Result<void> {
+        const auto has_kind = [kind](const ContextField& f) { return f.kind == kind; };
+        const auto count = std::count_if(ctx.fields.begin(), ctx.fields.end(), has_kind);
+        if (offset < 0) {
+            if (count != 0) {
+                return Error::invalid(where + "a " + std::string(to_string(kind)) +
+                                      " field is listed but the descriptor has no offset for it");
+            }
+            return {};
+        }
+        const ContextField* f = ctx.field_at(static_cast<std::uint32_t>(offset), ctx.pointer_width);
+        if (f == nullptr || f->offset != static_cast<std::uint32_t>(offset) || f->kind != kind || count != 1) {
+            return Error::invalid(where + "context offset " + std::to_string(offset) + " must be the one " +
+                                  std::string(to_string(kind)) + " field");
+        }
+        return {};
+    };
+    for (const auto& [offset, kind] :
+         {std::pair{ctx.data, FieldKind::packet_start}, std::pair{ctx.data_end, FieldKind::packet_end},
+          std::pair{ctx.meta, FieldKind::packet_meta}}) {
+        if (auto r = check_pointer(offset, kind); !r) {
+            return r;
+        }
+    }
+    if ((ctx.data < 0) != (ctx.data_end < 0) || (ctx.meta >= 0 && ctx.data < 0)) {
+        return Error::invalid(where + "a context with packet access needs both data and data_end");
+    }
+    return {};
+}
+
+} // namespace
+
+Result<void> validate(const HelperPrototype& helper) {
+    const std::string where = describe(helper) + ": ";
+    if (helper.name.empty()) {
+        return Error::invalid("helper " + std::to_string(helper.id) + " has no name");
+    }
+    const std::size_t count = helper.arg_count();
+    bool has_map = false;
+    int alloc_sizes = 0;
+    for (std::size_t i = 0; i < helper.args.size(); ++i) {
+        const ArgKind arg = helper.args[i];
+        const std::string which = "argument " + std::to_string(i + 1) + " (" + std::string(to_string(arg)) + ")";
+        if (i >= count) {
+            if (arg != ArgKind::none) {
+                return Error::invalid(where + which + " follows an unused argument");
+            }
+            continue;
+        }
+        if (is_memory_arg(arg) && (i + 1 >= count || !is_size_arg(helper.args[i + 1]))) {
+            return Error::invalid(where + which + " must be followed by its size");
+        }
+        if (is_size_arg(arg) && (i == 0 || !is_memory_arg(helper.args[i - 1]))) {
+            return Error::invalid(where + which + " must follow a memory argument");
+        }
+        switch (arg) {
+        case ArgKind::ptr_to_map: has_map = true; break;
+        case ArgKind::ptr_to_map_key:
+        case ArgKind::ptr_to_map_value:
+        case ArgKind::ptr_to_uninit_map_value:
+            if (!has_map) {
+                return Error::invalid(where + which + " needs an earlier map argument");
+            }
+            break;
+        case ArgKind::const_alloc_size_or_zero: ++alloc_sizes; break;
+        default: break;
+        }
+    }
+    const bool returns_alloc = helper.ret == ReturnKind::ptr_to_alloc_mem_or_null;
+    if (returns_alloc != (alloc_sizes == 1) || alloc_sizes > 1) {
+        return Error::invalid(where + "a helper returning allocated memory takes exactly one allocation size");
+    }
+    if (helper.ret == ReturnKind::ptr_to_map_value_or_null && helper.args[0] != ArgKind::ptr_to_map) {
+        return Error::invalid(where + "returning a map value needs the map as argument 1");
+    }
+    return {};
+}
+
+Platform::Platform(std::string name, std::vector<MapType> map_types)
+    : m_name(std::move(name)), m_map_types(std::move(map_types)) {}
+
+const HelperPrototype* Platform::helper(std::uint32_t id) const noexcept {
+    const auto it = m_helper_index.find(id);
+    return it == m_helper_index.end() ? nullptr : &m_helpers[it->second];
+}
+
+const HelperPrototype* Platform::helper(const ProgramType& type, std::uint32_t id) const noexcept {
+    for (const HelperPrototype& own : type.own_helpers) {
+        if (own.id == id) {
+            return &own;
+        }
+    }
+    if (std::find(type.helpers.begin(), type.helpers.end(), id) == type.helpers.end()) {
+        return nullptr;
+    }
+    return helper(id);
+}
+
+const HelperPrototype* Platform::helper_by_name(std::string_view helper_name) const noexcept {
+    for (const HelperPrototype& h : m_helpers) {
+        if (h.name == helper_name) {
+            return &h;
+        }
+    }
+    return nullptr;
+}
+
+const ProgramType* Platform::program_type(std::string_view type_name) const noexcept {
+    for (const ProgramType& t : m_program_types) {
+        if (t.name == type_name) {
+            return &t;
+        }
+    }
+    return nullptr;
+}
+
+const ProgramType* Platform::program_type_by_id(std::uint32_t platform_id) const noexcept {
+    for (const ProgramType& t : m_program_types) {
+        if (t.platform_id == platform_id) {
+            return &t;
+        }
+    }
+    return nullptr;
+}
+
+const ProgramType* Platform::program_type_for_section(std::string_view section) const noexcept {
+    const ProgramType* best = nullptr;
+    std::size_t best_length = 0;
+    for (const ProgramType& t : m_program_types) {
+        for (const std::string& prefix : t.section_prefixes) {
+            if (prefix.size() > best_length && section.starts_with(prefix)) {
+                best = &t;
+                best_length = prefix.size();
+            }
+        }
+    }
+    return best;
+}
+
+Result<MapKind> Platform::map_kind(std::uint32_t platform_map_type) const {
+    for (const MapType& m : m_map_types) {
+        if (m.id == platform_map_type) {
+            if (!m.kind.has_value()) {
+                return Error::unsupported("map type " + std::to_string(m.id) + " (" + m.name + ") of platform " +
+                                          m_name + " is not supported by embpf");
+            }
+            return *m.kind;
+        }
+    }
+    return Error::invalid("unknown map type " + std::to_string(platform_map_type) + " for platform " + m_name);
+}
+
+std::optional<std::uint32_t> Platform::map_type_id(MapKind kind) const noexcept {
+    for (const MapType& m : m_map_types) {
+        if (m.kind == kind) {
+            return m.id;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string Platform::map_type_name(std::uint32_t platform_map_type) const {
+    for (const MapType& m : m_map_types) {
+        if (m.id == platform_map_type) {
+            return m.name;
+        }
+    }
+    return "unknown(" + std::to_string(platform_map_type) + ")";
+}
+
+Result<void> Platform::add_helper(HelperPrototype prototype) {
+    if (auto r = validate(prototype); !r) {
+        return r;
+    }
+    if (const HelperPrototype* existing = helper(prototype.id)) {
+        return Error::invalid("platform " + m_name + " already has helper " + std::to_string(prototype.id) + " (" +
+                              existing->name + ")");
+    }
+    if (helper_by_name(prototype.name) != nullptr) {
+        return Error::invalid("platform " + m_name + " already has a helper named " + prototype.name);
+    }
+    m_helper_index.emplace(prototype.id, m_helpers.size());
+    m_helpers.push_back(std::move(prototype));
+    return {};
+}
+
+Result<void> Platform::add_program_type(ProgramType type) {
+    if (type.name.empty()) {
+        return Error::invalid("a program type needs a name");
+    }
+    if (program_type(type.name) != nullptr) {
+        return Error::invalid("platform " + m_name + " already has program type " + type.name);
+    }
+    const std::string where = "program type " + type.name + ": ";
+    if (type.return_min > type.return_max) {
+        return Error::invalid(where + "return_min is greater than return_max");
+    }
+    for (const std::string& prefix : type.section_prefixes) {
+        if (prefix.empty()) {
+            return Error::invalid(where + "empty section prefix");
+        }
+        for (const ProgramType& other : m_program_types) {
+            if (std::find(other.section_prefixes.begin(), other.section_prefixes.end(), prefix) !=
+                other.section_prefixes.end()) {
+                return Error::invalid(where + "section prefix \"" + prefix + "\" already selects " + other.name);
+            }
+        }
+    }
+    if (auto r = validate_context(type); !r) {
+        return r;
+    }
+    for (std::size_t i = 0; i < type.own_helpers.size(); ++i) {
+        if (auto r = validate(type.own_helpers[i]); !r) {
+            return Error::invalid(where + r.error().message);
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (type.own_helpers[j].id == type.own_helpers[i].id) {
+                return Error::invalid(where + "two own helpers with id " + std::to_string(type.own_helpers[i].id));
+            }
+        }
+    }
+    for (const std::uint32_t id : type.helpers) {
+        const bool own = std::any_of(type.own_helpers.begin(), type.own_helpers.end(),
+                                     [id](const HelperPrototype& h) { return h.id == id; });
+        if (!own && helper(id) == nullptr) {
+            return Error::invalid(where + "allows helper " + std::to_string(id) + ", which platform " + m_name +
+                                  " does not have");
+        }
+    }
+    m_program_types.push_back(std::move(type));
+    return {};
+}
+
+} // namespace embpf::platform

@@ -1,0 +1,1161 @@
+// The built-in platforms: helper ids and prototypes, section prefixes, map-type numbers and context layouts, the
+// Linux ones checked against the installed linux/bpf.h; host extensions; the seed objects built with the plugin
+// headers.
+
+// `linux` is a predefined macro in GNU modes: the header must survive it.
+#define linux 1
+#include "embpf/platform/platform.hpp"
+#undef linux
+
+#include <asm/ptrace.h>
+#include <elf.h>
+#include <linux/bpf.h>
+#include <linux/bpf_perf_event.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+namespace platform = embpf::platform;
+using platform::ArgKind;
+using platform::FieldKind;
+using platform::MapKind;
+using platform::ReturnKind;
+
+bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string::npos; }
+
+std::vector<ArgKind> args_of(const platform::HelperPrototype& helper) {
+    return {helper.args.begin(), helper.args.begin() + static_cast<std::ptrdiff_t>(helper.arg_count())};
+}
+
+// A field of a C struct as the host compiler lays it out.
+struct CField {
+    std::string_view name;
+    std::size_t offset;
+    std::size_t size;
+};
+
+#define EMBPF_CFIELD(type, field)                                                                                      \
+    CField { #field, offsetof(type, field), sizeof(type::field) }
+
+// Every field of `ctx` must be one of `expected`, at the same offset and with the same size; `hidden` lists the
+// struct's fields the descriptor deliberately leaves out. Together they must cover the struct.
+void check_layout(const platform::ContextDescriptor& ctx, std::size_t struct_size, const std::vector<CField>& expected,
+                  const std::set<std::string_view>& hidden = {}) {
+    CHECK(ctx.size == struct_size);
+    for (const platform::ContextField& f : ctx.fields) {
+        INFO("field ", f.name);
+        const auto it =
+            std::find_if(expected.begin(), expected.end(), [&](const CField& c) { return c.name == f.name; });
+        REQUIRE(it != expected.end());
+        CHECK(f.offset == it->offset);
+        CHECK(f.size == it->size);
+    }
+    for (const CField& c : expected) {
+        INFO("struct field ", c.name);
+        CHECK((ctx.field(c.name) != nullptr) != (hidden.count(c.name) != 0));
+    }
+}
+
+} // namespace
+
+TEST_SUITE("platform") {
+
+    // ---- Helpers
+    // -----------------------------------------------------------------------------------------------------
+
+    TEST_CASE("platform: windows helper ids and names") {
+        const platform::Platform& w = platform::windows();
+        CHECK(w.name() == "windows");
+        // ebpf_helper_id_t of eBPF for Windows' ebpf_structs.h.
+        const std::vector<std::pair<std::uint32_t, std::string_view>> expected = {
+            {1, "map_lookup_elem"},
+            {2, "map_update_elem"},
+            {3, "map_delete_elem"},
+            {4, "map_lookup_and_delete_elem"},
+            {5, "tail_call"},
+            {6, "get_prandom_u32"},
+            {7, "ktime_get_boot_ns"},
+            {8, "get_smp_processor_id"},
+            {9, "ktime_get_ns"},
+            {10, "csum_diff"},
+            {11, "ringbuf_output"},
+            {12, "trace_printk2"},
+            {13, "trace_printk3"},
+            {14, "trace_printk4"},
+            {15, "trace_printk5"},
+            {16, "map_push_elem"},
+            {17, "map_pop_elem"},
+            {18, "map_peek_elem"},
+            {19, "get_current_pid_tgid"},
+            {20, "get_current_logon_id"},
+            {21, "is_current_admin"},
+            {22, "memcpy_s"},
+            {23, "memcmp_s"},
+            {24, "memset"},
+            {25, "memmove_s"},
+            {26, "get_socket_cookie"},
+            {27, "strncpy_s"},
+            {28, "strncat_s"},
+            {29, "strnlen_s"},
+            {30, "ktime_get_boot_ms"},
+            {31, "ktime_get_ms"},
+            {32, "perf_event_output"},
+        };
+        CHECK(w.helpers().size() == expected.size());
+        for (const auto& entry : expected) {
+            const auto id = entry.first; // named copies: INFO cannot capture structured bindings
+            const auto name = entry.second;
+            INFO("helper ", id);
+            const platform::HelperPrototype* h = w.helper(id);
+            REQUIRE(h != nullptr);
+            CHECK(h->id == id);
+            CHECK(h->name == name);
+            CHECK(w.helper_by_name(name) == h);
+        }
+        CHECK(w.helper(0) == nullptr);
+        CHECK(w.helper(33) == nullptr);
+        CHECK(w.helper(0x10000) == nullptr); // hook helpers are not general helpers
+    }
+
+    TEST_CASE("platform: windows prototypes") {
+        const platform::Platform& w = platform::windows();
+        const auto lookup = w.helper(1);
+        REQUIRE(lookup != nullptr);
+        CHECK(lookup->ret == ReturnKind::ptr_to_map_value_or_null);
+        CHECK(args_of(*lookup) == std::vector{ArgKind::ptr_to_map, ArgKind::ptr_to_map_key});
+
+        const auto ringbuf = w.helper(11);
+        REQUIRE(ringbuf != nullptr);
+        CHECK(ringbuf->ret == ReturnKind::integer);
+        CHECK(args_of(*ringbuf) ==
+              std::vector{ArgKind::ptr_to_map, ArgKind::ptr_to_readable_mem, ArgKind::const_size, ArgKind::anything});
+
+        const auto csum = w.helper(10);
+        REQUIRE(csum != nullptr);
+        CHECK(args_of(*csum) == std::vector{ArgKind::ptr_to_readable_mem_or_null, ArgKind::const_size_or_zero,
+                                            ArgKind::ptr_to_readable_mem_or_null, ArgKind::const_size_or_zero,
+                                            ArgKind::anything});
+
+        const auto memcpy_s = w.helper(22);
+        REQUIRE(memcpy_s != nullptr);
+        CHECK(args_of(*memcpy_s) == std::vector{ArgKind::ptr_to_writable_mem, ArgKind::const_size_or_zero,
+                                                ArgKind::ptr_to_readable_mem, ArgKind::const_size_or_zero});
+
+        CHECK(w.helper(5)->ret == ReturnKind::no_return_on_success);
+        CHECK(args_of(*w.helper(5)) ==
+              std::vector{ArgKind::ptr_to_ctx, ArgKind::ptr_to_map_of_programs, ArgKind::anything});
+        CHECK(args_of(*w.helper(12)) == std::vector{ArgKind::ptr_to_readable_mem, ArgKind::const_size});
+        CHECK(w.helper(15)->arg_count() == 5);
+        CHECK(args_of(*w.helper(17)) == std::vector{ArgKind::ptr_to_map, ArgKind::ptr_to_uninit_map_value});
+        CHECK(w.helper(6)->arg_count() == 0);
+        for (const platform::HelperPrototype& h : w.helpers()) {
+            INFO(h.name);
+            CHECK(platform::validate(h).has_value());
+            CHECK_FALSE(h.reallocates_packet);
+        }
+    }
+
+    TEST_CASE("platform: windows hook helpers share ids across program types") {
+        const platform::Platform& w = platform::windows();
+        const platform::ProgramType* xdp = w.program_type("xdp");
+        const platform::ProgramType* sock_addr = w.program_type("sock_addr");
+        const platform::ProgramType* bind = w.program_type("bind");
+        REQUIRE(xdp != nullptr);
+        REQUIRE(sock_addr != nullptr);
+        REQUIRE(bind != nullptr);
+
+        const platform::HelperPrototype* adjust = w.helper(*xdp, 0x10000);
+        REQUIRE(adjust != nullptr);
+        CHECK(adjust->name == "xdp_adjust_head");
+        CHECK(adjust->reallocates_packet);
+        CHECK(args_of(*adjust) == std::vector{ArgKind::ptr_to_ctx, ArgKind::anything});
+
+        const platform::HelperPrototype* pid = w.helper(*sock_addr, 0x10000);
+        REQUIRE(pid != nullptr);
+        CHECK(pid->name == "sock_addr_get_current_pid_tgid");
+        const platform::HelperPrototype* redirect = w.helper(*sock_addr, 0x10001);
+        REQUIRE(redirect != nullptr);
+        CHECK(args_of(*redirect) ==
+              std::vector{ArgKind::ptr_to_ctx, ArgKind::ptr_to_readable_mem, ArgKind::const_size});
+
+        CHECK(w.helper(*bind, 0x10000) == nullptr);
+        CHECK(w.helper(*bind, 11) == w.helper(11)); // every hook has the general helpers
+        CHECK(w.helper(*xdp, 22) == w.helper(22));
+        CHECK(xdp->allows_helper(0x10000));
+        CHECK_FALSE(bind->allows_helper(0x10000));
+    }
+
+    TEST_CASE("platform: linux helper ids match the installed linux/bpf.h") {
+        // The enum bpf_func_id names, from the header's own list. Since Linux 6.2 the list carries the ids itself and
+        // no separators.
+#ifdef __BPF_FUNC_MAPPER_APPLY
+#define EMBPF_HEADER_FN(name, ...) {#name, BPF_FUNC_##name},
+#else
+#define EMBPF_HEADER_FN(name)                                                                                          \
+    { #name, BPF_FUNC_##name }
+#endif
+        const std::map<std::string_view, std::uint32_t> header_ids = {__BPF_FUNC_MAPPER(EMBPF_HEADER_FN)};
+#undef EMBPF_HEADER_FN
+
+        const platform::Platform& l = platform::linux();
+        CHECK(l.name() == "linux");
+        CHECK(l.helpers().size() >= 40);
+        for (const platform::HelperPrototype& h : l.helpers()) {
+            INFO("helper ", h.name);
+            const auto it = header_ids.find(h.name);
+            REQUIRE(it != header_ids.end());
+            CHECK(h.id == it->second);
+            CHECK(platform::validate(h).has_value());
+            CHECK(l.helper(h.id) == &h);
+        }
+
+        // The ids the brief of this stage listed, checked one by one against the header.
+        const std::vector<std::pair<std::string_view, std::uint32_t>> spot = {
+            {"map_lookup_elem", BPF_FUNC_map_lookup_elem},
+            {"probe_read", BPF_FUNC_probe_read},
+            {"trace_printk", BPF_FUNC_trace_printk},
+            {"tail_call", BPF_FUNC_tail_call},
+            {"get_current_comm", BPF_FUNC_get_current_comm},
+            {"redirect", BPF_FUNC_redirect},
+            {"perf_event_output", BPF_FUNC_perf_event_output},
+            {"skb_load_bytes", BPF_FUNC_skb_load_bytes},
+            {"csum_diff", BPF_FUNC_csum_diff},
+            {"xdp_adjust_head", BPF_FUNC_xdp_adjust_head},
+            {"probe_read_str", BPF_FUNC_probe_read_str},
+            {"get_socket_cookie", BPF_FUNC_get_socket_cookie},
+            {"redirect_map", BPF_FUNC_redirect_map},
+            {"xdp_adjust_meta", BPF_FUNC_xdp_adjust_meta},
+            {"xdp_adjust_tail", BPF_FUNC_xdp_adjust_tail},
+            {"map_push_elem", BPF_FUNC_map_push_elem},
+            {"probe_read_user", BPF_FUNC_probe_read_user},
+            {"probe_read_kernel_str", BPF_FUNC_probe_read_kernel_str},
+            {"jiffies64", BPF_FUNC_jiffies64},
+            {"ktime_get_boot_ns", BPF_FUNC_ktime_get_boot_ns},
+            {"ringbuf_output", BPF_FUNC_ringbuf_output},
+            {"ringbuf_reserve", BPF_FUNC_ringbuf_reserve},
+            {"ringbuf_submit", BPF_FUNC_ringbuf_submit},
+            {"ringbuf_discard", BPF_FUNC_ringbuf_discard},
+            {"ringbuf_query", BPF_FUNC_ringbuf_query},
+            {"ktime_get_coarse_ns", BPF_FUNC_ktime_get_coarse_ns},
+            {"snprintf", BPF_FUNC_snprintf},
+            {"loop", BPF_FUNC_loop},
+        };
+        for (const auto& entry : spot) {
+            const auto name = entry.first; // named copies: INFO cannot capture structured bindings
+            const auto id = entry.second;
+            INFO(name);
+            const platform::HelperPrototype* h = l.helper(id);
+            REQUIRE(h != nullptr);
+            CHECK(h->name == name);
+        }
+        CHECK(l.helper(130)->name == "ringbuf_output");
+        CHECK(l.helper(181)->name == "loop");
+    }
+
+    TEST_CASE("platform: linux prototypes") {
+        const platform::Platform& l = platform::linux();
+        CHECK(args_of(*l.helper(BPF_FUNC_map_lookup_elem)) ==
+              std::vector{ArgKind::ptr_to_map, ArgKind::ptr_to_map_key});
+        CHECK(args_of(*l.helper(BPF_FUNC_ringbuf_output)) ==
+              std::vector{ArgKind::ptr_to_map, ArgKind::ptr_to_readable_mem, ArgKind::const_size_or_zero,
+                          ArgKind::anything});
+        CHECK(args_of(*l.helper(BPF_FUNC_csum_diff)) ==
+              std::vector{ArgKind::ptr_to_readable_mem_or_null, ArgKind::const_size_or_zero,
+                          ArgKind::ptr_to_readable_mem_or_null, ArgKind::const_size_or_zero, ArgKind::anything});
+
+        const platform::HelperPrototype* reserve = l.helper(BPF_FUNC_ringbuf_reserve);
+        CHECK(reserve->ret == ReturnKind::ptr_to_alloc_mem_or_null);
+        CHECK(args_of(*reserve) ==
+              std::vector{ArgKind::ptr_to_map, ArgKind::const_alloc_size_or_zero, ArgKind::anything});
+        CHECK(l.helper(BPF_FUNC_ringbuf_submit)->ret == ReturnKind::void_);
+        CHECK(args_of(*l.helper(BPF_FUNC_ringbuf_submit)) == std::vector{ArgKind::ptr_to_alloc_mem, ArgKind::anything});
+        CHECK(args_of(*l.helper(BPF_FUNC_loop)) ==
+              std::vector{ArgKind::anything, ArgKind::ptr_to_func, ArgKind::ptr_to_stack_or_null, ArgKind::anything});
+        CHECK(l.helper(BPF_FUNC_tail_call)->ret == ReturnKind::no_return_on_success);
+        CHECK(args_of(*l.helper(BPF_FUNC_probe_read_kernel)) ==
+              std::vector{ArgKind::ptr_to_writable_mem, ArgKind::const_size_or_zero, ArgKind::anything});
+        CHECK(args_of(*l.helper(BPF_FUNC_trace_printk)) ==
+              std::vector{ArgKind::ptr_to_readable_mem, ArgKind::const_size});
+        for (const auto id : {BPF_FUNC_xdp_adjust_head, BPF_FUNC_xdp_adjust_meta, BPF_FUNC_xdp_adjust_tail,
+                              BPF_FUNC_skb_store_bytes, BPF_FUNC_l3_csum_replace, BPF_FUNC_skb_pull_data}) {
+            INFO(id);
+            CHECK(l.helper(static_cast<std::uint32_t>(id))->reallocates_packet);
+        }
+        CHECK_FALSE(l.helper(BPF_FUNC_skb_load_bytes)->reallocates_packet);
+    }
+
+    TEST_CASE("platform: linux helpers per program type") {
+        const platform::Platform& l = platform::linux();
+        const platform::ProgramType* xdp = l.program_type("xdp");
+        const platform::ProgramType* tc = l.program_type("sched_cls");
+        const platform::ProgramType* kprobe = l.program_type("kprobe");
+        const platform::ProgramType* socket = l.program_type("socket_filter");
+        REQUIRE(xdp != nullptr);
+        REQUIRE(tc != nullptr);
+        REQUIRE(kprobe != nullptr);
+        REQUIRE(socket != nullptr);
+        CHECK(l.helper(*xdp, BPF_FUNC_xdp_adjust_head) != nullptr);
+        CHECK(l.helper(*xdp, BPF_FUNC_skb_store_bytes) == nullptr);
+        CHECK(l.helper(*tc, BPF_FUNC_skb_store_bytes) != nullptr);
+        CHECK(l.helper(*tc, BPF_FUNC_xdp_adjust_head) == nullptr);
+        CHECK(l.helper(*kprobe, BPF_FUNC_probe_read_user) != nullptr);
+        CHECK(l.helper(*xdp, BPF_FUNC_probe_read_user) == nullptr);
+        CHECK(l.helper(*socket, BPF_FUNC_skb_load_bytes) != nullptr);
+        CHECK(l.helper(*socket, BPF_FUNC_skb_store_bytes) == nullptr);
+        for (const platform::ProgramType* t : {xdp, tc, kprobe, socket}) {
+            INFO(t->name);
+            CHECK(l.helper(*t, BPF_FUNC_map_lookup_elem) != nullptr);
+            CHECK(l.helper(*t, BPF_FUNC_ringbuf_output) != nullptr);
+            CHECK(l.helper(*t, 100000) == nullptr);
+        }
+    }
+
+    TEST_CASE("platform: every allowed helper resolves") {
+        for (const platform::Platform* p : {&platform::windows(), &platform::linux()}) {
+            for (const platform::ProgramType& t : p->program_types()) {
+                INFO(p->name(), " ", t.name);
+                CHECK_FALSE(t.helpers.empty());
+                for (const std::uint32_t id : t.helpers) {
+                    INFO("helper ", id);
+                    CHECK(p->helper(t, id) != nullptr);
+                }
+            }
+        }
+    }
+
+    // ---- Program types and sections
+    // ----------------------------------------------------------------------------------
+
+    TEST_CASE("platform: program type for section") {
+        struct Row {
+            const platform::Platform* platform;
+            std::string_view section;
+            std::optional<std::string_view> type;
+        };
+        const platform::Platform* w = &platform::windows();
+        const platform::Platform* l = &platform::linux();
+        const Row rows[] = {
+            {w, "xdp", "xdp"},
+            {w, "xdp/foo", "xdp"},
+            {w, "bind", "bind"},
+            {w, "bind/bar", "bind"},
+            {w, "cgroup/connect4", "sock_addr"},
+            {w, "cgroup/recv_accept6", "sock_addr"},
+            {w, "sockops", "sock_ops"},
+            {w, "socket", std::nullopt},
+            {w, "kprobe/sys_open", std::nullopt},
+            {w, "", std::nullopt},
+            {w, ".text", std::nullopt},
+            {l, "socket", "socket_filter"},
+            {l, "socket1", "socket_filter"},
+            {l, "tc", "sched_cls"},
+            {l, "tc/ingress", "sched_cls"},
+            {l, "classifier", "sched_cls"},
+            {l, "action", "sched_act"},
+            {l, "xdp", "xdp"},
+            {l, "xdp.frags", "xdp"},
+            {l, "xdp/devmap", "xdp"},
+            {l, "kprobe/sys_open", "kprobe"},
+            {l, "kretprobe/sys_open", "kprobe"},
+            {l, "uprobe/lib.so:fn", "kprobe"},
+            {l, "tracepoint/syscalls/sys_enter_open", "tracepoint"},
+            {l, "tp/syscalls/sys_enter_open", "tracepoint"},
+            {l, "tp_btf/sched_switch", "tracing"}, // longer than "tp/"... and not one of its matches
+            {l, "raw_tracepoint/sched_switch", "raw_tracepoint"},
+            {l, "raw_tp/sched_switch", "raw_tracepoint"},
+            {l, "perf_event", "perf_event"},
+            {l, "cgroup_skb/ingress", "cgroup_skb"},
+            {l, "cgroup_skb/egress", "cgroup_skb"},
+            {l, "cgroup/skb", "cgroup_skb"},
+            {l, "cgroup/sock", "cgroup_sock"},
+            {l, "cgroup/sock_create", "cgroup_sock"}, // the longest prefix wins, both name the same type
+            {l, "cgroup/post_bind4", "cgroup_sock"},
+            {l, "cgroup/bind4", "cgroup_sock_addr"},
+            {l, "cgroup/connect4", "cgroup_sock_addr"},
+            {l, "cgroup/sendmsg6", "cgroup_sock_addr"},
+            {l, "sockops", "sock_ops"},
+            {l, "sk_skb", "sk_skb"},
+            {l, "sk_skb/stream_verdict", "sk_skb"},
+            {l, "sk_msg", "sk_msg"},
+            {l, "lsm/file_open", "lsm"},
+            {l, "fentry/do_unlinkat", "tracing"},
+            {l, "fexit/do_unlinkat", "tracing"},
+            {l, "bind", std::nullopt},
+            {l, "license", std::nullopt},
+            {l, "maps", std::nullopt},
+            {l, ".maps", std::nullopt},
+            {l, "tracepoint", std::nullopt}, // needs the category/name after the slash
+        };
+        for (const Row& row : rows) {
+            INFO(row.platform->name(), " section \"", row.section, "\"");
+            const platform::ProgramType* t = row.platform->program_type_for_section(row.section);
+            if (row.type.has_value()) {
+                REQUIRE(t != nullptr);
+                CHECK(t->name == *row.type);
+            } else {
+                CHECK(t == nullptr);
+            }
+        }
+    }
+
+    TEST_CASE("platform: program type numbers and return ranges") {
+        const platform::Platform& w = platform::windows();
+        const platform::Platform& l = platform::linux();
+        CHECK(w.program_type("xdp")->platform_id == 1);
+        CHECK(w.program_type("bind")->platform_id == 2);
+        CHECK(w.program_type("xdp")->return_min == 1);
+        CHECK(w.program_type("xdp")->return_max == 3);
+        CHECK(contains(w.program_type("xdp")->return_meaning, "XDP_DROP=2"));
+        CHECK(w.program_type("bind")->return_min == 0);
+        CHECK(w.program_type("bind")->return_max == 2);
+        CHECK(w.program_type_by_id(2) == w.program_type("bind"));
+
+        const std::vector<std::pair<std::string_view, std::uint32_t>> linux_ids = {
+            {"socket_filter", BPF_PROG_TYPE_SOCKET_FILTER},
+            {"kprobe", BPF_PROG_TYPE_KPROBE},
+            {"sched_cls", BPF_PROG_TYPE_SCHED_CLS},
+            {"sched_act", BPF_PROG_TYPE_SCHED_ACT},
+            {"tracepoint", BPF_PROG_TYPE_TRACEPOINT},
+            {"xdp", BPF_PROG_TYPE_XDP},
+            {"perf_event", BPF_PROG_TYPE_PERF_EVENT},
+            {"cgroup_skb", BPF_PROG_TYPE_CGROUP_SKB},
+            {"cgroup_sock", BPF_PROG_TYPE_CGROUP_SOCK},
+            {"sock_ops", BPF_PROG_TYPE_SOCK_OPS},
+            {"sk_skb", BPF_PROG_TYPE_SK_SKB},
+            {"sk_msg", BPF_PROG_TYPE_SK_MSG},
+            {"raw_tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT},
+            {"cgroup_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR},
+            {"tracing", BPF_PROG_TYPE_TRACING},
+            {"lsm", BPF_PROG_TYPE_LSM},
+        };
+        CHECK(l.program_types().size() == linux_ids.size());
+        for (const auto& entry : linux_ids) {
+            const auto name = entry.first; // named copies: INFO cannot capture structured bindings
+            const auto id = entry.second;
+            INFO(name);
+            const platform::ProgramType* t = l.program_type(name);
+            REQUIRE(t != nullptr);
+            CHECK(t->platform_id == id);
+            CHECK(l.program_type_by_id(id) == t);
+        }
+        CHECK(l.program_type("xdp")->return_min == XDP_ABORTED);
+        CHECK(l.program_type("xdp")->return_max == XDP_REDIRECT);
+        CHECK(l.program_type("nope") == nullptr);
+        CHECK(l.program_type_by_id(9999) == nullptr);
+    }
+
+    // ---- Map types
+    // ---------------------------------------------------------------------------------------------------
+
+    TEST_CASE("platform: windows map type numbers") {
+        const platform::Platform& w = platform::windows();
+        const std::vector<std::pair<std::uint32_t, MapKind>> expected = {
+            {1, MapKind::hash},
+            {2, MapKind::array},
+            {3, MapKind::prog_array},
+            {4, MapKind::percpu_hash},
+            {5, MapKind::percpu_array},
+            {6, MapKind::hash_of_maps},
+            {7, MapKind::array_of_maps},
+            {8, MapKind::lru_hash},
+            {9, MapKind::lpm_trie},
+            {10, MapKind::queue},
+            {11, MapKind::lru_percpu_hash},
+            {12, MapKind::stack},
+            {13, MapKind::ringbuf},
+            {14, MapKind::perf_event_array},
+        };
+        for (const auto& entry : expected) {
+            const auto id = entry.first; // named copies: INFO cannot capture structured bindings
+            const auto kind = entry.second;
+            INFO("map type ", id);
+            const auto k = w.map_kind(id);
+            REQUIRE(k.has_value());
+            CHECK(*k == kind);
+            CHECK(w.map_type_id(kind) == id);
+            CHECK(w.map_type_name(id) == platform::to_string(kind));
+        }
+        CHECK(w.map_type_id(MapKind::ringbuf) == 13u);
+        const auto unknown = w.map_kind(27);
+        REQUIRE_FALSE(unknown.has_value());
+        CHECK(unknown.error().kind == embpf::ErrorKind::invalid_input);
+        CHECK(contains(unknown.error().message, "27"));
+        CHECK(w.map_kind(0).has_value() == false);
+        CHECK(w.map_type_name(99) == "unknown(99)");
+    }
+
+    TEST_CASE("platform: linux map type numbers match the installed linux/bpf.h") {
+        const platform::Platform& l = platform::linux();
+        const std::vector<std::pair<std::string_view, std::uint32_t>> header = {
+            {"hash", BPF_MAP_TYPE_HASH},
+            {"array", BPF_MAP_TYPE_ARRAY},
+            {"prog_array", BPF_MAP_TYPE_PROG_ARRAY},
+            {"perf_event_array", BPF_MAP_TYPE_PERF_EVENT_ARRAY},
+            {"percpu_hash", BPF_MAP_TYPE_PERCPU_HASH},
+            {"percpu_array", BPF_MAP_TYPE_PERCPU_ARRAY},
+            {"stack_trace", BPF_MAP_TYPE_STACK_TRACE},
+            {"cgroup_array", BPF_MAP_TYPE_CGROUP_ARRAY},
+            {"lru_hash", BPF_MAP_TYPE_LRU_HASH},
+            {"lru_percpu_hash", BPF_MAP_TYPE_LRU_PERCPU_HASH},
+            {"lpm_trie", BPF_MAP_TYPE_LPM_TRIE},
+            {"array_of_maps", BPF_MAP_TYPE_ARRAY_OF_MAPS},
+            {"hash_of_maps", BPF_MAP_TYPE_HASH_OF_MAPS},
+            {"devmap", BPF_MAP_TYPE_DEVMAP},
+            {"sockmap", BPF_MAP_TYPE_SOCKMAP},
+            {"cpumap", BPF_MAP_TYPE_CPUMAP},
+            {"xskmap", BPF_MAP_TYPE_XSKMAP},
+            {"sockhash", BPF_MAP_TYPE_SOCKHASH},
+            {"cgroup_storage", BPF_MAP_TYPE_CGROUP_STORAGE},
+            {"reuseport_sockarray", BPF_MAP_TYPE_REUSEPORT_SOCKARRAY},
+            {"percpu_cgroup_storage", BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE},
+            {"queue", BPF_MAP_TYPE_QUEUE},
+            {"stack", BPF_MAP_TYPE_STACK},
+            {"sk_storage", BPF_MAP_TYPE_SK_STORAGE},
+            {"devmap_hash", BPF_MAP_TYPE_DEVMAP_HASH},
+            {"struct_ops", BPF_MAP_TYPE_STRUCT_OPS},
+            {"ringbuf", BPF_MAP_TYPE_RINGBUF},
+            {"inode_storage", BPF_MAP_TYPE_INODE_STORAGE},
+            {"task_storage", BPF_MAP_TYPE_TASK_STORAGE},
+            {"bloom_filter", BPF_MAP_TYPE_BLOOM_FILTER},
+            {"user_ringbuf", BPF_MAP_TYPE_USER_RINGBUF},
+        };
+        CHECK(l.map_types().size() == header.size());
+        for (const auto& entry : header) {
+            const auto name = entry.first; // named copies: INFO cannot capture structured bindings
+            const auto id = entry.second;
+            INFO(name);
+            CHECK(l.map_type_name(id) == name);
+            const auto kind = l.map_kind(id);
+            const auto type = std::find_if(l.map_types().begin(), l.map_types().end(),
+                                           [id](const platform::MapType& m) { return m.id == id; });
+            REQUIRE(type != l.map_types().end());
+            if (type->kind.has_value()) {
+                REQUIRE(kind.has_value());
+                CHECK(platform::to_string(*kind) == name);
+            } else {
+                CHECK_FALSE(kind.has_value());
+            }
+        }
+        // Every kind embpf implements has a Linux number.
+        for (const MapKind kind :
+             {MapKind::hash, MapKind::array, MapKind::prog_array, MapKind::percpu_hash, MapKind::percpu_array,
+              MapKind::hash_of_maps, MapKind::array_of_maps, MapKind::lru_hash, MapKind::lpm_trie, MapKind::queue,
+              MapKind::lru_percpu_hash, MapKind::stack, MapKind::ringbuf, MapKind::perf_event_array}) {
+            INFO(platform::to_string(kind));
+            CHECK(l.map_type_id(kind).has_value());
+        }
+        CHECK(l.map_type_id(MapKind::ringbuf) == 27u);
+        CHECK(*l.map_kind(27) == MapKind::ringbuf);
+        CHECK(*l.map_kind(22) == MapKind::queue);
+        CHECK(*l.map_kind(4) == MapKind::perf_event_array);
+
+        const auto devmap = l.map_kind(BPF_MAP_TYPE_DEVMAP);
+        REQUIRE_FALSE(devmap.has_value());
+        CHECK(devmap.error().kind == embpf::ErrorKind::unsupported);
+        CHECK(contains(devmap.error().message, "devmap"));
+        CHECK(contains(devmap.error().message, "linux"));
+        const auto sockmap = l.map_kind(BPF_MAP_TYPE_SOCKMAP);
+        REQUIRE_FALSE(sockmap.has_value());
+        CHECK(contains(sockmap.error().message, "sockmap"));
+        const auto unknown = l.map_kind(1000);
+        REQUIRE_FALSE(unknown.has_value());
+        CHECK(unknown.error().kind == embpf::ErrorKind::invalid_input);
+    }
+
+    // ---- Contexts
+    // ----------------------------------------------------------------------------------------------------
+
+    TEST_CASE("platform: windows contexts") {
+        const platform::Platform& w = platform::windows();
+        const platform::ContextDescriptor& xdp = w.program_type("xdp")->context;
+        CHECK(xdp.size == 32);
+        CHECK(xdp.data == 0);
+        CHECK(xdp.data_end == 8);
+        CHECK(xdp.meta == 16);
+        CHECK(xdp.pointer_width == 8);
+        REQUIRE(xdp.field_at(0, 8) != nullptr);
+        CHECK(xdp.field_at(0, 8)->kind == FieldKind::packet_start);
+        CHECK(xdp.field_at(8, 8)->kind == FieldKind::packet_end);
+        CHECK(xdp.field_at(24, 4)->name == "ingress_ifindex");
+        CHECK(xdp.field_at(26, 2)->name == "ingress_ifindex"); // a narrower read inside the field
+        CHECK(xdp.field_at(28, 4) == nullptr);                 // padding
+        CHECK(xdp.field_at(22, 4) == nullptr);                 // straddles two fields
+        CHECK(xdp.field_at(24, 0) == nullptr);
+        CHECK(xdp.field_at(0xFFFFFFFF, 2) == nullptr);
+        CHECK_FALSE(xdp.field("data")->writable);
+
+        const platform::ContextDescriptor& bind = w.program_type("bind")->context;
+        CHECK(bind.size == 56);
+        CHECK(bind.data == 0);
+        CHECK(bind.data_end == 8);
+        CHECK(bind.meta == -1);
+        CHECK(bind.pointer_width == 8);
+        CHECK(bind.field("process_id")->offset == 16);
+        CHECK(bind.field("socket_address")->offset == 24);
+        CHECK(bind.field("socket_address")->size == 16);
+        CHECK(bind.field("socket_address")->writable);
+        CHECK(bind.field("socket_address_length")->offset == 40);
+        CHECK(bind.field("operation")->offset == 44);
+        CHECK(bind.field("protocol")->offset == 48);
+        CHECK_FALSE(bind.field("operation")->writable);
+
+        const platform::ContextDescriptor& sock_addr = w.program_type("sock_addr")->context;
+        CHECK(sock_addr.data == -1);
+        CHECK(sock_addr.field("user_port")->writable);
+        CHECK_FALSE(sock_addr.field("protocol")->writable);
+    }
+
+    TEST_CASE("platform: linux xdp_md and __sk_buff match the installed linux/bpf.h") {
+        const platform::Platform& l = platform::linux();
+        const platform::ContextDescriptor& xdp = l.program_type("xdp")->context;
+        CHECK(xdp.data == static_cast<std::int32_t>(offsetof(struct xdp_md, data)));
+        CHECK(xdp.data_end == static_cast<std::int32_t>(offsetof(struct xdp_md, data_end)));
+        CHECK(xdp.meta == static_cast<std::int32_t>(offsetof(struct xdp_md, data_meta)));
+        CHECK(xdp.data == 0);
+        CHECK(xdp.data_end == 4);
+        CHECK(xdp.meta == 8);
+        CHECK(xdp.pointer_width == 4);
+        CHECK(xdp.pointer_width == sizeof(xdp_md::data));
+        check_layout(xdp, sizeof(struct xdp_md),
+                     {EMBPF_CFIELD(xdp_md, data), EMBPF_CFIELD(xdp_md, data_end), EMBPF_CFIELD(xdp_md, data_meta),
+                      EMBPF_CFIELD(xdp_md, ingress_ifindex), EMBPF_CFIELD(xdp_md, rx_queue_index),
+                      EMBPF_CFIELD(xdp_md, egress_ifindex)});
+        for (const platform::ContextField& f : xdp.fields) {
+            CHECK_FALSE(f.writable);
+        }
+
+        const std::vector<CField> sk_buff = {
+            EMBPF_CFIELD(__sk_buff, len),         EMBPF_CFIELD(__sk_buff, pkt_type),
+            EMBPF_CFIELD(__sk_buff, mark),        EMBPF_CFIELD(__sk_buff, queue_mapping),
+            EMBPF_CFIELD(__sk_buff, protocol),    EMBPF_CFIELD(__sk_buff, vlan_present),
+            EMBPF_CFIELD(__sk_buff, vlan_tci),    EMBPF_CFIELD(__sk_buff, vlan_proto),
+            EMBPF_CFIELD(__sk_buff, priority),    EMBPF_CFIELD(__sk_buff, ingress_ifindex),
+            EMBPF_CFIELD(__sk_buff, ifindex),     EMBPF_CFIELD(__sk_buff, tc_index),
+            EMBPF_CFIELD(__sk_buff, cb),          EMBPF_CFIELD(__sk_buff, hash),
+            EMBPF_CFIELD(__sk_buff, tc_classid),  EMBPF_CFIELD(__sk_buff, data),
+            EMBPF_CFIELD(__sk_buff, data_end),    EMBPF_CFIELD(__sk_buff, napi_id),
+            EMBPF_CFIELD(__sk_buff, family),      EMBPF_CFIELD(__sk_buff, remote_ip4),
+            EMBPF_CFIELD(__sk_buff, local_ip4),   EMBPF_CFIELD(__sk_buff, remote_ip6),
+            EMBPF_CFIELD(__sk_buff, local_ip6),   EMBPF_CFIELD(__sk_buff, remote_port),
+            EMBPF_CFIELD(__sk_buff, local_port),  EMBPF_CFIELD(__sk_buff, data_meta),
+            EMBPF_CFIELD(__sk_buff, flow_keys),   EMBPF_CFIELD(__sk_buff, tstamp),
+            EMBPF_CFIELD(__sk_buff, wire_len),    EMBPF_CFIELD(__sk_buff, gso_segs),
+            EMBPF_CFIELD(__sk_buff, sk),          EMBPF_CFIELD(__sk_buff, gso_size),
+            EMBPF_CFIELD(__sk_buff, tstamp_type), EMBPF_CFIELD(__sk_buff, hwtstamp),
+        };
+        const std::set<std::string_view> sk_fields = {"family",    "remote_ip4",  "local_ip4", "remote_ip6",
+                                                      "local_ip6", "remote_port", "local_port"};
+
+        const platform::ContextDescriptor& tc = l.program_type("sched_cls")->context;
+        CHECK(tc.data == 76);
+        CHECK(tc.data_end == 80);
+        CHECK(tc.meta == 140);
+        CHECK(tc.data == static_cast<std::int32_t>(offsetof(struct __sk_buff, data)));
+        CHECK(tc.data_end == static_cast<std::int32_t>(offsetof(struct __sk_buff, data_end)));
+        CHECK(tc.meta == static_cast<std::int32_t>(offsetof(struct __sk_buff, data_meta)));
+        CHECK(tc.pointer_width == 4);
+        {
+            std::set<std::string_view> hidden = sk_fields;
+            hidden.insert({"flow_keys", "sk"});
+            check_layout(tc, sizeof(struct __sk_buff), sk_buff, hidden);
+        }
+        CHECK(tc.field("mark")->writable);
+        CHECK(tc.field("cb")->writable);
+        CHECK(tc.field_at(static_cast<std::uint32_t>(offsetof(struct __sk_buff, cb[3])), 4)->name == "cb");
+        CHECK_FALSE(tc.field("len")->writable);
+        CHECK_FALSE(tc.field("data")->writable);
+        CHECK(l.program_type("sched_act")->context == tc);
+
+        const platform::ContextDescriptor& socket = l.program_type("socket_filter")->context;
+        CHECK(socket.data == -1);
+        CHECK(socket.data_end == -1);
+        CHECK(socket.meta == -1);
+        CHECK(socket.field("data") == nullptr);
+        CHECK(socket.field("cb")->writable);
+        CHECK_FALSE(socket.field("mark")->writable);
+
+        const platform::ContextDescriptor& cgroup_skb = l.program_type("cgroup_skb")->context;
+        CHECK(cgroup_skb.data == 76);
+        CHECK(cgroup_skb.data_end == 80);
+        CHECK(cgroup_skb.meta == -1);
+        CHECK(cgroup_skb.field("family") != nullptr);
+
+        const platform::ContextDescriptor& sk_skb = l.program_type("sk_skb")->context;
+        CHECK(sk_skb.data == 76);
+        CHECK(sk_skb.meta == -1);
+        CHECK(sk_skb.field("mark") == nullptr);
+        CHECK(sk_skb.field("tc_index")->writable);
+    }
+
+    TEST_CASE("platform: linux socket and tracing contexts match the installed headers") {
+        const platform::Platform& l = platform::linux();
+
+        const platform::ContextDescriptor& sock_ops = l.program_type("sock_ops")->context;
+        CHECK(sock_ops.pointer_width == 8);
+        CHECK(sock_ops.data == static_cast<std::int32_t>(offsetof(struct bpf_sock_ops, skb_data)));
+        CHECK(sock_ops.data_end == static_cast<std::int32_t>(offsetof(struct bpf_sock_ops, skb_data_end)));
+        check_layout(sock_ops, sizeof(struct bpf_sock_ops),
+                     {
+                         EMBPF_CFIELD(bpf_sock_ops, op),
+                         EMBPF_CFIELD(bpf_sock_ops, args),
+                         EMBPF_CFIELD(bpf_sock_ops, family),
+                         EMBPF_CFIELD(bpf_sock_ops, remote_ip4),
+                         EMBPF_CFIELD(bpf_sock_ops, local_ip4),
+                         EMBPF_CFIELD(bpf_sock_ops, remote_ip6),
+                         EMBPF_CFIELD(bpf_sock_ops, local_ip6),
+                         EMBPF_CFIELD(bpf_sock_ops, remote_port),
+                         EMBPF_CFIELD(bpf_sock_ops, local_port),
+                         EMBPF_CFIELD(bpf_sock_ops, is_fullsock),
+                         EMBPF_CFIELD(bpf_sock_ops, snd_cwnd),
+                         EMBPF_CFIELD(bpf_sock_ops, srtt_us),
+                         EMBPF_CFIELD(bpf_sock_ops, bpf_sock_ops_cb_flags),
+                         EMBPF_CFIELD(bpf_sock_ops, state),
+                         EMBPF_CFIELD(bpf_sock_ops, rtt_min),
+                         EMBPF_CFIELD(bpf_sock_ops, snd_ssthresh),
+                         EMBPF_CFIELD(bpf_sock_ops, rcv_nxt),
+                         EMBPF_CFIELD(bpf_sock_ops, snd_nxt),
+                         EMBPF_CFIELD(bpf_sock_ops, snd_una),
+                         EMBPF_CFIELD(bpf_sock_ops, mss_cache),
+                         EMBPF_CFIELD(bpf_sock_ops, ecn_flags),
+                         EMBPF_CFIELD(bpf_sock_ops, rate_delivered),
+                         EMBPF_CFIELD(bpf_sock_ops, rate_interval_us),
+                         EMBPF_CFIELD(bpf_sock_ops, packets_out),
+                         EMBPF_CFIELD(bpf_sock_ops, retrans_out),
+                         EMBPF_CFIELD(bpf_sock_ops, total_retrans),
+                         EMBPF_CFIELD(bpf_sock_ops, segs_in),
+                         EMBPF_CFIELD(bpf_sock_ops, data_segs_in),
+                         EMBPF_CFIELD(bpf_sock_ops, segs_out),
+                         EMBPF_CFIELD(bpf_sock_ops, data_segs_out),
+                         EMBPF_CFIELD(bpf_sock_ops, lost_out),
+                         EMBPF_CFIELD(bpf_sock_ops, sacked_out),
+                         EMBPF_CFIELD(bpf_sock_ops, sk_txhash),
+                         EMBPF_CFIELD(bpf_sock_ops, bytes_received),
+                         EMBPF_CFIELD(bpf_sock_ops, bytes_acked),
+                         EMBPF_CFIELD(bpf_sock_ops, sk),
+                         EMBPF_CFIELD(bpf_sock_ops, skb_data),
+                         EMBPF_CFIELD(bpf_sock_ops, skb_data_end),
+                         EMBPF_CFIELD(bpf_sock_ops, skb_len),
+                         EMBPF_CFIELD(bpf_sock_ops, skb_tcp_flags),
+                     },
+                     {"sk"});
+        CHECK(sock_ops.field("args")->writable);
+        CHECK(sock_ops.field("reply") == nullptr); // the union's other names are covered by "args"
+        CHECK(sock_ops.field_at(static_cast<std::uint32_t>(offsetof(struct bpf_sock_ops, reply)), 4)->name == "args");
+
+        const platform::ContextDescriptor& sk_msg = l.program_type("sk_msg")->context;
+        CHECK(sk_msg.pointer_width == 8);
+        CHECK(sk_msg.data == 0);
+        CHECK(sk_msg.data_end == 8);
+        check_layout(sk_msg, sizeof(struct sk_msg_md),
+                     {EMBPF_CFIELD(sk_msg_md, data), EMBPF_CFIELD(sk_msg_md, data_end), EMBPF_CFIELD(sk_msg_md, family),
+                      EMBPF_CFIELD(sk_msg_md, remote_ip4), EMBPF_CFIELD(sk_msg_md, local_ip4),
+                      EMBPF_CFIELD(sk_msg_md, remote_ip6), EMBPF_CFIELD(sk_msg_md, local_ip6),
+                      EMBPF_CFIELD(sk_msg_md, remote_port), EMBPF_CFIELD(sk_msg_md, local_port),
+                      EMBPF_CFIELD(sk_msg_md, size), EMBPF_CFIELD(sk_msg_md, sk)},
+                     {"sk"});
+
+        const platform::ContextDescriptor& sock_addr = l.program_type("cgroup_sock_addr")->context;
+        check_layout(sock_addr, sizeof(struct bpf_sock_addr),
+                     {EMBPF_CFIELD(bpf_sock_addr, user_family), EMBPF_CFIELD(bpf_sock_addr, user_ip4),
+                      EMBPF_CFIELD(bpf_sock_addr, user_ip6), EMBPF_CFIELD(bpf_sock_addr, user_port),
+                      EMBPF_CFIELD(bpf_sock_addr, family), EMBPF_CFIELD(bpf_sock_addr, type),
+                      EMBPF_CFIELD(bpf_sock_addr, protocol), EMBPF_CFIELD(bpf_sock_addr, msg_src_ip4),
+                      EMBPF_CFIELD(bpf_sock_addr, msg_src_ip6), EMBPF_CFIELD(bpf_sock_addr, sk)},
+                     {"sk"});
+        CHECK(sock_addr.field("user_ip4")->writable);
+        CHECK_FALSE(sock_addr.field("family")->writable);
+
+        const platform::ContextDescriptor& sock = l.program_type("cgroup_sock")->context;
+        check_layout(
+            sock, sizeof(struct bpf_sock),
+            {EMBPF_CFIELD(bpf_sock, bound_dev_if), EMBPF_CFIELD(bpf_sock, family), EMBPF_CFIELD(bpf_sock, type),
+             EMBPF_CFIELD(bpf_sock, protocol), EMBPF_CFIELD(bpf_sock, mark), EMBPF_CFIELD(bpf_sock, priority),
+             EMBPF_CFIELD(bpf_sock, src_ip4), EMBPF_CFIELD(bpf_sock, src_ip6), EMBPF_CFIELD(bpf_sock, src_port),
+             EMBPF_CFIELD(bpf_sock, dst_port), EMBPF_CFIELD(bpf_sock, dst_ip4), EMBPF_CFIELD(bpf_sock, dst_ip6),
+             EMBPF_CFIELD(bpf_sock, state), EMBPF_CFIELD(bpf_sock, rx_queue_mapping)});
+        CHECK(sock.field("mark")->writable);
+        CHECK_FALSE(sock.field("family")->writable);
+
+        const std::vector<CField> regs = {
+            EMBPF_CFIELD(pt_regs, r15),      EMBPF_CFIELD(pt_regs, r14), EMBPF_CFIELD(pt_regs, r13),
+            EMBPF_CFIELD(pt_regs, r12),      EMBPF_CFIELD(pt_regs, rbp), EMBPF_CFIELD(pt_regs, rbx),
+            EMBPF_CFIELD(pt_regs, r11),      EMBPF_CFIELD(pt_regs, r10), EMBPF_CFIELD(pt_regs, r9),
+            EMBPF_CFIELD(pt_regs, r8),       EMBPF_CFIELD(pt_regs, rax), EMBPF_CFIELD(pt_regs, rcx),
+            EMBPF_CFIELD(pt_regs, rdx),      EMBPF_CFIELD(pt_regs, rsi), EMBPF_CFIELD(pt_regs, rdi),
+            EMBPF_CFIELD(pt_regs, orig_rax), EMBPF_CFIELD(pt_regs, rip), EMBPF_CFIELD(pt_regs, cs),
+            EMBPF_CFIELD(pt_regs, eflags),   EMBPF_CFIELD(pt_regs, rsp), EMBPF_CFIELD(pt_regs, ss),
+        };
+        const platform::ContextDescriptor& kprobe = l.program_type("kprobe")->context;
+        CHECK(kprobe.size == 168);
+        check_layout(kprobe, sizeof(struct pt_regs), regs);
+        for (const platform::ContextField& f : kprobe.fields) {
+            CHECK_FALSE(f.writable);
+        }
+        std::vector<CField> perf = regs;
+        perf.push_back(EMBPF_CFIELD(bpf_perf_event_data, sample_period));
+        perf.push_back(EMBPF_CFIELD(bpf_perf_event_data, addr));
+        check_layout(l.program_type("perf_event")->context, sizeof(struct bpf_perf_event_data), perf);
+
+        const platform::ContextDescriptor& raw_tp = l.program_type("raw_tracepoint")->context;
+        CHECK(raw_tp.field_at(0, 8) != nullptr);
+        CHECK(raw_tp.field_at(88, 8) != nullptr);
+        CHECK(raw_tp.field_at(96, 8) == nullptr);
+        CHECK_FALSE(raw_tp.field_at(0, 8)->writable);
+        const platform::ContextDescriptor& tp = l.program_type("tracepoint")->context;
+        CHECK(tp.field_at(0, 8) == nullptr); // the common fields
+        CHECK(tp.field_at(8, 8) != nullptr);
+    }
+
+    // ---- Host extensions
+    // ---------------------------------------------------------------------------------------------
+
+    TEST_CASE("platform: hosts copy a platform and extend it") {
+        platform::Platform host = platform::windows();
+        const platform::HelperPrototype get_config{
+            1000, "host_get_config", ReturnKind::integer, {ArgKind::ptr_to_writable_mem, ArgKind::const_size}, false};
+        REQUIRE(host.add_helper(get_config).has_value());
+        REQUIRE(host.helper(1000) != nullptr);
+        CHECK(*host.helper(1000) == get_config);
+        CHECK(host.helper_by_name("host_get_config") == host.helper(1000));
+        CHECK(platform::windows().helper(1000) == nullptr);
+        CHECK(platform::windows().helpers().size() == 32);
+        CHECK(host.helpers().size() == 33);
+
+        // Pointers handed out before an addition stay valid.
+        const platform::HelperPrototype* lookup = host.helper(1);
+        const platform::ProgramType* xdp = host.program_type("xdp");
+
+        platform::ProgramType request;
+        request.name = "http_request";
+        request.section_prefixes = {"http/request"};
+        request.context.size = 24;
+        request.context.data = 0;
+        request.context.data_end = 8;
+        request.context.pointer_width = 8;
+        request.context.fields = {{0, 8, FieldKind::packet_start, true, false, "body"},
+                                  {8, 8, FieldKind::packet_end, true, false, "body_end"},
+                                  {16, 4, FieldKind::scalar, true, true, "status"}};
+        request.helpers = {1, 2, 1000};
+        request.return_min = 0;
+        request.return_max = 1;
+        request.platform_id = 100;
+        REQUIRE(host.add_program_type(request).has_value());
+
+        CHECK(host.helper(1) == lookup);
+        CHECK(host.program_type("xdp") == xdp);
+        const platform::ProgramType* added = host.program_type_for_section("http/request/v2");
+        REQUIRE(added != nullptr);
+        CHECK(added->name == "http_request");
+        CHECK(host.helper(*added, 1000) == host.helper(1000));
+        CHECK(host.helper(*added, 11) == nullptr);
+        CHECK(platform::windows().program_type("http_request") == nullptr);
+
+        // Duplicates are refused and leave the platform as it was.
+        const auto dup_id = host.add_helper({1000, "other_name", ReturnKind::integer, {}, false});
+        REQUIRE_FALSE(dup_id.has_value());
+        CHECK(contains(dup_id.error().message, "1000"));
+        const auto dup_builtin = host.add_helper({1, "my_lookup", ReturnKind::integer, {}, false});
+        REQUIRE_FALSE(dup_builtin.has_value());
+        CHECK(contains(dup_builtin.error().message, "map_lookup_elem"));
+        CHECK_FALSE(host.add_helper({1001, "host_get_config", ReturnKind::integer, {}, false}).has_value());
+        CHECK_FALSE(host.add_program_type(request).has_value());
+        CHECK(host.helpers().size() == 33);
+        CHECK(host.program_types().size() == platform::windows().program_types().size() + 1);
+
+        platform::Platform copy = host; // copies keep their lookups
+        CHECK(copy.helper(1000) != nullptr);
+        CHECK(copy.helper(1000) != host.helper(1000));
+        CHECK(copy.program_type("http_request") != nullptr);
+    }
+
+    TEST_CASE("platform: malformed helpers are refused") {
+        struct Row {
+            const char* what;
+            platform::HelperPrototype helper;
+            std::string_view message;
+        };
+        using A = ArgKind;
+        const Row rows[] = {
+            {"memory without its size", {2000, "a", ReturnKind::integer, {A::ptr_to_readable_mem}, false}, "size"},
+            {"memory followed by something else",
+             {2000, "b", ReturnKind::integer, {A::ptr_to_writable_mem, A::anything}, false},
+             "size"},
+            {"a size without memory", {2000, "c", ReturnKind::integer, {A::anything, A::const_size}, false}, "memory"},
+            {"an argument after an unused one",
+             {2000, "d", ReturnKind::integer, {A::anything, A::none, A::anything}, false},
+             "unused"},
+            {"a key without a map", {2000, "e", ReturnKind::integer, {A::ptr_to_map_key}, false}, "map"},
+            {"a map value result without a map",
+             {2000, "f", ReturnKind::ptr_to_map_value_or_null, {A::anything}, false},
+             "map"},
+            {"allocated memory without its size",
+             {2000, "g", ReturnKind::ptr_to_alloc_mem_or_null, {A::ptr_to_map, A::anything}, false},
+             "allocat"},
+            {"an allocation size for a helper that allocates nothing",
+             {2000, "h", ReturnKind::integer, {A::ptr_to_map, A::const_alloc_size_or_zero}, false},
+             "allocat"},
+            {"no name", {2000, "", ReturnKind::integer, {}, false}, "name"},
+        };
+        platform::Platform host = platform::linux();
+        for (const Row& row : rows) {
+            INFO(row.what);
+            const auto result = host.add_helper(row.helper);
+            REQUIRE_FALSE(result.has_value());
+            CHECK(result.error().kind == embpf::ErrorKind::invalid_input);
+            INFO(result.error().message);
+            CHECK(contains(result.error().message, row.message));
+        }
+        CHECK(host.helper(2000) == nullptr);
+    }
+
+    TEST_CASE("platform: malformed program types are refused") {
+        const auto base = [] {
+            platform::ProgramType t;
+            t.name = "hook";
+            t.section_prefixes = {"hook"};
+            t.context.size = 16;
+            t.context.data = 0;
+            t.context.data_end = 8;
+            t.context.fields = {{0, 8, FieldKind::packet_start, true, false, "start"},
+                                {8, 8, FieldKind::packet_end, true, false, "end"}};
+            t.helpers = {1};
+            return t;
+        };
+        platform::Platform host = platform::windows();
+        REQUIRE(host.add_program_type(base()).has_value());
+
+        struct Row {
+            const char* what;
+            platform::ProgramType type;
+            std::string_view message;
+        };
+        std::vector<Row> rows;
+        {
+            auto t = base();
+            rows.push_back({"a name already present", t, "already"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            rows.push_back({"a prefix claimed by another type", t, "hook"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            t.section_prefixes = {"other"};
+            t.helpers = {1, 4242};
+            rows.push_back({"an unknown helper", t, "4242"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            t.section_prefixes = {"other"};
+            t.context.fields.push_back({12, 8, FieldKind::scalar, true, false, "late"});
+            rows.push_back({"a field past the end", t, "late"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            t.section_prefixes = {"other"};
+            t.context.size = 32;
+            t.context.fields.push_back({4, 8, FieldKind::scalar, true, false, "overlapping"});
+            rows.push_back({"overlapping fields", t, "overlap"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            t.section_prefixes = {"other"};
+            t.context.data_end = 4;
+            rows.push_back({"data_end not at the packet_end field", t, "packet_end"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            t.section_prefixes = {"other"};
+            t.context.fields[0].writable = true;
+            rows.push_back({"a writable packet pointer", t, "writable"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            t.section_prefixes = {"other"};
+            t.context.pointer_width = 4;
+            rows.push_back({"pointer fields wider than the pointer width", t, "4 bytes"});
+        }
+        {
+            auto t = base();
+            t.name = "other";
+            t.section_prefixes = {"other"};
+            t.return_min = 2;
+            t.return_max = 1;
+            rows.push_back({"an empty return range", t, "return"});
+        }
+        {
+            auto t = base();
+            t.name = "";
+            rows.push_back({"no name", t, "name"});
+        }
+        for (const Row& row : rows) {
+            INFO(row.what);
+            const auto result = host.add_program_type(row.type);
+            REQUIRE_FALSE(result.has_value());
+            INFO(result.error().message);
+            CHECK(contains(result.error().message, row.message));
+        }
+        CHECK(host.program_types().size() == platform::windows().program_types().size() + 1);
+    }
+
+    TEST_CASE("platform: names of kinds") {
+        CHECK(platform::to_string(ArgKind::ptr_to_map_key) == "ptr_to_map_key");
+        CHECK(platform::to_string(ReturnKind::void_) == "void");
+        CHECK(platform::to_string(FieldKind::packet_end) == "packet_end");
+        CHECK(platform::to_string(MapKind::lru_percpu_hash) == "lru_percpu_hash");
+        CHECK(platform::is_memory_arg(ArgKind::ptr_to_readable_mem_or_null));
+        CHECK_FALSE(platform::is_memory_arg(ArgKind::ptr_to_map_value));
+        CHECK(platform::is_size_arg(ArgKind::const_size_or_zero));
+        CHECK_FALSE(platform::is_size_arg(ArgKind::const_alloc_size_or_zero));
+    }
+
+    // ---- Seed objects
+    // ------------------------------------------------------------------------------------------------
+
+#ifdef EMBPF_TEST_SEEDS_DIR
+    namespace {
+
+    struct Section {
+        std::string name;
+        std::vector<std::uint8_t> bytes; // empty for SHT_NOBITS
+        std::uint64_t size = 0;
+    };
+
+    // The sections of a little-endian ELF64 object, read with the host's <elf.h> structs.
+    std::vector<Section> read_sections(const std::filesystem::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        const std::vector<std::uint8_t> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        REQUIRE(file.size() >= sizeof(Elf64_Ehdr));
+        Elf64_Ehdr header;
+        std::memcpy(&header, file.data(), sizeof header);
+        REQUIRE(std::memcmp(header.e_ident, ELFMAG, SELFMAG) == 0);
+        REQUIRE(header.e_ident[EI_CLASS] == ELFCLASS64);
+        REQUIRE(header.e_machine == EM_BPF);
+        REQUIRE(header.e_shoff + std::uint64_t{header.e_shnum} * sizeof(Elf64_Shdr) <= file.size());
+        std::vector<Elf64_Shdr> headers(header.e_shnum);
+        std::memcpy(headers.data(), file.data() + header.e_shoff, headers.size() * sizeof(Elf64_Shdr));
+        REQUIRE(header.e_shstrndx < headers.size());
+        const Elf64_Shdr& names = headers[header.e_shstrndx];
+        std::vector<Section> sections;
+        for (const Elf64_Shdr& sh : headers) {
+            Section s;
+            REQUIRE(names.sh_offset + sh.sh_name < file.size());
+            s.name = reinterpret_cast<const char*>(file.data() + names.sh_offset + sh.sh_name);
+            s.size = sh.sh_size;
+            if (sh.sh_type != SHT_NOBITS) {
+                REQUIRE(sh.sh_offset + sh.sh_size <= file.size());
+                s.bytes.assign(file.begin() + static_cast<std::ptrdiff_t>(sh.sh_offset),
+                               file.begin() + static_cast<std::ptrdiff_t>(sh.sh_offset + sh.sh_size));
+            }
+            sections.push_back(std::move(s));
+        }
+        return sections;
+    }
+
+    const Section* find(const std::vector<Section>& sections, std::string_view name) {
+        for (const Section& s : sections) {
+            if (s.name == name) {
+                return &s;
+            }
+        }
+        return nullptr;
+    }
+
+    // The helper ids a code section calls (opcode 0x85 with src_reg 0), in order.
+    std::vector<std::int32_t> helper_calls(const Section& code) {
+        std::vector<std::int32_t> ids;
+        for (std::size_t at = 0; at + 8 <= code.bytes.size(); at += 8) {
+            if (code.bytes[at] == 0x85 && (code.bytes[at + 1] >> 4) == 0) {
+                std::int32_t imm;
+                std::memcpy(&imm, &code.bytes[at + 4], sizeof imm);
+                ids.push_back(imm);
+            }
+        }
+        return ids;
+    }
+
+    std::uint32_t u32_at(const Section& s, std::size_t offset) {
+        std::uint32_t v;
+        REQUIRE(offset + sizeof v <= s.bytes.size());
+        std::memcpy(&v, &s.bytes[offset], sizeof v);
+        return v;
+    }
+
+    } // namespace
+
+    TEST_CASE("platform: seed objects carry the eBPF for Windows tag and the windows helper ids") {
+        struct Row {
+            const char* object;
+            const char* program_section;
+            std::vector<std::int32_t> calls;
+        };
+        const Row rows[] = {
+            {"myxdp_stage1.o", "xdp", {}},
+            {"myxdp_stage2.o", "xdp", {13}}, // bpf_printk with one value: trace_printk3
+            {"myxdp_stage3.o", "xdp", {13}},
+            {"myxdp_stage4.o", "xdp", {11}},            // ringbuf_output
+            {"TraceConnections.o", "bind", {1, 22, 2}}, // lookup, memcpy_s (memcpy of a run-time size), update
+        };
+        const platform::Platform& w = platform::windows();
+        for (const Row& row : rows) {
+            INFO(row.object);
+            const std::filesystem::path path = std::filesystem::path(EMBPF_TEST_SEEDS_DIR) / row.object;
+            REQUIRE(std::filesystem::exists(path));
+            const std::vector<Section> sections = read_sections(path);
+            const Section* tag = find(sections, ".ebpf_for_windows");
+            REQUIRE(tag != nullptr);
+            CHECK(tag->size == 1);
+            const Section* code = find(sections, row.program_section);
+            REQUIRE(code != nullptr);
+            CHECK(code->size % 8 == 0);
+            CHECK(helper_calls(*code) == row.calls);
+            const platform::ProgramType* type = w.program_type_for_section(row.program_section);
+            REQUIRE(type != nullptr);
+            for (const std::int32_t id : row.calls) {
+                CHECK(w.helper(*type, static_cast<std::uint32_t>(id)) != nullptr);
+            }
+        }
+
+        // The ring buffer of the final stage: a legacy `maps` definition of eight 32-bit fields.
+        const std::vector<Section> stage4 =
+            read_sections(std::filesystem::path(EMBPF_TEST_SEEDS_DIR) / "myxdp_stage4.o");
+        const Section* maps = find(stage4, "maps");
+        REQUIRE(maps != nullptr);
+        CHECK(maps->size == 32);
+        CHECK(u32_at(*maps, 0) == *w.map_type_id(MapKind::ringbuf));
+        CHECK(u32_at(*maps, 12) == 16 * 1024); // max_entries = sizeof(FiveTuple) * 1024
+
+        // TraceConnections: a BTF-defined hash map and a license.
+        const std::vector<Section> trace =
+            read_sections(std::filesystem::path(EMBPF_TEST_SEEDS_DIR) / "TraceConnections.o");
+        CHECK(find(trace, ".maps") != nullptr);
+        CHECK(find(trace, ".BTF") != nullptr);
+        const Section* license = find(trace, "license");
+        REQUIRE(license != nullptr);
+        CHECK(std::string(license->bytes.begin(), license->bytes.end()) == std::string("Dual BSD/GPL\0", 13));
+    }
+#endif
+
+} // TEST_SUITE
