@@ -14,3 +14,8 @@ if(EMBPF_SANITIZE)
     add_compile_options(-fsanitize=${EMBPF_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
     add_link_options(-fsanitize=${EMBPF_SANITIZE})
 endif()
+
+# Fuzz targets need the whole library instrumented for coverage; only they link libFuzzer's main.
+if(EMBPF_BUILD_FUZZERS AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -10,7 +10,8 @@ if [ "${1:-}" = "--sanitize" ]; then
     build="$root/build-sanitize"
     # Benchmarks and examples add nothing under sanitizers; the tests cover the library and tools.
     CC=clang CXX=clang++ EMBPF_BUILD_TYPE=RelWithDebInfo "$root/tools/build.sh" "$build" \
-        -DEMBPF_SANITIZE=address,undefined -DEMBPF_BUILD_BENCHMARKS=OFF -DEMBPF_BUILD_EXAMPLES=OFF
+        -DEMBPF_SANITIZE=address,undefined -DEMBPF_BUILD_FUZZERS=ON -DEMBPF_BUILD_BENCHMARKS=OFF \
+        -DEMBPF_BUILD_EXAMPLES=OFF
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else

@@ -9,6 +9,9 @@
 #include "embpf/isa/instruction.hpp"
 #include "embpf/isa/text.hpp"
 
+#include "embpf/elf/btf.hpp"
+#include "embpf/elf/object_file.hpp"
+
 #include "embpf/platform/platform.hpp"
 
 #include "embpf/exec/engine.hpp"

@@ -3,8 +3,7 @@
 # Included by tests/CMakeLists.txt, so CMAKE_CURRENT_BINARY_DIR is that of tests/.
 
 if(NOT EMBPF_BPF_CLANG)
-    message(STATUS "embpf: clang missing; the seed programs are not built and their tests are skipped")
-    return()
+    message(FATAL_ERROR "the tests need clang with the BPF target (tools/install-deps.sh installs it)")
 endif()
 
 set(EMBPF_TEST_SEEDS_DIR "${CMAKE_CURRENT_BINARY_DIR}/seeds")

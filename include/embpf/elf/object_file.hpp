@@ -1,0 +1,104 @@
+// What an eBPF ELF object holds, read with libelf: programs linked with their subprograms, map
+// definitions, global data, license, BTF and line info. Nothing here depends on a platform: map
+// types stay the numbers the object carries until a platform interprets them.
+#pragma once
+
+#include "embpf/elf/btf.hpp"
+#include "embpf/isa/instruction.hpp"
+#include "embpf/result.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace embpf::elf {
+
+/// Where a map definition came from.
+enum class MapOrigin : std::uint8_t {
+    legacy_windows, ///< `maps` section, eBPF for Windows' ebpf_map_definition_in_file_t (8 x u32)
+    legacy_linux,   ///< `maps` section, Linux's struct bpf_map_def (5 x u32)
+    btf,            ///< `.maps` section, BTF-defined (`__uint`, `__type`, `__array`)
+    global_data,    ///< `.data`, `.bss`, `.rodata*`: a single-entry array holding the section
+};
+
+struct MapDefinition {
+    std::string name;
+    MapOrigin origin = MapOrigin::btf;
+    std::uint32_t type = 0; ///< the object's map type number; its meaning belongs to a platform
+    std::uint32_t key_size = 0;
+    std::uint32_t value_size = 0;
+    std::uint32_t max_entries = 0;
+    std::uint32_t map_flags = 0;
+    std::uint32_t pinning = 0;
+    std::uint32_t id = 0;                 ///< eBPF for Windows' map id (legacy layout)
+    std::uint32_t inner_id = 0;           ///< eBPF for Windows' inner map id (legacy layout)
+    std::optional<std::size_t> inner_map; ///< index of the inner map's template (map-in-map)
+    std::uint32_t key_type_id = 0;        ///< BTF type of the key, 0 when unknown
+    std::uint32_t value_type_id = 0;      ///< BTF type of the value, 0 when unknown
+    std::string key_type_name;
+    std::string value_type_name;
+    bool is_inner_template = false;          ///< an `__array(values, ...)` template, not a map of its own
+    std::vector<std::uint8_t> initial_value; ///< global data: the section's bytes (zeros for .bss)
+    bool read_only = false;                  ///< `.rodata*`: frozen after load
+};
+
+/// A named global variable inside a global-data map.
+struct Variable {
+    std::string name;
+    std::size_t map = 0;      ///< index into ObjectFile::maps
+    std::uint32_t offset = 0; ///< byte offset inside the map's value
+    std::uint32_t size = 0;
+    std::uint32_t type_id = 0; ///< BTF type, 0 when unknown
+};
+
+/// A function appended to a program because the program calls it.
+struct Subprogram {
+    std::string name;
+    std::size_t start = 0; ///< first instruction index in the linked program
+    std::size_t length = 0;
+};
+
+/// A `lddw` that the loader turned into a map reference (pseudo source map_index or map_value_index).
+struct MapReference {
+    std::size_t instruction = 0;
+    std::size_t map = 0;
+    bool value = false;       ///< a pointer into the map's value (global data) rather than the map
+    std::uint32_t offset = 0; ///< for value references
+};
+
+struct ProgramDefinition {
+    std::string name;                           ///< the function's symbol name
+    std::string section;                        ///< the ELF section it came from
+    std::vector<isa::Instruction> instructions; ///< the function, then its subprograms, calls fixed
+    std::vector<Subprogram> subprograms;
+    std::vector<MapReference> map_references;
+    std::vector<btf::LineInfo> lines; ///< instruction indexes relative to `instructions`
+    std::vector<btf::FuncInfo> functions;
+    std::vector<btf::CoreRelocation> core_relocations; ///< instruction indexes relative to `instructions`
+    std::uint32_t func_type_id = 0;                    ///< BTF FUNC type of the entry, 0 when unknown
+    /// When set, the program uses something this build cannot run (kfunc calls, ...): it is kept
+    /// so that the rest of the object loads, and this names the feature.
+    std::optional<std::string> unsupported;
+};
+
+struct ObjectFile {
+    std::vector<ProgramDefinition> programs;
+    std::vector<MapDefinition> maps;
+    std::vector<Variable> variables;
+    std::string license;
+    bool has_windows_tag = false;          ///< the one-byte `.ebpf_for_windows` section eBPF for Windows' headers emit
+    std::shared_ptr<const btf::Types> btf; ///< null when the object has no `.BTF`
+};
+
+/// Reads an object from memory. Errors name the section, symbol or offset at fault.
+[[nodiscard]] Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes);
+
+/// Reads an object from a file.
+[[nodiscard]] Result<ObjectFile> read_object(const std::filesystem::path& path);
+
+} // namespace embpf::elf

@@ -1,0 +1,940 @@
+// The ELF reader: libelf does the parsing, this file gives the sections their eBPF meaning.
+#include "embpf/elf/object_file.hpp"
+
+#include "embpf/isa/decode.hpp"
+
+#include <gelf.h>
+#include <libelf.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#ifndef EM_BPF
+#define EM_BPF 247
+#endif
+
+namespace embpf::elf {
+
+namespace {
+
+// BPF relocation types (the ELF psABI of the BPF target).
+constexpr std::uint32_t kRelNone = 0;
+constexpr std::uint32_t kRel64_64 = 1;    // lddw immediate
+constexpr std::uint32_t kRelAbs64 = 2;    // data
+constexpr std::uint32_t kRelAbs32 = 3;    // data
+constexpr std::uint32_t kRelNodyld32 = 4; // .BTF.ext
+constexpr std::uint32_t kRel64_32 = 10;   // call immediate
+
+constexpr std::size_t kInsnSize = sizeof(isa::Instruction);
+
+struct Section {
+    std::size_t index = 0;
+    std::string name;
+    GElf_Shdr header{};
+    std::span<const std::uint8_t> data; // empty for SHT_NOBITS
+    bool executable() const { return header.sh_type == SHT_PROGBITS && (header.sh_flags & SHF_EXECINSTR) != 0; }
+};
+
+struct Symbol {
+    std::size_t index = 0;
+    std::string name;
+    GElf_Sym sym{};
+    unsigned type() const { return GELF_ST_TYPE(sym.st_info); }
+    unsigned bind() const { return GELF_ST_BIND(sym.st_info); }
+};
+
+struct Relocation {
+    std::uint64_t offset = 0; // byte offset inside the target section
+    std::uint32_t type = 0;
+    std::size_t symbol = 0;
+};
+
+// A function inside an executable section, in instruction units.
+struct Function {
+    std::string name;
+    std::size_t section = 0;
+    std::size_t start = 0;
+    std::size_t length = 0;
+    bool global = false;
+};
+
+std::string hex(std::uint64_t value) {
+    char buffer[24];
+    std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+    return buffer;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+bool is_global_data(std::string_view name) {
+    return name == ".data" || name == ".bss" || name == ".rodata" || starts_with(name, ".data.") ||
+           starts_with(name, ".bss.") || starts_with(name, ".rodata.");
+}
+
+struct ElfHandle {
+    Elf* elf = nullptr;
+    ~ElfHandle() {
+        if (elf != nullptr) {
+            elf_end(elf);
+        }
+    }
+};
+
+class Reader {
+  public:
+    explicit Reader(std::span<const std::uint8_t> bytes) : m_bytes(bytes.begin(), bytes.end()) {}
+
+    Result<ObjectFile> read() {
+        if (auto r = open(); !r) {
+            return std::move(r).error();
+        }
+        if (auto r = read_btf(); !r) {
+            return std::move(r).error();
+        }
+        if (auto r = read_maps(); !r) {
+            return std::move(r).error();
+        }
+        if (auto r = read_global_data(); !r) {
+            return std::move(r).error();
+        }
+        if (auto r = read_functions(); !r) {
+            return std::move(r).error();
+        }
+        if (auto r = read_programs(); !r) {
+            return std::move(r).error();
+        }
+        return std::move(m_object);
+    }
+
+  private:
+    Result<void> open() {
+        static std::once_flag once;
+        std::call_once(once, [] { elf_version(EV_CURRENT); });
+        if (m_bytes.size() < EI_NIDENT || std::memcmp(m_bytes.data(), ELFMAG, SELFMAG) != 0) {
+            return Error::invalid("not an ELF file (bad magic)");
+        }
+        m_handle.elf = elf_memory(m_bytes.data(), m_bytes.size());
+        if (m_handle.elf == nullptr || elf_kind(m_handle.elf) != ELF_K_ELF) {
+            return Error::invalid(std::string("not a readable ELF file: ") + elf_errmsg(-1));
+        }
+        GElf_Ehdr ehdr;
+        if (gelf_getehdr(m_handle.elf, &ehdr) == nullptr) {
+            return Error::invalid(std::string("ELF header: ") + elf_errmsg(-1));
+        }
+        if (ehdr.e_ident[EI_CLASS] != ELFCLASS64) {
+            return Error::invalid("ELF class is not 64-bit; eBPF objects are ELF64");
+        }
+        if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
+            return Error::unsupported("big-endian eBPF objects are not supported");
+        }
+        if (ehdr.e_machine != EM_BPF) {
+            return Error::invalid("wrong machine " + std::to_string(ehdr.e_machine) +
+                                  " (expected EM_BPF, 247): compile with clang -target bpf");
+        }
+        if (ehdr.e_type != ET_REL) {
+            return Error::invalid("ELF type " + std::to_string(ehdr.e_type) + " is not a relocatable object (ET_REL)");
+        }
+        std::size_t shstrndx = 0;
+        if (elf_getshdrstrndx(m_handle.elf, &shstrndx) != 0) {
+            return Error::invalid(std::string("section name table: ") + elf_errmsg(-1));
+        }
+        std::size_t count = 0;
+        if (elf_getshdrnum(m_handle.elf, &count) != 0) {
+            return Error::invalid(std::string("section count: ") + elf_errmsg(-1));
+        }
+        m_sections.resize(count);
+        for (Elf_Scn* scn = elf_nextscn(m_handle.elf, nullptr); scn != nullptr; scn = elf_nextscn(m_handle.elf, scn)) {
+            Section section;
+            section.index = elf_ndxscn(scn);
+            if (section.index >= count || gelf_getshdr(scn, &section.header) == nullptr) {
+                return Error::invalid("section " + std::to_string(section.index) + ": bad header");
+            }
+            const char* name = elf_strptr(m_handle.elf, shstrndx, section.header.sh_name);
+            if (name == nullptr) {
+                return Error::invalid("section " + std::to_string(section.index) + ": name offset " +
+                                      std::to_string(section.header.sh_name) + " is outside the name table");
+            }
+            section.name = name;
+            if (section.header.sh_type != SHT_NOBITS && section.header.sh_type != SHT_NULL) {
+                Elf_Data* data = elf_getdata(scn, nullptr);
+                if (data == nullptr) {
+                    return Error::invalid("section " + section.name + ": cannot read its data: " + elf_errmsg(-1));
+                }
+                if (data->d_buf != nullptr && data->d_size > 0) {
+                    section.data = {static_cast<const std::uint8_t*>(data->d_buf), data->d_size};
+                }
+            }
+            if (section.header.sh_type == SHT_SYMTAB) {
+                if (m_symtab != 0) {
+                    return Error::invalid("more than one symbol table");
+                }
+                m_symtab = section.index;
+            }
+            m_sections[section.index] = std::move(section);
+        }
+        if (m_symtab == 0) {
+            return Error::invalid("no symbol table (.symtab): the object was stripped");
+        }
+        if (auto r = read_symbols(); !r) {
+            return r;
+        }
+        return read_relocations();
+    }
+
+    Result<void> read_symbols() {
+        const Section& symtab = m_sections[m_symtab];
+        Elf_Data* data = elf_getdata(elf_getscn(m_handle.elf, m_symtab), nullptr);
+        const std::size_t entry = symtab.header.sh_entsize != 0 ? symtab.header.sh_entsize : sizeof(Elf64_Sym);
+        const std::size_t count = data == nullptr ? 0 : data->d_size / entry;
+        m_symbols.resize(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            Symbol& symbol = m_symbols[i];
+            symbol.index = i;
+            if (gelf_getsym(data, static_cast<int>(i), &symbol.sym) == nullptr) {
+                return Error::invalid("symbol " + std::to_string(i) + ": " + elf_errmsg(-1));
+            }
+            const char* name = elf_strptr(m_handle.elf, symtab.header.sh_link, symbol.sym.st_name);
+            if (name == nullptr && symbol.sym.st_name != 0) {
+                return Error::invalid("symbol " + std::to_string(i) + ": name offset " +
+                                      std::to_string(symbol.sym.st_name) + " is outside the string table");
+            }
+            symbol.name = name != nullptr ? name : "";
+            if (symbol.type() == STT_SECTION && symbol.name.empty() && symbol.sym.st_shndx < m_sections.size()) {
+                symbol.name = m_sections[symbol.sym.st_shndx].name;
+            }
+        }
+        return {};
+    }
+
+    Result<void> read_relocations() {
+        for (const Section& section : m_sections) {
+            if (section.header.sh_type == SHT_RELA) {
+                return Error::unsupported("section " + section.name +
+                                          ": RELA relocations are not used by the BPF "
+                                          "target and are not supported");
+            }
+            if (section.header.sh_type != SHT_REL) {
+                continue;
+            }
+            if (section.header.sh_info >= m_sections.size() || section.header.sh_link != m_symtab) {
+                return Error::invalid("relocation section " + section.name + " names a bad target or symbol table");
+            }
+            Elf_Data* data = elf_getdata(elf_getscn(m_handle.elf, section.index), nullptr);
+            const std::size_t entry = section.header.sh_entsize != 0 ? section.header.sh_entsize : sizeof(Elf64_Rel);
+            const std::size_t count = data == nullptr ? 0 : data->d_size / entry;
+            auto& list = m_relocations[section.header.sh_info];
+            for (std::size_t i = 0; i < count; ++i) {
+                GElf_Rel rel;
+                if (gelf_getrel(data, static_cast<int>(i), &rel) == nullptr) {
+                    return Error::invalid("relocation " + std::to_string(i) + " of " + section.name + ": " +
+                                          elf_errmsg(-1));
+                }
+                Relocation r;
+                r.offset = rel.r_offset;
+                r.type = static_cast<std::uint32_t>(GELF_R_TYPE(rel.r_info));
+                r.symbol = GELF_R_SYM(rel.r_info);
+                if (r.symbol >= m_symbols.size()) {
+                    return Error::invalid("relocation " + std::to_string(i) + " of " + section.name +
+                                          " refers to missing symbol " + std::to_string(r.symbol));
+                }
+                list.push_back(r);
+            }
+        }
+        return {};
+    }
+
+    const Section* find_section(std::string_view name) const {
+        for (const Section& section : m_sections) {
+            if (section.name == name && section.header.sh_type != SHT_NULL) {
+                return &section;
+            }
+        }
+        return nullptr;
+    }
+
+    Result<void> read_btf() {
+        if (const Section* license = find_section("license")) {
+            const auto* begin = reinterpret_cast<const char*>(license->data.data());
+            m_object.license.assign(begin, strnlen(begin, license->data.size()));
+        }
+        m_object.has_windows_tag = find_section(".ebpf_for_windows") != nullptr;
+        if (const Section* btf = find_section(".BTF")) {
+            auto types = btf::Types::parse(btf->data);
+            if (!types) {
+                return Error::invalid(".BTF: " + types.error().message);
+            }
+            m_object.btf = std::make_shared<const btf::Types>(std::move(types).value());
+            if (const Section* ext = find_section(".BTF.ext")) {
+                auto parsed = btf::Ext::parse(ext->data, *m_object.btf);
+                if (!parsed) {
+                    return Error::invalid(".BTF.ext: " + parsed.error().message);
+                }
+                m_ext = std::move(parsed).value();
+            }
+        }
+        return {};
+    }
+
+    // --- maps ---------------------------------------------------------------------------------
+
+    Result<void> read_maps() {
+        if (const Section* legacy = find_section("maps")) {
+            if (auto r = read_legacy_maps(*legacy); !r) {
+                return r;
+            }
+        }
+        if (const Section* btf_maps = find_section(".maps")) {
+            if (auto r = read_btf_maps(*btf_maps); !r) {
+                return r;
+            }
+        }
+        return {};
+    }
+
+    std::vector<const Symbol*> symbols_in(std::size_t section) const {
+        std::vector<const Symbol*> result;
+        for (const Symbol& symbol : m_symbols) {
+            if (symbol.sym.st_shndx == section && symbol.type() != STT_SECTION && !symbol.name.empty()) {
+                result.push_back(&symbol);
+            }
+        }
+        std::sort(result.begin(), result.end(),
+                  [](const Symbol* a, const Symbol* b) { return a->sym.st_value < b->sym.st_value; });
+        return result;
+    }
+
+    Result<void> read_legacy_maps(const Section& section) {
+        const auto symbols = symbols_in(section.index);
+        if (symbols.empty()) {
+            return {};
+        }
+        const std::size_t first = m_object.maps.size();
+        for (const Symbol* symbol : symbols) {
+            std::uint64_t size = symbol->sym.st_size;
+            if (size == 0) {
+                size = section.data.size() / symbols.size();
+            }
+            const std::uint64_t offset = symbol->sym.st_value;
+            if (size != 20 && size != 32) {
+                return Error::invalid("maps: definition of " + symbol->name + " is " + std::to_string(size) +
+                                      " bytes; expected 20 (struct bpf_map_def) or 32 "
+                                      "(ebpf_map_definition_in_file_t)");
+            }
+            if (offset > section.data.size() || size > section.data.size() - offset) {
+                return Error::invalid("maps: definition of " + symbol->name + " at offset " + std::to_string(offset) +
+                                      " runs past the end of the section (" + std::to_string(section.data.size()) +
+                                      " bytes)");
+            }
+            std::uint32_t fields[8] = {};
+            std::memcpy(fields, section.data.data() + offset, static_cast<std::size_t>(size));
+            MapDefinition map;
+            map.name = symbol->name;
+            map.type = fields[0];
+            map.key_size = fields[1];
+            map.value_size = fields[2];
+            map.max_entries = fields[3];
+            if (size == 32) {
+                map.origin = MapOrigin::legacy_windows;
+                // inner_map_idx is a position in the maps section; resolved below.
+                if (fields[4] != 0 || fields[7] != 0) {
+                    map.inner_map = fields[4];
+                }
+                map.pinning = fields[5];
+                map.id = fields[6];
+                map.inner_id = fields[7];
+            } else {
+                map.origin = MapOrigin::legacy_linux;
+                map.map_flags = fields[4];
+                map.inner_map.reset();
+            }
+            m_map_by_location[{section.index, offset}] = m_object.maps.size();
+            m_object.maps.push_back(std::move(map));
+        }
+        // eBPF for Windows names the inner map by index in the section, or by id when ids are used.
+        for (std::size_t i = first; i < m_object.maps.size(); ++i) {
+            MapDefinition& map = m_object.maps[i];
+            if (!map.inner_map) {
+                continue;
+            }
+            if (map.inner_id != 0) {
+                std::optional<std::size_t> found;
+                for (std::size_t j = first; j < m_object.maps.size(); ++j) {
+                    if (m_object.maps[j].id == map.inner_id) {
+                        found = j;
+                    }
+                }
+                if (!found) {
+                    return Error::invalid("maps: " + map.name + " names inner map id " + std::to_string(map.inner_id) +
+                                          ", which no map has");
+                }
+                map.inner_map = found;
+            } else if (first + *map.inner_map >= m_object.maps.size()) {
+                return Error::invalid("maps: " + map.name + " names inner map index " + std::to_string(*map.inner_map) +
+                                      ", past the last map");
+            } else {
+                map.inner_map = first + *map.inner_map;
+            }
+        }
+        return {};
+    }
+
+    // `int (*name)[N]` encodes N: a pointer to an array of N elements.
+    Result<std::uint32_t> btf_uint_value(const std::string& map, const btf::Member& member) const {
+        const btf::Types& types = *m_object.btf;
+        const btf::Type* ptr = types.get(types.resolve(member.type));
+        const btf::Type* array =
+            ptr != nullptr && ptr->kind == btf::Kind::ptr ? types.get(types.resolve(ptr->ref)) : nullptr;
+        if (array == nullptr || array->kind != btf::Kind::array) {
+            return Error::invalid(".maps: " + map + ": member " + member.name +
+                                  " is not a __uint(...) (a pointer to an array)");
+        }
+        return array->nelems;
+    }
+
+    Result<std::uint32_t> btf_type_size(const std::string& map, const char* what, std::uint32_t type) const {
+        auto size = m_object.btf->size_of(type);
+        if (!size) {
+            return Error::invalid(".maps: " + map + ": " + what + " type has no size: " + size.error().message);
+        }
+        if (*size > 0xffffffffu) {
+            return Error::invalid(".maps: " + map + ": " + what + " type is too large");
+        }
+        return static_cast<std::uint32_t>(*size);
+    }
+
+    // Reads a BTF map definition struct; returns the index of the new map.
+    Result<std::size_t> read_btf_map_struct(const std::string& name, std::uint32_t struct_id, int depth) {
+        const btf::Types& types = *m_object.btf;
+        const btf::Type* def = types.get(types.resolve(struct_id));
+        if (def == nullptr || def->kind != btf::Kind::struct_) {
+            return Error::invalid(".maps: " + name + " is not defined by a struct");
+        }
+        MapDefinition map;
+        map.name = name;
+        map.origin = MapOrigin::btf;
+        std::optional<std::uint32_t> key_size;
+        std::optional<std::uint32_t> value_size;
+        std::optional<std::uint32_t> inner_struct;
+        for (const btf::Member& member : def->members) {
+            const std::string& field = member.name;
+            if (field == "key" || field == "value") {
+                const btf::Type* ptr = types.get(types.resolve(member.type));
+                if (ptr == nullptr || ptr->kind != btf::Kind::ptr) {
+                    return Error::invalid(".maps: " + name + ": member " + field + " is not a __type(...) pointer");
+                }
+                auto size = btf_type_size(name, field.c_str(), ptr->ref);
+                if (!size) {
+                    return std::move(size).error();
+                }
+                (field == "key" ? map.key_type_id : map.value_type_id) = ptr->ref;
+                (field == "key" ? map.key_type_name : map.value_type_name) = types.name_of(ptr->ref);
+                std::optional<std::uint32_t>& declared = field == "key" ? key_size : value_size;
+                if (declared && *declared != *size) {
+                    return Error::invalid(".maps: " + name + ": " + field + "_size " + std::to_string(*declared) +
+                                          " contradicts the " + field + " type " + types.name_of(ptr->ref) + " (" +
+                                          std::to_string(*size) + " bytes)");
+                }
+                declared = *size;
+                continue;
+            }
+            if (field == "values") {
+                // __array(values, struct inner): an array of pointers to the inner map's definition.
+                const btf::Type* array = types.get(types.resolve(member.type));
+                const btf::Type* ptr = array != nullptr && array->kind == btf::Kind::array
+                                           ? types.get(types.resolve(array->elem_type))
+                                           : nullptr;
+                if (ptr == nullptr || ptr->kind != btf::Kind::ptr) {
+                    return Error::invalid(".maps: " + name + ": member values is not an __array(...)");
+                }
+                inner_struct = ptr->ref;
+                continue;
+            }
+            auto value = btf_uint_value(name, member);
+            if (!value) {
+                return std::move(value).error();
+            }
+            if (field == "type") {
+                map.type = *value;
+            } else if (field == "max_entries") {
+                map.max_entries = *value;
+            } else if (field == "map_flags") {
+                map.map_flags = *value;
+            } else if (field == "pinning") {
+                map.pinning = *value;
+            } else if (field == "key_size" || field == "value_size") {
+                std::optional<std::uint32_t>& declared = field == "key_size" ? key_size : value_size;
+                if (declared && *declared != *value) {
+                    return Error::invalid(".maps: " + name + ": " + field + " " + std::to_string(*value) +
+                                          " contradicts the " + (field == "key_size" ? "key" : "value") + " type (" +
+                                          std::to_string(*declared) + " bytes)");
+                }
+                declared = *value;
+            } else if (field == "numa_node" || field == "map_extra") {
+                // Accepted and ignored: they mean nothing in user mode.
+            } else {
+                return Error::invalid(".maps: " + name + ": unknown member " + field);
+            }
+        }
+        map.key_size = key_size.value_or(0);
+        map.value_size = value_size.value_or(0);
+        const std::size_t index = m_object.maps.size();
+        m_object.maps.push_back(std::move(map));
+        if (inner_struct) {
+            if (depth > 0) {
+                return Error::invalid(".maps: " + name + ": inner maps may not have inner maps");
+            }
+            auto inner = read_btf_map_struct(name + ".inner", *inner_struct, depth + 1);
+            if (!inner) {
+                return std::move(inner).error();
+            }
+            m_object.maps[*inner].is_inner_template = true;
+            m_object.maps[index].inner_map = *inner;
+        }
+        return index;
+    }
+
+    Result<void> read_btf_maps(const Section& section) {
+        if (!m_object.btf) {
+            return Error::invalid(".maps: the object has no .BTF section to describe its maps (compile with -g)");
+        }
+        const btf::Types& types = *m_object.btf;
+        const auto datasec = types.find(".maps", btf::Kind::datasec);
+        if (!datasec) {
+            return Error::invalid(".maps: no BTF DATASEC describes the section");
+        }
+        // clang leaves DATASEC offsets for the loader to fill in: the ELF symbols say where each map is.
+        std::map<std::string, std::uint32_t> definitions; // variable name -> definition struct
+        for (const btf::DataSecVar& var : types.get(*datasec)->vars) {
+            const btf::Type* variable = types.get(var.type);
+            if (variable == nullptr || variable->kind != btf::Kind::var) {
+                return Error::invalid(".maps: DATASEC entry at offset " + std::to_string(var.offset) +
+                                      " is not a variable");
+            }
+            definitions[variable->name] = variable->ref;
+        }
+        for (const Symbol* symbol : symbols_in(section.index)) {
+            auto it = definitions.find(symbol->name);
+            if (it == definitions.end()) {
+                return Error::invalid(".maps: symbol " + symbol->name + " has no BTF definition");
+            }
+            auto index = read_btf_map_struct(symbol->name, it->second, 0);
+            if (!index) {
+                return std::move(index).error();
+            }
+            m_map_by_location[{section.index, symbol->sym.st_value}] = *index;
+        }
+        return {};
+    }
+
+    Result<void> read_global_data() {
+        for (const Section& section : m_sections) {
+            if (!is_global_data(section.name) ||
+                (section.header.sh_type != SHT_PROGBITS && section.header.sh_type != SHT_NOBITS) ||
+                (section.header.sh_flags & SHF_ALLOC) == 0) {
+                continue;
+            }
+            if (section.header.sh_size > 0xffffffffu) {
+                return Error::invalid("section " + section.name + " is too large for a global data map");
+            }
+            MapDefinition map;
+            map.name = section.name;
+            map.origin = MapOrigin::global_data;
+            map.key_size = 4;
+            map.value_size = static_cast<std::uint32_t>(section.header.sh_size);
+            map.max_entries = 1;
+            map.read_only = starts_with(section.name, ".rodata");
+            if (section.header.sh_type == SHT_NOBITS) {
+                map.initial_value.assign(static_cast<std::size_t>(section.header.sh_size), 0);
+            } else {
+                map.initial_value.assign(section.data.begin(), section.data.end());
+                map.initial_value.resize(static_cast<std::size_t>(section.header.sh_size), 0);
+            }
+            const std::size_t index = m_object.maps.size();
+            m_global_map[section.index] = index;
+            m_object.maps.push_back(std::move(map));
+
+            std::map<std::string, std::uint32_t> btf_types; // variable name -> type id
+            if (m_object.btf) {
+                if (auto sec = m_object.btf->find(section.name, btf::Kind::datasec)) {
+                    for (const btf::DataSecVar& var : m_object.btf->get(*sec)->vars) {
+                        if (const btf::Type* v = m_object.btf->get(var.type);
+                            v != nullptr && v->kind == btf::Kind::var) {
+                            btf_types[v->name] = v->ref;
+                        }
+                    }
+                }
+            }
+            for (const Symbol* symbol : symbols_in(section.index)) {
+                if (symbol->type() != STT_OBJECT) {
+                    continue;
+                }
+                if (symbol->sym.st_value > section.header.sh_size ||
+                    symbol->sym.st_size > section.header.sh_size - symbol->sym.st_value) {
+                    return Error::invalid("symbol " + symbol->name + " lies outside its section " + section.name);
+                }
+                Variable variable;
+                variable.name = symbol->name;
+                variable.map = index;
+                variable.offset = static_cast<std::uint32_t>(symbol->sym.st_value);
+                variable.size = static_cast<std::uint32_t>(symbol->sym.st_size);
+                if (auto it = btf_types.find(variable.name); it != btf_types.end()) {
+                    variable.type_id = it->second;
+                }
+                m_object.variables.push_back(std::move(variable));
+            }
+        }
+        return {};
+    }
+
+    // --- programs -----------------------------------------------------------------------------
+
+    Result<void> read_functions() {
+        for (const Section& section : m_sections) {
+            if (!section.executable() || section.data.empty()) {
+                continue;
+            }
+            if (section.data.size() % kInsnSize != 0) {
+                return Error::invalid("section " + section.name + ": size " + std::to_string(section.data.size()) +
+                                      " is not a multiple of 8");
+            }
+            const std::size_t slots = section.data.size() / kInsnSize;
+            std::vector<Function> functions;
+            for (const Symbol* symbol : symbols_in(section.index)) {
+                if (symbol->type() != STT_FUNC) {
+                    continue;
+                }
+                if (symbol->sym.st_value % kInsnSize != 0 || symbol->sym.st_value / kInsnSize >= slots) {
+                    return Error::invalid("function " + symbol->name + " in " + section.name + " starts at " +
+                                          hex(symbol->sym.st_value) + ", not at an instruction of the section");
+                }
+                Function function;
+                function.name = symbol->name;
+                function.section = section.index;
+                function.start = static_cast<std::size_t>(symbol->sym.st_value / kInsnSize);
+                function.length = static_cast<std::size_t>(symbol->sym.st_size / kInsnSize);
+                function.global = symbol->bind() == STB_GLOBAL || symbol->bind() == STB_WEAK;
+                functions.push_back(std::move(function));
+            }
+            if (functions.empty()) {
+                // Hand-written objects may lack function symbols: the section is one function.
+                functions.push_back({section.name, section.index, 0, slots, true});
+            }
+            for (std::size_t i = 0; i < functions.size(); ++i) {
+                const std::size_t end = i + 1 < functions.size() ? functions[i + 1].start : slots;
+                if (functions[i].length == 0 || functions[i].start + functions[i].length > end) {
+                    functions[i].length = end - functions[i].start;
+                }
+            }
+            m_functions[section.index] = std::move(functions);
+        }
+        return {};
+    }
+
+    const Function* function_at(std::size_t section, std::size_t start) const {
+        auto it = m_functions.find(section);
+        if (it == m_functions.end()) {
+            return nullptr;
+        }
+        for (const Function& f : it->second) {
+            if (f.start == start) {
+                return &f;
+            }
+        }
+        return nullptr;
+    }
+
+    const Relocation* relocation_at(std::size_t section, std::size_t insn) const {
+        auto it = m_relocations.find(section);
+        if (it == m_relocations.end()) {
+            return nullptr;
+        }
+        for (const Relocation& r : it->second) {
+            if (r.offset == insn * kInsnSize) {
+                return &r;
+            }
+        }
+        return nullptr;
+    }
+
+    std::span<const isa::Instruction> section_code(std::size_t section) const {
+        const Section& s = m_sections[section];
+        return {reinterpret_cast<const isa::Instruction*>(s.data.data()), s.data.size() / kInsnSize};
+    }
+
+    // Links one program: the entry function, then every function it reaches, each once.
+    Result<ProgramDefinition> link(const Function& entry) {
+        ProgramDefinition program;
+        program.name = entry.name;
+        program.section = m_sections[entry.section].name;
+        struct Placed {
+            const Function* function;
+            std::size_t out_start;
+        };
+        std::vector<Placed> placed;
+        std::map<std::pair<std::size_t, std::size_t>, std::size_t> out_start_of; // (section, start) -> out
+        auto place = [&](const Function* f) -> std::size_t {
+            auto key = std::make_pair(f->section, f->start);
+            if (auto it = out_start_of.find(key); it != out_start_of.end()) {
+                return it->second;
+            }
+            const std::size_t out = program.instructions.size();
+            const auto code = section_code(f->section).subspan(f->start, f->length);
+            program.instructions.insert(program.instructions.end(), code.begin(), code.end());
+            placed.push_back({f, out});
+            out_start_of[key] = out;
+            if (f != &entry) {
+                program.subprograms.push_back({f->name, out, f->length});
+            }
+            return out;
+        };
+        auto where = [&](const Function& f, std::size_t i) {
+            return "program " + entry.name + ": " + m_sections[f.section].name + " offset " +
+                   hex((f.start + i) * kInsnSize);
+        };
+        place(&entry);
+        for (std::size_t p = 0; p < placed.size(); ++p) {
+            const Function& f = *placed[p].function;
+            const std::size_t base = placed[p].out_start;
+            for (std::size_t i = 0; i < f.length; ++i) {
+                isa::Instruction& ins = program.instructions[base + i];
+                const Relocation* reloc = relocation_at(f.section, f.start + i);
+                const bool is_local_call =
+                    ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local);
+                if (reloc != nullptr && reloc->type != kRelNone) {
+                    const Symbol& symbol = m_symbols[reloc->symbol];
+                    if (symbol.sym.st_shndx == SHN_UNDEF) {
+                        if (!program.unsupported) {
+                            program.unsupported = "extern symbol " + symbol.name + " (" + where(f, i) +
+                                                  "): kernel functions (kfuncs) and externs are not supported";
+                        }
+                        continue;
+                    }
+                    if (reloc->type == kRel64_64 && isa::is_lddw(ins)) {
+                        if (i + 1 >= f.length) {
+                            return Error::invalid(where(f, i) + ": lddw is cut off at the end of the function");
+                        }
+                        if (auto r = relocate_lddw(program, f, i, base, symbol, place); !r) {
+                            return std::move(r).error();
+                        }
+                        ++i;
+                        continue;
+                    }
+                    if (reloc->type == kRel64_32 && ins.opcode == isa::op::CALL_OP) {
+                        // The callee's slot in its section: symbol offset + imm + 1 (libbpf's rule).
+                        const std::uint16_t target_section = symbol.sym.st_shndx;
+                        const std::int64_t target = static_cast<std::int64_t>(symbol.sym.st_value / kInsnSize) +
+                                                    static_cast<std::int64_t>(ins.imm) + 1;
+                        const Function* callee =
+                            target < 0 ? nullptr : function_at(target_section, static_cast<std::size_t>(target));
+                        if (callee == nullptr) {
+                            return Error::invalid(where(f, i) + ": call relocation against " + symbol.name +
+                                                  " does not land on the start of a function");
+                        }
+                        const std::size_t out = place(callee); // may move the instructions
+                        isa::Instruction& call = program.instructions[base + i];
+                        call.src = static_cast<std::uint8_t>(isa::CallSource::local);
+                        call.imm = static_cast<std::int32_t>(static_cast<std::int64_t>(out) -
+                                                             static_cast<std::int64_t>(base + i + 1));
+                        continue;
+                    }
+                    if (reloc->type == kRelAbs64 || reloc->type == kRelAbs32 || reloc->type == kRelNodyld32) {
+                        return Error::invalid(where(f, i) + ": data relocation type " + std::to_string(reloc->type) +
+                                              " inside code");
+                    }
+                    return Error::invalid(where(f, i) + ": unknown relocation type " + std::to_string(reloc->type) +
+                                          " against " + symbol.name);
+                }
+                if (is_local_call) {
+                    const std::int64_t target =
+                        static_cast<std::int64_t>(f.start + i) + 1 + static_cast<std::int64_t>(ins.imm);
+                    const Function* callee =
+                        target < 0 ? nullptr : function_at(f.section, static_cast<std::size_t>(target));
+                    if (callee == nullptr) {
+                        return Error::invalid(where(f, i) + ": call to offset " + std::to_string(ins.imm) +
+                                              " does not land on the start of a function");
+                    }
+                    if (callee == &f) {
+                        continue; // recursion into itself: offsets are already right
+                    }
+                    const std::size_t out = place(callee); // may move the instructions
+                    program.instructions[base + i].imm = static_cast<std::int32_t>(
+                        static_cast<std::int64_t>(out) - static_cast<std::int64_t>(base + i + 1));
+                } else if (ins.opcode == isa::op::CALL_OP &&
+                           ins.src == static_cast<std::uint8_t>(isa::CallSource::kfunc) && !program.unsupported) {
+                    program.unsupported = "kernel function call (kfunc) at " + where(f, i) + " is not supported";
+                } else if (isa::is_lddw(ins)) {
+                    if (ins.src != 0 && !program.unsupported) {
+                        program.unsupported = "lddw with pseudo source " + std::to_string(ins.src) + " at " +
+                                              where(f, i) + " has no relocation";
+                    }
+                    ++i;
+                }
+            }
+            attach_btf_ext(program, f, base);
+        }
+        std::sort(program.lines.begin(), program.lines.end(),
+                  [](const btf::LineInfo& a, const btf::LineInfo& b) { return a.insn < b.insn; });
+        if (!program.functions.empty() && program.functions.front().insn == 0) {
+            program.func_type_id = program.functions.front().type_id;
+        }
+        if (auto valid = isa::validate(program.instructions); !valid) {
+            return Error::invalid("program " + entry.name + " (section " + program.section +
+                                      "): " + valid.error().message,
+                                  valid.error().pc);
+        }
+        return program;
+    }
+
+    template <typename Place>
+    Result<void> relocate_lddw(ProgramDefinition& program, const Function& f, std::size_t i, std::size_t base,
+                               const Symbol& symbol, Place& place) {
+        isa::Instruction& ins = program.instructions[base + i];
+        isa::Instruction& next = program.instructions[base + i + 1];
+        const std::size_t out = base + i;
+        const std::uint16_t shndx = symbol.sym.st_shndx;
+        const std::string where =
+            "program " + program.name + ": " + m_sections[f.section].name + " offset " + hex((f.start + i) * kInsnSize);
+        if (shndx >= m_sections.size()) {
+            return Error::invalid(where + ": lddw relocation against " + symbol.name + " in a reserved section");
+        }
+        // A map: the symbol (or section offset) names one definition.
+        if (m_sections[shndx].name == "maps" || m_sections[shndx].name == ".maps") {
+            const std::uint64_t offset =
+                symbol.sym.st_value + (symbol.type() == STT_SECTION ? static_cast<std::uint32_t>(ins.imm) : 0);
+            auto it = m_map_by_location.find({shndx, offset});
+            if (it == m_map_by_location.end()) {
+                return Error::invalid(where + ": lddw refers to " + symbol.name + ", which is not a map definition");
+            }
+            ins.src = static_cast<std::uint8_t>(isa::LddwSource::map_index);
+            ins.imm = static_cast<std::int32_t>(it->second);
+            next.imm = 0;
+            program.map_references.push_back({out, it->second, false, 0});
+            return {};
+        }
+        // Global data: a pointer into the section's single value.
+        if (auto it = m_global_map.find(shndx); it != m_global_map.end()) {
+            const std::uint64_t offset = symbol.sym.st_value + static_cast<std::uint32_t>(ins.imm);
+            if (offset > m_sections[shndx].header.sh_size) {
+                return Error::invalid(where + ": reference to " + symbol.name + " + " + std::to_string(ins.imm) +
+                                      " lies outside " + m_sections[shndx].name);
+            }
+            ins.src = static_cast<std::uint8_t>(isa::LddwSource::map_value_index);
+            ins.imm = static_cast<std::int32_t>(it->second);
+            next.imm = static_cast<std::int32_t>(offset);
+            program.map_references.push_back({out, it->second, true, static_cast<std::uint32_t>(offset)});
+            return {};
+        }
+        // Code: the address of a function (callbacks such as bpf_loop's).
+        if (m_sections[shndx].executable()) {
+            const std::int64_t target = static_cast<std::int64_t>(symbol.sym.st_value / kInsnSize) +
+                                        (symbol.type() == STT_SECTION ? ins.imm / 8 : 0);
+            const Function* callee = target < 0 ? nullptr : function_at(shndx, static_cast<std::size_t>(target));
+            if (callee == nullptr) {
+                return Error::invalid(where + ": code address of " + symbol.name + " is not a function");
+            }
+            const std::size_t callee_out = place(callee); // may move the instructions
+            program.instructions[out].src = static_cast<std::uint8_t>(isa::LddwSource::code_address);
+            program.instructions[out].imm =
+                static_cast<std::int32_t>(static_cast<std::int64_t>(callee_out) - static_cast<std::int64_t>(out + 1));
+            program.instructions[out + 1].imm = 0;
+            return {};
+        }
+        return Error::invalid(where + ": lddw relocation against " + symbol.name + " in section " +
+                              m_sections[shndx].name + ", which holds neither maps, data nor code");
+    }
+
+    void attach_btf_ext(ProgramDefinition& program, const Function& f, std::size_t base) const {
+        const btf::SectionInfo* info = m_ext ? m_ext->section(m_sections[f.section].name) : nullptr;
+        if (info == nullptr) {
+            return;
+        }
+        auto inside = [&](std::uint32_t insn) { return insn >= f.start && insn < f.start + f.length; };
+        auto rebase = [&](std::uint32_t insn) { return static_cast<std::uint32_t>(base + (insn - f.start)); };
+        for (btf::LineInfo line : info->lines) {
+            if (inside(line.insn)) {
+                line.insn = rebase(line.insn);
+                program.lines.push_back(std::move(line));
+            }
+        }
+        for (btf::FuncInfo func : info->funcs) {
+            if (inside(func.insn)) {
+                func.insn = rebase(func.insn);
+                program.functions.push_back(std::move(func));
+            }
+        }
+        for (btf::CoreRelocation relocation : info->relocations) {
+            if (inside(relocation.insn)) {
+                relocation.insn = rebase(relocation.insn);
+                program.core_relocations.push_back(std::move(relocation));
+            }
+        }
+    }
+
+    Result<void> read_programs() {
+        for (const Section& section : m_sections) {
+            if (!section.executable() || section.name == ".text" || section.data.empty()) {
+                continue;
+            }
+            auto it = m_functions.find(section.index);
+            if (it == m_functions.end()) {
+                continue;
+            }
+            for (const Function& function : it->second) {
+                if (!function.global) {
+                    continue; // static functions are subprograms
+                }
+                auto program = link(function);
+                if (!program) {
+                    return std::move(program).error();
+                }
+                m_object.programs.push_back(std::move(program).value());
+            }
+        }
+        return {};
+    }
+
+    std::vector<char> m_bytes; // libelf reads from here; it must outlive the handle
+    ElfHandle m_handle;
+    std::vector<Section> m_sections;
+    std::vector<Symbol> m_symbols;
+    std::size_t m_symtab = 0;
+    std::map<std::size_t, std::vector<Relocation>> m_relocations; // target section -> relocations
+    std::map<std::size_t, std::vector<Function>> m_functions;     // section -> functions by start
+    std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
+    std::map<std::size_t, std::size_t> m_global_map; // section -> map index
+    std::optional<btf::Ext> m_ext;
+    ObjectFile m_object;
+};
+
+} // namespace
+
+Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes) { return Reader(bytes).read(); }
+
+Result<ObjectFile> read_object(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return Error::invalid("cannot open " + path.string());
+    }
+    std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) {
+        return Error::invalid("cannot read " + path.string());
+    }
+    auto object = read_object(bytes);
+    if (!object) {
+        Error error = std::move(object).error();
+        error.message = path.filename().string() + ": " + error.message;
+        return error;
+    }
+    return object;
+}
+
+} // namespace embpf::elf

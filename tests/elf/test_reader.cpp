@@ -1,0 +1,417 @@
+// The ELF reader against objects compiled in the build, checked with llvm-objdump's view of the
+// same objects, and against a corpus of broken objects.
+#include "embpf/elf/object_file.hpp"
+#include "embpf/isa/decode.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace embpf;
+
+namespace {
+
+const std::string kDir = EMBPF_TEST_ELF_DIR;
+
+std::vector<std::uint8_t> read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// llvm-objdump -d -r -l, per function: each slot's bytes, the relocation on it, the source line.
+struct DumpSlot {
+    std::uint64_t word = 0;
+    std::string relocation_type;
+    std::string relocation_symbol;
+    int line = 0;
+};
+using Dump = std::map<std::string, std::vector<DumpSlot>>; // function name -> slots
+
+std::uint64_t word_of(const std::vector<unsigned>& bytes, std::size_t first) {
+    std::uint64_t word = 0;
+    for (int b = 7; b >= 0; --b) {
+        word = (word << 8) | bytes[first + static_cast<std::size_t>(b)];
+    }
+    return word;
+}
+
+Dump parse_objdump(const std::string& path) {
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+    Dump dump;
+    std::string function;
+    int line = 0;
+    std::size_t last_instruction = 0; // first slot of the latest instruction line (a lddw takes two)
+    std::string text;
+    while (std::getline(in, text)) {
+        if (text.size() > 2 && text.back() == ':' && text.find(" <") != std::string::npos && text[0] != ' ') {
+            const auto open = text.find('<');
+            const std::string name = text.substr(open + 1, text.rfind('>') - open - 1);
+            if (name.rfind("LBB", 0) != 0) {
+                function = name;
+            }
+            continue;
+        }
+        if (text.rfind("; ", 0) == 0) {
+            const auto colon = text.rfind(':');
+            if (colon != std::string::npos) {
+                line = std::atoi(text.c_str() + colon + 1);
+            }
+            continue;
+        }
+        if (text.find("R_BPF_") != std::string::npos && !function.empty() && !dump[function].empty()) {
+            std::istringstream fields(text);
+            std::string offset, type, symbol;
+            fields >> offset >> type >> symbol;
+            dump[function][last_instruction].relocation_type = type;
+            dump[function][last_instruction].relocation_symbol = symbol;
+            continue;
+        }
+        const auto colon = text.find(":\t");
+        if (colon == std::string::npos || function.empty()) {
+            continue;
+        }
+        std::istringstream hex(text.substr(colon + 2, text.find('\t', colon + 2) - colon - 2));
+        std::vector<unsigned> bytes;
+        std::string byte;
+        while (hex >> byte) {
+            bytes.push_back(static_cast<unsigned>(std::stoul(byte, nullptr, 16)));
+        }
+        last_instruction = dump[function].size();
+        for (std::size_t first = 0; first + 8 <= bytes.size(); first += 8) {
+            dump[function].push_back({word_of(bytes, first), "", "", line});
+        }
+    }
+    return dump;
+}
+
+const elf::ProgramDefinition* find_program(const elf::ObjectFile& object, const std::string& name) {
+    for (const auto& program : object.programs) {
+        if (program.name == name) {
+            return &program;
+        }
+    }
+    return nullptr;
+}
+
+const elf::MapDefinition* find_map(const elf::ObjectFile& object, const std::string& name) {
+    for (const auto& map : object.maps) {
+        if (map.name == name) {
+            return &map;
+        }
+    }
+    return nullptr;
+}
+
+// Checks `length` linked instructions starting at `start` against objdump's slots for `function`:
+// unrelocated slots are identical; relocated ones keep their opcode and registers.
+void check_against_dump(const elf::ObjectFile& object, const elf::ProgramDefinition& program, const Dump& dump,
+                        const std::string& function, std::size_t start) {
+    CAPTURE(program.name);
+    CAPTURE(function);
+    REQUIRE(dump.count(function) == 1);
+    const auto& slots = dump.at(function);
+    REQUIRE(start + slots.size() <= program.instructions.size());
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        CAPTURE(i);
+        CAPTURE(slots[i].relocation_symbol);
+        const isa::Instruction expected = isa::from_words(std::vector<std::uint64_t>{slots[i].word})[0];
+        const isa::Instruction& got = program.instructions[start + i];
+        if (slots[i].relocation_type.empty()) {
+            const bool pc_relative_call = got.opcode == isa::op::CALL_OP && got.src == 1;
+            if (!pc_relative_call) {
+                CHECK(got == expected);
+            }
+            continue;
+        }
+        CHECK(got.opcode == expected.opcode);
+        CHECK(got.dst == expected.dst);
+        const std::string& symbol = slots[i].relocation_symbol;
+        if (slots[i].relocation_type == "R_BPF_64_64") {
+            auto ref = std::find_if(program.map_references.begin(), program.map_references.end(),
+                                    [&](const elf::MapReference& r) { return r.instruction == start + i; });
+            REQUIRE(ref != program.map_references.end());
+            const std::string& map_name = object.maps.at(ref->map).name;
+            // A section symbol names the section (global data); otherwise the map or variable.
+            bool names_it = map_name == symbol;
+            for (const auto& variable : object.variables) {
+                names_it = names_it || (variable.name == symbol && variable.map == ref->map && ref->value &&
+                                        variable.offset == ref->offset);
+            }
+            CHECK_MESSAGE(names_it, "relocation against " << symbol << " became a reference to " << map_name);
+            CHECK(got.src == (ref->value ? 6 : 5));
+            ++i; // the second slot now carries the value offset
+        } else if (slots[i].relocation_type == "R_BPF_64_32") {
+            // Against a function symbol the callee is that function; against the section symbol of
+            // .text (static callees) it is whichever function the original offset pointed at.
+            const auto target = static_cast<std::int64_t>(start + i) + 1 + got.imm;
+            auto sub =
+                std::find_if(program.subprograms.begin(), program.subprograms.end(), [&](const elf::Subprogram& s) {
+                    return symbol == ".text" ? static_cast<std::int64_t>(s.start) == target : s.name == symbol;
+                });
+            REQUIRE(sub != program.subprograms.end());
+            CHECK(got.src == 1);
+            CHECK(target == static_cast<std::int64_t>(sub->start));
+        } else {
+            FAIL("unexpected relocation " << slots[i].relocation_type);
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("elf reader: a libbpf-style object with BTF maps, global data and subprograms") {
+    const std::string path = kDir + "/libbpf_style.o";
+    auto object = elf::read_object(std::filesystem::path(path));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    CHECK(object->license == "GPL");
+    CHECK_FALSE(object->has_windows_tag);
+    REQUIRE(object->btf != nullptr);
+
+    const auto* counts = find_map(*object, "counts");
+    REQUIRE(counts != nullptr);
+    CHECK(counts->origin == elf::MapOrigin::btf);
+    CHECK(counts->type == 1); // BPF_MAP_TYPE_HASH
+    CHECK(counts->key_size == 4);
+    CHECK(counts->value_size == 8);
+    CHECK(counts->max_entries == 128);
+    CHECK(counts->key_type_name == "__u32");
+    CHECK(counts->value_type_name == "__u64");
+
+    const auto* stats = find_map(*object, "stats_map");
+    REQUIRE(stats != nullptr);
+    CHECK(stats->type == 2); // BPF_MAP_TYPE_ARRAY
+    CHECK(stats->value_size == 16);
+    CHECK(stats->value_type_name == "struct stats");
+
+    const auto* rodata = find_map(*object, ".rodata");
+    const auto* data = find_map(*object, ".data");
+    const auto* bss = find_map(*object, ".bss");
+    REQUIRE(rodata != nullptr);
+    REQUIRE(data != nullptr);
+    REQUIRE(bss != nullptr);
+    CHECK(rodata->read_only);
+    CHECK_FALSE(data->read_only);
+    CHECK(data->value_size == 4);
+    CHECK(data->initial_value == std::vector<std::uint8_t>{7, 0, 0, 0});
+    CHECK(bss->value_size == 8);
+    CHECK(bss->initial_value == std::vector<std::uint8_t>(8, 0));
+    // .rodata holds config_port (53) and the bpf_printk format string.
+    const std::string rodata_text(rodata->initial_value.begin(), rodata->initial_value.end());
+    CHECK(rodata_text.find("dropping port %d") != std::string::npos);
+
+    std::map<std::string, const elf::Variable*> variables;
+    for (const auto& variable : object->variables) {
+        variables[variable.name] = &variable;
+    }
+    REQUIRE(variables.count("config_port") == 1);
+    CHECK(object->maps[variables["config_port"]->map].name == ".rodata");
+    CHECK(variables["config_port"]->size == 4);
+    std::uint32_t port = 0;
+    std::memcpy(&port, rodata->initial_value.data() + variables["config_port"]->offset, 4);
+    CHECK(port == 53);
+    CHECK(variables["config_port"]->type_id != 0);
+    REQUIRE(variables.count("threshold") == 1);
+    CHECK(object->maps[variables["threshold"]->map].name == ".data");
+    REQUIRE(variables.count("packets_seen") == 1);
+    CHECK(object->maps[variables["packets_seen"]->map].name == ".bss");
+
+    REQUIRE(object->programs.size() == 1);
+    const auto& program = object->programs[0];
+    CHECK(program.name == "xdp_count");
+    CHECK(program.section == "xdp");
+    CHECK_FALSE(program.unsupported.has_value());
+    std::vector<std::string> subprograms;
+    for (const auto& sub : program.subprograms) {
+        subprograms.push_back(sub.name);
+    }
+    std::sort(subprograms.begin(), subprograms.end());
+    CHECK(subprograms == std::vector<std::string>{"classify", "hash_port"});
+    CHECK(isa::validate(program.instructions).has_value());
+
+    const Dump dump = parse_objdump(kDir + "/libbpf_style.objdump");
+    check_against_dump(*object, program, dump, "xdp_count", 0);
+    for (const auto& sub : program.subprograms) {
+        check_against_dump(*object, program, dump, sub.name, sub.start);
+        CHECK(sub.length == dump.at(sub.name).size());
+    }
+
+    // Line info: every BTF line record agrees with the DWARF line objdump shows for that slot.
+    REQUIRE_FALSE(program.lines.empty());
+    std::vector<int> dwarf_lines(program.instructions.size(), 0);
+    auto fill = [&](const std::string& function, std::size_t start) {
+        for (std::size_t i = 0; i < dump.at(function).size(); ++i) {
+            dwarf_lines[start + i] = dump.at(function)[i].line;
+        }
+    };
+    fill("xdp_count", 0);
+    for (const auto& sub : program.subprograms) {
+        fill(sub.name, sub.start);
+    }
+    bool saw_hash_port_body = false;
+    for (const auto& line : program.lines) {
+        CAPTURE(line.insn);
+        REQUIRE(line.insn < program.instructions.size());
+        CHECK(line.file.find("libbpf_style.c") != std::string::npos);
+        if (line.line != 0) { // line 0 marks compiler-generated code, which DWARF leaves on the previous line
+            CHECK(static_cast<int>(line.line) == dwarf_lines[line.insn]);
+        }
+        saw_hash_port_body = saw_hash_port_body || line.source.find("marker: hash_port body") != std::string::npos;
+    }
+    CHECK(saw_hash_port_body);
+    // Function info names the entry and both subprograms at their linked positions.
+    std::vector<std::string> functions;
+    for (const auto& func : program.functions) {
+        functions.push_back(func.name);
+    }
+    std::sort(functions.begin(), functions.end());
+    CHECK(functions == std::vector<std::string>{"classify", "hash_port", "xdp_count"});
+    CHECK(program.func_type_id != 0);
+}
+
+TEST_CASE("elf reader: several programs in one section share a .text subprogram") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/multi_program.o"));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    CHECK(object->license == "Dual BSD/GPL");
+    REQUIRE(object->programs.size() == 3);
+    const Dump dump = parse_objdump(kDir + "/multi_program.objdump");
+    for (const char* name : {"first", "second", "third"}) {
+        const auto* program = find_program(*object, name);
+        REQUIRE(program != nullptr);
+        CHECK(program->section == (std::string(name) == "third" ? "tc" : "xdp"));
+        REQUIRE(program->subprograms.size() == 1);
+        CHECK(program->subprograms[0].name == "shared_helper");
+        CHECK(program->instructions.size() == dump.at(name).size() + dump.at("shared_helper").size());
+        check_against_dump(*object, *program, dump, name, 0);
+        check_against_dump(*object, *program, dump, "shared_helper", program->subprograms[0].start);
+    }
+}
+
+namespace {
+
+// Where a section's header and contents are, read straight from the ELF64 header, so that tests can
+// damage one field.
+struct SectionLocation {
+    std::size_t header = 0;
+    std::size_t offset = 0;
+    std::size_t size = 0;
+};
+
+template <typename T>
+T read_at(const std::vector<std::uint8_t>& bytes, std::size_t offset) {
+    T value;
+    std::memcpy(&value, bytes.data() + offset, sizeof value);
+    return value;
+}
+
+std::optional<SectionLocation> locate_section(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+    const auto shoff = read_at<std::uint64_t>(bytes, 0x28);
+    const auto shentsize = read_at<std::uint16_t>(bytes, 0x3a);
+    const auto shnum = read_at<std::uint16_t>(bytes, 0x3c);
+    const auto shstrndx = read_at<std::uint16_t>(bytes, 0x3e);
+    const std::size_t names = read_at<std::uint64_t>(bytes, shoff + shstrndx * shentsize + 0x18);
+    for (std::size_t i = 0; i < shnum; ++i) {
+        const std::size_t header = shoff + i * shentsize;
+        const char* section_name =
+            reinterpret_cast<const char*>(bytes.data()) + names + read_at<std::uint32_t>(bytes, header);
+        if (name == section_name) {
+            return SectionLocation{header, read_at<std::uint64_t>(bytes, header + 0x18),
+                                   read_at<std::uint64_t>(bytes, header + 0x20)};
+        }
+    }
+    return std::nullopt;
+}
+
+struct BrokenCase {
+    const char* name;
+    void (*damage)(std::vector<std::uint8_t>&);
+    const char* expected; // a phrase the error must contain
+};
+
+void set_u16(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint16_t value) {
+    std::memcpy(bytes.data() + offset, &value, sizeof value);
+}
+
+void set_u64(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint64_t value) {
+    std::memcpy(bytes.data() + offset, &value, sizeof value);
+}
+
+// Rewrites the type of the first relocation in .relxdp (r_info = symbol << 32 | type).
+void set_first_relocation(std::vector<std::uint8_t>& bytes, std::uint64_t symbol, std::uint32_t type) {
+    const auto rel = locate_section(bytes, ".relxdp");
+    REQUIRE(rel.has_value());
+    set_u64(bytes, rel->offset + 8, (symbol << 32) | type);
+}
+
+std::uint64_t first_relocation_symbol(const std::vector<std::uint8_t>& bytes) {
+    const auto rel = locate_section(bytes, ".relxdp");
+    REQUIRE(rel.has_value());
+    return read_at<std::uint64_t>(bytes, rel->offset + 8) >> 32;
+}
+
+const BrokenCase kBroken[] = {
+    {"empty file", [](std::vector<std::uint8_t>& b) { b.clear(); }, "not an ELF"},
+    {"not ELF", [](std::vector<std::uint8_t>& b) { b[1] = 'X'; }, "bad magic"},
+    {"truncated to the header", [](std::vector<std::uint8_t>& b) { b.resize(64); }, ""},
+    {"truncated in half", [](std::vector<std::uint8_t>& b) { b.resize(b.size() / 2); }, ""},
+    {"32-bit class", [](std::vector<std::uint8_t>& b) { b[4] = 1; }, "64-bit"},
+    {"big-endian", [](std::vector<std::uint8_t>& b) { b[5] = 2; }, "big-endian"},
+    {"wrong machine", [](std::vector<std::uint8_t>& b) { set_u16(b, 18, 62); }, "wrong machine 62"},
+    {"executable, not relocatable", [](std::vector<std::uint8_t>& b) { set_u16(b, 16, 2); }, "ET_REL"},
+    {"unknown relocation type",
+     [](std::vector<std::uint8_t>& b) { set_first_relocation(b, first_relocation_symbol(b), 77); },
+     "unknown relocation type 77"},
+    {"relocation against a missing symbol", [](std::vector<std::uint8_t>& b) { set_first_relocation(b, 5000, 1); },
+     "missing symbol 5000"},
+    {"bad BTF magic",
+     [](std::vector<std::uint8_t>& b) {
+         const auto btf = locate_section(b, ".BTF");
+         REQUIRE(btf.has_value());
+         b[btf->offset] ^= 0xff;
+     },
+     ".BTF"},
+    {"section data past the end of the file",
+     [](std::vector<std::uint8_t>& b) {
+         const auto xdp = locate_section(b, "xdp");
+         REQUIRE(xdp.has_value());
+         set_u64(b, xdp->header + 0x20, b.size() * 4);
+     },
+     ""},
+    {"program section of odd size",
+     [](std::vector<std::uint8_t>& b) {
+         const auto xdp = locate_section(b, "xdp");
+         REQUIRE(xdp.has_value());
+         set_u64(b, xdp->header + 0x20, xdp->size - 3);
+     },
+     ""},
+};
+
+} // namespace
+
+TEST_CASE("elf reader: broken objects give errors, never crashes") {
+    const auto original = read_bytes(kDir + "/libbpf_style.o");
+    for (const BrokenCase& c : kBroken) {
+        CAPTURE(c.name);
+        auto bytes = original;
+        c.damage(bytes);
+        auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
+        REQUIRE_FALSE(object.has_value());
+        CHECK_FALSE(object.error().message.empty());
+        CHECK_MESSAGE(object.error().message.find(c.expected) != std::string::npos, object.error().message);
+    }
+}
+
+TEST_CASE("elf reader: a missing file names the path") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/does-not-exist.o"));
+    REQUIRE_FALSE(object.has_value());
+    CHECK(object.error().message.find("does-not-exist.o") != std::string::npos);
+}

@@ -1,0 +1,13 @@
+# libFuzzer targets, one per input surface, built with clang when EMBPF_BUILD_FUZZERS is ON.
+if(NOT EMBPF_BUILD_FUZZERS)
+    return()
+endif()
+if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "EMBPF_BUILD_FUZZERS needs clang (libFuzzer)")
+endif()
+foreach(target fuzz_elf fuzz_asm fuzz_interpreter)
+    add_executable(embpf_${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.cpp)
+    target_link_libraries(embpf_${target} PRIVATE embpf::embpf)
+    target_link_options(embpf_${target} PRIVATE -fsanitize=fuzzer)
+    embpf_set_warnings(embpf_${target})
+endforeach()

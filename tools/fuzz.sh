@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer target for a bounded time: tools/fuzz.sh BUILD_DIR [SECONDS_PER_TARGET]
+# The corpora start from the build's own eBPF objects and programs and are kept in BUILD_DIR/fuzz.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$1"
+seconds="${2:-60}"
+corpus="$build/fuzz"
+mkdir -p "$corpus/elf" "$corpus/asm" "$corpus/interpreter"
+find "$build" -name '*.o' -path '*tests*' -newer "$root/CMakeLists.txt" -size -256k -exec cp -n {} "$corpus/elf/" \; 2>/dev/null || true
+find "$root/tests" -name '*.c' -exec cp -n {} "$corpus/asm/" \; 2>/dev/null || true
+find "$build" -name '*.bin' -size -64k -exec cp -n {} "$corpus/interpreter/" \; 2>/dev/null || true
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for target in elf asm interpreter; do
+    echo "fuzz_$target: ${seconds}s"
+    log="$build/fuzz/$target.log"
+    if ! "$build/tests/embpf_fuzz_$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+        -print_final_stats=1 "$corpus/$target" > "$log" 2>&1; then
+        tail -60 "$log"
+        echo "fuzz_$target found a problem (the input is in the working directory as crash-*)"
+        exit 1
+    fi
+    grep -E 'stat::number_of_executed_units|Done' "$log" || true
+done
