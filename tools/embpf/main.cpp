@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "embpf 0.1.0");
     int status = embpf::tools::kExitOk;
     embpf::tools::add_isa_commands(app, status);
+    embpf::tools::add_sections_command(app, status);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,91 @@
+// ObjectSpec: a parsed eBPF object, editable before it is loaded.
+#pragma once
+
+#include "embpf/elf/object_file.hpp"
+#include "embpf/platform/platform.hpp"
+#include "embpf/result.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace embpf {
+
+/// A map as the object defines it. Edit it (max_entries, map_flags) before loading.
+using MapSpec = elf::MapDefinition;
+
+/// A program as the object defines it, with the program type chosen for it.
+struct ProgramSpec {
+    /// The program type's name on the spec's platform, guessed from the section name; empty when no type
+    /// matches the section. Set it to load the program as another type.
+    std::string type;
+    elf::ProgramDefinition definition;
+
+    [[nodiscard]] const std::string& name() const noexcept { return definition.name; }
+    [[nodiscard]] const std::string& section() const noexcept { return definition.section; }
+    [[nodiscard]] const std::vector<isa::Instruction>& instructions() const noexcept { return definition.instructions; }
+};
+
+/// Which platform an object was built for, and why that one was chosen.
+struct PlatformChoice {
+    const platform::Platform* platform = nullptr;
+    std::string reason;
+};
+
+/// The parsed object: programs, map specs and global variables, editable until Object::load.
+class ObjectSpec {
+  public:
+    /// Reads an object file. Without a platform, eBPF for Windows' `.ebpf_for_windows` tag selects
+    /// platform::windows() and its absence platform::linux(); platform_choice() says which and why.
+    [[nodiscard]] static Result<ObjectSpec> open(const std::filesystem::path& path,
+                                                 const platform::Platform* platform = nullptr);
+    [[nodiscard]] static Result<ObjectSpec> open(std::span<const std::uint8_t> bytes,
+                                                 const platform::Platform* platform = nullptr);
+
+    [[nodiscard]] const PlatformChoice& platform_choice() const noexcept { return m_platform; }
+    [[nodiscard]] const platform::Platform& platform() const noexcept { return *m_platform.platform; }
+
+    [[nodiscard]] std::vector<ProgramSpec>& programs() noexcept { return m_programs; }
+    [[nodiscard]] const std::vector<ProgramSpec>& programs() const noexcept { return m_programs; }
+    [[nodiscard]] std::vector<MapSpec>& maps() noexcept { return m_file.maps; }
+    [[nodiscard]] const std::vector<MapSpec>& maps() const noexcept { return m_file.maps; }
+    [[nodiscard]] const std::vector<elf::Variable>& variables() const noexcept { return m_file.variables; }
+    [[nodiscard]] const std::string& license() const noexcept { return m_file.license; }
+    [[nodiscard]] const std::shared_ptr<const btf::Types>& btf() const noexcept { return m_file.btf; }
+
+    /// The program, map or variable with this name, or nullptr.
+    [[nodiscard]] ProgramSpec* program(std::string_view name) noexcept;
+    [[nodiscard]] const ProgramSpec* program(std::string_view name) const noexcept;
+    [[nodiscard]] MapSpec* map(std::string_view name) noexcept;
+    [[nodiscard]] const MapSpec* map(std::string_view name) const noexcept;
+    [[nodiscard]] const elf::Variable* variable(std::string_view name) const noexcept;
+
+    /// Sets the initial value of a global variable (`.rodata`, `.data`, `.bss`) by name. The size of T must be the
+    /// variable's size, and its BTF type's size when the object has BTF.
+    template <typename T>
+    [[nodiscard]] Result<void> set_global(std::string_view name, const T& value) {
+        static_assert(std::is_trivially_copyable_v<T>, "a global variable is set from its bytes");
+        std::uint8_t bytes[sizeof(T)];
+        std::memcpy(bytes, &value, sizeof(T));
+        return set_global_bytes(name, bytes);
+    }
+    [[nodiscard]] Result<void> set_global_bytes(std::string_view name, std::span<const std::uint8_t> bytes);
+
+    /// Chooses the platform again (the types of programs whose type no longer exists are guessed anew).
+    void set_platform(const platform::Platform& platform, std::string reason);
+
+  private:
+    static Result<ObjectSpec> from_file(Result<elf::ObjectFile> file, const platform::Platform* platform);
+
+    elf::ObjectFile m_file;
+    std::vector<ProgramSpec> m_programs;
+    PlatformChoice m_platform;
+};
+
+} // namespace embpf
