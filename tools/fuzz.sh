@@ -10,15 +10,21 @@ mkdir -p "$corpus/elf" "$corpus/asm" "$corpus/interpreter"
 find "$build" -name '*.o' -path '*tests*' -newer "$root/CMakeLists.txt" -size -256k -exec cp -n {} "$corpus/elf/" \; 2>/dev/null || true
 find "$root/tests" -name '*.c' -exec cp -n {} "$corpus/asm/" \; 2>/dev/null || true
 find "$build" -name '*.bin' -size -64k -exec cp -n {} "$corpus/interpreter/" \; 2>/dev/null || true
+# Inputs that once found a bug stay in the corpus (tests/fuzz/regressions/<target>/).
+for target in elf asm interpreter; do
+    if [ -d "$root/tests/fuzz/regressions/$target" ]; then
+        cp -n "$root/tests/fuzz/regressions/$target/"* "$corpus/$target/" 2>/dev/null || true
+    fi
+done
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for target in elf asm interpreter; do
     echo "fuzz_$target: ${seconds}s"
     log="$build/fuzz/$target.log"
     if ! "$build/tests/embpf_fuzz_$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-        -print_final_stats=1 "$corpus/$target" > "$log" 2>&1; then
+        -print_final_stats=1 -artifact_prefix="$build/fuzz/$target-" "$corpus/$target" > "$log" 2>&1; then
         tail -60 "$log"
-        echo "fuzz_$target found a problem (the input is in the working directory as crash-*)"
+        echo "fuzz_$target found a problem; the input is in $build/fuzz/$target-crash-*"
         exit 1
     fi
     grep -E 'stat::number_of_executed_units|Done' "$log" || true

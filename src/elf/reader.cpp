@@ -635,6 +635,10 @@ class Reader {
                 }
             }
             m_functions[section.index] = std::move(functions);
+            // Section data need not be aligned for Instruction: copy it.
+            std::vector<isa::Instruction> code(slots);
+            std::memcpy(code.data(), section.data.data(), slots * kInsnSize);
+            m_code[section.index] = std::move(code);
         }
         return {};
     }
@@ -665,10 +669,7 @@ class Reader {
         return nullptr;
     }
 
-    std::span<const isa::Instruction> section_code(std::size_t section) const {
-        const Section& s = m_sections[section];
-        return {reinterpret_cast<const isa::Instruction*>(s.data.data()), s.data.size() / kInsnSize};
-    }
+    std::span<const isa::Instruction> section_code(std::size_t section) const { return m_code.at(section); }
 
     // Links one program: the entry function, then every function it reaches, each once.
     Result<ProgramDefinition> link(const Function& entry) {
@@ -909,6 +910,7 @@ class Reader {
     std::size_t m_symtab = 0;
     std::map<std::size_t, std::vector<Relocation>> m_relocations; // target section -> relocations
     std::map<std::size_t, std::vector<Function>> m_functions;     // section -> functions by start
+    std::map<std::size_t, std::vector<isa::Instruction>> m_code;  // section -> its instructions
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
     std::map<std::size_t, std::size_t> m_global_map; // section -> map index
     std::optional<btf::Ext> m_ext;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -414,4 +415,17 @@ TEST_CASE("elf reader: a missing file names the path") {
     auto object = elf::read_object(std::filesystem::path(kDir + "/does-not-exist.o"));
     REQUIRE_FALSE(object.has_value());
     CHECK(object.error().message.find("does-not-exist.o") != std::string::npos);
+}
+
+TEST_CASE("elf reader: inputs the fuzzer once broke it with are errors or objects now") {
+    const std::filesystem::path dir = std::filesystem::path(EMBPF_TEST_SOURCE_DIR) / "fuzz" / "regressions" / "elf";
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        CAPTURE(entry.path().string());
+        const auto bytes = read_bytes(entry.path().string());
+        auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
+        CHECK((object.has_value() || !object.error().message.empty()));
+        ++count;
+    }
+    CHECK(count > 0);
 }
