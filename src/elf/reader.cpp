@@ -262,7 +262,7 @@ class Reader {
     }
 
     Result<void> read_btf() {
-        if (const Section* license = find_section("license")) {
+        if (const Section* license = find_section("license"); license != nullptr && !license->data.empty()) {
             const auto* begin = reinterpret_cast<const char*>(license->data.data());
             m_object.license.assign(begin, strnlen(begin, license->data.size()));
         }
