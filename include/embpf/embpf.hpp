@@ -10,6 +10,7 @@
 #include "embpf/isa/text.hpp"
 
 #include "embpf/elf/btf.hpp"
+#include "embpf/elf/core.hpp"
 #include "embpf/elf/object_file.hpp"
 
 #include "embpf/platform/platform.hpp"

@@ -35,6 +35,9 @@ constexpr std::uint32_t kRelNodyld32 = 4; // .BTF.ext
 constexpr std::uint32_t kRel64_32 = 10;   // call immediate
 
 constexpr std::size_t kInsnSize = sizeof(isa::Instruction);
+// The largest .data/.bss/.rodata section accepted: each becomes one map value, and a .bss costs
+// memory the file does not show. Linux caps array values near this size too (KMALLOC_MAX_SIZE).
+constexpr std::uint64_t kMaxGlobalData = 16u << 20;
 
 struct Section {
     std::size_t index = 0;
@@ -542,8 +545,10 @@ class Reader {
                 (section.header.sh_flags & SHF_ALLOC) == 0) {
                 continue;
             }
-            if (section.header.sh_size > 0xffffffffu) {
-                return Error::invalid("section " + section.name + " is too large for a global data map");
+            if (section.header.sh_size > kMaxGlobalData) {
+                return Error::invalid("section " + section.name + " holds " + std::to_string(section.header.sh_size) +
+                                      " bytes of global data, more than the " + std::to_string(kMaxGlobalData) +
+                                      " bytes a global-data map may have");
             }
             MapDefinition map;
             map.name = section.name;
