@@ -17,3 +17,13 @@
 
 #include "embpf/exec/engine.hpp"
 #include "embpf/exec/interpreter.hpp"
+
+#include "embpf/runtime/epoch.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/map.hpp"
+#include "embpf/runtime/perf_event_array.hpp"
+#include "embpf/runtime/ring_buffer.hpp"
+#include "embpf/runtime/slot.hpp"
+
+#include "embpf/api/object.hpp"
+#include "embpf/api/object_spec.hpp"

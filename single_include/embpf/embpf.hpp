@@ -1032,6 +1032,7 @@ class Executable {
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -1067,10 +1068,17 @@ struct MemoryRegion {
     bool writable = false;
 };
 
+/// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs
+/// after each helper call with the helper id, r1-r5 and r0.
+using HelperResultRegion =
+    std::function<std::optional<MemoryRegion>(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0)>;
+
 struct CheckedOptions {
-    std::vector<MemoryRegion> regions;    ///< extra memory the program may access
+    std::vector<MemoryRegion> regions{};  ///< extra memory the program may access
     bool context_writable = true;         ///< whether [ctx, ctx + ctx_size) may be written
     std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
+    /// Regions helpers hand out during the run become accessible for the rest of it.
+    HelperResultRegion helper_result_region{};
 };
 
 /// What a checked run did.
@@ -1117,6 +1125,882 @@ class Interpreter final : public Executable {
 };
 
 } // namespace embpf::exec
+
+// ---- embpf/runtime/epoch.hpp ----
+// Epoch-based reclamation: memory a writer unlinks from a map stays readable until every program invocation that
+// might still hold a pointer into it has returned.
+//
+// The scheme (Fraser's EBR, in the form RCU users know): a global epoch counter; each thread announces the epoch it
+// saw when it enters its outermost EpochGuard and clears the announcement when it leaves. A writer unlinks an object
+// and retires it; a retired object is stamped with the global epoch and freed once the global epoch is two ahead of
+// the stamp. The epoch only advances when every thread inside a guard has announced the current epoch, so two
+// advances after the stamp prove that every guard open at retirement time has closed. Retirements are batched per
+// thread and stamped when the batch is handed over, so the cost is amortized and retire() never allocates.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace embpf::runtime {
+
+/// The link an object embeds to be retired without allocating (see retire_node).
+struct Retired {
+    Retired* next = nullptr;
+    void (*reclaim)(Retired*) = nullptr;
+    std::uint64_t epoch = 0;
+};
+
+namespace detail {
+
+/// One per thread that ever entered a guard or retired something; recycled when the thread exits, never freed.
+struct alignas(64) EpochRecord {
+    std::atomic<std::uint64_t> announced{0}; ///< 0 outside every guard, else the global epoch seen at entry
+    std::uint32_t depth = 0;                 ///< guard nesting; owner thread only
+    std::uint32_t bag_size = 0;              ///< retirements not yet handed to the reclaimer; owner only
+    Retired* bag_head = nullptr;
+    Retired* bag_tail = nullptr;
+    std::atomic<bool> in_use{false};
+    EpochRecord* next = nullptr; ///< registry link, written once before the record is published
+};
+
+/// Starts at 1: an announcement of 0 means "outside every guard".
+inline constinit std::atomic<std::uint64_t> g_epoch{1};
+inline thread_local constinit EpochRecord* t_epoch_record = nullptr;
+
+/// The calling thread's record, registering the thread on first use.
+[[nodiscard]] EpochRecord* epoch_register() noexcept;
+
+} // namespace detail
+
+/// Marks the calling thread as reading shared map memory. Every program invocation runs inside one; pointers obtained
+/// from a map inside the guard stay valid until the outermost guard of the thread is destroyed. Nestable. Entering the
+/// outermost guard costs one sequentially consistent store; inner guards cost an increment.
+class EpochGuard {
+  public:
+    EpochGuard() noexcept : m_record(detail::t_epoch_record) {
+        if (m_record == nullptr) [[unlikely]] {
+            m_record = detail::epoch_register();
+        }
+        if (m_record->depth++ == 0) {
+            // A stale (smaller) epoch is harmless: it can only hold back reclamation. The store must be seq_cst so
+            // that the loads of map pointers that follow cannot be ordered before it.
+            m_record->announced.store(detail::g_epoch.load(std::memory_order_relaxed), std::memory_order_seq_cst);
+        }
+    }
+    ~EpochGuard() {
+        if (--m_record->depth == 0) {
+            m_record->announced.store(0, std::memory_order_release);
+        }
+    }
+    EpochGuard(const EpochGuard&) = delete;
+    EpochGuard& operator=(const EpochGuard&) = delete;
+
+  private:
+    detail::EpochRecord* m_record;
+};
+
+/// Whether the calling thread is inside an EpochGuard.
+[[nodiscard]] inline bool in_epoch_guard() noexcept {
+    const detail::EpochRecord* record = detail::t_epoch_record;
+    return record != nullptr && record->depth > 0;
+}
+
+/// Hands `node` (embedded in an object the caller has already unlinked from every shared structure) to the reclaimer:
+/// `reclaim(node)` runs once every thread that was inside a guard at this call has left that guard. Never allocates;
+/// may run the reclaim functions of earlier retirements on the calling thread.
+void retire_node(Retired* node, void (*reclaim)(Retired*)) noexcept;
+
+/// The same for an object without an embedded node: allocates one. Should that allocation fail, it waits for a grace
+/// period and deletes at once when called outside a guard, and leaks `p` when called inside one (where waiting would
+/// wait for itself).
+void retire(void* p, void (*deleter)(void*)) noexcept;
+
+/// retire() with `delete static_cast<T*>(p)` as the deleter.
+template <typename T>
+void retire_delete(T* p) noexcept {
+    retire(static_cast<void*>(p), [](void* q) { delete static_cast<T*>(q); });
+}
+
+/// Reclaims what can be reclaimed now without waiting: hands over the calling thread's batch, advances the epoch as
+/// far as the open guards allow and runs the reclaim functions that became safe.
+void try_reclaim() noexcept;
+
+/// Waits until everything retired so far on the calling thread, and everything other threads had handed over, is
+/// reclaimed (for tests and teardown). Inside a guard it cannot wait for itself: it then only does try_reclaim().
+void synchronize() noexcept;
+
+/// Retirements not yet reclaimed: those handed to the reclaimer plus the calling thread's batch (diagnostics, tests).
+[[nodiscard]] std::size_t pending_retirements() noexcept;
+
+} // namespace embpf::runtime
+
+// ---- embpf/runtime/helpers.hpp ----
+// The general helpers: implementations of the helper prototypes the platforms declare, by name.
+
+
+#include <functional>
+#include <string_view>
+
+namespace embpf::runtime {
+
+/// Receives each line a program prints with bpf_printk / bpf_trace_printk, without the newline.
+using TraceSink = std::function<void(std::string_view line)>;
+
+/// Installs the process-wide sink for trace lines (default: none, lines are dropped). Returns the previous one.
+TraceSink set_trace_sink(TraceSink sink);
+
+/// The implementation of the helper named `name` (a platform's name without `bpf_`), or nullptr.
+[[nodiscard]] exec::HelperFunction find_helper(std::string_view name) noexcept;
+
+/// The helper table a program of `type` gets on `platform`: every helper the type allows that this build
+/// implements, under the platform's ids.
+[[nodiscard]] exec::HelperTable helper_table(const platform::Platform& platform, const platform::ProgramType& type);
+
+/// Checks that every helper `program` calls is allowed for its type and implemented; the error names the first that
+/// is not, with its id and name.
+[[nodiscard]] Result<void> check_helpers(std::span<const isa::Instruction> program, const platform::Platform& platform,
+                                         const platform::ProgramType& type);
+
+/// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
+/// %s %c %%, with l/ll/h/hh length modifiers); %s reads a string only from memory `readable` allows.
+[[nodiscard]] std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count);
+
+} // namespace embpf::runtime
+
+// ---- embpf/runtime/slot.hpp ----
+// Per-CPU execution slots in user mode. A kernel runs a program on a CPU and per-CPU maps give each CPU its own
+// value; here each thread that runs programs owns a slot, per-CPU maps keep one value per slot, and
+// bpf_get_smp_processor_id returns the slot.
+//
+// Assignment: on its first use a thread takes the slot that the fewest live threads hold (the lowest such index), and
+// gives it back when it exits; so while no more threads than slots run programs, every thread has a slot of its own.
+// With more threads than slots, threads share slots: per-CPU values are then shared too, and updates through pointers
+// from lookup() race as they would on one CPU with preemption. A host that knows its worker threads pins them with
+// set_current_slot() and sizes maps with MapConfig::slots or set_slot_count().
+
+#include <cstdint>
+
+namespace embpf::runtime {
+
+namespace detail {
+inline constexpr std::uint32_t no_slot = 0xffffffffU;
+inline thread_local constinit std::uint32_t t_slot = no_slot;
+[[nodiscard]] std::uint32_t assign_slot() noexcept;
+} // namespace detail
+
+/// The process-wide number of slots: what a map created with `MapConfig::slots == 0` gets, and the range automatic
+/// assignment draws from. Defaults to std::thread::hardware_concurrency() (at least 1).
+[[nodiscard]] std::uint32_t slot_count() noexcept;
+
+/// Sets the process-wide slot count; 0 restores the default. Existing maps and threads keep what they have.
+void set_slot_count(std::uint32_t count) noexcept;
+
+/// The calling thread's slot, assigned on first use. A map with n slots uses `current_slot() % n`.
+[[nodiscard]] inline std::uint32_t current_slot() noexcept {
+    const std::uint32_t slot = detail::t_slot;
+    return slot != detail::no_slot ? slot : detail::assign_slot();
+}
+
+/// Pins the calling thread to `slot` (a host's worker i takes slot i), releasing the slot it was assigned.
+void set_current_slot(std::uint32_t slot) noexcept;
+
+} // namespace embpf::runtime
+
+// ---- embpf/runtime/map.hpp ----
+// Runtime maps: every map type of eBPF for Windows, with the semantics of Linux, shared by the host and by programs
+// running on many threads at once.
+//
+// Two faces. The program side (lookup, update, ...) is what helper implementations call during an invocation: raw
+// pointers, Linux's negative errno results, never an allocation on the hot path, never a lock on the lookup path of
+// arrays and hashes. The host side (host_lookup, ...) copies through spans whose sizes it checks and reports errors as
+// values. Every invocation runs inside an EpochGuard (epoch.hpp): a value pointer a lookup returned stays valid until
+// the invocation returns, even when another thread deletes or replaces the entry meanwhile.
+
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace embpf::runtime {
+
+// Values of linux/bpf.h, spelled in lower case so that they never collide with that header's enumerators.
+
+// Update flags.
+inline constexpr std::uint64_t bpf_any = 0;     ///< create or replace
+inline constexpr std::uint64_t bpf_noexist = 1; ///< create only: -EEXIST when the key exists
+inline constexpr std::uint64_t bpf_exist = 2;   ///< replace only: -ENOENT when the key is missing
+inline constexpr std::uint64_t bpf_f_lock = 4;  ///< needs a bpf_spin_lock in the value: unsupported, -EINVAL
+
+// Map creation flags (MapConfig::flags).
+inline constexpr std::uint32_t bpf_f_no_prealloc = 1U << 0;
+inline constexpr std::uint32_t bpf_f_no_common_lru = 1U << 1; ///< accepted; embpf keeps one LRU list per map
+inline constexpr std::uint32_t bpf_f_numa_node = 1U << 2;
+inline constexpr std::uint32_t bpf_f_rdonly = 1U << 3;
+inline constexpr std::uint32_t bpf_f_wronly = 1U << 4;
+inline constexpr std::uint32_t bpf_f_stack_build_id = 1U << 5;
+inline constexpr std::uint32_t bpf_f_zero_seed = 1U << 6;
+inline constexpr std::uint32_t bpf_f_rdonly_prog = 1U << 7;
+inline constexpr std::uint32_t bpf_f_wronly_prog = 1U << 8;
+inline constexpr std::uint32_t bpf_f_clone = 1U << 9;
+inline constexpr std::uint32_t bpf_f_mmapable = 1U << 10;
+inline constexpr std::uint32_t bpf_f_preserve_elems = 1U << 11;
+inline constexpr std::uint32_t bpf_f_inner_map = 1U << 12; ///< on an inner shape: inner maps may differ in max_entries
+
+/// The shape of a map.
+struct MapConfig {
+    std::string name;
+    platform::MapKind kind = platform::MapKind::hash;
+    std::uint32_t key_size = 0;
+    std::uint32_t value_size = 0;
+    std::uint32_t max_entries = 0; ///< ringbuf: the data size in bytes; perf_event_array: 0 means one per slot
+    std::uint32_t flags = 0;       ///< bpf_f_* creation flags
+    std::uint32_t slots = 0;       ///< per-CPU execution slots; 0 = slot_count() at creation
+    /// hash_of_maps and array_of_maps: the shape every inner map must have.
+    std::shared_ptr<const MapConfig> inner;
+};
+
+/// Checks a shape without allocating anything: sizes, flags and max_entries as Linux checks them.
+[[nodiscard]] Result<void> validate_map_config(const MapConfig& config);
+
+/// The bytes create_map(config) allocates up front (memory_size() of the new map), for a caller enforcing a memory
+/// cap before creating. Maps that grow on demand (lpm_trie, hashes with bpf_f_no_prealloc) start smaller.
+[[nodiscard]] Result<std::size_t> map_memory_estimate(const MapConfig& config);
+
+/// A map. Created only through create_map (or a subclass's create) and always owned by std::shared_ptr. All members are
+/// safe to call from many threads at once.
+class Map {
+  public:
+    Map(const Map&) = delete;
+    Map& operator=(const Map&) = delete;
+    virtual ~Map();
+
+    /// The shape, with `slots` resolved.
+    [[nodiscard]] const MapConfig& config() const noexcept { return m_config; }
+    [[nodiscard]] platform::MapKind kind() const noexcept { return m_config.kind; }
+    [[nodiscard]] const std::string& name() const noexcept { return m_config.name; }
+    /// percpu_hash, percpu_array and lru_percpu_hash.
+    [[nodiscard]] bool per_cpu() const noexcept;
+    /// The bytes of a value as the host exchanges it: value_size, or for per-CPU maps
+    /// `config().slots * round_up(value_size, 8)` with slot i at offset i * round_up(value_size, 8), as Linux does.
+    [[nodiscard]] std::size_t host_value_size() const noexcept;
+
+    // Program side. Call inside an EpochGuard. Results are 0 or a negative errno, as Linux returns them.
+
+    /// The value for `key`, or nullptr. Per-CPU maps: the calling thread's slot. Maps of maps: the inner Map*.
+    /// Program arrays, queues, stacks, ring buffers and perf event arrays: nullptr (programs cannot read them).
+    [[nodiscard]] virtual void* lookup(const void* key) noexcept;
+    virtual long update(const void* key, const void* value, std::uint64_t flags) noexcept;
+    virtual long erase(const void* key) noexcept;
+    /// Copies the value (per-CPU maps: the calling thread's slot) and deletes the entry; -ENOENT when absent.
+    virtual long lookup_and_erase(const void* key, void* value_out) noexcept;
+    /// Deletes the entry and returns its value (per-CPU maps: the calling thread's slot; maps of maps: the inner
+    /// Map*), which stays readable until the invocation returns: eBPF for Windows' bpf_map_lookup_and_delete_elem,
+    /// atomic where a lookup followed by an erase is not. nullptr when absent and for kinds whose entries cannot be
+    /// deleted (arrays) or have no values (queues and stacks: pop).
+    [[nodiscard]] virtual void* detach(const void* key) noexcept;
+    /// Queue and stack. bpf_exist overwrites the oldest element when full; otherwise -E2BIG when full.
+    virtual long push(const void* value, std::uint64_t flags) noexcept;
+    virtual long pop(void* value_out) noexcept;
+    virtual long peek(void* value_out) noexcept;
+
+    // Host side: copies, with every size checked. Per-CPU maps exchange host_value_size() bytes (all slots).
+
+    /// Copies the value for `key` into `value`; false when there is none. Queue and stack: peek (empty key). LPM
+    /// trie: the longest matching prefix, as Linux's syscall does.
+    [[nodiscard]] virtual Result<bool> host_lookup(std::span<const std::uint8_t> key,
+                                                   std::span<std::uint8_t> value) const;
+    /// Creates or replaces (bpf_any, bpf_noexist, bpf_exist). Queue and stack: push (empty key).
+    [[nodiscard]] virtual Result<void> host_update(std::span<const std::uint8_t> key,
+                                                   std::span<const std::uint8_t> value, std::uint64_t flags);
+    /// Deletes `key`; false when there was none.
+    [[nodiscard]] virtual Result<bool> host_erase(std::span<const std::uint8_t> key);
+    /// Copies and deletes in one step; false when there was nothing. Queue and stack: pop (empty key).
+    [[nodiscard]] virtual Result<bool> host_lookup_and_erase(std::span<const std::uint8_t> key,
+                                                             std::span<std::uint8_t> value);
+    /// The key after `key_or_empty` (the first key when it is empty or not in the map, as Linux does); false at the
+    /// end. The order is the map's own (bucket order for hashes, postorder for the LPM trie).
+    [[nodiscard]] virtual Result<bool> next_key(std::span<const std::uint8_t> key_or_empty,
+                                                std::span<std::uint8_t> next_out) const;
+
+    /// The entries in the map, for the kinds that count them (max_entries for arrays); nullopt otherwise.
+    [[nodiscard]] virtual std::optional<std::size_t> entry_count() const noexcept;
+    /// The bytes this map allocated for its storage (not counting the object itself).
+    [[nodiscard]] virtual std::size_t memory_size() const noexcept;
+
+  protected:
+    explicit Map(MapConfig config) noexcept;
+
+    /// "map NAME" for messages.
+    [[nodiscard]] std::string label() const;
+    [[nodiscard]] Result<void> check_key(std::span<const std::uint8_t> key) const;
+    [[nodiscard]] Result<void> check_value(std::size_t size) const;
+    [[nodiscard]] Error unsupported(std::string_view operation) const;
+    /// An error for a negative errno returned by an update.
+    [[nodiscard]] Error update_error(long err, std::uint64_t flags) const;
+    /// The calling thread's slot among this map's slots.
+    [[nodiscard]] std::uint32_t program_slot() const noexcept {
+        const std::uint32_t slot = current_slot();
+        return slot < m_config.slots ? slot : slot % m_config.slots;
+    }
+
+  private:
+    MapConfig m_config;
+};
+
+/// Creates a map of any kind. Errors name the map and the rule it broke.
+[[nodiscard]] Result<std::shared_ptr<Map>> create_map(const MapConfig& config);
+
+/// hash_of_maps and array_of_maps: entries are maps of the shape config().inner, set by the host. A program lookup
+/// returns the inner Map* (valid until the invocation returns, even if the host replaces the entry meanwhile).
+class MapOfMaps : public Map {
+  public:
+    [[nodiscard]] const MapConfig& inner_shape() const noexcept { return *config().inner; }
+    /// Checks that `inner` has the inner shape: kind, key and value sizes, flags, and max_entries unless the shape has
+    /// bpf_f_inner_map.
+    [[nodiscard]] Result<void> check_inner(const Map& inner) const;
+    /// Sets the entry for `key` (array_of_maps: a 4-byte index; flags must be bpf_any, as on Linux).
+    [[nodiscard]] virtual Result<void> set_inner(std::span<const std::uint8_t> key, std::shared_ptr<Map> inner,
+                                                 std::uint64_t flags = bpf_any) = 0;
+    /// The entry for `key`, or nullptr.
+    [[nodiscard]] virtual Result<std::shared_ptr<Map>> inner_map(std::span<const std::uint8_t> key) const = 0;
+
+  protected:
+    using Map::Map;
+};
+
+/// prog_array: the programs of tail calls, set by the host. Programs cannot read it (lookup returns nullptr); the
+/// tail-call helper uses program_at(). Entries hold the programs alive; a program that owns this map and sits in it
+/// forms a cycle, which Linux breaks by clearing the array when user space lets go of it: the owner of the programs
+/// calls clear() when it tears them down.
+class ProgramArrayMap final : public Map {
+  public:
+    [[nodiscard]] static Result<std::shared_ptr<ProgramArrayMap>> create(const MapConfig& config);
+    ~ProgramArrayMap() override;
+
+    /// Sets (or, with nullptr, clears) entry `index`.
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program);
+    /// The program at `index`, or nullptr: valid until the calling invocation returns (call inside an EpochGuard).
+    [[nodiscard]] const exec::Executable* program_at(std::uint32_t index) const noexcept {
+        if (index >= config().max_entries) {
+            return nullptr;
+        }
+        const Entry* entry = m_entries[index].load(std::memory_order_seq_cst);
+        return entry != nullptr ? entry->program.get() : nullptr;
+    }
+    /// The program at `index` for the host, or nullptr.
+    [[nodiscard]] std::shared_ptr<const exec::Executable> program(std::uint32_t index) const;
+    /// Clears every entry.
+    void clear() noexcept;
+
+    long update(const void* key, const void* value, std::uint64_t flags) noexcept override;
+    long erase(const void* key) noexcept override;
+    [[nodiscard]] Result<bool> host_lookup(std::span<const std::uint8_t> key,
+                                           std::span<std::uint8_t> value) const override;
+    [[nodiscard]] Result<void> host_update(std::span<const std::uint8_t> key, std::span<const std::uint8_t> value,
+                                           std::uint64_t flags) override;
+    [[nodiscard]] Result<bool> host_erase(std::span<const std::uint8_t> key) override;
+    [[nodiscard]] Result<bool> next_key(std::span<const std::uint8_t> key_or_empty,
+                                        std::span<std::uint8_t> next_out) const override;
+    [[nodiscard]] std::optional<std::size_t> entry_count() const noexcept override;
+    [[nodiscard]] std::size_t memory_size() const noexcept override;
+
+  private:
+    struct Entry {
+        Retired retired; // first: the reclaimer gets back to the entry from it
+        std::shared_ptr<const exec::Executable> program;
+    };
+    explicit ProgramArrayMap(MapConfig config) noexcept;
+    static void reclaim(Retired* node) noexcept;
+    bool clear_entry(std::uint32_t index) noexcept;
+
+    std::unique_ptr<std::atomic<Entry*>[]> m_entries;
+};
+
+} // namespace embpf::runtime
+
+// ---- embpf/runtime/perf_event_array.hpp ----
+// The perf event array map (BPF_MAP_TYPE_PERF_EVENT_ARRAY) in user mode.
+//
+// On Linux each entry holds a perf event, in practice one per CPU, whose ring user space maps to read samples that
+// bpf_perf_event_output writes. Here each entry (index 0 .. max_entries-1; max_entries 0 means one per slot) gets a
+// byte ring that the host opens with open(), as libbpf's perf_buffer__new installs one event per CPU. Output to an
+// index with no open buffer is -ENOENT, an index out of range -E2BIG, a sample that does not fit the free space is
+// lost (-ENOSPC) and counted, and the host's consumer hears about losses through its lost callback, as libbpf's
+// lost_cb. Unlike Linux the consumer sees the sample's exact size (Linux pads raw samples to 8 bytes minus 4).
+// Samples are copied: a consumer gets a span into a scratch buffer that stays valid during its callback.
+
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace embpf::runtime {
+
+inline constexpr std::uint64_t bpf_f_index_mask = 0xffffffffULL;
+inline constexpr std::uint64_t bpf_f_current_cpu = bpf_f_index_mask;
+inline constexpr std::uint64_t bpf_f_ctxlen_mask = 0xfffffULL << 32;
+
+class PerfEventArrayMap final : public Map {
+  public:
+    [[nodiscard]] static Result<std::shared_ptr<PerfEventArrayMap>> create(const MapConfig& config);
+    ~PerfEventArrayMap() override;
+
+    /// bpf_perf_event_output: the low 32 bits of `flags` pick the index (bpf_f_current_cpu: the calling thread's
+    /// slot); other bits are -EINVAL (the helper layer strips bpf_f_ctxlen_mask and passes those context bytes as
+    /// `extra`, which is appended to the sample). Returns 0 or a negative errno. Any thread.
+    [[nodiscard]] long output(std::uint64_t flags, const void* data, std::uint64_t size, const void* extra = nullptr,
+                              std::uint64_t extra_size = 0) noexcept;
+
+    /// Opens a buffer of `bytes` (rounded up to a power of two, at least 4096) for each index that has none.
+    [[nodiscard]] Result<void> open(std::size_t bytes);
+    /// Opens a buffer for one index.
+    [[nodiscard]] Result<void> open(std::uint32_t index, std::size_t bytes);
+    /// Closes the buffer of `index`; samples still in it are dropped.
+    void close(std::uint32_t index) noexcept;
+
+    /// Delivers the waiting samples of every open buffer: `on_sample(index, span)`, after `on_lost(index, count)` when
+    /// samples of that buffer were lost since the last call. Returns the number of samples delivered. One consumer at a
+    /// time; do not call it from a callback.
+    template <typename Sample, typename Lost>
+    std::size_t consume(Sample&& on_sample, Lost&& on_lost) {
+        auto sample = [&](std::uint32_t index, std::span<const std::uint8_t> data) { on_sample(index, data); };
+        auto lost = [&](std::uint32_t index, std::uint64_t count) { on_lost(index, count); };
+        return consume_impl(&call_sample<decltype(sample)>, &sample, &call_lost<decltype(lost)>, &lost);
+    }
+    template <typename Sample>
+    std::size_t consume(Sample&& on_sample) {
+        return consume(std::forward<Sample>(on_sample), [](std::uint32_t, std::uint64_t) {});
+    }
+    /// consume(), waiting up to `timeout` for a sample when there is none (negative: forever).
+    template <typename Sample, typename Lost>
+    std::size_t poll(std::chrono::milliseconds timeout, Sample&& on_sample, Lost&& on_lost) {
+        auto sample = [&](std::uint32_t index, std::span<const std::uint8_t> data) { on_sample(index, data); };
+        auto lost = [&](std::uint32_t index, std::uint64_t count) { on_lost(index, count); };
+        return poll_impl(timeout, &call_sample<decltype(sample)>, &sample, &call_lost<decltype(lost)>, &lost);
+    }
+    template <typename Sample>
+    std::size_t poll(std::chrono::milliseconds timeout, Sample&& on_sample) {
+        return poll(timeout, std::forward<Sample>(on_sample), [](std::uint32_t, std::uint64_t) {});
+    }
+    /// An eventfd readable when samples (or losses) may be waiting.
+    [[nodiscard]] int wait_fd() const noexcept { return m_event_fd; }
+
+    [[nodiscard]] Result<bool> host_lookup(std::span<const std::uint8_t> key,
+                                           std::span<std::uint8_t> value) const override;
+    [[nodiscard]] Result<void> host_update(std::span<const std::uint8_t> key, std::span<const std::uint8_t> value,
+                                           std::uint64_t flags) override;
+    /// Closes the buffer of the index; false when none was open.
+    [[nodiscard]] Result<bool> host_erase(std::span<const std::uint8_t> key) override;
+    [[nodiscard]] Result<bool> next_key(std::span<const std::uint8_t> key_or_empty,
+                                        std::span<std::uint8_t> next_out) const override;
+    [[nodiscard]] std::size_t memory_size() const noexcept override;
+
+  private:
+    struct Buffer;
+    using SampleFn = void (*)(void*, std::uint32_t, std::span<const std::uint8_t>);
+    using LostFn = void (*)(void*, std::uint32_t, std::uint64_t);
+
+    template <typename F>
+    static void call_sample(void* context, std::uint32_t index, std::span<const std::uint8_t> data) {
+        (*static_cast<F*>(context))(index, data);
+    }
+    template <typename F>
+    static void call_lost(void* context, std::uint32_t index, std::uint64_t count) {
+        (*static_cast<F*>(context))(index, count);
+    }
+
+    explicit PerfEventArrayMap(MapConfig config) noexcept;
+    void notify() noexcept;
+    std::size_t consume_impl(SampleFn on_sample, void* sample_context, LostFn on_lost, void* lost_context);
+    std::size_t poll_impl(std::chrono::milliseconds timeout, SampleFn on_sample, void* sample_context, LostFn on_lost,
+                          void* lost_context);
+
+    std::unique_ptr<std::atomic<Buffer*>[]> m_buffers;
+    std::atomic<std::size_t> m_bytes{0};
+    int m_event_fd = -1;
+    std::atomic<bool> m_signaled{false};
+    std::mutex m_consumer; // serializes consumers, open and close
+    std::vector<std::uint8_t> m_scratch;
+};
+
+} // namespace embpf::runtime
+
+// ---- embpf/runtime/ring_buffer.hpp ----
+// The ring buffer map (BPF_MAP_TYPE_RINGBUF), laid out as Linux lays it out.
+//
+// Memory: one mapping of [meta page][consumer page][producer page][data][data again]. The data pages are mapped twice
+// back to back (memfd_create + two MAP_SHARED|MAP_FIXED mappings), so a record that wraps past the end of the data
+// area is still contiguous in memory: reserve() can hand out a plain pointer, and the consumer reads records in
+// place. The consumer and producer positions sit at the start of their pages, and records have Linux's 8-byte header
+// (u32 len with the busy and discard bits, u32 pg_off: the record header's page offset from the meta page), so the
+// record format is the one libbpf's consumer reads. The meta page points back at the map, which is how
+// from_sample() finds the ring of a record as bpf_ringbuf_submit(sample) must.
+//
+// Producers (programs or the host, on any threads) reserve space under a tiny spin lock, as Linux does: the header
+// must be written (busy) before the producer position that covers it is published, and the lock keeps reservations
+// in position order. Commit flips the header with one atomic exchange and needs no lock. One consumer at a time
+// (consume/poll serialize) reads committed records in order, skips discarded ones and stops at the first busy one.
+//
+// Wakeups: wait_fd() is an eventfd that becomes readable when a record is committed without bpf_rb_no_wakeup (or with
+// bpf_rb_force_wakeup). To keep the write(2) off the hot path, a producer only signals when no signal is pending since
+// the consumer last re-armed it. consume() re-arms (and drains the fd) first, so a host that waits on the fd after
+// consume() returned never misses a record; poll() re-arms only when it finds nothing and is about to block, so a
+// busy consumer costs the producers no system calls at all.
+
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+namespace embpf::runtime {
+
+// Values of linux/bpf.h.
+inline constexpr std::uint64_t bpf_rb_no_wakeup = 1;
+inline constexpr std::uint64_t bpf_rb_force_wakeup = 2;
+inline constexpr std::uint64_t bpf_rb_avail_data = 0;
+inline constexpr std::uint64_t bpf_rb_ring_size = 1;
+inline constexpr std::uint64_t bpf_rb_cons_pos = 2;
+inline constexpr std::uint64_t bpf_rb_prod_pos = 3;
+inline constexpr std::uint32_t bpf_ringbuf_busy_bit = 1U << 31;
+inline constexpr std::uint32_t bpf_ringbuf_discard_bit = 1U << 30;
+inline constexpr std::uint32_t bpf_ringbuf_hdr_sz = 8;
+
+/// The record header, as in linux/bpf.h (struct bpf_ringbuf_hdr).
+struct RingBufferHeader {
+    std::uint32_t len;
+    std::uint32_t pg_off;
+};
+
+class RingBufferMap final : public Map {
+  public:
+    /// max_entries is the data size: a power of two and a multiple of the page size. key_size and value_size are 0.
+    [[nodiscard]] static Result<std::shared_ptr<RingBufferMap>> create(const MapConfig& config);
+    ~RingBufferMap() override;
+
+    // Producer side: programs (through helpers) and the host, any thread.
+
+    /// Space for a record of `size` bytes, 8-byte aligned and contiguous, or nullptr when the ring is full, `size`
+    /// is too large or `flags` is not 0 (bpf_ringbuf_reserve).
+    [[nodiscard]] void* reserve(std::uint64_t size, std::uint64_t flags) noexcept;
+    /// Commits a reserved record (bpf_ringbuf_submit); flags: bpf_rb_no_wakeup, bpf_rb_force_wakeup.
+    void submit(void* sample, std::uint64_t flags) noexcept;
+    /// Commits a reserved record as discarded: the consumer skips it (bpf_ringbuf_discard).
+    void discard(void* sample, std::uint64_t flags) noexcept;
+    /// Copies `size` bytes as one record (bpf_ringbuf_output): 0, -EAGAIN when full, -EINVAL for bad flags.
+    [[nodiscard]] long output(const void* data, std::uint64_t size, std::uint64_t flags) noexcept;
+    /// bpf_ringbuf_query: bpf_rb_avail_data, bpf_rb_ring_size, bpf_rb_cons_pos, bpf_rb_prod_pos; 0 otherwise.
+    [[nodiscard]] std::uint64_t query(std::uint64_t flags) const noexcept;
+    /// The ring a pointer from reserve() belongs to (how bpf_ringbuf_submit finds it without a map argument).
+    [[nodiscard]] static RingBufferMap* from_sample(const void* sample) noexcept;
+
+    // Consumer side: one consumer at a time (calls serialize). Do not call them from inside a callback.
+
+    /// Delivers every committed record in order to `callback(std::span<const std::uint8_t>)`, skipping discarded ones
+    /// and stopping at the first record still being written. A callback returning bool stops the batch by returning
+    /// false (that record counts as consumed). Returns the number of records delivered.
+    template <typename F>
+    std::size_t consume(F&& callback) {
+        return consume_impl(&invoke<F>, static_cast<void*>(std::addressof(callback)));
+    }
+    /// consume(), waiting up to `timeout` for the first record when there is none (a negative timeout waits forever).
+    template <typename F>
+    std::size_t poll(std::chrono::milliseconds timeout, F&& callback) {
+        return poll_impl(timeout, &invoke<F>, static_cast<void*>(std::addressof(callback)));
+    }
+    /// An eventfd that is readable when committed records may be waiting (for epoll/poll/select loops).
+    [[nodiscard]] int wait_fd() const noexcept { return m_event_fd; }
+
+    [[nodiscard]] std::size_t data_size() const noexcept { return m_size; }
+
+    [[nodiscard]] Result<bool> host_lookup(std::span<const std::uint8_t> key,
+                                           std::span<std::uint8_t> value) const override;
+    [[nodiscard]] Result<void> host_update(std::span<const std::uint8_t> key, std::span<const std::uint8_t> value,
+                                           std::uint64_t flags) override;
+    [[nodiscard]] Result<bool> host_erase(std::span<const std::uint8_t> key) override;
+    [[nodiscard]] Result<bool> next_key(std::span<const std::uint8_t> key_or_empty,
+                                        std::span<std::uint8_t> next_out) const override;
+    [[nodiscard]] std::size_t memory_size() const noexcept override;
+
+  private:
+    using RecordFn = bool (*)(void* context, std::span<const std::uint8_t> record);
+
+    template <typename F>
+    static bool invoke(void* context, std::span<const std::uint8_t> record) {
+        auto& callback = *static_cast<std::remove_reference_t<F>*>(context);
+        if constexpr (std::is_void_v<std::invoke_result_t<decltype(callback), std::span<const std::uint8_t>>>) {
+            callback(record);
+            return true;
+        } else {
+            return static_cast<bool>(callback(record));
+        }
+    }
+
+    explicit RingBufferMap(MapConfig config) noexcept;
+    [[nodiscard]] Result<void> map_memory();
+    void commit(void* sample, std::uint64_t flags, bool discarded) noexcept;
+    void notify(bool force) noexcept;
+    std::size_t consume_impl(RecordFn fn, void* context);
+    std::size_t consume_locked(RecordFn fn, void* context); // under m_consumer
+    void rearm_wakeup() noexcept;                           // under m_consumer
+    std::size_t poll_impl(std::chrono::milliseconds timeout, RecordFn fn, void* context);
+
+    // Read-only after creation.
+    std::byte* m_base = nullptr; // the meta page; the whole mapping is m_mapping_size bytes
+    std::size_t m_mapping_size = 0;
+    std::size_t m_page = 0;
+    std::size_t m_size = 0; // data bytes
+    std::uint64_t m_mask = 0;
+    std::byte* m_data = nullptr;
+    std::uint64_t* m_consumer_pos = nullptr; // in the consumer page, accessed through std::atomic_ref
+    std::uint64_t* m_producer_pos = nullptr; // in the producer page
+    int m_event_fd = -1;
+    // Written by producers on every reservation: a cache line of its own, so that the consumer's reads of the fields
+    // above do not bounce it.
+    alignas(64) std::atomic<bool> m_reserve_lock{false};
+    std::uint64_t m_pending_pos = 0;                 // the oldest record that may still be busy; under m_reserve_lock
+    std::uint64_t m_cached_consumer = 0;             // the consumer position as last read; under m_reserve_lock
+    alignas(64) std::atomic<bool> m_signaled{false}; // a wakeup is pending in the eventfd
+    alignas(64) std::mutex m_consumer;
+};
+
+} // namespace embpf::runtime
+
+// ---- embpf/api/object_spec.hpp ----
+// ObjectSpec: a parsed eBPF object, editable before it is loaded.
+
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace embpf {
+
+/// A map as the object defines it. Edit it (max_entries, map_flags) before loading.
+using MapSpec = elf::MapDefinition;
+
+/// A program as the object defines it, with the program type chosen for it.
+struct ProgramSpec {
+    /// The program type's name on the spec's platform, guessed from the section name; empty when no type
+    /// matches the section. Set it to load the program as another type.
+    std::string type;
+    elf::ProgramDefinition definition;
+
+    [[nodiscard]] const std::string& name() const noexcept { return definition.name; }
+    [[nodiscard]] const std::string& section() const noexcept { return definition.section; }
+    [[nodiscard]] const std::vector<isa::Instruction>& instructions() const noexcept { return definition.instructions; }
+};
+
+/// Which platform an object was built for, and why that one was chosen.
+struct PlatformChoice {
+    const platform::Platform* platform = nullptr;
+    std::string reason;
+};
+
+/// The parsed object: programs, map specs and global variables, editable until Object::load.
+class ObjectSpec {
+  public:
+    /// Reads an object file. Without a platform, eBPF for Windows' `.ebpf_for_windows` tag selects
+    /// platform::windows() and its absence platform::linux(); platform_choice() says which and why.
+    [[nodiscard]] static Result<ObjectSpec> open(const std::filesystem::path& path,
+                                                 const platform::Platform* platform = nullptr);
+    [[nodiscard]] static Result<ObjectSpec> open(std::span<const std::uint8_t> bytes,
+                                                 const platform::Platform* platform = nullptr);
+
+    [[nodiscard]] const PlatformChoice& platform_choice() const noexcept { return m_platform; }
+    [[nodiscard]] const platform::Platform& platform() const noexcept { return *m_platform.platform; }
+
+    [[nodiscard]] std::vector<ProgramSpec>& programs() noexcept { return m_programs; }
+    [[nodiscard]] const std::vector<ProgramSpec>& programs() const noexcept { return m_programs; }
+    [[nodiscard]] std::vector<MapSpec>& maps() noexcept { return m_file.maps; }
+    [[nodiscard]] const std::vector<MapSpec>& maps() const noexcept { return m_file.maps; }
+    [[nodiscard]] const std::vector<elf::Variable>& variables() const noexcept { return m_file.variables; }
+    [[nodiscard]] const std::string& license() const noexcept { return m_file.license; }
+    [[nodiscard]] const std::shared_ptr<const btf::Types>& btf() const noexcept { return m_file.btf; }
+
+    /// The program, map or variable with this name, or nullptr.
+    [[nodiscard]] ProgramSpec* program(std::string_view name) noexcept;
+    [[nodiscard]] const ProgramSpec* program(std::string_view name) const noexcept;
+    [[nodiscard]] MapSpec* map(std::string_view name) noexcept;
+    [[nodiscard]] const MapSpec* map(std::string_view name) const noexcept;
+    [[nodiscard]] const elf::Variable* variable(std::string_view name) const noexcept;
+
+    /// Sets the initial value of a global variable (`.rodata`, `.data`, `.bss`) by name. The size of T must be the
+    /// variable's size, and its BTF type's size when the object has BTF.
+    template <typename T>
+    [[nodiscard]] Result<void> set_global(std::string_view name, const T& value) {
+        static_assert(std::is_trivially_copyable_v<T>, "a global variable is set from its bytes");
+        std::uint8_t bytes[sizeof(T)];
+        std::memcpy(bytes, &value, sizeof(T));
+        return set_global_bytes(name, bytes);
+    }
+    [[nodiscard]] Result<void> set_global_bytes(std::string_view name, std::span<const std::uint8_t> bytes);
+
+    /// Chooses the platform again (the types of programs whose type no longer exists are guessed anew).
+    void set_platform(const platform::Platform& platform, std::string reason);
+
+  private:
+    static Result<ObjectSpec> from_file(Result<elf::ObjectFile> file, const platform::Platform* platform);
+
+    elf::ObjectFile m_file;
+    std::vector<ProgramSpec> m_programs;
+    PlatformChoice m_platform;
+};
+
+} // namespace embpf
+
+// ---- embpf/api/object.hpp ----
+// Object, Program and MapHandle: a loaded eBPF object and RAII handles to its parts.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace embpf {
+
+namespace runtime {
+class Map;
+} // namespace runtime
+
+namespace detail {
+struct ProgramState;
+struct ObjectState;
+} // namespace detail
+
+struct LoadOptions {
+    /// Load without verification and run programs only in the checked interpreter, where every memory access is
+    /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
+    bool unverified = false;
+    exec::EngineKind engine = exec::EngineKind::interpreter;
+    /// The most bytes all maps of the object may allocate together; 0 for no limit.
+    std::size_t memory_limit = 0;
+    /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
+    std::uint32_t slots = 0;
+    /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux
+    /// programs under test). Without it programs keep the offsets they were compiled with.
+    std::shared_ptr<const btf::Types> target_btf{};
+};
+
+/// A map of a loaded object. Copies share the map; the map lives while any handle or program holds it.
+class MapHandle {
+  public:
+    [[nodiscard]] const std::string& name() const noexcept;
+    [[nodiscard]] platform::MapKind kind() const noexcept;
+    [[nodiscard]] std::uint32_t key_size() const noexcept;
+    [[nodiscard]] std::uint32_t value_size() const noexcept;
+    [[nodiscard]] std::uint32_t max_entries() const noexcept;
+    /// Read-only to programs (`.rodata`): the host may read it, not change it.
+    [[nodiscard]] bool frozen() const noexcept { return m_frozen; }
+    /// The BTF names of the key and value types, empty when the object has none.
+    [[nodiscard]] const std::string& key_type_name() const noexcept { return m_key_type; }
+    [[nodiscard]] const std::string& value_type_name() const noexcept { return m_value_type; }
+
+    /// Copies the value of `key` (per-CPU maps: every slot's value, each rounded up to 8 bytes); nullopt when the
+    /// map has no such key.
+    [[nodiscard]] Result<std::optional<std::vector<std::uint8_t>>> lookup(std::span<const std::uint8_t> key) const;
+    [[nodiscard]] Result<void> update(std::span<const std::uint8_t> key, std::span<const std::uint8_t> value,
+                                      std::uint64_t flags = 0);
+    /// Deletes `key`; false when there was none.
+    [[nodiscard]] Result<bool> erase(std::span<const std::uint8_t> key);
+    /// Every key in the map's iteration order.
+    [[nodiscard]] Result<std::vector<std::vector<std::uint8_t>>> keys() const;
+
+    /// The runtime map underneath, for the typed facades (Map<K,V>, RingBuffer<T>).
+    [[nodiscard]] const std::shared_ptr<runtime::Map>& runtime_map() const noexcept { return m_map; }
+
+  private:
+    friend class Object;
+    MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type)
+        : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)),
+          m_value_type(std::move(value_type)) {}
+
+    std::shared_ptr<runtime::Map> m_map;
+    bool m_frozen = false;
+    std::string m_key_type;
+    std::string m_value_type;
+};
+
+/// A program of a loaded object, prepared for its engine. Copies share it; it keeps its maps alive.
+class Program {
+  public:
+    [[nodiscard]] const std::string& name() const noexcept;
+    [[nodiscard]] const std::string& section() const noexcept;
+    [[nodiscard]] const platform::ProgramType& type() const noexcept;
+    /// The instructions as loaded: map references resolved, CO-RE relocations applied.
+    [[nodiscard]] std::span<const isa::Instruction> instructions() const noexcept;
+    /// False for programs loaded with LoadOptions::unverified.
+    [[nodiscard]] bool verified() const noexcept;
+    /// What CO-RE did to the program, one line per relocation; empty when it had none.
+    [[nodiscard]] const std::vector<std::string>& relocation_report() const noexcept;
+
+    /// Runs the program once on a context of `ctx_size` bytes. Unverified programs run in the checked
+    /// interpreter: a fault stops the run with an error naming the instruction and the address.
+    [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
+    /// Like run(), but also counts the instructions executed (always in the checked interpreter).
+    [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
+                                                           std::uint64_t instruction_budget = 0) const;
+
+  private:
+    friend class Object;
+    explicit Program(std::shared_ptr<const detail::ProgramState> state) : m_state(std::move(state)) {}
+    std::shared_ptr<const detail::ProgramState> m_state;
+};
+
+/// A loaded object: its maps created, its programs resolved and prepared. Move-only; handles taken from it
+/// share what they need, so they stay valid after the Object is gone.
+class Object {
+  public:
+    /// Loads `spec` for its platform (ObjectSpec::platform()).
+    [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const LoadOptions& options = {});
+    /// Loads `spec` for `platform`, which must outlive the object.
+    [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const platform::Platform& platform,
+                                             const LoadOptions& options = {});
+
+    Object(Object&&) noexcept = default;
+    Object& operator=(Object&&) noexcept = default;
+    Object(const Object&) = delete;
+    Object& operator=(const Object&) = delete;
+    ~Object();
+
+    /// The program named `name`; an error names the feature when the program uses one this build lacks.
+    [[nodiscard]] Result<Program> program(std::string_view name) const;
+    [[nodiscard]] std::vector<std::string> program_names() const;
+    [[nodiscard]] Result<MapHandle> map(std::string_view name) const;
+    [[nodiscard]] std::vector<std::string> map_names() const;
+    /// Bytes allocated by the object's maps.
+    [[nodiscard]] std::size_t memory_size() const noexcept;
+    [[nodiscard]] const platform::Platform& platform() const noexcept;
+
+  private:
+    explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}
+    std::shared_ptr<detail::ObjectState> m_state;
+};
+
+} // namespace embpf
 
 // ---- embpf/embpf.hpp ----
 // embpf: verified eBPF plugins for user-mode hosts. The umbrella header of the public C++ API.

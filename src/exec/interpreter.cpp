@@ -62,6 +62,16 @@ struct RunState {
     bool fault_write = false;
     bool read_only = false; ///< the refused write hit memory the run may only read
 
+    std::vector<MemoryRegion> helper_regions; ///< handed out by helpers during this run
+
+    void note_helper_result(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0) {
+        if (options->helper_result_region) {
+            if (auto region = options->helper_result_region(helper, args, r0)) {
+                helper_regions.push_back(*region);
+            }
+        }
+    }
+
     void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
         fault = kind;
         fault_pc = static_cast<std::size_t>(pc);
@@ -89,12 +99,17 @@ bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::siz
     if (state.ctx != 0 && inside(addr, size, state.ctx, state.ctx_size)) {
         writable = state.options->context_writable;
     } else {
-        const MemoryRegion* found = nullptr;
-        for (const MemoryRegion& region : state.options->regions) {
-            if (inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size)) {
-                found = &region;
-                break;
+        auto find = [&](const std::vector<MemoryRegion>& regions) -> const MemoryRegion* {
+            for (const MemoryRegion& region : regions) {
+                if (inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size)) {
+                    return &region;
+                }
             }
+            return nullptr;
+        };
+        const MemoryRegion* found = find(state.options->regions);
+        if (found == nullptr) {
+            found = find(state.helper_regions);
         }
         if (found == nullptr) {
             return false;

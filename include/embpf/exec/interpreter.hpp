@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,10 +43,17 @@ struct MemoryRegion {
     bool writable = false;
 };
 
+/// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs
+/// after each helper call with the helper id, r1-r5 and r0.
+using HelperResultRegion =
+    std::function<std::optional<MemoryRegion>(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0)>;
+
 struct CheckedOptions {
-    std::vector<MemoryRegion> regions;    ///< extra memory the program may access
+    std::vector<MemoryRegion> regions{};  ///< extra memory the program may access
     bool context_writable = true;         ///< whether [ctx, ctx + ctx_size) may be written
     std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
+    /// Regions helpers hand out during the run become accessible for the rest of it.
+    HelperResultRegion helper_result_region{};
 };
 
 /// What a checked run did.

@@ -1,7 +1,8 @@
 // A Linux libbpf-style program: BTF-defined maps, global data in .data/.bss/.rodata, string
 // literals, and two subprograms.
 #include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+
+#include <bpf/bpf_helpers.h> // after linux/bpf.h, whose types it uses
 
 struct stats {
     __u64 packets;

@@ -1,0 +1,138 @@
+// Object, Program and MapHandle: a loaded eBPF object and RAII handles to its parts.
+#pragma once
+
+#include "embpf/api/object_spec.hpp"
+#include "embpf/exec/engine.hpp"
+#include "embpf/exec/interpreter.hpp"
+#include "embpf/result.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace embpf {
+
+namespace runtime {
+class Map;
+} // namespace runtime
+
+namespace detail {
+struct ProgramState;
+struct ObjectState;
+} // namespace detail
+
+struct LoadOptions {
+    /// Load without verification and run programs only in the checked interpreter, where every memory access is
+    /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
+    bool unverified = false;
+    exec::EngineKind engine = exec::EngineKind::interpreter;
+    /// The most bytes all maps of the object may allocate together; 0 for no limit.
+    std::size_t memory_limit = 0;
+    /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
+    std::uint32_t slots = 0;
+    /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux
+    /// programs under test). Without it programs keep the offsets they were compiled with.
+    std::shared_ptr<const btf::Types> target_btf{};
+};
+
+/// A map of a loaded object. Copies share the map; the map lives while any handle or program holds it.
+class MapHandle {
+  public:
+    [[nodiscard]] const std::string& name() const noexcept;
+    [[nodiscard]] platform::MapKind kind() const noexcept;
+    [[nodiscard]] std::uint32_t key_size() const noexcept;
+    [[nodiscard]] std::uint32_t value_size() const noexcept;
+    [[nodiscard]] std::uint32_t max_entries() const noexcept;
+    /// Read-only to programs (`.rodata`): the host may read it, not change it.
+    [[nodiscard]] bool frozen() const noexcept { return m_frozen; }
+    /// The BTF names of the key and value types, empty when the object has none.
+    [[nodiscard]] const std::string& key_type_name() const noexcept { return m_key_type; }
+    [[nodiscard]] const std::string& value_type_name() const noexcept { return m_value_type; }
+
+    /// Copies the value of `key` (per-CPU maps: every slot's value, each rounded up to 8 bytes); nullopt when the
+    /// map has no such key.
+    [[nodiscard]] Result<std::optional<std::vector<std::uint8_t>>> lookup(std::span<const std::uint8_t> key) const;
+    [[nodiscard]] Result<void> update(std::span<const std::uint8_t> key, std::span<const std::uint8_t> value,
+                                      std::uint64_t flags = 0);
+    /// Deletes `key`; false when there was none.
+    [[nodiscard]] Result<bool> erase(std::span<const std::uint8_t> key);
+    /// Every key in the map's iteration order.
+    [[nodiscard]] Result<std::vector<std::vector<std::uint8_t>>> keys() const;
+
+    /// The runtime map underneath, for the typed facades (Map<K,V>, RingBuffer<T>).
+    [[nodiscard]] const std::shared_ptr<runtime::Map>& runtime_map() const noexcept { return m_map; }
+
+  private:
+    friend class Object;
+    MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type)
+        : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)),
+          m_value_type(std::move(value_type)) {}
+
+    std::shared_ptr<runtime::Map> m_map;
+    bool m_frozen = false;
+    std::string m_key_type;
+    std::string m_value_type;
+};
+
+/// A program of a loaded object, prepared for its engine. Copies share it; it keeps its maps alive.
+class Program {
+  public:
+    [[nodiscard]] const std::string& name() const noexcept;
+    [[nodiscard]] const std::string& section() const noexcept;
+    [[nodiscard]] const platform::ProgramType& type() const noexcept;
+    /// The instructions as loaded: map references resolved, CO-RE relocations applied.
+    [[nodiscard]] std::span<const isa::Instruction> instructions() const noexcept;
+    /// False for programs loaded with LoadOptions::unverified.
+    [[nodiscard]] bool verified() const noexcept;
+    /// What CO-RE did to the program, one line per relocation; empty when it had none.
+    [[nodiscard]] const std::vector<std::string>& relocation_report() const noexcept;
+
+    /// Runs the program once on a context of `ctx_size` bytes. Unverified programs run in the checked
+    /// interpreter: a fault stops the run with an error naming the instruction and the address.
+    [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
+    /// Like run(), but also counts the instructions executed (always in the checked interpreter).
+    [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
+                                                           std::uint64_t instruction_budget = 0) const;
+
+  private:
+    friend class Object;
+    explicit Program(std::shared_ptr<const detail::ProgramState> state) : m_state(std::move(state)) {}
+    std::shared_ptr<const detail::ProgramState> m_state;
+};
+
+/// A loaded object: its maps created, its programs resolved and prepared. Move-only; handles taken from it
+/// share what they need, so they stay valid after the Object is gone.
+class Object {
+  public:
+    /// Loads `spec` for its platform (ObjectSpec::platform()).
+    [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const LoadOptions& options = {});
+    /// Loads `spec` for `platform`, which must outlive the object.
+    [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const platform::Platform& platform,
+                                             const LoadOptions& options = {});
+
+    Object(Object&&) noexcept = default;
+    Object& operator=(Object&&) noexcept = default;
+    Object(const Object&) = delete;
+    Object& operator=(const Object&) = delete;
+    ~Object();
+
+    /// The program named `name`; an error names the feature when the program uses one this build lacks.
+    [[nodiscard]] Result<Program> program(std::string_view name) const;
+    [[nodiscard]] std::vector<std::string> program_names() const;
+    [[nodiscard]] Result<MapHandle> map(std::string_view name) const;
+    [[nodiscard]] std::vector<std::string> map_names() const;
+    /// Bytes allocated by the object's maps.
+    [[nodiscard]] std::size_t memory_size() const noexcept;
+    [[nodiscard]] const platform::Platform& platform() const noexcept;
+
+  private:
+    explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}
+    std::shared_ptr<detail::ObjectState> m_state;
+};
+
+} // namespace embpf

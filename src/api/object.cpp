@@ -1,0 +1,391 @@
+#include "embpf/api/object.hpp"
+
+#include "embpf/elf/core.hpp"
+#include "embpf/exec/interpreter.hpp"
+#include "embpf/runtime/epoch.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/map.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace embpf {
+
+namespace detail {
+
+struct ProgramState {
+    std::string name;
+    std::string section;
+    const platform::ProgramType* type = nullptr;
+    bool verified = false;
+    std::vector<std::string> relocation_report;
+    std::optional<exec::Interpreter> interpreter;
+    std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
+    exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
+};
+
+struct ObjectState {
+    const platform::Platform* platform = nullptr;
+    std::vector<std::pair<std::string, MapHandle>> maps;
+    std::map<std::string, std::shared_ptr<const ProgramState>, std::less<>> programs;
+    std::map<std::string, Error, std::less<>> unavailable; // programs that did not load, and why
+    std::size_t memory = 0;
+};
+
+} // namespace detail
+
+namespace {
+
+std::string map_what(const MapSpec& spec) { return "map " + spec.name; }
+
+Result<platform::MapKind> kind_of(const MapSpec& spec, const platform::Platform& platform) {
+    if (spec.origin == elf::MapOrigin::global_data) {
+        return platform::MapKind::array;
+    }
+    auto kind = platform.map_kind(spec.type);
+    if (!kind) {
+        Error error = std::move(kind).error();
+        error.message = map_what(spec) + ": " + error.message;
+        return error;
+    }
+    return kind;
+}
+
+Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::size_t index,
+                                     const platform::Platform& platform, const LoadOptions& options) {
+    const MapSpec& spec = specs[index];
+    auto kind = kind_of(spec, platform);
+    if (!kind) {
+        return std::move(kind).error();
+    }
+    runtime::MapConfig config;
+    config.name = spec.name;
+    config.kind = *kind;
+    config.key_size = spec.key_size;
+    config.value_size = spec.value_size;
+    config.max_entries = spec.max_entries;
+    config.flags = spec.map_flags;
+    config.slots = options.slots;
+    if (spec.inner_map) {
+        if (*spec.inner_map >= specs.size() || *spec.inner_map == index) {
+            return Error::invalid(map_what(spec) + ": its inner map is not a map of the object");
+        }
+        auto inner = config_of(specs, *spec.inner_map, platform, options);
+        if (!inner) {
+            return std::move(inner).error();
+        }
+        config.inner = std::make_shared<const runtime::MapConfig>(std::move(inner).value());
+    }
+    return config;
+}
+
+Error in_program(const std::string& program, Error error) {
+    error.message = "program " + program + ": " + error.message;
+    return error;
+}
+
+} // namespace
+
+Result<Object> Object::load(const ObjectSpec& spec, const LoadOptions& options) {
+    return load(spec, spec.platform(), options);
+}
+
+Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& platform, const LoadOptions& options) {
+    if (!options.unverified) {
+        return Error::unsupported("this build cannot verify programs yet; load with LoadOptions::unverified to run "
+                                  "them in the checked interpreter, where every memory access is checked");
+    }
+    if (options.engine != exec::EngineKind::interpreter) {
+        return Error::unsupported(std::string("the ") + std::string(exec::to_string(options.engine)) +
+                                  " engine is not available in this build");
+    }
+    auto state = std::make_shared<detail::ObjectState>();
+    state->platform = &platform;
+
+    // Maps first: programs refer to them by index.
+    std::vector<std::shared_ptr<runtime::Map>> maps(spec.maps().size());
+    for (std::size_t i = 0; i < spec.maps().size(); ++i) {
+        const MapSpec& map_spec = spec.maps()[i];
+        if (map_spec.is_inner_template) {
+            continue; // only a shape for the maps its outer map will hold
+        }
+        auto config = config_of(spec.maps(), i, platform, options);
+        if (!config) {
+            return std::move(config).error();
+        }
+        auto estimate = runtime::map_memory_estimate(*config);
+        if (!estimate) {
+            Error error = std::move(estimate).error();
+            error.message = map_what(map_spec) + ": " + error.message;
+            return error;
+        }
+        const std::size_t need = *estimate;
+        if (options.memory_limit != 0 && need > options.memory_limit - std::min(options.memory_limit, state->memory)) {
+            return Error::invalid(map_what(map_spec) + " needs " + std::to_string(need) + " bytes; with the " +
+                                  std::to_string(state->memory) + " bytes of the maps before it that exceeds the " +
+                                  "object's memory limit of " + std::to_string(options.memory_limit) + " bytes");
+        }
+        auto map = runtime::create_map(*config);
+        if (!map) {
+            Error error = std::move(map).error();
+            error.message = map_what(map_spec) + ": " + error.message;
+            return error;
+        }
+        state->memory += (*map)->memory_size();
+        if (map_spec.origin == elf::MapOrigin::global_data) {
+            const std::uint32_t zero = 0;
+            auto written = (*map)->host_update({reinterpret_cast<const std::uint8_t*>(&zero), sizeof zero},
+                                               map_spec.initial_value, 0);
+            if (!written) {
+                return Error::internal(map_what(map_spec) +
+                                       ": cannot store its initial value: " + written.error().message);
+            }
+        }
+        maps[i] = *map;
+        state->maps.emplace_back(map_spec.name,
+                                 MapHandle(*map, map_spec.read_only, map_spec.key_type_name, map_spec.value_type_name));
+    }
+
+    for (const ProgramSpec& program_spec : spec.programs()) {
+        const std::string& name = program_spec.name();
+        if (program_spec.definition.unsupported) {
+            state->unavailable.emplace(name,
+                                       in_program(name, Error::unsupported(*program_spec.definition.unsupported)));
+            continue;
+        }
+        auto program = std::make_shared<detail::ProgramState>();
+        program->name = name;
+        program->section = program_spec.section();
+        program->type = platform.program_type(program_spec.type);
+        if (program->type == nullptr) {
+            return in_program(name, Error::invalid(program_spec.type.empty()
+                                                       ? "section " + program_spec.section() +
+                                                             " names no program type of platform " + platform.name() +
+                                                             "; set ProgramSpec::type"
+                                                       : "program type " + program_spec.type +
+                                                             " is not part of platform " + platform.name()));
+        }
+        elf::ProgramDefinition definition = program_spec.definition;
+        if (!definition.core_relocations.empty()) {
+            if (options.target_btf && spec.btf()) {
+                auto outcomes = elf::apply_core_relocations(definition, *spec.btf(), *options.target_btf);
+                if (!outcomes) {
+                    return in_program(name, std::move(outcomes).error());
+                }
+                for (const elf::CoreOutcome& outcome : *outcomes) {
+                    program->relocation_report.push_back(std::to_string(outcome.insn) + ": " + outcome.description);
+                }
+            } else {
+                program->relocation_report.push_back(std::to_string(definition.core_relocations.size()) +
+                                                     " CO-RE relocations kept their compiled offsets: no target "
+                                                     "BTF was given (LoadOptions::target_btf)");
+            }
+        }
+        // Map references become the addresses the helpers and loads use.
+        std::vector<isa::Instruction> code = definition.instructions;
+        for (const elf::MapReference& ref : definition.map_references) {
+            const std::shared_ptr<runtime::Map>& map = maps.at(ref.map);
+            if (!map) {
+                return in_program(name,
+                                  Error::invalid("refers to the inner map template " + spec.maps()[ref.map].name));
+            }
+            std::uint64_t address = reinterpret_cast<std::uintptr_t>(map.get());
+            if (ref.value) {
+                const std::uint32_t zero = 0;
+                auto* value = static_cast<std::uint8_t*>(map->lookup(&zero));
+                if (value == nullptr || ref.offset > map->config().value_size) {
+                    return in_program(name, Error::invalid("a reference into " + spec.maps()[ref.map].name +
+                                                           " lies outside its value"));
+                }
+                address = reinterpret_cast<std::uintptr_t>(value + ref.offset);
+            }
+            code[ref.instruction].src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
+            code[ref.instruction].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address));
+            code[ref.instruction + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address >> 32));
+            if (std::find(program->maps.begin(), program->maps.end(), map) == program->maps.end()) {
+                program->maps.push_back(map);
+            }
+        }
+        if (auto helpers_ok = runtime::check_helpers(code, platform, *program->type); !helpers_ok) {
+            return in_program(name, std::move(helpers_ok).error());
+        }
+        auto interpreter = exec::Interpreter::create(code, runtime::helper_table(platform, *program->type));
+        if (!interpreter) {
+            return in_program(name, std::move(interpreter).error());
+        }
+        program->interpreter.emplace(std::move(interpreter).value());
+        // A checked run may touch the global data it refers to, and what helpers hand out.
+        for (const elf::MapReference& ref : definition.map_references) {
+            if (ref.value) {
+                const std::uint32_t zero = 0;
+                const runtime::Map& map = *maps[ref.map];
+                program->checked.regions.push_back({const_cast<runtime::Map&>(map).lookup(&zero),
+                                                    map.config().value_size, !spec.maps()[ref.map].read_only});
+            }
+        }
+        program->checked.helper_result_region =
+            [&platform, type = program->type](std::uint32_t id, const std::uint64_t* args,
+                                              std::uint64_t r0) -> std::optional<exec::MemoryRegion> {
+            const platform::HelperPrototype* prototype = platform.helper(*type, id);
+            if (prototype == nullptr || r0 == 0) {
+                return std::nullopt;
+            }
+            void* start = reinterpret_cast<void*>(static_cast<std::uintptr_t>(r0));
+            if (prototype->ret == platform::ReturnKind::ptr_to_map_value_or_null) {
+                const auto* map = reinterpret_cast<const runtime::Map*>(static_cast<std::uintptr_t>(args[0]));
+                return exec::MemoryRegion{start, map->config().value_size, true};
+            }
+            if (prototype->ret == platform::ReturnKind::ptr_to_alloc_mem_or_null) {
+                return exec::MemoryRegion{start, static_cast<std::size_t>(args[1]), true};
+            }
+            return std::nullopt;
+        };
+        state->programs.emplace(name, std::move(program));
+    }
+    return Object(std::move(state));
+}
+
+Object::~Object() = default;
+
+Result<Program> Object::program(std::string_view name) const {
+    if (auto it = m_state->programs.find(name); it != m_state->programs.end()) {
+        return Program(it->second);
+    }
+    if (auto it = m_state->unavailable.find(name); it != m_state->unavailable.end()) {
+        return it->second;
+    }
+    return Error::invalid("the object has no program named " + std::string(name));
+}
+
+std::vector<std::string> Object::program_names() const {
+    std::vector<std::string> names;
+    for (const auto& entry : m_state->programs) {
+        names.push_back(entry.first);
+    }
+    return names;
+}
+
+Result<MapHandle> Object::map(std::string_view name) const {
+    for (const auto& entry : m_state->maps) {
+        if (entry.first == name) {
+            return entry.second;
+        }
+    }
+    return Error::invalid("the object has no map named " + std::string(name));
+}
+
+std::vector<std::string> Object::map_names() const {
+    std::vector<std::string> names;
+    for (const auto& entry : m_state->maps) {
+        names.push_back(entry.first);
+    }
+    return names;
+}
+
+std::size_t Object::memory_size() const noexcept { return m_state->memory; }
+
+const platform::Platform& Object::platform() const noexcept { return *m_state->platform; }
+
+// --- Program ---------------------------------------------------------------------------------------
+
+const std::string& Program::name() const noexcept { return m_state->name; }
+const std::string& Program::section() const noexcept { return m_state->section; }
+const platform::ProgramType& Program::type() const noexcept { return *m_state->type; }
+std::span<const isa::Instruction> Program::instructions() const noexcept { return m_state->interpreter->program(); }
+bool Program::verified() const noexcept { return m_state->verified; }
+const std::vector<std::string>& Program::relocation_report() const noexcept { return m_state->relocation_report; }
+
+Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {
+    if (m_state->verified) {
+        runtime::EpochGuard guard;
+        return m_state->interpreter->run(ctx, ctx_size);
+    }
+    auto outcome = run_checked(ctx, ctx_size);
+    if (!outcome) {
+        return std::move(outcome).error();
+    }
+    return outcome->r0;
+}
+
+Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_size,
+                                                  std::uint64_t instruction_budget) const {
+    exec::CheckedOptions options = m_state->checked;
+    options.instruction_budget = instruction_budget;
+    // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use.
+    const platform::ContextDescriptor& context = m_state->type->context;
+    if (context.data >= 0 && context.data_end >= 0 && context.pointer_width == 8 && ctx != nullptr &&
+        ctx_size >= context.size) {
+        std::uint64_t data = 0;
+        std::uint64_t data_end = 0;
+        std::memcpy(&data, static_cast<const std::uint8_t*>(ctx) + context.data, sizeof data);
+        std::memcpy(&data_end, static_cast<const std::uint8_t*>(ctx) + context.data_end, sizeof data_end);
+        if (data != 0 && data <= data_end) {
+            options.regions.push_back(
+                {reinterpret_cast<const void*>(static_cast<std::uintptr_t>(data)), data_end - data, true});
+        }
+    }
+    runtime::EpochGuard guard;
+    auto outcome = m_state->interpreter->run_checked(ctx, ctx_size, options);
+    if (!outcome) {
+        return in_program(m_state->name, std::move(outcome).error());
+    }
+    return outcome;
+}
+
+// --- MapHandle ------------------------------------------------------------------------------------
+
+const std::string& MapHandle::name() const noexcept { return m_map->config().name; }
+platform::MapKind MapHandle::kind() const noexcept { return m_map->config().kind; }
+std::uint32_t MapHandle::key_size() const noexcept { return m_map->config().key_size; }
+std::uint32_t MapHandle::value_size() const noexcept { return m_map->config().value_size; }
+std::uint32_t MapHandle::max_entries() const noexcept { return m_map->config().max_entries; }
+
+Result<std::optional<std::vector<std::uint8_t>>> MapHandle::lookup(std::span<const std::uint8_t> key) const {
+    std::vector<std::uint8_t> value(m_map->host_value_size());
+    auto found = m_map->host_lookup(key, value);
+    if (!found) {
+        return std::move(found).error();
+    }
+    if (!*found) {
+        return std::optional<std::vector<std::uint8_t>>();
+    }
+    return std::optional<std::vector<std::uint8_t>>(std::move(value));
+}
+
+Result<void> MapHandle::update(std::span<const std::uint8_t> key, std::span<const std::uint8_t> value,
+                               std::uint64_t flags) {
+    if (m_frozen) {
+        return Error::invalid("map " + name() + " is read-only (.rodata is frozen after load)");
+    }
+    return m_map->host_update(key, value, flags);
+}
+
+Result<bool> MapHandle::erase(std::span<const std::uint8_t> key) {
+    if (m_frozen) {
+        return Error::invalid("map " + name() + " is read-only (.rodata is frozen after load)");
+    }
+    return m_map->host_erase(key);
+}
+
+Result<std::vector<std::vector<std::uint8_t>>> MapHandle::keys() const {
+    std::vector<std::vector<std::uint8_t>> keys;
+    std::vector<std::uint8_t> next(key_size());
+    std::vector<std::uint8_t> current;
+    for (;;) {
+        auto more = m_map->next_key(current, next);
+        if (!more) {
+            return std::move(more).error();
+        }
+        if (!*more) {
+            return keys;
+        }
+        keys.push_back(next);
+        current = next;
+        if (keys.size() > static_cast<std::size_t>(max_entries()) + 1) {
+            return Error::internal("map " + name() + ": iteration does not end");
+        }
+    }
+}
+
+} // namespace embpf

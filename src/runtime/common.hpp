@@ -1,0 +1,112 @@
+// Internals shared by the map implementations: a spin lock, sizes, messages and the factories create_map calls.
+#pragma once
+
+#include "embpf/runtime/map.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <thread>
+
+namespace embpf::runtime::detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+/// A test-and-test-and-set lock for short writer sections (the kernel's raw spinlocks play this part). It yields
+/// after a while, since a user-mode lock holder can be preempted.
+class SpinLock {
+  public:
+    void lock() noexcept {
+        while (m_locked.exchange(true, std::memory_order_acquire)) {
+            for (unsigned spins = 0; m_locked.load(std::memory_order_relaxed); ++spins) {
+                if (spins < 128) {
+                    cpu_relax();
+                } else {
+                    std::this_thread::yield();
+                }
+            }
+        }
+    }
+    [[nodiscard]] bool try_lock() noexcept { return !m_locked.exchange(true, std::memory_order_acquire); }
+    void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
+
+  private:
+    std::atomic<bool> m_locked{false};
+};
+
+/// A SpinLock over an atomic flag that lives elsewhere (a member of a public class).
+class SpinLockRef {
+  public:
+    explicit SpinLockRef(std::atomic<bool>& flag) noexcept : m_flag(flag) {
+        while (m_flag.exchange(true, std::memory_order_acquire)) {
+            for (unsigned spins = 0; m_flag.load(std::memory_order_relaxed); ++spins) {
+                if (spins < 128) {
+                    cpu_relax();
+                } else {
+                    std::this_thread::yield();
+                }
+            }
+        }
+    }
+    ~SpinLockRef() { m_flag.store(false, std::memory_order_release); }
+    SpinLockRef(const SpinLockRef&) = delete;
+    SpinLockRef& operator=(const SpinLockRef&) = delete;
+
+  private:
+    std::atomic<bool>& m_flag;
+};
+
+[[nodiscard]] constexpr std::size_t round_up8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+
+[[nodiscard]] inline std::uint32_t load_u32(const void* p) noexcept {
+    std::uint32_t v = 0;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/// "0x1f".
+[[nodiscard]] std::string hex(std::uint64_t value);
+
+/// The per-CPU value stride: what one slot takes in a per-CPU value.
+[[nodiscard]] constexpr std::size_t percpu_stride(std::uint32_t value_size) noexcept { return round_up8(value_size); }
+
+/// Whether the kind keeps one value per slot.
+[[nodiscard]] constexpr bool is_percpu(platform::MapKind kind) noexcept {
+    return kind == platform::MapKind::percpu_hash || kind == platform::MapKind::percpu_array ||
+           kind == platform::MapKind::lru_percpu_hash;
+}
+
+/// Linux's check of update flags: bpf_f_lock needs a spin lock embpf does not support, and anything above bpf_exist
+/// (bpf_noexist | bpf_exist included) is invalid.
+[[nodiscard]] constexpr long check_update_flags(std::uint64_t flags) noexcept {
+    if ((flags & bpf_f_lock) != 0 || flags > bpf_exist) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+// The factories create_map dispatches to. They expect a validated config with slots resolved.
+[[nodiscard]] Result<std::shared_ptr<Map>> create_hash_map(const MapConfig& config);
+[[nodiscard]] Result<std::shared_ptr<Map>> create_array_map(const MapConfig& config);
+[[nodiscard]] Result<std::shared_ptr<Map>> create_lpm_trie(const MapConfig& config);
+[[nodiscard]] Result<std::shared_ptr<Map>> create_queue_stack(const MapConfig& config);
+
+// Up-front allocations, for map_memory_estimate (they match memory_size() of a new map).
+[[nodiscard]] std::size_t hash_map_memory(const MapConfig& config) noexcept;
+[[nodiscard]] std::size_t lpm_trie_memory(const MapConfig& config) noexcept;
+[[nodiscard]] std::size_t ring_buffer_memory(const MapConfig& config) noexcept;
+
+/// "map NAME: out of memory (N bytes)".
+[[nodiscard]] Error out_of_memory(const MapConfig& config, std::size_t bytes);
+
+} // namespace embpf::runtime::detail

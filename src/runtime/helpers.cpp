@@ -1,0 +1,486 @@
+// Implementations of the general helpers. Each takes the five argument registers and returns r0; pointers arrive
+// as integers because the verifier (or the checked interpreter) has already vouched for them.
+#include "embpf/runtime/helpers.hpp"
+
+#include "embpf/runtime/map.hpp"
+#include "embpf/runtime/perf_event_array.hpp"
+#include "embpf/runtime/ring_buffer.hpp"
+#include "embpf/runtime/slot.hpp"
+
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+namespace embpf::runtime {
+
+namespace {
+
+using u64 = std::uint64_t;
+
+template <typename T>
+T* ptr(u64 value) {
+    return reinterpret_cast<T*>(static_cast<std::uintptr_t>(value));
+}
+
+u64 from_long(long value) { return static_cast<u64>(static_cast<std::int64_t>(value)); }
+
+Map* map_of(u64 value) { return ptr<Map>(value); }
+
+// --- maps --------------------------------------------------------------------------------------------------------
+
+u64 map_lookup_elem(u64 map, u64 key, u64, u64, u64) {
+    return reinterpret_cast<std::uintptr_t>(map_of(map)->lookup(ptr<const void>(key)));
+}
+u64 map_update_elem(u64 map, u64 key, u64 value, u64 flags, u64) {
+    return from_long(map_of(map)->update(ptr<const void>(key), ptr<const void>(value), flags));
+}
+u64 map_delete_elem(u64 map, u64 key, u64, u64, u64) { return from_long(map_of(map)->erase(ptr<const void>(key))); }
+// eBPF for Windows returns the value of the entry it deleted; the epoch keeps it readable until the invocation ends.
+u64 map_lookup_and_delete_elem(u64 map, u64 key, u64, u64, u64) {
+    return reinterpret_cast<std::uintptr_t>(map_of(map)->detach(ptr<const void>(key)));
+}
+u64 map_push_elem(u64 map, u64 value, u64 flags, u64, u64) {
+    return from_long(map_of(map)->push(ptr<const void>(value), flags));
+}
+u64 map_pop_elem(u64 map, u64 value, u64, u64, u64) { return from_long(map_of(map)->pop(ptr<void>(value))); }
+u64 map_peek_elem(u64 map, u64 value, u64, u64, u64) { return from_long(map_of(map)->peek(ptr<void>(value))); }
+
+// --- ring buffers and perf events -----------------------------------------------------------------------------
+
+RingBufferMap* ring_of(u64 map) {
+    Map* m = map_of(map);
+    return m->config().kind == platform::MapKind::ringbuf ? static_cast<RingBufferMap*>(m) : nullptr;
+}
+
+u64 ringbuf_output(u64 map, u64 data, u64 size, u64 flags, u64) {
+    RingBufferMap* ring = ring_of(map);
+    return ring == nullptr ? from_long(-EINVAL) : from_long(ring->output(ptr<const void>(data), size, flags));
+}
+u64 ringbuf_reserve(u64 map, u64 size, u64 flags, u64, u64) {
+    RingBufferMap* ring = ring_of(map);
+    return ring == nullptr ? 0 : reinterpret_cast<std::uintptr_t>(ring->reserve(size, flags));
+}
+u64 ringbuf_submit(u64 sample, u64 flags, u64, u64, u64) {
+    if (RingBufferMap* ring = RingBufferMap::from_sample(ptr<const void>(sample))) {
+        ring->submit(ptr<void>(sample), flags);
+    }
+    return 0;
+}
+u64 ringbuf_discard(u64 sample, u64 flags, u64, u64, u64) {
+    if (RingBufferMap* ring = RingBufferMap::from_sample(ptr<const void>(sample))) {
+        ring->discard(ptr<void>(sample), flags);
+    }
+    return 0;
+}
+u64 ringbuf_query(u64 map, u64 flags, u64, u64, u64) {
+    RingBufferMap* ring = ring_of(map);
+    return ring == nullptr ? 0 : ring->query(flags);
+}
+// Linux: perf_event_output(ctx, map, flags, data, size); eBPF for Windows has the same order.
+u64 perf_event_output(u64, u64 map, u64 flags, u64 data, u64 size) {
+    Map* m = map_of(map);
+    if (m->config().kind != platform::MapKind::perf_event_array) {
+        return from_long(-EINVAL);
+    }
+    return from_long(static_cast<PerfEventArrayMap*>(m)->output(flags, ptr<const void>(data), size));
+}
+
+// --- time, randomness, identity ------------------------------------------------------------------------------------
+
+u64 clock_ns(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return static_cast<u64>(ts.tv_sec) * 1'000'000'000u + static_cast<u64>(ts.tv_nsec);
+}
+u64 ktime_get_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC); }
+u64 ktime_get_boot_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_BOOTTIME); }
+u64 ktime_get_coarse_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC_COARSE); }
+u64 ktime_get_ms(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC) / 1'000'000u; }
+u64 ktime_get_boot_ms(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_BOOTTIME) / 1'000'000u; }
+
+u64 get_prandom_u32(u64, u64, u64, u64, u64) {
+    // xorshift128+, seeded per thread: cheap and without locks, as the kernel's per-CPU generator.
+    thread_local u64 state[2] = {0, 0};
+    if (state[0] == 0 && state[1] == 0) {
+        std::random_device device;
+        state[0] = (static_cast<u64>(device()) << 32) | device() | 1;
+        state[1] = (static_cast<u64>(device()) << 32) | device();
+    }
+    u64 s1 = state[0];
+    const u64 s0 = state[1];
+    state[0] = s0;
+    s1 ^= s1 << 23;
+    state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return static_cast<std::uint32_t>((state[1] + s0) >> 32);
+}
+
+u64 get_smp_processor_id(u64, u64, u64, u64, u64) { return current_slot(); }
+
+u64 get_current_pid_tgid(u64, u64, u64, u64, u64) {
+    const auto tid = static_cast<u64>(syscall(SYS_gettid));
+    return (static_cast<u64>(getpid()) << 32) | (tid & 0xffffffffu);
+}
+u64 get_current_uid_gid(u64, u64, u64, u64, u64) {
+    return (static_cast<u64>(getgid()) << 32) | static_cast<u64>(getuid());
+}
+u64 get_current_comm(u64 buffer, u64 size, u64, u64, u64) {
+    if (size == 0) {
+        return from_long(-EINVAL);
+    }
+    char name[17] = {};
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    const std::size_t n = std::min<std::size_t>(size - 1, std::strlen(name));
+    std::memcpy(ptr<char>(buffer), name, n);
+    std::memset(ptr<char>(buffer) + n, 0, static_cast<std::size_t>(size) - n);
+    return 0;
+}
+
+// --- memory and strings (eBPF for Windows' bounded forms) ----------------------------------------------------------
+
+u64 memcpy_s(u64 dest, u64 dest_size, u64 src, u64 src_size, u64) {
+    if (src_size > dest_size) {
+        return from_long(-EINVAL);
+    }
+    std::memcpy(ptr<void>(dest), ptr<const void>(src), static_cast<std::size_t>(src_size));
+    return 0;
+}
+u64 memmove_s(u64 dest, u64 dest_size, u64 src, u64 src_size, u64) {
+    if (src_size > dest_size) {
+        return from_long(-EINVAL);
+    }
+    std::memmove(ptr<void>(dest), ptr<const void>(src), static_cast<std::size_t>(src_size));
+    return 0;
+}
+u64 memcmp_s(u64 a, u64 a_size, u64 b, u64 b_size, u64) {
+    const int order =
+        std::memcmp(ptr<const void>(a), ptr<const void>(b), static_cast<std::size_t>(std::min(a_size, b_size)));
+    if (order != 0) {
+        return from_long(order < 0 ? -1 : 1);
+    }
+    return from_long(a_size == b_size ? 0 : (a_size < b_size ? -1 : 1));
+}
+u64 memset_helper(u64 dest, u64 size, u64 value, u64, u64) {
+    std::memset(ptr<void>(dest), static_cast<int>(value & 0xff), static_cast<std::size_t>(size));
+    return 0;
+}
+u64 strnlen_s(u64 str, u64 size, u64, u64, u64) {
+    const char* s = ptr<const char>(str);
+    return static_cast<u64>(std::find(s, s + size, '\0') - s);
+}
+// Copies at most `count` characters and always terminates; -EINVAL when the result does not fit.
+u64 strncpy_s(u64 dest, u64 dest_size, u64 src, u64 count, u64) {
+    if (dest_size == 0) {
+        return from_long(-EINVAL);
+    }
+    const u64 length = strnlen_s(src, count, 0, 0, 0);
+    if (length >= dest_size) {
+        ptr<char>(dest)[0] = '\0';
+        return from_long(-EINVAL);
+    }
+    std::memcpy(ptr<char>(dest), ptr<const char>(src), static_cast<std::size_t>(length));
+    ptr<char>(dest)[length] = '\0';
+    return 0;
+}
+u64 strncat_s(u64 dest, u64 dest_size, u64 src, u64 count, u64) {
+    const u64 used = strnlen_s(dest, dest_size, 0, 0, 0);
+    if (used == dest_size) {
+        return from_long(-EINVAL);
+    }
+    return strncpy_s(dest + used, dest_size - used, src, count, 0);
+}
+
+// Linux's csum_diff: the 32-bit one's-complement sum of `seed`, minus the words of `from`, plus those of `to`.
+u64 csum_diff(u64 from, u64 from_size, u64 to, u64 to_size, u64 seed) {
+    if (from_size % 4 != 0 || to_size % 4 != 0) {
+        return from_long(-EINVAL);
+    }
+    u64 sum = static_cast<std::uint32_t>(seed);
+    for (u64 i = 0; i < from_size; i += 4) {
+        std::uint32_t word;
+        std::memcpy(&word, ptr<const std::uint8_t>(from) + i, 4);
+        sum += static_cast<std::uint32_t>(~word);
+    }
+    for (u64 i = 0; i < to_size; i += 4) {
+        std::uint32_t word;
+        std::memcpy(&word, ptr<const std::uint8_t>(to) + i, 4);
+        sum += word;
+    }
+    while (sum >> 32 != 0) {
+        sum = (sum & 0xffffffffu) + (sum >> 32);
+    }
+    return sum;
+}
+
+// Reads another address of this process without faulting: process_vm_readv reports unmapped memory as an error.
+bool read_memory(void* out, u64 address, std::size_t size) {
+    iovec local{out, size};
+    iovec remote{ptr<void>(address), size};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+}
+
+u64 probe_read(u64 dest, u64 size, u64 src, u64, u64) {
+    if (!read_memory(ptr<void>(dest), src, static_cast<std::size_t>(size))) {
+        std::memset(ptr<void>(dest), 0, static_cast<std::size_t>(size));
+        return from_long(-EFAULT);
+    }
+    return 0;
+}
+u64 probe_read_str(u64 dest, u64 size, u64 src, u64, u64) {
+    if (size == 0) {
+        return from_long(-EINVAL);
+    }
+    char* out = ptr<char>(dest);
+    for (u64 i = 0; i + 1 < size; ++i) {
+        if (!read_memory(out + i, src + i, 1)) {
+            out[i] = '\0';
+            return from_long(i == 0 ? -EFAULT : static_cast<long>(i + 1));
+        }
+        if (out[i] == '\0') {
+            return i + 1;
+        }
+    }
+    out[size - 1] = '\0';
+    return size;
+}
+
+// --- trace_printk ------------------------------------------------------------------------------------------------
+
+std::shared_mutex g_sink_mutex;
+TraceSink g_sink;
+
+void emit(const char* format, u64 format_size, const u64* args, std::size_t count) {
+    std::shared_lock lock(g_sink_mutex);
+    if (!g_sink) {
+        return;
+    }
+    const std::string_view view(format,
+                                static_cast<std::size_t>(std::find(format, format + format_size, '\0') - format));
+    std::string line = format_trace(view, args, count);
+    while (!line.empty() && line.back() == '\n') {
+        line.pop_back();
+    }
+    g_sink(line);
+}
+
+u64 trace_printk(u64 format, u64 size, u64 a, u64 b, u64 c) {
+    const u64 args[] = {a, b, c};
+    emit(ptr<const char>(format), size, args, 3);
+    return 0;
+}
+u64 trace_printk2(u64 format, u64 size, u64, u64, u64) {
+    emit(ptr<const char>(format), size, nullptr, 0);
+    return 0;
+}
+u64 trace_printk3(u64 format, u64 size, u64 a, u64, u64) {
+    const u64 args[] = {a};
+    emit(ptr<const char>(format), size, args, 1);
+    return 0;
+}
+u64 trace_printk4(u64 format, u64 size, u64 a, u64 b, u64) {
+    const u64 args[] = {a, b};
+    emit(ptr<const char>(format), size, args, 2);
+    return 0;
+}
+u64 trace_printk5(u64 format, u64 size, u64 a, u64 b, u64 c) {
+    const u64 args[] = {a, b, c};
+    emit(ptr<const char>(format), size, args, 3);
+    return 0;
+}
+
+struct NamedHelper {
+    std::string_view name;
+    exec::HelperFunction function;
+};
+
+// By the names the platforms give their prototypes; both platforms share an implementation when names agree.
+constexpr NamedHelper kHelpers[] = {
+    {"map_lookup_elem", &map_lookup_elem},
+    {"map_update_elem", &map_update_elem},
+    {"map_delete_elem", &map_delete_elem},
+    {"map_lookup_and_delete_elem", &map_lookup_and_delete_elem},
+    {"map_push_elem", &map_push_elem},
+    {"map_pop_elem", &map_pop_elem},
+    {"map_peek_elem", &map_peek_elem},
+    {"ringbuf_output", &ringbuf_output},
+    {"ringbuf_reserve", &ringbuf_reserve},
+    {"ringbuf_submit", &ringbuf_submit},
+    {"ringbuf_discard", &ringbuf_discard},
+    {"ringbuf_query", &ringbuf_query},
+    {"perf_event_output", &perf_event_output},
+    {"ktime_get_ns", &ktime_get_ns},
+    {"ktime_get_boot_ns", &ktime_get_boot_ns},
+    {"ktime_get_coarse_ns", &ktime_get_coarse_ns},
+    {"ktime_get_ms", &ktime_get_ms},
+    {"ktime_get_boot_ms", &ktime_get_boot_ms},
+    {"get_prandom_u32", &get_prandom_u32},
+    {"get_smp_processor_id", &get_smp_processor_id},
+    {"get_current_pid_tgid", &get_current_pid_tgid},
+    {"get_current_uid_gid", &get_current_uid_gid},
+    {"get_current_comm", &get_current_comm},
+    {"memcpy_s", &memcpy_s},
+    {"memmove_s", &memmove_s},
+    {"memcmp_s", &memcmp_s},
+    {"memset", &memset_helper},
+    {"strnlen_s", &strnlen_s},
+    {"strncpy_s", &strncpy_s},
+    {"strncat_s", &strncat_s},
+    {"csum_diff", &csum_diff},
+    {"probe_read", &probe_read},
+    {"probe_read_kernel", &probe_read},
+    {"probe_read_user", &probe_read},
+    {"probe_read_str", &probe_read_str},
+    {"probe_read_kernel_str", &probe_read_str},
+    {"probe_read_user_str", &probe_read_str},
+    {"trace_printk", &trace_printk},
+    {"trace_printk2", &trace_printk2},
+    {"trace_printk3", &trace_printk3},
+    {"trace_printk4", &trace_printk4},
+    {"trace_printk5", &trace_printk5},
+};
+
+} // namespace
+
+TraceSink set_trace_sink(TraceSink sink) {
+    std::unique_lock lock(g_sink_mutex);
+    std::swap(g_sink, sink);
+    return sink;
+}
+
+exec::HelperFunction find_helper(std::string_view name) noexcept {
+    for (const NamedHelper& helper : kHelpers) {
+        if (helper.name == name) {
+            return helper.function;
+        }
+    }
+    return nullptr;
+}
+
+exec::HelperTable helper_table(const platform::Platform& platform, const platform::ProgramType& type) {
+    exec::HelperTable table;
+    for (std::uint32_t id : type.helpers) {
+        const platform::HelperPrototype* prototype = platform.helper(type, id);
+        if (prototype == nullptr) {
+            continue;
+        }
+        if (exec::HelperFunction function = find_helper(prototype->name)) {
+            table.set(id, function);
+        }
+    }
+    return table;
+}
+
+Result<void> check_helpers(std::span<const isa::Instruction> program, const platform::Platform& platform,
+                           const platform::ProgramType& type) {
+    for (std::size_t pc = 0; pc < program.size(); ++pc) {
+        const isa::Instruction& ins = program[pc];
+        if (ins.opcode != isa::op::CALL_OP || ins.src != static_cast<std::uint8_t>(isa::CallSource::helper)) {
+            if (isa::is_lddw(ins)) {
+                ++pc;
+            }
+            continue;
+        }
+        const auto id = static_cast<std::uint32_t>(ins.imm);
+        const std::string where = "instruction " + std::to_string(pc) + ": helper " + std::to_string(id);
+        const platform::HelperPrototype* prototype = platform.helper(type, id);
+        if (prototype == nullptr) {
+            return Error::invalid(
+                where + " is not available to " + type.name + " programs on platform " + platform.name(), pc);
+        }
+        if (find_helper(prototype->name) == nullptr) {
+            return Error::unsupported(where + " (" + prototype->name + ") is not implemented in this build", pc);
+        }
+    }
+    return {};
+}
+
+std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count) {
+    std::string out;
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < format.size(); ++i) {
+        const char c = format[i];
+        if (c != '%') {
+            out += c;
+            continue;
+        }
+        if (i + 1 < format.size() && format[i + 1] == '%') {
+            out += '%';
+            ++i;
+            continue;
+        }
+        // Length modifiers only choose the width the argument is read with.
+        std::size_t j = i + 1;
+        int longs = 0;
+        int shorts = 0;
+        while (j < format.size() && (format[j] == 'l' || format[j] == 'h')) {
+            (format[j] == 'l' ? longs : shorts)++;
+            ++j;
+        }
+        if (j >= format.size() || next >= count) {
+            out.append(format.substr(i, j - i + 1));
+            i = j;
+            continue;
+        }
+        const u64 raw = args[next++];
+        const char conversion = format[j];
+        u64 value = raw;
+        if (longs == 0) {
+            value = shorts >= 2 ? (raw & 0xff) : shorts == 1 ? (raw & 0xffff) : (raw & 0xffffffffu);
+        }
+        char buffer[64];
+        switch (conversion) {
+        case 'd':
+        case 'i': {
+            std::int64_t signed_value = static_cast<std::int64_t>(value);
+            if (longs == 0) {
+                signed_value = shorts >= 2   ? static_cast<std::int8_t>(value)
+                               : shorts == 1 ? static_cast<std::int16_t>(value)
+                                             : static_cast<std::int32_t>(value);
+            }
+            std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(signed_value));
+            out += buffer;
+            break;
+        }
+        case 'u':
+            std::snprintf(buffer, sizeof buffer, "%llu", static_cast<unsigned long long>(value)), out += buffer;
+            break;
+        case 'x':
+            std::snprintf(buffer, sizeof buffer, "%llx", static_cast<unsigned long long>(value)), out += buffer;
+            break;
+        case 'X':
+            std::snprintf(buffer, sizeof buffer, "%llX", static_cast<unsigned long long>(value)), out += buffer;
+            break;
+        case 'p':
+            std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(raw)), out += buffer;
+            break;
+        case 'c': out += static_cast<char>(raw & 0xff); break;
+        case 's': {
+            std::string text;
+            char byte = 0;
+            for (u64 k = 0; k < 256 && read_memory(&byte, raw + k, 1) && byte != '\0'; ++k) {
+                text += byte;
+            }
+            out += raw == 0 ? "(null)" : text;
+            break;
+        }
+        default:
+            out.append(format.substr(i, j - i + 1));
+            --next;
+            break;
+        }
+        i = j;
+    }
+    return out;
+}
+
+} // namespace embpf::runtime

@@ -1,0 +1,256 @@
+// Object::load: maps created, references resolved, programs run in the checked interpreter; the seeds' programs
+// through the runtime.
+#include "embpf/api/object.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/ring_buffer.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace embpf;
+
+namespace {
+
+const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
+const std::string kElf = EMBPF_TEST_ELF_DIR;
+
+// eBPF for Windows' bind_md_t, as seed 001 receives it.
+struct BindContext {
+    const std::uint8_t* app_id_start;
+    const std::uint8_t* app_id_end;
+    std::uint64_t process_id;
+    std::uint8_t socket_address[16];
+    std::uint8_t socket_address_length;
+    std::int32_t operation; // bind_operation_t
+    std::uint8_t protocol;
+};
+static_assert(offsetof(BindContext, process_id) == 16);
+static_assert(offsetof(BindContext, operation) == 44);
+static_assert(sizeof(BindContext) == 56);
+
+// The seed's process_info value.
+struct ProcessInfo {
+    std::uint32_t id;
+    char name[32];
+    std::uint32_t count;
+};
+static_assert(sizeof(ProcessInfo) == 40);
+
+Object load(const std::string& path) {
+    auto spec = ObjectSpec::open(std::filesystem::path(path));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto object = Object::load(*spec, {.unverified = true});
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    return std::move(object).value();
+}
+
+std::span<const std::uint8_t> bytes_of(const std::uint32_t& value) {
+    return {reinterpret_cast<const std::uint8_t*>(&value), sizeof value};
+}
+
+} // namespace
+
+TEST_CASE("object: loading needs the unverified option until programs can be verified") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kSeeds + "/TraceConnections.o"));
+    REQUIRE(spec.has_value());
+    auto object = Object::load(*spec);
+    REQUIRE_FALSE(object.has_value());
+    CHECK(object.error().message.find("unverified") != std::string::npos);
+}
+
+TEST_CASE("object: TraceConnections counts binds per process in proc_map") {
+    Object object = load(kSeeds + "/TraceConnections.o");
+    auto program = object.program("TraceConnections");
+    REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+    CHECK(program->type().name == "bind");
+    CHECK_FALSE(program->verified());
+
+    struct Event {
+        std::uint32_t pid;
+        std::string app;
+        std::int32_t operation;
+    };
+    const std::vector<Event> events = {
+        {100, "C:\\Windows\\System32\\svchost.exe", 0},
+        {200, "nginx.exe", 0},
+        {100, "C:\\Windows\\System32\\svchost.exe", 0},
+        {100, "C:\\Windows\\System32\\svchost.exe", 2}, // an unbind is not counted
+        {300, "a-very-long-application-name-that-exceeds-thirty-two-bytes.exe", 0},
+        {200, "nginx.exe", 0},
+        {200, "nginx.exe", 0},
+    };
+    for (const Event& event : events) {
+        BindContext ctx{};
+        ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(event.app.data());
+        ctx.app_id_end = ctx.app_id_start + event.app.size();
+        ctx.process_id = event.pid;
+        ctx.operation = event.operation;
+        auto verdict = program->run(&ctx, sizeof ctx);
+        REQUIRE_MESSAGE(verdict.has_value(), (verdict ? "" : verdict.error().message));
+        CHECK(*verdict == 0); // BIND_PERMIT
+    }
+
+    auto proc_map = object.map("proc_map");
+    REQUIRE(proc_map.has_value());
+    CHECK(proc_map->value_type_name() == "process_info");
+    const std::map<std::uint32_t, std::pair<std::string, std::uint32_t>> expected = {
+        {100, {"C:\\Windows\\System32\\svchost.exe", 2}},
+        {200, {"nginx.exe", 3}},
+        {300, {"a-very-long-application-name-tha", 1}}, // MIN(32, length): the name is cut, not terminated
+    };
+    auto keys = proc_map->keys();
+    REQUIRE(keys.has_value());
+    CHECK(keys->size() == expected.size());
+    for (const auto& item : expected) {
+        const std::uint32_t pid = item.first;
+        const auto& entry = item.second;
+        CAPTURE(pid);
+        auto value = proc_map->lookup(bytes_of(pid));
+        REQUIRE(value.has_value());
+        REQUIRE(value->has_value());
+        ProcessInfo info{};
+        REQUIRE((*value)->size() == sizeof info);
+        std::memcpy(&info, (*value)->data(), sizeof info);
+        CHECK(info.id == pid);
+        CHECK(std::string(info.name, strnlen(info.name, sizeof info.name)) == entry.first);
+        CHECK(info.count == entry.second);
+    }
+}
+
+TEST_CASE("object: the five-tuple XDP program writes its records to the ring buffer") {
+    Object object = load(kSeeds + "/myxdp_stage4.o");
+    auto program = object.program("packet_parse");
+    REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+    auto ring_handle = object.map("xdp_map");
+    REQUIRE(ring_handle.has_value());
+    REQUIRE(ring_handle->kind() == platform::MapKind::ringbuf);
+    auto& ring = static_cast<runtime::RingBufferMap&>(*ring_handle->runtime_map());
+
+    // Ethernet + IPv4 + UDP from 10.0.0.1:5353 to 10.0.0.2:53; then an IPv4 TCP packet and a short one.
+    auto make_packet = [](std::uint8_t protocol, std::size_t length) {
+        std::vector<std::uint8_t> packet(length, 0);
+        packet[12] = 0x08; // EtherType 0x0800
+        packet[14] = 0x45;
+        packet[23] = protocol;
+        const std::uint8_t addresses[8] = {10, 0, 0, 1, 10, 0, 0, 2};
+        std::memcpy(packet.data() + 26, addresses, sizeof addresses);
+        packet[34] = 0x14; // source port 5353 = 0x14e9
+        packet[35] = 0xe9;
+        packet[36] = 0x00; // destination port 53
+        packet[37] = 0x35;
+        return packet;
+    };
+    struct {
+        std::uint8_t* data;
+        std::uint8_t* data_end;
+        std::uint64_t data_meta;
+        std::uint32_t ingress_ifindex;
+    } ctx{};
+    for (auto packet : {make_packet(17, 60), make_packet(6, 60), make_packet(17, 40)}) {
+        ctx.data = packet.data();
+        ctx.data_end = packet.data() + packet.size();
+        auto verdict = program->run(&ctx, 32);
+        REQUIRE_MESSAGE(verdict.has_value(), (verdict ? "" : verdict.error().message));
+        CHECK(*verdict == 1); // XDP_PASS
+    }
+
+    struct FiveTuple {
+        std::uint32_t src_address;
+        std::uint32_t dst_address;
+        std::uint16_t src_port;
+        std::uint16_t dst_port;
+        std::uint8_t proto;
+    };
+    std::vector<FiveTuple> tuples;
+    ring.consume([&](std::span<const std::uint8_t> record) {
+        REQUIRE(record.size() == sizeof(FiveTuple));
+        FiveTuple tuple{};
+        std::memcpy(&tuple, record.data(), sizeof tuple);
+        tuples.push_back(tuple);
+    });
+    REQUIRE(tuples.size() == 1); // only the complete UDP packet parses
+    CHECK(tuples[0].proto == 17);
+    const std::uint8_t* src = reinterpret_cast<const std::uint8_t*>(&tuples[0].src_address);
+    CHECK(src[0] == 10);
+    CHECK(src[3] == 1);
+    CHECK(tuples[0].src_port == 0xe914); // network order, as the seed stores it
+    CHECK(tuples[0].dst_port == 0x3500);
+}
+
+TEST_CASE("object: bpf_printk lines reach the host's trace sink") {
+    Object object = load(kSeeds + "/myxdp_stage3.o");
+    auto program = object.program(object.program_names().at(0));
+    REQUIRE(program.has_value());
+    std::vector<std::string> lines;
+    auto previous = runtime::set_trace_sink([&](std::string_view line) { lines.emplace_back(line); });
+    std::uint8_t packet[64] = {};
+    packet[12] = 0x08; // EtherType IPv4, 0x0800
+    struct {
+        std::uint8_t* data;
+        std::uint8_t* data_end;
+        std::uint64_t data_meta;
+        std::uint32_t ingress_ifindex;
+    } ctx{packet, packet + sizeof packet, 0, 1};
+    auto verdict = program->run(&ctx, 32);
+    runtime::set_trace_sink(std::move(previous));
+    REQUIRE_MESSAGE(verdict.has_value(), (verdict ? "" : verdict.error().message));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0] == "800");
+}
+
+TEST_CASE("object: a Linux object with BTF maps and global data loads and runs") {
+    Object object = load(kElf + "/libbpf_style.o");
+    CHECK(object.platform().name() == "linux");
+    for (const char* name : {"counts", "stats_map", ".rodata", ".data", ".bss"}) {
+        CHECK_MESSAGE(object.map(name).has_value(), name);
+    }
+    auto rodata = object.map(".rodata");
+    REQUIRE(rodata.has_value());
+    CHECK(rodata->frozen());
+    const std::uint32_t zero = 0;
+    const std::uint8_t value[21] = {};
+    auto refused = rodata->update(bytes_of(zero), value);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message.find("read-only") != std::string::npos);
+    CHECK(object.memory_size() > 0);
+    auto missing = object.program("nope");
+    REQUIRE_FALSE(missing.has_value());
+    auto missing_map = object.map("nope");
+    REQUIRE_FALSE(missing_map.has_value());
+}
+
+TEST_CASE("object: a memory limit refuses an object whose maps need more") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kElf + "/libbpf_style.o"));
+    REQUIRE(spec.has_value());
+    spec->map("counts")->max_entries = 1'000'000;
+    auto object = Object::load(*spec, {.unverified = true, .memory_limit = 1 << 20});
+    REQUIRE_FALSE(object.has_value());
+    CHECK(object.error().message.find("memory limit") != std::string::npos);
+    CHECK(object.error().message.find("counts") != std::string::npos);
+}
+
+TEST_CASE("object: handles keep maps and programs alive after the object is gone") {
+    std::optional<Program> program;
+    std::optional<MapHandle> map;
+    {
+        Object object = load(kSeeds + "/TraceConnections.o");
+        program = object.program("TraceConnections").value();
+        map = object.map("proc_map").value();
+    }
+    const std::string app = "late.exe";
+    BindContext ctx{};
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app.data());
+    ctx.app_id_end = ctx.app_id_start + app.size();
+    ctx.process_id = 7;
+    auto verdict = program->run(&ctx, sizeof ctx);
+    REQUIRE(verdict.has_value());
+    const std::uint32_t pid = 7;
+    auto value = map->lookup(bytes_of(pid));
+    REQUIRE(value.has_value());
+    CHECK(value->has_value());
+}

@@ -1,0 +1,95 @@
+// Arrays: every element exists and starts zeroed; Linux's results for flags, out-of-range keys and deletion.
+#include "runtime/map_testing.hpp"
+
+#include <cerrno>
+
+using namespace runtime_test;
+using namespace embpf::runtime;
+
+TEST_SUITE_BEGIN("runtime");
+
+TEST_CASE("runtime array: program-side results as on Linux") {
+    struct Row {
+        std::uint32_t index;
+        std::uint64_t flags;
+        long expected;
+    };
+    const Row rows[] = {
+        {0, bpf_any, 0},      {3, bpf_exist, 0},        {1, bpf_noexist, -EEXIST},
+        {4, bpf_any, -E2BIG}, {4, bpf_noexist, -E2BIG}, {0xffffffff, bpf_any, -E2BIG},
+        {0, 3, -EINVAL},      {0, bpf_f_lock, -EINVAL}, {2, 8, -EINVAL},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.index);
+        CAPTURE(row.flags);
+        auto map = make(shape(MapKind::array, 4, 12, 4));
+        const std::uint8_t value[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        CHECK(map->update(&row.index, value, row.flags) == row.expected);
+        EpochGuard guard;
+        auto* stored = static_cast<std::uint8_t*>(map->lookup(&row.index));
+        if (row.index >= 4) {
+            CHECK(stored == nullptr);
+        } else {
+            REQUIRE(stored != nullptr);
+            CHECK(reinterpret_cast<std::uintptr_t>(stored) % 8 == 0);
+            CHECK(stored[11] == (row.expected == 0 ? 12 : 0));
+        }
+    }
+    auto map = make(shape(MapKind::array, 4, 4, 4));
+    const std::uint32_t key = 1;
+    std::uint32_t out = 0;
+    CHECK(map->erase(&key) == -EINVAL);
+    CHECK(map->lookup_and_erase(&key, &out) == -EINVAL);
+    CHECK(map->push(&out, 0) == -EOPNOTSUPP);
+}
+
+TEST_CASE("runtime array: host side: zeroed elements, range and flag errors, no deletion") {
+    auto map = make(shape(MapKind::array, 4, 8, 4, 0, "slots"));
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        CHECK(host_get<std::uint64_t>(*map, i) == 0U);
+    }
+    const std::uint32_t key = 2;
+    const std::uint64_t value = 0xdeadbeef;
+    REQUIRE(map->host_update(bytes(key), bytes(value), bpf_exist).has_value());
+    CHECK(host_get<std::uint64_t>(*map, key) == value);
+    const std::uint32_t outside = 4;
+    CHECK(host_get<std::uint64_t>(*map, outside) == std::nullopt);
+    auto range = map->host_update(bytes(outside), bytes(value), bpf_any);
+    REQUIRE_FALSE(range.has_value());
+    CHECK(range.error().message == "map slots: index 4 out of range (max_entries 4)");
+    auto noexist = map->host_update(bytes(key), bytes(value), bpf_noexist);
+    REQUIRE_FALSE(noexist.has_value());
+    CHECK(contains(noexist.error().message, "always exist"));
+    auto erase = map->host_erase(bytes(key));
+    REQUIRE_FALSE(erase.has_value());
+    CHECK(erase.error().message == "map slots: array elements cannot be deleted");
+    const std::uint16_t short_key = 0;
+    auto bad = map->host_lookup(bytes(short_key), writable(const_cast<std::uint64_t&>(value)));
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().message == "map slots: key of 2 bytes, expected 4");
+    std::uint32_t small = 0;
+    CHECK_FALSE(map->host_update(bytes(key), bytes(small), bpf_any).has_value());
+    CHECK(map->entry_count() == 4);
+}
+
+TEST_CASE("runtime array: next_key goes 0..max-1, restarts at 0 from an out-of-range key") {
+    auto map = make(shape(MapKind::array, 4, 4, 5));
+    CHECK(all_keys<std::uint32_t>(*map) == std::vector<std::uint32_t>{0, 1, 2, 3, 4});
+    std::uint32_t next = 99;
+    const std::uint32_t outside = 77;
+    REQUIRE(map->next_key(bytes(outside), writable(next)).value());
+    CHECK(next == 0);
+    const std::uint32_t last = 4;
+    CHECK_FALSE(map->next_key(bytes(last), writable(next)).value());
+}
+
+TEST_CASE("runtime array: memory is allocated up front and matches the estimate") {
+    for (std::uint32_t value_size : {1U, 4U, 8U, 13U, 4096U}) {
+        const auto config = shape(MapKind::array, 4, value_size, 100);
+        auto map = make(config);
+        CHECK(map->memory_size() == map_memory_estimate(config).value());
+        CHECK(map->memory_size() == 100 * ((value_size + 7) / 8 * 8));
+    }
+}
+
+TEST_SUITE_END();
