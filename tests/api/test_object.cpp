@@ -254,3 +254,59 @@ TEST_CASE("object: handles keep maps and programs alive after the object is gone
     REQUIRE(value.has_value());
     CHECK(value->has_value());
 }
+
+TEST_CASE("object: a program that needs an unsupported feature is named; the others load") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kElf + "/kfunc.o"));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    REQUIRE(spec->program("uses_kfunc") != nullptr);
+    REQUIRE(spec->program("uses_kfunc")->definition.unsupported.has_value());
+    CHECK(spec->program("uses_kfunc")->definition.unsupported->find("bpf_rcu_read_lock") != std::string::npos);
+    CHECK_FALSE(spec->program("plain")->definition.unsupported.has_value());
+
+    auto object = Object::load(*spec, {.unverified = true});
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    auto refused = object->program("uses_kfunc");
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().kind == ErrorKind::unsupported);
+    CHECK(refused.error().message.find("kfunc") != std::string::npos);
+    auto plain = object->program("plain");
+    REQUIRE(plain.has_value());
+    struct {
+        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+    } ctx{0, 0, 0, 3, 0, 0};
+    auto verdict = plain->run(&ctx, sizeof ctx);
+    REQUIRE(verdict.has_value());
+    CHECK(*verdict == 1); // XDP_DROP on Linux
+}
+
+TEST_CASE("object: every seed program loads; the checked interpreter stops the unchecked EtherType read") {
+    for (const char* seed : {"myxdp_stage1", "myxdp_stage2", "myxdp_stage3", "myxdp_stage4", "TraceConnections"}) {
+        CAPTURE(seed);
+        Object object = load(kSeeds + "/" + seed + ".o");
+        CHECK(object.platform().name() == "windows");
+        CHECK(object.program_names().size() == 1);
+    }
+    Object stage1 = load(kSeeds + "/myxdp_stage1.o");
+    auto first = stage1.program(stage1.program_names().at(0));
+    REQUIRE(first.has_value());
+    auto two = first->run(nullptr, 0);
+    REQUIRE(two.has_value());
+    CHECK(*two == 2);
+
+    // Stage 2 reads the EtherType without checking the packet's length: on a 10-byte packet that read is outside
+    // the packet, and the checked run stops there instead of reading past it.
+    Object stage2 = load(kSeeds + "/myxdp_stage2.o");
+    auto parse = stage2.program(stage2.program_names().at(0));
+    REQUIRE(parse.has_value());
+    std::uint8_t packet[10] = {};
+    struct {
+        std::uint8_t* data;
+        std::uint8_t* data_end;
+        std::uint64_t data_meta;
+        std::uint32_t ingress_ifindex;
+    } ctx{packet, packet + sizeof packet, 0, 1};
+    auto stopped = parse->run(&ctx, 32);
+    REQUIRE_FALSE(stopped.has_value());
+    CHECK(stopped.error().kind == ErrorKind::runtime);
+    CHECK(stopped.error().message.find("out-of-bounds read of 2 bytes") != std::string::npos);
+}
