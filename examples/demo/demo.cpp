@@ -1,94 +1,173 @@
-// The embpf demo: assemble a small packet filter, give it a host helper, run it on two packets.
+// The embpf demo: the two programs of the seed articles, compiled by clang for eBPF for Windows, loaded and run
+// through the runtime on simulated bind events and hand-built packets.
 #include <embpf/embpf.hpp>
 
-#include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
 
 namespace {
 
-// The context the host hands the program: the packet's bounds, as XDP does.
-struct PacketContext {
-    std::uint64_t data;
-    std::uint64_t data_end;
+const std::string kObjects = EMBPF_DEMO_OBJECTS;
+
+// eBPF for Windows' bind_md_t, the context of a "bind" program.
+struct BindContext {
+    const std::uint8_t* app_id_start;
+    const std::uint8_t* app_id_end;
+    std::uint64_t process_id;
+    std::uint8_t socket_address[16];
+    std::uint8_t socket_address_length;
+    std::int32_t operation; // BIND_OPERATION_BIND = 0
+    std::uint8_t protocol;
 };
 
-// Returns 2 (drop) for IPv4 UDP packets to port 53, 1 (pass) for everything else, and reports each
-// verdict through helper 1000, which the host provides.
-constexpr const char* kFilter = R"(
-    r2 = *(u64 *)(r1 + 8)        # data_end
-    r1 = *(u64 *)(r1 + 0)        # data
-    r0 = 1                       # XDP_PASS
-    r3 = r1
-    r3 += 42                     # Ethernet (14) + IPv4 (20) + UDP (8)
-    if r3 > r2 goto report       # too short: pass
-    r4 = *(u16 *)(r1 + 12)       # EtherType
-    if r4 != 8 goto report       # 0x0800 in network order
-    r4 = *(u8 *)(r1 + 23)        # IPv4 protocol
-    if r4 != 17 goto report      # not UDP
-    r4 = *(u16 *)(r1 + 36)       # UDP destination port
-    r4 = be16 r4
-    if r4 != 53 goto report
-    r0 = 2                       # XDP_DROP
-report:
-    r6 = r0
-    r1 = r0
-    call 1000
-    r0 = r6
-    exit
-)";
+// eBPF for Windows' xdp_md_t.
+struct XdpContext {
+    std::uint8_t* data;
+    std::uint8_t* data_end;
+    std::uint64_t data_meta;
+    std::uint32_t ingress_ifindex;
+};
 
-std::uint64_t log_verdict(std::uint64_t verdict, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
-    std::printf("  helper 1000 called by the plugin: verdict %llu\n", static_cast<unsigned long long>(verdict));
-    return 0;
+// The values the programs share with us.
+struct ProcessInfo {
+    std::uint32_t id;
+    char name[32];
+    std::uint32_t count;
+};
+struct FiveTuple {
+    std::uint32_t src_address;
+    std::uint32_t dst_address;
+    std::uint16_t src_port;
+    std::uint16_t dst_port;
+    std::uint8_t proto;
+};
+
+embpf::Result<embpf::Object> load(const std::string& file) {
+    auto spec = embpf::ObjectSpec::open(std::filesystem::path(kObjects) / file);
+    if (!spec) {
+        return std::move(spec).error();
+    }
+    std::printf("%s: platform %s (%s)\n", file.c_str(), spec->platform().name().c_str(),
+                spec->platform_choice().reason.c_str());
+    // The verifier is not part of this build yet: run in the checked interpreter, every access checked.
+    return embpf::Object::load(*spec, {.unverified = true});
 }
 
-std::array<std::uint8_t, 64> make_packet(std::uint16_t dest_port) {
-    std::array<std::uint8_t, 64> packet{};
+int fail(const embpf::Error& error) {
+    std::fprintf(stderr, "error: %s\n", error.message.c_str());
+    return 1;
+}
+
+std::vector<std::uint8_t> udp_packet(const std::uint8_t (&src)[4], const std::uint8_t (&dst)[4], std::uint16_t sport,
+                                     std::uint16_t dport) {
+    std::vector<std::uint8_t> packet(42, 0);
     packet[12] = 0x08; // EtherType IPv4
-    packet[13] = 0x00;
-    packet[14] = 0x45; // version 4, IHL 5
+    packet[14] = 0x45; // version 4, 20-byte header
     packet[23] = 17;   // UDP
-    packet[36] = static_cast<std::uint8_t>(dest_port >> 8);
-    packet[37] = static_cast<std::uint8_t>(dest_port);
+    std::memcpy(&packet[26], src, 4);
+    std::memcpy(&packet[30], dst, 4);
+    packet[34] = static_cast<std::uint8_t>(sport >> 8);
+    packet[35] = static_cast<std::uint8_t>(sport);
+    packet[36] = static_cast<std::uint8_t>(dport >> 8);
+    packet[37] = static_cast<std::uint8_t>(dport);
     return packet;
 }
+
+void print_ipv4_addr(std::uint32_t addr) {
+    std::printf("%u.%u.%u.%u", addr & 0xff, (addr >> 8) & 0xff, (addr >> 16) & 0xff, addr >> 24);
+}
+
+std::uint16_t ntohs(std::uint16_t value) { return static_cast<std::uint16_t>(value << 8 | value >> 8); }
 
 } // namespace
 
 int main() {
-    auto program = embpf::isa::assemble(kFilter);
-    if (!program) {
-        std::fprintf(stderr, "assemble: %s\n", program.error().message.c_str());
-        return 1;
-    }
-    std::printf("embpf %s demo: a DNS-dropping packet filter of %zu instructions\n\n%s\n", embpf::kVersion,
-                program->size(), embpf::isa::disassemble(*program, {.show_pc = true}).c_str());
+    std::printf("embpf %s demo\n\n", embpf::kVersion);
 
-    embpf::exec::HelperTable helpers;
-    helpers.set(1000, &log_verdict);
-    auto filter = embpf::exec::Interpreter::create(*program, helpers);
-    if (!filter) {
-        std::fprintf(stderr, "load: %s\n", filter.error().message.c_str());
-        return 1;
+    // Seed 001: TraceConnections counts binds per process.
+    auto bind_object = load("TraceConnections.o");
+    if (!bind_object) {
+        return fail(bind_object.error());
     }
-
-    for (std::uint16_t port : {53, 443}) {
-        auto packet = make_packet(port);
-        PacketContext ctx{reinterpret_cast<std::uintptr_t>(packet.data()),
-                          reinterpret_cast<std::uintptr_t>(packet.data() + packet.size())};
-        std::printf("UDP packet to port %u:\n", port);
-        // Not verified yet, so run it with every memory access checked against what we hand it.
-        embpf::exec::CheckedOptions options;
-        options.regions.push_back({packet.data(), packet.size(), false});
-        options.context_writable = false;
-        auto outcome = filter->run_checked(&ctx, sizeof ctx, options);
-        if (!outcome) {
-            std::fprintf(stderr, "run: %s\n", outcome.error().message.c_str());
-            return 1;
+    auto trace = bind_object->program("TraceConnections");
+    if (!trace) {
+        return fail(trace.error());
+    }
+    struct BindEvent {
+        std::uint32_t pid;
+        const char* app;
+    };
+    const BindEvent events[] = {{4012, "C:\\Program Files\\nginx\\nginx.exe"},
+                                {880, "C:\\Windows\\System32\\svchost.exe"},
+                                {4012, "C:\\Program Files\\nginx\\nginx.exe"},
+                                {5120, "C:\\Tools\\curl.exe"},
+                                {4012, "C:\\Program Files\\nginx\\nginx.exe"}};
+    for (const BindEvent& event : events) {
+        BindContext ctx{};
+        ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(event.app);
+        ctx.app_id_end = ctx.app_id_start + std::strlen(event.app);
+        ctx.process_id = event.pid;
+        auto verdict = trace->run(&ctx, sizeof ctx);
+        if (!verdict) {
+            return fail(verdict.error());
         }
-        std::printf("  r0 = %llu (%s) after %llu instructions\n", static_cast<unsigned long long>(outcome->r0),
-                    outcome->r0 == 2 ? "XDP_DROP" : "XDP_PASS", static_cast<unsigned long long>(outcome->instructions));
     }
+    auto proc_map = bind_object->map("proc_map");
+    if (!proc_map) {
+        return fail(proc_map.error());
+    }
+    std::printf("  %d bind events; proc_map now holds:\n  %-6s %-34s %s\n", static_cast<int>(std::size(events)), "PID",
+                "Name", "Binds");
+    auto keys = proc_map->keys();
+    for (const auto& key : keys.value()) {
+        auto value = proc_map->lookup(key);
+        if (!value || !*value) {
+            continue;
+        }
+        ProcessInfo info{};
+        std::memcpy(&info, (*value)->data(), sizeof info);
+        std::printf("  %-6u %-34.*s %u\n", info.id, static_cast<int>(sizeof info.name), info.name, info.count);
+    }
+
+    // Seed 000: the XDP parser writes the five-tuples of UDP packets to a ring buffer.
+    std::printf("\n");
+    auto xdp_object = load("myxdp_stage4.o");
+    if (!xdp_object) {
+        return fail(xdp_object.error());
+    }
+    auto parse = xdp_object->program("packet_parse");
+    auto ring_map = xdp_object->map("xdp_map");
+    if (!parse || !ring_map) {
+        return fail(parse ? ring_map.error() : parse.error());
+    }
+    std::vector<std::vector<std::uint8_t>> packets = {udp_packet({192, 168, 1, 20}, {10, 0, 0, 53}, 52952, 53),
+                                                      udp_packet({10, 0, 0, 7}, {10, 0, 0, 8}, 443, 52952)};
+    packets.push_back(std::vector<std::uint8_t>(20, 0)); // too short: not parsed
+    for (auto& packet : packets) {
+        XdpContext ctx{packet.data(), packet.data() + packet.size(), 0, 1};
+        auto verdict = parse->run(&ctx, sizeof ctx);
+        if (!verdict) {
+            return fail(verdict.error());
+        }
+    }
+    std::printf("  %zu packets; five-tuples from the ring buffer:\n", packets.size());
+    auto& ring = static_cast<embpf::runtime::RingBufferMap&>(*ring_map->runtime_map());
+    ring.consume([](std::span<const std::uint8_t> record) {
+        if (record.size() != sizeof(FiveTuple)) {
+            return;
+        }
+        FiveTuple tuple{};
+        std::memcpy(&tuple, record.data(), sizeof tuple);
+        std::printf("  {\n      \"ip_proto\": \"IPV4\",\n      \"src_address\": \"");
+        print_ipv4_addr(tuple.src_address);
+        std::printf("\",\n      \"dst_address\": \"");
+        print_ipv4_addr(tuple.dst_address);
+        std::printf(
+            "\",\n      \"Transport Proto\": \"UDP\",\n      \"src_port\": \"%u\",\n      \"dst_port\": \"%u\"\n  }\n",
+            ntohs(tuple.src_port), ntohs(tuple.dst_port));
+    });
     return 0;
 }
