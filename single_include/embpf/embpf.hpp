@@ -763,7 +763,9 @@ apply_core_relocations(ProgramDefinition& program, const btf::Types& local, cons
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace embpf::platform {
@@ -800,6 +802,10 @@ enum class ReturnKind : std::uint8_t {
     no_return_on_success,     ///< tail call: does not return when it succeeds; an integer when it fails
 };
 
+/// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
+using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                                               std::uint64_t);
+
 /// A helper's contract, as the verifier checks it.
 struct HelperPrototype {
     std::uint32_t id = 0;
@@ -807,6 +813,10 @@ struct HelperPrototype {
     ReturnKind ret = ReturnKind::integer;
     std::array<ArgKind, 5> args{};   ///< r1-r5; unused arguments are `none`
     bool reallocates_packet = false; ///< the call invalidates every packet pointer (xdp_adjust_head, ...)
+    /// A host helper's function; null for the built-in helpers, which the runtime implements by name.
+    HelperImplementation implementation = nullptr;
+    /// Callable from every program type of the platform (host helpers), not only from types that list its id.
+    bool any_program_type = false;
 
     /// The number of arguments before the first `none`.
     [[nodiscard]] std::size_t arg_count() const noexcept;
@@ -960,6 +970,14 @@ class Platform {
 
     /// Adds a general helper; refuses an id or a name already present and a malformed prototype.
     [[nodiscard]] Result<void> add_helper(HelperPrototype helper);
+    /// Adds a host helper callable from every program type: `function` receives r1-r5 as they are.
+    [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperImplementation function,
+                                          HelperPrototype prototype);
+    /// Adds a host helper from a typed C++ function, e.g. `std::uint64_t log_request(const char* text,
+    /// std::uint32_t size)`: each register is converted to the parameter's type (pointers and integers) in a
+    /// trampoline the compiler inlines, so the call costs what a direct call costs.
+    template <auto Function>
+    [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperPrototype prototype);
     /// Adds a program type; refuses a name already present, a context whose fields do not fit, and helper ids that
     /// are neither general helpers nor the type's own.
     [[nodiscard]] Result<void> add_program_type(ProgramType type);
@@ -971,6 +989,85 @@ class Platform {
     std::vector<MapType> m_map_types;
     std::unordered_map<std::uint32_t, std::size_t> m_helper_index;
 };
+
+/// Builds a prototype for Platform::add_helper: `proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size)`.
+template <typename... Args>
+[[nodiscard]] HelperPrototype proto(ReturnKind ret, Args... args) {
+    static_assert(sizeof...(Args) <= 5, "a helper takes at most five arguments");
+    static_assert((std::is_same_v<Args, ArgKind> && ...), "arguments are ArgKind values");
+    HelperPrototype prototype;
+    prototype.ret = ret;
+    std::size_t i = 0;
+    ((prototype.args[i++] = args), ...);
+    return prototype;
+}
+
+/// Short names for proto(): `ret::integer`, `arg::ptr_to_readable_mem`, ...
+namespace ret {
+inline constexpr ReturnKind integer = ReturnKind::integer;
+inline constexpr ReturnKind void_ = ReturnKind::void_;
+inline constexpr ReturnKind ptr_to_map_value_or_null = ReturnKind::ptr_to_map_value_or_null;
+} // namespace ret
+namespace arg {
+inline constexpr ArgKind anything = ArgKind::anything;
+inline constexpr ArgKind ptr_to_ctx = ArgKind::ptr_to_ctx;
+inline constexpr ArgKind ptr_to_map = ArgKind::ptr_to_map;
+inline constexpr ArgKind ptr_to_map_key = ArgKind::ptr_to_map_key;
+inline constexpr ArgKind ptr_to_map_value = ArgKind::ptr_to_map_value;
+inline constexpr ArgKind ptr_to_readable_mem = ArgKind::ptr_to_readable_mem;
+inline constexpr ArgKind ptr_to_readable_mem_or_null = ArgKind::ptr_to_readable_mem_or_null;
+inline constexpr ArgKind ptr_to_writable_mem = ArgKind::ptr_to_writable_mem;
+inline constexpr ArgKind const_size = ArgKind::const_size;
+inline constexpr ArgKind const_size_or_zero = ArgKind::const_size_or_zero;
+} // namespace arg
+
+namespace detail {
+template <typename T>
+T from_register(std::uint64_t value) noexcept {
+    if constexpr (std::is_pointer_v<T>) {
+        return reinterpret_cast<T>(static_cast<std::uintptr_t>(value));
+    } else {
+        static_assert(std::is_integral_v<T> || std::is_enum_v<T>, "helper parameters are integers or pointers");
+        return static_cast<T>(value);
+    }
+}
+template <typename R>
+std::uint64_t to_register(R value) noexcept {
+    if constexpr (std::is_pointer_v<R>) {
+        return reinterpret_cast<std::uintptr_t>(value);
+    } else {
+        return static_cast<std::uint64_t>(value);
+    }
+}
+template <auto Function, typename R, typename... P>
+struct Trampoline {
+    static std::uint64_t call(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t r4,
+                              std::uint64_t r5) noexcept {
+        const std::uint64_t regs[5] = {r1, r2, r3, r4, r5};
+        return invoke(regs, std::index_sequence_for<P...>{});
+    }
+    template <std::size_t... I>
+    static std::uint64_t invoke(const std::uint64_t* regs, std::index_sequence<I...>) noexcept {
+        if constexpr (std::is_void_v<R>) {
+            Function(from_register<P>(regs[I])...);
+            return 0;
+        } else {
+            return to_register(Function(from_register<P>(regs[I])...));
+        }
+    }
+};
+template <auto Function, typename R, typename... P>
+constexpr HelperImplementation trampoline_for(R (*)(P...)) {
+    static_assert(sizeof...(P) <= 5, "a helper takes at most five arguments");
+    return &Trampoline<Function, R, P...>::call;
+}
+} // namespace detail
+
+template <auto Function>
+Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperPrototype prototype) {
+    constexpr HelperImplementation implementation = detail::trampoline_for<Function>(Function);
+    return add_helper(id, std::move(name), implementation, std::move(prototype));
+}
 
 /// eBPF for Windows: its general helpers and ids (bpf_helper_defs.h), the xdp, bind, sock_addr and sock_ops
 /// hooks with their contexts from ebpf_nethooks.h, and its map-type numbers (ebpf_structs.h).
@@ -1260,6 +1357,16 @@ TraceSink set_trace_sink(TraceSink sink);
 /// is not, with its id and name.
 [[nodiscard]] Result<void> check_helpers(std::span<const isa::Instruction> program, const platform::Platform& platform,
                                          const platform::ProgramType& type);
+
+/// The longest chain of tail calls one invocation may make, as on Linux.
+inline constexpr std::uint32_t kMaxTailCalls = 33;
+
+/// Starts an invocation on this thread: no tail calls made, none pending. The invoker (Program::run) calls it.
+void begin_invocation() noexcept;
+
+/// The program a successful bpf_tail_call switched to, once the calling program has stopped, or nullptr; taking it
+/// clears it. Valid while the invocation's EpochGuard lives.
+[[nodiscard]] const exec::Executable* take_tail_call() noexcept;
 
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers); %s reads a string only from memory `readable` allows.
@@ -1882,6 +1989,8 @@ class ObjectSpec {
 
 namespace embpf {
 
+class Program;
+
 namespace runtime {
 class Map;
 } // namespace runtime
@@ -1890,6 +1999,12 @@ namespace detail {
 struct ProgramState;
 struct ObjectState;
 } // namespace detail
+
+// The typed facades over MapHandle, defined in api/map.hpp and api/ring_buffer.hpp.
+template <typename K, typename V>
+class Map;
+template <typename T>
+class RingBuffer;
 
 struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
@@ -1918,6 +2033,9 @@ class MapHandle {
     /// The BTF names of the key and value types, empty when the object has none.
     [[nodiscard]] const std::string& key_type_name() const noexcept { return m_key_type; }
     [[nodiscard]] const std::string& value_type_name() const noexcept { return m_value_type; }
+    /// The sizes of those BTF types (per-CPU maps: of one slot's value); nullopt when the object has no BTF for them.
+    [[nodiscard]] std::optional<std::uint32_t> key_btf_size() const noexcept { return m_key_btf_size; }
+    [[nodiscard]] std::optional<std::uint32_t> value_btf_size() const noexcept { return m_value_btf_size; }
 
     /// Copies the value of `key` (per-CPU maps: every slot's value, each rounded up to 8 bytes); nullopt when the
     /// map has no such key.
@@ -1926,6 +2044,8 @@ class MapHandle {
                                       std::uint64_t flags = 0);
     /// Deletes `key`; false when there was none.
     [[nodiscard]] Result<bool> erase(std::span<const std::uint8_t> key);
+    /// Puts `program` at `index` of a program array, for tail calls.
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, const Program& program);
     /// Every key in the map's iteration order.
     [[nodiscard]] Result<std::vector<std::vector<std::uint8_t>>> keys() const;
 
@@ -1934,19 +2054,24 @@ class MapHandle {
 
   private:
     friend class Object;
-    MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type)
-        : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)),
-          m_value_type(std::move(value_type)) {}
+    MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type,
+              std::optional<std::uint32_t> key_btf_size, std::optional<std::uint32_t> value_btf_size)
+        : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)), m_value_type(std::move(value_type)),
+          m_key_btf_size(key_btf_size), m_value_btf_size(value_btf_size) {}
 
     std::shared_ptr<runtime::Map> m_map;
     bool m_frozen = false;
     std::string m_key_type;
     std::string m_value_type;
+    std::optional<std::uint32_t> m_key_btf_size;
+    std::optional<std::uint32_t> m_value_btf_size;
 };
 
 /// A program of a loaded object, prepared for its engine. Copies share it; it keeps its maps alive.
 class Program {
   public:
+    friend class MapHandle;
+
     [[nodiscard]] const std::string& name() const noexcept;
     [[nodiscard]] const std::string& section() const noexcept;
     [[nodiscard]] const platform::ProgramType& type() const noexcept;
@@ -1957,8 +2082,8 @@ class Program {
     /// What CO-RE did to the program, one line per relocation; empty when it had none.
     [[nodiscard]] const std::vector<std::string>& relocation_report() const noexcept;
 
-    /// Runs the program once on a context of `ctx_size` bytes. Unverified programs run in the checked
-    /// interpreter: a fault stops the run with an error naming the instruction and the address.
+    /// Runs the program once on a context of `ctx_size` bytes, following tail calls. Unverified programs run in the
+    /// checked interpreter: a fault stops the run with an error naming the instruction and the address.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
     /// Like run(), but also counts the instructions executed (always in the checked interpreter).
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
@@ -1990,6 +2115,12 @@ class Object {
     [[nodiscard]] Result<Program> program(std::string_view name) const;
     [[nodiscard]] std::vector<std::string> program_names() const;
     [[nodiscard]] Result<MapHandle> map(std::string_view name) const;
+    /// The map `name` bound as a typed Map<K, V>, its sizes checked once here (defined in api/map.hpp).
+    template <typename K, typename V>
+    [[nodiscard]] Result<Map<K, V>> map(std::string_view name) const;
+    /// The ring buffer map `name` bound as a typed RingBuffer<T> (defined in api/ring_buffer.hpp).
+    template <typename T>
+    [[nodiscard]] Result<RingBuffer<T>> ring_buffer(std::string_view name) const;
     [[nodiscard]] std::vector<std::string> map_names() const;
     /// Bytes allocated by the object's maps.
     [[nodiscard]] std::size_t memory_size() const noexcept;

@@ -14,7 +14,8 @@ namespace embpf {
 
 namespace detail {
 
-struct ProgramState {
+// A program as its engine runs it. It is an Executable so that prog_array maps can hold it for tail calls.
+struct ProgramState final : exec::Executable {
     std::string name;
     std::string section;
     const platform::ProgramType* type = nullptr;
@@ -23,9 +24,31 @@ struct ProgramState {
     std::optional<exec::Interpreter> interpreter;
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
     exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
+
+    /// One program's run, without following tail calls.
+    Result<exec::CheckedOutcome> invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget) const;
+
+    std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override {
+        auto outcome = invoke(ctx, ctx_size, 0);
+        return outcome ? outcome->r0 : 0;
+    }
+    exec::EngineKind kind() const noexcept override { return exec::EngineKind::interpreter; }
 };
 
 struct ObjectState {
+    ObjectState() = default;
+    ObjectState(const ObjectState&) = delete;
+    ObjectState& operator=(const ObjectState&) = delete;
+    // Programs in a program array hold the maps they use, which may be that array: empty the arrays when the object
+    // goes, as Linux empties a program array when its last file descriptor closes, so no cycle outlives it.
+    ~ObjectState() {
+        for (auto& entry : maps) {
+            if (entry.second.kind() == platform::MapKind::prog_array) {
+                static_cast<runtime::ProgramArrayMap&>(*entry.second.runtime_map()).clear();
+            }
+        }
+    }
+
     const platform::Platform* platform = nullptr;
     std::vector<std::pair<std::string, MapHandle>> maps;
     std::map<std::string, std::shared_ptr<const ProgramState>, std::less<>> programs;
@@ -78,6 +101,18 @@ Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::siz
         config.inner = std::make_shared<const runtime::MapConfig>(std::move(inner).value());
     }
     return config;
+}
+
+// The size of a map's key or value type, for the typed bindings to check against.
+std::optional<std::uint32_t> btf_size(const ObjectSpec& spec, std::uint32_t type_id) {
+    if (!spec.btf() || type_id == 0) {
+        return std::nullopt;
+    }
+    auto size = spec.btf()->size_of(type_id);
+    if (!size) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint32_t>(*size); // BTF sizes are at most UINT32_MAX
 }
 
 Error in_program(const std::string& program, Error error) {
@@ -143,8 +178,9 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
             }
         }
         maps[i] = *map;
-        state->maps.emplace_back(map_spec.name,
-                                 MapHandle(*map, map_spec.read_only, map_spec.key_type_name, map_spec.value_type_name));
+        state->maps.emplace_back(
+            map_spec.name, MapHandle(*map, map_spec.read_only, map_spec.key_type_name, map_spec.value_type_name,
+                                     btf_size(spec, map_spec.key_type_id), btf_size(spec, map_spec.value_type_id)));
     }
 
     for (const ProgramSpec& program_spec : spec.programs()) {
@@ -297,11 +333,7 @@ bool Program::verified() const noexcept { return m_state->verified; }
 const std::vector<std::string>& Program::relocation_report() const noexcept { return m_state->relocation_report; }
 
 Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {
-    if (m_state->verified) {
-        runtime::EpochGuard guard;
-        return m_state->interpreter->run(ctx, ctx_size);
-    }
-    auto outcome = run_checked(ctx, ctx_size);
+    auto outcome = run_checked(ctx, ctx_size, 0);
     if (!outcome) {
         return std::move(outcome).error();
     }
@@ -310,10 +342,38 @@ Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {
 
 Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_size,
                                                   std::uint64_t instruction_budget) const {
-    exec::CheckedOptions options = m_state->checked;
-    options.instruction_budget = instruction_budget;
+    runtime::EpochGuard guard;
+    runtime::begin_invocation();
+    auto outcome = m_state->invoke(ctx, ctx_size, instruction_budget);
+    // A successful tail call stopped the program: run the one it switched to, with the same context.
+    while (outcome) {
+        const exec::Executable* next = runtime::take_tail_call();
+        if (next == nullptr) {
+            break;
+        }
+        const std::uint64_t executed = outcome->instructions;
+        if (const auto* program = dynamic_cast<const detail::ProgramState*>(next)) {
+            outcome = program->invoke(ctx, ctx_size, instruction_budget);
+        } else {
+            outcome = exec::CheckedOutcome{next->run(ctx, ctx_size), 0};
+        }
+        if (outcome) {
+            outcome->instructions += executed;
+        }
+    }
+    return outcome;
+}
+
+namespace detail {
+
+Result<exec::CheckedOutcome> ProgramState::invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget) const {
+    if (verified && budget == 0) {
+        return exec::CheckedOutcome{interpreter->run(ctx, ctx_size), 0};
+    }
+    exec::CheckedOptions options = checked;
+    options.instruction_budget = budget;
     // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use.
-    const platform::ContextDescriptor& context = m_state->type->context;
+    const platform::ContextDescriptor& context = type->context;
     if (context.data >= 0 && context.data_end >= 0 && context.pointer_width == 8 && ctx != nullptr &&
         ctx_size >= context.size) {
         std::uint64_t data = 0;
@@ -325,13 +385,14 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
                 {reinterpret_cast<const void*>(static_cast<std::uintptr_t>(data)), data_end - data, true});
         }
     }
-    runtime::EpochGuard guard;
-    auto outcome = m_state->interpreter->run_checked(ctx, ctx_size, options);
+    auto outcome = interpreter->run_checked(ctx, ctx_size, options);
     if (!outcome) {
-        return in_program(m_state->name, std::move(outcome).error());
+        return in_program(name, std::move(outcome).error());
     }
     return outcome;
 }
+
+} // namespace detail
 
 // --- MapHandle ------------------------------------------------------------------------------------
 
@@ -366,6 +427,13 @@ Result<bool> MapHandle::erase(std::span<const std::uint8_t> key) {
         return Error::invalid("map " + name() + " is read-only (.rodata is frozen after load)");
     }
     return m_map->host_erase(key);
+}
+
+Result<void> MapHandle::set_program(std::uint32_t index, const Program& program) {
+    if (kind() != platform::MapKind::prog_array) {
+        return Error::invalid("map " + name() + " is not a program array");
+    }
+    return static_cast<runtime::ProgramArrayMap&>(*m_map).set_program(index, program.m_state);
 }
 
 Result<std::vector<std::vector<std::uint8_t>>> MapHandle::keys() const {

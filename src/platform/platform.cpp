@@ -237,10 +237,26 @@ const HelperPrototype* Platform::helper(const ProgramType& type, std::uint32_t i
             return &own;
         }
     }
+    const HelperPrototype* general = helper(id);
+    if (general != nullptr && general->any_program_type) {
+        return general;
+    }
     if (std::find(type.helpers.begin(), type.helpers.end(), id) == type.helpers.end()) {
         return nullptr;
     }
-    return helper(id);
+    return general;
+}
+
+Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperImplementation function,
+                                  HelperPrototype prototype) {
+    if (function == nullptr) {
+        return Error::invalid("host helper " + name + " has no function");
+    }
+    prototype.id = id;
+    prototype.name = std::move(name);
+    prototype.implementation = function;
+    prototype.any_program_type = true;
+    return add_helper(std::move(prototype));
 }
 
 const HelperPrototype* Platform::helper_by_name(std::string_view helper_name) const noexcept {

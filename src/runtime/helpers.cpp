@@ -21,6 +21,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 namespace embpf::runtime {
 
@@ -94,6 +95,30 @@ u64 perf_event_output(u64, u64 map, u64 flags, u64 data, u64 size) {
         return from_long(-EINVAL);
     }
     return from_long(static_cast<PerfEventArrayMap*>(m)->output(flags, ptr<const void>(data), size));
+}
+
+// --- tail calls --------------------------------------------------------------------------------------------------
+
+// The chain of the invocation running on this thread: how many tail calls it made, and the program the last
+// successful one switched to, which the invoker runs once the current program has stopped.
+thread_local std::uint32_t t_tail_calls = 0;
+thread_local const exec::Executable* t_pending_tail_call = nullptr;
+
+u64 tail_call(u64, u64 map, u64 index, u64, u64) {
+    Map* m = map_of(map);
+    if (m->config().kind != platform::MapKind::prog_array || index > 0xffffffffu) {
+        return from_long(-EINVAL);
+    }
+    const exec::Executable* target = static_cast<ProgramArrayMap*>(m)->program_at(static_cast<std::uint32_t>(index));
+    if (target == nullptr) {
+        return from_long(-ENOENT);
+    }
+    if (t_tail_calls >= kMaxTailCalls) {
+        return from_long(-E2BIG);
+    }
+    ++t_tail_calls;
+    t_pending_tail_call = target;
+    return 0; // the interpreter stops the caller on 0: a successful tail call does not return
 }
 
 // --- time, randomness, identity ------------------------------------------------------------------------------------
@@ -342,6 +367,7 @@ constexpr NamedHelper kHelpers[] = {
     {"probe_read_str", &probe_read_str},
     {"probe_read_kernel_str", &probe_read_str},
     {"probe_read_user_str", &probe_read_str},
+    {"tail_call", &tail_call},
     {"trace_printk", &trace_printk},
     {"trace_printk2", &trace_printk2},
     {"trace_printk3", &trace_printk3},
@@ -366,15 +392,37 @@ exec::HelperFunction find_helper(std::string_view name) noexcept {
     return nullptr;
 }
 
+void begin_invocation() noexcept {
+    t_tail_calls = 0;
+    t_pending_tail_call = nullptr;
+}
+
+const exec::Executable* take_tail_call() noexcept { return std::exchange(t_pending_tail_call, nullptr); }
+
+namespace {
+exec::HelperFunction implementation_of(const platform::HelperPrototype& prototype) {
+    return prototype.implementation != nullptr ? prototype.implementation : find_helper(prototype.name);
+}
+} // namespace
+
 exec::HelperTable helper_table(const platform::Platform& platform, const platform::ProgramType& type) {
     exec::HelperTable table;
-    for (std::uint32_t id : type.helpers) {
-        const platform::HelperPrototype* prototype = platform.helper(type, id);
-        if (prototype == nullptr) {
-            continue;
+    auto add = [&](const platform::HelperPrototype& prototype) {
+        if (exec::HelperFunction function = implementation_of(prototype)) {
+            table.set(prototype.id, function);
+            if (prototype.ret == platform::ReturnKind::no_return_on_success) {
+                table.set_unwind(prototype.id);
+            }
         }
-        if (exec::HelperFunction function = find_helper(prototype->name)) {
-            table.set(id, function);
+    };
+    for (std::uint32_t id : type.helpers) {
+        if (const platform::HelperPrototype* prototype = platform.helper(type, id)) {
+            add(*prototype);
+        }
+    }
+    for (const platform::HelperPrototype& prototype : platform.helpers()) {
+        if (prototype.any_program_type) {
+            add(prototype);
         }
     }
     return table;
@@ -397,7 +445,7 @@ Result<void> check_helpers(std::span<const isa::Instruction> program, const plat
             return Error::invalid(
                 where + " is not available to " + type.name + " programs on platform " + platform.name(), pc);
         }
-        if (find_helper(prototype->name) == nullptr) {
+        if (implementation_of(*prototype) == nullptr) {
             return Error::unsupported(where + " (" + prototype->name + ") is not implemented in this build", pc);
         }
     }

@@ -13,7 +13,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace embpf::platform {
@@ -50,6 +52,10 @@ enum class ReturnKind : std::uint8_t {
     no_return_on_success,     ///< tail call: does not return when it succeeds; an integer when it fails
 };
 
+/// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
+using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                                               std::uint64_t);
+
 /// A helper's contract, as the verifier checks it.
 struct HelperPrototype {
     std::uint32_t id = 0;
@@ -57,6 +63,10 @@ struct HelperPrototype {
     ReturnKind ret = ReturnKind::integer;
     std::array<ArgKind, 5> args{};   ///< r1-r5; unused arguments are `none`
     bool reallocates_packet = false; ///< the call invalidates every packet pointer (xdp_adjust_head, ...)
+    /// A host helper's function; null for the built-in helpers, which the runtime implements by name.
+    HelperImplementation implementation = nullptr;
+    /// Callable from every program type of the platform (host helpers), not only from types that list its id.
+    bool any_program_type = false;
 
     /// The number of arguments before the first `none`.
     [[nodiscard]] std::size_t arg_count() const noexcept;
@@ -210,6 +220,14 @@ class Platform {
 
     /// Adds a general helper; refuses an id or a name already present and a malformed prototype.
     [[nodiscard]] Result<void> add_helper(HelperPrototype helper);
+    /// Adds a host helper callable from every program type: `function` receives r1-r5 as they are.
+    [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperImplementation function,
+                                          HelperPrototype prototype);
+    /// Adds a host helper from a typed C++ function, e.g. `std::uint64_t log_request(const char* text,
+    /// std::uint32_t size)`: each register is converted to the parameter's type (pointers and integers) in a
+    /// trampoline the compiler inlines, so the call costs what a direct call costs.
+    template <auto Function>
+    [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperPrototype prototype);
     /// Adds a program type; refuses a name already present, a context whose fields do not fit, and helper ids that
     /// are neither general helpers nor the type's own.
     [[nodiscard]] Result<void> add_program_type(ProgramType type);
@@ -221,6 +239,85 @@ class Platform {
     std::vector<MapType> m_map_types;
     std::unordered_map<std::uint32_t, std::size_t> m_helper_index;
 };
+
+/// Builds a prototype for Platform::add_helper: `proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size)`.
+template <typename... Args>
+[[nodiscard]] HelperPrototype proto(ReturnKind ret, Args... args) {
+    static_assert(sizeof...(Args) <= 5, "a helper takes at most five arguments");
+    static_assert((std::is_same_v<Args, ArgKind> && ...), "arguments are ArgKind values");
+    HelperPrototype prototype;
+    prototype.ret = ret;
+    std::size_t i = 0;
+    ((prototype.args[i++] = args), ...);
+    return prototype;
+}
+
+/// Short names for proto(): `ret::integer`, `arg::ptr_to_readable_mem`, ...
+namespace ret {
+inline constexpr ReturnKind integer = ReturnKind::integer;
+inline constexpr ReturnKind void_ = ReturnKind::void_;
+inline constexpr ReturnKind ptr_to_map_value_or_null = ReturnKind::ptr_to_map_value_or_null;
+} // namespace ret
+namespace arg {
+inline constexpr ArgKind anything = ArgKind::anything;
+inline constexpr ArgKind ptr_to_ctx = ArgKind::ptr_to_ctx;
+inline constexpr ArgKind ptr_to_map = ArgKind::ptr_to_map;
+inline constexpr ArgKind ptr_to_map_key = ArgKind::ptr_to_map_key;
+inline constexpr ArgKind ptr_to_map_value = ArgKind::ptr_to_map_value;
+inline constexpr ArgKind ptr_to_readable_mem = ArgKind::ptr_to_readable_mem;
+inline constexpr ArgKind ptr_to_readable_mem_or_null = ArgKind::ptr_to_readable_mem_or_null;
+inline constexpr ArgKind ptr_to_writable_mem = ArgKind::ptr_to_writable_mem;
+inline constexpr ArgKind const_size = ArgKind::const_size;
+inline constexpr ArgKind const_size_or_zero = ArgKind::const_size_or_zero;
+} // namespace arg
+
+namespace detail {
+template <typename T>
+T from_register(std::uint64_t value) noexcept {
+    if constexpr (std::is_pointer_v<T>) {
+        return reinterpret_cast<T>(static_cast<std::uintptr_t>(value));
+    } else {
+        static_assert(std::is_integral_v<T> || std::is_enum_v<T>, "helper parameters are integers or pointers");
+        return static_cast<T>(value);
+    }
+}
+template <typename R>
+std::uint64_t to_register(R value) noexcept {
+    if constexpr (std::is_pointer_v<R>) {
+        return reinterpret_cast<std::uintptr_t>(value);
+    } else {
+        return static_cast<std::uint64_t>(value);
+    }
+}
+template <auto Function, typename R, typename... P>
+struct Trampoline {
+    static std::uint64_t call(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t r4,
+                              std::uint64_t r5) noexcept {
+        const std::uint64_t regs[5] = {r1, r2, r3, r4, r5};
+        return invoke(regs, std::index_sequence_for<P...>{});
+    }
+    template <std::size_t... I>
+    static std::uint64_t invoke(const std::uint64_t* regs, std::index_sequence<I...>) noexcept {
+        if constexpr (std::is_void_v<R>) {
+            Function(from_register<P>(regs[I])...);
+            return 0;
+        } else {
+            return to_register(Function(from_register<P>(regs[I])...));
+        }
+    }
+};
+template <auto Function, typename R, typename... P>
+constexpr HelperImplementation trampoline_for(R (*)(P...)) {
+    static_assert(sizeof...(P) <= 5, "a helper takes at most five arguments");
+    return &Trampoline<Function, R, P...>::call;
+}
+} // namespace detail
+
+template <auto Function>
+Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperPrototype prototype) {
+    constexpr HelperImplementation implementation = detail::trampoline_for<Function>(Function);
+    return add_helper(id, std::move(name), implementation, std::move(prototype));
+}
 
 /// eBPF for Windows: its general helpers and ids (bpf_helper_defs.h), the xdp, bind, sock_addr and sock_ops
 /// hooks with their contexts from ebpf_nethooks.h, and its map-type numbers (ebpf_structs.h).

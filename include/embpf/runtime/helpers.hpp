@@ -28,6 +28,16 @@ TraceSink set_trace_sink(TraceSink sink);
 [[nodiscard]] Result<void> check_helpers(std::span<const isa::Instruction> program, const platform::Platform& platform,
                                          const platform::ProgramType& type);
 
+/// The longest chain of tail calls one invocation may make, as on Linux.
+inline constexpr std::uint32_t kMaxTailCalls = 33;
+
+/// Starts an invocation on this thread: no tail calls made, none pending. The invoker (Program::run) calls it.
+void begin_invocation() noexcept;
+
+/// The program a successful bpf_tail_call switched to, once the calling program has stopped, or nullptr; taking it
+/// clears it. Valid while the invocation's EpochGuard lives.
+[[nodiscard]] const exec::Executable* take_tail_call() noexcept;
+
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers); %s reads a string only from memory `readable` allows.
 [[nodiscard]] std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count);
