@@ -17,6 +17,8 @@
 
 namespace embpf {
 
+class Program;
+
 namespace runtime {
 class Map;
 } // namespace runtime
@@ -25,6 +27,12 @@ namespace detail {
 struct ProgramState;
 struct ObjectState;
 } // namespace detail
+
+// The typed facades over MapHandle, defined in api/map.hpp and api/ring_buffer.hpp.
+template <typename K, typename V>
+class Map;
+template <typename T>
+class RingBuffer;
 
 struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
@@ -53,6 +61,9 @@ class MapHandle {
     /// The BTF names of the key and value types, empty when the object has none.
     [[nodiscard]] const std::string& key_type_name() const noexcept { return m_key_type; }
     [[nodiscard]] const std::string& value_type_name() const noexcept { return m_value_type; }
+    /// The sizes of those BTF types (per-CPU maps: of one slot's value); nullopt when the object has no BTF for them.
+    [[nodiscard]] std::optional<std::uint32_t> key_btf_size() const noexcept { return m_key_btf_size; }
+    [[nodiscard]] std::optional<std::uint32_t> value_btf_size() const noexcept { return m_value_btf_size; }
 
     /// Copies the value of `key` (per-CPU maps: every slot's value, each rounded up to 8 bytes); nullopt when the
     /// map has no such key.
@@ -61,6 +72,8 @@ class MapHandle {
                                       std::uint64_t flags = 0);
     /// Deletes `key`; false when there was none.
     [[nodiscard]] Result<bool> erase(std::span<const std::uint8_t> key);
+    /// Puts `program` at `index` of a program array, for tail calls.
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, const Program& program);
     /// Every key in the map's iteration order.
     [[nodiscard]] Result<std::vector<std::vector<std::uint8_t>>> keys() const;
 
@@ -69,19 +82,24 @@ class MapHandle {
 
   private:
     friend class Object;
-    MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type)
-        : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)),
-          m_value_type(std::move(value_type)) {}
+    MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type,
+              std::optional<std::uint32_t> key_btf_size, std::optional<std::uint32_t> value_btf_size)
+        : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)), m_value_type(std::move(value_type)),
+          m_key_btf_size(key_btf_size), m_value_btf_size(value_btf_size) {}
 
     std::shared_ptr<runtime::Map> m_map;
     bool m_frozen = false;
     std::string m_key_type;
     std::string m_value_type;
+    std::optional<std::uint32_t> m_key_btf_size;
+    std::optional<std::uint32_t> m_value_btf_size;
 };
 
 /// A program of a loaded object, prepared for its engine. Copies share it; it keeps its maps alive.
 class Program {
   public:
+    friend class MapHandle;
+
     [[nodiscard]] const std::string& name() const noexcept;
     [[nodiscard]] const std::string& section() const noexcept;
     [[nodiscard]] const platform::ProgramType& type() const noexcept;
@@ -92,8 +110,8 @@ class Program {
     /// What CO-RE did to the program, one line per relocation; empty when it had none.
     [[nodiscard]] const std::vector<std::string>& relocation_report() const noexcept;
 
-    /// Runs the program once on a context of `ctx_size` bytes. Unverified programs run in the checked
-    /// interpreter: a fault stops the run with an error naming the instruction and the address.
+    /// Runs the program once on a context of `ctx_size` bytes, following tail calls. Unverified programs run in the
+    /// checked interpreter: a fault stops the run with an error naming the instruction and the address.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
     /// Like run(), but also counts the instructions executed (always in the checked interpreter).
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
@@ -125,6 +143,12 @@ class Object {
     [[nodiscard]] Result<Program> program(std::string_view name) const;
     [[nodiscard]] std::vector<std::string> program_names() const;
     [[nodiscard]] Result<MapHandle> map(std::string_view name) const;
+    /// The map `name` bound as a typed Map<K, V>, its sizes checked once here (defined in api/map.hpp).
+    template <typename K, typename V>
+    [[nodiscard]] Result<Map<K, V>> map(std::string_view name) const;
+    /// The ring buffer map `name` bound as a typed RingBuffer<T> (defined in api/ring_buffer.hpp).
+    template <typename T>
+    [[nodiscard]] Result<RingBuffer<T>> ring_buffer(std::string_view name) const;
     [[nodiscard]] std::vector<std::string> map_names() const;
     /// Bytes allocated by the object's maps.
     [[nodiscard]] std::size_t memory_size() const noexcept;
