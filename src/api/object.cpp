@@ -372,14 +372,16 @@ Result<exec::CheckedOutcome> ProgramState::invoke(void* ctx, std::size_t ctx_siz
     }
     exec::CheckedOptions options = checked;
     options.instruction_budget = budget;
-    // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use.
+    // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use. Its
+    // pointers are 8 bytes, or 4 in Linux contexts (whose host must place packets below 4 GiB).
     const platform::ContextDescriptor& context = type->context;
-    if (context.data >= 0 && context.data_end >= 0 && context.pointer_width == 8 && ctx != nullptr &&
+    const std::size_t width = context.pointer_width;
+    if (context.data >= 0 && context.data_end >= 0 && (width == 4 || width == 8) && ctx != nullptr &&
         ctx_size >= context.size) {
         std::uint64_t data = 0;
         std::uint64_t data_end = 0;
-        std::memcpy(&data, static_cast<const std::uint8_t*>(ctx) + context.data, sizeof data);
-        std::memcpy(&data_end, static_cast<const std::uint8_t*>(ctx) + context.data_end, sizeof data_end);
+        std::memcpy(&data, static_cast<const std::uint8_t*>(ctx) + context.data, width);
+        std::memcpy(&data_end, static_cast<const std::uint8_t*>(ctx) + context.data_end, width);
         if (data != 0 && data <= data_end) {
             options.regions.push_back(
                 {reinterpret_cast<const void*>(static_cast<std::uintptr_t>(data)), data_end - data, true});

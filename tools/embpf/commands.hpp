@@ -17,6 +17,7 @@ inline constexpr int kExitBadInput = 2;
 
 void add_isa_commands(CLI::App& app, int& status);
 void add_sections_command(CLI::App& app, int& status);
+void add_run_command(CLI::App& app, int& status);
 
 /// Reads a whole file; std::nullopt (after printing why on stderr) when it cannot.
 std::optional<std::vector<std::uint8_t>> read_file(const std::string& path);

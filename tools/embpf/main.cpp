@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     int status = embpf::tools::kExitOk;
     embpf::tools::add_isa_commands(app, status);
     embpf::tools::add_sections_command(app, status);
+    embpf::tools::add_run_command(app, status);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

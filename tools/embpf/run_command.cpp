@@ -1,0 +1,322 @@
+// `embpf run FILE`: load an object, build a program's context, run it and show what it left in its maps.
+#include "commands.hpp"
+
+#include "embpf/api/object.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/ring_buffer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+namespace embpf::tools {
+
+namespace {
+
+struct RunOptions {
+    std::string file;
+    std::string program;
+    std::string section;
+    std::string platform;
+    std::string data_hex;
+    std::string data_path;
+    std::string ctx_hex;
+    std::uint64_t repeat = 1;
+    bool json = false;
+};
+
+std::optional<std::vector<std::uint8_t>> parse_hex(const std::string& text) {
+    std::vector<std::uint8_t> bytes;
+    int pending = -1;
+    for (char c : text) {
+        int digit = -1;
+        if (c >= '0' && c <= '9') {
+            digit = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            digit = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            digit = c - 'A' + 10;
+        } else if (c == ' ' || c == ':' || c == '\n' || c == '\t') {
+            if (pending >= 0) {
+                return std::nullopt;
+            }
+            continue;
+        } else {
+            return std::nullopt;
+        }
+        if (pending < 0) {
+            pending = digit;
+        } else {
+            bytes.push_back(static_cast<std::uint8_t>(pending * 16 + digit));
+            pending = -1;
+        }
+    }
+    if (pending >= 0) {
+        return std::nullopt;
+    }
+    return bytes;
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string text;
+    for (std::uint8_t b : bytes) {
+        text += digits[b >> 4];
+        text += digits[b & 0xf];
+    }
+    return text;
+}
+
+// Packet memory the program may address. Linux contexts keep packet pointers in 32-bit fields, so for those the
+// buffer is mapped below 4 GiB, where a pointer fits them.
+class PacketBuffer {
+  public:
+    PacketBuffer(const std::vector<std::uint8_t>& bytes, bool low) : m_size(bytes.size()) {
+        const std::size_t length = std::max<std::size_t>(bytes.size(), 1);
+        int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_32BIT
+        if (low) {
+            flags |= MAP_32BIT;
+        }
+#endif
+        void* memory = mmap(nullptr, length, PROT_READ | PROT_WRITE, flags, -1, 0);
+        if (memory != MAP_FAILED) {
+            m_data = static_cast<std::uint8_t*>(memory);
+            m_length = length;
+            std::copy(bytes.begin(), bytes.end(), m_data);
+        }
+    }
+    ~PacketBuffer() {
+        if (m_data != nullptr) {
+            munmap(m_data, m_length);
+        }
+    }
+    PacketBuffer(const PacketBuffer&) = delete;
+    PacketBuffer& operator=(const PacketBuffer&) = delete;
+
+    [[nodiscard]] std::uint8_t* data() const noexcept { return m_data; }
+    [[nodiscard]] std::size_t size() const noexcept { return m_size; }
+
+  private:
+    std::uint8_t* m_data = nullptr;
+    std::size_t m_length = 0;
+    std::size_t m_size = 0;
+};
+
+void write_pointer(std::vector<std::uint8_t>& ctx, std::int32_t offset, std::uint8_t width, std::uint64_t value) {
+    if (offset < 0 || static_cast<std::size_t>(offset) + width > ctx.size()) {
+        return;
+    }
+    std::memcpy(ctx.data() + offset, &value, width); // little-endian: the low bytes first
+}
+
+nlohmann::ordered_json map_contents(const MapHandle& map) {
+    nlohmann::ordered_json out;
+    out["name"] = map.name();
+    out["type"] = std::string(platform::to_string(map.kind()));
+    if (map.kind() == platform::MapKind::ringbuf) {
+        nlohmann::ordered_json records = nlohmann::ordered_json::array();
+        static_cast<runtime::RingBufferMap&>(*map.runtime_map()).consume([&](std::span<const std::uint8_t> record) {
+            records.push_back(to_hex(record));
+        });
+        out["records"] = records;
+        return out;
+    }
+    nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+    auto keys = map.keys();
+    if (keys) {
+        for (const auto& key : *keys) {
+            auto value = map.lookup(key);
+            if (value && *value) {
+                entries.push_back({{"key", to_hex(key)}, {"value", to_hex(**value)}});
+            }
+        }
+    } else {
+        out["error"] = keys.error().message;
+    }
+    out["entries"] = entries;
+    return out;
+}
+
+int run_program(const RunOptions& options) {
+    const platform::Platform* chosen = nullptr;
+    if (options.platform == "windows") {
+        chosen = &platform::windows();
+    } else if (options.platform == "linux") {
+        chosen = &platform::linux();
+    }
+    auto spec = ObjectSpec::open(std::filesystem::path(options.file), chosen);
+    if (!spec) {
+        std::cerr << "embpf: " << spec.error().message << '\n';
+        return kExitBadInput;
+    }
+    const ProgramSpec* program_spec = nullptr;
+    for (const ProgramSpec& candidate : spec->programs()) {
+        if ((options.program.empty() || candidate.name() == options.program) &&
+            (options.section.empty() || candidate.section() == options.section)) {
+            program_spec = &candidate;
+            break;
+        }
+    }
+    if (program_spec == nullptr) {
+        std::cerr << "embpf: " << options.file << " has no program"
+                  << (options.program.empty() ? "" : " named " + options.program)
+                  << (options.section.empty() ? "" : " in section " + options.section) << '\n';
+        return kExitBadInput;
+    }
+    // The verifier is not part of this build yet: programs run in the checked interpreter.
+    auto object = Object::load(*spec, {.unverified = true});
+    if (!object) {
+        std::cerr << "embpf: " << object.error().message << '\n';
+        return kExitFailure;
+    }
+    auto program = object->program(program_spec->name());
+    if (!program) {
+        std::cerr << "embpf: " << program.error().message << '\n';
+        return kExitFailure;
+    }
+
+    std::vector<std::uint8_t> data_bytes;
+    if (!options.data_hex.empty()) {
+        auto parsed = parse_hex(options.data_hex);
+        if (!parsed) {
+            std::cerr << "embpf: --data-hex is not a sequence of hex bytes\n";
+            return kExitBadInput;
+        }
+        data_bytes = std::move(*parsed);
+    } else if (!options.data_path.empty()) {
+        auto read = read_file(options.data_path);
+        if (!read) {
+            return kExitBadInput;
+        }
+        data_bytes = std::move(*read);
+    }
+    const platform::ContextDescriptor& context = program->type().context;
+    std::vector<std::uint8_t> ctx;
+    if (!options.ctx_hex.empty()) {
+        auto parsed = parse_hex(options.ctx_hex);
+        if (!parsed || parsed->size() > context.size) {
+            std::cerr << "embpf: --ctx-hex must be at most " << context.size << " hex bytes for a "
+                      << program->type().name << " context\n";
+            return kExitBadInput;
+        }
+        ctx = std::move(*parsed);
+    }
+    ctx.resize(context.size, 0);
+    const bool has_data = context.data >= 0 && context.data_end >= 0;
+    PacketBuffer packet(data_bytes, context.pointer_width == 4);
+    if (has_data) {
+        if (packet.data() == nullptr) {
+            std::cerr << "embpf: cannot map " << data_bytes.size() << " bytes for the packet\n";
+            return kExitFailure;
+        }
+        const auto start = reinterpret_cast<std::uintptr_t>(packet.data());
+        write_pointer(ctx, context.data, context.pointer_width, start);
+        write_pointer(ctx, context.data_end, context.pointer_width, start + packet.size());
+        if (context.meta >= 0) {
+            write_pointer(ctx, context.meta, context.pointer_width, start);
+        }
+    } else if (!data_bytes.empty()) {
+        std::cerr << "embpf: " << program->type().name << " programs have no data range for --data\n";
+        return kExitBadInput;
+    }
+
+    std::vector<std::string> lines;
+    auto previous = runtime::set_trace_sink([&](std::string_view line) { lines.emplace_back(line); });
+    std::vector<double> times;
+    std::uint64_t r0 = 0;
+    std::optional<Error> failure;
+    const std::vector<std::uint8_t> initial_ctx = ctx;
+    for (std::uint64_t i = 0; i < std::max<std::uint64_t>(options.repeat, 1); ++i) {
+        ctx = initial_ctx;
+        const auto begin = std::chrono::steady_clock::now();
+        auto result = program->run(ctx.data(), ctx.size());
+        const auto end = std::chrono::steady_clock::now();
+        if (!result) {
+            failure = result.error();
+            break;
+        }
+        r0 = *result;
+        times.push_back(std::chrono::duration<double, std::nano>(end - begin).count());
+    }
+    runtime::set_trace_sink(std::move(previous));
+    std::sort(times.begin(), times.end());
+    const double median = times.empty() ? 0.0 : times[times.size() / 2];
+
+    if (options.json) {
+        nlohmann::ordered_json out;
+        out["program"] = program->name();
+        out["section"] = program->section();
+        out["type"] = program->type().name;
+        out["verified"] = program->verified();
+        if (failure) {
+            out["error"] = failure->message;
+        } else {
+            out["r0"] = r0;
+        }
+        out["runs"] = times.size();
+        out["median_ns"] = median;
+        out["trace"] = lines;
+        out["maps"] = nlohmann::ordered_json::array();
+        for (const std::string& name : object->map_names()) {
+            out["maps"].push_back(map_contents(object->map(name).value()));
+        }
+        std::cout << out.dump(2) << '\n';
+        return failure ? kExitFailure : kExitOk;
+    }
+    std::cout << "Program " << program->name() << " (" << program->type().name << ", section " << program->section()
+              << "), not verified: run in the checked interpreter\n";
+    if (failure) {
+        std::cout << "Stopped: " << failure->message << '\n';
+    } else {
+        std::cout << "r0 = " << r0 << " (0x" << std::hex << r0 << std::dec << ")\n";
+        std::cout << "median " << median << " ns per run over " << times.size() << " run(s)\n";
+    }
+    for (const std::string& line : lines) {
+        std::cout << "trace: " << line << '\n';
+    }
+    for (const std::string& name : object->map_names()) {
+        const auto contents = map_contents(object->map(name).value());
+        std::cout << "map " << name << " (" << contents["type"].get<std::string>() << ")";
+        if (contents.contains("records")) {
+            std::cout << ": " << contents["records"].size() << " record(s)\n";
+            for (const auto& record : contents["records"]) {
+                std::cout << "  " << record.get<std::string>() << '\n';
+            }
+        } else {
+            std::cout << ": " << contents["entries"].size() << " entr"
+                      << (contents["entries"].size() == 1 ? "y" : "ies") << '\n';
+            for (const auto& entry : contents["entries"]) {
+                std::cout << "  " << entry["key"].get<std::string>() << " => " << entry["value"].get<std::string>()
+                          << '\n';
+            }
+        }
+    }
+    return failure ? kExitFailure : kExitOk;
+}
+
+} // namespace
+
+void add_run_command(CLI::App& app, int& status) {
+    auto options = std::make_shared<RunOptions>();
+    CLI::App* command = app.add_subcommand("run", "Run a program of an eBPF object on a context and show its maps");
+    command->add_option("file", options->file, "eBPF object file")->required();
+    auto* program = command->add_option("--program", options->program, "program name (default: the first)");
+    command->add_option("--section", options->section, "program section")->excludes(program);
+    command->add_option("--platform", options->platform, "platform profile (default: chosen from the object)")
+        ->check(CLI::IsMember({"windows", "linux"}));
+    auto* data_hex = command->add_option("--data-hex", options->data_hex, "packet (data range) bytes in hex");
+    command->add_option("--data", options->data_path, "file whose bytes are the packet")->excludes(data_hex);
+    command->add_option("--ctx-hex", options->ctx_hex, "raw context bytes in hex, zero-filled to the context size");
+    command->add_option("--repeat", options->repeat, "number of runs (default 1)");
+    command->add_flag("--json", options->json, "print JSON");
+    command->callback([options, &status] { status = run_program(*options); });
+}
+
+} // namespace embpf::tools
