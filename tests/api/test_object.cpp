@@ -1,6 +1,7 @@
 // Object::load: maps created, references resolved, programs run in the checked interpreter; the seeds' programs
 // through the runtime.
 #include "embpf/api/object.hpp"
+#include "embpf/elf/object_file.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/ring_buffer.hpp"
 
@@ -309,4 +310,37 @@ TEST_CASE("object: every seed program loads; the checked interpreter stops the u
     REQUIRE_FALSE(stopped.has_value());
     CHECK(stopped.error().kind == ErrorKind::runtime);
     CHECK(stopped.error().message.find("out-of-bounds read of 2 bytes") != std::string::npos);
+}
+
+TEST_CASE("object: CO-RE relocations are applied against a target BTF, or reported as not applied") {
+    const std::string core = EMBPF_TEST_CORE_DIR;
+    auto target = elf::read_object(std::filesystem::path(core) / "target_v1.o");
+    REQUIRE(target.has_value());
+    REQUIRE(target->btf != nullptr);
+
+    platform::Platform host = platform::linux();
+    platform::ProgramType type;
+    type.name = "core_test";
+    type.section_prefixes = {"core"};
+    type.context.size = 256;
+    type.context.fields.push_back({0, 256, platform::FieldKind::scalar, true, false, "task"});
+    REQUIRE(host.add_program_type(type).has_value());
+
+    auto spec = ObjectSpec::open(std::filesystem::path(core) / "program.o", &host);
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    CHECK(spec->program("read_pid_prio")->type == "core_test");
+
+    auto kept = Object::load(*spec, host, {.unverified = true});
+    REQUIRE_MESSAGE(kept.has_value(), (kept ? "" : kept.error().message));
+    auto unrelocated = kept->program("read_pid_prio");
+    REQUIRE(unrelocated.has_value());
+    REQUIRE(unrelocated->relocation_report().size() == 1);
+    CHECK(unrelocated->relocation_report()[0].find("kept their compiled offsets") != std::string::npos);
+
+    auto moved = Object::load(*spec, host, {.unverified = true, .target_btf = target->btf});
+    REQUIRE_MESSAGE(moved.has_value(), (moved ? "" : moved.error().message));
+    auto relocated = moved->program("read_pid_prio");
+    REQUIRE(relocated.has_value());
+    REQUIRE_FALSE(relocated->relocation_report().empty());
+    CHECK(relocated->relocation_report()[0].find("struct task.") != std::string::npos);
 }

@@ -429,3 +429,42 @@ TEST_CASE("elf reader: inputs the fuzzer once broke it with are errors or object
     }
     CHECK(count > 0);
 }
+
+TEST_CASE("elf reader: legacy Linux map definitions and a BTF map of maps") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/map_kinds.o"));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    const auto* legacy = find_map(*object, "legacy_counts");
+    REQUIRE(legacy != nullptr);
+    CHECK(legacy->origin == elf::MapOrigin::legacy_linux);
+    CHECK(legacy->type == 2);
+    CHECK(legacy->key_size == 4);
+    CHECK(legacy->value_size == 8);
+    CHECK(legacy->max_entries == 16);
+
+    const auto* outer = find_map(*object, "outer");
+    REQUIRE(outer != nullptr);
+    CHECK(outer->type == 12); // BPF_MAP_TYPE_ARRAY_OF_MAPS
+    CHECK(outer->max_entries == 4);
+    REQUIRE(outer->inner_map.has_value());
+    const auto& inner = object->maps.at(*outer->inner_map);
+    CHECK(inner.is_inner_template);
+    CHECK(inner.type == 2);
+    CHECK(inner.max_entries == 8);
+    CHECK(inner.value_size == 8);
+
+    // Both map references of the program resolve, one to each definition.
+    REQUIRE(object->programs.size() == 1);
+    std::vector<std::string> referenced;
+    for (const auto& ref : object->programs[0].map_references) {
+        referenced.push_back(object->maps.at(ref.map).name);
+    }
+    std::sort(referenced.begin(), referenced.end());
+    CHECK(referenced == std::vector<std::string>{"legacy_counts", "outer"});
+}
+
+TEST_CASE("elf reader: a map definition that contradicts itself is refused, naming the map") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/contradiction.o"));
+    REQUIRE_FALSE(object.has_value());
+    CHECK(object.error().message.find("confused") != std::string::npos);
+    CHECK(object.error().message.find("key_size 8 contradicts") != std::string::npos);
+}
