@@ -1,0 +1,148 @@
+// The general helpers, called as a program calls them: through the helper table of a platform's program type.
+#include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/slot.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+using namespace embpf;
+
+namespace {
+
+exec::HelperFunction windows_helper(const char* name) {
+    const platform::HelperPrototype* prototype = platform::windows().helper_by_name(name);
+    REQUIRE_MESSAGE(prototype != nullptr, name);
+    exec::HelperFunction function = runtime::find_helper(prototype->name);
+    const bool found = function != nullptr;
+    REQUIRE_MESSAGE(found, name);
+    return function;
+}
+
+std::uint64_t u(const void* p) { return reinterpret_cast<std::uintptr_t>(p); }
+std::int64_t s(std::uint64_t value) { return static_cast<std::int64_t>(value); }
+
+} // namespace
+
+TEST_CASE("runtime helpers: trace_printk formats like the kernel") {
+    struct Row {
+        const char* format;
+        std::uint64_t args[3];
+        std::size_t count;
+        const char* expected;
+    };
+    const char* text = "world";
+    const Row rows[] = {
+        {"hello", {}, 0, "hello"},
+        {"%d", {static_cast<std::uint64_t>(-5)}, 1, "-5"},
+        {"%i", {0xffffffffu}, 1, "-1"}, // %d/%i read 32 bits
+        {"%u", {0x1ffffffffull}, 1, "4294967295"},
+        {"%x", {0xabcdef12345ull}, 1, "def12345"},
+        {"%lx", {0xabcdef12345ull}, 1, "abcdef12345"},
+        {"%llu", {18446744073709551615ull}, 1, "18446744073709551615"},
+        {"%ld", {static_cast<std::uint64_t>(-7)}, 1, "-7"},
+        {"%p", {0x1000}, 1, "0x1000"},
+        {"%s!", {reinterpret_cast<std::uintptr_t>(text)}, 1, "world!"},
+        {"%c%c", {'o', 'k'}, 2, "ok"},
+        {"100%%", {}, 0, "100%"},
+        {"%d %u %x", {1, 2, 255}, 3, "1 2 ff"},
+        {"%d %d", {1}, 1, "1 %d"}, // a missing argument leaves the conversion as written
+        {"%hhd", {0x1ff}, 1, "-1"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.format);
+        CHECK(runtime::format_trace(row.format, row.args, row.count) == row.expected);
+    }
+}
+
+TEST_CASE("runtime helpers: the trace sink receives bpf_printk lines") {
+    std::string line;
+    auto previous = runtime::set_trace_sink([&](std::string_view text) { line = text; });
+    const char format[] = "port %d\n";
+    windows_helper("trace_printk3")(u(format), sizeof format, 53, 0, 0);
+    runtime::set_trace_sink(std::move(previous));
+    CHECK(line == "port 53"); // without the newline
+}
+
+TEST_CASE("runtime helpers: bounded memory and string helpers of eBPF for Windows") {
+    char dest[8] = {};
+    const char src[] = "abcdefghij";
+    CHECK(s(windows_helper("memcpy_s")(u(dest), sizeof dest, u(src), 4, 0)) == 0);
+    CHECK(std::string(dest, 4) == "abcd");
+    CHECK(s(windows_helper("memcpy_s")(u(dest), sizeof dest, u(src), 9, 0)) == -EINVAL);
+    CHECK(s(windows_helper("memmove_s")(u(dest + 1), 7, u(dest), 4, 0)) == 0);
+    CHECK(std::string(dest, 5) == "aabcd");
+    CHECK(s(windows_helper("memcmp_s")(u("abc"), 3, u("abd"), 3, 0)) < 0);
+    CHECK(s(windows_helper("memcmp_s")(u("abc"), 3, u("abc"), 3, 0)) == 0);
+    CHECK(windows_helper("memset")(u(dest), sizeof dest, 'z', 0, 0) == 0);
+    CHECK(std::string(dest, sizeof dest) == "zzzzzzzz");
+    CHECK(windows_helper("strnlen_s")(u("hello"), 16, 0, 0, 0) == 5);
+    CHECK(windows_helper("strnlen_s")(u("hello"), 3, 0, 0, 0) == 3);
+    char buffer[8] = {};
+    CHECK(s(windows_helper("strncpy_s")(u(buffer), sizeof buffer, u("abc"), 10, 0)) == 0);
+    CHECK(std::string(buffer) == "abc");
+    CHECK(s(windows_helper("strncat_s")(u(buffer), sizeof buffer, u("de"), 10, 0)) == 0);
+    CHECK(std::string(buffer) == "abcde");
+    CHECK(s(windows_helper("strncat_s")(u(buffer), sizeof buffer, u("fghij"), 10, 0)) == -EINVAL);
+}
+
+TEST_CASE("runtime helpers: csum_diff follows Linux") {
+    const std::uint32_t from[2] = {0x11112222, 0x33334444};
+    const std::uint32_t to[2] = {0x11112222, 0x33334445};
+    // Replacing one word changes the sum by the difference of the words (one's complement).
+    const auto diff = windows_helper("csum_diff")(u(from), sizeof from, u(to), sizeof to, 0);
+    // ~A + ~B + A + (B + 1) = 2 * 0xffffffff + 1, which folds to 1: the word grew by one.
+    CHECK(diff == 1);
+    CHECK(s(windows_helper("csum_diff")(u(from), 3, u(to), 8, 0)) == -EINVAL); // sizes must be multiples of 4
+    // Adding a block to an empty one is its sum.
+    CHECK(windows_helper("csum_diff")(0, 0, u(to), 4, 0) == 0x11112222u);
+}
+
+TEST_CASE("runtime helpers: time, randomness, identity") {
+    const auto t1 = windows_helper("ktime_get_ns")(0, 0, 0, 0, 0);
+    const auto t2 = windows_helper("ktime_get_ns")(0, 0, 0, 0, 0);
+    CHECK(t2 >= t1);
+    CHECK(windows_helper("ktime_get_boot_ms")(0, 0, 0, 0, 0) <= windows_helper("ktime_get_boot_ns")(0, 0, 0, 0, 0));
+    std::uint64_t seen_or = 0;
+    for (int i = 0; i < 64; ++i) {
+        const auto r = windows_helper("get_prandom_u32")(0, 0, 0, 0, 0);
+        CHECK(r <= 0xffffffffu);
+        seen_or |= r;
+    }
+    CHECK(seen_or > 0xffff); // 64 draws do not all stay in the low bits
+    CHECK(windows_helper("get_smp_processor_id")(0, 0, 0, 0, 0) == runtime::current_slot());
+    const auto pid_tgid = windows_helper("get_current_pid_tgid")(0, 0, 0, 0, 0);
+    CHECK((pid_tgid >> 32) == static_cast<std::uint64_t>(getpid()));
+}
+
+TEST_CASE("runtime helpers: probe_read reads safely, failing on unmapped memory") {
+    const exec::HelperFunction probe_read = runtime::find_helper("probe_read_kernel");
+    const bool found = probe_read != nullptr;
+    REQUIRE(found);
+    const std::uint64_t source = 0x1122334455667788ull;
+    std::uint64_t out = 0;
+    CHECK(probe_read(u(&out), sizeof out, u(&source), 0, 0) == 0);
+    CHECK(out == source);
+    out = 1;
+    CHECK(s(probe_read(u(&out), sizeof out, 8, 0, 0)) == -EFAULT); // address 8 is never mapped
+    CHECK(out == 0);
+}
+
+TEST_CASE("runtime helpers: each platform's helper table holds what its program types may call") {
+    const platform::Platform& windows = platform::windows();
+    const auto table = runtime::helper_table(windows, *windows.program_type("xdp"));
+    CHECK(bool(table.get(1)));  // map_lookup_elem
+    CHECK(bool(table.get(11))); // ringbuf_output
+    REQUIRE(table.unwind().has_value());
+    CHECK(*table.unwind() == 5); // tail_call stops the caller when it succeeds
+
+    const platform::Platform& linux_platform = platform::linux();
+    const auto linux_table = runtime::helper_table(linux_platform, *linux_platform.program_type("xdp"));
+    CHECK(bool(linux_table.get(1)));
+    CHECK(bool(linux_table.get(131))); // ringbuf_reserve
+    REQUIRE(linux_table.unwind().has_value());
+    CHECK(*linux_table.unwind() == 12);
+}
