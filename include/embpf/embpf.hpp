@@ -25,5 +25,7 @@
 #include "embpf/runtime/ring_buffer.hpp"
 #include "embpf/runtime/slot.hpp"
 
+#include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
+#include "embpf/api/ring_buffer.hpp"

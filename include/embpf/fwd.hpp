@@ -6,6 +6,15 @@ struct Error;
 template <typename T>
 class Result;
 
+class ObjectSpec;
+class Object;
+class Program;
+class MapHandle;
+template <typename K, typename V>
+class Map;
+template <typename T>
+class RingBuffer;
+
 namespace isa {
 struct Instruction;
 } // namespace isa

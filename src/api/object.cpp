@@ -344,24 +344,25 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
                                                   std::uint64_t instruction_budget) const {
     runtime::EpochGuard guard;
     runtime::begin_invocation();
-    auto outcome = m_state->invoke(ctx, ctx_size, instruction_budget);
+    auto first = m_state->invoke(ctx, ctx_size, instruction_budget);
+    if (!first) {
+        return first;
+    }
     // A successful tail call stopped the program: run the one it switched to, with the same context.
-    while (outcome) {
-        const exec::Executable* next = runtime::take_tail_call();
-        if (next == nullptr) {
-            break;
-        }
-        const std::uint64_t executed = outcome->instructions;
+    exec::CheckedOutcome total = *first;
+    while (const exec::Executable* next = runtime::take_tail_call()) {
         if (const auto* program = dynamic_cast<const detail::ProgramState*>(next)) {
-            outcome = program->invoke(ctx, ctx_size, instruction_budget);
+            auto step = program->invoke(ctx, ctx_size, instruction_budget);
+            if (!step) {
+                return std::move(step).error();
+            }
+            total.r0 = step->r0;
+            total.instructions += step->instructions;
         } else {
-            outcome = exec::CheckedOutcome{next->run(ctx, ctx_size), 0};
-        }
-        if (outcome) {
-            outcome->instructions += executed;
+            total.r0 = next->run(ctx, ctx_size);
         }
     }
-    return outcome;
+    return total;
 }
 
 namespace detail {

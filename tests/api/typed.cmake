@@ -1,0 +1,14 @@
+# An eBPF object for the typed host API's tests (tests/api/test_typed_map.cpp): the map kinds the seeds lack (per-CPU
+# array and hash, queue, stack, LRU hash), compiled Linux libbpf style.
+# Included by tests/CMakeLists.txt, so CMAKE_CURRENT_BINARY_DIR is that of tests/.
+
+if(NOT EMBPF_BPF_CLANG)
+    message(FATAL_ERROR "the tests need clang with the BPF target (tools/install-deps.sh installs it)")
+endif()
+
+set(EMBPF_TEST_API_DIR "${CMAKE_CURRENT_BINARY_DIR}/api_objects")
+embpf_add_bpf_object(typed_maps_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/typed_maps.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/typed_maps.o" NO_PLUGIN_HEADERS)
+add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object})
+add_dependencies(embpf_tests embpf_test_api_objects)
+target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")
