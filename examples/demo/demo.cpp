@@ -115,21 +115,14 @@ int main() {
             return fail(verdict.error());
         }
     }
-    auto proc_map = bind_object->map("proc_map");
+    auto proc_map = bind_object->map<std::uint32_t, ProcessInfo>("proc_map"); // sizes checked here, once
     if (!proc_map) {
         return fail(proc_map.error());
     }
-    std::printf("  %d bind events; proc_map now holds:\n  %-6s %-34s %s\n", static_cast<int>(std::size(events)), "PID",
-                "Name", "Binds");
-    auto keys = proc_map->keys();
-    for (const auto& key : keys.value()) {
-        auto value = proc_map->lookup(key);
-        if (!value || !*value) {
-            continue;
-        }
-        ProcessInfo info{};
-        std::memcpy(&info, (*value)->data(), sizeof info);
-        std::printf("  %-6u %-34.*s %u\n", info.id, static_cast<int>(sizeof info.name), info.name, info.count);
+    std::printf("  %d bind events; proc_map now holds %zu processes:\n  %-6s %-34s %s\n",
+                static_cast<int>(std::size(events)), proc_map->size(), "PID", "Name", "Binds");
+    for (const auto& [pid, info] : *proc_map) {
+        std::printf("  %-6u %-34.*s %u\n", pid, static_cast<int>(sizeof info.name), info.name, info.count);
     }
 
     // Seed 000: the XDP parser writes the five-tuples of UDP packets to a ring buffer.
@@ -139,9 +132,9 @@ int main() {
         return fail(xdp_object.error());
     }
     auto parse = xdp_object->program("packet_parse");
-    auto ring_map = xdp_object->map("xdp_map");
-    if (!parse || !ring_map) {
-        return fail(parse ? ring_map.error() : parse.error());
+    auto tuples = xdp_object->ring_buffer<FiveTuple>("xdp_map");
+    if (!parse || !tuples) {
+        return fail(parse ? tuples.error() : parse.error());
     }
     std::vector<std::vector<std::uint8_t>> packets = {udp_packet({192, 168, 1, 20}, {10, 0, 0, 53}, 52952, 53),
                                                       udp_packet({10, 0, 0, 7}, {10, 0, 0, 8}, 443, 52952)};
@@ -154,13 +147,7 @@ int main() {
         }
     }
     std::printf("  %zu packets; five-tuples from the ring buffer:\n", packets.size());
-    auto& ring = static_cast<embpf::runtime::RingBufferMap&>(*ring_map->runtime_map());
-    ring.consume([](std::span<const std::uint8_t> record) {
-        if (record.size() != sizeof(FiveTuple)) {
-            return;
-        }
-        FiveTuple tuple{};
-        std::memcpy(&tuple, record.data(), sizeof tuple);
+    tuples->consume([](const FiveTuple& tuple) {
         std::printf("  {\n      \"ip_proto\": \"IPV4\",\n      \"src_address\": \"");
         print_ipv4_addr(tuple.src_address);
         std::printf("\",\n      \"dst_address\": \"");
