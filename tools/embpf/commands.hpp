@@ -1,6 +1,8 @@
 // Subcommands of the embpf tool. Each adds itself to the app and runs when chosen.
 #pragma once
 
+#include "embpf/platform/platform.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -18,6 +20,9 @@ inline constexpr int kExitBadInput = 2;
 void add_isa_commands(CLI::App& app, int& status);
 void add_sections_command(CLI::App& app, int& status);
 void add_run_command(CLI::App& app, int& status);
+
+/// The built-in platform named by a --platform option ("windows", "linux"), or nullptr to let the object choose.
+const platform::Platform* platform_named(const std::string& name);
 
 /// Reads a whole file; std::nullopt (after printing why on stderr) when it cannot.
 std::optional<std::vector<std::uint8_t>> read_file(const std::string& path);

@@ -9,6 +9,16 @@
 
 namespace embpf::tools {
 
+const platform::Platform* platform_named(const std::string& name) {
+    if (name == "windows") {
+        return &platform::windows();
+    }
+    if (name == "linux") {
+        return &platform::linux();
+    }
+    return nullptr;
+}
+
 std::optional<std::vector<std::uint8_t>> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {

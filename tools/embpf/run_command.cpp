@@ -1,4 +1,5 @@
 // `embpf run FILE`: load an object, build a program's context, run it and show what it left in its maps.
+#include "../common/hex.hpp"
 #include "commands.hpp"
 
 #include "embpf/api/object.hpp"
@@ -30,38 +31,6 @@ struct RunOptions {
     std::uint64_t repeat = 1;
     bool json = false;
 };
-
-std::optional<std::vector<std::uint8_t>> parse_hex(const std::string& text) {
-    std::vector<std::uint8_t> bytes;
-    int pending = -1;
-    for (char c : text) {
-        int digit = -1;
-        if (c >= '0' && c <= '9') {
-            digit = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            digit = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            digit = c - 'A' + 10;
-        } else if (c == ' ' || c == ':' || c == '\n' || c == '\t') {
-            if (pending >= 0) {
-                return std::nullopt;
-            }
-            continue;
-        } else {
-            return std::nullopt;
-        }
-        if (pending < 0) {
-            pending = digit;
-        } else {
-            bytes.push_back(static_cast<std::uint8_t>(pending * 16 + digit));
-            pending = -1;
-        }
-    }
-    if (pending >= 0) {
-        return std::nullopt;
-    }
-    return bytes;
-}
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
     static constexpr char digits[] = "0123456789abcdef";
@@ -145,13 +114,7 @@ nlohmann::ordered_json map_contents(const MapHandle& map) {
 }
 
 int run_program(const RunOptions& options) {
-    const platform::Platform* chosen = nullptr;
-    if (options.platform == "windows") {
-        chosen = &platform::windows();
-    } else if (options.platform == "linux") {
-        chosen = &platform::linux();
-    }
-    auto spec = ObjectSpec::open(std::filesystem::path(options.file), chosen);
+    auto spec = ObjectSpec::open(std::filesystem::path(options.file), platform_named(options.platform));
     if (!spec) {
         std::cerr << "embpf: " << spec.error().message << '\n';
         return kExitBadInput;

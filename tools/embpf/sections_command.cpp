@@ -70,13 +70,7 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 int run_sections(const SectionsOptions& options) {
-    const platform::Platform* chosen = nullptr;
-    if (options.platform == "windows") {
-        chosen = &platform::windows();
-    } else if (options.platform == "linux") {
-        chosen = &platform::linux();
-    }
-    auto spec = ObjectSpec::open(std::filesystem::path(options.file), chosen);
+    auto spec = ObjectSpec::open(std::filesystem::path(options.file), platform_named(options.platform));
     if (!spec) {
         std::cerr << "embpf: " << spec.error().message << '\n';
         return kExitFailure;

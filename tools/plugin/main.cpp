@@ -4,6 +4,7 @@
 //
 // The program's bytes come as hex on stdin; r0 is printed in hex on stdout. A refused program
 // exits non-zero with the reason on stdout, as the runner expects.
+#include "../common/hex.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/isa/decode.hpp"
 
@@ -19,40 +20,6 @@
 #include <vector>
 
 namespace {
-
-// Reads pairs of hex digits, ignoring any white space between bytes.
-std::optional<std::vector<std::uint8_t>> parse_hex(const std::string& text) {
-    std::vector<std::uint8_t> bytes;
-    int pending = -1;
-    for (char c : text) {
-        if (std::isspace(static_cast<unsigned char>(c)) != 0) {
-            if (pending >= 0) {
-                return std::nullopt; // a lone digit
-            }
-            continue;
-        }
-        int digit = 0;
-        if (c >= '0' && c <= '9') {
-            digit = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            digit = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            digit = c - 'A' + 10;
-        } else {
-            return std::nullopt;
-        }
-        if (pending < 0) {
-            pending = digit;
-        } else {
-            bytes.push_back(static_cast<std::uint8_t>(pending * 16 + digit));
-            pending = -1;
-        }
-    }
-    if (pending >= 0) {
-        return std::nullopt;
-    }
-    return bytes;
-}
 
 // The conformance suite's helper 5 returns its first argument; a zero result ends the program.
 std::uint64_t unwind_helper(std::uint64_t r1, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) { return r1; }
@@ -84,11 +51,11 @@ int main(int argc, char** argv) {
         return refuse("engine '" + engine + "' is not available in this build");
     }
     const std::string program_hex{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-    const auto program_bytes = parse_hex(program_hex);
+    const auto program_bytes = embpf::tools::parse_hex(program_hex);
     if (!program_bytes) {
         return refuse("program: stdin is not a sequence of hex bytes");
     }
-    auto memory = parse_hex(memory_hex);
+    auto memory = embpf::tools::parse_hex(memory_hex);
     if (!memory) {
         return refuse("memory: argument is not a sequence of hex bytes");
     }
