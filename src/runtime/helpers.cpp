@@ -446,7 +446,7 @@ Result<void> check_helpers(std::span<const isa::Instruction> program, const plat
                 where + " is not available to " + type.name + " programs on platform " + platform.name(), pc);
         }
         if (implementation_of(*prototype) == nullptr) {
-            return Error::unsupported(where + " (" + prototype->name + ") is not implemented in this build", pc);
+            return Error::unsupported(where + " (" + prototype->name + ") has no implementation in this build yet", pc);
         }
     }
     return {};
