@@ -151,6 +151,10 @@ u64 get_prandom_u32(u64, u64, u64, u64, u64) {
 }
 
 u64 get_smp_processor_id(u64, u64, u64, u64, u64) { return current_slot(); }
+u64 get_numa_node_id(u64, u64, u64, u64, u64) { return 0; } // user mode has one node as far as programs know
+u64 ktime_get_tai_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_TAI); }
+// Linux counts jiffies at CONFIG_HZ; user mode reports milliseconds of the monotonic clock (HZ = 1000).
+u64 jiffies64(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC) / 1'000'000u; }
 
 u64 get_current_pid_tgid(u64, u64, u64, u64, u64) {
     const auto tid = static_cast<u64>(syscall(SYS_gettid));
@@ -159,6 +163,10 @@ u64 get_current_pid_tgid(u64, u64, u64, u64, u64) {
 u64 get_current_uid_gid(u64, u64, u64, u64, u64) {
     return (static_cast<u64>(getgid()) << 32) | static_cast<u64>(getuid());
 }
+// eBPF for Windows' identity of the caller: in user mode, the process's user and whether it runs as root.
+u64 get_current_logon_id(u64, u64, u64, u64, u64) { return static_cast<u64>(getuid()); }
+u64 is_current_admin(u64, u64, u64, u64, u64) { return geteuid() == 0 ? 1 : 0; }
+
 u64 get_current_comm(u64 buffer, u64 size, u64, u64, u64) {
     if (size == 0) {
         return from_long(-EINVAL);
@@ -223,6 +231,27 @@ u64 strncat_s(u64 dest, u64 dest_size, u64 src, u64 count, u64) {
         return from_long(-EINVAL);
     }
     return strncpy_s(dest + used, dest_size - used, src, count, 0);
+}
+
+// Linux's strncmp(s1, s1_size, s2): compares at most s1_size bytes, stopping at a NUL.
+u64 strncmp_helper(u64 s1, u64 s1_size, u64 s2, u64, u64) {
+    const int order = std::strncmp(ptr<const char>(s1), ptr<const char>(s2), static_cast<std::size_t>(s1_size));
+    return from_long(order < 0 ? -1 : order > 0 ? 1 : 0);
+}
+
+// Linux's snprintf(out, size, format, args, args_size): the arguments are an array of u64; returns the length the
+// whole output needs, including the NUL, and writes as much as fits.
+u64 snprintf_helper(u64 out, u64 size, u64 format, u64 args, u64 args_size) {
+    if (args_size % 8 != 0 || args_size / 8 > 12) {
+        return from_long(-EINVAL);
+    }
+    const std::string text = format_trace(ptr<const char>(format), ptr<const u64>(args), args_size / 8);
+    if (size != 0) {
+        const std::size_t n = std::min<std::size_t>(text.size(), static_cast<std::size_t>(size) - 1);
+        std::memcpy(ptr<char>(out), text.data(), n);
+        ptr<char>(out)[n] = '\0';
+    }
+    return text.size() + 1;
 }
 
 // Linux's csum_diff: the 32-bit one's-complement sum of `seed`, minus the words of `from`, plus those of `to`.
@@ -350,6 +379,13 @@ constexpr NamedHelper kHelpers[] = {
     {"ktime_get_boot_ms", &ktime_get_boot_ms},
     {"get_prandom_u32", &get_prandom_u32},
     {"get_smp_processor_id", &get_smp_processor_id},
+    {"get_numa_node_id", &get_numa_node_id},
+    {"ktime_get_tai_ns", &ktime_get_tai_ns},
+    {"jiffies64", &jiffies64},
+    {"get_current_logon_id", &get_current_logon_id},
+    {"is_current_admin", &is_current_admin},
+    {"strncmp", &strncmp_helper},
+    {"snprintf", &snprintf_helper},
     {"get_current_pid_tgid", &get_current_pid_tgid},
     {"get_current_uid_gid", &get_current_uid_gid},
     {"get_current_comm", &get_current_comm},

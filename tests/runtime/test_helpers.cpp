@@ -146,3 +146,27 @@ TEST_CASE("runtime helpers: each platform's helper table holds what its program 
     REQUIRE(linux_table.unwind().has_value());
     CHECK(*linux_table.unwind() == 12);
 }
+
+TEST_CASE("runtime helpers: snprintf, strncmp and the small Linux helpers") {
+    const exec::HelperFunction snprintf_helper = runtime::find_helper("snprintf");
+    const exec::HelperFunction strncmp_helper = runtime::find_helper("strncmp");
+    const bool found = snprintf_helper != nullptr && strncmp_helper != nullptr;
+    REQUIRE(found);
+    char out[16] = {};
+    const std::uint64_t args[2] = {7, 0xff};
+    CHECK(snprintf_helper(u(out), sizeof out, u("n=%d x=%x"), u(args), sizeof args) == 9); // "n=7 x=ff" + NUL
+    CHECK(std::string(out) == "n=7 x=ff");
+    char small[4] = {};
+    CHECK(snprintf_helper(u(small), sizeof small, u("n=%d x=%x"), u(args), sizeof args) == 9);
+    CHECK(std::string(small) == "n=7"); // cut to fit, always terminated
+    CHECK(s(snprintf_helper(u(out), sizeof out, u("%d"), u(args), 5)) == -EINVAL);
+
+    CHECK(strncmp_helper(u("abc"), 3, u("abc"), 0, 0) == 0);
+    CHECK(s(strncmp_helper(u("abc"), 3, u("abd"), 0, 0)) == -1);
+    CHECK(strncmp_helper(u("abcx"), 3, u("abcy"), 0, 0) == 0); // only s1_size bytes count
+
+    CHECK(runtime::find_helper("get_numa_node_id")(0, 0, 0, 0, 0) == 0);
+    CHECK(runtime::find_helper("jiffies64")(0, 0, 0, 0, 0) > 0);
+    CHECK(windows_helper("is_current_admin")(0, 0, 0, 0, 0) == (geteuid() == 0 ? 1u : 0u));
+    CHECK(windows_helper("get_current_logon_id")(0, 0, 0, 0, 0) == getuid());
+}
