@@ -1271,6 +1271,10 @@ struct alignas(64) EpochRecord {
 
 /// Starts at 1: an announcement of 0 means "outside every guard".
 inline constinit std::atomic<std::uint64_t> g_epoch{1};
+/// Set once, before main, when the process could register for expedited membarrier: guards then announce with a plain
+/// store and the reclaimer makes every thread run a full fence before it reads announcements (an asymmetric fence, as
+/// liburcu's membarrier flavour does). Otherwise each outermost guard pays a sequentially consistent store.
+inline constinit std::atomic<bool> g_asymmetric_fence{false};
 inline thread_local constinit EpochRecord* t_epoch_record = nullptr;
 
 /// The calling thread's record, registering the thread on first use.
@@ -1290,7 +1294,13 @@ class EpochGuard {
         if (m_record->depth++ == 0) {
             // A stale (smaller) epoch is harmless: it can only hold back reclamation. The store must be seq_cst so
             // that the loads of map pointers that follow cannot be ordered before it.
-            m_record->announced.store(detail::g_epoch.load(std::memory_order_relaxed), std::memory_order_seq_cst);
+            const std::uint64_t epoch = detail::g_epoch.load(std::memory_order_relaxed);
+            if (detail::g_asymmetric_fence.load(std::memory_order_relaxed)) {
+                m_record->announced.store(epoch, std::memory_order_relaxed);
+                std::atomic_signal_fence(std::memory_order_seq_cst); // the reclaimer's membarrier orders the rest
+            } else {
+                m_record->announced.store(epoch, std::memory_order_seq_cst);
+            }
         }
     }
     ~EpochGuard() {

@@ -6,6 +6,10 @@
 // under one mutex, so stamps in the limbo list never decrease and the list is freed from its head.
 #include "embpf/runtime/epoch.hpp"
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -69,8 +73,40 @@ void hand_over(Global& g, EpochRecord& record) noexcept {
     record.bag_size = 0;
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define EMBPF_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EMBPF_THREAD_SANITIZER 1
+#endif
+#endif
+
+// Registers for expedited private membarrier before main, while the process has one thread. ThreadSanitizer does
+// not model membarrier, so under it guards keep their sequentially consistent stores.
+struct AsymmetricFence {
+    AsymmetricFence() noexcept {
+#ifndef EMBPF_THREAD_SANITIZER
+        const long commands = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+        if (commands > 0 && (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+            syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
+            detail::g_asymmetric_fence.store(true, std::memory_order_seq_cst);
+        }
+#endif
+    }
+};
+const AsymmetricFence g_asymmetric_fence_setup;
+
+// The reader side of an announcement made with a plain store: every running thread executes a full fence, so each
+// reader's announcement is visible now, or its later loads see what was unlinked before this call.
+void heavy_fence() noexcept {
+    if (detail::g_asymmetric_fence.load(std::memory_order_seq_cst)) {
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    }
+}
+
 // Under g.mutex: one step when every thread inside a guard has seen the current epoch.
 bool try_advance(Global& g) noexcept {
+    heavy_fence();
     const std::uint64_t epoch = detail::g_epoch.load(std::memory_order_seq_cst);
     for (EpochRecord* record = g.records.load(std::memory_order_acquire); record != nullptr; record = record->next) {
         const std::uint64_t announced = record->announced.load(std::memory_order_seq_cst);
