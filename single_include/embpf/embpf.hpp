@@ -659,7 +659,14 @@ struct MapDefinition {
     std::string value_type_name;
     bool is_inner_template = false;          ///< an `__array(values, ...)` template, not a map of its own
     std::vector<std::uint8_t> initial_value; ///< global data: the section's bytes (zeros for .bss)
-    bool read_only = false;                  ///< `.rodata*`: frozen after load
+    /// Maps of maps and program arrays: the entries their definition initializes (`.values = {[2] = &inner}`).
+    struct InitialEntry {
+        std::uint32_t index = 0;
+        std::optional<std::size_t> map; ///< an inner map, by index into ObjectFile::maps
+        std::string program;            ///< or a program, by function name
+    };
+    std::vector<InitialEntry> initial_entries;
+    bool read_only = false; ///< `.rodata*`: frozen after load
 };
 
 /// A named global variable inside a global-data map.

@@ -279,6 +279,34 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
         };
         state->programs.emplace(name, std::move(program));
     }
+    // Entries the object's definitions initialize: inner maps of maps of maps, programs of program arrays.
+    for (std::size_t i = 0; i < spec.maps().size(); ++i) {
+        for (const MapSpec::InitialEntry& entry : spec.maps()[i].initial_entries) {
+            const std::string what = map_what(spec.maps()[i]) + " entry " + std::to_string(entry.index);
+            const std::uint32_t key = entry.index;
+            const std::span<const std::uint8_t> key_bytes(reinterpret_cast<const std::uint8_t*>(&key), sizeof key);
+            Result<void> set;
+            if (entry.map) {
+                auto* outer = dynamic_cast<runtime::MapOfMaps*>(maps[i].get());
+                if (outer == nullptr || !maps.at(*entry.map)) {
+                    return Error::invalid(what + ": initialized with a map, but it is not a map of maps");
+                }
+                set = outer->set_inner(key_bytes, maps[*entry.map]);
+            } else {
+                auto program = state->programs.find(entry.program);
+                if (maps[i]->kind() != platform::MapKind::prog_array || program == state->programs.end()) {
+                    return Error::invalid(what + ": initialized with program " + entry.program +
+                                          ", which is not a loaded program or not in a program array");
+                }
+                set = static_cast<runtime::ProgramArrayMap&>(*maps[i]).set_program(entry.index, program->second);
+            }
+            if (!set) {
+                Error error = std::move(set).error();
+                error.message = what + ": " + error.message;
+                return error;
+            }
+        }
+    }
     return Object(std::move(state));
 }
 

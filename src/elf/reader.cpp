@@ -427,6 +427,7 @@ class Reader {
         std::optional<std::uint32_t> key_size;
         std::optional<std::uint32_t> value_size;
         std::optional<std::uint32_t> inner_struct;
+        std::optional<std::uint32_t> values_offset;
         for (const btf::Member& member : def->members) {
             const std::string& field = member.name;
             if (field == "key" || field == "value") {
@@ -459,6 +460,7 @@ class Reader {
                     return Error::invalid(".maps: " + name + ": member values is not an __array(...)");
                 }
                 inner_struct = ptr->ref;
+                values_offset = member.bit_offset / 8;
                 continue;
             }
             auto value = btf_uint_value(name, member);
@@ -488,9 +490,19 @@ class Reader {
             }
         }
         map.key_size = key_size.value_or(0);
-        map.value_size = value_size.value_or(0);
+        // Maps of maps and program arrays hold 4-byte ids in their values, as on Linux.
+        map.value_size = value_size.value_or(inner_struct ? 4 : 0);
+        if (inner_struct) {
+            const btf::Type* pointee = types.get(types.resolve(*inner_struct));
+            if (pointee == nullptr || pointee->kind != btf::Kind::struct_) {
+                inner_struct.reset(); // __array(values, int (void*)): a program array's programs
+            }
+        }
         const std::size_t index = m_object.maps.size();
         m_object.maps.push_back(std::move(map));
+        if (values_offset) {
+            m_values_offset[index] = *values_offset;
+        }
         if (inner_struct) {
             if (depth > 0) {
                 return Error::invalid(".maps: " + name + ": inner maps may not have inner maps");
@@ -534,6 +546,51 @@ class Reader {
                 return std::move(index).error();
             }
             m_map_by_location[{section.index, symbol->sym.st_value}] = *index;
+            m_map_extent[*index] = {symbol->sym.st_value, symbol->sym.st_size};
+        }
+        return read_initial_entries(section);
+    }
+
+    // `.values = {[i] = &inner}` of a map of maps or program array: relocations in .rel.maps against the slots of the
+    // values array, each naming an inner map or a program.
+    Result<void> read_initial_entries(const Section& section) {
+        auto relocations = m_relocations.find(section.index);
+        if (relocations == m_relocations.end()) {
+            return {};
+        }
+        for (const Relocation& reloc : relocations->second) {
+            const Symbol& target = m_symbols[reloc.symbol];
+            std::optional<std::size_t> outer;
+            for (const auto& [map, extent] : m_map_extent) {
+                if (reloc.offset >= extent.first && reloc.offset < extent.first + extent.second) {
+                    outer = map;
+                }
+            }
+            const std::string where = ".maps offset " + hex(reloc.offset);
+            if (!outer || m_values_offset.count(*outer) == 0) {
+                return Error::invalid(where + ": a relocation outside the values of a map of maps or program array");
+            }
+            MapDefinition& map = m_object.maps[*outer];
+            const std::uint64_t slot = reloc.offset - m_map_extent[*outer].first - m_values_offset[*outer];
+            if (reloc.offset < m_map_extent[*outer].first + m_values_offset[*outer] || slot % 8 != 0) {
+                return Error::invalid(where + ": a relocation inside " + map.name + " but not on a values slot");
+            }
+            MapDefinition::InitialEntry entry;
+            entry.index = static_cast<std::uint32_t>(slot / 8);
+            if (target.sym.st_shndx == section.index) {
+                auto inner = m_map_by_location.find({section.index, target.sym.st_value});
+                if (inner == m_map_by_location.end()) {
+                    return Error::invalid(where + ": " + map.name + " is initialized with " + target.name +
+                                          ", which is not a map");
+                }
+                entry.map = inner->second;
+            } else if (target.type() == STT_FUNC) {
+                entry.program = target.name;
+            } else {
+                return Error::invalid(where + ": " + map.name + " is initialized with " + target.name +
+                                      ", which is neither a map nor a program");
+            }
+            map.initial_entries.push_back(std::move(entry));
         }
         return {};
     }
@@ -917,7 +974,9 @@ class Reader {
     std::map<std::size_t, std::vector<Function>> m_functions;     // section -> functions by start
     std::map<std::size_t, std::vector<isa::Instruction>> m_code;  // section -> its instructions
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
-    std::map<std::size_t, std::size_t> m_global_map; // section -> map index
+    std::map<std::size_t, std::size_t> m_global_map;                             // section -> map index
+    std::map<std::size_t, std::pair<std::uint64_t, std::uint64_t>> m_map_extent; // BTF map -> (offset, size) in .maps
+    std::map<std::size_t, std::uint32_t> m_values_offset; // BTF map -> byte offset of its `values` member
     std::optional<btf::Ext> m_ext;
     ObjectFile m_object;
 };

@@ -344,3 +344,37 @@ TEST_CASE("object: CO-RE relocations are applied against a target BTF, or report
     REQUIRE_FALSE(relocated->relocation_report().empty());
     CHECK(relocated->relocation_report()[0].find("struct task.") != std::string::npos);
 }
+
+TEST_CASE("object: a map of maps starts with the inner maps its definition names") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kElf + "/map_in_map_init.o"));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    const MapSpec* outer_spec = spec->map("outer");
+    REQUIRE(outer_spec != nullptr);
+    REQUIRE(outer_spec->initial_entries.size() == 2);
+    CHECK(outer_spec->initial_entries[0].index == 0);
+    CHECK(spec->maps().at(outer_spec->initial_entries[0].map.value()).name == "inner_a");
+    CHECK(outer_spec->initial_entries[1].index == 2);
+    CHECK(spec->maps().at(outer_spec->initial_entries[1].map.value()).name == "inner_b");
+
+    auto object = Object::load(*spec, {.unverified = true});
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    // Put 42 in inner_b; the program follows outer[ingress_ifindex] to it.
+    const std::uint32_t zero = 0;
+    const std::uint64_t answer = 42;
+    REQUIRE(object->map("inner_b")
+                ->update({reinterpret_cast<const std::uint8_t*>(&zero), 4},
+                         {reinterpret_cast<const std::uint8_t*>(&answer), 8})
+                .has_value());
+    auto program = object->program("read_inner");
+    REQUIRE(program.has_value());
+    struct {
+        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+    } ctx{0, 0, 0, 2, 0, 0};
+    auto r0 = program->run(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+    CHECK(*r0 == 42);
+    ctx.ingress_ifindex = 1; // no inner map there
+    CHECK(program->run(&ctx, sizeof ctx).value() == 0);
+    ctx.ingress_ifindex = 0; // inner_a, still zero
+    CHECK(program->run(&ctx, sizeof ctx).value() == 0);
+}
