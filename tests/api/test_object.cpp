@@ -4,6 +4,7 @@
 #include "embpf/elf/object_file.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/ring_buffer.hpp"
+#include "seed_types.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,41 +15,15 @@
 #include <vector>
 
 using namespace embpf;
+using testing_seeds::BindContext;
+using testing_seeds::ProcessInfo;
 
 namespace {
 
 const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
 const std::string kElf = EMBPF_TEST_ELF_DIR;
 
-// eBPF for Windows' bind_md_t, as seed 001 receives it.
-struct BindContext {
-    const std::uint8_t* app_id_start;
-    const std::uint8_t* app_id_end;
-    std::uint64_t process_id;
-    std::uint8_t socket_address[16];
-    std::uint8_t socket_address_length;
-    std::int32_t operation; // bind_operation_t
-    std::uint8_t protocol;
-};
-static_assert(offsetof(BindContext, process_id) == 16);
-static_assert(offsetof(BindContext, operation) == 44);
-static_assert(sizeof(BindContext) == 56);
-
-// The seed's process_info value.
-struct ProcessInfo {
-    std::uint32_t id;
-    char name[32];
-    std::uint32_t count;
-};
-static_assert(sizeof(ProcessInfo) == 40);
-
-Object load(const std::string& path) {
-    auto spec = ObjectSpec::open(std::filesystem::path(path));
-    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
-    auto object = Object::load(*spec, {.unverified = true});
-    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
-    return std::move(object).value();
-}
+Object load(const std::string& path) { return testing_seeds::load_unverified(path); }
 
 std::span<const std::uint8_t> bytes_of(const std::uint32_t& value) {
     return {reinterpret_cast<const std::uint8_t*>(&value), sizeof value};
@@ -160,13 +135,7 @@ TEST_CASE("object: the five-tuple XDP program writes its records to the ring buf
         CHECK(*verdict == 1); // XDP_PASS
     }
 
-    struct FiveTuple {
-        std::uint32_t src_address;
-        std::uint32_t dst_address;
-        std::uint16_t src_port;
-        std::uint16_t dst_port;
-        std::uint8_t proto;
-    };
+    using testing_seeds::FiveTuple;
     std::vector<FiveTuple> tuples;
     ring.consume([&](std::span<const std::uint8_t> record) {
         REQUIRE(record.size() == sizeof(FiveTuple));

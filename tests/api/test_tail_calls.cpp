@@ -1,6 +1,7 @@
 // Tail calls through program arrays, and helpers a host registers on its copy of a platform.
 #include "embpf/api/object.hpp"
 #include "embpf/runtime/helpers.hpp"
+#include "seed_types.hpp"
 
 #include <doctest/doctest.h>
 
@@ -8,21 +9,11 @@
 #include <string>
 
 using namespace embpf;
+using testing_seeds::BindContext;
 
 namespace {
 
 const std::string kDir = EMBPF_TEST_TAIL_DIR;
-
-struct BindContext {
-    const std::uint8_t* app_id_start = nullptr;
-    const std::uint8_t* app_id_end = nullptr;
-    std::uint64_t process_id = 0;
-    std::uint8_t socket_address[16] = {};
-    std::uint8_t socket_address_length = 0;
-    std::int32_t operation = 0;
-    std::uint8_t protocol = 0;
-};
-static_assert(sizeof(BindContext) == 56);
 
 Object load(const std::string& file, const platform::Platform* platform = nullptr) {
     auto spec = ObjectSpec::open(std::filesystem::path(kDir) / file, platform);

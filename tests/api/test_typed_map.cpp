@@ -3,6 +3,7 @@
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/runtime/slot.hpp"
+#include "seed_types.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,31 +19,14 @@
 #include <vector>
 
 using namespace embpf;
+using testing_seeds::BindContext;
+using testing_seeds::ProcessInfo;
 
 namespace {
 
 const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
 const std::string kElf = EMBPF_TEST_ELF_DIR;
 const std::string kApi = EMBPF_TEST_API_DIR;
-
-// eBPF for Windows' bind_md_t, as the seed's TraceConnections receives it.
-struct BindContext {
-    const std::uint8_t* app_id_start;
-    const std::uint8_t* app_id_end;
-    std::uint64_t process_id;
-    std::uint8_t socket_address[16];
-    std::uint8_t socket_address_length;
-    std::int32_t operation; // bind_operation_t: 0 bind, 2 unbind
-    std::uint8_t protocol;
-};
-static_assert(sizeof(BindContext) == 56);
-
-// The seed's process_info.
-struct ProcessInfo {
-    std::uint32_t id;
-    char name[32];
-    std::uint32_t count;
-};
 
 // Linux's struct xdp_md, which typed_maps.c's program reads.
 struct LinuxXdp {

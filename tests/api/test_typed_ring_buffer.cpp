@@ -2,6 +2,7 @@
 // the wait descriptor, and the host's producer side.
 #include "embpf/api/object.hpp"
 #include "embpf/api/ring_buffer.hpp"
+#include "seed_types.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,21 +16,13 @@
 #include <vector>
 
 using namespace embpf;
+using testing_seeds::FiveTuple;
+using testing_seeds::XdpContext;
 using namespace std::chrono_literals;
 
 namespace {
 
 const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
-
-// The seed's FiveTuple (examples/seeds/packets.h): 13 bytes of fields, 16 with padding.
-struct FiveTuple {
-    std::uint32_t src_address;
-    std::uint32_t dst_address;
-    std::uint16_t src_port;
-    std::uint16_t dst_port;
-    std::uint8_t proto;
-};
-static_assert(sizeof(FiveTuple) == 16);
 
 // The same record, but wanting more alignment than the ring's 8 bytes.
 struct alignas(16) AlignedTuple {
@@ -41,21 +34,7 @@ struct alignas(16) AlignedTuple {
 };
 static_assert(sizeof(AlignedTuple) == 16);
 
-// eBPF for Windows' xdp_md_t.
-struct XdpContext {
-    std::uint8_t* data;
-    std::uint8_t* data_end;
-    std::uint64_t data_meta;
-    std::uint32_t ingress_ifindex;
-};
-
-Object load(const std::string& path) {
-    auto spec = ObjectSpec::open(std::filesystem::path(path));
-    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
-    auto object = Object::load(*spec, {.unverified = true});
-    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
-    return std::move(object).value();
-}
+Object load(const std::string& path) { return testing_seeds::load_unverified(path); }
 
 // Ethernet + IPv4 + (UDP when protocol is 17) from 10.0.0.1:sport to 10.0.0.2:53.
 std::vector<std::uint8_t> packet(std::uint8_t protocol, std::uint16_t sport, std::size_t length = 60) {
