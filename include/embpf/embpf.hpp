@@ -14,6 +14,7 @@
 #include "embpf/elf/object_file.hpp"
 
 #include "embpf/platform/platform.hpp"
+#include "embpf/verifier/verifier.hpp"
 
 #include "embpf/exec/engine.hpp"
 #include "embpf/exec/interpreter.hpp"

@@ -1,0 +1,102 @@
+// The verifier: proves that a program cannot crash, hang or read outside what its host hands it, for one program
+// type of a platform. Abstract interpretation over the program's control-flow graph with a relational numeric
+// domain; the domains stay inside src/verifier. This header is the report and the entry point.
+#pragma once
+
+#include "embpf/elf/object_file.hpp"
+#include "embpf/platform/platform.hpp"
+#include "embpf/result.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace embpf::verifier {
+
+/// How much a report says.
+enum class Level : std::uint8_t {
+    normal,        ///< the verdict, the instruction bound, the errors
+    informational, ///< also warnings (unreachable code, ...)
+    verbose,       ///< also the abstract state before each instruction
+};
+
+/// A map as the verifier sees it: its kind and sizes, never the map itself.
+struct MapDescriptor {
+    std::string name;
+    platform::MapKind kind = platform::MapKind::array;
+    std::uint32_t key_size = 0;
+    std::uint32_t value_size = 0;
+    std::uint32_t max_entries = 0;
+    /// Maps of maps: the descriptor (index into the same list) of the maps it holds.
+    std::optional<std::size_t> inner;
+    /// Read-only to programs (`.rodata`): stores into its value are refused.
+    bool read_only = false;
+};
+
+/// One finding, at one instruction.
+struct Diagnostic {
+    std::size_t pc = 0;
+    std::string message;   ///< what is wrong: "Upper bound must be at most packet_size"
+    std::string assertion; ///< the property that could not be proven: "valid_access(r1.offset+12, width=2)"
+    std::optional<btf::LineInfo> source; ///< the source line the instruction came from, when the object has BTF
+};
+
+/// The outcome of verifying one program.
+struct Report {
+    std::string program;
+    std::string section;
+    std::string type; ///< the program type's name
+    bool verified = false;
+    /// Every run executes at most this many instructions (calls to subprograms counted, helpers not). Set when the
+    /// program verified.
+    std::optional<std::uint64_t> instruction_bound;
+    std::vector<Diagnostic> errors;
+    std::vector<Diagnostic> warnings;
+    /// Level::verbose: the abstract state before each reachable instruction, one entry per instruction.
+    std::vector<std::string> states;
+    std::chrono::microseconds duration{0};
+
+    /// The report as `embpf verify` prints it:
+    ///   Verification succeeded / Program terminates within N instructions, or
+    ///   Verification failed / Verification report: / for each error `; file:line`, `;   source`,
+    ///   `pc: message (assertion)` / `N errors`.
+    [[nodiscard]] std::string text(Level level = Level::normal) const;
+    /// The same as one JSON object: program, section, type, verdict ("verified" or "rejected"), instruction_bound
+    /// (null when unknown), errors and warnings (pc, file, line, source, message, assertion), microseconds.
+    [[nodiscard]] std::string json() const;
+};
+
+struct Options {
+    Level level = Level::normal;
+};
+
+/// What is verified: the code as the loader linked it (map references still pseudo `lddw`s).
+struct ProgramInput {
+    std::string name;
+    std::string section;
+    std::span<const isa::Instruction> instructions;
+    std::span<const elf::MapReference> map_references;
+    std::span<const btf::LineInfo> lines;
+    std::span<const MapDescriptor> maps; ///< indexed by MapReference::map
+};
+
+/// Verifies one program as a program of `type`. Bad input (an invalid instruction, a reference to no map) is an
+/// error of the report, not a failure of the call.
+[[nodiscard]] Report verify(const ProgramInput& input, const platform::Platform& platform,
+                            const platform::ProgramType& type, const Options& options = {});
+
+/// The same for a program of an object file, whose map references index `maps`.
+[[nodiscard]] Report verify(const elf::ProgramDefinition& program, std::span<const MapDescriptor> maps,
+                            const platform::Platform& platform, const platform::ProgramType& type,
+                            const Options& options = {});
+
+/// Describes an object's maps under a platform, in the same order. Inner-map templates are described too, so that
+/// maps of maps can name them. Fails for a map type the platform does not know or embpf does not implement.
+[[nodiscard]] Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinition> maps,
+                                                               const platform::Platform& platform);
+
+} // namespace embpf::verifier
