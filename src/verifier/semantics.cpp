@@ -548,6 +548,9 @@ void Semantics::step(State& s, std::size_t pc) const {
             call(s, pc, ins);
             return;
         }
+        if (ins.opcode == op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local)) {
+            return; // the graph's call edge; a call refused for its depth was reported there
+        }
         if (ins.opcode == op::CALLX_OP || ins.opcode == op::CALL_OP) {
             report(pc, ins.opcode == op::CALLX_OP ? "Indirect calls (callx) are not supported"
                                                   : "Calls to kernel functions are not supported");
