@@ -177,9 +177,6 @@ std::string to_string(const State& state) {
         if (v == kPacketSize) {
             return "packet_size";
         }
-        if (v == kMetaOffset) {
-            return "meta_offset";
-        }
         if (v >= kLoopVar) {
             return "loop" + std::to_string(v - kLoopVar) + ".iterations";
         }
