@@ -209,13 +209,12 @@ class Analysis {
             State s = input;
             std::size_t pc = block.first;
             for (;; pc += isa::is_lddw(m_code[pc]) ? 2 : 1) {
-                if (m_checking && m_options.level == Level::verbose) {
-                    m_states.push_back(std::to_string(pc) + ": " + to_string(s));
-                }
+                trace(pc, "before", s);
                 if (pc == block.last) {
                     break;
                 }
                 m_sem.step(s, pc);
+                trace(pc, "after", s);
                 if (s.bottom()) {
                     break;
                 }
@@ -242,6 +241,7 @@ class Analysis {
                     continue;
                 }
                 enter_edge(out, b, edge);
+                trace(pc, "after, to " + std::to_string(m_cfg.blocks[edge.to].first), out);
                 if (!out.bottom()) {
                     outs[e].push_back(std::move(out));
                 }
@@ -255,6 +255,12 @@ class Analysis {
             }
         }
         return outs;
+    }
+
+    void trace(std::size_t pc, const std::string& when, const State& s) {
+        if (m_checking && m_options.level == Level::verbose) {
+            m_states.push_back(std::to_string(pc) + " " + when + ": " + to_string(s));
+        }
     }
 
     // Loop counters along an edge: reset entering a loop, counted on its back edge, dropped leaving it.
