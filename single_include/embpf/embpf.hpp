@@ -1121,7 +1121,7 @@ namespace embpf::verifier {
 enum class Level : std::uint8_t {
     normal,        ///< the verdict, the instruction bound, the errors
     informational, ///< also warnings (unreachable code, ...)
-    verbose,       ///< also the abstract state before each instruction
+    verbose,       ///< also the abstract state before and after each instruction
 };
 
 /// A map as the verifier sees it: its kind and sizes, never the map itself.
@@ -1156,7 +1156,8 @@ struct Report {
     std::optional<std::uint64_t> instruction_bound;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
-    /// Level::verbose: the abstract state before each reachable instruction, one entry per instruction.
+    /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
+    /// `5 after: ...`, `7 after, to 12: ...` for the edge of a jump), once per state the analysis keeps there.
     std::vector<std::string> states;
     std::chrono::microseconds duration{0};
 
@@ -2136,6 +2137,8 @@ struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
     /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
     bool unverified = false;
+    /// How much the report in a verification error (and Program::verification()) says.
+    verifier::Level verifier_level = verifier::Level::normal;
     exec::EngineKind engine = exec::EngineKind::interpreter;
     /// The most bytes all maps of the object may allocate together; 0 for no limit.
     std::size_t memory_limit = 0;
@@ -2205,6 +2208,8 @@ class Program {
     [[nodiscard]] std::span<const isa::Instruction> instructions() const noexcept;
     /// False for programs loaded with LoadOptions::unverified.
     [[nodiscard]] bool verified() const noexcept;
+    /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.
+    [[nodiscard]] const verifier::Report& verification() const noexcept;
     /// What CO-RE did to the program, one line per relocation; empty when it had none.
     [[nodiscard]] const std::vector<std::string>& relocation_report() const noexcept;
 
