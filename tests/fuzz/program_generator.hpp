@@ -485,7 +485,7 @@ class Generator {
         adjust_head,
         meta,
         early_exit,
-        atomic_stack,
+        atomic,
         counter_access,
     };
     struct Weighted {
@@ -503,7 +503,7 @@ class Generator {
         {Piece::branch, 6, false},        {Piece::loop, 4, true},
         {Piece::ctx, 4, false},           {Piece::adjust_head, 1, true},
         {Piece::meta, 1, false},          {Piece::early_exit, 2, false},
-        {Piece::atomic_stack, 2, false},  {Piece::counter_access, 10, false},
+        {Piece::atomic, 2, false},        {Piece::counter_access, 10, false},
     }};
 
     void piece() {
@@ -556,7 +556,7 @@ class Generator {
         case Piece::adjust_head: adjust_head(); break;
         case Piece::meta: meta(); break;
         case Piece::early_exit: early_exit(); break;
-        case Piece::atomic_stack: atomic_stack(); break;
+        case Piece::atomic: atomic(); break;
         case Piece::counter_access: counter_access(); break;
         }
     }
@@ -1031,7 +1031,8 @@ class Generator {
             return;
         }
         case 1:
-            if (!m_xdp) { // bind's socket_address, the one writable field
+            // bind's socket_address, the one writable field: helpers get the context only as the context.
+            if (!m_xdp && slip()) {
                 mov_r(R1, kCtx);
                 add(R1, 24);
                 mov(R2, 16 + (slip() ? 1 : 0));
@@ -1235,7 +1236,10 @@ class Generator {
         const std::uint32_t mistake = slip() ? 1 + m_rng.below(3) : 0;
         note_size(count);
         note_size(count + 8);
-        switch (m_rng.below(4)) {
+        // Counting down is rarer: the verifier bounds loops by counters that go up.
+        const std::uint32_t roll = m_rng.below(20);
+        const std::uint32_t form = roll < 7 ? 0 : roll < 14 ? 1 : roll < 18 ? 2 : 3;
+        switch (form) {
         case 0: // for (i = 0; i < n; i++), compiled as a do-while
             mov(kCounter, 0);
             m_e.bind(head);
@@ -1250,22 +1254,7 @@ class Generator {
                 jump(isa::op::JLT, kCounter, count, head, m_rng.chance(20));
             }
             break;
-        case 1: // a countdown
-            if (mistake != 0) {
-                mov_r(kCounter, kAcc);
-            } else {
-                mov(kCounter, count);
-            }
-            m_e.bind(head);
-            loop_body();
-            alu(isa::op::SUB, kCounter, 1);
-            if (m_rng.chance(50)) {
-                jump(isa::op::JNE, kCounter, 0, head);
-            } else {
-                jump(isa::op::JSGT, kCounter, 0, head);
-            }
-            break;
-        case 2: // while (i < n)
+        case 1: // while (i < n)
             mov(kCounter, 0);
             m_e.bind(head);
             jump(mistake != 0 ? isa::op::JEQ : isa::op::JGE, kCounter, mistake != 0 ? count | 1 : count, done);
@@ -1275,24 +1264,40 @@ class Generator {
             m_e.bind(done);
             m_stack = meet(before, m_stack);
             break;
-        default: { // as many rounds as a masked number says
-            mov_r(kCounter, kAcc);
-            if (mistake == 0) {
+        case 2: // for (i = 0; i < n; i++) { ...; if (x) break; }
+            mov(kCounter, 0);
+            m_e.bind(head);
+            loop_body();
+            condition(done);
+            add(kCounter, mistake != 0 ? 0 : 1);
+            jump(isa::op::JLT, kCounter, count, head);
+            m_e.bind(done);
+            break;
+        default: // a countdown, from a constant or from a masked number
+            if (mistake != 0) {
+                mov_r(kCounter, kAcc);
+            } else if (m_rng.chance(50)) {
+                mov(kCounter, count);
+            } else {
                 std::int32_t mask = 1;
                 while (mask * 2 + 1 <= count) {
                     mask = mask * 2 + 1;
                 }
+                mov_r(kCounter, kAcc);
                 alu(isa::op::AND, kCounter, mask);
+                jump(isa::op::JEQ, kCounter, 0, done);
             }
             m_e.bind(head);
-            jump(isa::op::JEQ, kCounter, 0, done);
             loop_body();
             alu(isa::op::SUB, kCounter, 1);
-            ja(head);
+            if (m_rng.chance(50)) {
+                jump(isa::op::JNE, kCounter, 0, head);
+            } else {
+                jump(isa::op::JSGT, kCounter, 0, head);
+            }
             m_e.bind(done);
             m_stack = meet(before, m_stack);
             break;
-        }
         }
     }
 
@@ -1376,13 +1381,17 @@ class Generator {
         }
     }
 
-    // The metadata in front of the packet, checked against data.
+    // The metadata in front of the packet, checked against data: no embpf host provides it, so it is an error.
     void meta() {
+        if (!slip()) {
+            packet_const();
+            return;
+        }
         const Width w = width();
         const Label skip = m_e.label();
         ldx(isa::op::DW, R2, kCtx, 16);
         mov_r(R3, R2);
-        add(R3, w.bytes - (slip() ? 1 : 0));
+        add(R3, w.bytes - (m_rng.chance(50) ? 1 : 0));
         jump_r(isa::op::JGT, R3, kData, skip);
         ldx(w.size, R4, R2, 0);
         fold(R4);
@@ -1401,16 +1410,33 @@ class Generator {
         }
     }
 
-    void atomic_stack() {
+    // An atomic operation on a stack slot or, planted as an error, on the packet: its alignment is the host's, and
+    // an atomic operation needs a natural one.
+    void atomic() {
         const bool wide = m_rng.chance(60);
-        int offset = -static_cast<int>(8 * (1 + m_rng.below(32)));
-        if (!wide && m_rng.chance(50)) {
-            offset += 4;
-        }
         const int bytes = wide ? 8 : 4;
-        if (!is_number(offset, bytes) && !slip()) {
-            stx(wide ? isa::op::DW : isa::op::W, R10, offset, kAcc);
-            wrote(offset, bytes);
+        const Label skip = m_e.label();
+        int base = R10;
+        int offset = 0;
+        if (m_rng.chance(70) || !slip()) {
+            offset = -static_cast<int>(8 * (1 + m_rng.below(32)));
+            if (!wide && m_rng.chance(50)) {
+                offset += 4;
+            }
+            if (slip()) {
+                offset += 2; // misaligned
+            }
+            if (!is_number(offset, bytes) && !slip()) {
+                stx(wide ? isa::op::DW : isa::op::W, R10, offset, kAcc);
+                wrote(offset, bytes);
+            }
+        } else {
+            base = kData;
+            offset = bytes * static_cast<int>(m_rng.below(8));
+            note_size(offset + bytes);
+            mov_r(R2, kData);
+            add(R2, offset + bytes - (m_rng.chance(20) ? 1 : 0));
+            jump_r(isa::op::JGT, R2, kEnd, skip);
         }
         static constexpr std::array<std::int32_t, 7> kAtomics{
             isa::op::ATOMIC_ADD, isa::op::ATOMIC_OR, isa::op::ATOMIC_XOR | isa::op::FETCH,
@@ -1421,13 +1447,14 @@ class Generator {
         if (op == isa::op::CMPXCHG) {
             mov(R0, small_imm());
         }
-        m_e.emit(isa::make(isa::op::STX | isa::op::ATOMIC | (wide ? isa::op::DW : isa::op::W), R10, R3,
+        m_e.emit(isa::make(isa::op::STX | isa::op::ATOMIC | (wide ? isa::op::DW : isa::op::W), base, R3,
                            static_cast<std::int16_t>(offset), op));
         if (op == isa::op::CMPXCHG) {
             fold(R0);
         } else if ((op & isa::op::FETCH) != 0) {
             fold(R3);
         }
+        m_e.bind(skip);
     }
 
     Entropy& m_rng;
