@@ -101,6 +101,8 @@ struct GeneratorOptions {
     /// Percent chance that a piece of code carries a planted error; -1: none in half of the programs, 10 in the rest.
     int mistake_percent = -1;
     std::uint32_t max_loop_iterations = 16;
+    bool countdown_loops = true; ///< loops that count down, which the verifier cannot bound yet
+    bool early_exits = true;     ///< exits in the middle, which may leave the rest of the program unreachable
 };
 
 namespace detail {
@@ -531,6 +533,7 @@ class Generator {
         case Piece::counter_access: return m_in_loop;
         case Piece::adjust_head:
         case Piece::meta: return m_xdp;
+        case Piece::early_exit: return m_options.early_exits;
         case Piece::branch: return m_depth < 3;
         case Piece::loop: return m_depth < 2;
         default: return true;
@@ -1238,7 +1241,10 @@ class Generator {
         note_size(count + 8);
         // Counting down is rarer: the verifier bounds loops by counters that go up.
         const std::uint32_t roll = m_rng.below(20);
-        const std::uint32_t form = roll < 7 ? 0 : roll < 14 ? 1 : roll < 18 ? 2 : 3;
+        std::uint32_t form = roll < 7 ? 0 : roll < 14 ? 1 : roll < 18 ? 2 : 3;
+        if (form == 3 && !m_options.countdown_loops) {
+            form = roll % 3;
+        }
         switch (form) {
         case 0: // for (i = 0; i < n; i++), compiled as a do-while
             mov(kCounter, 0);

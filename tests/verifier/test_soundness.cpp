@@ -192,4 +192,46 @@ TEST_SUITE("verifier soundness") {
         CHECK(failures == 0);
         CHECK(accepted * 5 >= kPrograms);
     }
+
+    TEST_CASE("unsafe programs fuzzing found are refused") {
+        struct Case {
+            const char* what;
+            const char* type;
+            const char* text;
+        };
+        // Reduced by hand from fuzz_verifier's findings (inputs in tests/fuzz/regressions/verifier/).
+        const Case cases[] = {
+            {"a misaligned atomic on the stack", "xdp",
+             "r3 = 1\n*(u64 *)(r10 - 8) = r3\nlock *(u32 *)(r10 - 6) += w3\nr0 = 1\nexit"},
+            {"a misaligned atomic on a map value", "xdp",
+             "*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +2\n"
+             "r3 = 1\nlock *(u32 *)(r0 + 30) += w3\nr0 = 1\nexit"},
+            {"an atomic on the packet, whose alignment the host chooses", "xdp",
+             "r2 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r1 + 8)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +2\nr5 = 1\n"
+             "lock *(u64 *)(r2 + 0) += r5\nr0 = 1\nexit"},
+            {"-2^63 in a register, then a comparison: the rest is taken as unreachable", "xdp",
+             "r9 = -9223372036854775808 ll\nr3 = *(u32 *)(r1 + 24)\nif r3 > 43 goto +0\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+            {"be64 of a 16-bit number taken as non-negative", "xdp",
+             "r9 = *(u16 *)(r1 + 24)\nr9 = be64 r9\nif r9 s< 0 goto +2\nr0 = 1\nexit\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+        };
+        const std::vector<embpf::verifier::MapDescriptor> maps{
+            {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false}};
+        const embpf::platform::Platform& platform = embpf::platform::windows();
+        for (const Case& c : cases) {
+            auto code = embpf::isa::assemble(c.text);
+            REQUIRE(code.has_value());
+            embpf::verifier::ProgramInput input;
+            input.name = c.what;
+            input.section = c.type;
+            input.instructions = *code;
+            input.maps = maps;
+            const embpf::verifier::Report report =
+                embpf::verifier::verify(input, platform, *platform.program_type(c.type));
+            const std::string program = std::string(c.what) + "\n" + c.text;
+            INFO(program);
+            CHECK_FALSE(report.verified);
+        }
+    }
 }
