@@ -72,3 +72,7 @@ set_tests_properties(cli_verify_unsupported PROPERTIES PASS_REGULAR_EXPRESSION
 embpf_verify_test(cli_verify_as_type 0 ${EMBPF_TEST_ELF_DIR}/multi_program.o --program first --type sched_cls --json)
 set_tests_properties(cli_verify_as_type PROPERTIES PASS_REGULAR_EXPRESSION
     "\"program\": \"first\",[ \n]+\"section\": \"xdp\",[ \n]+\"type\": \"sched_cls\",[ \n]+\"verdict\": \"verified\"")
+# Linux has no bind hook: without --type the program has no type to be verified as.
+embpf_verify_test(cli_verify_no_type 1 ${seeds}/TraceConnections.o --platform linux)
+set_tests_properties(cli_verify_no_type PROPERTIES PASS_REGULAR_EXPRESSION
+    "0: no program type of platform linux matches section bind \\(choose one with --type\\)\n1 errors")
