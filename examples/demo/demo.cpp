@@ -52,8 +52,8 @@ embpf::Result<embpf::Object> load(const std::string& file) {
     }
     std::printf("%s: platform %s (%s)\n", file.c_str(), spec->platform().name().c_str(),
                 spec->platform_choice().reason.c_str());
-    // The verifier is not part of this build yet: run in the checked interpreter, every access checked.
-    return embpf::Object::load(*spec, {.unverified = true});
+    // Every program is verified first; a rejected one makes the load fail with the verifier's report.
+    return embpf::Object::load(*spec);
 }
 
 int fail(const embpf::Error& error) {

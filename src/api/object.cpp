@@ -20,6 +20,7 @@ struct ProgramState final : exec::Executable {
     std::string section;
     const platform::ProgramType* type = nullptr;
     bool verified = false;
+    verifier::Report report; // empty for programs loaded unverified
     std::vector<std::string> relocation_report;
     std::optional<exec::Interpreter> interpreter;
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
@@ -127,16 +128,20 @@ Result<Object> Object::load(const ObjectSpec& spec, const LoadOptions& options) 
 }
 
 Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& platform, const LoadOptions& options) {
-    if (!options.unverified) {
-        return Error::unsupported("this build cannot verify programs yet; load with LoadOptions::unverified to run "
-                                  "them in the checked interpreter, where every memory access is checked");
-    }
     if (options.engine != exec::EngineKind::interpreter) {
         return Error::unsupported(std::string("the ") + std::string(exec::to_string(options.engine)) +
                                   " engine is not available in this build");
     }
     auto state = std::make_shared<detail::ObjectState>();
     state->platform = &platform;
+    std::vector<verifier::MapDescriptor> descriptors;
+    if (!options.unverified) {
+        auto described = verifier::describe_maps(spec.maps(), platform);
+        if (!described) {
+            return std::move(described).error();
+        }
+        descriptors = std::move(described).value();
+    }
 
     // Maps first: programs refer to them by index.
     std::vector<std::shared_ptr<runtime::Map>> maps(spec.maps().size());
@@ -217,6 +222,15 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
                                                      " CO-RE relocations kept their compiled offsets: no target "
                                                      "BTF was given (LoadOptions::target_btf)");
             }
+        }
+        if (!options.unverified) {
+            program->report =
+                verifier::verify(definition, descriptors, platform, *program->type, {.level = options.verifier_level});
+            if (!program->report.verified) {
+                return in_program(
+                    name, Error::invalid("verification failed\n" + program->report.text(options.verifier_level)));
+            }
+            program->verified = true;
         }
         // Map references become the addresses the helpers and loads use.
         std::vector<isa::Instruction> code = definition.instructions;
@@ -358,6 +372,7 @@ const std::string& Program::section() const noexcept { return m_state->section; 
 const platform::ProgramType& Program::type() const noexcept { return *m_state->type; }
 std::span<const isa::Instruction> Program::instructions() const noexcept { return m_state->interpreter->program(); }
 bool Program::verified() const noexcept { return m_state->verified; }
+const verifier::Report& Program::verification() const noexcept { return m_state->report; }
 const std::vector<std::string>& Program::relocation_report() const noexcept { return m_state->relocation_report; }
 
 Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {

@@ -1,23 +1,445 @@
-// Temporary: the analysis lands next.
+// The analysis: a worklist fixpoint over the graph (joins at merge points, widening at loop heads), one descending
+// step, then a final pass that checks every instruction, counts loop iterations and assembles the report.
 #include "embpf/verifier/verifier.hpp"
+
+#include "cfg.hpp"
+#include "semantics.hpp"
+
+#include "embpf/isa/decode.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <tuple>
 
 namespace embpf::verifier {
 
-Report verify(const ProgramInput& input, const platform::Platform&, const platform::ProgramType& type,
-              const Options&) {
+namespace {
+
+using namespace detail;
+
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+// Visits of a loop head that join before widening starts.
+constexpr std::size_t kJoinsBeforeWidening = 2;
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+    return a > ~std::uint64_t{0} - b ? ~std::uint64_t{0} : a + b;
+}
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+    if (a != 0 && b > ~std::uint64_t{0} / a) {
+        return ~std::uint64_t{0};
+    }
+    return a * b;
+}
+
+class Analysis {
+  public:
+    Analysis(const Cfg& cfg, std::span<const isa::Instruction> code, Semantics& semantics, const Options& options)
+        : m_cfg(cfg), m_code(code), m_sem(semantics), m_options(options), m_in(cfg.blocks.size()),
+          m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0) {
+        m_loop_of_head.assign(cfg.blocks.size(), kNone);
+        for (std::size_t l = 0; l < cfg.loops.size(); ++l) {
+            m_loop_of_head[cfg.loops[l].head] = l;
+        }
+    }
+
+    void run() {
+        m_in[0].push_back(m_sem.initial());
+        std::set<std::size_t> work{0}; // by reverse-postorder index
+        std::size_t steps = 0;
+        const std::size_t limit = 64 * m_cfg.blocks.size() + 1000;
+        while (!work.empty()) {
+            const std::size_t b = m_cfg.rpo[*work.begin()];
+            work.erase(work.begin());
+            if (++steps > limit) {
+                m_findings.push_back({m_cfg.blocks[b].first, "The analysis did not converge", ""});
+                break;
+            }
+            auto outs = transfer(b);
+            for (std::size_t e = 0; e < outs.size(); ++e) {
+                const Edge& edge = m_cfg.blocks[b].successors[e];
+                if (outs[e].empty()) {
+                    continue;
+                }
+                if (propagate(edge.to, std::move(outs[e]))) {
+                    work.insert(m_cfg.blocks[edge.to].order);
+                }
+            }
+        }
+        // One descending step: every block's input recomputed from its predecessors' outputs, without widening.
+        std::vector<States> next(m_cfg.blocks.size());
+        next[0].push_back(m_sem.initial());
+        for (const std::size_t b : m_cfg.rpo) {
+            if (m_in[b].empty()) {
+                continue;
+            }
+            auto outs = transfer(b);
+            for (std::size_t e = 0; e < outs.size(); ++e) {
+                for (State& s : outs[e]) {
+                    add_state(next[m_cfg.blocks[b].successors[e].to], std::move(s));
+                }
+            }
+        }
+        m_in = std::move(next);
+        // The checking pass.
+        m_sem.set_sink(&m_findings);
+        m_checking = true;
+        for (const std::size_t b : m_cfg.rpo) {
+            if (!m_in[b].empty()) {
+                (void)transfer(b);
+            }
+        }
+        m_sem.set_sink(nullptr);
+        m_checking = false;
+    }
+
+    [[nodiscard]] std::vector<Finding>& findings() { return m_findings; }
+    [[nodiscard]] const std::vector<std::string>& states() const { return m_states; }
+    [[nodiscard]] bool reached(std::size_t b) const { return !m_in[b].empty(); }
+
+    /// The most instructions a run executes, or nullopt with findings for the loops without a bound.
+    std::optional<std::uint64_t> instruction_bound() {
+        bool bounded = true;
+        for (std::size_t l = 0; l < m_cfg.loops.size(); ++l) {
+            if (reached(m_cfg.loops[l].head) && m_iterations[l] == ~std::uint64_t{0}) {
+                const std::size_t pc = m_cfg.blocks[m_cfg.loops[l].head].first;
+                m_findings.push_back({pc, "Loop at " + std::to_string(pc) + " has no bound on its iterations",
+                                      "iterations(" + std::to_string(pc) + ") < infinity"});
+                bounded = false;
+            }
+        }
+        if (!bounded) {
+            return std::nullopt;
+        }
+        std::vector<std::uint64_t> cost(m_cfg.loops.size(), 0);
+        for (std::size_t l = 0; l < m_cfg.loops.size(); ++l) {
+            const std::uint64_t path = longest(l, cost);
+            cost[l] = saturating_mul(saturating_add(m_iterations[l], 1), path);
+        }
+        return longest(kNone, cost);
+    }
+
+  private:
+    // The loop directly inside `region` (kNone: the program) that holds block b, or kNone when b is in none.
+    std::size_t child_loop(std::size_t b, std::size_t region) const {
+        std::size_t l = m_cfg.blocks[b].loop;
+        std::size_t child = kNone;
+        while (l != kNone && l != region) {
+            child = l;
+            l = m_cfg.loops[l].parent;
+        }
+        return child;
+    }
+
+    // The longest path through a loop's body from its head (or through the program from its entry), inner loops
+    // counted at their cost.
+    std::uint64_t longest(std::size_t region, const std::vector<std::uint64_t>& cost) const {
+        auto inside = [&](std::size_t b) { return region == kNone || m_cfg.loops[region].contains[b]; };
+        const std::size_t head = region == kNone ? 0 : m_cfg.loops[region].head;
+        std::vector<std::uint64_t> dist(m_cfg.blocks.size(), 0);
+        std::uint64_t best = 0;
+        for (auto it = m_cfg.rpo.rbegin(); it != m_cfg.rpo.rend(); ++it) {
+            const std::size_t b = *it;
+            if (!reached(b) || !inside(b)) {
+                continue;
+            }
+            const std::size_t child = (region != kNone && b == head) ? kNone : child_loop(b, region);
+            std::uint64_t weight = 0;
+            std::uint64_t after = 0;
+            auto follow = [&](const Edge& edge) {
+                if (!reached(edge.to) || !inside(edge.to) || (edge.back && edge.to == head && region != kNone)) {
+                    return;
+                }
+                std::size_t to = edge.to;
+                const std::size_t inner = child_loop(to, region);
+                if (inner != kNone) {
+                    to = m_cfg.loops[inner].head;
+                }
+                after = std::max(after, dist[to]);
+            };
+            if (child != kNone) {
+                if (m_cfg.loops[child].head != b) {
+                    continue; // inside an inner loop: its head stands for it
+                }
+                weight = cost[child];
+                for (const std::size_t x : m_cfg.loops[child].body) {
+                    if (!reached(x)) {
+                        continue;
+                    }
+                    for (const Edge& edge : m_cfg.blocks[x].successors) {
+                        if (!m_cfg.loops[child].contains[edge.to]) {
+                            follow(edge);
+                        }
+                    }
+                }
+            } else {
+                weight = m_cfg.blocks[b].weight;
+                for (const Edge& edge : m_cfg.blocks[b].successors) {
+                    follow(edge);
+                }
+            }
+            dist[b] = saturating_add(weight, after);
+            if (b == head) {
+                best = dist[b];
+            }
+        }
+        return best;
+    }
+
+    // Runs block b on each of its input states; the states leaving by each successor edge.
+    std::vector<States> transfer(std::size_t b) {
+        const Block& block = m_cfg.blocks[b];
+        std::vector<States> outs(block.successors.size());
+        for (const State& input : m_in[b]) {
+            State s = input;
+            std::size_t pc = block.first;
+            for (;; pc += isa::is_lddw(m_code[pc]) ? 2 : 1) {
+                if (m_checking && m_options.level == Level::verbose) {
+                    m_states.push_back(std::to_string(pc) + ": " + to_string(s));
+                }
+                if (pc == block.last) {
+                    break;
+                }
+                m_sem.step(s, pc);
+                if (s.bottom()) {
+                    break;
+                }
+            }
+            if (s.bottom()) {
+                continue;
+            }
+            const isa::Instruction& ins = m_code[pc];
+            for (std::size_t e = 0; e < block.successors.size(); ++e) {
+                const Edge& edge = block.successors[e];
+                State out = s;
+                switch (edge.kind) {
+                case EdgeKind::taken: m_sem.assume(out, pc, true); break;
+                case EdgeKind::not_taken: m_sem.assume(out, pc, false); break;
+                case EdgeKind::call: m_sem.enter_call(out, pc); break;
+                case EdgeKind::ret: m_sem.leave_call(out, pc); break;
+                case EdgeKind::fallthrough:
+                    if (ins.opcode != isa::op::JA_OP && ins.opcode != isa::op::JA32_OP) {
+                        m_sem.step(out, pc);
+                    }
+                    break;
+                }
+                if (out.bottom()) {
+                    continue;
+                }
+                enter_edge(out, b, edge);
+                if (!out.bottom()) {
+                    outs[e].push_back(std::move(out));
+                }
+            }
+            if (block.successors.empty()) {
+                if (ins.opcode == isa::op::EXIT_OP && block.frame == 0) {
+                    m_sem.check_exit(s, pc);
+                } else if (ins.opcode != isa::op::EXIT_OP) {
+                    m_sem.step(s, pc); // a call refused for its depth, or the last instruction
+                }
+            }
+        }
+        return outs;
+    }
+
+    // Loop counters along an edge: reset entering a loop, counted on its back edge, dropped leaving it.
+    void enter_edge(State& s, std::size_t from, const Edge& edge) {
+        for (std::size_t l = m_cfg.blocks[from].loop; l != kNone; l = m_cfg.loops[l].parent) {
+            if (!m_cfg.loops[l].contains[edge.to]) {
+                s.zone.forget(loop_var(l));
+            }
+        }
+        const std::size_t l = m_loop_of_head[edge.to];
+        if (l == kNone) {
+            return;
+        }
+        if (edge.back) {
+            s.zone.assign(loop_var(l), loop_var(l), 1);
+            if (m_checking) {
+                const Bound ub = s.zone.interval(loop_var(l)).hi;
+                m_iterations[l] =
+                    std::max(m_iterations[l],
+                             ub == kInf ? ~std::uint64_t{0} : static_cast<std::uint64_t>(std::max<Bound>(ub, 0)));
+            }
+        } else {
+            s.zone.set(loop_var(l), {0, 0});
+        }
+    }
+
+    // Joins `incoming` into block t's input; true when it grew.
+    bool propagate(std::size_t t, States incoming) {
+        States merged = m_in[t];
+        for (State& s : incoming) {
+            add_state(merged, std::move(s));
+        }
+        if (m_loop_of_head[t] != kNone && ++m_visits[t] > kJoinsBeforeWidening) {
+            for (State& s : merged) {
+                for (const State& old : m_in[t]) {
+                    if (old.same_shape(s)) {
+                        s = widen(old, s);
+                        break;
+                    }
+                }
+            }
+        }
+        if (merged == m_in[t]) {
+            return false;
+        }
+        m_in[t] = std::move(merged);
+        return true;
+    }
+
+    const Cfg& m_cfg;
+    std::span<const isa::Instruction> m_code;
+    Semantics& m_sem;
+    const Options& m_options;
+    std::vector<States> m_in;
+    std::vector<std::size_t> m_visits;
+    std::vector<std::size_t> m_loop_of_head;
+    std::vector<std::uint64_t> m_iterations;
+    std::vector<Finding> m_findings;
+    std::vector<std::string> m_states;
+    bool m_checking = false;
+};
+
+std::optional<btf::LineInfo> source_of(std::span<const btf::LineInfo> lines, std::size_t pc) {
+    const btf::LineInfo* best = nullptr;
+    for (const btf::LineInfo& line : lines) {
+        if (line.insn <= pc && line.line != 0 && (best == nullptr || line.insn >= best->insn)) {
+            best = &line;
+        }
+    }
+    if (best == nullptr) {
+        return std::nullopt;
+    }
+    return *best;
+}
+
+} // namespace
+
+Report verify(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
+              const Options& options) {
+    const auto start = std::chrono::steady_clock::now();
     Report report;
     report.program = input.name;
     report.section = input.section;
     report.type = type.name;
-    report.errors.push_back({0, "The analysis is not built yet", "", std::nullopt});
-    return report;
+    auto finish = [&]() -> Report {
+        std::sort(report.errors.begin(), report.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
+            return std::tie(a.pc, a.message, a.assertion) < std::tie(b.pc, b.message, b.assertion);
+        });
+        report.errors.erase(std::unique(report.errors.begin(), report.errors.end(),
+                                        [](const Diagnostic& a, const Diagnostic& b) {
+                                            return a.pc == b.pc && a.message == b.message && a.assertion == b.assertion;
+                                        }),
+                            report.errors.end());
+        for (Diagnostic& d : report.errors) {
+            d.source = source_of(input.lines, d.pc);
+        }
+        for (Diagnostic& d : report.warnings) {
+            d.source = source_of(input.lines, d.pc);
+        }
+        report.verified = report.errors.empty();
+        if (!report.verified) {
+            report.instruction_bound.reset();
+        }
+        report.duration =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+        return std::move(report);
+    };
+    const std::span<const isa::Instruction> code = input.instructions;
+    if (code.empty()) {
+        report.errors.push_back({0, "The program has no instructions", "", std::nullopt});
+        return finish();
+    }
+    if (auto valid = isa::validate(code); !valid) {
+        report.errors.push_back({valid.error().pc.value_or(0), valid.error().message, "", std::nullopt});
+        return finish();
+    }
+    // Which lddw loads which map.
+    std::vector<std::optional<MapLoad>> loads(code.size());
+    for (const elf::MapReference& ref : input.map_references) {
+        if (ref.instruction >= code.size() || ref.map >= input.maps.size()) {
+            report.errors.push_back({std::min(ref.instruction, code.size() - 1), "lddw refers to no map of the program",
+                                     "map reference", std::nullopt});
+            continue;
+        }
+        loads[ref.instruction] = MapLoad{ref.map, ref.value, ref.offset};
+    }
+    if (input.map_references.empty()) {
+        for (std::size_t pc = 0; pc + 1 < code.size(); ++pc) {
+            if (!isa::is_lddw(code[pc])) {
+                continue;
+            }
+            const auto src = static_cast<isa::LddwSource>(code[pc].src);
+            const bool map = src == isa::LddwSource::map_fd || src == isa::LddwSource::map_index;
+            const bool value = src == isa::LddwSource::map_value_fd || src == isa::LddwSource::map_value_index;
+            if ((map || value) && static_cast<std::uint32_t>(code[pc].imm) < input.maps.size()) {
+                loads[pc] = MapLoad{static_cast<std::uint32_t>(code[pc].imm), value,
+                                    static_cast<std::uint32_t>(code[pc + 1].imm)};
+            }
+            ++pc;
+        }
+    }
+    for (std::size_t pc = 0; pc < code.size(); ++pc) {
+        if (loads[pc] && loads[pc]->value &&
+            loads[pc]->offset >= std::max<std::uint32_t>(input.maps[loads[pc]->map].value_size, 1)) {
+            report.errors.push_back({pc, "lddw points outside the value of map " + input.maps[loads[pc]->map].name,
+                                     "offset < value_size", std::nullopt});
+        }
+    }
+    if (!report.errors.empty()) {
+        return finish();
+    }
+    const Cfg cfg = build_cfg(code);
+    for (const CfgProblem& problem : cfg.problems) {
+        report.errors.push_back({problem.pc, problem.message, problem.assertion, std::nullopt});
+    }
+    if (cfg.blocks.empty()) {
+        return finish();
+    }
+    Semantics semantics(code, platform, type, input.maps, std::move(loads));
+    Analysis analysis(cfg, code, semantics, options);
+    analysis.run();
+    const std::optional<std::uint64_t> bound = analysis.instruction_bound();
+    for (Finding& f : analysis.findings()) {
+        report.errors.push_back({f.pc, std::move(f.message), std::move(f.assertion), std::nullopt});
+    }
+    report.instruction_bound = bound;
+    // Warnings: instructions no run reaches.
+    std::vector<bool> covered(code.size());
+    for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
+        if (analysis.reached(b)) {
+            for (std::size_t pc = cfg.blocks[b].first; pc <= cfg.blocks[b].last; ++pc) {
+                covered[pc] = true;
+            }
+            if (isa::is_lddw(code[cfg.blocks[b].last])) {
+                covered[cfg.blocks[b].last + 1] = true;
+            }
+        }
+    }
+    for (std::size_t pc = 0; pc < code.size(); ++pc) {
+        if (!covered[pc] && (pc == 0 || covered[pc - 1])) {
+            report.warnings.push_back({pc, "Unreachable code", "", std::nullopt});
+        }
+    }
+    if (options.level == Level::verbose) {
+        report.states = analysis.states();
+    }
+    return finish();
 }
 
 Report verify(const elf::ProgramDefinition& program, std::span<const MapDescriptor> maps,
               const platform::Platform& platform, const platform::ProgramType& type, const Options& options) {
-    ProgramInput input{program.name, program.section, program.instructions, program.map_references, program.lines,
-                       maps};
-    return verify(input, platform, type, options);
+    ProgramInput input{program.name,           program.section, program.instructions,
+                       program.map_references, program.lines,   maps};
+    Report report = verify(input, platform, type, options);
+    if (program.unsupported) {
+        report.verified = false;
+        report.instruction_bound.reset();
+        report.errors.insert(report.errors.begin(), {0, *program.unsupported, "", std::nullopt});
+    }
+    return report;
 }
 
 } // namespace embpf::verifier

@@ -31,12 +31,48 @@ std::span<const std::uint8_t> bytes_of(const std::uint32_t& value) {
 
 } // namespace
 
-TEST_CASE("object: loading needs the unverified option until programs can be verified") {
+TEST_CASE("object: loading verifies every program; verified programs run unchecked") {
     auto spec = ObjectSpec::open(std::filesystem::path(kSeeds + "/TraceConnections.o"));
     REQUIRE(spec.has_value());
     auto object = Object::load(*spec);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    auto program = object->program("TraceConnections");
+    REQUIRE(program.has_value());
+    CHECK(program->verified());
+    CHECK(program->verification().verified);
+    REQUIRE(program->verification().instruction_bound.has_value());
+    CHECK(*program->verification().instruction_bound == 40); // the longest path: the first bind of a process
+    BindContext ctx;
+    const char app[] = "nginx.exe";
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app);
+    ctx.app_id_end = ctx.app_id_start + sizeof app - 1;
+    ctx.process_id = 7;
+    auto r0 = program->run(&ctx, sizeof ctx);
+    REQUIRE(r0.has_value());
+    CHECK(*r0 == 0);
+    auto counts = object->map("proc_map");
+    REQUIRE(counts.has_value());
+    const std::uint32_t pid = 7;
+    auto value = counts->lookup(bytes_of(pid));
+    REQUIRE(value.has_value());
+    CHECK(value->has_value());
+}
+
+TEST_CASE("object: a program that fails verification is refused with the report") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kSeeds + "/myxdp_stage2.o"));
+    REQUIRE(spec.has_value());
+    auto object = Object::load(*spec);
     REQUIRE_FALSE(object.has_value());
-    CHECK(object.error().message.find("unverified") != std::string::npos);
+    const std::string& message = object.error().message;
+    CHECK(object.error().kind == ErrorKind::invalid_input);
+    CHECK(message.find("program packet_parse: verification failed") != std::string::npos);
+    CHECK(message.find("5: Upper bound must be at most packet_size (valid_access(r1.offset+12, width=2))") !=
+          std::string::npos);
+    CHECK(message.find("1 errors") != std::string::npos);
+    // The unverified mode still loads it, to run under runtime checks.
+    auto unverified = Object::load(*spec, {.unverified = true});
+    REQUIRE(unverified.has_value());
+    CHECK_FALSE(unverified->program("packet_parse")->verified());
 }
 
 TEST_CASE("object: TraceConnections counts binds per process in proc_map") {

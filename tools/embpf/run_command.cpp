@@ -30,6 +30,7 @@ struct RunOptions {
     std::string ctx_hex;
     std::uint64_t repeat = 1;
     bool json = false;
+    bool unverified = false;
 };
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
@@ -133,8 +134,8 @@ int run_program(const RunOptions& options) {
                   << (options.section.empty() ? "" : " in section " + options.section) << '\n';
         return kExitBadInput;
     }
-    // The verifier is not part of this build yet: programs run in the checked interpreter.
-    auto object = Object::load(*spec, {.unverified = true});
+    // Programs are verified, unless asked to run unverified in the checked interpreter (for debugging).
+    auto object = Object::load(*spec, {.unverified = options.unverified});
     if (!object) {
         std::cerr << "embpf: " << object.error().message << '\n';
         return kExitFailure;
@@ -279,6 +280,8 @@ void add_run_command(CLI::App& app, int& status) {
     command->add_option("--ctx-hex", options->ctx_hex, "raw context bytes in hex, zero-filled to the context size");
     command->add_option("--repeat", options->repeat, "number of runs (default 1)");
     command->add_flag("--json", options->json, "print JSON");
+    command->add_flag("--unverified", options->unverified,
+                      "skip verification; every memory access is checked at run time instead");
     command->callback([options, &status] { status = run_program(*options); });
 }
 

@@ -5,6 +5,7 @@
 #include "embpf/exec/engine.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/result.hpp"
+#include "embpf/verifier/verifier.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +39,8 @@ struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
     /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
     bool unverified = false;
+    /// How much the report in a verification error (and Program::verification()) says.
+    verifier::Level verifier_level = verifier::Level::normal;
     exec::EngineKind engine = exec::EngineKind::interpreter;
     /// The most bytes all maps of the object may allocate together; 0 for no limit.
     std::size_t memory_limit = 0;
@@ -107,6 +110,8 @@ class Program {
     [[nodiscard]] std::span<const isa::Instruction> instructions() const noexcept;
     /// False for programs loaded with LoadOptions::unverified.
     [[nodiscard]] bool verified() const noexcept;
+    /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.
+    [[nodiscard]] const verifier::Report& verification() const noexcept;
     /// What CO-RE did to the program, one line per relocation; empty when it had none.
     [[nodiscard]] const std::vector<std::string>& relocation_report() const noexcept;
 

@@ -1,0 +1,66 @@
+// The control-flow graph the analysis runs over, kept apart from the abstract domains: basic blocks of one program
+// with every bpf-to-bpf call inlined (a subprogram gets its blocks once per call chain, so each is analysed with its
+// caller's state), the loops found from dominators, and the order to visit blocks in.
+#pragma once
+
+#include "embpf/isa/instruction.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace embpf::verifier::detail {
+
+inline constexpr std::size_t kMaxFrames = 8;
+
+enum class EdgeKind : std::uint8_t {
+    fallthrough, ///< to the next instruction, or an unconditional jump
+    taken,       ///< a conditional jump's condition held
+    not_taken,   ///< it did not
+    call,        ///< into a subprogram: a new frame
+    ret,         ///< from a subprogram's exit back after its call
+};
+
+struct Edge {
+    std::size_t to = 0;
+    EdgeKind kind = EdgeKind::fallthrough;
+    bool back = false; ///< closes a loop whose head is `to`
+};
+
+struct Block {
+    std::size_t first = 0; ///< first instruction index
+    std::size_t last = 0;  ///< last instruction index (inclusive; a lddw's first slot)
+    std::size_t frame = 0; ///< call depth: 0 for the program, 1 for what it calls, ...
+    std::vector<Edge> successors;
+    std::vector<std::size_t> predecessors;
+    std::size_t weight = 0;                          ///< instructions it executes
+    std::size_t loop = static_cast<std::size_t>(-1); ///< innermost loop containing it
+    std::size_t order = 0;                           ///< reverse-postorder index
+};
+
+struct Loop {
+    std::size_t head = 0;          ///< block
+    std::vector<std::size_t> body; ///< blocks, the head included
+    std::vector<bool> contains;    ///< by block index
+    std::size_t parent = static_cast<std::size_t>(-1);
+};
+
+struct CfgProblem {
+    std::size_t pc = 0;
+    std::string message;
+    std::string assertion;
+};
+
+struct Cfg {
+    std::vector<Block> blocks; ///< blocks[0] is the entry
+    std::vector<Loop> loops;   ///< innermost first
+    std::vector<std::size_t> rpo;
+    std::vector<CfgProblem> problems; ///< call depth exceeded, irreducible flow, too large
+};
+
+/// Builds the graph of a validated program.
+[[nodiscard]] Cfg build_cfg(std::span<const isa::Instruction> code);
+
+} // namespace embpf::verifier::detail

@@ -1,0 +1,1456 @@
+#include "semantics.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace embpf::verifier::detail {
+
+namespace op = isa::op;
+
+namespace {
+
+constexpr Bound kU32Max = 0xFFFFFFFFLL;
+
+std::string reg(int r) { return "r" + std::to_string(r); }
+
+std::string signed_offset(Bound k) {
+    if (k == 0) {
+        return "";
+    }
+    return k > 0 ? "+" + std::to_string(k) : std::to_string(k);
+}
+
+bool finite(const Interval& i) { return i.lo != kNegInf && i.hi != kInf; }
+
+// An interval from 128-bit ends; top when the value could leave int64 (the machine would wrap).
+Interval exact(__int128 lo, __int128 hi) {
+    if (lo <= kNegInf || hi >= kInf) {
+        return {};
+    }
+    return {static_cast<Bound>(lo), static_cast<Bound>(hi)};
+}
+
+Interval constant(Bound c) { return {c, c}; }
+
+Interval bits(int n) { return {0, n >= 63 ? kInf : (Bound{1} << n) - 1}; }
+
+// The smallest 2^k - 1 covering v (v >= 0).
+Bound fill_bits(Bound v) {
+    Bound out = 0;
+    while (out < v) {
+        out = out * 2 + 1;
+    }
+    return out;
+}
+
+// The low 32 bits of a value as the 32-bit ALU sees them.
+Interval low32(const Interval& i) { return i.within(0, kU32Max) ? i : Interval{0, kU32Max}; }
+Interval wrap32(const Interval& i) { return i.within(0, kU32Max) ? i : Interval{0, kU32Max}; }
+
+// The ISA's arithmetic on known values (RFC 9669: division by zero gives 0, modulo by zero keeps the dividend).
+std::uint64_t eval64(std::uint8_t code, std::int16_t offset, std::uint64_t a, std::uint64_t b) {
+    const auto sa = static_cast<std::int64_t>(a);
+    const auto sb = static_cast<std::int64_t>(b);
+    switch (code) {
+    case op::ADD: return a + b;
+    case op::SUB: return a - b;
+    case op::MUL: return a * b;
+    case op::DIV:
+        if (b == 0) {
+            return 0;
+        }
+        if (offset == 1) {
+            return sb == -1 ? 0 - a : static_cast<std::uint64_t>(sa / sb);
+        }
+        return a / b;
+    case op::MOD:
+        if (b == 0) {
+            return a;
+        }
+        if (offset == 1) {
+            return sb == -1 ? 0 : static_cast<std::uint64_t>(sa % sb);
+        }
+        return a % b;
+    case op::OR: return a | b;
+    case op::AND: return a & b;
+    case op::XOR: return a ^ b;
+    case op::LSH: return a << (b & 63);
+    case op::RSH: return a >> (b & 63);
+    case op::ARSH: return static_cast<std::uint64_t>(sa >> (b & 63));
+    default: return 0;
+    }
+}
+
+std::uint32_t eval32(std::uint8_t code, std::int16_t offset, std::uint32_t a, std::uint32_t b) {
+    const auto sa = static_cast<std::int32_t>(a);
+    const auto sb = static_cast<std::int32_t>(b);
+    switch (code) {
+    case op::ADD: return a + b;
+    case op::SUB: return a - b;
+    case op::MUL: return a * b;
+    case op::DIV:
+        if (b == 0) {
+            return 0;
+        }
+        if (offset == 1) {
+            return sb == -1 ? 0 - a : static_cast<std::uint32_t>(sa / sb);
+        }
+        return a / b;
+    case op::MOD:
+        if (b == 0) {
+            return a;
+        }
+        if (offset == 1) {
+            return sb == -1 ? 0 : static_cast<std::uint32_t>(sa % sb);
+        }
+        return a % b;
+    case op::OR: return a | b;
+    case op::AND: return a & b;
+    case op::XOR: return a ^ b;
+    case op::LSH: return a << (b & 31);
+    case op::RSH: return a >> (b & 31);
+    case op::ARSH: return static_cast<std::uint32_t>(sa >> (b & 31));
+    default: return 0;
+    }
+}
+
+// Interval arithmetic for values not both known. `width` is 64 or 32 (operands already reduced to low 32 bits).
+Interval abstract_op(std::uint8_t code, std::int16_t offset, const Interval& a, const Interval& b, int width) {
+    const bool nonneg = a.lo >= 0 && b.lo >= 0;
+    switch (code) {
+    case op::ADD:
+        if (finite(a) && finite(b)) {
+            return exact(static_cast<__int128>(a.lo) + b.lo, static_cast<__int128>(a.hi) + b.hi);
+        }
+        return {};
+    case op::SUB:
+        if (finite(a) && finite(b)) {
+            return exact(static_cast<__int128>(a.lo) - b.hi, static_cast<__int128>(a.hi) - b.lo);
+        }
+        return {};
+    case op::MUL:
+        if (finite(a) && finite(b)) {
+            const std::array<__int128, 4> c{static_cast<__int128>(a.lo) * b.lo, static_cast<__int128>(a.lo) * b.hi,
+                                            static_cast<__int128>(a.hi) * b.lo, static_cast<__int128>(a.hi) * b.hi};
+            return exact(*std::min_element(c.begin(), c.end()), *std::max_element(c.begin(), c.end()));
+        }
+        return {};
+    case op::DIV:
+        if (offset == 0 || nonneg) {
+            if (nonneg && a.hi != kInf) {
+                const Bound low = b.hi == kInf ? 0 : a.lo / std::max<Bound>(b.hi, 1);
+                return {b.lo == 0 ? 0 : low, a.hi / std::max<Bound>(b.lo, 1)};
+            }
+            if (offset == 0 && b.lo >= 2) {
+                return {0, static_cast<Bound>(~std::uint64_t{0} >> (64 - width) >> 1)};
+            }
+        }
+        return {};
+    case op::MOD:
+        if (offset == 0 || nonneg) {
+            if (b.lo >= 1 && b.hi != kInf) {
+                const Bound top = b.hi - 1;
+                return a.lo >= 0 ? Interval{0, std::min(top, a.hi)} : Interval{0, top};
+            }
+            if (a.lo >= 0) {
+                return {0, a.hi};
+            }
+        }
+        return {};
+    case op::AND:
+        if (a.lo >= 0 && b.lo >= 0) {
+            return {0, std::min(a.hi, b.hi)};
+        }
+        if (a.lo >= 0) {
+            return {0, a.hi};
+        }
+        if (b.lo >= 0) {
+            return {0, b.hi};
+        }
+        return {};
+    case op::OR:
+    case op::XOR:
+        if (nonneg && a.hi != kInf && b.hi != kInf) {
+            return {code == op::OR ? std::max(a.lo, b.lo) : 0, fill_bits(std::max(a.hi, b.hi))};
+        }
+        return {};
+    case op::LSH:
+        if (b.singleton() && a.lo >= 0 && a.hi != kInf) {
+            const int k = static_cast<int>(b.lo & (width - 1));
+            return exact(static_cast<__int128>(a.lo) << k, static_cast<__int128>(a.hi) << k);
+        }
+        return {};
+    case op::RSH:
+        if (b.singleton()) {
+            const int k = static_cast<int>(b.lo & (width - 1));
+            if (a.lo >= 0) {
+                return {a.lo >> k, a.hi == kInf ? kInf : a.hi >> k};
+            }
+            if (k > 0) {
+                return {0, static_cast<Bound>((~std::uint64_t{0} >> (64 - width)) >> k)};
+            }
+            return {};
+        }
+        return a.lo >= 0 ? Interval{0, a.hi} : Interval{};
+    case op::ARSH:
+        if (width == 64 && b.singleton()) {
+            const int k = static_cast<int>(b.lo & 63);
+            const Bound lo = a.lo == kNegInf ? std::numeric_limits<std::int64_t>::min() >> k : a.lo >> k;
+            const Bound hi = a.hi == kInf ? kInf >> k : a.hi >> k;
+            return {lo, hi};
+        }
+        if (a.lo >= 0) {
+            return {0, a.hi};
+        }
+        return {};
+    default: return {};
+    }
+}
+
+// Which map kinds a helper's map argument accepts, by the helper's name (the same on every platform).
+struct MapRule {
+    std::string_view helper;
+    std::initializer_list<platform::MapKind> kinds;
+};
+using MK = platform::MapKind;
+#define EMBPF_KEYED                                                                                                    \
+    MK::hash, MK::array, MK::percpu_hash, MK::percpu_array, MK::lru_hash, MK::lpm_trie, MK::lru_percpu_hash
+const MapRule kMapRules[] = {
+    {"map_lookup_elem", {EMBPF_KEYED, MK::hash_of_maps, MK::array_of_maps}},
+    {"map_update_elem", {EMBPF_KEYED}},
+    {"map_delete_elem", {EMBPF_KEYED, MK::hash_of_maps, MK::array_of_maps}},
+    {"map_lookup_and_delete_elem", {EMBPF_KEYED, MK::queue, MK::stack}},
+    {"map_push_elem", {MK::queue, MK::stack}},
+    {"map_pop_elem", {MK::queue, MK::stack}},
+    {"map_peek_elem", {MK::queue, MK::stack}},
+    {"ringbuf_output", {MK::ringbuf}},
+    {"ringbuf_reserve", {MK::ringbuf}},
+    {"ringbuf_query", {MK::ringbuf}},
+    {"perf_event_output", {MK::perf_event_array}},
+    {"map_lookup_percpu_elem", {MK::percpu_hash, MK::percpu_array, MK::lru_percpu_hash}},
+    {"for_each_map_elem", {EMBPF_KEYED}},
+};
+#undef EMBPF_KEYED
+
+bool map_allowed(const platform::HelperPrototype& helper, MK kind) {
+    for (const MapRule& rule : kMapRules) {
+        if (rule.helper == helper.name) {
+            return std::find(rule.kinds.begin(), rule.kinds.end(), kind) != rule.kinds.end();
+        }
+    }
+    return kind != MK::prog_array; // a program array is only a tail call's
+}
+
+bool same_region(const Type& a, const Type& b) {
+    if (a.kind != b.kind) {
+        return false;
+    }
+    if (a.kind == Kind::shared || a.kind == Kind::alloc || a.kind == Kind::map || a.kind == Kind::func) {
+        return a.aux == b.aux;
+    }
+    return true;
+}
+
+std::string kind_name(MK kind) { return std::string(platform::to_string(kind)); }
+
+} // namespace
+
+Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,
+                     const platform::ProgramType& type, std::span<const MapDescriptor> maps,
+                     std::vector<std::optional<MapLoad>> loads)
+    : m_code(code), m_platform(platform), m_type(type), m_maps(maps), m_loads(std::move(loads)) {}
+
+void Semantics::report(std::size_t pc, std::string message, std::string assertion) const {
+    if (m_sink != nullptr) {
+        m_sink->push_back({pc, std::move(message), std::move(assertion)});
+    }
+}
+
+State Semantics::initial() const {
+    State s;
+    s.regs[1] = {Kind::ctx, false, 0};
+    s.zone.set(reg_var(1), constant(0));
+    s.regs[10] = {Kind::stack, false, 0};
+    s.zone.set(reg_var(10), constant(0));
+    const platform::ContextDescriptor& ctx = m_type.context;
+    if (ctx.data >= 0 && ctx.data_end >= 0) {
+        s.zone.set(kPacketSize, {0, kMaxPacketSize});
+        s.zone.set(kMetaOffset, ctx.meta >= 0 ? Interval{-kMaxPacketSize, 0} : constant(0));
+    }
+    return s;
+}
+
+bool Semantics::usable(State& s, std::size_t pc, int r) const {
+    const Type& t = s.regs[r];
+    if (t.kind == Kind::uninit) {
+        report(pc, reg(r) + " is uninitialized", reg(r) + ".type != uninit");
+        return false;
+    }
+    if (t.kind == Kind::invalid) {
+        switch (t.aux) {
+        case kMovedPacket:
+            report(pc, "Packet pointer used after a helper that moves the packet", reg(r) + ".type != stale packet");
+            break;
+        case kReleasedAlloc:
+            report(pc, reg(r) + " points to memory already submitted or discarded", reg(r) + ".type != released");
+            break;
+        case kReturnedFrame:
+            report(pc, reg(r) + " points into the frame of a function that returned", reg(r) + ".type != stale stack");
+            break;
+        default: report(pc, reg(r) + " has a different type on different paths", reg(r) + ".type is consistent");
+        }
+        return false;
+    }
+    return true;
+}
+
+void Semantics::set_number(State& s, int r, Interval range) const {
+    s.regs[r] = {Kind::number, false, 0};
+    s.zone.set(reg_var(r), range);
+}
+
+void Semantics::invalidate(State& s, Kind kind, Stale why) const {
+    for (int r = 0; r < 11; ++r) {
+        if (s.regs[r].kind == kind) {
+            s.regs[r] = {Kind::invalid, false, why};
+            s.zone.forget(reg_var(r));
+        }
+    }
+    for (std::size_t f = 0; f < s.saved.size(); ++f) {
+        for (int i = 0; i < 4; ++i) {
+            if (s.saved[f][i].kind == kind) {
+                s.saved[f][i] = {Kind::invalid, false, why};
+                s.zone.forget(saved_var(f, 6 + i));
+            }
+        }
+    }
+    for (auto it = s.cells.begin(); it != s.cells.end();) {
+        if (it->type.kind == kind) {
+            // The bytes still hold the old pointer: unreadable from now on.
+            for (int i = 0; i < it->width; ++i) {
+                s.init.reset(static_cast<std::size_t>(kStackBytes + it->offset + i));
+            }
+            s.zone.forget(cell_var(it->offset));
+            it = s.cells.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+std::string Semantics::access(int r, Bound k, Width width) const {
+    return "valid_access(" + reg(r) + ".offset" + signed_offset(k) +
+           ", width=" + (width.reg >= 0 ? reg(width.reg) : std::to_string(width.bytes)) + ")";
+}
+
+bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width width,
+                             const std::string& assertion) const {
+    const Type t = s.regs[r];
+    const Var off = reg_var(r);
+    Bound low = 0;
+    Bound high = 0;
+    std::string low_text = "0";
+    std::string high_text;
+    switch (t.kind) {
+    case Kind::stack:
+        low = -kFrameSize * static_cast<Bound>(s.frame() + 1);
+        high = 0;
+        low_text = "r10-512";
+        high_text = "r10";
+        break;
+    case Kind::ctx:
+        high = m_type.context.size;
+        high_text = "the context size " + std::to_string(high);
+        break;
+    case Kind::shared:
+        high = m_maps[t.aux].value_size;
+        high_text = "the value size " + std::to_string(high);
+        break;
+    case Kind::alloc:
+        high = t.aux;
+        high_text = "the allocated size " + std::to_string(high);
+        break;
+    case Kind::packet: high_text = "packet_size"; break;
+    default: return false;
+    }
+    // The end of the access: offset + k + width, as a variable when the width is a register.
+    Var end = off;
+    Bound end_add = k + width.bytes;
+    if (width.reg >= 0) {
+        const Interval o = s.zone.interval(off);
+        const Interval w = s.zone.interval(reg_var(width.reg));
+        const Interval sum = abstract_op(op::ADD, 0, o, w, 64);
+        s.zone.assign(kTemp, off, 0);
+        s.zone.assign(kTemp + 1, reg_var(width.reg), 0);
+        s.zone.set(kTemp + 2, sum);
+        if (!sum.is_top()) {
+            s.zone.constrain(kTemp + 2, kTemp, w.hi);
+            s.zone.constrain(kTemp, kTemp + 2, w.lo == kNegInf ? kInf : -w.lo);
+            s.zone.constrain(kTemp + 2, kTemp + 1, o.hi);
+            s.zone.constrain(kTemp + 1, kTemp + 2, o.lo == kNegInf ? kInf : -o.lo);
+        }
+        end = kTemp + 2;
+        end_add = k;
+    }
+    bool ok = true;
+    // Lower: offset + k >= low (a packet access may also start in the metadata before the packet).
+    const Interval o = s.zone.interval(off);
+    const bool low_ok = o.lo != kNegInf && add_bounds(o.lo, k) >= low;
+    const bool meta_ok = t.kind == Kind::packet && s.zone.diff_ub(kMetaOffset, off) <= k;
+    if (!low_ok && !meta_ok) {
+        report(pc, "Lower bound must be at least " + low_text, assertion);
+        ok = false;
+        if (t.kind == Kind::packet && m_type.context.meta >= 0) {
+            s.zone.constrain(kMetaOffset, off, k);
+        } else {
+            s.zone.constrain(kZero, off, add_bounds(k, -low));
+        }
+    }
+    // Upper: end + end_add <= high (packet: <= packet_size).
+    if (t.kind == Kind::packet) {
+        if (add_bounds(s.zone.diff_ub(end, kPacketSize), end_add) > 0) {
+            report(pc, "Upper bound must be at most " + high_text, assertion);
+            ok = false;
+            s.zone.constrain(end, kPacketSize, -end_add);
+        }
+    } else {
+        const Interval e = s.zone.interval(end);
+        if (e.hi == kInf || add_bounds(e.hi, end_add) > high) {
+            report(pc, "Upper bound must be at most " + high_text, assertion);
+            ok = false;
+            s.zone.constrain(end, kZero, add_bounds(high, -end_add));
+        }
+    }
+    if (width.reg >= 0) {
+        // The assumed end bounds the offset and the size too; keep what it taught.
+        s.zone.forget(kTemp);
+        s.zone.forget(kTemp + 1);
+        s.zone.forget(kTemp + 2);
+    }
+    return ok;
+}
+
+void Semantics::stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exact) const {
+    for (auto it = s.cells.begin(); it != s.cells.end();) {
+        if (it->offset < hi && it->offset + it->width > lo) {
+            if (it->type.kind != Kind::number) {
+                // What is left of an overwritten pointer must not be readable.
+                for (int i = 0; i < it->width; ++i) {
+                    s.init.reset(static_cast<std::size_t>(kStackBytes + it->offset + i));
+                }
+            }
+            s.zone.forget(cell_var(it->offset));
+            it = s.cells.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (exact) {
+        for (std::int32_t b = lo; b < hi; ++b) {
+            s.init.set(static_cast<std::size_t>(kStackBytes + b));
+        }
+    }
+}
+
+bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper) const {
+    const Type t = s.regs[r];
+    const std::string assertion = access(r, k, width);
+    if (t.kind == Kind::number) {
+        report(pc, reg(r) + " is not a pointer", reg(r) + ".type is pointer");
+        return false;
+    }
+    if (t.nullable) {
+        report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
+        return false;
+    }
+    if (t.kind == Kind::map || t.kind == Kind::func || (helper && t.kind == Kind::ctx)) {
+        report(pc, reg(r) + " does not point to memory " + (helper ? "a helper may use" : "a program may access"),
+               reg(r) + ".type in {stack, packet, map_value, alloc}");
+        return false;
+    }
+    if (!check_bounds(s, pc, r, k, width, assertion)) {
+        return false;
+    }
+    if (t.kind == Kind::shared && write && m_maps[t.aux].read_only) {
+        report(pc, "Map value of " + m_maps[t.aux].name + " is read-only", "writable(" + m_maps[t.aux].name + ")");
+        return false;
+    }
+    if (t.kind != Kind::stack) {
+        return true;
+    }
+    // The stack: bytes read must have been written, and pointers spilled there are not readable as bytes.
+    const Interval o = s.zone.interval(reg_var(r));
+    const Interval w = width.reg >= 0 ? s.zone.interval(reg_var(width.reg)) : constant(width.bytes);
+    const Bound bottom = -kFrameSize * static_cast<Bound>(s.frame() + 1);
+    const auto lo = static_cast<std::int32_t>(std::clamp<Bound>(add_bounds(o.lo, k), bottom, 0));
+    const auto hi = static_cast<std::int32_t>(std::clamp<Bound>(add_bounds(add_bounds(o.hi, k), w.hi), bottom, 0));
+    if (!write) {
+        for (std::int32_t b = lo; b < hi; ++b) {
+            if (!s.init.test(static_cast<std::size_t>(kStackBytes + b))) {
+                const std::int32_t base = frame_base(s);
+                report(pc, "Stack content is not initialized",
+                       "initialized(r10" + signed_offset(lo - base) + ", width=" + std::to_string(hi - lo) + ")");
+                for (std::int32_t x = lo; x < hi; ++x) {
+                    s.init.set(static_cast<std::size_t>(kStackBytes + x));
+                }
+                return false;
+            }
+        }
+        for (const Cell& cell : s.cells) {
+            if (cell.type.kind == Kind::number || cell.offset >= hi || cell.offset + cell.width <= lo) {
+                continue;
+            }
+            const bool whole =
+                !helper && o.singleton() && cell.offset == lo && width.reg < 0 && width.bytes == cell.width;
+            if (!whole) {
+                report(pc, "Reads part of a spilled pointer",
+                       "r10" + signed_offset(cell.offset - frame_base(s)) + " holds a pointer");
+                return false;
+            }
+        }
+        return true;
+    }
+    // A write: exactly known bytes become initialized (a helper's memory: the least size it writes).
+    const bool exact = o.singleton() && (width.reg < 0 || w.lo >= 0);
+    const std::int32_t end = exact ? static_cast<std::int32_t>(std::clamp<Bound>(add_bounds(lo, w.lo), lo, 0)) : hi;
+    stack_write(s, lo, hi, false);
+    if (exact) {
+        for (std::int32_t b = lo; b < end; ++b) {
+            s.init.set(static_cast<std::size_t>(kStackBytes + b));
+        }
+    }
+    return true;
+}
+
+void Semantics::step(State& s, std::size_t pc) const {
+    const isa::Instruction& ins = m_code[pc];
+    const std::uint8_t cls = isa::op_class(ins.opcode);
+    switch (cls) {
+    case op::ALU:
+    case op::ALU64: alu(s, pc, ins); return;
+    case op::LDX: load(s, pc, ins); return;
+    case op::ST:
+    case op::STX:
+        if (isa::op_mode(ins.opcode) == op::ATOMIC) {
+            atomic(s, pc, ins);
+        } else {
+            store(s, pc, ins);
+        }
+        return;
+    case op::LD:
+        if (isa::is_lddw(ins)) {
+            lddw(s, pc);
+            return;
+        }
+        break;
+    case op::JMP:
+        if (ins.opcode == op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::helper)) {
+            call(s, pc, ins);
+            return;
+        }
+        if (ins.opcode == op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local)) {
+            return; // the graph's call edge; a call refused for its depth was reported there
+        }
+        if (ins.opcode == op::CALLX_OP || ins.opcode == op::CALL_OP) {
+            report(pc, ins.opcode == op::CALLX_OP ? "Indirect calls (callx) are not supported"
+                                                  : "Calls to kernel functions are not supported");
+            set_number(s, 0, {});
+            for (int r = 1; r <= 5; ++r) {
+                s.regs[r] = {};
+                s.zone.forget(reg_var(r));
+            }
+            return;
+        }
+        return; // jumps and exits: the graph's edges
+    default: break;
+    }
+    report(pc, "Unsupported instruction");
+}
+
+void Semantics::lddw(State& s, std::size_t pc) const {
+    const isa::Instruction& ins = m_code[pc];
+    const int dst = ins.dst;
+    if (pc < m_loads.size() && m_loads[pc]) {
+        const MapLoad& load = *m_loads[pc];
+        if (load.value) {
+            s.regs[dst] = {Kind::shared, false, static_cast<std::uint32_t>(load.map)};
+            s.zone.set(reg_var(dst), constant(load.offset));
+        } else {
+            s.regs[dst] = {Kind::map, false, static_cast<std::uint32_t>(load.map)};
+            s.zone.set(reg_var(dst), constant(0));
+        }
+        return;
+    }
+    switch (static_cast<isa::LddwSource>(ins.src)) {
+    case isa::LddwSource::imm64:
+        set_number(s, dst, constant(static_cast<Bound>(isa::lddw_imm(ins, m_code[pc + 1]))));
+        return;
+    case isa::LddwSource::code_address: {
+        const std::int64_t target = static_cast<std::int64_t>(pc) + 1 + ins.imm;
+        s.regs[dst] = {Kind::func, false, static_cast<std::uint32_t>(target)};
+        s.zone.set(reg_var(dst), constant(0));
+        return;
+    }
+    default: report(pc, "lddw refers to no map of the program", "map reference"); set_number(s, dst, {});
+    }
+}
+
+void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const {
+    const bool is64 = isa::op_class(ins.opcode) == op::ALU64;
+    const std::uint8_t code = isa::op_code(ins.opcode);
+    const bool x = isa::op_source(ins.opcode) == op::X;
+    const int dst = ins.dst;
+    const int src = ins.src;
+    const Var dv = reg_var(dst);
+    const Var sv = reg_var(src);
+
+    if (code == op::MOV) {
+        if (!x) {
+            set_number(s, dst,
+                       constant(is64 ? Bound{ins.imm} : static_cast<Bound>(static_cast<std::uint32_t>(ins.imm))));
+            return;
+        }
+        if (!usable(s, pc, src)) {
+            set_number(s, dst, {});
+            return;
+        }
+        const Type t = s.regs[src];
+        if (t.kind != Kind::number && (ins.offset != 0 || !is64)) {
+            report(pc, "Invalid operation on a pointer", reg(src) + ".type == number");
+            set_number(s, dst, is64 ? Interval{} : Interval{0, kU32Max});
+            return;
+        }
+        if (ins.offset != 0) { // sign extension (movsx): keep the value when it already fits
+            const int bitsn = ins.offset;
+            const Bound half = Bound{1} << (bitsn - 1);
+            const Interval v = s.zone.interval(sv);
+            const bool fits = is64 ? v.within(-half, half - 1) : v.within(0, half - 1);
+            if (fits) {
+                s.regs[dst] = t;
+                s.zone.assign(dv, sv, 0);
+            } else {
+                set_number(s, dst, is64 ? Interval{-half, half - 1} : Interval{0, kU32Max});
+            }
+            return;
+        }
+        if (!is64) {
+            const Interval v = s.zone.interval(sv);
+            if (v.within(0, kU32Max)) {
+                s.regs[dst] = t;
+                s.zone.assign(dv, sv, 0);
+            } else {
+                set_number(s, dst, {0, kU32Max});
+            }
+            return;
+        }
+        s.regs[dst] = t;
+        s.zone.assign(dv, sv, 0);
+        return;
+    }
+
+    if (!usable(s, pc, dst)) {
+        set_number(s, dst, {});
+        return;
+    }
+    if (code == op::NEG || code == op::END) {
+        if (s.regs[dst].kind != Kind::number) {
+            report(pc, "Invalid operation on a pointer", reg(dst) + ".type == number");
+            set_number(s, dst, {});
+            return;
+        }
+        const Interval v = s.zone.interval(dv);
+        if (code == op::NEG) {
+            if (v.singleton()) {
+                const std::uint64_t r =
+                    is64 ? 0 - static_cast<std::uint64_t>(v.lo) : std::uint64_t{0 - static_cast<std::uint32_t>(v.lo)};
+                set_number(s, dst, constant(static_cast<Bound>(r)));
+            } else if (is64 && finite(v)) {
+                set_number(s, dst, exact(-static_cast<__int128>(v.hi), -static_cast<__int128>(v.lo)));
+            } else {
+                set_number(s, dst, is64 ? Interval{} : Interval{0, kU32Max});
+            }
+            return;
+        }
+        const int width = ins.imm;
+        const bool swap = is64 || isa::op_source(ins.opcode) == op::TO_BE;
+        if (width != 16 && width != 32 && width != 64) {
+            report(pc, "Unsupported instruction");
+            set_number(s, dst, {});
+            return;
+        }
+        if (!swap) {
+            if (width == 64) {
+                return;
+            }
+            if (v.within(0, (Bound{1} << width) - 1)) {
+                return; // truncation keeps it
+            }
+            set_number(s, dst, bits(width));
+            return;
+        }
+        if (v.singleton()) {
+            auto u = static_cast<std::uint64_t>(v.lo);
+            std::uint64_t r = 0;
+            for (int i = 0; i < width / 8; ++i) {
+                r = (r << 8) | ((u >> (8 * i)) & 0xFF);
+            }
+            set_number(s, dst, constant(static_cast<Bound>(r)));
+            return;
+        }
+        set_number(s, dst, bits(width));
+        return;
+    }
+
+    // Binary operations: dst op= src|imm.
+    Type st{Kind::number, false, 0};
+    Interval b = constant(is64 ? Bound{ins.imm} : static_cast<Bound>(static_cast<std::uint32_t>(ins.imm)));
+    if (x) {
+        if (!usable(s, pc, src)) {
+            set_number(s, dst, {});
+            return;
+        }
+        st = s.regs[src];
+        b = s.zone.interval(sv);
+    }
+    const Type dt = s.regs[dst];
+    const bool dst_pointer = dt.kind != Kind::number;
+    const bool src_pointer = st.kind != Kind::number;
+
+    if (dst_pointer || src_pointer) {
+        if (!is64 || (code != op::ADD && code != op::SUB)) {
+            report(pc, "Invalid operation on a pointer", (dst_pointer ? reg(dst) : reg(src)) + ".type == number");
+            set_number(s, dst, {});
+            return;
+        }
+        if ((dst_pointer && dt.nullable) || (src_pointer && st.nullable)) {
+            const int r = dst_pointer && dt.nullable ? dst : src;
+            report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
+            set_number(s, dst, {});
+            return;
+        }
+        if (dt.kind == Kind::map || dt.kind == Kind::func || st.kind == Kind::map || st.kind == Kind::func) {
+            report(pc, "Invalid operation on a pointer", (dst_pointer ? reg(dst) : reg(src)) + ".type == number");
+            set_number(s, dst, {});
+            return;
+        }
+        if (dst_pointer && src_pointer) {
+            if (code != op::SUB || !same_region(dt, st)) {
+                report(pc,
+                       code == op::SUB ? "Invalid operation on a pointer"
+                                       : "Only a number may be added to or subtracted from a pointer",
+                       reg(src) + ".type == number");
+                set_number(s, dst, {});
+                return;
+            }
+            // The distance between two pointers into one region is a number.
+        } else if (src_pointer && code == op::SUB) {
+            report(pc, "Only a number may be added to or subtracted from a pointer", reg(src) + ".type == number");
+            set_number(s, dst, {});
+            return;
+        }
+    }
+
+    const Interval a = s.zone.interval(dv);
+    // Constants fold exactly, with the machine's wrapping.
+    if (!dst_pointer && !src_pointer && a.singleton() && b.singleton()) {
+        if (is64) {
+            const std::uint64_t r =
+                eval64(code, ins.offset, static_cast<std::uint64_t>(a.lo), static_cast<std::uint64_t>(b.lo));
+            set_number(s, dst, constant(static_cast<Bound>(r)));
+        } else {
+            const std::uint32_t r =
+                eval32(code, ins.offset, static_cast<std::uint32_t>(a.lo), static_cast<std::uint32_t>(b.lo));
+            set_number(s, dst, constant(static_cast<Bound>(r)));
+        }
+        return;
+    }
+    if (!is64) {
+        const Interval r = abstract_op(code, ins.offset, low32(a), low32(b), 32);
+        set_number(s, dst, wrap32(r));
+        return;
+    }
+    if (code == op::ADD || code == op::SUB) {
+        // Relational: dst = dst +/- src keeps what is known of dst's differences.
+        const Type result = dst_pointer && src_pointer ? Type{Kind::number, false, 0} : (dst_pointer ? dt : st);
+        const Interval sum = abstract_op(code, 0, a, b, 64);
+        const Var other = x ? sv : kTemp + 1;
+        if (!x) {
+            s.zone.set(kTemp + 1, b);
+        }
+        if (sum.is_top() && !(a.is_top() && b.is_top() && false)) {
+            s.regs[dst] = result;
+            s.zone.forget(dv);
+        } else if (b.singleton()) {
+            s.regs[dst] = result;
+            s.zone.assign(dv, dv, code == op::ADD ? b.lo : -b.lo);
+        } else {
+            s.zone.assign(kTemp, dv, 0);
+            Interval range = sum;
+            if (code == op::SUB) {
+                // dst - src, bounded also by what the zone knows of their difference.
+                const Bound up = s.zone.diff_ub(kTemp, other);
+                const Bound down = s.zone.diff_ub(other, kTemp);
+                range.hi = std::min(range.hi, up);
+                range.lo = std::max(range.lo, down == kInf ? kNegInf : -down);
+            }
+            s.regs[dst] = result;
+            s.zone.set(dv, range);
+            if (code == op::ADD) {
+                s.zone.constrain(dv, kTemp, b.hi);
+                s.zone.constrain(kTemp, dv, -b.lo);
+                s.zone.constrain(dv, other, a.hi);
+                s.zone.constrain(other, dv, -a.lo);
+            } else {
+                s.zone.constrain(dv, kTemp, -b.lo);
+                s.zone.constrain(kTemp, dv, b.hi);
+            }
+            s.zone.forget(kTemp);
+        }
+        if (!x) {
+            s.zone.forget(kTemp + 1);
+        }
+        if (dst_pointer && src_pointer && b.singleton() == false) {
+            // handled above
+        }
+        return;
+    }
+    set_number(s, dst, abstract_op(code, ins.offset, a, b, 64));
+}
+
+void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) const {
+    const int dst = ins.dst;
+    const int src = ins.src;
+    const Bound width = isa::size_bytes(isa::op_size(ins.opcode));
+    const bool sign = isa::op_mode(ins.opcode) == op::MEMSX;
+    const Bound k = ins.offset;
+    Interval result = sign ? Interval{-(Bound{1} << (8 * width - 1)), (Bound{1} << (8 * width - 1)) - 1}
+                           : (width == 8 ? Interval{} : bits(static_cast<int>(8 * width)));
+    if (width == 8) {
+        result = {};
+    }
+    if (!usable(s, pc, src)) {
+        set_number(s, dst, result);
+        return;
+    }
+    const Type t = s.regs[src];
+    if (!check_memory(s, pc, src, k, {width, -1}, false, false)) {
+        set_number(s, dst, result);
+        return;
+    }
+    const Interval o = s.zone.interval(reg_var(src));
+    if (t.kind == Kind::ctx) {
+        const platform::ContextDescriptor& ctx = m_type.context;
+        if (!o.singleton()) {
+            report(pc, "Context offset is not a constant", reg(src) + ".offset is constant");
+            set_number(s, dst, result);
+            return;
+        }
+        const Bound at = o.lo + k;
+        const platform::ContextField* field =
+            ctx.field_at(static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(width));
+        if (field == nullptr || !field->readable) {
+            report(pc,
+                   "Context offset " + std::to_string(at) + " width " + std::to_string(width) + " is not a field of " +
+                       m_type.name,
+                   "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
+            set_number(s, dst, result);
+            return;
+        }
+        if (field->kind != platform::FieldKind::scalar) {
+            if (static_cast<Bound>(field->offset) != at || width != ctx.pointer_width || sign) {
+                report(pc,
+                       "Context offset " + std::to_string(at) + " width " + std::to_string(width) +
+                           " is not a field of " + m_type.name,
+                       "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
+                set_number(s, dst, result);
+                return;
+            }
+            s.regs[dst] = {Kind::packet, false, 0};
+            if (field->kind == platform::FieldKind::packet_start) {
+                s.zone.set(reg_var(dst), constant(0));
+            } else if (field->kind == platform::FieldKind::packet_end) {
+                s.zone.assign(reg_var(dst), kPacketSize, 0);
+            } else {
+                s.zone.assign(reg_var(dst), kMetaOffset, 0);
+            }
+            return;
+        }
+        set_number(s, dst, result);
+        return;
+    }
+    if (t.kind == Kind::stack && o.singleton()) {
+        const auto at = static_cast<std::int32_t>(o.lo + k);
+        for (const Cell& cell : s.cells) {
+            if (cell.offset == at && cell.width == width) {
+                const Interval v = s.zone.interval(cell_var(at));
+                if (cell.type.kind == Kind::number && sign && width < 8 &&
+                    !v.within(0, (Bound{1} << (8 * width - 1)) - 1)) {
+                    set_number(s, dst, result);
+                    return;
+                }
+                s.regs[dst] = cell.type;
+                s.zone.assign(reg_var(dst), cell_var(at), 0);
+                return;
+            }
+        }
+    }
+    set_number(s, dst, result);
+}
+
+void Semantics::store(State& s, std::size_t pc, const isa::Instruction& ins) const {
+    const bool x = isa::op_class(ins.opcode) == op::STX;
+    const int dst = ins.dst;
+    const Bound width = isa::size_bytes(isa::op_size(ins.opcode));
+    const Bound k = ins.offset;
+    Type value{Kind::number, false, 0};
+    if (x) {
+        if (!usable(s, pc, ins.src)) {
+            return;
+        }
+        value = s.regs[ins.src];
+    }
+    if (!usable(s, pc, dst)) {
+        return;
+    }
+    const Type t = s.regs[dst];
+    if (value.kind != Kind::number && t.kind != Kind::stack) {
+        report(pc, "Pointer stored outside the stack", reg(ins.src) + ".type == number");
+        return;
+    }
+    const Interval o = s.zone.interval(reg_var(dst));
+    if (t.kind == Kind::ctx) {
+        if (!check_bounds(s, pc, dst, k, {width, -1}, access(dst, k, {width, -1}))) {
+            return;
+        }
+        if (!o.singleton()) {
+            report(pc, "Context offset is not a constant", reg(dst) + ".offset is constant");
+            return;
+        }
+        const Bound at = o.lo + k;
+        const platform::ContextField* field =
+            m_type.context.field_at(static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(width));
+        if (field == nullptr) {
+            report(pc,
+                   "Context offset " + std::to_string(at) + " width " + std::to_string(width) + " is not a field of " +
+                       m_type.name,
+                   "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
+            return;
+        }
+        if (!field->writable) {
+            report(pc, "Context field " + field->name + " is read-only", "writable(ctx." + field->name + ")");
+        }
+        return;
+    }
+    if (value.kind != Kind::number && (width != 8 || !o.singleton())) {
+        report(pc, "Invalid operation on a pointer", reg(ins.src) + ".type == number");
+        return;
+    }
+    if (t.kind != Kind::stack) {
+        check_memory(s, pc, dst, k, {width, -1}, true, false);
+        return;
+    }
+    if (!check_memory(s, pc, dst, k, {width, -1}, true, false)) {
+        return;
+    }
+    if (!o.singleton()) {
+        return; // check_memory forgot the cells it may have touched
+    }
+    const auto at = static_cast<std::int32_t>(o.lo + k);
+    stack_write(s, at, static_cast<std::int32_t>(at + width), true);
+    Cell cell{at, static_cast<std::uint8_t>(width), value};
+    const Var cv = cell_var(at);
+    if (x) {
+        const Interval v = s.zone.interval(reg_var(ins.src));
+        if (width == 8 || v.within(0, (Bound{1} << (8 * width)) - 1)) {
+            s.zone.assign(cv, reg_var(ins.src), 0);
+        } else {
+            s.zone.set(cv, bits(static_cast<int>(8 * width)));
+        }
+    } else {
+        const Bound imm = ins.imm;
+        s.zone.set(cv, constant(width == 8 ? imm
+                                           : static_cast<Bound>(static_cast<std::uint64_t>(imm) &
+                                                                ((std::uint64_t{1} << (8 * width)) - 1))));
+    }
+    auto pos = std::lower_bound(s.cells.begin(), s.cells.end(), at,
+                                [](const Cell& c, std::int32_t offset) { return c.offset < offset; });
+    s.cells.insert(pos, cell);
+}
+
+void Semantics::atomic(State& s, std::size_t pc, const isa::Instruction& ins) const {
+    const int dst = ins.dst;
+    const int src = ins.src;
+    const Bound width = isa::size_bytes(isa::op_size(ins.opcode));
+    const Bound k = ins.offset;
+    if (!usable(s, pc, dst) || !usable(s, pc, src)) {
+        return;
+    }
+    if (s.regs[src].kind != Kind::number) {
+        report(pc, "Pointer stored outside the stack", reg(src) + ".type == number");
+        return;
+    }
+    if (ins.imm == op::CMPXCHG && !usable(s, pc, 0)) {
+        return;
+    }
+    if (ins.imm == op::CMPXCHG && s.regs[0].kind != Kind::number) {
+        report(pc, "Pointer stored outside the stack", "r0.type == number");
+        return;
+    }
+    if (s.regs[dst].kind == Kind::ctx) {
+        report(pc, reg(dst) + " does not point to memory a program may access",
+               reg(dst) + ".type in {stack, packet, map_value, alloc}");
+        return;
+    }
+    if (!check_memory(s, pc, dst, k, {width, -1}, false, true) ||
+        !check_memory(s, pc, dst, k, {width, -1}, true, false)) {
+        return;
+    }
+    const Interval result = width == 8 ? Interval{} : bits(32);
+    if (ins.imm == op::CMPXCHG) {
+        set_number(s, 0, result);
+    } else if ((ins.imm & op::FETCH) != 0) {
+        set_number(s, src, result);
+    }
+}
+
+void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) const {
+    const auto id = static_cast<std::uint32_t>(ins.imm);
+    const platform::HelperPrototype* helper = m_platform.helper(m_type, id);
+    auto clobber = [&](const Type& r0, Interval range) {
+        for (int r = 1; r <= 5; ++r) {
+            s.regs[r] = {};
+            s.zone.forget(reg_var(r));
+        }
+        s.regs[0] = r0;
+        if (r0.has_var()) {
+            s.zone.set(reg_var(0), range);
+        } else {
+            s.zone.forget(reg_var(0));
+        }
+    };
+    if (helper == nullptr) {
+        report(pc, "Helper " + std::to_string(id) + " is not available to program type " + m_type.name,
+               "helper(" + std::to_string(id) + ")");
+        clobber({Kind::number, false, 0}, {});
+        return;
+    }
+    const std::string& name = helper->name;
+    const MapDescriptor* map = nullptr;
+    std::optional<std::size_t> map_index;
+    Bound alloc_size = -1;
+    const std::size_t count = helper->arg_count();
+    for (std::size_t i = 0; i < count; ++i) {
+        const int r = static_cast<int>(i) + 1;
+        const platform::ArgKind kind = helper->args[i];
+        if (!usable(s, pc, r)) {
+            if (platform::is_memory_arg(kind)) {
+                ++i;
+            }
+            continue;
+        }
+        const Type t = s.regs[r];
+        const Interval v = s.zone.interval(reg_var(r));
+        switch (kind) {
+        case platform::ArgKind::none: break;
+        case platform::ArgKind::anything:
+        case platform::ArgKind::const_size:
+        case platform::ArgKind::const_size_or_zero:
+            if (t.kind != Kind::number) {
+                report(pc, reg(r) + " must be a number", reg(r) + ".type == number");
+            }
+            break;
+        case platform::ArgKind::ptr_to_ctx:
+            if (t.kind != Kind::ctx || !(v.lo == 0 && v.hi == 0)) {
+                report(pc, reg(r) + " must be the context pointer",
+                       reg(r) + ".type == ctx && " + reg(r) + ".offset == 0");
+            }
+            break;
+        case platform::ArgKind::ptr_to_map:
+        case platform::ArgKind::ptr_to_map_of_programs: {
+            if (t.kind != Kind::map) {
+                report(pc, reg(r) + " must be a map", reg(r) + ".type == map");
+                break;
+            }
+            if (t.nullable) {
+                report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
+                break;
+            }
+            const MapDescriptor& m = m_maps[t.aux];
+            if (kind == platform::ArgKind::ptr_to_map_of_programs) {
+                if (m.kind != MK::prog_array) {
+                    report(pc, reg(r) + " must be a program array", reg(r) + ".map.kind == prog_array");
+                    break;
+                }
+            } else if (!map_allowed(*helper, m.kind)) {
+                report(pc, "Map " + m.name + " of kind " + kind_name(m.kind) + " cannot be used with helper " + name,
+                       reg(r) + ".map.kind fits " + name);
+                break;
+            }
+            map = &m;
+            map_index = t.aux;
+            break;
+        }
+        case platform::ArgKind::ptr_to_map_key:
+        case platform::ArgKind::ptr_to_map_value:
+        case platform::ArgKind::ptr_to_uninit_map_value: {
+            if (map == nullptr) {
+                break; // the map argument's error says it
+            }
+            const Bound size = kind == platform::ArgKind::ptr_to_map_key ? map->key_size : map->value_size;
+            check_memory(s, pc, r, 0, {size, -1}, kind == platform::ArgKind::ptr_to_uninit_map_value, true);
+            break;
+        }
+        case platform::ArgKind::ptr_to_readable_mem:
+        case platform::ArgKind::ptr_to_readable_mem_or_null:
+        case platform::ArgKind::ptr_to_writable_mem: {
+            const int size_reg = r + 1;
+            const bool positive = i + 1 < count && helper->args[i + 1] == platform::ArgKind::const_size;
+            ++i;
+            if (!usable(s, pc, size_reg)) {
+                break;
+            }
+            if (s.regs[size_reg].kind != Kind::number) {
+                report(pc, reg(size_reg) + " must be a number", reg(size_reg) + ".type == number");
+                break;
+            }
+            const Interval size = s.zone.interval(reg_var(size_reg));
+            if (positive && size.lo < 1) {
+                report(pc, reg(size_reg) + " must be positive", reg(size_reg) + " > 0");
+                s.zone.constrain(kZero, reg_var(size_reg), -1);
+            } else if (size.lo < 0) {
+                report(pc, reg(size_reg) + " must not be negative", reg(size_reg) + " >= 0");
+                s.zone.constrain(kZero, reg_var(size_reg), 0);
+            }
+            if (kind == platform::ArgKind::ptr_to_readable_mem_or_null && t.kind == Kind::number) {
+                if (!(v.lo == 0 && v.hi == 0) || s.zone.interval(reg_var(size_reg)).hi != 0) {
+                    report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
+                }
+                break;
+            }
+            check_memory(s, pc, r, 0, {0, size_reg}, kind == platform::ArgKind::ptr_to_writable_mem, true);
+            break;
+        }
+        case platform::ArgKind::ptr_to_alloc_mem:
+            if (t.kind != Kind::alloc || t.nullable || !(v.lo == 0 && v.hi == 0)) {
+                report(pc, reg(r) + " must be memory returned by an allocating helper", reg(r) + ".type == alloc");
+            }
+            break;
+        case platform::ArgKind::const_alloc_size_or_zero:
+            if (t.kind != Kind::number || !v.singleton() || v.lo < 0 || v.lo > 0x7FFFFFFF) {
+                report(pc, reg(r) + " must be a known constant", reg(r) + " is constant");
+            } else {
+                alloc_size = v.lo;
+            }
+            break;
+        case platform::ArgKind::ptr_to_func:
+            report(pc, "Helper " + name + " takes a callback, which the verifier does not support yet",
+                   reg(r) + ".type == func");
+            break;
+        case platform::ArgKind::ptr_to_stack_or_null:
+            if (!(t.kind == Kind::stack && !t.nullable) && !(t.kind == Kind::number && v.lo == 0 && v.hi == 0)) {
+                report(pc, reg(r) + " must be a stack pointer or null", reg(r) + ".type in {stack, null}");
+            }
+            break;
+        case platform::ArgKind::ptr_to_const_str:
+            if (t.kind != Kind::shared || t.nullable || !m_maps[t.aux].read_only) {
+                report(pc, reg(r) + " must point to a constant string in read-only memory",
+                       reg(r) + ".type == read-only map_value");
+            } else {
+                check_memory(s, pc, r, 0, {1, -1}, false, true);
+            }
+            break;
+        }
+    }
+    if (helper->reallocates_packet) {
+        invalidate(s, Kind::packet, kMovedPacket);
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        if (helper->args[i] == platform::ArgKind::ptr_to_alloc_mem) {
+            invalidate(s, Kind::alloc, kReleasedAlloc);
+        }
+    }
+    switch (helper->ret) {
+    case platform::ReturnKind::integer:
+    case platform::ReturnKind::no_return_on_success: clobber({Kind::number, false, 0}, {}); break;
+    case platform::ReturnKind::void_: clobber({}, {}); break;
+    case platform::ReturnKind::ptr_to_map_value_or_null:
+        if (map == nullptr) {
+            clobber({Kind::number, false, 0}, {});
+        } else if ((map->kind == MK::hash_of_maps || map->kind == MK::array_of_maps) && map->inner) {
+            clobber({Kind::map, true, static_cast<std::uint32_t>(*map->inner)}, constant(0));
+        } else {
+            clobber({Kind::shared, true, static_cast<std::uint32_t>(*map_index)}, constant(0));
+        }
+        break;
+    case platform::ReturnKind::ptr_to_alloc_mem_or_null:
+        if (alloc_size < 0) {
+            clobber({Kind::number, false, 0}, {});
+        } else {
+            clobber({Kind::alloc, true, static_cast<std::uint32_t>(alloc_size)}, constant(0));
+        }
+        break;
+    }
+}
+
+void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bool is32, bool pointers) const {
+    // The relation that holds on this edge, as one of: ==, !=, <u, <=u, <s, <=s (operands maybe swapped).
+    enum class Rel { eq, ne, ult, ule, slt, sle, none };
+    Rel rel = Rel::none;
+    bool swap = false;
+    switch (code) {
+    case op::JEQ: rel = taken ? Rel::eq : Rel::ne; break;
+    case op::JNE: rel = taken ? Rel::ne : Rel::eq; break;
+    case op::JGT: rel = taken ? Rel::ult : Rel::ule, swap = taken; break;  // a > b: b < a
+    case op::JGE: rel = taken ? Rel::ule : Rel::ult, swap = taken; break;  // a >= b: b <= a; else a < b
+    case op::JLT: rel = taken ? Rel::ult : Rel::ule, swap = !taken; break; // a < b; else b <= a
+    case op::JLE: rel = taken ? Rel::ule : Rel::ult, swap = !taken; break; // a <= b; else b < a
+    case op::JSGT: rel = taken ? Rel::slt : Rel::sle, swap = taken; break;
+    case op::JSGE: rel = taken ? Rel::sle : Rel::slt, swap = taken; break;
+    case op::JSLT: rel = taken ? Rel::slt : Rel::sle, swap = !taken; break;
+    case op::JSLE: rel = taken ? Rel::sle : Rel::slt, swap = !taken; break;
+    default: return; // jset: nothing learned
+    }
+    if (swap) {
+        std::swap(a, b);
+    }
+    const Interval ia = s.zone.interval(a);
+    const Interval ib = s.zone.interval(b);
+    if (is32 && !pointers) {
+        // Only when the low 32 bits are the whole value can the 64-bit relation be learned.
+        const bool unsigned_ok = ia.within(0, kU32Max) && ib.within(0, kU32Max);
+        const bool signed_ok = ia.within(0, 0x7FFFFFFF) && ib.within(0, 0x7FFFFFFF);
+        const bool is_signed = rel == Rel::slt || rel == Rel::sle;
+        if (is_signed ? !signed_ok : !unsigned_ok) {
+            return;
+        }
+    }
+    if (pointers) {
+        // Offsets in one region: address order is offset order.
+        if (rel == Rel::ult) {
+            rel = Rel::slt;
+        } else if (rel == Rel::ule) {
+            rel = Rel::sle;
+        }
+    }
+    switch (rel) {
+    case Rel::eq:
+        s.zone.constrain(a, b, 0);
+        s.zone.constrain(b, a, 0);
+        return;
+    case Rel::ne:
+        if (ib.singleton()) {
+            if (ia.lo == ib.lo) {
+                s.zone.constrain(kZero, a, -(ib.lo + 1));
+            }
+            if (ia.hi == ib.lo) {
+                s.zone.constrain(a, kZero, ib.lo - 1);
+            }
+            if (ia.singleton() && ia.lo == ib.lo) {
+                s.zone.set_bottom();
+            }
+        } else if (ia.singleton()) {
+            if (ib.lo == ia.lo) {
+                s.zone.constrain(kZero, b, -(ia.lo + 1));
+            }
+            if (ib.hi == ia.lo) {
+                s.zone.constrain(b, kZero, ia.lo - 1);
+            }
+        }
+        return;
+    case Rel::slt: s.zone.constrain(a, b, -1); return;
+    case Rel::sle: s.zone.constrain(a, b, 0); return;
+    case Rel::ult:
+    case Rel::ule: {
+        // a <u b: when b is known not negative, a lies in [0, b] as a signed number too.
+        const Bound gap = rel == Rel::ult ? -1 : 0;
+        if (ib.lo >= 0) {
+            s.zone.constrain(kZero, a, 0);
+            s.zone.constrain(a, b, gap);
+        } else if (ia.lo >= 0 && ib.hi < 0) {
+            // b is huge as an unsigned number; nothing to learn
+        } else if (ia.lo >= 0 && ib.lo < 0 && ib.hi >= 0) {
+            // b's sign unknown: only if b turns out non-negative does the relation constrain a
+        }
+        if (ia.hi < 0 && ib.lo >= 0) {
+            s.zone.set_bottom(); // a negative a is a huge unsigned number: above any non-negative b
+        }
+        return;
+    }
+    case Rel::none: return;
+    }
+}
+
+void Semantics::assume(State& s, std::size_t pc, bool taken) const {
+    const isa::Instruction& ins = m_code[pc];
+    const bool is32 = isa::op_class(ins.opcode) == op::JMP32;
+    const std::uint8_t code = isa::op_code(ins.opcode);
+    const bool x = isa::op_source(ins.opcode) == op::X;
+    const int dst = ins.dst;
+    if (!usable(s, pc, dst) || (x && !usable(s, pc, ins.src))) {
+        return;
+    }
+    const Type dt = s.regs[dst];
+    const Type st = x ? s.regs[ins.src] : Type{Kind::number, false, 0};
+    const Bound imm = is32 ? static_cast<Bound>(static_cast<std::uint32_t>(ins.imm)) : Bound{ins.imm};
+    const Var dv = reg_var(dst);
+    Var sv = x ? reg_var(ins.src) : kTemp + 3;
+    if (!x) {
+        s.zone.set(kTemp + 3, constant(imm));
+    }
+    auto done = [&] {
+        if (!x) {
+            s.zone.forget(kTemp + 3);
+        }
+    };
+    const bool dp = dt.kind != Kind::number;
+    const bool sp = st.kind != Kind::number;
+    if (!dp && !sp) {
+        refine(s, dv, sv, code, taken, is32, false);
+        done();
+        return;
+    }
+    if (dp != sp) {
+        // A pointer against a number: only a null check.
+        const int p = dp ? dst : ins.src;
+        const Type pt = dp ? dt : st;
+        const Interval n = s.zone.interval(dp ? sv : dv);
+        const bool zero = n.lo == 0 && n.hi == 0;
+        if (!zero || is32 || (code != op::JEQ && code != op::JNE)) {
+            report(pc, is32 ? "Invalid operation on a pointer" : "Comparison of a pointer with a number",
+                   is32 ? reg(p) + ".type == number"
+                        : (dp ? (x ? reg(ins.src) : std::to_string(imm)) : reg(dst)) + " == 0");
+            done();
+            return;
+        }
+        const bool is_null = (code == op::JEQ) == taken;
+        if (is_null) {
+            if (!pt.nullable) {
+                s.zone.set_bottom(); // a pointer to memory is never 0
+                return;
+            }
+            set_number(s, p, constant(0));
+        } else {
+            s.regs[p].nullable = false;
+        }
+        done();
+        return;
+    }
+    // Two pointers: into one region, and neither possibly null.
+    if (!same_region(dt, st)) {
+        report(pc, "Comparison of pointers to different regions", reg(dst) + ".region == " + reg(ins.src) + ".region");
+        done();
+        return;
+    }
+    if (dt.nullable || st.nullable) {
+        const int r = dt.nullable ? dst : ins.src;
+        report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
+        done();
+        return;
+    }
+    if (is32 || code == op::JSET) {
+        report(pc, "Invalid operation on a pointer", reg(dst) + ".type == number");
+        done();
+        return;
+    }
+    refine(s, dv, sv, code, taken, false, true);
+    done();
+}
+
+void Semantics::enter_call(State& s, std::size_t) const {
+    std::array<Type, 4> saved{};
+    const std::size_t frame = s.frame();
+    for (int i = 0; i < 4; ++i) {
+        saved[i] = s.regs[6 + i];
+        if (saved[i].has_var()) {
+            s.zone.assign(saved_var(frame, 6 + i), reg_var(6 + i), 0);
+        }
+        s.regs[6 + i] = {};
+        s.zone.forget(reg_var(6 + i));
+    }
+    s.saved.push_back(saved);
+    s.regs[0] = {};
+    s.zone.forget(reg_var(0));
+    const std::int32_t base = frame_base(s);
+    s.zone.set(reg_var(10), constant(base));
+    stack_write(s, base - kFrameSize, base, false);
+    for (std::int32_t b = base - kFrameSize; b < base; ++b) {
+        s.init.reset(static_cast<std::size_t>(kStackBytes + b));
+    }
+}
+
+void Semantics::leave_call(State& s, std::size_t pc) const {
+    if (!usable(s, pc, 0)) {
+        s.regs[0] = {Kind::number, false, 0};
+        s.zone.forget(reg_var(0));
+    }
+    const std::int32_t base = frame_base(s);
+    // Pointers into the frame that ends are stale.
+    auto stale = [&](Type& t, Var var) {
+        if (t.kind == Kind::stack && s.zone.interval(var).lo < base) {
+            t = {Kind::invalid, false, kReturnedFrame};
+            s.zone.forget(var);
+        }
+    };
+    for (int r = 0; r <= 5; ++r) {
+        stale(s.regs[r], reg_var(r));
+    }
+    stack_write(s, base - kFrameSize, base, false);
+    for (std::int32_t b = base - kFrameSize; b < base; ++b) {
+        s.init.reset(static_cast<std::size_t>(kStackBytes + b));
+    }
+    for (Cell& cell : s.cells) {
+        if (cell.type.kind == Kind::stack && s.zone.interval(cell_var(cell.offset)).lo < base) {
+            // A caller's cell pointing into the callee's frame: unusable from now on.
+            for (int i = 0; i < cell.width; ++i) {
+                s.init.reset(static_cast<std::size_t>(kStackBytes + cell.offset + i));
+            }
+            cell.type = {Kind::invalid, false, kReturnedFrame};
+        }
+    }
+    std::erase_if(s.cells, [&](const Cell& cell) {
+        if (cell.type.kind == Kind::invalid) {
+            s.zone.forget(cell_var(cell.offset));
+            return true;
+        }
+        return false;
+    });
+    const std::array<Type, 4> saved = s.saved.back();
+    s.saved.pop_back();
+    const std::size_t frame = s.frame();
+    for (int i = 0; i < 4; ++i) {
+        s.regs[6 + i] = saved[i];
+        s.zone.forget(reg_var(6 + i));
+        if (saved[i].has_var()) {
+            s.zone.assign(reg_var(6 + i), saved_var(frame, 6 + i), 0);
+        }
+        s.zone.forget(saved_var(frame, 6 + i));
+    }
+    for (int r = 1; r <= 5; ++r) {
+        s.regs[r] = {};
+        s.zone.forget(reg_var(r));
+    }
+    s.zone.set(reg_var(10), constant(frame_base(s)));
+}
+
+void Semantics::check_exit(State& s, std::size_t pc) const {
+    if (!usable(s, pc, 0)) {
+        return;
+    }
+    if (s.regs[0].kind != Kind::number) {
+        report(pc, "r0 must be a number", "r0.type == number");
+        return;
+    }
+    const Bound lo = m_type.return_min;
+    const Bound hi = m_type.return_max;
+    // A range covering every int32 is no constraint: hooks read 32 bits of it.
+    if (lo <= std::numeric_limits<std::int32_t>::min() && hi >= std::numeric_limits<std::int32_t>::max()) {
+        return;
+    }
+    const Interval v = s.zone.interval(reg_var(0));
+    if (v.lo < lo || v.hi > hi) {
+        const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+        report(pc, "r0 must be in " + range + " at exit for " + m_type.name, "r0 in " + range);
+    }
+}
+
+} // namespace embpf::verifier::detail

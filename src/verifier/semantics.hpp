@@ -1,0 +1,89 @@
+// What each instruction does to an abstract state, and what it must be proven to respect. Knows the program type,
+// the helper prototypes and the maps; knows nothing of the graph the states flow through.
+#pragma once
+
+#include "state.hpp"
+
+#include "embpf/platform/platform.hpp"
+#include "embpf/verifier/verifier.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace embpf::verifier::detail {
+
+struct Finding {
+    std::size_t pc = 0;
+    std::string message;
+    std::string assertion;
+};
+
+/// A pseudo `lddw` resolved: which map, and whether it loads the map or a pointer into its value.
+struct MapLoad {
+    std::size_t map = 0;
+    bool value = false;
+    std::uint32_t offset = 0;
+};
+
+/// The largest packet (or other data range) a host hands a program; bounds on loops over packet bytes rest on it.
+inline constexpr Bound kMaxPacketSize = 0xFFFF;
+
+class Semantics {
+  public:
+    Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,
+              const platform::ProgramType& type, std::span<const MapDescriptor> maps,
+              std::vector<std::optional<MapLoad>> loads);
+
+    /// Findings go here while set; the fixpoint runs without, the final pass with.
+    void set_sink(std::vector<Finding>* sink) noexcept { m_sink = sink; }
+
+    [[nodiscard]] State initial() const;
+    /// Any instruction that is not a jump, an exit or a local call.
+    void step(State& state, std::size_t pc) const;
+    /// A conditional jump, taken or not; the state becomes bottom when that cannot happen.
+    void assume(State& state, std::size_t pc, bool taken) const;
+    /// A local call's new frame, and the return from one (at the callee's exit `pc`).
+    void enter_call(State& state, std::size_t pc) const;
+    void leave_call(State& state, std::size_t pc) const;
+    /// The program's exit.
+    void check_exit(State& state, std::size_t pc) const;
+
+  private:
+    void report(std::size_t pc, std::string message, std::string assertion = {}) const;
+    bool usable(State& s, std::size_t pc, int r) const;
+    void alu(State& s, std::size_t pc, const isa::Instruction& ins) const;
+    void load(State& s, std::size_t pc, const isa::Instruction& ins) const;
+    void store(State& s, std::size_t pc, const isa::Instruction& ins) const;
+    void atomic(State& s, std::size_t pc, const isa::Instruction& ins) const;
+    void lddw(State& s, std::size_t pc) const;
+    void call(State& s, std::size_t pc, const isa::Instruction& ins) const;
+
+    struct Width {
+        Bound bytes = 0; ///< a constant width, or
+        int reg = -1;    ///< the register holding it
+    };
+    /// Proves [r.offset + k, + width) inside r's region; assumes it afterwards. False when r is no pointer to memory.
+    bool check_bounds(State& s, std::size_t pc, int r, Bound k, Width width, const std::string& assertion) const;
+    /// Memory a helper reads or writes (`write`), or an instruction's access.
+    bool check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper) const;
+    void stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exact) const;
+    void invalidate(State& s, Kind kind, Stale why) const;
+    void set_number(State& s, int r, Interval range) const;
+    void refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bool is32, bool pointers) const;
+    [[nodiscard]] std::string access(int r, Bound k, Width width) const;
+    [[nodiscard]] std::int32_t frame_base(const State& s) const noexcept {
+        return -kFrameSize * static_cast<std::int32_t>(s.frame());
+    }
+
+    std::span<const isa::Instruction> m_code;
+    const platform::Platform& m_platform;
+    const platform::ProgramType& m_type;
+    std::span<const MapDescriptor> m_maps;
+    std::vector<std::optional<MapLoad>> m_loads;
+    std::vector<Finding>* m_sink = nullptr;
+};
+
+} // namespace embpf::verifier::detail

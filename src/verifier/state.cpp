@@ -1,0 +1,205 @@
+#include "state.hpp"
+
+#include <algorithm>
+
+namespace embpf::verifier::detail {
+
+namespace {
+
+bool holds_pointer(const Cell& cell) { return cell.type.kind != Kind::number; }
+
+Type merge_types(const Type& a, const Type& b) {
+    if (a.kind == Kind::uninit || b.kind == Kind::uninit) {
+        return {};
+    }
+    if (a.kind == Kind::invalid) {
+        return a;
+    }
+    if (b.kind == Kind::invalid) {
+        return b;
+    }
+    return {Kind::invalid, false, kMixedTypes};
+}
+
+// Aligns the registers, saved registers and cells of two states before their zones are combined: what differs is
+// made the same in both (and its variable forgotten), so that the zones speak of the same things.
+void align(State& a, State& b) {
+    auto align_type = [&](Type& x, Type& y, Var var) {
+        if (x == y) {
+            return;
+        }
+        if (x.kind == y.kind && x.aux == y.aux && x.is_pointer()) {
+            x.nullable = y.nullable = true; // the same region, null on one path: the offset survives
+            return;
+        }
+        x = y = merge_types(x, y);
+        a.zone.forget(var);
+        b.zone.forget(var);
+    };
+    for (int r = 0; r < 11; ++r) {
+        align_type(a.regs[r], b.regs[r], reg_var(r));
+    }
+    const std::size_t frames = std::min(a.saved.size(), b.saved.size());
+    for (std::size_t f = 0; f < frames; ++f) {
+        for (int i = 0; i < 4; ++i) {
+            align_type(a.saved[f][i], b.saved[f][i], saved_var(f, 6 + i));
+        }
+    }
+    std::vector<Cell> kept;
+    for (const Cell& cell : a.cells) {
+        if (std::find(b.cells.begin(), b.cells.end(), cell) != b.cells.end()) {
+            kept.push_back(cell);
+        }
+    }
+    for (State* s : {&a, &b}) {
+        for (const Cell& cell : s->cells) {
+            if (std::find(kept.begin(), kept.end(), cell) != kept.end()) {
+                continue;
+            }
+            s->zone.forget(cell_var(cell.offset));
+            if (holds_pointer(cell)) {
+                // Its bytes hold a pointer on one path only: reading them as a number would leak it.
+                for (int i = 0; i < cell.width; ++i) {
+                    a.init.reset(static_cast<std::size_t>(kStackBytes + cell.offset + i));
+                    b.init.reset(static_cast<std::size_t>(kStackBytes + cell.offset + i));
+                }
+            }
+        }
+    }
+    a.cells = kept;
+    b.cells = std::move(kept);
+    a.init &= b.init;
+    b.init = a.init;
+}
+
+} // namespace
+
+bool State::same_shape(const State& other) const noexcept {
+    if (regs != other.regs || saved != other.saved) {
+        return false;
+    }
+    auto next_pointer = [](const std::vector<Cell>& list, std::size_t i) {
+        while (i < list.size() && !holds_pointer(list[i])) {
+            ++i;
+        }
+        return i;
+    };
+    std::size_t i = next_pointer(cells, 0);
+    std::size_t j = next_pointer(other.cells, 0);
+    while (i < cells.size() && j < other.cells.size()) {
+        if (!(cells[i] == other.cells[j])) {
+            return false;
+        }
+        i = next_pointer(cells, i + 1);
+        j = next_pointer(other.cells, j + 1);
+    }
+    return i == cells.size() && j == other.cells.size();
+}
+
+State join(const State& a, const State& b) {
+    if (a.bottom()) {
+        return b;
+    }
+    if (b.bottom()) {
+        return a;
+    }
+    State x = a;
+    State y = b;
+    align(x, y);
+    x.zone = Zone::join(x.zone, y.zone);
+    return x;
+}
+
+State widen(const State& old, const State& next) {
+    if (old.bottom()) {
+        return next;
+    }
+    if (next.bottom()) {
+        return old;
+    }
+    State x = old;
+    State y = next;
+    align(x, y);
+    x.zone = Zone::widen(x.zone, y.zone);
+    return x;
+}
+
+void add_state(States& set, State state) {
+    if (state.bottom()) {
+        return;
+    }
+    for (State& existing : set) {
+        if (existing.same_shape(state)) {
+            existing = join(existing, state);
+            return;
+        }
+    }
+    set.push_back(std::move(state));
+    while (set.size() > kMaxShapes) {
+        State last = std::move(set.back());
+        set.pop_back();
+        set.back() = join(set.back(), last);
+    }
+}
+
+std::string type_name(const Type& type) {
+    std::string out;
+    switch (type.kind) {
+    case Kind::uninit: return "uninit";
+    case Kind::number: return "number";
+    case Kind::ctx: out = "ctx"; break;
+    case Kind::stack: out = "stack"; break;
+    case Kind::packet: out = "packet"; break;
+    case Kind::shared: out = "map_value(" + std::to_string(type.aux) + ")"; break;
+    case Kind::alloc: out = "alloc(" + std::to_string(type.aux) + ")"; break;
+    case Kind::map: out = "map(" + std::to_string(type.aux) + ")"; break;
+    case Kind::func: out = "func(" + std::to_string(type.aux) + ")"; break;
+    case Kind::invalid: return "invalid";
+    }
+    if (type.nullable) {
+        out += "_or_null";
+    }
+    return out;
+}
+
+std::string to_string(const State& state) {
+    if (state.bottom()) {
+        return "bottom";
+    }
+    auto name = [](Var v) -> std::string {
+        if (v <= 10) {
+            return "r" + std::to_string(v);
+        }
+        if (v < kPacketSize) {
+            const Var i = v - kSavedVar;
+            return "frame" + std::to_string(i / 4) + ".r" + std::to_string(6 + i % 4);
+        }
+        if (v == kPacketSize) {
+            return "packet_size";
+        }
+        if (v == kMetaOffset) {
+            return "meta_offset";
+        }
+        if (v >= kLoopVar) {
+            return "loop" + std::to_string(v - kLoopVar) + ".iterations";
+        }
+        if (v >= kCellVar) {
+            return "stack[" + std::to_string(static_cast<std::int64_t>(v) - kCellVar - kStackBytes) + "]";
+        }
+        return "t" + std::to_string(v);
+    };
+    std::string out;
+    for (int r = 0; r <= 10; ++r) {
+        if (state.regs[r].kind != Kind::uninit) {
+            out += "r" + std::to_string(r) + ":" + type_name(state.regs[r]) + " ";
+        }
+    }
+    for (const Cell& cell : state.cells) {
+        out += "stack[" + std::to_string(cell.offset) + ":" + std::to_string(cell.width) + "]:" + type_name(cell.type) +
+               " ";
+    }
+    out += "{" + state.zone.to_string(name) + "}";
+    return out;
+}
+
+} // namespace embpf::verifier::detail

@@ -1,0 +1,110 @@
+// The abstract state at one program point: what each register and stack byte may hold. A state is one "shape" (every
+// register has a single type: a number, or a pointer into one region) with a zone over the numbers and offsets; the
+// analysis keeps a few shapes per point (a disjunction) so that a register that is a stack pointer on one path and a
+// map value on the other keeps both offsets exactly.
+#pragma once
+
+#include "zone.hpp"
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace embpf::verifier::detail {
+
+enum class Kind : std::uint8_t {
+    uninit,
+    number,
+    ctx,    ///< the context struct; offset from its start
+    stack,  ///< offset from the program's r10 (a subprogram's frame lies 512 bytes below its caller's)
+    packet, ///< offset from the packet's first byte (the context's data field)
+    shared, ///< a map value; aux = map index
+    alloc,  ///< memory a helper allocated; aux = its size
+    map,    ///< a map itself; aux = map index
+    func,   ///< a subprogram's address; aux = its instruction index
+    invalid ///< cannot be used; aux says why (a Stale value)
+};
+
+enum Stale : std::uint32_t {
+    kMixedTypes = 0,
+    kMovedPacket = 1,
+    kReleasedAlloc = 2,
+    kReturnedFrame = 3,
+};
+
+struct Type {
+    Kind kind = Kind::uninit;
+    bool nullable = false;
+    std::uint32_t aux = 0;
+    friend bool operator==(const Type&, const Type&) = default;
+
+    [[nodiscard]] bool is_pointer() const noexcept {
+        return kind == Kind::ctx || kind == Kind::stack || kind == Kind::packet || kind == Kind::shared ||
+               kind == Kind::alloc || kind == Kind::map || kind == Kind::func;
+    }
+    /// A type whose variable in the zone means something (a number's value or a pointer's offset).
+    [[nodiscard]] bool has_var() const noexcept { return kind != Kind::uninit && kind != Kind::invalid; }
+};
+
+inline constexpr std::int32_t kFrameSize = 512;
+inline constexpr std::int32_t kStackBytes = kFrameSize * 8;
+
+/// A value spilled to the stack: its bytes [offset, offset + width) hold exactly a register's value.
+struct Cell {
+    std::int32_t offset = 0;
+    std::uint8_t width = 0;
+    Type type;
+    friend bool operator==(const Cell&, const Cell&) = default;
+};
+
+// Zone variables.
+inline constexpr Var kRegVar = 0;        // r0..r10: 0..10
+inline constexpr Var kSavedVar = 11;     // caller frames' r6..r9: 11 + 4 * frame + (r - 6)
+inline constexpr Var kPacketSize = 50;   // data_end - data
+inline constexpr Var kMetaOffset = 51;   // data_meta - data (<= 0)
+inline constexpr Var kTemp = 52;         // scratch: 52..55
+inline constexpr Var kCellVar = 10000;   // a cell at stack offset o: kCellVar + kStackBytes + o
+inline constexpr Var kLoopVar = 1000000; // iteration counter of loop l: kLoopVar + l
+
+[[nodiscard]] constexpr Var reg_var(int r) noexcept { return kRegVar + static_cast<Var>(r); }
+[[nodiscard]] constexpr Var saved_var(std::size_t frame, int r) noexcept {
+    return kSavedVar + static_cast<Var>(4 * frame) + static_cast<Var>(r - 6);
+}
+[[nodiscard]] constexpr Var cell_var(std::int32_t offset) noexcept {
+    return kCellVar + static_cast<Var>(kStackBytes + offset);
+}
+[[nodiscard]] constexpr Var loop_var(std::size_t loop) noexcept { return kLoopVar + static_cast<Var>(loop); }
+
+struct State {
+    std::array<Type, 11> regs{};
+    std::vector<std::array<Type, 4>> saved; ///< r6-r9 of each caller frame
+    std::vector<Cell> cells;                ///< sorted by offset, never overlapping
+    std::bitset<kStackBytes> init;          ///< byte at stack offset o is bit kStackBytes + o
+    Zone zone;
+
+    [[nodiscard]] bool bottom() const noexcept { return zone.is_bottom(); }
+    [[nodiscard]] std::size_t frame() const noexcept { return saved.size(); }
+    /// Same types everywhere (registers, saved registers, cells holding pointers): states of one shape are joined
+    /// variable by variable.
+    [[nodiscard]] bool same_shape(const State& other) const noexcept;
+
+    friend bool operator==(const State&, const State&) = default;
+};
+
+/// The least state above both (types that differ become invalid or uninitialized).
+[[nodiscard]] State join(const State& a, const State& b);
+/// Widening of two states of the same shape.
+[[nodiscard]] State widen(const State& old, const State& next);
+
+/// A disjunction of states, at most kMaxShapes of them.
+inline constexpr std::size_t kMaxShapes = 8;
+using States = std::vector<State>;
+/// Adds `state` to `set`: joined with the state of the same shape, or kept apart while there is room.
+void add_state(States& set, State state);
+
+[[nodiscard]] std::string to_string(const State& state);
+[[nodiscard]] std::string type_name(const Type& type);
+
+} // namespace embpf::verifier::detail

@@ -1,0 +1,336 @@
+#include "zone.hpp"
+
+#include <algorithm>
+
+namespace embpf::verifier::detail {
+
+void Zone::set_bottom() noexcept {
+    m_bottom = true;
+    m_vars.clear();
+    m_m.assign(1, 0);
+    m_stride = 1;
+}
+
+int Zone::add_slot(Var v) {
+    const std::size_t n = dim();
+    if (n + 1 > m_stride) {
+        const std::size_t stride = std::max<std::size_t>(8, m_stride * 2);
+        std::vector<Bound> grown(stride * stride, kInf);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::copy_n(&m_m[i * m_stride], n, &grown[i * stride]);
+        }
+        m_m = std::move(grown);
+        m_stride = stride;
+    }
+    for (std::size_t i = 0; i <= n; ++i) {
+        at(i, n) = kInf;
+        at(n, i) = kInf;
+    }
+    at(n, n) = 0;
+    m_vars.push_back(v);
+    return static_cast<int>(n);
+}
+
+void Zone::forget(Var v) {
+    const int found = slot(v);
+    if (found <= 0) {
+        return;
+    }
+    const auto s = static_cast<std::size_t>(found);
+    const std::size_t last = dim() - 1;
+    if (s != last) {
+        for (std::size_t j = 0; j < dim(); ++j) {
+            at(s, j) = at(last, j);
+            at(j, s) = at(j, last);
+        }
+        at(s, s) = 0;
+        m_vars[s - 1] = m_vars[last - 1];
+    }
+    m_vars.pop_back();
+}
+
+void Zone::set(Var v, Interval range) {
+    if (m_bottom) {
+        return;
+    }
+    forget(v);
+    if (range.lo > range.hi) {
+        set_bottom();
+        return;
+    }
+    if (range.is_top()) {
+        return;
+    }
+    const auto s = static_cast<std::size_t>(add_slot(v));
+    at(0, s) = range.hi;
+    at(s, 0) = range.lo == kNegInf ? kInf : -range.lo;
+    for (std::size_t j = 1; j < dim(); ++j) {
+        if (j != s) {
+            at(j, s) = add_bounds(at(j, 0), at(0, s));
+            at(s, j) = add_bounds(at(s, 0), at(0, j));
+        }
+    }
+}
+
+void Zone::assign(Var v, Var w, Bound c) {
+    if (m_bottom) {
+        return;
+    }
+    if (v == w) {
+        const int found = slot(v);
+        if (found <= 0) {
+            return;
+        }
+        const auto s = static_cast<std::size_t>(found);
+        for (std::size_t j = 0; j < dim(); ++j) {
+            if (j != s) {
+                at(j, s) = add_bounds(at(j, s), c);
+                at(s, j) = add_bounds(at(s, j), -c);
+            }
+        }
+        return;
+    }
+    forget(v);
+    const int source = slot(w);
+    if (source < 0) {
+        return;
+    }
+    const auto ws = static_cast<std::size_t>(source);
+    const auto s = static_cast<std::size_t>(add_slot(v));
+    for (std::size_t j = 0; j < dim(); ++j) {
+        if (j != s) {
+            at(j, s) = add_bounds(at(j, ws), c);
+            at(s, j) = add_bounds(at(ws, j), -c);
+        }
+    }
+    at(ws, s) = c;
+    at(s, ws) = -c;
+}
+
+bool Zone::constrain(Var v, Var w, Bound c) {
+    if (m_bottom) {
+        return false;
+    }
+    if (c == kInf) {
+        return true;
+    }
+    int sv = slot(v);
+    if (sv < 0) {
+        sv = add_slot(v);
+    }
+    int sw = slot(w);
+    if (sw < 0) {
+        sw = add_slot(w);
+    }
+    const auto a = static_cast<std::size_t>(sw);
+    const auto b = static_cast<std::size_t>(sv);
+    if (at(a, b) <= c) {
+        return true;
+    }
+    if (add_bounds(at(b, a), c) < 0) {
+        set_bottom();
+        return false;
+    }
+    const std::size_t n = dim();
+    // Every shortest path that improves uses the new edge once: i -> a -> b -> j.
+    std::vector<Bound> to_a(n);
+    std::vector<Bound> from_b(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        to_a[i] = at(i, a);
+        from_b[i] = at(b, i);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (to_a[i] == kInf) {
+            continue;
+        }
+        const Bound head = add_bounds(to_a[i], c);
+        Bound* row = &m_m[i * m_stride];
+        for (std::size_t j = 0; j < n; ++j) {
+            const Bound through = add_bounds(head, from_b[j]);
+            if (through < row[j]) {
+                row[j] = through;
+            }
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (at(i, i) < 0) {
+            set_bottom();
+            return false;
+        }
+    }
+    return true;
+}
+
+Interval Zone::interval(Var v) const noexcept {
+    if (m_bottom) {
+        return {kInf, kNegInf};
+    }
+    const int found = slot(v);
+    if (found < 0) {
+        return {};
+    }
+    const auto s = static_cast<std::size_t>(found);
+    const Bound down = at(s, 0);
+    return {down == kInf ? kNegInf : -down, at(0, s)};
+}
+
+Bound Zone::diff_ub(Var v, Var w) const noexcept {
+    const int sv = slot(v);
+    const int sw = slot(w);
+    if (sv < 0 || sw < 0) {
+        return kInf;
+    }
+    return at(static_cast<std::size_t>(sw), static_cast<std::size_t>(sv));
+}
+
+namespace {
+
+// The slots of `b` for the variables both zones have, in a's order; 0 (the constant) first.
+void common_slots(const std::vector<Var>& a, const std::vector<Var>& b, std::vector<Var>& vars,
+                  std::vector<std::size_t>& in_a, std::vector<std::size_t>& in_b) {
+    in_a.push_back(0);
+    in_b.push_back(0);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        for (std::size_t j = 0; j < b.size(); ++j) {
+            if (a[i] == b[j]) {
+                vars.push_back(a[i]);
+                in_a.push_back(i + 1);
+                in_b.push_back(j + 1);
+                break;
+            }
+        }
+    }
+}
+
+} // namespace
+
+Zone Zone::join(const Zone& a, const Zone& b) {
+    if (a.m_bottom) {
+        return b;
+    }
+    if (b.m_bottom) {
+        return a;
+    }
+    Zone out;
+    std::vector<Var> vars;
+    std::vector<std::size_t> in_a;
+    std::vector<std::size_t> in_b;
+    common_slots(a.m_vars, b.m_vars, vars, in_a, in_b);
+    const std::size_t n = in_a.size();
+    out.m_vars = std::move(vars);
+    out.m_stride = std::max<std::size_t>(8, n);
+    out.m_m.assign(out.m_stride * out.m_stride, kInf);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            out.at(i, j) = std::max(a.at(in_a[i], in_a[j]), b.at(in_b[i], in_b[j]));
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// A bound that grows jumps to the next of these rather than to infinity: a loop counter widened to "at most 2^62"
+// can still be incremented without possibly wrapping, and the loop's exit test bounds it again.
+constexpr Bound kThresholds[] = {0, 0xFFFF, 0xFFFFFFFFLL, Bound{1} << 62};
+
+Bound next_threshold(Bound x) {
+    for (const Bound t : kThresholds) {
+        if (x <= t) {
+            return t;
+        }
+    }
+    return kInf;
+}
+
+} // namespace
+
+Zone Zone::widen(const Zone& old, const Zone& next) {
+    if (old.m_bottom) {
+        return next;
+    }
+    if (next.m_bottom) {
+        return old;
+    }
+    Zone out;
+    std::vector<Var> vars;
+    std::vector<std::size_t> in_a;
+    std::vector<std::size_t> in_b;
+    common_slots(old.m_vars, next.m_vars, vars, in_a, in_b);
+    const std::size_t n = in_a.size();
+    out.m_vars = std::move(vars);
+    out.m_stride = std::max<std::size_t>(8, n);
+    out.m_m.assign(out.m_stride * out.m_stride, kInf);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            const Bound o = old.at(in_a[i], in_a[j]);
+            const Bound x = next.at(in_b[i], in_b[j]);
+            // Differences go to infinity; bounds (edges to 0) pass through the thresholds.
+            out.at(i, j) = x <= o ? o : ((i == 0) != (j == 0) ? next_threshold(x) : kInf);
+        }
+    }
+    return out;
+}
+
+bool operator==(const Zone& a, const Zone& b) {
+    if (a.m_bottom || b.m_bottom) {
+        return a.m_bottom == b.m_bottom;
+    }
+    if (a.m_vars.size() != b.m_vars.size()) {
+        return false;
+    }
+    std::vector<std::size_t> map(a.dim());
+    map[0] = 0;
+    for (std::size_t i = 0; i < a.m_vars.size(); ++i) {
+        const int s = b.slot(a.m_vars[i]);
+        if (s < 0) {
+            return false;
+        }
+        map[i + 1] = static_cast<std::size_t>(s);
+    }
+    for (std::size_t i = 0; i < a.dim(); ++i) {
+        for (std::size_t j = 0; j < a.dim(); ++j) {
+            if (a.at(i, j) != b.at(map[i], map[j])) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+std::string Zone::to_string(const std::function<std::string(Var)>& name) const {
+    if (m_bottom) {
+        return "bottom";
+    }
+    std::string out;
+    auto separate = [&out] {
+        if (!out.empty()) {
+            out += ", ";
+        }
+    };
+    for (std::size_t i = 1; i < dim(); ++i) {
+        const Interval range = interval(m_vars[i - 1]);
+        separate();
+        out += name(m_vars[i - 1]) + "=";
+        if (range.singleton()) {
+            out += std::to_string(range.lo);
+        } else {
+            out += "[" + (range.lo == kNegInf ? std::string("-oo") : std::to_string(range.lo)) + ", " +
+                   (range.hi == kInf ? std::string("+oo") : std::to_string(range.hi)) + "]";
+        }
+    }
+    for (std::size_t i = 1; i < dim(); ++i) {
+        for (std::size_t j = 1; j < dim(); ++j) {
+            const Bound d = at(i, j);
+            // Only relations the intervals do not already imply.
+            if (i == j || d == kInf || d >= add_bounds(at(i, 0), at(0, j))) {
+                continue;
+            }
+            separate();
+            out += name(m_vars[j - 1]) + "-" + name(m_vars[i - 1]) + "<=" + std::to_string(d);
+        }
+    }
+    return out;
+}
+
+} // namespace embpf::verifier::detail

@@ -1,0 +1,95 @@
+// The numeric domain: a zone (difference-bound matrix) over the variables of one abstract state. Each variable is a
+// mathematical integer that fits int64 (callers drop a variable when an operation could wrap); the matrix holds upper
+// bounds of `v_j - v_i`, row and column 0 standing for the constant 0, so intervals are the edges to 0. The matrix is
+// kept closed by every operation except widening, so that bounds read straight off it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace embpf::verifier::detail {
+
+using Bound = std::int64_t;
+inline constexpr Bound kInf = std::numeric_limits<std::int64_t>::max();
+inline constexpr Bound kNegInf = -kInf;
+
+/// a + b with infinities; results beyond the int64 range saturate away from zero, which only loosens bounds.
+[[nodiscard]] inline Bound add_bounds(Bound a, Bound b) noexcept {
+    if (a == kInf || b == kInf) {
+        return kInf;
+    }
+    const __int128 sum = static_cast<__int128>(a) + b;
+    if (sum >= kInf) {
+        return kInf;
+    }
+    if (sum <= kNegInf) {
+        return kNegInf + 1; // an upper bound below -2^63 + 1 cannot be met by any int64; keep it finite
+    }
+    return static_cast<Bound>(sum);
+}
+
+using Var = std::uint32_t;
+inline constexpr Var kZero = std::numeric_limits<Var>::max();
+
+struct Interval {
+    Bound lo = kNegInf;
+    Bound hi = kInf;
+    [[nodiscard]] bool is_top() const noexcept { return lo == kNegInf && hi == kInf; }
+    [[nodiscard]] bool singleton() const noexcept { return lo == hi && lo != kInf && lo != kNegInf; }
+    [[nodiscard]] bool within(Bound a, Bound b) const noexcept { return lo >= a && hi <= b; }
+    friend bool operator==(const Interval&, const Interval&) = default;
+};
+
+class Zone {
+  public:
+    [[nodiscard]] bool is_bottom() const noexcept { return m_bottom; }
+    void set_bottom() noexcept;
+
+    [[nodiscard]] bool has(Var v) const noexcept { return slot(v) >= 0; }
+    void forget(Var v);
+    /// v in [lo, hi], forgetting what was known of v.
+    void set(Var v, Interval range);
+    /// v := w + c (w may be v itself). The caller makes sure this cannot wrap.
+    void assign(Var v, Var w, Bound c);
+    /// Adds v - w <= c (w or v may be kZero); false when the state became bottom.
+    bool constrain(Var v, Var w, Bound c);
+    [[nodiscard]] Interval interval(Var v) const noexcept;
+    /// An upper bound of v - w (kInf when none is known; kZero stands for 0).
+    [[nodiscard]] Bound diff_ub(Var v, Var w) const noexcept;
+
+    [[nodiscard]] static Zone join(const Zone& a, const Zone& b);
+    /// Keeps the bounds of `old` that `next` does not exceed.
+    [[nodiscard]] static Zone widen(const Zone& old, const Zone& next);
+    friend bool operator==(const Zone& a, const Zone& b);
+
+    [[nodiscard]] const std::vector<Var>& vars() const noexcept { return m_vars; }
+    [[nodiscard]] std::string to_string(const std::function<std::string(Var)>& name) const;
+
+  private:
+    [[nodiscard]] int slot(Var v) const noexcept {
+        if (v == kZero) {
+            return 0;
+        }
+        for (std::size_t i = 0; i < m_vars.size(); ++i) {
+            if (m_vars[i] == v) {
+                return static_cast<int>(i + 1);
+            }
+        }
+        return -1;
+    }
+    [[nodiscard]] std::size_t dim() const noexcept { return m_vars.size() + 1; }
+    Bound& at(std::size_t i, std::size_t j) noexcept { return m_m[i * m_stride + j]; }
+    [[nodiscard]] Bound at(std::size_t i, std::size_t j) const noexcept { return m_m[i * m_stride + j]; }
+    int add_slot(Var v);
+    void close_over(std::size_t s);
+
+    std::vector<Var> m_vars;
+    std::vector<Bound> m_m{0};
+    std::size_t m_stride = 1;
+    bool m_bottom = false;
+};
+
+} // namespace embpf::verifier::detail
