@@ -193,6 +193,29 @@ TEST_CASE("verifier asm: each region's bounds") {
             r0 = 1
             exit)",
             rejected(7, "Upper bound must be at most packet_size")),
+        row("packet: read on the side where the check failed", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 <= r3 goto out
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Upper bound must be at most packet_size")),
+        // data + 14 < data_end leaves 15 bytes.
+        row("packet: a strict check, then the byte at the checked offset", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 >= r3 goto out
+            r0 = *(u8 *)(r2 + 14)
+        out:
+            r0 = 1
+            exit)",
+            accepted(8)),
         row("packet: no check at all", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 0)
             r0 = *(u8 *)(r2 + 0)
@@ -478,6 +501,7 @@ TEST_CASE("verifier asm: initialization, null checks, context fields and read-on
             r0 = 1
             exit)",
             rejected(1, "r2 is not a pointer", "r2.type is pointer")),
+        // The path on which r3 is a number fails; the analysis need not merge the two paths first.
         row("a register that is the context on one path and a number on the other", windows_xdp, {}, R"(
             r2 = *(u32 *)(r1 + 24)
             r3 = r1
@@ -487,7 +511,7 @@ TEST_CASE("verifier asm: initialization, null checks, context fields and read-on
             r4 = *(u32 *)(r3 + 24)
             r0 = 1
             exit)",
-            rejected(4, "r3 has a different type on different paths", "r3.type is consistent")),
+            rejected(4, "r3 is not a pointer", "r3.type is pointer")),
         row("a spilled pointer read back whole", windows_xdp, {}, R"(
             *(u64 *)(r10 - 8) = r1
             r1 = *(u64 *)(r10 - 8)
@@ -501,6 +525,14 @@ TEST_CASE("verifier asm: initialization, null checks, context fields and read-on
             r0 = 1
             exit)",
             rejected(1, "Reads part of a spilled pointer", "r10-8 holds a pointer")),
+        // The seven bytes left of the pointer are still part of it, however the slot is read back.
+        row("a spilled pointer with one byte overwritten, read back whole", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = r1
+            *(u8 *)(r10 - 8) = 0
+            r5 = *(u64 *)(r10 - 8)
+            r0 = 1
+            exit)",
+            rejected(2, "Reads part of a spilled pointer")),
         row("context bytes no field covers", windows_xdp, {}, R"(
             r2 = *(u32 *)(r1 + 28)
             r0 = 1
@@ -621,6 +653,41 @@ TEST_CASE("verifier asm: pointers stored, compared and computed") {
             r0 = 1
             exit)",
             accepted(6)),
+        // Helpers copy what their memory arguments hold: a spilled pointer would leave through them.
+        row("a spilled pointer handed to ringbuf_output", windows_xdp, {ringbuf_map()}, R"(
+            *(u64 *)(r10 - 8) = r1
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            r3 = 8
+            r4 = 0
+            call 11
+            r0 = 1
+            exit)",
+            rejected(7, "Reads part of a spilled pointer", "r10-8 holds a pointer")),
+        row("a spilled pointer handed to map_update_elem as the value", windows_xdp, {hash_map()}, R"(
+            *(u64 *)(r10 - 8) = 0
+            *(u64 *)(r10 - 16) = r1
+            r2 = r10
+            r2 += -8
+            r3 = r10
+            r3 += -16
+            r1 = map_by_idx(0) ll
+            r4 = 0
+            call 2
+            r0 = 1
+            exit)",
+            rejected(9, "Reads part of a spilled pointer", "r10-16 holds a pointer")),
+        row("packet pointers compared in 32 bits", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if w4 > w3 goto out
+        out:
+            r0 = 1
+            exit)",
+            rejected(4, "Invalid operation on a pointer", "r4.type == number")),
         row("a pointer multiplied", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 0)
             r2 *= 2
@@ -920,6 +987,44 @@ TEST_CASE("verifier asm: loops and termination") {
             r0 = 1
             exit)",
             accepted_loop(2'000'003)),
+        // clang's shapes of `for (uint32_t i = 0; i < 10; i++)`: the counter is zero-extended with two shifts, and
+        // the loop is left on equality with a `goto` back. 1 + 9 * 3 + 2 + 2 instructions.
+        row("a counter to 10 left on equality", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            if r2 == 10 goto out
+            goto loop
+        out:
+            r0 = 1
+            exit)",
+            accepted_loop(32)),
+        // 1 + 10 * 5 + 2 instructions.
+        row("a counter zero-extended by shifts before its test", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            r5 = r2
+            r5 <<= 32
+            r5 >>= 32
+            if r5 < 10 goto loop
+            r0 = 1
+            exit)",
+            accepted_loop(53)),
+        // 1 + 9 * 6 + 5 + 2 instructions.
+        row("a zero-extended counter to 10 left on equality", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            r5 = r2
+            r5 <<= 32
+            r5 >>= 32
+            if r5 == 10 goto out
+            goto loop
+        out:
+            r0 = 1
+            exit)",
+            accepted_loop(62)),
         // 1 + 10 * (1 + 20 * 2 + 2) + 2 instructions.
         row("nested loops of 10 and 20 iterations", windows_xdp, {}, R"(
             r2 = 0
@@ -945,6 +1050,28 @@ TEST_CASE("verifier asm: loops and termination") {
             r0 = *(u32 *)(r1 + 24)
             exit)",
             rejected(1, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+        row("a pointer returned from xdp on Windows", windows_xdp, {}, R"(
+            r0 = r10
+            exit)",
+            rejected(1, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+        row("r0 out of range on one of two exits", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            if r2 == 0 goto other
+            r0 = 1
+            exit
+        other:
+            r0 = 5
+            exit)",
+            rejected(5, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+        // eBPF defines division and modulo by 0 (the quotient is 0, the remainder the dividend): nothing to prove.
+        row("division and modulo by a value that may be 0", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            r3 = 10
+            r3 /= r2
+            r3 %= r2
+            r0 = 1
+            exit)",
+            accepted(6)),
         row("r0 = 3 from xdp on Windows", windows_xdp, {}, R"(
             r0 = 3
             exit)",
