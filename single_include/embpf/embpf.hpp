@@ -1121,7 +1121,7 @@ namespace embpf::verifier {
 enum class Level : std::uint8_t {
     normal,        ///< the verdict, the instruction bound, the errors
     informational, ///< also warnings (unreachable code, ...)
-    verbose,       ///< also the abstract state before each instruction
+    verbose,       ///< also the abstract state before and after each instruction
 };
 
 /// A map as the verifier sees it: its kind and sizes, never the map itself.
@@ -1156,7 +1156,8 @@ struct Report {
     std::optional<std::uint64_t> instruction_bound;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
-    /// Level::verbose: the abstract state before each reachable instruction, one entry per instruction.
+    /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
+    /// `5 after: ...`, `7 after, to 12: ...` for the edge of a jump), once per state the analysis keeps there.
     std::vector<std::string> states;
     std::chrono::microseconds duration{0};
 

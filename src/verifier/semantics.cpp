@@ -275,7 +275,6 @@ State Semantics::initial() const {
     const platform::ContextDescriptor& ctx = m_type.context;
     if (ctx.data >= 0 && ctx.data_end >= 0) {
         s.zone.set(kPacketSize, {0, kMaxPacketSize});
-        s.zone.set(kMetaOffset, ctx.meta >= 0 ? Interval{-kMaxPacketSize, 0} : constant(0));
     }
     return s;
 }
@@ -393,18 +392,12 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
         end_add = k;
     }
     bool ok = true;
-    // Lower: offset + k >= low (a packet access may also start in the metadata before the packet).
+    // Lower: offset + k >= low.
     const Interval o = s.zone.interval(off);
-    const bool low_ok = o.lo != kNegInf && add_bounds(o.lo, k) >= low;
-    const bool meta_ok = t.kind == Kind::packet && s.zone.diff_ub(kMetaOffset, off) <= k;
-    if (!low_ok && !meta_ok) {
+    if (o.lo == kNegInf || add_bounds(o.lo, k) < low) {
         report(pc, "Lower bound must be at least " + low_text, assertion);
         ok = false;
-        if (t.kind == Kind::packet && m_type.context.meta >= 0) {
-            s.zone.constrain(kMetaOffset, off, k);
-        } else {
-            s.zone.constrain(kZero, off, add_bounds(k, -low));
-        }
+        s.zone.constrain(kZero, off, add_bounds(k, -low));
     }
     // Upper: end + end_add <= high (packet: <= packet_size).
     if (t.kind == Kind::packet) {
@@ -765,8 +758,15 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
         return;
     }
     if (!is64) {
-        const Interval r = abstract_op(code, ins.offset, low32(a), low32(b), 32);
-        set_number(s, dst, wrap32(r));
+        const Interval a32 = low32(a);
+        const Interval b32 = low32(b);
+        // Signed 32-bit operations read the low 32 bits as signed: only values below 2^31 mean what they say.
+        const bool signed_op = code == op::ARSH || ((code == op::DIV || code == op::MOD) && ins.offset == 1);
+        if (signed_op && !(a32.hi <= 0x7FFFFFFF && b32.hi <= 0x7FFFFFFF)) {
+            set_number(s, dst, {0, kU32Max});
+            return;
+        }
+        set_number(s, dst, wrap32(abstract_op(code, ins.offset, a32, b32, 32)));
         return;
     }
     if (code == op::ADD || code == op::SUB) {
@@ -865,13 +865,18 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 set_number(s, dst, result);
                 return;
             }
+            if (field->kind == platform::FieldKind::packet_meta) {
+                // The runtime does not vouch for a metadata area in front of the packet: no access to it.
+                report(pc, "Context field " + field->name + " is not supported",
+                       "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
+                set_number(s, dst, result);
+                return;
+            }
             s.regs[dst] = {Kind::packet, false, 0};
             if (field->kind == platform::FieldKind::packet_start) {
                 s.zone.set(reg_var(dst), constant(0));
-            } else if (field->kind == platform::FieldKind::packet_end) {
-                s.zone.assign(reg_var(dst), kPacketSize, 0);
             } else {
-                s.zone.assign(reg_var(dst), kMetaOffset, 0);
+                s.zone.assign(reg_var(dst), kPacketSize, 0);
             }
             return;
         }
@@ -1176,7 +1181,13 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
     case platform::ReturnKind::ptr_to_map_value_or_null:
         if (map == nullptr) {
             clobber({Kind::number, false, 0}, {});
-        } else if ((map->kind == MK::hash_of_maps || map->kind == MK::array_of_maps) && map->inner) {
+        } else if (map->kind == MK::hash_of_maps || map->kind == MK::array_of_maps) {
+            if (!map->inner) {
+                report(pc, "Map " + map->name + " of kind " + kind_name(map->kind) + " has no inner map definition",
+                       "inner(" + map->name + ")");
+                clobber({Kind::number, false, 0}, {});
+                break;
+            }
             clobber({Kind::map, true, static_cast<std::uint32_t>(*map->inner)}, constant(0));
         } else {
             clobber({Kind::shared, true, static_cast<std::uint32_t>(*map_index)}, constant(0));

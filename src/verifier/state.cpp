@@ -110,7 +110,7 @@ State join(const State& a, const State& b) {
     return x;
 }
 
-State widen(const State& old, const State& next) {
+State widen(const State& old, const State& next, std::span<const Bound> thresholds) {
     if (old.bottom()) {
         return next;
     }
@@ -120,7 +120,7 @@ State widen(const State& old, const State& next) {
     State x = old;
     State y = next;
     align(x, y);
-    x.zone = Zone::widen(x.zone, y.zone);
+    x.zone = Zone::widen(x.zone, y.zone, thresholds);
     return x;
 }
 
@@ -176,9 +176,6 @@ std::string to_string(const State& state) {
         }
         if (v == kPacketSize) {
             return "packet_size";
-        }
-        if (v == kMetaOffset) {
-            return "meta_offset";
         }
         if (v >= kLoopVar) {
             return "loop" + std::to_string(v - kLoopVar) + ".iterations";

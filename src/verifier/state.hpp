@@ -96,7 +96,7 @@ struct State {
 /// The least state above both (types that differ become invalid or uninitialized).
 [[nodiscard]] State join(const State& a, const State& b);
 /// Widening of two states of the same shape.
-[[nodiscard]] State widen(const State& old, const State& next);
+[[nodiscard]] State widen(const State& old, const State& next, std::span<const Bound> thresholds);
 
 /// A disjunction of states, at most kMaxShapes of them.
 inline constexpr std::size_t kMaxShapes = 8;

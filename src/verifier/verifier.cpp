@@ -38,6 +38,21 @@ class Analysis {
         : m_cfg(cfg), m_code(code), m_sem(semantics), m_options(options), m_in(cfg.blocks.size()),
           m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0) {
         m_loop_of_head.assign(cfg.blocks.size(), kNone);
+        // Widening stops at the constants the program compares with (and their neighbours) before giving up a
+        // bound: `for (i = 0; i != 64; i++)` keeps i <= 63. Then at bounds that keep counters from wrapping.
+        m_thresholds = {-1, 0, 1, 0xFFFF, 0xFFFFFFFFLL, Bound{1} << 62};
+        for (const isa::Instruction& ins : code) {
+            const std::uint8_t cls = isa::op_class(ins.opcode);
+            if ((cls == isa::op::JMP || cls == isa::op::JMP32) && isa::is_branch(ins.opcode) &&
+                isa::op_source(ins.opcode) == isa::op::K && ins.opcode != isa::op::JA_OP) {
+                for (const Bound d : {Bound{-1}, Bound{0}, Bound{1}}) {
+                    m_thresholds.push_back(Bound{ins.imm} + d);
+                    m_thresholds.push_back(-(Bound{ins.imm} + d)); // lower bounds are stored negated
+                }
+            }
+        }
+        std::sort(m_thresholds.begin(), m_thresholds.end());
+        m_thresholds.erase(std::unique(m_thresholds.begin(), m_thresholds.end()), m_thresholds.end());
         for (std::size_t l = 0; l < cfg.loops.size(); ++l) {
             m_loop_of_head[cfg.loops[l].head] = l;
         }
@@ -194,13 +209,12 @@ class Analysis {
             State s = input;
             std::size_t pc = block.first;
             for (;; pc += isa::is_lddw(m_code[pc]) ? 2 : 1) {
-                if (m_checking && m_options.level == Level::verbose) {
-                    m_states.push_back(std::to_string(pc) + ": " + to_string(s));
-                }
+                trace(pc, "before", s);
                 if (pc == block.last) {
                     break;
                 }
                 m_sem.step(s, pc);
+                trace(pc, "after", s);
                 if (s.bottom()) {
                     break;
                 }
@@ -227,6 +241,7 @@ class Analysis {
                     continue;
                 }
                 enter_edge(out, b, edge);
+                trace(pc, "after, to " + std::to_string(m_cfg.blocks[edge.to].first), out);
                 if (!out.bottom()) {
                     outs[e].push_back(std::move(out));
                 }
@@ -240,6 +255,12 @@ class Analysis {
             }
         }
         return outs;
+    }
+
+    void trace(std::size_t pc, const std::string& when, const State& s) {
+        if (m_checking && m_options.level == Level::verbose) {
+            m_states.push_back(std::to_string(pc) + " " + when + ": " + to_string(s));
+        }
     }
 
     // Loop counters along an edge: reset entering a loop, counted on its back edge, dropped leaving it.
@@ -276,7 +297,7 @@ class Analysis {
             for (State& s : merged) {
                 for (const State& old : m_in[t]) {
                     if (old.same_shape(s)) {
-                        s = widen(old, s);
+                        s = widen(old, s, m_thresholds);
                         break;
                     }
                 }
@@ -297,6 +318,7 @@ class Analysis {
     std::vector<std::size_t> m_visits;
     std::vector<std::size_t> m_loop_of_head;
     std::vector<std::uint64_t> m_iterations;
+    std::vector<Bound> m_thresholds;
     std::vector<Finding> m_findings;
     std::vector<std::string> m_states;
     bool m_checking = false;

@@ -230,22 +230,14 @@ Zone Zone::join(const Zone& a, const Zone& b) {
 
 namespace {
 
-// A bound that grows jumps to the next of these rather than to infinity: a loop counter widened to "at most 2^62"
-// can still be incremented without possibly wrapping, and the loop's exit test bounds it again.
-constexpr Bound kThresholds[] = {0, 0xFFFF, 0xFFFFFFFFLL, Bound{1} << 62};
-
-Bound next_threshold(Bound x) {
-    for (const Bound t : kThresholds) {
-        if (x <= t) {
-            return t;
-        }
-    }
-    return kInf;
+Bound next_threshold(Bound x, std::span<const Bound> thresholds) {
+    const auto it = std::lower_bound(thresholds.begin(), thresholds.end(), x);
+    return it == thresholds.end() ? kInf : *it;
 }
 
 } // namespace
 
-Zone Zone::widen(const Zone& old, const Zone& next) {
+Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds) {
     if (old.m_bottom) {
         return next;
     }
@@ -266,7 +258,7 @@ Zone Zone::widen(const Zone& old, const Zone& next) {
             const Bound o = old.at(in_a[i], in_a[j]);
             const Bound x = next.at(in_b[i], in_b[j]);
             // Differences go to infinity; bounds (edges to 0) pass through the thresholds.
-            out.at(i, j) = x <= o ? o : ((i == 0) != (j == 0) ? next_threshold(x) : kInf);
+            out.at(i, j) = x <= o ? o : ((i == 0) != (j == 0) ? next_threshold(x, thresholds) : kInf);
         }
     }
     return out;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,9 @@ class Zone {
     [[nodiscard]] Bound diff_ub(Var v, Var w) const noexcept;
 
     [[nodiscard]] static Zone join(const Zone& a, const Zone& b);
-    /// Keeps the bounds of `old` that `next` does not exceed.
-    [[nodiscard]] static Zone widen(const Zone& old, const Zone& next);
+    /// Keeps the bounds of `old` that `next` does not exceed; a bound that grew moves to the next of `thresholds`
+    /// (sorted), differences to infinity.
+    [[nodiscard]] static Zone widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds);
     friend bool operator==(const Zone& a, const Zone& b);
 
     [[nodiscard]] const std::vector<Var>& vars() const noexcept { return m_vars; }
