@@ -69,6 +69,10 @@ MapDescriptor hash_map() { return {"table", MapKind::hash, 8, 8, 16, std::nullop
 MapDescriptor ringbuf_map() { return {"events", MapKind::ringbuf, 0, 0, 4096, std::nullopt, false}; }
 MapDescriptor prog_array_map() { return {"programs", MapKind::prog_array, 4, 4, 4, std::nullopt, false}; }
 MapDescriptor rodata_map() { return {"rodata", MapKind::array, 4, 16, 1, std::nullopt, true}; }
+/// An array of maps whose inner maps are described at `inner` (nullopt: not described).
+MapDescriptor outer_map(std::optional<std::size_t> inner) {
+    return {"outer", MapKind::array_of_maps, 4, 4, 4, inner, false};
+}
 
 void check_rows(const std::vector<Row>& rows) {
     for (const Row& row : rows) {
@@ -1053,7 +1057,7 @@ TEST_CASE("verifier asm: loops and termination") {
         row("a pointer returned from xdp on Windows", windows_xdp, {}, R"(
             r0 = r10
             exit)",
-            rejected(1, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+            rejected(1, "r0 must be a number", "r0.type == number")),
         row("r0 out of range on one of two exits", windows_xdp, {}, R"(
             r2 = *(u32 *)(r1 + 24)
             if r2 == 0 goto other
@@ -1294,6 +1298,175 @@ TEST_CASE("verifier asm: calls to subprograms") {
         f8: r0 = 1
             exit)",
             rejected(14, "Call depth exceeds 8", "depth <= 8")),
+    });
+}
+
+// The rest of docs/verifier.md's catalogue: memory a program or helper may not use, released memory, returned
+// frames, maps of maps, unsupported instructions and bad map references.
+TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions") {
+    check_rows({
+        row("a load through a map", windows_xdp, {hash_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = *(u8 *)(r1 + 0)
+            r0 = 1
+            exit)",
+            rejected(2, "r1 does not point to memory a program may access",
+                     "r1.type in {stack, packet, map_value, alloc}")),
+        row("the context handed to trace_printk as its buffer", windows_xdp, {}, R"(
+            r2 = 8
+            call 12
+            r0 = 1
+            exit)",
+            rejected(1, "r1 does not point to memory a helper may use",
+                     "r1.type in {stack, packet, map_value, alloc}")),
+        row("a context field at a variable offset", windows_xdp, {}, R"(
+            r5 = *(u32 *)(r1 + 24)
+            r5 &= 4
+            r1 += r5
+            r2 = *(u32 *)(r1 + 0)
+            r0 = 1
+            exit)",
+            rejected(3, "Context offset is not a constant", "r1.offset is constant")),
+        row("xdp on Windows: the metadata pointer", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 16)
+            r0 = 1
+            exit)",
+            rejected(0, "Context field data_meta is not supported", "ctx_field(16, 8)")),
+        row("a ring buffer record written after its submission", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r6 = r0
+            r1 = r0
+            r2 = 0
+            call 132
+            *(u8 *)(r6 + 0) = 0
+        out:
+            r0 = 2
+            exit)",
+            rejected(10, "r6 points to memory already submitted or discarded")),
+        row("a pointer into a returned subprogram's frame", windows_xdp, {}, R"(
+            call frame
+            r1 = *(u64 *)(r0 + 0)
+            r0 = 1
+            exit
+        frame:
+            *(u64 *)(r10 - 8) = 0
+            r0 = r10
+            r0 += -8
+            exit)",
+            rejected(1, "r0 points into the frame of a function that returned")),
+        row("a pointer handed to trace_printk as a value to print", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r3 = r10
+            r1 = r10
+            r1 += -8
+            r2 = 8
+            call 13
+            r0 = 1
+            exit)",
+            rejected(5, "r3 must be a number", "r3.type == number")),
+        row("strncmp against a stack buffer for its constant string", linux_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            r2 = 8
+            r3 = r10
+            r3 += -8
+            call 182
+            r0 = 2
+            exit)",
+            rejected(6, "r3 must point to a constant string in read-only memory")),
+        row("a lookup in an array of maps without an inner map", windows_xdp, {outer_map(std::nullopt)}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            r0 = 1
+            exit)",
+            rejected(5, "Map outer of kind array_of_maps has no inner map definition", "inner(outer)")),
+        row("a lookup in an array of maps, then in the inner map", windows_xdp, {outer_map(1), array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = r10
+            r2 += -4
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u64 *)(r0 + 8)
+        out:
+            r0 = 1
+            exit)",
+            accepted(14)),
+        row("the inner map's value read one byte past its end", windows_xdp, {outer_map(1), array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = r10
+            r2 += -4
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u64 *)(r0 + 9)
+        out:
+            r0 = 1
+            exit)",
+            rejected(12, "Upper bound must be at most the value size 16", "valid_access(r0.offset+9, width=8)")),
+        row("bpf_loop with a callback", linux_xdp, {}, R"(
+            r1 = 10
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(5, "Helper loop takes a callback, which the verifier does not support yet")),
+        row("an indirect call", windows_xdp, {}, R"(
+            r2 = 0
+            callx r2
+            r0 = 1
+            exit)",
+            rejected(1, "Indirect calls (callx) are not supported")),
+        row("a call to a kernel function", linux_xdp, {}, R"(
+            call kfunc 1234
+            r0 = 2
+            exit)",
+            rejected(0, "Calls to kernel functions are not supported")),
+        row("a map reference past the program's maps", windows_xdp, {hash_map()}, R"(
+            r1 = map_by_idx(1) ll
+            r0 = 1
+            exit)",
+            rejected(0, "lddw refers to no map of the program")),
+        row("a global-data reference past its value", windows_xdp, {rodata_map()}, R"(
+            r1 = map_value_by_idx(0, 17) ll
+            r0 = 1
+            exit)",
+            rejected(0, "lddw points outside the value of map rodata")),
+        // Two ways into the loop of pcs 2-4: by falling through to 2 and by jumping to 3.
+        row("a loop entered in its middle", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            if r2 == 0 goto middle
+        head:
+            r2 += 1
+        middle:
+            r2 += 1
+            if r2 < 10 goto head
+            r0 = 1
+            exit)",
+            rejected(3, "Irreducible control flow: a loop is entered other than at its head", "reducible")),
     });
 }
 
