@@ -258,7 +258,40 @@ std::string kind_name(MK kind) { return std::string(platform::to_string(kind)); 
 Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,
                      const platform::ProgramType& type, std::span<const MapDescriptor> maps,
                      std::vector<std::optional<MapLoad>> loads)
-    : m_code(code), m_platform(platform), m_type(type), m_maps(maps), m_loads(std::move(loads)) {}
+    : m_code(code), m_platform(platform), m_type(type), m_maps(maps), m_loads(std::move(loads)),
+      m_targets(code.size() + 1) {
+    for (std::size_t pc = 0; pc < code.size(); ++pc) {
+        if (isa::is_branch(code[pc].opcode)) {
+            const std::int64_t to = static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(code[pc]);
+            if (to >= 0 && static_cast<std::size_t>(to) < m_targets.size()) {
+                m_targets[static_cast<std::size_t>(to)] = true;
+            }
+        }
+    }
+}
+
+bool Semantics::extension_pair(std::size_t shift, const Interval& value) const {
+    // `rX <<= k; rX >>= k` (or `s>>=`) as clang emits it to zero- or sign-extend a 32-bit counter: the identity
+    // when the value already fits, and then the relations of rX survive the pair.
+    if (shift + 1 >= m_code.size() || m_targets[shift + 1]) {
+        return false;
+    }
+    const isa::Instruction& left = m_code[shift];
+    const isa::Instruction& right = m_code[shift + 1];
+    if (left.opcode != (op::ALU64 | op::LSH | op::K) || right.dst != left.dst || right.imm != left.imm ||
+        left.imm <= 0 || left.imm >= 64) {
+        return false;
+    }
+    const int k = left.imm;
+    if (right.opcode == (op::ALU64 | op::RSH | op::K)) {
+        return value.lo >= 0 && value.hi != kInf && value.hi <= static_cast<Bound>((~std::uint64_t{0}) >> k);
+    }
+    if (right.opcode == (op::ALU64 | op::ARSH | op::K)) {
+        const Bound half = Bound{1} << (63 - k);
+        return value.lo >= -half && value.hi != kInf && value.hi < half;
+    }
+    return false;
+}
 
 void Semantics::report(std::size_t pc, std::string message, std::string assertion) const {
     if (m_sink != nullptr) {
@@ -323,16 +356,11 @@ void Semantics::invalidate(State& s, Kind kind, Stale why) const {
             }
         }
     }
-    for (auto it = s.cells.begin(); it != s.cells.end();) {
-        if (it->type.kind == kind) {
-            // The bytes still hold the old pointer: unreadable from now on.
-            for (int i = 0; i < it->width; ++i) {
-                s.init.reset(static_cast<std::size_t>(kStackBytes + it->offset + i));
-            }
-            s.zone.forget(cell_var(it->offset));
-            it = s.cells.erase(it);
-        } else {
-            ++it;
+    for (Cell& cell : s.cells) {
+        if (cell.type.kind == kind) {
+            // A fill gets the stale pointer, which cannot be used.
+            cell.type = {Kind::invalid, false, why};
+            s.zone.forget(cell_var(cell.offset));
         }
     }
 }
@@ -397,7 +425,9 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
     if (o.lo == kNegInf || add_bounds(o.lo, k) < low) {
         report(pc, "Lower bound must be at least " + low_text, assertion);
         ok = false;
-        s.zone.constrain(kZero, off, add_bounds(k, -low));
+        if (!s.zone.constrain(kZero, off, add_bounds(k, -low))) {
+            return false; // no run gets past this access
+        }
     }
     // Upper: end + end_add <= high (packet: <= packet_size).
     if (t.kind == Kind::packet) {
@@ -424,12 +454,22 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
 }
 
 void Semantics::stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exact) const {
+    std::vector<Cell> leftovers;
     for (auto it = s.cells.begin(); it != s.cells.end();) {
         if (it->offset < hi && it->offset + it->width > lo) {
             if (it->type.kind != Kind::number) {
-                // What is left of an overwritten pointer must not be readable.
-                for (int i = 0; i < it->width; ++i) {
-                    s.init.reset(static_cast<std::size_t>(kStackBytes + it->offset + i));
+                // What is left of an overwritten pointer stays unreadable.
+                const std::int32_t end = it->offset + it->width;
+                const Type part{Kind::invalid, false, kPartialPointer};
+                if (it->offset < lo) {
+                    leftovers.push_back({it->offset, static_cast<std::uint8_t>(lo - it->offset), part});
+                }
+                if (end > hi) {
+                    leftovers.push_back({hi, static_cast<std::uint8_t>(end - hi), part});
+                }
+                if (!exact) {
+                    const std::int32_t from = std::max(it->offset, lo);
+                    leftovers.push_back({from, static_cast<std::uint8_t>(std::min(end, hi) - from), part});
                 }
             }
             s.zone.forget(cell_var(it->offset));
@@ -437,6 +477,11 @@ void Semantics::stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exa
         } else {
             ++it;
         }
+    }
+    for (const Cell& cell : leftovers) {
+        auto pos = std::lower_bound(s.cells.begin(), s.cells.end(), cell.offset,
+                                    [](const Cell& c, std::int32_t offset) { return c.offset < offset; });
+        s.cells.insert(pos, cell);
     }
     if (exact) {
         for (std::int32_t b = lo; b < hi; ++b) {
@@ -454,6 +499,7 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
     }
     if (t.nullable) {
         report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
+        s.regs[r].nullable = false; // assumed from here on, so one missing check is one error
         return false;
     }
     if (t.kind == Kind::map || t.kind == Kind::func || (helper && t.kind == Kind::ctx)) {
@@ -493,8 +539,9 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
             if (cell.type.kind == Kind::number || cell.offset >= hi || cell.offset + cell.width <= lo) {
                 continue;
             }
-            const bool whole =
-                !helper && o.singleton() && cell.offset == lo && width.reg < 0 && width.bytes == cell.width;
+            const bool whole = !helper && o.singleton() && cell.offset == lo && width.reg < 0 &&
+                               width.bytes == cell.width &&
+                               !(cell.type.kind == Kind::invalid && cell.type.aux == kPartialPointer);
             if (!whole) {
                 report(pc, "Reads part of a spilled pointer",
                        "r10" + signed_offset(cell.offset - frame_base(s)) + " holds a pointer");
@@ -505,12 +552,14 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
     }
     // A write: exactly known bytes become initialized (a helper's memory: the least size it writes).
     const bool exact = o.singleton() && (width.reg < 0 || w.lo >= 0);
-    const std::int32_t end = exact ? static_cast<std::int32_t>(std::clamp<Bound>(add_bounds(lo, w.lo), lo, 0)) : hi;
-    stack_write(s, lo, hi, false);
     if (exact) {
-        for (std::int32_t b = lo; b < end; ++b) {
-            s.init.set(static_cast<std::size_t>(kStackBytes + b));
+        const auto end = static_cast<std::int32_t>(std::clamp<Bound>(add_bounds(lo, w.lo), lo, hi));
+        stack_write(s, lo, end, true);
+        if (end < hi) {
+            stack_write(s, end, hi, false);
         }
+    } else {
+        stack_write(s, lo, hi, false);
     }
     return true;
 }
@@ -744,6 +793,9 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     }
 
     const Interval a = s.zone.interval(dv);
+    if (is64 && !x && !dst_pointer && (extension_pair(pc, a) || (pc > 0 && extension_pair(pc - 1, a)))) {
+        return; // the identity, as a pair
+    }
     // Constants fold exactly, with the machine's wrapping.
     if (!dst_pointer && !src_pointer && a.singleton() && b.singleton()) {
         if (is64) {
@@ -1195,7 +1247,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         break;
     case platform::ReturnKind::ptr_to_alloc_mem_or_null:
         if (alloc_size < 0) {
-            clobber({Kind::number, false, 0}, {});
+            clobber({Kind::alloc, true, 0}, constant(0)); // its size error was reported; nothing is accessible
         } else {
             clobber({Kind::alloc, true, static_cast<std::uint32_t>(alloc_size)}, constant(0));
         }
@@ -1411,20 +1463,11 @@ void Semantics::leave_call(State& s, std::size_t pc) const {
     }
     for (Cell& cell : s.cells) {
         if (cell.type.kind == Kind::stack && s.zone.interval(cell_var(cell.offset)).lo < base) {
-            // A caller's cell pointing into the callee's frame: unusable from now on.
-            for (int i = 0; i < cell.width; ++i) {
-                s.init.reset(static_cast<std::size_t>(kStackBytes + cell.offset + i));
-            }
+            // A caller's cell pointing into the callee's frame: a fill gets a pointer that cannot be used.
             cell.type = {Kind::invalid, false, kReturnedFrame};
+            s.zone.forget(cell_var(cell.offset));
         }
     }
-    std::erase_if(s.cells, [&](const Cell& cell) {
-        if (cell.type.kind == Kind::invalid) {
-            s.zone.forget(cell_var(cell.offset));
-            return true;
-        }
-        return false;
-    });
     const std::array<Type, 4> saved = s.saved.back();
     s.saved.pop_back();
     const std::size_t frame = s.frame();

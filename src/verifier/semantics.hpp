@@ -71,6 +71,7 @@ class Semantics {
     bool check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper) const;
     void stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exact) const;
     void invalidate(State& s, Kind kind, Stale why) const;
+    [[nodiscard]] bool extension_pair(std::size_t shift, const Interval& value) const;
     void set_number(State& s, int r, Interval range) const;
     void refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bool is32, bool pointers) const;
     [[nodiscard]] std::string access(int r, Bound k, Width width) const;
@@ -84,6 +85,7 @@ class Semantics {
     std::span<const MapDescriptor> m_maps;
     std::vector<std::optional<MapLoad>> m_loads;
     std::vector<Finding>* m_sink = nullptr;
+    std::vector<bool> m_targets; // instructions some jump lands on
 };
 
 } // namespace embpf::verifier::detail

@@ -32,6 +32,7 @@ enum Stale : std::uint32_t {
     kMovedPacket = 1,
     kReleasedAlloc = 2,
     kReturnedFrame = 3,
+    kPartialPointer = 4, ///< the rest of a spilled pointer some bytes of which were overwritten
 };
 
 struct Type {

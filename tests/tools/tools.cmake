@@ -32,3 +32,47 @@ set_tests_properties(cli_run_bind_json PROPERTIES PASS_REGULAR_EXPRESSION
     "\"r0\": 0,.*\"name\": \"proc_map\".*\"key\": \"2a000000\",[ \n]+\"value\": \"2a0000006e67696e782e657865")
 add_test(NAME cli_run_unknown_program COMMAND embpf_cli run ${seeds}/TraceConnections.o --program nope)
 set_tests_properties(cli_run_unknown_program PROPERTIES WILL_FAIL ON)
+
+# embpf verify: statuses 0 (all verified), 1 (a program rejected) and 2 (the file or an option is bad) are checked
+# exactly, since WILL_FAIL cannot tell 1 from 2.
+function(embpf_verify_test name status)
+    add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} -DEXPECTED_EXIT=${status}
+             -P ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/scripts/expect_exit.cmake $<TARGET_FILE:embpf_cli> verify ${ARGN})
+    set_tests_properties(${name} PROPERTIES FAIL_REGULAR_EXPRESSION "unexpected exit status")
+endfunction()
+set(verified "^Verification succeeded\nProgram terminates within [0-9]+ instructions\n")
+embpf_verify_test(cli_verify_xdp 0 ${seeds}/myxdp_stage4.o)
+set_tests_properties(cli_verify_xdp PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
+embpf_verify_test(cli_verify_bind 0 ${seeds}/TraceConnections.o)
+set_tests_properties(cli_verify_bind PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
+# The seed's unchecked read of the EtherType, reported at its source line. `\\;` keeps the `;` from splitting the
+# property into a list of expressions, any one of which would pass.
+embpf_verify_test(cli_verify_rejected 1 ${seeds}/myxdp_stage2.o)
+set_tests_properties(cli_verify_rejected PROPERTIES PASS_REGULAR_EXPRESSION
+    "Verification failed.*\\; .*myxdp_stage2.c:16.*5: Upper bound must be at most packet_size \\(valid_access\\(r1.offset\\+12, width=2\\)\\).*1 errors")
+embpf_verify_test(cli_verify_rejected_json 1 ${seeds}/myxdp_stage2.o --json)
+set_tests_properties(cli_verify_rejected_json PROPERTIES PASS_REGULAR_EXPRESSION
+    "\"file\": .*\"platform\": .*\"programs\": \\[.*\"program\": \"packet_parse\",.*\"verdict\": \"rejected\"")
+embpf_verify_test(cli_verify_informational 0 ${seeds}/myxdp_stage4.o --level informational)
+set_tests_properties(cli_verify_informational PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
+embpf_verify_test(cli_verify_verbose 0 ${seeds}/TraceConnections.o --level verbose)
+set_tests_properties(cli_verify_verbose PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
+embpf_verify_test(cli_verify_bad_file 2 ${CMAKE_CURRENT_LIST_FILE})
+set_tests_properties(cli_verify_bad_file PROPERTIES PASS_REGULAR_EXPRESSION "not an ELF file")
+embpf_verify_test(cli_verify_unknown_program 2 ${seeds}/TraceConnections.o --program nope)
+set_tests_properties(cli_verify_unknown_program PROPERTIES PASS_REGULAR_EXPRESSION "has no program named nope")
+embpf_verify_test(cli_verify_unknown_section 2 ${seeds}/TraceConnections.o --section xdp)
+embpf_verify_test(cli_verify_unknown_type 2 ${seeds}/TraceConnections.o --type nope)
+set_tests_properties(cli_verify_unknown_type PROPERTIES PASS_REGULAR_EXPRESSION "platform windows has no program type nope")
+embpf_verify_test(cli_verify_unknown_platform 2 ${seeds}/TraceConnections.o --platform macos)
+# A program the build cannot run is reported as rejected, and the others of the file are still verified.
+embpf_verify_test(cli_verify_unsupported 1 ${EMBPF_TEST_ELF_DIR}/kfunc.o)
+set_tests_properties(cli_verify_unsupported PROPERTIES PASS_REGULAR_EXPRESSION
+    "^Program uses_kfunc \\(section xdp, type xdp\\):\nVerification failed\n.*kfuncs\\) and externs are not supported\n1 errors\n\nProgram plain \\(section xdp, type xdp\\):\nVerification succeeded\n")
+embpf_verify_test(cli_verify_as_type 0 ${EMBPF_TEST_ELF_DIR}/multi_program.o --program first --type sched_cls --json)
+set_tests_properties(cli_verify_as_type PROPERTIES PASS_REGULAR_EXPRESSION
+    "\"program\": \"first\",[ \n]+\"section\": \"xdp\",[ \n]+\"type\": \"sched_cls\",[ \n]+\"verdict\": \"verified\"")
+# Linux has no bind hook: without --type the program has no type to be verified as.
+embpf_verify_test(cli_verify_no_type 1 ${seeds}/TraceConnections.o --platform linux)
+set_tests_properties(cli_verify_no_type PROPERTIES PASS_REGULAR_EXPRESSION
+    "0: no program type of platform linux matches section bind \\(choose one with --type\\)\n1 errors")

@@ -20,6 +20,7 @@ inline constexpr int kExitBadInput = 2;
 void add_isa_commands(CLI::App& app, int& status);
 void add_sections_command(CLI::App& app, int& status);
 void add_run_command(CLI::App& app, int& status);
+void add_verify_command(CLI::App& app, int& status);
 
 /// The built-in platform named by a --platform option ("windows", "linux"), or nullptr to let the object choose.
 const platform::Platform* platform_named(const std::string& name);

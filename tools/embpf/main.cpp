@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     embpf::tools::add_isa_commands(app, status);
     embpf::tools::add_sections_command(app, status);
     embpf::tools::add_run_command(app, status);
+    embpf::tools::add_verify_command(app, status);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

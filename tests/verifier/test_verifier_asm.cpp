@@ -1,0 +1,1473 @@
+// The verifier against docs/verifier.md, one row per program written in assembler: the program type, the maps, and
+// the verdict with either the instruction bound or the one error (pc, message, assertion) the spec names.
+#include "embpf/isa/text.hpp"
+#include "embpf/platform/platform.hpp"
+#include "embpf/verifier/verifier.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace {
+
+namespace platform = embpf::platform;
+namespace verifier = embpf::verifier;
+using platform::MapKind;
+using verifier::MapDescriptor;
+
+bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string::npos; }
+
+struct Target {
+    const platform::Platform& (*platform)();
+    std::string_view type;
+};
+
+const Target windows_xdp{&platform::windows, "xdp"};
+const Target windows_bind{&platform::windows, "bind"};
+const Target linux_xdp{&platform::linux, "xdp"};
+const Target linux_kprobe{&platform::linux, "kprobe"};
+
+struct Expected {
+    bool verified = false;
+    /// Accepted: the instruction count of the longest path, or for loops the least bound a sound analysis can give.
+    std::uint64_t bound = 0;
+    bool bound_exact = true;
+    std::size_t pc = 0;
+    std::string_view message;
+    std::string_view assertion; ///< empty where docs/verifier.md leaves its spelling open
+};
+
+/// Loop-free: the bound is the number of instructions on the longest path (a `lddw` and a call count one each).
+Expected accepted(std::uint64_t longest_path) { return {true, longest_path, true, 0, {}, {}}; }
+/// With loops: any bound at least the instructions the worst run executes is sound.
+Expected accepted_loop(std::uint64_t worst_run) { return {true, worst_run, false, 0, {}, {}}; }
+Expected rejected(std::size_t pc, std::string_view message, std::string_view assertion = {}) {
+    return {false, 0, true, pc, message, assertion};
+}
+
+struct Row {
+    std::string_view name;
+    Target target;
+    std::vector<MapDescriptor> maps;
+    std::string_view text;
+    Expected expected;
+};
+
+Row row(std::string_view name, Target target, std::vector<MapDescriptor> maps, std::string_view text,
+        Expected expected) {
+    return {name, target, std::move(maps), text, expected};
+}
+
+MapDescriptor array_map() { return {"values", MapKind::array, 4, 16, 4, std::nullopt, false}; }
+MapDescriptor hash_map() { return {"table", MapKind::hash, 8, 8, 16, std::nullopt, false}; }
+MapDescriptor ringbuf_map() { return {"events", MapKind::ringbuf, 0, 0, 4096, std::nullopt, false}; }
+MapDescriptor prog_array_map() { return {"programs", MapKind::prog_array, 4, 4, 4, std::nullopt, false}; }
+MapDescriptor rodata_map() { return {"rodata", MapKind::array, 4, 16, 1, std::nullopt, true}; }
+/// An array of maps whose inner maps are described at `inner` (nullopt: not described).
+MapDescriptor outer_map(std::optional<std::size_t> inner) {
+    return {"outer", MapKind::array_of_maps, 4, 4, 4, inner, false};
+}
+
+void check_rows(const std::vector<Row>& rows) {
+    for (const Row& row : rows) {
+        INFO("case: ", row.name);
+        auto program = embpf::isa::assemble(row.text);
+        REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+        const std::vector<embpf::isa::Instruction>& instructions = *program;
+        INFO("program:\n", embpf::isa::disassemble(instructions, {.show_pc = true}));
+
+        const platform::Platform& target_platform = row.target.platform();
+        const platform::ProgramType* type = target_platform.program_type(row.target.type);
+        REQUIRE(type != nullptr);
+        const verifier::ProgramInput input{
+            std::string(row.name), std::string(row.target.type), instructions, {}, {}, row.maps};
+        const verifier::Report report = verifier::verify(input, target_platform, *type);
+        INFO("report:\n", report.text());
+
+        CHECK(report.program == row.name);
+        CHECK(report.type == row.target.type);
+        const Expected& expected = row.expected;
+        if (expected.verified) {
+            CHECK(report.verified);
+            CHECK(report.errors.empty());
+            CHECK(report.instruction_bound.has_value());
+            if (!report.instruction_bound) {
+                continue;
+            }
+            if (expected.bound_exact) {
+                CHECK(*report.instruction_bound == expected.bound);
+            } else {
+                CHECK(*report.instruction_bound >= expected.bound);
+            }
+            CHECK(report.text() == "Verification succeeded\nProgram terminates within " +
+                                       std::to_string(*report.instruction_bound) + " instructions\n");
+            continue;
+        }
+        CHECK_FALSE(report.verified);
+        CHECK_FALSE(report.instruction_bound.has_value());
+        CHECK(report.errors.size() == 1);
+        if (report.errors.empty()) {
+            continue;
+        }
+        const verifier::Diagnostic& error = report.errors.front();
+        CHECK(error.pc == expected.pc);
+        CHECK(error.message == expected.message);
+        CHECK_FALSE(error.source.has_value()); // assembler text carries no line information
+        std::string line = std::to_string(expected.pc) + ": " + std::string(expected.message);
+        if (!expected.assertion.empty()) {
+            CHECK(error.assertion == expected.assertion);
+            line += " (" + std::string(expected.assertion) + ")";
+        }
+        CHECK(contains(report.text(), "Verification failed\n"));
+        CHECK(contains(report.text(), line));
+        CHECK(contains(report.text(), "\n1 errors\n"));
+    }
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("verifier asm");
+
+// The four regions of docs/verifier.md's table: the first and last byte accepted, one byte either side and an
+// offset the program never bounds rejected with the region's message.
+TEST_CASE("verifier asm: each region's bounds") {
+    check_rows({
+        row("packet: first and last byte of a checked range", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 0)
+            r0 = *(u8 *)(r2 + 13)
+            r0 = *(u64 *)(r2 + 6)
+        out:
+            r0 = 1
+            exit)",
+            accepted(10)),
+        row("packet: one byte past the checked range", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 14)
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Upper bound must be at most packet_size", "valid_access(r2.offset+14, width=1)")),
+        row("packet: a wide read whose last byte is past the checked range", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r0 = *(u16 *)(r2 + 13)
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Upper bound must be at most packet_size", "valid_access(r2.offset+13, width=2)")),
+        row("packet: one byte before the packet", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 - 1)
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Lower bound must be at least 0")),
+        row("packet: an unbounded offset", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r5 = *(u32 *)(r1 + 24)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r2 += r5
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            r0 = 1
+            exit)",
+            rejected(7, "Upper bound must be at most packet_size")),
+        row("packet: read on the side where the check failed", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 <= r3 goto out
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Upper bound must be at most packet_size")),
+        // data + 14 < data_end leaves 15 bytes.
+        row("packet: a strict check, then the byte at the checked offset", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 >= r3 goto out
+            r0 = *(u8 *)(r2 + 14)
+        out:
+            r0 = 1
+            exit)",
+            accepted(8)),
+        row("packet: no check at all", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r0 = *(u8 *)(r2 + 0)
+            r0 = 1
+            exit)",
+            rejected(1, "Upper bound must be at most packet_size")),
+        row("packet: Linux's 32-bit data fields, first and last byte", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            r3 = *(u32 *)(r1 + 4)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 0)
+            r0 = *(u16 *)(r2 + 12)
+        out:
+            r0 = 2
+            exit)",
+            accepted(9)),
+        row("packet: Linux's 32-bit data fields, one byte past the check", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            r3 = *(u32 *)(r1 + 4)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r0 = *(u16 *)(r2 + 13)
+        out:
+            r0 = 2
+            exit)",
+            rejected(5, "Upper bound must be at most packet_size", "valid_access(r2.offset+13, width=2)")),
+
+        row("stack: the lowest and the highest byte", windows_xdp, {}, R"(
+            *(u8 *)(r10 - 512) = 0
+            *(u8 *)(r10 - 1) = 0
+            r0 = *(u8 *)(r10 - 512)
+            r0 = *(u8 *)(r10 - 1)
+            r0 = 1
+            exit)",
+            accepted(6)),
+        row("stack: one byte below r10-512", windows_xdp, {}, R"(
+            *(u8 *)(r10 - 513) = 0
+            r0 = 1
+            exit)",
+            rejected(0, "Lower bound must be at least r10-512")),
+        row("stack: the byte at r10", windows_xdp, {}, R"(
+            *(u8 *)(r10 + 0) = 0
+            r0 = 1
+            exit)",
+            rejected(0, "Upper bound must be at most r10")),
+        row("stack: a wide store whose last byte is at r10", windows_xdp, {}, R"(
+            r2 = 0
+            *(u64 *)(r10 - 7) = r2
+            r0 = 1
+            exit)",
+            rejected(1, "Upper bound must be at most r10")),
+        row("stack: an unbounded offset", windows_xdp, {}, R"(
+            r5 = *(u32 *)(r1 + 24)
+            r2 = r10
+            r2 += -64
+            r2 += r5
+            *(u8 *)(r2 + 0) = 0
+            r0 = 1
+            exit)",
+            rejected(4, "Upper bound must be at most r10")),
+
+        row("context: the first and the last field", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r2 = *(u32 *)(r1 + 24)
+            r0 = 1
+            exit)",
+            accepted(4)),
+        row("context: one byte past the end", windows_xdp, {}, R"(
+            r2 = *(u8 *)(r1 + 32)
+            r0 = 1
+            exit)",
+            rejected(0, "Upper bound must be at most the context size 32", "valid_access(r1.offset+32, width=1)")),
+        row("context: one byte before the start", windows_xdp, {}, R"(
+            r2 = *(u8 *)(r1 - 1)
+            r0 = 1
+            exit)",
+            rejected(0, "Lower bound must be at least 0")),
+        row("context: an unbounded offset", windows_xdp, {}, R"(
+            r5 = *(u32 *)(r1 + 24)
+            r1 += r5
+            r2 = *(u8 *)(r1 + 0)
+            r0 = 1
+            exit)",
+            rejected(2, "Upper bound must be at most the context size 32")),
+        row("context: Linux xdp_md, the last field", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 20)
+            r0 = 2
+            exit)",
+            accepted(3)),
+        row("context: Linux xdp_md, a read one byte past the end", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 21)
+            r0 = 2
+            exit)",
+            rejected(0, "Upper bound must be at most the context size 24", "valid_access(r1.offset+21, width=4)")),
+
+        row("map value: first and last byte after a null check", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u8 *)(r0 + 0)
+            r1 = *(u64 *)(r0 + 8)
+            *(u8 *)(r0 + 15) = 1
+            lock *(u64 *)(r0 + 8) += r1
+        out:
+            r0 = 1
+            exit)",
+            accepted(12)),
+        row("map value: one byte past the value", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u8 *)(r0 + 16)
+        out:
+            r0 = 1
+            exit)",
+            rejected(7, "Upper bound must be at most the value size 16", "valid_access(r0.offset+16, width=1)")),
+        row("map value: an atomic add one byte past the value", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = 1
+            lock *(u64 *)(r0 + 9) += r1
+        out:
+            r0 = 1
+            exit)",
+            rejected(8, "Upper bound must be at most the value size 16", "valid_access(r0.offset+9, width=8)")),
+        row("map value: one byte before the value", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u8 *)(r0 - 1)
+        out:
+            r0 = 1
+            exit)",
+            rejected(7, "Lower bound must be at least 0")),
+        row("map value: an unbounded offset", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u32 *)(r0 + 0)
+            r0 += r1
+            r2 = *(u8 *)(r0 + 0)
+        out:
+            r0 = 1
+            exit)",
+            rejected(9, "Upper bound must be at most the value size 16")),
+        row("map value: global data at an offset, the last eight bytes", windows_xdp, {rodata_map()}, R"(
+            r1 = map_value_by_idx(0, 8) ll
+            r2 = *(u64 *)(r1 + 0)
+            r0 = 1
+            exit)",
+            accepted(4)),
+        row("map value: global data at an offset, read past the value", windows_xdp, {rodata_map()}, R"(
+            r1 = map_value_by_idx(0, 8) ll
+            r2 = *(u64 *)(r1 + 1)
+            r0 = 1
+            exit)",
+            rejected(2, "Upper bound must be at most the value size 16", "valid_access(r1.offset+1, width=8)")),
+
+        row("allocated memory: the last byte of a ring buffer record", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            *(u64 *)(r0 + 0) = 0
+            *(u8 *)(r0 + 15) = 0
+            r1 = r0
+            r2 = 0
+            call 132
+        out:
+            r0 = 2
+            exit)",
+            accepted(12)),
+        row("allocated memory: one byte past a ring buffer record", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            *(u8 *)(r0 + 16) = 0
+            r1 = r0
+            r2 = 0
+            call 132
+        out:
+            r0 = 2
+            exit)",
+            rejected(6, "Upper bound must be at most the allocated size 16", "valid_access(r0.offset+16, width=1)")),
+    });
+}
+
+TEST_CASE("verifier asm: initialization, null checks, context fields and read-only memory") {
+    check_rows({
+        row("a register never written", windows_xdp, {}, R"(
+            r3 = 1
+            r3 += r2
+            r0 = 1
+            exit)",
+            rejected(1, "r2 is uninitialized", "r2.type != uninit")),
+        row("a branch on a register never written", windows_xdp, {}, R"(
+            r0 = 1
+            if r4 == 0 goto out
+        out:
+            exit)",
+            rejected(1, "r4 is uninitialized", "r4.type != uninit")),
+        row("a caller-saved register read after a helper call", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            call 6
+            r0 = *(u16 *)(r2 + 12)
+        out:
+            r0 = 1
+            exit)",
+            rejected(6, "r2 is uninitialized", "r2.type != uninit")),
+        row("a stack read one byte short of initialized", windows_xdp, {}, R"(
+            *(u32 *)(r10 - 16) = 0
+            *(u16 *)(r10 - 12) = 0
+            *(u8 *)(r10 - 10) = 0
+            r2 = *(u64 *)(r10 - 16)
+            r0 = 1
+            exit)",
+            rejected(3, "Stack content is not initialized", "initialized(r10-16, width=8)")),
+        row("the same stack read with every byte written", windows_xdp, {}, R"(
+            *(u32 *)(r10 - 16) = 0
+            *(u16 *)(r10 - 12) = 0
+            *(u8 *)(r10 - 10) = 0
+            *(u8 *)(r10 - 9) = 0
+            r2 = *(u64 *)(r10 - 16)
+            r0 = 1
+            exit)",
+            accepted(7)),
+        row("r0 never written before exit", linux_kprobe, {}, R"(
+            exit)",
+            rejected(0, "r0 is uninitialized", "r0.type != uninit")),
+        row("a lookup result used without a null check", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            r1 = *(u64 *)(r0 + 0)
+            r0 = 1
+            exit)",
+            rejected(6, "r0 may be null; compare it with 0 first", "r0 != null")),
+        row("a lookup result used after a null check", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 != 0 goto found
+            r0 = 1
+            exit
+        found:
+            r1 = *(u64 *)(r0 + 0)
+            r0 = 1
+            exit)",
+            accepted(9)),
+        row("a number dereferenced", windows_xdp, {}, R"(
+            r2 = 5
+            r0 = *(u8 *)(r2 + 0)
+            r0 = 1
+            exit)",
+            rejected(1, "r2 is not a pointer", "r2.type is pointer")),
+        // The path on which r3 is a number fails; the analysis need not merge the two paths first.
+        row("a register that is the context on one path and a number on the other", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            r3 = r1
+            if r2 == 0 goto join
+            r3 = 5
+        join:
+            r4 = *(u32 *)(r3 + 24)
+            r0 = 1
+            exit)",
+            rejected(4, "r3 is not a pointer", "r3.type is pointer")),
+        row("a spilled pointer read back whole", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = r1
+            r1 = *(u64 *)(r10 - 8)
+            r2 = *(u32 *)(r1 + 24)
+            r0 = 1
+            exit)",
+            accepted(5)),
+        row("half of a spilled pointer", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = r1
+            r2 = *(u32 *)(r10 - 8)
+            r0 = 1
+            exit)",
+            rejected(1, "Reads part of a spilled pointer", "r10-8 holds a pointer")),
+        // The seven bytes left of the pointer are still part of it, however the slot is read back.
+        row("a spilled pointer with one byte overwritten, read back whole", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = r1
+            *(u8 *)(r10 - 8) = 0
+            r5 = *(u64 *)(r10 - 8)
+            r0 = 1
+            exit)",
+            rejected(2, "Reads part of a spilled pointer")),
+        row("context bytes no field covers", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 28)
+            r0 = 1
+            exit)",
+            rejected(0, "Context offset 28 width 4 is not a field of xdp", "ctx_field(28, 4)")),
+        row("a context read across two fields", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 20)
+            r0 = 1
+            exit)",
+            rejected(0, "Context offset 20 width 8 is not a field of xdp", "ctx_field(20, 8)")),
+        row("Linux xdp_md: a 64-bit read of the 32-bit data field", linux_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r0 = 2
+            exit)",
+            rejected(0, "Context offset 0 width 8 is not a field of xdp", "ctx_field(0, 8)")),
+        row("bind: a gap between two fields", windows_bind, {}, R"(
+            r2 = *(u32 *)(r1 + 41)
+            r0 = 0
+            exit)",
+            rejected(0, "Context offset 41 width 4 is not a field of bind", "ctx_field(41, 4)")),
+        row("a store into a read-only context field", windows_xdp, {}, R"(
+            r2 = 0
+            *(u64 *)(r1 + 0) = r2
+            r0 = 1
+            exit)",
+            rejected(1, "Context field data is read-only", "writable(ctx.data)")),
+        row("bind: a store of numbers into the writable socket address", windows_bind, {}, R"(
+            r2 = 7
+            *(u64 *)(r1 + 24) = r2
+            *(u64 *)(r1 + 32) = r2
+            r0 = 2
+            exit)",
+            accepted(5)),
+        row("bind: a store into the read-only operation field", windows_bind, {}, R"(
+            r2 = 0
+            *(u32 *)(r1 + 44) = r2
+            r0 = 0
+            exit)",
+            rejected(1, "Context field operation is read-only", "writable(ctx.operation)")),
+        row("a store into a read-only map value", windows_xdp, {rodata_map()}, R"(
+            r1 = map_value_by_idx(0, 0) ll
+            *(u64 *)(r1 + 0) = 0
+            r0 = 1
+            exit)",
+            rejected(2, "Map value of rodata is read-only", "writable(rodata)")),
+    });
+}
+
+// A pointer may reach only the stack; pointers compare only with pointers into the same region or with 0; only
+// numbers are added to or subtracted from them.
+TEST_CASE("verifier asm: pointers stored, compared and computed") {
+    check_rows({
+        row("a pointer stored into a map value", windows_xdp, {array_map()}, R"(
+            r6 = r1
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            *(u64 *)(r0 + 0) = r6
+        out:
+            r0 = 1
+            exit)",
+            rejected(8, "Pointer stored outside the stack", "r6.type == number")),
+        row("a pointer stored into the context", windows_bind, {}, R"(
+            *(u64 *)(r1 + 24) = r1
+            r0 = 0
+            exit)",
+            rejected(0, "Pointer stored outside the stack", "r1.type == number")),
+        row("a pointer stored into the packet", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            *(u64 *)(r2 + 0) = r3
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Pointer stored outside the stack", "r3.type == number")),
+        row("pointers spilled to the stack", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            *(u64 *)(r10 - 8) = r1
+            *(u64 *)(r10 - 16) = r2
+            r0 = 1
+            exit)",
+            accepted(5)),
+        row("a packet pointer compared with a stack pointer", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = r10
+            if r2 > r3 goto out
+        out:
+            r0 = 1
+            exit)",
+            rejected(2, "Comparison of pointers to different regions", "r2.region == r3.region")),
+        row("a pointer compared with a non-zero number in a register", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = 5
+            if r2 == r3 goto out
+        out:
+            r0 = 1
+            exit)",
+            rejected(2, "Comparison of a pointer with a number", "r3 == 0")),
+        row("a pointer compared with a non-zero immediate", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            if r2 > 5 goto out
+        out:
+            r0 = 1
+            exit)",
+            rejected(1, "Comparison of a pointer with a number")),
+        row("packet pointers compared with each other and a pointer with 0", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            if r2 == 0 goto out
+            if r2 >= r3 goto out
+        out:
+            r0 = 1
+            exit)",
+            accepted(6)),
+        // Helpers copy what their memory arguments hold: a spilled pointer would leave through them.
+        row("a spilled pointer handed to ringbuf_output", windows_xdp, {ringbuf_map()}, R"(
+            *(u64 *)(r10 - 8) = r1
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            r3 = 8
+            r4 = 0
+            call 11
+            r0 = 1
+            exit)",
+            rejected(7, "Reads part of a spilled pointer", "r10-8 holds a pointer")),
+        row("a spilled pointer handed to map_update_elem as the value", windows_xdp, {hash_map()}, R"(
+            *(u64 *)(r10 - 8) = 0
+            *(u64 *)(r10 - 16) = r1
+            r2 = r10
+            r2 += -8
+            r3 = r10
+            r3 += -16
+            r1 = map_by_idx(0) ll
+            r4 = 0
+            call 2
+            r0 = 1
+            exit)",
+            rejected(9, "Reads part of a spilled pointer", "r10-16 holds a pointer")),
+        row("packet pointers compared in 32 bits", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if w4 > w3 goto out
+        out:
+            r0 = 1
+            exit)",
+            rejected(4, "Invalid operation on a pointer", "r4.type == number")),
+        row("a pointer multiplied", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r2 *= 2
+            r0 = 1
+            exit)",
+            rejected(1, "Invalid operation on a pointer", "r2.type == number")),
+        row("a pointer shifted", windows_xdp, {}, R"(
+            r2 = r10
+            r2 <<= 1
+            r0 = 1
+            exit)",
+            rejected(1, "Invalid operation on a pointer", "r2.type == number")),
+        row("32-bit arithmetic on a pointer", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            w2 += 1
+            r0 = 1
+            exit)",
+            rejected(1, "Invalid operation on a pointer", "r2.type == number")),
+        row("a pointer added to a pointer", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = r10
+            r2 += r3
+            r0 = 1
+            exit)",
+            rejected(2, "Only a number may be added to or subtracted from a pointer", "r3.type == number")),
+        row("the packet's length as data_end - data", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r3
+            r4 -= r2
+            if r4 < 14 goto out
+            r0 = *(u8 *)(r2 + 13)
+        out:
+            r0 = 1
+            exit)",
+            accepted(8)),
+        row("a packet pointer used after xdp_adjust_head", windows_xdp, {}, R"(
+            r6 = r1
+            r7 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r7
+            r4 += 14
+            if r4 > r3 goto out
+            r1 = r6
+            r2 = 0
+            call 65536
+            r0 = *(u8 *)(r7 + 0)
+        out:
+            r0 = 1
+            exit)",
+            rejected(9, "Packet pointer used after a helper that moves the packet", "r7.type != stale packet")),
+        row("packet pointers loaded again after xdp_adjust_head", windows_xdp, {}, R"(
+            r6 = r1
+            r2 = 0
+            call 65536
+            r2 = *(u64 *)(r6 + 0)
+            r3 = *(u64 *)(r6 + 8)
+            r4 = r2
+            r4 += 1
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            r0 = 1
+            exit)",
+            accepted(11)),
+    });
+}
+
+TEST_CASE("verifier asm: helper arguments and availability") {
+    check_rows({
+        row("a key buffer shorter than the map's key", windows_xdp, {hash_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            r0 = 1
+            exit)",
+            rejected(5, "Upper bound must be at most r10")),
+        row("a key buffer of the key's size, half written", windows_xdp, {hash_map()}, R"(
+            *(u32 *)(r10 - 8) = 0
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            call 1
+            r0 = 1
+            exit)",
+            rejected(5, "Stack content is not initialized")),
+        row("a key buffer of the key's size, written", windows_xdp, {hash_map()}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            call 1
+            r0 = 1
+            exit)",
+            accepted(7)),
+        row("a lookup in a number rather than a map", windows_xdp, {}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = 0
+            call 1
+            r0 = 1
+            exit)",
+            rejected(4, "r1 must be a map", "r1.type == map")),
+        row("ringbuf_output into an array map", windows_xdp, {array_map()}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            r3 = 8
+            r4 = 0
+            call 11
+            r0 = 1
+            exit)",
+            rejected(7, "Map values of kind array cannot be used with helper ringbuf_output")),
+        row("ringbuf_output into a ring buffer", windows_xdp, {ringbuf_map()}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            r3 = 8
+            r4 = 0
+            call 11
+            r0 = 1
+            exit)",
+            accepted(9)),
+        row("a tail call through a hash map", windows_xdp, {hash_map()}, R"(
+            r2 = map_by_idx(0) ll
+            r3 = 0
+            call 5
+            r0 = 1
+            exit)",
+            rejected(3, "r2 must be a program array", "r2.map.kind == prog_array")),
+        row("a tail call through a program array", windows_xdp, {prog_array_map()}, R"(
+            r2 = map_by_idx(0) ll
+            r3 = 0
+            call 5
+            r0 = 1
+            exit)",
+            accepted(5)),
+        row("a tail call handed a stack pointer for the context", windows_xdp, {prog_array_map()}, R"(
+            r1 = r10
+            r2 = map_by_idx(0) ll
+            r3 = 0
+            call 5
+            r0 = 1
+            exit)",
+            rejected(4, "r1 must be the context pointer", "r1.type == ctx && r1.offset == 0")),
+        row("trace_printk with a size the program never bounds", windows_xdp, {}, R"(
+            r5 = *(u32 *)(r1 + 24)
+            if r5 == 0 goto out
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            r2 = r5
+            call 12
+        out:
+            r0 = 1
+            exit)",
+            rejected(6, "Upper bound must be at most r10")),
+        row("memset with a size the program never bounds", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            r1 = r10
+            r1 += -16
+            r3 = 0
+            call 24
+            r0 = 1
+            exit)",
+            rejected(4, "Upper bound must be at most r10")),
+        row("memset of a stack buffer of the size given", windows_xdp, {}, R"(
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = 0
+            call 24
+            r2 = *(u64 *)(r10 - 16)
+            r0 = 1
+            exit)",
+            accepted(8)),
+        row("memset with a size bounded by a check", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            if r2 > 16 goto out
+            r1 = r10
+            r1 += -16
+            r3 = 0
+            call 24
+        out:
+            r0 = 1
+            exit)",
+            accepted(8)),
+        row("memset with a negative size", windows_xdp, {}, R"(
+            r1 = r10
+            r1 += -16
+            r2 = -1
+            r3 = 0
+            call 24
+            r0 = 1
+            exit)",
+            rejected(4, "r2 must not be negative", "r2 >= 0")),
+        row("trace_printk with size 0", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            r2 = 0
+            call 12
+            r0 = 1
+            exit)",
+            rejected(4, "r2 must be positive", "r2 > 0")),
+        row("trace_printk with the buffer's size", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            r2 = 8
+            call 12
+            r0 = 1
+            exit)",
+            accepted(7)),
+        row("ringbuf_reserve with a size the verifier cannot know", linux_xdp, {ringbuf_map()}, R"(
+            r2 = *(u32 *)(r1 + 12)
+            r1 = map_by_idx(0) ll
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = 0
+            call 133
+        out:
+            r0 = 2
+            exit)",
+            rejected(4, "r2 must be a known constant", "r2 is constant")),
+        row("ringbuf_submit of stack memory", linux_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            r2 = 0
+            call 132
+            r0 = 2
+            exit)",
+            rejected(4, "r1 must be memory returned by an allocating helper", "r1.type == alloc")),
+        row("bind: xdp_adjust_head belongs to xdp", windows_bind, {}, R"(
+            r2 = 0
+            call 65536
+            r0 = 0
+            exit)",
+            rejected(1, "Helper 65536 is not available to program type bind")),
+        row("xdp: xdp_adjust_head", windows_xdp, {}, R"(
+            r2 = 0
+            call 65536
+            r0 = 1
+            exit)",
+            accepted(4)),
+        row("Linux xdp: get_current_comm is for tracing programs", linux_xdp, {}, R"(
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 16
+            r0 = 2
+            exit)",
+            rejected(3, "Helper 16 is not available to program type xdp")),
+    });
+}
+
+// A loop passes when the analysis bounds its iterations; the instruction bound must then cover the worst run.
+TEST_CASE("verifier asm: loops and termination") {
+    check_rows({
+        row("a loop on a value it never changes", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            r3 = 0
+        loop:
+            r3 += 1
+            if r2 != 0 goto loop
+            r0 = 1
+            exit)",
+            rejected(2, "Loop at 2 has no bound on its iterations", "iterations(2) < infinity")),
+        row("a jump to itself", windows_xdp, {}, R"(
+            r0 = 1
+            goto -1
+            exit)",
+            rejected(1, "Loop at 1 has no bound on its iterations", "iterations(1) < infinity")),
+        // 1 + 10 * 2 + 2 instructions.
+        row("a counter from 0 to 10", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            if r2 < 10 goto loop
+            r0 = 1
+            exit)",
+            accepted_loop(23)),
+        // 1 + 1,000,000 * 2 + 2 instructions.
+        row("a counter from 0 to 1,000,000", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            if r2 < 1000000 goto loop
+            r0 = 1
+            exit)",
+            accepted_loop(2'000'003)),
+        // clang's shapes of `for (uint32_t i = 0; i < 10; i++)`: the counter is zero-extended with two shifts, and
+        // the loop is left on equality with a `goto` back. 1 + 9 * 3 + 2 + 2 instructions.
+        row("a counter to 10 left on equality", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            if r2 == 10 goto out
+            goto loop
+        out:
+            r0 = 1
+            exit)",
+            accepted_loop(32)),
+        // 1 + 10 * 5 + 2 instructions.
+        row("a counter zero-extended by shifts before its test", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            r5 = r2
+            r5 <<= 32
+            r5 >>= 32
+            if r5 < 10 goto loop
+            r0 = 1
+            exit)",
+            accepted_loop(53)),
+        // 1 + 9 * 6 + 5 + 2 instructions.
+        row("a zero-extended counter to 10 left on equality", windows_xdp, {}, R"(
+            r2 = 0
+        loop:
+            r2 += 1
+            r5 = r2
+            r5 <<= 32
+            r5 >>= 32
+            if r5 == 10 goto out
+            goto loop
+        out:
+            r0 = 1
+            exit)",
+            accepted_loop(62)),
+        // 1 + 10 * (1 + 20 * 2 + 2) + 2 instructions.
+        row("nested loops of 10 and 20 iterations", windows_xdp, {}, R"(
+            r2 = 0
+        outer:
+            r3 = 0
+        inner:
+            r3 += 1
+            if r3 < 20 goto inner
+            r2 += 1
+            if r2 < 10 goto outer
+            r0 = 1
+            exit)",
+            accepted_loop(433)),
+        row("r0 = 7 from xdp on Windows", windows_xdp, {}, R"(
+            r0 = 7
+            exit)",
+            rejected(1, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+        row("r0 = 0 from xdp on Windows", windows_xdp, {}, R"(
+            r0 = 0
+            exit)",
+            rejected(1, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+        row("r0 from the context, unchecked, from xdp on Windows", windows_xdp, {}, R"(
+            r0 = *(u32 *)(r1 + 24)
+            exit)",
+            rejected(1, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+        row("a pointer returned from xdp on Windows", windows_xdp, {}, R"(
+            r0 = r10
+            exit)",
+            rejected(1, "r0 must be a number", "r0.type == number")),
+        row("r0 out of range on one of two exits", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            if r2 == 0 goto other
+            r0 = 1
+            exit
+        other:
+            r0 = 5
+            exit)",
+            rejected(5, "r0 must be in [1, 3] at exit for xdp", "r0 in [1, 3]")),
+        // eBPF defines division and modulo by 0 (the quotient is 0, the remainder the dividend): nothing to prove.
+        row("division and modulo by a value that may be 0", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            r3 = 10
+            r3 /= r2
+            r3 %= r2
+            r0 = 1
+            exit)",
+            accepted(6)),
+        row("r0 = 3 from xdp on Windows", windows_xdp, {}, R"(
+            r0 = 3
+            exit)",
+            accepted(2)),
+        row("r0 = 3 from bind", windows_bind, {}, R"(
+            r0 = 3
+            exit)",
+            rejected(1, "r0 must be in [0, 2] at exit for bind", "r0 in [0, 2]")),
+        row("r0 = 5 from xdp on Linux", linux_xdp, {}, R"(
+            r0 = 5
+            exit)",
+            rejected(1, "r0 must be in [0, 4] at exit for xdp", "r0 in [0, 4]")),
+        row("r0 = 0 or 4 from xdp on Linux", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 12)
+            r0 = 0
+            if r2 == 0 goto out
+            r0 = 4
+        out:
+            exit)",
+            accepted(5)),
+    });
+}
+
+// Shapes clang emits for packet parsing, which a verifier must follow to be of use.
+TEST_CASE("verifier asm: clang's packet patterns") {
+    check_rows({
+        row("check data+34, then read at offsets below 34", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 34
+            if r4 > r3 goto out
+            r0 = *(u16 *)(r2 + 12)
+            r0 = *(u8 *)(r2 + 23)
+            r0 = *(u32 *)(r2 + 26)
+            r0 = *(u32 *)(r2 + 30)
+        out:
+            r0 = 1
+            exit)",
+            accepted(11)),
+        // 4 + 64 * 9 + 2 instructions.
+        row("a loop over the packet's bytes, checked each iteration", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = 0
+            r5 = 0
+        loop:
+            r6 = r2
+            r6 += r5
+            r7 = r6
+            r7 += 1
+            if r7 > r3 goto done
+            r7 = *(u8 *)(r6 + 0)
+            r4 += r7
+            r5 += 1
+            if r5 < 64 goto loop
+        done:
+            r0 = 1
+            exit)",
+            accepted_loop(582)),
+        row("a loop over the packet's bytes reading one past its check", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = 0
+            r5 = 0
+        loop:
+            r6 = r2
+            r6 += r5
+            r7 = r6
+            r7 += 1
+            if r7 > r3 goto done
+            r7 = *(u8 *)(r6 + 1)
+            r4 += r7
+            r5 += 1
+            if r5 < 64 goto loop
+        done:
+            r0 = 1
+            exit)",
+            rejected(9, "Upper bound must be at most packet_size", "valid_access(r6.offset+1, width=1)")),
+        row("the header after IPv4 options: IHL * 4, checked", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 34
+            if r4 > r3 goto out
+            r5 = *(u8 *)(r2 + 14)
+            r5 &= 15
+            r5 <<= 2
+            r4 = r2
+            r4 += 14
+            r4 += r5
+            r6 = r4
+            r6 += 8
+            if r6 > r3 goto out
+            r0 = *(u16 *)(r4 + 2)
+            r0 = *(u16 *)(r4 + 6)
+        out:
+            r0 = 1
+            exit)",
+            accepted(18)),
+        row("the header after IPv4 options read past its check", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 34
+            if r4 > r3 goto out
+            r5 = *(u8 *)(r2 + 14)
+            r5 &= 15
+            r5 <<= 2
+            r4 = r2
+            r4 += 14
+            r4 += r5
+            r6 = r4
+            r6 += 8
+            if r6 > r3 goto out
+            r0 = *(u16 *)(r4 + 2)
+            r0 = *(u16 *)(r4 + 7)
+        out:
+            r0 = 1
+            exit)",
+            rejected(15, "Upper bound must be at most packet_size", "valid_access(r4.offset+7, width=2)")),
+        row("a checked packet pointer spilled across a helper call and filled", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            *(u64 *)(r10 - 8) = r2
+            call 6
+            r5 = *(u64 *)(r10 - 8)
+            r0 = *(u16 *)(r5 + 12)
+        out:
+            r0 = 1
+            exit)",
+            accepted(11)),
+        row("a spilled packet pointer filled and read past its check", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            *(u64 *)(r10 - 8) = r2
+            call 6
+            r5 = *(u64 *)(r10 - 8)
+            r0 = *(u16 *)(r5 + 13)
+        out:
+            r0 = 1
+            exit)",
+            rejected(8, "Upper bound must be at most packet_size", "valid_access(r5.offset+13, width=2)")),
+    });
+}
+
+// Subprograms share the caller's view of its stack through pointers; a call chain is at most eight frames deep.
+TEST_CASE("verifier asm: calls to subprograms") {
+    check_rows({
+        row("a subprogram incrementing the caller's stack slot", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            call increment
+            r2 = *(u64 *)(r10 - 8)
+            r0 = 1
+            exit
+        increment:
+            r2 = *(u64 *)(r1 + 0)
+            r2 += 1
+            *(u64 *)(r1 + 0) = r2
+            r0 = 0
+            exit)",
+            accepted(12)),
+        row("a subprogram reading past the caller's slot", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            call increment
+            r0 = 1
+            exit
+        increment:
+            r2 = *(u64 *)(r1 + 8)
+            r0 = 0
+            exit)",
+            rejected(6, "Upper bound must be at most r10")),
+        // The entry and seven subprograms: eight frames, two instructions each.
+        row("a chain of eight frames", windows_xdp, {}, R"(
+            call f1
+            exit
+        f1: call f2
+            exit
+        f2: call f3
+            exit
+        f3: call f4
+            exit
+        f4: call f5
+            exit
+        f5: call f6
+            exit
+        f6: call f7
+            exit
+        f7: r0 = 1
+            exit)",
+            accepted(16)),
+        // The call in f7, at pc 14, would open the ninth frame.
+        row("a chain of nine frames", windows_xdp, {}, R"(
+            call f1
+            exit
+        f1: call f2
+            exit
+        f2: call f3
+            exit
+        f3: call f4
+            exit
+        f4: call f5
+            exit
+        f5: call f6
+            exit
+        f6: call f7
+            exit
+        f7: call f8
+            exit
+        f8: r0 = 1
+            exit)",
+            rejected(14, "Call depth exceeds 8", "depth <= 8")),
+    });
+}
+
+// The rest of docs/verifier.md's catalogue: memory a program or helper may not use, released memory, returned
+// frames, maps of maps, unsupported instructions and bad map references.
+TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions") {
+    check_rows({
+        row("a load through a map", windows_xdp, {hash_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = *(u8 *)(r1 + 0)
+            r0 = 1
+            exit)",
+            rejected(2, "r1 does not point to memory a program may access",
+                     "r1.type in {stack, packet, map_value, alloc}")),
+        row("the context handed to trace_printk as its buffer", windows_xdp, {}, R"(
+            r2 = 8
+            call 12
+            r0 = 1
+            exit)",
+            rejected(1, "r1 does not point to memory a helper may use",
+                     "r1.type in {stack, packet, map_value, alloc}")),
+        row("a context field at a variable offset", windows_xdp, {}, R"(
+            r5 = *(u32 *)(r1 + 24)
+            r5 &= 4
+            r1 += r5
+            r2 = *(u32 *)(r1 + 0)
+            r0 = 1
+            exit)",
+            rejected(3, "Context offset is not a constant", "r1.offset is constant")),
+        row("xdp on Windows: the metadata pointer", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 16)
+            r0 = 1
+            exit)",
+            rejected(0, "Context field data_meta is not supported", "ctx_field(16, 8)")),
+        row("a ring buffer record written after its submission", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r6 = r0
+            r1 = r0
+            r2 = 0
+            call 132
+            *(u8 *)(r6 + 0) = 0
+        out:
+            r0 = 2
+            exit)",
+            rejected(10, "r6 points to memory already submitted or discarded")),
+        row("a pointer into a returned subprogram's frame", windows_xdp, {}, R"(
+            call frame
+            r1 = *(u64 *)(r0 + 0)
+            r0 = 1
+            exit
+        frame:
+            *(u64 *)(r10 - 8) = 0
+            r0 = r10
+            r0 += -8
+            exit)",
+            rejected(1, "r0 points into the frame of a function that returned")),
+        row("a pointer handed to trace_printk as a value to print", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r3 = r10
+            r1 = r10
+            r1 += -8
+            r2 = 8
+            call 13
+            r0 = 1
+            exit)",
+            rejected(5, "r3 must be a number", "r3.type == number")),
+        row("strncmp against a stack buffer for its constant string", linux_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            r2 = 8
+            r3 = r10
+            r3 += -8
+            call 182
+            r0 = 2
+            exit)",
+            rejected(6, "r3 must point to a constant string in read-only memory")),
+        row("a lookup in an array of maps without an inner map", windows_xdp, {outer_map(std::nullopt)}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            r0 = 1
+            exit)",
+            rejected(5, "Map outer of kind array_of_maps has no inner map definition", "inner(outer)")),
+        row("a lookup in an array of maps, then in the inner map", windows_xdp, {outer_map(1), array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = r10
+            r2 += -4
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u64 *)(r0 + 8)
+        out:
+            r0 = 1
+            exit)",
+            accepted(14)),
+        row("the inner map's value read one byte past its end", windows_xdp, {outer_map(1), array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = r10
+            r2 += -4
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u64 *)(r0 + 9)
+        out:
+            r0 = 1
+            exit)",
+            rejected(12, "Upper bound must be at most the value size 16", "valid_access(r0.offset+9, width=8)")),
+        row("bpf_loop with a callback", linux_xdp, {}, R"(
+            r1 = 10
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(5, "Helper loop takes a callback, which the verifier does not support yet")),
+        row("an indirect call", windows_xdp, {}, R"(
+            r2 = 0
+            callx r2
+            r0 = 1
+            exit)",
+            rejected(1, "Indirect calls (callx) are not supported")),
+        row("a call to a kernel function", linux_xdp, {}, R"(
+            call kfunc 1234
+            r0 = 2
+            exit)",
+            rejected(0, "Calls to kernel functions are not supported")),
+        row("a map reference past the program's maps", windows_xdp, {hash_map()}, R"(
+            r1 = map_by_idx(1) ll
+            r0 = 1
+            exit)",
+            rejected(0, "lddw refers to no map of the program")),
+        row("a global-data reference past its value", windows_xdp, {rodata_map()}, R"(
+            r1 = map_value_by_idx(0, 17) ll
+            r0 = 1
+            exit)",
+            rejected(0, "lddw points outside the value of map rodata")),
+        // Two ways into the loop of pcs 2-4: by falling through to 2 and by jumping to 3.
+        row("a loop entered in its middle", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            if r2 == 0 goto middle
+        head:
+            r2 += 1
+        middle:
+            r2 += 1
+            if r2 < 10 goto head
+            r0 = 1
+            exit)",
+            rejected(3, "Irreducible control flow: a loop is entered other than at its head", "reducible")),
+    });
+}
+
+TEST_SUITE_END();

@@ -1,0 +1,147 @@
+// `embpf verify FILE`: the verifier's report for each program of an object, like `netsh ebpf show verification`.
+#include "commands.hpp"
+
+#include "embpf/api/object_spec.hpp"
+#include "embpf/verifier/verifier.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <memory>
+
+namespace embpf::tools {
+
+namespace {
+
+struct VerifyOptions {
+    std::string file;
+    std::string section;
+    std::string program;
+    std::string type;
+    std::string platform;
+    std::string level = "normal";
+    bool json = false;
+};
+
+verifier::Level level_named(const std::string& name) {
+    if (name == "verbose") {
+        return verifier::Level::verbose;
+    }
+    if (name == "informational") {
+        return verifier::Level::informational;
+    }
+    return verifier::Level::normal;
+}
+
+// A program the verifier cannot be asked about still gets a report, so that one such program does not hide the
+// verdicts of the others.
+verifier::Report rejected(const ProgramSpec& program, std::string type, std::string message) {
+    verifier::Report report;
+    report.program = program.name();
+    report.section = program.section();
+    report.type = std::move(type);
+    report.errors.push_back({0, std::move(message), "", std::nullopt});
+    return report;
+}
+
+int run_verify(const VerifyOptions& options) {
+    auto spec = ObjectSpec::open(std::filesystem::path(options.file), platform_named(options.platform));
+    if (!spec) {
+        std::cerr << "embpf: " << spec.error().message << '\n';
+        return kExitBadInput;
+    }
+    const platform::Platform& platform = spec->platform();
+    const platform::ProgramType* forced_type = nullptr;
+    if (!options.type.empty()) {
+        forced_type = platform.program_type(options.type);
+        if (forced_type == nullptr) {
+            std::string known;
+            for (const platform::ProgramType& type : platform.program_types()) {
+                known += (known.empty() ? "" : ", ") + type.name;
+            }
+            std::cerr << "embpf: platform " << platform.name() << " has no program type " << options.type << " (it has "
+                      << known << ")\n";
+            return kExitBadInput;
+        }
+    }
+    std::vector<const ProgramSpec*> selected;
+    for (const ProgramSpec& program : spec->programs()) {
+        if ((options.program.empty() || program.name() == options.program) &&
+            (options.section.empty() || program.section() == options.section)) {
+            selected.push_back(&program);
+        }
+    }
+    if (selected.empty()) {
+        std::cerr << "embpf: " << options.file << " has no program"
+                  << (options.program.empty() ? "" : " named " + options.program)
+                  << (options.section.empty() ? "" : " in section " + options.section) << '\n';
+        return kExitBadInput;
+    }
+    auto maps = verifier::describe_maps(spec->maps(), platform);
+    if (!maps) {
+        std::cerr << "embpf: " << maps.error().message << '\n';
+        return kExitBadInput;
+    }
+
+    const verifier::Level level = level_named(options.level);
+    std::vector<verifier::Report> reports;
+    for (const ProgramSpec* program : selected) {
+        const platform::ProgramType* type = forced_type != nullptr ? forced_type : platform.program_type(program->type);
+        if (program->definition.unsupported) {
+            reports.push_back(
+                rejected(*program, type != nullptr ? type->name : program->type, *program->definition.unsupported));
+        } else if (type == nullptr) {
+            reports.push_back(rejected(*program, "",
+                                       "no program type of platform " + platform.name() + " matches section " +
+                                           program->section() + " (choose one with --type)"));
+        } else {
+            reports.push_back(verifier::verify(program->definition, *maps, platform, *type, {.level = level}));
+        }
+    }
+    bool all_verified = true;
+    for (const verifier::Report& report : reports) {
+        all_verified = all_verified && report.verified;
+    }
+
+    if (options.json) {
+        nlohmann::ordered_json out;
+        out["file"] = options.file;
+        out["platform"] = {{"name", platform.name()}, {"reason", spec->platform_choice().reason}};
+        out["programs"] = nlohmann::ordered_json::array();
+        for (const verifier::Report& report : reports) {
+            out["programs"].push_back(nlohmann::ordered_json::parse(report.json()));
+        }
+        std::cout << out.dump(2) << '\n';
+    } else {
+        // A lone program's output is the report alone, as netsh prints it, so that tools reading one match both.
+        const bool headers = reports.size() > 1;
+        for (std::size_t i = 0; i < reports.size(); ++i) {
+            const verifier::Report& report = reports[i];
+            if (headers) {
+                std::cout << (i == 0 ? "" : "\n") << "Program " << report.program << " (section " << report.section
+                          << ", type " << (report.type.empty() ? "(none)" : report.type) << "):\n";
+            }
+            std::cout << report.text(level);
+        }
+    }
+    return all_verified ? kExitOk : kExitFailure;
+}
+
+} // namespace
+
+void add_verify_command(CLI::App& app, int& status) {
+    auto options = std::make_shared<VerifyOptions>();
+    CLI::App* command = app.add_subcommand("verify", "Verify the programs of an eBPF object and print the reports");
+    command->add_option("file", options->file, "eBPF object file")->required();
+    command->add_option("--section", options->section, "verify only the programs of this section");
+    command->add_option("--program", options->program, "verify only the program of this name");
+    command->add_option("--type", options->type, "program type to verify as (default: chosen from the section)");
+    command->add_option("--platform", options->platform, "platform profile (default: chosen from the object)")
+        ->check(CLI::IsMember({"windows", "linux"}));
+    command->add_option("--level", options->level, "how much the report says (default: normal)")
+        ->check(CLI::IsMember({"normal", "informational", "verbose"}));
+    command->add_flag("--json", options->json, "print JSON");
+    command->callback([options, &status] { status = run_verify(*options); });
+}
+
+} // namespace embpf::tools
