@@ -215,6 +215,8 @@ TEST_SUITE("verifier soundness") {
             {"be64 of a 16-bit number taken as non-negative", "xdp",
              "r9 = *(u16 *)(r1 + 24)\nr9 = be64 r9\nif r9 s< 0 goto +2\nr0 = 1\nexit\n"
              "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+            {"an arithmetic shift by 0 of any number taken as above 3", "bind",
+             "r9 = *(u64 *)(r1 + 16)\nr9 s>>= 0\nif r9 s> 3 goto +1\nr0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
         };
         const std::vector<embpf::verifier::MapDescriptor> maps{
             {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false}};
