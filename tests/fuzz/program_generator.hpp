@@ -137,6 +137,10 @@ class Emitter {
     [[nodiscard]] std::vector<isa::Instruction> finish() {
         for (const auto& [pc, label] : m_fixups) {
             const auto offset = static_cast<std::ptrdiff_t>(m_labels[label]) - static_cast<std::ptrdiff_t>(pc + 1);
+            if (m_code[pc].opcode == isa::op::CALL_OP) { // a local call keeps its distance in imm
+                m_code[pc].imm = static_cast<std::int32_t>(offset);
+                continue;
+            }
             m_code[pc].offset = static_cast<std::int16_t>(std::clamp<std::ptrdiff_t>(
                 offset, std::numeric_limits<std::int16_t>::min(), std::numeric_limits<std::int16_t>::max()));
         }
@@ -180,6 +184,9 @@ class Generator {
         m_e.bind(m_exit);
         set_return();
         exit();
+        for (const Subprogram& subprogram : m_subprograms) {
+            subprogram_body(subprogram);
+        }
         m_out.instructions = m_e.finish();
         std::sort(m_out.packet_sizes.begin(), m_out.packet_sizes.end());
         m_out.packet_sizes.erase(std::unique(m_out.packet_sizes.begin(), m_out.packet_sizes.end()),
@@ -201,6 +208,11 @@ class Generator {
     struct Width {
         std::uint8_t size;
         int bytes;
+    };
+    struct Subprogram {
+        Emitter::Label entry;
+        int buffer;    // bytes of the caller's stack the callee gets in r1
+        bool past_r10; // the buffer ends at the caller's r10, so reading past it leaves the stack
     };
     static constexpr std::array<Width, 4> kWidths{
         {{isa::op::B, 1}, {isa::op::H, 2}, {isa::op::W, 4}, {isa::op::DW, 8}}};
@@ -489,13 +501,14 @@ class Generator {
         early_exit,
         atomic,
         counter_access,
+        call_local,
     };
     struct Weighted {
         Piece piece;
         std::uint32_t weight;
         bool calls; // makes helper calls (or a loop): never inside a loop body
     };
-    static constexpr std::array<Weighted, 20> kPieces{{
+    static constexpr std::array<Weighted, 21> kPieces{{
         {Piece::packet_const, 12, false}, {Piece::packet_var, 8, false},
         {Piece::stack_store, 6, false},   {Piece::stack_load, 5, false},
         {Piece::spill, 3, false},         {Piece::fill, 3, false},
@@ -506,6 +519,7 @@ class Generator {
         {Piece::ctx, 4, false},           {Piece::adjust_head, 1, true},
         {Piece::meta, 1, false},          {Piece::early_exit, 2, false},
         {Piece::atomic, 2, false},        {Piece::counter_access, 10, false},
+        {Piece::call_local, 3, true},
     }};
 
     void piece() {
@@ -534,6 +548,10 @@ class Generator {
         case Piece::adjust_head:
         case Piece::meta: return m_xdp;
         case Piece::early_exit: return m_options.early_exits;
+        // A spill in a loop body changes what a fill before it reads in the next round, which the straight-line
+        // tracking of the stack does not see.
+        case Piece::spill:
+        case Piece::fill: return !m_in_loop;
         case Piece::branch: return m_depth < 3;
         case Piece::loop: return m_depth < 2;
         default: return true;
@@ -561,6 +579,7 @@ class Generator {
         case Piece::early_exit: early_exit(); break;
         case Piece::atomic: atomic(); break;
         case Piece::counter_access: counter_access(); break;
+        case Piece::call_local: call_local(); break;
         }
     }
 
@@ -1416,6 +1435,56 @@ class Generator {
         }
     }
 
+    // A bpf-to-bpf call: the callee gets a buffer in the caller's frame (r1, r1 + size), a number (r2) and the
+    // packet (r3, r4), and returns a number. Callees come after the main program's exit.
+    void call_local() {
+        Subprogram subprogram{m_e.label(), 8 * (1 + static_cast<int>(m_rng.below(4))), false};
+        const int buffer = stack_buffer(subprogram.buffer);
+        if (!is_number(buffer, subprogram.buffer)) {
+            fill_stack(buffer, subprogram.buffer, slip());
+        }
+        subprogram.past_r10 = buffer + subprogram.buffer == 0;
+        mov_r(R1, R10);
+        add(R1, buffer);
+        mov_r(R2, kAcc);
+        mov_r(R3, kData);
+        mov_r(R4, kEnd);
+        m_e.jump(isa::op::CALL_OP, 0, static_cast<int>(isa::CallSource::local), 0, subprogram.entry);
+        fold(R0);
+        m_subprograms.push_back(subprogram);
+    }
+
+    void subprogram_body(const Subprogram& subprogram) {
+        m_e.bind(subprogram.entry);
+        mov(R0, 0);
+        const Width w = width_at_most(subprogram.buffer);
+        int at = static_cast<int>(m_rng.below(static_cast<std::uint32_t>(subprogram.buffer - w.bytes + 1)));
+        if (subprogram.past_r10 && slip()) {
+            at = subprogram.buffer - w.bytes + 1; // past the caller's r10
+        }
+        ldx(w.size, R5, R1, at);
+        alu_r(isa::op::ADD, R0, R5);
+        const Width s = width_at_most(subprogram.buffer);
+        stx(s.size, R1,
+            s.bytes * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(subprogram.buffer / s.bytes))), R2);
+        // The callee's own frame.
+        const int slot = -8 * (1 + static_cast<int>(m_rng.below(8)));
+        stx(isa::op::DW, R10, slot, R2);
+        ldx(isa::op::DW, R5, R10, slot);
+        alu_r(isa::op::XOR, R0, R5);
+        // The packet, checked against the end the caller passed.
+        const int needed = 1 + static_cast<int>(m_rng.below(24));
+        note_size(needed);
+        const Label skip = m_e.label();
+        mov_r(R5, R3);
+        add(R5, needed);
+        jump_r(isa::op::JGT, R5, R4, skip);
+        ldx(isa::op::B, R5, R3, needed - (slip() ? 0 : 1));
+        alu_r(isa::op::ADD, R0, R5);
+        m_e.bind(skip);
+        exit();
+    }
+
     // An atomic operation on a stack slot or, planted as an error, on the packet: its alignment is the host's, and
     // an atomic operation needs a natural one.
     void atomic() {
@@ -1465,6 +1534,7 @@ class Generator {
 
     Entropy& m_rng;
     GeneratorOptions m_options;
+    std::vector<Subprogram> m_subprograms;
     Emitter m_e;
     GeneratedProgram m_out;
     Stack m_stack;

@@ -116,11 +116,13 @@ inline std::string where(const Run& run, std::uint64_t address) {
     return hex(address);
 }
 
-// Whether the program may hand [addr, addr + size) to a helper: its own stack frame, the context's fields, the data
-// range and the map values it got.
+// Whether the program may hand [addr, addr + size) to a helper: one stack frame (which one depends on the call depth,
+// which helpers do not know), the context's fields, the data range and the map values it got.
 inline bool accessible(const Run& run, std::uint64_t addr, std::uint64_t size, bool write) {
-    if (inside(addr, size, run.stack_top - isa::kStackSize, isa::kStackSize)) {
-        return true;
+    for (std::size_t frame = 1; frame <= isa::kMaxCallDepth + 1; ++frame) {
+        if (inside(addr, size, run.stack_top - frame * isa::kStackSize, isa::kStackSize)) {
+            return true;
+        }
     }
     for (const auto* regions : {&run.options.regions, &run.handed_out}) {
         for (const exec::MemoryRegion& region : *regions) {
