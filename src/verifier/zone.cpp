@@ -62,8 +62,9 @@ void Zone::set(Var v, Interval range) {
         return;
     }
     const auto s = static_cast<std::size_t>(add_slot(v));
-    at(0, s) = range.hi;
-    at(s, 0) = range.lo == kNegInf ? kInf : -range.lo;
+    // -2^63 has no negation in int64: a bound there is no bound (below) or the least finite one (above).
+    at(0, s) = std::max(range.hi, kNegInf + 1);
+    at(s, 0) = range.lo <= kNegInf ? kInf : -range.lo;
     for (std::size_t j = 1; j < dim(); ++j) {
         if (j != s) {
             at(j, s) = add_bounds(at(j, 0), at(0, s));
