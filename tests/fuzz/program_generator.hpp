@@ -1,0 +1,1487 @@
+// Random eBPF programs shaped like what clang emits for packet filters on eBPF for Windows (the xdp and bind hooks):
+// bounds checks against data_end, map lookups with null checks, stack buffers handed to helpers, counted loops. Most
+// checks are right, so that the verifier accepts a good share of the programs and the soundness oracle has something
+// to run; a few are planted wrong (off by one, a missing null check, an unbounded index), and those are the programs
+// a sound verifier must refuse. Header-only and deterministic: the same bytes or seed give the same program.
+#pragma once
+
+#include "embpf/isa/instruction.hpp"
+#include "embpf/platform/platform.hpp"
+#include "embpf/verifier/verifier.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace embpf::fuzz {
+
+/// Where the generator's choices come from: the bytes of a fuzzer input, one or a few per decision, so that libFuzzer's
+/// mutations map onto program changes; once they run out (or for a seed), a splitmix64 stream seeded from them.
+class Entropy {
+  public:
+    explicit Entropy(std::uint64_t seed) : m_state(seed) {}
+    explicit Entropy(std::span<const std::uint8_t> bytes) : m_bytes(bytes), m_state(fnv1a(bytes)) {}
+
+    /// A number in [0, n).
+    [[nodiscard]] std::uint32_t below(std::uint32_t n) {
+        if (n <= 1) {
+            return 0;
+        }
+        std::uint64_t value = 0;
+        if (m_pos < m_bytes.size()) {
+            for (std::uint32_t range = n; range != 0 && m_pos < m_bytes.size(); range >>= 8) {
+                value = value << 8 | m_bytes[m_pos++];
+            }
+        } else {
+            value = next();
+        }
+        return static_cast<std::uint32_t>(value % n);
+    }
+    /// A number in [lo, hi].
+    [[nodiscard]] std::int64_t between(std::int64_t lo, std::int64_t hi) {
+        return lo + static_cast<std::int64_t>(below(static_cast<std::uint32_t>(hi - lo + 1)));
+    }
+    [[nodiscard]] bool chance(unsigned percent) { return below(100) < percent; }
+    [[nodiscard]] std::uint64_t bits() {
+        std::uint64_t value = 0;
+        for (int i = 0; i < 4; ++i) {
+            value = value << 16 | below(1U << 16);
+        }
+        return value;
+    }
+    template <typename T>
+    [[nodiscard]] const T& pick(std::span<const T> items) {
+        return items[below(static_cast<std::uint32_t>(items.size()))];
+    }
+
+  private:
+    static std::uint64_t fnv1a(std::span<const std::uint8_t> bytes) {
+        std::uint64_t hash = 0xcbf29ce484222325ULL;
+        for (std::uint8_t b : bytes) {
+            hash = (hash ^ b) * 0x100000001b3ULL;
+        }
+        return hash;
+    }
+    std::uint64_t next() {
+        std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+
+    std::span<const std::uint8_t> m_bytes;
+    std::size_t m_pos = 0;
+    std::uint64_t m_state = 0;
+};
+
+/// A generated program with what its runs need to know.
+struct GeneratedProgram {
+    std::string type; ///< a program type of platform::windows(): "xdp" or "bind"
+    /// Map references are pseudo `lddw`s (LddwSource::map_index, imm = index into `maps`).
+    std::vector<isa::Instruction> instructions;
+    std::vector<verifier::MapDescriptor> maps;
+    /// Data-range sizes at the edges of the program's bounds checks: the sizes where an off-by-one shows.
+    std::vector<std::uint32_t> packet_sizes;
+    /// Keys the program looks up, updates or deletes (little-endian, zero-extended to the key size).
+    std::vector<std::uint64_t> keys;
+    unsigned mistakes = 0; ///< errors planted on purpose; a program without any may still be refused
+};
+
+struct GeneratorOptions {
+    std::string type; ///< "xdp" or "bind"; empty: either
+    /// Keep adding top-level pieces until the program has this many instruction slots; 0: 2 to 20 pieces.
+    std::size_t min_instructions = 0;
+    /// Percent chance that a piece of code carries a planted error; -1: none in half of the programs, 10 in the rest.
+    int mistake_percent = -1;
+    std::uint32_t max_loop_iterations = 16;
+    bool countdown_loops = true; ///< loops that count down, which the verifier cannot bound yet
+    bool early_exits = true;     ///< exits in the middle, which may leave the rest of the program unreachable
+};
+
+namespace detail {
+
+enum Reg : int { R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 };
+// Fixed roles for the whole program, in callee-saved registers so that helper calls keep them.
+inline constexpr int kCtx = R6;
+inline constexpr int kData = R7;
+inline constexpr int kEnd = R8;
+inline constexpr int kAcc = R9;     // a number every piece folds its results into
+inline constexpr int kCounter = R5; // the loop counter: loop bodies make no calls, so r5 survives
+
+inline constexpr std::uint32_t kAdjustHead = 0x10000; // eBPF for Windows' bpf_xdp_adjust_head
+
+/// Jumps by label, resolved into slot offsets at the end.
+class Emitter {
+  public:
+    using Label = std::size_t;
+
+    [[nodiscard]] Label label() {
+        m_labels.push_back(kUnbound);
+        return m_labels.size() - 1;
+    }
+    void bind(Label label) { m_labels[label] = m_code.size(); }
+    void emit(const isa::Instruction& ins) { m_code.push_back(ins); }
+    void jump(std::uint8_t opcode, int dst, int src, std::int32_t imm, Label target) {
+        m_fixups.emplace_back(m_code.size(), target);
+        emit(isa::make(opcode, dst, src, 0, imm));
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return m_code.size(); }
+
+    [[nodiscard]] std::vector<isa::Instruction> finish() {
+        for (const auto& [pc, label] : m_fixups) {
+            const auto offset = static_cast<std::ptrdiff_t>(m_labels[label]) - static_cast<std::ptrdiff_t>(pc + 1);
+            m_code[pc].offset = static_cast<std::int16_t>(std::clamp<std::ptrdiff_t>(
+                offset, std::numeric_limits<std::int16_t>::min(), std::numeric_limits<std::int16_t>::max()));
+        }
+        return std::move(m_code);
+    }
+
+  private:
+    static constexpr std::size_t kUnbound = std::numeric_limits<std::size_t>::max();
+    std::vector<isa::Instruction> m_code;
+    std::vector<std::size_t> m_labels;
+    std::vector<std::pair<std::size_t, Label>> m_fixups;
+};
+
+class Generator {
+  public:
+    Generator(Entropy& entropy, const GeneratorOptions& options) : m_rng(entropy), m_options(options) {}
+
+    GeneratedProgram run() {
+        m_out.type = !m_options.type.empty() ? m_options.type : (m_rng.chance(65) ? "xdp" : "bind");
+        m_xdp = m_out.type == "xdp";
+        const platform::ProgramType* type = platform::windows().program_type(m_out.type);
+        m_ret_min = type != nullptr ? type->return_min : 0;
+        m_ret_max = type != nullptr ? type->return_max : 0;
+        if (m_options.mistake_percent >= 0) {
+            m_mistake_percent = static_cast<unsigned>(m_options.mistake_percent);
+        } else {
+            m_mistake_percent = m_rng.chance(50) ? 0 : 10;
+        }
+        make_maps();
+        m_exit = m_e.label();
+        prologue();
+        if (m_options.min_instructions > 0) {
+            while (m_e.size() < m_options.min_instructions) {
+                piece();
+            }
+        } else {
+            for (std::uint32_t n = 2 + m_rng.below(19); n > 0; --n) {
+                piece();
+            }
+        }
+        m_e.bind(m_exit);
+        set_return();
+        exit();
+        m_out.instructions = m_e.finish();
+        std::sort(m_out.packet_sizes.begin(), m_out.packet_sizes.end());
+        m_out.packet_sizes.erase(std::unique(m_out.packet_sizes.begin(), m_out.packet_sizes.end()),
+                                 m_out.packet_sizes.end());
+        return std::move(m_out);
+    }
+
+  private:
+    using Label = Emitter::Label;
+
+    // What the generator knows about each stack byte, to read only what was written (unless it slips).
+    enum class Byte : std::uint8_t { uninit, number, pointer };
+    enum class PointerKind : std::uint8_t { packet, packet_end, ctx };
+    struct Stack {
+        std::array<Byte, isa::kStackSize> bytes{};
+        std::map<int, PointerKind> spills; // 8-byte slots holding a pointer, by offset from r10
+    };
+
+    struct Width {
+        std::uint8_t size;
+        int bytes;
+    };
+    static constexpr std::array<Width, 4> kWidths{
+        {{isa::op::B, 1}, {isa::op::H, 2}, {isa::op::W, 4}, {isa::op::DW, 8}}};
+
+    // --- choices ---------------------------------------------------------------------------------------------------
+
+    // A planted error, at the program's rate.
+    bool slip() {
+        if (m_mistake_percent == 0 || !m_rng.chance(m_mistake_percent)) {
+            return false;
+        }
+        ++m_out.mistakes;
+        return true;
+    }
+    Width width() { return kWidths[m_rng.below(4)]; }
+    Width width_at_most(int bytes) {
+        std::uint32_t count = 0;
+        while (count < kWidths.size() && kWidths[count].bytes <= bytes) {
+            ++count;
+        }
+        return kWidths[m_rng.below(std::max<std::uint32_t>(count, 1))];
+    }
+    std::int32_t small_imm() {
+        switch (m_rng.below(4)) {
+        case 0: return static_cast<std::int32_t>(m_rng.below(16));
+        case 1: return static_cast<std::int32_t>(m_rng.between(-256, 256));
+        case 2: return static_cast<std::int32_t>(1U << m_rng.below(31));
+        default: return static_cast<std::int32_t>(static_cast<std::uint32_t>(m_rng.bits()));
+        }
+    }
+    void note_size(std::int64_t bytes) {
+        for (std::int64_t size : {bytes - 1, bytes, bytes + 1}) {
+            if (size >= 0 && size <= 4096) {
+                m_out.packet_sizes.push_back(static_cast<std::uint32_t>(size));
+            }
+        }
+    }
+    static int round8(int bytes) { return (bytes + 7) / 8 * 8; }
+
+    // --- instructions ----------------------------------------------------------------------------------------------
+
+    void mov(int dst, std::int32_t imm) {
+        m_e.emit(isa::make(isa::op::ALU64 | isa::op::MOV | isa::op::K, dst, 0, 0, imm));
+    }
+    void mov_r(int dst, int src) { m_e.emit(isa::make(isa::op::ALU64 | isa::op::MOV | isa::op::X, dst, src)); }
+    void alu(std::uint8_t code, int dst, std::int32_t imm, bool is64 = true) {
+        m_e.emit(isa::make((is64 ? isa::op::ALU64 : isa::op::ALU) | code | isa::op::K, dst, 0, 0, imm));
+    }
+    void alu_r(std::uint8_t code, int dst, int src, bool is64 = true) {
+        m_e.emit(isa::make((is64 ? isa::op::ALU64 : isa::op::ALU) | code | isa::op::X, dst, src));
+    }
+    void add(int dst, std::int32_t imm) { alu(isa::op::ADD, dst, imm); }
+    void ldx(std::uint8_t size, int dst, int src, int offset) {
+        m_e.emit(isa::make(isa::op::LDX | isa::op::MEM | size, dst, src, static_cast<std::int16_t>(offset)));
+    }
+    void stx(std::uint8_t size, int dst, int offset, int src) {
+        m_e.emit(isa::make(isa::op::STX | isa::op::MEM | size, dst, src, static_cast<std::int16_t>(offset)));
+    }
+    void st(std::uint8_t size, int dst, int offset, std::int32_t imm) {
+        m_e.emit(isa::make(isa::op::ST | isa::op::MEM | size, dst, 0, static_cast<std::int16_t>(offset), imm));
+    }
+    void lddw_map(int dst, std::size_t map) {
+        m_e.emit(isa::make(isa::op::LDDW, dst, static_cast<int>(isa::LddwSource::map_index), 0,
+                           static_cast<std::int32_t>(map)));
+        m_e.emit(isa::make(0));
+    }
+    void call(std::uint32_t id) { m_e.emit(isa::make(isa::op::CALL_OP, 0, 0, 0, static_cast<std::int32_t>(id))); }
+    void exit() { m_e.emit(isa::make(isa::op::EXIT_OP)); }
+    void jump(std::uint8_t code, int dst, std::int32_t imm, Label target, bool is32 = false) {
+        m_e.jump((is32 ? isa::op::JMP32 : isa::op::JMP) | code | isa::op::K, dst, 0, imm, target);
+    }
+    void jump_r(std::uint8_t code, int dst, int src, Label target, bool is32 = false) {
+        m_e.jump((is32 ? isa::op::JMP32 : isa::op::JMP) | code | isa::op::X, dst, src, 0, target);
+    }
+    void ja(Label target) { m_e.jump(isa::op::JA_OP, 0, 0, 0, target); }
+
+    // Folds a number into the accumulator.
+    void fold(int reg) {
+        static constexpr std::array<std::uint8_t, 4> kOps{isa::op::ADD, isa::op::XOR, isa::op::OR, isa::op::SUB};
+        const std::uint8_t code = kOps[m_rng.below(4)];
+        alu_r(code, kAcc, reg, !m_rng.chance(15));
+    }
+
+    // --- the stack as the generator tracks it ----------------------------------------------------------------------
+
+    static bool on_stack(int offset, int bytes) {
+        return offset >= -static_cast<int>(isa::kStackSize) && offset + bytes <= 0;
+    }
+    Byte& byte_at(int offset) {
+        return m_stack.bytes[static_cast<std::size_t>(offset + static_cast<int>(isa::kStackSize))];
+    }
+    void wrote(int offset, int bytes, Byte kind = Byte::number) {
+        for (int i = 0; i < bytes; ++i) {
+            if (on_stack(offset + i, 1)) {
+                byte_at(offset + i) = kind;
+            }
+        }
+        for (auto it = m_stack.spills.begin(); it != m_stack.spills.end();) {
+            const bool overlaps = it->first < offset + bytes && offset < it->first + 8;
+            it = overlaps ? m_stack.spills.erase(it) : std::next(it);
+        }
+    }
+    // A helper may have written some of [offset, offset + bytes): spilled pointers there are gone.
+    void clobbered(int offset, int bytes) {
+        for (int i = 0; i < bytes; ++i) {
+            if (on_stack(offset + i, 1) && byte_at(offset + i) == Byte::pointer) {
+                byte_at(offset + i) = Byte::uninit;
+            }
+        }
+        for (auto it = m_stack.spills.begin(); it != m_stack.spills.end();) {
+            const bool overlaps = it->first < offset + bytes && offset < it->first + 8;
+            it = overlaps ? m_stack.spills.erase(it) : std::next(it);
+        }
+    }
+    bool is_number(int offset, int bytes) {
+        if (!on_stack(offset, bytes)) {
+            return false;
+        }
+        for (int i = 0; i < bytes; ++i) {
+            if (byte_at(offset + i) != Byte::number) {
+                return false;
+            }
+        }
+        return true;
+    }
+    // What is certainly true after a branch that may or may not have run.
+    static Stack meet(const Stack& a, const Stack& b) {
+        Stack out;
+        for (std::size_t i = 0; i < out.bytes.size(); ++i) {
+            out.bytes[i] = a.bytes[i] == b.bytes[i] ? a.bytes[i] : Byte::uninit;
+        }
+        for (const auto& [offset, kind] : a.spills) {
+            auto it = b.spills.find(offset);
+            if (it != b.spills.end() && it->second == kind) {
+                out.spills.emplace(offset, kind);
+            }
+        }
+        return out;
+    }
+    // A stack buffer of `bytes` below r10, 8-aligned.
+    int stack_buffer(int bytes, int spread = 16) {
+        const int base = round8(bytes);
+        const int room = (static_cast<int>(isa::kStackSize) - base) / 8;
+        return -(base + 8 * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(std::min(spread, room + 1)))));
+    }
+    // Stores numbers over [offset, offset + bytes), the widest stores first; a slip leaves the last one out.
+    void fill_stack(int offset, int bytes, bool leave_gap) {
+        int done = 0;
+        while (done < bytes) {
+            const int left = bytes - done;
+            const Width w = left >= 8 ? kWidths[3] : left >= 4 ? kWidths[2] : left >= 2 ? kWidths[1] : kWidths[0];
+            if (leave_gap && done + w.bytes >= bytes) {
+                break;
+            }
+            if (m_rng.chance(50)) {
+                stx(w.size, R10, offset + done, kAcc);
+            } else {
+                st(w.size, R10, offset + done, small_imm());
+            }
+            wrote(offset + done, w.bytes);
+            done += w.bytes;
+        }
+    }
+    // A slot that holds a number: its offset in `offset`.
+    bool find_number(int bytes, int& offset) {
+        for (int tries = 0; tries < 24; ++tries) {
+            const int candidate = -static_cast<int>(8 * (1 + m_rng.below(48)));
+            if (is_number(candidate, bytes)) {
+                offset = candidate;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // --- program structure -----------------------------------------------------------------------------------------
+
+    void make_maps() {
+        std::uint32_t count = m_rng.chance(10) ? 0 : 1 + m_rng.below(2);
+        static constexpr std::array<platform::MapKind, 10> kKinds{
+            platform::MapKind::array,    platform::MapKind::array,        platform::MapKind::array,
+            platform::MapKind::hash,     platform::MapKind::hash,         platform::MapKind::hash,
+            platform::MapKind::lru_hash, platform::MapKind::percpu_array, platform::MapKind::percpu_hash,
+            platform::MapKind::array};
+        static constexpr std::array<std::uint32_t, 10> kValueSizes{4, 8, 8, 12, 16, 16, 24, 32, 40, 64};
+        static constexpr std::array<std::uint32_t, 6> kKeySizes{4, 4, 8, 8, 16, 12};
+        for (std::uint32_t i = 0; i < count; ++i) {
+            verifier::MapDescriptor map;
+            map.name = "map" + std::to_string(i);
+            map.kind = m_rng.pick(std::span<const platform::MapKind>(kKinds));
+            const bool array = map.kind == platform::MapKind::array || map.kind == platform::MapKind::percpu_array;
+            map.key_size = array ? 4 : m_rng.pick(std::span<const std::uint32_t>(kKeySizes));
+            map.value_size =
+                m_rng.chance(5) ? 1 + m_rng.below(7) : m_rng.pick(std::span<const std::uint32_t>(kValueSizes));
+            map.max_entries = 1 + m_rng.below(16);
+            map.read_only = array && m_rng.chance(5);
+            m_out.maps.push_back(std::move(map));
+        }
+    }
+
+    void prologue() {
+        mov_r(kCtx, R1);
+        switch (m_rng.below(4)) {
+        case 0: mov(kAcc, small_imm()); break;
+        case 1: ldx(isa::op::W, kAcc, kCtx, m_xdp ? 24 : 44); break;
+        case 2:
+            call(6); // get_prandom_u32
+            mov_r(kAcc, R0);
+            break;
+        default:
+            if (m_xdp) {
+                ldx(isa::op::H, kAcc, kCtx, 24);
+            } else {
+                ldx(isa::op::DW, kAcc, kCtx, 16);
+            }
+            break;
+        }
+        ldx(isa::op::DW, kData, kCtx, 0);
+        ldx(isa::op::DW, kEnd, kCtx, 8);
+    }
+
+    // r0 in the hook's range, computed the ways compilers do; a slip puts it outside or leaves it unset.
+    void set_return() {
+        const std::int64_t span = m_ret_max - m_ret_min + 1;
+        if (slip()) {
+            switch (m_rng.below(4)) {
+            case 0: mov(R0, static_cast<std::int32_t>(m_ret_max + 1)); return;
+            case 1: mov(R0, static_cast<std::int32_t>(m_ret_min - 1)); return;
+            case 2:
+                mov_r(R0, kAcc);
+                alu(isa::op::AND, R0, 3);
+                return;
+            default: return; // r0 as whatever the last call left, or uninitialized
+            }
+        }
+        switch (m_rng.below(5)) {
+        case 0: mov(R0, static_cast<std::int32_t>(m_ret_min + m_rng.below(static_cast<std::uint32_t>(span)))); break;
+        case 1:
+            mov_r(R0, kAcc);
+            alu(isa::op::AND, R0, 1);
+            add(R0, static_cast<std::int32_t>(m_ret_min));
+            break;
+        case 2:
+            mov_r(R0, kAcc);
+            alu(isa::op::MOD, R0, static_cast<std::int32_t>(span));
+            add(R0, static_cast<std::int32_t>(m_ret_min));
+            break;
+        case 3:
+            alu_r(isa::op::MOV, R0, kAcc, false);
+            alu(isa::op::AND, R0, 1, false);
+            alu(isa::op::ADD, R0, static_cast<std::int32_t>(m_ret_min), false);
+            break;
+        default: {
+            const Label clamp = m_e.label();
+            const Label done = m_e.label();
+            mov_r(R0, kAcc);
+            jump(isa::op::JGT, R0, static_cast<std::int32_t>(m_ret_max), clamp);
+            jump(isa::op::JLT, R0, static_cast<std::int32_t>(m_ret_min), clamp);
+            ja(done);
+            m_e.bind(clamp);
+            mov(R0, static_cast<std::int32_t>(m_ret_min));
+            m_e.bind(done);
+            break;
+        }
+        }
+    }
+
+    enum class Piece : std::uint8_t {
+        packet_const,
+        packet_var,
+        stack_store,
+        stack_load,
+        spill,
+        fill,
+        map_lookup,
+        map_update,
+        map_delete,
+        memset,
+        memcpy,
+        alu,
+        branch,
+        loop,
+        ctx,
+        adjust_head,
+        meta,
+        early_exit,
+        atomic,
+        counter_access,
+    };
+    struct Weighted {
+        Piece piece;
+        std::uint32_t weight;
+        bool calls; // makes helper calls (or a loop): never inside a loop body
+    };
+    static constexpr std::array<Weighted, 20> kPieces{{
+        {Piece::packet_const, 12, false}, {Piece::packet_var, 8, false},
+        {Piece::stack_store, 6, false},   {Piece::stack_load, 5, false},
+        {Piece::spill, 3, false},         {Piece::fill, 3, false},
+        {Piece::map_lookup, 9, true},     {Piece::map_update, 3, true},
+        {Piece::map_delete, 1, true},     {Piece::memset, 3, true},
+        {Piece::memcpy, 3, true},         {Piece::alu, 10, false},
+        {Piece::branch, 6, false},        {Piece::loop, 4, true},
+        {Piece::ctx, 4, false},           {Piece::adjust_head, 1, true},
+        {Piece::meta, 1, false},          {Piece::early_exit, 2, false},
+        {Piece::atomic, 2, false},        {Piece::counter_access, 10, false},
+    }};
+
+    void piece() {
+        std::uint32_t total = 0;
+        for (const Weighted& w : kPieces) {
+            total += allowed(w) ? w.weight : 0;
+        }
+        std::uint32_t roll = m_rng.below(total);
+        for (const Weighted& w : kPieces) {
+            if (!allowed(w)) {
+                continue;
+            }
+            if (roll < w.weight) {
+                emit_piece(w.piece);
+                return;
+            }
+            roll -= w.weight;
+        }
+    }
+    bool allowed(const Weighted& w) const {
+        if (m_in_loop && w.calls) {
+            return false;
+        }
+        switch (w.piece) {
+        case Piece::counter_access: return m_in_loop;
+        case Piece::adjust_head:
+        case Piece::meta: return m_xdp;
+        case Piece::early_exit: return m_options.early_exits;
+        case Piece::branch: return m_depth < 3;
+        case Piece::loop: return m_depth < 2;
+        default: return true;
+        }
+    }
+    void emit_piece(Piece piece) {
+        switch (piece) {
+        case Piece::packet_const: packet_const(); break;
+        case Piece::packet_var: packet_var(); break;
+        case Piece::stack_store: stack_store(); break;
+        case Piece::stack_load: stack_load(); break;
+        case Piece::spill: spill(); break;
+        case Piece::fill: fill(); break;
+        case Piece::map_lookup: map_lookup(); break;
+        case Piece::map_update: map_update(); break;
+        case Piece::map_delete: map_delete(); break;
+        case Piece::memset: memset(); break;
+        case Piece::memcpy: memcpy(); break;
+        case Piece::alu: alu_piece(); break;
+        case Piece::branch: branch(); break;
+        case Piece::loop: loop(); break;
+        case Piece::ctx: ctx_piece(); break;
+        case Piece::adjust_head: adjust_head(); break;
+        case Piece::meta: meta(); break;
+        case Piece::early_exit: early_exit(); break;
+        case Piece::atomic: atomic(); break;
+        case Piece::counter_access: counter_access(); break;
+        }
+    }
+
+    // --- the pieces --------------------------------------------------------------------------------------------------
+
+    // A load or store at base + offset; stores into the data range only where the hook lets programs write it.
+    void access(int base, int offset, Width w, bool store_ok) {
+        if (store_ok && m_rng.chance(30)) {
+            if (w.bytes == 8 && slip()) {
+                stx(isa::op::DW, base, offset, m_rng.chance(50) ? kCtx : R10); // a pointer leaks out
+            } else if (m_rng.chance(50)) {
+                stx(w.size, base, offset, kAcc);
+            } else {
+                st(w.size, base, offset, small_imm());
+            }
+            return;
+        }
+        ldx(w.size, R3, base, offset);
+        fold(R3);
+    }
+
+    // `if data + k > data_end goto skip` in the forms clang emits, then an access at a constant offset.
+    void packet_const() {
+        const Width w = width();
+        const int offset = static_cast<int>(m_rng.chance(20) ? m_rng.below(4) : m_rng.below(48));
+        const int needed = offset + w.bytes;
+        note_size(needed);
+        int checked = needed;
+        int at = offset;
+        bool inverted = false;
+        std::uint32_t form = m_rng.below(5);
+        if (slip()) {
+            switch (m_rng.below(3)) {
+            case 0: checked = needed - 1; break;
+            case 1: at = offset + 1; break;
+            default:
+                inverted = true;
+                form = 0;
+                break;
+            }
+        }
+        const Label skip = m_e.label();
+        int base = kData;
+        int base_offset = at;
+        switch (form) {
+        case 0:
+            mov_r(R2, kData);
+            add(R2, checked);
+            jump_r(inverted ? isa::op::JLE : isa::op::JGT, R2, kEnd, skip);
+            break;
+        case 1:
+            mov_r(R2, kData);
+            add(R2, checked);
+            jump_r(isa::op::JLT, kEnd, R2, skip);
+            base = R2;
+            base_offset = at - checked;
+            break;
+        case 2: {
+            const Label ok = m_e.label();
+            mov_r(R2, kData);
+            add(R2, checked);
+            jump_r(isa::op::JLE, R2, kEnd, ok);
+            ja(skip);
+            m_e.bind(ok);
+            break;
+        }
+        case 3:
+            mov_r(R2, kData);
+            add(R2, checked - 1);
+            jump_r(isa::op::JGE, R2, kEnd, skip);
+            break;
+        default: // the length form: data_end - data < k
+            mov_r(R2, kEnd);
+            alu_r(isa::op::SUB, R2, kData);
+            jump(isa::op::JLT, R2, checked, skip);
+            break;
+        }
+        access(base, base_offset, w, m_xdp || m_rng.chance(5));
+        m_e.bind(skip);
+    }
+
+    // A number bounded by a mask, a modulus, a shift or a comparison, added to data, then checked.
+    void packet_var() {
+        const Width w = width();
+        const int offset = static_cast<int>(m_rng.below(16));
+        const Label skip = m_e.label();
+        int slot = 0;
+        switch (m_rng.below(m_in_loop ? 3 : 4)) {
+        case 0: mov_r(R3, kAcc); break;
+        case 1:
+            mov_r(R3, kAcc);
+            alu(isa::op::RSH, R3, static_cast<std::int32_t>(m_rng.below(32)));
+            break;
+        case 2:
+            if (find_number(8, slot)) {
+                ldx(isa::op::DW, R3, R10, slot);
+            } else {
+                mov_r(R3, kAcc);
+            }
+            break;
+        default:
+            call(6);
+            mov_r(R3, R0);
+            break;
+        }
+        const std::uint32_t bits = m_rng.below(8);
+        std::int64_t max = (std::int64_t{1} << bits) - 1;
+        const std::uint32_t mistake = slip() ? 1 + m_rng.below(4) : 0;
+        if (mistake == 1) {
+            max = 1 << 20; // no bound at all
+        } else if (mistake == 2) {
+            jump(isa::op::JSGT, R3, static_cast<std::int32_t>(max), skip); // negative numbers pass
+        } else {
+            switch (m_rng.below(5)) {
+            case 0: alu(isa::op::AND, R3, static_cast<std::int32_t>(max), !m_rng.chance(30)); break;
+            case 1: jump(isa::op::JGT, R3, static_cast<std::int32_t>(max), skip); break;
+            case 2: alu(isa::op::MOD, R3, static_cast<std::int32_t>(max + 1)); break;
+            case 3:
+                if (bits == 0) {
+                    mov(R3, 0);
+                } else {
+                    alu(isa::op::RSH, R3, static_cast<std::int32_t>(64 - bits));
+                }
+                break;
+            default: jump(isa::op::JGE, R3, static_cast<std::int32_t>(max + 1), skip); break;
+            }
+        }
+        mov_r(R2, kData);
+        alu_r(mistake == 4 ? isa::op::SUB : isa::op::ADD, R2, R3);
+        mov_r(R4, R2);
+        add(R4, offset + w.bytes - (mistake == 3 ? 1 : 0));
+        jump_r(isa::op::JGT, R4, kEnd, skip);
+        access(R2, offset, w, m_xdp);
+        m_e.bind(skip);
+        note_size(offset + w.bytes);
+        note_size(max + offset + w.bytes);
+    }
+
+    void stack_store() {
+        const Width w = width();
+        int offset = -static_cast<int>(8 * (1 + m_rng.below(40)));
+        offset += w.bytes * static_cast<int>(m_rng.below(8 / w.bytes));
+        if (slip()) {
+            offset = m_rng.chance(50) ? -w.bytes + 1 : -static_cast<int>(isa::kStackSize) - 1;
+        }
+        if (m_rng.chance(50)) {
+            stx(w.size, R10, offset, kAcc);
+        } else {
+            st(w.size, R10, offset, small_imm());
+        }
+        wrote(offset, w.bytes);
+    }
+
+    void stack_load() {
+        Width w = width();
+        int offset = 0;
+        bool found = false;
+        for (int tries = 0; tries < 24 && !found; ++tries) {
+            w = width();
+            offset = -static_cast<int>(8 * (1 + m_rng.below(48)));
+            offset += w.bytes * static_cast<int>(m_rng.below(8 / w.bytes));
+            found = is_number(offset, w.bytes);
+        }
+        if (slip()) {
+            switch (m_rng.below(3)) {
+            case 0: offset = 0; break; // above r10
+            case 1: offset = -static_cast<int>(isa::kStackSize) - 8; break;
+            default: offset = -static_cast<int>(8 * (1 + m_rng.below(60))); break; // maybe never written
+            }
+        } else if (!found) {
+            stack_store();
+            return;
+        }
+        ldx(w.size, R3, R10, offset);
+        fold(R3);
+    }
+
+    void spill() {
+        static constexpr std::array<std::pair<int, PointerKind>, 3> kPointers{
+            {{kData, PointerKind::packet}, {kEnd, PointerKind::packet_end}, {kCtx, PointerKind::ctx}}};
+        const auto& [reg, kind] = kPointers[m_rng.below(3)];
+        const int offset = -static_cast<int>(8 * (1 + m_rng.below(40)));
+        stx(isa::op::DW, R10, offset, reg);
+        wrote(offset, 8, Byte::pointer);
+        m_stack.spills[offset] = kind;
+    }
+
+    void fill() {
+        if (m_stack.spills.empty()) {
+            spill();
+            return;
+        }
+        auto it = m_stack.spills.begin();
+        std::advance(it, m_rng.below(static_cast<std::uint32_t>(m_stack.spills.size())));
+        const auto [offset, kind] = *it;
+        const Label skip = m_e.label();
+        const int needed = 1 + static_cast<int>(m_rng.below(32));
+        int read_at = needed - 1;
+        note_size(needed);
+        if (slip()) {
+            switch (m_rng.below(3)) {
+            case 0: ldx(isa::op::W, R2, R10, offset); break; // half a pointer
+            case 1: {
+                const int at = offset + static_cast<int>(m_rng.below(8));
+                st(isa::op::B, R10, at, 0); // the slot is a pointer no more
+                wrote(at, 1);
+                ldx(isa::op::DW, R2, R10, offset);
+                break;
+            }
+            default:
+                ldx(isa::op::DW, R2, R10, offset);
+                read_at = needed; // one past what was checked
+                break;
+            }
+        } else if (kind == PointerKind::packet && m_rng.chance(25)) {
+            ldx(isa::op::DW, kData, R10, offset);
+            return;
+        } else {
+            ldx(isa::op::DW, R2, R10, offset);
+        }
+        switch (kind) {
+        case PointerKind::packet:
+            mov_r(R3, R2);
+            add(R3, needed);
+            jump_r(isa::op::JGT, R3, kEnd, skip);
+            ldx(isa::op::B, R4, R2, read_at);
+            fold(R4);
+            break;
+        case PointerKind::packet_end:
+            mov_r(R3, kData);
+            add(R3, needed);
+            jump_r(isa::op::JGT, R3, R2, skip);
+            ldx(isa::op::B, R4, kData, read_at);
+            fold(R4);
+            break;
+        case PointerKind::ctx:
+            ldx(isa::op::W, R3, R2, m_xdp ? 24 : 44);
+            fold(R3);
+            break;
+        }
+        m_e.bind(skip);
+    }
+
+    std::uint64_t pick_key(const verifier::MapDescriptor& map) {
+        const std::uint64_t key = m_rng.chance(85) ? m_rng.below(map.max_entries + 2) : m_rng.below(1U << 16);
+        if (std::find(m_out.keys.begin(), m_out.keys.end(), key) == m_out.keys.end()) {
+            m_out.keys.push_back(key);
+        }
+        return key;
+    }
+    // The key in its first 4 or 8 bytes, zeros after; a slip leaves the last store out.
+    void write_key(int offset, std::uint32_t key_size, std::uint64_t key, bool leave_gap) {
+        const int size = static_cast<int>(key_size);
+        if (m_rng.chance(30) && size >= 4) {
+            mov(R3, static_cast<std::int32_t>(key));
+            stx(size >= 8 ? isa::op::DW : isa::op::W, R10, offset, R3);
+        } else {
+            st(size >= 8 ? isa::op::DW : isa::op::W, R10, offset, static_cast<std::int32_t>(key));
+        }
+        const int first = size >= 8 ? 8 : std::min(size, 4);
+        wrote(offset, first);
+        if (size > first) {
+            const int rest = size - first;
+            int done = 0;
+            while (done < rest) {
+                const int left = rest - done;
+                const Width w = left >= 8 ? kWidths[3] : left >= 4 ? kWidths[2] : left >= 2 ? kWidths[1] : kWidths[0];
+                if (leave_gap && done + w.bytes >= rest) {
+                    break;
+                }
+                st(w.size, R10, offset + first + done, 0);
+                wrote(offset + first + done, w.bytes);
+                done += w.bytes;
+            }
+        }
+    }
+
+    void map_lookup() {
+        if (m_out.maps.empty()) {
+            alu_piece();
+            return;
+        }
+        const std::size_t index = m_rng.below(static_cast<std::uint32_t>(m_out.maps.size()));
+        const verifier::MapDescriptor& map = m_out.maps[index];
+        const int key_offset = stack_buffer(static_cast<int>(map.key_size));
+        const bool partial_key = map.key_size > 4 && slip();
+        write_key(key_offset, map.key_size, pick_key(map), partial_key);
+        lddw_map(R1, index);
+        mov_r(R2, R10);
+        add(R2, key_offset);
+        call(1);
+        const Label skip = m_e.label();
+        if (!slip()) {
+            if (m_rng.chance(70)) {
+                jump(isa::op::JEQ, R0, 0, skip);
+            } else {
+                const Label use = m_e.label();
+                jump(isa::op::JNE, R0, 0, use);
+                ja(skip);
+                m_e.bind(use);
+            }
+        }
+        const Stack before = m_stack;
+        const std::uint32_t ops = 1 + m_rng.below(2);
+        for (std::uint32_t i = 0; i < ops; ++i) {
+            value_op(map, i + 1 == ops, skip);
+        }
+        m_e.bind(skip);
+        m_stack = meet(before, m_stack);
+    }
+
+    // One use of the value r0 points to; the last use may move r0 or call a helper.
+    void value_op(const verifier::MapDescriptor& map, bool last, Label skip) {
+        const int size = static_cast<int>(map.value_size);
+        const bool writable = !map.read_only || slip();
+        switch (m_rng.below(last ? 6 : 3)) {
+        case 0:
+        case 1: {
+            const Width w = width_at_most(size);
+            int offset = static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size - w.bytes + 1)));
+            if (slip()) {
+                offset = size - w.bytes + 1;
+            }
+            access(R0, offset, w, writable);
+            break;
+        }
+        case 2: {
+            if (size < 8 || !writable) {
+                ldx(isa::op::B, R3, R0, 0);
+                fold(R3);
+                break;
+            }
+            const bool wide = m_rng.chance(60);
+            int offset = wide ? 8 * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size / 8)))
+                              : 4 * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size / 4)));
+            if (slip()) {
+                offset += wide ? 4 : 2; // misaligned, maybe past the end
+            }
+            static constexpr std::array<std::int32_t, 5> kAtomics{isa::op::ATOMIC_ADD, isa::op::ATOMIC_OR,
+                                                                  isa::op::ATOMIC_AND, isa::op::ATOMIC_XOR,
+                                                                  isa::op::ATOMIC_ADD | isa::op::FETCH};
+            const std::int32_t op = m_rng.pick(std::span<const std::int32_t>(kAtomics));
+            mov_r(R3, kAcc);
+            m_e.emit(isa::make(isa::op::STX | isa::op::ATOMIC | (wide ? isa::op::DW : isa::op::W), R0, R3,
+                               static_cast<std::int16_t>(offset), op));
+            if ((op & isa::op::FETCH) != 0) {
+                fold(R3);
+            }
+            break;
+        }
+        case 3: {
+            const Width w = width_at_most(size);
+            const int room = size - w.bytes;
+            int mask = 0;
+            while (mask * 2 + 1 <= room) {
+                mask = mask * 2 + 1;
+            }
+            mov_r(R3, kAcc);
+            if (slip()) {
+                alu(isa::op::AND, R3, mask * 2 + 1);
+            } else if (m_rng.chance(50)) {
+                alu(isa::op::AND, R3, mask);
+            } else {
+                jump(isa::op::JGT, R3, room, skip);
+            }
+            alu_r(isa::op::ADD, R0, R3);
+            ldx(w.size, R4, R0, 0);
+            fold(R4);
+            break;
+        }
+        case 4: {
+            if (!writable) {
+                ldx(isa::op::B, R3, R0, 0);
+                fold(R3);
+                break;
+            }
+            const int at = static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size)));
+            mov_r(R1, R0);
+            add(R1, at);
+            mov(R2, size - at + (slip() ? 1 : 0));
+            mov(R3, static_cast<std::int32_t>(m_rng.below(256)));
+            call(24); // memset
+            fold(R0);
+            break;
+        }
+        default: {
+            // memcpy_s from the value to a stack buffer, or from a stack buffer into the value.
+            const int at = static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size)));
+            const int n = 1 + static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size - at)));
+            const int buffer = stack_buffer(n);
+            if (m_rng.chance(60) || !writable) {
+                mov_r(R3, R0);
+                add(R3, at);
+                mov_r(R1, R10);
+                add(R1, buffer);
+                mov(R2, n);
+                mov(R4, n + (slip() ? size - at - n + 1 : 0));
+                call(22);
+                wrote(buffer, n);
+            } else {
+                if (!is_number(buffer, n)) {
+                    fill_stack(buffer, n, false);
+                }
+                mov_r(R1, R0);
+                add(R1, at);
+                mov(R2, size - at + (slip() ? 1 : 0));
+                mov_r(R3, R10);
+                add(R3, buffer);
+                mov(R4, n);
+                call(22);
+            }
+            fold(R0);
+            break;
+        }
+        }
+    }
+
+    void map_update() {
+        if (m_out.maps.empty()) {
+            alu_piece();
+            return;
+        }
+        const std::size_t index = m_rng.below(static_cast<std::uint32_t>(m_out.maps.size()));
+        const verifier::MapDescriptor& map = m_out.maps[index];
+        const int key_offset = stack_buffer(static_cast<int>(map.key_size), 4);
+        const int value_offset =
+            key_offset - round8(static_cast<int>(map.value_size)) - 8 * static_cast<int>(m_rng.below(4));
+        write_key(key_offset, map.key_size, pick_key(map), false);
+        fill_stack(value_offset, static_cast<int>(map.value_size), slip());
+        lddw_map(R1, index);
+        mov_r(R2, R10);
+        add(R2, key_offset);
+        mov_r(R3, R10);
+        add(R3, value_offset);
+        mov(R4, static_cast<std::int32_t>(m_rng.below(3))); // BPF_ANY, BPF_NOEXIST, BPF_EXIST
+        call(2);
+        fold(R0);
+    }
+
+    void map_delete() {
+        if (m_out.maps.empty()) {
+            alu_piece();
+            return;
+        }
+        const std::size_t index = m_rng.below(static_cast<std::uint32_t>(m_out.maps.size()));
+        const verifier::MapDescriptor& map = m_out.maps[index];
+        const int key_offset = stack_buffer(static_cast<int>(map.key_size));
+        write_key(key_offset, map.key_size, pick_key(map), false);
+        lddw_map(R1, index);
+        mov_r(R2, R10);
+        add(R2, key_offset);
+        call(3);
+        fold(R0);
+    }
+
+    void memset() {
+        switch (m_rng.below(3)) {
+        case 0: { // the packet, after a check
+            const int n = 1 + static_cast<int>(m_rng.below(32));
+            note_size(n);
+            const Label skip = m_e.label();
+            mov_r(R2, kData);
+            add(R2, n);
+            jump_r(isa::op::JGT, R2, kEnd, skip);
+            mov_r(R1, kData);
+            mov(R2, n + (slip() ? 1 : 0));
+            mov(R3, static_cast<std::int32_t>(m_rng.below(256)));
+            call(24);
+            fold(R0);
+            m_e.bind(skip);
+            return;
+        }
+        case 1:
+            // bind's socket_address, the one writable field: helpers get the context only as the context.
+            if (!m_xdp && slip()) {
+                mov_r(R1, kCtx);
+                add(R1, 24);
+                mov(R2, 16 + (slip() ? 1 : 0));
+                mov(R3, static_cast<std::int32_t>(m_rng.below(256)));
+                call(24);
+                fold(R0);
+                return;
+            }
+            [[fallthrough]];
+        default: { // a stack buffer, by a constant or a bounded size
+            const int n = 1 + static_cast<int>(m_rng.below(64));
+            const int offset = stack_buffer(n);
+            mov_r(R1, R10);
+            add(R1, offset);
+            const bool variable = m_rng.chance(25);
+            const bool wrong = slip();
+            if (variable) {
+                int mask = 0;
+                while (mask * 2 + 1 <= -offset) {
+                    mask = mask * 2 + 1;
+                }
+                mov_r(R2, kAcc);
+                alu(isa::op::AND, R2, wrong ? mask * 2 + 1 : mask);
+            } else {
+                mov(R2, wrong ? -offset + 1 : n);
+            }
+            mov(R3, static_cast<std::int32_t>(m_rng.below(256)));
+            call(24);
+            fold(R0);
+            if (!variable && !wrong) {
+                wrote(offset, n);
+            } else {
+                clobbered(offset, -offset);
+            }
+            return;
+        }
+        }
+    }
+
+    // memcpy_s into a stack buffer from initialized stack or from the packet.
+    void memcpy() {
+        const int n = 1 + static_cast<int>(m_rng.below(48));
+        const int dst = -round8(n) - 8 * static_cast<int>(m_rng.below(8));
+        const int src_n = m_rng.chance(85) ? 1 + static_cast<int>(m_rng.below(static_cast<std::uint32_t>(n))) : n + 4;
+        const Label skip = m_e.label();
+        bool wrong = slip();
+        if (m_rng.chance(50)) {
+            // Source below the destination so that the two never overlap.
+            const int src = dst - round8(src_n) - 8 * static_cast<int>(m_rng.below(4));
+            if (!is_number(src, src_n)) {
+                fill_stack(src, src_n, wrong);
+            }
+            mov_r(R3, R10);
+            add(R3, src);
+        } else {
+            note_size(src_n);
+            mov_r(R2, kData);
+            add(R2, src_n - (wrong ? 1 : 0));
+            jump_r(isa::op::JGT, R2, kEnd, skip);
+            mov_r(R3, kData);
+        }
+        wrong = !wrong && slip();
+        mov_r(R1, R10);
+        add(R1, dst);
+        mov(R2, wrong ? -dst + 1 : n);
+        mov(R4, src_n);
+        call(22);
+        fold(R0);
+        m_e.bind(skip);
+        if (!wrong && on_stack(dst, n)) {
+            const Stack before = m_stack;
+            wrote(dst, n);
+            m_stack = meet(before, m_stack); // the packet path may have skipped the copy
+        } else {
+            clobbered(dst, -dst);
+        }
+    }
+
+    void alu_piece() {
+        static constexpr std::array<std::uint8_t, 12> kOps{isa::op::ADD, isa::op::SUB, isa::op::MUL,  isa::op::DIV,
+                                                           isa::op::OR,  isa::op::AND, isa::op::LSH,  isa::op::RSH,
+                                                           isa::op::MOD, isa::op::XOR, isa::op::ARSH, isa::op::MOV};
+        for (std::uint32_t n = 1 + m_rng.below(3); n > 0; --n) {
+            const bool is64 = m_rng.chance(70);
+            const std::uint8_t code = m_rng.pick(std::span<const std::uint8_t>(kOps));
+            switch (m_rng.below(8)) {
+            case 0:
+            case 1:
+            case 2:
+            case 3: {
+                std::int32_t imm = small_imm();
+                if (code == isa::op::LSH || code == isa::op::RSH || code == isa::op::ARSH) {
+                    imm = static_cast<std::int32_t>(m_rng.below(is64 ? 64 : 32));
+                } else if (code == isa::op::DIV || code == isa::op::MOD) {
+                    imm = 1 + static_cast<std::int32_t>(m_rng.below(1000));
+                } else if (code == isa::op::MOV && m_rng.chance(70)) {
+                    break; // resetting the accumulator throws away what the program computed
+                }
+                alu(code, kAcc, imm, is64);
+                break;
+            }
+            case 4:
+            case 5: {
+                // Division and modulo by a register may divide by zero, which eBPF defines.
+                mov_r(R3, kAcc);
+                alu(isa::op::RSH, R3, static_cast<std::int32_t>(m_rng.below(64)));
+                if (code == isa::op::LSH || code == isa::op::RSH || code == isa::op::ARSH) {
+                    alu(isa::op::AND, R3, is64 ? 63 : 31);
+                }
+                alu_r(code == isa::op::MOV ? isa::op::XOR : code, kAcc, R3, is64);
+                break;
+            }
+            case 6:
+                if (m_rng.chance(50)) {
+                    m_e.emit(isa::make((is64 ? isa::op::ALU64 : isa::op::ALU) | isa::op::NEG, kAcc));
+                } else {
+                    static constexpr std::array<std::int32_t, 3> kBits{16, 32, 64};
+                    const std::uint8_t order = m_rng.chance(50) ? isa::op::TO_BE : isa::op::TO_LE;
+                    const std::int32_t bits = m_rng.pick(std::span<const std::int32_t>(kBits));
+                    m_e.emit(isa::make(isa::op::ALU | isa::op::END | order, kAcc, 0, 0, bits));
+                }
+                break;
+            default:
+                // ISA v4: signed division and modulo (offset 1), sign-extending moves.
+                if (m_rng.chance(50)) {
+                    const std::uint8_t division = m_rng.chance(50) ? isa::op::DIV : isa::op::MOD;
+                    const auto divisor = static_cast<std::int32_t>(m_rng.between(-100, 100)) | 1;
+                    m_e.emit(
+                        isa::make((is64 ? isa::op::ALU64 : isa::op::ALU) | division | isa::op::K, kAcc, 0, 1, divisor));
+                } else {
+                    static constexpr std::array<std::int16_t, 3> kExtend{8, 16, 32};
+                    m_e.emit(isa::make(isa::op::ALU64 | isa::op::MOV | isa::op::X, kAcc, kAcc,
+                                       m_rng.pick(std::span<const std::int16_t>(kExtend))));
+                }
+                break;
+            }
+        }
+    }
+
+    void condition(Label target) {
+        static constexpr std::array<std::uint8_t, 11> kJumps{isa::op::JEQ,  isa::op::JNE,  isa::op::JGT,  isa::op::JGE,
+                                                             isa::op::JLT,  isa::op::JLE,  isa::op::JSET, isa::op::JSGT,
+                                                             isa::op::JSGE, isa::op::JSLT, isa::op::JSLE};
+        const std::uint8_t code = m_rng.pick(std::span<const std::uint8_t>(kJumps));
+        const bool is32 = m_rng.chance(20);
+        if (m_rng.chance(25)) {
+            mov_r(R3, kAcc);
+            alu(isa::op::RSH, R3, static_cast<std::int32_t>(m_rng.below(64)));
+            jump_r(code, kAcc, R3, target, is32);
+        } else {
+            jump(code, kAcc, small_imm(), target, is32);
+        }
+    }
+
+    void branch() {
+        const Label other = m_e.label();
+        condition(other);
+        const Stack before = m_stack;
+        ++m_depth;
+        for (std::uint32_t n = 1 + m_rng.below(3); n > 0; --n) {
+            piece();
+        }
+        const Stack then_state = m_stack;
+        if (m_rng.chance(40)) {
+            const Label done = m_e.label();
+            ja(done);
+            m_e.bind(other);
+            m_stack = before;
+            for (std::uint32_t n = 1 + m_rng.below(2); n > 0; --n) {
+                piece();
+            }
+            m_stack = meet(then_state, m_stack);
+            m_e.bind(done);
+        } else {
+            m_e.bind(other);
+            m_stack = meet(before, then_state);
+        }
+        --m_depth;
+    }
+
+    void loop_body() {
+        const bool was = m_in_loop;
+        m_in_loop = true;
+        ++m_depth;
+        for (std::uint32_t n = 1 + m_rng.below(3); n > 0; --n) {
+            piece();
+        }
+        --m_depth;
+        m_in_loop = was;
+    }
+
+    void loop() {
+        if (m_in_loop) {
+            alu_piece();
+            return;
+        }
+        const auto count = static_cast<std::int32_t>(1 + m_rng.below(m_options.max_loop_iterations));
+        const Label head = m_e.label();
+        const Label done = m_e.label();
+        const Stack before = m_stack;
+        const std::uint32_t mistake = slip() ? 1 + m_rng.below(3) : 0;
+        note_size(count);
+        note_size(count + 8);
+        // Counting down is rarer: the verifier bounds loops by counters that go up.
+        const std::uint32_t roll = m_rng.below(20);
+        std::uint32_t form = roll < 7 ? 0 : roll < 14 ? 1 : roll < 18 ? 2 : 3;
+        if (form == 3 && !m_options.countdown_loops) {
+            form = roll % 3;
+        }
+        switch (form) {
+        case 0: // for (i = 0; i < n; i++), compiled as a do-while
+            mov(kCounter, 0);
+            m_e.bind(head);
+            loop_body();
+            if (mistake == 1) {
+                add(kCounter, 2);
+                jump(isa::op::JNE, kCounter, count | 1, head); // steps over the end
+            } else if (mistake == 2) {
+                jump_r(isa::op::JLT, kCounter, kAcc, head); // no increment, unbounded limit
+            } else {
+                add(kCounter, 1);
+                jump(isa::op::JLT, kCounter, count, head, m_rng.chance(20));
+            }
+            break;
+        case 1: // while (i < n)
+            mov(kCounter, 0);
+            m_e.bind(head);
+            jump(mistake != 0 ? isa::op::JEQ : isa::op::JGE, kCounter, mistake != 0 ? count | 1 : count, done);
+            loop_body();
+            add(kCounter, mistake != 0 ? 2 : 1);
+            ja(head);
+            m_e.bind(done);
+            m_stack = meet(before, m_stack);
+            break;
+        case 2: // for (i = 0; i < n; i++) { ...; if (x) break; }
+            mov(kCounter, 0);
+            m_e.bind(head);
+            loop_body();
+            condition(done);
+            add(kCounter, mistake != 0 ? 0 : 1);
+            jump(isa::op::JLT, kCounter, count, head);
+            m_e.bind(done);
+            break;
+        default: // a countdown, from a constant or from a masked number
+            if (mistake != 0) {
+                mov_r(kCounter, kAcc);
+            } else if (m_rng.chance(50)) {
+                mov(kCounter, count);
+            } else {
+                std::int32_t mask = 1;
+                while (mask * 2 + 1 <= count) {
+                    mask = mask * 2 + 1;
+                }
+                mov_r(kCounter, kAcc);
+                alu(isa::op::AND, kCounter, mask);
+                jump(isa::op::JEQ, kCounter, 0, done);
+            }
+            m_e.bind(head);
+            loop_body();
+            alu(isa::op::SUB, kCounter, 1);
+            if (m_rng.chance(50)) {
+                jump(isa::op::JNE, kCounter, 0, head);
+            } else {
+                jump(isa::op::JSGT, kCounter, 0, head);
+            }
+            m_e.bind(done);
+            m_stack = meet(before, m_stack);
+            break;
+        }
+    }
+
+    // Inside a loop: the byte at data + counter, checked against data_end.
+    void counter_access() {
+        const Width w = width();
+        const Label skip = m_e.label();
+        mov_r(R2, kData);
+        alu_r(isa::op::ADD, R2, kCounter);
+        mov_r(R3, R2);
+        add(R3, w.bytes - (slip() ? 1 : 0));
+        jump_r(isa::op::JGT, R3, kEnd, skip);
+        access(R2, 0, w, m_xdp);
+        m_e.bind(skip);
+    }
+
+    void ctx_piece() {
+        if (m_xdp) {
+            if (slip()) {
+                switch (m_rng.below(4)) {
+                case 0: ldx(isa::op::W, R3, kCtx, 28); break;   // padding
+                case 1: ldx(isa::op::DW, R3, kCtx, 24); break;  // ifindex and the padding after it
+                case 2: stx(isa::op::W, kCtx, 24, kAcc); break; // read-only
+                default: ldx(isa::op::W, R3, kCtx, 32); break;  // past the end
+                }
+                fold(R3);
+                return;
+            }
+            const Width w = width_at_most(4);
+            ldx(w.size, R3, kCtx,
+                24 + w.bytes * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(4 / w.bytes))));
+            fold(R3);
+            return;
+        }
+        if (slip()) {
+            switch (m_rng.below(4)) {
+            case 0: stx(isa::op::DW, kCtx, 16, kAcc); break;   // process_id is read-only
+            case 1: ldx(isa::op::B, R3, kCtx, 41); break;      // padding
+            case 2: ldx(isa::op::W, R3, kCtx, 38); break;      // straddles socket_address's end
+            default: stx(isa::op::DW, kCtx, 24, kData); break; // a pointer into the context
+            }
+            fold(R3);
+            return;
+        }
+        switch (m_rng.below(5)) {
+        case 0: ldx(isa::op::DW, R3, kCtx, 16); break;
+        case 1: ldx(isa::op::B, R3, kCtx, m_rng.chance(50) ? 40 : 48); break;
+        case 2: ldx(isa::op::W, R3, kCtx, 44); break;
+        case 3: {
+            const Width w = width();
+            ldx(w.size, R3, kCtx,
+                24 + w.bytes * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(16 / w.bytes))));
+            break;
+        }
+        default: {
+            const Width w = width();
+            const int at = 24 + w.bytes * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(16 / w.bytes)));
+            if (m_rng.chance(50)) {
+                stx(w.size, kCtx, at, kAcc);
+            } else {
+                st(w.size, kCtx, at, small_imm());
+            }
+            return;
+        }
+        }
+        fold(R3);
+    }
+
+    // bpf_xdp_adjust_head moves the packet: every packet pointer must be loaded again.
+    void adjust_head() {
+        mov_r(R1, kCtx);
+        mov(R2, static_cast<std::int32_t>(m_rng.between(-16, 16)));
+        call(kAdjustHead);
+        fold(R0);
+        for (auto it = m_stack.spills.begin(); it != m_stack.spills.end();) {
+            it = it->second != PointerKind::ctx ? m_stack.spills.erase(it) : std::next(it);
+        }
+        if (!slip()) {
+            ldx(isa::op::DW, kData, kCtx, 0);
+            ldx(isa::op::DW, kEnd, kCtx, 8);
+        }
+    }
+
+    // The metadata in front of the packet, checked against data: no embpf host provides it, so it is an error.
+    void meta() {
+        if (!slip()) {
+            packet_const();
+            return;
+        }
+        const Width w = width();
+        const Label skip = m_e.label();
+        ldx(isa::op::DW, R2, kCtx, 16);
+        mov_r(R3, R2);
+        add(R3, w.bytes - (m_rng.chance(50) ? 1 : 0));
+        jump_r(isa::op::JGT, R3, kData, skip);
+        ldx(w.size, R4, R2, 0);
+        fold(R4);
+        m_e.bind(skip);
+    }
+
+    void early_exit() {
+        if (m_rng.chance(50)) {
+            const Label go_on = m_e.label();
+            condition(go_on);
+            set_return();
+            exit();
+            m_e.bind(go_on);
+        } else {
+            condition(m_exit);
+        }
+    }
+
+    // An atomic operation on a stack slot or, planted as an error, on the packet: its alignment is the host's, and
+    // an atomic operation needs a natural one.
+    void atomic() {
+        const bool wide = m_rng.chance(60);
+        const int bytes = wide ? 8 : 4;
+        const Label skip = m_e.label();
+        int base = R10;
+        int offset = 0;
+        if (m_rng.chance(70) || !slip()) {
+            offset = -static_cast<int>(8 * (1 + m_rng.below(32)));
+            if (!wide && m_rng.chance(50)) {
+                offset += 4;
+            }
+            if (slip()) {
+                offset += 2; // misaligned
+            }
+            if (!is_number(offset, bytes) && !slip()) {
+                stx(wide ? isa::op::DW : isa::op::W, R10, offset, kAcc);
+                wrote(offset, bytes);
+            }
+        } else {
+            base = kData;
+            offset = bytes * static_cast<int>(m_rng.below(8));
+            note_size(offset + bytes);
+            mov_r(R2, kData);
+            add(R2, offset + bytes - (m_rng.chance(20) ? 1 : 0));
+            jump_r(isa::op::JGT, R2, kEnd, skip);
+        }
+        static constexpr std::array<std::int32_t, 7> kAtomics{
+            isa::op::ATOMIC_ADD, isa::op::ATOMIC_OR, isa::op::ATOMIC_XOR | isa::op::FETCH,
+            isa::op::ATOMIC_AND, isa::op::XCHG,      isa::op::ATOMIC_ADD | isa::op::FETCH,
+            isa::op::CMPXCHG};
+        const std::int32_t op = m_rng.pick(std::span<const std::int32_t>(kAtomics));
+        mov_r(R3, kAcc);
+        if (op == isa::op::CMPXCHG) {
+            mov(R0, small_imm());
+        }
+        m_e.emit(isa::make(isa::op::STX | isa::op::ATOMIC | (wide ? isa::op::DW : isa::op::W), base, R3,
+                           static_cast<std::int16_t>(offset), op));
+        if (op == isa::op::CMPXCHG) {
+            fold(R0);
+        } else if ((op & isa::op::FETCH) != 0) {
+            fold(R3);
+        }
+        m_e.bind(skip);
+    }
+
+    Entropy& m_rng;
+    GeneratorOptions m_options;
+    Emitter m_e;
+    GeneratedProgram m_out;
+    Stack m_stack;
+    Label m_exit = 0;
+    bool m_xdp = true;
+    bool m_in_loop = false;
+    int m_depth = 0;
+    unsigned m_mistake_percent = 0;
+    std::int64_t m_ret_min = 0;
+    std::int64_t m_ret_max = 0;
+};
+
+} // namespace detail
+
+/// A program from the next choices of `entropy`.
+[[nodiscard]] inline GeneratedProgram generate_program(Entropy& entropy, const GeneratorOptions& options = {}) {
+    return detail::Generator(entropy, options).run();
+}
+
+} // namespace embpf::fuzz
