@@ -739,7 +739,7 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
             set_number(s, dst, constant(static_cast<Bound>(r)));
             return;
         }
-        set_number(s, dst, bits(width));
+        set_number(s, dst, width == 64 ? Interval{} : bits(width)); // a 64-bit swap may set the sign bit
         return;
     }
 
@@ -1053,6 +1053,11 @@ void Semantics::atomic(State& s, std::size_t pc, const isa::Instruction& ins) co
         report(pc, "Pointer stored outside the stack", "r0.type == number");
         return;
     }
+    if (s.regs[dst].kind == Kind::packet) {
+        // The host places packets where it likes: an atomic on one may be misaligned, and nothing shares it.
+        report(pc, "Atomic operations are not allowed on the packet", reg(dst) + ".type != packet");
+        return;
+    }
     if (s.regs[dst].kind == Kind::ctx) {
         report(pc, reg(dst) + " does not point to memory a program may access",
                reg(dst) + ".type in {stack, packet, map_value, alloc}");
@@ -1061,6 +1066,12 @@ void Semantics::atomic(State& s, std::size_t pc, const isa::Instruction& ins) co
     if (!check_memory(s, pc, dst, k, {width, -1}, false, true) ||
         !check_memory(s, pc, dst, k, {width, -1}, true, false)) {
         return;
+    }
+    // Stack frames, map values and allocations start 8-byte aligned; an atomic must be aligned to its width.
+    const Interval o = s.zone.interval(reg_var(dst));
+    if (!o.singleton() || (o.lo + k) % width != 0) {
+        report(pc, "Misaligned atomic access",
+               "aligned(" + reg(dst) + ".offset" + signed_offset(k) + ", " + std::to_string(width) + ")");
     }
     const Interval result = width == 8 ? Interval{} : bits(32);
     if (ins.imm == op::CMPXCHG) {

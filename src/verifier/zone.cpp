@@ -4,6 +4,23 @@
 
 namespace embpf::verifier::detail {
 
+Zone::Zone(const Zone& other)
+    : m_vars(other.m_vars), m_stride(std::max<std::size_t>(8, other.dim() + 2)), m_bottom(other.m_bottom) {
+    const std::size_t n = other.dim();
+    m_m.assign(m_stride * m_stride, kInf);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::copy_n(&other.m_m[i * other.m_stride], n, &m_m[i * m_stride]);
+    }
+}
+
+Zone& Zone::operator=(const Zone& other) {
+    if (this != &other) {
+        Zone copy(other);
+        *this = std::move(copy);
+    }
+    return *this;
+}
+
 void Zone::set_bottom() noexcept {
     m_bottom = true;
     m_vars.clear();
@@ -62,8 +79,9 @@ void Zone::set(Var v, Interval range) {
         return;
     }
     const auto s = static_cast<std::size_t>(add_slot(v));
-    at(0, s) = range.hi;
-    at(s, 0) = range.lo == kNegInf ? kInf : -range.lo;
+    // -2^63 has no negation in int64: a bound there is no bound (below) or the least finite one (above).
+    at(0, s) = std::max(range.hi, kNegInf + 1);
+    at(s, 0) = range.lo <= kNegInf ? kInf : -range.lo;
     for (std::size_t j = 1; j < dim(); ++j) {
         if (j != s) {
             at(j, s) = add_bounds(at(j, 0), at(0, s));

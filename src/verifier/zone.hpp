@@ -46,6 +46,14 @@ struct Interval {
 
 class Zone {
   public:
+    Zone() = default;
+    // Copies hold only the variables in use (the matrix grows by doubling and may be mostly spare room).
+    Zone(const Zone& other);
+    Zone& operator=(const Zone& other);
+    Zone(Zone&&) noexcept = default;
+    Zone& operator=(Zone&&) noexcept = default;
+    ~Zone() = default;
+
     [[nodiscard]] bool is_bottom() const noexcept { return m_bottom; }
     void set_bottom() noexcept;
 

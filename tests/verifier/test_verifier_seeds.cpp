@@ -110,4 +110,32 @@ TEST_CASE("verifier seeds: the other seeds verify, each within its longest path"
     }
 }
 
+TEST_CASE("verifier seeds: the Linux versions get the same verdicts under platform::linux()") {
+    const std::filesystem::path object = std::filesystem::path(EMBPF_TEST_VERIFIER_DIR) / "linux_seeds.o";
+    const std::filesystem::path source =
+        std::filesystem::path(EMBPF_TEST_SOURCE_DIR) / "verifier" / "programs" / "linux_seeds.c";
+
+    // The EtherType read without a bounds check: refused at the read, with the source line.
+    const verifier::Report unchecked = verify_object_program(object, "ethertype_unchecked", platform::linux());
+    INFO("report:\n", unchecked.text());
+    CHECK_FALSE(unchecked.verified);
+    REQUIRE_FALSE(unchecked.errors.empty());
+    const verifier::Diagnostic& first = unchecked.errors.front();
+    CHECK(first.message == "Upper bound must be at most packet_size");
+    CHECK(contains(first.assertion, "valid_access(r1.offset+12"));
+    REQUIRE(first.source.has_value());
+    CHECK(first.source->line == line_containing(source, "expect: ethertype_unchecked"));
+    for (const verifier::Diagnostic& error : unchecked.errors) {
+        CHECK(error.message == "Upper bound must be at most packet_size"); // each byte of the EtherType, no other
+    }
+
+    // The five-tuple parser and the per-process bind counter verify.
+    for (const char* name : {"five_tuples", "count_binds"}) {
+        const verifier::Report report = verify_object_program(object, name, platform::linux());
+        INFO(name, " report:\n", report.text());
+        CHECK(report.verified);
+        CHECK(report.instruction_bound.has_value());
+    }
+}
+
 TEST_SUITE_END();

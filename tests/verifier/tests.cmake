@@ -16,6 +16,11 @@ embpf_add_bpf_object(_embpf_verifier_linux
     SOURCE "${CMAKE_CURRENT_LIST_DIR}/programs/linux_cases.c"
     OUTPUT "${EMBPF_TEST_VERIFIER_DIR}/linux_cases.o"
     NO_PLUGIN_HEADERS)
-add_custom_target(embpf_test_verifier_objects DEPENDS ${_embpf_verifier_windows} ${_embpf_verifier_linux})
+embpf_add_bpf_object(_embpf_verifier_linux_seeds
+    SOURCE "${CMAKE_CURRENT_LIST_DIR}/programs/linux_seeds.c"
+    OUTPUT "${EMBPF_TEST_VERIFIER_DIR}/linux_seeds.o"
+    NO_PLUGIN_HEADERS)
+add_custom_target(embpf_test_verifier_objects
+    DEPENDS ${_embpf_verifier_windows} ${_embpf_verifier_linux} ${_embpf_verifier_linux_seeds})
 add_dependencies(embpf_tests embpf_test_verifier_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_VERIFIER_DIR="${EMBPF_TEST_VERIFIER_DIR}")
