@@ -5,6 +5,10 @@
 //
 // EMBPF_FUZZ_FINDINGS=DIR keeps going instead: each failing input is written to DIR/<hash>.bin with its report in
 // DIR/<hash>.txt, so that a long campaign collects every finding rather than stopping at the first one.
+//
+// An input stands for a program only under the generator it was found with: once program_generator.hpp changes, the
+// inputs in tests/fuzz/regressions/verifier/ are other programs (still a good corpus). The reduced programs in
+// tests/verifier/test_soundness.cpp are the lasting record of each finding.
 #include "program_generator.hpp"
 #include "soundness.hpp"
 

@@ -2,7 +2,8 @@
 // runs in the checked interpreter on several inputs (packets of sizes at the edges of its checks, maps with and
 // without the keys it looks up) and must never touch memory it was not given, run past the instruction bound the
 // verifier computed, hand a helper memory it may not use, store a pointer where the host can read it, or exit with r0
-// outside the hook's range. Any of those on an accepted program is a verifier bug.
+// outside the hook's range. Any of those on an accepted program is a verifier bug. Reads of uninitialized stack do not
+// show this way: the checked interpreter starts with a zeroed stack.
 #pragma once
 
 #include "program_generator.hpp"
@@ -15,6 +16,7 @@
 #include "embpf/runtime/map.hpp"
 #include "embpf/verifier/verifier.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
