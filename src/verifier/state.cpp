@@ -120,7 +120,7 @@ State widen(const State& old, const State& next, std::span<const Bound> threshol
     State x = old;
     State y = next;
     align(x, y);
-    x.zone = Zone::widen(x.zone, y.zone, thresholds);
+    x.zone = Zone::widen(x.zone, y.zone, thresholds, kLoopDownVar);
     return x;
 }
 
@@ -178,7 +178,8 @@ std::string to_string(const State& state) {
             return "packet_size";
         }
         if (v >= kLoopVar) {
-            return "loop" + std::to_string(v - kLoopVar) + ".iterations";
+            return v >= kLoopDownVar ? "loop" + std::to_string(v - kLoopDownVar) + ".down"
+                                     : "loop" + std::to_string(v - kLoopVar) + ".up";
         }
         if (v >= kCellVar) {
             return "stack[" + std::to_string(static_cast<std::int64_t>(v) - kCellVar - kStackBytes) + "]";

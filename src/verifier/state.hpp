@@ -61,13 +61,14 @@ struct Cell {
 };
 
 // Zone variables.
-inline constexpr Var kRegVar = 0;        // r0..r10: 0..10
-inline constexpr Var kSavedVar = 11;     // caller frames' r6..r9: 11 + 4 * frame + (r - 6)
-inline constexpr Var kPacketSize = 50;   // data_end - data
-inline constexpr Var kMetaOffset = 51;   // data_meta - data (<= 0)
-inline constexpr Var kTemp = 52;         // scratch: 52..55
-inline constexpr Var kCellVar = 10000;   // a cell at stack offset o: kCellVar + kStackBytes + o
-inline constexpr Var kLoopVar = 1000000; // iteration counter of loop l: kLoopVar + l
+inline constexpr Var kRegVar = 0;            // r0..r10: 0..10
+inline constexpr Var kSavedVar = 11;         // caller frames' r6..r9: 11 + 4 * frame + (r - 6)
+inline constexpr Var kPacketSize = 50;       // data_end - data
+inline constexpr Var kMetaOffset = 51;       // data_meta - data (<= 0)
+inline constexpr Var kTemp = 52;             // scratch: 52..55
+inline constexpr Var kCellVar = 10000;       // a cell at stack offset o: kCellVar + kStackBytes + o
+inline constexpr Var kLoopVar = 1000000;     // iteration counter of loop l, counting up: kLoopVar + l
+inline constexpr Var kLoopDownVar = 2000000; // and counting down: kLoopDownVar + l
 
 [[nodiscard]] constexpr Var reg_var(int r) noexcept { return kRegVar + static_cast<Var>(r); }
 [[nodiscard]] constexpr Var saved_var(std::size_t frame, int r) noexcept {
@@ -77,6 +78,7 @@ inline constexpr Var kLoopVar = 1000000; // iteration counter of loop l: kLoopVa
     return kCellVar + static_cast<Var>(kStackBytes + offset);
 }
 [[nodiscard]] constexpr Var loop_var(std::size_t loop) noexcept { return kLoopVar + static_cast<Var>(loop); }
+[[nodiscard]] constexpr Var loop_down_var(std::size_t loop) noexcept { return kLoopDownVar + static_cast<Var>(loop); }
 
 struct State {
     std::array<Type, 11> regs{};

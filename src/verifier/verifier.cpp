@@ -263,11 +263,14 @@ class Analysis {
         }
     }
 
-    // Loop counters along an edge: reset entering a loop, counted on its back edge, dropped leaving it.
+    // Loop counters along an edge: reset entering a loop, counted on its back edge, dropped leaving it. Each loop has
+    // two: one counting up and one counting down, so that both `i += 1` and `n -= 1` loops relate their variable to a
+    // counter by a difference (i - up and n - down stay constant).
     void enter_edge(State& s, std::size_t from, const Edge& edge) {
         for (std::size_t l = m_cfg.blocks[from].loop; l != kNone; l = m_cfg.loops[l].parent) {
             if (!m_cfg.loops[l].contains[edge.to]) {
                 s.zone.forget(loop_var(l));
+                s.zone.forget(loop_down_var(l));
             }
         }
         const std::size_t l = m_loop_of_head[edge.to];
@@ -276,14 +279,18 @@ class Analysis {
         }
         if (edge.back) {
             s.zone.assign(loop_var(l), loop_var(l), 1);
+            s.zone.assign(loop_down_var(l), loop_down_var(l), -1);
             if (m_checking) {
-                const Bound ub = s.zone.interval(loop_var(l)).hi;
+                const Bound up = s.zone.interval(loop_var(l)).hi;
+                const Bound down = s.zone.interval(loop_down_var(l)).lo;
+                const Bound count = std::min(up, down == kNegInf ? kInf : -down);
                 m_iterations[l] =
                     std::max(m_iterations[l],
-                             ub == kInf ? ~std::uint64_t{0} : static_cast<std::uint64_t>(std::max<Bound>(ub, 0)));
+                             count == kInf ? ~std::uint64_t{0} : static_cast<std::uint64_t>(std::max<Bound>(count, 0)));
             }
         } else {
             s.zone.set(loop_var(l), {0, 0});
+            s.zone.set(loop_down_var(l), {0, 0});
         }
     }
 

@@ -255,7 +255,7 @@ Bound next_threshold(Bound x, std::span<const Bound> thresholds) {
 
 } // namespace
 
-Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds) {
+Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds, Var plain) {
     if (old.m_bottom) {
         return next;
     }
@@ -275,8 +275,17 @@ Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thres
         for (std::size_t j = 0; j < n; ++j) {
             const Bound o = old.at(in_a[i], in_a[j]);
             const Bound x = next.at(in_b[i], in_b[j]);
-            // Differences go to infinity; bounds (edges to 0) pass through the thresholds.
-            out.at(i, j) = x <= o ? o : ((i == 0) != (j == 0) ? next_threshold(x, thresholds) : kInf);
+            // Differences go to infinity; bounds (edges to 0) pass through the thresholds, except those of the
+            // variables from `plain` on, which jump to the last one.
+            if (x <= o) {
+                out.at(i, j) = o;
+            } else if ((i == 0) == (j == 0)) {
+                out.at(i, j) = kInf;
+            } else if (out.m_vars[i + j - 1] >= plain) {
+                out.at(i, j) = thresholds.empty() || x > thresholds.back() ? kInf : thresholds.back();
+            } else {
+                out.at(i, j) = next_threshold(x, thresholds);
+            }
         }
     }
     return out;

@@ -71,8 +71,10 @@ class Zone {
 
     [[nodiscard]] static Zone join(const Zone& a, const Zone& b);
     /// Keeps the bounds of `old` that `next` does not exceed; a bound that grew moves to the next of `thresholds`
-    /// (sorted), differences to infinity.
-    [[nodiscard]] static Zone widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds);
+    /// (sorted), differences to infinity. Bounds of variables numbered `plain` and above skip to the last threshold:
+    /// counters whose bounds come from their relations gain nothing from stepping.
+    [[nodiscard]] static Zone widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds,
+                                    Var plain = kZero);
     friend bool operator==(const Zone& a, const Zone& b);
 
     [[nodiscard]] const std::vector<Var>& vars() const noexcept { return m_vars; }

@@ -991,6 +991,15 @@ TEST_CASE("verifier asm: loops and termination") {
             r0 = 1
             exit)",
             accepted_loop(2'000'003)),
+        // A countdown: the loop's variable falls by one each time. 1 + 100 * 2 + 2 instructions.
+        row("a countdown from 100 left on zero", windows_xdp, {}, R"(
+            r5 = 100
+        loop:
+            r5 -= 1
+            if r5 != 0 goto loop
+            r0 = 1
+            exit)",
+            accepted_loop(203)),
         // clang's shapes of `for (uint32_t i = 0; i < 10; i++)`: the counter is zero-extended with two shifts, and
         // the loop is left on equality with a `goto` back. 1 + 9 * 3 + 2 + 2 instructions.
         row("a counter to 10 left on equality", windows_xdp, {}, R"(
