@@ -47,10 +47,14 @@ Bound fill_bits(Bound v) {
 Interval low32(const Interval& i) { return i.within(0, kU32Max) ? i : Interval{0, kU32Max}; }
 Interval wrap32(const Interval& i) { return i.within(0, kU32Max) ? i : Interval{0, kU32Max}; }
 
-// The ISA's arithmetic on known values (RFC 9669: division by zero gives 0, modulo by zero keeps the dividend).
-std::uint64_t eval64(std::uint8_t code, std::int16_t offset, std::uint64_t a, std::uint64_t b) {
-    const auto sa = static_cast<std::int64_t>(a);
-    const auto sb = static_cast<std::int64_t>(b);
+// The ISA's arithmetic on known values, at 64 or 32 bits (RFC 9669: division by zero gives 0, modulo by zero keeps
+// the dividend, shift amounts are masked to the width).
+template <typename U>
+U eval(std::uint8_t code, std::int16_t offset, U a, U b) {
+    using S = std::make_signed_t<U>;
+    constexpr U mask = sizeof(U) * 8 - 1;
+    const auto sa = static_cast<S>(a);
+    const auto sb = static_cast<S>(b);
     switch (code) {
     case op::ADD: return a + b;
     case op::SUB: return a - b;
@@ -60,7 +64,7 @@ std::uint64_t eval64(std::uint8_t code, std::int16_t offset, std::uint64_t a, st
             return 0;
         }
         if (offset == 1) {
-            return sb == -1 ? 0 - a : static_cast<std::uint64_t>(sa / sb);
+            return sb == -1 ? U{0} - a : static_cast<U>(sa / sb);
         }
         return a / b;
     case op::MOD:
@@ -68,48 +72,15 @@ std::uint64_t eval64(std::uint8_t code, std::int16_t offset, std::uint64_t a, st
             return a;
         }
         if (offset == 1) {
-            return sb == -1 ? 0 : static_cast<std::uint64_t>(sa % sb);
+            return sb == -1 ? U{0} : static_cast<U>(sa % sb);
         }
         return a % b;
     case op::OR: return a | b;
     case op::AND: return a & b;
     case op::XOR: return a ^ b;
-    case op::LSH: return a << (b & 63);
-    case op::RSH: return a >> (b & 63);
-    case op::ARSH: return static_cast<std::uint64_t>(sa >> (b & 63));
-    default: return 0;
-    }
-}
-
-std::uint32_t eval32(std::uint8_t code, std::int16_t offset, std::uint32_t a, std::uint32_t b) {
-    const auto sa = static_cast<std::int32_t>(a);
-    const auto sb = static_cast<std::int32_t>(b);
-    switch (code) {
-    case op::ADD: return a + b;
-    case op::SUB: return a - b;
-    case op::MUL: return a * b;
-    case op::DIV:
-        if (b == 0) {
-            return 0;
-        }
-        if (offset == 1) {
-            return sb == -1 ? 0 - a : static_cast<std::uint32_t>(sa / sb);
-        }
-        return a / b;
-    case op::MOD:
-        if (b == 0) {
-            return a;
-        }
-        if (offset == 1) {
-            return sb == -1 ? 0 : static_cast<std::uint32_t>(sa % sb);
-        }
-        return a % b;
-    case op::OR: return a | b;
-    case op::AND: return a & b;
-    case op::XOR: return a ^ b;
-    case op::LSH: return a << (b & 31);
-    case op::RSH: return a >> (b & 31);
-    case op::ARSH: return static_cast<std::uint32_t>(sa >> (b & 31));
+    case op::LSH: return a << (b & mask);
+    case op::RSH: return a >> (b & mask);
+    case op::ARSH: return static_cast<U>(sa >> (b & mask));
     default: return 0;
     }
 }
@@ -205,6 +176,47 @@ Interval abstract_op(std::uint8_t code, std::int16_t offset, const Interval& a, 
         return {};
     default: return {};
     }
+}
+
+// dst := a + b, or a - b: the result's interval and its differences to the operands' old values, so that what the
+// zone knew of the operands carries over (data + len <= data_end, end - start == packet_size). dst may be a or b;
+// kTemp and kTemp + 1 are scratch.
+void assign_sum(Zone& z, Var dst, Var a, Var b, bool subtract) {
+    const Interval ia = z.interval(a);
+    const Interval ib = z.interval(b);
+    Interval range = abstract_op(subtract ? op::SUB : op::ADD, 0, ia, ib, 64);
+    if (range.is_top()) {
+        z.forget(dst); // it could wrap
+        return;
+    }
+    if (ib.singleton()) {
+        z.assign(dst, a, subtract ? -ib.lo : ib.lo);
+        return;
+    }
+    if (!subtract && ia.singleton()) {
+        z.assign(dst, b, ia.lo);
+        return;
+    }
+    z.assign(kTemp, a, 0);
+    z.assign(kTemp + 1, b, 0);
+    if (subtract) {
+        const Bound down = z.diff_ub(kTemp + 1, kTemp);
+        range.hi = std::min(range.hi, z.diff_ub(kTemp, kTemp + 1));
+        range.lo = std::max(range.lo, down == kInf ? kNegInf : -down);
+    }
+    z.set(dst, range);
+    // Not both operands are constants here, so both are finite: the negations cannot overflow.
+    if (subtract) {
+        z.constrain(dst, kTemp, -ib.lo);
+        z.constrain(kTemp, dst, ib.hi);
+    } else {
+        z.constrain(dst, kTemp, ib.hi);
+        z.constrain(kTemp, dst, -ib.lo);
+        z.constrain(dst, kTemp + 1, ia.hi);
+        z.constrain(kTemp + 1, dst, -ia.lo);
+    }
+    z.forget(kTemp);
+    z.forget(kTemp + 1);
 }
 
 // Which map kinds a helper's map argument accepts, by the helper's name (the same on every platform).
@@ -404,19 +416,8 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
     Var end = off;
     Bound end_add = k + width.bytes;
     if (width.reg >= 0) {
-        const Interval o = s.zone.interval(off);
-        const Interval w = s.zone.interval(reg_var(width.reg));
-        const Interval sum = abstract_op(op::ADD, 0, o, w, 64);
-        s.zone.assign(kTemp, off, 0);
-        s.zone.assign(kTemp + 1, reg_var(width.reg), 0);
-        s.zone.set(kTemp + 2, sum);
-        if (!sum.is_top()) {
-            s.zone.constrain(kTemp + 2, kTemp, w.hi);
-            s.zone.constrain(kTemp, kTemp + 2, w.lo == kNegInf ? kInf : -w.lo);
-            s.zone.constrain(kTemp + 2, kTemp + 1, o.hi);
-            s.zone.constrain(kTemp + 1, kTemp + 2, o.lo == kNegInf ? kInf : -o.lo);
-        }
         end = kTemp + 2;
+        assign_sum(s.zone, end, off, reg_var(width.reg), false);
         end_add = k;
     }
     bool ok = true;
@@ -444,12 +445,7 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
             s.zone.constrain(end, kZero, add_bounds(high, -end_add));
         }
     }
-    if (width.reg >= 0) {
-        // The assumed end bounds the offset and the size too; keep what it taught.
-        s.zone.forget(kTemp);
-        s.zone.forget(kTemp + 1);
-        s.zone.forget(kTemp + 2);
-    }
+    s.zone.forget(kTemp + 2); // what the assumed end taught the offset and the size stays in the zone
     return ok;
 }
 
@@ -800,11 +796,11 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     if (!dst_pointer && !src_pointer && a.singleton() && b.singleton()) {
         if (is64) {
             const std::uint64_t r =
-                eval64(code, ins.offset, static_cast<std::uint64_t>(a.lo), static_cast<std::uint64_t>(b.lo));
+                eval(code, ins.offset, static_cast<std::uint64_t>(a.lo), static_cast<std::uint64_t>(b.lo));
             set_number(s, dst, constant(static_cast<Bound>(r)));
         } else {
             const std::uint32_t r =
-                eval32(code, ins.offset, static_cast<std::uint32_t>(a.lo), static_cast<std::uint32_t>(b.lo));
+                eval(code, ins.offset, static_cast<std::uint32_t>(a.lo), static_cast<std::uint32_t>(b.lo));
             set_number(s, dst, constant(static_cast<Bound>(r)));
         }
         return;
@@ -823,47 +819,14 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     }
     if (code == op::ADD || code == op::SUB) {
         // Relational: dst = dst +/- src keeps what is known of dst's differences.
-        const Type result = dst_pointer && src_pointer ? Type{Kind::number, false, 0} : (dst_pointer ? dt : st);
-        const Interval sum = abstract_op(code, 0, a, b, 64);
-        const Var other = x ? sv : kTemp + 1;
+        s.regs[dst] = dst_pointer && src_pointer ? Type{Kind::number, false, 0} : (dst_pointer ? dt : st);
+        Var other = sv;
         if (!x) {
-            s.zone.set(kTemp + 1, b);
+            other = kTemp + 2;
+            s.zone.set(other, b);
         }
-        if (sum.is_top() && !(a.is_top() && b.is_top() && false)) {
-            s.regs[dst] = result;
-            s.zone.forget(dv);
-        } else if (b.singleton()) {
-            s.regs[dst] = result;
-            s.zone.assign(dv, dv, code == op::ADD ? b.lo : -b.lo);
-        } else {
-            s.zone.assign(kTemp, dv, 0);
-            Interval range = sum;
-            if (code == op::SUB) {
-                // dst - src, bounded also by what the zone knows of their difference.
-                const Bound up = s.zone.diff_ub(kTemp, other);
-                const Bound down = s.zone.diff_ub(other, kTemp);
-                range.hi = std::min(range.hi, up);
-                range.lo = std::max(range.lo, down == kInf ? kNegInf : -down);
-            }
-            s.regs[dst] = result;
-            s.zone.set(dv, range);
-            if (code == op::ADD) {
-                s.zone.constrain(dv, kTemp, b.hi);
-                s.zone.constrain(kTemp, dv, -b.lo);
-                s.zone.constrain(dv, other, a.hi);
-                s.zone.constrain(other, dv, -a.lo);
-            } else {
-                s.zone.constrain(dv, kTemp, -b.lo);
-                s.zone.constrain(kTemp, dv, b.hi);
-            }
-            s.zone.forget(kTemp);
-        }
-        if (!x) {
-            s.zone.forget(kTemp + 1);
-        }
-        if (dst_pointer && src_pointer && b.singleton() == false) {
-            // handled above
-        }
+        assign_sum(s.zone, dv, dv, other, code == op::SUB);
+        s.zone.forget(kTemp + 2);
         return;
     }
     set_number(s, dst, abstract_op(code, ins.offset, a, b, 64));
@@ -875,11 +838,8 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
     const Bound width = isa::size_bytes(isa::op_size(ins.opcode));
     const bool sign = isa::op_mode(ins.opcode) == op::MEMSX;
     const Bound k = ins.offset;
-    Interval result = sign ? Interval{-(Bound{1} << (8 * width - 1)), (Bound{1} << (8 * width - 1)) - 1}
-                           : (width == 8 ? Interval{} : bits(static_cast<int>(8 * width)));
-    if (width == 8) {
-        result = {};
-    }
+    const Interval result = sign ? Interval{-(Bound{1} << (8 * width - 1)), (Bound{1} << (8 * width - 1)) - 1}
+                                 : (width == 8 ? Interval{} : bits(static_cast<int>(8 * width)));
     if (!usable(s, pc, src)) {
         set_number(s, dst, result);
         return;
@@ -1012,8 +972,8 @@ void Semantics::store(State& s, std::size_t pc, const isa::Instruction& ins) con
     if (!o.singleton()) {
         return; // check_memory forgot the cells it may have touched
     }
+    // check_memory cleared the bytes' old cells and marked them written; the cell records what they hold.
     const auto at = static_cast<std::int32_t>(o.lo + k);
-    stack_write(s, at, static_cast<std::int32_t>(at + width), true);
     Cell cell{at, static_cast<std::uint8_t>(width), value};
     const Var cv = cell_var(at);
     if (x) {
@@ -1340,10 +1300,6 @@ void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bo
         if (ib.lo >= 0) {
             s.zone.constrain(kZero, a, 0);
             s.zone.constrain(a, b, gap);
-        } else if (ia.lo >= 0 && ib.hi < 0) {
-            // b is huge as an unsigned number; nothing to learn
-        } else if (ia.lo >= 0 && ib.lo < 0 && ib.hi >= 0) {
-            // b's sign unknown: only if b turns out non-negative does the relation constrain a
         }
         if (ia.hi < 0 && ib.lo >= 0) {
             s.zone.set_bottom(); // a negative a is a huge unsigned number: above any non-negative b

@@ -220,15 +220,16 @@ void common_slots(const std::vector<Var>& a, const std::vector<Var>& b, std::vec
     }
 }
 
+Bound next_threshold(Bound x, std::span<const Bound> thresholds) {
+    const auto it = std::lower_bound(thresholds.begin(), thresholds.end(), x);
+    return it == thresholds.end() ? kInf : *it;
+}
+
 } // namespace
 
-Zone Zone::join(const Zone& a, const Zone& b) {
-    if (a.m_bottom) {
-        return b;
-    }
-    if (b.m_bottom) {
-        return a;
-    }
+// A zone over the variables both have, each bound chosen by `pick(bound in a, bound in b, row, column)`.
+template <typename Pick>
+Zone Zone::combine(const Zone& a, const Zone& b, Pick pick) {
     Zone out;
     std::vector<Var> vars;
     std::vector<std::size_t> in_a;
@@ -240,20 +241,22 @@ Zone Zone::join(const Zone& a, const Zone& b) {
     out.m_m.assign(out.m_stride * out.m_stride, kInf);
     for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = 0; j < n; ++j) {
-            out.at(i, j) = std::max(a.at(in_a[i], in_a[j]), b.at(in_b[i], in_b[j]));
+            out.at(i, j) = pick(a.at(in_a[i], in_a[j]), b.at(in_b[i], in_b[j]), i, j, out.m_vars);
         }
     }
     return out;
 }
 
-namespace {
-
-Bound next_threshold(Bound x, std::span<const Bound> thresholds) {
-    const auto it = std::lower_bound(thresholds.begin(), thresholds.end(), x);
-    return it == thresholds.end() ? kInf : *it;
+Zone Zone::join(const Zone& a, const Zone& b) {
+    if (a.m_bottom) {
+        return b;
+    }
+    if (b.m_bottom) {
+        return a;
+    }
+    return combine(a, b,
+                   [](Bound x, Bound y, std::size_t, std::size_t, const std::vector<Var>&) { return std::max(x, y); });
 }
-
-} // namespace
 
 Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds, Var plain) {
     if (old.m_bottom) {
@@ -262,33 +265,20 @@ Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thres
     if (next.m_bottom) {
         return old;
     }
-    Zone out;
-    std::vector<Var> vars;
-    std::vector<std::size_t> in_a;
-    std::vector<std::size_t> in_b;
-    common_slots(old.m_vars, next.m_vars, vars, in_a, in_b);
-    const std::size_t n = in_a.size();
-    out.m_vars = std::move(vars);
-    out.m_stride = std::max<std::size_t>(8, n);
-    out.m_m.assign(out.m_stride * out.m_stride, kInf);
-    for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t j = 0; j < n; ++j) {
-            const Bound o = old.at(in_a[i], in_a[j]);
-            const Bound x = next.at(in_b[i], in_b[j]);
-            // Differences go to infinity; bounds (edges to 0) pass through the thresholds, except those of the
-            // variables from `plain` on, which jump to the last one.
-            if (x <= o) {
-                out.at(i, j) = o;
-            } else if ((i == 0) == (j == 0)) {
-                out.at(i, j) = kInf;
-            } else if (out.m_vars[i + j - 1] >= plain) {
-                out.at(i, j) = thresholds.empty() || x > thresholds.back() ? kInf : thresholds.back();
-            } else {
-                out.at(i, j) = next_threshold(x, thresholds);
-            }
+    return combine(old, next, [&](Bound o, Bound x, std::size_t i, std::size_t j, const std::vector<Var>& vars) {
+        // Differences go to infinity; bounds (edges to 0) pass through the thresholds, except those of the
+        // variables from `plain` on, which jump to the last one.
+        if (x <= o) {
+            return o;
         }
-    }
-    return out;
+        if ((i == 0) == (j == 0)) {
+            return kInf;
+        }
+        if (vars[i + j - 1] >= plain) {
+            return thresholds.empty() || x > thresholds.back() ? kInf : thresholds.back();
+        }
+        return next_threshold(x, thresholds);
+    });
 }
 
 bool operator==(const Zone& a, const Zone& b) {

@@ -96,6 +96,8 @@ class Zone {
     Bound& at(std::size_t i, std::size_t j) noexcept { return m_m[i * m_stride + j]; }
     [[nodiscard]] Bound at(std::size_t i, std::size_t j) const noexcept { return m_m[i * m_stride + j]; }
     int add_slot(Var v);
+    template <typename Pick>
+    static Zone combine(const Zone& a, const Zone& b, Pick pick);
     void close_over(std::size_t s);
 
     std::vector<Var> m_vars;
