@@ -7,6 +7,7 @@ packages=(
     clang llvm libclang-rt-14-dev # the BPF target for test plugins, llvm-objdump/objcopy, sanitizer runtimes
     clang-format-14
     libelf-dev                    # ELF objects
+    libbpf-dev                    # bpf/bpf_helpers.h for the test programs written for Linux
     doctest-dev catch2            # unit tests; Catch2 in an example
     libbenchmark-dev              # benchmarks
     libcli11-dev nlohmann-json3-dev

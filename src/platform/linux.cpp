@@ -25,6 +25,7 @@ using A = ArgKind;
 using R = ReturnKind;
 constexpr bool kMovesPacket = true; // bpf_helper_changes_pkt_data()
 constexpr bool kKeepsPacket = false;
+constexpr bool kReadsHost = true; // reads any address the program names
 
 struct HelperRow {
     std::uint32_t id;
@@ -32,6 +33,8 @@ struct HelperRow {
     ReturnKind ret;
     std::array<ArgKind, 5> args;
     bool reallocates_packet;
+    Writes writes = Writes::some;
+    bool reads_host_memory = false;
 };
 
 // trace_printk takes up to three more arguments that the kernel does not check (ARG_DONTCARE); they stay `none`.
@@ -43,7 +46,13 @@ constexpr HelperRow kHelpers[] = {
      {A::ptr_to_map, A::ptr_to_map_key, A::ptr_to_map_value, A::anything},
      kKeepsPacket},
     {3, "map_delete_elem", R::integer, {A::ptr_to_map, A::ptr_to_map_key}, kKeepsPacket},
-    {4, "probe_read", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {4,
+     "probe_read",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket,
+     Writes::all,
+     kReadsHost},
     {5, "ktime_get_ns", R::integer, {}, kKeepsPacket},
     {6, "trace_printk", R::integer, {A::ptr_to_readable_mem, A::const_size}, kKeepsPacket},
     {7, "get_prandom_u32", R::integer, {}, kKeepsPacket},
@@ -67,7 +76,7 @@ constexpr HelperRow kHelpers[] = {
     {13, "clone_redirect", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
     {14, "get_current_pid_tgid", R::integer, {}, kKeepsPacket},
     {15, "get_current_uid_gid", R::integer, {}, kKeepsPacket},
-    {16, "get_current_comm", R::integer, {A::ptr_to_writable_mem, A::const_size}, kKeepsPacket},
+    {16, "get_current_comm", R::integer, {A::ptr_to_writable_mem, A::const_size}, kKeepsPacket, Writes::all},
     {17, "get_cgroup_classid", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {18, "skb_vlan_push", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
     {19, "skb_vlan_pop", R::integer, {A::ptr_to_ctx}, kMovesPacket},
@@ -83,7 +92,8 @@ constexpr HelperRow kHelpers[] = {
      "skb_load_bytes",
      R::integer,
      {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::all},
     {27, "get_stackid", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::anything}, kKeepsPacket},
     {28,
      "csum_diff",
@@ -102,7 +112,13 @@ constexpr HelperRow kHelpers[] = {
     {42, "get_numa_node_id", R::integer, {}, kKeepsPacket},
     {43, "skb_change_head", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
     {44, "xdp_adjust_head", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
-    {45, "probe_read_str", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {45,
+     "probe_read_str",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {46, "get_socket_cookie", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {47, "get_socket_uid", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {48, "set_hash", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
@@ -137,7 +153,8 @@ constexpr HelperRow kHelpers[] = {
      "skb_load_bytes_relative",
      R::integer,
      {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size, A::anything},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::all},
     {70, "sock_hash_update", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {71, "msg_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {72, "sk_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
@@ -150,18 +167,34 @@ constexpr HelperRow kHelpers[] = {
     {91, "msg_pop_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
     {97, "skb_ecn_set_ce", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {109, "send_signal", R::integer, {A::anything}, kKeepsPacket},
-    {112, "probe_read_user", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
-    {113, "probe_read_kernel", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {112,
+     "probe_read_user",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket,
+     Writes::all,
+     kReadsHost},
+    {113,
+     "probe_read_kernel",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket,
+     Writes::all,
+     kReadsHost},
     {114,
      "probe_read_user_str",
      R::integer,
      {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {115,
      "probe_read_kernel_str",
      R::integer,
      {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {118, "jiffies64", R::integer, {}, kKeepsPacket},
     {125, "ktime_get_boot_ns", R::integer, {}, kKeepsPacket},
     {130,
@@ -212,7 +245,8 @@ constexpr HelperRow kHelpers[] = {
      "xdp_load_bytes",
      R::integer,
      {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::all},
     {190,
      "xdp_store_bytes",
      R::integer,
@@ -536,8 +570,8 @@ std::vector<MapType> map_types() {
 Platform build() {
     Platform p("linux", map_types());
     for (const HelperRow& row : kHelpers) {
-        require(
-            p.add_helper(HelperPrototype{row.id, std::string(row.name), row.ret, row.args, row.reallocates_packet}));
+        require(p.add_helper(HelperPrototype{row.id, std::string(row.name), row.ret, row.args, row.reallocates_packet,
+                                             row.writes, row.reads_host_memory}));
     }
     // Program type numbers are enum bpf_prog_type; section prefixes follow libbpf's section table.
     const auto add = [&p](ProgramType t) { require(p.add_program_type(std::move(t))); };

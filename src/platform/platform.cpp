@@ -234,10 +234,13 @@ const HelperPrototype* Platform::helper(std::uint32_t id) const noexcept {
 const HelperPrototype* Platform::helper(const ProgramType& type, std::uint32_t id) const noexcept {
     for (const HelperPrototype& own : type.own_helpers) {
         if (own.id == id) {
-            return &own;
+            return m_untrusted_plugins && own.reads_host_memory ? nullptr : &own;
         }
     }
     const HelperPrototype* general = helper(id);
+    if (general != nullptr && m_untrusted_plugins && general->reads_host_memory) {
+        return nullptr;
+    }
     if (general != nullptr && general->any_program_type) {
         return general;
     }

@@ -25,10 +25,13 @@ struct HelperRow {
     ReturnKind ret;
     std::array<ArgKind, 5> args;
     bool reallocates_packet;
+    Writes writes = Writes::some;
+    bool reads_host_memory = false;
 };
 
 HelperPrototype make(const HelperRow& row) {
-    return HelperPrototype{row.id, std::string(row.name), row.ret, row.args, row.reallocates_packet};
+    return HelperPrototype{row.id,     std::string(row.name), row.ret, row.args, row.reallocates_packet,
+                           row.writes, row.reads_host_memory};
 }
 
 // Deviation: eBPF for Windows declares map_pop_elem/map_peek_elem with a readable map value; the helper writes it,
@@ -76,18 +79,20 @@ constexpr HelperRow kGeneralHelpers[] = {
      "memcpy_s",
      R::integer,
      {A::ptr_to_writable_mem, A::const_size_or_zero, A::ptr_to_readable_mem, A::const_size_or_zero},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::source_if_fits},
     {23,
      "memcmp_s",
      R::integer,
      {A::ptr_to_readable_mem, A::const_size_or_zero, A::ptr_to_readable_mem, A::const_size_or_zero},
      kKeepsPacket},
-    {24, "memset", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket},
+    {24, "memset", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything}, kKeepsPacket, Writes::all},
     {25,
      "memmove_s",
      R::integer,
      {A::ptr_to_writable_mem, A::const_size_or_zero, A::ptr_to_readable_mem, A::const_size_or_zero},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::source_if_fits},
     {26, "get_socket_cookie", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {27,
      "strncpy_s",
@@ -252,6 +257,7 @@ Platform build() {
                               {13, "ringbuf", MapKind::ringbuf},
                               {14, "perf_event_array", MapKind::perf_event_array},
                           });
+    p.set_for_untrusted_plugins(true); // the plugin hosts' platform: nothing reads host memory by design
     for (const HelperRow& row : kGeneralHelpers) {
         require(p.add_helper(make(row)));
     }

@@ -52,6 +52,17 @@ enum class ReturnKind : std::uint8_t {
     no_return_on_success,     ///< tail call: does not return when it succeeds; an integer when it fails
 };
 
+/// What a helper writes into its writable memory argument (`ptr_to_writable_mem`, `ptr_to_uninit_map_value`): the
+/// verifier marks as initialized only what the contract proves written, and the checked interpreter's
+/// initialization shadow reads the same contract.
+enum class Writes : std::uint8_t {
+    some, ///< any part of it, on some returns: nothing is proven written (strncpy_s, snprintf, map_pop_elem)
+    all,  ///< every byte of it, on every return (memset, get_current_comm, probe_read: zeroed on failure)
+    /// The first N bytes, N the size of the next memory argument, when N is at most the writable size; nothing
+    /// otherwise (memcpy_s, memmove_s).
+    source_if_fits,
+};
+
 /// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
 using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
                                                std::uint64_t);
@@ -63,6 +74,10 @@ struct HelperPrototype {
     ReturnKind ret = ReturnKind::integer;
     std::array<ArgKind, 5> args{};   ///< r1-r5; unused arguments are `none`
     bool reallocates_packet = false; ///< the call invalidates every packet pointer (xdp_adjust_head, ...)
+    Writes writes = Writes::some;    ///< what it writes into its writable memory argument, if it has one
+    /// Reads any address the program names (probe_read*): fit for testing trusted kernel programs, never offered
+    /// by a platform for untrusted plugins.
+    bool reads_host_memory = false;
     /// A host helper's function; null for the built-in helpers, which the runtime implements by name.
     HelperImplementation implementation = nullptr;
     /// Callable from every program type of the platform (host helpers), not only from types that list its id.
@@ -128,6 +143,9 @@ struct ProgramType {
     std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
     std::string return_meaning;    ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
     std::uint32_t platform_id = 0; ///< the platform's own number for the type (BPF_PROG_TYPE_XDP, ...)
+    /// The longest data range (packet) the hook hands a program, in bytes. The verifier's bounds on loops over packet
+    /// bytes rest on it, and every entry point refuses a context whose data range is longer.
+    std::uint32_t max_data_size = 0xFFFF;
 
     [[nodiscard]] bool allows_helper(std::uint32_t id) const noexcept;
 
@@ -194,11 +212,17 @@ class Platform {
     /// The general helpers: those any program type may list in ProgramType::helpers.
     [[nodiscard]] const std::deque<HelperPrototype>& helpers() const noexcept { return m_helpers; }
     [[nodiscard]] const std::vector<MapType>& map_types() const noexcept { return m_map_types; }
+    /// A platform for untrusted plugins offers no helper that reads host memory by design (`reads_host_memory`):
+    /// helper(type, id) does not find them. windows() and platforms copied from it are; linux(), a test double
+    /// for trusted kernel programs, is not.
+    [[nodiscard]] bool for_untrusted_plugins() const noexcept { return m_untrusted_plugins; }
+    void set_for_untrusted_plugins(bool untrusted) noexcept { m_untrusted_plugins = untrusted; }
 
     /// The general helper with this id, or nullptr.
     [[nodiscard]] const HelperPrototype* helper(std::uint32_t id) const noexcept;
     /// The helper a program of `type` calls with this id: one of the type's own helpers, else a general helper;
-    /// nullptr when the type does not allow the id. This is the lookup the verifier uses.
+    /// nullptr when the type does not allow the id, or when the helper reads host memory and the platform is for
+    /// untrusted plugins. This is the lookup the verifier uses.
     [[nodiscard]] const HelperPrototype* helper(const ProgramType& type, std::uint32_t id) const noexcept;
     /// The general helper named `name` (without `bpf_`), or nullptr.
     [[nodiscard]] const HelperPrototype* helper_by_name(std::string_view name) const noexcept;
@@ -238,6 +262,7 @@ class Platform {
     std::deque<ProgramType> m_program_types;
     std::vector<MapType> m_map_types;
     std::unordered_map<std::uint32_t, std::size_t> m_helper_index;
+    bool m_untrusted_plugins = false;
 };
 
 /// Builds a prototype for Platform::add_helper: `proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size)`.
