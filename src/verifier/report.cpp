@@ -146,6 +146,9 @@ Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinit
             d.inner = *map.inner_map;
         }
         d.read_only = map.read_only;
+        if (map.read_only && map.origin == elf::MapOrigin::global_data) {
+            d.frozen_value = map.initial_value;
+        }
         out.push_back(std::move(d));
     }
     return out;

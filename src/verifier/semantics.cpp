@@ -263,6 +263,22 @@ bool same_region(const Type& a, const Type& b) {
     return true;
 }
 
+// Applies f to every register, saved register and stack cell type of a state, with its zone variable.
+template <typename F>
+void for_each_type(State& s, F&& f) {
+    for (int r = 0; r < 11; ++r) {
+        f(s.regs[r], reg_var(r));
+    }
+    for (std::size_t frame = 0; frame < s.saved.size(); ++frame) {
+        for (int i = 0; i < 4; ++i) {
+            f(s.saved[frame][i], saved_var(frame, 6 + i));
+        }
+    }
+    for (Cell& cell : s.cells) {
+        f(cell.type, cell_var(cell.offset));
+    }
+}
+
 std::string kind_name(MK kind) { return std::string(platform::to_string(kind)); }
 
 } // namespace
@@ -319,7 +335,7 @@ State Semantics::initial() const {
     s.zone.set(reg_var(10), constant(0));
     const platform::ContextDescriptor& ctx = m_type.context;
     if (ctx.data >= 0 && ctx.data_end >= 0) {
-        s.zone.set(kPacketSize, {0, kMaxPacketSize});
+        s.zone.set(kPacketSize, {0, m_type.max_data_size}); // every entry point refuses a longer one
     }
     return s;
 }
@@ -354,27 +370,53 @@ void Semantics::set_number(State& s, int r, Interval range) const {
 }
 
 void Semantics::invalidate(State& s, Kind kind, Stale why) const {
-    for (int r = 0; r < 11; ++r) {
-        if (s.regs[r].kind == kind) {
-            s.regs[r] = {Kind::invalid, false, why};
-            s.zone.forget(reg_var(r));
+    // A fill of a cell gets the stale pointer too, which cannot be used.
+    for_each_type(s, [&](Type& t, Var var) {
+        if (t.kind == kind) {
+            t = {Kind::invalid, false, why};
+            s.zone.forget(var);
         }
-    }
-    for (std::size_t f = 0; f < s.saved.size(); ++f) {
-        for (int i = 0; i < 4; ++i) {
-            if (s.saved[f][i].kind == kind) {
-                s.saved[f][i] = {Kind::invalid, false, why};
-                s.zone.forget(saved_var(f, 6 + i));
-            }
+    });
+}
+
+void Semantics::new_object(State& s, std::size_t pc) const {
+    const auto object = static_cast<std::uint32_t>(pc + 1);
+    for_each_type(s, [&](Type& t, Var) {
+        if (t.is_pointer() && t.object == object) {
+            t.object = kSomeObject; // what an earlier execution of this call returned
         }
-    }
-    for (Cell& cell : s.cells) {
-        if (cell.type.kind == kind) {
-            // A fill gets the stale pointer, which cannot be used.
-            cell.type = {Kind::invalid, false, why};
-            s.zone.forget(cell_var(cell.offset));
+    });
+}
+
+void Semantics::null_checked(State& s, int r, bool is_null) const {
+    const Type checked = s.regs[r];
+    // Copies of a lookup's result are null exactly when it is: a check of one covers all of them.
+    const bool copies = checked.object != kOneObject && checked.object != kSomeObject;
+    for_each_type(s, [&](Type& t, Var var) {
+        const bool same = &t == &s.regs[r] || (copies && t.nullable && t.kind == checked.kind && t.aux == checked.aux &&
+                                               t.object == checked.object);
+        if (!same) {
+            return;
         }
+        if (is_null) {
+            t = {Kind::number, false, 0};
+            s.zone.set(var, constant(0));
+        } else {
+            t.nullable = false;
+        }
+    });
+}
+
+void Semantics::check_offset(State& s, std::size_t pc, int r) const {
+    const Interval o = s.zone.interval(reg_var(r));
+    if (o.lo >= kMinPointerOffset && o.hi <= kMaxPointerOffset) {
+        return;
     }
+    report(pc, "Pointer offset must stay within [-32768, 536870912]",
+           reg(r) + ".offset in [" + std::to_string(kMinPointerOffset) + ", " + std::to_string(kMaxPointerOffset) +
+               "]");
+    s.zone.constrain(kZero, reg_var(r), -kMinPointerOffset);
+    s.zone.constrain(reg_var(r), kZero, kMaxPointerOffset);
 }
 
 std::string Semantics::access(int r, Bound k, Width width) const {
@@ -486,7 +528,8 @@ void Semantics::stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exa
     }
 }
 
-bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper) const {
+bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper,
+                             Bound written) const {
     const Type t = s.regs[r];
     const std::string assertion = access(r, k, width);
     if (t.kind == Kind::number) {
@@ -546,10 +589,12 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
         }
         return true;
     }
-    // A write: exactly known bytes become initialized (a helper's memory: the least size it writes).
+    // A write: exactly known bytes become initialized (a helper's memory: the least size its contract proves
+    // written); the rest of what it may touch loses what it held.
     const bool exact = o.singleton() && (width.reg < 0 || w.lo >= 0);
     if (exact) {
-        const auto end = static_cast<std::int32_t>(std::clamp<Bound>(add_bounds(lo, w.lo), lo, hi));
+        const Bound proven = std::clamp<Bound>(written, 0, std::max<Bound>(w.lo, 0));
+        const auto end = static_cast<std::int32_t>(std::clamp<Bound>(add_bounds(lo, proven), lo, hi));
         stack_write(s, lo, end, true);
         if (end < hi) {
             stack_write(s, end, hi, false);
@@ -780,6 +825,13 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
                 set_number(s, dst, {});
                 return;
             }
+            if (!dt.same_object(st)) {
+                // Their distance is where the host placed two objects: a host address in all but name.
+                report(pc, "Subtraction of pointers to different objects",
+                       reg(dst) + ".object == " + reg(src) + ".object");
+                set_number(s, dst, {});
+                return;
+            }
             // The distance between two pointers into one region is a number.
         } else if (src_pointer && code == op::SUB) {
             report(pc, "Only a number may be added to or subtracted from a pointer", reg(src) + ".type == number");
@@ -827,6 +879,9 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
         }
         assign_sum(s.zone, dv, dv, other, code == op::SUB);
         s.zone.forget(kTemp + 2);
+        if (s.regs[dst].kind != Kind::number) {
+            check_offset(s, pc, dst);
+        }
         return;
     }
     set_number(s, dst, abstract_op(code, ins.offset, a, b, 64));
@@ -1041,6 +1096,25 @@ void Semantics::atomic(State& s, std::size_t pc, const isa::Instruction& ins) co
     }
 }
 
+Bound Semantics::proven_written(const State& s, const platform::HelperPrototype& helper, std::size_t arg,
+                                Interval size) const {
+    switch (helper.writes) {
+    case platform::Writes::all: return size.lo;
+    case platform::Writes::some: return 0;
+    case platform::Writes::source_if_fits:
+        // The next memory argument's size, when it surely fits; otherwise the helper may write nothing.
+        for (std::size_t i = arg + 1; i + 1 < helper.arg_count(); ++i) {
+            if (platform::is_memory_arg(helper.args[i])) {
+                const Interval source = s.zone.interval(reg_var(static_cast<int>(i) + 2));
+                const bool number = s.regs[i + 2].kind == Kind::number;
+                return number && source.lo >= 0 && source.hi <= size.lo ? source.lo : 0;
+            }
+        }
+        return 0;
+    }
+    return 0;
+}
+
 void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) const {
     const auto id = static_cast<std::uint32_t>(ins.imm);
     const platform::HelperPrototype* helper = m_platform.helper(m_type, id);
@@ -1057,8 +1131,16 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         }
     };
     if (helper == nullptr) {
-        report(pc, "Helper " + std::to_string(id) + " is not available to program type " + m_type.name,
-               "helper(" + std::to_string(id) + ")");
+        const platform::HelperPrototype* general = m_platform.helper(id);
+        if (general != nullptr && general->reads_host_memory && m_platform.for_untrusted_plugins()) {
+            report(pc,
+                   "Helper " + general->name + " reads host memory and is not available on platform " +
+                       m_platform.name() + ", which runs untrusted plugins",
+                   "helper(" + std::to_string(id) + ")");
+        } else {
+            report(pc, "Helper " + std::to_string(id) + " is not available to program type " + m_type.name,
+                   "helper(" + std::to_string(id) + ")");
+        }
         clobber({Kind::number, false, 0}, {});
         return;
     }
@@ -1125,7 +1207,9 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 break; // the map argument's error says it
             }
             const Bound size = kind == platform::ArgKind::ptr_to_map_key ? map->key_size : map->value_size;
-            check_memory(s, pc, r, 0, {size, -1}, kind == platform::ArgKind::ptr_to_uninit_map_value, true);
+            const bool write = kind == platform::ArgKind::ptr_to_uninit_map_value;
+            check_memory(s, pc, r, 0, {size, -1}, write, true,
+                         write ? proven_written(s, *helper, i, constant(size)) : size);
             break;
         }
         case platform::ArgKind::ptr_to_readable_mem:
@@ -1155,7 +1239,9 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 }
                 break;
             }
-            check_memory(s, pc, r, 0, {0, size_reg}, kind == platform::ArgKind::ptr_to_writable_mem, true);
+            const bool write = kind == platform::ArgKind::ptr_to_writable_mem;
+            check_memory(s, pc, r, 0, {0, size_reg}, write, true,
+                         write ? proven_written(s, *helper, i - 1, s.zone.interval(reg_var(size_reg))) : kInf);
             break;
         }
         case platform::ArgKind::ptr_to_alloc_mem:
@@ -1183,20 +1269,34 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             if (t.kind != Kind::shared || t.nullable || !m_maps[t.aux].read_only) {
                 report(pc, reg(r) + " must point to a constant string in read-only memory",
                        reg(r) + ".type == read-only map_value");
-            } else {
-                check_memory(s, pc, r, 0, {1, -1}, false, true);
+            } else if (check_memory(s, pc, r, 0, {1, -1}, false, true)) {
+                // The helper reads up to a NUL: one must follow every offset the pointer may have.
+                const std::vector<std::uint8_t>& value = m_maps[t.aux].frozen_value;
+                const auto last_nul = std::find(value.rbegin(), value.rend(), 0);
+                const Interval o = s.zone.interval(reg_var(r));
+                if (last_nul == value.rend() ||
+                    o.hi > static_cast<Bound>(value.size()) - 1 - (last_nul - value.rbegin())) {
+                    report(pc, reg(r) + " must point to a string that ends in a NUL inside " + m_maps[t.aux].name,
+                           "terminated(" + reg(r) + ")");
+                }
             }
             break;
         }
     }
     if (helper->reallocates_packet) {
+        // A packet moved or resized: pointers into it are stale, and nothing learned of its size holds.
         invalidate(s, Kind::packet, kMovedPacket);
+        if (m_type.context.data >= 0 && m_type.context.data_end >= 0) {
+            s.zone.forget(kPacketSize);
+            s.zone.set(kPacketSize, {0, m_type.max_data_size});
+        }
     }
     for (std::size_t i = 0; i < count; ++i) {
         if (helper->args[i] == platform::ArgKind::ptr_to_alloc_mem) {
             invalidate(s, Kind::alloc, kReleasedAlloc);
         }
     }
+    const auto object = static_cast<std::uint32_t>(pc + 1); // the object this call hands out, if any
     switch (helper->ret) {
     case platform::ReturnKind::integer:
     case platform::ReturnKind::no_return_on_success: clobber({Kind::number, false, 0}, {}); break;
@@ -1211,17 +1311,17 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 clobber({Kind::number, false, 0}, {});
                 break;
             }
-            clobber({Kind::map, true, static_cast<std::uint32_t>(*map->inner)}, constant(0));
+            new_object(s, pc);
+            clobber({Kind::map, true, static_cast<std::uint32_t>(*map->inner), object}, constant(0));
         } else {
-            clobber({Kind::shared, true, static_cast<std::uint32_t>(*map_index)}, constant(0));
+            new_object(s, pc);
+            clobber({Kind::shared, true, static_cast<std::uint32_t>(*map_index), object}, constant(0));
         }
         break;
     case platform::ReturnKind::ptr_to_alloc_mem_or_null:
-        if (alloc_size < 0) {
-            clobber({Kind::alloc, true, 0}, constant(0)); // its size error was reported; nothing is accessible
-        } else {
-            clobber({Kind::alloc, true, static_cast<std::uint32_t>(alloc_size)}, constant(0));
-        }
+        new_object(s, pc);
+        // A size error was reported; then nothing of it is accessible.
+        clobber({Kind::alloc, true, static_cast<std::uint32_t>(std::max<Bound>(alloc_size, 0)), object}, constant(0));
         break;
     }
 }
@@ -1353,15 +1453,12 @@ void Semantics::assume(State& s, std::size_t pc, bool taken) const {
             return;
         }
         const bool is_null = (code == op::JEQ) == taken;
-        if (is_null) {
-            if (!pt.nullable) {
-                s.zone.set_bottom(); // a pointer to memory is never 0
-                return;
-            }
-            set_number(s, p, constant(0));
-        } else {
-            s.regs[p].nullable = false;
+        if (is_null && !pt.nullable) {
+            // A pointer to memory is never 0: objects lie above 64 KiB and offsets stay above -32 KiB.
+            s.zone.set_bottom();
+            return;
         }
+        null_checked(s, p, is_null);
         done();
         return;
     }
@@ -1382,6 +1479,17 @@ void Semantics::assume(State& s, std::size_t pc, bool taken) const {
         done();
         return;
     }
+    if (!dt.same_object(st)) {
+        // Two lookups, two reservations: equal or not, their offsets say nothing about each other, and their order
+        // is the host's.
+        if (code != op::JEQ && code != op::JNE) {
+            report(pc, "Comparison of pointers to different objects",
+                   reg(dst) + ".object == " + reg(ins.src) + ".object");
+        }
+        done();
+        return;
+    }
+    // Offsets stay within [-32 KiB, 512 MiB] of objects that lie in [64 KiB, 2^47): addresses compare as offsets.
     refine(s, dv, sv, code, taken, false, true);
     done();
 }

@@ -28,8 +28,11 @@ struct MapLoad {
     std::uint32_t offset = 0;
 };
 
-/// The largest packet (or other data range) a host hands a program; bounds on loops over packet bytes rest on it.
-inline constexpr Bound kMaxPacketSize = 0xFFFF;
+/// The offsets a pointer may carry. Objects a program can point to lie at or above 64 KiB (the host's context and
+/// packet: checked at every entry; maps, frames and records: allocated by the runtime) and below 2^47, so within
+/// these offsets an address neither wraps nor becomes 0, and pointers into one object compare as their offsets do.
+inline constexpr Bound kMinPointerOffset = -(Bound{1} << 15);
+inline constexpr Bound kMaxPointerOffset = Bound{1} << 29;
 
 class Semantics {
   public:
@@ -67,10 +70,21 @@ class Semantics {
     };
     /// Proves [r.offset + k, + width) inside r's region; assumes it afterwards. False when r is no pointer to memory.
     bool check_bounds(State& s, std::size_t pc, int r, Bound k, Width width, const std::string& assertion) const;
-    /// Memory a helper reads or writes (`write`), or an instruction's access.
-    bool check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper) const;
+    /// Memory a helper reads or writes (`write`), or an instruction's access. A write initializes the first
+    /// `written` bytes of the stack it covers (at most the width) and leaves the rest as unknown as before.
+    bool check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper,
+                      Bound written = kInf) const;
+    /// The bytes a helper's write contract proves written into its memory argument `arg` of `size` bytes.
+    [[nodiscard]] Bound proven_written(const State& s, const platform::HelperPrototype& helper, std::size_t arg,
+                                       Interval size) const;
     void stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exact) const;
     void invalidate(State& s, Kind kind, Stale why) const;
+    /// A helper at pc hands out an object: pointers to what it handed out before now point to some object.
+    void new_object(State& s, std::size_t pc) const;
+    /// A null check of register r, and of every copy of the same lookup's result.
+    void null_checked(State& s, int r, bool is_null) const;
+    /// Pointer arithmetic must leave the offset within [kMinPointerOffset, kMaxPointerOffset].
+    void check_offset(State& s, std::size_t pc, int r) const;
     [[nodiscard]] bool extension_pair(std::size_t shift, const Interval& value) const;
     void set_number(State& s, int r, Interval range) const;
     void refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bool is32, bool pointers) const;

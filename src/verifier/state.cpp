@@ -29,7 +29,12 @@ void align(State& a, State& b) {
             return;
         }
         if (x.kind == y.kind && x.aux == y.aux && x.is_pointer()) {
-            x.nullable = y.nullable = true; // the same region, null on one path: the offset survives
+            // The same region: the offset survives; null on one path is null on the joined one, and pointers into
+            // different objects point into some object.
+            x.nullable = y.nullable = x.nullable || y.nullable;
+            if (x.object != y.object) {
+                x.object = y.object = kSomeObject;
+            }
             return;
         }
         x = y = merge_types(x, y);
@@ -45,15 +50,31 @@ void align(State& a, State& b) {
             align_type(a.saved[f][i], b.saved[f][i], saved_var(f, 6 + i));
         }
     }
+    // A cell both states hold survives; one that holds pointers into one region on both paths survives as registers do.
     std::vector<Cell> kept;
     for (const Cell& cell : a.cells) {
-        if (std::find(b.cells.begin(), b.cells.end(), cell) != b.cells.end()) {
+        const auto other = std::find_if(b.cells.begin(), b.cells.end(), [&](const Cell& c) {
+            return c.offset == cell.offset && c.width == cell.width;
+        });
+        if (other == b.cells.end()) {
+            continue;
+        }
+        if (*other == cell) {
             kept.push_back(cell);
+        } else if (other->type.kind == cell.type.kind && other->type.aux == cell.type.aux && cell.type.is_pointer()) {
+            Cell merged = cell;
+            merged.type.nullable = cell.type.nullable || other->type.nullable;
+            if (cell.type.object != other->type.object) {
+                merged.type.object = kSomeObject;
+            }
+            kept.push_back(merged);
         }
     }
     for (State* s : {&a, &b}) {
         for (const Cell& cell : s->cells) {
-            if (std::find(kept.begin(), kept.end(), cell) != kept.end()) {
+            if (std::find_if(kept.begin(), kept.end(), [&](const Cell& c) {
+                    return c.offset == cell.offset && c.width == cell.width && c.type.kind == cell.type.kind;
+                }) != kept.end()) {
                 continue;
             }
             s->zone.forget(cell_var(cell.offset));
@@ -155,6 +176,11 @@ std::string type_name(const Type& type) {
     case Kind::map: out = "map(" + std::to_string(type.aux) + ")"; break;
     case Kind::func: out = "func(" + std::to_string(type.aux) + ")"; break;
     case Kind::invalid: return "invalid";
+    }
+    if (type.object == kSomeObject) {
+        out += "#any";
+    } else if (type.object != kOneObject) {
+        out += "#" + std::to_string(type.object - 1);
     }
     if (type.nullable) {
         out += "_or_null";

@@ -35,15 +35,29 @@ enum Stale : std::uint32_t {
     kPartialPointer = 4, ///< the rest of a spilled pointer some bytes of which were overwritten
 };
 
+/// Which object of a region a pointer points into. Regions with one object (the context, the stack, the packet, a
+/// map named by `lddw`, global data) use kOneObject. A helper that hands out objects (map lookups, ring-buffer
+/// reservations, inner maps) at instruction pc gives its result `pc + 1`, which names the object the latest execution
+/// of that instruction returned: before the call, pointers still naming it are renamed kSomeObject. kSomeObject is
+/// some object of the region, perhaps another than any other pointer's: nothing is learned by comparing such pointers.
+inline constexpr std::uint32_t kOneObject = 0;
+inline constexpr std::uint32_t kSomeObject = 0xFFFFFFFF;
+
 struct Type {
     Kind kind = Kind::uninit;
     bool nullable = false;
     std::uint32_t aux = 0;
+    std::uint32_t object = kOneObject;
     friend bool operator==(const Type&, const Type&) = default;
 
     [[nodiscard]] bool is_pointer() const noexcept {
         return kind == Kind::ctx || kind == Kind::stack || kind == Kind::packet || kind == Kind::shared ||
                kind == Kind::alloc || kind == Kind::map || kind == Kind::func;
+    }
+    /// Two pointers of these types point into one object, so their offsets compare as their addresses do.
+    [[nodiscard]] bool same_object(const Type& other) const noexcept {
+        return is_pointer() && kind == other.kind && aux == other.aux && object == other.object &&
+               object != kSomeObject;
     }
     /// A type whose variable in the zone means something (a number's value or a pointer's offset).
     [[nodiscard]] bool has_var() const noexcept { return kind != Kind::uninit && kind != Kind::invalid; }

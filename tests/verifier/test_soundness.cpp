@@ -62,7 +62,7 @@ TEST_SUITE("verifier soundness") {
 
     TEST_CASE("the oracle finds unsafe runs") {
         const std::vector<embpf::verifier::MapDescriptor> array{
-            {"map0", embpf::platform::MapKind::array, 4, 16, 2, std::nullopt, false}};
+            {"map0", embpf::platform::MapKind::array, 4, 16, 2, std::nullopt, false, {}}};
         // Each would be a verifier bug if accepted; the oracle must see it on some input.
         CHECK(oracle(assembled("xdp", "r2 = *(u64 *)(r1 + 0)\n"
                                       "r3 = *(u64 *)(r1 + 8)\n"
@@ -219,7 +219,7 @@ TEST_SUITE("verifier soundness") {
              "r9 = *(u64 *)(r1 + 16)\nr9 s>>= 0\nif r9 s> 3 goto +1\nr0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
         };
         const std::vector<embpf::verifier::MapDescriptor> maps{
-            {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false}};
+            {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false, {}}};
         const embpf::platform::Platform& platform = embpf::platform::windows();
         for (const Case& c : cases) {
             auto code = embpf::isa::assemble(c.text);

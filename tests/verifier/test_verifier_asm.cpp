@@ -64,14 +64,21 @@ Row row(std::string_view name, Target target, std::vector<MapDescriptor> maps, s
     return {name, target, std::move(maps), text, expected};
 }
 
-MapDescriptor array_map() { return {"values", MapKind::array, 4, 16, 4, std::nullopt, false}; }
-MapDescriptor hash_map() { return {"table", MapKind::hash, 8, 8, 16, std::nullopt, false}; }
-MapDescriptor ringbuf_map() { return {"events", MapKind::ringbuf, 0, 0, 4096, std::nullopt, false}; }
-MapDescriptor prog_array_map() { return {"programs", MapKind::prog_array, 4, 4, 4, std::nullopt, false}; }
-MapDescriptor rodata_map() { return {"rodata", MapKind::array, 4, 16, 1, std::nullopt, true}; }
+MapDescriptor array_map() { return {"values", MapKind::array, 4, 16, 4, std::nullopt, false, {}}; }
+MapDescriptor hash_map() { return {"table", MapKind::hash, 8, 8, 16, std::nullopt, false, {}}; }
+MapDescriptor ringbuf_map() { return {"events", MapKind::ringbuf, 0, 0, 4096, std::nullopt, false, {}}; }
+MapDescriptor prog_array_map() { return {"programs", MapKind::prog_array, 4, 4, 4, std::nullopt, false, {}}; }
+/// `.rodata` holding "x=%d\n" and its NUL at 0-5, then ten bytes with no NUL.
+MapDescriptor queue_map() { return {"queue", MapKind::queue, 0, 8, 4, std::nullopt, false, {}}; }
+MapDescriptor rodata_map() {
+    return {"rodata", MapKind::array,
+            4,        16,
+            1,        std::nullopt,
+            true,     {'x', '=', '%', 'd', '\n', 0, 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}};
+}
 /// An array of maps whose inner maps are described at `inner` (nullopt: not described).
 MapDescriptor outer_map(std::optional<std::size_t> inner) {
-    return {"outer", MapKind::array_of_maps, 4, 4, 4, inner, false};
+    return {"outer", MapKind::array_of_maps, 4, 4, 4, inner, false, {}};
 }
 
 void check_rows(const std::vector<Row>& rows) {
@@ -187,7 +194,7 @@ TEST_CASE("verifier asm: each region's bounds") {
         row("packet: an unbounded offset", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 0)
             r3 = *(u64 *)(r1 + 8)
-            r5 = *(u32 *)(r1 + 24)
+            r5 = *(u16 *)(r1 + 24)
             r4 = r2
             r4 += 14
             if r4 > r3 goto out
@@ -275,7 +282,7 @@ TEST_CASE("verifier asm: each region's bounds") {
             exit)",
             rejected(1, "Upper bound must be at most r10")),
         row("stack: an unbounded offset", windows_xdp, {}, R"(
-            r5 = *(u32 *)(r1 + 24)
+            r5 = *(u16 *)(r1 + 24)
             r2 = r10
             r2 += -64
             r2 += r5
@@ -301,7 +308,7 @@ TEST_CASE("verifier asm: each region's bounds") {
             exit)",
             rejected(0, "Lower bound must be at least 0")),
         row("context: an unbounded offset", windows_xdp, {}, R"(
-            r5 = *(u32 *)(r1 + 24)
+            r5 = *(u16 *)(r1 + 24)
             r1 += r5
             r2 = *(u8 *)(r1 + 0)
             r0 = 1
@@ -377,7 +384,7 @@ TEST_CASE("verifier asm: each region's bounds") {
             r1 = map_by_idx(0) ll
             call 1
             if r0 == 0 goto out
-            r1 = *(u32 *)(r0 + 0)
+            r1 = *(u16 *)(r0 + 0)
             r0 += r1
             r2 = *(u8 *)(r0 + 0)
         out:
@@ -1477,6 +1484,398 @@ TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions
             exit)",
             rejected(3, "Irreducible control flow: a loop is entered other than at its head", "reducible")),
     });
+}
+
+// Each "rejected" row below is a program an earlier verifier accepted and that crashed its host, wrote to the host's
+// stack or handed the program a host address; each "accepted" row is the safe program of the same shape.
+TEST_CASE("verifier asm: objects, pointer offsets, helper writes and the host's limits") {
+    // Two lookups of different keys in one map, or one lookup executed twice: two objects.
+    constexpr std::string_view two_lookups = R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r6 = r0
+            *(u32 *)(r10 - 4) = 1
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+    )";
+    auto after_two_lookups = [&](std::string_view tail) {
+        static std::vector<std::string> texts; // the rows keep views of their text
+        texts.push_back(std::string(two_lookups) + std::string(tail));
+        return std::string_view(texts.back());
+    };
+    check_rows({
+        row("two lookups in one map, used separately", windows_xdp, {array_map()}, after_two_lookups(R"(
+            r1 = *(u32 *)(r6 + 12)
+            r2 = *(u32 *)(r0 + 12)
+        out:
+            r0 = 1
+            exit)"),
+            accepted(17)),
+        row("two lookups in one map: unequal pointers say nothing", windows_xdp, {array_map()}, after_two_lookups(R"(
+            if r0 == r6 goto out
+            r1 = *(u64 *)(r10 + 8)
+        out:
+            r0 = 1
+            exit)"),
+            rejected(16, "Upper bound must be at most r10", "valid_access(r10.offset+8, width=8)")),
+        row("two lookups in one map: equal pointers say nothing", windows_xdp, {array_map()}, after_two_lookups(R"(
+            if r0 != r6 goto out
+            r1 = *(u64 *)(r10 + 8)
+        out:
+            r0 = 1
+            exit)"),
+            rejected(16, "Upper bound must be at most r10", "valid_access(r10.offset+8, width=8)")),
+        row("two lookups in one map: their distance", windows_xdp, {array_map()}, after_two_lookups(R"(
+            r0 -= r6
+        out:
+            r0 = 1
+            exit)"),
+            rejected(15, "Subtraction of pointers to different objects", "r0.object == r6.object")),
+        row("two lookups in one map: their order", windows_xdp, {array_map()}, after_two_lookups(R"(
+            if r0 > r6 goto out
+        out:
+            r0 = 1
+            exit)"),
+            rejected(15, "Comparison of pointers to different objects", "r0.object == r6.object")),
+        row("one lookup and a pointer derived from it compare by offset", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r6 = r0
+            r6 += 8
+            r1 = r6
+            r1 -= r0
+            if r6 > r0 goto out
+            r1 = *(u64 *)(r10 + 8)
+        out:
+            r0 = 1
+            exit)",
+            accepted(13)),
+        // The subprogram's lookup runs twice: the first result is no longer the object the second names.
+        row("one lookup instruction executed twice", windows_xdp, {array_map()}, R"(
+            r1 = 0
+            call lookup
+            if r0 == 0 goto out
+            r6 = r0
+            r1 = 1
+            call lookup
+            if r0 == 0 goto out
+            if r0 != r6 goto out
+            r1 = *(u64 *)(r10 + 8)
+        out:
+            r0 = 1
+            exit
+        lookup:
+            *(u32 *)(r10 - 4) = r1
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            exit)",
+            rejected(8, "Upper bound must be at most r10", "valid_access(r10.offset+8, width=8)")),
+        row("two inner maps of one map of maps", windows_xdp, {outer_map(1), array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r6 = r0
+            *(u32 *)(r10 - 4) = 1
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            if r0 == r6 goto out
+            r1 = *(u64 *)(r10 + 8)
+        out:
+            r0 = 1
+            exit)",
+            rejected(16, "Upper bound must be at most r10", "valid_access(r10.offset+8, width=8)")),
+        row("two ring buffer records of one size", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r6 = r0
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r0 -= r6
+        out:
+            r0 = 2
+            exit)",
+            rejected(13, "Subtraction of pointers to different objects", "r0.object == r6.object")),
+        row("a null check covers copies made before it", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            r6 = r0
+            *(u64 *)(r10 - 16) = r0
+            if r0 == 0 goto out
+            r1 = *(u32 *)(r6 + 0)
+            r7 = *(u64 *)(r10 - 16)
+            r1 = *(u32 *)(r7 + 4)
+        out:
+            r0 = 1
+            exit)",
+            accepted(13)),
+        row("a copy on the null side of the check", windows_xdp, {array_map()}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            r6 = r0
+            if r0 != 0 goto out
+            r1 = *(u32 *)(r6 + 0)
+        out:
+            r0 = 1
+            exit)",
+            rejected(8, "r6 is not a pointer", "r6.type is pointer")),
+
+        // Offsets: a pointer far from its object could wrap around or reach 0, and compare as no offset says.
+        row("a pointer offset of -2^62", windows_xdp, {}, R"(
+            r4 = r10
+            r3 = -4611686018427387904 ll
+            r4 += r3
+            if r4 > r10 goto out
+        out:
+            r0 = 1
+            exit)",
+            rejected(3, "Pointer offset must stay within [-32768, 536870912]", "r4.offset in [-32768, 536870912]")),
+        row("a 32-bit number added to a packet pointer", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r5 = *(u32 *)(r1 + 24)
+            r2 += r5
+            r0 = 1
+            exit)",
+            rejected(2, "Pointer offset must stay within [-32768, 536870912]", "r2.offset in [-32768, 536870912]")),
+        row("a pointer compared with data_end", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 14
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 13)
+        out:
+            r0 = 1
+            exit)",
+            accepted(8)),
+
+        // Helper writes: only what the contract proves written is initialized.
+        row("memcpy_s: the copied bytes are written", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 32) = 7
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = r10
+            r3 += -32
+            r4 = 8
+            call 22
+            r0 = *(u64 *)(r10 - 16)
+            r0 = 1
+            exit)",
+            accepted(11)),
+        row("memcpy_s: the bytes past the copy are not", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 32) = 7
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = r10
+            r3 += -32
+            r4 = 8
+            call 22
+            r0 = *(u64 *)(r10 - 8)
+            r0 = 1
+            exit)",
+            rejected(8, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("memmove_s that may not fit writes nothing", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 32) = 7
+            *(u64 *)(r10 - 24) = 7
+            r1 = r10
+            r1 += -16
+            r2 = 8
+            r3 = r10
+            r3 += -32
+            r4 = 16
+            call 25
+            r0 = *(u64 *)(r10 - 16)
+            r0 = 1
+            exit)",
+            rejected(9, "Stack content is not initialized", "initialized(r10-16, width=8)")),
+        row("strncpy_s writes only the string", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 32) = 7
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = r10
+            r3 += -32
+            r4 = 8
+            call 27
+            r0 = *(u64 *)(r10 - 8)
+            r0 = 1
+            exit)",
+            rejected(8, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("map_pop_elem writes nothing when the queue is empty", windows_xdp, {queue_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = r10
+            r2 += -8
+            call 17
+            r0 = *(u64 *)(r10 - 8)
+            r0 = 1
+            exit)",
+            rejected(5, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("memset writes every byte", windows_xdp, {}, R"(
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = 0
+            call 24
+            r0 = *(u64 *)(r10 - 8)
+            r0 = 1
+            exit)",
+            accepted(8)),
+        row("a pointer spilled where strncpy_s may write", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 16) = r1
+            *(u64 *)(r10 - 32) = 7
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = r10
+            r3 += -32
+            r4 = 8
+            call 27
+            r0 = *(u64 *)(r10 - 16)
+            r0 = 1
+            exit)",
+            rejected(9, "Reads part of a spilled pointer", "r10-16 holds a pointer")),
+        row("snprintf writes only what fits", linux_xdp, {rodata_map()}, R"(
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = map_value_by_idx(0, 0) ll
+            r4 = 0
+            r5 = 0
+            call 165
+            r0 = *(u64 *)(r10 - 8)
+            r0 = 2
+            exit)",
+            rejected(8, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("a format string that ends in a NUL", linux_xdp, {rodata_map()}, R"(
+            *(u64 *)(r10 - 8) = 0
+            *(u64 *)(r10 - 16) = 0
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = map_value_by_idx(0, 2) ll
+            r4 = 0
+            r5 = 0
+            call 165
+            r0 = 2
+            exit)",
+            accepted(11)),
+        row("a format string with no NUL in its value", linux_xdp, {rodata_map()}, R"(
+            *(u64 *)(r10 - 8) = 0
+            *(u64 *)(r10 - 16) = 0
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = map_value_by_idx(0, 6) ll
+            r4 = 0
+            r5 = 0
+            call 165
+            r0 = 2
+            exit)",
+            rejected(9, "r3 must point to a string that ends in a NUL inside rodata", "terminated(r3)")),
+
+        // The packet's size: nothing learned of it survives a helper that moves the packet.
+        row("xdp_adjust_head forgets the packet's size", windows_xdp, {}, R"(
+            r6 = r1
+            r2 = *(u64 *)(r6 + 0)
+            r3 = *(u64 *)(r6 + 8)
+            r4 = r2
+            r4 += 64
+            if r4 > r3 goto out
+            r1 = r6
+            r2 = 8
+            call 65536
+            r2 = *(u64 *)(r6 + 0)
+            r0 = *(u8 *)(r2 + 32)
+        out:
+            r0 = 1
+            exit)",
+            rejected(10, "Upper bound must be at most packet_size", "valid_access(r2.offset+32, width=1)")),
+    });
+}
+
+TEST_CASE("verifier asm: each bound on the host is a parameter of the program type") {
+    platform::Platform host = platform::windows();
+    platform::ProgramType small = *host.program_type("xdp");
+    small.name = "small_xdp";
+    small.section_prefixes = {"small_xdp"};
+    small.max_data_size = 100;
+    REQUIRE(host.add_program_type(small).has_value());
+    // A loop over every byte of the packet: its bound follows the largest packet the hook hands out.
+    auto program = embpf::isa::assemble(R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+        loop:
+            r4 = r2
+            r4 += 1
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 0)
+            r2 += 1
+            goto loop
+        out:
+            r0 = 1
+            exit)");
+    REQUIRE(program.has_value());
+    const verifier::ProgramInput input{"bytes", "xdp", *program, {}, {}, {}};
+    const verifier::Report wide = verifier::verify(input, host, *host.program_type("xdp"));
+    const verifier::Report narrow = verifier::verify(input, host, *host.program_type("small_xdp"));
+    REQUIRE(wide.verified);
+    REQUIRE(narrow.verified);
+    CHECK(*narrow.instruction_bound < 1000);
+    CHECK(*wide.instruction_bound > 65535);
+}
+
+TEST_CASE("verifier asm: a platform for untrusted plugins offers no helper that reads host memory") {
+    platform::Platform host = platform::windows();
+    CHECK(host.for_untrusted_plugins());
+    platform::HelperPrototype peek = platform::proto(platform::ret::integer, platform::arg::anything);
+    peek.id = 5000;
+    peek.name = "peek_host";
+    peek.reads_host_memory = true;
+    peek.any_program_type = true;
+    REQUIRE(host.add_helper(peek).has_value());
+    auto program = embpf::isa::assemble("r1 = 0\ncall 5000\nr0 = 1\nexit");
+    REQUIRE(program.has_value());
+    const verifier::ProgramInput input{"peek", "xdp", *program, {}, {}, {}};
+    const verifier::Report refused = verifier::verify(input, host, *host.program_type("xdp"));
+    REQUIRE_FALSE(refused.verified);
+    REQUIRE(refused.errors.size() == 1);
+    CHECK(refused.errors[0].message ==
+          "Helper peek_host reads host memory and is not available on platform windows, which runs untrusted plugins");
+    // A test double for trusted kernel programs may offer it.
+    host.set_for_untrusted_plugins(false);
+    CHECK(verifier::verify(input, host, *host.program_type("xdp")).verified);
 }
 
 TEST_SUITE_END();

@@ -35,6 +35,9 @@ struct MapDescriptor {
     std::optional<std::size_t> inner;
     /// Read-only to programs (`.rodata`): stores into its value are refused.
     bool read_only = false;
+    /// A read-only map's value as the program will see it (`.rodata`), for the constant strings helpers read (a
+    /// format must end in a NUL inside the value). Empty when unknown: then no string in it is accepted.
+    std::vector<std::uint8_t> frozen_value;
 };
 
 /// One finding, at one instruction.
