@@ -1832,6 +1832,13 @@ TEST_CASE("verifier asm: each bound on the host is a parameter of the program ty
     small.section_prefixes = {"small_xdp"};
     small.max_data_size = 100;
     REQUIRE(host.add_program_type(small).has_value());
+    platform::ProgramType huge = small;
+    huge.name = "huge_xdp";
+    huge.section_prefixes = {"huge_xdp"};
+    huge.max_data_size = (std::uint32_t{1} << 29) + 1;
+    const auto refused = host.add_program_type(huge);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message == "program type huge_xdp: max_data_size is larger than 536870912 bytes");
     // A loop over every byte of the packet: its bound follows the largest packet the hook hands out.
     auto program = embpf::isa::assemble(R"(
             r2 = *(u64 *)(r1 + 0)
