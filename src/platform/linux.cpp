@@ -35,6 +35,7 @@ struct HelperRow {
     bool reallocates_packet;
     Writes writes = Writes::some;
     bool reads_host_memory = false;
+    bool reads_writable = false;
 };
 
 // trace_printk takes up to three more arguments that the kernel does not check (ARG_DONTCARE); they stay `none`.
@@ -570,8 +571,14 @@ std::vector<MapType> map_types() {
 Platform build() {
     Platform p("linux", map_types());
     for (const HelperRow& row : kHelpers) {
-        require(p.add_helper(HelperPrototype{row.id, std::string(row.name), row.ret, row.args, row.reallocates_packet,
-                                             row.writes, row.reads_host_memory}));
+        require(p.add_helper(HelperPrototype{.id = row.id,
+                                             .name = std::string(row.name),
+                                             .ret = row.ret,
+                                             .args = row.args,
+                                             .reallocates_packet = row.reallocates_packet,
+                                             .writes = row.writes,
+                                             .reads_writable = row.reads_writable,
+                                             .reads_host_memory = row.reads_host_memory}));
     }
     // Program type numbers are enum bpf_prog_type; section prefixes follow libbpf's section table.
     const auto add = [&p](ProgramType t) { require(p.add_program_type(std::move(t))); };

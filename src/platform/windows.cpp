@@ -18,6 +18,7 @@ using A = ArgKind;
 using R = ReturnKind;
 constexpr bool kMovesPacket = true;
 constexpr bool kKeepsPacket = false;
+constexpr bool kReadsDestination = true; // appends to what its writable argument holds
 
 struct HelperRow {
     std::uint32_t id;
@@ -27,11 +28,18 @@ struct HelperRow {
     bool reallocates_packet;
     Writes writes = Writes::some;
     bool reads_host_memory = false;
+    bool reads_writable = false;
 };
 
 HelperPrototype make(const HelperRow& row) {
-    return HelperPrototype{row.id,     std::string(row.name), row.ret, row.args, row.reallocates_packet,
-                           row.writes, row.reads_host_memory};
+    return HelperPrototype{.id = row.id,
+                           .name = std::string(row.name),
+                           .ret = row.ret,
+                           .args = row.args,
+                           .reallocates_packet = row.reallocates_packet,
+                           .writes = row.writes,
+                           .reads_writable = row.reads_writable,
+                           .reads_host_memory = row.reads_host_memory};
 }
 
 // Deviation: eBPF for Windows declares map_pop_elem/map_peek_elem with a readable map value; the helper writes it,
@@ -103,7 +111,10 @@ constexpr HelperRow kGeneralHelpers[] = {
      "strncat_s",
      R::integer,
      {A::ptr_to_writable_mem, A::const_size_or_zero, A::ptr_to_readable_mem, A::const_size_or_zero},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::some,
+     false,
+     kReadsDestination},
     {29, "strnlen_s", R::integer, {A::ptr_to_readable_mem, A::const_size_or_zero}, kKeepsPacket},
     {30, "ktime_get_boot_ms", R::integer, {}, kKeepsPacket},
     {31, "ktime_get_ms", R::integer, {}, kKeepsPacket},

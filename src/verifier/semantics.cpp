@@ -1240,6 +1240,9 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 break;
             }
             const bool write = kind == platform::ArgKind::ptr_to_writable_mem;
+            if (write && helper->reads_writable && !check_memory(s, pc, r, 0, {0, size_reg}, false, true)) {
+                break;
+            }
             check_memory(s, pc, r, 0, {0, size_reg}, write, true,
                          write ? proven_written(s, *helper, i - 1, s.zone.interval(reg_var(size_reg))) : kInf);
             break;

@@ -1733,6 +1733,32 @@ TEST_CASE("verifier asm: objects, pointer offsets, helper writes and the host's 
             r0 = 1
             exit)",
             rejected(8, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("strncat_s reads the string it appends to", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 32) = 0
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = r10
+            r3 += -32
+            r4 = 1
+            call 28
+            r0 = 1
+            exit)",
+            rejected(7, "Stack content is not initialized", "initialized(r10-16, width=16)")),
+        row("strncat_s onto an initialized string", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 32) = 0
+            *(u64 *)(r10 - 16) = 0
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            r3 = r10
+            r3 += -32
+            r4 = 1
+            call 28
+            r0 = 1
+            exit)",
+            accepted(12)),
         row("map_pop_elem writes nothing when the queue is empty", windows_xdp, {queue_map()}, R"(
             r1 = map_by_idx(0) ll
             r2 = r10

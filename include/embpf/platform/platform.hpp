@@ -75,6 +75,9 @@ struct HelperPrototype {
     std::array<ArgKind, 5> args{};   ///< r1-r5; unused arguments are `none`
     bool reallocates_packet = false; ///< the call invalidates every packet pointer (xdp_adjust_head, ...)
     Writes writes = Writes::some;    ///< what it writes into its writable memory argument, if it has one
+    /// Reads its writable memory argument before writing it (strncat_s appends to the string there), so that memory
+    /// must be initialized like a readable argument.
+    bool reads_writable = false;
     /// Reads any address the program names (probe_read*): fit for testing trusted kernel programs, never offered
     /// by a platform for untrusted plugins.
     bool reads_host_memory = false;
