@@ -542,7 +542,7 @@ class Generator {
         {Piece::atomic, 2, false},        {Piece::counter_access, 10, false},
         {Piece::call_local, 3, true},     {Piece::two_objects, 6, true},
         {Piece::big_offset, 4, false},    {Piece::helper_write, 6, true},
-        {Piece::queue_pop, 3, true},      {Piece::nullable_copy, 3, true},
+        {Piece::queue_pop, 3, true},      {Piece::nullable_copy, 2, true},
         {Piece::stale_packet, 2, true},   {Piece::length_index, 2, true},
     }};
 
@@ -1621,7 +1621,7 @@ class Generator {
         const Stack before = m_stack;
         const Label skip = m_e.label();
         const std::size_t first = keyed_map();
-        const std::size_t second = m_rng.chance(60) || m_keyed == 1 ? first : keyed_map();
+        const std::size_t second = m_rng.chance(75) || m_keyed == 1 ? first : keyed_map();
         const std::uint64_t key = pick_key(m_out.maps[first]);
         lookup(first, key, skip);
         const int slot = pointer_slot();

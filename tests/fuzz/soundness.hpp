@@ -290,18 +290,30 @@ invoke(const exec::Interpreter& interpreter, void* ctx, std::size_t ctx_size, co
 
 inline std::vector<std::uint8_t> key_bytes(std::uint64_t key, std::uint32_t size) {
     std::vector<std::uint8_t> bytes(size, 0);
-    std::memcpy(bytes.data(), &key, std::min<std::size_t>(size, 8));
+    if (size != 0) {
+        std::memcpy(bytes.data(), &key, std::min<std::size_t>(size, 8));
+    }
     return bytes;
 }
 
 inline void random_bytes(Entropy& entropy, std::span<std::uint8_t> bytes) {
     const std::uint32_t style = entropy.below(8);
+    if (bytes.size() > 256 && style > 1) {
+        // A long packet from one seed: a byte of entropy per packet byte would make such runs slow.
+        std::uint64_t state = entropy.bits();
+        for (std::uint8_t& b : bytes) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            b = static_cast<std::uint8_t>(state >> 56);
+        }
+        return;
+    }
     for (std::uint8_t& b : bytes) {
         b = style == 0 ? 0 : style == 1 ? 0xff : static_cast<std::uint8_t>(entropy.below(256));
     }
 }
 
-// Fills the maps: every array entry, and most of the keys the program uses in hashes (some keys stay missing).
+// Fills the maps: every array entry, most of the keys the program uses in hashes (some keys stay missing), up to
+// max_entries values in a queue or a stack.
 inline void fill_maps(const GeneratedProgram& program, const std::vector<std::shared_ptr<runtime::Map>>& maps,
                       Entropy& entropy) {
     for (const auto& map : maps) {
@@ -312,6 +324,13 @@ inline void fill_maps(const GeneratedProgram& program, const std::vector<std::sh
             for (std::uint32_t i = 0; i < config.max_entries; ++i) {
                 random_bytes(entropy, value);
                 (void)map->host_update(key_bytes(i, 4), value, runtime::bpf_any);
+            }
+            continue;
+        }
+        if (config.key_size == 0) { // a queue or a stack: empty sometimes, so that pop and peek find nothing
+            for (std::uint32_t n = entropy.below(config.max_entries + 1); n > 0; --n) {
+                random_bytes(entropy, value);
+                (void)map->host_update({}, value, runtime::bpf_any);
             }
             continue;
         }

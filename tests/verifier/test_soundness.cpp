@@ -190,7 +190,8 @@ TEST_SUITE("verifier soundness") {
                             << (100.0 * static_cast<double>(accepted) / kPrograms) << "%), " << accepted_with_mistakes
                             << " of them with a planted error that turned out harmless");
         CHECK(failures == 0);
-        CHECK(accepted * 5 >= kPrograms);
+        // Measured at 54.9% (1097 of 2000); the floor leaves room for the planted errors a sounder verifier refuses.
+        CHECK(accepted * 100 >= kPrograms * 50);
     }
 
     TEST_CASE("unsafe programs fuzzing found are refused") {
@@ -198,25 +199,34 @@ TEST_SUITE("verifier soundness") {
             const char* what;
             const char* type;
             const char* text;
+            /// The verifier's first error must contain this (docs/verifier.md lists the messages): a refusal for
+            /// another reason hides the hole the row stands for. The one place to update when a message changes.
+            const char* expected;
         };
         // Reduced by hand from fuzz_verifier's findings (inputs in tests/fuzz/regressions/verifier/).
         const Case cases[] = {
             {"a misaligned atomic on the stack", "xdp",
-             "r3 = 1\n*(u64 *)(r10 - 8) = r3\nlock *(u32 *)(r10 - 6) += w3\nr0 = 1\nexit"},
+             "r3 = 1\n*(u64 *)(r10 - 8) = r3\nlock *(u32 *)(r10 - 6) += w3\nr0 = 1\nexit",
+             "2: Misaligned atomic access"},
             {"a misaligned atomic on a map value", "xdp",
              "*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +2\n"
-             "r3 = 1\nlock *(u32 *)(r0 + 30) += w3\nr0 = 1\nexit"},
+             "r3 = 1\nlock *(u32 *)(r0 + 30) += w3\nr0 = 1\nexit",
+             "8: Misaligned atomic access"},
             {"an atomic on the packet, whose alignment the host chooses", "xdp",
              "r2 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r1 + 8)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +2\nr5 = 1\n"
-             "lock *(u64 *)(r2 + 0) += r5\nr0 = 1\nexit"},
+             "lock *(u64 *)(r2 + 0) += r5\nr0 = 1\nexit",
+             "6: Atomic operations are not allowed on the packet"},
             {"-2^63 in a register, then a comparison: the rest is taken as unreachable", "xdp",
              "r9 = -9223372036854775808 ll\nr3 = *(u32 *)(r1 + 24)\nif r3 > 43 goto +0\n"
-             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "4: Upper bound must be at most r10"},
             {"be64 of a 16-bit number taken as non-negative", "xdp",
              "r9 = *(u16 *)(r1 + 24)\nr9 = be64 r9\nif r9 s< 0 goto +2\nr0 = 1\nexit\n"
-             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "5: Upper bound must be at most r10"},
             {"an arithmetic shift by 0 of any number taken as above 3", "bind",
-             "r9 = *(u64 *)(r1 + 16)\nr9 s>>= 0\nif r9 s> 3 goto +1\nr0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+             "r9 = *(u64 *)(r1 + 16)\nr9 s>>= 0\nif r9 s> 3 goto +1\nr0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "3: Upper bound must be at most r10"},
         };
         const std::vector<embpf::verifier::MapDescriptor> maps{
             {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false}};
@@ -234,6 +244,12 @@ TEST_SUITE("verifier soundness") {
             const std::string program = std::string(c.what) + "\n" + c.text;
             INFO(program);
             CHECK_FALSE(report.verified);
+            if (report.errors.empty()) {
+                continue;
+            }
+            const std::string first = std::to_string(report.errors.front().pc) + ": " + report.errors.front().message;
+            INFO("refused with ", first);
+            CHECK(first.find(c.expected) != std::string::npos);
         }
     }
 }
