@@ -227,9 +227,70 @@ TEST_SUITE("verifier soundness") {
             {"an arithmetic shift by 0 of any number taken as above 3", "bind",
              "r9 = *(u64 *)(r1 + 16)\nr9 s>>= 0\nif r9 s> 3 goto +1\nr0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
              "3: Upper bound must be at most r10"},
+            // Helper outputs taken as written on every path (memcpy_s/memmove_s write only src_size bytes and
+            // nothing when those do not fit, strncpy_s/strncat_s and map_pop_elem prove nothing written).
+            {"memmove_s with a source larger than its destination writes nothing", "xdp",
+             "*(u64 *)(r10 - 32) = 1\n*(u64 *)(r10 - 24) = 2\nr1 = r10\nr1 += -8\nr2 = 7\nr3 = r10\nr3 += -32\n"
+             "r4 = 11\ncall 25\nr0 = *(u8 *)(r10 - 7)\nr0 = 1\nexit",
+             "9: Stack content is not initialized"},
+            {"memcpy_s writes the source's 8 bytes, not the destination's 16", "xdp",
+             "*(u64 *)(r10 - 32) = 1\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 22\n"
+             "r0 = *(u64 *)(r10 - 8)\nr0 = 1\nexit",
+             "8: Stack content is not initialized"},
+            {"strncpy_s proves nothing written", "xdp",
+             "*(u64 *)(r10 - 32) = 65\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 27\n"
+             "r0 = *(u8 *)(r10 - 16)\nr0 = 1\nexit",
+             "8: Stack content is not initialized"},
+            {"strncat_s proves nothing written", "xdp",
+             "*(u64 *)(r10 - 32) = 65\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 28\n"
+             "r0 = *(u8 *)(r10 - 9)\nr0 = 1\nexit",
+             "8: Stack content is not initialized"},
+            {"map_pop_elem writes nothing when the queue is empty", "xdp",
+             "r1 = map_by_idx(1) ll\nr2 = r10\nr2 += -8\ncall 17\nr0 = *(u64 *)(r10 - 8)\nr0 = 1\nexit",
+             "5: Stack content is not initialized"},
+            {"map_update_elem hands the map 8 bytes memcpy_s did not write", "xdp",
+             "*(u64 *)(r10 - 32) = 1\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 22\n"
+             "*(u32 *)(r10 - 20) = 0\nr1 = map_by_idx(2) ll\nr2 = r10\nr2 += -20\nr3 = r10\nr3 += -16\nr4 = 0\n"
+             "call 2\nr0 = 1\nexit",
+             "16: Stack content is not initialized"},
+            {"a spilled context pointer under a memcpy_s that fails, stored into the packet", "xdp",
+             "r6 = r1\n*(u64 *)(r10 - 16) = r1\n*(u64 *)(r10 - 8) = r1\n*(u64 *)(r10 - 48) = 0\n"
+             "*(u64 *)(r10 - 40) = 0\n*(u64 *)(r10 - 32) = 0\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -48\n"
+             "r4 = 24\ncall 22\nr3 = *(u64 *)(r10 - 16)\nr2 = *(u64 *)(r6 + 0)\nr4 = *(u64 *)(r6 + 8)\nr5 = r2\n"
+             "r5 += 8\nif r5 > r4 goto +1\n*(u64 *)(r2 + 0) = r3\nr0 = 1\nexit",
+             "19: Pointer stored outside the stack"},
+            // Pointer comparisons that ignore wrap-around.
+            {"r10 - 2^62 taken as below r10", "xdp",
+             "r4 = r10\nr3 = -4611686018427387904 ll\nr4 += r3\nif r4 > r10 goto +2\nr0 = 1\nexit\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "7: Upper bound must be at most r10"},
+            {"data - 2^48 taken as below data", "xdp",
+             "r2 = *(u64 *)(r1 + 0)\nr4 = r2\nr3 = -281474976710656 ll\nr4 += r3\nif r4 <= r2 goto +2\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nr0 = 1\nexit",
+             "6: Upper bound must be at most r10"},
+            // Packet facts that survive xdp_adjust_head.
+            {"a bounds check taken over by the packet xdp_adjust_head moved", "xdp",
+             "r6 = r1\nr2 = *(u64 *)(r6 + 0)\nr3 = *(u64 *)(r6 + 8)\nr2 += 18\nif r2 > r3 goto +5\nr1 = r6\nr2 = 1\n"
+             "call 65536\nr7 = *(u64 *)(r6 + 0)\nr0 = *(u8 *)(r7 + 17)\nr0 = 1\nexit",
+             "9: Upper bound must be at most packet_size"},
+            // Distinct objects taken as one: the values of two keys of one map.
+            {"two values of one map compared as one object", "xdp",
+             "*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +10\n"
+             "*(u64 *)(r10 - 16) = r0\n*(u32 *)(r10 - 4) = 1\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\n"
+             "if r0 == 0 goto +2\nr1 = *(u64 *)(r10 - 16)\nif r0 != r1 goto +2\nr0 = 1\nexit\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "19: Upper bound must be at most r10"},
+            {"two values of one map subtracted, the difference used as a stack offset", "xdp",
+             "*(u64 *)(r10 - 8) = 0\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\n"
+             "if r0 == 0 goto +13\n*(u64 *)(r10 - 16) = r0\n*(u32 *)(r10 - 4) = 1\nr2 = r10\nr2 += -4\n"
+             "r1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +5\nr1 = *(u64 *)(r10 - 16)\nr0 -= r1\nr2 = r10\n"
+             "r2 += r0\nr0 = *(u8 *)(r2 - 8)\nr0 = 1\nexit",
+             "20: Lower bound must be at least r10-512"},
         };
         const std::vector<embpf::verifier::MapDescriptor> maps{
-            {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false}};
+            {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false},
+            {"map1", embpf::platform::MapKind::queue, 0, 8, 4, std::nullopt, false},
+            {"map2", embpf::platform::MapKind::array, 4, 16, 4, std::nullopt, false}};
         const embpf::platform::Platform& platform = embpf::platform::windows();
         for (const Case& c : cases) {
             auto code = embpf::isa::assemble(c.text);
