@@ -273,6 +273,11 @@ TEST_SUITE("verifier soundness") {
              "r6 = r1\nr2 = *(u64 *)(r6 + 0)\nr3 = *(u64 *)(r6 + 8)\nr2 += 18\nif r2 > r3 goto +5\nr1 = r6\nr2 = 1\n"
              "call 65536\nr7 = *(u64 *)(r6 + 0)\nr0 = *(u8 *)(r7 + 17)\nr0 = 1\nexit",
              "9: Upper bound must be at most packet_size"},
+            {"the packet's length as an index, after xdp_adjust_head grew the packet past 65,535 bytes", "xdp",
+             "r6 = r1\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +12\n"
+             "r9 = r0\nr1 = r6\nr2 = -16\ncall 65536\nr0 = r9\nr7 = *(u64 *)(r6 + 0)\nr8 = *(u64 *)(r6 + 8)\n"
+             "r3 = r8\nr3 -= r7\nr3 >>= 10\nr0 += r3\nr0 = *(u8 *)(r0 + 0)\nr0 = 1\nexit",
+             "19: Upper bound must be at most the value size 64"},
             // Distinct objects taken as one: the values of two keys of one map.
             {"two values of one map compared as one object", "xdp",
              "*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +10\n"
