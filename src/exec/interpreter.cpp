@@ -3,6 +3,8 @@
 #include "embpf/isa/decode.hpp"
 #include "interpreter_ops.hpp"
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -38,7 +40,20 @@ struct Frame {
     std::uint64_t saved[5]; // r6-r9, r10
 };
 
-enum class Fault { none, out_of_bounds, misaligned_atomic, budget, call_depth, unknown_helper, fell_off };
+enum class Fault {
+    none,
+    out_of_bounds,
+    misaligned_atomic,
+    budget,
+    call_depth,
+    unknown_helper,
+    fell_off,
+    uninitialized,        ///< the program read a byte nothing wrote
+    helper_uninitialized, ///< a helper was handed unwritten bytes to read
+};
+
+/// How an instruction touches memory: atomics read what they update.
+enum class Access { read, write, update };
 
 /// What a run needs besides the code: helpers and the regions a checked run may touch.
 struct RunEnv {
@@ -64,13 +79,63 @@ struct RunState {
 
     std::vector<MemoryRegion> helper_regions; ///< handed out by helpers during this run
 
+    // The initialization shadow (CheckedOptions::check_initialization): one flag per byte of the stack, and per byte
+    // of each helper region that starts uninitialized (empty for the others).
+    bool shadow = false;
+    std::uint64_t stack_base = 0;                          ///< the lowest address of the whole stack (every frame)
+    std::vector<std::uint8_t> stack_written;               ///< sized only when the shadow is on: fast runs pay nothing
+    std::vector<std::vector<std::uint8_t>> region_written; ///< parallel to helper_regions
+    std::uint32_t fault_helper = 0;                        ///< the helper of a helper_uninitialized fault
+
     void note_helper_result(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0) {
         if (options->helper_result_region) {
             if (auto region = options->helper_result_region(helper, args, r0)) {
                 helper_regions.push_back(*region);
+                region_written.emplace_back(shadow && !region->initialized ? region->size : 0, std::uint8_t{1});
+                if (shadow && !region->initialized) {
+                    std::fill(region_written.back().begin(), region_written.back().end(), std::uint8_t{0});
+                }
             }
         }
     }
+
+    // The shadow flags of [addr, addr + size), or nullptr when no shadow covers them (initialized memory). The caller
+    // has checked that the range lies inside the stack or inside one region.
+    std::uint8_t* shadow_of(std::uint64_t addr, std::size_t size) {
+        if (addr >= stack_base && addr - stack_base <= stack_written.size() &&
+            size <= stack_written.size() - (addr - stack_base)) {
+            return stack_written.data() + (addr - stack_base);
+        }
+        for (std::size_t i = 0; i < helper_regions.size(); ++i) {
+            const auto start = reinterpret_cast<std::uintptr_t>(helper_regions[i].start);
+            if (!region_written[i].empty() && addr >= start && addr - start <= helper_regions[i].size &&
+                size <= helper_regions[i].size - (addr - start)) {
+                return region_written[i].data() + (addr - start);
+            }
+        }
+        return nullptr;
+    }
+    bool is_written(std::uint64_t addr, std::size_t size) {
+        const std::uint8_t* flags = shadow_of(addr, size);
+        return flags == nullptr || std::all_of(flags, flags + size, [](std::uint8_t f) { return f != 0; });
+    }
+    void mark_written(std::uint64_t addr, std::size_t size) {
+        if (std::uint8_t* flags = shadow_of(addr, size)) {
+            std::fill(flags, flags + size, std::uint8_t{1});
+        }
+    }
+    // A frame a local call enters holds nothing yet, whatever an earlier call at the same depth left there.
+    void enter_frame(std::uint64_t frame_r10) {
+        if (shadow) {
+            std::fill_n(stack_written.data() + (frame_r10 - isa::kStackSize - stack_base), isa::kStackSize,
+                        std::uint8_t{0});
+        }
+    }
+
+    // The helper's contract against the shadow: what it reads must be written, what it writes becomes written.
+    // Returns false (with the fault set) when it would read unwritten bytes.
+    bool helper_reads_written(std::uint32_t helper, const std::uint64_t* args, std::ptrdiff_t pc);
+    void helper_wrote(std::uint32_t helper, const std::uint64_t* args);
 
     void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
         fault = kind;
@@ -93,6 +158,7 @@ bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::siz
                     std::uint64_t stack_top, std::size_t depth) {
     const std::uint64_t stack_used = (depth + 1) * isa::kStackSize;
     if (inside(addr, size, stack_top - stack_used, stack_used)) {
+        state.read_only = false;
         return true;
     }
     bool writable = false;
@@ -119,6 +185,115 @@ bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::siz
     state.read_only = write && !writable;
     return !state.read_only;
 }
+
+// Every check of a checked run's load, store or atomic: bounds, then the initialization shadow.
+Fault check_access(const RunEnv& env, RunState& state, std::uint64_t addr, std::size_t size, Access access,
+                   std::uint64_t stack_top, std::size_t depth) {
+    if (!access_allowed(env, state, addr, size, access != Access::read, stack_top, depth)) {
+        return Fault::out_of_bounds;
+    }
+    if (state.shadow) {
+        if (access != Access::write && !state.is_written(addr, size)) {
+            return Fault::uninitialized;
+        }
+        state.mark_written(addr, size);
+    }
+    return Fault::none;
+}
+
+const platform::HelperPrototype* prototype_of(const CheckedOptions& options, std::uint32_t helper) {
+    if (options.platform == nullptr || options.program_type == nullptr) {
+        return nullptr;
+    }
+    return options.platform->helper(*options.program_type, helper);
+}
+
+// The size a memory argument covers: its size argument, or the key or value size of the map before it.
+std::uint64_t argument_size(platform::ArgKind kind, std::size_t i, const std::uint64_t* args,
+                            const std::optional<MapShape>& map) {
+    using platform::ArgKind;
+    switch (kind) {
+    case ArgKind::ptr_to_map_key: return map ? map->key_size : 0;
+    case ArgKind::ptr_to_map_value:
+    case ArgKind::ptr_to_uninit_map_value: return map ? map->value_size : 0;
+    case ArgKind::ptr_to_readable_mem:
+    case ArgKind::ptr_to_readable_mem_or_null:
+    case ArgKind::ptr_to_writable_mem: return i + 1 < 5 ? args[i + 1] : 0;
+    default: return 0;
+    }
+}
+
+std::optional<MapShape> map_argument(const CheckedOptions& options, platform::ArgKind kind, std::uint64_t value) {
+    if ((kind == platform::ArgKind::ptr_to_map || kind == platform::ArgKind::ptr_to_map_of_programs) &&
+        options.map_shape) {
+        return options.map_shape(value);
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+bool RunState::helper_reads_written(std::uint32_t helper, const std::uint64_t* args, std::ptrdiff_t pc) {
+    using platform::ArgKind;
+    const platform::HelperPrototype* prototype = shadow ? prototype_of(*options, helper) : nullptr;
+    if (prototype == nullptr) {
+        return true;
+    }
+    std::optional<MapShape> map;
+    for (std::size_t i = 0; i < prototype->args.size(); ++i) {
+        const ArgKind kind = prototype->args[i];
+        if (auto shape = map_argument(*options, kind, args[i])) {
+            map = shape;
+        }
+        const bool reads = kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
+                           kind == ArgKind::ptr_to_readable_mem ||
+                           (kind == ArgKind::ptr_to_readable_mem_or_null && args[i] != 0);
+        const std::uint64_t size = argument_size(kind, i, args, map);
+        if (reads && size != 0 && !is_written(args[i], static_cast<std::size_t>(size))) {
+            set_fault(Fault::helper_uninitialized, pc, args[i], static_cast<std::size_t>(size), false);
+            fault_helper = helper;
+            return false;
+        }
+    }
+    return true;
+}
+
+void RunState::helper_wrote(std::uint32_t helper, const std::uint64_t* args) {
+    using platform::ArgKind;
+    const platform::HelperPrototype* prototype = shadow ? prototype_of(*options, helper) : nullptr;
+    if (prototype == nullptr || prototype->writes == platform::Writes::some) {
+        return;
+    }
+    std::optional<MapShape> map;
+    for (std::size_t i = 0; i < prototype->args.size(); ++i) {
+        const ArgKind kind = prototype->args[i];
+        if (auto shape = map_argument(*options, kind, args[i])) {
+            map = shape;
+        }
+        if (kind != ArgKind::ptr_to_writable_mem && kind != ArgKind::ptr_to_uninit_map_value) {
+            continue;
+        }
+        std::uint64_t size = argument_size(kind, i, args, map);
+        if (prototype->writes == platform::Writes::source_if_fits) {
+            // N is the size of the next memory argument; more than fits, and the helper writes nothing.
+            std::uint64_t source = size + 1;
+            for (std::size_t j = i + 1; j + 1 < prototype->args.size(); ++j) {
+                if (platform::is_memory_arg(prototype->args[j])) {
+                    source = args[j + 1];
+                    break;
+                }
+            }
+            if (source > size) {
+                return;
+            }
+            size = source;
+        }
+        mark_written(args[i], static_cast<std::size_t>(size));
+        return;
+    }
+}
+
+namespace {
 
 template <typename T>
 T* as_ptr(std::uint64_t addr) {
@@ -526,6 +701,10 @@ std::string signed_offset(std::int64_t delta) {
 // Where an address lies relative to the memory a checked run knows, for the error message.
 std::string describe_address(const detail::RunState& state, std::uint64_t address) {
     std::string text = hex(address);
+    const std::uint64_t stack_size = (isa::kMaxCallDepth + 1) * isa::kStackSize;
+    if (state.stack_base != 0 && address - state.stack_base < stack_size) {
+        return text + " (r10 - " + std::to_string(state.stack_base + stack_size - address) + " of the first frame)";
+    }
     if (state.ctx != 0 && address - state.ctx + 4096 < state.ctx_size + 8192) {
         text += " (ctx" + signed_offset(static_cast<std::int64_t>(address - state.ctx)) + ", ctx is " +
                 std::to_string(state.ctx_size) + " bytes)";
@@ -538,6 +717,10 @@ std::string describe_address(const detail::RunState& state, std::uint64_t addres
 Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size, const CheckedOptions& options) const {
     detail::RunState state;
     state.options = &options;
+    state.shadow = options.check_initialization;
+    if (state.shadow) {
+        state.stack_written.assign((isa::kMaxCallDepth + 1) * isa::kStackSize, 0);
+    }
     state.ctx = reinterpret_cast<std::uintptr_t>(ctx);
     state.ctx_size = ctx == nullptr ? 0 : ctx_size;
     if (options.instruction_budget != 0) {
@@ -579,6 +762,15 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
                               state.fault_pc);
     case detail::Fault::unknown_helper:
         return Error::runtime(where + "callx to unknown helper " + std::to_string(state.fault_address), state.fault_pc);
+    case detail::Fault::uninitialized:
+        return Error::runtime(where + "read of " + std::to_string(state.fault_size) + " bytes at " +
+                                  describe_address(state, state.fault_address) + " that nothing wrote (uninitialized)",
+                              state.fault_pc);
+    case detail::Fault::helper_uninitialized:
+        return Error::runtime(where + "helper " + std::to_string(state.fault_helper) + " reads " +
+                                  std::to_string(state.fault_size) + " bytes at " +
+                                  describe_address(state, state.fault_address) + " that nothing wrote (uninitialized)",
+                              state.fault_pc);
     case detail::Fault::fell_off:
         return Error::runtime(where + "execution ran past the end of the program", state.fault_pc);
     }

@@ -1,7 +1,8 @@
 // libFuzzer target: the input's bytes choose a random eBPF program for eBPF for Windows' xdp or bind hook (see
 // program_generator.hpp); when the verifier accepts it, the checked interpreter runs it on several inputs and any
-// out-of-bounds access, run past the instruction bound, bad helper argument, leaked pointer or r0 outside the hook's
-// range aborts with the program's listing.
+// out-of-bounds access, read of stack bytes nothing wrote (by the helpers' write contracts), run past the instruction
+// bound, bad helper argument, leaked pointer, r0 outside the hook's range, or an accepted program the interpreter
+// refuses aborts with the program's listing.
 //
 // EMBPF_FUZZ_FINDINGS=DIR keeps going instead: each failing input is written to DIR/<hash>.bin with its report in
 // DIR/<hash>.txt, so that a long campaign collects every finding rather than stopping at the first one.

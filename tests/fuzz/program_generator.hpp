@@ -411,7 +411,21 @@ class Generator {
             map.read_only = array && m_rng.chance(5);
             m_out.maps.push_back(std::move(map));
         }
+        m_keyed = m_out.maps.size();
+        // A queue or a stack for map_pop_elem and map_peek_elem, which write their value only when there is one.
+        if (m_rng.chance(25)) {
+            verifier::MapDescriptor map;
+            map.name = "map" + std::to_string(m_out.maps.size());
+            map.kind = m_rng.chance(50) ? platform::MapKind::queue : platform::MapKind::stack;
+            map.key_size = 0;
+            map.value_size = m_rng.pick(std::span<const std::uint32_t>(kValueSizes));
+            map.max_entries = 1 + m_rng.below(4);
+            m_queue = m_out.maps.size();
+            m_out.maps.push_back(std::move(map));
+        }
     }
+    // A map lookups, updates and deletes may use (not the queue).
+    [[nodiscard]] std::size_t keyed_map() { return m_rng.below(static_cast<std::uint32_t>(m_keyed)); }
 
     void prologue() {
         mov_r(kCtx, R1);
@@ -502,13 +516,20 @@ class Generator {
         atomic,
         counter_access,
         call_local,
+        two_objects,
+        big_offset,
+        helper_write,
+        queue_pop,
+        nullable_copy,
+        stale_packet,
+        length_index,
     };
     struct Weighted {
         Piece piece;
         std::uint32_t weight;
         bool calls; // makes helper calls (or a loop): never inside a loop body
     };
-    static constexpr std::array<Weighted, 21> kPieces{{
+    static constexpr std::array<Weighted, 28> kPieces{{
         {Piece::packet_const, 12, false}, {Piece::packet_var, 8, false},
         {Piece::stack_store, 6, false},   {Piece::stack_load, 5, false},
         {Piece::spill, 3, false},         {Piece::fill, 3, false},
@@ -519,7 +540,10 @@ class Generator {
         {Piece::ctx, 4, false},           {Piece::adjust_head, 1, true},
         {Piece::meta, 1, false},          {Piece::early_exit, 2, false},
         {Piece::atomic, 2, false},        {Piece::counter_access, 10, false},
-        {Piece::call_local, 3, true},
+        {Piece::call_local, 3, true},     {Piece::two_objects, 6, true},
+        {Piece::big_offset, 4, false},    {Piece::helper_write, 6, true},
+        {Piece::queue_pop, 3, true},      {Piece::nullable_copy, 2, true},
+        {Piece::stale_packet, 2, true},   {Piece::length_index, 2, true},
     }};
 
     void piece() {
@@ -546,7 +570,12 @@ class Generator {
         switch (w.piece) {
         case Piece::counter_access: return m_in_loop;
         case Piece::adjust_head:
+        case Piece::stale_packet:
         case Piece::meta: return m_xdp;
+        case Piece::queue_pop: return m_queue != kNoMap;
+        // The stack tracking is straight-line, and these leave pointers on the stack.
+        case Piece::two_objects:
+        case Piece::helper_write: return !m_in_loop;
         case Piece::early_exit: return m_options.early_exits;
         // A spill in a loop body changes what a fill before it reads in the next round, which the straight-line
         // tracking of the stack does not see.
@@ -580,6 +609,13 @@ class Generator {
         case Piece::atomic: atomic(); break;
         case Piece::counter_access: counter_access(); break;
         case Piece::call_local: call_local(); break;
+        case Piece::two_objects: two_objects(); break;
+        case Piece::big_offset: big_offset(); break;
+        case Piece::helper_write: helper_write(); break;
+        case Piece::queue_pop: queue_pop(); break;
+        case Piece::nullable_copy: nullable_copy(); break;
+        case Piece::stale_packet: stale_packet(); break;
+        case Piece::length_index: length_index(); break;
         }
     }
 
@@ -858,11 +894,11 @@ class Generator {
     }
 
     void map_lookup() {
-        if (m_out.maps.empty()) {
+        if (m_keyed == 0) {
             alu_piece();
             return;
         }
-        const std::size_t index = m_rng.below(static_cast<std::uint32_t>(m_out.maps.size()));
+        const std::size_t index = keyed_map();
         const verifier::MapDescriptor& map = m_out.maps[index];
         const int key_offset = stack_buffer(static_cast<int>(map.key_size));
         const bool partial_key = map.key_size > 4 && slip();
@@ -976,9 +1012,14 @@ class Generator {
                 mov_r(R1, R10);
                 add(R1, buffer);
                 mov(R2, n);
-                mov(R4, n + (slip() ? size - at - n + 1 : 0));
+                const bool wrong = slip();
+                mov(R4, n + (wrong ? size - at - n + 1 : 0));
                 call(22);
-                wrote(buffer, n);
+                if (wrong) {
+                    clobbered(buffer, n);
+                } else {
+                    wrote(buffer, n);
+                }
             } else {
                 if (!is_number(buffer, n)) {
                     fill_stack(buffer, n, false);
@@ -998,11 +1039,11 @@ class Generator {
     }
 
     void map_update() {
-        if (m_out.maps.empty()) {
+        if (m_keyed == 0) {
             alu_piece();
             return;
         }
-        const std::size_t index = m_rng.below(static_cast<std::uint32_t>(m_out.maps.size()));
+        const std::size_t index = keyed_map();
         const verifier::MapDescriptor& map = m_out.maps[index];
         const int key_offset = stack_buffer(static_cast<int>(map.key_size), 4);
         const int value_offset =
@@ -1020,11 +1061,11 @@ class Generator {
     }
 
     void map_delete() {
-        if (m_out.maps.empty()) {
+        if (m_keyed == 0) {
             alu_piece();
             return;
         }
-        const std::size_t index = m_rng.below(static_cast<std::uint32_t>(m_out.maps.size()));
+        const std::size_t index = keyed_map();
         const verifier::MapDescriptor& map = m_out.maps[index];
         const int key_offset = stack_buffer(static_cast<int>(map.key_size));
         write_key(key_offset, map.key_size, pick_key(map), false);
@@ -1124,9 +1165,11 @@ class Generator {
         call(22);
         fold(R0);
         m_e.bind(skip);
-        if (!wrong && on_stack(dst, n)) {
+        if (!wrong && src_n <= n && on_stack(dst, n)) {
+            // memcpy_s writes the source's bytes when they fit, and nothing when they do not.
             const Stack before = m_stack;
-            wrote(dst, n);
+            clobbered(dst, n);
+            wrote(dst, src_n);
             m_stack = meet(before, m_stack); // the packet path may have skipped the copy
         } else {
             clobbered(dst, -dst);
@@ -1396,6 +1439,7 @@ class Generator {
         mov_r(R1, kCtx);
         mov(R2, static_cast<std::int32_t>(m_rng.between(-16, 16)));
         call(kAdjustHead);
+        m_adjusted = true;
         fold(R0);
         for (auto it = m_stack.spills.begin(); it != m_stack.spills.end();) {
             it = it->second != PointerKind::ctx ? m_stack.spills.erase(it) : std::next(it);
@@ -1532,8 +1576,487 @@ class Generator {
         m_e.bind(skip);
     }
 
+    // --- pieces that probe the holes of a verifier taking distinct things as one -----------------------------------
+
+    // An access no sound verifier lets a program make on a path it can reach: planted where a verifier that took two
+    // objects as one, or offsets as unbounded integers, would see a dead path.
+    void canary() {
+        switch (m_rng.below(3)) {
+        case 0: ldx(isa::op::DW, R3, R10, 8); break;                                     // above the stack
+        case 1: ldx(isa::op::B, R3, R10, -static_cast<int>(isa::kStackSize) - 1); break; // below it
+        default: ldx(isa::op::DW, R3, kCtx, 4096); break;                                // past the context
+        }
+        fold(R3);
+    }
+
+    // Looks up `key` in map `index`; r0 is the value, and a null result goes to `null`.
+    void lookup(std::size_t index, std::uint64_t key, Label null, int spread = 4) {
+        const verifier::MapDescriptor& map = m_out.maps[index];
+        const int key_offset = stack_buffer(static_cast<int>(map.key_size), spread);
+        write_key(key_offset, map.key_size, key, false);
+        lddw_map(R1, index);
+        mov_r(R2, R10);
+        add(R2, key_offset);
+        call(1);
+        jump(isa::op::JEQ, R0, 0, null);
+    }
+    std::uint64_t other_key(const verifier::MapDescriptor& map, std::uint64_t key) {
+        const std::uint64_t other = m_rng.chance(80) ? (key + 1) % (map.max_entries + 1) : pick_key(map);
+        if (std::find(m_out.keys.begin(), m_out.keys.end(), other) == m_out.keys.end()) {
+            m_out.keys.push_back(other);
+        }
+        return other;
+    }
+    // A slot for a pointer, below the key buffers of lookups.
+    int pointer_slot() { return -static_cast<int>(264 + 8 * m_rng.below(30)); }
+
+    // Two lookups (one map, two keys; or two maps), the first value kept on the stack: the two are compared or
+    // subtracted. A verifier that takes them for one object finds a comparison always true or false, or a difference
+    // it knows, and a planted access on the path it thinks dead (or at the difference) shows it.
+    void two_objects() {
+        if (m_keyed == 0) {
+            alu_piece();
+            return;
+        }
+        const Stack before = m_stack;
+        const Label skip = m_e.label();
+        const std::size_t first = keyed_map();
+        const std::size_t second = m_rng.chance(75) || m_keyed == 1 ? first : keyed_map();
+        const std::uint64_t key = pick_key(m_out.maps[first]);
+        lookup(first, key, skip);
+        const int slot = pointer_slot();
+        stx(isa::op::DW, R10, slot, R0);
+        wrote(slot, 8, Byte::pointer);
+        lookup(second, second == first ? other_key(m_out.maps[first], key) : pick_key(m_out.maps[second]), skip);
+        ldx(isa::op::DW, R1, R10, slot);
+        // r1 = the first value + c1, r0 = the second + c0.
+        const auto size0 = static_cast<std::int32_t>(m_out.maps[second].value_size);
+        const auto size1 = static_cast<std::int32_t>(m_out.maps[first].value_size);
+        const std::int32_t c0 = m_rng.chance(60) ? 0 : static_cast<std::int32_t>(m_rng.below(size0));
+        const std::int32_t c1 = m_rng.chance(60) ? 0 : static_cast<std::int32_t>(m_rng.below(size1));
+        if (c0 != 0) {
+            add(R0, c0);
+        }
+        if (c1 != 0) {
+            add(R1, c1);
+        }
+        auto safe_reads = [&] {
+            ldx(isa::op::B, R3, R0, size0 - c0 - 1);
+            fold(R3);
+            ldx(isa::op::B, R3, R1, -c1);
+            fold(R3);
+        };
+        if (m_rng.chance(55)) {
+            static constexpr std::array<std::uint8_t, 8> kJumps{isa::op::JEQ,  isa::op::JNE, isa::op::JLT,
+                                                                isa::op::JGT,  isa::op::JLE, isa::op::JGE,
+                                                                isa::op::JSLT, isa::op::JSGT};
+            const std::uint8_t code = m_rng.pick(std::span<const std::uint8_t>(kJumps));
+            // What a verifier that sees one object at offsets c0 and c1 concludes.
+            bool taken = false;
+            switch (code) {
+            case isa::op::JEQ: taken = c0 == c1; break;
+            case isa::op::JNE: taken = c0 != c1; break;
+            case isa::op::JLT:
+            case isa::op::JSLT: taken = c0 < c1; break;
+            case isa::op::JGT:
+            case isa::op::JSGT: taken = c0 > c1; break;
+            case isa::op::JLE: taken = c0 <= c1; break;
+            default: taken = c0 >= c1; break;
+            }
+            const Label target = m_e.label();
+            const Label done = m_e.label();
+            const bool plant = slip();
+            jump_r(code, R0, R1, target);
+            if (plant && taken) {
+                canary();
+            } else {
+                safe_reads();
+            }
+            ja(done);
+            m_e.bind(target);
+            if (plant && !taken) {
+                canary();
+            } else {
+                safe_reads();
+            }
+            m_e.bind(done);
+        } else {
+            // The distance between the two values, as an offset into the stack (a verifier that took them for one
+            // object knows it as c0 - c1), or folded in as a number.
+            mov_r(R3, R0);
+            alu_r(isa::op::SUB, R3, R1);
+            if (slip()) {
+                mov_r(R2, R10);
+                add(R2, -8 - (c0 - c1));
+                alu_r(isa::op::ADD, R2, R3);
+                ldx(isa::op::B, R3, R2, 0);
+            }
+            fold(R3);
+            safe_reads();
+        }
+        m_e.bind(skip);
+        m_stack = meet(before, m_stack);
+    }
+
+    static constexpr std::array<std::int64_t, 10> kBigOffsets{std::int64_t{1} << 62,
+                                                              -(std::int64_t{1} << 62),
+                                                              std::numeric_limits<std::int64_t>::min(),
+                                                              std::numeric_limits<std::int64_t>::max(),
+                                                              std::int64_t{1} << 32,
+                                                              -(std::int64_t{1} << 32),
+                                                              std::int64_t{1} << 40,
+                                                              -(std::int64_t{1} << 48),
+                                                              -512,
+                                                              65536};
+    std::int64_t big_offset_value() {
+        return m_rng.chance(75) ? m_rng.pick(std::span<const std::int64_t>(kBigOffsets))
+                                : static_cast<std::int64_t>(m_rng.bits());
+    }
+    void lddw(int dst, std::int64_t value) {
+        const auto bits = static_cast<std::uint64_t>(value);
+        m_e.emit(isa::make(isa::op::LDDW, dst, 0, 0, static_cast<std::int32_t>(static_cast<std::uint32_t>(bits))));
+        m_e.emit(isa::make(0, 0, 0, 0, static_cast<std::int32_t>(static_cast<std::uint32_t>(bits >> 32))));
+    }
+
+    // A pointer plus an offset up to +-2^63: compared with its base (where wrap-around decides), taken back by the
+    // same amount and used (which is fine), or used as it is (which never is).
+    void big_offset() {
+        const std::int64_t k = big_offset_value();
+        static constexpr std::array<int, 3> kBases{R10, kData, kCtx};
+        const int base = kBases[m_rng.below(3)];
+        mov_r(R4, base);
+        lddw(R3, k);
+        alu_r(isa::op::ADD, R4, R3);
+        switch (m_rng.below(3)) {
+        case 0: {
+            static constexpr std::array<std::uint8_t, 6> kJumps{isa::op::JGT, isa::op::JLT,  isa::op::JGE,
+                                                                isa::op::JLE, isa::op::JSGT, isa::op::JSLT};
+            const std::uint8_t code = m_rng.pick(std::span<const std::uint8_t>(kJumps));
+            // Offsets taken as integers: base + k against base + 0.
+            bool taken = false;
+            switch (code) {
+            case isa::op::JGT:
+            case isa::op::JSGT: taken = k > 0; break;
+            case isa::op::JLT:
+            case isa::op::JSLT: taken = k < 0; break;
+            case isa::op::JGE: taken = k >= 0; break;
+            default: taken = k <= 0; break;
+            }
+            const Label target = m_e.label();
+            const Label done = m_e.label();
+            const bool plant = slip();
+            jump_r(code, R4, base, target);
+            if (plant && taken) {
+                canary();
+            }
+            ja(done);
+            m_e.bind(target);
+            if (plant && !taken) {
+                canary();
+            }
+            m_e.bind(done);
+            break;
+        }
+        case 1: {
+            // Back by the same amount: the base again.
+            alu_r(isa::op::SUB, R4, R3);
+            int slot = 0;
+            if (base == R10 && find_number(8, slot)) {
+                ldx(isa::op::DW, R3, R4, slot);
+                fold(R3);
+            } else if (base == kCtx) {
+                ldx(isa::op::W, R3, R4, m_xdp ? 24 : 44);
+                fold(R3);
+            }
+            break;
+        }
+        default:
+            if (base == kData) {
+                // The packet check a program would make: base + k + 8 against data_end.
+                const Label skip = m_e.label();
+                const bool plant = slip();
+                mov_r(R2, R4);
+                add(R2, 8);
+                jump_r(isa::op::JGT, R2, kEnd, skip);
+                if (plant) {
+                    ldx(isa::op::DW, R3, R4, 0);
+                    fold(R3);
+                }
+                m_e.bind(skip);
+            } else if (slip()) {
+                ldx(isa::op::B, R3, R4, 0);
+                fold(R3);
+            }
+            break;
+        }
+    }
+
+    // A helper that writes a stack buffer (memcpy_s, memmove_s, memset, strncpy_s, strncat_s), maybe over a spilled
+    // pointer, then reads of the buffer: of bytes its contract proves written, or (planted) of others.
+    void helper_write() {
+        const int size = 1 + static_cast<int>(m_rng.below(64));
+        const int dst = -round8(size) - 8 * static_cast<int>(m_rng.below(6));
+        static constexpr std::array<std::uint32_t, 5> kHelpers{22, 25, 24, 27, 28};
+        const std::uint32_t helper = m_rng.pick(std::span<const std::uint32_t>(kHelpers));
+        // A pointer spilled inside the buffer: after the call it is gone, or still there when the helper wrote
+        // nothing over it.
+        int spill_at = 1;
+        if (size >= 8 && m_rng.chance(30)) {
+            spill_at = dst + 8 * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size / 8)));
+            stx(isa::op::DW, R10, spill_at, m_rng.chance(50) ? kCtx : kData);
+            wrote(spill_at, 8, Byte::pointer);
+        }
+        int written = 0; // the first `written` bytes of the buffer, proven
+        if (helper == 24) {
+            mov_r(R1, R10);
+            add(R1, dst);
+            mov(R2, size);
+            mov(R3, static_cast<std::int32_t>(m_rng.below(256)));
+            written = size;
+        } else {
+            // The source: initialized stack below the buffer, `n` bytes; n > size makes memcpy_s fail.
+            const int n = m_rng.chance(80) ? 1 + static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size)))
+                                           : size + 1 + static_cast<int>(m_rng.below(8));
+            const int src = dst - round8(n) - 8 * static_cast<int>(m_rng.below(3));
+            if (!on_stack(src, n)) {
+                return;
+            }
+            if (!is_number(src, n)) {
+                fill_stack(src, n, false);
+            }
+            mov_r(R1, R10);
+            add(R1, dst);
+            mov(R2, size);
+            mov_r(R3, R10);
+            add(R3, src);
+            mov(R4, n);
+            written = (helper == 22 || helper == 25) && n <= size ? n : 0;
+        }
+        call(helper);
+        fold(R0);
+        clobbered(dst, size);
+        wrote(dst, written);
+        for (std::uint32_t reads = 1 + m_rng.below(3); reads > 0; --reads) {
+            const Width w = width_at_most(size);
+            int at = dst + static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size - w.bytes + 1)));
+            if (!is_number(at, w.bytes) && !slip()) {
+                if (written < w.bytes) {
+                    continue;
+                }
+                at = dst + static_cast<int>(m_rng.below(static_cast<std::uint32_t>(written - w.bytes + 1)));
+            }
+            ldx(w.size, R3, R10, at);
+            fold(R3);
+        }
+        if (spill_at <= 0 && slip()) {
+            // The spilled pointer, used as one (a verifier that ignored the helper's writes) or stored into the
+            // packet (a verifier that took the slot as written over).
+            ldx(isa::op::DW, R3, R10, spill_at);
+            if (m_rng.chance(50) || !m_xdp) {
+                ldx(isa::op::B, R4, R3, 0);
+                fold(R4);
+            } else {
+                const Label skip = m_e.label();
+                mov_r(R2, kData);
+                add(R2, 8);
+                jump_r(isa::op::JGT, R2, kEnd, skip);
+                stx(isa::op::DW, kData, 0, R3);
+                m_e.bind(skip);
+                note_size(8);
+            }
+        }
+    }
+
+    // map_pop_elem or map_peek_elem into a stack buffer: nothing is written when the queue is empty.
+    void queue_pop() {
+        const verifier::MapDescriptor& map = m_out.maps[m_queue];
+        const int size = static_cast<int>(map.value_size);
+        const int dst = stack_buffer(size, 4);
+        if (m_rng.chance(30)) {
+            fill_stack(dst, size, false);
+        }
+        lddw_map(R1, m_queue);
+        mov_r(R2, R10);
+        add(R2, dst);
+        call(m_rng.chance(50) ? 17 : 18);
+        const bool checked = m_rng.chance(50);
+        const Label skip = m_e.label();
+        if (checked) {
+            jump(isa::op::JNE, R0, 0, skip); // 0 on success: the value is there
+        }
+        fold(R0);
+        clobbered(dst, size);
+        const Width w = width_at_most(size);
+        const int at = dst + static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size - w.bytes + 1)));
+        if (is_number(at, w.bytes) || slip()) {
+            ldx(w.size, R3, R10, at);
+            fold(R3);
+        }
+        m_e.bind(skip);
+    }
+
+    // A map value pointer copied (to a register or the stack) before one copy is checked against null: the check
+    // covers every copy. Planted: before the check, the original is replaced by another nullable value (an earlier
+    // lookup's, from the stack), which the check does not cover.
+    void nullable_copy() {
+        if (m_keyed == 0) {
+            alu_piece();
+            return;
+        }
+        const Stack before = m_stack;
+        const std::size_t index = keyed_map();
+        const verifier::MapDescriptor& map = m_out.maps[index];
+        const std::uint64_t key = pick_key(map);
+        const bool planted = slip();
+        const int earlier = pointer_slot();
+        auto lookup_nullable = [&](std::uint64_t k) {
+            const int key_offset = stack_buffer(static_cast<int>(map.key_size), 4);
+            write_key(key_offset, map.key_size, k, false);
+            lddw_map(R1, index);
+            mov_r(R2, R10);
+            add(R2, key_offset);
+            call(1);
+        };
+        if (planted) {
+            lookup_nullable(other_key(map, key));
+            stx(isa::op::DW, R10, earlier, R0);
+            wrote(earlier, 8, Byte::pointer);
+        }
+        lookup_nullable(key);
+        const Label skip = m_e.label();
+        const bool via_stack = m_rng.chance(35);
+        int slot = pointer_slot();
+        if (slot == earlier) {
+            slot -= 8;
+        }
+        if (via_stack) {
+            stx(isa::op::DW, R10, slot, R0);
+            wrote(slot, 8, Byte::pointer);
+        } else {
+            mov_r(R1, R0);
+        }
+        if (planted) {
+            ldx(isa::op::DW, R0, R10, earlier);
+        }
+        const int value = static_cast<int>(map.value_size);
+        const int at = static_cast<int>(m_rng.below(static_cast<std::uint32_t>(value)));
+        if (via_stack) {
+            // Checked in r0 (planted: in a fill of the copy), used through a fill of the copy (planted: r0).
+            if (planted) {
+                ldx(isa::op::DW, R1, R10, slot);
+                jump(isa::op::JEQ, R1, 0, skip);
+                ldx(isa::op::B, R3, R0, at);
+            } else {
+                jump(isa::op::JEQ, R0, 0, skip);
+                ldx(isa::op::DW, R1, R10, slot);
+                ldx(isa::op::B, R3, R1, at);
+            }
+        } else {
+            jump(isa::op::JEQ, R1, 0, skip);
+            ldx(isa::op::B, R3, R0, at);
+        }
+        fold(R3);
+        m_e.bind(skip);
+        m_stack = meet(before, m_stack);
+    }
+
+    // A bounds check (or the packet's length, kept on the stack), then bpf_xdp_adjust_head, then the packet: facts
+    // about the old packet say nothing about the new one. Planted: the access without a new check.
+    void stale_packet() {
+        const int needed = 1 + static_cast<int>(m_rng.below(32));
+        note_size(needed);
+        const Label skip = m_e.label();
+        const bool by_length = m_rng.chance(40);
+        const int slot = -static_cast<int>(8 * (1 + m_rng.below(40)));
+        if (by_length) {
+            mov_r(R3, kEnd);
+            alu_r(isa::op::SUB, R3, kData);
+            stx(isa::op::DW, R10, slot, R3);
+            wrote(slot, 8);
+        } else {
+            mov_r(R2, kData);
+            add(R2, needed);
+            jump_r(isa::op::JGT, R2, kEnd, skip);
+        }
+        mov_r(R1, kCtx);
+        mov(R2, static_cast<std::int32_t>(m_rng.between(-16, 16)));
+        call(kAdjustHead);
+        m_adjusted = true;
+        fold(R0);
+        for (auto it = m_stack.spills.begin(); it != m_stack.spills.end();) {
+            it = it->second != PointerKind::ctx ? m_stack.spills.erase(it) : std::next(it);
+        }
+        ldx(isa::op::DW, kData, kCtx, 0);
+        ldx(isa::op::DW, kEnd, kCtx, 8);
+        if (by_length) {
+            ldx(isa::op::DW, R3, R10, slot);
+            jump(isa::op::JLT, R3, needed, skip);
+        }
+        if (!slip()) {
+            mov_r(R2, kData);
+            add(R2, needed);
+            jump_r(isa::op::JGT, R2, kEnd, skip);
+        }
+        ldx(isa::op::B, R3, kData, needed - 1);
+        fold(R3);
+        m_e.bind(skip);
+    }
+
+    // The packet's length, shifted to index a map value: safe because no packet is longer than 65,535 bytes, unless
+    // (planted) bpf_xdp_adjust_head grew it first.
+    void length_index() {
+        std::size_t index = kNoMap;
+        for (std::size_t i = 0; i < m_keyed; ++i) {
+            if (m_out.maps[i].value_size >= 8 && !m_out.maps[i].read_only) {
+                index = i;
+                break;
+            }
+        }
+        // After bpf_xdp_adjust_head the packet may be longer than any the hook hands over: the piece is an error then.
+        if (index == kNoMap || (m_adjusted && !slip())) {
+            packet_const();
+            return;
+        }
+        const verifier::MapDescriptor& map = m_out.maps[index];
+        const auto value = static_cast<std::int64_t>(map.value_size);
+        int shift = 0;
+        while ((std::int64_t{0xFFFF} >> shift) + 1 > value) {
+            ++shift;
+        }
+        m_out.packet_sizes.push_back(0xFFFF);
+        m_out.packet_sizes.push_back(0xFFFF - (1 << shift) + 1);
+        const Label skip = m_e.label();
+        lookup(index, pick_key(map), skip);
+        if (m_xdp && !m_adjusted && slip()) {
+            m_adjusted = true;
+            mov_r(kAcc, R0); // kept across the call; the accumulator starts again from it
+            mov_r(R1, kCtx);
+            mov(R2, -static_cast<std::int32_t>(1 + m_rng.below(16)));
+            call(kAdjustHead);
+            mov_r(R0, kAcc);
+            for (auto it = m_stack.spills.begin(); it != m_stack.spills.end();) {
+                it = it->second != PointerKind::ctx ? m_stack.spills.erase(it) : std::next(it);
+            }
+            ldx(isa::op::DW, kData, kCtx, 0);
+            ldx(isa::op::DW, kEnd, kCtx, 8);
+            mov(kAcc, 0);
+        }
+        mov_r(R3, kEnd);
+        alu_r(isa::op::SUB, R3, kData);
+        alu(isa::op::RSH, R3, shift);
+        alu_r(isa::op::ADD, R0, R3);
+        ldx(isa::op::B, R3, R0, 0);
+        fold(R3);
+        m_e.bind(skip);
+    }
+
+    static constexpr std::size_t kNoMap = std::numeric_limits<std::size_t>::max();
+
     Entropy& m_rng;
     GeneratorOptions m_options;
+    std::size_t m_keyed = 0;      // maps [0, m_keyed) have keys
+    std::size_t m_queue = kNoMap; // the queue or stack map, if any
+    bool m_adjusted = false;      // bpf_xdp_adjust_head was called: the packet may have grown past the hook's limit
     std::vector<Subprogram> m_subprograms;
     Emitter m_e;
     GeneratedProgram m_out;

@@ -2,8 +2,10 @@
 // runs in the checked interpreter on several inputs (packets of sizes at the edges of its checks, maps with and
 // without the keys it looks up) and must never touch memory it was not given, run past the instruction bound the
 // verifier computed, hand a helper memory it may not use, store a pointer where the host can read it, or exit with r0
-// outside the hook's range. Any of those on an accepted program is a verifier bug. Reads of uninitialized stack do not
-// show this way: the checked interpreter starts with a zeroed stack.
+// outside the hook's range, or read a byte of its stack that nothing wrote (the checked interpreter's initialization
+// shadow, with the helpers' write contracts from the platform the verifier reads). Any of those on an accepted program
+// is a verifier bug, and so is an accepted program the interpreter cannot even prepare. A packet longer than the hook's
+// max_data_size is refused at the runtime's entry, so no run gets one.
 #pragma once
 
 #include "program_generator.hpp"
@@ -288,18 +290,30 @@ invoke(const exec::Interpreter& interpreter, void* ctx, std::size_t ctx_size, co
 
 inline std::vector<std::uint8_t> key_bytes(std::uint64_t key, std::uint32_t size) {
     std::vector<std::uint8_t> bytes(size, 0);
-    std::memcpy(bytes.data(), &key, std::min<std::size_t>(size, 8));
+    if (size != 0) {
+        std::memcpy(bytes.data(), &key, std::min<std::size_t>(size, 8));
+    }
     return bytes;
 }
 
 inline void random_bytes(Entropy& entropy, std::span<std::uint8_t> bytes) {
     const std::uint32_t style = entropy.below(8);
+    if (bytes.size() > 256 && style > 1) {
+        // A long packet from one seed: a byte of entropy per packet byte would make such runs slow.
+        std::uint64_t state = entropy.bits();
+        for (std::uint8_t& b : bytes) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            b = static_cast<std::uint8_t>(state >> 56);
+        }
+        return;
+    }
     for (std::uint8_t& b : bytes) {
         b = style == 0 ? 0 : style == 1 ? 0xff : static_cast<std::uint8_t>(entropy.below(256));
     }
 }
 
-// Fills the maps: every array entry, and most of the keys the program uses in hashes (some keys stay missing).
+// Fills the maps: every array entry, most of the keys the program uses in hashes (some keys stay missing), up to
+// max_entries values in a queue or a stack.
 inline void fill_maps(const GeneratedProgram& program, const std::vector<std::shared_ptr<runtime::Map>>& maps,
                       Entropy& entropy) {
     for (const auto& map : maps) {
@@ -310,6 +324,13 @@ inline void fill_maps(const GeneratedProgram& program, const std::vector<std::sh
             for (std::uint32_t i = 0; i < config.max_entries; ++i) {
                 random_bytes(entropy, value);
                 (void)map->host_update(key_bytes(i, 4), value, runtime::bpf_any);
+            }
+            continue;
+        }
+        if (config.key_size == 0) { // a queue or a stack: empty sometimes, so that pop and peek find nothing
+            for (std::uint32_t n = entropy.below(config.max_entries + 1); n > 0; --n) {
+                random_bytes(entropy, value);
+                (void)map->host_update({}, value, runtime::bpf_any);
             }
             continue;
         }
@@ -474,18 +495,30 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
     }
     auto interpreter = exec::Interpreter::create(code, table);
     if (!interpreter) {
-        return {}; // calls a helper this build does not implement: nothing to run
+        // Accepted, yet the host could not run it: a helper the runtime does not implement, an instruction the
+        // interpreter refuses. Object::load would fail on it the same way.
+        return "verifier soundness: accepted, but the interpreter refuses it: " + interpreter.error().message +
+               "\nprogram type " + program.type + "\n" + detail::describe_maps(program.maps) +
+               isa::disassemble(program.instructions, {.show_pc = true});
     }
 
     const platform::ContextDescriptor& context = type->context;
     const std::string listing = isa::disassemble(program.instructions, {.show_pc = true});
     for (unsigned i = 0; i < runs; ++i) {
-        // The data range: a size at the edge of one of the program's checks, or any size up to 100 bytes.
+        // The data range: a size at the edge of one of the program's checks, empty, at the hook's limit, or any size
+        // up to 100 bytes; sizes past the limit stand for the packets the runtime refuses at entry.
         std::size_t size = entropy.below(101);
         if (!program.packet_sizes.empty() && entropy.chance(60)) {
             size = program.packet_sizes[entropy.below(static_cast<std::uint32_t>(program.packet_sizes.size()))];
         } else if (entropy.chance(10)) {
             size = 0;
+        } else if (entropy.chance(10)) {
+            size = type->max_data_size - entropy.below(2);
+        } else if (entropy.chance(5)) {
+            size = type->max_data_size + 1 + entropy.below(1U << 17);
+        }
+        if (size > type->max_data_size) {
+            continue; // the runtime refuses it before the program runs
         }
         const std::size_t meta = context.meta >= 0 ? entropy.below(17) : 0;
         detail::PacketBuffer packet;
@@ -522,6 +555,16 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
             }
         }
         run.options.instruction_budget = bound;
+        run.options.check_initialization = true;
+        run.options.platform = &platform;
+        run.options.program_type = type;
+        run.options.map_shape = [](std::uint64_t address) -> std::optional<exec::MapShape> {
+            const verifier::MapDescriptor* descriptor = nullptr;
+            if (detail::map_at(*detail::t_run, address, &descriptor) == nullptr) {
+                return std::nullopt;
+            }
+            return exec::MapShape{descriptor->key_size, descriptor->value_size};
+        };
         run.options.helper_result_region = [](std::uint32_t, const std::uint64_t*,
                                               std::uint64_t r0) -> std::optional<exec::MemoryRegion> {
             const detail::Run& current = *detail::t_run;
@@ -562,8 +605,10 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
             return "verifier soundness: " + problem + "\nprogram type " + program.type + ", instruction bound " +
                    std::to_string(bound) + ", run " + std::to_string(i + 1) + ": data " + std::to_string(size) +
                    " bytes (" +
-                   detail::hex_bytes({run.packets.front().storage.get() + run.packets.front().headroom, size}) +
-                   "), metadata " + std::to_string(meta) + " bytes\n" + detail::describe_maps(program.maps) + listing;
+                   detail::hex_bytes({run.packets.front().storage.get() + run.packets.front().headroom,
+                                      std::min<std::size_t>(size, 256)}) +
+                   (size > 256 ? "..." : "") + "), metadata " + std::to_string(meta) + " bytes\n" +
+                   detail::describe_maps(program.maps) + listing;
         }
     }
     return {};

@@ -190,7 +190,8 @@ TEST_SUITE("verifier soundness") {
                             << (100.0 * static_cast<double>(accepted) / kPrograms) << "%), " << accepted_with_mistakes
                             << " of them with a planted error that turned out harmless");
         CHECK(failures == 0);
-        CHECK(accepted * 5 >= kPrograms);
+        // Measured at 54.9% (1097 of 2000); the floor leaves room for the planted errors a sounder verifier refuses.
+        CHECK(accepted * 100 >= kPrograms * 50);
     }
 
     TEST_CASE("unsafe programs fuzzing found are refused") {
@@ -198,28 +199,103 @@ TEST_SUITE("verifier soundness") {
             const char* what;
             const char* type;
             const char* text;
+            /// The verifier's first error must contain this (docs/verifier.md lists the messages): a refusal for
+            /// another reason hides the hole the row stands for. The one place to update when a message changes.
+            const char* expected;
         };
         // Reduced by hand from fuzz_verifier's findings (inputs in tests/fuzz/regressions/verifier/).
         const Case cases[] = {
             {"a misaligned atomic on the stack", "xdp",
-             "r3 = 1\n*(u64 *)(r10 - 8) = r3\nlock *(u32 *)(r10 - 6) += w3\nr0 = 1\nexit"},
+             "r3 = 1\n*(u64 *)(r10 - 8) = r3\nlock *(u32 *)(r10 - 6) += w3\nr0 = 1\nexit",
+             "2: Misaligned atomic access"},
             {"a misaligned atomic on a map value", "xdp",
              "*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +2\n"
-             "r3 = 1\nlock *(u32 *)(r0 + 30) += w3\nr0 = 1\nexit"},
+             "r3 = 1\nlock *(u32 *)(r0 + 30) += w3\nr0 = 1\nexit",
+             "8: Misaligned atomic access"},
             {"an atomic on the packet, whose alignment the host chooses", "xdp",
              "r2 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r1 + 8)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +2\nr5 = 1\n"
-             "lock *(u64 *)(r2 + 0) += r5\nr0 = 1\nexit"},
+             "lock *(u64 *)(r2 + 0) += r5\nr0 = 1\nexit",
+             "6: Atomic operations are not allowed on the packet"},
             {"-2^63 in a register, then a comparison: the rest is taken as unreachable", "xdp",
              "r9 = -9223372036854775808 ll\nr3 = *(u32 *)(r1 + 24)\nif r3 > 43 goto +0\n"
-             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "4: Upper bound must be at most r10"},
             {"be64 of a 16-bit number taken as non-negative", "xdp",
              "r9 = *(u16 *)(r1 + 24)\nr9 = be64 r9\nif r9 s< 0 goto +2\nr0 = 1\nexit\n"
-             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "5: Upper bound must be at most r10"},
             {"an arithmetic shift by 0 of any number taken as above 3", "bind",
-             "r9 = *(u64 *)(r1 + 16)\nr9 s>>= 0\nif r9 s> 3 goto +1\nr0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit"},
+             "r9 = *(u64 *)(r1 + 16)\nr9 s>>= 0\nif r9 s> 3 goto +1\nr0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "3: Upper bound must be at most r10"},
+            // Helper outputs taken as written on every path (memcpy_s/memmove_s write only src_size bytes and
+            // nothing when those do not fit, strncpy_s/strncat_s and map_pop_elem prove nothing written).
+            {"memmove_s with a source larger than its destination writes nothing", "xdp",
+             "*(u64 *)(r10 - 32) = 1\n*(u64 *)(r10 - 24) = 2\nr1 = r10\nr1 += -8\nr2 = 7\nr3 = r10\nr3 += -32\n"
+             "r4 = 11\ncall 25\nr0 = *(u8 *)(r10 - 7)\nr0 = 1\nexit",
+             "9: Stack content is not initialized"},
+            {"memcpy_s writes the source's 8 bytes, not the destination's 16", "xdp",
+             "*(u64 *)(r10 - 32) = 1\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 22\n"
+             "r0 = *(u64 *)(r10 - 8)\nr0 = 1\nexit",
+             "8: Stack content is not initialized"},
+            {"strncpy_s proves nothing written", "xdp",
+             "*(u64 *)(r10 - 32) = 65\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 27\n"
+             "r0 = *(u8 *)(r10 - 16)\nr0 = 1\nexit",
+             "8: Stack content is not initialized"},
+            {"strncat_s proves nothing written", "xdp",
+             "*(u64 *)(r10 - 32) = 65\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 28\n"
+             "r0 = *(u8 *)(r10 - 9)\nr0 = 1\nexit",
+             "8: Stack content is not initialized"},
+            {"map_pop_elem writes nothing when the queue is empty", "xdp",
+             "r1 = map_by_idx(1) ll\nr2 = r10\nr2 += -8\ncall 17\nr0 = *(u64 *)(r10 - 8)\nr0 = 1\nexit",
+             "5: Stack content is not initialized"},
+            {"map_update_elem hands the map 8 bytes memcpy_s did not write", "xdp",
+             "*(u64 *)(r10 - 32) = 1\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 22\n"
+             "*(u32 *)(r10 - 20) = 0\nr1 = map_by_idx(2) ll\nr2 = r10\nr2 += -20\nr3 = r10\nr3 += -16\nr4 = 0\n"
+             "call 2\nr0 = 1\nexit",
+             "16: Stack content is not initialized"},
+            {"a spilled context pointer under a memcpy_s that fails, stored into the packet", "xdp",
+             "r6 = r1\n*(u64 *)(r10 - 16) = r1\n*(u64 *)(r10 - 8) = r1\n*(u64 *)(r10 - 48) = 0\n"
+             "*(u64 *)(r10 - 40) = 0\n*(u64 *)(r10 - 32) = 0\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -48\n"
+             "r4 = 24\ncall 22\nr3 = *(u64 *)(r10 - 16)\nr2 = *(u64 *)(r6 + 0)\nr4 = *(u64 *)(r6 + 8)\nr5 = r2\n"
+             "r5 += 8\nif r5 > r4 goto +1\n*(u64 *)(r2 + 0) = r3\nr0 = 1\nexit",
+             "19: Pointer stored outside the stack"},
+            // Pointer comparisons that ignore wrap-around.
+            {"r10 - 2^62 taken as below r10", "xdp",
+             "r4 = r10\nr3 = -4611686018427387904 ll\nr4 += r3\nif r4 > r10 goto +2\nr0 = 1\nexit\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "7: Upper bound must be at most r10"},
+            {"data - 2^48 taken as below data", "xdp",
+             "r2 = *(u64 *)(r1 + 0)\nr4 = r2\nr3 = -281474976710656 ll\nr4 += r3\nif r4 <= r2 goto +2\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nr0 = 1\nexit",
+             "6: Upper bound must be at most r10"},
+            // Packet facts that survive xdp_adjust_head.
+            {"a bounds check taken over by the packet xdp_adjust_head moved", "xdp",
+             "r6 = r1\nr2 = *(u64 *)(r6 + 0)\nr3 = *(u64 *)(r6 + 8)\nr2 += 18\nif r2 > r3 goto +5\nr1 = r6\nr2 = 1\n"
+             "call 65536\nr7 = *(u64 *)(r6 + 0)\nr0 = *(u8 *)(r7 + 17)\nr0 = 1\nexit",
+             "9: Upper bound must be at most packet_size"},
+            {"the packet's length as an index, after xdp_adjust_head grew the packet past 65,535 bytes", "xdp",
+             "r6 = r1\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +12\n"
+             "r9 = r0\nr1 = r6\nr2 = -16\ncall 65536\nr0 = r9\nr7 = *(u64 *)(r6 + 0)\nr8 = *(u64 *)(r6 + 8)\n"
+             "r3 = r8\nr3 -= r7\nr3 >>= 10\nr0 += r3\nr0 = *(u8 *)(r0 + 0)\nr0 = 1\nexit",
+             "19: Upper bound must be at most the value size 64"},
+            // Distinct objects taken as one: the values of two keys of one map.
+            {"two values of one map compared as one object", "xdp",
+             "*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +10\n"
+             "*(u64 *)(r10 - 16) = r0\n*(u32 *)(r10 - 4) = 1\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\n"
+             "if r0 == 0 goto +2\nr1 = *(u64 *)(r10 - 16)\nif r0 != r1 goto +2\nr0 = 1\nexit\n"
+             "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
+             "19: Upper bound must be at most r10"},
+            {"two values of one map subtracted, the difference used as a stack offset", "xdp",
+             "*(u64 *)(r10 - 8) = 0\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\n"
+             "if r0 == 0 goto +13\n*(u64 *)(r10 - 16) = r0\n*(u32 *)(r10 - 4) = 1\nr2 = r10\nr2 += -4\n"
+             "r1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +5\nr1 = *(u64 *)(r10 - 16)\nr0 -= r1\nr2 = r10\n"
+             "r2 += r0\nr0 = *(u8 *)(r2 - 8)\nr0 = 1\nexit",
+             "20: Lower bound must be at least r10-512"},
         };
         const std::vector<embpf::verifier::MapDescriptor> maps{
-            {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false, {}}};
+            {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false, {}},
+            {"map1", embpf::platform::MapKind::queue, 0, 8, 4, std::nullopt, false, {}},
+            {"map2", embpf::platform::MapKind::array, 4, 16, 4, std::nullopt, false, {}}};
         const embpf::platform::Platform& platform = embpf::platform::windows();
         for (const Case& c : cases) {
             auto code = embpf::isa::assemble(c.text);
@@ -234,6 +310,12 @@ TEST_SUITE("verifier soundness") {
             const std::string program = std::string(c.what) + "\n" + c.text;
             INFO(program);
             CHECK_FALSE(report.verified);
+            if (report.errors.empty()) {
+                continue;
+            }
+            const std::string first = std::to_string(report.errors.front().pc) + ": " + report.errors.front().message;
+            INFO("refused with ", first);
+            CHECK(first.find(c.expected) != std::string::npos);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #include "embpf/exec/engine.hpp"
 #include "embpf/isa/instruction.hpp"
+#include "embpf/platform/platform.hpp"
 #include "embpf/result.hpp"
 
 #include <cstddef>
@@ -41,6 +42,15 @@ struct MemoryRegion {
     const void* start = nullptr;
     std::size_t size = 0;
     bool writable = false;
+    /// False for memory that holds nothing yet (a ring-buffer record): with the initialization shadow on, its bytes
+    /// are readable only once written, as stack bytes are.
+    bool initialized = true;
+};
+
+/// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers.
+struct MapShape {
+    std::uint32_t key_size = 0;
+    std::uint32_t value_size = 0;
 };
 
 /// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs
@@ -54,6 +64,21 @@ struct CheckedOptions {
     std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
     /// Regions helpers hand out during the run become accessible for the rest of it.
     HelperResultRegion helper_result_region{};
+
+    /// The initialization shadow: a byte of the stack (or of a region that is not `initialized`) may be read, by the
+    /// program or by a helper it hands the memory to, only after it was written. A read of an unwritten byte stops
+    /// the run with an error: the verifier promises that no verified program does it. Off by default, because
+    /// run_checked also runs unverified programs, whose zeroed stack is defined, and because without the helpers'
+    /// contracts (below) every buffer a helper fills would read as unwritten.
+    bool check_initialization = false;
+    /// The helpers' contracts, looked up as the verifier does (`platform->helper(*program_type, id)`): a call marks
+    /// its writable argument written by the prototype's `writes` (Writes::some marks nothing) and must not hand a
+    /// helper unwritten bytes to read. A helper without a prototype reads and writes nothing as far as the shadow
+    /// knows.
+    const platform::Platform* platform = nullptr;
+    const platform::ProgramType* program_type = nullptr;
+    /// The key and value sizes of the map at an address (for map key and value arguments), if it is a map.
+    std::function<std::optional<MapShape>(std::uint64_t map)> map_shape{};
 };
 
 /// What a checked run did.
@@ -87,7 +112,8 @@ class Interpreter final : public Executable {
 
     /// Runs any valid program with every load, store and atomic checked against the stack frames
     /// in use, the context and `options.regions`, and with an optional instruction budget. The
-    /// first violation stops the run with an error naming the pc, the address and the size.
+    /// first violation stops the run with an error naming the pc, the address and the size. With
+    /// `options.check_initialization`, reads of memory nothing wrote are violations too.
     [[nodiscard]] Result<CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                      const CheckedOptions& options = {}) const;
 
