@@ -155,7 +155,9 @@ Interval abstract_op(std::uint8_t code, std::int16_t offset, const Interval& a, 
         if (b.singleton()) {
             const int k = static_cast<int>(b.lo & (width - 1));
             if (a.lo >= 0) {
-                return {a.lo >> k, a.hi == kInf ? kInf : a.hi >> k};
+                // A value with no upper bound is still at most 2^63 - 1.
+                const Bound top = a.hi == kInf ? std::numeric_limits<std::int64_t>::max() : a.hi;
+                return {a.lo >> k, k == 0 && a.hi == kInf ? kInf : top >> k};
             }
             if (k > 0) {
                 return {0, static_cast<Bound>((~std::uint64_t{0} >> (64 - width)) >> k)};

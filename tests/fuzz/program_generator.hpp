@@ -1621,7 +1621,8 @@ class Generator {
         const Stack before = m_stack;
         const Label skip = m_e.label();
         const std::size_t first = keyed_map();
-        const std::size_t second = m_rng.chance(75) || m_keyed == 1 ? first : keyed_map();
+        // Values of two maps are two regions: comparing them at all is refused, so that is a planted error.
+        const std::size_t second = m_keyed > 1 && slip() ? keyed_map() : first;
         const std::uint64_t key = pick_key(m_out.maps[first]);
         lookup(first, key, skip);
         const int slot = pointer_slot();
@@ -1646,11 +1647,15 @@ class Generator {
             ldx(isa::op::B, R3, R1, -c1);
             fold(R3);
         };
-        if (m_rng.chance(55)) {
-            static constexpr std::array<std::uint8_t, 8> kJumps{isa::op::JEQ,  isa::op::JNE, isa::op::JLT,
-                                                                isa::op::JGT,  isa::op::JLE, isa::op::JGE,
-                                                                isa::op::JSLT, isa::op::JSGT};
-            const std::uint8_t code = m_rng.pick(std::span<const std::uint8_t>(kJumps));
+        // Ordering two objects or taking their distance tells where the host put them: a sound verifier refuses
+        // both, so they are planted errors; == and != are fine.
+        const bool leak = slip();
+        if (!leak || m_rng.chance(55)) {
+            static constexpr std::array<std::uint8_t, 2> kEquality{isa::op::JEQ, isa::op::JNE};
+            static constexpr std::array<std::uint8_t, 6> kOrder{isa::op::JLT, isa::op::JGT,  isa::op::JLE,
+                                                                isa::op::JGE, isa::op::JSLT, isa::op::JSGT};
+            const std::uint8_t code = leak ? m_rng.pick(std::span<const std::uint8_t>(kOrder))
+                                           : m_rng.pick(std::span<const std::uint8_t>(kEquality));
             // What a verifier that sees one object at offsets c0 and c1 concludes.
             bool taken = false;
             switch (code) {
@@ -1708,9 +1713,18 @@ class Generator {
                                                               -(std::int64_t{1} << 48),
                                                               -512,
                                                               65536};
+    // Offsets a pointer may carry: [-2^15, 2^29]. Beyond them an address may wrap or reach 0.
+    static bool offset_in_range(std::int64_t k) { return k >= -(std::int64_t{1} << 15) && k <= std::int64_t{1} << 29; }
+    // An offset outside that range only as a planted error.
     std::int64_t big_offset_value() {
-        return m_rng.chance(75) ? m_rng.pick(std::span<const std::int64_t>(kBigOffsets))
-                                : static_cast<std::int64_t>(m_rng.bits());
+        const bool far = slip();
+        for (;;) {
+            const std::int64_t k = m_rng.chance(75) ? m_rng.pick(std::span<const std::int64_t>(kBigOffsets))
+                                                    : static_cast<std::int64_t>(m_rng.bits()) >> m_rng.below(64);
+            if (offset_in_range(k) != far) {
+                return k;
+            }
+        }
     }
     void lddw(int dst, std::int64_t value) {
         const auto bits = static_cast<std::uint64_t>(value);
@@ -1801,7 +1815,12 @@ class Generator {
         // A pointer spilled inside the buffer: after the call it is gone, or still there when the helper wrote
         // nothing over it.
         int spill_at = 1;
-        if (size >= 8 && m_rng.chance(30)) {
+        // strncat_s appends to the string its buffer holds: the buffer must be initialized first (a planted error
+        // when not), and then every byte of it stays initialized.
+        const bool appends = helper == 28;
+        if (appends && !slip()) {
+            fill_stack(dst, size, false);
+        } else if (size >= 8 && m_rng.chance(30)) {
             spill_at = dst + 8 * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(size / 8)));
             stx(isa::op::DW, R10, spill_at, m_rng.chance(50) ? kCtx : kData);
             wrote(spill_at, 8, Byte::pointer);
@@ -1831,6 +1850,9 @@ class Generator {
             add(R3, src);
             mov(R4, n);
             written = (helper == 22 || helper == 25) && n <= size ? n : 0;
+            if (appends && is_number(dst, size)) {
+                written = size;
+            }
         }
         call(helper);
         fold(R0);

@@ -205,6 +205,10 @@ inline std::uint64_t adjust_head(Run& run, const std::uint64_t* args) {
     if (delta < -static_cast<std::int64_t>(data - start) || delta > static_cast<std::int64_t>(end - data)) {
         return static_cast<std::uint64_t>(-static_cast<std::int64_t>(EINVAL));
     }
+    // A host's helper never makes the data range longer than the hook hands out: the verifier relies on it.
+    if (static_cast<std::int64_t>(end - data) - delta > static_cast<std::int64_t>(run.type->max_data_size)) {
+        return static_cast<std::uint64_t>(-static_cast<std::int64_t>(EINVAL));
+    }
     PacketBuffer moved;
     moved.capacity = old.capacity;
     moved.headroom = static_cast<std::size_t>(static_cast<std::int64_t>(data - start) + delta);

@@ -190,8 +190,9 @@ TEST_SUITE("verifier soundness") {
                             << (100.0 * static_cast<double>(accepted) / kPrograms) << "%), " << accepted_with_mistakes
                             << " of them with a planted error that turned out harmless");
         CHECK(failures == 0);
-        // Measured at 54.9% (1097 of 2000); the floor leaves room for the planted errors a sounder verifier refuses.
-        CHECK(accepted * 100 >= kPrograms * 50);
+        // Measured at 65.3% (1306 of 2000, every program without a planted error among them); the floor is a few
+        // points below, so that a verifier that starts refusing safe programs fails here.
+        CHECK(accepted * 100 >= kPrograms * 62);
     }
 
     TEST_CASE("unsafe programs fuzzing found are refused") {
@@ -244,7 +245,7 @@ TEST_SUITE("verifier soundness") {
             {"strncat_s proves nothing written", "xdp",
              "*(u64 *)(r10 - 32) = 65\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -32\nr4 = 8\ncall 28\n"
              "r0 = *(u8 *)(r10 - 9)\nr0 = 1\nexit",
-             "8: Stack content is not initialized"},
+             "7: Stack content is not initialized"}, // strncat_s reads the uninitialized string it appends to
             {"map_pop_elem writes nothing when the queue is empty", "xdp",
              "r1 = map_by_idx(1) ll\nr2 = r10\nr2 += -8\ncall 17\nr0 = *(u64 *)(r10 - 8)\nr0 = 1\nexit",
              "5: Stack content is not initialized"},
@@ -258,26 +259,24 @@ TEST_SUITE("verifier soundness") {
              "*(u64 *)(r10 - 40) = 0\n*(u64 *)(r10 - 32) = 0\nr1 = r10\nr1 += -16\nr2 = 16\nr3 = r10\nr3 += -48\n"
              "r4 = 24\ncall 22\nr3 = *(u64 *)(r10 - 16)\nr2 = *(u64 *)(r6 + 0)\nr4 = *(u64 *)(r6 + 8)\nr5 = r2\n"
              "r5 += 8\nif r5 > r4 goto +1\n*(u64 *)(r2 + 0) = r3\nr0 = 1\nexit",
-             "19: Pointer stored outside the stack"},
+             "13: Reads part of a spilled pointer"}, // the slot memcpy_s may have written is no pointer
             // Pointer comparisons that ignore wrap-around.
             {"r10 - 2^62 taken as below r10", "xdp",
              "r4 = r10\nr3 = -4611686018427387904 ll\nr4 += r3\nif r4 > r10 goto +2\nr0 = 1\nexit\n"
              "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nexit",
-             "7: Upper bound must be at most r10"},
+             "3: Pointer offset must stay within [-32768, 536870912]"},
             {"data - 2^48 taken as below data", "xdp",
              "r2 = *(u64 *)(r1 + 0)\nr4 = r2\nr3 = -281474976710656 ll\nr4 += r3\nif r4 <= r2 goto +2\n"
              "r0 = *(u64 *)(r10 + 8)\nr0 = 1\nr0 = 1\nexit",
-             "6: Upper bound must be at most r10"},
+             "4: Pointer offset must stay within [-32768, 536870912]"},
             // Packet facts that survive xdp_adjust_head.
             {"a bounds check taken over by the packet xdp_adjust_head moved", "xdp",
              "r6 = r1\nr2 = *(u64 *)(r6 + 0)\nr3 = *(u64 *)(r6 + 8)\nr2 += 18\nif r2 > r3 goto +5\nr1 = r6\nr2 = 1\n"
              "call 65536\nr7 = *(u64 *)(r6 + 0)\nr0 = *(u8 *)(r7 + 17)\nr0 = 1\nexit",
              "9: Upper bound must be at most packet_size"},
-            {"the packet's length as an index, after xdp_adjust_head grew the packet past 65,535 bytes", "xdp",
-             "r6 = r1\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +12\n"
-             "r9 = r0\nr1 = r6\nr2 = -16\ncall 65536\nr0 = r9\nr7 = *(u64 *)(r6 + 0)\nr8 = *(u64 *)(r6 + 8)\n"
-             "r3 = r8\nr3 -= r7\nr3 >>= 10\nr0 += r3\nr0 = *(u8 *)(r0 + 0)\nr0 = 1\nexit",
-             "19: Upper bound must be at most the value size 64"},
+            // (A helper that moves the packet keeps it within the hook's max_data_size: the test double's
+            // xdp_adjust_head refuses to grow it further, as a host's must. Within that, the packet's length after
+            // the call is bounded by it.)
             // Distinct objects taken as one: the values of two keys of one map.
             {"two values of one map compared as one object", "xdp",
              "*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +10\n"
@@ -290,7 +289,7 @@ TEST_SUITE("verifier soundness") {
              "if r0 == 0 goto +13\n*(u64 *)(r10 - 16) = r0\n*(u32 *)(r10 - 4) = 1\nr2 = r10\nr2 += -4\n"
              "r1 = map_by_idx(0) ll\ncall 1\nif r0 == 0 goto +5\nr1 = *(u64 *)(r10 - 16)\nr0 -= r1\nr2 = r10\n"
              "r2 += r0\nr0 = *(u8 *)(r2 - 8)\nr0 = 1\nexit",
-             "20: Lower bound must be at least r10-512"},
+             "17: Subtraction of pointers to different objects"},
         };
         const std::vector<embpf::verifier::MapDescriptor> maps{
             {"map0", embpf::platform::MapKind::array, 4, 64, 4, std::nullopt, false, {}},
