@@ -1706,6 +1706,19 @@ TEST_CASE("verifier asm: objects, pointer offsets, helper writes and the host's 
             r0 = 1
             exit)",
             rejected(8, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("memcpy_s of no bytes writes nothing", windows_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -16
+            r2 = 8
+            r3 = r10
+            r3 += -8
+            r4 = 0
+            call 22
+            r0 = *(u64 *)(r10 - 16)
+            r0 = 1
+            exit)",
+            rejected(8, "Stack content is not initialized", "initialized(r10-16, width=8)")),
         row("memmove_s that may not fit writes nothing", windows_xdp, {}, R"(
             *(u64 *)(r10 - 32) = 7
             *(u64 *)(r10 - 24) = 7
