@@ -335,6 +335,7 @@ State Semantics::initial() const {
     s.zone.set(reg_var(1), constant(0));
     s.regs[10] = {Kind::stack, false, 0};
     s.zone.set(reg_var(10), constant(0));
+    s.zone.set(kOpenRecords, constant(0));
     const platform::ContextDescriptor& ctx = m_type.context;
     if (ctx.data >= 0 && ctx.data_end >= 0) {
         s.zone.set(kPacketSize, {0, m_type.max_data_size}); // every entry point refuses a longer one
@@ -392,6 +393,9 @@ void Semantics::new_object(State& s, std::size_t pc) const {
 
 void Semantics::null_checked(State& s, int r, bool is_null) const {
     const Type checked = s.regs[r];
+    if (!is_null && checked.nullable && checked.kind == Kind::alloc) {
+        s.zone.assign(kOpenRecords, kOpenRecords, 1); // a record the program now holds and must release
+    }
     // Copies of a lookup's result are null exactly when it is: a check of one covers all of them.
     const bool copies = checked.object != kOneObject && checked.object != kSomeObject;
     for_each_type(s, [&](Type& t, Var var) {
@@ -1147,6 +1151,9 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         return;
     }
     const std::string& name = helper->name;
+    if (helper->ret == platform::ReturnKind::no_return_on_success) {
+        check_released(s, pc); // a tail call that succeeds ends this program
+    }
     const MapDescriptor* map = nullptr;
     std::optional<std::size_t> map_index;
     Bound alloc_size = -1;
@@ -1252,6 +1259,8 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         case platform::ArgKind::ptr_to_alloc_mem:
             if (t.kind != Kind::alloc || t.nullable || !(v.lo == 0 && v.hi == 0)) {
                 report(pc, reg(r) + " must be memory returned by an allocating helper", reg(r) + ".type == alloc");
+            } else {
+                s.zone.assign(kOpenRecords, kOpenRecords, -1);
             }
             break;
         case platform::ArgKind::const_alloc_size_or_zero:
@@ -1298,7 +1307,16 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
     }
     for (std::size_t i = 0; i < count; ++i) {
         if (helper->args[i] == platform::ArgKind::ptr_to_alloc_mem) {
-            invalidate(s, Kind::alloc, kReleasedAlloc);
+            // The record named by its reservation is released, with every pointer that may point into it: those
+            // to some record may. A record another reservation named is another record.
+            const std::uint32_t released = s.regs[i + 1].object;
+            for_each_type(s, [&](Type& t, Var var) {
+                if (t.kind == Kind::alloc &&
+                    (released == kSomeObject || t.object == released || t.object == kSomeObject)) {
+                    t = {Kind::invalid, false, kReleasedAlloc};
+                    s.zone.forget(var);
+                }
+            });
         }
     }
     const auto object = static_cast<std::uint32_t>(pc + 1); // the object this call hands out, if any
@@ -1566,7 +1584,17 @@ void Semantics::leave_call(State& s, std::size_t pc) const {
     s.zone.set(reg_var(10), constant(frame_base(s)));
 }
 
+void Semantics::check_released(State& s, std::size_t pc) const {
+    // A record neither submitted nor discarded stays busy: the ring buffer's reader waits on it for ever.
+    const Interval open = s.zone.interval(kOpenRecords);
+    if (!(open.lo == 0 && open.hi == 0)) {
+        report(pc, "A ring buffer record may be neither submitted nor discarded", "open_records == 0");
+        s.zone.set(kOpenRecords, constant(0));
+    }
+}
+
 void Semantics::check_exit(State& s, std::size_t pc) const {
+    check_released(s, pc);
     if (!usable(s, pc, 0)) {
         return;
     }

@@ -53,6 +53,8 @@ class Semantics {
     void leave_call(State& state, std::size_t pc) const;
     /// The program's exit.
     void check_exit(State& state, std::size_t pc) const;
+    /// Every ring-buffer record the program reserved has been submitted or discarded.
+    void check_released(State& state, std::size_t pc) const;
 
   private:
     void report(std::size_t pc, std::string message, std::string assertion = {}) const;

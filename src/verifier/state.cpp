@@ -203,6 +203,9 @@ std::string to_string(const State& state) {
         if (v == kPacketSize) {
             return "packet_size";
         }
+        if (v == kOpenRecords) {
+            return "open_records";
+        }
         if (v >= kLoopVar) {
             return v >= kLoopDownVar ? "loop" + std::to_string(v - kLoopDownVar) + ".down"
                                      : "loop" + std::to_string(v - kLoopVar) + ".up";

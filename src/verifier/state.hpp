@@ -80,6 +80,7 @@ inline constexpr Var kSavedVar = 11;         // caller frames' r6..r9: 11 + 4 * 
 inline constexpr Var kPacketSize = 50;       // data_end - data
 inline constexpr Var kMetaOffset = 51;       // data_meta - data (<= 0)
 inline constexpr Var kTemp = 52;             // scratch: 52..55
+inline constexpr Var kOpenRecords = 56;      // ring-buffer records reserved, checked non-null, not yet released
 inline constexpr Var kCellVar = 10000;       // a cell at stack offset o: kCellVar + kStackBytes + o
 inline constexpr Var kLoopVar = 1000000;     // iteration counter of loop l, counting up: kLoopVar + l
 inline constexpr Var kLoopDownVar = 2000000; // and counting down: kLoopDownVar + l

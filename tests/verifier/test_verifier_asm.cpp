@@ -1614,12 +1614,76 @@ TEST_CASE("verifier asm: objects, pointer offsets, helper writes and the host's 
             r2 = 16
             r3 = 0
             call 131
-            if r0 == 0 goto out
-            r0 -= r6
+            if r0 == 0 goto drop
+            r7 = r0
+            r7 -= r6
+            r1 = r0
+            r2 = 0
+            call 133
+        drop:
+            r1 = r6
+            r2 = 0
+            call 133
         out:
             r0 = 2
             exit)",
-            rejected(13, "Subtraction of pointers to different objects", "r0.object == r6.object")),
+            rejected(14, "Subtraction of pointers to different objects", "r7.object == r6.object")),
+        row("two ring buffer records held at once, each submitted", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r6 = r0
+            r1 = map_by_idx(0) ll
+            r2 = 8
+            r3 = 0
+            call 131
+            if r0 == 0 goto drop
+            *(u64 *)(r0 + 0) = 1
+            *(u64 *)(r6 + 8) = 2
+            r1 = r0
+            r2 = 0
+            call 132
+            *(u64 *)(r6 + 0) = 3
+            r1 = r6
+            r2 = 0
+            call 132
+            goto out
+        drop:
+            r1 = r6
+            r2 = 0
+            call 133
+        out:
+            r0 = 2
+            exit)",
+            accepted(23)),
+        row("a record used after it is submitted", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r6 = r0
+            r1 = r6
+            r2 = 0
+            call 132
+            *(u64 *)(r6 + 0) = 3
+        out:
+            r0 = 2
+            exit)",
+            rejected(10, "r6 points to memory already submitted or discarded", "r6.type != released")),
+        row("a ring buffer record neither submitted nor discarded", linux_xdp, {ringbuf_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = 16
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            *(u64 *)(r0 + 0) = 1
+        out:
+            r0 = 2
+            exit)",
+            rejected(8, "A ring buffer record may be neither submitted nor discarded", "open_records == 0")),
         row("a null check covers copies made before it", windows_xdp, {array_map()}, R"(
             *(u32 *)(r10 - 4) = 0
             r2 = r10
