@@ -24,7 +24,10 @@ Object load(const std::string& file, const platform::Platform* platform = nullpt
 }
 
 std::uint64_t run(const Program& program, std::uint64_t process_id) {
+    static const char app[] = "app.exe";
     BindContext ctx;
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app);
+    ctx.app_id_end = ctx.app_id_start + sizeof app - 1;
     ctx.process_id = process_id;
     auto r0 = program.run(&ctx, sizeof ctx);
     REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));

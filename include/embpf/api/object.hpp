@@ -117,14 +117,23 @@ class Program {
 
     /// Runs the program once on a context of `ctx_size` bytes, following tail calls. Unverified programs run in the
     /// checked interpreter: a fault stops the run with an error naming the instruction and the address.
+    ///
+    /// The entry checks what the verifier assumes and cannot see, and refuses with an error naming the limit: a
+    /// context smaller than the type's context size; a context pointer below 65536; for types with a data range
+    /// (data/data_end fields), data past data_end, data below 65536, or a range longer than the type's
+    /// max_data_size. Runs nest (a host helper may run a program) at most runtime::kMaxInvocationDepth deep; each
+    /// nested run has its own tail-call chain.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
-    /// Like run(), but also counts the instructions executed (always in the checked interpreter).
+    /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed and
+    /// stopping after `instruction_budget` of them when it is not 0.
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                            std::uint64_t instruction_budget = 0) const;
 
   private:
     friend class Object;
     explicit Program(std::shared_ptr<const detail::ProgramState> state) : m_state(std::move(state)) {}
+    [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
+                                                         bool checked) const;
     std::shared_ptr<const detail::ProgramState> m_state;
 };
 
@@ -134,7 +143,8 @@ class Object {
   public:
     /// Loads `spec` for its platform (ObjectSpec::platform()).
     [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const LoadOptions& options = {});
-    /// Loads `spec` for `platform`, which must outlive the object.
+    /// Loads `spec` for `platform`. The object keeps a copy of it (the built-in platforms are used as they are): the
+    /// platform may go before the object and its programs.
     [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const platform::Platform& platform,
                                              const LoadOptions& options = {});
 
@@ -161,6 +171,8 @@ class Object {
 
   private:
     explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}
+    [[nodiscard]] static Result<Object> load_on(const ObjectSpec& spec, std::shared_ptr<detail::ObjectState> state,
+                                                const LoadOptions& options);
     std::shared_ptr<detail::ObjectState> m_state;
 };
 

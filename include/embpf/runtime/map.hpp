@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -178,8 +179,16 @@ class ProgramArrayMap final : public Map {
     [[nodiscard]] static Result<std::shared_ptr<ProgramArrayMap>> create(const MapConfig& config);
     ~ProgramArrayMap() override;
 
-    /// Sets (or, with nullptr, clears) entry `index`.
-    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program);
+    /// Fixes the program type the array serves, as Linux fixes a program array's owner type: the first call (at the
+    /// load of a program that tail-calls through the array, or the first typed set_program) sets it; later calls
+    /// refuse a type of another name or context layout. A tail call keeps the caller's context, so a program of
+    /// another type would read and write it with another layout (a socket filter writing __sk_buff::cb past the end
+    /// of an xdp_md).
+    [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
+    /// Sets (or, with nullptr, clears) entry `index`. With `type` (what the public API always passes), a program of
+    /// another type than the array's is refused; without it the caller vouches for the program's type.
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program,
+                                           const platform::ProgramType* type = nullptr);
     /// The program at `index`, or nullptr: valid until the calling invocation returns (call inside an EpochGuard).
     [[nodiscard]] const exec::Executable* program_at(std::uint32_t index) const noexcept {
         if (index >= config().max_entries) {
@@ -215,6 +224,8 @@ class ProgramArrayMap final : public Map {
     bool clear_entry(std::uint32_t index) noexcept;
 
     std::unique_ptr<std::atomic<Entry*>[]> m_entries;
+    std::mutex m_owner_mutex;
+    std::optional<platform::ProgramType> m_owner; // name and context only; under m_owner_mutex
 };
 
 } // namespace embpf::runtime
