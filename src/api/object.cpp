@@ -43,11 +43,24 @@ struct ObjectState {
     ObjectState& operator=(const ObjectState&) = delete;
     // Programs in a program array hold the maps they use, which may be that array: empty the arrays when the object
     // goes, as Linux empties a program array when its last file descriptor closes, so no cycle outlives it.
+    //
+    // The entries cleared are retired, and would wait in this thread's reclamation batch (holding their programs and
+    // the programs' maps) until the batch fills: hand them over and reclaim now, so that the memory of a torn-down
+    // object comes back at once unless another thread is inside an invocation (then the next reclamation frees it).
     ~ObjectState() {
+        bool cleared = false;
         for (auto& entry : maps) {
             if (entry.second.kind() == platform::MapKind::prog_array) {
                 static_cast<runtime::ProgramArrayMap&>(*entry.second.runtime_map()).clear();
+                cleared = true;
             }
+        }
+        if (cleared) {
+            maps.clear();
+            programs.clear();
+            // Twice: freeing a program may retire more (the entries of a program array only it held).
+            runtime::try_reclaim();
+            runtime::try_reclaim();
         }
     }
 
@@ -55,7 +68,8 @@ struct ObjectState {
     std::vector<std::pair<std::string, MapHandle>> maps;
     std::map<std::string, std::shared_ptr<const ProgramState>, std::less<>> programs;
     std::map<std::string, Error, std::less<>> unavailable; // programs that did not load, and why
-    std::size_t memory = 0;
+    std::size_t memory = 0;                                // what the maps took at creation
+    std::shared_ptr<runtime::MemoryBudget> budget;         // LoadOptions::memory_limit, also while programs run
 };
 
 } // namespace detail
@@ -219,7 +233,11 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         descriptors = std::move(described).value();
     }
 
-    // Maps first: programs refer to them by index.
+    // Maps first: programs refer to them by index. Their creation is counted here; what they allocate later (hash
+    // elements of maps that grow) is counted by the maps themselves against the same budget.
+    if (options.memory_limit != 0) {
+        state->budget = std::make_shared<runtime::MemoryBudget>(options.memory_limit);
+    }
     std::vector<std::shared_ptr<runtime::Map>> maps(spec.maps().size());
     for (std::size_t i = 0; i < spec.maps().size(); ++i) {
         const MapSpec& map_spec = spec.maps()[i];
@@ -230,6 +248,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         if (!config) {
             return std::move(config).error();
         }
+        config->budget = state->budget;
         auto estimate = runtime::map_memory_estimate(*config);
         if (!estimate) {
             Error error = std::move(estimate).error();
@@ -249,6 +268,11 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             return error;
         }
         state->memory += (*map)->memory_size();
+        if (state->budget && !state->budget->charge((*map)->memory_size())) {
+            return Error::invalid(map_what(map_spec) + " takes " + std::to_string((*map)->memory_size()) +
+                                  " bytes; with the maps before it that exceeds the object's memory limit of " +
+                                  std::to_string(options.memory_limit) + " bytes");
+        }
         if (map_spec.origin == elf::MapOrigin::global_data) {
             const std::uint32_t zero = 0;
             auto written = (*map)->host_update({reinterpret_cast<const std::uint8_t*>(&zero), sizeof zero},
@@ -447,7 +471,13 @@ std::vector<std::string> Object::map_names() const {
     return names;
 }
 
-std::size_t Object::memory_size() const noexcept { return m_state->memory; }
+std::size_t Object::memory_size() const noexcept {
+    std::size_t bytes = 0;
+    for (const auto& entry : m_state->maps) {
+        bytes += entry.second.memory_size();
+    }
+    return bytes;
+}
 
 const platform::Platform& Object::platform() const noexcept { return *m_state->platform; }
 
@@ -548,6 +578,7 @@ platform::MapKind MapHandle::kind() const noexcept { return m_map->config().kind
 std::uint32_t MapHandle::key_size() const noexcept { return m_map->config().key_size; }
 std::uint32_t MapHandle::value_size() const noexcept { return m_map->config().value_size; }
 std::uint32_t MapHandle::max_entries() const noexcept { return m_map->config().max_entries; }
+std::size_t MapHandle::memory_size() const noexcept { return m_map->memory_size(); }
 
 Result<std::optional<std::vector<std::uint8_t>>> MapHandle::lookup(std::span<const std::uint8_t> key) const {
     std::vector<std::uint8_t> value(m_map->host_value_size());

@@ -8,13 +8,15 @@ embpf_add_bpf_object(nested_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/nested.
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/nested.o FLAGS -Wno-unused-parameter)
 embpf_add_bpf_object(printk_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/printk.c
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/printk.o FLAGS -Wno-unused-parameter)
+embpf_add_bpf_object(churn_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/churn.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/churn.o FLAGS -Wno-unused-parameter)
 # One source, twice: the program array initialized by the object's definition, and left for the host to fill.
 embpf_add_bpf_object(mixed_types_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/mixed_types.c
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/mixed_types.o NO_PLUGIN_HEADERS FLAGS -Wno-unused-parameter)
 embpf_add_bpf_object(mixed_types_init_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/mixed_types.c
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/mixed_types_init.o NO_PLUGIN_HEADERS
                      FLAGS -Wno-unused-parameter -DINIT_ENTRIES)
-add_custom_target(embpf_test_tail_objects DEPENDS ${tail_object} ${host_helper_object} ${nested_object} ${printk_object}
+add_custom_target(embpf_test_tail_objects DEPENDS ${tail_object} ${host_helper_object} ${nested_object} ${printk_object} ${churn_object}
                                                   ${mixed_types_object} ${mixed_types_init_object})
 add_dependencies(embpf_tests embpf_test_tail_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_TAIL_DIR="${EMBPF_TEST_TAIL_DIR}")

@@ -42,7 +42,8 @@ struct LoadOptions {
     /// How much the report in a verification error (and Program::verification()) says.
     verifier::Level verifier_level = verifier::Level::normal;
     exec::EngineKind engine = exec::EngineKind::interpreter;
-    /// The most bytes all maps of the object may allocate together; 0 for no limit.
+    /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
+    /// would grow past it refuses the update with -ENOMEM); 0 for no limit.
     std::size_t memory_limit = 0;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
@@ -59,6 +60,9 @@ class MapHandle {
     [[nodiscard]] std::uint32_t key_size() const noexcept;
     [[nodiscard]] std::uint32_t value_size() const noexcept;
     [[nodiscard]] std::uint32_t max_entries() const noexcept;
+    /// The bytes the map has allocated now: its storage, and for hash maps the elements replaced or deleted that
+    /// running programs may still read (at most runtime::kRetiredAllowance beyond max_entries and the spares).
+    [[nodiscard]] std::size_t memory_size() const noexcept;
     /// Read-only to programs (`.rodata`): the host may read it, not change it.
     [[nodiscard]] bool frozen() const noexcept { return m_frozen; }
     /// The BTF names of the key and value types, empty when the object has none.
@@ -165,7 +169,7 @@ class Object {
     template <typename T>
     [[nodiscard]] Result<RingBuffer<T>> ring_buffer(std::string_view name) const;
     [[nodiscard]] std::vector<std::string> map_names() const;
-    /// Bytes allocated by the object's maps.
+    /// Bytes allocated by the object's maps now (the sum of their MapHandle::memory_size()).
     [[nodiscard]] std::size_t memory_size() const noexcept;
     [[nodiscard]] const platform::Platform& platform() const noexcept;
 
