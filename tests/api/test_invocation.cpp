@@ -227,6 +227,70 @@ TEST_CASE("lifetimes: a program keeps its platform alive; the host's copy may go
     CHECK(program->type().name == "bind");
 }
 
+// --- typed host helpers -----------------------------------------------------------------------------------------
+
+namespace {
+std::uint64_t fill(char* out, std::uint32_t size) noexcept {
+    for (std::uint32_t i = 0; i < size; ++i) {
+        out[i] = 'x';
+    }
+    return size;
+}
+std::uint64_t twice(std::uint64_t value) noexcept { return 2 * value; }
+} // namespace
+
+TEST_CASE("host helpers: a prototype that contradicts the function's parameters is refused") {
+    using namespace platform;
+    struct Row {
+        const char* what;
+        Result<void> (*add)(Platform&);
+        const char* error; // empty: accepted
+    };
+    const Row rows[] = {
+        {"a pointer to writable memory",
+         [](Platform& p) {
+             return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::ptr_to_writable_mem, arg::const_size));
+         },
+         ""},
+        {"a pointer declared as a plain number",
+         [](Platform& p) {
+             return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::anything, arg::anything));
+         },
+         "parameter 1 is a pointer, but its argument kind anything is no memory kind"},
+        {"a writable pointer declared as read-only memory",
+         [](Platform& p) {
+             return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size));
+         },
+         "parameter 1 points to non-const memory, but its argument kind ptr_to_readable_mem is read-only"},
+        {"an integer declared as memory",
+         [](Platform& p) { return p.add_helper<&twice>(2000, "twice", proto(ret::integer, arg::ptr_to_map_value)); },
+         "parameter 1 is an integer, but its argument kind ptr_to_map_value is a pointer"},
+        {"too few arguments",
+         [](Platform& p) { return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::ptr_to_writable_mem)); },
+         "takes 2 parameters and its prototype declares 1 arguments"},
+        {"too many arguments",
+         [](Platform& p) {
+             return p.add_helper<&twice>(2000, "twice", proto(ret::integer, arg::anything, arg::anything));
+         },
+         "takes 1 parameters and its prototype declares 2 arguments"},
+        {"an integer",
+         [](Platform& p) { return p.add_helper<&twice>(2000, "twice", proto(ret::integer, arg::anything)); }, ""},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.what);
+        Platform host = platform::windows();
+        auto added = row.add(host);
+        if (std::string(row.error).empty()) {
+            CHECK_MESSAGE(added.has_value(), (added ? "" : added.error().message));
+        } else {
+            REQUIRE_FALSE(added.has_value());
+            CHECK(contains(added.error().message, row.error));
+            CHECK(host.helper(2000) == nullptr);
+        }
+    }
+    // A function that may throw does not compile: add_helper static_asserts that it is noexcept.
+}
+
 // --- printing ---------------------------------------------------------------------------------------------------
 
 TEST_CASE("trace sink: a sink may uninstall or replace itself from inside the callback") {
