@@ -217,7 +217,8 @@ TEST_CASE("runtime stress: LPM trie under concurrent writers and longest-match r
             } else {
                 const Value value = value_for(tag(key));
                 const long result = map->update(&key, &value, bpf_any);
-                if (result != 0 && result != -ENOSPC) {
+                // -ENOMEM: readers held back reclamation past the retired allowance.
+                if (result != 0 && result != -ENOSPC && result != -ENOMEM) {
                     ++bad;
                 }
             }
