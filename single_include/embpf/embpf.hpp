@@ -818,6 +818,17 @@ enum class ReturnKind : std::uint8_t {
     no_return_on_success,     ///< tail call: does not return when it succeeds; an integer when it fails
 };
 
+/// What a helper writes into its writable memory argument (`ptr_to_writable_mem`, `ptr_to_uninit_map_value`): the
+/// verifier marks as initialized only what the contract proves written, and the checked interpreter's
+/// initialization shadow reads the same contract.
+enum class Writes : std::uint8_t {
+    some, ///< any part of it, on some returns: nothing is proven written (strncpy_s, snprintf, map_pop_elem)
+    all,  ///< every byte of it, on every return (memset, get_current_comm, probe_read: zeroed on failure)
+    /// The first N bytes, N the size of the next memory argument, when N is at most the writable size; nothing
+    /// otherwise (memcpy_s, memmove_s).
+    source_if_fits,
+};
+
 /// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
 using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
                                                std::uint64_t);
@@ -829,6 +840,10 @@ struct HelperPrototype {
     ReturnKind ret = ReturnKind::integer;
     std::array<ArgKind, 5> args{};   ///< r1-r5; unused arguments are `none`
     bool reallocates_packet = false; ///< the call invalidates every packet pointer (xdp_adjust_head, ...)
+    Writes writes = Writes::some;    ///< what it writes into its writable memory argument, if it has one
+    /// Reads any address the program names (probe_read*): fit for testing trusted kernel programs, never offered
+    /// by a platform for untrusted plugins.
+    bool reads_host_memory = false;
     /// A host helper's function; null for the built-in helpers, which the runtime implements by name.
     HelperImplementation implementation = nullptr;
     /// Callable from every program type of the platform (host helpers), not only from types that list its id.
@@ -894,6 +909,9 @@ struct ProgramType {
     std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
     std::string return_meaning;    ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
     std::uint32_t platform_id = 0; ///< the platform's own number for the type (BPF_PROG_TYPE_XDP, ...)
+    /// The longest data range (packet) the hook hands a program, in bytes. The verifier's bounds on loops over packet
+    /// bytes rest on it, and every entry point refuses a context whose data range is longer.
+    std::uint32_t max_data_size = 0xFFFF;
 
     [[nodiscard]] bool allows_helper(std::uint32_t id) const noexcept;
 
@@ -960,11 +978,17 @@ class Platform {
     /// The general helpers: those any program type may list in ProgramType::helpers.
     [[nodiscard]] const std::deque<HelperPrototype>& helpers() const noexcept { return m_helpers; }
     [[nodiscard]] const std::vector<MapType>& map_types() const noexcept { return m_map_types; }
+    /// A platform for untrusted plugins offers no helper that reads host memory by design (`reads_host_memory`):
+    /// helper(type, id) does not find them. windows() and platforms copied from it are; linux(), a test double
+    /// for trusted kernel programs, is not.
+    [[nodiscard]] bool for_untrusted_plugins() const noexcept { return m_untrusted_plugins; }
+    void set_for_untrusted_plugins(bool untrusted) noexcept { m_untrusted_plugins = untrusted; }
 
     /// The general helper with this id, or nullptr.
     [[nodiscard]] const HelperPrototype* helper(std::uint32_t id) const noexcept;
     /// The helper a program of `type` calls with this id: one of the type's own helpers, else a general helper;
-    /// nullptr when the type does not allow the id. This is the lookup the verifier uses.
+    /// nullptr when the type does not allow the id, or when the helper reads host memory and the platform is for
+    /// untrusted plugins. This is the lookup the verifier uses.
     [[nodiscard]] const HelperPrototype* helper(const ProgramType& type, std::uint32_t id) const noexcept;
     /// The general helper named `name` (without `bpf_`), or nullptr.
     [[nodiscard]] const HelperPrototype* helper_by_name(std::string_view name) const noexcept;
@@ -1004,6 +1028,7 @@ class Platform {
     std::deque<ProgramType> m_program_types;
     std::vector<MapType> m_map_types;
     std::unordered_map<std::uint32_t, std::size_t> m_helper_index;
+    bool m_untrusted_plugins = false;
 };
 
 /// Builds a prototype for Platform::add_helper: `proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size)`.
@@ -1082,6 +1107,57 @@ constexpr HelperImplementation trampoline_for(R (*)(P...)) {
 template <auto Function>
 Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperPrototype prototype) {
     constexpr HelperImplementation implementation = detail::trampoline_for<Function>(Function);
+    // The prototype is what the verifier checks calls against, so it must say what the function takes: as many
+    // arguments as parameters, a memory kind for each pointer (read-only kinds only for pointers to const), no
+    // pointer kind for an integer. And the function must not throw: an exception cannot unwind through the
+    // interpreter, and the trampoline is noexcept, so it would end the process.
+    const auto problem = []<typename R, typename... P>(R (*)(P...), const HelperPrototype& declared) -> std::string {
+        static_assert(std::is_nothrow_invocable_v<decltype(Function), P...>,
+                      "a host helper must be noexcept: catch inside it and return an error value instead");
+        if (declared.arg_count() != sizeof...(P)) {
+            return "its function takes " + std::to_string(sizeof...(P)) + " parameters and its prototype declares " +
+                   std::to_string(declared.arg_count()) + " arguments";
+        }
+        [[maybe_unused]] const auto is_pointer_kind = [](ArgKind kind) {
+            return kind != ArgKind::none && kind != ArgKind::anything && kind != ArgKind::const_size &&
+                   kind != ArgKind::const_size_or_zero && kind != ArgKind::const_alloc_size_or_zero &&
+                   kind != ArgKind::ptr_to_func;
+        };
+        [[maybe_unused]] const auto is_read_only_kind = [](ArgKind kind) {
+            return kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
+                   kind == ArgKind::ptr_to_readable_mem || kind == ArgKind::ptr_to_readable_mem_or_null ||
+                   kind == ArgKind::ptr_to_const_str;
+        };
+        std::string found;
+        [[maybe_unused]] std::size_t index = 0;
+        (
+            [&] {
+                const ArgKind kind = declared.args[index];
+                const std::string where = "parameter " + std::to_string(index + 1) + " ";
+                ++index;
+                if (!found.empty()) {
+                    return;
+                }
+                if constexpr (std::is_pointer_v<P>) {
+                    if (!is_pointer_kind(kind)) {
+                        found = where + "is a pointer, but its argument kind " + std::string(to_string(kind)) +
+                                " is no memory kind (ptr_to_readable_mem, ptr_to_writable_mem, ptr_to_map_value, " +
+                                "ptr_to_ctx, ...)";
+                    } else if (!std::is_const_v<std::remove_pointer_t<P>> && is_read_only_kind(kind)) {
+                        found = where + "points to non-const memory, but its argument kind " +
+                                std::string(to_string(kind)) + " is read-only memory";
+                    }
+                } else if (is_pointer_kind(kind)) {
+                    found = where + "is an integer, but its argument kind " + std::string(to_string(kind)) +
+                            " is a pointer";
+                }
+            }(),
+            ...);
+        return found;
+    }(Function, prototype);
+    if (!problem.empty()) {
+        return Error::invalid("host helper " + name + ": " + problem);
+    }
     return add_helper(id, std::move(name), implementation, std::move(prototype));
 }
 
@@ -1470,14 +1546,22 @@ namespace embpf::runtime {
 /// Receives each line a program prints with bpf_printk / bpf_trace_printk, without the newline.
 using TraceSink = std::function<void(std::string_view line)>;
 
-/// Installs the process-wide sink for trace lines (default: none, lines are dropped). Returns the previous one.
+/// Installs the process-wide sink for trace lines (default: none, lines are dropped). Returns the previous one. Safe
+/// to call from inside a sink (a sink may uninstall or replace itself): lines are delivered to the sink that was
+/// installed when the line was printed, without holding a lock, so a sink replaced meanwhile may still get a line
+/// it was handed before.
 TraceSink set_trace_sink(TraceSink sink);
 
-/// The implementation of the helper named `name` (a platform's name without `bpf_`), or nullptr.
-[[nodiscard]] exec::HelperFunction find_helper(std::string_view name) noexcept;
+/// The implementation of the helper named `name` (a platform's name without `bpf_`), or nullptr. With
+/// `untrusted_plugins` (Platform::for_untrusted_plugins()), the printing helpers (trace_printk*, snprintf) never
+/// dereference a `%s` argument, which is any number the program chose: they print kHiddenString instead.
+[[nodiscard]] exec::HelperFunction find_helper(std::string_view name, bool untrusted_plugins = false) noexcept;
+
+/// What `%s` prints on a platform for untrusted plugins.
+inline constexpr std::string_view kHiddenString = "(string)";
 
 /// The helper table a program of `type` gets on `platform`: every helper the type allows that this build
-/// implements, under the platform's ids.
+/// implements, under the platform's ids, in the variant the platform's trust calls for (see find_helper).
 [[nodiscard]] exec::HelperTable helper_table(const platform::Platform& platform, const platform::ProgramType& type);
 
 /// Checks that every helper `program` calls is allowed for its type and implemented; the error names the first that
@@ -1488,16 +1572,42 @@ TraceSink set_trace_sink(TraceSink sink);
 /// The longest chain of tail calls one invocation may make, as on Linux.
 inline constexpr std::uint32_t kMaxTailCalls = 33;
 
-/// Starts an invocation on this thread: no tail calls made, none pending. The invoker (Program::run) calls it.
+/// Starts a fresh chain on this thread: no tail calls made, none pending. For harnesses that run an interpreter
+/// directly, outside any InvocationScope; invokers that may nest use InvocationScope instead.
 void begin_invocation() noexcept;
+
+/// How deeply invocations may nest on one thread: a host helper that runs a program starts a nested invocation.
+inline constexpr std::uint32_t kMaxInvocationDepth = 8;
+
+/// One invocation on this thread, from the first program to the end of its tail-call chain: the invoker
+/// (Program::run) holds one around the chain. The chain's tail-call count and pending tail call belong to it: a
+/// nested invocation (a host helper that runs another program) starts its own chain and gives the outer one back
+/// when it ends, so it can neither reset nor use up the outer chain's count. Past kMaxInvocationDepth nested
+/// invocations, entered() is false and the invoker must refuse to run.
+class InvocationScope {
+  public:
+    InvocationScope() noexcept;
+    ~InvocationScope();
+    InvocationScope(const InvocationScope&) = delete;
+    InvocationScope& operator=(const InvocationScope&) = delete;
+
+    [[nodiscard]] bool entered() const noexcept { return m_entered; }
+
+  private:
+    std::uint32_t m_outer_tail_calls = 0;
+    const exec::Executable* m_outer_pending = nullptr;
+    bool m_entered = false;
+};
 
 /// The program a successful bpf_tail_call switched to, once the calling program has stopped, or nullptr; taking it
 /// clears it. Valid while the invocation's EpochGuard lives.
 [[nodiscard]] const exec::Executable* take_tail_call() noexcept;
 
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
-/// %s %c %%, with l/ll/h/hh length modifiers); %s reads a string only from memory `readable` allows.
-[[nodiscard]] std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count);
+/// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through
+/// process_vm_readv (an unmapped address ends the string, never faults); without it %s prints kHiddenString.
+[[nodiscard]] std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count,
+                                       bool read_strings = true);
 
 } // namespace embpf::runtime
 
@@ -1551,10 +1661,12 @@ void set_current_slot(std::uint32_t slot) noexcept;
 // the invocation returns, even when another thread deletes or replaces the entry meanwhile.
 
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -1584,6 +1696,42 @@ inline constexpr std::uint32_t bpf_f_mmapable = 1U << 10;
 inline constexpr std::uint32_t bpf_f_preserve_elems = 1U << 11;
 inline constexpr std::uint32_t bpf_f_inner_map = 1U << 12; ///< on an inner shape: inner maps may differ in max_entries
 
+/// What a group of maps (an object's, LoadOptions::memory_limit) may allocate together, counted by the maps that grow
+/// while they run: a map that would pass the limit refuses the growth (-ENOMEM to programs) instead.
+class MemoryBudget {
+  public:
+    explicit MemoryBudget(std::size_t limit) noexcept : m_limit(limit) {}
+    /// Counts `bytes` against the limit; false (and nothing counted) when they do not fit.
+    [[nodiscard]] bool charge(std::size_t bytes) noexcept {
+        std::size_t used = m_used.load(std::memory_order_relaxed);
+        do {
+            if (bytes > m_limit - std::min(m_limit, used)) {
+                return false;
+            }
+        } while (!m_used.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+        return true;
+    }
+    void release(std::size_t bytes) noexcept { m_used.fetch_sub(bytes, std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t used() const noexcept { return m_used.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t limit() const noexcept { return m_limit; }
+
+  private:
+    std::size_t m_limit;
+    std::atomic<std::size_t> m_used{0};
+};
+
+/// Elements a hash map may hold beyond max_entries and its spares (one per execution slot, + 1 for LRU): replaced or
+/// deleted elements that readers may still use (retired, not yet reclaimed), kRetiredAllowance for each execution
+/// slot and one more (each writing thread batches its retirements). Past it, an update that needs an element reclaims
+/// what it can, and fails with -ENOMEM (host: an out-of-memory error) when that is not enough: a program that replaces
+/// entries in a loop, or a reader that holds its guard while writers churn, cannot make the map grow. What an
+/// invocation retired is reclaimed only after it returns. So a hash map never holds more than max_entries + spares +
+/// retired_allowance(slots) elements, plus at most one chunk of 16 when it grows on demand.
+inline constexpr std::size_t kRetiredAllowance = 64;
+[[nodiscard]] constexpr std::size_t retired_allowance(std::uint32_t slots) noexcept {
+    return kRetiredAllowance * (std::size_t{slots} + 1);
+}
+
 /// The shape of a map.
 struct MapConfig {
     std::string name;
@@ -1595,6 +1743,9 @@ struct MapConfig {
     std::uint32_t slots = 0;       ///< per-CPU execution slots; 0 = slot_count() at creation
     /// hash_of_maps and array_of_maps: the shape every inner map must have.
     std::shared_ptr<const MapConfig> inner;
+    /// What the map's growth after creation is counted against, if anything (creation itself is the creator's to
+    /// count, with map_memory_estimate).
+    std::shared_ptr<MemoryBudget> budget;
 };
 
 /// Checks a shape without allocating anything: sizes, flags and max_entries as Linux checks them.
@@ -1715,8 +1866,16 @@ class ProgramArrayMap final : public Map {
     [[nodiscard]] static Result<std::shared_ptr<ProgramArrayMap>> create(const MapConfig& config);
     ~ProgramArrayMap() override;
 
-    /// Sets (or, with nullptr, clears) entry `index`.
-    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program);
+    /// Fixes the program type the array serves, as Linux fixes a program array's owner type: the first call (at the
+    /// load of a program that tail-calls through the array, or the first typed set_program) sets it; later calls
+    /// refuse a type of another name or context layout. A tail call keeps the caller's context, so a program of
+    /// another type would read and write it with another layout (a socket filter writing __sk_buff::cb past the end
+    /// of an xdp_md).
+    [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
+    /// Sets (or, with nullptr, clears) entry `index`. With `type` (what the public API always passes), a program of
+    /// another type than the array's is refused; without it the caller vouches for the program's type.
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program,
+                                           const platform::ProgramType* type = nullptr);
     /// The program at `index`, or nullptr: valid until the calling invocation returns (call inside an EpochGuard).
     [[nodiscard]] const exec::Executable* program_at(std::uint32_t index) const noexcept {
         if (index >= config().max_entries) {
@@ -1752,6 +1911,8 @@ class ProgramArrayMap final : public Map {
     bool clear_entry(std::uint32_t index) noexcept;
 
     std::unique_ptr<std::atomic<Entry*>[]> m_entries;
+    std::mutex m_owner_mutex;
+    std::optional<platform::ProgramType> m_owner; // name and context only; under m_owner_mutex
 };
 
 } // namespace embpf::runtime
@@ -2140,7 +2301,8 @@ struct LoadOptions {
     /// How much the report in a verification error (and Program::verification()) says.
     verifier::Level verifier_level = verifier::Level::normal;
     exec::EngineKind engine = exec::EngineKind::interpreter;
-    /// The most bytes all maps of the object may allocate together; 0 for no limit.
+    /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
+    /// would grow past it refuses the update with -ENOMEM); 0 for no limit.
     std::size_t memory_limit = 0;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
@@ -2157,6 +2319,9 @@ class MapHandle {
     [[nodiscard]] std::uint32_t key_size() const noexcept;
     [[nodiscard]] std::uint32_t value_size() const noexcept;
     [[nodiscard]] std::uint32_t max_entries() const noexcept;
+    /// The bytes the map has allocated now: its storage, and for hash maps the elements replaced or deleted that
+    /// running programs may still read (at most runtime::kRetiredAllowance beyond max_entries and the spares).
+    [[nodiscard]] std::size_t memory_size() const noexcept;
     /// Read-only to programs (`.rodata`): the host may read it, not change it.
     [[nodiscard]] bool frozen() const noexcept { return m_frozen; }
     /// The BTF names of the key and value types, empty when the object has none.
@@ -2215,14 +2380,23 @@ class Program {
 
     /// Runs the program once on a context of `ctx_size` bytes, following tail calls. Unverified programs run in the
     /// checked interpreter: a fault stops the run with an error naming the instruction and the address.
+    ///
+    /// The entry checks what the verifier assumes and cannot see, and refuses with an error naming the limit: a
+    /// context smaller than the type's context size; a context pointer below 65536; for types with a data range
+    /// (data/data_end fields), data past data_end, data below 65536, or a range longer than the type's
+    /// max_data_size. Runs nest (a host helper may run a program) at most runtime::kMaxInvocationDepth deep; each
+    /// nested run has its own tail-call chain.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
-    /// Like run(), but also counts the instructions executed (always in the checked interpreter).
+    /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed and
+    /// stopping after `instruction_budget` of them when it is not 0.
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                            std::uint64_t instruction_budget = 0) const;
 
   private:
     friend class Object;
     explicit Program(std::shared_ptr<const detail::ProgramState> state) : m_state(std::move(state)) {}
+    [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
+                                                         bool checked) const;
     std::shared_ptr<const detail::ProgramState> m_state;
 };
 
@@ -2232,7 +2406,8 @@ class Object {
   public:
     /// Loads `spec` for its platform (ObjectSpec::platform()).
     [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const LoadOptions& options = {});
-    /// Loads `spec` for `platform`, which must outlive the object.
+    /// Loads `spec` for `platform`. The object keeps a copy of it (the built-in platforms are used as they are): the
+    /// platform may go before the object and its programs.
     [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const platform::Platform& platform,
                                              const LoadOptions& options = {});
 
@@ -2253,12 +2428,14 @@ class Object {
     template <typename T>
     [[nodiscard]] Result<RingBuffer<T>> ring_buffer(std::string_view name) const;
     [[nodiscard]] std::vector<std::string> map_names() const;
-    /// Bytes allocated by the object's maps.
+    /// Bytes allocated by the object's maps now (the sum of their MapHandle::memory_size()).
     [[nodiscard]] std::size_t memory_size() const noexcept;
     [[nodiscard]] const platform::Platform& platform() const noexcept;
 
   private:
     explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}
+    [[nodiscard]] static Result<Object> load_on(const ObjectSpec& spec, std::shared_ptr<detail::ObjectState> state,
+                                                const LoadOptions& options);
     std::shared_ptr<detail::ObjectState> m_state;
 };
 

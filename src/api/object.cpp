@@ -18,6 +18,7 @@ namespace detail {
 struct ProgramState final : exec::Executable {
     std::string name;
     std::string section;
+    std::shared_ptr<const platform::Platform> platform; // what `type` and the checked runs read, kept alive
     const platform::ProgramType* type = nullptr;
     bool verified = false;
     verifier::Report report; // empty for programs loaded unverified
@@ -26,13 +27,13 @@ struct ProgramState final : exec::Executable {
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
     exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
 
-    /// One program's run, without following tail calls.
-    Result<exec::CheckedOutcome> invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget) const;
+    /// One program's run, without following tail calls, on a context check_entry accepted. Unverified programs, and
+    /// every program when `checked`, run in the checked interpreter, which may touch `data` besides ctx and stack.
+    Result<exec::CheckedOutcome> invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget, bool checked,
+                                        const std::optional<exec::MemoryRegion>& data) const;
 
-    std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override {
-        auto outcome = invoke(ctx, ctx_size, 0);
-        return outcome ? outcome->r0 : 0;
-    }
+    // The Executable entry (no error channel): a context the entry checks refuse gives 0.
+    std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
     exec::EngineKind kind() const noexcept override { return exec::EngineKind::interpreter; }
 };
 
@@ -42,19 +43,33 @@ struct ObjectState {
     ObjectState& operator=(const ObjectState&) = delete;
     // Programs in a program array hold the maps they use, which may be that array: empty the arrays when the object
     // goes, as Linux empties a program array when its last file descriptor closes, so no cycle outlives it.
+    //
+    // The entries cleared are retired, and would wait in this thread's reclamation batch (holding their programs and
+    // the programs' maps) until the batch fills: hand them over and reclaim now, so that the memory of a torn-down
+    // object comes back at once unless another thread is inside an invocation (then the next reclamation frees it).
     ~ObjectState() {
+        bool cleared = false;
         for (auto& entry : maps) {
             if (entry.second.kind() == platform::MapKind::prog_array) {
                 static_cast<runtime::ProgramArrayMap&>(*entry.second.runtime_map()).clear();
+                cleared = true;
             }
+        }
+        if (cleared) {
+            maps.clear();
+            programs.clear();
+            // Twice: freeing a program may retire more (the entries of a program array only it held).
+            runtime::try_reclaim();
+            runtime::try_reclaim();
         }
     }
 
-    const platform::Platform* platform = nullptr;
+    std::shared_ptr<const platform::Platform> platform;
     std::vector<std::pair<std::string, MapHandle>> maps;
     std::map<std::string, std::shared_ptr<const ProgramState>, std::less<>> programs;
     std::map<std::string, Error, std::less<>> unavailable; // programs that did not load, and why
-    std::size_t memory = 0;
+    std::size_t memory = 0;                                // what the maps took at creation
+    std::shared_ptr<runtime::MemoryBudget> budget;         // LoadOptions::memory_limit, also while programs run
 };
 
 } // namespace detail
@@ -121,7 +136,76 @@ Error in_program(const std::string& program, Error error) {
     return error;
 }
 
+// The programs of an object read their platform (program types, helper prototypes) whenever they run: the object
+// keeps it alive. The built-in platforms live for the whole process; any other is copied.
+std::shared_ptr<const platform::Platform> keep(const platform::Platform& platform) {
+    if (&platform == &platform::windows() || &platform == &platform::linux()) {
+        return std::shared_ptr<const platform::Platform>(std::shared_ptr<void>(), &platform);
+    }
+    return std::make_shared<const platform::Platform>(platform);
+}
+
+std::string hex(std::uint64_t value) {
+    char buffer[24];
+    std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+    return buffer;
+}
+
 } // namespace
+
+namespace detail {
+
+// The lowest address an object may have: the verifier assumes nothing lies in the first 64 KiB (as Linux's
+// default vm.mmap_min_addr guarantees), so a pointer below it is no context or packet the host could hand over.
+constexpr std::uint64_t kLowestAddress = 65536;
+
+// The facts about a context the verifier assumes and cannot see, checked at every entry: the context is as large as
+// the hook's, and its data range [data, data_end) is ordered, lies above the first 64 KiB and is no longer than the
+// type's max_data_size (the verifier's loop bounds rest on it). Returns the data range, if the type has one.
+Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramType& type, const void* ctx,
+                                                      std::size_t ctx_size) {
+    const platform::ContextDescriptor& context = type.context;
+    if (ctx_size < context.size) {
+        return Error::invalid("a context of " + std::to_string(ctx_size) + " bytes is smaller than the " +
+                              std::to_string(context.size) + " bytes of a " + type.name + " context");
+    }
+    if (context.size > 0 && reinterpret_cast<std::uintptr_t>(ctx) < kLowestAddress) {
+        return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
+                              " is below 65536, where the verifier assumes no object lies");
+    }
+    const std::size_t width = context.pointer_width;
+    if (context.data < 0 || context.data_end < 0 || (width != 4 && width != 8)) {
+        return std::optional<exec::MemoryRegion>();
+    }
+    if (static_cast<std::size_t>(context.data) + width > ctx_size ||
+        static_cast<std::size_t>(context.data_end) + width > ctx_size) {
+        return Error::invalid("the " + type.name + " context descriptor places data or data_end past its " +
+                              std::to_string(ctx_size) + " bytes");
+    }
+    std::uint64_t data = 0;
+    std::uint64_t data_end = 0;
+    std::memcpy(&data, static_cast<const std::uint8_t*>(ctx) + context.data, width);
+    std::memcpy(&data_end, static_cast<const std::uint8_t*>(ctx) + context.data_end, width);
+    if (data < kLowestAddress) {
+        return Error::invalid("the data pointer " + hex(data) + " of the " + type.name +
+                              " context is below 65536, where the verifier assumes no object lies");
+    }
+    if (data > data_end) {
+        return Error::invalid("the data pointer " + hex(data) + " of the " + type.name + " context is past data_end " +
+                              hex(data_end));
+    }
+    if (data_end - data > type.max_data_size) {
+        return Error::invalid("a data range of " + std::to_string(data_end - data) + " bytes exceeds the " +
+                              std::to_string(type.max_data_size) + " bytes (max_data_size) of a " + type.name +
+                              " program");
+    }
+    return std::optional<exec::MemoryRegion>(
+        exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(data)), data_end - data, true});
+}
+
+} // namespace detail
+
+namespace {} // namespace
 
 Result<Object> Object::load(const ObjectSpec& spec, const LoadOptions& options) {
     return load(spec, spec.platform(), options);
@@ -133,7 +217,13 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
                                   " engine is not available in this build");
     }
     auto state = std::make_shared<detail::ObjectState>();
-    state->platform = &platform;
+    state->platform = keep(platform);
+    return load_on(spec, state, options);
+}
+
+Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::ObjectState> state,
+                               const LoadOptions& options) {
+    const platform::Platform& platform = *state->platform;
     std::vector<verifier::MapDescriptor> descriptors;
     if (!options.unverified) {
         auto described = verifier::describe_maps(spec.maps(), platform);
@@ -143,7 +233,11 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
         descriptors = std::move(described).value();
     }
 
-    // Maps first: programs refer to them by index.
+    // Maps first: programs refer to them by index. Their creation is counted here; what they allocate later (hash
+    // elements of maps that grow) is counted by the maps themselves against the same budget.
+    if (options.memory_limit != 0) {
+        state->budget = std::make_shared<runtime::MemoryBudget>(options.memory_limit);
+    }
     std::vector<std::shared_ptr<runtime::Map>> maps(spec.maps().size());
     for (std::size_t i = 0; i < spec.maps().size(); ++i) {
         const MapSpec& map_spec = spec.maps()[i];
@@ -154,6 +248,7 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
         if (!config) {
             return std::move(config).error();
         }
+        config->budget = state->budget;
         auto estimate = runtime::map_memory_estimate(*config);
         if (!estimate) {
             Error error = std::move(estimate).error();
@@ -173,6 +268,11 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
             return error;
         }
         state->memory += (*map)->memory_size();
+        if (state->budget && !state->budget->charge((*map)->memory_size())) {
+            return Error::invalid(map_what(map_spec) + " takes " + std::to_string((*map)->memory_size()) +
+                                  " bytes; with the maps before it that exceeds the object's memory limit of " +
+                                  std::to_string(options.memory_limit) + " bytes");
+        }
         if (map_spec.origin == elf::MapOrigin::global_data) {
             const std::uint32_t zero = 0;
             auto written = (*map)->host_update({reinterpret_cast<const std::uint8_t*>(&zero), sizeof zero},
@@ -196,6 +296,7 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
             continue;
         }
         auto program = std::make_shared<detail::ProgramState>();
+        program->platform = state->platform;
         program->name = name;
         program->section = program_spec.section();
         program->type = platform.program_type(program_spec.type);
@@ -256,6 +357,13 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
             if (std::find(program->maps.begin(), program->maps.end(), map) == program->maps.end()) {
                 program->maps.push_back(map);
             }
+            // A program array serves one program type, fixed by its first user, as on Linux.
+            if (map->kind() == platform::MapKind::prog_array) {
+                if (auto bound = static_cast<runtime::ProgramArrayMap&>(*map).bind_program_type(*program->type);
+                    !bound) {
+                    return in_program(name, std::move(bound).error());
+                }
+            }
         }
         if (auto helpers_ok = runtime::check_helpers(code, platform, *program->type); !helpers_ok) {
             return in_program(name, std::move(helpers_ok).error());
@@ -274,6 +382,7 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
                                                     map.config().value_size, !spec.maps()[ref.map].read_only});
             }
         }
+        // The platform and the type are the program's own (ProgramState::platform): they live as long as it.
         program->checked.helper_result_region =
             [&platform, type = program->type](std::uint32_t id, const std::uint64_t* args,
                                               std::uint64_t r0) -> std::optional<exec::MemoryRegion> {
@@ -312,7 +421,8 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
                     return Error::invalid(what + ": initialized with program " + entry.program +
                                           ", which is not a loaded program or not in a program array");
                 }
-                set = static_cast<runtime::ProgramArrayMap&>(*maps[i]).set_program(entry.index, program->second);
+                set = static_cast<runtime::ProgramArrayMap&>(*maps[i]).set_program(entry.index, program->second,
+                                                                                   program->second->type);
             }
             if (!set) {
                 Error error = std::move(set).error();
@@ -361,7 +471,13 @@ std::vector<std::string> Object::map_names() const {
     return names;
 }
 
-std::size_t Object::memory_size() const noexcept { return m_state->memory; }
+std::size_t Object::memory_size() const noexcept {
+    std::size_t bytes = 0;
+    for (const auto& entry : m_state->maps) {
+        bytes += entry.second.memory_size();
+    }
+    return bytes;
+}
 
 const platform::Platform& Object::platform() const noexcept { return *m_state->platform; }
 
@@ -376,7 +492,7 @@ const verifier::Report& Program::verification() const noexcept { return m_state-
 const std::vector<std::string>& Program::relocation_report() const noexcept { return m_state->relocation_report; }
 
 Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {
-    auto outcome = run_checked(ctx, ctx_size, 0);
+    auto outcome = run_chain(ctx, ctx_size, 0, false);
     if (!outcome) {
         return std::move(outcome).error();
     }
@@ -385,17 +501,32 @@ Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {
 
 Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_size,
                                                   std::uint64_t instruction_budget) const {
+    return run_chain(ctx, ctx_size, instruction_budget, true);
+}
+
+Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
+                                                bool checked) const {
+    auto data = detail::check_entry(*m_state->type, ctx, ctx_size);
+    if (!data) {
+        return in_program(m_state->name, std::move(data).error());
+    }
     runtime::EpochGuard guard;
-    runtime::begin_invocation();
-    auto first = m_state->invoke(ctx, ctx_size, instruction_budget);
+    const runtime::InvocationScope invocation;
+    if (!invocation.entered()) {
+        return in_program(m_state->name,
+                          Error::invalid("invocations nest more than " + std::to_string(runtime::kMaxInvocationDepth) +
+                                         " deep (a host helper that runs programs)"));
+    }
+    auto first = m_state->invoke(ctx, ctx_size, budget, checked, *data);
     if (!first) {
         return first;
     }
-    // A successful tail call stopped the program: run the one it switched to, with the same context.
+    // A successful tail call stopped the program: run the one it switched to, with the same context. Program arrays
+    // hold only programs of the caller's type (bind_program_type), so the entry checks above hold for it too.
     exec::CheckedOutcome total = *first;
     while (const exec::Executable* next = runtime::take_tail_call()) {
         if (const auto* program = dynamic_cast<const detail::ProgramState*>(next)) {
-            auto step = program->invoke(ctx, ctx_size, instruction_budget);
+            auto step = program->invoke(ctx, ctx_size, budget, checked, *data);
             if (!step) {
                 return std::move(step).error();
             }
@@ -410,26 +541,26 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
 
 namespace detail {
 
-Result<exec::CheckedOutcome> ProgramState::invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget) const {
-    if (verified && budget == 0) {
+std::uint64_t ProgramState::run(void* ctx, std::size_t ctx_size) const noexcept {
+    auto data = check_entry(*type, ctx, ctx_size);
+    if (!data) {
+        return 0;
+    }
+    auto outcome = invoke(ctx, ctx_size, 0, false, *data);
+    return outcome ? outcome->r0 : 0;
+}
+
+Result<exec::CheckedOutcome> ProgramState::invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget,
+                                                  bool checked_run,
+                                                  const std::optional<exec::MemoryRegion>& data) const {
+    if (verified && !checked_run) {
         return exec::CheckedOutcome{interpreter->run(ctx, ctx_size), 0};
     }
     exec::CheckedOptions options = checked;
     options.instruction_budget = budget;
-    // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use. Its
-    // pointers are 8 bytes, or 4 in Linux contexts (whose host must place packets below 4 GiB).
-    const platform::ContextDescriptor& context = type->context;
-    const std::size_t width = context.pointer_width;
-    if (context.data >= 0 && context.data_end >= 0 && (width == 4 || width == 8) && ctx != nullptr &&
-        ctx_size >= context.size) {
-        std::uint64_t data = 0;
-        std::uint64_t data_end = 0;
-        std::memcpy(&data, static_cast<const std::uint8_t*>(ctx) + context.data, width);
-        std::memcpy(&data_end, static_cast<const std::uint8_t*>(ctx) + context.data_end, width);
-        if (data != 0 && data <= data_end) {
-            options.regions.push_back(
-                {reinterpret_cast<const void*>(static_cast<std::uintptr_t>(data)), data_end - data, true});
-        }
+    // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use.
+    if (data) {
+        options.regions.push_back(*data);
     }
     auto outcome = interpreter->run_checked(ctx, ctx_size, options);
     if (!outcome) {
@@ -447,6 +578,7 @@ platform::MapKind MapHandle::kind() const noexcept { return m_map->config().kind
 std::uint32_t MapHandle::key_size() const noexcept { return m_map->config().key_size; }
 std::uint32_t MapHandle::value_size() const noexcept { return m_map->config().value_size; }
 std::uint32_t MapHandle::max_entries() const noexcept { return m_map->config().max_entries; }
+std::size_t MapHandle::memory_size() const noexcept { return m_map->memory_size(); }
 
 Result<std::optional<std::vector<std::uint8_t>>> MapHandle::lookup(std::span<const std::uint8_t> key) const {
     std::vector<std::uint8_t> value(m_map->host_value_size());
@@ -479,7 +611,7 @@ Result<void> MapHandle::set_program(std::uint32_t index, const Program& program)
     if (kind() != platform::MapKind::prog_array) {
         return Error::invalid("map " + name() + " is not a program array");
     }
-    return static_cast<runtime::ProgramArrayMap&>(*m_map).set_program(index, program.m_state);
+    return static_cast<runtime::ProgramArrayMap&>(*m_map).set_program(index, program.m_state, program.m_state->type);
 }
 
 Result<std::vector<std::vector<std::uint8_t>>> MapHandle::keys() const {

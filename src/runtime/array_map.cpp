@@ -327,7 +327,30 @@ bool ProgramArrayMap::clear_entry(std::uint32_t index) noexcept {
     return old != nullptr;
 }
 
-Result<void> ProgramArrayMap::set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program) {
+Result<void> ProgramArrayMap::bind_program_type(const platform::ProgramType& type) {
+    std::lock_guard lock(m_owner_mutex);
+    if (!m_owner) {
+        platform::ProgramType owner;
+        owner.name = type.name;
+        owner.context = type.context;
+        m_owner = std::move(owner);
+        return {};
+    }
+    if (m_owner->name != type.name) {
+        return Error::invalid(label() + " serves " + m_owner->name + " programs; a " + type.name +
+                              " program cannot share it (a tail call keeps the caller's context)");
+    }
+    if (m_owner->context != type.context) {
+        return Error::invalid(label() + " serves " + m_owner->name + " programs with a context of " +
+                              std::to_string(m_owner->context.size) + " bytes; this " + type.name +
+                              " program's context has another layout (" + std::to_string(type.context.size) +
+                              " bytes)");
+    }
+    return {};
+}
+
+Result<void> ProgramArrayMap::set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program,
+                                          const platform::ProgramType* type) {
     if (index >= config().max_entries) {
         return Error::invalid(label() + ": index " + std::to_string(index) + " out of range (max_entries " +
                               std::to_string(config().max_entries) + ")");
@@ -335,6 +358,11 @@ Result<void> ProgramArrayMap::set_program(std::uint32_t index, std::shared_ptr<c
     if (!program) {
         clear_entry(index);
         return {};
+    }
+    if (type != nullptr) {
+        if (auto bound = bind_program_type(*type); !bound) {
+            return bound;
+        }
     }
     static_assert(std::is_standard_layout_v<Entry>);
     auto* entry = new (std::nothrow) Entry{{}, std::move(program)};

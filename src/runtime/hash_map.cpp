@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <random>
+#include <thread>
 
 namespace embpf::runtime::detail {
 namespace {
@@ -62,9 +63,16 @@ struct ElementPool {
     std::size_t element_size = 0;
     std::size_t value_offset = 0;
     std::size_t grow_by = 16;
+    std::size_t elements = 0;             // allocated so far; under lock
+    std::size_t max_elements = 0;         // never more (max_entries + spares + kRetiredAllowance)
+    std::shared_ptr<MemoryBudget> budget; // growth after creation is counted here
+    std::size_t charged = 0;              // bytes counted against it; under lock
     void (*value_dtor)(void* value) = nullptr;
 
     ~ElementPool() {
+        if (budget) {
+            budget->release(charged);
+        }
         while (chunks != nullptr) {
             Chunk* next = chunks->next;
             ::operator delete (static_cast<void*>(chunks), std::align_val_t{64});
@@ -76,14 +84,31 @@ struct ElementPool {
         return chunk_header + element_size * count;
     }
 
-    /// Adds `count` free elements; false when out of memory.
-    bool grow(std::size_t count) noexcept {
-        if (count == 0) {
-            return true;
+    /// Adds up to `count` free elements, within max_elements and the budget (when `charge`); false when it added
+    /// none.
+    bool grow(std::size_t count, bool charge) noexcept {
+        {
+            std::lock_guard guard(lock);
+            count = std::min(count, max_elements - std::min(max_elements, elements));
+            if (count == 0) {
+                return false;
+            }
+            elements += count; // reserved; given back below on failure
         }
         const std::size_t size = chunk_bytes(element_size, count);
+        const bool counted = charge && budget;
+        if (counted && !budget->charge(size)) {
+            std::lock_guard guard(lock);
+            elements -= count;
+            return false;
+        }
         void* memory = ::operator new (size, std::align_val_t{64}, std::nothrow);
         if (memory == nullptr) {
+            if (counted) {
+                budget->release(size);
+            }
+            std::lock_guard guard(lock);
+            elements -= count;
             return false;
         }
         auto* chunk = new (memory) Chunk{nullptr, size};
@@ -102,6 +127,9 @@ struct ElementPool {
             chunks = chunk;
             last->retired.next = reinterpret_cast<Retired*>(free);
             free = first;
+            if (counted) {
+                charged += size;
+            }
         }
         bytes.fetch_add(size, std::memory_order_relaxed);
         return true;
@@ -122,7 +150,8 @@ struct ElementPool {
         free = element;
     }
 
-    /// A free element: from the free list, else after reclaiming, else from a new chunk; nullptr when out of memory.
+    /// A free element: from the free list, else after reclaiming, else from a new chunk within max_elements and the
+    /// budget; nullptr when none can be had.
     Element* acquire() noexcept {
         if (Element* element = pop()) {
             return element;
@@ -131,10 +160,20 @@ struct ElementPool {
         if (Element* element = pop()) {
             return element;
         }
-        if (!grow(grow_by)) {
-            return nullptr;
+        if (grow(grow_by, true)) {
+            return pop();
         }
-        return pop();
+        // At the bound. Outside an invocation, give readers that are about to leave their guards a moment (a bounded
+        // one: waiting for every reader could wait for one that waits for this writer). Inside one, what this
+        // invocation retired cannot come back before it returns: fail at once.
+        for (int round = 0; round < 64 && !in_epoch_guard(); ++round) {
+            std::this_thread::yield();
+            try_reclaim();
+            if (Element* element = pop()) {
+                return element;
+            }
+        }
+        return nullptr;
     }
 
     void retire(Element* element) noexcept {
@@ -175,6 +214,7 @@ struct HashShape {
     bool prealloc = true;
     bool zero_seed = false;
     void (*value_dtor)(void*) = nullptr;
+    std::shared_ptr<MemoryBudget> budget;
 };
 
 std::size_t bucket_count(std::uint32_t max_entries) noexcept { return std::bit_ceil(std::size_t{max_entries}); }
@@ -207,6 +247,7 @@ HashShape shape_of(const MapConfig& config) noexcept {
     shape.lru = config.kind == MapKind::lru_hash || config.kind == MapKind::lru_percpu_hash;
     shape.prealloc = (config.flags & bpf_f_no_prealloc) == 0;
     shape.zero_seed = (config.flags & bpf_f_zero_seed) != 0;
+    shape.budget = config.budget;
     if (config.kind == MapKind::hash_of_maps) {
         shape.value_size = sizeof(void*);
     }
@@ -262,7 +303,9 @@ class HashTable {
         const std::size_t extra = extra_elements(shape, slots);
         pool.grow_by = shape.prealloc ? std::max<std::size_t>(extra, 16)
                                       : std::clamp<std::size_t>(shape.max_entries / 16, 16, 1024);
-        if (shape.prealloc && !pool.grow(std::size_t{shape.max_entries} + extra)) {
+        pool.max_elements = std::size_t{shape.max_entries} + extra + retired_allowance(slots);
+        pool.budget = shape.budget;
+        if (shape.prealloc && !pool.grow(std::size_t{shape.max_entries} + extra, false)) {
             return nullptr;
         }
         return table;

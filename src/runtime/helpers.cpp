@@ -16,9 +16,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <random>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -103,6 +103,7 @@ u64 perf_event_output(u64, u64 map, u64 flags, u64 data, u64 size) {
 // successful one switched to, which the invoker runs once the current program has stopped.
 thread_local std::uint32_t t_tail_calls = 0;
 thread_local const exec::Executable* t_pending_tail_call = nullptr;
+thread_local std::uint32_t t_invocation_depth = 0;
 
 u64 tail_call(u64, u64 map, u64 index, u64, u64) {
     Map* m = map_of(map);
@@ -241,11 +242,12 @@ u64 strncmp_helper(u64 s1, u64 s1_size, u64 s2, u64, u64) {
 
 // Linux's snprintf(out, size, format, args, args_size): the arguments are an array of u64; returns the length the
 // whole output needs, including the NUL, and writes as much as fits.
+template <bool ReadStrings>
 u64 snprintf_helper(u64 out, u64 size, u64 format, u64 args, u64 args_size) {
     if (args_size % 8 != 0 || args_size / 8 > 12) {
         return from_long(-EINVAL);
     }
-    const std::string text = format_trace(ptr<const char>(format), ptr<const u64>(args), args_size / 8);
+    const std::string text = format_trace(ptr<const char>(format), ptr<const u64>(args), args_size / 8, ReadStrings);
     if (size != 0) {
         const std::size_t n = std::min<std::size_t>(text.size(), static_cast<std::size_t>(size) - 1);
         std::memcpy(ptr<char>(out), text.data(), n);
@@ -310,45 +312,57 @@ u64 probe_read_str(u64 dest, u64 size, u64 src, u64, u64) {
 
 // --- trace_printk ------------------------------------------------------------------------------------------------
 
-std::shared_mutex g_sink_mutex;
-TraceSink g_sink;
+// The sink is called without the lock held (a sink may replace itself); the shared_ptr keeps the one a line was
+// handed to alive while it runs.
+std::mutex g_sink_mutex;
+std::shared_ptr<const TraceSink> g_sink;
 
+template <bool ReadStrings>
 void emit(const char* format, u64 format_size, const u64* args, std::size_t count) {
-    std::shared_lock lock(g_sink_mutex);
-    if (!g_sink) {
+    std::shared_ptr<const TraceSink> sink;
+    {
+        std::lock_guard lock(g_sink_mutex);
+        sink = g_sink;
+    }
+    if (!sink) {
         return;
     }
     const std::string_view view(format,
                                 static_cast<std::size_t>(std::find(format, format + format_size, '\0') - format));
-    std::string line = format_trace(view, args, count);
+    std::string line = format_trace(view, args, count, ReadStrings);
     while (!line.empty() && line.back() == '\n') {
         line.pop_back();
     }
-    g_sink(line);
+    (*sink)(line);
 }
 
+template <bool ReadStrings>
 u64 trace_printk(u64 format, u64 size, u64 a, u64 b, u64 c) {
     const u64 args[] = {a, b, c};
-    emit(ptr<const char>(format), size, args, 3);
+    emit<ReadStrings>(ptr<const char>(format), size, args, 3);
     return 0;
 }
+template <bool ReadStrings>
 u64 trace_printk2(u64 format, u64 size, u64, u64, u64) {
-    emit(ptr<const char>(format), size, nullptr, 0);
+    emit<ReadStrings>(ptr<const char>(format), size, nullptr, 0);
     return 0;
 }
+template <bool ReadStrings>
 u64 trace_printk3(u64 format, u64 size, u64 a, u64, u64) {
     const u64 args[] = {a};
-    emit(ptr<const char>(format), size, args, 1);
+    emit<ReadStrings>(ptr<const char>(format), size, args, 1);
     return 0;
 }
+template <bool ReadStrings>
 u64 trace_printk4(u64 format, u64 size, u64 a, u64 b, u64) {
     const u64 args[] = {a, b};
-    emit(ptr<const char>(format), size, args, 2);
+    emit<ReadStrings>(ptr<const char>(format), size, args, 2);
     return 0;
 }
+template <bool ReadStrings>
 u64 trace_printk5(u64 format, u64 size, u64 a, u64 b, u64 c) {
     const u64 args[] = {a, b, c};
-    emit(ptr<const char>(format), size, args, 3);
+    emit<ReadStrings>(ptr<const char>(format), size, args, 3);
     return 0;
 }
 
@@ -385,7 +399,7 @@ constexpr NamedHelper kHelpers[] = {
     {"get_current_logon_id", &get_current_logon_id},
     {"is_current_admin", &is_current_admin},
     {"strncmp", &strncmp_helper},
-    {"snprintf", &snprintf_helper},
+    {"snprintf", &snprintf_helper<true>},
     {"get_current_pid_tgid", &get_current_pid_tgid},
     {"get_current_uid_gid", &get_current_uid_gid},
     {"get_current_comm", &get_current_comm},
@@ -404,22 +418,40 @@ constexpr NamedHelper kHelpers[] = {
     {"probe_read_kernel_str", &probe_read_str},
     {"probe_read_user_str", &probe_read_str},
     {"tail_call", &tail_call},
-    {"trace_printk", &trace_printk},
-    {"trace_printk2", &trace_printk2},
-    {"trace_printk3", &trace_printk3},
-    {"trace_printk4", &trace_printk4},
-    {"trace_printk5", &trace_printk5},
+    {"trace_printk", &trace_printk<true>},
+    {"trace_printk2", &trace_printk2<true>},
+    {"trace_printk3", &trace_printk3<true>},
+    {"trace_printk4", &trace_printk4<true>},
+    {"trace_printk5", &trace_printk5<true>},
+};
+
+// On a platform for untrusted plugins these replace the ones above: a `%s` argument is any number the program chose,
+// and reading it would let a plugin print host memory.
+constexpr NamedHelper kUntrustedHelpers[] = {
+    {"snprintf", &snprintf_helper<false>},    {"trace_printk", &trace_printk<false>},
+    {"trace_printk2", &trace_printk2<false>}, {"trace_printk3", &trace_printk3<false>},
+    {"trace_printk4", &trace_printk4<false>}, {"trace_printk5", &trace_printk5<false>},
 };
 
 } // namespace
 
 TraceSink set_trace_sink(TraceSink sink) {
-    std::unique_lock lock(g_sink_mutex);
-    std::swap(g_sink, sink);
-    return sink;
+    std::shared_ptr<const TraceSink> fresh = sink ? std::make_shared<const TraceSink>(std::move(sink)) : nullptr;
+    {
+        std::lock_guard lock(g_sink_mutex);
+        std::swap(g_sink, fresh);
+    }
+    return fresh ? *fresh : TraceSink{};
 }
 
-exec::HelperFunction find_helper(std::string_view name) noexcept {
+exec::HelperFunction find_helper(std::string_view name, bool untrusted_plugins) noexcept {
+    if (untrusted_plugins) {
+        for (const NamedHelper& helper : kUntrustedHelpers) {
+            if (helper.name == name) {
+                return helper.function;
+            }
+        }
+    }
     for (const NamedHelper& helper : kHelpers) {
         if (helper.name == name) {
             return helper.function;
@@ -433,18 +465,37 @@ void begin_invocation() noexcept {
     t_pending_tail_call = nullptr;
 }
 
+InvocationScope::InvocationScope() noexcept
+    : m_outer_tail_calls(t_tail_calls), m_outer_pending(t_pending_tail_call),
+      m_entered(t_invocation_depth < kMaxInvocationDepth) {
+    if (m_entered) {
+        ++t_invocation_depth;
+        t_tail_calls = 0;
+        t_pending_tail_call = nullptr;
+    }
+}
+
+InvocationScope::~InvocationScope() {
+    if (m_entered) {
+        --t_invocation_depth;
+        t_tail_calls = m_outer_tail_calls;
+        t_pending_tail_call = m_outer_pending;
+    }
+}
+
 const exec::Executable* take_tail_call() noexcept { return std::exchange(t_pending_tail_call, nullptr); }
 
 namespace {
-exec::HelperFunction implementation_of(const platform::HelperPrototype& prototype) {
-    return prototype.implementation != nullptr ? prototype.implementation : find_helper(prototype.name);
+exec::HelperFunction implementation_of(const platform::HelperPrototype& prototype, const platform::Platform& platform) {
+    return prototype.implementation != nullptr ? prototype.implementation
+                                               : find_helper(prototype.name, platform.for_untrusted_plugins());
 }
 } // namespace
 
 exec::HelperTable helper_table(const platform::Platform& platform, const platform::ProgramType& type) {
     exec::HelperTable table;
     auto add = [&](const platform::HelperPrototype& prototype) {
-        if (exec::HelperFunction function = implementation_of(prototype)) {
+        if (exec::HelperFunction function = implementation_of(prototype, platform)) {
             table.set(prototype.id, function);
             if (prototype.ret == platform::ReturnKind::no_return_on_success) {
                 table.set_unwind(prototype.id);
@@ -481,14 +532,14 @@ Result<void> check_helpers(std::span<const isa::Instruction> program, const plat
             return Error::invalid(
                 where + " is not available to " + type.name + " programs on platform " + platform.name(), pc);
         }
-        if (implementation_of(*prototype) == nullptr) {
+        if (implementation_of(*prototype, platform) == nullptr) {
             return Error::unsupported(where + " (" + prototype->name + ") has no implementation in this build yet", pc);
         }
     }
     return {};
 }
 
-std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count) {
+std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count, bool read_strings) {
     std::string out;
     std::size_t next = 0;
     for (std::size_t i = 0; i < format.size(); ++i) {
@@ -549,6 +600,10 @@ std::string format_trace(std::string_view format, const std::uint64_t* args, std
             break;
         case 'c': out += static_cast<char>(raw & 0xff); break;
         case 's': {
+            if (!read_strings) {
+                out += kHiddenString;
+                break;
+            }
             std::string text;
             char byte = 0;
             for (u64 k = 0; k < 256 && read_memory(&byte, raw + k, 1) && byte != '\0'; ++k) {

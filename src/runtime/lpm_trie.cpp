@@ -22,24 +22,57 @@ namespace {
 
 constexpr std::uint32_t flag_intermediate = 1;
 
+/// What the trie and its retired nodes share, so that a node reclaimed after the trie is gone can still be counted:
+/// retired nodes are bounded (retired_allowance), and every node's bytes count against the object's budget.
+struct Shared {
+    std::atomic<std::size_t> refs{1};
+    std::atomic<std::size_t> retired{0};
+    std::atomic<std::size_t> retired_bytes{0};
+    std::shared_ptr<MemoryBudget> budget;
+
+    void release() noexcept {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            delete this;
+        }
+    }
+};
+
 struct Node {
     Retired retired; // first: the reclaimer gets back to the node from it
     std::atomic<Node*> child[2] = {};
     std::uint32_t prefixlen = 0;
     std::atomic<std::uint32_t> flags{0};
     bool with_value = false; // allocated with room for a value (a real node, or one that was)
+    std::uint32_t size = 0;  // bytes allocated
+    Shared* shared = nullptr;
     // data[data_size], then the value at value_offset (real nodes only)
 };
 static_assert(std::is_standard_layout_v<Node>);
 
-void reclaim_node(Retired* node) noexcept { ::operator delete(static_cast<void*>(node)); }
+void free_node(Node* node) noexcept {
+    if (node->shared->budget) {
+        node->shared->budget->release(node->size);
+    }
+    ::operator delete(static_cast<void*>(node));
+}
+
+void reclaim_node(Retired* retired) noexcept {
+    auto* node = reinterpret_cast<Node*>(retired);
+    Shared* shared = node->shared;
+    shared->retired.fetch_sub(1, std::memory_order_relaxed);
+    shared->retired_bytes.fetch_sub(node->size, std::memory_order_relaxed);
+    free_node(node);
+    shared->release();
+}
 
 class LpmTrie final : public Map {
   public:
-    explicit LpmTrie(MapConfig config) noexcept
+    explicit LpmTrie(MapConfig config)
         : Map(std::move(config)), m_data_size(this->config().key_size - 4),
           m_max_prefixlen(static_cast<std::uint32_t>(m_data_size) * 8),
-          m_value_offset(round_up8(sizeof(Node) + m_data_size)) {}
+          m_value_offset(round_up8(sizeof(Node) + m_data_size)), m_shared(new Shared()) {
+        m_shared->budget = this->config().budget;
+    }
 
     ~LpmTrie() override {
         std::vector<Node*> pending;
@@ -54,8 +87,9 @@ class LpmTrie final : public Map {
                     pending.push_back(c);
                 }
             }
-            ::operator delete(static_cast<void*>(node));
+            free_node(node);
         }
+        m_shared->release();
     }
 
     void* lookup(const void* key) noexcept override {
@@ -71,6 +105,14 @@ class LpmTrie final : public Map {
         const std::uint32_t prefixlen = load_u32(k);
         if (prefixlen > m_max_prefixlen) {
             return -EINVAL;
+        }
+        // What readers may still hold stays bounded: past the allowance, reclaim, and refuse when that is not enough
+        // (inside an invocation nothing it retired can be reclaimed before it returns).
+        if (m_shared->retired.load(std::memory_order_relaxed) >= retired_allowance(config().slots)) {
+            try_reclaim();
+            if (m_shared->retired.load(std::memory_order_relaxed) >= retired_allowance(config().slots)) {
+                return -ENOMEM;
+            }
         }
         Node* fresh = allocate(prefixlen, k + 4, true);
         if (fresh == nullptr) {
@@ -165,7 +207,9 @@ class LpmTrie final : public Map {
     std::optional<std::size_t> entry_count() const noexcept override {
         return m_entries.load(std::memory_order_relaxed);
     }
-    std::size_t memory_size() const noexcept override { return m_bytes.load(std::memory_order_relaxed); }
+    std::size_t memory_size() const noexcept override {
+        return m_bytes.load(std::memory_order_relaxed) + m_shared->retired_bytes.load(std::memory_order_relaxed);
+    }
 
   private:
     /// Deletes the exact prefix; `deleted` gets its node, whose value stays readable until the caller's guard ends
@@ -200,23 +244,34 @@ class LpmTrie final : public Map {
 
     Node* allocate(std::uint32_t prefixlen, const std::byte* data, bool with_value) noexcept {
         const std::size_t size = node_size(with_value);
+        if (m_shared->budget && !m_shared->budget->charge(size)) {
+            return nullptr;
+        }
         void* memory = ::operator new(size, std::nothrow);
         if (memory == nullptr) {
+            if (m_shared->budget) {
+                m_shared->budget->release(size);
+            }
             return nullptr;
         }
         auto* node = new (memory) Node();
         node->prefixlen = prefixlen;
         node->with_value = with_value;
+        node->size = static_cast<std::uint32_t>(size);
+        node->shared = m_shared;
         std::memcpy(data_of(node), data, m_data_size);
         m_bytes.fetch_add(size, std::memory_order_relaxed);
         return node;
     }
     void free_unpublished(Node* node) noexcept {
-        m_bytes.fetch_sub(node_size(node->with_value), std::memory_order_relaxed);
-        ::operator delete(static_cast<void*>(node));
+        m_bytes.fetch_sub(node->size, std::memory_order_relaxed);
+        free_node(node);
     }
     void retire(Node* node) noexcept {
-        m_bytes.fetch_sub(node_size(node->with_value), std::memory_order_relaxed);
+        m_bytes.fetch_sub(node->size, std::memory_order_relaxed);
+        m_shared->refs.fetch_add(1, std::memory_order_relaxed);
+        m_shared->retired.fetch_add(1, std::memory_order_relaxed);
+        m_shared->retired_bytes.fetch_add(node->size, std::memory_order_relaxed);
         retire_node(&node->retired, &reclaim_node);
     }
 
@@ -469,6 +524,7 @@ class LpmTrie final : public Map {
     mutable SpinLock m_lock;
     std::atomic<std::size_t> m_entries{0};
     std::atomic<std::size_t> m_bytes{0};
+    Shared* m_shared;
 };
 
 } // namespace

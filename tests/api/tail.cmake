@@ -1,9 +1,22 @@
-# Objects for the tail-call and host-helper tests of tests/api/test_tail_calls.cpp.
+# Objects for the tail-call and host-helper tests of tests/api/test_tail_calls.cpp and test_invocation.cpp.
 set(EMBPF_TEST_TAIL_DIR ${CMAKE_CURRENT_BINARY_DIR}/api_tail)
 embpf_add_bpf_object(tail_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/tail_calls.c
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/tail_calls.o FLAGS -Wno-unused-parameter)
 embpf_add_bpf_object(host_helper_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/host_helper.c
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/host_helper.o FLAGS -Wno-unused-parameter)
-add_custom_target(embpf_test_tail_objects DEPENDS ${tail_object} ${host_helper_object})
+embpf_add_bpf_object(nested_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/nested.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/nested.o FLAGS -Wno-unused-parameter)
+embpf_add_bpf_object(printk_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/printk.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/printk.o FLAGS -Wno-unused-parameter)
+embpf_add_bpf_object(churn_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/churn.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/churn.o FLAGS -Wno-unused-parameter)
+# One source, twice: the program array initialized by the object's definition, and left for the host to fill.
+embpf_add_bpf_object(mixed_types_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/mixed_types.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/mixed_types.o NO_PLUGIN_HEADERS FLAGS -Wno-unused-parameter)
+embpf_add_bpf_object(mixed_types_init_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/mixed_types.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/mixed_types_init.o NO_PLUGIN_HEADERS
+                     FLAGS -Wno-unused-parameter -DINIT_ENTRIES)
+add_custom_target(embpf_test_tail_objects DEPENDS ${tail_object} ${host_helper_object} ${nested_object} ${printk_object} ${churn_object}
+                                                  ${mixed_types_object} ${mixed_types_init_object})
 add_dependencies(embpf_tests embpf_test_tail_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_TAIL_DIR="${EMBPF_TEST_TAIL_DIR}")

@@ -4,6 +4,7 @@
 #include "embpf/elf/object_file.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/ring_buffer.hpp"
+#include "low_packet.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
@@ -277,9 +278,10 @@ TEST_CASE("object: a program that needs an unsupported feature is named; the oth
     CHECK(refused.error().message.find("kfunc") != std::string::npos);
     auto plain = object->program("plain");
     REQUIRE(plain.has_value());
+    const testing_packets::LowPacket packet(0);
     struct {
         std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{0, 0, 0, 3, 0, 0};
+    } ctx{packet.start(), packet.end(), 0, 3, 0, 0};
     auto verdict = plain->run(&ctx, sizeof ctx);
     REQUIRE(verdict.has_value());
     CHECK(*verdict == 1); // XDP_DROP on Linux
@@ -295,7 +297,14 @@ TEST_CASE("object: every seed program loads; the checked interpreter stops the u
     Object stage1 = load(kSeeds + "/myxdp_stage1.o");
     auto first = stage1.program(stage1.program_names().at(0));
     REQUIRE(first.has_value());
-    auto two = first->run(nullptr, 0);
+    std::uint8_t empty[1] = {};
+    struct {
+        std::uint8_t* data;
+        std::uint8_t* data_end;
+        std::uint64_t data_meta;
+        std::uint32_t ingress_ifindex;
+    } xdp{empty, empty, 0, 1};
+    auto two = first->run(&xdp, 32);
     REQUIRE(two.has_value());
     CHECK(*two == 2);
 
@@ -372,9 +381,10 @@ TEST_CASE("object: a map of maps starts with the inner maps its definition names
                 .has_value());
     auto program = object->program("read_inner");
     REQUIRE(program.has_value());
+    const testing_packets::LowPacket packet(0);
     struct {
         std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{0, 0, 0, 2, 0, 0};
+    } ctx{packet.start(), packet.end(), 0, 2, 0, 0};
     auto r0 = program->run(&ctx, sizeof ctx);
     REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
     CHECK(*r0 == 42);

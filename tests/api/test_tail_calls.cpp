@@ -24,7 +24,10 @@ Object load(const std::string& file, const platform::Platform* platform = nullpt
 }
 
 std::uint64_t run(const Program& program, std::uint64_t process_id) {
+    static const char app[] = "app.exe";
     BindContext ctx;
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app);
+    ctx.app_id_end = ctx.app_id_start + sizeof app - 1;
     ctx.process_id = process_id;
     auto r0 = program.run(&ctx, sizeof ctx);
     REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
@@ -74,7 +77,7 @@ TEST_CASE("tail calls: a chain stops after 33 tail calls") {
 
 namespace {
 std::string g_logged;
-std::uint64_t log_request(const char* text, std::uint32_t size) {
+std::uint64_t log_request(const char* text, std::uint32_t size) noexcept {
     g_logged.assign(text, strnlen(text, size));
     return g_logged.size();
 }
@@ -88,7 +91,10 @@ TEST_CASE("host helpers: a typed C++ function registered on a platform copy is c
                 .has_value());
     CHECK(platform::windows().helper(1000) == nullptr); // the built-in platform is untouched
     // Another helper with the same id is refused.
-    CHECK_FALSE(host.add_helper<&log_request>(1000, "again", proto(ret::integer)).has_value());
+    auto again =
+        host.add_helper<&log_request>(1000, "again", proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size));
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().message.find("1000") != std::string::npos);
 
     Object object = load("host_helper.o", &host);
     g_logged.clear();

@@ -3,6 +3,7 @@
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/runtime/slot.hpp"
+#include "low_packet.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
@@ -76,7 +77,8 @@ std::string record_on_slot(const Program& program, std::uint32_t slot, std::uint
     std::string error;
     std::thread thread([&] {
         runtime::set_current_slot(slot);
-        LinuxXdp ctx{0, 0, 0, ifindex, rx_queue, 0};
+        const testing_packets::LowPacket packet(0); // an empty packet, where Linux's 32-bit data fields can point
+        LinuxXdp ctx{packet.start(), packet.end(), 0, ifindex, rx_queue, 0};
         auto verdict = program.run(&ctx, sizeof ctx);
         if (!verdict) {
             error = verdict.error().message;

@@ -335,7 +335,23 @@ TEST_CASE("runtime lpm_trie: key shapes are validated; memory grows with the ent
         const Key4 key = v4(32, 10, 0, 0, i);
         REQUIRE(map->erase(&key) == 0);
     }
+    CHECK(map->memory_size() > 0); // erased nodes count until they are reclaimed
+    synchronize();
     CHECK(map->memory_size() == 0);
+}
+
+TEST_CASE("runtime lpm_trie: replacing a prefix inside one guard is bounded by the retired allowance") {
+    auto map = make(shape(MapKind::lpm_trie, 8, 4, 4));
+    EpochGuard guard; // one invocation: nothing it retires is reclaimed before it ends
+    std::size_t refused = 0;
+    for (std::uint32_t i = 0; i < 20'000; ++i) {
+        const Key4 key = v4(24, 10, 0, 0, 0);
+        const long result = map->update(&key, &i, bpf_any);
+        REQUIRE((result == 0 || result == -ENOMEM));
+        refused += result != 0;
+    }
+    CHECK(refused > 0);
+    CHECK(map->memory_size() <= (retired_allowance(map->config().slots) + 2) * 128); // 20,000 nodes without the bound
 }
 
 TEST_SUITE_END();

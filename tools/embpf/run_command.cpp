@@ -174,6 +174,11 @@ int run_program(const RunOptions& options) {
     }
     ctx.resize(context.size, 0);
     const bool has_data = context.data >= 0 && context.data_end >= 0;
+    if (has_data && data_bytes.size() > program->type().max_data_size) {
+        std::cerr << "embpf: the packet has " << data_bytes.size() << " bytes; a " << program->type().name
+                  << " program takes at most " << program->type().max_data_size << " (max_data_size)\n";
+        return kExitBadInput;
+    }
     PacketBuffer packet(data_bytes, context.pointer_width == 4);
     if (has_data) {
         if (packet.data() == nullptr) {

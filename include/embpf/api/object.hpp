@@ -42,7 +42,8 @@ struct LoadOptions {
     /// How much the report in a verification error (and Program::verification()) says.
     verifier::Level verifier_level = verifier::Level::normal;
     exec::EngineKind engine = exec::EngineKind::interpreter;
-    /// The most bytes all maps of the object may allocate together; 0 for no limit.
+    /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
+    /// would grow past it refuses the update with -ENOMEM); 0 for no limit.
     std::size_t memory_limit = 0;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
@@ -59,6 +60,9 @@ class MapHandle {
     [[nodiscard]] std::uint32_t key_size() const noexcept;
     [[nodiscard]] std::uint32_t value_size() const noexcept;
     [[nodiscard]] std::uint32_t max_entries() const noexcept;
+    /// The bytes the map has allocated now: its storage, and for hash maps the elements replaced or deleted that
+    /// running programs may still read (at most runtime::kRetiredAllowance beyond max_entries and the spares).
+    [[nodiscard]] std::size_t memory_size() const noexcept;
     /// Read-only to programs (`.rodata`): the host may read it, not change it.
     [[nodiscard]] bool frozen() const noexcept { return m_frozen; }
     /// The BTF names of the key and value types, empty when the object has none.
@@ -117,14 +121,23 @@ class Program {
 
     /// Runs the program once on a context of `ctx_size` bytes, following tail calls. Unverified programs run in the
     /// checked interpreter: a fault stops the run with an error naming the instruction and the address.
+    ///
+    /// The entry checks what the verifier assumes and cannot see, and refuses with an error naming the limit: a
+    /// context smaller than the type's context size; a context pointer below 65536; for types with a data range
+    /// (data/data_end fields), data past data_end, data below 65536, or a range longer than the type's
+    /// max_data_size. Runs nest (a host helper may run a program) at most runtime::kMaxInvocationDepth deep; each
+    /// nested run has its own tail-call chain.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
-    /// Like run(), but also counts the instructions executed (always in the checked interpreter).
+    /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed and
+    /// stopping after `instruction_budget` of them when it is not 0.
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                            std::uint64_t instruction_budget = 0) const;
 
   private:
     friend class Object;
     explicit Program(std::shared_ptr<const detail::ProgramState> state) : m_state(std::move(state)) {}
+    [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
+                                                         bool checked) const;
     std::shared_ptr<const detail::ProgramState> m_state;
 };
 
@@ -134,7 +147,8 @@ class Object {
   public:
     /// Loads `spec` for its platform (ObjectSpec::platform()).
     [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const LoadOptions& options = {});
-    /// Loads `spec` for `platform`, which must outlive the object.
+    /// Loads `spec` for `platform`. The object keeps a copy of it (the built-in platforms are used as they are): the
+    /// platform may go before the object and its programs.
     [[nodiscard]] static Result<Object> load(const ObjectSpec& spec, const platform::Platform& platform,
                                              const LoadOptions& options = {});
 
@@ -155,12 +169,14 @@ class Object {
     template <typename T>
     [[nodiscard]] Result<RingBuffer<T>> ring_buffer(std::string_view name) const;
     [[nodiscard]] std::vector<std::string> map_names() const;
-    /// Bytes allocated by the object's maps.
+    /// Bytes allocated by the object's maps now (the sum of their MapHandle::memory_size()).
     [[nodiscard]] std::size_t memory_size() const noexcept;
     [[nodiscard]] const platform::Platform& platform() const noexcept;
 
   private:
     explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}
+    [[nodiscard]] static Result<Object> load_on(const ObjectSpec& spec, std::shared_ptr<detail::ObjectState> state,
+                                                const LoadOptions& options);
     std::shared_ptr<detail::ObjectState> m_state;
 };
 

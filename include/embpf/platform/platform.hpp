@@ -344,6 +344,57 @@ constexpr HelperImplementation trampoline_for(R (*)(P...)) {
 template <auto Function>
 Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperPrototype prototype) {
     constexpr HelperImplementation implementation = detail::trampoline_for<Function>(Function);
+    // The prototype is what the verifier checks calls against, so it must say what the function takes: as many
+    // arguments as parameters, a memory kind for each pointer (read-only kinds only for pointers to const), no
+    // pointer kind for an integer. And the function must not throw: an exception cannot unwind through the
+    // interpreter, and the trampoline is noexcept, so it would end the process.
+    const auto problem = []<typename R, typename... P>(R (*)(P...), const HelperPrototype& declared) -> std::string {
+        static_assert(std::is_nothrow_invocable_v<decltype(Function), P...>,
+                      "a host helper must be noexcept: catch inside it and return an error value instead");
+        if (declared.arg_count() != sizeof...(P)) {
+            return "its function takes " + std::to_string(sizeof...(P)) + " parameters and its prototype declares " +
+                   std::to_string(declared.arg_count()) + " arguments";
+        }
+        [[maybe_unused]] const auto is_pointer_kind = [](ArgKind kind) {
+            return kind != ArgKind::none && kind != ArgKind::anything && kind != ArgKind::const_size &&
+                   kind != ArgKind::const_size_or_zero && kind != ArgKind::const_alloc_size_or_zero &&
+                   kind != ArgKind::ptr_to_func;
+        };
+        [[maybe_unused]] const auto is_read_only_kind = [](ArgKind kind) {
+            return kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
+                   kind == ArgKind::ptr_to_readable_mem || kind == ArgKind::ptr_to_readable_mem_or_null ||
+                   kind == ArgKind::ptr_to_const_str;
+        };
+        std::string found;
+        [[maybe_unused]] std::size_t index = 0;
+        (
+            [&] {
+                const ArgKind kind = declared.args[index];
+                const std::string where = "parameter " + std::to_string(index + 1) + " ";
+                ++index;
+                if (!found.empty()) {
+                    return;
+                }
+                if constexpr (std::is_pointer_v<P>) {
+                    if (!is_pointer_kind(kind)) {
+                        found = where + "is a pointer, but its argument kind " + std::string(to_string(kind)) +
+                                " is no memory kind (ptr_to_readable_mem, ptr_to_writable_mem, ptr_to_map_value, " +
+                                "ptr_to_ctx, ...)";
+                    } else if (!std::is_const_v<std::remove_pointer_t<P>> && is_read_only_kind(kind)) {
+                        found = where + "points to non-const memory, but its argument kind " +
+                                std::string(to_string(kind)) + " is read-only memory";
+                    }
+                } else if (is_pointer_kind(kind)) {
+                    found = where + "is an integer, but its argument kind " + std::string(to_string(kind)) +
+                            " is a pointer";
+                }
+            }(),
+            ...);
+        return found;
+    }(Function, prototype);
+    if (!problem.empty()) {
+        return Error::invalid("host helper " + name + ": " + problem);
+    }
     return add_helper(id, std::move(name), implementation, std::move(prototype));
 }
 

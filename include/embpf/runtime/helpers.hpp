@@ -13,14 +13,22 @@ namespace embpf::runtime {
 /// Receives each line a program prints with bpf_printk / bpf_trace_printk, without the newline.
 using TraceSink = std::function<void(std::string_view line)>;
 
-/// Installs the process-wide sink for trace lines (default: none, lines are dropped). Returns the previous one.
+/// Installs the process-wide sink for trace lines (default: none, lines are dropped). Returns the previous one. Safe
+/// to call from inside a sink (a sink may uninstall or replace itself): lines are delivered to the sink that was
+/// installed when the line was printed, without holding a lock, so a sink replaced meanwhile may still get a line
+/// it was handed before.
 TraceSink set_trace_sink(TraceSink sink);
 
-/// The implementation of the helper named `name` (a platform's name without `bpf_`), or nullptr.
-[[nodiscard]] exec::HelperFunction find_helper(std::string_view name) noexcept;
+/// The implementation of the helper named `name` (a platform's name without `bpf_`), or nullptr. With
+/// `untrusted_plugins` (Platform::for_untrusted_plugins()), the printing helpers (trace_printk*, snprintf) never
+/// dereference a `%s` argument, which is any number the program chose: they print kHiddenString instead.
+[[nodiscard]] exec::HelperFunction find_helper(std::string_view name, bool untrusted_plugins = false) noexcept;
+
+/// What `%s` prints on a platform for untrusted plugins.
+inline constexpr std::string_view kHiddenString = "(string)";
 
 /// The helper table a program of `type` gets on `platform`: every helper the type allows that this build
-/// implements, under the platform's ids.
+/// implements, under the platform's ids, in the variant the platform's trust calls for (see find_helper).
 [[nodiscard]] exec::HelperTable helper_table(const platform::Platform& platform, const platform::ProgramType& type);
 
 /// Checks that every helper `program` calls is allowed for its type and implemented; the error names the first that
@@ -31,15 +39,41 @@ TraceSink set_trace_sink(TraceSink sink);
 /// The longest chain of tail calls one invocation may make, as on Linux.
 inline constexpr std::uint32_t kMaxTailCalls = 33;
 
-/// Starts an invocation on this thread: no tail calls made, none pending. The invoker (Program::run) calls it.
+/// Starts a fresh chain on this thread: no tail calls made, none pending. For harnesses that run an interpreter
+/// directly, outside any InvocationScope; invokers that may nest use InvocationScope instead.
 void begin_invocation() noexcept;
+
+/// How deeply invocations may nest on one thread: a host helper that runs a program starts a nested invocation.
+inline constexpr std::uint32_t kMaxInvocationDepth = 8;
+
+/// One invocation on this thread, from the first program to the end of its tail-call chain: the invoker
+/// (Program::run) holds one around the chain. The chain's tail-call count and pending tail call belong to it: a
+/// nested invocation (a host helper that runs another program) starts its own chain and gives the outer one back
+/// when it ends, so it can neither reset nor use up the outer chain's count. Past kMaxInvocationDepth nested
+/// invocations, entered() is false and the invoker must refuse to run.
+class InvocationScope {
+  public:
+    InvocationScope() noexcept;
+    ~InvocationScope();
+    InvocationScope(const InvocationScope&) = delete;
+    InvocationScope& operator=(const InvocationScope&) = delete;
+
+    [[nodiscard]] bool entered() const noexcept { return m_entered; }
+
+  private:
+    std::uint32_t m_outer_tail_calls = 0;
+    const exec::Executable* m_outer_pending = nullptr;
+    bool m_entered = false;
+};
 
 /// The program a successful bpf_tail_call switched to, once the calling program has stopped, or nullptr; taking it
 /// clears it. Valid while the invocation's EpochGuard lives.
 [[nodiscard]] const exec::Executable* take_tail_call() noexcept;
 
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
-/// %s %c %%, with l/ll/h/hh length modifiers); %s reads a string only from memory `readable` allows.
-[[nodiscard]] std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count);
+/// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through
+/// process_vm_readv (an unmapped address ends the string, never faults); without it %s prints kHiddenString.
+[[nodiscard]] std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count,
+                                       bool read_strings = true);
 
 } // namespace embpf::runtime

@@ -14,10 +14,12 @@
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/slot.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -47,6 +49,42 @@ inline constexpr std::uint32_t bpf_f_mmapable = 1U << 10;
 inline constexpr std::uint32_t bpf_f_preserve_elems = 1U << 11;
 inline constexpr std::uint32_t bpf_f_inner_map = 1U << 12; ///< on an inner shape: inner maps may differ in max_entries
 
+/// What a group of maps (an object's, LoadOptions::memory_limit) may allocate together, counted by the maps that grow
+/// while they run: a map that would pass the limit refuses the growth (-ENOMEM to programs) instead.
+class MemoryBudget {
+  public:
+    explicit MemoryBudget(std::size_t limit) noexcept : m_limit(limit) {}
+    /// Counts `bytes` against the limit; false (and nothing counted) when they do not fit.
+    [[nodiscard]] bool charge(std::size_t bytes) noexcept {
+        std::size_t used = m_used.load(std::memory_order_relaxed);
+        do {
+            if (bytes > m_limit - std::min(m_limit, used)) {
+                return false;
+            }
+        } while (!m_used.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+        return true;
+    }
+    void release(std::size_t bytes) noexcept { m_used.fetch_sub(bytes, std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t used() const noexcept { return m_used.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t limit() const noexcept { return m_limit; }
+
+  private:
+    std::size_t m_limit;
+    std::atomic<std::size_t> m_used{0};
+};
+
+/// Elements a hash map may hold beyond max_entries and its spares (one per execution slot, + 1 for LRU): replaced or
+/// deleted elements that readers may still use (retired, not yet reclaimed), kRetiredAllowance for each execution
+/// slot and one more (each writing thread batches its retirements). Past it, an update that needs an element reclaims
+/// what it can, and fails with -ENOMEM (host: an out-of-memory error) when that is not enough: a program that replaces
+/// entries in a loop, or a reader that holds its guard while writers churn, cannot make the map grow. What an
+/// invocation retired is reclaimed only after it returns. So a hash map never holds more than max_entries + spares +
+/// retired_allowance(slots) elements, plus at most one chunk of 16 when it grows on demand.
+inline constexpr std::size_t kRetiredAllowance = 64;
+[[nodiscard]] constexpr std::size_t retired_allowance(std::uint32_t slots) noexcept {
+    return kRetiredAllowance * (std::size_t{slots} + 1);
+}
+
 /// The shape of a map.
 struct MapConfig {
     std::string name;
@@ -58,6 +96,9 @@ struct MapConfig {
     std::uint32_t slots = 0;       ///< per-CPU execution slots; 0 = slot_count() at creation
     /// hash_of_maps and array_of_maps: the shape every inner map must have.
     std::shared_ptr<const MapConfig> inner;
+    /// What the map's growth after creation is counted against, if anything (creation itself is the creator's to
+    /// count, with map_memory_estimate).
+    std::shared_ptr<MemoryBudget> budget;
 };
 
 /// Checks a shape without allocating anything: sizes, flags and max_entries as Linux checks them.
@@ -178,8 +219,16 @@ class ProgramArrayMap final : public Map {
     [[nodiscard]] static Result<std::shared_ptr<ProgramArrayMap>> create(const MapConfig& config);
     ~ProgramArrayMap() override;
 
-    /// Sets (or, with nullptr, clears) entry `index`.
-    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program);
+    /// Fixes the program type the array serves, as Linux fixes a program array's owner type: the first call (at the
+    /// load of a program that tail-calls through the array, or the first typed set_program) sets it; later calls
+    /// refuse a type of another name or context layout. A tail call keeps the caller's context, so a program of
+    /// another type would read and write it with another layout (a socket filter writing __sk_buff::cb past the end
+    /// of an xdp_md).
+    [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
+    /// Sets (or, with nullptr, clears) entry `index`. With `type` (what the public API always passes), a program of
+    /// another type than the array's is refused; without it the caller vouches for the program's type.
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program,
+                                           const platform::ProgramType* type = nullptr);
     /// The program at `index`, or nullptr: valid until the calling invocation returns (call inside an EpochGuard).
     [[nodiscard]] const exec::Executable* program_at(std::uint32_t index) const noexcept {
         if (index >= config().max_entries) {
@@ -215,6 +264,8 @@ class ProgramArrayMap final : public Map {
     bool clear_entry(std::uint32_t index) noexcept;
 
     std::unique_ptr<std::atomic<Entry*>[]> m_entries;
+    std::mutex m_owner_mutex;
+    std::optional<platform::ProgramType> m_owner; // name and context only; under m_owner_mutex
 };
 
 } // namespace embpf::runtime

@@ -1,0 +1,347 @@
+// What the runtime enforces at and around each invocation, where the verifier cannot see: the context a host hands
+// over, the program types in a program array, nested invocations, the platform's lifetime, the trace sink and what
+// printing may read.
+#include "embpf/api/object.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "low_packet.hpp"
+#include "seed_types.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace embpf;
+using testing_seeds::BindContext;
+using testing_seeds::XdpContext;
+
+namespace {
+
+const std::string kTail = EMBPF_TEST_TAIL_DIR;
+const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
+
+Object load(const std::string& path, const platform::Platform* platform = nullptr, bool verified = true) {
+    auto spec = ObjectSpec::open(std::filesystem::path(path), platform);
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto object = Object::load(*spec, spec->platform(), {.unverified = !verified});
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    return std::move(object).value();
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+const char kApp[] = "app.exe";
+
+BindContext bind_context(std::uint64_t process_id) {
+    BindContext ctx;
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(kApp);
+    ctx.app_id_end = ctx.app_id_start + sizeof kApp - 1;
+    ctx.process_id = process_id;
+    return ctx;
+}
+
+std::uint64_t steps_of(const Object& object) {
+    const std::uint32_t zero = 0;
+    auto value = object.map("steps")->lookup({reinterpret_cast<const std::uint8_t*>(&zero), sizeof zero});
+    REQUIRE(value.has_value());
+    REQUIRE(value->has_value());
+    std::uint64_t steps = 0;
+    std::memcpy(&steps, (*value)->data(), sizeof steps);
+    return steps;
+}
+
+} // namespace
+
+// --- entry checks -----------------------------------------------------------------------------------------------
+
+TEST_CASE("entry: a context smaller than the hook's is refused, naming both sizes") {
+    const Object object = load(kSeeds + "/myxdp_stage3.o");
+    const Program program = object.program(object.program_names().at(0)).value();
+    std::uint8_t packet[64] = {};
+    XdpContext ctx{packet, packet + sizeof packet, 0, 1};
+    for (bool checked : {false, true}) {
+        CAPTURE(checked);
+        std::string message;
+        if (checked) {
+            auto refused = program.run_checked(&ctx, 8);
+            REQUIRE_FALSE(refused.has_value());
+            message = refused.error().message;
+        } else {
+            auto refused = program.run(&ctx, 8);
+            REQUIRE_FALSE(refused.has_value());
+            message = refused.error().message;
+        }
+        CHECK(contains(message, "context of 8 bytes is smaller than the 32 bytes"));
+    }
+    CHECK(program.run(&ctx, 32).has_value());
+}
+
+TEST_CASE("entry: the data range must be ordered, above 64 KiB and at most max_data_size long") {
+    const Object object = load(kSeeds + "/myxdp_stage3.o");
+    const Program program = object.program(object.program_names().at(0)).value();
+    CHECK(program.type().max_data_size == 0xFFFF);
+    std::vector<std::uint8_t> packet(0x10000 + 16);
+    struct Row {
+        const char* what;
+        std::uint8_t* data;
+        std::uint8_t* data_end;
+        const char* error;
+    };
+    const Row rows[] = {
+        {"data past data_end", packet.data() + 8, packet.data(), "past data_end"},
+        {"a range one byte too long", packet.data(), packet.data() + 0x10000,
+         "exceeds the 65535 bytes (max_data_size)"},
+        {"a data pointer in the first 64 KiB", reinterpret_cast<std::uint8_t*>(std::uintptr_t{0x1000}),
+         reinterpret_cast<std::uint8_t*>(std::uintptr_t{0x1010}), "below 65536"},
+        {"a null data range", nullptr, nullptr, "below 65536"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.what);
+        XdpContext ctx{row.data, row.data_end, 0, 1};
+        auto refused = program.run(&ctx, sizeof ctx);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, row.error));
+        CHECK_FALSE(program.run_checked(&ctx, sizeof ctx).has_value());
+    }
+    XdpContext longest{packet.data(), packet.data() + 0xFFFF, 0, 1};
+    CHECK(program.run(&longest, sizeof longest).has_value());
+
+    // A context pointer in the first 64 KiB is no context; refused before anything reads it.
+    auto low = program.run(reinterpret_cast<void*>(std::uintptr_t{0x2000}), 32);
+    REQUIRE_FALSE(low.has_value());
+    CHECK(contains(low.error().message, "context pointer 0x2000 is below 65536"));
+}
+
+TEST_CASE("entry: run_checked runs verified programs in the checked interpreter too") {
+    const Object object = load(kSeeds + "/myxdp_stage3.o");
+    const Program program = object.program(object.program_names().at(0)).value();
+    REQUIRE(program.verified());
+    std::uint8_t packet[64] = {};
+    XdpContext ctx{packet, packet + sizeof packet, 0, 1};
+    auto outcome = program.run_checked(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(outcome.has_value(), (outcome ? "" : outcome.error().message));
+    CHECK(outcome->instructions > 0); // the unchecked interpreter counts nothing
+}
+
+// --- program arrays ---------------------------------------------------------------------------------------------
+
+TEST_CASE("program arrays: an entry of another program type is refused, at load and through the API") {
+    // The object's definition puts a socket filter (which writes __sk_buff::cb, past the end of xdp_md) into the
+    // array its xdp program tail-calls through.
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/mixed_types_init.o"));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto refused = Object::load(*spec);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "serves xdp programs"));
+    CHECK(contains(refused.error().message, "socket_filter"));
+
+    const Object object = load(kTail + "/mixed_types.o");
+    MapHandle jump = object.map("jump").value();
+    auto by_host = jump.set_program(0, object.program("write_cb").value());
+    REQUIRE_FALSE(by_host.has_value());
+    CHECK(contains(by_host.error().message, "serves xdp programs"));
+
+    REQUIRE(jump.set_program(0, object.program("fits").value()).has_value());
+    const testing_packets::LowPacket packet(0);
+    struct {
+        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+    } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+    auto r0 = object.program("dispatch").value().run(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+    CHECK(*r0 == 2); // XDP_PASS from `fits`
+}
+
+// --- nested invocations -----------------------------------------------------------------------------------------
+
+namespace {
+std::optional<Program> g_nested;
+std::string g_nested_error;
+std::uint64_t run_nested() noexcept {
+    BindContext ctx = bind_context(0);
+    auto r0 = g_nested->run(&ctx, sizeof ctx);
+    if (!r0) {
+        g_nested_error = r0.error().message;
+        return 0;
+    }
+    return *r0;
+}
+} // namespace
+
+TEST_CASE("invocations: a program run by a host helper has its own tail-call chain") {
+    platform::Platform host = platform::windows();
+    REQUIRE(host.add_helper<&run_nested>(1001, "run_nested", platform::proto(platform::ret::integer)).has_value());
+    const Object object = load(kTail + "/nested.o", &host);
+    const Program chain = object.program("chain").value();
+    REQUIRE(object.map("self")->set_program(0, chain).has_value());
+
+    g_nested = object.program("inner").value();
+    BindContext ctx = bind_context(0);
+    auto r0 = chain.run(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+    CHECK(*r0 == 1);                                       // the chain ended at the tail-call limit ...
+    CHECK(steps_of(object) == runtime::kMaxTailCalls + 1); // ... after the first run and 33 tail calls
+
+    // A helper that runs the calling program again nests; past the depth limit the nested run is refused.
+    const std::uint32_t zero = 0;
+    const std::uint64_t none = 0;
+    REQUIRE(object.map("steps")
+                ->update({reinterpret_cast<const std::uint8_t*>(&zero), 4},
+                         {reinterpret_cast<const std::uint8_t*>(&none), 8})
+                .has_value());
+    g_nested = chain;
+    g_nested_error.clear();
+    CHECK(chain.run(&ctx, sizeof ctx).has_value());
+    CHECK(contains(g_nested_error, "nest more than " + std::to_string(runtime::kMaxInvocationDepth)));
+    g_nested.reset();
+}
+
+// --- lifetimes --------------------------------------------------------------------------------------------------
+
+namespace {
+std::uint64_t text_length(const char* text, std::uint32_t size) noexcept { return strnlen(text, size); }
+} // namespace
+
+TEST_CASE("lifetimes: a program keeps its platform alive; the host's copy may go first") {
+    std::optional<Program> program;
+    {
+        auto host = std::make_unique<platform::Platform>(platform::windows());
+        using namespace platform;
+        REQUIRE(host->add_helper<&text_length>(1000, "log_request",
+                                               proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size))
+                    .has_value());
+        const Object object = load(kTail + "/host_helper.o", host.get(), false); // returns what bind does not take
+        CHECK(&object.platform() != host.get());                                 // the object's own copy
+        program = object.program("log_binds").value();
+        host.reset(); // under ASan, a run that read the host's platform would fail below
+    }
+    BindContext ctx = bind_context(1);
+    auto outcome = program->run_checked(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(outcome.has_value(), (outcome ? "" : outcome.error().message));
+    CHECK(outcome->r0 == 12);
+    CHECK(program->type().name == "bind");
+}
+
+// --- typed host helpers -----------------------------------------------------------------------------------------
+
+namespace {
+std::uint64_t fill(char* out, std::uint32_t size) noexcept {
+    for (std::uint32_t i = 0; i < size; ++i) {
+        out[i] = 'x';
+    }
+    return size;
+}
+std::uint64_t twice(std::uint64_t value) noexcept { return 2 * value; }
+} // namespace
+
+TEST_CASE("host helpers: a prototype that contradicts the function's parameters is refused") {
+    using namespace platform;
+    struct Row {
+        const char* what;
+        Result<void> (*add)(Platform&);
+        const char* error; // empty: accepted
+    };
+    const Row rows[] = {
+        {"a pointer to writable memory",
+         [](Platform& p) {
+             return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::ptr_to_writable_mem, arg::const_size));
+         },
+         ""},
+        {"a pointer declared as a plain number",
+         [](Platform& p) {
+             return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::anything, arg::anything));
+         },
+         "parameter 1 is a pointer, but its argument kind anything is no memory kind"},
+        {"a writable pointer declared as read-only memory",
+         [](Platform& p) {
+             return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::ptr_to_readable_mem, arg::const_size));
+         },
+         "parameter 1 points to non-const memory, but its argument kind ptr_to_readable_mem is read-only"},
+        {"an integer declared as memory",
+         [](Platform& p) { return p.add_helper<&twice>(2000, "twice", proto(ret::integer, arg::ptr_to_map_value)); },
+         "parameter 1 is an integer, but its argument kind ptr_to_map_value is a pointer"},
+        {"too few arguments",
+         [](Platform& p) { return p.add_helper<&fill>(2000, "fill", proto(ret::integer, arg::ptr_to_writable_mem)); },
+         "takes 2 parameters and its prototype declares 1 arguments"},
+        {"too many arguments",
+         [](Platform& p) {
+             return p.add_helper<&twice>(2000, "twice", proto(ret::integer, arg::anything, arg::anything));
+         },
+         "takes 1 parameters and its prototype declares 2 arguments"},
+        {"an integer",
+         [](Platform& p) { return p.add_helper<&twice>(2000, "twice", proto(ret::integer, arg::anything)); }, ""},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.what);
+        Platform host = platform::windows();
+        auto added = row.add(host);
+        if (std::string(row.error).empty()) {
+            CHECK_MESSAGE(added.has_value(), (added ? "" : added.error().message));
+        } else {
+            REQUIRE_FALSE(added.has_value());
+            CHECK(contains(added.error().message, row.error));
+            CHECK(host.helper(2000) == nullptr);
+        }
+    }
+    // A function that may throw does not compile: add_helper static_asserts that it is noexcept.
+}
+
+// --- printing ---------------------------------------------------------------------------------------------------
+
+TEST_CASE("trace sink: a sink may uninstall or replace itself from inside the callback") {
+    const Object object = load(kTail + "/printk.o");
+    const Program program = object.program("print_name").value();
+    std::atomic<int> calls{0};
+    runtime::TraceSink replacement = [&](std::string_view) { calls += 100; };
+    auto previous = runtime::set_trace_sink([&](std::string_view) {
+        ++calls;
+        runtime::set_trace_sink(replacement); // replaces itself, destroying this very lambda's owner
+    });
+    std::atomic<bool> done{false};
+    std::thread runner([&] {
+        BindContext ctx = bind_context(0);
+        (void)program.run(&ctx, sizeof ctx);
+        (void)program.run(&ctx, sizeof ctx);
+        runtime::set_trace_sink({}); // and one that uninstalls itself
+        done = true;
+    });
+    for (int i = 0; i < 1000 && !done; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!done) {
+        runner.detach(); // deadlocked: report instead of hanging the test run
+        FAIL("a trace sink that replaces itself deadlocks");
+    }
+    runner.join();
+    CHECK(calls == 101);
+    auto uninstall = runtime::set_trace_sink([&](std::string_view) { runtime::set_trace_sink({}); });
+    BindContext ctx = bind_context(0);
+    CHECK(program.run(&ctx, sizeof ctx).has_value());
+    runtime::set_trace_sink(std::move(previous));
+}
+
+TEST_CASE("printk: %s reads no host memory on a platform for untrusted plugins") {
+    static const char secret[] = "host secret";
+    std::vector<std::string> lines;
+    auto previous = runtime::set_trace_sink([&](std::string_view line) { lines.emplace_back(line); });
+    BindContext ctx = bind_context(reinterpret_cast<std::uintptr_t>(secret)); // a plugin's guess at an address
+
+    REQUIRE(platform::windows().for_untrusted_plugins());
+    const Object untrusted = load(kTail + "/printk.o");
+    CHECK(untrusted.program("print_name").value().run(&ctx, sizeof ctx).has_value());
+
+    platform::Platform trusted = platform::windows();
+    trusted.set_for_untrusted_plugins(false); // a test double for trusted programs, as linux() is
+    const Object object = load(kTail + "/printk.o", &trusted);
+    CHECK(object.program("print_name").value().run(&ctx, sizeof ctx).has_value());
+    runtime::set_trace_sink(std::move(previous));
+
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0] == "name " + std::string(runtime::kHiddenString));
+    CHECK(lines[1] == "name host secret");
+}

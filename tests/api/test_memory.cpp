@@ -1,0 +1,89 @@
+// Memory a plugin makes the host allocate while it runs, and memory a torn-down object gives back.
+#include "embpf/api/object.hpp"
+#include "embpf/runtime/epoch.hpp"
+#include "embpf/runtime/map.hpp"
+#include "seed_types.hpp"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+using namespace embpf;
+using testing_seeds::BindContext;
+
+namespace {
+
+const std::string kTail = EMBPF_TEST_TAIL_DIR;
+
+Object load(const std::string& path, const LoadOptions& options = {}) {
+    auto spec = ObjectSpec::open(std::filesystem::path(path));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto object = Object::load(*spec, options);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    return std::move(object).value();
+}
+
+std::uint64_t run_churn(const Object& object) {
+    static const char app[] = "app.exe";
+    BindContext ctx;
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app);
+    ctx.app_id_end = ctx.app_id_start + sizeof app - 1;
+    auto r0 = object.program("churn").value().run(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+    return *r0;
+}
+
+} // namespace
+
+TEST_CASE("memory: replacing one key 20,000 times in one invocation leaves a one-entry map bounded") {
+    const Object object = load(kTail + "/churn.o");
+    const MapHandle one = object.map("one").value();
+    const std::size_t before = one.memory_size();
+    CHECK(run_churn(object) == 1); // some replacements were refused (-ENOMEM) once the allowance was used up
+    const std::size_t after = one.memory_size();
+    MESSAGE("one-entry hash map: " << before << " bytes at load, " << after << " after 20,000 replacements");
+    // Each element holds a 256-byte value: without the bound the map grows by 20,000 of them (over 5 MB).
+    const std::size_t element = 256 + 64;
+    const std::uint32_t slots = one.runtime_map()->config().slots;
+    CHECK(after <= before + (runtime::retired_allowance(slots) + 16) * element);
+    CHECK(after < 20'000 * element / 50);
+
+    // Once the invocation has ended its retirements are reclaimed, and updates succeed again.
+    runtime::synchronize();
+    const std::uint32_t key = 0;
+    std::uint8_t value[256] = {};
+    MapHandle writable = one;
+    CHECK(writable.update({reinterpret_cast<const std::uint8_t*>(&key), 4}, value).has_value());
+    CHECK(one.memory_size() == after);
+}
+
+TEST_CASE("memory: LoadOptions::memory_limit also bounds what maps allocate while programs run") {
+    std::size_t at_load = 0;
+    {
+        const Object unlimited = load(kTail + "/churn.o");
+        at_load = unlimited.memory_size();
+    }
+    const std::size_t limit = at_load + 2000; // less than one more chunk of elements
+    const Object object = load(kTail + "/churn.o", {.memory_limit = limit});
+    CHECK(object.memory_size() == at_load);
+    CHECK(run_churn(object) == 1);
+    CHECK(object.memory_size() <= limit);
+    CHECK(object.memory_size() == at_load);
+}
+
+TEST_CASE("memory: a torn-down object's maps are freed at once, not left in a reclamation batch") {
+    runtime::synchronize(); // this thread's batch starts empty
+    std::weak_ptr<runtime::Map> depth;
+    {
+        auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/tail_calls.o"));
+        REQUIRE(spec.has_value());
+        auto object = Object::load(*spec, {.unverified = true});
+        REQUIRE(object.has_value());
+        // The program array holds `recurse`, which holds `depth`.
+        REQUIRE(object->map("programs")->set_program(3, object->program("recurse").value()).has_value());
+        depth = object->map("depth")->runtime_map();
+    }
+    CHECK(depth.expired());
+    CHECK(runtime::pending_retirements() == 0);
+}
