@@ -841,6 +841,9 @@ struct HelperPrototype {
     std::array<ArgKind, 5> args{};   ///< r1-r5; unused arguments are `none`
     bool reallocates_packet = false; ///< the call invalidates every packet pointer (xdp_adjust_head, ...)
     Writes writes = Writes::some;    ///< what it writes into its writable memory argument, if it has one
+    /// Reads its writable memory argument before writing it (strncat_s appends to the string there), so that memory
+    /// must be initialized like a readable argument.
+    bool reads_writable = false;
     /// Reads any address the program names (probe_read*): fit for testing trusted kernel programs, never offered
     /// by a platform for untrusted plugins.
     bool reads_host_memory = false;
@@ -1211,6 +1214,9 @@ struct MapDescriptor {
     std::optional<std::size_t> inner;
     /// Read-only to programs (`.rodata`): stores into its value are refused.
     bool read_only = false;
+    /// A read-only map's value as the program will see it (`.rodata`), for the constant strings helpers read (a
+    /// format must end in a NUL inside the value). Empty when unknown: then no string in it is accepted.
+    std::vector<std::uint8_t> frozen_value;
 };
 
 /// One finding, at one instruction.
@@ -1356,6 +1362,15 @@ struct MemoryRegion {
     const void* start = nullptr;
     std::size_t size = 0;
     bool writable = false;
+    /// False for memory that holds nothing yet (a ring-buffer record): with the initialization shadow on, its bytes
+    /// are readable only once written, as stack bytes are.
+    bool initialized = true;
+};
+
+/// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers.
+struct MapShape {
+    std::uint32_t key_size = 0;
+    std::uint32_t value_size = 0;
 };
 
 /// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs
@@ -1369,6 +1384,21 @@ struct CheckedOptions {
     std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
     /// Regions helpers hand out during the run become accessible for the rest of it.
     HelperResultRegion helper_result_region{};
+
+    /// The initialization shadow: a byte of the stack (or of a region that is not `initialized`) may be read, by the
+    /// program or by a helper it hands the memory to, only after it was written. A read of an unwritten byte stops
+    /// the run with an error: the verifier promises that no verified program does it. Off by default, because
+    /// run_checked also runs unverified programs, whose zeroed stack is defined, and because without the helpers'
+    /// contracts (below) every buffer a helper fills would read as unwritten.
+    bool check_initialization = false;
+    /// The helpers' contracts, looked up as the verifier does (`platform->helper(*program_type, id)`): a call marks
+    /// its writable argument written by the prototype's `writes` (Writes::some marks nothing) and must not hand a
+    /// helper unwritten bytes to read. A helper without a prototype reads and writes nothing as far as the shadow
+    /// knows.
+    const platform::Platform* platform = nullptr;
+    const platform::ProgramType* program_type = nullptr;
+    /// The key and value sizes of the map at an address (for map key and value arguments), if it is a map.
+    std::function<std::optional<MapShape>(std::uint64_t map)> map_shape{};
 };
 
 /// What a checked run did.
@@ -1402,7 +1432,8 @@ class Interpreter final : public Executable {
 
     /// Runs any valid program with every load, store and atomic checked against the stack frames
     /// in use, the context and `options.regions`, and with an optional instruction budget. The
-    /// first violation stops the run with an error naming the pc, the address and the size.
+    /// first violation stops the run with an error naming the pc, the address and the size. With
+    /// `options.check_initialization`, reads of memory nothing wrote are violations too.
     [[nodiscard]] Result<CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                      const CheckedOptions& options = {}) const;
 
