@@ -247,7 +247,8 @@ bool RunState::helper_reads_written(std::uint32_t helper, const std::uint64_t* a
         }
         const bool reads = kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
                            kind == ArgKind::ptr_to_readable_mem ||
-                           (kind == ArgKind::ptr_to_readable_mem_or_null && args[i] != 0);
+                           (kind == ArgKind::ptr_to_readable_mem_or_null && args[i] != 0) ||
+                           (kind == ArgKind::ptr_to_writable_mem && prototype->reads_writable);
         const std::uint64_t size = argument_size(kind, i, args, map);
         if (reads && size != 0 && !is_written(args[i], static_cast<std::size_t>(size))) {
             set_fault(Fault::helper_uninitialized, pc, args[i], static_cast<std::size_t>(size), false);

@@ -54,8 +54,21 @@ u64 map_lookup_and_delete_elem(u64 map, u64 key, u64, u64, u64) {
 u64 map_push_elem(u64 map, u64 value, u64 flags, u64, u64) {
     return from_long(map_of(map)->push(ptr<const void>(value), flags));
 }
-u64 map_pop_elem(u64 map, u64 value, u64, u64, u64) { return from_long(map_of(map)->pop(ptr<void>(value))); }
-u64 map_peek_elem(u64 map, u64 value, u64, u64, u64) { return from_long(map_of(map)->peek(ptr<void>(value))); }
+// Both fill the whole value: with the element, or with zeros when there is none (their write contract is `all`).
+u64 map_pop_elem(u64 map, u64 value, u64, u64, u64) {
+    const long result = map_of(map)->pop(ptr<void>(value));
+    if (result != 0) {
+        std::memset(ptr<void>(value), 0, map_of(map)->config().value_size);
+    }
+    return from_long(result);
+}
+u64 map_peek_elem(u64 map, u64 value, u64, u64, u64) {
+    const long result = map_of(map)->peek(ptr<void>(value));
+    if (result != 0) {
+        std::memset(ptr<void>(value), 0, map_of(map)->config().value_size);
+    }
+    return from_long(result);
+}
 
 // --- ring buffers and perf events -----------------------------------------------------------------------------
 
@@ -217,13 +230,15 @@ u64 strncpy_s(u64 dest, u64 dest_size, u64 src, u64 count, u64) {
     if (dest_size == 0) {
         return from_long(-EINVAL);
     }
+    // The bytes after the string are zeroed (all of them when it does not fit): every byte of the destination is
+    // written, as its write contract (`all`) says.
     const u64 length = strnlen_s(src, count, 0, 0, 0);
     if (length >= dest_size) {
-        ptr<char>(dest)[0] = '\0';
+        std::memset(ptr<char>(dest), 0, static_cast<std::size_t>(dest_size));
         return from_long(-EINVAL);
     }
-    std::memcpy(ptr<char>(dest), ptr<const char>(src), static_cast<std::size_t>(length));
-    ptr<char>(dest)[length] = '\0';
+    std::memmove(ptr<char>(dest), ptr<const char>(src), static_cast<std::size_t>(length));
+    std::memset(ptr<char>(dest) + length, 0, static_cast<std::size_t>(dest_size - length));
     return 0;
 }
 u64 strncat_s(u64 dest, u64 dest_size, u64 src, u64 count, u64) {
@@ -245,13 +260,15 @@ u64 strncmp_helper(u64 s1, u64 s1_size, u64 s2, u64, u64) {
 template <bool ReadStrings>
 u64 snprintf_helper(u64 out, u64 size, u64 format, u64 args, u64 args_size) {
     if (args_size % 8 != 0 || args_size / 8 > 12) {
+        std::memset(ptr<void>(out), 0, static_cast<std::size_t>(size));
         return from_long(-EINVAL);
     }
     const std::string text = format_trace(ptr<const char>(format), ptr<const u64>(args), args_size / 8, ReadStrings);
     if (size != 0) {
+        // The rest of the buffer is zeroed, so that every byte of it is written (its write contract is `all`).
         const std::size_t n = std::min<std::size_t>(text.size(), static_cast<std::size_t>(size) - 1);
         std::memcpy(ptr<char>(out), text.data(), n);
-        ptr<char>(out)[n] = '\0';
+        std::memset(ptr<char>(out) + n, 0, static_cast<std::size_t>(size) - n);
     }
     return text.size() + 1;
 }
@@ -296,13 +313,15 @@ u64 probe_read_str(u64 dest, u64 size, u64 src, u64, u64) {
     if (size == 0) {
         return from_long(-EINVAL);
     }
+    // Whatever the outcome, the bytes after the string are zeroed: every byte of the buffer is written.
     char* out = ptr<char>(dest);
     for (u64 i = 0; i + 1 < size; ++i) {
         if (!read_memory(out + i, src + i, 1)) {
-            out[i] = '\0';
+            std::memset(out + i, 0, static_cast<std::size_t>(size - i));
             return from_long(i == 0 ? -EFAULT : static_cast<long>(i + 1));
         }
         if (out[i] == '\0') {
+            std::memset(out + i, 0, static_cast<std::size_t>(size - i));
             return i + 1;
         }
     }

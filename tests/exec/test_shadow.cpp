@@ -46,11 +46,28 @@ std::uint64_t fake_reserve(std::uint64_t, std::uint64_t, std::uint64_t, std::uin
     return reinterpret_cast<std::uintptr_t>(g_record.data());
 }
 
+// eBPF for Windows' helpers, and one whose contract proves nothing written (Writes::some), as a host may declare.
+constexpr std::uint32_t kSomeWriter = 5000;
+const embpf::platform::Platform& shadow_platform() {
+    static const embpf::platform::Platform platform = [] {
+        embpf::platform::Platform p = embpf::platform::windows();
+        embpf::platform::HelperPrototype some = embpf::platform::proto(
+            embpf::platform::ret::integer, embpf::platform::arg::ptr_to_writable_mem, embpf::platform::arg::const_size);
+        some.id = kSomeWriter;
+        some.name = "write_some";
+        some.any_program_type = true;
+        some.writes = embpf::platform::Writes::some;
+        REQUIRE(p.add_helper(some).has_value());
+        return p;
+    }();
+    return platform;
+}
+
 CheckedOptions shadow_options() {
     CheckedOptions options;
     options.check_initialization = true;
-    options.platform = &embpf::platform::windows();
-    options.program_type = embpf::platform::windows().program_type("xdp");
+    options.platform = &shadow_platform();
+    options.program_type = shadow_platform().program_type("xdp");
     return options;
 }
 
@@ -61,6 +78,8 @@ Result<CheckedOutcome> run(const std::string& text, const CheckedOptions& option
     helpers.set(22, &fake_memcpy_s);
     helpers.set(24, &fake_memset);
     helpers.set(27, &fake_strncpy_s);
+    helpers.set(28, &fake_strncpy_s);
+    helpers.set(kSomeWriter, &fake_strncpy_s);
     helpers.set(6, &fake_reserve); // an id the windows platform knows as get_prandom_u32: only used without one
     auto interpreter = Interpreter::create(*code, helpers);
     REQUIRE_MESSAGE(interpreter.has_value(), (interpreter ? std::string() : interpreter.error().message));
@@ -126,10 +145,19 @@ TEST_SUITE("interpreter initialization shadow") {
                                                "*(u64 *)(r10 - 16) = 3\n*(u64 *)(r10 - 8) = 3\n") +
                                    "r1 = r10\nr1 += -40\nr2 = 8\nr3 = r10\nr3 += -32\nr4 = 24\ncall 22\n";
         check_unwritten(run(copy24 + "r0 = *(u64 *)(r10 - 40)\nexit"), 11);
-        // strncpy_s (Writes::some): nothing proven, whatever it did.
-        check_unwritten(
-            run("*(u64 *)(r10 - 32) = 65\n" + std::string(kMemcpy16) + "r4 = 8\ncall 27\nr0 = *(u8 *)(r10 - 16)\nexit"),
-            8);
+        // strncpy_s (Writes::all): every byte of its destination, whatever it copied.
+        CHECK(
+            run("*(u64 *)(r10 - 32) = 65\n" + std::string(kMemcpy16) + "r4 = 8\ncall 27\nr0 = *(u64 *)(r10 - 8)\nexit")
+                .has_value());
+        // A helper declared Writes::some: nothing proven, whatever it did.
+        check_unwritten(run("r1 = r10\nr1 += -16\nr2 = 16\ncall 5000\nr0 = *(u8 *)(r10 - 16)\nexit"), 4);
+    }
+
+    TEST_CASE("strncat_s reads the string it appends to") {
+        const std::string append =
+            "*(u64 *)(r10 - 32) = 65\n" + std::string(kMemcpy16) + "r4 = 1\ncall 28\nr0 = 0\nexit";
+        check_unwritten(run(append), 7);
+        CHECK(run("*(u64 *)(r10 - 16) = 0\n*(u64 *)(r10 - 8) = 0\n" + append).has_value());
     }
 
     TEST_CASE("helpers must not read unwritten bytes") {

@@ -1,9 +1,12 @@
 // The general helpers, called as a program calls them: through the helper table of a platform's program type.
+#include "map_testing.hpp"
+
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/slot.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -169,4 +172,54 @@ TEST_CASE("runtime helpers: snprintf, strncmp and the small Linux helpers") {
     CHECK(runtime::find_helper("jiffies64")(0, 0, 0, 0, 0) > 0);
     CHECK(windows_helper("is_current_admin")(0, 0, 0, 0, 0) == (geteuid() == 0 ? 1u : 0u));
     CHECK(windows_helper("get_current_logon_id")(0, 0, 0, 0, 0) == getuid());
+}
+
+// The verifier takes a helper whose write contract is `all` to initialize every byte of its output, on every
+// return: each such implementation must do so, whether it succeeds or fails.
+TEST_CASE("runtime helpers: a helper whose write contract is all writes every byte, on success and on failure") {
+    constexpr std::uint8_t kPoison = 0xA5;
+    std::uint8_t out[16];
+    auto written = [&] {
+        return std::none_of(std::begin(out), std::end(out), [](std::uint8_t b) { return b == kPoison; });
+    };
+    auto run = [&](exec::HelperFunction f, std::uint64_t a2, std::uint64_t a3, std::uint64_t a4, std::uint64_t a5) {
+        std::memset(out, kPoison, sizeof out);
+        const std::int64_t result = s(f(u(out), a2, a3, a4, a5));
+        CHECK(written());
+        return result;
+    };
+    // strncpy_s: a short string, one that does not fit.
+    CHECK(run(windows_helper("strncpy_s"), sizeof out, u("abc"), 10, 0) == 0);
+    CHECK(std::string(reinterpret_cast<const char*>(out)) == "abc");
+    CHECK(run(windows_helper("strncpy_s"), sizeof out, u("0123456789abcdefXYZ"), 19, 0) == -EINVAL);
+    // strncat_s appends to an initialized string: what it holds stays written.
+    std::memset(out, 0, sizeof out);
+    CHECK(s(windows_helper("strncat_s")(u(out), sizeof out, u("xy"), 2, 0)) == 0);
+    CHECK(std::string(reinterpret_cast<const char*>(out)) == "xy");
+    // snprintf: a short output, and arguments it refuses.
+    const std::uint64_t args[1] = {42};
+    CHECK(run(runtime::find_helper("snprintf"), sizeof out, u("v=%d"), u(args), sizeof args) == 5);
+    CHECK(run(runtime::find_helper("snprintf"), sizeof out, u("v=%d"), u(args), 3) == -EINVAL);
+    // probe_read_str: a short string, and an unmapped source.
+    CHECK(run(runtime::find_helper("probe_read_kernel_str"), sizeof out, u("hi"), 0, 0) == 3);
+    CHECK(run(runtime::find_helper("probe_read_kernel_str"), sizeof out, 8, 0, 0) == -EFAULT);
+    CHECK(run(runtime::find_helper("probe_read_kernel"), sizeof out, 8, 0, 0) == -EFAULT);
+    CHECK(run(runtime::find_helper("memset"), sizeof out, 1, 0, 0) == 0);
+    // map_pop_elem and map_peek_elem on an empty queue fill the value with zeros.
+    auto queue = runtime_test::make(runtime_test::shape(runtime_test::MapKind::queue, 0, sizeof out, 4));
+    for (const char* name : {"map_peek_elem", "map_pop_elem"}) {
+        CAPTURE(name);
+        std::memset(out, kPoison, sizeof out);
+        CHECK(s(windows_helper(name)(u(queue.get()), u(out), 0, 0, 0)) == -ENOENT);
+        CHECK(written());
+    }
+    // The contracts the test stands for.
+    for (const char* name : {"strncpy_s", "strncat_s", "map_pop_elem", "map_peek_elem", "memset"}) {
+        CAPTURE(name);
+        CHECK(platform::windows().helper_by_name(name)->writes == platform::Writes::all);
+    }
+    for (const char* name : {"snprintf", "probe_read_kernel_str", "probe_read_kernel"}) {
+        CAPTURE(name);
+        CHECK(platform::linux().helper_by_name(name)->writes == platform::Writes::all);
+    }
 }
