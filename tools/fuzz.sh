@@ -3,7 +3,7 @@
 # TARGET is elf, asm, interpreter or verifier (default: all). The verifier target gets twice the time: each of its
 # inputs is a whole program to verify and run, and its findings are the ones that matter most.
 # The corpora start from the build's own eBPF objects and programs (assembly text for the assembler) and are kept in
-# BUILD_DIR/fuzz. A target fails when it executed fewer than EMBPF_FUZZ_MIN_UNITS_PER_SECOND (10) inputs a second,
+# BUILD_DIR/fuzz. A target fails when it executed fewer than EMBPF_FUZZ_MIN_UNITS_PER_SECOND (5) inputs a second,
 # at least 100, or when it compared the results of no input (its stat::embpf_compared).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -81,7 +81,7 @@ for target in "${targets[@]}"; do
     fi
     # A target that ran (next to) nothing passed vacuously: it must execute at least min_units inputs.
     units="$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\)$/\1/p' "$log" | tail -1)"
-    min_units=$((time * ${EMBPF_FUZZ_MIN_UNITS_PER_SECOND:-10}))
+    min_units=$((time * ${EMBPF_FUZZ_MIN_UNITS_PER_SECOND:-5}))
     if [ "$min_units" -lt 100 ]; then
         min_units=100
     fi
