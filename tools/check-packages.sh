@@ -52,7 +52,7 @@ cat "$work/tools" >> "$work/files"
 
 # 3. Headers of the clang -target bpf compiles, which CMake runs as custom commands without a depfile.
 # Compiles that differ only in their source run as one clang -M over all their sources.
-grep -- ' -target bpf ' "$work/segments" | sed -E 's/ -o [^ ]+//; s/ -c / /; s/ > [^ ]+//' |
+{ grep -- ' -target bpf ' "$work/segments" || true; } | sed -E 's/ -o [^ ]+//; s/ -c / /; s/ > [^ ]+//' |
     awk -F'\t' '{
         n = split($2, words, / /); flags = ""; source = ""
         for (i = 1; i <= n; ++i) if (words[i] ~ /\.c$/ && words[i] !~ /^-/) source = source " " words[i]; else flags = flags " " words[i]
@@ -72,7 +72,7 @@ cat "$work"/bpf-*.d 2>/dev/null | tr ' \\' '\n\n' | external >> "$work/files"
 
 # 4. Libraries of the link commands: absolute paths and -l names as the compiler resolves them.
 compiler="$(cache_value CMAKE_CXX_COMPILER)"
-grep -E '(^|\t).*-o [^ ]+ ' "$work/segments" | grep -v ' -c ' | cut -f2 | tr ' ' '\n' | sort -u | while read -r word; do
+{ grep -E '(^|\t).*-o [^ ]+ ' "$work/segments" | grep -v ' -c ' || true; } | cut -f2 | tr ' ' '\n' | sort -u | while read -r word; do
     case "$word" in
         /*.so | /*.so.* | /*.a) echo "$word" ;;
         -l*)
