@@ -3,9 +3,9 @@
 #   tools/check-packages.sh BUILD_DIR [-v]      (-v: list each package the build used and how many files)
 # BUILD_DIR must be a built Ninja tree. The files the build used are the headers in Ninja's dependency log, the
 # headers of the clang -target bpf compiles (custom commands without a depfile: re-run with -M), the libraries of
-# the link commands and the tools every command starts (compilers, cmake, ninja, llvm-objdump, ...). Each file's
-# package (dpkg -S) must be listed in install-deps.sh, be essential, or be pulled in by one of those (Depends and
-# Pre-Depends, transitively, as installed here). A compiler launcher (ccache) is the user's choice and not checked.
+# the link commands and the tools every command and every ctest test starts (compilers, cmake, ninja, llvm-objdump,
+# ...). Each file's package (dpkg -S) must be listed in install-deps.sh, be essential, or be pulled in by one of
+# those (Depends and Pre-Depends, transitively, as installed here). A compiler launcher (ccache) is the user's choice and not checked.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${1:?usage: tools/check-packages.sh BUILD_DIR}" && pwd)"
@@ -47,8 +47,10 @@ ninja -C "$build" -t commands | awk -v build="$build" '{
     done
     cache_value CMAKE_MAKE_PROGRAM
     cache_value CMAKE_COMMAND
+    # The programs ctest starts.
+    find "$build" -name CTestTestfile.cmake -exec sed -n 's/^add_test([^ ]* "\([^"]*\)".*/\1/p' {} +
 } | sort -u > "$work/tools"
-cat "$work/tools" >> "$work/files"
+external < "$work/tools" >> "$work/files"
 
 # 3. Headers of the clang -target bpf compiles, which CMake runs as custom commands without a depfile.
 # Compiles that differ only in their source run as one clang -M over all their sources.
