@@ -5,7 +5,8 @@
 # headers of the clang -target bpf compiles (custom commands without a depfile: re-run with -M), the libraries of
 # the link commands and the tools every command and every ctest test starts (compilers, cmake, ninja, llvm-objdump,
 # ...). Each file's package (dpkg -S) must be listed in install-deps.sh, be essential, or be pulled in by one of
-# those (Depends and Pre-Depends, transitively, as installed here). A compiler launcher (ccache) is the user's choice and not checked.
+# those (Depends and Pre-Depends, transitively, as installed here). A compiler launcher (ccache) is the user's
+# choice and not checked.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${1:?usage: tools/check-packages.sh BUILD_DIR}" && pwd)"
