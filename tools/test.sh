@@ -2,7 +2,7 @@
 # The README's second command: install what is missing, build, run the whole test suite.
 #   tools/test.sh              release build, every test
 #   tools/test.sh --sanitize   the same tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
-#   tools/test.sh --tsan       the concurrent runtime tests under ThreadSanitizer (clang)
+#   tools/test.sh --tsan       the concurrent runtime and api tests under ThreadSanitizer (clang)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/tools/install-deps.sh"
@@ -12,8 +12,10 @@ if [ "${1:-}" = "--tsan" ]; then
     CC=clang CXX=clang++ EMBPF_BUILD_TYPE=RelWithDebInfo EMBPF_TARGET=embpf_tests "$root/tools/build.sh" "$build" \
         -DEMBPF_SANITIZE=thread -DEMBPF_BUILD_BENCHMARKS=OFF -DEMBPF_BUILD_EXAMPLES=OFF -DEMBPF_BUILD_TOOLS=OFF
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-    # The map stress tests and everything else that runs programs or maps from several threads.
-    "$build/tests/embpf_tests" -ts='runtime*' -tc='*'
+    # The map stress tests and everything else that runs programs or maps from several threads: the runtime suite
+    # and the api suite, whose typed maps and ring buffers are used from other threads (per-CPU slots, an iterator
+    # racing a writer, a producer thread waking a poll).
+    "$build/tests/embpf_tests" -ts='runtime*,api*' -tc='*'
     exit 0
 elif [ "${1:-}" = "--sanitize" ]; then
     build="$root/build-sanitize"

@@ -1,9 +1,11 @@
 // Runs the eBPF conformance cases through a plugin executable, the way the public runner does:
 // one process per case, memory as the first argument, program hex on stdin, r0 hex on stdout.
 //
-//   embpf_conformance PLUGIN DIR [--exclude NAME]... [-- PLUGIN_OPTIONS...]
+//   embpf_conformance PLUGIN DIR [--exclude NAME]... [--required-in-ci SHARED] [-- PLUGIN_OPTIONS...]
 //
-// Exits 0 when every case passes, 1 on a failure, 77 (skip) when DIR does not exist.
+// Exits 0 when every case passes, 1 on a failure or when no case ran, 77 (skip) when DIR does not
+// exist. Under CI (the environment has CI=true) with the directory SHARED present beside the
+// checkout, where the suite ships, a missing DIR fails instead of skipping.
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -203,10 +205,13 @@ int main(int argc, char** argv) {
     const std::filesystem::path dir = argv[2];
     std::vector<std::string> excluded;
     std::vector<std::string> plugin_options;
+    std::optional<std::filesystem::path> required_in_ci;
     for (int i = 3; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--exclude" && i + 1 < argc) {
             excluded.emplace_back(argv[++i]);
+        } else if (arg == "--required-in-ci" && i + 1 < argc) {
+            required_in_ci = argv[++i];
         } else if (arg == "--") {
             plugin_options.assign(argv + i + 1, argv + argc);
             break;
@@ -217,6 +222,13 @@ int main(int argc, char** argv) {
     }
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {
+        const char* ci = std::getenv("CI");
+        if (required_in_ci && ci != nullptr && std::string(ci) == "true" &&
+            std::filesystem::is_directory(*required_in_ci, ec)) {
+            std::cout << "conformance: " << dir.string() << " not found, but CI=true and " << required_in_ci->string()
+                      << " is present: the suite must run in CI\n";
+            return 1;
+        }
         std::cout << "conformance: " << dir.string() << " not found; skipped (it ships beside the repository in CI)\n";
         return 77;
     }
@@ -280,5 +292,8 @@ int main(int argc, char** argv) {
         std::cout << ", " << skipped << " skipped";
     }
     std::cout << '\n';
+    if (passed == 0 && failed == 0) {
+        std::cout << "conformance: no case ran in " << dir.string() << "; a run that checks nothing fails\n";
+    }
     return failed == 0 && passed > 0 ? 0 : 1;
 }

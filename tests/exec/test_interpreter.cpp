@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ using embpf::exec::CheckedOptions;
 using embpf::exec::CheckedOutcome;
 using embpf::exec::HelperTable;
 using embpf::exec::Interpreter;
+using embpf::exec::InterpreterOptions;
 using embpf::exec::MemoryRegion;
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -88,38 +90,55 @@ std::string error_text(const Result<T>& result) {
 void* data_or_null(std::vector<std::uint8_t>& bytes) { return bytes.empty() ? nullptr : bytes.data(); }
 
 /// Assembles `text` and prepares it; fails the current test (with the error text) when either step refuses.
-Result<Interpreter> prepare(const std::string& text, HelperTable helpers = standard_helpers()) {
+Result<Interpreter> prepare(const std::string& text, HelperTable helpers = standard_helpers(),
+                            const InterpreterOptions& options = {}) {
     auto program = isa::assemble(text);
     if (!program.has_value()) {
         FAIL_CHECK("assemble refused: ", program.error().message);
         return program.error();
     }
-    auto interpreter = Interpreter::create(program.value(), std::move(helpers));
+    auto interpreter = Interpreter::create(program.value(), std::move(helpers), options);
     if (!interpreter.has_value()) {
         FAIL_CHECK("Interpreter::create refused: ", interpreter.error().message);
     }
     return interpreter;
 }
 
-/// Runs `text` with both entries on separate copies of `mem`; both must give `expected`.
+/// Runs `text` with both entries, each with threaded (computed goto) and with portable switch dispatch, on separate
+/// copies of `mem`: all four must give `expected` and leave the same memory, and both checked runs must count the same
+/// instructions. Every table row below so covers the switch loops, which a build with computed goto never uses
+/// otherwise.
 void check_program(const char* name, const std::string& text, const std::vector<std::uint8_t>& mem,
                    std::uint64_t expected) {
     INFO("case: ", std::string(name));
     INFO("program:\n", text);
-    auto interpreter = prepare(text);
-    if (!interpreter.has_value()) {
-        return;
+    std::optional<std::vector<std::uint8_t>> first_mem;
+    std::optional<std::uint64_t> first_instructions;
+    for (const bool portable : {false, true}) {
+        INFO("dispatch: ", portable ? "portable switch" : "computed goto");
+        auto interpreter = prepare(text, standard_helpers(), {.portable_dispatch = portable});
+        if (!interpreter.has_value()) {
+            return;
+        }
+        std::vector<std::uint8_t> fast_mem = mem;
+        std::vector<std::uint8_t> checked_mem = mem;
+        const std::uint64_t fast = interpreter->run(data_or_null(fast_mem), fast_mem.size());
+        const auto checked = interpreter->run_checked(data_or_null(checked_mem), checked_mem.size());
+        CHECK(hex(fast) == hex(expected));
+        CHECK_MESSAGE(checked.has_value(), error_text(checked));
+        if (checked.has_value()) {
+            CHECK(hex(checked->r0) == hex(expected));
+            if (first_instructions) {
+                CHECK(checked->instructions == *first_instructions);
+            }
+            first_instructions = checked->instructions;
+        }
+        CHECK(fast_mem == checked_mem);
+        if (first_mem) {
+            CHECK(fast_mem == *first_mem);
+        }
+        first_mem = fast_mem;
     }
-    std::vector<std::uint8_t> fast_mem = mem;
-    std::vector<std::uint8_t> checked_mem = mem;
-    const std::uint64_t fast = interpreter->run(data_or_null(fast_mem), fast_mem.size());
-    const auto checked = interpreter->run_checked(data_or_null(checked_mem), checked_mem.size());
-    CHECK(hex(fast) == hex(expected));
-    CHECK_MESSAGE(checked.has_value(), error_text(checked));
-    if (checked.has_value()) {
-        CHECK(hex(checked->r0) == hex(expected));
-    }
-    CHECK(fast_mem == checked_mem);
 }
 
 struct Case {
@@ -707,17 +726,20 @@ TEST_CASE("interpreter: local calls") {
 }
 
 TEST_CASE("interpreter: deeper recursion than kMaxCallDepth is refused") {
-    auto interpreter = prepare(recursion(8));
-    REQUIRE(interpreter.has_value());
-    const auto checked = interpreter->run_checked(nullptr, 0);
-    REQUIRE_FALSE(checked.has_value());
-    INFO("message: ", checked.error().message);
-    CHECK(checked.error().kind == ErrorKind::runtime);
-    REQUIRE(checked.error().pc.has_value());
-    CHECK(*checked.error().pc == kRecursiveCallPc);
-    CHECK(contains(checked.error().message, std::to_string(kRecursiveCallPc)));
-    // The fast path guards the depth too and gives 0.
-    CHECK(interpreter->run(nullptr, 0) == 0);
+    for (const bool portable : {false, true}) {
+        INFO("dispatch: ", portable ? "portable switch" : "computed goto");
+        auto interpreter = prepare(recursion(8), standard_helpers(), {.portable_dispatch = portable});
+        REQUIRE(interpreter.has_value());
+        const auto checked = interpreter->run_checked(nullptr, 0);
+        REQUIRE_FALSE(checked.has_value());
+        INFO("message: ", checked.error().message);
+        CHECK(checked.error().kind == ErrorKind::runtime);
+        REQUIRE(checked.error().pc.has_value());
+        CHECK(*checked.error().pc == kRecursiveCallPc);
+        CHECK(contains(checked.error().message, std::to_string(kRecursiveCallPc)));
+        // The fast path guards the depth too and gives 0.
+        CHECK(interpreter->run(nullptr, 0) == 0);
+    }
 }
 
 TEST_CASE("interpreter: helpers") {
