@@ -36,11 +36,16 @@ namespace embpf::fuzz {
 
 struct SoundnessOptions {
     unsigned runs = 6; ///< inputs each accepted program runs on
+    /// The most instructions the runs of one program may take together, counted by the verifier's bound: fewer runs
+    /// for a program with a long bound, none above it (nested loops over the packet reach 10^8 and would take a
+    /// minute under the sanitizers).
+    std::uint64_t max_instructions = 40'000'000;
 };
 
 struct SoundnessResult {
     bool accepted = false;
     std::uint64_t bound = 0; ///< the verifier's instruction bound, when accepted
+    bool ran = false;        ///< accepted and run (not when its bound exceeds SoundnessOptions::max_instructions)
     /// What went wrong and the program's listing; empty when no run found a problem (or the program was refused).
     std::string failure;
     std::string rejection; ///< the verifier's first error, when refused
@@ -652,7 +657,13 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
             "verifier: an instruction bound of 0\n" + isa::disassemble(program.instructions, {.show_pc = true});
         return result;
     }
-    result.failure = run_as_verified(program, result.bound, entropy, options.runs);
+    if (result.bound > options.max_instructions) {
+        return result;
+    }
+    const auto runs = static_cast<unsigned>(
+        std::clamp<std::uint64_t>(options.max_instructions / result.bound, 1, std::max(options.runs, 1U)));
+    result.ran = true;
+    result.failure = run_as_verified(program, result.bound, entropy, runs);
     return result;
 }
 
