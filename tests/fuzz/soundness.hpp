@@ -39,7 +39,7 @@ struct SoundnessOptions {
     /// The most instructions the runs of one program may take together, counted by the verifier's bound: fewer runs
     /// for a program with a long bound, none above it (nested loops over the packet reach 10^8 and would take a
     /// minute under the sanitizers).
-    std::uint64_t max_instructions = 40'000'000;
+    std::uint64_t max_instructions = 10'000'000;
 };
 
 struct SoundnessResult {
