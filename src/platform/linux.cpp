@@ -5,6 +5,8 @@
 // tests/platform/test_platform.cpp checks ids, offsets and sizes against the installed linux/bpf.h.
 #include "embpf/platform/platform.hpp"
 
+#include "helper_rows.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -27,16 +29,8 @@ constexpr bool kMovesPacket = true; // bpf_helper_changes_pkt_data()
 constexpr bool kKeepsPacket = false;
 constexpr bool kReadsHost = true; // reads any address the program names
 
-struct HelperRow {
-    std::uint32_t id;
-    std::string_view name;
-    ReturnKind ret;
-    std::array<ArgKind, 5> args;
-    bool reallocates_packet;
-    Writes writes = Writes::some;
-    bool reads_host_memory = false;
-    bool reads_writable = false;
-};
+using detail::HelperRow;
+using detail::make;
 
 // trace_printk takes up to three more arguments that the kernel does not check (ARG_DONTCARE); they stay `none`.
 constexpr HelperRow kHelpers[] = {
@@ -572,14 +566,7 @@ std::vector<MapType> map_types() {
 Platform build() {
     Platform p("linux", map_types());
     for (const HelperRow& row : kHelpers) {
-        require(p.add_helper(HelperPrototype{.id = row.id,
-                                             .name = std::string(row.name),
-                                             .ret = row.ret,
-                                             .args = row.args,
-                                             .reallocates_packet = row.reallocates_packet,
-                                             .writes = row.writes,
-                                             .reads_writable = row.reads_writable,
-                                             .reads_host_memory = row.reads_host_memory}));
+        require(p.add_helper(make(row)));
     }
     // Program type numbers are enum bpf_prog_type; section prefixes follow libbpf's section table.
     const auto add = [&p](ProgramType t) { require(p.add_program_type(std::move(t))); };

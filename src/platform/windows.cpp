@@ -3,6 +3,8 @@
 // declare the same layouts and check them with static assertions.
 #include "embpf/platform/platform.hpp"
 
+#include "helper_rows.hpp"
+
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -20,27 +22,8 @@ constexpr bool kMovesPacket = true;
 constexpr bool kKeepsPacket = false;
 constexpr bool kReadsDestination = true; // appends to what its writable argument holds
 
-struct HelperRow {
-    std::uint32_t id;
-    std::string_view name;
-    ReturnKind ret;
-    std::array<ArgKind, 5> args;
-    bool reallocates_packet;
-    Writes writes = Writes::some;
-    bool reads_host_memory = false;
-    bool reads_writable = false;
-};
-
-HelperPrototype make(const HelperRow& row) {
-    return HelperPrototype{.id = row.id,
-                           .name = std::string(row.name),
-                           .ret = row.ret,
-                           .args = row.args,
-                           .reallocates_packet = row.reallocates_packet,
-                           .writes = row.writes,
-                           .reads_writable = row.reads_writable,
-                           .reads_host_memory = row.reads_host_memory};
-}
+using detail::HelperRow;
+using detail::make;
 
 // Deviation: eBPF for Windows declares map_pop_elem/map_peek_elem with a readable map value; the helper writes it,
 // so embpf asks for writable (possibly uninitialized) memory, as Linux does.
