@@ -49,7 +49,9 @@ constexpr HelperRow kHelpers[] = {
      Writes::all,
      kReadsHost},
     {5, "ktime_get_ns", R::integer, {}, kKeepsPacket},
-    {6, "trace_printk", R::integer, {A::ptr_to_readable_mem, A::const_size}, kKeepsPacket},
+    // It prints r3-r5 whatever they hold (the kernel checks nothing there and keeps it to privileged programs):
+    // only for trusted programs, like probe_read.
+    {6, "trace_printk", R::integer, {A::ptr_to_readable_mem, A::const_size}, kKeepsPacket, Writes::some, kReadsHost},
     {7, "get_prandom_u32", R::integer, {}, kKeepsPacket},
     {8, "get_smp_processor_id", R::integer, {}, kKeepsPacket},
     {9,
@@ -233,7 +235,9 @@ constexpr HelperRow kHelpers[] = {
      "trace_vprintk",
      R::integer,
      {A::ptr_to_readable_mem, A::const_size, A::ptr_to_readable_mem_or_null, A::const_size_or_zero},
-     kKeepsPacket},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {181, "loop", R::integer, {A::anything, A::ptr_to_func, A::ptr_to_stack_or_null, A::anything}, kKeepsPacket},
     {182, "strncmp", R::integer, {A::ptr_to_readable_mem, A::const_size, A::ptr_to_const_str}, kKeepsPacket},
     {188, "xdp_get_buff_len", R::integer, {A::ptr_to_ctx}, kKeepsPacket},

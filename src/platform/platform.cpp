@@ -255,6 +255,12 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperImpl
     if (function == nullptr) {
         return Error::invalid("host helper " + name + " has no function");
     }
+    // The verifier would trust a pointer it cannot check: the host's function decides what it returns.
+    if (prototype.ret != ReturnKind::integer && prototype.ret != ReturnKind::void_) {
+        return Error::invalid("host helper " + name + ": its prototype returns " +
+                              std::string(to_string(prototype.ret)) +
+                              "; a host helper returns a number (ret::integer) or nothing (ret::void_)");
+    }
     prototype.id = id;
     prototype.name = std::move(name);
     prototype.implementation = function;

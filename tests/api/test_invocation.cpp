@@ -237,6 +237,7 @@ std::uint64_t fill(char* out, std::uint32_t size) noexcept {
     return size;
 }
 std::uint64_t twice(std::uint64_t value) noexcept { return 2 * value; }
+const char* host_name() noexcept { return "host"; }
 } // namespace
 
 TEST_CASE("host helpers: a prototype that contradicts the function's parameters is refused") {
@@ -275,6 +276,21 @@ TEST_CASE("host helpers: a prototype that contradicts the function's parameters 
          "takes 1 parameters and its prototype declares 2 arguments"},
         {"an integer",
          [](Platform& p) { return p.add_helper<&twice>(2000, "twice", proto(ret::integer, arg::anything)); }, ""},
+        // The result: a number, never an address the verifier would have to trust.
+        {"a function returning a pointer",
+         [](Platform& p) { return p.add_helper<&host_name>(2000, "host_name", proto(ret::integer)); },
+         "its function returns a pointer; a host helper returns a number"},
+        {"a number declared as a map value",
+         [](Platform& p) {
+             return p.add_helper<&twice>(2000, "twice", proto(ret::ptr_to_map_value_or_null, arg::anything));
+         },
+         "its prototype returns ptr_to_map_value_or_null; a host helper returns a number"},
+        {"an untyped function declared to return a map value",
+         [](Platform& p) {
+             return p.add_helper(2000, "raw", platform::detail::trampoline_for<&twice>(&twice),
+                                 proto(ret::ptr_to_map_value_or_null, arg::anything));
+         },
+         "its prototype returns ptr_to_map_value_or_null; a host helper returns a number"},
     };
     for (const Row& row : rows) {
         CAPTURE(row.what);

@@ -1988,6 +1988,20 @@ TEST_CASE("verifier asm: a platform for untrusted plugins offers no helper that 
     // A test double for trusted kernel programs may offer it.
     host.set_for_untrusted_plugins(false);
     CHECK(verifier::verify(input, host, *host.program_type("xdp")).verified);
+
+    // Linux's trace_printk prints r3-r5 whatever they hold (a stack or map address): trusted programs only.
+    platform::Platform linux_plugins = platform::linux();
+    linux_plugins.set_for_untrusted_plugins(true);
+    auto printk = embpf::isa::assemble("*(u64 *)(r10 - 8) = 0\nr1 = r10\nr1 += -8\nr2 = 8\nr3 = r10\ncall 6\n"
+                                       "r0 = 2\nexit");
+    REQUIRE(printk.has_value());
+    const verifier::ProgramInput printk_input{"printk", "xdp", *printk, {}, {}, {}};
+    CHECK(verifier::verify(printk_input, platform::linux(), *platform::linux().program_type("xdp")).verified);
+    const verifier::Report untrusted =
+        verifier::verify(printk_input, linux_plugins, *linux_plugins.program_type("xdp"));
+    REQUIRE(untrusted.errors.size() == 1);
+    CHECK(untrusted.errors[0].message ==
+          "Helper trace_printk reads host memory and is not available on platform linux, which runs untrusted plugins");
 }
 
 TEST_SUITE_END();

@@ -346,14 +346,22 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
     constexpr HelperImplementation implementation = detail::trampoline_for<Function>(Function);
     // The prototype is what the verifier checks calls against, so it must say what the function takes: as many
     // arguments as parameters, a memory kind for each pointer (read-only kinds only for pointers to const), no
-    // pointer kind for an integer. And the function must not throw: an exception cannot unwind through the
-    // interpreter, and the trampoline is noexcept, so it would end the process.
+    // pointer kind for an integer, and a number or nothing as the result. And the function must not throw: an
+    // exception cannot unwind through the interpreter, and the trampoline is noexcept, so it would end the process.
     const auto problem = []<typename R, typename... P>(R (*)(P...), const HelperPrototype& declared) -> std::string {
         static_assert(std::is_nothrow_invocable_v<decltype(Function), P...>,
                       "a host helper must be noexcept: catch inside it and return an error value instead");
         if (declared.arg_count() != sizeof...(P)) {
             return "its function takes " + std::to_string(sizeof...(P)) + " parameters and its prototype declares " +
                    std::to_string(declared.arg_count()) + " arguments";
+        }
+        // What it returns is a number: an address would tell the plugin where the host keeps its memory.
+        if constexpr (std::is_pointer_v<R>) {
+            return "its function returns a pointer; a host helper returns a number";
+        }
+        if (declared.ret != ReturnKind::integer && declared.ret != ReturnKind::void_) {
+            return "its prototype returns " + std::string(to_string(declared.ret)) +
+                   "; a host helper returns a number (ret::integer) or nothing (ret::void_)";
         }
         [[maybe_unused]] const auto is_pointer_kind = [](ArgKind kind) {
             return kind != ArgKind::none && kind != ArgKind::anything && kind != ArgKind::const_size &&
