@@ -177,6 +177,18 @@ Result<void> validate_context(const ProgramType& type) {
 
 } // namespace
 
+namespace {
+// A host's function decides what it returns: the verifier would trust a pointer it cannot check.
+Result<void> check_host_result(const HelperPrototype& helper) {
+    if (helper.implementation != nullptr && helper.ret != ReturnKind::integer && helper.ret != ReturnKind::void_) {
+        return Error::invalid("host helper " + helper.name + ": its prototype returns " +
+                              std::string(to_string(helper.ret)) +
+                              "; a host helper returns a number (ret::integer) or nothing (ret::void_)");
+    }
+    return {};
+}
+} // namespace
+
 Result<void> validate(const HelperPrototype& helper) {
     const std::string where = describe(helper) + ": ";
     if (helper.name.empty()) {
@@ -254,12 +266,6 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperImpl
                                   HelperPrototype prototype) {
     if (function == nullptr) {
         return Error::invalid("host helper " + name + " has no function");
-    }
-    // The verifier would trust a pointer it cannot check: the host's function decides what it returns.
-    if (prototype.ret != ReturnKind::integer && prototype.ret != ReturnKind::void_) {
-        return Error::invalid("host helper " + name + ": its prototype returns " +
-                              std::string(to_string(prototype.ret)) +
-                              "; a host helper returns a number (ret::integer) or nothing (ret::void_)");
     }
     prototype.id = id;
     prototype.name = std::move(name);
@@ -341,6 +347,9 @@ std::string Platform::map_type_name(std::uint32_t platform_map_type) const {
 }
 
 Result<void> Platform::add_helper(HelperPrototype prototype) {
+    if (auto r = check_host_result(prototype); !r) {
+        return r;
+    }
     if (auto r = validate(prototype); !r) {
         return r;
     }
@@ -387,6 +396,9 @@ Result<void> Platform::add_program_type(ProgramType type) {
     }
     for (std::size_t i = 0; i < type.own_helpers.size(); ++i) {
         if (auto r = validate(type.own_helpers[i]); !r) {
+            return Error::invalid(where + r.error().message);
+        }
+        if (auto r = check_host_result(type.own_helpers[i]); !r) {
             return Error::invalid(where + r.error().message);
         }
         for (std::size_t j = 0; j < i; ++j) {

@@ -505,9 +505,38 @@ InvocationScope::~InvocationScope() {
 const exec::Executable* take_tail_call() noexcept { return std::exchange(t_pending_tail_call, nullptr); }
 
 namespace {
+// The contract a built-in platform gives the helper of this name, if any.
+bool same_contract(const platform::HelperPrototype& a, const platform::HelperPrototype& b) {
+    return a.ret == b.ret && a.args == b.args && a.reallocates_packet == b.reallocates_packet && a.writes == b.writes &&
+           a.reads_writable == b.reads_writable && a.reads_host_memory == b.reads_host_memory;
+}
+bool built_in_contract(const platform::HelperPrototype& prototype) {
+    for (const platform::Platform* built_in : {&platform::windows(), &platform::linux()}) {
+        if (const platform::HelperPrototype* general = built_in->helper_by_name(prototype.name);
+            general != nullptr && same_contract(*general, prototype)) {
+            return true;
+        }
+        for (const platform::ProgramType& type : built_in->program_types()) {
+            for (const platform::HelperPrototype& own : type.own_helpers) {
+                if (own.name == prototype.name && same_contract(own, prototype)) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+// A prototype without a function names a built-in helper, whose implementation serves it only under the contract
+// the built-in platforms give it: a host's prototype that says otherwise (other argument kinds, a number where the
+// helper returns an address, no word of reading host memory) would make the verifier check the wrong things.
 exec::HelperFunction implementation_of(const platform::HelperPrototype& prototype, const platform::Platform& platform) {
-    return prototype.implementation != nullptr ? prototype.implementation
-                                               : find_helper(prototype.name, platform.for_untrusted_plugins());
+    if (prototype.implementation != nullptr) {
+        return prototype.implementation;
+    }
+    if (!built_in_contract(prototype)) {
+        return nullptr;
+    }
+    return find_helper(prototype.name, platform.for_untrusted_plugins());
 }
 } // namespace
 
@@ -552,6 +581,12 @@ Result<void> check_helpers(std::span<const isa::Instruction> program, const plat
                 where + " is not available to " + type.name + " programs on platform " + platform.name(), pc);
         }
         if (implementation_of(*prototype, platform) == nullptr) {
+            if (prototype->implementation == nullptr && find_helper(prototype->name, false) != nullptr &&
+                !built_in_contract(*prototype)) {
+                return Error::invalid(where + " (" + prototype->name +
+                                          ") is declared with another contract than the built-in helper of that name",
+                                      pc);
+            }
             return Error::unsupported(where + " (" + prototype->name + ") has no implementation in this build yet", pc);
         }
     }

@@ -1,6 +1,7 @@
 // The general helpers, called as a program calls them: through the helper table of a platform's program type.
 #include "map_testing.hpp"
 
+#include "embpf/isa/text.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/slot.hpp"
 
@@ -222,4 +223,58 @@ TEST_CASE("runtime helpers: a helper whose write contract is all writes every by
         CAPTURE(name);
         CHECK(platform::linux().helper_by_name(name)->writes == platform::Writes::all);
     }
+}
+
+// A prototype without a function names a built-in helper: it gets that helper's implementation only under the
+// built-in contract, so a host cannot make the verifier check a built-in against other argument kinds.
+TEST_CASE("runtime helpers: a prototype naming a built-in helper must carry its contract") {
+    auto add_general = [](platform::Platform& host, platform::HelperPrototype prototype) {
+        prototype.id = 7000;
+        prototype.any_program_type = true;
+        REQUIRE(host.add_helper(prototype).has_value());
+    };
+    auto program = isa::assemble("call 7000\nr0 = 1\nexit");
+    REQUIRE(program.has_value());
+
+    platform::Platform forged = platform::windows();
+    platform::HelperPrototype comm = platform::proto(platform::ret::integer, platform::arg::anything,
+                                                     platform::arg::anything); // writes 16 bytes anywhere
+    comm.name = "get_current_comm";
+    add_general(forged, comm);
+    const auto refused = runtime::check_helpers(*program, forged, *forged.program_type("xdp"));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message ==
+          "instruction 0: helper 7000 (get_current_comm) is declared with another contract than the built-in helper of "
+          "that name");
+    const bool unbound = runtime::helper_table(forged, *forged.program_type("xdp")).get(7000) == nullptr;
+    CHECK(unbound);
+
+    // Linux's contract for it, on a windows() copy: the built-in serves it.
+    platform::Platform borrowed = platform::windows();
+    platform::HelperPrototype real = *platform::linux().helper_by_name("get_current_comm");
+    add_general(borrowed, real);
+    CHECK(runtime::check_helpers(*program, borrowed, *borrowed.program_type("xdp")).has_value());
+
+    // probe_read without saying that it reads host memory, on a platform for untrusted plugins.
+    platform::Platform sneaky = platform::windows();
+    platform::HelperPrototype read = *platform::linux().helper_by_name("probe_read");
+    read.reads_host_memory = false;
+    add_general(sneaky, read);
+    CHECK_FALSE(runtime::check_helpers(*program, sneaky, *sneaky.program_type("xdp")).has_value());
+
+    // A host function declared to return an address is refused where it is added, as a general or a type's helper.
+    platform::Platform host = platform::windows();
+    platform::HelperPrototype lookup = platform::proto(platform::ret::ptr_to_map_value_or_null,
+                                                       platform::arg::ptr_to_map, platform::arg::ptr_to_map_key);
+    lookup.id = 7001;
+    lookup.name = "host_lookup";
+    lookup.implementation = runtime::find_helper("map_lookup_elem");
+    CHECK_FALSE(host.add_helper(lookup).has_value());
+    platform::ProgramType hook = *host.program_type("xdp");
+    hook.name = "hook";
+    hook.section_prefixes = {"hook"};
+    hook.own_helpers.push_back(lookup);
+    const auto type_refused = host.add_program_type(hook);
+    REQUIRE_FALSE(type_refused.has_value());
+    CHECK(type_refused.error().message.find("a host helper returns a number") != std::string::npos);
 }
