@@ -550,14 +550,23 @@ exec::HelperTable helper_table(const platform::Platform& platform, const platfor
             }
         }
     };
-    for (std::uint32_t id : type.helpers) {
+    // Every id resolves as the verifier resolves it (platform.helper(type, id)): a type's own helper, a general one
+    // it lists, a host helper any type may call. Whatever shares an id, the function that runs is the one the
+    // verifier checked the call against.
+    auto add_id = [&](std::uint32_t id) {
         if (const platform::HelperPrototype* prototype = platform.helper(type, id)) {
             add(*prototype);
         }
+    };
+    for (std::uint32_t id : type.helpers) {
+        add_id(id);
+    }
+    for (const platform::HelperPrototype& own : type.own_helpers) {
+        add_id(own.id);
     }
     for (const platform::HelperPrototype& prototype : platform.helpers()) {
         if (prototype.any_program_type) {
-            add(prototype);
+            add_id(prototype.id);
         }
     }
     return table;

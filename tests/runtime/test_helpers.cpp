@@ -278,3 +278,32 @@ TEST_CASE("runtime helpers: a prototype naming a built-in helper must carry its 
     REQUIRE_FALSE(type_refused.has_value());
     CHECK(type_refused.error().message.find("a host helper returns a number") != std::string::npos);
 }
+
+// A type's own helper and a host helper any type may call can share an id: the function that runs must be the
+// one the verifier resolved the call to, the type's own.
+TEST_CASE("runtime helpers: an id shared by a type's own helper and a general one runs the type's own") {
+    platform::Platform host = platform::windows();
+    platform::HelperPrototype general = *platform::linux().helper_by_name("get_current_comm");
+    general.id = 5000;
+    general.any_program_type = true;
+    REQUIRE(host.add_helper(general).has_value());
+    platform::ProgramType hook = *host.program_type("xdp");
+    hook.name = "hook";
+    hook.section_prefixes = {"hook"};
+    platform::HelperPrototype own = platform::proto(platform::ret::integer);
+    own.id = 5000;
+    own.name = "host_nop";
+    own.implementation = [](std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                            std::uint64_t) noexcept -> std::uint64_t { return 7; };
+    hook.own_helpers.push_back(own);
+    REQUIRE(host.add_program_type(hook).has_value());
+    const platform::ProgramType& type = *host.program_type("hook");
+    REQUIRE(host.helper(type, 5000)->name == "host_nop");
+    const exec::HelperFunction bound = runtime::helper_table(host, type).get(5000);
+    const bool same = bound == own.implementation;
+    CHECK(same);
+    // Other types still get the general helper.
+    const bool general_elsewhere =
+        runtime::helper_table(host, *host.program_type("xdp")).get(5000) == runtime::find_helper("get_current_comm");
+    CHECK(general_elsewhere);
+}
