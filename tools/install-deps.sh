@@ -8,6 +8,7 @@ packages=(
     clang-format-14
     libelf-dev                    # ELF objects
     libbpf-dev                    # bpf/bpf_helpers.h for the test programs written for Linux
+    linux-libc-dev                # linux/bpf.h and the uapi headers those programs and the platform tests include
     doctest-dev catch2            # unit tests; Catch2 in an example
     libbenchmark-dev              # benchmarks
     libcli11-dev nlohmann-json3-dev

@@ -372,10 +372,11 @@ void Semantics::set_number(State& s, int r, Interval range) const {
     s.zone.set(reg_var(r), range);
 }
 
-void Semantics::invalidate(State& s, Kind kind, Stale why) const {
-    // A fill of a cell gets the stale pointer too, which cannot be used.
+void Semantics::invalidate(State& s, Kind kind, Stale why, std::uint32_t object) const {
+    // A fill of a cell gets the stale pointer too, which cannot be used. Given an object, only pointers that may
+    // point into it: those naming it, and those to some object of the region.
     for_each_type(s, [&](Type& t, Var var) {
-        if (t.kind == kind) {
+        if (t.kind == kind && (object == kSomeObject || t.object == object || t.object == kSomeObject)) {
             t = {Kind::invalid, false, why};
             s.zone.forget(var);
         }
@@ -1309,14 +1310,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         if (helper->args[i] == platform::ArgKind::ptr_to_alloc_mem) {
             // The record named by its reservation is released, with every pointer that may point into it: those
             // to some record may. A record another reservation named is another record.
-            const std::uint32_t released = s.regs[i + 1].object;
-            for_each_type(s, [&](Type& t, Var var) {
-                if (t.kind == Kind::alloc &&
-                    (released == kSomeObject || t.object == released || t.object == kSomeObject)) {
-                    t = {Kind::invalid, false, kReleasedAlloc};
-                    s.zone.forget(var);
-                }
-            });
+            invalidate(s, Kind::alloc, kReleasedAlloc, s.regs[i + 1].object);
         }
     }
     const auto object = static_cast<std::uint32_t>(pc + 1); // the object this call hands out, if any

@@ -80,7 +80,8 @@ class Semantics {
     [[nodiscard]] Bound proven_written(const State& s, const platform::HelperPrototype& helper, std::size_t arg,
                                        Interval size) const;
     void stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exact) const;
-    void invalidate(State& s, Kind kind, Stale why) const;
+    /// Pointers of `kind` become stale; with an object, only those that may point into it.
+    void invalidate(State& s, Kind kind, Stale why, std::uint32_t object = kSomeObject) const;
     /// A helper at pc hands out an object: pointers to what it handed out before now point to some object.
     void new_object(State& s, std::size_t pc) const;
     /// A null check of register r, and of every copy of the same lookup's result.
