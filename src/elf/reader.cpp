@@ -38,6 +38,9 @@ constexpr std::size_t kInsnSize = sizeof(isa::Instruction);
 // The largest .data/.bss/.rodata section accepted: each becomes one map value, and a .bss costs
 // memory the file does not show. Linux caps array values near this size too (KMALLOC_MAX_SIZE).
 constexpr std::uint64_t kMaxGlobalData = 16u << 20;
+// Linux's map types whose legacy records name an inner map.
+constexpr std::uint32_t kLinuxArrayOfMaps = 12;
+constexpr std::uint32_t kLinuxHashOfMaps = 13;
 
 struct Section {
     std::size_t index = 0;
@@ -67,7 +70,6 @@ struct Function {
     std::size_t section = 0;
     std::size_t start = 0;
     std::size_t length = 0;
-    bool global = false;
 };
 
 std::string hex(std::uint64_t value) {
@@ -139,7 +141,8 @@ class Reader {
         if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
             return Error::unsupported("big-endian eBPF objects are not supported");
         }
-        if (ehdr.e_machine != EM_BPF) {
+        // Older LLVM releases left e_machine 0 (EM_NONE) in BPF objects; what they hold is read the same way.
+        if (ehdr.e_machine != EM_BPF && ehdr.e_machine != EM_NONE) {
             return Error::invalid("wrong machine " + std::to_string(ehdr.e_machine) +
                                   " (expected EM_BPF, 247): compile with clang -target bpf");
         }
@@ -315,6 +318,14 @@ class Reader {
         return result;
     }
 
+    // The `maps` section holds one record per map symbol, in one of the layouts objects have used:
+    //   20 bytes  Linux's struct bpf_map_def: type, key_size, value_size, max_entries, map_flags
+    //   28 bytes  the Linux samples' and Falco's bpf_map_def, adding inner_map_idx and numa_node; or the first
+    //             iproute2 struct bpf_elf_map (Cilium), adding id and pinning. Only maps of maps read the sixth field
+    //             (as inner_map_idx); elsewhere both are identifiers, NUMA placement or pinning, which mean nothing here.
+    //   32 bytes  eBPF for Windows' ebpf_map_definition_in_file_t: ..., inner_map_idx, pinning, id, inner_id
+    //   36 bytes  iproute2's struct bpf_elf_map: ..., map_flags, id, pinning, inner_id, inner_idx
+    // A record of another size is read as bpf_map_def when the bytes past it are zero, as libbpf does.
     Result<void> read_legacy_maps(const Section& section) {
         const auto symbols = symbols_in(section.index);
         if (symbols.empty()) {
@@ -327,24 +338,26 @@ class Reader {
                 size = section.data.size() / symbols.size();
             }
             const std::uint64_t offset = symbol->sym.st_value;
-            if (size != 20 && size != 32) {
+            if (size < 20 || size % 4 != 0 || size > 1024) {
                 return Error::invalid("maps: definition of " + symbol->name + " is " + std::to_string(size) +
-                                      " bytes; expected 20 (struct bpf_map_def) or 32 "
-                                      "(ebpf_map_definition_in_file_t)");
+                                      " bytes; a map record has at least the 20 bytes of struct bpf_map_def (type, "
+                                      "key_size, value_size, max_entries, map_flags) in whole 4-byte fields");
             }
             if (offset > section.data.size() || size > section.data.size() - offset) {
                 return Error::invalid("maps: definition of " + symbol->name + " at offset " + std::to_string(offset) +
                                       " runs past the end of the section (" + std::to_string(section.data.size()) +
                                       " bytes)");
             }
-            std::uint32_t fields[8] = {};
-            std::memcpy(fields, section.data.data() + offset, static_cast<std::size_t>(size));
+            std::vector<std::uint32_t> fields(static_cast<std::size_t>(size / 4));
+            std::memcpy(fields.data(), section.data.data() + offset, static_cast<std::size_t>(size));
             MapDefinition map;
             map.name = symbol->name;
             map.type = fields[0];
             map.key_size = fields[1];
             map.value_size = fields[2];
             map.max_entries = fields[3];
+            map.origin = MapOrigin::legacy_linux;
+            const bool map_of_maps = map.type == kLinuxArrayOfMaps || map.type == kLinuxHashOfMaps;
             if (size == 32) {
                 map.origin = MapOrigin::legacy_windows;
                 // inner_map_idx is a position in the maps section; resolved below.
@@ -354,15 +367,35 @@ class Reader {
                 map.pinning = fields[5];
                 map.id = fields[6];
                 map.inner_id = fields[7];
-            } else {
-                map.origin = MapOrigin::legacy_linux;
+            } else if (size == 28) {
                 map.map_flags = fields[4];
-                map.inner_map.reset();
+                if (map_of_maps) {
+                    map.inner_map = fields[5];
+                }
+            } else if (size == 36) {
+                map.map_flags = fields[4];
+                map.id = fields[5];
+                map.pinning = fields[6];
+                map.inner_id = fields[7];
+                if (map.inner_id != 0) {
+                    map.inner_map = 0; // named by id; resolved below
+                }
+                // fields[8], inner_idx, places this map into an outer map at load in iproute2; embpf leaves the
+                // outer map's entries to the host.
+            } else {
+                map.map_flags = fields[4];
+                for (std::size_t i = 5; i < fields.size(); ++i) {
+                    if (fields[i] != 0) {
+                        return Error::invalid("maps: definition of " + symbol->name + " is " + std::to_string(size) +
+                                              " bytes, a layout embpf does not know, and byte " +
+                                              std::to_string(i * 4) + " past struct bpf_map_def is not zero");
+                    }
+                }
             }
             m_map_by_location[{section.index, offset}] = m_object.maps.size();
             m_object.maps.push_back(std::move(map));
         }
-        // eBPF for Windows names the inner map by index in the section, or by id when ids are used.
+        // eBPF for Windows and iproute2 name the inner map by id when ids are used, otherwise by index in the section.
         for (std::size_t i = first; i < m_object.maps.size(); ++i) {
             MapDefinition& map = m_object.maps[i];
             if (!map.inner_map) {
@@ -683,12 +716,11 @@ class Reader {
                 function.section = section.index;
                 function.start = static_cast<std::size_t>(symbol->sym.st_value / kInsnSize);
                 function.length = static_cast<std::size_t>(symbol->sym.st_size / kInsnSize);
-                function.global = symbol->bind() == STB_GLOBAL || symbol->bind() == STB_WEAK;
                 functions.push_back(std::move(function));
             }
             if (functions.empty()) {
                 // Hand-written objects may lack function symbols: the section is one function.
-                functions.push_back({section.name, section.index, 0, slots, true});
+                functions.push_back({section.name, section.index, 0, slots});
             }
             for (std::size_t i = 0; i < functions.size(); ++i) {
                 const std::size_t end = i + 1 < functions.size() ? functions[i + 1].start : slots;
@@ -951,10 +983,9 @@ class Reader {
             if (it == m_functions.end()) {
                 continue;
             }
+            // Every function of a program section is a program, static ones too (Cilium's tail calls are static),
+            // as libbpf reads them; one may still call another as a subprogram.
             for (const Function& function : it->second) {
-                if (!function.global) {
-                    continue; // static functions are subprograms
-                }
                 auto program = link(function);
                 if (!program) {
                     return std::move(program).error();

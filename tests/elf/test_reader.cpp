@@ -468,3 +468,87 @@ TEST_CASE("elf reader: a map definition that contradicts itself is refused, nami
     CHECK(object.error().message.find("confused") != std::string::npos);
     CHECK(object.error().message.find("key_size 8 contradicts") != std::string::npos);
 }
+
+TEST_CASE("elf reader: the samples' 28-byte map records and static functions in a program section") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/legacy_samples.o"));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    const auto* port_a = find_map(*object, "port_a");
+    const auto* counts = find_map(*object, "counts");
+    const auto* outer = find_map(*object, "outer");
+    REQUIRE((port_a != nullptr && counts != nullptr && outer != nullptr));
+    CHECK(port_a->origin == elf::MapOrigin::legacy_linux);
+    CHECK(port_a->type == 2);
+    CHECK(port_a->max_entries == 8);
+    CHECK_FALSE(port_a->inner_map.has_value()); // numa_node is not an inner map
+    CHECK(counts->type == 1);
+    CHECK(counts->value_size == 8);
+    CHECK(counts->max_entries == 64);
+    REQUIRE(outer->inner_map.has_value());
+    CHECK(object->maps.at(*outer->inner_map).name == "port_a");
+
+    // Both functions of the socket section are programs; the static one is also the global one's subprogram.
+    const auto* global_program = find_program(*object, "global_program");
+    const auto* static_program = find_program(*object, "static_program");
+    REQUIRE(global_program != nullptr);
+    REQUIRE(static_program != nullptr);
+    CHECK(static_program->section == "socket");
+    CHECK(static_program->subprograms.empty());
+    REQUIRE(global_program->subprograms.size() == 1);
+    CHECK(global_program->subprograms[0].name == "static_program");
+}
+
+TEST_CASE("elf reader: iproute2's 36-byte map records name inner maps by id") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/legacy_iproute2.o"));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    const auto* calls = find_map(*object, "calls");
+    const auto* inner = find_map(*object, "maglev_inner");
+    const auto* maglev = find_map(*object, "maglev");
+    REQUIRE((calls != nullptr && inner != nullptr && maglev != nullptr));
+    CHECK(calls->type == 3);
+    CHECK(calls->pinning == 2);
+    CHECK_FALSE(calls->inner_map.has_value());
+    CHECK(inner->id == 7);
+    CHECK(inner->value_size == 16);
+    CHECK(maglev->key_size == 2);
+    CHECK(maglev->inner_id == 7);
+    REQUIRE(maglev->inner_map.has_value());
+    CHECK(object->maps.at(*maglev->inner_map).name == "maglev_inner");
+    const auto* program = find_program(*object, "tail_one");
+    REQUIRE(program != nullptr);
+    CHECK(program->section == "2/1");
+}
+
+TEST_CASE("elf reader: a map record of an unknown layout is read only when its extra bytes are zero") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/legacy_unknown.o"));
+    REQUIRE_FALSE(object.has_value());
+    CHECK_MESSAGE(object.error().message.find("maps: definition of odd is 24 bytes") != std::string::npos,
+                  object.error().message);
+    CHECK_MESSAGE(object.error().message.find("byte 20 past struct bpf_map_def is not zero") != std::string::npos,
+                  object.error().message);
+
+    // With the extra field zero, the record is a bpf_map_def followed by padding.
+    auto bytes = read_bytes(kDir + "/legacy_unknown.o");
+    const auto maps = locate_section(bytes, "maps");
+    REQUIRE(maps.has_value());
+    REQUIRE(maps->size == 24);
+    std::memset(bytes.data() + maps->offset + 20, 0, 4);
+    auto zeroed = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE_MESSAGE(zeroed.has_value(), (zeroed ? "" : zeroed.error().message));
+    REQUIRE(zeroed->maps.size() == 1);
+    CHECK(zeroed->maps[0].type == 2);
+    CHECK(zeroed->maps[0].max_entries == 1);
+}
+
+TEST_CASE("elf reader: e_machine 0, as older LLVM wrote it, reads as EM_BPF") {
+    auto bytes = read_bytes(kDir + "/libbpf_style.o");
+    auto reference = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE(reference.has_value());
+    set_u16(bytes, 18, 0);
+    auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    REQUIRE(object->programs.size() == reference->programs.size());
+    for (std::size_t i = 0; i < object->programs.size(); ++i) {
+        CHECK(object->programs[i].name == reference->programs[i].name);
+        CHECK(object->programs[i].instructions.size() == reference->programs[i].instructions.size());
+    }
+}
