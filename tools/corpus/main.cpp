@@ -106,7 +106,7 @@ Verdict verify_row(const Row& row, Loaded& loaded) {
 // "r3 must be in [0, 4]" and "r1 must be in [0, 8]" are one cause, and so are the same load error in two objects.
 std::string folded(const std::string& message) {
     static const std::regex object("^load: [^ :]+: ");
-    static const std::regex names("(map|program|definition of|symbol|extern symbol|section|no program) [A-Za-z0-9_.$/]+");
+    static const std::regex names("(map|program(?! type)|definition of|symbol|section) [A-Za-z0-9_.$/]+");
     static const std::regex numbers("-?[0-9]+");
     static const std::regex registers("\\br[0-9]+\\b");
     std::string out = std::regex_replace(message, object, "load: ");
