@@ -322,7 +322,7 @@ class Reader {
     //   20 bytes  Linux's struct bpf_map_def: type, key_size, value_size, max_entries, map_flags
     //   28 bytes  the Linux samples' and Falco's bpf_map_def, adding inner_map_idx and numa_node; or the first
     //             iproute2 struct bpf_elf_map (Cilium), adding id and pinning. Only maps of maps read the sixth field
-    //             (as inner_map_idx); elsewhere both are identifiers, NUMA placement or pinning, which mean nothing here.
+    //             (as inner_map_idx); elsewhere both are ids, NUMA placement or pinning, which mean nothing here.
     //   32 bytes  eBPF for Windows' ebpf_map_definition_in_file_t: ..., inner_map_idx, pinning, id, inner_id
     //   36 bytes  iproute2's struct bpf_elf_map: ..., map_flags, id, pinning, inner_id, inner_idx
     // A record of another size is read as bpf_map_def when the bytes past it are zero, as libbpf does.
