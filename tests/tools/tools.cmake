@@ -75,4 +75,11 @@ set_tests_properties(cli_verify_as_type PROPERTIES PASS_REGULAR_EXPRESSION
 # Linux has no bind hook: without --type the program has no type to be verified as.
 embpf_verify_test(cli_verify_no_type 1 ${seeds}/TraceConnections.o --platform linux)
 set_tests_properties(cli_verify_no_type PROPERTIES PASS_REGULAR_EXPRESSION
-    "0: no program type of platform linux matches section bind \\(choose one with --type\\)\n1 errors")
+    "0: no program type of platform linux matches section bind \\(choose one with --type or --default-type\\)\n1 errors")
+# --default-type types the programs whose section names none, as tc gives its object's "2/1" the classifier type.
+embpf_verify_test(cli_verify_default_type 0 ${EMBPF_TEST_ELF_DIR}/legacy_iproute2.o --default-type sched_cls --json)
+set_tests_properties(cli_verify_default_type PROPERTIES PASS_REGULAR_EXPRESSION
+    "\"section\": \"2/1\",[ \n]+\"type\": \"sched_cls\",[ \n]+\"verdict\": \"verified\"")
+embpf_verify_test(cli_verify_default_type_unknown 2 ${EMBPF_TEST_ELF_DIR}/legacy_iproute2.o --default-type nope)
+set_tests_properties(cli_verify_default_type_unknown PROPERTIES PASS_REGULAR_EXPRESSION
+    "platform linux has no program type nope")

@@ -56,6 +56,35 @@ std::vector<Row> read_expected(const std::string& path) {
     return rows;
 }
 
+// Sections such as Cilium's "2/1" or "from-netdev" name no program type: the project's own loader gives them one.
+// These are the types those loaders give, by object path prefix (the first match counts); like `embpf verify
+// --default-type`, they apply only to programs whose section names no type.
+struct DefaultType {
+    std::string_view prefix;
+    std::string_view type;
+    std::string_view loader;
+};
+constexpr DefaultType kDefaultTypes[] = {
+    {"cilium/bpf_xdp", "xdp", "ip link set dev DEV xdp obj OBJ sec from-netdev"},
+    {"cilium/", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
+    {"bpf_cilium_test/", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
+    {"linux/tc_l2_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
+    {"linux/test_cgrp2_tc_kern.o", "sched_cls", "tc filter add dev DEV egress bpf da obj OBJ sec filter"},
+    {"prototype-kernel/tc_bench01_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ"},
+    {"suricata/", "socket_filter", "Suricata attaches section filter with SO_ATTACH_BPF"},
+    {"cilium-ebpf/loader", "socket_filter", "cilium/ebpf's loader tests load them as socket filters"},
+    {"build/", "socket_filter", "hand-written tests whose programs do not read their context"},
+};
+
+std::string default_type(const std::string& file) {
+    for (const DefaultType& d : kDefaultTypes) {
+        if (file.rfind(d.prefix, 0) == 0) {
+            return std::string(d.type);
+        }
+    }
+    return {};
+}
+
 // One object, opened once for all its programs.
 struct Loaded {
     std::optional<embpf::ObjectSpec> spec;
@@ -179,6 +208,12 @@ int main(int argc, char** argv) {
             auto spec = embpf::ObjectSpec::open(path, platform);
             if (spec) {
                 loaded.spec.emplace(std::move(spec).value());
+                const std::string fallback = default_type(row.file);
+                for (embpf::ProgramSpec& program : loaded.spec->programs()) {
+                    if (program.type.empty()) {
+                        program.type = fallback;
+                    }
+                }
                 auto maps = embpf::verifier::describe_maps(loaded.spec->maps(), *platform);
                 if (maps) {
                     loaded.maps = std::move(maps).value();

@@ -18,6 +18,7 @@ struct VerifyOptions {
     std::string section;
     std::string program;
     std::string type;
+    std::string default_type;
     std::string platform;
     std::string level = "normal";
     bool json = false;
@@ -51,17 +52,30 @@ int run_verify(const VerifyOptions& options) {
         return kExitBadInput;
     }
     const platform::Platform& platform = spec->platform();
-    const platform::ProgramType* forced_type = nullptr;
-    if (!options.type.empty()) {
-        forced_type = platform.program_type(options.type);
-        if (forced_type == nullptr) {
+    const auto type_named = [&platform](const std::string& name) -> const platform::ProgramType* {
+        const platform::ProgramType* type = platform.program_type(name);
+        if (type == nullptr) {
             std::string known;
-            for (const platform::ProgramType& type : platform.program_types()) {
-                known += (known.empty() ? "" : ", ") + type.name;
+            for (const platform::ProgramType& t : platform.program_types()) {
+                known += (known.empty() ? "" : ", ") + t.name;
             }
-            std::cerr << "embpf: platform " << platform.name() << " has no program type " << options.type << " (it has "
+            std::cerr << "embpf: platform " << platform.name() << " has no program type " << name << " (it has "
                       << known << ")\n";
+        }
+        return type;
+    };
+    const platform::ProgramType* forced_type = nullptr;
+    if (!options.type.empty() && (forced_type = type_named(options.type)) == nullptr) {
+        return kExitBadInput;
+    }
+    if (!options.default_type.empty()) {
+        if (type_named(options.default_type) == nullptr) {
             return kExitBadInput;
+        }
+        for (ProgramSpec& program : spec->programs()) {
+            if (program.type.empty()) {
+                program.type = options.default_type;
+            }
         }
     }
     std::vector<const ProgramSpec*> selected;
@@ -93,7 +107,7 @@ int run_verify(const VerifyOptions& options) {
         } else if (type == nullptr) {
             reports.push_back(rejected(*program, "",
                                        "no program type of platform " + platform.name() + " matches section " +
-                                           program->section() + " (choose one with --type)"));
+                                           program->section() + " (choose one with --type or --default-type)"));
         } else {
             reports.push_back(verifier::verify(program->definition, *maps, platform, *type, {.level = level}));
         }
@@ -136,6 +150,8 @@ void add_verify_command(CLI::App& app, int& status) {
     command->add_option("--section", options->section, "verify only the programs of this section");
     command->add_option("--program", options->program, "verify only the program of this name");
     command->add_option("--type", options->type, "program type to verify as (default: chosen from the section)");
+    command->add_option("--default-type", options->default_type,
+                        "program type of the programs whose section names none (as a loader such as tc chooses it)");
     command->add_option("--platform", options->platform, "platform profile (default: chosen from the object)")
         ->check(CLI::IsMember({"windows", "linux"}));
     command->add_option("--level", options->level, "how much the report says (default: normal)")
