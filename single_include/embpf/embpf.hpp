@@ -911,6 +911,10 @@ struct ProgramType {
     std::int64_t return_min = std::numeric_limits<std::int64_t>::min(); ///< the r0 range the hook accepts at exit
     std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
     std::string return_meaning;    ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
+    /// Set for hooks that read a value outside [return_min, return_max] as this one instead of refusing the program
+    /// (Linux's XDP reads an unknown action as XDP_ABORTED): the verifier then warns instead of rejecting, and every
+    /// run returns this value when the low 32 bits of r0, read as signed, fall outside the range.
+    std::optional<std::int64_t> out_of_range_return;
     std::uint32_t platform_id = 0; ///< the platform's own number for the type (BPF_PROG_TYPE_XDP, ...)
     /// The longest data range (packet) the hook hands a program, in bytes. The verifier's bounds on loops over packet
     /// bytes rest on it, and every entry point refuses a context whose data range is longer.
@@ -1622,7 +1626,9 @@ inline constexpr std::uint32_t kMaxInvocationDepth = 8;
 /// (Program::run) holds one around the chain. The chain's tail-call count and pending tail call belong to it: a
 /// nested invocation (a host helper that runs another program) starts its own chain and gives the outer one back
 /// when it ends, so it can neither reset nor use up the outer chain's count. Past kMaxInvocationDepth nested
-/// invocations, entered() is false and the invoker must refuse to run.
+/// invocations, entered() is false and the invoker must refuse to run. When it ends, it discards the ring-buffer
+/// records its programs reserved and still hold (a run stopped by an instruction budget or a fault, or an unverified
+/// program), so that the consumer is never stuck behind one.
 class InvocationScope {
   public:
     InvocationScope() noexcept;
@@ -1635,6 +1641,7 @@ class InvocationScope {
   private:
     std::uint32_t m_outer_tail_calls = 0;
     const exec::Executable* m_outer_pending = nullptr;
+    std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
     bool m_entered = false;
 };
 
@@ -1907,7 +1914,7 @@ class ProgramArrayMap final : public Map {
 
     /// Fixes the program type the array serves, as Linux fixes a program array's owner type: the first call (at the
     /// load of a program that tail-calls through the array, or the first typed set_program) sets it; later calls
-    /// refuse a type of another name or context layout. A tail call keeps the caller's context, so a program of
+    /// refuse a type of another name, context layout, data-range limit or return range. A tail call keeps the caller's context, so a program of
     /// another type would read and write it with another layout (a socket filter writing __sk_buff::cb past the end
     /// of an xdp_md).
     [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);

@@ -536,6 +536,14 @@ Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size,
             total.r0 = next->run(ctx, ctx_size);
         }
     }
+    // A hook that tolerates any return value reads one outside its range as its fallback (XDP_ABORTED, SK_DROP).
+    const platform::ProgramType& type = *m_state->type;
+    if (type.out_of_range_return) {
+        const auto value = static_cast<std::int64_t>(static_cast<std::int32_t>(total.r0));
+        if (value < type.return_min || value > type.return_max) {
+            total.r0 = static_cast<std::uint64_t>(*type.out_of_range_return);
+        }
+    }
     return total;
 }
 

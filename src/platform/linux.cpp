@@ -523,6 +523,11 @@ ProgramType type(std::string_view name, std::uint32_t platform_id, std::vector<s
     return t;
 }
 
+ProgramType lenient(ProgramType t, std::int64_t read_as) {
+    t.out_of_range_return = read_as;
+    return t;
+}
+
 void require(Result<void> result) {
     if (!result) {
         // Only a wrong built-in table gets here; the platform tests catch it before anyone else can.
@@ -585,8 +590,11 @@ Platform build() {
              "TC_ACT_UNSPEC=-1, TC_ACT_OK=0, TC_ACT_SHOT=2, TC_ACT_REDIRECT=7, ..."));
     add(type("tracepoint", 5, {"tracepoint/", "tp/"}, tracepoint_context(), helper_set({kBase, kTracing}), kAny,
              kAnyMax, "ignored"));
-    add(type("xdp", 6, {"xdp"}, context_of(24, 4, kXdpMdFields, {}, {}), helper_set({kBase, kXdp}), 0, 4,
-             "XDP_ABORTED=0, XDP_DROP=1, XDP_PASS=2, XDP_TX=3, XDP_REDIRECT=4"));
+    // XDP, sk_skb and sk_msg do not refuse a program for its return value: the kernel reads an unknown XDP action as
+    // XDP_ABORTED and an unknown verdict as SK_DROP.
+    add(lenient(type("xdp", 6, {"xdp"}, context_of(24, 4, kXdpMdFields, {}, {}), helper_set({kBase, kXdp}), 0, 4,
+                     "XDP_ABORTED=0, XDP_DROP=1, XDP_PASS=2, XDP_TX=3, XDP_REDIRECT=4"),
+                0));
     add(type("perf_event", 7, {"perf_event"}, perf_event_context(), helper_set({kBase, kTracing}), kAny, kAnyMax,
              "ignored"));
     add(type("cgroup_skb", 8, {"cgroup_skb/ingress", "cgroup_skb/egress", "cgroup/skb"}, cgroup_skb_context(),
@@ -598,9 +606,12 @@ Platform build() {
              helper_set({kBase, kCgroupSock}), 0, 1, "1 allows, 0 rejects"));
     add(type("sock_ops", 13, {"sockops"}, context_of(216, 8, kSockOpsFields, {}, {"args", "sk_txhash"}),
              helper_set({kBase, kSockOps}), 0, 1, "1 on success; the reply goes in args (reply)"));
-    add(type("sk_skb", 14, {"sk_skb"}, sk_skb_context(), helper_set({kBase, kSkSkb}), 0, 1, "SK_DROP=0, SK_PASS=1"));
-    add(type("sk_msg", 16, {"sk_msg"}, context_of(80, 8, kSkMsgFields, {}, {}), helper_set({kBase, kSkMsg}), 0, 1,
-             "SK_DROP=0, SK_PASS=1"));
+    add(lenient(
+        type("sk_skb", 14, {"sk_skb"}, sk_skb_context(), helper_set({kBase, kSkSkb}), 0, 1, "SK_DROP=0, SK_PASS=1"),
+        0));
+    add(lenient(type("sk_msg", 16, {"sk_msg"}, context_of(80, 8, kSkMsgFields, {}, {}), helper_set({kBase, kSkMsg}), 0,
+                     1, "SK_DROP=0, SK_PASS=1"),
+                0));
     add(type("raw_tracepoint", 17, {"raw_tracepoint/", "raw_tp/"}, u64_args_context(), helper_set({kBase, kTracing}),
              kAny, kAnyMax, "ignored"));
     add(type(

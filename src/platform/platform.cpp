@@ -376,6 +376,11 @@ Result<void> Platform::add_program_type(ProgramType type) {
     if (type.return_min > type.return_max) {
         return Error::invalid(where + "return_min is greater than return_max");
     }
+    if (type.out_of_range_return &&
+        (*type.out_of_range_return < type.return_min || *type.out_of_range_return > type.return_max)) {
+        return Error::invalid(where + "out_of_range_return " + std::to_string(*type.out_of_range_return) +
+                              " is outside [return_min, return_max]");
+    }
     // The verifier keeps pointer offsets within 2^29; a longer data range would take the packet's end past them.
     if (type.max_data_size > (std::uint32_t{1} << 29)) {
         return Error::invalid(where + "max_data_size is larger than 536870912 bytes");

@@ -330,9 +330,14 @@ bool ProgramArrayMap::clear_entry(std::uint32_t index) noexcept {
 Result<void> ProgramArrayMap::bind_program_type(const platform::ProgramType& type) {
     std::lock_guard lock(m_owner_mutex);
     if (!m_owner) {
+        // What the verifier assumed of each program and the entry point checks for the first of a chain.
         platform::ProgramType owner;
         owner.name = type.name;
         owner.context = type.context;
+        owner.max_data_size = type.max_data_size;
+        owner.return_min = type.return_min;
+        owner.return_max = type.return_max;
+        owner.out_of_range_return = type.out_of_range_return;
         m_owner = std::move(owner);
         return {};
     }
@@ -345,6 +350,19 @@ Result<void> ProgramArrayMap::bind_program_type(const platform::ProgramType& typ
                               std::to_string(m_owner->context.size) + " bytes; this " + type.name +
                               " program's context has another layout (" + std::to_string(type.context.size) +
                               " bytes)");
+    }
+    // The first program's entry checks the data range against its type's limit and its hook reads the last
+    // program's r0: a program verified for a longer packet or another return range would break both.
+    if (m_owner->max_data_size != type.max_data_size) {
+        return Error::invalid(label() + " serves " + m_owner->name + " programs verified for data ranges up to " +
+                              std::to_string(m_owner->max_data_size) + " bytes; this program's type has " +
+                              std::to_string(type.max_data_size));
+    }
+    if (m_owner->return_min != type.return_min || m_owner->return_max != type.return_max ||
+        m_owner->out_of_range_return != type.out_of_range_return) {
+        return Error::invalid(label() + " serves " + m_owner->name + " programs that return a value in [" +
+                              std::to_string(m_owner->return_min) + ", " + std::to_string(m_owner->return_max) +
+                              "]; this program's type has another return range");
     }
     return {};
 }

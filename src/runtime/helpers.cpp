@@ -16,12 +16,15 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <random>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace embpf::runtime {
 
@@ -81,18 +84,52 @@ u64 ringbuf_output(u64 map, u64 data, u64 size, u64 flags, u64) {
     RingBufferMap* ring = ring_of(map);
     return ring == nullptr ? from_long(-EINVAL) : from_long(ring->output(ptr<const void>(data), size, flags));
 }
+// The records this thread's programs hold, so that a run that stops before its exit (an instruction budget, a fault
+// in the checked interpreter, an unverified program) does not leave one reserved for ever, which would stop the
+// consumer there. An invocation discards what it reserved and still holds when it ends.
+struct OpenRecord {
+    RingBufferMap* ring = nullptr;
+    void* sample = nullptr;
+};
+constexpr std::size_t kMaxOpenRecords = 4096;
+thread_local std::vector<OpenRecord> t_open_records;
+
+void forget_record(const void* sample) noexcept {
+    for (auto it = t_open_records.rbegin(); it != t_open_records.rend(); ++it) {
+        if (it->sample == sample) {
+            t_open_records.erase(std::next(it).base());
+            return;
+        }
+    }
+}
+
 u64 ringbuf_reserve(u64 map, u64 size, u64 flags, u64, u64) {
     RingBufferMap* ring = ring_of(map);
-    return ring == nullptr ? 0 : reinterpret_cast<std::uintptr_t>(ring->reserve(size, flags));
+    if (ring == nullptr || t_open_records.size() >= kMaxOpenRecords) {
+        return 0;
+    }
+    void* sample = ring->reserve(size, flags);
+    if (sample == nullptr) {
+        return 0;
+    }
+    try {
+        t_open_records.push_back({ring, sample});
+    } catch (const std::bad_alloc&) {
+        ring->discard(sample, 0);
+        return 0;
+    }
+    return reinterpret_cast<std::uintptr_t>(sample);
 }
 u64 ringbuf_submit(u64 sample, u64 flags, u64, u64, u64) {
     if (RingBufferMap* ring = RingBufferMap::from_sample(ptr<const void>(sample))) {
+        forget_record(ptr<const void>(sample));
         ring->submit(ptr<void>(sample), flags);
     }
     return 0;
 }
 u64 ringbuf_discard(u64 sample, u64 flags, u64, u64, u64) {
     if (RingBufferMap* ring = RingBufferMap::from_sample(ptr<const void>(sample))) {
+        forget_record(ptr<const void>(sample));
         ring->discard(ptr<void>(sample), flags);
     }
     return 0;
@@ -485,7 +522,7 @@ void begin_invocation() noexcept {
 }
 
 InvocationScope::InvocationScope() noexcept
-    : m_outer_tail_calls(t_tail_calls), m_outer_pending(t_pending_tail_call),
+    : m_outer_tail_calls(t_tail_calls), m_outer_pending(t_pending_tail_call), m_outer_records(t_open_records.size()),
       m_entered(t_invocation_depth < kMaxInvocationDepth) {
     if (m_entered) {
         ++t_invocation_depth;
@@ -495,6 +532,11 @@ InvocationScope::InvocationScope() noexcept
 }
 
 InvocationScope::~InvocationScope() {
+    while (t_open_records.size() > m_outer_records) {
+        const OpenRecord record = t_open_records.back();
+        t_open_records.pop_back();
+        record.ring->discard(record.sample, 0);
+    }
     if (m_entered) {
         --t_invocation_depth;
         t_tail_calls = m_outer_tail_calls;

@@ -329,6 +329,12 @@ void Semantics::report(std::size_t pc, std::string message, std::string assertio
     }
 }
 
+void Semantics::warn(std::size_t pc, std::string message) const {
+    if (m_sink != nullptr) {
+        m_sink->push_back({pc, std::move(message), "", true});
+    }
+}
+
 State Semantics::initial() const {
     State s;
     s.regs[1] = {Kind::ctx, false, 0};
@@ -1605,7 +1611,12 @@ void Semantics::check_exit(State& s, std::size_t pc) const {
     const Interval v = s.zone.interval(reg_var(0));
     if (v.lo < lo || v.hi > hi) {
         const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-        report(pc, "r0 must be in " + range + " at exit for " + m_type.name, "r0 in " + range);
+        if (m_type.out_of_range_return) {
+            warn(pc, "r0 may be outside " + range + " at exit for " + m_type.name + ", which the hook reads as " +
+                         std::to_string(*m_type.out_of_range_return));
+        } else {
+            report(pc, "r0 must be in " + range + " at exit for " + m_type.name, "r0 in " + range);
+        }
     }
 }
 

@@ -19,6 +19,7 @@ struct Finding {
     std::size_t pc = 0;
     std::string message;
     std::string assertion;
+    bool warning = false; ///< true for what the program may do and the hook tolerates; false for an error
 };
 
 /// A pseudo `lddw` resolved: which map, and whether it loads the map or a pointer into its value.
@@ -58,6 +59,7 @@ class Semantics {
 
   private:
     void report(std::size_t pc, std::string message, std::string assertion = {}) const;
+    void warn(std::size_t pc, std::string message) const;
     bool usable(State& s, std::size_t pc, int r) const;
     void alu(State& s, std::size_t pc, const isa::Instruction& ins) const;
     void load(State& s, std::size_t pc, const isa::Instruction& ins) const;

@@ -354,14 +354,16 @@ Report verify(const ProgramInput& input, const platform::Platform& platform, con
     report.section = input.section;
     report.type = type.name;
     auto finish = [&]() -> Report {
-        std::sort(report.errors.begin(), report.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
-            return std::tie(a.pc, a.message, a.assertion) < std::tie(b.pc, b.message, b.assertion);
-        });
-        report.errors.erase(std::unique(report.errors.begin(), report.errors.end(),
-                                        [](const Diagnostic& a, const Diagnostic& b) {
-                                            return a.pc == b.pc && a.message == b.message && a.assertion == b.assertion;
-                                        }),
-                            report.errors.end());
+        for (std::vector<Diagnostic>* list : {&report.errors, &report.warnings}) {
+            std::sort(list->begin(), list->end(), [](const Diagnostic& a, const Diagnostic& b) {
+                return std::tie(a.pc, a.message, a.assertion) < std::tie(b.pc, b.message, b.assertion);
+            });
+            list->erase(std::unique(list->begin(), list->end(),
+                                    [](const Diagnostic& a, const Diagnostic& b) {
+                                        return a.pc == b.pc && a.message == b.message && a.assertion == b.assertion;
+                                    }),
+                        list->end());
+        }
         for (Diagnostic& d : report.errors) {
             d.source = source_of(input.lines, d.pc);
         }
@@ -432,7 +434,8 @@ Report verify(const ProgramInput& input, const platform::Platform& platform, con
     analysis.run();
     const std::optional<std::uint64_t> bound = analysis.instruction_bound();
     for (Finding& f : analysis.findings()) {
-        report.errors.push_back({f.pc, std::move(f.message), std::move(f.assertion), std::nullopt});
+        (f.warning ? report.warnings : report.errors)
+            .push_back({f.pc, std::move(f.message), std::move(f.assertion), std::nullopt});
     }
     report.instruction_bound = bound;
     // Warnings: instructions no run reaches.

@@ -2,6 +2,7 @@
 // over, the program types in a program array, nested invocations, the platform's lifetime, the trace sink and what
 // printing may read.
 #include "embpf/api/object.hpp"
+#include "embpf/api/ring_buffer.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "low_packet.hpp"
 #include "seed_types.hpp"
@@ -155,6 +156,109 @@ TEST_CASE("program arrays: an entry of another program type is refused, at load 
     auto r0 = object.program("dispatch").value().run(&ctx, sizeof ctx);
     REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
     CHECK(*r0 == 2); // XDP_PASS from `fits`
+}
+
+// mixed_types.o's program `fits` alone (it calls no helper), on `platform` (whose only type is xdp).
+Object load_xdp_only(const platform::Platform& platform) {
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/mixed_types.o"), &platform);
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    std::erase_if(spec->programs(), [](const ProgramSpec& p) { return p.name() != "fits"; });
+    auto object = Object::load(*spec, platform);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    return std::move(object).value();
+}
+
+TEST_CASE("program arrays: a program verified for a longer data range or another return range is refused") {
+    // The same type on another platform, changed in what the verifier assumed: a tail call from a linux() xdp program
+    // would hand it a packet longer than it was verified for, or return a value its hook does not accept.
+    const Object object = load(kTail + "/mixed_types.o", &platform::linux());
+    MapHandle jump = object.map("jump").value();
+    struct Change {
+        const char* what;
+        void (*apply)(platform::ProgramType&);
+        const char* error;
+    };
+    const Change changes[] = {
+        {"a shorter max_data_size", [](platform::ProgramType& t) { t.max_data_size = 64; }, "data ranges up to 65535"},
+        {"a wider return range", [](platform::ProgramType& t) { t.return_max = 1000; }, "another return range"},
+        {"a strict return range", [](platform::ProgramType& t) { t.out_of_range_return.reset(); },
+         "another return range"},
+    };
+    for (const Change& change : changes) {
+        CAPTURE(change.what);
+        platform::Platform other("other", platform::linux().map_types());
+        platform::ProgramType xdp = *platform::linux().program_type("xdp");
+        xdp.helpers.clear();
+        change.apply(xdp);
+        REQUIRE(other.add_program_type(xdp).has_value());
+        const Object callee = load_xdp_only(other);
+        auto refused = jump.set_program(0, callee.program("fits").value());
+        REQUIRE_FALSE(refused.has_value());
+        CHECK_MESSAGE(contains(refused.error().message, change.error), refused.error().message);
+    }
+    // The same assumptions on another platform are welcome.
+    platform::Platform same("same", platform::linux().map_types());
+    platform::ProgramType xdp = *platform::linux().program_type("xdp");
+    xdp.helpers.clear();
+    REQUIRE(same.add_program_type(xdp).has_value());
+    const Object callee = load_xdp_only(same);
+    CHECK(jump.set_program(0, callee.program("fits").value()).has_value());
+}
+
+// --- return values ----------------------------------------------------------------------------------------------
+
+TEST_CASE("return values: Linux's XDP reads a value that is no action as XDP_ABORTED") {
+    const Object object = load(kTail + "/xdp_return.o", &platform::linux());
+    const Program program = object.program("action_from_ifindex").value();
+    REQUIRE(program.verified());
+    REQUIRE(program.verification().warnings.size() == 1);
+    const testing_packets::LowPacket packet(0);
+    struct Case {
+        std::uint32_t ifindex;
+        std::uint64_t action;
+    };
+    for (const Case c : {Case{0, 0}, Case{2, 2}, Case{4, 4}, Case{5, 0}, Case{0xFFFFFFFF, 0}, Case{0x80000000, 0}}) {
+        CAPTURE(c.ifindex);
+        struct {
+            std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+        } ctx{packet.start(), packet.end(), 0, c.ifindex, 0, 0};
+        auto r0 = program.run(&ctx, sizeof ctx);
+        REQUIRE(r0.has_value());
+        CHECK(*r0 == c.action);
+        auto checked = program.run_checked(&ctx, sizeof ctx);
+        REQUIRE(checked.has_value());
+        CHECK(checked->r0 == c.action);
+    }
+}
+
+// --- runs that stop early ---------------------------------------------------------------------------------------
+
+TEST_CASE("a run stopped by its instruction budget discards the ring-buffer record it held") {
+    const Object object = load(kTail + "/ring_loop.o", &platform::linux());
+    const Program program = object.program("reserve_loop_submit").value();
+    auto records = object.ring_buffer<std::uint64_t>("records");
+    REQUIRE(records.has_value());
+    const testing_packets::LowPacket packet(0);
+    struct {
+        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+    } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+    auto stopped = program.run_checked(&ctx, sizeof ctx, 50);
+    REQUIRE_FALSE(stopped.has_value());
+    CHECK(contains(stopped.error().message, "budget"));
+    for (int i = 0; i < 3; ++i) {
+        auto r0 = program.run(&ctx, sizeof ctx);
+        REQUIRE(r0.has_value());
+        CHECK(*r0 == 2);
+    }
+    // The stopped run's record was discarded: the three later ones reach the consumer, and nothing is left.
+    std::size_t delivered = 0;
+    auto consumed = records->consume([&](const std::uint64_t& sum) {
+        CHECK(sum >= 200);
+        ++delivered;
+    });
+    CHECK(delivered == 3);
+    CHECK(consumed.total() == 3);
+    CHECK(records->available() == 0);
 }
 
 // --- nested invocations -----------------------------------------------------------------------------------------

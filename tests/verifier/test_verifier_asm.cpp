@@ -1100,10 +1100,11 @@ TEST_CASE("verifier asm: loops and termination") {
             r0 = 3
             exit)",
             rejected(1, "r0 must be in [0, 2] at exit for bind", "r0 in [0, 2]")),
+        // Linux's XDP reads an unknown action as XDP_ABORTED: a warning, not a rejection (see the test below).
         row("r0 = 5 from xdp on Linux", linux_xdp, {}, R"(
             r0 = 5
             exit)",
-            rejected(1, "r0 must be in [0, 4] at exit for xdp", "r0 in [0, 4]")),
+            accepted(2)),
         row("r0 = 0 or 4 from xdp on Linux", linux_xdp, {}, R"(
             r2 = *(u32 *)(r1 + 12)
             r0 = 0
@@ -1113,6 +1114,29 @@ TEST_CASE("verifier asm: loops and termination") {
             exit)",
             accepted(5)),
     });
+}
+
+TEST_CASE("verifier asm: a return value the hook reads as its fallback is a warning, not an error") {
+    auto program = embpf::isa::assemble(R"(
+        r0 = *(u32 *)(r1 + 12)
+        exit)");
+    REQUIRE(program.has_value());
+    const platform::Platform& linux_platform = platform::linux();
+    const verifier::ProgramInput input{"ifindex", "xdp", *program, {}, {}, {}};
+    const verifier::Report report = verifier::verify(input, linux_platform, *linux_platform.program_type("xdp"));
+    CHECK(report.verified);
+    REQUIRE(report.warnings.size() == 1);
+    CHECK(report.warnings[0].pc == 1);
+    CHECK(report.warnings[0].message == "r0 may be outside [0, 4] at exit for xdp, which the hook reads as 0");
+    CHECK(contains(report.text(verifier::Level::informational), "r0 may be outside [0, 4]"));
+
+    // A type whose range is strict still refuses it.
+    platform::ProgramType strict = *linux_platform.program_type("xdp");
+    strict.out_of_range_return.reset();
+    const verifier::Report refused = verifier::verify(input, linux_platform, strict);
+    CHECK_FALSE(refused.verified);
+    REQUIRE(refused.errors.size() == 1);
+    CHECK(refused.errors[0].message == "r0 must be in [0, 4] at exit for xdp");
 }
 
 // Shapes clang emits for packet parsing, which a verifier must follow to be of use.

@@ -145,6 +145,10 @@ struct ProgramType {
     std::int64_t return_min = std::numeric_limits<std::int64_t>::min(); ///< the r0 range the hook accepts at exit
     std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
     std::string return_meaning;    ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
+    /// Set for hooks that read a value outside [return_min, return_max] as this one instead of refusing the program
+    /// (Linux's XDP reads an unknown action as XDP_ABORTED): the verifier then warns instead of rejecting, and every
+    /// run returns this value when the low 32 bits of r0, read as signed, fall outside the range.
+    std::optional<std::int64_t> out_of_range_return;
     std::uint32_t platform_id = 0; ///< the platform's own number for the type (BPF_PROG_TYPE_XDP, ...)
     /// The longest data range (packet) the hook hands a program, in bytes. The verifier's bounds on loops over packet
     /// bytes rest on it, and every entry point refuses a context whose data range is longer.

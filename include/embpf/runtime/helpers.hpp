@@ -50,7 +50,9 @@ inline constexpr std::uint32_t kMaxInvocationDepth = 8;
 /// (Program::run) holds one around the chain. The chain's tail-call count and pending tail call belong to it: a
 /// nested invocation (a host helper that runs another program) starts its own chain and gives the outer one back
 /// when it ends, so it can neither reset nor use up the outer chain's count. Past kMaxInvocationDepth nested
-/// invocations, entered() is false and the invoker must refuse to run.
+/// invocations, entered() is false and the invoker must refuse to run. When it ends, it discards the ring-buffer
+/// records its programs reserved and still hold (a run stopped by an instruction budget or a fault, or an unverified
+/// program), so that the consumer is never stuck behind one.
 class InvocationScope {
   public:
     InvocationScope() noexcept;
@@ -63,6 +65,7 @@ class InvocationScope {
   private:
     std::uint32_t m_outer_tail_calls = 0;
     const exec::Executable* m_outer_pending = nullptr;
+    std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
     bool m_entered = false;
 };
 

@@ -221,7 +221,7 @@ class ProgramArrayMap final : public Map {
 
     /// Fixes the program type the array serves, as Linux fixes a program array's owner type: the first call (at the
     /// load of a program that tail-calls through the array, or the first typed set_program) sets it; later calls
-    /// refuse a type of another name or context layout. A tail call keeps the caller's context, so a program of
+    /// refuse a type of another name, context layout, data-range limit or return range. A tail call keeps the caller's context, so a program of
     /// another type would read and write it with another layout (a socket filter writing __sk_buff::cb past the end
     /// of an xdp_md).
     [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
