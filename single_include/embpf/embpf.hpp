@@ -910,7 +910,7 @@ struct ProgramType {
     std::vector<HelperPrototype> own_helpers;
     std::int64_t return_min = std::numeric_limits<std::int64_t>::min(); ///< the r0 range the hook accepts at exit
     std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
-    std::string return_meaning;    ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
+    std::string return_meaning; ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
     /// Set for hooks that read a value outside [return_min, return_max] as this one instead of refusing the program
     /// (Linux's XDP reads an unknown action as XDP_ABORTED): the verifier then warns instead of rejecting, and every
     /// run returns this value when the low 32 bits of r0, read as signed, fall outside the range.
@@ -1914,9 +1914,9 @@ class ProgramArrayMap final : public Map {
 
     /// Fixes the program type the array serves, as Linux fixes a program array's owner type: the first call (at the
     /// load of a program that tail-calls through the array, or the first typed set_program) sets it; later calls
-    /// refuse a type of another name, context layout, data-range limit or return range. A tail call keeps the caller's context, so a program of
-    /// another type would read and write it with another layout (a socket filter writing __sk_buff::cb past the end
-    /// of an xdp_md).
+    /// refuse a type of another name, context layout, data-range limit or return range. A tail call keeps the caller's
+    /// context, so a program of another type would read and write it with another layout (a socket filter writing
+    /// __sk_buff::cb past the end of an xdp_md).
     [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
     /// Sets (or, with nullptr, clears) entry `index`. With `type` (what the public API always passes), a program of
     /// another type than the array's is refused; without it the caller vouches for the program's type.

@@ -144,7 +144,7 @@ struct ProgramType {
     std::vector<HelperPrototype> own_helpers;
     std::int64_t return_min = std::numeric_limits<std::int64_t>::min(); ///< the r0 range the hook accepts at exit
     std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
-    std::string return_meaning;    ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
+    std::string return_meaning; ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
     /// Set for hooks that read a value outside [return_min, return_max] as this one instead of refusing the program
     /// (Linux's XDP reads an unknown action as XDP_ABORTED): the verifier then warns instead of rejecting, and every
     /// run returns this value when the low 32 bits of r0, read as signed, fall outside the range.

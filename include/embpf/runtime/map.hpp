@@ -221,9 +221,9 @@ class ProgramArrayMap final : public Map {
 
     /// Fixes the program type the array serves, as Linux fixes a program array's owner type: the first call (at the
     /// load of a program that tail-calls through the array, or the first typed set_program) sets it; later calls
-    /// refuse a type of another name, context layout, data-range limit or return range. A tail call keeps the caller's context, so a program of
-    /// another type would read and write it with another layout (a socket filter writing __sk_buff::cb past the end
-    /// of an xdp_md).
+    /// refuse a type of another name, context layout, data-range limit or return range. A tail call keeps the caller's
+    /// context, so a program of another type would read and write it with another layout (a socket filter writing
+    /// __sk_buff::cb past the end of an xdp_md).
     [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
     /// Sets (or, with nullptr, clears) entry `index`. With `type` (what the public API always passes), a program of
     /// another type than the array's is refused; without it the caller vouches for the program's type.
