@@ -28,6 +28,8 @@ using R = ReturnKind;
 constexpr bool kMovesPacket = true; // bpf_helper_changes_pkt_data()
 constexpr bool kKeepsPacket = false;
 constexpr bool kReadsHost = true; // reads any address the program names
+constexpr bool kNoHostReads = false;
+constexpr bool kReadsWritable = true; // reads its writable memory argument before writing it (in/out structs)
 
 using detail::HelperRow;
 using detail::make;
@@ -77,6 +79,20 @@ constexpr HelperRow kHelpers[] = {
     {17, "get_cgroup_classid", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {18, "skb_vlan_push", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
     {19, "skb_vlan_pop", R::integer, {A::ptr_to_ctx}, kMovesPacket},
+    // skb_get_tunnel_key, skb_get_tunnel_opt, skb_get_xfrm_state, perf_event_read_value, perf_prog_read_value and
+    // get_ns_current_pid_tgid clear the whole buffer on every failure and fill all of it on success (a size other
+    // than the struct's is a failure): Writes::all.
+    {20,
+     "skb_get_tunnel_key",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_writable_mem, A::const_size, A::anything},
+     kKeepsPacket,
+     Writes::all},
+    {21,
+     "skb_set_tunnel_key",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size, A::anything},
+     kKeepsPacket},
     {22, "perf_event_read", R::integer, {A::ptr_to_map, A::anything}, kKeepsPacket},
     {23, "redirect", R::integer, {A::anything, A::anything}, kKeepsPacket},
     {24, "get_route_realm", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
@@ -98,10 +114,19 @@ constexpr HelperRow kHelpers[] = {
      {A::ptr_to_readable_mem_or_null, A::const_size_or_zero, A::ptr_to_readable_mem_or_null, A::const_size_or_zero,
       A::anything},
      kKeepsPacket},
+    {29,
+     "skb_get_tunnel_opt",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_writable_mem, A::const_size},
+     kKeepsPacket,
+     Writes::all},
+    {30, "skb_set_tunnel_opt", R::integer, {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size}, kKeepsPacket},
     {31, "skb_change_proto", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
     {32, "skb_change_type", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    {33, "skb_under_cgroup", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::anything}, kKeepsPacket},
     {34, "get_hash_recalc", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {35, "get_current_task", R::integer, {}, kKeepsPacket},
+    {37, "current_task_under_cgroup", R::integer, {A::ptr_to_map, A::anything}, kKeepsPacket},
     {38, "skb_change_tail", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
     {39, "skb_pull_data", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
     {40, "csum_update", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
@@ -129,11 +154,24 @@ constexpr HelperRow kHelpers[] = {
     {52, "sk_redirect_map", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::anything, A::anything}, kKeepsPacket},
     {53, "sock_map_update", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {54, "xdp_adjust_meta", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
+    {55,
+     "perf_event_read_value",
+     R::integer,
+     {A::ptr_to_map, A::anything, A::ptr_to_writable_mem, A::const_size},
+     kKeepsPacket,
+     Writes::all},
+    {56,
+     "perf_prog_read_value",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_writable_mem, A::const_size},
+     kKeepsPacket,
+     Writes::all},
     {57,
      "getsockopt",
      R::integer,
      {A::ptr_to_ctx, A::anything, A::anything, A::ptr_to_writable_mem, A::const_size},
      kKeepsPacket},
+    {58, "override_return", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
     {59, "sock_ops_cb_flags_set", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
     {60, "msg_redirect_map", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::anything, A::anything}, kKeepsPacket},
     {61, "msg_apply_bytes", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
@@ -141,6 +179,12 @@ constexpr HelperRow kHelpers[] = {
     {63, "msg_pull_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
     {64, "bind", R::integer, {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size}, kKeepsPacket},
     {65, "xdp_adjust_tail", R::integer, {A::ptr_to_ctx, A::anything}, kMovesPacket},
+    {66,
+     "skb_get_xfrm_state",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size, A::anything},
+     kKeepsPacket,
+     Writes::all},
     {67,
      "get_stack",
      R::integer,
@@ -152,11 +196,22 @@ constexpr HelperRow kHelpers[] = {
      {A::ptr_to_ctx, A::anything, A::ptr_to_writable_mem, A::const_size, A::anything},
      kKeepsPacket,
      Writes::all},
+    // The lookup parameters go in and the results come back in the same struct: it must be initialized, and the
+    // helper writes only some of it, on some returns.
+    {69,
+     "fib_lookup",
+     R::integer,
+     {A::ptr_to_ctx, A::ptr_to_writable_mem, A::const_size, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kNoHostReads,
+     kReadsWritable},
     {70, "sock_hash_update", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {71, "msg_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {72, "sk_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {79, "skb_cgroup_id", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {80, "get_current_cgroup_id", R::integer, {}, kKeepsPacket},
+    {83, "skb_ancestor_cgroup_id", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
     {87, "map_push_elem", R::integer, {A::ptr_to_map, A::ptr_to_map_value, A::anything}, kKeepsPacket},
     {88, "map_pop_elem", R::integer, {A::ptr_to_map, A::ptr_to_uninit_map_value}, kKeepsPacket, Writes::all},
     {89, "map_peek_elem", R::integer, {A::ptr_to_map, A::ptr_to_uninit_map_value}, kKeepsPacket, Writes::all},
@@ -192,7 +247,18 @@ constexpr HelperRow kHelpers[] = {
      kKeepsPacket,
      Writes::all,
      kReadsHost},
+    {117, "send_signal_thread", R::integer, {A::anything}, kKeepsPacket},
     {118, "jiffies64", R::integer, {}, kKeepsPacket},
+    {120,
+     "get_ns_current_pid_tgid",
+     R::integer,
+     {A::anything, A::anything, A::ptr_to_writable_mem, A::const_size},
+     kKeepsPacket,
+     Writes::all},
+    // The kernel also takes null for the context here (ARG_PTR_TO_CTX_OR_NULL, then it answers for the initial
+    // namespace); embpf has no such kind and asks for the context, which is narrower, never looser.
+    {122, "get_netns_cookie", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {123, "get_current_ancestor_cgroup_id", R::integer, {A::anything}, kKeepsPacket},
     {125, "ktime_get_boot_ns", R::integer, {}, kKeepsPacket},
     {130,
      "ringbuf_output",
@@ -207,6 +273,7 @@ constexpr HelperRow kHelpers[] = {
     {132, "ringbuf_submit", R::void_, {A::ptr_to_alloc_mem, A::anything}, kKeepsPacket},
     {133, "ringbuf_discard", R::void_, {A::ptr_to_alloc_mem, A::anything}, kKeepsPacket},
     {134, "ringbuf_query", R::integer, {A::ptr_to_map, A::anything}, kKeepsPacket},
+    {135, "csum_level", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
     {142,
      "load_hdr_opt",
      R::integer,
@@ -218,6 +285,21 @@ constexpr HelperRow kHelpers[] = {
      {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size, A::anything},
      kMovesPacket},
     {144, "reserve_hdr_opt", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kKeepsPacket},
+    // Like probe_read_user: reads any user address the program names, and clears the buffer when it fails.
+    {148,
+     "copy_from_user",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket,
+     Writes::all,
+     kReadsHost},
+    {151, "skb_cgroup_classid", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {152,
+     "redirect_neigh",
+     R::integer,
+     {A::anything, A::ptr_to_readable_mem_or_null, A::const_size_or_zero, A::anything},
+     kKeepsPacket},
+    {155, "redirect_peer", R::integer, {A::anything, A::anything}, kKeepsPacket},
     {160, "ktime_get_coarse_ns", R::integer, {}, kKeepsPacket},
     {164,
      "for_each_map_elem",
@@ -231,6 +313,11 @@ constexpr HelperRow kHelpers[] = {
       A::const_size_or_zero},
      kKeepsPacket,
      Writes::all},
+    {173, "get_func_ip", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {174, "get_attach_cookie", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    // It copies as many whole branch entries as it has, which may be none: nothing is proven written. The kernel
+    // checks two arguments only (the flags in r3 go unchecked).
+    {176, "get_branch_snapshot", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero}, kKeepsPacket},
     {177,
      "trace_vprintk",
      R::integer,
@@ -240,6 +327,9 @@ constexpr HelperRow kHelpers[] = {
      kReadsHost},
     {181, "loop", R::integer, {A::anything, A::ptr_to_func, A::ptr_to_stack_or_null, A::anything}, kKeepsPacket},
     {182, "strncmp", R::integer, {A::ptr_to_readable_mem, A::const_size, A::ptr_to_const_str}, kKeepsPacket},
+    {185, "get_func_arg_cnt", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {186, "get_retval", R::integer, {}, kKeepsPacket},
+    {187, "set_retval", R::integer, {A::anything}, kKeepsPacket},
     {188, "xdp_get_buff_len", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {189,
      "xdp_load_bytes",
@@ -252,6 +342,7 @@ constexpr HelperRow kHelpers[] = {
      R::integer,
      {A::ptr_to_ctx, A::anything, A::ptr_to_readable_mem, A::const_size},
      kKeepsPacket},
+    {192, "skb_set_tstamp", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kKeepsPacket},
     {195,
      "map_lookup_percpu_elem",
      R::ptr_to_map_value_or_null,
@@ -260,20 +351,60 @@ constexpr HelperRow kHelpers[] = {
     {208, "ktime_get_tai_ns", R::integer, {}, kKeepsPacket},
 };
 
-// Helper sets, after the kernel's bpf_base_func_proto() and each type's *_func_proto().
-constexpr std::uint32_t kBase[] = {1,   2,   3,   87,  88,  89,  195, 7,   8, 42,  12,  5,   125, 160, 208, 118,
-                                   130, 131, 132, 133, 134, 164, 181, 182, 6, 165, 177, 113, 115, 35,  14,  15};
-constexpr std::uint32_t kTracing[] = {4, 45, 112, 114, 16, 80, 25, 27, 67, 109, 22};
-constexpr std::uint32_t kSocketFilter[] = {26, 68, 46, 47, 25};
-constexpr std::uint32_t kTc[] = {9,  26, 68, 39, 28, 40, 10, 11, 13, 17, 18, 19, 31, 32,
-                                 50, 38, 43, 23, 24, 34, 41, 48, 25, 46, 47, 97, 79};
-constexpr std::uint32_t kXdp[] = {25, 28, 44, 54, 65, 23, 51, 188, 189, 190};
-constexpr std::uint32_t kCgroupSkb[] = {26, 68, 46, 47, 25, 79};
+// Helper sets, after the *_func_proto() functions of Linux 6.18 (net/core/filter.c, kernel/trace/bpf_trace.c,
+// kernel/bpf/helpers.c, kernel/bpf/cgroup.c, kernel/bpf/bpf_lsm.c). A helper the kernel grants only to privileged
+// loaders (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN), only under a GPL license or only for some attach types of a program
+// type counts as available to the type. Helpers whose arguments or results need kinds embpf lacks (sockets and other
+// BTF-typed pointers, dynptrs, timers, spin locks, kptrs, fixed-size memory, callbacks with dynptr arguments) have no
+// row and are in no set.
+
+// bpf_base_func_proto(): without privileges, then with CAP_BPF (jiffies64 ... current_task_under_cgroup), then with
+// CAP_PERFMON (trace_printk ...). Its get_cgroup_classid takes no argument, unlike tc's (which takes the context):
+// one id has one prototype here, so only tc lists it.
+constexpr std::uint32_t kBase[] = {1,   2,   3,   87,  88,  89,  195, 7,   8,   42,  12,  5,   125, 208, 130,
+                                   131, 132, 133, 134, 182, 14,  120, 15,  118, 164, 181, 80,  123, 37,  6,
+                                   35,  16,  112, 113, 114, 115, 148, 165, 177, 55,  22,  109, 117, 176};
+// bpf_sk_base_func_proto(): the base, and ktime_get_coarse_ns (its skc_to_* casts return sockets).
+constexpr std::uint32_t kSkBase[] = {160};
+// bpf_tracing_func_proto(), shared by kprobe, tracepoint, perf_event, raw_tracepoint and (through them) tracing and
+// lsm: the base, the compat probe_read and probe_read_str, get_func_ip. (probe_write_user, for CAP_SYS_ADMIN, writes
+// any user address the program names: it has no row.)
+constexpr std::uint32_t kTracing[] = {8, 4, 45, 173};
+// kprobe_prog_func_proto() (override_return needs CONFIG_BPF_KPROBE_OVERRIDE).
+constexpr std::uint32_t kKprobe[] = {25, 27, 67, 58, 173, 174};
+// tp_prog_func_proto() and raw_tp_prog_func_proto().
+constexpr std::uint32_t kTracepoint[] = {25, 27, 67, 174};
+// pe_prog_func_proto() (read_branch_records takes writable memory or null, a kind embpf lacks).
+constexpr std::uint32_t kPerfEvent[] = {25, 27, 67, 56, 174};
+// tracing_prog_func_proto(): raw_tp_prog_func_proto(), get_func_arg_cnt and get_attach_cookie (its other helpers take
+// or return BTF-typed pointers or fixed-size memory).
+constexpr std::uint32_t kTracingProgram[] = {185, 174};
+// bpf_lsm_func_proto(): tracing_prog_func_proto(), get_attach_cookie, and for BPF_LSM_CGROUP the cgroup hooks'
+// get_retval and set_retval (cgroup_common_func_proto()).
+constexpr std::uint32_t kLsm[] = {174, 186, 187};
+// sk_filter_func_proto().
+constexpr std::uint32_t kSocketFilter[] = {26, 68, 46, 122, 47, 25};
+// tc_cls_act_func_proto().
+constexpr std::uint32_t kTc[] = {9,  26, 68, 39, 28, 40,  135, 10, 11, 13,  17,  18, 19, 31,
+                                 32, 50, 38, 43, 20, 21,  29,  30, 23, 152, 155, 24, 34, 41,
+                                 48, 25, 8,  33, 46, 122, 47,  69, 66, 151, 79,  83, 97, 192};
+// xdp_func_proto().
+constexpr std::uint32_t kXdp[] = {25, 8, 28, 44, 54, 23, 51, 65, 188, 189, 190, 69};
+// cg_skb_func_proto(), then sk_filter_func_proto() (kSocketFilter). cgroup_common_func_proto() refuses get_retval and
+// set_retval to the ingress and egress hooks.
+constexpr std::uint32_t kCgroupSkb[] = {25, 79, 83, 97};
+// sk_skb_func_proto().
 constexpr std::uint32_t kSkSkb[] = {9, 26, 39, 38, 43, 50, 46, 47, 52, 72, 25};
-constexpr std::uint32_t kSkMsg[] = {60, 71, 61, 62, 63, 90, 91, 25, 16, 80};
-constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 142, 143, 144};
-constexpr std::uint32_t kCgroupSock[] = {16, 46, 80, 25};
-constexpr std::uint32_t kCgroupSockAddr[] = {64, 46, 16, 80, 49, 57, 25};
+// sk_msg_func_proto().
+constexpr std::uint32_t kSkMsg[] = {60, 71, 61, 62, 63, 90, 91, 25, 122};
+// sock_ops_func_proto() (cgroup_common_func_proto() refuses get_retval and set_retval to sock_ops).
+constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 122, 142, 143, 144};
+// sock_filter_func_proto(), the cgroup/sock programs: cgroup_common_func_proto(), its own helpers, then the base (not
+// the sk base, but it lists ktime_get_coarse_ns itself).
+constexpr std::uint32_t kCgroupSock[] = {186, 187, 46, 122, 25, 160};
+// sock_addr_func_proto(): bind for the connect hooks; get_retval and set_retval for the bind, connect and sendmsg
+// hooks (cgroup_common_func_proto()).
+constexpr std::uint32_t kCgroupSockAddr[] = {186, 187, 64, 46, 122, 25, 49, 57};
 
 std::vector<std::uint32_t> helper_set(std::initializer_list<std::span<const std::uint32_t>> groups) {
     std::vector<std::uint32_t> ids;
@@ -579,53 +710,54 @@ Platform build() {
     }
     // Program type numbers are enum bpf_prog_type; section prefixes follow libbpf's section table.
     const auto add = [&p](ProgramType t) { require(p.add_program_type(std::move(t))); };
-    add(type("socket_filter", 1, {"socket"}, socket_filter_context(), helper_set({kBase, kSocketFilter}), kAny, kAnyMax,
-             "the number of bytes of the packet to keep; 0 drops it"));
+    add(type("socket_filter", 1, {"socket"}, socket_filter_context(), helper_set({kBase, kSkBase, kSocketFilter}), kAny,
+             kAnyMax, "the number of bytes of the packet to keep; 0 drops it"));
     add(type("kprobe", 2, {"kprobe", "kretprobe", "uprobe", "uretprobe", "ksyscall", "kretsyscall", "usdt"},
-             context_of(kPtRegsSize, 8, kPtRegsFields, {}, {}), helper_set({kBase, kTracing}), kAny, kAnyMax,
+             context_of(kPtRegsSize, 8, kPtRegsFields, {}, {}), helper_set({kBase, kTracing, kKprobe}), kAny, kAnyMax,
              "ignored"));
-    add(type("sched_cls", 3, {"tc", "classifier"}, tc_context(), helper_set({kBase, kTc}), kAny, kAnyMax,
+    add(type("sched_cls", 3, {"tc", "classifier"}, tc_context(), helper_set({kBase, kSkBase, kTc}), kAny, kAnyMax,
              "TC_ACT_UNSPEC=-1, TC_ACT_OK=0, TC_ACT_SHOT=2, TC_ACT_REDIRECT=7, ..."));
-    add(type("sched_act", 4, {"action"}, tc_context(), helper_set({kBase, kTc}), kAny, kAnyMax,
+    add(type("sched_act", 4, {"action"}, tc_context(), helper_set({kBase, kSkBase, kTc}), kAny, kAnyMax,
              "TC_ACT_UNSPEC=-1, TC_ACT_OK=0, TC_ACT_SHOT=2, TC_ACT_REDIRECT=7, ..."));
-    add(type("tracepoint", 5, {"tracepoint/", "tp/"}, tracepoint_context(), helper_set({kBase, kTracing}), kAny,
-             kAnyMax, "ignored"));
+    add(type("tracepoint", 5, {"tracepoint/", "tp/"}, tracepoint_context(), helper_set({kBase, kTracing, kTracepoint}),
+             kAny, kAnyMax, "ignored"));
     // XDP, sk_skb and sk_msg do not refuse a program for its return value: the kernel reads an unknown XDP action as
     // XDP_ABORTED and an unknown verdict as SK_DROP.
-    add(lenient(type("xdp", 6, {"xdp"}, context_of(24, 4, kXdpMdFields, {}, {}), helper_set({kBase, kXdp}), 0, 4,
-                     "XDP_ABORTED=0, XDP_DROP=1, XDP_PASS=2, XDP_TX=3, XDP_REDIRECT=4"),
+    add(lenient(type("xdp", 6, {"xdp"}, context_of(24, 4, kXdpMdFields, {}, {}), helper_set({kBase, kSkBase, kXdp}), 0,
+                     4, "XDP_ABORTED=0, XDP_DROP=1, XDP_PASS=2, XDP_TX=3, XDP_REDIRECT=4"),
                 0));
-    add(type("perf_event", 7, {"perf_event"}, perf_event_context(), helper_set({kBase, kTracing}), kAny, kAnyMax,
-             "ignored"));
+    add(type("perf_event", 7, {"perf_event"}, perf_event_context(), helper_set({kBase, kTracing, kPerfEvent}), kAny,
+             kAnyMax, "ignored"));
     add(type("cgroup_skb", 8, {"cgroup_skb/ingress", "cgroup_skb/egress", "cgroup/skb"}, cgroup_skb_context(),
-             helper_set({kBase, kCgroupSkb}), 0, 3,
+             helper_set({kBase, kSkBase, kSocketFilter, kCgroupSkb}), 0, 3,
              "bit 0: 1 allows, 0 drops; egress programs may set bit 1 to signal congestion"));
     add(type("cgroup_sock", 9,
              {"cgroup/sock_create", "cgroup/sock_release", "cgroup/post_bind4", "cgroup/post_bind6", "cgroup/sock"},
              context_of(80, 8, kBpfSockFields, {}, {"bound_dev_if", "mark", "priority"}),
              helper_set({kBase, kCgroupSock}), 0, 1, "1 allows, 0 rejects"));
     add(type("sock_ops", 13, {"sockops"}, context_of(216, 8, kSockOpsFields, {}, {"args", "sk_txhash"}),
-             helper_set({kBase, kSockOps}), 0, 1, "1 on success; the reply goes in args (reply)"));
-    add(lenient(
-        type("sk_skb", 14, {"sk_skb"}, sk_skb_context(), helper_set({kBase, kSkSkb}), 0, 1, "SK_DROP=0, SK_PASS=1"),
-        0));
-    add(lenient(type("sk_msg", 16, {"sk_msg"}, context_of(80, 8, kSkMsgFields, {}, {}), helper_set({kBase, kSkMsg}), 0,
-                     1, "SK_DROP=0, SK_PASS=1"),
+             helper_set({kBase, kSkBase, kSockOps}), 0, 1, "1 on success; the reply goes in args (reply)"));
+    add(lenient(type("sk_skb", 14, {"sk_skb"}, sk_skb_context(), helper_set({kBase, kSkBase, kSkSkb}), 0, 1,
+                     "SK_DROP=0, SK_PASS=1"),
                 0));
-    add(type("raw_tracepoint", 17, {"raw_tracepoint/", "raw_tp/"}, u64_args_context(), helper_set({kBase, kTracing}),
-             kAny, kAnyMax, "ignored"));
+    add(lenient(type("sk_msg", 16, {"sk_msg"}, context_of(80, 8, kSkMsgFields, {}, {}),
+                     helper_set({kBase, kSkBase, kSkMsg}), 0, 1, "SK_DROP=0, SK_PASS=1"),
+                0));
+    add(type("raw_tracepoint", 17, {"raw_tracepoint/", "raw_tp/"}, u64_args_context(),
+             helper_set({kBase, kTracing, kTracepoint}), kAny, kAnyMax, "ignored"));
     add(type(
         "cgroup_sock_addr", 18,
         {"cgroup/bind4", "cgroup/bind6", "cgroup/connect4", "cgroup/connect6", "cgroup/sendmsg4", "cgroup/sendmsg6",
          "cgroup/recvmsg4", "cgroup/recvmsg6", "cgroup/getpeername4", "cgroup/getpeername6", "cgroup/getsockname4",
          "cgroup/getsockname6"},
         context_of(72, 8, kSockAddrFields, {}, {"user_ip4", "user_ip6", "user_port", "msg_src_ip4", "msg_src_ip6"}),
-        helper_set({kBase, kCgroupSockAddr}), 0, 1, "1 allows, 0 rejects"));
+        helper_set({kBase, kSkBase, kCgroupSockAddr}), 0, 1, "1 allows, 0 rejects"));
     add(type("tracing", 26,
              {"fentry/", "fexit/", "fmod_ret/", "fentry.s/", "fexit.s/", "fmod_ret.s/", "tp_btf/", "iter/", "iter.s/"},
-             u64_args_context(), helper_set({kBase, kTracing}), kAny, kAnyMax,
+             u64_args_context(), helper_set({kBase, kTracing, kTracepoint, kTracingProgram}), kAny, kAnyMax,
              "0 for fentry/fexit; fmod_ret's value replaces the traced function's"));
-    add(type("lsm", 29, {"lsm/", "lsm.s/"}, u64_args_context(), helper_set({kBase, kTracing}), -4095, 0,
+    add(type("lsm", 29, {"lsm/", "lsm.s/"}, u64_args_context(),
+             helper_set({kBase, kTracing, kTracepoint, kTracingProgram, kLsm}), -4095, 0,
              "0 allows, a negative errno denies"));
     return p;
 }

@@ -7,6 +7,8 @@
 #include "embpf/platform/platform.hpp"
 #undef linux
 
+#include "embpf/runtime/helpers.hpp"
+
 #include <asm/ptrace.h>
 #include <elf.h>
 #include <linux/bpf.h>
@@ -313,8 +315,8 @@ TEST_SUITE("platform") {
         CHECK(l.helper(*xdp, BPF_FUNC_skb_store_bytes) == nullptr);
         CHECK(l.helper(*tc, BPF_FUNC_skb_store_bytes) != nullptr);
         CHECK(l.helper(*tc, BPF_FUNC_xdp_adjust_head) == nullptr);
-        CHECK(l.helper(*kprobe, BPF_FUNC_probe_read_user) != nullptr);
-        CHECK(l.helper(*xdp, BPF_FUNC_probe_read_user) == nullptr);
+        CHECK(l.helper(*kprobe, BPF_FUNC_probe_read) != nullptr);
+        CHECK(l.helper(*xdp, BPF_FUNC_probe_read) == nullptr); // bpf_tracing_func_proto() only
         CHECK(l.helper(*socket, BPF_FUNC_skb_load_bytes) != nullptr);
         CHECK(l.helper(*socket, BPF_FUNC_skb_store_bytes) == nullptr);
         for (const platform::ProgramType* t : {xdp, tc, kprobe, socket}) {
@@ -335,6 +337,300 @@ TEST_SUITE("platform") {
                     CHECK(p->helper(t, id) != nullptr);
                 }
             }
+        }
+    }
+
+    // The rows added from the kernel's bpf_func_proto tables: ARG_PTR_TO_UNINIT_MEM is writable memory the helper
+    // fills, ARG_PTR_TO_MEM | MEM_RDONLY readable memory, ARG_PTR_TO_MEM | MEM_WRITE memory it reads and writes.
+    TEST_CASE("platform: linux prototypes of the tunnel, routing, cgroup and tracing helpers") {
+        const platform::Platform& l = platform::linux();
+        struct Row {
+            std::uint32_t id;
+            std::string_view name;
+            std::vector<ArgKind> args;
+            platform::Writes writes = platform::Writes::some;
+            bool reads_writable = false;
+            bool reads_host_memory = false;
+        };
+        const auto ctx = ArgKind::ptr_to_ctx;
+        const auto any = ArgKind::anything;
+        const auto map = ArgKind::ptr_to_map;
+        const auto in = ArgKind::ptr_to_readable_mem;
+        const auto out = ArgKind::ptr_to_writable_mem;
+        const auto size = ArgKind::const_size;
+        const auto size0 = ArgKind::const_size_or_zero;
+        const auto all = platform::Writes::all;
+        const auto some = platform::Writes::some;
+        const std::vector<Row> rows = {
+            {BPF_FUNC_skb_get_tunnel_key, "skb_get_tunnel_key", {ctx, out, size, any}, all},
+            {BPF_FUNC_skb_set_tunnel_key, "skb_set_tunnel_key", {ctx, in, size, any}},
+            {BPF_FUNC_skb_get_tunnel_opt, "skb_get_tunnel_opt", {ctx, out, size}, all},
+            {BPF_FUNC_skb_set_tunnel_opt, "skb_set_tunnel_opt", {ctx, in, size}},
+            {BPF_FUNC_skb_under_cgroup, "skb_under_cgroup", {ctx, map, any}},
+            {BPF_FUNC_current_task_under_cgroup, "current_task_under_cgroup", {map, any}},
+            {BPF_FUNC_perf_event_read_value, "perf_event_read_value", {map, any, out, size}, all},
+            {BPF_FUNC_perf_prog_read_value, "perf_prog_read_value", {ctx, out, size}, all},
+            {BPF_FUNC_override_return, "override_return", {ctx, any}},
+            {BPF_FUNC_skb_get_xfrm_state, "skb_get_xfrm_state", {ctx, any, out, size, any}, all},
+            {BPF_FUNC_fib_lookup, "fib_lookup", {ctx, out, size, any}, some, true},
+            {BPF_FUNC_skb_ancestor_cgroup_id, "skb_ancestor_cgroup_id", {ctx, any}},
+            {BPF_FUNC_send_signal_thread, "send_signal_thread", {any}},
+            {BPF_FUNC_get_ns_current_pid_tgid, "get_ns_current_pid_tgid", {any, any, out, size}, all},
+            {BPF_FUNC_get_netns_cookie, "get_netns_cookie", {ctx}},
+            {BPF_FUNC_get_current_ancestor_cgroup_id, "get_current_ancestor_cgroup_id", {any}},
+            {BPF_FUNC_csum_level, "csum_level", {ctx, any}},
+            {BPF_FUNC_copy_from_user, "copy_from_user", {out, size0, any}, all, false, true},
+            {BPF_FUNC_skb_cgroup_classid, "skb_cgroup_classid", {ctx}},
+            {BPF_FUNC_redirect_neigh, "redirect_neigh", {any, ArgKind::ptr_to_readable_mem_or_null, size0, any}},
+            {BPF_FUNC_redirect_peer, "redirect_peer", {any, any}},
+            {BPF_FUNC_get_func_ip, "get_func_ip", {ctx}},
+            {BPF_FUNC_get_attach_cookie, "get_attach_cookie", {ctx}},
+            {BPF_FUNC_get_branch_snapshot, "get_branch_snapshot", {out, size0}},
+            {BPF_FUNC_get_func_arg_cnt, "get_func_arg_cnt", {ctx}},
+            {BPF_FUNC_get_retval, "get_retval", {}},
+            {BPF_FUNC_set_retval, "set_retval", {any}},
+            {BPF_FUNC_skb_set_tstamp, "skb_set_tstamp", {ctx, any, any}},
+        };
+        for (const Row& row : rows) {
+            INFO(row.name);
+            const platform::HelperPrototype* h = l.helper(row.id);
+            REQUIRE(h != nullptr);
+            CHECK(h->name == row.name);
+            CHECK(h->ret == ReturnKind::integer);
+            CHECK(args_of(*h) == row.args);
+            CHECK(h->writes == row.writes);
+            CHECK(h->reads_writable == row.reads_writable);
+            CHECK(h->reads_host_memory == row.reads_host_memory);
+            // None of them is in the kernel's bpf_helper_changes_pkt_data().
+            CHECK_FALSE(h->reallocates_packet);
+            CHECK(platform::validate(*h).has_value());
+        }
+    }
+
+    // Helpers whose arguments or results need kinds embpf lacks have no row at all: a looser kind would let a verified
+    // program pass the host anything where the kernel expects a socket, a BTF object or a fixed-size buffer.
+    TEST_CASE("platform: linux leaves out the helpers it cannot type") {
+        const platform::Platform& l = platform::linux();
+        for (const auto id : {
+                 BPF_FUNC_probe_write_user,     // writes any user address (a pointer passed as a number)
+                 BPF_FUNC_sk_lookup_tcp,        // returns a socket
+                 BPF_FUNC_sk_release,           // takes a socket
+                 BPF_FUNC_sk_fullsock,          // takes a socket
+                 BPF_FUNC_tcp_check_syncookie,  // takes a socket
+                 BPF_FUNC_skc_to_tcp_sock,      // BTF-typed socket
+                 BPF_FUNC_sk_storage_get,       // socket and map value
+                 BPF_FUNC_get_local_storage,    // cgroup storage, a value that is never null
+                 BPF_FUNC_spin_lock,            // spin lock
+                 BPF_FUNC_timer_init,           // timer
+                 BPF_FUNC_kptr_xchg,            // kptr
+                 BPF_FUNC_dynptr_read,          // dynptr
+                 BPF_FUNC_user_ringbuf_drain,   // callback receiving a dynptr
+                 BPF_FUNC_strtol,               // fixed-size result buffer
+                 BPF_FUNC_check_mtu,            // fixed-size in/out buffer
+                 BPF_FUNC_get_func_arg,         // fixed-size result buffer
+                 BPF_FUNC_get_current_task_btf, // returns a BTF-typed task
+                 BPF_FUNC_get_task_stack,       // takes a BTF-typed task
+                 BPF_FUNC_read_branch_records,  // writable memory or null
+                 BPF_FUNC_d_path,               // takes a BTF-typed path
+                 BPF_FUNC_snprintf_btf,         // reads through a pointer inside its argument
+             }) {
+            INFO("helper ", id);
+            CHECK(l.helper(static_cast<std::uint32_t>(id)) == nullptr);
+        }
+    }
+
+    // Facts taken from the kernel's *_func_proto() functions (Linux 6.18): what each type may call, including what it
+    // inherits from bpf_base_func_proto(), bpf_sk_base_func_proto() and bpf_tracing_func_proto().
+    TEST_CASE("platform: linux helpers per program type follow the kernel's func_proto") {
+        const platform::Platform& l = platform::linux();
+        const auto allows = [&l](std::string_view type, int id) {
+            const platform::ProgramType* t = l.program_type(type);
+            REQUIRE(t != nullptr);
+            return l.helper(*t, static_cast<std::uint32_t>(id)) != nullptr;
+        };
+        struct Fact {
+            std::string_view type;
+            int id;
+            bool allowed;
+        };
+        const std::vector<Fact> facts = {
+            // tc_cls_act_func_proto()
+            {"sched_cls", BPF_FUNC_skb_set_tunnel_key, true},
+            {"sched_cls", BPF_FUNC_skb_get_tunnel_key, true},
+            {"sched_cls", BPF_FUNC_skb_set_tunnel_opt, true},
+            {"sched_cls", BPF_FUNC_fib_lookup, true},
+            {"sched_cls", BPF_FUNC_redirect_neigh, true},
+            {"sched_cls", BPF_FUNC_redirect_peer, true},
+            {"sched_cls", BPF_FUNC_csum_level, true},
+            {"sched_cls", BPF_FUNC_skb_under_cgroup, true},
+            {"sched_cls", BPF_FUNC_skb_get_xfrm_state, true},
+            {"sched_cls", BPF_FUNC_skb_cgroup_classid, true},
+            {"sched_cls", BPF_FUNC_skb_ancestor_cgroup_id, true},
+            {"sched_cls", BPF_FUNC_skb_set_tstamp, true},
+            {"sched_cls", BPF_FUNC_get_netns_cookie, true},
+            {"sched_cls", BPF_FUNC_get_cgroup_classid, true},
+            {"sched_cls", BPF_FUNC_ktime_get_coarse_ns, true}, // bpf_sk_base_func_proto()
+            {"sched_cls", BPF_FUNC_xdp_adjust_head, false},
+            {"sched_cls", BPF_FUNC_msg_push_data, false},
+            {"sched_cls", BPF_FUNC_probe_read, false},
+            {"sched_cls", BPF_FUNC_get_func_ip, false},
+            {"sched_cls", BPF_FUNC_get_retval, false},
+            // xdp_func_proto()
+            {"xdp", BPF_FUNC_fib_lookup, true},
+            {"xdp", BPF_FUNC_xdp_load_bytes, true},
+            {"xdp", BPF_FUNC_ktime_get_coarse_ns, true},
+            {"xdp", BPF_FUNC_skb_set_tunnel_key, false},
+            {"xdp", BPF_FUNC_skb_load_bytes, false},
+            {"xdp", BPF_FUNC_redirect_neigh, false},
+            {"xdp", BPF_FUNC_get_netns_cookie, false},
+            // sk_filter_func_proto() and cg_skb_func_proto(), which falls back to it
+            {"socket_filter", BPF_FUNC_get_netns_cookie, true},
+            {"socket_filter", BPF_FUNC_skb_load_bytes_relative, true},
+            {"socket_filter", BPF_FUNC_skb_cgroup_id, false},
+            {"socket_filter", BPF_FUNC_skb_store_bytes, false},
+            {"cgroup_skb", BPF_FUNC_skb_ancestor_cgroup_id, true},
+            {"cgroup_skb", BPF_FUNC_skb_ecn_set_ce, true},
+            {"cgroup_skb", BPF_FUNC_get_netns_cookie, true},
+            {"cgroup_skb", BPF_FUNC_get_socket_uid, true},
+            {"cgroup_skb", BPF_FUNC_get_retval, false}, // refused to the ingress and egress hooks
+            {"cgroup_skb", BPF_FUNC_skb_store_bytes, false},
+            // sock_addr_func_proto()
+            {"cgroup_sock_addr", BPF_FUNC_get_netns_cookie, true},
+            {"cgroup_sock_addr", BPF_FUNC_bind, true},
+            {"cgroup_sock_addr", BPF_FUNC_setsockopt, true},
+            {"cgroup_sock_addr", BPF_FUNC_get_retval, true},
+            {"cgroup_sock_addr", BPF_FUNC_set_retval, true},
+            {"cgroup_sock_addr", BPF_FUNC_ktime_get_coarse_ns, true},
+            {"cgroup_sock_addr", BPF_FUNC_skb_load_bytes, false},
+            // sock_filter_func_proto(), the cgroup/sock programs
+            {"cgroup_sock", BPF_FUNC_get_netns_cookie, true},
+            {"cgroup_sock", BPF_FUNC_get_socket_cookie, true},
+            {"cgroup_sock", BPF_FUNC_ktime_get_coarse_ns, true},
+            {"cgroup_sock", BPF_FUNC_get_retval, true},
+            {"cgroup_sock", BPF_FUNC_bind, false},
+            {"cgroup_sock", BPF_FUNC_setsockopt, false},
+            // sock_ops_func_proto(), sk_msg_func_proto(), sk_skb_func_proto()
+            {"sock_ops", BPF_FUNC_get_netns_cookie, true},
+            {"sock_ops", BPF_FUNC_load_hdr_opt, true},
+            {"sock_ops", BPF_FUNC_get_retval, false},
+            {"sk_msg", BPF_FUNC_get_netns_cookie, true},
+            {"sk_msg", BPF_FUNC_msg_pop_data, true},
+            {"sk_msg", BPF_FUNC_skb_load_bytes, false},
+            {"sk_skb", BPF_FUNC_sk_redirect_map, true},
+            {"sk_skb", BPF_FUNC_skb_adjust_room, true},
+            {"sk_skb", BPF_FUNC_get_netns_cookie, false},
+            // kprobe_prog_func_proto() and bpf_tracing_func_proto()
+            {"kprobe", BPF_FUNC_get_func_ip, true},
+            {"kprobe", BPF_FUNC_get_attach_cookie, true},
+            {"kprobe", BPF_FUNC_override_return, true},
+            {"kprobe", BPF_FUNC_probe_read, true},
+            {"kprobe", BPF_FUNC_probe_read_str, true},
+            {"kprobe", BPF_FUNC_get_stack, true},
+            {"kprobe", BPF_FUNC_ktime_get_coarse_ns, false}, // only the networking protos give it
+            {"kprobe", BPF_FUNC_perf_prog_read_value, false},
+            {"kprobe", BPF_FUNC_skb_load_bytes, false},
+            // tp_prog_func_proto(), pe_prog_func_proto(), raw_tp_prog_func_proto()
+            {"tracepoint", BPF_FUNC_get_attach_cookie, true},
+            {"tracepoint", BPF_FUNC_get_func_ip, true},
+            {"tracepoint", BPF_FUNC_override_return, false},
+            {"perf_event", BPF_FUNC_perf_prog_read_value, true},
+            {"perf_event", BPF_FUNC_override_return, false},
+            {"raw_tracepoint", BPF_FUNC_get_attach_cookie, true},
+            {"raw_tracepoint", BPF_FUNC_get_func_arg_cnt, false},
+            {"raw_tracepoint", BPF_FUNC_perf_prog_read_value, false},
+            // tracing_prog_func_proto() and bpf_lsm_func_proto()
+            {"tracing", BPF_FUNC_get_func_arg_cnt, true},
+            {"tracing", BPF_FUNC_override_return, false},
+            {"lsm", BPF_FUNC_get_func_arg_cnt, true},
+            {"lsm", BPF_FUNC_get_retval, true}, // BPF_LSM_CGROUP
+            {"lsm", BPF_FUNC_override_return, false},
+        };
+        for (const Fact& fact : facts) {
+            INFO(fact.type, " helper ", fact.id);
+            CHECK(allows(fact.type, fact.id) == fact.allowed);
+        }
+
+        // bpf_base_func_proto() is under every type, with its CAP_BPF and CAP_PERFMON parts.
+        for (const platform::ProgramType& t : l.program_types()) {
+            INFO(t.name);
+            for (const auto id : {BPF_FUNC_map_lookup_elem, BPF_FUNC_tail_call, BPF_FUNC_get_ns_current_pid_tgid,
+                                  BPF_FUNC_loop, BPF_FUNC_get_current_ancestor_cgroup_id, BPF_FUNC_get_current_comm,
+                                  BPF_FUNC_probe_read_kernel, BPF_FUNC_copy_from_user, BPF_FUNC_send_signal_thread}) {
+                INFO("helper ", id);
+                CHECK(l.helper(t, static_cast<std::uint32_t>(id)) != nullptr);
+            }
+        }
+
+        // The types that share a proto function share its helpers.
+        const auto ids_of = [&l](std::string_view type) {
+            const platform::ProgramType* t = l.program_type(type);
+            REQUIRE(t != nullptr);
+            return std::set<std::uint32_t>(t->helpers.begin(), t->helpers.end());
+        };
+        const auto includes = [](const std::set<std::uint32_t>& big, const std::set<std::uint32_t>& small) {
+            return std::includes(big.begin(), big.end(), small.begin(), small.end());
+        };
+        CHECK(ids_of("sched_cls") == ids_of("sched_act"));
+        CHECK(includes(ids_of("cgroup_skb"), ids_of("socket_filter")));     // cg_skb falls back to sk_filter
+        CHECK(includes(ids_of("tracing"), ids_of("raw_tracepoint")));       // tracing falls back to raw_tp
+        CHECK(includes(ids_of("lsm"), ids_of("tracing")));                  // lsm falls back to tracing
+        CHECK(ids_of("tracepoint") == ids_of("raw_tracepoint"));            // same protos, other contexts
+        CHECK_FALSE(includes(ids_of("raw_tracepoint"), ids_of("tracing"))); // get_func_arg_cnt is tracing's own
+        // Every helper bpf_tracing_func_proto() gives the kprobe programs, the other tracing types get too.
+        std::set<std::uint32_t> common = ids_of("kprobe");
+        for (const auto own : {BPF_FUNC_override_return}) {
+            common.erase(static_cast<std::uint32_t>(own));
+        }
+        for (const std::string_view type : {"tracepoint", "perf_event", "raw_tracepoint", "tracing", "lsm"}) {
+            INFO(type);
+            CHECK(includes(ids_of(type), common));
+        }
+    }
+
+    // The platform declares more helpers than this build implements. A program that calls one must fail when it is
+    // loaded, with a message naming the helper, and its helper table must hold no function for it: the interpreter
+    // never gets a null function to call.
+    TEST_CASE("platform: a linux helper without an implementation fails at load") {
+        const platform::Platform& l = platform::linux();
+        const auto call_then_exit = [](std::uint32_t id) {
+            std::vector<embpf::isa::Instruction> code(2);
+            code[0].opcode = embpf::isa::op::CALL_OP;
+            code[0].src = static_cast<std::uint8_t>(embpf::isa::CallSource::helper);
+            code[0].imm = static_cast<std::int32_t>(id);
+            code[1].opcode = embpf::isa::op::EXIT_OP;
+            return code;
+        };
+        std::size_t unimplemented = 0;
+        std::size_t implemented = 0;
+        for (const platform::ProgramType& t : l.program_types()) {
+            const embpf::exec::HelperTable table = embpf::runtime::helper_table(l, t);
+            for (const std::uint32_t id : t.helpers) {
+                const platform::HelperPrototype* h = l.helper(t, id);
+                REQUIRE(h != nullptr);
+                INFO(t.name, " ", h->name);
+                const auto checked = embpf::runtime::check_helpers(call_then_exit(id), l, t);
+                if (embpf::runtime::find_helper(h->name) == nullptr) {
+                    ++unimplemented;
+                    CHECK((table.get(id) == nullptr));
+                    REQUIRE_FALSE(checked.has_value());
+                    CHECK(contains(checked.error().message, h->name));
+                    CHECK(contains(checked.error().message, "no implementation"));
+                } else {
+                    ++implemented;
+                    CHECK((table.get(id) != nullptr));
+                    CHECK(checked.has_value());
+                }
+            }
+        }
+        CHECK(unimplemented > 0);
+        CHECK(implemented > 0);
+        // fib_lookup and get_netns_cookie are declared and not implemented yet.
+        const platform::ProgramType* tc = l.program_type("sched_cls");
+        REQUIRE(tc != nullptr);
+        for (const auto id : {BPF_FUNC_fib_lookup, BPF_FUNC_get_netns_cookie}) {
+            INFO("helper ", id);
+            CHECK(l.helper(*tc, static_cast<std::uint32_t>(id)) != nullptr);
+            CHECK_FALSE(embpf::runtime::check_helpers(call_then_exit(static_cast<std::uint32_t>(id)), l, *tc));
         }
     }
 
