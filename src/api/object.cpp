@@ -368,7 +368,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         if (auto helpers_ok = runtime::check_helpers(code, platform, *program->type); !helpers_ok) {
             return in_program(name, std::move(helpers_ok).error());
         }
-        auto interpreter = exec::Interpreter::create(code, runtime::helper_table(platform, *program->type));
+        auto interpreter = exec::Interpreter::create(code, runtime::helper_table(platform, *program->type),
+                                                     {.packet = exec::packet_layout(*program->type)});
         if (!interpreter) {
             return in_program(name, std::move(interpreter).error());
         }

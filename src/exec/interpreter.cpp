@@ -61,6 +61,10 @@ struct RunEnv {
     std::size_t helper_count;
     std::uint32_t unwind_id;
     bool has_unwind;
+    // The context's data range fields, for LD_ABS/LD_IND (see PacketLayout).
+    std::uint32_t packet_data;
+    std::uint32_t packet_data_end;
+    std::uint8_t packet_pointer_width;
 };
 
 /// Per-run mutable state, used by checked runs and to report faults.
@@ -572,6 +576,14 @@ Result<Op> select_op(std::span<const isa::Instruction> program, std::size_t pc, 
         default: return jump_op(code, cls == op::JMP, reg_source);
         }
     case op::LD:
+        if (isa::is_legacy_packet_load(ins)) {
+            const bool indirect = op_mode(ins.opcode) == op::IND;
+            switch (op_size(ins.opcode)) {
+            case op::B: return indirect ? Op::LD_IND_B : Op::LD_ABS_B;
+            case op::H: return indirect ? Op::LD_IND_H : Op::LD_ABS_H;
+            default: return indirect ? Op::LD_IND_W : Op::LD_ABS_W;
+            }
+        }
         if (ins.src != static_cast<std::uint8_t>(LddwSource::imm64)) {
             return Error::invalid("instruction " + std::to_string(pc) + ": lddw with pseudo source " +
                                       std::to_string(ins.src) + " must be resolved by the loader before execution",
@@ -642,6 +654,11 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
         if (!op) {
             return std::move(op).error();
         }
+        if (isa::is_legacy_packet_load(ins) && !options.packet) {
+            return Error::invalid("instruction " + std::to_string(pc) +
+                                      ": a legacy packet load (LD_ABS/LD_IND) needs a program type with a data range",
+                                  pc);
+        }
         ops[pc] = *op;
         if (isa::is_lddw(ins)) {
             ++pc; // the second slot keeps FELL_OFF: nothing jumps there
@@ -652,6 +669,15 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
     code->env.helper_count = code->helpers.size();
     code->env.has_unwind = helpers.unwind().has_value();
     code->env.unwind_id = helpers.unwind().value_or(0);
+    if (options.packet) {
+        if (options.packet->pointer_width != 4 && options.packet->pointer_width != 8) {
+            return Error::invalid("packet layout: pointer width " + std::to_string(options.packet->pointer_width) +
+                                  " is neither 4 nor 8");
+        }
+        code->env.packet_data = options.packet->data;
+        code->env.packet_data_end = options.packet->data_end;
+        code->env.packet_pointer_width = options.packet->pointer_width;
+    }
     code->fast = slots;
     code->checked = std::move(slots);
 #ifdef EMBPF_HAVE_COMPUTED_GOTO
@@ -779,5 +805,14 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
 }
 
 std::span<const isa::Instruction> Interpreter::program() const noexcept { return m_code->program; }
+
+std::optional<PacketLayout> packet_layout(const platform::ProgramType& type) noexcept {
+    const platform::ContextDescriptor& ctx = type.context;
+    if (ctx.data < 0 || ctx.data_end < 0) {
+        return std::nullopt;
+    }
+    return PacketLayout{static_cast<std::uint32_t>(ctx.data), static_cast<std::uint32_t>(ctx.data_end),
+                        ctx.pointer_width};
+}
 
 } // namespace embpf::exec

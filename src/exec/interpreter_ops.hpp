@@ -100,6 +100,12 @@ namespace embpf::exec::detail {
     X(CALLX)                                                                                                           \
     X(EXIT)                                                                                                            \
     X(LDDW)                                                                                                            \
+    X(LD_ABS_B)                                                                                                        \
+    X(LD_ABS_H)                                                                                                        \
+    X(LD_ABS_W)                                                                                                        \
+    X(LD_IND_B)                                                                                                        \
+    X(LD_IND_H)                                                                                                        \
+    X(LD_IND_W)                                                                                                        \
     X(LDX_B)                                                                                                           \
     X(LDX_H)                                                                                                           \
     X(LDX_W)                                                                                                           \

@@ -19,10 +19,6 @@ Error at(std::size_t pc, const std::string& what) {
     return Error::invalid("instruction " + std::to_string(pc) + ": " + what, pc);
 }
 
-Error unsupported_at(std::size_t pc, const std::string& what) {
-    return Error::unsupported("instruction " + std::to_string(pc) + ": " + what, pc);
-}
-
 // The fields of one instruction that a given form leaves unused must be zero (RFC 9669 section 3).
 struct Unused {
     bool dst = false;
@@ -189,7 +185,15 @@ Result<void> validate_memory(std::span<const Instruction> program, std::size_t p
     const std::uint8_t size = op_size(ins.opcode);
     if (cls == op::LD) {
         if (mode == op::ABS || mode == op::IND) {
-            return unsupported_at(pc, "legacy packet access (opcode " + hex8(ins.opcode) + ") is not supported");
+            if (size == op::DW) {
+                return at(pc, "unknown opcode " + hex8(ins.opcode) + " (legacy packet loads read 1, 2 or 4 bytes)");
+            }
+            if (mode == op::IND) {
+                if (auto r = check_register(pc, "src", ins.src); !r) {
+                    return r;
+                }
+            }
+            return check_unused(pc, ins, {.dst = true, .src = mode == op::ABS, .offset = true});
         }
         if (ins.opcode != op::LDDW) {
             return at(pc, "unknown opcode " + hex8(ins.opcode));

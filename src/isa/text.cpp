@@ -17,6 +17,8 @@
 //   - A slot that is none of these forms (unknown opcode, nonzero reserved field, register above r10, a `lddw`
 //     without a valid second slot) prints as `.quad 0x<16 hex digits>`, the slot read as a little-endian word. The
 //     assembler takes `.quad` back, so assemble(disassemble(p)) == p for every program p.
+//   - Legacy packet loads print as llvm-objdump prints them: `r0 = *(u16 *)skb[12]` (LD_ABS) and
+//     `r0 = *(u8 *)skb[r7]` (LD_IND); an LD_IND with a nonzero imm, which LLVM never emits, prints `skb[r7 + 14]`.
 //   - With show_pc each line starts with the slot index right-aligned in 8 columns, `:` and a tab, as in
 //     llvm-objdump. disassemble_instruction() past the end of the program gives an empty string.
 #include "embpf/isa/text.hpp"
@@ -382,10 +384,26 @@ struct Decoded {
     }
 }
 
+// LD_ABS and LD_IND: r0 = the packet's bytes at imm (or src + imm), in network order.
+[[nodiscard]] std::string disassemble_packet_load(const Instruction& ins) {
+    if (!is_legacy_packet_load(ins)) {
+        return raw_text(ins);
+    }
+    const std::string type = "r0 = *(u" + std::string(size_bits(op_size(ins.opcode))) + " *)skb[";
+    if (op_mode(ins.opcode) == op::ABS) {
+        return type + std::to_string(ins.imm) + "]";
+    }
+    if (ins.imm == 0) {
+        return type + reg_name(ins.src, true) + "]";
+    }
+    return type + reg_name(ins.src, true) + (ins.imm < 0 ? " - " : " + ") +
+           std::to_string(ins.imm < 0 ? -static_cast<std::int64_t>(ins.imm) : ins.imm) + "]";
+}
+
 [[nodiscard]] Decoded disassemble_at(std::span<const Instruction> program, std::size_t pc) {
     const Instruction& ins = program[pc];
     switch (op_class(ins.opcode)) {
-    case op::LD: return is_lddw(ins) ? disassemble_lddw(program, pc) : Decoded{raw_text(ins)};
+    case op::LD: return is_lddw(ins) ? disassemble_lddw(program, pc) : Decoded{disassemble_packet_load(ins)};
     case op::LDX:
     case op::ST:
     case op::STX: return {disassemble_memory(ins)};
@@ -415,9 +433,9 @@ struct Token {
 }
 
 // Longest match wins; the `s`-prefixed signed operators are tried before `s` is taken as an identifier.
-constexpr std::array<std::string_view, 32> kPuncts{
-    "s>>=", "<<=", ">>=", "s>=", "s<=", "s/=", "s%=", "s>", "s<", "==", "!=", ">=", "<=", "+=", "-=", "*=",
-    "/=",   "|=",  "&=",  "%=",  "^=",  "=",   ">",   "<",  "&",  "*",  "(",  ")",  ",",  "+",  "-",  ":",
+constexpr std::array<std::string_view, 34> kPuncts{
+    "s>>=", "<<=", ">>=", "s>=", "s<=", "s/=", "s%=", "s>", "s<", "==", "!=", ">=", "<=", "+=", "-=", "*=", "/=",
+    "|=",   "&=",  "%=",  "^=",  "=",   ">",   "<",   "&",  "*",  "(",  ")",  ",",  "+",  "-",  ":",  "[",  "]",
 };
 
 [[nodiscard]] std::string quote(std::string_view text) {
@@ -1210,12 +1228,15 @@ class LineParser {
                    : std::nullopt;
     }
 
-    /// `*(u8 *)(r1 + 2)` or `*(s8 *)(r1 + 2)`
+    /// `*(u8 *)(r1 + 2)` or `*(s8 *)(r1 + 2)`; or the legacy packet loads `*(u16 *)skb[12]`, `*(u8 *)skb[r7 + 2]`
     std::optional<Statement> parse_load(const Register& dst) {
         advance(); // '*'
         const auto type = parse_mem_type(true);
         if (!type) {
             return std::nullopt;
+        }
+        if (peek().kind == TokenKind::identifier && peek().text == "skb") {
+            return parse_packet_load(dst, *type);
         }
         const auto address = parse_address();
         if (!address) {
@@ -1223,6 +1244,48 @@ class LineParser {
         }
         const std::uint8_t mode = type->is_signed ? op::MEMSX : op::MEM;
         return single(make(op::LDX | mode | type->size, dst.index, address->base, address->offset));
+    }
+
+    /// `skb[12]` (LD_ABS) or `skb[r7]`, `skb[r7 + 2]` (LD_IND), after `r0 = *(uN *)`.
+    std::optional<Statement> parse_packet_load(const Register& dst, const MemType& type) {
+        advance(); // skb
+        if (dst.index != 0 || !dst.wide) {
+            return fail_none("legacy packet loads write r0, not " + reg_name(dst.index, dst.wide));
+        }
+        if (type.is_signed || type.size == op::DW) {
+            return fail_none("legacy packet loads read u8, u16 or u32");
+        }
+        if (!expect("[")) {
+            return std::nullopt;
+        }
+        if (!starts_register()) {
+            const auto imm = parse_imm32();
+            if (!imm || !expect("]")) {
+                return std::nullopt;
+            }
+            return single(make(op::LD | op::ABS | type.size, 0, 0, 0, *imm));
+        }
+        const auto src = parse_register_of_width(true, "the offset register");
+        if (!src) {
+            return std::nullopt;
+        }
+        std::int32_t imm = 0;
+        if (is_punct(peek(), "+") || is_punct(peek(), "-")) {
+            const bool minus = advance().text == "-";
+            auto number = parse_number();
+            if (!number) {
+                return std::nullopt;
+            }
+            number->negative = number->negative != minus;
+            if (!number->fits_signed(32)) {
+                return fail_none("offset " + number->text() + " does not fit in 32 bits");
+            }
+            imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(number->bits64()));
+        }
+        if (!expect("]")) {
+            return std::nullopt;
+        }
+        return single(make(op::LD | op::IND | type.size, 0, src->index, 0, imm));
     }
 
     /// `r2 = atomic_fetch_add((u64 *)(r1 + 0), r2)`

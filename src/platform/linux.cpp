@@ -492,11 +492,20 @@ ContextDescriptor context_of(std::uint32_t size, std::uint8_t pointer_width, con
 constexpr std::uint32_t kSkBuffSize = 192;
 
 // sk_filter_is_valid_access(): no direct packet access, only cb[] is writable.
+// The packet's data and data_end are there, for the legacy packet loads (LD_ABS/LD_IND) and the entry checks, but a
+// socket filter may not read them: no direct packet access.
 ContextDescriptor socket_filter_context() {
-    return context_of(kSkBuffSize, 4, kSkBuffFields,
-                      {"tc_classid", "data", "data_meta", "data_end", "family", "remote_ip4", "local_ip4", "remote_ip6",
-                       "local_ip6", "remote_port", "local_port", "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
-                      {"cb"});
+    ContextDescriptor ctx =
+        context_of(kSkBuffSize, 4, kSkBuffFields,
+                   {"tc_classid", "data_meta", "family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6",
+                    "remote_port", "local_port", "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
+                   {"cb"});
+    for (ContextField& field : ctx.fields) {
+        if (field.kind == FieldKind::packet_start || field.kind == FieldKind::packet_end) {
+            field.readable = false;
+        }
+    }
+    return ctx;
 }
 
 // tc_cls_act_is_valid_access().

@@ -638,6 +638,10 @@ void Semantics::step(State& s, std::size_t pc) const {
             lddw(s, pc);
             return;
         }
+        if (isa::is_legacy_packet_load(ins)) {
+            packet_load(s, pc, ins);
+            return;
+        }
         break;
     case op::JMP:
         if (ins.opcode == op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::helper)) {
@@ -661,6 +665,36 @@ void Semantics::step(State& s, std::size_t pc) const {
     default: break;
     }
     report(pc, "Unsupported instruction");
+}
+
+// LD_ABS/LD_IND read the packet of the context in r6 and end the program with r0 = 0 when the bytes lie outside it,
+// so each is also an exit: what an exit requires must hold there, with r0 = 0. They clobber r1-r5, as Linux's do.
+void Semantics::packet_load(State& s, std::size_t pc, const isa::Instruction& ins) const {
+    const platform::ContextDescriptor& ctx = m_type.context;
+    if (ctx.data < 0 || ctx.data_end < 0) {
+        report(pc, "Legacy packet loads (LD_ABS/LD_IND) need a program type with a data range; " + m_type.name +
+                       " has none");
+    } else if (usable(s, pc, 6) && (s.regs[6].kind != Kind::ctx || s.zone.interval(reg_var(6)) != constant(0))) {
+        report(pc, "r6 must be the context pointer for a legacy packet load", "r6.type == ctx && r6.offset == 0");
+    }
+    if (isa::op_mode(ins.opcode) == op::IND && usable(s, pc, ins.src) && s.regs[ins.src].kind != Kind::number) {
+        report(pc, reg(ins.src) + " must be a number", reg(ins.src) + ".type == number");
+    }
+    const Interval open = s.zone.interval(kOpenRecords);
+    if (!(open.lo == 0 && open.hi == 0)) {
+        report(pc, "A legacy packet load may end the program while a ring buffer record is open", "open_records == 0");
+    }
+    if ((0 < m_type.return_min || 0 > m_type.return_max) && !m_type.out_of_range_return) {
+        report(pc, "A legacy packet load may end the program with r0 = 0, outside [" +
+                       std::to_string(m_type.return_min) + ", " + std::to_string(m_type.return_max) + "] for " +
+                       m_type.name);
+    }
+    const std::uint8_t size = isa::op_size(ins.opcode);
+    set_number(s, 0, bits(size == op::B ? 8 : size == op::H ? 16 : 32));
+    for (int r = 1; r <= 5; ++r) {
+        s.regs[r] = {};
+        s.zone.forget(reg_var(r));
+    }
 }
 
 void Semantics::lddw(State& s, std::size_t pc) const {

@@ -66,6 +66,7 @@ class Semantics {
     void store(State& s, std::size_t pc, const isa::Instruction& ins) const;
     void atomic(State& s, std::size_t pc, const isa::Instruction& ins) const;
     void lddw(State& s, std::size_t pc) const;
+    void packet_load(State& s, std::size_t pc, const isa::Instruction& ins) const;
     void call(State& s, std::size_t pc, const isa::Instruction& ins) const;
 
     struct Width {

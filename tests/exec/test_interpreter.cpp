@@ -1015,3 +1015,83 @@ TEST_CASE("interpreter: program, kind and copies") {
     const embpf::exec::Executable& executable = copy;
     CHECK(executable.run(nullptr, 0) == 0x1122334455667788);
 }
+
+// =====================================================================================================================
+// Legacy packet loads (LD_ABS, LD_IND)
+
+namespace {
+
+struct PacketContext {
+    const std::uint8_t* data;
+    const std::uint8_t* data_end;
+};
+
+constexpr embpf::exec::PacketLayout kPacketLayout{0, 8, 8};
+
+// Runs `text` on `packet` both ways (fast and checked, threaded and portable) and checks that all agree.
+std::uint64_t run_on_packet(std::string_view text, const std::vector<std::uint8_t>& packet) {
+    const auto program = isa::assemble(text);
+    REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+    PacketContext ctx{packet.data(), packet.data() + packet.size()};
+    std::optional<std::uint64_t> result;
+    for (bool portable : {false, true}) {
+        const auto interpreter =
+            Interpreter::create(*program, {}, {.portable_dispatch = portable, .packet = kPacketLayout});
+        REQUIRE_MESSAGE(interpreter.has_value(), (interpreter ? "" : interpreter.error().message));
+        const std::uint64_t fast = interpreter->run(&ctx, sizeof ctx);
+        CheckedOptions options;
+        options.regions.push_back({packet.data(), packet.size(), false});
+        const auto checked = interpreter->run_checked(&ctx, sizeof ctx, options);
+        REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+        CHECK(checked->r0 == fast);
+        if (result) {
+            CHECK(*result == fast);
+        }
+        result = fast;
+    }
+    return *result;
+}
+
+} // namespace
+
+TEST_CASE("interpreter: legacy packet loads read the packet in network byte order") {
+    const std::vector<std::uint8_t> packet = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u8 *)skb[1]\nexit", packet) == 0x11);
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u16 *)skb[2]\nexit", packet) == 0x2233);
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u32 *)skb[4]\nexit", packet) == 0x44556677);
+    CHECK(run_on_packet("r6 = r1\nr2 = 3\nr0 = *(u16 *)skb[r2 + 2]\nexit", packet) == 0x5566);
+    // LD_IND adds src and imm in 32 bits: 0xffffffff + 2 is 1.
+    CHECK(run_on_packet("r6 = r1\nr2 = 0xffffffff ll\nr0 = *(u8 *)skb[r2 + 2]\nexit", packet) == 0x11);
+}
+
+TEST_CASE("interpreter: a legacy packet load outside the packet ends the program with r0 = 0") {
+    const std::vector<std::uint8_t> packet = {1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u8 *)skb[7]\nexit", packet) == 8);
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u8 *)skb[8]\nr0 = 99\nexit", packet) == 0);
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u32 *)skb[5]\nr0 = 99\nexit", packet) == 0);
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u8 *)skb[-1]\nr0 = 99\nexit", packet) == 0);
+    CHECK(run_on_packet("r6 = r1\nr2 = -1\nr0 = *(u8 *)skb[r2]\nr0 = 99\nexit", packet) == 0);
+    CHECK(run_on_packet("r6 = r1\nr2 = 0x80000000 ll\nr0 = *(u8 *)skb[r2]\nr0 = 99\nexit", packet) == 0);
+    // From a subprogram, the whole program ends.
+    CHECK(run_on_packet("r6 = r1\ncall pc+2\nr0 = 99\nexit\nr0 = *(u16 *)skb[100]\nr0 = 7\nexit", packet) == 0);
+    CHECK(run_on_packet("r6 = r1\ncall pc+2\nr0 += 90\nexit\nr0 = *(u8 *)skb[6]\nexit", packet) == 97);
+    // An empty packet has no byte to read.
+    CHECK(run_on_packet("r6 = r1\nr0 = *(u8 *)skb[0]\nr0 = 99\nexit", {}) == 0);
+}
+
+TEST_CASE("interpreter: legacy packet loads need a packet layout, and the checked run checks r6") {
+    const auto program = isa::assemble("r6 = r1\nr0 = *(u8 *)skb[0]\nexit");
+    REQUIRE(program.has_value());
+    const auto refused = Interpreter::create(*program);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "instruction 1: a legacy packet load (LD_ABS/LD_IND) needs a program "
+                                            "type with a data range"));
+    // An unverified program with anything in r6: the checked run refuses to read a context field that is not there.
+    const auto wild = isa::assemble("r6 = 0x10000 ll\nr0 = *(u8 *)skb[0]\nexit");
+    REQUIRE(wild.has_value());
+    const auto interpreter = Interpreter::create(*wild, {}, {.packet = kPacketLayout});
+    REQUIRE(interpreter.has_value());
+    const auto checked = interpreter->run_checked(nullptr, 0);
+    REQUIRE_FALSE(checked.has_value());
+    CHECK(contains(checked.error().message, "pc 2: out-of-bounds read of 8 bytes at 0x10000"));
+}

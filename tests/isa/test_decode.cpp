@@ -106,14 +106,23 @@ TEST_CASE("decode: unknown opcodes") {
     });
 }
 
-TEST_CASE("decode: legacy packet loads are unsupported") {
+TEST_CASE("decode: legacy packet loads") {
+    // LD_ABS and LD_IND of 1, 2 and 4 bytes are instructions; r0 is implied, so dst and offset stay 0, and LD_ABS has
+    // no source register.
+    for (const Instruction& ins : {make(0x20, 0, 0, 0, 4), make(0x28, 0, 0, 0, 4), make(0x30, 0, 0, 0, -1),
+                                   make(0x40, 0, 1, 0, 4), make(0x48, 0, 7, 0, 0), make(0x50, 0, 10, 0, -4)}) {
+        CAPTURE(ins.opcode);
+        const std::vector<Instruction> program = {kMov0, ins, kExit};
+        CHECK(isa::validate(program).has_value());
+        CHECK(isa::is_legacy_packet_load(ins));
+    }
     check_invalid({
-        {"0x20 ld abs w", {kMov0, make(0x20, 0, 0, 0, 4), kExit}, 1, ErrorKind::unsupported},
-        {"0x28 ld abs h", {kMov0, make(0x28, 0, 0, 0, 4), kExit}, 1, ErrorKind::unsupported},
-        {"0x30 ld abs b", {kMov0, make(0x30, 0, 0, 0, 4), kExit}, 1, ErrorKind::unsupported},
-        {"0x40 ld ind w", {kMov0, make(0x40, 0, 1, 0, 4), kExit}, 1, ErrorKind::unsupported},
-        {"0x48 ld ind h", {kMov0, make(0x48, 0, 1, 0, 4), kExit}, 1, ErrorKind::unsupported},
-        {"0x50 ld ind b", {kMov0, make(0x50, 0, 1, 0, 4), kExit}, 1, ErrorKind::unsupported},
+        {"0x38 ld abs dw", {kMov0, make(0x38, 0, 0, 0, 4), kExit}, 1, kInvalid},
+        {"0x58 ld ind dw", {kMov0, make(0x58, 0, 1, 0, 4), kExit}, 1, kInvalid},
+        {"ld abs with a dst register", {kMov0, make(0x20, 1, 0, 0, 4), kExit}, 1, kInvalid},
+        {"ld abs with a src register", {kMov0, make(0x20, 0, 1, 0, 4), kExit}, 1, kInvalid},
+        {"ld ind with an offset", {kMov0, make(0x40, 0, 1, 2, 4), kExit}, 1, kInvalid},
+        {"ld ind from r11", {kMov0, make(0x40, 0, 11, 0, 4), kExit}, 1, kInvalid},
     });
 }
 

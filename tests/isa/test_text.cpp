@@ -240,6 +240,14 @@ const std::vector<Row>& rows() {
         row("if w3 & 4 goto +1", make(jmp32(op::JSET, op::K), 3, 0, 1, 4)),
         row("if w3 & w4 goto +1", make(jmp32(op::JSET, op::X), 3, 4, 1)),
 
+        // Legacy packet loads.
+        row("r0 = *(u32 *)skb[0]", make(op::LD | op::ABS | op::W, 0, 0, 0, 0)),
+        row("r0 = *(u16 *)skb[12]", make(op::LD | op::ABS | op::H, 0, 0, 0, 12)),
+        row("r0 = *(u8 *)skb[-1048576]", make(op::LD | op::ABS | op::B, 0, 0, 0, -1048576)),
+        row("r0 = *(u32 *)skb[r8]", make(op::LD | op::IND | op::W, 0, 8, 0, 0)),
+        row("r0 = *(u16 *)skb[r7 + 14]", make(op::LD | op::IND | op::H, 0, 7, 0, 14)),
+        row("r0 = *(u8 *)skb[r1 - 2]", make(op::LD | op::IND | op::B, 0, 1, 0, -2)),
+
         // Calls and exit.
         row("call 1", make(op::CALL_OP, 0, 0, 0, 1)),
         row("call -1", make(op::CALL_OP, 0, 0, 0, -1)),
@@ -534,6 +542,12 @@ TEST_CASE("text: assembler errors name the line and the problem") {
         {"r0", "line 1: expected an assignment operator after r0, found end of line"},
         {"r0 =", "line 1: expected a value after '=', found end of line"},
         {".quad", "line 1: expected a number, found end of line"},
+        {"r1 = *(u8 *)skb[0]", "line 1: legacy packet loads write r0, not r1"},
+        {"w0 = *(u8 *)skb[0]", "line 1: legacy packet loads write r0, not w0"},
+        {"r0 = *(u64 *)skb[0]", "line 1: legacy packet loads read u8, u16 or u32"},
+        {"r0 = *(s16 *)skb[r1]", "line 1: legacy packet loads read u8, u16 or u32"},
+        {"r0 = *(u8 *)skb(0)", "line 1: expected '[', found '('"},
+        {"r0 = *(u8 *)skb[r1 + 4294967296]", "line 1: offset 4294967296 does not fit in 32 bits"},
     };
     for (const auto& entry : cases) {
         const auto& text = entry.first;
@@ -577,7 +591,8 @@ TEST_CASE("text: slots that are no instruction form print as raw words") {
         {make(op::JMP32 | op::EXIT), ".quad 0x0000000000000096"},
         {make(op::JMP | 0xe0), ".quad 0x00000000000000e5"},
         {make(jmp64(op::JEQ, op::K), 1, 2, 1, 1), ".quad 0x0000000100012115"},
-        {make(op::LD | op::ABS | op::W), ".quad 0x0000000000000020"}, // legacy packet access
+        {make(op::LD | op::ABS | op::DW), ".quad 0x0000000000000038"},   // legacy packet loads read 1, 2 or 4 bytes
+        {make(op::LD | op::ABS | op::W, 1), ".quad 0x0000000000000120"}, // ... into r0
         {make(op::LDX | op::MEMSX | op::DW, 0, 1), ".quad 0x0000000000001099"},
         {make(op::LDX | op::MEM | op::W, 0, 1, 0, 1), ".quad 0x0000000100001061"},
         {make(op::ST | op::MEM | op::W, 1, 2, 0, 1), ".quad 0x0000000100002162"},

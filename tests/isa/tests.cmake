@@ -46,6 +46,7 @@ _embpf_isa_objdump_case(loops SECTIONS .text)
 _embpf_isa_objdump_case(alu32 FLAGS -mcpu=v3 SECTIONS .text)
 _embpf_isa_objdump_case(atomics FLAGS -mcpu=v3 SECTIONS .text)
 _embpf_isa_objdump_case(calls FLAGS -mcpu=v2 SECTIONS .text prog)
+_embpf_isa_objdump_case(legacy_packet SECTIONS socket)
 
 add_custom_target(embpf_isa_test_data DEPENDS ${EMBPF_TEST_ISA_OUTPUTS})
 add_dependencies(embpf_tests embpf_isa_test_data)

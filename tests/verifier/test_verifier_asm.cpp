@@ -32,6 +32,7 @@ const Target windows_xdp{&platform::windows, "xdp"};
 const Target windows_bind{&platform::windows, "bind"};
 const Target linux_xdp{&platform::linux, "xdp"};
 const Target linux_kprobe{&platform::linux, "kprobe"};
+const Target linux_socket{&platform::linux, "socket_filter"};
 
 struct Expected {
     bool verified = false;
@@ -1139,6 +1140,75 @@ TEST_CASE("verifier asm: a return value the hook reads as its fallback is a warn
     CHECK_FALSE(refused.verified);
     REQUIRE(refused.errors.size() == 1);
     CHECK(refused.errors[0].message == "r0 must be in [0, 4] at exit for xdp");
+}
+
+// LD_ABS/LD_IND read the packet of the context in r6 and may end the program with r0 = 0.
+TEST_CASE("verifier asm: legacy packet loads") {
+    check_rows({
+        row("LD_ABS, then LD_IND through its result", linux_socket, {}, R"(
+            r6 = r1
+            r0 = *(u16 *)skb[12]
+            r7 = r0
+            r0 = *(u8 *)skb[r7 + 14]
+            exit)",
+            accepted(5)),
+        row("r1-r5 do not survive a legacy packet load", linux_socket, {}, R"(
+            r6 = r1
+            r2 = 1
+            r0 = *(u8 *)skb[0]
+            r0 = r2
+            exit)",
+            rejected(3, "r2 is uninitialized", "r2.type != uninit")),
+        row("without the context in r6", linux_socket, {}, R"(
+            r0 = *(u8 *)skb[0]
+            exit)",
+            rejected(0, "r6 is uninitialized", "r6.type != uninit")),
+        row("with the stack pointer in r6", linux_socket, {}, R"(
+            r6 = r10
+            r0 = *(u8 *)skb[0]
+            exit)",
+            rejected(1, "r6 must be the context pointer for a legacy packet load", "r6.type == ctx && r6.offset == 0")),
+        row("with r6 past the start of the context", linux_socket, {}, R"(
+            r6 = r1
+            r6 += 4
+            r0 = *(u8 *)skb[0]
+            exit)",
+            rejected(2, "r6 must be the context pointer for a legacy packet load", "r6.type == ctx && r6.offset == 0")),
+        row("LD_IND through a pointer", linux_socket, {}, R"(
+            r6 = r1
+            r2 = r10
+            r0 = *(u8 *)skb[r2]
+            exit)",
+            rejected(2, "r2 must be a number", "r2.type == number")),
+        row("in a type without a data range", linux_kprobe, {}, R"(
+            r6 = r1
+            r0 = *(u8 *)skb[0]
+            exit)",
+            rejected(1, "Legacy packet loads (LD_ABS/LD_IND) need a program type with a data range; kprobe has none")),
+        row("while a ring buffer record is open", linux_socket, {ringbuf_map()}, R"(
+            r6 = r1
+            r1 = map_by_idx(0) ll
+            r2 = 8
+            r3 = 0
+            call 131
+            if r0 == 0 goto out
+            r7 = r0
+            r0 = *(u8 *)skb[0]
+            r1 = r7
+            r2 = 0
+            call 132
+        out:
+            r0 = 0
+            exit)",
+            rejected(8, "A legacy packet load may end the program while a ring buffer record is open",
+                     "open_records == 0")),
+        row("where the hook does not accept r0 = 0", windows_xdp, {}, R"(
+            r6 = r1
+            r0 = *(u8 *)skb[0]
+            r0 = 1
+            exit)",
+            rejected(1, "A legacy packet load may end the program with r0 = 0, outside [1, 3] for xdp")),
+    });
 }
 
 // Shapes clang emits for packet parsing, which a verifier must follow to be of use.

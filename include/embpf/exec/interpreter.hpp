@@ -87,11 +87,25 @@ struct CheckedOutcome {
     std::uint64_t instructions = 0; ///< instructions executed, calls and helpers counted once each
 };
 
+/// Where a program type's context holds its data range, for the legacy packet loads (LD_ABS, LD_IND), which read
+/// the packet of the context in r6.
+struct PacketLayout {
+    std::uint32_t data = 0;         ///< offset of the data pointer field in the context
+    std::uint32_t data_end = 0;     ///< offset of the data_end pointer field
+    std::uint8_t pointer_width = 8; ///< 8, or 4 for Linux's 32-bit fields (zero-extended)
+};
+
 struct InterpreterOptions {
     /// Dispatch with a portable switch instead of threaded code (computed goto); for testing the
     /// fallback that builds without GCC or Clang extensions use.
     bool portable_dispatch = false;
+    /// The data range's fields. A program with LD_ABS/LD_IND needs it; such a load of bytes outside the range (or at
+    /// a negative offset) ends the program with r0 = 0, as Linux does.
+    std::optional<PacketLayout> packet{};
 };
+
+/// The PacketLayout of `type`'s context, or nullopt when it has no data range.
+[[nodiscard]] std::optional<PacketLayout> packet_layout(const platform::ProgramType& type) noexcept;
 
 namespace detail {
 struct InterpreterCode;

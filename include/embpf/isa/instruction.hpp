@@ -141,6 +141,14 @@ enum class CallSource : std::uint8_t {
 }
 
 [[nodiscard]] constexpr bool is_lddw(const Instruction& ins) noexcept { return ins.opcode == op::LDDW; }
+/// LD_ABS or LD_IND of 1, 2 or 4 bytes (the legacy packet loads of socket filters and classifiers), with the fields the
+/// form leaves unused at zero: dst (r0 is implied), offset, and for LD_ABS src. The register numbers are not checked.
+[[nodiscard]] constexpr bool is_legacy_packet_load(const Instruction& ins) noexcept {
+    const std::uint8_t mode = ins.opcode & 0xe0;
+    const std::uint8_t size = ins.opcode & 0x18;
+    return (ins.opcode & 0x07) == op::LD && (mode == op::ABS || mode == op::IND) && size != op::DW && ins.dst == 0 &&
+           ins.offset == 0 && (mode == op::IND || ins.src == 0);
+}
 [[nodiscard]] constexpr bool is_alu(std::uint8_t opcode) noexcept {
     return op_class(opcode) == op::ALU || op_class(opcode) == op::ALU64;
 }

@@ -1,0 +1,80 @@
+// A socket filter that reads its packet with LD_ABS/LD_IND, loaded, verified and run on __sk_buff contexts.
+#include "embpf/api/object.hpp"
+#include "low_packet.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+using namespace embpf;
+
+namespace {
+
+// struct __sk_buff: 192 bytes, data at 76 and data_end at 80 (32-bit fields).
+struct SkBuff {
+    std::array<std::uint8_t, 192> bytes{};
+    void set_packet(const testing_packets::LowPacket& packet) {
+        const std::uint32_t start = packet.start();
+        const std::uint32_t end = packet.end();
+        std::memcpy(bytes.data() + 76, &start, 4);
+        std::memcpy(bytes.data() + 80, &end, 4);
+    }
+};
+
+// Ethernet (type at 12), then IPv4 with a 20-byte header: ports at 34 (source) and 36 (destination), byte 43.
+void write_frame(std::uint8_t* frame, std::uint16_t ether_type, std::uint16_t dst_port, std::uint8_t byte43) {
+    frame[12] = static_cast<std::uint8_t>(ether_type >> 8);
+    frame[13] = static_cast<std::uint8_t>(ether_type);
+    frame[14] = 0x45;
+    frame[36] = static_cast<std::uint8_t>(dst_port >> 8);
+    frame[37] = static_cast<std::uint8_t>(dst_port);
+    frame[43] = byte43;
+}
+
+} // namespace
+
+TEST_CASE("legacy packet loads: a socket filter verifies and reads its packet as Linux does") {
+    auto spec = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_TAIL_DIR) + "/legacy_packet.o"),
+                                 &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto object = Object::load(*spec);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    const Program filter = object->program("filter").value();
+    CHECK(filter.verified());
+    CHECK(filter.type().name == "socket_filter");
+
+    struct Case {
+        const char* what;
+        std::size_t size;
+        std::uint16_t ether_type;
+        std::uint16_t dst_port;
+        std::uint64_t r0;
+    };
+    const Case cases[] = {
+        {"DNS to port 53", 64, 0x0800, 53, 0xffffffff},
+        {"another port: byte 43", 64, 0x0800, 80, 0x5a},
+        {"not IPv4", 64, 0x86dd, 53, 0},
+        {"too short for the ports: the load ends the program", 36, 0x0800, 53, 0},
+        {"too short for byte 43", 43, 0x0800, 80, 0},
+        {"exactly long enough", 44, 0x0800, 80, 0x5a},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.what);
+        const testing_packets::LowPacket packet(c.size);
+        REQUIRE(packet.data() != nullptr);
+        std::uint8_t frame[64] = {};
+        write_frame(frame, c.ether_type, c.dst_port, 0x5a);
+        std::memcpy(packet.data(), frame, c.size);
+        SkBuff skb;
+        skb.set_packet(packet);
+        auto r0 = filter.run(skb.bytes.data(), skb.bytes.size());
+        REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+        CHECK(*r0 == c.r0);
+        auto checked = filter.run_checked(skb.bytes.data(), skb.bytes.size());
+        REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+        CHECK(checked->r0 == c.r0);
+    }
+}
