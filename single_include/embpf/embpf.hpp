@@ -921,7 +921,8 @@ struct ProgramType {
     std::string return_meaning; ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
     /// Set for hooks that read a value outside [return_min, return_max] as this one instead of refusing the program
     /// (Linux's XDP reads an unknown action as XDP_ABORTED): the verifier then warns instead of rejecting, and every
-    /// run returns this value when the low 32 bits of r0, read as signed, fall outside the range.
+    /// run returns what the hook reads: the low 32 bits of r0, read as signed, or this value when they fall outside
+    /// the range.
     std::optional<std::int64_t> out_of_range_return;
     std::uint32_t platform_id = 0; ///< the platform's own number for the type (BPF_PROG_TYPE_XDP, ...)
     /// The longest data range (packet) the hook hands a program, in bytes. The verifier's bounds on loops over packet
@@ -976,6 +977,11 @@ struct MapType {
 [[nodiscard]] constexpr bool is_size_arg(ArgKind kind) noexcept {
     return kind == ArgKind::const_size || kind == ArgKind::const_size_or_zero;
 }
+
+/// Whether `helper`'s map argument takes a map of `kind`: the verifier's rule for verified programs and the checked
+/// interpreter's for the others. Helpers are known by name (the same on every platform); a helper not listed takes
+/// any map but a program array, which only a tail call takes.
+[[nodiscard]] bool accepts_map(const HelperPrototype& helper, MapKind kind) noexcept;
 
 /// Checks a prototype on its own: arguments after the first `none` are `none`, every memory argument is followed by
 /// a size and every size follows a memory argument, map key and value arguments follow a map, an allocation size
@@ -1387,10 +1393,12 @@ struct MemoryRegion {
     bool initialized = true;
 };
 
-/// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers.
+/// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers, and its
+/// kind, for the checks of helper arguments.
 struct MapShape {
     std::uint32_t key_size = 0;
     std::uint32_t value_size = 0;
+    std::optional<platform::MapKind> kind{};
 };
 
 /// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs
@@ -1419,6 +1427,21 @@ struct CheckedOptions {
     const platform::ProgramType* program_type = nullptr;
     /// The key and value sizes of the map at an address (for map key and value arguments), if it is a map.
     std::function<std::optional<MapShape>(std::uint64_t map)> map_shape{};
+    /// A map a helper's result names (an inner map from a lookup in a map of maps): a map argument for the rest of
+    /// the run.
+    std::function<std::optional<MapShape>(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0)>
+        helper_result_map{};
+    /// With `platform` and `program_type`, every helper call's arguments are checked against the helper's prototype
+    /// before it runs: memory arguments must be memory the run may read (or write) for their whole size, the context
+    /// argument the context, map arguments maps `map_shape` or `helper_result_map` knows, of a kind the helper
+    /// takes (platform::accepts_map), records to submit or discard records this run reserved and still holds, and
+    /// strings must end inside readable memory. A refused argument stops the run with an error, as a refused load
+    /// does. Callbacks are refused. Without a prototype (no platform, or a helper it does not declare) nothing is
+    /// checked.
+    bool check_helper_arguments = true;
+    /// Byte ranges [offset, offset + size) of the context that the program may read but not write (the data range's
+    /// pointer fields, which the entry checks vouched for).
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> context_read_only{};
 };
 
 /// What a checked run did.

@@ -110,6 +110,11 @@ Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::siz
         if (*spec.inner_map >= specs.size() || *spec.inner_map == index) {
             return Error::invalid(map_what(spec) + ": its inner map is not a map of the object");
         }
+        // One level: an inner map that names an inner map of its own would nest (or loop, m0 -> m1 -> m0).
+        if (specs[*spec.inner_map].inner_map) {
+            return Error::invalid(map_what(spec) + ": its inner map " + specs[*spec.inner_map].name +
+                                  " names an inner map of its own; maps of maps hold maps without inner maps");
+        }
         auto inner = config_of(specs, *spec.inner_map, platform, options);
         if (!inner) {
             return std::move(inner).error();
@@ -383,7 +388,45 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                                     map.config().value_size, !spec.maps()[ref.map].read_only});
             }
         }
-        // The platform and the type are the program's own (ProgramState::platform): they live as long as it.
+        // Checked runs check every helper argument against the helper's prototype (the contract the verifier
+        // checks for verified programs): the platform and the type are the program's own (ProgramState::platform),
+        // and live as long as it. The maps a program may name are its own and the inner maps its lookups return.
+        program->checked.platform = &platform;
+        program->checked.program_type = program->type;
+        auto shape_of = [](const runtime::Map& map) {
+            return exec::MapShape{map.config().key_size, map.config().value_size, map.config().kind};
+        };
+        program->checked.map_shape = [maps = program->maps,
+                                      shape_of](std::uint64_t address) -> std::optional<exec::MapShape> {
+            for (const std::shared_ptr<runtime::Map>& map : maps) {
+                if (reinterpret_cast<std::uintptr_t>(map.get()) == address) {
+                    return shape_of(*map);
+                }
+            }
+            return std::nullopt;
+        };
+        program->checked.helper_result_map = [&platform, type = program->type,
+                                              shape_of](std::uint32_t id, const std::uint64_t* args,
+                                                        std::uint64_t r0) -> std::optional<exec::MapShape> {
+            const platform::HelperPrototype* prototype = platform.helper(*type, id);
+            if (prototype == nullptr || prototype->ret != platform::ReturnKind::ptr_to_map_value_or_null) {
+                return std::nullopt;
+            }
+            // The checks before the call made args[0] a map; a map of maps' value is an inner map.
+            const auto* outer = reinterpret_cast<const runtime::Map*>(static_cast<std::uintptr_t>(args[0]));
+            if (outer->kind() != platform::MapKind::array_of_maps && outer->kind() != platform::MapKind::hash_of_maps) {
+                return std::nullopt;
+            }
+            return shape_of(*reinterpret_cast<const runtime::Map*>(static_cast<std::uintptr_t>(r0)));
+        };
+        // The data range's pointer fields stay as the entry checks found them.
+        for (const std::int32_t field :
+             {program->type->context.data, program->type->context.data_end, program->type->context.meta}) {
+            if (field >= 0) {
+                program->checked.context_read_only.emplace_back(static_cast<std::uint32_t>(field),
+                                                                program->type->context.pointer_width);
+            }
+        }
         program->checked.helper_result_region =
             [&platform, type = program->type](std::uint32_t id, const std::uint64_t* args,
                                               std::uint64_t r0) -> std::optional<exec::MemoryRegion> {
@@ -527,6 +570,20 @@ Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size,
     exec::CheckedOutcome total = *first;
     while (const exec::Executable* next = runtime::take_tail_call()) {
         if (const auto* program = dynamic_cast<const detail::ProgramState*>(next)) {
+            // A program unverified (or checked) before may have rewritten the context: the next one, verified or
+            // not, is entitled to the data range the host handed over, and to nothing else.
+            auto again = detail::check_entry(*program->type, ctx, ctx_size);
+            if (!again) {
+                return in_program(program->name, std::move(again).error());
+            }
+            const auto start = [](const std::optional<exec::MemoryRegion>& r) { return r ? r->start : nullptr; };
+            const auto size = [](const std::optional<exec::MemoryRegion>& r) { return r ? r->size : 0; };
+            if (start(*again) != start(*data) || size(*again) != size(*data)) {
+                return in_program(program->name,
+                                  Error::runtime("a tail call reached this program with a data range other than the "
+                                                 "one the host passed: a program before it in the chain rewrote the "
+                                                 "context's data or data_end"));
+            }
             auto step = program->invoke(ctx, ctx_size, budget, checked, *data);
             if (!step) {
                 return std::move(step).error();
@@ -537,13 +594,15 @@ Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size,
             total.r0 = next->run(ctx, ctx_size);
         }
     }
-    // A hook that tolerates any return value reads one outside its range as its fallback (XDP_ABORTED, SK_DROP).
+    // A hook that tolerates any return value reads its low 32 bits (as Linux's XDP and sk_skb hooks do) and a value
+    // outside its range as its fallback (XDP_ABORTED, SK_DROP): the host gets the value the hook reads, always in
+    // range.
     const platform::ProgramType& type = *m_state->type;
     if (type.out_of_range_return) {
         const auto value = static_cast<std::int64_t>(static_cast<std::int32_t>(total.r0));
-        if (value < type.return_min || value > type.return_max) {
-            total.r0 = static_cast<std::uint64_t>(*type.out_of_range_return);
-        }
+        total.r0 = value < type.return_min || value > type.return_max
+                       ? static_cast<std::uint64_t>(*type.out_of_range_return)
+                       : static_cast<std::uint64_t>(value);
     }
     return total;
 }

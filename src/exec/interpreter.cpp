@@ -50,6 +50,7 @@ enum class Fault {
     fell_off,
     uninitialized,        ///< the program read a byte nothing wrote
     helper_uninitialized, ///< a helper was handed unwritten bytes to read
+    helper_argument,      ///< a helper argument its prototype does not allow
 };
 
 /// How an instruction touches memory: atomics read what they update.
@@ -92,6 +93,16 @@ struct RunState {
     std::uint32_t fault_helper = 0;                        ///< the helper of a helper_uninitialized fault
 
     void note_helper_result(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0) {
+        if (options->helper_result_map && r0 != 0) {
+            if (auto map = options->helper_result_map(helper, args, r0)) {
+                result_maps.emplace_back(r0, *map);
+                return;
+            }
+        }
+        if (const platform::HelperPrototype* prototype = prototype_of_helper(helper);
+            prototype != nullptr && prototype->ret == platform::ReturnKind::ptr_to_alloc_mem_or_null && r0 != 0) {
+            open_records.push_back(r0);
+        }
         if (options->helper_result_region) {
             if (auto region = options->helper_result_region(helper, args, r0)) {
                 helper_regions.push_back(*region);
@@ -128,6 +139,12 @@ struct RunState {
             std::fill(flags, flags + size, std::uint8_t{1});
         }
     }
+    const platform::HelperPrototype* prototype_of_helper(std::uint32_t helper) const {
+        if (options->platform == nullptr || options->program_type == nullptr) {
+            return nullptr;
+        }
+        return options->platform->helper(*options->program_type, helper);
+    }
     // A frame a local call enters holds nothing yet, whatever an earlier call at the same depth left there.
     void enter_frame(std::uint64_t frame_r10) {
         if (shadow) {
@@ -140,6 +157,16 @@ struct RunState {
     // Returns false (with the fault set) when it would read unwritten bytes.
     bool helper_reads_written(std::uint32_t helper, const std::uint64_t* args, std::ptrdiff_t pc);
     void helper_wrote(std::uint32_t helper, const std::uint64_t* args);
+
+    // CheckedOptions::check_helper_arguments: the arguments against the helper's prototype, before the call; then
+    // what the call released (submitted or discarded records) and what its result names (inner maps).
+    bool helper_arguments_valid(const RunEnv& env, std::uint32_t helper, const std::uint64_t* args, std::ptrdiff_t pc,
+                                std::uint64_t stack_top, std::size_t depth);
+    void helper_released(std::uint32_t helper, const std::uint64_t* args);
+    std::vector<std::pair<std::uint64_t, MapShape>> result_maps; ///< inner maps helpers named during the run
+    std::vector<std::uint64_t> open_records;                     ///< starts of records reserved and not released
+    std::uint32_t fault_argument = 0;                            ///< the argument of a helper_argument fault
+    const char* fault_expected = "";                             ///< what that argument had to be
 
     void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
         fault = kind;
@@ -168,6 +195,11 @@ bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::siz
     bool writable = false;
     if (state.ctx != 0 && inside(addr, size, state.ctx, state.ctx_size)) {
         writable = state.options->context_writable;
+        for (const auto& [offset, length] : state.options->context_read_only) {
+            if (addr < state.ctx + offset + length && state.ctx + offset < addr + size) {
+                writable = false;
+            }
+        }
     } else {
         auto find = [&](const std::vector<MemoryRegion>& regions) -> const MemoryRegion* {
             for (const MemoryRegion& region : regions) {
@@ -236,6 +268,129 @@ std::optional<MapShape> map_argument(const CheckedOptions& options, platform::Ar
 }
 
 } // namespace
+
+bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, const std::uint64_t* args,
+                                      std::ptrdiff_t pc, std::uint64_t stack_top, std::size_t depth) {
+    using platform::ArgKind;
+    const platform::HelperPrototype* prototype =
+        options->check_helper_arguments ? prototype_of_helper(helper) : nullptr;
+    if (prototype == nullptr) {
+        return true;
+    }
+    auto refuse = [&](std::size_t i, const char* expected) {
+        set_fault(Fault::helper_argument, pc, args[i], 0, false);
+        fault_helper = helper;
+        fault_argument = static_cast<std::uint32_t>(i + 1);
+        fault_expected = expected;
+        return false;
+    };
+    auto memory = [&](std::uint64_t addr, std::uint64_t size, bool write) {
+        return size == 0 || (size <= (std::uint64_t{1} << 32) &&
+                             access_allowed(env, *this, addr, static_cast<std::size_t>(size), write, stack_top, depth));
+    };
+    std::optional<MapShape> map;
+    for (std::size_t i = 0; i < prototype->args.size() && i < 5; ++i) {
+        const ArgKind kind = prototype->args[i];
+        const std::uint64_t value = args[i];
+        switch (kind) {
+        case ArgKind::ptr_to_ctx:
+            if (value != ctx) {
+                return refuse(i, "the context pointer");
+            }
+            break;
+        case ArgKind::ptr_to_map:
+        case ArgKind::ptr_to_map_of_programs: {
+            std::optional<MapShape> shape = options->map_shape ? options->map_shape(value) : std::nullopt;
+            for (const auto& [address, inner] : result_maps) {
+                if (!shape && address == value) {
+                    shape = inner;
+                }
+            }
+            if (!shape || !shape->kind) {
+                return refuse(i, "a map of the program");
+            }
+            if (kind == ArgKind::ptr_to_map_of_programs ? *shape->kind != platform::MapKind::prog_array
+                                                        : !platform::accepts_map(*prototype, *shape->kind)) {
+                return refuse(i, "a map of a kind this helper takes");
+            }
+            map = shape;
+            break;
+        }
+        case ArgKind::ptr_to_map_key:
+            if (!map || !memory(value, map->key_size, false)) {
+                return refuse(i, "readable memory of the map's key size");
+            }
+            break;
+        case ArgKind::ptr_to_map_value:
+            if (!map || !memory(value, map->value_size, false)) {
+                return refuse(i, "readable memory of the map's value size");
+            }
+            break;
+        case ArgKind::ptr_to_uninit_map_value:
+            if (!map || !memory(value, map->value_size, true)) {
+                return refuse(i, "writable memory of the map's value size");
+            }
+            break;
+        case ArgKind::ptr_to_readable_mem:
+        case ArgKind::ptr_to_readable_mem_or_null:
+            if (!(kind == ArgKind::ptr_to_readable_mem_or_null && value == 0) &&
+                !memory(value, i + 1 < 5 ? args[i + 1] : 0, false)) {
+                return refuse(i, "readable memory of the size in the next argument");
+            }
+            break;
+        case ArgKind::ptr_to_writable_mem:
+            if (!memory(value, i + 1 < 5 ? args[i + 1] : 0, true)) {
+                return refuse(i, "writable memory of the size in the next argument");
+            }
+            break;
+        case ArgKind::ptr_to_alloc_mem:
+            if (std::find(open_records.begin(), open_records.end(), value) == open_records.end()) {
+                return refuse(i, "a record this run reserved and still holds");
+            }
+            break;
+        case ArgKind::ptr_to_const_str: {
+            // Byte by byte, up to a page: the string must end inside memory the run may read.
+            bool ended = false;
+            for (std::uint64_t k = 0; k < 4096 && !ended; ++k) {
+                if (!access_allowed(env, *this, value + k, 1, false, stack_top, depth)) {
+                    break;
+                }
+                ended = *reinterpret_cast<const char*>(static_cast<std::uintptr_t>(value + k)) == 0;
+            }
+            if (!ended) {
+                return refuse(i, "a string that ends in a NUL inside readable memory");
+            }
+            break;
+        }
+        case ArgKind::ptr_to_func:
+        case ArgKind::ptr_to_stack_or_null: return refuse(i, "a callback, which checked runs do not support");
+        default: break;
+        }
+    }
+    return true;
+}
+
+void RunState::helper_released(std::uint32_t helper, const std::uint64_t* args) {
+    const platform::HelperPrototype* prototype =
+        options->check_helper_arguments ? prototype_of_helper(helper) : nullptr;
+    if (prototype == nullptr) {
+        return;
+    }
+    for (std::size_t i = 0; i < prototype->args.size() && i < 5; ++i) {
+        if (prototype->args[i] != platform::ArgKind::ptr_to_alloc_mem) {
+            continue;
+        }
+        // Submitted or discarded: the record is the reader's now, and no longer memory of the run.
+        std::erase(open_records, args[i]);
+        for (std::size_t r = 0; r < helper_regions.size(); ++r) {
+            if (reinterpret_cast<std::uintptr_t>(helper_regions[r].start) == args[i]) {
+                helper_regions.erase(helper_regions.begin() + static_cast<std::ptrdiff_t>(r));
+                region_written.erase(region_written.begin() + static_cast<std::ptrdiff_t>(r));
+                break;
+            }
+        }
+    }
+}
 
 bool RunState::helper_reads_written(std::uint32_t helper, const std::uint64_t* args, std::ptrdiff_t pc) {
     using platform::ArgKind;
@@ -798,6 +953,14 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
                                   std::to_string(state.fault_size) + " bytes at " +
                                   describe_address(state, state.fault_address) + " that nothing wrote (uninitialized)",
                               state.fault_pc);
+    case detail::Fault::helper_argument: {
+        const platform::HelperPrototype* prototype = detail::prototype_of(options, state.fault_helper);
+        return Error::runtime(where + "helper " + std::to_string(state.fault_helper) +
+                                  (prototype != nullptr ? " (" + prototype->name + ")" : std::string()) + " argument " +
+                                  std::to_string(state.fault_argument) + " (" +
+                                  describe_address(state, state.fault_address) + ") must be " + state.fault_expected,
+                              state.fault_pc);
+    }
     case detail::Fault::fell_off:
         return Error::runtime(where + "execution ran past the end of the program", state.fault_pc);
     }

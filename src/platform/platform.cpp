@@ -424,4 +424,41 @@ Result<void> Platform::add_program_type(ProgramType type) {
     return {};
 }
 
+namespace {
+// Which map kinds a helper's map argument accepts, by the helper's name (the same on every platform).
+struct MapRule {
+    std::string_view helper;
+    std::initializer_list<MapKind> kinds;
+};
+using MK = MapKind;
+#define EMBPF_KEYED                                                                                                    \
+    MK::hash, MK::array, MK::percpu_hash, MK::percpu_array, MK::lru_hash, MK::lpm_trie, MK::lru_percpu_hash
+const MapRule kMapRules[] = {
+    {"map_lookup_elem", {EMBPF_KEYED, MK::hash_of_maps, MK::array_of_maps}},
+    {"map_update_elem", {EMBPF_KEYED}},
+    {"map_delete_elem", {EMBPF_KEYED, MK::hash_of_maps, MK::array_of_maps}},
+    {"map_lookup_and_delete_elem", {EMBPF_KEYED, MK::queue, MK::stack}},
+    {"map_push_elem", {MK::queue, MK::stack}},
+    {"map_pop_elem", {MK::queue, MK::stack}},
+    {"map_peek_elem", {MK::queue, MK::stack}},
+    {"ringbuf_output", {MK::ringbuf}},
+    {"ringbuf_reserve", {MK::ringbuf}},
+    {"ringbuf_query", {MK::ringbuf}},
+    {"perf_event_output", {MK::perf_event_array}},
+    {"map_lookup_percpu_elem", {MK::percpu_hash, MK::percpu_array, MK::lru_percpu_hash}},
+    {"for_each_map_elem", {EMBPF_KEYED}},
+};
+#undef EMBPF_KEYED
+
+} // namespace
+
+bool accepts_map(const HelperPrototype& helper, MapKind kind) noexcept {
+    for (const MapRule& rule : kMapRules) {
+        if (rule.helper == helper.name) {
+            return std::find(rule.kinds.begin(), rule.kinds.end(), kind) != rule.kinds.end();
+        }
+    }
+    return kind != MK::prog_array; // a program array is only a tail call's
+}
+
 } // namespace embpf::platform

@@ -221,40 +221,6 @@ void assign_sum(Zone& z, Var dst, Var a, Var b, bool subtract) {
     z.forget(kTemp + 1);
 }
 
-// Which map kinds a helper's map argument accepts, by the helper's name (the same on every platform).
-struct MapRule {
-    std::string_view helper;
-    std::initializer_list<platform::MapKind> kinds;
-};
-using MK = platform::MapKind;
-#define EMBPF_KEYED                                                                                                    \
-    MK::hash, MK::array, MK::percpu_hash, MK::percpu_array, MK::lru_hash, MK::lpm_trie, MK::lru_percpu_hash
-const MapRule kMapRules[] = {
-    {"map_lookup_elem", {EMBPF_KEYED, MK::hash_of_maps, MK::array_of_maps}},
-    {"map_update_elem", {EMBPF_KEYED}},
-    {"map_delete_elem", {EMBPF_KEYED, MK::hash_of_maps, MK::array_of_maps}},
-    {"map_lookup_and_delete_elem", {EMBPF_KEYED, MK::queue, MK::stack}},
-    {"map_push_elem", {MK::queue, MK::stack}},
-    {"map_pop_elem", {MK::queue, MK::stack}},
-    {"map_peek_elem", {MK::queue, MK::stack}},
-    {"ringbuf_output", {MK::ringbuf}},
-    {"ringbuf_reserve", {MK::ringbuf}},
-    {"ringbuf_query", {MK::ringbuf}},
-    {"perf_event_output", {MK::perf_event_array}},
-    {"map_lookup_percpu_elem", {MK::percpu_hash, MK::percpu_array, MK::lru_percpu_hash}},
-    {"for_each_map_elem", {EMBPF_KEYED}},
-};
-#undef EMBPF_KEYED
-
-bool map_allowed(const platform::HelperPrototype& helper, MK kind) {
-    for (const MapRule& rule : kMapRules) {
-        if (rule.helper == helper.name) {
-            return std::find(rule.kinds.begin(), rule.kinds.end(), kind) != rule.kinds.end();
-        }
-    }
-    return kind != MK::prog_array; // a program array is only a tail call's
-}
-
 bool same_region(const Type& a, const Type& b) {
     if (a.kind != b.kind) {
         return false;
@@ -280,6 +246,8 @@ void for_each_type(State& s, F&& f) {
         f(cell.type, cell_var(cell.offset));
     }
 }
+
+using MK = platform::MapKind;
 
 std::string kind_name(MK kind) { return std::string(platform::to_string(kind)); }
 
@@ -1241,7 +1209,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                     report(pc, reg(r) + " must be a program array", reg(r) + ".map.kind == prog_array");
                     break;
                 }
-            } else if (!map_allowed(*helper, m.kind)) {
+            } else if (!platform::accepts_map(*helper, m.kind)) {
                 report(pc, "Map " + m.name + " of kind " + kind_name(m.kind) + " cannot be used with helper " + name,
                        reg(r) + ".map.kind fits " + name);
                 break;

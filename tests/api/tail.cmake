@@ -22,8 +22,13 @@ embpf_add_bpf_object(xdp_return_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/xdp
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/xdp_return.o NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(legacy_packet_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/../isa/bpf/legacy_packet.c
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/legacy_packet.o NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(unchecked_arguments_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/unchecked_arguments.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/unchecked_arguments.o NO_PLUGIN_HEADERS FLAGS -Wno-unused-parameter)
+embpf_add_bpf_object(inner_cycle_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/inner_cycle.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/inner_cycle.o NO_PLUGIN_HEADERS FLAGS -Wno-unused-parameter)
 add_custom_target(embpf_test_tail_objects DEPENDS ${tail_object} ${host_helper_object} ${nested_object} ${printk_object} ${churn_object}
                                                   ${mixed_types_object} ${mixed_types_init_object} ${ring_loop_object}
-                                                  ${xdp_return_object} ${legacy_packet_object})
+                                                  ${xdp_return_object} ${legacy_packet_object}
+                                                  ${unchecked_arguments_object} ${inner_cycle_object})
 add_dependencies(embpf_tests embpf_test_tail_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_TAIL_DIR="${EMBPF_TEST_TAIL_DIR}")

@@ -207,6 +207,21 @@ TEST_CASE("program arrays: a program verified for a longer data range or another
 
 // --- return values ----------------------------------------------------------------------------------------------
 
+TEST_CASE("return values: the host gets the 32 bits Linux's XDP hook reads, never more") {
+    const Object object = load(kTail + "/xdp_return.o", &platform::linux());
+    const Program program = object.program("action_in_low_bits").value();
+    const testing_packets::LowPacket packet(0);
+    struct {
+        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+    } ctx{packet.start(), packet.end(), 0, 5, 0, 0};
+    auto r0 = program.run(&ctx, sizeof ctx);
+    REQUIRE(r0.has_value());
+    CHECK(*r0 == 2); // 0x5_0000_0002 from the program
+    auto checked = program.run_checked(&ctx, sizeof ctx);
+    REQUIRE(checked.has_value());
+    CHECK(checked->r0 == 2);
+}
+
 TEST_CASE("return values: Linux's XDP reads a value that is no action as XDP_ABORTED") {
     const Object object = load(kTail + "/xdp_return.o", &platform::linux());
     const Program program = object.program("action_from_ifindex").value();
@@ -259,6 +274,61 @@ TEST_CASE("a run stopped by its instruction budget discards the ring-buffer reco
     CHECK(delivered == 3);
     CHECK(consumed.total() == 3);
     CHECK(records->available() == 0);
+}
+
+// --- unverified programs -----------------------------------------------------------------------------------------
+
+TEST_CASE("unverified programs: helper arguments the prototype forbids stop the run before the helper") {
+    const Object object = load(kTail + "/unchecked_arguments.o", &platform::linux(), false);
+    const testing_packets::LowPacket packet(64);
+    struct Case {
+        const char* program;
+        const char* error;
+    };
+    const Case cases[] = {
+        {"wild_key", "helper 1 (map_lookup_elem) argument 2 (0x10000) must be readable memory of the map's key size"},
+        {"context_as_map", "helper 1 (map_lookup_elem) argument 1"},
+        {"wild_buffer", "helper 130 (ringbuf_output) argument 2 (0x10000) must be readable memory"},
+        {"forged_record", "must be a record this run reserved and still holds"},
+        {"record_twice", "must be a record this run reserved and still holds"},
+        {"longer_packet", "write of 4 bytes to read-only memory"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.program);
+        const Program program = object.program(c.program).value();
+        CHECK_FALSE(program.verified());
+        struct {
+            std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+        } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+        auto refused = program.run(&ctx, sizeof ctx);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK_MESSAGE(contains(refused.error().message, c.error), refused.error().message);
+        CHECK(ctx.data_end == packet.end()); // the host's context is as it was
+    }
+    // A program that keeps to its contract runs, and its record reaches the reader once.
+    auto records = object.ring_buffer<std::uint64_t>("records");
+    REQUIRE(records.has_value());
+    records->consume([](const std::uint64_t&) {}); // record_twice's first submit
+    struct {
+        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+    } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+    auto r0 = object.program("fair").value().run(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+    CHECK(*r0 == 2);
+    std::size_t delivered = 0;
+    records->consume([&](const std::uint64_t& value) {
+        CHECK(value == 5);
+        ++delivered;
+    });
+    CHECK(delivered == 1);
+}
+
+TEST_CASE("maps of maps: inner maps that name inner maps of their own are refused at load, not followed") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/inner_cycle.o"), &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto refused = Object::load(*spec);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(contains(refused.error().message, "names an inner map of its own"), refused.error().message);
 }
 
 // --- nested invocations -----------------------------------------------------------------------------------------

@@ -47,10 +47,12 @@ struct MemoryRegion {
     bool initialized = true;
 };
 
-/// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers.
+/// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers, and its
+/// kind, for the checks of helper arguments.
 struct MapShape {
     std::uint32_t key_size = 0;
     std::uint32_t value_size = 0;
+    std::optional<platform::MapKind> kind{};
 };
 
 /// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs
@@ -79,6 +81,21 @@ struct CheckedOptions {
     const platform::ProgramType* program_type = nullptr;
     /// The key and value sizes of the map at an address (for map key and value arguments), if it is a map.
     std::function<std::optional<MapShape>(std::uint64_t map)> map_shape{};
+    /// A map a helper's result names (an inner map from a lookup in a map of maps): a map argument for the rest of
+    /// the run.
+    std::function<std::optional<MapShape>(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0)>
+        helper_result_map{};
+    /// With `platform` and `program_type`, every helper call's arguments are checked against the helper's prototype
+    /// before it runs: memory arguments must be memory the run may read (or write) for their whole size, the context
+    /// argument the context, map arguments maps `map_shape` or `helper_result_map` knows, of a kind the helper
+    /// takes (platform::accepts_map), records to submit or discard records this run reserved and still holds, and
+    /// strings must end inside readable memory. A refused argument stops the run with an error, as a refused load
+    /// does. Callbacks are refused. Without a prototype (no platform, or a helper it does not declare) nothing is
+    /// checked.
+    bool check_helper_arguments = true;
+    /// Byte ranges [offset, offset + size) of the context that the program may read but not write (the data range's
+    /// pointer fields, which the entry checks vouched for).
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> context_read_only{};
 };
 
 /// What a checked run did.

@@ -147,7 +147,8 @@ struct ProgramType {
     std::string return_meaning; ///< e.g. "XDP_PASS=1, XDP_DROP=2, XDP_TX=3"
     /// Set for hooks that read a value outside [return_min, return_max] as this one instead of refusing the program
     /// (Linux's XDP reads an unknown action as XDP_ABORTED): the verifier then warns instead of rejecting, and every
-    /// run returns this value when the low 32 bits of r0, read as signed, fall outside the range.
+    /// run returns what the hook reads: the low 32 bits of r0, read as signed, or this value when they fall outside
+    /// the range.
     std::optional<std::int64_t> out_of_range_return;
     std::uint32_t platform_id = 0; ///< the platform's own number for the type (BPF_PROG_TYPE_XDP, ...)
     /// The longest data range (packet) the hook hands a program, in bytes. The verifier's bounds on loops over packet
@@ -202,6 +203,11 @@ struct MapType {
 [[nodiscard]] constexpr bool is_size_arg(ArgKind kind) noexcept {
     return kind == ArgKind::const_size || kind == ArgKind::const_size_or_zero;
 }
+
+/// Whether `helper`'s map argument takes a map of `kind`: the verifier's rule for verified programs and the checked
+/// interpreter's for the others. Helpers are known by name (the same on every platform); a helper not listed takes
+/// any map but a program array, which only a tail call takes.
+[[nodiscard]] bool accepts_map(const HelperPrototype& helper, MapKind kind) noexcept;
 
 /// Checks a prototype on its own: arguments after the first `none` are `none`, every memory argument is followed by
 /// a size and every size follows a memory argument, map key and value arguments follow a map, an allocation size
