@@ -950,7 +950,30 @@ enum class MapKind : std::uint8_t {
     stack,
     ringbuf,
     perf_event_array,
+    // Kinds the verifier knows and the runtime does not implement yet: objects that define them verify, and loading
+    // them fails with an error naming the map. No lookup or update helper takes them; the helpers made for them
+    // (get_stackid, redirect_map, sk_redirect_map, skb_under_cgroup, ...) do.
+    stack_trace,
+    cgroup_array,
+    cgroup_storage,
+    percpu_cgroup_storage,
+    devmap,
+    devmap_hash,
+    cpumap,
+    xskmap,
+    sockmap,
+    sockhash,
+    reuseport_sockarray,
+    sk_storage,
+    inode_storage,
+    task_storage,
+    bloom_filter,
 };
+
+/// Whether the runtime implements maps of `kind` (the kinds after perf_event_array are the verifier's alone).
+[[nodiscard]] constexpr bool runtime_implements(MapKind kind) noexcept {
+    return static_cast<std::uint8_t>(kind) <= static_cast<std::uint8_t>(MapKind::perf_event_array);
+}
 
 /// One entry of a platform's map-type numbering. `kind` is empty for types the platform has and embpf does not
 /// implement (Linux's devmap, sockmap, ...): they are known by name so that errors can say which one it was.

@@ -68,6 +68,21 @@ std::string_view to_string(MapKind kind) noexcept {
     case MapKind::stack: return "stack";
     case MapKind::ringbuf: return "ringbuf";
     case MapKind::perf_event_array: return "perf_event_array";
+    case MapKind::stack_trace: return "stack_trace";
+    case MapKind::cgroup_array: return "cgroup_array";
+    case MapKind::cgroup_storage: return "cgroup_storage";
+    case MapKind::percpu_cgroup_storage: return "percpu_cgroup_storage";
+    case MapKind::devmap: return "devmap";
+    case MapKind::devmap_hash: return "devmap_hash";
+    case MapKind::cpumap: return "cpumap";
+    case MapKind::xskmap: return "xskmap";
+    case MapKind::sockmap: return "sockmap";
+    case MapKind::sockhash: return "sockhash";
+    case MapKind::reuseport_sockarray: return "reuseport_sockarray";
+    case MapKind::sk_storage: return "sk_storage";
+    case MapKind::inode_storage: return "inode_storage";
+    case MapKind::task_storage: return "task_storage";
+    case MapKind::bloom_filter: return "bloom_filter";
     }
     return "unknown";
 }

@@ -103,6 +103,24 @@ std::optional<std::size_t> mul(std::size_t a, std::size_t b) {
 
 } // namespace
 
+// The kinds only the verifier knows (platform::runtime_implements): validate_map_config refuses them first.
+#define EMBPF_VERIFIER_ONLY_KINDS                                                                                      \
+    case MapKind::stack_trace:                                                                                         \
+    case MapKind::cgroup_array:                                                                                        \
+    case MapKind::cgroup_storage:                                                                                      \
+    case MapKind::percpu_cgroup_storage:                                                                               \
+    case MapKind::devmap:                                                                                              \
+    case MapKind::devmap_hash:                                                                                         \
+    case MapKind::cpumap:                                                                                              \
+    case MapKind::xskmap:                                                                                              \
+    case MapKind::sockmap:                                                                                             \
+    case MapKind::sockhash:                                                                                            \
+    case MapKind::reuseport_sockarray:                                                                                 \
+    case MapKind::sk_storage:                                                                                          \
+    case MapKind::inode_storage:                                                                                       \
+    case MapKind::task_storage:                                                                                        \
+    case MapKind::bloom_filter
+
 Result<void> validate_map_config(const MapConfig& config) {
     if ((config.flags & ~known_flags) != 0) {
         return invalid(config, std::string("unknown map flags ") + detail::hex(config.flags & ~known_flags));
@@ -111,6 +129,10 @@ Result<void> validate_map_config(const MapConfig& config) {
         return invalid(config, std::string("slots ") + str(config.slots) + " exceeds " + str(max_slots));
     }
     const MapKind kind = config.kind;
+    if (!platform::runtime_implements(kind)) {
+        return Error::unsupported(map_name(config) + ": maps of kind " + std::string(platform::to_string(kind)) +
+                                  " have no implementation in this build yet (the verifier knows them)");
+    }
     if ((config.flags & bpf_f_no_common_lru) != 0 && !is_lru(kind)) {
         return invalid(config, "BPF_F_NO_COMMON_LRU applies to LRU maps only");
     }
@@ -196,6 +218,8 @@ Result<void> validate_map_config(const MapConfig& config) {
         }
         return {};
     }
+    EMBPF_VERIFIER_ONLY_KINDS:
+        return Error::internal(map_name(config) + ": a kind without an implementation got past the check");
     }
     const std::uint32_t limit = detail::is_percpu(kind) ? max_percpu_value_size : max_value_size;
     if (config.value_size > limit) {
@@ -233,7 +257,11 @@ Result<std::size_t> map_memory_estimate(const MapConfig& config) {
     case MapKind::lpm_trie: bytes = detail::lpm_trie_memory(resolved); break;
     case MapKind::queue:
     case MapKind::stack: bytes = mul(entries, config.value_size); break;
-    case MapKind::ringbuf: bytes = detail::ring_buffer_memory(resolved); break;
+    case MapKind::ringbuf:
+        bytes = detail::ring_buffer_memory(resolved);
+        break;
+    EMBPF_VERIFIER_ONLY_KINDS:
+        break;
     }
     if (!bytes || *bytes == std::numeric_limits<std::size_t>::max()) {
         return invalid(config, "the map's size overflows");
@@ -288,6 +316,8 @@ Result<std::shared_ptr<Map>> create_map(const MapConfig& config) {
         }
         return std::shared_ptr<Map>(std::move(map).value());
     }
+    EMBPF_VERIFIER_ONLY_KINDS:
+        break;
     }
     return Error::internal("create_map: unknown map kind");
 }

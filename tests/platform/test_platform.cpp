@@ -860,14 +860,24 @@ TEST_SUITE("platform") {
         CHECK(*l.map_kind(22) == MapKind::queue);
         CHECK(*l.map_kind(4) == MapKind::perf_event_array);
 
-        const auto devmap = l.map_kind(BPF_MAP_TYPE_DEVMAP);
-        REQUIRE_FALSE(devmap.has_value());
-        CHECK(devmap.error().kind == embpf::ErrorKind::unsupported);
-        CHECK(contains(devmap.error().message, "devmap"));
-        CHECK(contains(devmap.error().message, "linux"));
-        const auto sockmap = l.map_kind(BPF_MAP_TYPE_SOCKMAP);
-        REQUIRE_FALSE(sockmap.has_value());
-        CHECK(contains(sockmap.error().message, "sockmap"));
+        // Kinds the verifier knows and the runtime does not implement yet.
+        for (const auto& [id, kind] :
+             {std::pair{BPF_MAP_TYPE_DEVMAP, MapKind::devmap}, std::pair{BPF_MAP_TYPE_SOCKMAP, MapKind::sockmap},
+              std::pair{BPF_MAP_TYPE_STACK_TRACE, MapKind::stack_trace},
+              std::pair{BPF_MAP_TYPE_CPUMAP, MapKind::cpumap},
+              std::pair{BPF_MAP_TYPE_BLOOM_FILTER, MapKind::bloom_filter},
+              std::pair{BPF_MAP_TYPE_CGROUP_STORAGE, MapKind::cgroup_storage}}) {
+            INFO(platform::to_string(kind));
+            REQUIRE(l.map_kind(id).has_value());
+            CHECK(*l.map_kind(id) == kind);
+            CHECK_FALSE(platform::runtime_implements(kind));
+        }
+        CHECK(platform::runtime_implements(MapKind::perf_event_array));
+        const auto struct_ops = l.map_kind(BPF_MAP_TYPE_STRUCT_OPS);
+        REQUIRE_FALSE(struct_ops.has_value());
+        CHECK(struct_ops.error().kind == embpf::ErrorKind::unsupported);
+        CHECK(contains(struct_ops.error().message, "struct_ops"));
+        CHECK(contains(struct_ops.error().message, "linux"));
         const auto unknown = l.map_kind(1000);
         REQUIRE_FALSE(unknown.has_value());
         CHECK(unknown.error().kind == embpf::ErrorKind::invalid_input);

@@ -50,6 +50,19 @@ TEST_CASE("runtime map config: invalid shapes are refused with the rule they bro
     CHECK_FALSE(create_map(too_many).has_value());
 }
 
+TEST_CASE("runtime map config: kinds only the verifier knows are refused as unsupported, naming the kind") {
+    for (const MapKind kind : {MapKind::stack_trace, MapKind::devmap, MapKind::cpumap, MapKind::sockmap,
+                               MapKind::bloom_filter, MapKind::cgroup_storage, MapKind::sk_storage}) {
+        CAPTURE(embpf::platform::to_string(kind));
+        auto map = create_map(shape(kind, 4, 4, 4));
+        REQUIRE_FALSE(map.has_value());
+        CHECK(map.error().kind == embpf::ErrorKind::unsupported);
+        CHECK(map.error().message.find(std::string("maps of kind ") + std::string(embpf::platform::to_string(kind)) +
+                                       " have no implementation in this build yet") != std::string::npos);
+        CHECK_FALSE(map_memory_estimate(shape(kind, 4, 4, 4)).has_value());
+    }
+}
+
 TEST_CASE("runtime map config: every kind allocates what the estimate says, up front") {
     MapConfig inner = shape(MapKind::array, 4, 4, 4);
     std::vector<MapConfig> configs = {
