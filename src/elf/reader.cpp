@@ -142,6 +142,7 @@ class Reader {
             return Error::unsupported("big-endian eBPF objects are not supported");
         }
         // Older LLVM releases left e_machine 0 (EM_NONE) in BPF objects; what they hold is read the same way.
+        m_machine_none = ehdr.e_machine == EM_NONE;
         if (ehdr.e_machine != EM_BPF && ehdr.e_machine != EM_NONE) {
             return Error::invalid("wrong machine " + std::to_string(ehdr.e_machine) +
                                   " (expected EM_BPF, 247): compile with clang -target bpf");
@@ -223,24 +224,36 @@ class Reader {
 
     Result<void> read_relocations() {
         for (const Section& section : m_sections) {
-            if (section.header.sh_type == SHT_RELA) {
-                return Error::unsupported("section " + section.name +
-                                          ": RELA relocations are not used by the BPF "
-                                          "target and are not supported");
-            }
-            if (section.header.sh_type != SHT_REL) {
+            // Older LLVM releases wrote RELA sections (with zero addends) in the objects whose e_machine is 0.
+            const bool rela = section.header.sh_type == SHT_RELA;
+            if (section.header.sh_type != SHT_REL && !rela) {
                 continue;
             }
             if (section.header.sh_info >= m_sections.size() || section.header.sh_link != m_symtab) {
                 return Error::invalid("relocation section " + section.name + " names a bad target or symbol table");
             }
             Elf_Data* data = elf_getdata(elf_getscn(m_handle.elf, section.index), nullptr);
-            const std::size_t entry = section.header.sh_entsize != 0 ? section.header.sh_entsize : sizeof(Elf64_Rel);
+            const std::size_t entry = section.header.sh_entsize != 0 ? section.header.sh_entsize
+                                      : rela                         ? sizeof(Elf64_Rela)
+                                                                     : sizeof(Elf64_Rel);
             const std::size_t count = data == nullptr ? 0 : data->d_size / entry;
             auto& list = m_relocations[section.header.sh_info];
             for (std::size_t i = 0; i < count; ++i) {
                 GElf_Rel rel;
-                if (gelf_getrel(data, static_cast<int>(i), &rel) == nullptr) {
+                if (rela) {
+                    GElf_Rela with_addend;
+                    if (gelf_getrela(data, static_cast<int>(i), &with_addend) == nullptr) {
+                        return Error::invalid("relocation " + std::to_string(i) + " of " + section.name + ": " +
+                                              elf_errmsg(-1));
+                    }
+                    if (with_addend.r_addend != 0) {
+                        return Error::unsupported("relocation " + std::to_string(i) + " of " + section.name +
+                                                  " has addend " + std::to_string(with_addend.r_addend) +
+                                                  "; the BPF target's relocations carry none");
+                    }
+                    rel.r_offset = with_addend.r_offset;
+                    rel.r_info = with_addend.r_info;
+                } else if (gelf_getrel(data, static_cast<int>(i), &rel) == nullptr) {
                     return Error::invalid("relocation " + std::to_string(i) + " of " + section.name + ": " +
                                           elf_errmsg(-1));
                 }
@@ -804,7 +817,12 @@ class Reader {
                 const Relocation* reloc = relocation_at(f.section, f.start + i);
                 const bool is_local_call =
                     ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local);
-                if (reloc != nullptr && reloc->type != kRelNone) {
+                // Objects with e_machine 0 come from LLVM releases that marked a map's lddw with relocation type 0.
+                std::uint32_t type = reloc != nullptr ? reloc->type : kRelNone;
+                if (type == kRelNone && reloc != nullptr && m_machine_none && isa::is_lddw(ins)) {
+                    type = kRel64_64;
+                }
+                if (type != kRelNone) {
                     const Symbol& symbol = m_symbols[reloc->symbol];
                     if (symbol.sym.st_shndx == SHN_UNDEF) {
                         if (!program.unsupported) {
@@ -813,7 +831,7 @@ class Reader {
                         }
                         continue;
                     }
-                    if (reloc->type == kRel64_64 && isa::is_lddw(ins)) {
+                    if (type == kRel64_64 && isa::is_lddw(ins)) {
                         if (i + 1 >= f.length) {
                             return Error::invalid(where(f, i) + ": lddw is cut off at the end of the function");
                         }
@@ -823,7 +841,7 @@ class Reader {
                         ++i;
                         continue;
                     }
-                    if (reloc->type == kRel64_32 && ins.opcode == isa::op::CALL_OP) {
+                    if (type == kRel64_32 && ins.opcode == isa::op::CALL_OP) {
                         // The callee's slot in its section: symbol offset + imm + 1 (libbpf's rule).
                         const std::uint16_t target_section = symbol.sym.st_shndx;
                         const std::int64_t target = static_cast<std::int64_t>(symbol.sym.st_value / kInsnSize) +
@@ -841,11 +859,11 @@ class Reader {
                                                              static_cast<std::int64_t>(base + i + 1));
                         continue;
                     }
-                    if (reloc->type == kRelAbs64 || reloc->type == kRelAbs32 || reloc->type == kRelNodyld32) {
-                        return Error::invalid(where(f, i) + ": data relocation type " + std::to_string(reloc->type) +
+                    if (type == kRelAbs64 || type == kRelAbs32 || type == kRelNodyld32) {
+                        return Error::invalid(where(f, i) + ": data relocation type " + std::to_string(type) +
                                               " inside code");
                     }
-                    return Error::invalid(where(f, i) + ": unknown relocation type " + std::to_string(reloc->type) +
+                    return Error::invalid(where(f, i) + ": unknown relocation type " + std::to_string(type) +
                                           " against " + symbol.name);
                 }
                 if (is_local_call) {
@@ -1001,6 +1019,7 @@ class Reader {
     std::vector<Section> m_sections;
     std::vector<Symbol> m_symbols;
     std::size_t m_symtab = 0;
+    bool m_machine_none = false;                                  // e_machine 0: an object from an older LLVM release
     std::map<std::size_t, std::vector<Relocation>> m_relocations; // target section -> relocations
     std::map<std::size_t, std::vector<Function>> m_functions;     // section -> functions by start
     std::map<std::size_t, std::vector<isa::Instruction>> m_code;  // section -> its instructions

@@ -552,3 +552,55 @@ TEST_CASE("elf reader: e_machine 0, as older LLVM wrote it, reads as EM_BPF") {
         CHECK(object->programs[i].instructions.size() == reference->programs[i].instructions.size());
     }
 }
+
+TEST_CASE("elf reader: an older LLVM's object (e_machine 0, RELA with type-0 map relocations) reads like today's") {
+    const auto original = read_bytes(kDir + "/legacy_samples.o");
+    auto reference = elf::read_object(std::span<const std::uint8_t>(original));
+    REQUIRE(reference.has_value());
+    // Rewrite .relsocket as a RELA section at the end of the file: each 16-byte Elf64_Rel becomes a 24-byte
+    // Elf64_Rela with addend 0, and map relocations (R_BPF_64_64, type 1) get type 0, as that LLVM wrote them.
+    auto bytes = original;
+    const auto rel = locate_section(bytes, ".relsocket");
+    REQUIRE(rel.has_value());
+    REQUIRE(rel->size % 16 == 0);
+    const std::size_t table = bytes.size();
+    std::size_t map_relocations = 0;
+    for (std::size_t i = 0; i < rel->size / 16; ++i) {
+        const auto offset = read_at<std::uint64_t>(original, rel->offset + i * 16);
+        auto info = read_at<std::uint64_t>(original, rel->offset + i * 16 + 8);
+        if ((info & 0xffffffff) == 1) {
+            info &= ~std::uint64_t{0xffffffff};
+            ++map_relocations;
+        }
+        bytes.resize(bytes.size() + 24);
+        set_u64(bytes, table + i * 24, offset);
+        set_u64(bytes, table + i * 24 + 8, info);
+        set_u64(bytes, table + i * 24 + 16, 0);
+    }
+    CHECK(map_relocations >= 2);
+    std::uint32_t rela_type = 4; // SHT_RELA
+    std::memcpy(bytes.data() + rel->header + 4, &rela_type, 4);
+    set_u64(bytes, rel->header + 0x18, table);
+    set_u64(bytes, rel->header + 0x20, (rel->size / 16) * 24);
+    set_u64(bytes, rel->header + 0x38, 24);
+    set_u16(bytes, 18, 0); // e_machine
+    auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    REQUIRE(object->programs.size() == reference->programs.size());
+    for (std::size_t p = 0; p < object->programs.size(); ++p) {
+        const auto& got = object->programs[p];
+        const auto& want = reference->programs[p];
+        CHECK(got.name == want.name);
+        CHECK(got.instructions == want.instructions);
+        REQUIRE(got.map_references.size() == want.map_references.size());
+        for (std::size_t m = 0; m < got.map_references.size(); ++m) {
+            CHECK(got.map_references[m].map == want.map_references[m].map);
+            CHECK(got.map_references[m].instruction == want.map_references[m].instruction);
+        }
+    }
+    // A RELA addend is refused: the BPF target's relocations carry none.
+    set_u64(bytes, table + 16, 8);
+    auto refused = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(refused.error().message.find("has addend 8") != std::string::npos, refused.error().message);
+}

@@ -71,6 +71,7 @@ constexpr DefaultType kDefaultTypes[] = {
     {"linux/tc_l2_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
     {"linux/test_cgrp2_tc_kern.o", "sched_cls", "tc filter add dev DEV egress bpf da obj OBJ sec filter"},
     {"prototype-kernel/tc_bench01_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ"},
+    {"ovs/", "sched_cls", "OVS's eBPF datapath is attached with tc filter ... bpf da obj OBJ sec SEC"},
     {"suricata/", "socket_filter", "Suricata attaches section filter with SO_ATTACH_BPF"},
     {"cilium-ebpf/loader", "socket_filter", "cilium/ebpf's loader tests load them as socket filters"},
     {"build/", "socket_filter", "hand-written tests whose programs do not read their context"},
