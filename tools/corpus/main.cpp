@@ -139,7 +139,9 @@ std::string folded(const std::string& message) {
     static const std::regex names("(map|program(?! type)|definition of|symbol|section) [A-Za-z0-9_.$/]+");
     static const std::regex numbers("-?[0-9]+");
     static const std::regex registers("\\br[0-9]+\\b");
+    static const std::regex where("\\(program [^)]*\\)");
     std::string out = std::regex_replace(message, object, "load: ");
+    out = std::regex_replace(out, where, "(program X)");
     out = std::regex_replace(out, names, "$1 X");
     out = std::regex_replace(out, registers, "rN");
     out = std::regex_replace(out, numbers, "N");
