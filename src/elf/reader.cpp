@@ -809,6 +809,7 @@ class Reader {
                    hex((f.start + i) * kInsnSize);
         };
         place(&entry);
+        std::map<std::pair<std::string, std::int64_t>, std::size_t> generated; // (library call, size) -> start
         for (std::size_t p = 0; p < placed.size(); ++p) {
             const Function& f = *placed[p].function;
             const std::size_t base = placed[p].out_start;
@@ -824,6 +825,21 @@ class Reader {
                 }
                 if (type != kRelNone) {
                     const Symbol& symbol = m_symbols[reloc->symbol];
+                    if (symbol.sym.st_shndx == SHN_UNDEF && type == kRel64_32 && ins.opcode == isa::op::CALL_OP &&
+                        (symbol.name == "memset" || symbol.name == "memcpy")) {
+                        auto out = library_call(program, f, i, symbol.name, generated);
+                        if (out) {
+                            isa::Instruction& call = program.instructions[base + i];
+                            call.src = static_cast<std::uint8_t>(isa::CallSource::local);
+                            call.imm = static_cast<std::int32_t>(static_cast<std::int64_t>(*out) -
+                                                                 static_cast<std::int64_t>(base + i + 1));
+                            continue;
+                        }
+                        if (!program.unsupported) {
+                            program.unsupported = where(f, i) + ": " + out.error().message;
+                        }
+                        continue;
+                    }
                     if (symbol.sym.st_shndx == SHN_UNDEF) {
                         if (!program.unsupported) {
                             program.unsupported = "extern symbol " + symbol.name + " (" + where(f, i) +
@@ -905,6 +921,83 @@ class Reader {
                                   valid.error().pc);
         }
         return program;
+    }
+
+    // LLVM turns large copies and clears into calls to memset and memcpy, which BPF objects leave unresolved. When the
+    // size is a constant set just before the call (`r3 = N` with no jump landing in between), the call goes to a
+    // function written here for that size: byte stores (memset's value is r2's low byte) or byte copies, then
+    // r0 = r1. The verifier checks it like any other subprogram.
+    Result<std::size_t> library_call(ProgramDefinition& program, const Function& f, std::size_t i,
+                                     const std::string& name,
+                                     std::map<std::pair<std::string, std::int64_t>, std::size_t>& generated) const {
+        const std::span<const isa::Instruction> code = section_code(f.section).subspan(f.start, f.length);
+        std::vector<bool> target(code.size() + 1, false);
+        for (std::size_t j = 0; j < code.size(); ++j) {
+            const isa::Instruction& jump = code[j];
+            const std::uint8_t cls = isa::op_class(jump.opcode);
+            if ((cls == isa::op::JMP || cls == isa::op::JMP32) && jump.opcode != isa::op::CALL_OP &&
+                jump.opcode != isa::op::CALLX_OP && jump.opcode != isa::op::EXIT_OP) {
+                const std::int64_t to =
+                    static_cast<std::int64_t>(j) + 1 + (jump.opcode == isa::op::JA32_OP ? jump.imm : jump.offset);
+                if (to >= 0 && static_cast<std::size_t>(to) <= code.size()) {
+                    target[static_cast<std::size_t>(to)] = true;
+                }
+            }
+        }
+        std::optional<std::int64_t> size;
+        for (std::size_t j = i; j-- > 0;) {
+            if (target[j + 1]) {
+                break; // another path reaches the call with its own r3
+            }
+            const isa::Instruction& ins = code[j];
+            const std::uint8_t cls = isa::op_class(ins.opcode);
+            if (ins.opcode == isa::op::EXIT_OP || ins.opcode == isa::op::JA_OP || ins.opcode == isa::op::JA32_OP ||
+                ins.opcode == isa::op::CALL_OP || ins.opcode == isa::op::CALLX_OP) {
+                break;
+            }
+            if (j > 0 && isa::is_lddw(code[j - 1])) {
+                continue; // the second slot of a lddw
+            }
+            const bool writes_r3 = ins.dst == 3 && (cls == isa::op::ALU || cls == isa::op::ALU64 ||
+                                                    cls == isa::op::LDX || isa::is_lddw(ins));
+            const bool atomic_fetch = cls == isa::op::STX && isa::op_mode(ins.opcode) == isa::op::ATOMIC &&
+                                      ((ins.imm & isa::op::FETCH) != 0) && (ins.src == 3 || ins.src == 0);
+            if (atomic_fetch) {
+                break;
+            }
+            if (writes_r3) {
+                if (ins.opcode == (isa::op::ALU64 | isa::op::MOV | isa::op::K)) {
+                    size = ins.imm;
+                } else if (ins.opcode == (isa::op::ALU | isa::op::MOV | isa::op::K)) {
+                    size = static_cast<std::uint32_t>(ins.imm);
+                }
+                break;
+            }
+        }
+        constexpr std::int64_t kMaxSize = 512;
+        if (!size || *size < 0 || *size > kMaxSize) {
+            return Error::unsupported("a call to " + name + " whose size is not a constant from 0 to " +
+                                      std::to_string(kMaxSize) + " set just before it (r3 = N) is not supported");
+        }
+        const auto key = std::make_pair(name, *size);
+        if (auto it = generated.find(key); it != generated.end()) {
+            return it->second;
+        }
+        const std::size_t out = program.instructions.size();
+        for (std::int64_t k = 0; k < *size; ++k) {
+            const auto offset = static_cast<std::int16_t>(k);
+            if (name == "memcpy") {
+                program.instructions.push_back(isa::make(isa::op::LDX | isa::op::MEM | isa::op::B, 0, 2, offset));
+                program.instructions.push_back(isa::make(isa::op::STX | isa::op::MEM | isa::op::B, 1, 0, offset));
+            } else {
+                program.instructions.push_back(isa::make(isa::op::STX | isa::op::MEM | isa::op::B, 1, 2, offset));
+            }
+        }
+        program.instructions.push_back(isa::make(isa::op::ALU64 | isa::op::MOV | isa::op::X, 0, 1));
+        program.instructions.push_back(isa::make(isa::op::EXIT_OP));
+        program.subprograms.push_back({name + "_" + std::to_string(*size), out, program.instructions.size() - out});
+        generated.emplace(key, out);
+        return out;
     }
 
     template <typename Place>

@@ -1,4 +1,5 @@
-// A socket filter that reads its packet with LD_ABS/LD_IND, loaded, verified and run on __sk_buff contexts.
+// Programs as old or unusual compilers emit them: a socket filter that reads its packet with LD_ABS/LD_IND, and calls
+// to memset and memcpy left to the loader; loaded, verified and run on __sk_buff contexts.
 #include "embpf/api/object.hpp"
 #include "low_packet.hpp"
 
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 using namespace embpf;
 
@@ -76,5 +78,46 @@ TEST_CASE("legacy packet loads: a socket filter verifies and reads its packet as
         auto checked = filter.run_checked(skb.bytes.data(), skb.bytes.size());
         REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
         CHECK(checked->r0 == c.r0);
+    }
+}
+
+TEST_CASE("library calls: memset and memcpy of a constant size run as functions the loader links") {
+    auto spec = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_TAIL_DIR) + "/library_calls.o"),
+                                 &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    // A size computed at run time is not supported, and says so.
+    const ProgramSpec* variable = spec->program("variable_size");
+    REQUIRE(variable != nullptr);
+    REQUIRE(variable->definition.unsupported.has_value());
+    CHECK_MESSAGE(variable->definition.unsupported->find("a call to memset whose size is not a constant") !=
+                      std::string::npos,
+                  *variable->definition.unsupported);
+    std::erase_if(spec->programs(), [](const ProgramSpec& p) { return p.name() == "variable_size"; });
+
+    const ProgramSpec* fill = spec->program("fill_and_copy");
+    REQUIRE(fill != nullptr);
+    CHECK_FALSE(fill->definition.unsupported.has_value());
+    std::vector<std::string> linked;
+    for (const auto& sub : fill->definition.subprograms) {
+        linked.push_back(sub.name);
+    }
+    CHECK(linked == std::vector<std::string>{"memset_16", "memcpy_16"});
+
+    auto object = Object::load(*spec);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    const Program program = object->program("fill_and_copy").value();
+    CHECK(program.verified());
+    const testing_packets::LowPacket packet(16);
+    for (std::uint32_t len : {0u, 20u, 63u, 64u + 5u}) {
+        CAPTURE(len);
+        SkBuff skb;
+        skb.set_packet(packet);
+        std::memcpy(skb.bytes.data(), &len, 4); // __sk_buff::len
+        auto r0 = program.run(skb.bytes.data(), skb.bytes.size());
+        REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+        CHECK(*r0 == 2 * (len & 0x3f));
+        auto checked = program.run_checked(skb.bytes.data(), skb.bytes.size());
+        REQUIRE(checked.has_value());
+        CHECK(checked->r0 == 2 * (len & 0x3f));
     }
 }
