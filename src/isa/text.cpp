@@ -797,9 +797,17 @@ class LineParser {
         if (!base) {
             return std::nullopt;
         }
-        Address address{base->index, 0};
+        const auto offset = parse_register_offset(16);
+        if (!offset) {
+            return std::nullopt;
+        }
+        return Address{base->index, static_cast<std::int16_t>(*offset)};
+    }
+
+    /// `+ 2`, `- 8` or nothing (0) after a register: an offset of at most `bits` bits, signed.
+    std::optional<std::int32_t> parse_register_offset(int bits) {
         if (!is_punct(peek(), "+") && !is_punct(peek(), "-")) {
-            return address;
+            return 0;
         }
         const bool minus = advance().text == "-";
         auto number = parse_number();
@@ -807,11 +815,10 @@ class LineParser {
             return std::nullopt;
         }
         number->negative = number->negative != minus;
-        if (!number->fits_signed(16)) {
-            return fail_none("offset " + number->text() + " does not fit in 16 bits");
+        if (!number->fits_signed(bits)) {
+            return fail_none("offset " + number->text() + " does not fit in " + std::to_string(bits) + " bits");
         }
-        address.offset = static_cast<std::int16_t>(static_cast<std::uint16_t>(number->bits64()));
-        return address;
+        return static_cast<std::int32_t>(static_cast<std::uint32_t>(number->bits64()));
     }
 
     std::optional<Address> parse_address() {
@@ -1269,23 +1276,11 @@ class LineParser {
         if (!src) {
             return std::nullopt;
         }
-        std::int32_t imm = 0;
-        if (is_punct(peek(), "+") || is_punct(peek(), "-")) {
-            const bool minus = advance().text == "-";
-            auto number = parse_number();
-            if (!number) {
-                return std::nullopt;
-            }
-            number->negative = number->negative != minus;
-            if (!number->fits_signed(32)) {
-                return fail_none("offset " + number->text() + " does not fit in 32 bits");
-            }
-            imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(number->bits64()));
-        }
-        if (!expect("]")) {
+        const auto imm = parse_register_offset(32);
+        if (!imm || !expect("]")) {
             return std::nullopt;
         }
-        return single(make(op::LD | op::IND | type.size, 0, src->index, 0, imm));
+        return single(make(op::LD | op::IND | type.size, 0, src->index, 0, *imm));
     }
 
     /// `r2 = atomic_fetch_add((u64 *)(r1 + 0), r2)`
