@@ -523,13 +523,14 @@ class Generator {
         nullable_copy,
         stale_packet,
         length_index,
+        legacy_load,
     };
     struct Weighted {
         Piece piece;
         std::uint32_t weight;
         bool calls; // makes helper calls (or a loop): never inside a loop body
     };
-    static constexpr std::array<Weighted, 28> kPieces{{
+    static constexpr std::array<Weighted, 29> kPieces{{
         {Piece::packet_const, 12, false}, {Piece::packet_var, 8, false},
         {Piece::stack_store, 6, false},   {Piece::stack_load, 5, false},
         {Piece::spill, 3, false},         {Piece::fill, 3, false},
@@ -544,6 +545,7 @@ class Generator {
         {Piece::big_offset, 4, false},    {Piece::helper_write, 6, true},
         {Piece::queue_pop, 3, true},      {Piece::nullable_copy, 2, true},
         {Piece::stale_packet, 2, true},   {Piece::length_index, 2, true},
+        {Piece::legacy_load, 3, true}, // clobbers r1-r5, the loop counter among them
     }};
 
     void piece() {
@@ -573,6 +575,8 @@ class Generator {
         case Piece::stale_packet:
         case Piece::meta: return m_xdp;
         case Piece::queue_pop: return m_queue != kNoMap;
+        // Windows' xdp refuses r0 = 0, which a legacy load that ends the program returns.
+        case Piece::legacy_load: return !m_xdp;
         // The stack tracking is straight-line, and these leave pointers on the stack.
         case Piece::two_objects:
         case Piece::helper_write: return !m_in_loop;
@@ -616,6 +620,7 @@ class Generator {
         case Piece::nullable_copy: nullable_copy(); break;
         case Piece::stale_packet: stale_packet(); break;
         case Piece::length_index: length_index(); break;
+        case Piece::legacy_load: legacy_load(); break;
         }
     }
 
@@ -1477,6 +1482,32 @@ class Generator {
         } else {
             condition(m_exit);
         }
+    }
+
+    // LD_ABS or LD_IND of the data range through the context in r6: in range, past its end (the program ends with
+    // r0 = 0) or at a negative offset. A slip moves r6 off the context first, which the verifier must refuse.
+    void legacy_load() {
+        static constexpr std::array<std::uint8_t, 3> kSizes{isa::op::B, isa::op::H, isa::op::W};
+        const std::uint8_t size = kSizes[m_rng.below(3)];
+        const bool moved = slip();
+        if (moved) {
+            add(kCtx, 8);
+        }
+        std::int32_t imm = static_cast<std::int32_t>(m_rng.below(24));
+        if (m_rng.chance(10)) {
+            imm = m_rng.chance(50) ? -static_cast<std::int32_t>(m_rng.below(8)) - 1 : 1 << m_rng.below(31);
+        }
+        if (m_rng.chance(50)) {
+            m_e.emit(isa::make(isa::op::LD | isa::op::ABS | size, 0, 0, 0, imm));
+        } else {
+            mov_r(R3, kAcc);
+            alu(isa::op::AND, R3, 31);
+            m_e.emit(isa::make(isa::op::LD | isa::op::IND | size, 0, R3, 0, imm));
+        }
+        if (moved) {
+            add(kCtx, -8);
+        }
+        fold(R0);
     }
 
     // A bpf-to-bpf call: the callee gets a buffer in the caller's frame (r1, r1 + size), a number (r2) and the

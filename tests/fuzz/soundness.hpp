@@ -502,7 +502,7 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
     if (auto unwind = real.unwind()) {
         table.set_unwind(*unwind);
     }
-    auto interpreter = exec::Interpreter::create(code, table);
+    auto interpreter = exec::Interpreter::create(code, table, {.packet = exec::packet_layout(*type)});
     if (!interpreter) {
         // Accepted, yet the host could not run it: a helper the runtime does not implement, an instruction the
         // interpreter refuses. Object::load would fail on it the same way.
