@@ -69,6 +69,7 @@ constexpr DefaultType kDefaultTypes[] = {
     {"cilium/", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
     {"bpf_cilium_test/", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
     {"linux/tc_l2_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
+    {"linux/tcbpf1_kern.o", "sched_cls", "tc filter add dev DEV egress bpf da obj OBJ sec redirect_xmit"},
     {"linux/test_cgrp2_tc_kern.o", "sched_cls", "tc filter add dev DEV egress bpf da obj OBJ sec filter"},
     {"prototype-kernel/tc_bench01_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ"},
     {"ovs/", "sched_cls", "OVS's eBPF datapath is attached with tc filter ... bpf da obj OBJ sec SEC"},
