@@ -217,6 +217,17 @@ Result<Object> Object::load(const ObjectSpec& spec, const LoadOptions& options) 
 }
 
 Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& platform, const LoadOptions& options) {
+    // Every allocation a load makes (maps sized by the object, the verifier's states) may fail on a host with little
+    // memory: the load fails with an error and everything else stays as it was.
+    try {
+        return load_object(spec, platform, options);
+    } catch (const std::bad_alloc&) {
+        return Error::runtime("out of memory while loading the object");
+    }
+}
+
+Result<Object> Object::load_object(const ObjectSpec& spec, const platform::Platform& platform,
+                                   const LoadOptions& options) {
     if (options.engine != exec::EngineKind::interpreter) {
         return Error::unsupported(std::string("the ") + std::string(exec::to_string(options.engine)) +
                                   " engine is not available in this build");

@@ -930,7 +930,8 @@ class Reader {
     Result<std::size_t> library_call(ProgramDefinition& program, const Function& f, std::size_t i,
                                      const std::string& name,
                                      std::map<std::pair<std::string, std::int64_t>, std::size_t>& generated) const {
-        const std::span<const isa::Instruction> code = section_code(f.section).subspan(f.start, f.length);
+        // Jumps may cross function boundaries: every jump of the section counts.
+        const std::span<const isa::Instruction> code = section_code(f.section);
         std::vector<bool> target(code.size() + 1, false);
         for (std::size_t j = 0; j < code.size(); ++j) {
             const isa::Instruction& jump = code[j];
@@ -945,17 +946,19 @@ class Reader {
             }
         }
         std::optional<std::int64_t> size;
-        for (std::size_t j = i; j-- > 0;) {
+        for (std::size_t j = f.start + i; j-- > f.start;) {
             if (target[j + 1]) {
                 break; // another path reaches the call with its own r3
             }
             const isa::Instruction& ins = code[j];
             const std::uint8_t cls = isa::op_class(ins.opcode);
+            // An exit or an unconditional jump: nothing falls through to the call. A call or a legacy packet load:
+            // r1-r5 are clobbered.
             if (ins.opcode == isa::op::EXIT_OP || ins.opcode == isa::op::JA_OP || ins.opcode == isa::op::JA32_OP ||
-                ins.opcode == isa::op::CALL_OP || ins.opcode == isa::op::CALLX_OP) {
+                ins.opcode == isa::op::CALL_OP || ins.opcode == isa::op::CALLX_OP || isa::is_legacy_packet_load(ins)) {
                 break;
             }
-            if (j > 0 && isa::is_lddw(code[j - 1])) {
+            if (j > f.start && isa::is_lddw(code[j - 1])) {
                 continue; // the second slot of a lddw
             }
             const bool writes_r3 = ins.dst == 3 && (cls == isa::op::ALU || cls == isa::op::ALU64 ||
@@ -1129,11 +1132,21 @@ class Reader {
 Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes) { return Reader(bytes).read(); }
 
 Result<ObjectFile> read_object(const std::filesystem::path& path) {
+    std::error_code status;
+    if (std::filesystem::is_directory(path, status)) {
+        return Error::invalid(path.string() + " is a directory, not an object file");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         return Error::invalid("cannot open " + path.string());
     }
-    std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    // Some reads fail by throwing (a directory the check above missed, a device): the caller gets an error.
+    std::vector<std::uint8_t> bytes;
+    try {
+        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception& e) {
+        return Error::invalid("cannot read " + path.string() + ": " + e.what());
+    }
     if (in.bad()) {
         return Error::invalid("cannot read " + path.string());
     }

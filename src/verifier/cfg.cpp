@@ -12,6 +12,7 @@ namespace {
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 // Inlining repeats a subprogram per call chain; past this a program is refused rather than analysed for minutes.
 constexpr std::size_t kMaxBlocks = 200000;
+constexpr std::size_t kMaxAnalysed = 65536;
 
 bool is_local_call(const isa::Instruction& ins) {
     return ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local);
@@ -101,6 +102,7 @@ class Builder {
             }
             if (m_cfg.blocks.size() >= kMaxBlocks) {
                 m_cfg.problems.push_back({entry, "Program is too large to analyse", "blocks <= 200000"});
+                m_cfg.too_large = true;
                 return kNone;
             }
             Block block;
@@ -120,6 +122,16 @@ class Builder {
             block.last = last;
             for (std::size_t at = pc; at <= last; at = next_pc(m_code, at)) {
                 ++block.weight;
+            }
+            m_cfg.analysed += block.weight;
+            // Each call inlines its subprogram, and the analysis keeps a state per block: the instructions of all
+            // inlined copies bound both its time and its memory (the corpus' largest program has 8,473).
+            if (m_cfg.analysed > kMaxAnalysed) {
+                m_cfg.problems.push_back(
+                    {entry, "Program is too large to analyse",
+                     "instructions with every subprogram counted per call <= " + std::to_string(kMaxAnalysed)});
+                m_cfg.too_large = true;
+                return kNone;
             }
             block_at[pc] = m_cfg.blocks.size();
             m_cfg.blocks.push_back(std::move(block));

@@ -58,6 +58,8 @@ struct Cfg {
     std::vector<Loop> loops;   ///< innermost first
     std::vector<std::size_t> rpo;
     std::vector<CfgProblem> problems; ///< call depth exceeded, irreducible flow, too large
+    std::size_t analysed = 0;         ///< instructions of all blocks: each subprogram counted once per call
+    bool too_large = false;           ///< a limit stopped the build: the graph is incomplete, nothing to analyse
 };
 
 /// Builds the graph of a validated program.

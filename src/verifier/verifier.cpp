@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <set>
 #include <tuple>
 
@@ -69,6 +72,14 @@ class Analysis {
             if (++steps > limit) {
                 m_findings.push_back({m_cfg.blocks[b].first, "The analysis did not converge", ""});
                 break;
+            }
+            // The states kept per block grow with the blocks and the square of the variables (a stack written byte
+            // by byte has hundreds): past the budget the program is refused before it costs the host its memory.
+            if (m_bytes > m_options.memory_limit) {
+                m_findings.push_back({m_cfg.blocks[b].first, "Program is too large to analyse",
+                                      "analysis states <= " + std::to_string(m_options.memory_limit) + " bytes"});
+                m_too_large = true;
+                return;
             }
             auto outs = transfer(b);
             for (std::size_t e = 0; e < outs.size(); ++e) {
@@ -313,8 +324,20 @@ class Analysis {
         if (merged == m_in[t]) {
             return false;
         }
+        m_bytes -= footprint(m_in[t]);
+        m_bytes += footprint(merged);
         m_in[t] = std::move(merged);
         return true;
+    }
+
+    // The bytes a block's states keep: each zone a matrix over its variables.
+    static std::size_t footprint(const States& states) {
+        std::size_t bytes = 0;
+        for (const State& s : states) {
+            const std::size_t dim = s.zone.vars().size() + 1;
+            bytes += dim * dim * sizeof(Bound) + s.cells.size() * sizeof(Cell) + sizeof(State);
+        }
+        return bytes;
     }
 
     const Cfg& m_cfg;
@@ -329,6 +352,11 @@ class Analysis {
     std::vector<Finding> m_findings;
     std::vector<std::string> m_states;
     bool m_checking = false;
+    std::size_t m_bytes = 0;  // footprint() of m_in
+    bool m_too_large = false; // the memory budget stopped the analysis: no result but the refusal
+
+  public:
+    [[nodiscard]] bool too_large() const noexcept { return m_too_large; }
 };
 
 std::optional<btf::LineInfo> source_of(std::span<const btf::LineInfo> lines, std::size_t pc) {
@@ -344,10 +372,8 @@ std::optional<btf::LineInfo> source_of(std::span<const btf::LineInfo> lines, std
     return *best;
 }
 
-} // namespace
-
-Report verify(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
-              const Options& options) {
+Report verify_program(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
+                      const Options& options) {
     const auto start = std::chrono::steady_clock::now();
     Report report;
     report.program = input.name;
@@ -426,12 +452,18 @@ Report verify(const ProgramInput& input, const platform::Platform& platform, con
     for (const CfgProblem& problem : cfg.problems) {
         report.errors.push_back({problem.pc, problem.message, problem.assertion, std::nullopt});
     }
-    if (cfg.blocks.empty()) {
+    if (cfg.blocks.empty() || cfg.too_large) {
         return finish();
     }
     Semantics semantics(code, platform, type, input.maps, std::move(loads));
     Analysis analysis(cfg, code, semantics, options);
     analysis.run();
+    if (analysis.too_large()) {
+        for (Finding& f : analysis.findings()) {
+            report.errors.push_back({f.pc, std::move(f.message), std::move(f.assertion), std::nullopt});
+        }
+        return finish();
+    }
     const std::optional<std::uint64_t> bound = analysis.instruction_bound();
     for (Finding& f : analysis.findings()) {
         (f.warning ? report.warnings : report.errors)
@@ -459,6 +491,24 @@ Report verify(const ProgramInput& input, const platform::Platform& platform, con
         report.states = analysis.states();
     }
     return finish();
+}
+
+} // namespace
+
+Report verify(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
+              const Options& options) {
+    try {
+        return verify_program(input, platform, type, options);
+    } catch (const std::bad_alloc&) {
+        // The analysis' memory is bounded by the program's size (Program is too large to analyse), but a host may
+        // have less: the load fails, the host goes on.
+        Report report;
+        report.program = input.name;
+        report.section = input.section;
+        report.type = type.name;
+        report.errors.push_back({0, "Out of memory while analysing the program", "", std::nullopt});
+        return report;
+    }
 }
 
 Report verify(const elf::ProgramDefinition& program, std::span<const MapDescriptor> maps,

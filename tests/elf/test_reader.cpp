@@ -411,6 +411,13 @@ TEST_CASE("elf reader: broken objects give errors, never crashes") {
     }
 }
 
+TEST_CASE("elf reader: a directory is refused by name, not read") {
+    auto object = elf::read_object(std::filesystem::path(kDir));
+    REQUIRE_FALSE(object.has_value());
+    CHECK_MESSAGE(object.error().message.find("is a directory, not an object file") != std::string::npos,
+                  object.error().message);
+}
+
 TEST_CASE("elf reader: a missing file names the path") {
     auto object = elf::read_object(std::filesystem::path(kDir + "/does-not-exist.o"));
     REQUIRE_FALSE(object.has_value());

@@ -83,3 +83,10 @@ set_tests_properties(cli_verify_default_type PROPERTIES PASS_REGULAR_EXPRESSION
 embpf_verify_test(cli_verify_default_type_unknown 2 ${EMBPF_TEST_ELF_DIR}/legacy_iproute2.o --default-type nope)
 set_tests_properties(cli_verify_default_type_unknown PROPERTIES PASS_REGULAR_EXPRESSION
     "platform linux has no program type nope")
+# Paths that are no object file: a directory is refused by name, not read (reading one throws in the C++ library).
+embpf_verify_test(cli_verify_directory 2 ${CMAKE_CURRENT_LIST_DIR})
+set_tests_properties(cli_verify_directory PROPERTIES PASS_REGULAR_EXPRESSION "is a directory, not an object file")
+add_test(NAME cli_run_data_directory COMMAND embpf_cli run ${seeds}/myxdp_stage4.o --data ${CMAKE_CURRENT_LIST_DIR})
+set_tests_properties(cli_run_data_directory PROPERTIES PASS_REGULAR_EXPRESSION "is a directory")
+add_test(NAME cli_run_ctx_not_hex COMMAND embpf_cli run ${seeds}/myxdp_stage4.o --ctx-hex 0g)
+set_tests_properties(cli_run_ctx_not_hex PROPERTIES PASS_REGULAR_EXPRESSION "--ctx-hex is not a sequence of hex bytes")

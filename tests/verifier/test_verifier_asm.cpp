@@ -1142,6 +1142,61 @@ TEST_CASE("verifier asm: a return value the hook reads as its fallback is a warn
     CHECK(refused.errors[0].message == "r0 must be in [0, 4] at exit for xdp");
 }
 
+// The analysis inlines a subprogram at every call and keeps a state per block: a program whose inlined copies add up
+// to more than 65,536 instructions is refused before they cost the host gigabytes.
+TEST_CASE("verifier asm: a program too large once its subprograms are inlined is refused") {
+    auto build = [](int calls) {
+        std::string text = "r0 = 0\n";
+        for (int i = 0; i < calls; ++i) {
+            text += "call sub\n";
+        }
+        text += "r0 = 1\nexit\nsub:\nr0 = 0\n";
+        for (int i = 0; i < 2000; ++i) {
+            text += "r0 += 1\n";
+        }
+        text += "exit\n";
+        auto program = embpf::isa::assemble(text);
+        REQUIRE(program.has_value());
+        return std::move(program).value();
+    };
+    const platform::Platform& windows = platform::windows();
+    const platform::ProgramType& xdp = *windows.program_type("xdp");
+    const auto small = build(30); // 30 * 2002 + 4 instructions
+    const verifier::Report accepted = verifier::verify({"small", "xdp", small, {}, {}, {}}, windows, xdp);
+    CHECK(accepted.verified);
+    const auto large = build(40);
+    const verifier::Report refused = verifier::verify({"large", "xdp", large, {}, {}, {}}, windows, xdp);
+    CHECK_FALSE(refused.verified);
+    REQUIRE_FALSE(refused.errors.empty());
+    CHECK(refused.errors[0].message == "Program is too large to analyse");
+    CHECK(contains(refused.errors[0].assertion, "<= 65536"));
+}
+
+// A stack written byte by byte makes hundreds of variables, and each block keeps states over all of them: the
+// analysis refuses a program whose states outgrow Options::memory_limit instead of taking the host's memory.
+TEST_CASE("verifier asm: a program whose states outgrow the memory limit is refused") {
+    std::string text = "r1 = *(u32 *)(r1 + 24)\n";
+    for (int i = 1; i <= 128; ++i) {
+        text += "*(u8 *)(r10 - " + std::to_string(i) + ") = 1\n";
+    }
+    for (int i = 0; i < 200; ++i) {
+        text += "if r1 == " + std::to_string(i) + " goto +0\n";
+    }
+    text += "r0 = 1\nexit\n";
+    auto program = embpf::isa::assemble(text);
+    REQUIRE(program.has_value());
+    const platform::Platform& windows = platform::windows();
+    const platform::ProgramType& xdp = *windows.program_type("xdp");
+    const verifier::ProgramInput input{"bytes", "xdp", *program, {}, {}, {}};
+    const verifier::Report fits = verifier::verify(input, windows, xdp);
+    CHECK(fits.verified);
+    const verifier::Report refused = verifier::verify(input, windows, xdp, {.memory_limit = 8 << 20});
+    CHECK_FALSE(refused.verified);
+    REQUIRE(refused.errors.size() == 1);
+    CHECK(refused.errors[0].message == "Program is too large to analyse");
+    CHECK(refused.errors[0].assertion == "analysis states <= 8388608 bytes");
+}
+
 // LD_ABS/LD_IND read the packet of the context in r6 and may end the program with r0 = 0.
 TEST_CASE("verifier asm: legacy packet loads") {
     check_rows({

@@ -25,7 +25,8 @@ void add_verify_command(CLI::App& app, int& status);
 /// The built-in platform named by a --platform option ("windows", "linux"), or nullptr to let the object choose.
 const platform::Platform* platform_named(const std::string& name);
 
-/// Reads a whole file; std::nullopt (after printing why on stderr) when it cannot.
-std::optional<std::vector<std::uint8_t>> read_file(const std::string& path);
+/// Reads a whole file of at most `limit` bytes; std::nullopt (after printing why on stderr) when it cannot, when it
+/// is a directory or when it is longer.
+std::optional<std::vector<std::uint8_t>> read_file(const std::string& path, std::size_t limit = std::size_t{1} << 30);
 
 } // namespace embpf::tools

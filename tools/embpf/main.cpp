@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -19,13 +20,27 @@ const platform::Platform* platform_named(const std::string& name) {
     return nullptr;
 }
 
-std::optional<std::vector<std::uint8_t>> read_file(const std::string& path) {
+std::optional<std::vector<std::uint8_t>> read_file(const std::string& path, std::size_t limit) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+        std::cerr << "embpf: " << path << " is a directory\n";
+        return std::nullopt;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         std::cerr << "embpf: cannot open " << path << ": " << std::strerror(errno) << '\n';
         return std::nullopt;
     }
-    std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::vector<std::uint8_t> bytes;
+    char buffer[65536];
+    while (in) {
+        in.read(buffer, sizeof buffer);
+        bytes.insert(bytes.end(), buffer, buffer + in.gcount());
+        if (bytes.size() > limit) {
+            std::cerr << "embpf: " << path << " is longer than " << limit << " bytes\n";
+            return std::nullopt;
+        }
+    }
     if (in.bad()) {
         std::cerr << "embpf: cannot read " << path << '\n';
         return std::nullopt;

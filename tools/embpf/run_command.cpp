@@ -155,7 +155,8 @@ int run_program(const RunOptions& options) {
         }
         data_bytes = std::move(*parsed);
     } else if (!options.data_path.empty()) {
-        auto read = read_file(options.data_path);
+        // One byte past the largest packet any type takes is enough to refuse a longer one (or /dev/zero).
+        auto read = read_file(options.data_path, std::size_t{1} << 30);
         if (!read) {
             return kExitBadInput;
         }
@@ -165,7 +166,11 @@ int run_program(const RunOptions& options) {
     std::vector<std::uint8_t> ctx;
     if (!options.ctx_hex.empty()) {
         auto parsed = parse_hex(options.ctx_hex);
-        if (!parsed || parsed->size() > context.size) {
+        if (!parsed) {
+            std::cerr << "embpf: --ctx-hex is not a sequence of hex bytes\n";
+            return kExitBadInput;
+        }
+        if (parsed->size() > context.size) {
             std::cerr << "embpf: --ctx-hex must be at most " << context.size << " hex bytes for a "
                       << program->type().name << " context\n";
             return kExitBadInput;

@@ -174,6 +174,8 @@ class Object {
     [[nodiscard]] const platform::Platform& platform() const noexcept;
 
   private:
+    [[nodiscard]] static Result<Object> load_object(const ObjectSpec& spec, const platform::Platform& platform,
+                                                    const LoadOptions& options);
     explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}
     [[nodiscard]] static Result<Object> load_on(const ObjectSpec& spec, std::shared_ptr<detail::ObjectState> state,
                                                 const LoadOptions& options);

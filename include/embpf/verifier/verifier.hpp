@@ -76,6 +76,10 @@ struct Report {
 
 struct Options {
     Level level = Level::normal;
+    /// The memory the analysis may keep in abstract states, in bytes. A program that needs more is refused with
+    /// "Program is too large to analyse" (the largest program of the ebpf-samples corpus needs 49 MB). The analysis
+    /// briefly holds up to twice this.
+    std::size_t memory_limit = std::size_t{256} << 20;
 };
 
 /// What is verified: the code as the loader linked it (map references still pseudo `lddw`s).
