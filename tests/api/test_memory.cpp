@@ -36,6 +36,16 @@ std::uint64_t run_churn(const Object& object) {
 
 } // namespace
 
+TEST_CASE("memory: by default an object may not make its host allocate more than 1 GiB of maps") {
+    CHECK(LoadOptions{}.memory_limit == std::size_t{1} << 30);
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/huge_map.o"));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto refused = Object::load(*spec);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(refused.error().message.find("memory limit of 1073741824 bytes") != std::string::npos,
+                  refused.error().message);
+}
+
 TEST_CASE("memory: replacing one key 20,000 times in one invocation leaves a one-entry map bounded") {
     const Object object = load(kTail + "/churn.o");
     const MapHandle one = object.map("one").value();

@@ -43,8 +43,9 @@ struct LoadOptions {
     verifier::Level verifier_level = verifier::Level::normal;
     exec::EngineKind engine = exec::EngineKind::interpreter;
     /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
-    /// would grow past it refuses the update with -ENOMEM); 0 for no limit.
-    std::size_t memory_limit = 0;
+    /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
+    /// cannot make its host allocate what the object's definitions ask for; 0 for no limit.
+    std::size_t memory_limit = std::size_t{1} << 30;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux
