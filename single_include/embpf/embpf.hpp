@@ -2423,6 +2423,11 @@ struct LoadOptions {
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
     /// cannot make its host allocate what the object's definitions ask for; 0 for no limit.
     std::size_t memory_limit = std::size_t{1} << 30;
+    /// The most instructions one run of a program may execute, as the verifier bounds it (Report::instruction_bound,
+    /// calls into subprograms counted, helpers and tail-called programs not): a verified program whose bound is
+    /// larger is refused, so that no program can keep the host's thread for long. 2^30 (about a second in the
+    /// interpreter) unless the host says otherwise; 0 for no limit.
+    std::uint64_t max_instructions = std::uint64_t{1} << 30;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux

@@ -347,6 +347,12 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 return in_program(
                     name, Error::invalid("verification failed\n" + program->report.text(options.verifier_level)));
             }
+            const std::uint64_t bound = program->report.instruction_bound.value_or(~std::uint64_t{0});
+            if (options.max_instructions != 0 && bound > options.max_instructions) {
+                return in_program(name, Error::invalid("a run may execute " + std::to_string(bound) +
+                                                       " instructions, more than LoadOptions::max_instructions (" +
+                                                       std::to_string(options.max_instructions) + ")"));
+            }
             program->verified = true;
         }
         // Map references become the addresses the helpers and loads use.

@@ -46,6 +46,23 @@ TEST_CASE("memory: by default an object may not make its host allocate more than
                   refused.error().message);
 }
 
+TEST_CASE("time: by default a program whose runs may take more than 2^30 instructions is refused") {
+    CHECK(LoadOptions{}.max_instructions == std::uint64_t{1} << 30);
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/long_loops.o"), &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto refused = Object::load(*spec);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(refused.error().message.find("program nested") != std::string::npos, refused.error().message);
+    CHECK_MESSAGE(refused.error().message.find("more than LoadOptions::max_instructions (1073741824)") !=
+                      std::string::npos,
+                  refused.error().message);
+    // The host may allow it, and the short loop loads either way.
+    auto allowed = Object::load(*spec, {.max_instructions = 0});
+    REQUIRE_MESSAGE(allowed.has_value(), (allowed ? "" : allowed.error().message));
+    CHECK(allowed->program("nested").value().verification().instruction_bound.value() > (std::uint64_t{1} << 30));
+    CHECK(allowed->program("short_loop").value().verification().instruction_bound.value() < 100000);
+}
+
 TEST_CASE("memory: replacing one key 20,000 times in one invocation leaves a one-entry map bounded") {
     const Object object = load(kTail + "/churn.o");
     const MapHandle one = object.map("one").value();

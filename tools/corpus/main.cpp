@@ -31,6 +31,7 @@ struct Verdict {
     bool accepted = false;
     std::string message; ///< the first error, or why the program could not be verified
     std::chrono::microseconds time{0};
+    std::uint64_t bound = 0; ///< the verifier's instruction bound, for accepted programs
 };
 
 std::vector<Row> read_expected(const std::string& path) {
@@ -128,6 +129,7 @@ Verdict verify_row(const Row& row, Loaded& loaded) {
     const embpf::verifier::Report report = embpf::verifier::verify(program->definition, *loaded.maps, platform, *type);
     verdict.time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
     verdict.accepted = report.verified;
+    verdict.bound = report.instruction_bound.value_or(0);
     if (!report.verified) {
         verdict.message = report.errors.empty() ? "rejected without a message" : report.errors.front().message;
     }
@@ -195,6 +197,8 @@ int main(int argc, char** argv) {
     std::map<std::string, int> messages;
     std::chrono::microseconds time_total{0}, time_max{0};
     std::string slowest;
+    std::uint64_t bound_max = 0;
+    std::string longest;
     int objects_failed = 0, objects_total = 0, skipped = 0;
     for (const Row& row : rows) {
         if (row.section == ".text") {
@@ -260,6 +264,10 @@ int main(int argc, char** argv) {
         if (verdict.accepted && !valid) {
             std::cout << "INVALID PROGRAM ACCEPTED: " << row.file << " " << row.section << " " << row.program << '\n';
         }
+        if (verdict.bound > bound_max) {
+            bound_max = verdict.bound;
+            longest = row.file + " " + row.program;
+        }
         time_total += verdict.time;
         if (verdict.time > time_max) {
             time_max = verdict.time;
@@ -297,5 +305,7 @@ int main(int argc, char** argv) {
     }
     std::printf("\nverification time: %.3f s in total, at most %.3f s (%s)\n", time_total.count() / 1e6,
                 time_max.count() / 1e6, slowest.c_str());
+    std::printf("largest instruction bound of an accepted program: %llu (%s)\n",
+                static_cast<unsigned long long>(bound_max), longest.c_str());
     return embpf_ok.invalid == 0 ? 0 : 1;
 }
