@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -38,6 +39,9 @@ constexpr std::size_t kInsnSize = sizeof(isa::Instruction);
 // The largest .data/.bss/.rodata section accepted: each becomes one map value, and a .bss costs
 // memory the file does not show. Linux caps array values near this size too (KMALLOC_MAX_SIZE).
 constexpr std::uint64_t kMaxGlobalData = 16u << 20;
+// The instructions all programs of an object may link to together (each program with the functions it reaches, library
+// calls expanded): 32 MiB of code. No program of the verifier's size limit comes near it.
+constexpr std::size_t kMaxLinkedSlots = std::size_t{4} << 20;
 // Linux's map types whose legacy records name an inner map.
 constexpr std::uint32_t kLinuxArrayOfMaps = 12;
 constexpr std::uint32_t kLinuxHashOfMaps = 13;
@@ -750,30 +754,28 @@ class Reader {
         return {};
     }
 
+    // Both are looked up for every call and instruction of every program linked: indexed once, not searched.
     const Function* function_at(std::size_t section, std::size_t start) const {
-        auto it = m_functions.find(section);
-        if (it == m_functions.end()) {
-            return nullptr;
-        }
-        for (const Function& f : it->second) {
-            if (f.start == start) {
-                return &f;
-            }
-        }
-        return nullptr;
+        auto it = m_function_index.find({section, start});
+        return it == m_function_index.end() ? nullptr : it->second;
     }
 
     const Relocation* relocation_at(std::size_t section, std::size_t insn) const {
-        auto it = m_relocations.find(section);
-        if (it == m_relocations.end()) {
-            return nullptr;
-        }
-        for (const Relocation& r : it->second) {
-            if (r.offset == insn * kInsnSize) {
-                return &r;
+        auto it = m_relocation_index.find({section, insn * kInsnSize});
+        return it == m_relocation_index.end() ? nullptr : it->second;
+    }
+
+    void index_functions_and_relocations() {
+        for (const auto& [section, functions] : m_functions) {
+            for (const Function& f : functions) {
+                m_function_index.emplace(std::make_pair(section, f.start), &f);
             }
         }
-        return nullptr;
+        for (const auto& [section, relocations] : m_relocations) {
+            for (const Relocation& r : relocations) {
+                m_relocation_index.emplace(std::make_pair(section, r.offset), &r); // the first one counts
+            }
+        }
     }
 
     std::span<const isa::Instruction> section_code(std::size_t section) const { return m_code.at(section); }
@@ -811,6 +813,10 @@ class Reader {
         place(&entry);
         std::map<std::pair<std::string, std::int64_t>, std::size_t> generated; // (library call, size) -> start
         for (std::size_t p = 0; p < placed.size(); ++p) {
+            if (program.instructions.size() > kMaxLinkedSlots) {
+                return Error::unsupported("program " + entry.name + " links to more than " +
+                                          std::to_string(kMaxLinkedSlots) + " instructions");
+            }
             const Function& f = *placed[p].function;
             const std::size_t base = placed[p].out_start;
             for (std::size_t i = 0; i < f.length; ++i) {
@@ -929,19 +935,23 @@ class Reader {
     // r0 = r1. The verifier checks it like any other subprogram.
     Result<std::size_t> library_call(ProgramDefinition& program, const Function& f, std::size_t i,
                                      const std::string& name,
-                                     std::map<std::pair<std::string, std::int64_t>, std::size_t>& generated) const {
-        // Jumps may cross function boundaries: every jump of the section counts.
+                                     std::map<std::pair<std::string, std::int64_t>, std::size_t>& generated) {
+        // Jumps may cross function boundaries: every jump of the section counts (found once per section).
         const std::span<const isa::Instruction> code = section_code(f.section);
-        std::vector<bool> target(code.size() + 1, false);
-        for (std::size_t j = 0; j < code.size(); ++j) {
-            const isa::Instruction& jump = code[j];
-            const std::uint8_t cls = isa::op_class(jump.opcode);
-            if ((cls == isa::op::JMP || cls == isa::op::JMP32) && jump.opcode != isa::op::CALL_OP &&
-                jump.opcode != isa::op::CALLX_OP && jump.opcode != isa::op::EXIT_OP) {
-                const std::int64_t to =
-                    static_cast<std::int64_t>(j) + 1 + (jump.opcode == isa::op::JA32_OP ? jump.imm : jump.offset);
-                if (to >= 0 && static_cast<std::size_t>(to) <= code.size()) {
-                    target[static_cast<std::size_t>(to)] = true;
+        auto [found, fresh] = m_jump_targets.try_emplace(f.section);
+        std::vector<bool>& target = found->second;
+        if (fresh) {
+            target.assign(code.size() + 1, false);
+            for (std::size_t j = 0; j < code.size(); ++j) {
+                const isa::Instruction& jump = code[j];
+                const std::uint8_t cls = isa::op_class(jump.opcode);
+                if ((cls == isa::op::JMP || cls == isa::op::JMP32) && jump.opcode != isa::op::CALL_OP &&
+                    jump.opcode != isa::op::CALLX_OP && jump.opcode != isa::op::EXIT_OP) {
+                    const std::int64_t to =
+                        static_cast<std::int64_t>(j) + 1 + (jump.opcode == isa::op::JA32_OP ? jump.imm : jump.offset);
+                    if (to >= 0 && static_cast<std::size_t>(to) <= code.size()) {
+                        target[static_cast<std::size_t>(to)] = true;
+                    }
                 }
             }
         }
@@ -1089,6 +1099,8 @@ class Reader {
     }
 
     Result<void> read_programs() {
+        index_functions_and_relocations();
+        std::size_t total = 0;
         for (const Section& section : m_sections) {
             if (!section.executable() || section.name == ".text" || section.data.empty()) {
                 continue;
@@ -1104,6 +1116,14 @@ class Reader {
                 if (!program) {
                     return std::move(program).error();
                 }
+                // Each program is linked with every function it reaches, library calls expanded: an object of a few
+                // hundred kilobytes could otherwise ask for gigabytes of copies.
+                total += program->instructions.size();
+                if (total > kMaxLinkedSlots) {
+                    return Error::unsupported("the object's programs link to more than " +
+                                              std::to_string(kMaxLinkedSlots) +
+                                              " instructions together (each program counts the functions it calls)");
+                }
                 m_object.programs.push_back(std::move(program).value());
             }
         }
@@ -1118,7 +1138,10 @@ class Reader {
     bool m_machine_none = false;                                  // e_machine 0: an object from an older LLVM release
     std::map<std::size_t, std::vector<Relocation>> m_relocations; // target section -> relocations
     std::map<std::size_t, std::vector<Function>> m_functions;     // section -> functions by start
-    std::map<std::size_t, std::vector<isa::Instruction>> m_code;  // section -> its instructions
+    std::map<std::pair<std::size_t, std::size_t>, const Function*> m_function_index;       // (section, start)
+    std::map<std::pair<std::size_t, std::uint64_t>, const Relocation*> m_relocation_index; // (section, offset)
+    std::map<std::size_t, std::vector<bool>> m_jump_targets;     // section -> slots some jump lands on
+    std::map<std::size_t, std::vector<isa::Instruction>> m_code; // section -> its instructions
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
     std::map<std::size_t, std::size_t> m_global_map;                             // section -> map index
     std::map<std::size_t, std::pair<std::uint64_t, std::uint64_t>> m_map_extent; // BTF map -> (offset, size) in .maps
@@ -1129,7 +1152,14 @@ class Reader {
 
 } // namespace
 
-Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes) { return Reader(bytes).read(); }
+Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes) {
+    // The limits keep what an object asks for in proportion; a host with less memory still gets an error.
+    try {
+        return Reader(bytes).read();
+    } catch (const std::bad_alloc&) {
+        return Error::runtime("out of memory while reading the object");
+    }
+}
 
 Result<ObjectFile> read_object(const std::filesystem::path& path) {
     std::error_code status;

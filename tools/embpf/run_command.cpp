@@ -86,31 +86,59 @@ void write_pointer(std::vector<std::uint8_t>& ctx, std::int32_t offset, std::uin
     std::memcpy(ctx.data() + offset, &value, width); // little-endian: the low bytes first
 }
 
+// A map may hold gigabytes: the tool shows its first entries (and records) and counts the others.
+constexpr std::size_t kMaxShown = 256;
+
 nlohmann::ordered_json map_contents(const MapHandle& map) {
     nlohmann::ordered_json out;
     out["name"] = map.name();
     out["type"] = std::string(platform::to_string(map.kind()));
     if (map.kind() == platform::MapKind::ringbuf) {
         nlohmann::ordered_json records = nlohmann::ordered_json::array();
+        std::size_t more = 0;
         static_cast<runtime::RingBufferMap&>(*map.runtime_map()).consume([&](std::span<const std::uint8_t> record) {
-            records.push_back(to_hex(record));
+            if (records.size() < kMaxShown) {
+                records.push_back(to_hex(record));
+            } else {
+                ++more;
+            }
         });
         out["records"] = records;
+        if (more != 0) {
+            out["more_records"] = more;
+        }
         return out;
     }
     nlohmann::ordered_json entries = nlohmann::ordered_json::array();
-    auto keys = map.keys();
-    if (keys) {
-        for (const auto& key : *keys) {
-            auto value = map.lookup(key);
-            if (value && *value) {
-                entries.push_back({{"key", to_hex(key)}, {"value", to_hex(**value)}});
-            }
+    const runtime::Map& runtime_map = *map.runtime_map();
+    std::vector<std::uint8_t> key(runtime_map.config().key_size);
+    std::vector<std::uint8_t> next(runtime_map.config().key_size);
+    std::span<const std::uint8_t> current{};
+    std::size_t more = 0;
+    for (;;) {
+        auto found = runtime_map.next_key(current, next);
+        if (!found) {
+            out["error"] = found.error().message;
+            break;
         }
-    } else {
-        out["error"] = keys.error().message;
+        if (!*found) {
+            break;
+        }
+        key = next;
+        current = key;
+        if (entries.size() >= kMaxShown) {
+            ++more;
+            continue;
+        }
+        auto value = map.lookup(key);
+        if (value && *value) {
+            entries.push_back({{"key", to_hex(key)}, {"value", to_hex(**value)}});
+        }
     }
     out["entries"] = entries;
+    if (more != 0) {
+        out["more_entries"] = more;
+    }
     return out;
 }
 
@@ -267,12 +295,18 @@ int run_program(const RunOptions& options) {
             for (const auto& record : contents["records"]) {
                 std::cout << "  " << record.get<std::string>() << '\n';
             }
+            if (contents.contains("more_records")) {
+                std::cout << "  ... and " << contents["more_records"].get<std::size_t>() << " more record(s)\n";
+            }
         } else {
             std::cout << ": " << contents["entries"].size() << " entr"
                       << (contents["entries"].size() == 1 ? "y" : "ies") << '\n';
             for (const auto& entry : contents["entries"]) {
                 std::cout << "  " << entry["key"].get<std::string>() << " => " << entry["value"].get<std::string>()
                           << '\n';
+            }
+            if (contents.contains("more_entries")) {
+                std::cout << "  ... and " << contents["more_entries"].get<std::size_t>() << " more entries\n";
             }
         }
     }
