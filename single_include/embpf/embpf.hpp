@@ -1291,6 +1291,9 @@ struct Report {
     /// `5 after: ...`, `7 after, to 12: ...` for the edge of a jump), once per state the analysis keeps there.
     std::vector<std::string> states;
     std::chrono::microseconds duration{0};
+    /// The instructions the analysis covered, every subprogram counted once per call (at most 65,536): a measure of
+    /// the verification's cost, which a host loading many programs may add up.
+    std::uint64_t analysed_instructions = 0;
 
     /// The report as `embpf verify` prints it:
     ///   Verification succeeded / Program terminates within N instructions, or
@@ -2428,6 +2431,10 @@ struct LoadOptions {
     /// larger is refused, so that no program can keep the host's thread for long. 2^30 (about a second in the
     /// interpreter) unless the host says otherwise; 0 for no limit.
     std::uint64_t max_instructions = std::uint64_t{1} << 30;
+    /// The most instructions the verifier may analyse for all programs of the object together
+    /// (Report::analysed_instructions): verifying takes time in proportion, about a second per 50,000 here. 2^19
+    /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 135,660); 0 for no limit.
+    std::uint64_t max_analysed_instructions = std::uint64_t{1} << 19;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux

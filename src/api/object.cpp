@@ -304,6 +304,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                      btf_size(spec, map_spec.key_type_id), btf_size(spec, map_spec.value_type_id)));
     }
 
+    std::uint64_t analysed = 0; // instructions the verifier analysed for the programs so far
     for (const ProgramSpec& program_spec : spec.programs()) {
         const std::string& name = program_spec.name();
         if (program_spec.definition.unsupported) {
@@ -343,6 +344,13 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         if (!options.unverified) {
             program->report =
                 verifier::verify(definition, descriptors, platform, *program->type, {.level = options.verifier_level});
+            analysed += program->report.analysed_instructions;
+            if (options.max_analysed_instructions != 0 && analysed > options.max_analysed_instructions) {
+                return in_program(name, Error::invalid("the object's programs need more than " +
+                                                       std::to_string(options.max_analysed_instructions) +
+                                                       " instructions analysed together "
+                                                       "(LoadOptions::max_analysed_instructions)"));
+            }
             if (!program->report.verified) {
                 return in_program(
                     name, Error::invalid("verification failed\n" + program->report.text(options.verifier_level)));

@@ -449,6 +449,7 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
         return finish();
     }
     const Cfg cfg = build_cfg(code);
+    report.analysed_instructions = cfg.analysed;
     for (const CfgProblem& problem : cfg.problems) {
         report.errors.push_back({problem.pc, problem.message, problem.assertion, std::nullopt});
     }

@@ -63,6 +63,24 @@ TEST_CASE("time: by default a program whose runs may take more than 2^30 instruc
     CHECK(allowed->program("short_loop").value().verification().instruction_bound.value() < 100000);
 }
 
+TEST_CASE("time: the instructions verified for all of an object's programs are bounded") {
+    CHECK(LoadOptions{}.max_analysed_instructions == std::uint64_t{1} << 19);
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/long_loops.o"), &platform::linux());
+    REQUIRE(spec.has_value());
+    auto each = Object::load(*spec, {.max_instructions = 0});
+    REQUIRE(each.has_value());
+    const std::uint64_t nested = each->program("nested").value().verification().analysed_instructions;
+    const std::uint64_t short_loop = each->program("short_loop").value().verification().analysed_instructions;
+    CHECK(nested > 0);
+    CHECK(short_loop > 0);
+    // Enough for both: loads; enough for the first only: refused at the second, naming the option.
+    CHECK(Object::load(*spec, {.max_instructions = 0, .max_analysed_instructions = nested + short_loop}).has_value());
+    auto refused = Object::load(*spec, {.max_instructions = 0, .max_analysed_instructions = nested + short_loop - 1});
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(refused.error().message.find("LoadOptions::max_analysed_instructions") != std::string::npos,
+                  refused.error().message);
+}
+
 TEST_CASE("memory: replacing one key 20,000 times in one invocation leaves a one-entry map bounded") {
     const Object object = load(kTail + "/churn.o");
     const MapHandle one = object.map("one").value();

@@ -93,6 +93,7 @@ struct Loaded {
     std::optional<embpf::ObjectSpec> spec;
     std::optional<std::vector<embpf::verifier::MapDescriptor>> maps;
     std::string error;
+    std::uint64_t analysed = 0; ///< instructions analysed for all the object's programs
 };
 
 Verdict verify_row(const Row& row, Loaded& loaded) {
@@ -130,6 +131,7 @@ Verdict verify_row(const Row& row, Loaded& loaded) {
     verdict.time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
     verdict.accepted = report.verified;
     verdict.bound = report.instruction_bound.value_or(0);
+    loaded.analysed += report.analysed_instructions;
     if (!report.verified) {
         verdict.message = report.errors.empty() ? "rejected without a message" : report.errors.front().message;
     }
@@ -305,6 +307,16 @@ int main(int argc, char** argv) {
     }
     std::printf("\nverification time: %.3f s in total, at most %.3f s (%s)\n", time_total.count() / 1e6,
                 time_max.count() / 1e6, slowest.c_str());
+    std::uint64_t object_max = 0;
+    std::string costliest;
+    for (const auto& [file, loaded] : objects) {
+        if (loaded.analysed > object_max) {
+            object_max = loaded.analysed;
+            costliest = file;
+        }
+    }
+    std::printf("most instructions analysed for one object: %llu (%s)\n", static_cast<unsigned long long>(object_max),
+                costliest.c_str());
     std::printf("largest instruction bound of an accepted program: %llu (%s)\n",
                 static_cast<unsigned long long>(bound_max), longest.c_str());
     return embpf_ok.invalid == 0 ? 0 : 1;

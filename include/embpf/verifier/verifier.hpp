@@ -63,6 +63,9 @@ struct Report {
     /// `5 after: ...`, `7 after, to 12: ...` for the edge of a jump), once per state the analysis keeps there.
     std::vector<std::string> states;
     std::chrono::microseconds duration{0};
+    /// The instructions the analysis covered, every subprogram counted once per call (at most 65,536): a measure of
+    /// the verification's cost, which a host loading many programs may add up.
+    std::uint64_t analysed_instructions = 0;
 
     /// The report as `embpf verify` prints it:
     ///   Verification succeeded / Program terminates within N instructions, or
