@@ -42,6 +42,9 @@ constexpr std::uint64_t kMaxGlobalData = 16u << 20;
 // The instructions all programs of an object may link to together (each program with the functions it reaches, library
 // calls expanded): 32 MiB of code. No program of the verifier's size limit comes near it.
 constexpr std::size_t kMaxLinkedSlots = std::size_t{4} << 20;
+// The .BTF.ext records all programs of an object may copy (each program copies those of the functions it links).
+constexpr std::size_t kMaxLineRecords = std::size_t{1} << 20;
+constexpr std::size_t kMaxExtRecords = std::size_t{1} << 20;
 // Linux's map types whose legacy records name an inner map.
 constexpr std::uint32_t kLinuxArrayOfMaps = 12;
 constexpr std::uint32_t kLinuxHashOfMaps = 13;
@@ -657,6 +660,13 @@ class Reader {
                                       " bytes of global data, more than the " + std::to_string(kMaxGlobalData) +
                                       " bytes a global-data map may have");
             }
+            // Empty .bss sections cost a header each in the file and their size in memory: the object's sections
+            // together are held to the same limit.
+            m_global_bytes += static_cast<std::size_t>(section.header.sh_size);
+            if (m_global_bytes > kMaxGlobalData) {
+                return Error::invalid("the object's global-data sections hold more than " +
+                                      std::to_string(kMaxGlobalData) + " bytes together");
+            }
             MapDefinition map;
             map.name = section.name;
             map.origin = MapOrigin::global_data;
@@ -914,7 +924,9 @@ class Reader {
                     ++i;
                 }
             }
-            attach_btf_ext(program, f, base);
+            if (auto attached = attach_btf_ext(program, f, base); !attached) {
+                return std::move(attached).error();
+            }
         }
         std::sort(program.lines.begin(), program.lines.end(),
                   [](const btf::LineInfo& a, const btf::LineInfo& b) { return a.insn < b.insn; });
@@ -1071,31 +1083,63 @@ class Reader {
                               m_sections[shndx].name + ", which holds neither maps, data nor code");
     }
 
-    void attach_btf_ext(ProgramDefinition& program, const Function& f, std::size_t base) const {
+    // The records of .BTF.ext that fall inside `f`, rebased to where `f` lies in the program. Each section's records
+    // are sorted by instruction once, so that placing a function costs the records inside it, not all of them.
+    // Line records are debugging aid: past kMaxLineRecords copies in an object, programs get no more of them.
+    Result<void> attach_btf_ext(ProgramDefinition& program, const Function& f, std::size_t base) {
         const btf::SectionInfo* info = m_ext ? m_ext->section(m_sections[f.section].name) : nullptr;
         if (info == nullptr) {
-            return;
+            return {};
         }
-        auto inside = [&](std::uint32_t insn) { return insn >= f.start && insn < f.start + f.length; };
+        auto [found, fresh] = m_ext_order.try_emplace(f.section);
+        ExtOrder& order = found->second;
+        if (fresh) {
+            auto sorted = [](const auto& records) {
+                std::vector<std::size_t> index(records.size());
+                for (std::size_t i = 0; i < index.size(); ++i) {
+                    index[i] = i;
+                }
+                std::stable_sort(index.begin(), index.end(),
+                                 [&](std::size_t a, std::size_t b) { return records[a].insn < records[b].insn; });
+                return index;
+            };
+            order.lines = sorted(info->lines);
+            order.funcs = sorted(info->funcs);
+            order.relocations = sorted(info->relocations);
+        }
         auto rebase = [&](std::uint32_t insn) { return static_cast<std::uint32_t>(base + (insn - f.start)); };
-        for (btf::LineInfo line : info->lines) {
-            if (inside(line.insn)) {
+        auto each_inside = [&](const auto& records, const std::vector<std::size_t>& index, auto&& take) {
+            auto first = std::lower_bound(index.begin(), index.end(), f.start,
+                                          [&](std::size_t i, std::size_t start) { return records[i].insn < start; });
+            for (auto it = first; it != index.end() && records[*it].insn < f.start + f.length; ++it) {
+                take(records[*it]);
+            }
+        };
+        each_inside(info->lines, order.lines, [&](btf::LineInfo line) {
+            if (m_line_records < kMaxLineRecords) {
+                ++m_line_records;
                 line.insn = rebase(line.insn);
                 program.lines.push_back(std::move(line));
             }
+        });
+        std::size_t records = 0;
+        each_inside(info->funcs, order.funcs, [&](btf::FuncInfo func) {
+            func.insn = rebase(func.insn);
+            program.functions.push_back(std::move(func));
+            ++records;
+        });
+        each_inside(info->relocations, order.relocations, [&](btf::CoreRelocation relocation) {
+            relocation.insn = rebase(relocation.insn);
+            program.core_relocations.push_back(std::move(relocation));
+            ++records;
+        });
+        m_records += records;
+        if (m_records > kMaxExtRecords) {
+            return Error::unsupported("the object's programs carry more than " + std::to_string(kMaxExtRecords) +
+                                      " function and CO-RE records together (each program counts the functions it "
+                                      "calls)");
         }
-        for (btf::FuncInfo func : info->funcs) {
-            if (inside(func.insn)) {
-                func.insn = rebase(func.insn);
-                program.functions.push_back(std::move(func));
-            }
-        }
-        for (btf::CoreRelocation relocation : info->relocations) {
-            if (inside(relocation.insn)) {
-                relocation.insn = rebase(relocation.insn);
-                program.core_relocations.push_back(std::move(relocation));
-            }
-        }
+        return {};
     }
 
     Result<void> read_programs() {
@@ -1140,7 +1184,14 @@ class Reader {
     std::map<std::size_t, std::vector<Function>> m_functions;     // section -> functions by start
     std::map<std::pair<std::size_t, std::size_t>, const Function*> m_function_index;       // (section, start)
     std::map<std::pair<std::size_t, std::uint64_t>, const Relocation*> m_relocation_index; // (section, offset)
-    std::map<std::size_t, std::vector<bool>> m_jump_targets;     // section -> slots some jump lands on
+    std::map<std::size_t, std::vector<bool>> m_jump_targets; // section -> slots some jump lands on
+    struct ExtOrder {
+        std::vector<std::size_t> lines, funcs, relocations; // indexes into a SectionInfo's records, by instruction
+    };
+    std::map<std::size_t, ExtOrder> m_ext_order; // section -> its .BTF.ext records in instruction order
+    std::size_t m_line_records = 0;              // line records copied into programs so far
+    std::size_t m_records = 0;                   // function and CO-RE records copied into programs so far
+    std::size_t m_global_bytes = 0;              // bytes of global data so far
     std::map<std::size_t, std::vector<isa::Instruction>> m_code; // section -> its instructions
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
     std::map<std::size_t, std::size_t> m_global_map;                             // section -> map index
