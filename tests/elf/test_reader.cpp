@@ -411,6 +411,19 @@ TEST_CASE("elf reader: broken objects give errors, never crashes") {
     }
 }
 
+TEST_CASE("elf reader: global-data sections are limited together, not only each") {
+    auto bytes = read_bytes(kDir + "/libbpf_style.o");
+    const auto bss = locate_section(bytes, ".bss");
+    REQUIRE(bss.has_value());
+    // .bss costs nothing in the file: 16 MiB is allowed for one section, but not beside .data and .rodata.
+    set_u64(bytes, bss->header + 0x20, std::uint64_t{16} << 20);
+    auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE_FALSE(object.has_value());
+    CHECK_MESSAGE(object.error().message.find("global-data sections hold more than 16777216 bytes together") !=
+                      std::string::npos,
+                  object.error().message);
+}
+
 TEST_CASE("elf reader: a directory is refused by name, not read") {
     auto object = elf::read_object(std::filesystem::path(kDir));
     REQUIRE_FALSE(object.has_value());
