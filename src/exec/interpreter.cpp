@@ -316,31 +316,24 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
             map = shape;
             break;
         }
+        // Memory arguments: their size as argument_size() reads it for the initialization shadow.
         case ArgKind::ptr_to_map_key:
-            if (!map || !memory(value, map->key_size, false)) {
-                return refuse(i, "readable memory of the map's key size");
-            }
-            break;
         case ArgKind::ptr_to_map_value:
-            if (!map || !memory(value, map->value_size, false)) {
-                return refuse(i, "readable memory of the map's value size");
-            }
-            break;
         case ArgKind::ptr_to_uninit_map_value:
-            if (!map || !memory(value, map->value_size, true)) {
-                return refuse(i, "writable memory of the map's value size");
+            if (!map || !memory(value, argument_size(kind, i, args, map), kind == ArgKind::ptr_to_uninit_map_value)) {
+                return refuse(i, kind == ArgKind::ptr_to_map_key     ? "readable memory of the map's key size"
+                                 : kind == ArgKind::ptr_to_map_value ? "readable memory of the map's value size"
+                                                                     : "writable memory of the map's value size");
             }
             break;
         case ArgKind::ptr_to_readable_mem:
         case ArgKind::ptr_to_readable_mem_or_null:
-            if (!(kind == ArgKind::ptr_to_readable_mem_or_null && value == 0) &&
-                !memory(value, i + 1 < 5 ? args[i + 1] : 0, false)) {
-                return refuse(i, "readable memory of the size in the next argument");
-            }
-            break;
         case ArgKind::ptr_to_writable_mem:
-            if (!memory(value, i + 1 < 5 ? args[i + 1] : 0, true)) {
-                return refuse(i, "writable memory of the size in the next argument");
+            if (!(kind == ArgKind::ptr_to_readable_mem_or_null && value == 0) &&
+                !memory(value, argument_size(kind, i, args, map), kind == ArgKind::ptr_to_writable_mem)) {
+                return refuse(i, kind == ArgKind::ptr_to_writable_mem
+                                     ? "writable memory of the size in the next argument"
+                                     : "readable memory of the size in the next argument");
             }
             break;
         case ArgKind::ptr_to_alloc_mem:
