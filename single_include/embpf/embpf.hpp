@@ -1001,6 +1001,15 @@ struct MapType {
     return kind == ArgKind::const_size || kind == ArgKind::const_size_or_zero;
 }
 
+/// What one helper call counts for in a verified program's instruction bound and in a checked run's budget, given
+/// the bytes of memory its arguments cover (the key and value of the map it takes, each memory argument by its size,
+/// the record it reserves, a constant string up to its end): one instruction, and one more for every 8 bytes begun.
+/// A call that copies a 4 MiB map value costs what a loop copying it a word per instruction would, so that the bound
+/// a host sets (`LoadOptions::max_instructions`) bounds the time helpers take too.
+[[nodiscard]] constexpr std::uint64_t helper_call_cost(std::uint64_t bytes) noexcept {
+    return 1 + bytes / 8 + (bytes % 8 != 0 ? 1 : 0);
+}
+
 /// Whether `helper`'s map argument takes a map of `kind`: the verifier's rule for verified programs and the checked
 /// interpreter's for the others. Helpers are known by name (the same on every platform); a helper not listed takes
 /// any map but a program array, which only a tail call takes.
@@ -1285,6 +1294,10 @@ struct Report {
     /// Every run executes at most this many instructions (calls to subprograms counted, helpers not). Set when the
     /// program verified.
     std::optional<std::uint64_t> instruction_bound;
+    /// What a run costs at most, in instructions with each helper call counted by the memory it covers
+    /// (platform::helper_call_cost: a call copying a 4 MiB map value counts as 524,289): the bound on its time, which
+    /// `LoadOptions::max_instructions` limits and checked runs count their budget in. Set with instruction_bound.
+    std::optional<std::uint64_t> cost_bound;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
@@ -1296,12 +1309,13 @@ struct Report {
     std::uint64_t analysed_instructions = 0;
 
     /// The report as `embpf verify` prints it:
-    ///   Verification succeeded / Program terminates within N instructions, or
+    ///   Verification succeeded / Program terminates within N instructions / (when helper calls cost more)
+    ///   `Counting the memory helper calls cover, a run costs at most M instructions`, or
     ///   Verification failed / Verification report: / for each error `; file:line`, `;   source`,
     ///   `pc: message (assertion)` / `N errors`.
     [[nodiscard]] std::string text(Level level = Level::normal) const;
-    /// The same as one JSON object: program, section, type, verdict ("verified" or "rejected"), instruction_bound
-    /// (null when unknown), errors and warnings (pc, file, line, source, message, assertion), microseconds.
+    /// The same as one JSON object: program, section, type, verdict ("verified" or "rejected"), instruction_bound and
+    /// cost_bound (null when unknown), errors and warnings (pc, file, line, source, message, assertion), microseconds.
     [[nodiscard]] std::string json() const;
 };
 
@@ -1437,9 +1451,12 @@ using HelperResultRegion =
     std::function<std::optional<MemoryRegion>(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0)>;
 
 struct CheckedOptions {
-    std::vector<MemoryRegion> regions{};  ///< extra memory the program may access
-    bool context_writable = true;         ///< whether [ctx, ctx + ctx_size) may be written
-    std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
+    std::vector<MemoryRegion> regions{}; ///< extra memory the program may access
+    bool context_writable = true;        ///< whether [ctx, ctx + ctx_size) may be written
+    /// Stop before executing more than this many instructions, each helper call counted as
+    /// platform::helper_call_cost of the memory its arguments cover (when `platform` and `program_type` give its
+    /// prototype; else as one); 0 = no limit.
+    std::uint64_t instruction_budget = 0;
     /// Regions helpers hand out during the run become accessible for the rest of it.
     HelperResultRegion helper_result_region{};
 
@@ -1477,7 +1494,9 @@ struct CheckedOptions {
 /// What a checked run did.
 struct CheckedOutcome {
     std::uint64_t r0 = 0;
-    std::uint64_t instructions = 0; ///< instructions executed, calls and helpers counted once each
+    /// Instructions executed, each helper call counted as platform::helper_call_cost when CheckedOptions gives its
+    /// prototype (as one otherwise).
+    std::uint64_t instructions = 0;
 };
 
 /// Where a program type's context holds its data range, for the legacy packet loads (LD_ABS, LD_IND), which read
@@ -2426,10 +2445,11 @@ struct LoadOptions {
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
     /// cannot make its host allocate what the object's definitions ask for; 0 for no limit.
     std::size_t memory_limit = std::size_t{1} << 30;
-    /// The most instructions one run of a program may execute, as the verifier bounds it (Report::instruction_bound,
-    /// calls into subprograms counted, helpers and tail-called programs not): a verified program whose bound is
-    /// larger is refused, so that no program can keep the host's thread for long. 2^30 (about a second in the
-    /// interpreter) unless the host says otherwise; 0 for no limit.
+    /// The most instructions one run of a program may cost, as the verifier bounds it (Report::cost_bound: calls into
+    /// subprograms counted, each helper call as one instruction plus one per 8 bytes of the memory it covers
+    /// (platform::helper_call_cost), tail-called programs not): a verified program whose bound is larger is refused,
+    /// so that no program can keep the host's thread for long. 2^30 (about a second in the interpreter) unless the
+    /// host says otherwise; 0 for no limit.
     std::uint64_t max_instructions = std::uint64_t{1} << 30;
     /// The most instructions the verifier may analyse for all programs of the object together
     /// (Report::analysed_instructions): verifying takes time in proportion, about a second per 50,000 here. 2^19
@@ -2518,8 +2538,9 @@ class Program {
     /// max_data_size. Runs nest (a host helper may run a program) at most runtime::kMaxInvocationDepth deep; each
     /// nested run has its own tail-call chain.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
-    /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed and
-    /// stopping after `instruction_budget` of them when it is not 0.
+    /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed (each
+    /// helper call as platform::helper_call_cost of the memory it covers, as Report::cost_bound does) and stopping
+    /// before the budget is exceeded when `instruction_budget` is not 0.
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                            std::uint64_t instruction_budget = 0) const;
 

@@ -105,6 +105,11 @@ Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::siz
     config.value_size = spec.value_size;
     config.max_entries = spec.max_entries;
     config.flags = spec.map_flags;
+    if (platform.for_untrusted_plugins()) {
+        // A hash every load shares lets a plugin choose keys that fall into one bucket, and make each lookup walk
+        // all of them: plugins' hash maps are seeded at random whatever they ask.
+        config.flags &= ~runtime::bpf_f_zero_seed;
+    }
     config.slots = options.slots;
     if (spec.inner_map) {
         if (*spec.inner_map >= specs.size() || *spec.inner_map == index) {
@@ -355,10 +360,11 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 return in_program(
                     name, Error::invalid("verification failed\n" + program->report.text(options.verifier_level)));
             }
-            const std::uint64_t bound = program->report.instruction_bound.value_or(~std::uint64_t{0});
+            const std::uint64_t bound = program->report.cost_bound.value_or(~std::uint64_t{0});
             if (options.max_instructions != 0 && bound > options.max_instructions) {
-                return in_program(name, Error::invalid("a run may execute " + std::to_string(bound) +
-                                                       " instructions, more than LoadOptions::max_instructions (" +
+                return in_program(name, Error::invalid("a run may cost " + std::to_string(bound) +
+                                                       " instructions (helper calls counted by the memory they "
+                                                       "cover), more than LoadOptions::max_instructions (" +
                                                        std::to_string(options.max_instructions) + ")"));
             }
             program->verified = true;

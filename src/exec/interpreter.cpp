@@ -163,6 +163,21 @@ struct RunState {
     bool helper_arguments_valid(const RunEnv& env, std::uint32_t helper, const std::uint64_t* args, std::ptrdiff_t pc,
                                 std::uint64_t stack_top, std::size_t depth);
     void helper_released(std::uint32_t helper, const std::uint64_t* args);
+    // What the call costs beyond one instruction (platform::helper_call_cost), from the memory its arguments cover;
+    // 0 without a prototype. Strings are measured only when their arguments were checked to end.
+    std::uint64_t helper_extra_cost(std::uint32_t helper, const std::uint64_t* args) const;
+    // Counts it in `count` (the instructions the run executed) against the budget: false (with the fault set) when
+    // the call would exceed it.
+    bool charge_helper(std::uint32_t helper, const std::uint64_t* args, std::ptrdiff_t pc, std::uint64_t& count) {
+        const std::uint64_t extra = helper_extra_cost(helper, args);
+        count = count > std::numeric_limits<std::uint64_t>::max() - extra ? std::numeric_limits<std::uint64_t>::max()
+                                                                          : count + extra;
+        if (count > budget) {
+            set_fault(Fault::budget, pc, 0, 0, false);
+            return false;
+        }
+        return true;
+    }
     std::vector<std::pair<std::uint64_t, MapShape>> result_maps; ///< inner maps helpers named during the run
     std::vector<std::uint64_t> open_records;                     ///< starts of records reserved and not released
     std::uint32_t fault_argument = 0;                            ///< the argument of a helper_argument fault
@@ -361,6 +376,35 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
         }
     }
     return true;
+}
+
+std::uint64_t RunState::helper_extra_cost(std::uint32_t helper, const std::uint64_t* args) const {
+    using platform::ArgKind;
+    const platform::HelperPrototype* prototype = prototype_of_helper(helper);
+    if (prototype == nullptr) {
+        return 0;
+    }
+    std::optional<MapShape> map;
+    std::uint64_t bytes = 0;
+    auto covers = [&](std::uint64_t n) { bytes = bytes > ~std::uint64_t{0} - n ? ~std::uint64_t{0} : bytes + n; };
+    for (std::size_t i = 0; i < prototype->args.size() && i < 5; ++i) {
+        const ArgKind kind = prototype->args[i];
+        if (kind == ArgKind::ptr_to_map || kind == ArgKind::ptr_to_map_of_programs) {
+            map = options->map_shape ? options->map_shape(args[i]) : std::nullopt;
+            for (const auto& [address, inner] : result_maps) {
+                if (!map && address == args[i]) {
+                    map = inner;
+                }
+            }
+        } else if (kind == ArgKind::const_alloc_size_or_zero) {
+            covers(args[i]);
+        } else if (kind == ArgKind::ptr_to_const_str && options->check_helper_arguments) {
+            covers(std::strlen(reinterpret_cast<const char*>(static_cast<std::uintptr_t>(args[i]))) + 1);
+        } else {
+            covers(argument_size(kind, i, args, map));
+        }
+    }
+    return platform::helper_call_cost(bytes) - 1;
 }
 
 void RunState::helper_released(std::uint32_t helper, const std::uint64_t* args) {

@@ -75,6 +75,10 @@ std::string Report::text(Level level) const {
         if (instruction_bound) {
             out += "Program terminates within " + std::to_string(*instruction_bound) + " instructions\n";
         }
+        if (cost_bound && cost_bound != instruction_bound) {
+            out += "Counting the memory helper calls cover, a run costs at most " + std::to_string(*cost_bound) +
+                   " instructions\n";
+        }
     } else {
         out += "Verification failed\nVerification report:\n";
         for (const Diagnostic& d : errors) {
@@ -113,6 +117,8 @@ std::string Report::json() const {
     out += verified ? "\"verified\"" : "\"rejected\"";
     out += ",\n  \"instruction_bound\": ";
     out += instruction_bound ? std::to_string(*instruction_bound) : "null";
+    out += ",\n  \"cost_bound\": ";
+    out += cost_bound ? std::to_string(*cost_bound) : "null";
     out += ",\n  \"errors\": ";
     append_json_diagnostics(out, errors);
     out += ",\n  \"warnings\": ";

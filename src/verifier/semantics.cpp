@@ -1166,6 +1166,11 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
     const MapDescriptor* map = nullptr;
     std::optional<std::size_t> map_index;
     Bound alloc_size = -1;
+    std::uint64_t bytes = 0; // the memory the call covers: what it costs (platform::helper_call_cost)
+    auto covers = [&](Bound size) {
+        const auto n = static_cast<std::uint64_t>(std::clamp<Bound>(size, 0, kInf));
+        bytes = bytes > ~std::uint64_t{0} - n ? ~std::uint64_t{0} : bytes + n;
+    };
     const std::size_t count = helper->arg_count();
     for (std::size_t i = 0; i < count; ++i) {
         const int r = static_cast<int>(i) + 1;
@@ -1226,6 +1231,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             }
             const Bound size = kind == platform::ArgKind::ptr_to_map_key ? map->key_size : map->value_size;
             const bool write = kind == platform::ArgKind::ptr_to_uninit_map_value;
+            covers(size);
             check_memory(s, pc, r, 0, {size, -1}, write, true,
                          write ? proven_written(s, *helper, i, constant(size)) : size);
             break;
@@ -1251,6 +1257,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 report(pc, reg(size_reg) + " must not be negative", reg(size_reg) + " >= 0");
                 s.zone.constrain(kZero, reg_var(size_reg), 0);
             }
+            covers(s.zone.interval(reg_var(size_reg)).hi);
             if (kind == platform::ArgKind::ptr_to_readable_mem_or_null && t.kind == Kind::number) {
                 if (!(v.lo == 0 && v.hi == 0) || s.zone.interval(reg_var(size_reg)).hi != 0) {
                     report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
@@ -1277,6 +1284,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 report(pc, reg(r) + " must be a known constant", reg(r) + " is constant");
             } else {
                 alloc_size = v.lo;
+                covers(alloc_size);
             }
             break;
         case platform::ArgKind::ptr_to_func:
@@ -1297,6 +1305,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 const std::vector<std::uint8_t>& value = m_maps[t.aux].frozen_value;
                 const auto last_nul = std::find(value.rbegin(), value.rend(), 0);
                 const Interval o = s.zone.interval(reg_var(r));
+                covers(static_cast<Bound>(value.size()) - std::max<Bound>(o.lo, 0));
                 if (last_nul == value.rend() ||
                     o.hi > static_cast<Bound>(value.size()) - 1 - (last_nul - value.rbegin())) {
                     report(pc, reg(r) + " must point to a string that ends in a NUL inside " + m_maps[t.aux].name,
@@ -1305,6 +1314,10 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             }
             break;
         }
+    }
+    if (m_cost != nullptr) {
+        const std::uint64_t extra = platform::helper_call_cost(bytes) - 1;
+        *m_cost = *m_cost > ~std::uint64_t{0} - extra ? ~std::uint64_t{0} : *m_cost + extra;
     }
     if (helper->reallocates_packet) {
         // A packet moved or resized: pointers into it are stale, and nothing learned of its size holds.

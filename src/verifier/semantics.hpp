@@ -43,6 +43,8 @@ class Semantics {
 
     /// Findings go here while set; the fixpoint runs without, the final pass with.
     void set_sink(std::vector<Finding>* sink) noexcept { m_sink = sink; }
+    /// While set, each helper call adds to it what it costs beyond one instruction (platform::helper_call_cost).
+    void set_cost_sink(std::uint64_t* sink) noexcept { m_cost = sink; }
 
     [[nodiscard]] State initial() const;
     /// Any instruction that is not a jump, an exit or a local call.
@@ -105,6 +107,7 @@ class Semantics {
     std::span<const MapDescriptor> m_maps;
     std::vector<std::optional<MapLoad>> m_loads;
     std::vector<Finding>* m_sink = nullptr;
+    std::uint64_t* m_cost = nullptr;
     std::vector<bool> m_targets; // instructions some jump lands on
 };
 

@@ -39,7 +39,7 @@ class Analysis {
   public:
     Analysis(const Cfg& cfg, std::span<const isa::Instruction> code, Semantics& semantics, const Options& options)
         : m_cfg(cfg), m_code(code), m_sem(semantics), m_options(options), m_in(cfg.blocks.size()),
-          m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0) {
+          m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0), m_call_cost(cfg.blocks.size(), 0) {
         m_loop_of_head.assign(cfg.blocks.size(), kNone);
         // Widening stops at the constants the program compares with (and their neighbours) before giving up a
         // bound: `for (i = 0; i != 64; i++)` keeps i <= 63. Then at bounds that keep counters from wrapping.
@@ -123,8 +123,14 @@ class Analysis {
     [[nodiscard]] const std::vector<std::string>& states() const { return m_states; }
     [[nodiscard]] bool reached(std::size_t b) const { return !m_in[b].empty(); }
 
-    /// The most instructions a run executes, or nullopt with findings for the loops without a bound.
-    std::optional<std::uint64_t> instruction_bound() {
+    struct Bounds {
+        std::uint64_t instructions = 0; ///< helper calls counted as one instruction
+        std::uint64_t cost = 0;         ///< helper calls counted as platform::helper_call_cost
+    };
+
+    /// The most instructions a run executes, and what it costs, or nullopt with findings for the loops without a
+    /// bound.
+    std::optional<Bounds> bounds() {
         bool bounded = true;
         for (std::size_t l = 0; l < m_cfg.loops.size(); ++l) {
             if (reached(m_cfg.loops[l].head) && m_iterations[l] == ~std::uint64_t{0}) {
@@ -137,12 +143,15 @@ class Analysis {
         if (!bounded) {
             return std::nullopt;
         }
-        std::vector<std::uint64_t> cost(m_cfg.loops.size(), 0);
-        for (std::size_t l = 0; l < m_cfg.loops.size(); ++l) {
-            const std::uint64_t path = longest(l, cost);
-            cost[l] = saturating_mul(saturating_add(m_iterations[l], 1), path);
-        }
-        return longest(kNone, cost);
+        auto bound = [&](bool calls) {
+            std::vector<std::uint64_t> cost(m_cfg.loops.size(), 0);
+            for (std::size_t l = 0; l < m_cfg.loops.size(); ++l) {
+                const std::uint64_t path = longest(l, cost, calls);
+                cost[l] = saturating_mul(saturating_add(m_iterations[l], 1), path);
+            }
+            return longest(kNone, cost, calls);
+        };
+        return Bounds{bound(false), bound(true)};
     }
 
   private:
@@ -158,8 +167,8 @@ class Analysis {
     }
 
     // The longest path through a loop's body from its head (or through the program from its entry), inner loops
-    // counted at their cost.
-    std::uint64_t longest(std::size_t region, const std::vector<std::uint64_t>& cost) const {
+    // counted at their cost, helper calls at theirs when `calls` (else as one instruction).
+    std::uint64_t longest(std::size_t region, const std::vector<std::uint64_t>& cost, bool calls) const {
         auto inside = [&](std::size_t b) { return region == kNone || m_cfg.loops[region].contains[b]; };
         const std::size_t head = region == kNone ? 0 : m_cfg.loops[region].head;
         std::vector<std::uint64_t> dist(m_cfg.blocks.size(), 0);
@@ -199,7 +208,7 @@ class Analysis {
                     }
                 }
             } else {
-                weight = m_cfg.blocks[b].weight;
+                weight = saturating_add(m_cfg.blocks[b].weight, calls ? m_call_cost[b] : 0);
                 for (const Edge& edge : m_cfg.blocks[b].successors) {
                     follow(edge);
                 }
@@ -218,6 +227,10 @@ class Analysis {
         std::vector<States> outs(block.successors.size());
         for (const State& input : m_in[b]) {
             State s = input;
+            // What the block's helper calls cost beyond an instruction each, from this state: the most any state
+            // costs is the block's (a run passes through the block in a state one of them describes).
+            std::uint64_t call_cost = 0;
+            m_sem.set_cost_sink(m_checking ? &call_cost : nullptr);
             std::size_t pc = block.first;
             for (;; pc += isa::is_lddw(m_code[pc]) ? 2 : 1) {
                 trace(pc, "before", s);
@@ -231,6 +244,8 @@ class Analysis {
                 }
             }
             if (s.bottom()) {
+                m_sem.set_cost_sink(nullptr);
+                m_call_cost[b] = std::max(m_call_cost[b], call_cost);
                 continue;
             }
             const isa::Instruction& ins = m_code[pc];
@@ -264,6 +279,8 @@ class Analysis {
                     m_sem.step(s, pc); // a call refused for its depth, or the last instruction
                 }
             }
+            m_sem.set_cost_sink(nullptr);
+            m_call_cost[b] = std::max(m_call_cost[b], call_cost);
         }
         return outs;
     }
@@ -348,6 +365,7 @@ class Analysis {
     std::vector<std::size_t> m_visits;
     std::vector<std::size_t> m_loop_of_head;
     std::vector<std::uint64_t> m_iterations;
+    std::vector<std::uint64_t> m_call_cost; // by block: its helper calls' cost beyond an instruction each
     std::vector<Bound> m_thresholds;
     std::vector<Finding> m_findings;
     std::vector<std::string> m_states;
@@ -399,6 +417,7 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
         report.verified = report.errors.empty();
         if (!report.verified) {
             report.instruction_bound.reset();
+            report.cost_bound.reset();
         }
         report.duration =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
@@ -465,12 +484,15 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
         }
         return finish();
     }
-    const std::optional<std::uint64_t> bound = analysis.instruction_bound();
+    const auto bounds = analysis.bounds();
     for (Finding& f : analysis.findings()) {
         (f.warning ? report.warnings : report.errors)
             .push_back({f.pc, std::move(f.message), std::move(f.assertion), std::nullopt});
     }
-    report.instruction_bound = bound;
+    if (bounds) {
+        report.instruction_bound = bounds->instructions;
+        report.cost_bound = bounds->cost;
+    }
     // Warnings: instructions no run reaches.
     std::vector<bool> covered(code.size());
     for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
@@ -520,6 +542,7 @@ Report verify(const elf::ProgramDefinition& program, std::span<const MapDescript
     if (program.unsupported) {
         report.verified = false;
         report.instruction_bound.reset();
+        report.cost_bound.reset();
         report.errors.insert(report.errors.begin(), {0, *program.unsupported, "", std::nullopt});
     }
     return report;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 using namespace embpf;
 using testing_seeds::BindContext;
@@ -61,6 +62,92 @@ TEST_CASE("time: by default a program whose runs may take more than 2^30 instruc
     REQUIRE_MESSAGE(allowed.has_value(), (allowed ? "" : allowed.error().message));
     CHECK(allowed->program("nested").value().verification().instruction_bound.value() > (std::uint64_t{1} << 30));
     CHECK(allowed->program("short_loop").value().verification().instruction_bound.value() < 100000);
+}
+
+TEST_CASE("time: helper calls count by the memory they cover, in the verifier's bound and in checked budgets") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/helper_costs.o"));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    // 10,000 updates of a 4 MiB value: 110,014 instructions, but each update costs 1 + (4 + 4 MiB) / 8. Counted as
+    // one instruction each, a run took some 10 seconds here while its bound was 10^5.
+    auto refused = Object::load(*spec);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(refused.error().message.find("program copy_big") != std::string::npos, refused.error().message);
+    CHECK_MESSAGE(refused.error().message.find("may cost 5243000015 instructions") != std::string::npos,
+                  refused.error().message);
+
+    auto allowed = Object::load(*spec, {.max_instructions = 0});
+    REQUIRE_MESSAGE(allowed.has_value(), (allowed ? "" : allowed.error().message));
+    const verifier::Report& big = allowed->program("copy_big").value().verification();
+    CHECK(big.instruction_bound == 110014);
+    CHECK(big.cost_bound == 110014 + 1 + 10000 * platform::helper_call_cost(4 + (1 << 22)) - 10000);
+
+    // One lookup (a 4-byte key) and one update (the key and a 1 KiB value) on the longest path of 18 instructions.
+    const Program small = allowed->program("copy_small").value();
+    const std::uint64_t cost = 18 + 1 + (1 + (4 + 1024 + 7) / 8) - 1;
+    CHECK(small.verification().instruction_bound == 18);
+    REQUIRE(small.verification().cost_bound == cost);
+    MapHandle values = allowed->map("small_values").value();
+    const std::uint8_t k0[4] = {0, 0, 0, 0};
+    const std::uint8_t k1[4] = {1, 0, 0, 0};
+    std::vector<std::uint8_t> pattern(1024, 0x5A);
+    REQUIRE(values.update(k0, pattern, 0).has_value());
+    auto value_at_1 = [&] {
+        auto found = values.lookup(k1);
+        REQUIRE(found.has_value());
+        REQUIRE(found->has_value());
+        return **found;
+    };
+    static const char app[] = "app.exe";
+    BindContext ctx;
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app);
+    ctx.app_id_end = ctx.app_id_start + sizeof app - 1;
+    // The verifier's bound is the budget this run needs, exactly: one short stops it at its exit.
+    auto short_by_one = small.run_checked(&ctx, sizeof ctx, cost - 1);
+    REQUIRE_FALSE(short_by_one.has_value());
+    CHECK_MESSAGE(short_by_one.error().message.find("budget") != std::string::npos, short_by_one.error().message);
+    // The update is charged before it runs: a budget that its cost exceeds (three instructions follow it) stops the
+    // run before anything is copied.
+    CHECK(value_at_1() == pattern); // the run stopped at its exit had updated it
+    REQUIRE(values.update(k1, std::vector<std::uint8_t>(1024, 0), 0).has_value());
+    auto stopped = small.run_checked(&ctx, sizeof ctx, cost - 4);
+    REQUIRE_FALSE(stopped.has_value());
+    CHECK_MESSAGE(stopped.error().message.find("budget") != std::string::npos, stopped.error().message);
+    CHECK(value_at_1() == std::vector<std::uint8_t>(1024, 0));
+    auto ran = small.run_checked(&ctx, sizeof ctx, cost);
+    REQUIRE_MESSAGE(ran.has_value(), (ran ? "" : ran.error().message));
+    CHECK(ran->r0 == 1);
+    CHECK(ran->instructions == cost);
+    CHECK(value_at_1() == pattern);
+}
+
+TEST_CASE("time: a plugin's hash maps are seeded at random even when they ask for BPF_F_ZERO_SEED") {
+    // Two loads of one object, the same keys in both: with the zero seed they iterate in the same order, with
+    // random seeds the orders of 64 keys differ (equal by chance with a probability far below 10^-9).
+    auto order = [](const platform::Platform& platform) {
+        auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/zero_seed.o"), &platform);
+        REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+        std::vector<std::vector<std::vector<std::uint8_t>>> orders;
+        for (int load = 0; load < 2; ++load) {
+            auto object = Object::load(*spec);
+            REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+            MapHandle seeded = object->map("seeded").value();
+            for (std::uint8_t k = 0; k < 64; ++k) {
+                const std::uint8_t key[4] = {k, 0, 0, 0};
+                const std::uint8_t value[4] = {};
+                REQUIRE(seeded.update(key, value, 0).has_value());
+            }
+            auto keys = seeded.keys();
+            REQUIRE(keys.has_value());
+            REQUIRE(keys->size() == 64);
+            orders.push_back(std::move(keys).value());
+        }
+        return orders[0] == orders[1];
+    };
+    REQUIRE(platform::windows().for_untrusted_plugins());
+    CHECK_FALSE(order(platform::windows()));
+    platform::Platform trusted = platform::windows();
+    trusted.set_for_untrusted_plugins(false);
+    CHECK(order(trusted));
 }
 
 TEST_CASE("time: the instructions verified for all of an object's programs are bounded") {

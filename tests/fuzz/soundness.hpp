@@ -44,7 +44,7 @@ struct SoundnessOptions {
 
 struct SoundnessResult {
     bool accepted = false;
-    std::uint64_t bound = 0; ///< the verifier's instruction bound, when accepted
+    std::uint64_t bound = 0; ///< the verifier's cost bound (Report::cost_bound), when accepted
     bool ran = false;        ///< accepted and run (not when its bound exceeds SoundnessOptions::max_instructions)
     /// What went wrong and the program's listing; empty when no run found a problem (or the program was refused).
     std::string failure;
@@ -611,7 +611,7 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
             problem = detail::scan_for_leaks(run);
         }
         if (!problem.empty()) {
-            return "verifier soundness: " + problem + "\nprogram type " + program.type + ", instruction bound " +
+            return "verifier soundness: " + problem + "\nprogram type " + program.type + ", cost bound " +
                    std::to_string(bound) + ", run " + std::to_string(i + 1) + ": data " + std::to_string(size) +
                    " bytes (" +
                    detail::hex_bytes({run.packets.front().storage.get() + run.packets.front().headroom,
@@ -646,12 +646,14 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
         return result;
     }
     result.accepted = true;
-    if (!report.instruction_bound) {
-        result.failure = "verifier: accepted without an instruction bound\n" +
+    if (!report.instruction_bound || !report.cost_bound || *report.cost_bound < *report.instruction_bound) {
+        result.failure = "verifier: accepted without an instruction bound, or with a cost bound below it\n" +
                          isa::disassemble(program.instructions, {.show_pc = true});
         return result;
     }
-    result.bound = *report.instruction_bound;
+    // The checked runs count helper calls by their cost, as the cost bound does: a call covering more memory than
+    // the verifier counted stops the run at the budget, a finding.
+    result.bound = *report.cost_bound;
     if (result.bound == 0) { // no run is that short, and a budget of 0 would mean none
         result.failure =
             "verifier: an instruction bound of 0\n" + isa::disassemble(program.instructions, {.show_pc = true});

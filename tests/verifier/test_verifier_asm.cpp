@@ -113,8 +113,15 @@ void check_rows(const std::vector<Row>& rows) {
             } else {
                 CHECK(*report.instruction_bound >= expected.bound);
             }
+            // Helper calls cost at least their instruction each.
+            REQUIRE(report.cost_bound.has_value());
+            CHECK(*report.cost_bound >= *report.instruction_bound);
             CHECK(report.text() == "Verification succeeded\nProgram terminates within " +
-                                       std::to_string(*report.instruction_bound) + " instructions\n");
+                                       std::to_string(*report.instruction_bound) + " instructions\n" +
+                                       (*report.cost_bound == *report.instruction_bound
+                                            ? std::string()
+                                            : "Counting the memory helper calls cover, a run costs at most " +
+                                                  std::to_string(*report.cost_bound) + " instructions\n"));
             continue;
         }
         CHECK_FALSE(report.verified);

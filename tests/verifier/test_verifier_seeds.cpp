@@ -77,15 +77,19 @@ TEST_CASE("verifier seeds: the other seeds verify, each within its longest path"
         std::string_view program;
         std::string_view type;
         std::uint64_t longest_path; // instructions, counted on llvm-objdump -d; a lddw counts one
+        std::uint64_t cost;         // with each helper call counted as 1 + ceil(bytes it covers / 8)
     };
     const Seed seeds[] = {
-        {"myxdp_stage1", "our_program", "xdp", 2},
-        // The bounds check passes, the whole program runs: pcs 0-16.
-        {"myxdp_stage3", "packet_parse", "xdp", 17},
+        {"myxdp_stage1", "our_program", "xdp", 2, 2},
+        // The bounds check passes, the whole program runs: pcs 0-16. bpf_printk's "%x" is 3 bytes: one more.
+        {"myxdp_stage3", "packet_parse", "xdp", 17, 18},
         // parse_ethernet_packet is inlined; a UDP packet runs pcs 0-34 but the second slot of the lddw at 28.
-        {"myxdp_stage4", "packet_parse", "xdp", 34},
-        // A process seen for the first time: lookup (16), the memcpy_s path (16), the update (6), the exit (2).
-        {"TraceConnections", "TraceConnections", "bind", 40},
+        // bpf_ringbuf_output copies the 16-byte FiveTuple: two more.
+        {"myxdp_stage4", "packet_parse", "xdp", 34, 36},
+        // A process seen for the first time: lookup (16), the memcpy_s path (16), the update (6), the exit (2). The
+        // lookup reads a 4-byte key (+1), memcpy_s covers 32 + at most 32 bytes (+8), the update a 4-byte key and a
+        // 40-byte value (+6).
+        {"TraceConnections", "TraceConnections", "bind", 40, 55},
     };
     for (const Seed& seed : seeds) {
         INFO("seed: ", seed.file);
@@ -97,8 +101,13 @@ TEST_CASE("verifier seeds: the other seeds verify, each within its longest path"
         CHECK(report.verified);
         CHECK(report.errors.empty());
         CHECK(report.instruction_bound == seed.longest_path);
+        CHECK(report.cost_bound == seed.cost);
         CHECK(report.text() == "Verification succeeded\nProgram terminates within " +
-                                   std::to_string(seed.longest_path) + " instructions\n");
+                                   std::to_string(seed.longest_path) + " instructions\n" +
+                                   (seed.cost == seed.longest_path
+                                        ? std::string()
+                                        : "Counting the memory helper calls cover, a run costs at most " +
+                                              std::to_string(seed.cost) + " instructions\n"));
 
         const std::string json = report.json();
         CHECK(contains(json, "\"program\": \"" + std::string(seed.program) + "\""));
@@ -106,6 +115,7 @@ TEST_CASE("verifier seeds: the other seeds verify, each within its longest path"
         CHECK(contains(json, "\"type\": \"" + std::string(seed.type) + "\""));
         CHECK(contains(json, "\"verdict\": \"verified\""));
         CHECK(contains(json, "\"instruction_bound\": " + std::to_string(seed.longest_path)));
+        CHECK(contains(json, "\"cost_bound\": " + std::to_string(seed.cost)));
         CHECK(contains(json, "\"errors\": []"));
     }
 }

@@ -274,10 +274,11 @@ int run_program(const RunOptions& options) {
     }
     std::cout << "Program " << program->name() << " (" << program->type().name << ", section " << program->section()
               << "), "
-              << (program->verified()
-                      ? "verified: terminates within " +
-                            std::to_string(program->verification().instruction_bound.value_or(0)) + " instructions\n"
-                      : std::string("not verified: run in the checked interpreter\n"));
+              << (program->verified() ? "verified: terminates within " +
+                                            std::to_string(program->verification().instruction_bound.value_or(0)) +
+                                            " instructions (costs at most " +
+                                            std::to_string(program->verification().cost_bound.value_or(0)) + ")\n"
+                                      : std::string("not verified: run in the checked interpreter\n"));
     if (failure) {
         std::cout << "Stopped: " << failure->message << '\n';
     } else {

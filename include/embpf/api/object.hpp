@@ -46,10 +46,11 @@ struct LoadOptions {
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
     /// cannot make its host allocate what the object's definitions ask for; 0 for no limit.
     std::size_t memory_limit = std::size_t{1} << 30;
-    /// The most instructions one run of a program may execute, as the verifier bounds it (Report::instruction_bound,
-    /// calls into subprograms counted, helpers and tail-called programs not): a verified program whose bound is
-    /// larger is refused, so that no program can keep the host's thread for long. 2^30 (about a second in the
-    /// interpreter) unless the host says otherwise; 0 for no limit.
+    /// The most instructions one run of a program may cost, as the verifier bounds it (Report::cost_bound: calls into
+    /// subprograms counted, each helper call as one instruction plus one per 8 bytes of the memory it covers
+    /// (platform::helper_call_cost), tail-called programs not): a verified program whose bound is larger is refused,
+    /// so that no program can keep the host's thread for long. 2^30 (about a second in the interpreter) unless the
+    /// host says otherwise; 0 for no limit.
     std::uint64_t max_instructions = std::uint64_t{1} << 30;
     /// The most instructions the verifier may analyse for all programs of the object together
     /// (Report::analysed_instructions): verifying takes time in proportion, about a second per 50,000 here. 2^19
@@ -138,8 +139,9 @@ class Program {
     /// max_data_size. Runs nest (a host helper may run a program) at most runtime::kMaxInvocationDepth deep; each
     /// nested run has its own tail-call chain.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
-    /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed and
-    /// stopping after `instruction_budget` of them when it is not 0.
+    /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed (each
+    /// helper call as platform::helper_call_cost of the memory it covers, as Report::cost_bound does) and stopping
+    /// before the budget is exceeded when `instruction_budget` is not 0.
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                            std::uint64_t instruction_budget = 0) const;
 

@@ -61,9 +61,12 @@ using HelperResultRegion =
     std::function<std::optional<MemoryRegion>(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0)>;
 
 struct CheckedOptions {
-    std::vector<MemoryRegion> regions{};  ///< extra memory the program may access
-    bool context_writable = true;         ///< whether [ctx, ctx + ctx_size) may be written
-    std::uint64_t instruction_budget = 0; ///< stop after this many instructions; 0 = no limit
+    std::vector<MemoryRegion> regions{}; ///< extra memory the program may access
+    bool context_writable = true;        ///< whether [ctx, ctx + ctx_size) may be written
+    /// Stop before executing more than this many instructions, each helper call counted as
+    /// platform::helper_call_cost of the memory its arguments cover (when `platform` and `program_type` give its
+    /// prototype; else as one); 0 = no limit.
+    std::uint64_t instruction_budget = 0;
     /// Regions helpers hand out during the run become accessible for the rest of it.
     HelperResultRegion helper_result_region{};
 
@@ -101,7 +104,9 @@ struct CheckedOptions {
 /// What a checked run did.
 struct CheckedOutcome {
     std::uint64_t r0 = 0;
-    std::uint64_t instructions = 0; ///< instructions executed, calls and helpers counted once each
+    /// Instructions executed, each helper call counted as platform::helper_call_cost when CheckedOptions gives its
+    /// prototype (as one otherwise).
+    std::uint64_t instructions = 0;
 };
 
 /// Where a program type's context holds its data range, for the legacy packet loads (LD_ABS, LD_IND), which read

@@ -227,6 +227,15 @@ struct MapType {
     return kind == ArgKind::const_size || kind == ArgKind::const_size_or_zero;
 }
 
+/// What one helper call counts for in a verified program's instruction bound and in a checked run's budget, given
+/// the bytes of memory its arguments cover (the key and value of the map it takes, each memory argument by its size,
+/// the record it reserves, a constant string up to its end): one instruction, and one more for every 8 bytes begun.
+/// A call that copies a 4 MiB map value costs what a loop copying it a word per instruction would, so that the bound
+/// a host sets (`LoadOptions::max_instructions`) bounds the time helpers take too.
+[[nodiscard]] constexpr std::uint64_t helper_call_cost(std::uint64_t bytes) noexcept {
+    return 1 + bytes / 8 + (bytes % 8 != 0 ? 1 : 0);
+}
+
 /// Whether `helper`'s map argument takes a map of `kind`: the verifier's rule for verified programs and the checked
 /// interpreter's for the others. Helpers are known by name (the same on every platform); a helper not listed takes
 /// any map but a program array, which only a tail call takes.

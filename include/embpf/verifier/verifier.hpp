@@ -57,6 +57,10 @@ struct Report {
     /// Every run executes at most this many instructions (calls to subprograms counted, helpers not). Set when the
     /// program verified.
     std::optional<std::uint64_t> instruction_bound;
+    /// What a run costs at most, in instructions with each helper call counted by the memory it covers
+    /// (platform::helper_call_cost: a call copying a 4 MiB map value counts as 524,289): the bound on its time, which
+    /// `LoadOptions::max_instructions` limits and checked runs count their budget in. Set with instruction_bound.
+    std::optional<std::uint64_t> cost_bound;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
@@ -68,12 +72,13 @@ struct Report {
     std::uint64_t analysed_instructions = 0;
 
     /// The report as `embpf verify` prints it:
-    ///   Verification succeeded / Program terminates within N instructions, or
+    ///   Verification succeeded / Program terminates within N instructions / (when helper calls cost more)
+    ///   `Counting the memory helper calls cover, a run costs at most M instructions`, or
     ///   Verification failed / Verification report: / for each error `; file:line`, `;   source`,
     ///   `pc: message (assertion)` / `N errors`.
     [[nodiscard]] std::string text(Level level = Level::normal) const;
-    /// The same as one JSON object: program, section, type, verdict ("verified" or "rejected"), instruction_bound
-    /// (null when unknown), errors and warnings (pc, file, line, source, message, assertion), microseconds.
+    /// The same as one JSON object: program, section, type, verdict ("verified" or "rejected"), instruction_bound and
+    /// cost_bound (null when unknown), errors and warnings (pc, file, line, source, message, assertion), microseconds.
     [[nodiscard]] std::string json() const;
 };
 
