@@ -91,6 +91,18 @@ Result<platform::MapKind> kind_of(const MapSpec& spec, const platform::Platform&
     return kind;
 }
 
+// Whether `code` calls a helper that tail-calls (one that does not return when it succeeds).
+bool tail_calls(const std::vector<isa::Instruction>& code, const platform::Platform& platform,
+                const platform::ProgramType& type) {
+    return std::any_of(code.begin(), code.end(), [&](const isa::Instruction& ins) {
+        if (ins.opcode != isa::op::CALL_OP || ins.src != static_cast<std::uint8_t>(isa::CallSource::helper)) {
+            return false;
+        }
+        const platform::HelperPrototype* helper = platform.helper(type, static_cast<std::uint32_t>(ins.imm));
+        return helper != nullptr && helper->ret == platform::ReturnKind::no_return_on_success;
+    });
+}
+
 Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::size_t index,
                                      const platform::Platform& platform, const LoadOptions& options) {
     const MapSpec& spec = specs[index];
@@ -366,6 +378,18 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                                        " instructions (helper calls counted by the memory they "
                                                        "cover), more than LoadOptions::max_instructions (" +
                                                        std::to_string(options.max_instructions) + ")"));
+            }
+            // A chain runs up to 33 tail-calling programs and then one more: each that tail-calls gets a 33rd of the
+            // limit, so that a whole chain costs at most twice the limit.
+            const std::uint64_t share = std::max<std::uint64_t>(options.max_instructions / runtime::kMaxTailCalls, 1);
+            if (options.max_instructions != 0 && bound > share &&
+                tail_calls(definition.instructions, platform, *program->type)) {
+                return in_program(name,
+                                  Error::invalid("a run may cost " + std::to_string(bound) +
+                                                 " instructions, more than LoadOptions::max_instructions / " +
+                                                 std::to_string(runtime::kMaxTailCalls) + " (" + std::to_string(share) +
+                                                 ") for a program that tail-calls: a chain of tail calls "
+                                                 "costs at most twice the limit"));
             }
             program->verified = true;
         }

@@ -64,6 +64,23 @@ TEST_CASE("time: by default a program whose runs may take more than 2^30 instruc
     CHECK(allowed->program("short_loop").value().verification().instruction_bound.value() < 100000);
 }
 
+TEST_CASE("time: a program that tail-calls gets a 33rd of max_instructions, so that a chain stays within twice it") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/tail_loop.o"), &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    // 70,000,010 instructions: below 2^30, above 2^30 / 33.
+    auto refused = Object::load(*spec);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(refused.error().message.find("more than LoadOptions::max_instructions / 33 (32537631) for a "
+                                               "program that tail-calls") != std::string::npos,
+                  refused.error().message);
+    const std::uint64_t bound = 70000010;
+    auto allowed = Object::load(*spec, {.max_instructions = 33 * bound});
+    REQUIRE_MESSAGE(allowed.has_value(), (allowed ? "" : allowed.error().message));
+    CHECK(allowed->program("loop_then_tail_call").value().verification().cost_bound == bound);
+    CHECK_FALSE(Object::load(*spec, {.max_instructions = 33 * bound - 1}).has_value());
+    CHECK(Object::load(*spec, {.max_instructions = 0}).has_value());
+}
+
 TEST_CASE("time: helper calls count by the memory they cover, in the verifier's bound and in checked budgets") {
     auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/helper_costs.o"));
     REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));

@@ -49,8 +49,9 @@ struct LoadOptions {
     /// The most instructions one run of a program may cost, as the verifier bounds it (Report::cost_bound: calls into
     /// subprograms counted, each helper call as one instruction plus one per 8 bytes of the memory it covers
     /// (platform::helper_call_cost), tail-called programs not): a verified program whose bound is larger is refused,
-    /// so that no program can keep the host's thread for long. 2^30 (about a second in the interpreter) unless the
-    /// host says otherwise; 0 for no limit.
+    /// so that no program can keep the host's thread for long. A program that tail-calls may cost a 33rd of it
+    /// (runtime::kMaxTailCalls), so that a whole chain costs at most twice the limit. 2^30 (about a second in the
+    /// interpreter) unless the host says otherwise; 0 for no limit.
     std::uint64_t max_instructions = std::uint64_t{1} << 30;
     /// The most instructions the verifier may analyse for all programs of the object together
     /// (Report::analysed_instructions): verifying takes time in proportion, about a second per 50,000 here. 2^19
