@@ -313,6 +313,11 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
                 return refuse(i, "the context pointer");
             }
             break;
+        case ArgKind::ptr_to_ctx_or_null:
+            if (value != ctx && value != 0) {
+                return refuse(i, "the context pointer or null");
+            }
+            break;
         case ArgKind::ptr_to_map:
         case ArgKind::ptr_to_map_of_programs: {
             std::optional<MapShape> shape = options->map_shape ? options->map_shape(value) : std::nullopt;

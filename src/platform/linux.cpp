@@ -257,7 +257,7 @@ constexpr HelperRow kHelpers[] = {
      Writes::all},
     // The kernel also takes null for the context here (ARG_PTR_TO_CTX_OR_NULL, then it answers for the initial
     // namespace); embpf has no such kind and asks for the context, which is narrower, never looser.
-    {122, "get_netns_cookie", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {122, "get_netns_cookie", R::integer, {A::ptr_to_ctx_or_null}, kKeepsPacket},
     {123, "get_current_ancestor_cgroup_id", R::integer, {A::anything}, kKeepsPacket},
     {125, "ktime_get_boot_ns", R::integer, {}, kKeepsPacket},
     {130,

@@ -12,6 +12,7 @@ std::string_view to_string(ArgKind kind) noexcept {
     case ArgKind::none: return "none";
     case ArgKind::anything: return "anything";
     case ArgKind::ptr_to_ctx: return "ptr_to_ctx";
+    case ArgKind::ptr_to_ctx_or_null: return "ptr_to_ctx_or_null";
     case ArgKind::ptr_to_map: return "ptr_to_map";
     case ArgKind::ptr_to_map_of_programs: return "ptr_to_map_of_programs";
     case ArgKind::ptr_to_map_key: return "ptr_to_map_key";

@@ -1198,6 +1198,12 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                        reg(r) + ".type == ctx && " + reg(r) + ".offset == 0");
             }
             break;
+        case platform::ArgKind::ptr_to_ctx_or_null:
+            if (!(t.kind == Kind::ctx || t.kind == Kind::number) || !(v.lo == 0 && v.hi == 0)) {
+                report(pc, reg(r) + " must be the context pointer or null",
+                       reg(r) + ".type in {ctx, null} && " + reg(r) + ".offset == 0");
+            }
+            break;
         case platform::ArgKind::ptr_to_map:
         case platform::ArgKind::ptr_to_map_of_programs: {
             if (t.kind != Kind::map) {

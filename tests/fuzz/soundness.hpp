@@ -187,6 +187,11 @@ inline std::string check_arguments(const Run& run, const platform::HelperPrototy
                 problem = arg + " = " + where(run, value) + " is not the context";
             }
             break;
+        case ArgKind::ptr_to_ctx_or_null:
+            if (value != reinterpret_cast<std::uintptr_t>(run.ctx) && value != 0) {
+                problem = arg + " = " + where(run, value) + " is neither the context nor null";
+            }
+            break;
         default: break;
         }
         if (!problem.empty()) {

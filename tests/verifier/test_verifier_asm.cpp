@@ -33,6 +33,7 @@ const Target windows_bind{&platform::windows, "bind"};
 const Target linux_xdp{&platform::linux, "xdp"};
 const Target linux_kprobe{&platform::linux, "kprobe"};
 const Target linux_socket{&platform::linux, "socket_filter"};
+const Target linux_sock_addr{&platform::linux, "cgroup_sock_addr"};
 
 struct Expected {
     bool verified = false;
@@ -857,6 +858,35 @@ TEST_CASE("verifier asm: helper arguments and availability") {
             r0 = 1
             exit)",
             rejected(4, "r1 must be the context pointer", "r1.type == ctx && r1.offset == 0")),
+        row("get_netns_cookie of the context", linux_sock_addr, {}, R"(
+            call 122
+            r0 = 1
+            exit)",
+            accepted(3)),
+        row("get_netns_cookie of null: the program's own namespace", linux_sock_addr, {}, R"(
+            r1 = 0
+            call 122
+            r0 = 1
+            exit)",
+            accepted(4)),
+        row("get_netns_cookie of a stack pointer", linux_sock_addr, {}, R"(
+            r1 = r10
+            call 122
+            r0 = 1
+            exit)",
+            rejected(1, "r1 must be the context pointer or null", "r1.type in {ctx, null} && r1.offset == 0")),
+        row("get_netns_cookie of a number other than 0", linux_sock_addr, {}, R"(
+            r1 = 8
+            call 122
+            r0 = 1
+            exit)",
+            rejected(1, "r1 must be the context pointer or null", "r1.type in {ctx, null} && r1.offset == 0")),
+        row("get_netns_cookie of the context moved", linux_sock_addr, {}, R"(
+            r1 += 4
+            call 122
+            r0 = 1
+            exit)",
+            rejected(1, "r1 must be the context pointer or null", "r1.type in {ctx, null} && r1.offset == 0")),
         row("trace_printk with a size the program never bounds", windows_xdp, {}, R"(
             r5 = *(u32 *)(r1 + 24)
             if r5 == 0 goto out

@@ -41,6 +41,7 @@ enum class ArgKind : std::uint8_t {
     ptr_to_func,                 ///< the address of a subprogram (callbacks: bpf_loop, for_each_map_elem)
     ptr_to_stack_or_null,        ///< a pointer into the stack or null, handed back to a callback
     ptr_to_const_str,            ///< a NUL-terminated string in read-only memory (a frozen map value, .rodata)
+    ptr_to_ctx_or_null,          ///< the context pointer, unmodified, or null (get_netns_cookie: the program's own)
 };
 
 /// What a helper leaves in r0.
