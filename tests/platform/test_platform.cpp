@@ -376,7 +376,7 @@ TEST_SUITE("platform") {
             {BPF_FUNC_skb_ancestor_cgroup_id, "skb_ancestor_cgroup_id", {ctx, any}},
             {BPF_FUNC_send_signal_thread, "send_signal_thread", {any}},
             {BPF_FUNC_get_ns_current_pid_tgid, "get_ns_current_pid_tgid", {any, any, out, size}, all},
-            {BPF_FUNC_get_netns_cookie, "get_netns_cookie", {ctx}},
+            {BPF_FUNC_get_netns_cookie, "get_netns_cookie", {ArgKind::ptr_to_ctx_or_null}},
             {BPF_FUNC_get_current_ancestor_cgroup_id, "get_current_ancestor_cgroup_id", {any}},
             {BPF_FUNC_csum_level, "csum_level", {ctx, any}},
             {BPF_FUNC_copy_from_user, "copy_from_user", {out, size0, any}, all, false, true},
