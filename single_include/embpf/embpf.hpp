@@ -329,7 +329,6 @@ enum class CallSource : std::uint8_t {
 // ---- embpf/isa/decode.hpp ----
 // Decoding and structural validation of eBPF programs.
 
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -364,7 +363,6 @@ namespace embpf::isa {
 // ---- embpf/isa/text.hpp ----
 // The textual form of eBPF in LLVM syntax, as `llvm-objdump -d` prints it for `-target bpf`.
 
-
 #include <span>
 #include <string>
 #include <string_view>
@@ -396,7 +394,6 @@ struct DisassembleOptions {
 // Both parsers read raw section bytes, so the ELF reader hands them the section contents and tests and fuzzers
 // can feed them anything: every offset, length and count in the input is checked, and a malformed section is
 // an Error::invalid naming what is wrong and where. Only little-endian BTF is read (the BPF target's order).
-
 
 #include <cstddef>
 #include <cstdint>
@@ -629,7 +626,6 @@ class Ext {
 // definitions, global data, license, BTF and line info. Nothing here depends on a platform: map
 // types stay the numbers the object carries until a platform interprets them.
 
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -740,7 +736,6 @@ struct ObjectFile {
 // candidates share the local type's name up to a "___flavor" suffix, fields are matched by name (through
 // anonymous structs and unions), and every candidate that matches must give the same answer.
 
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -777,7 +772,6 @@ apply_core_relocations(ProgramDefinition& program, const btf::Types& local, cons
 // Platforms: what a program may see. Program types (section prefixes, context layout, return values), helper
 // prototypes by id, and the platform's numbering of map types. Data only: the verifier checks programs against it,
 // the runtime binds implementations to it, and a host copies a built-in platform and extends it.
-
 
 #include <array>
 #include <cstddef>
@@ -860,6 +854,11 @@ struct HelperPrototype {
     HelperImplementation implementation = nullptr;
     /// Callable from every program type of the platform (host helpers), not only from types that list its id.
     bool any_program_type = false;
+    /// What one call counts for in instruction bounds and budgets besides one instruction and the memory it covers
+    /// (helper_call_cost): the work its implementation does that no argument shows, in instructions of the
+    /// interpreter (about 0.7 ns each here): a system call counts as kSystemCallCost. The built-in helpers get theirs
+    /// from builtin_helper_cost(); a host helper that blocks or enters the kernel should declare its own.
+    std::uint32_t cost = 0;
 
     /// The number of arguments before the first `none`.
     [[nodiscard]] std::size_t arg_count() const noexcept;
@@ -1001,6 +1000,33 @@ struct MapType {
 [[nodiscard]] constexpr bool is_size_arg(ArgKind kind) noexcept {
     return kind == ArgKind::const_size || kind == ArgKind::const_size_or_zero;
 }
+
+/// The interpreter instructions one level of a longest-prefix-match trie counts for: a trie is as deep as its key
+/// has bits, and lookups, updates and deletes walk down it.
+inline constexpr std::uint64_t kLpmLevelCost = 4;
+
+/// The bytes a helper call covers as its cost counts them (helper_call_cost) for what it does to a map of `kind`,
+/// besides its arguments: every level an LPM trie may have (kLpmLevelCost each, as 8 bytes), and for an update of a
+/// per-CPU hash map, the other `slots - 1` values of the new element it clears (`value_size` each).
+[[nodiscard]] constexpr std::uint64_t map_call_bytes(MapKind kind, std::uint32_t key_size, std::uint32_t value_size,
+                                                     std::uint32_t slots, bool update) noexcept {
+    std::uint64_t bytes = 0;
+    if (kind == MapKind::lpm_trie && key_size > 4) {
+        bytes += 8 * kLpmLevelCost * (std::uint64_t{key_size - 4} * 8 + 1);
+    }
+    if (update && (kind == MapKind::percpu_hash || kind == MapKind::lru_percpu_hash) && slots > 1) {
+        bytes += std::uint64_t{value_size} * (slots - 1);
+    }
+    return bytes;
+}
+
+/// A system call, in interpreter instructions (it takes some 0.65 µs here, the interpreter some 0.7 ns an instruction).
+inline constexpr std::uint32_t kSystemCallCost = 1000;
+
+/// HelperPrototype::cost of embpf's implementation of the built-in helper `name`: map updates and deletes (locks,
+/// element pools), clocks, ring-buffer and perf-buffer records, and each system call the implementation makes
+/// (identity of the caller, probe_read*, the strings of trace_printk and snprintf on linux()). 0 for the others.
+[[nodiscard]] std::uint32_t builtin_helper_cost(std::string_view name) noexcept;
 
 /// What one helper call counts for in a verified program's instruction bound and in a checked run's budget, given
 /// the bytes of memory its arguments cover (the key and value of the map it takes, each memory argument by its size,
@@ -1244,7 +1270,6 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
 // type of a platform. Abstract interpretation over the program's control-flow graph with a relational numeric
 // domain; the domains stay inside src/verifier. This header is the report and the entry point.
 
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -1276,6 +1301,10 @@ struct MapDescriptor {
     /// A read-only map's value as the program will see it (`.rodata`), for the constant strings helpers read (a
     /// format must end in a NUL inside the value). Empty when unknown: then no string in it is accepted.
     std::vector<std::uint8_t> frozen_value;
+    /// Per-CPU maps: the slots each value has (the map's MapConfig::slots once created). Inserting an element clears
+    /// every slot, so an update costs the value size times this (platform::map_call_bytes). Object::load and
+    /// `embpf verify` set it; 1 otherwise.
+    std::uint32_t slots = 1;
 };
 
 /// One finding, at one instruction.
@@ -1311,7 +1340,7 @@ struct Report {
 
     /// The report as `embpf verify` prints it:
     ///   Verification succeeded / Program terminates within N instructions / (when helper calls cost more)
-    ///   `Counting the memory helper calls cover, a run costs at most M instructions`, or
+    ///   `Counting helper calls at their cost, a run costs at most M instructions`, or
     ///   Verification failed / Verification report: / for each error `; file:line`, `;   source`,
     ///   `pc: message (assertion)` / `N errors`.
     [[nodiscard]] std::string text(Level level = Level::normal) const;
@@ -1396,7 +1425,6 @@ class Executable {
 // ---- embpf/exec/interpreter.hpp ----
 // The interpreter: runs a pre-decoded program, fast for verified programs or checked for others.
 
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -1444,6 +1472,7 @@ struct MapShape {
     std::uint32_t key_size = 0;
     std::uint32_t value_size = 0;
     std::optional<platform::MapKind> kind{};
+    std::uint32_t slots = 1; ///< per-CPU maps: the slots each value has, for what an update costs
 };
 
 /// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs
@@ -1585,6 +1614,7 @@ struct alignas(64) EpochRecord {
     std::atomic<std::uint64_t> announced{0}; ///< 0 outside every guard, else the global epoch seen at entry
     std::uint32_t depth = 0;                 ///< guard nesting; owner thread only
     std::uint32_t bag_size = 0;              ///< retirements not yet handed to the reclaimer; owner only
+    std::uint32_t guard_reclaims = 0;        ///< reclaims tried inside the current outermost guard; owner only
     Retired* bag_head = nullptr;
     Retired* bag_tail = nullptr;
     std::atomic<bool> in_use{false};
@@ -1614,6 +1644,7 @@ class EpochGuard {
             m_record = detail::epoch_register();
         }
         if (m_record->depth++ == 0) {
+            m_record->guard_reclaims = 0;
             // A stale (smaller) epoch is harmless: it can only hold back reclamation. The store must be seq_cst so
             // that the loads of map pointers that follow cannot be ordered before it.
             const std::uint64_t epoch = detail::g_epoch.load(std::memory_order_relaxed);
@@ -1674,7 +1705,6 @@ void synchronize() noexcept;
 
 // ---- embpf/runtime/helpers.hpp ----
 // The general helpers: implementations of the helper prototypes the platforms declare, by name.
-
 
 #include <functional>
 #include <string_view>
@@ -1800,7 +1830,6 @@ void set_current_slot(std::uint32_t slot) noexcept;
 // arrays and hashes. The host side (host_lookup, ...) copies through spans whose sizes it checks and reports errors as
 // values. Every invocation runs inside an EpochGuard (epoch.hpp): a value pointer a lookup returned stays valid until
 // the invocation returns, even when another thread deletes or replaces the entry meanwhile.
-
 
 #include <algorithm>
 #include <atomic>
@@ -2069,7 +2098,6 @@ class ProgramArrayMap final : public Map {
 // lost_cb. Unlike Linux the consumer sees the sample's exact size (Linux pads raw samples to 8 bytes minus 4).
 // Samples are copied: a consumer gets a span into a scratch buffer that stays valid during its callback.
 
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -2191,7 +2219,6 @@ class PerfEventArrayMap final : public Map {
 // consume() returned never misses a record; poll() re-arms only when it finds nothing and is about to block, so a
 // busy consumer costs the producers no system calls at all.
 
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -2287,7 +2314,7 @@ class RingBufferMap final : public Map {
     explicit RingBufferMap(MapConfig config) noexcept;
     [[nodiscard]] Result<void> map_memory();
     void commit(void* sample, std::uint64_t flags, bool discarded) noexcept;
-    void notify(bool force) noexcept;
+    void notify() noexcept;
     std::size_t consume_impl(RecordFn fn, void* context);
     std::size_t consume_locked(RecordFn fn, void* context); // under m_consumer
     void rearm_wakeup() noexcept;                           // under m_consumer
@@ -2316,7 +2343,6 @@ class RingBufferMap final : public Map {
 
 // ---- embpf/api/object_spec.hpp ----
 // ObjectSpec: a parsed eBPF object, editable before it is loaded.
-
 
 #include <cstdint>
 #include <cstring>
@@ -2405,7 +2431,6 @@ class ObjectSpec {
 
 // ---- embpf/api/object.hpp ----
 // Object, Program and MapHandle: a loaded eBPF object and RAII handles to its parts.
-
 
 #include <cstddef>
 #include <cstdint>
@@ -2623,7 +2648,6 @@ class Object {
 //
 // A Map is a handle: copies share the map, and the map lives while any handle or program holds it, also after the
 // Object is gone. Every call is safe while programs and other threads use the map.
-
 
 #include <array>
 #include <bit>
@@ -2993,7 +3017,6 @@ Result<Map<K, V>> Object::map(std::string_view name) const {
 // A RingBuffer is a handle: copies share the ring, which lives while any handle or program holds it. Producers may be
 // on any threads; consume() and poll() serialize with each other (one consumer at a time) and must not be called from
 // inside their own callbacks.
-
 
 #include <chrono>
 #include <cstddef>

@@ -5,6 +5,7 @@
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/map.hpp"
+#include "embpf/runtime/slot.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -274,6 +275,10 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
     std::vector<std::shared_ptr<runtime::Map>> maps(spec.maps().size());
     for (std::size_t i = 0; i < spec.maps().size(); ++i) {
         const MapSpec& map_spec = spec.maps()[i];
+        if (!descriptors.empty()) {
+            // What an update of a per-CPU map costs depends on its slots (the templates' maps get as many).
+            descriptors[i].slots = options.slots != 0 ? options.slots : runtime::slot_count();
+        }
         if (map_spec.is_inner_template) {
             continue; // only a shape for the maps its outer map will hold
         }
@@ -449,7 +454,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         program->checked.platform = &platform;
         program->checked.program_type = program->type;
         auto shape_of = [](const runtime::Map& map) {
-            return exec::MapShape{map.config().key_size, map.config().value_size, map.config().kind};
+            return exec::MapShape{map.config().key_size, map.config().value_size, map.config().kind,
+                                  std::max<std::uint32_t>(map.config().slots, 1)};
         };
         program->checked.map_shape = [maps = program->maps,
                                       shape_of](std::uint64_t address) -> std::optional<exec::MapShape> {

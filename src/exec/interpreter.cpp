@@ -409,7 +409,12 @@ std::uint64_t RunState::helper_extra_cost(std::uint32_t helper, const std::uint6
             covers(argument_size(kind, i, args, map));
         }
     }
-    return platform::helper_call_cost(bytes) - 1;
+    if (map && map->kind) {
+        const bool update = std::find(prototype->args.begin(), prototype->args.end(), ArgKind::ptr_to_map_value) !=
+                            prototype->args.end();
+        covers(platform::map_call_bytes(*map->kind, map->key_size, map->value_size, map->slots, update));
+    }
+    return platform::helper_call_cost(bytes) - 1 + prototype->cost;
 }
 
 void RunState::helper_released(std::uint32_t helper, const std::uint64_t* args) {

@@ -29,7 +29,8 @@ inline HelperPrototype make(const HelperRow& row) {
                            .reallocates_packet = row.reallocates_packet,
                            .writes = row.writes,
                            .reads_writable = row.reads_writable,
-                           .reads_host_memory = row.reads_host_memory};
+                           .reads_host_memory = row.reads_host_memory,
+                           .cost = builtin_helper_cost(row.name)};
 }
 
 } // namespace embpf::platform::detail

@@ -271,11 +271,32 @@ void retire(void* p, void (*deleter)(void*)) noexcept {
     }
 }
 
+namespace {
+
+// Inside a guard the caller's own announcement holds the epoch back: it can advance once at most before the
+// outermost guard ends, so after two attempts nothing more can become reclaimable, and further ones would only take
+// the reclaimer's lock and make every thread of the process fence (a plugin whose updates keep failing would pay
+// that on each one).
+void collect_in_guard(EpochRecord* record) noexcept {
+    if (record->guard_reclaims >= 2) {
+        return;
+    }
+    ++record->guard_reclaims;
+    collect(record, true);
+}
+
+} // namespace
+
 void try_reclaim() noexcept {
     if (t_reclaiming) {
         return;
     }
-    collect(record_of_caller(), true);
+    EpochRecord* record = record_of_caller();
+    if (record->depth > 0) {
+        collect_in_guard(record);
+        return;
+    }
+    collect(record, true);
 }
 
 void synchronize() noexcept {
@@ -284,7 +305,7 @@ void synchronize() noexcept {
     }
     EpochRecord* record = record_of_caller();
     if (record->depth > 0) {
-        collect(record, true);
+        collect_in_guard(record);
         return;
     }
     Global& g = global();

@@ -362,17 +362,24 @@ class HashTable {
         }
         const std::uint32_t hash = hash_of(key);
         Bucket& bucket = bucket_of(hash);
-        if (m_shape.percpu && flags != bpf_noexist) {
-            // Per-CPU values are updated in place, so an existing key needs no new element.
+        if (m_shape.percpu) {
+            // Per-CPU values are updated in place, so an existing key needs no new element. A new element clears
+            // every slot's value (slots x value_size bytes): an update refused anyway must not pay for that.
             std::lock_guard guard(writer_lock(bucket));
             std::atomic<Element*>* link = nullptr;
             if (Element* old = find_locked(bucket, key, hash, link)) {
+                if (flags == bpf_noexist) {
+                    return -EEXIST;
+                }
                 store_values(old, value, slot, false);
                 mark_used(old);
                 return 0;
             }
             if (flags == bpf_exist) {
                 return -ENOENT;
+            }
+            if (!m_shape.lru && m_count.load(std::memory_order_relaxed) >= m_shape.max_entries) {
+                return -E2BIG;
             }
         }
         Element* fresh = m_pool->acquire();

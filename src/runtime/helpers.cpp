@@ -7,12 +7,14 @@
 #include "embpf/runtime/ring_buffer.hpp"
 #include "embpf/runtime/slot.hpp"
 
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -207,10 +209,32 @@ u64 ktime_get_tai_ns(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_TAI); }
 // Linux counts jiffies at CONFIG_HZ; user mode reports milliseconds of the monotonic clock (HZ = 1000).
 u64 jiffies64(u64, u64, u64, u64, u64) { return clock_ns(CLOCK_MONOTONIC) / 1'000'000u; }
 
-u64 get_current_pid_tgid(u64, u64, u64, u64, u64) {
-    const auto tid = static_cast<u64>(syscall(SYS_gettid));
-    return (static_cast<u64>(getpid()) << 32) | (tid & 0xffffffffu);
+// A thread's process and thread ids do not change while it runs, so they are read once per thread (two system calls
+// a call made the helper cost as much as 2,000 instructions). A fork gives the child new ones: its handler advances
+// the generation the cache is checked against.
+std::atomic<std::uint64_t> g_fork_generation{1};
+struct Identity {
+    std::uint64_t generation = 0;
+    u64 pid_tgid = 0;
+};
+thread_local Identity t_identity;
+
+u64 current_pid_tgid() {
+    static const bool registered = [] {
+        pthread_atfork(nullptr, nullptr, [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+        return true;
+    }();
+    (void)registered;
+    const std::uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+    if (t_identity.generation != generation) {
+        const auto tid = static_cast<u64>(syscall(SYS_gettid));
+        t_identity.pid_tgid = (static_cast<u64>(getpid()) << 32) | (tid & 0xffffffffu);
+        t_identity.generation = generation;
+    }
+    return t_identity.pid_tgid;
 }
+
+u64 get_current_pid_tgid(u64, u64, u64, u64, u64) { return current_pid_tgid(); }
 u64 get_current_uid_gid(u64, u64, u64, u64, u64) {
     return (static_cast<u64>(getgid()) << 32) | static_cast<u64>(getuid());
 }
@@ -336,7 +360,30 @@ u64 csum_diff(u64 from, u64 from_size, u64 to, u64 to_size, u64 seed) {
 bool read_memory(void* out, u64 address, std::size_t size) {
     iovec local{out, size};
     iovec remote{ptr<void>(address), size};
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+    const auto pid = static_cast<pid_t>(current_pid_tgid() >> 32);
+    return process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+}
+
+constexpr u64 kPage = 4096;
+
+// Reads a NUL-terminated string of at most `size - 1` bytes into out (size >= 1), a page at a time: one system call
+// per page the string touches, not per byte. Returns the bytes read before the NUL (the NUL not counted) and
+// whether the string ended (a NUL was read); a page that cannot be read ends the string there.
+std::pair<u64, bool> read_string(char* out, u64 src, u64 size) {
+    u64 done = 0;
+    while (done + 1 < size) {
+        const u64 in_page = kPage - ((src + done) % kPage);
+        const u64 chunk = std::min(in_page, size - 1 - done);
+        if (!read_memory(out + done, src + done, static_cast<std::size_t>(chunk))) {
+            return {done, false};
+        }
+        const void* nul = std::memchr(out + done, 0, static_cast<std::size_t>(chunk));
+        if (nul != nullptr) {
+            return {static_cast<u64>(static_cast<const char*>(nul) - out), true};
+        }
+        done += chunk;
+    }
+    return {done, false};
 }
 
 u64 probe_read(u64 dest, u64 size, u64 src, u64, u64) {
@@ -352,18 +399,12 @@ u64 probe_read_str(u64 dest, u64 size, u64 src, u64, u64) {
     }
     // Whatever the outcome, the bytes after the string are zeroed: every byte of the buffer is written.
     char* out = ptr<char>(dest);
-    for (u64 i = 0; i + 1 < size; ++i) {
-        if (!read_memory(out + i, src + i, 1)) {
-            std::memset(out + i, 0, static_cast<std::size_t>(size - i));
-            return from_long(i == 0 ? -EFAULT : static_cast<long>(i + 1));
-        }
-        if (out[i] == '\0') {
-            std::memset(out + i, 0, static_cast<std::size_t>(size - i));
-            return i + 1;
-        }
+    const auto [length, ended] = read_string(out, src, size);
+    std::memset(out + length, 0, static_cast<std::size_t>(size - length));
+    if (ended || length + 1 == size) {
+        return length + 1; // the string and its NUL, or as much as fits and the NUL that ends it
     }
-    out[size - 1] = '\0';
-    return size;
+    return from_long(length == 0 ? -EFAULT : static_cast<long>(length + 1));
 }
 
 // --- trace_printk ------------------------------------------------------------------------------------------------
@@ -709,12 +750,9 @@ std::string format_trace(std::string_view format, const std::uint64_t* args, std
                 out += kHiddenString;
                 break;
             }
-            std::string text;
-            char byte = 0;
-            for (u64 k = 0; k < 256 && read_memory(&byte, raw + k, 1) && byte != '\0'; ++k) {
-                text += byte;
-            }
-            out += raw == 0 ? "(null)" : text;
+            char text[257] = {};
+            const u64 length = raw == 0 ? 0 : read_string(text, raw, sizeof text).first;
+            out += raw == 0 ? "(null)" : std::string(text, static_cast<std::size_t>(length));
             break;
         }
         default:

@@ -279,13 +279,16 @@ class LpmTrie final : public Map {
         return ((std::to_integer<unsigned>(data[index / 8]) >> (7 - index % 8)) & 1U) != 0;
     }
 
-    /// How many leading bits of `node`'s prefix and the key data agree, at most min(node, key prefix length).
-    [[nodiscard]] std::uint32_t match_length(const Node* node, const std::byte* data,
-                                             std::uint32_t prefixlen) const noexcept {
+    /// How many leading bits of `node`'s prefix and the key data agree, at most min(node, key prefix length). The
+    /// first `known` bits are known to agree (the parent's prefix, matched on the way down): the comparison starts at
+    /// the word that holds bit `known`, so that a walk down a trie as deep as its key compares the key once, not once
+    /// per level.
+    [[nodiscard]] std::uint32_t match_length(const Node* node, const std::byte* data, std::uint32_t prefixlen,
+                                             std::uint32_t known) const noexcept {
         const std::uint32_t limit = std::min(node->prefixlen, prefixlen);
         const std::byte* a = data_of(node);
-        std::uint32_t matched = 0;
-        std::size_t i = 0;
+        std::size_t i = std::min<std::size_t>(known / 64 * 8, m_data_size);
+        auto matched = static_cast<std::uint32_t>(i * 8);
         while (matched < limit) {
             if (m_data_size - i >= 8) {
                 std::uint64_t x = 0;
@@ -327,8 +330,9 @@ class LpmTrie final : public Map {
         const std::uint32_t prefixlen = load_u32(key);
         const std::byte* data = key + 4;
         Node* found = nullptr;
+        std::uint32_t known = 0;
         for (Node* node = m_root.load(std::memory_order_seq_cst); node != nullptr;) {
-            const std::uint32_t matched = match_length(node, data, prefixlen);
+            const std::uint32_t matched = match_length(node, data, prefixlen, known);
             if (matched == m_max_prefixlen) {
                 if ((node->flags.load(std::memory_order_seq_cst) & flag_intermediate) == 0) {
                     found = node;
@@ -344,6 +348,7 @@ class LpmTrie final : public Map {
             if (node->prefixlen >= prefixlen) {
                 break;
             }
+            known = node->prefixlen;
             node = node->child[bit_at(data, node->prefixlen) ? 1 : 0].load(std::memory_order_seq_cst);
         }
         return found;
@@ -356,11 +361,13 @@ class LpmTrie final : public Map {
         std::atomic<Node*>* slot = &m_root;
         Node* node = nullptr;
         std::uint32_t matched = 0;
+        std::uint32_t known = 0;
         while ((node = slot->load(std::memory_order_relaxed)) != nullptr) {
-            matched = match_length(node, data, prefixlen);
+            matched = match_length(node, data, prefixlen, known);
             if (node->prefixlen != matched || node->prefixlen == prefixlen || node->prefixlen == m_max_prefixlen) {
                 break;
             }
+            known = node->prefixlen;
             slot = &node->child[bit_at(data, node->prefixlen) ? 1 : 0];
         }
         const bool exact = node != nullptr && node->prefixlen == prefixlen && matched == prefixlen;
@@ -415,11 +422,13 @@ class LpmTrie final : public Map {
         Node* parent = nullptr;
         Node* node = nullptr;
         std::uint32_t matched = 0;
+        std::uint32_t known = 0;
         while ((node = trim->load(std::memory_order_relaxed)) != nullptr) {
-            matched = match_length(node, data, prefixlen);
+            matched = match_length(node, data, prefixlen, known);
             if (node->prefixlen != matched || node->prefixlen == prefixlen) {
                 break;
             }
+            known = node->prefixlen;
             parent = node;
             trim_parent = trim;
             trim = &node->child[bit_at(data, node->prefixlen) ? 1 : 0];
@@ -467,9 +476,10 @@ class LpmTrie final : public Map {
             const std::byte* data = key + 4;
             Node* node = root;
             Node* exact = nullptr;
+            std::uint32_t known = 0;
             while (node != nullptr) {
                 path.push_back(node);
-                const std::uint32_t matched = match_length(node, data, prefixlen);
+                const std::uint32_t matched = match_length(node, data, prefixlen, known);
                 if (node->prefixlen != matched) {
                     break;
                 }
@@ -479,6 +489,7 @@ class LpmTrie final : public Map {
                     }
                     break;
                 }
+                known = node->prefixlen;
                 node = node->child[bit_at(data, node->prefixlen) ? 1 : 0].load(std::memory_order_relaxed);
             }
             if (exact != nullptr) {

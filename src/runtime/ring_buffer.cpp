@@ -189,10 +189,8 @@ void RingBufferMap::commit(void* sample, std::uint64_t flags, bool discarded) no
         value |= bpf_ringbuf_discard_bit;
     }
     len.exchange(value, std::memory_order_seq_cst);
-    if ((flags & bpf_rb_force_wakeup) != 0) {
-        notify(true);
-    } else if ((flags & bpf_rb_no_wakeup) == 0) {
-        notify(false);
+    if ((flags & bpf_rb_force_wakeup) != 0 || (flags & bpf_rb_no_wakeup) == 0) {
+        notify();
     }
 }
 
@@ -200,12 +198,12 @@ void RingBufferMap::submit(void* sample, std::uint64_t flags) noexcept { commit(
 
 void RingBufferMap::discard(void* sample, std::uint64_t flags) noexcept { commit(sample, flags, true); }
 
-void RingBufferMap::notify(bool force) noexcept {
-    if (!force &&
-        (m_signaled.load(std::memory_order_seq_cst) || m_signaled.exchange(true, std::memory_order_seq_cst))) {
-        return; // a wakeup is already pending
+void RingBufferMap::notify() noexcept {
+    // Forced or not, a wakeup that is already pending wakes the consumer: another write to the eventfd would only cost
+    // a system call per record (a plugin submitting with BPF_RB_FORCE_WAKEUP in a loop made one each).
+    if (m_signaled.load(std::memory_order_seq_cst) || m_signaled.exchange(true, std::memory_order_seq_cst)) {
+        return;
     }
-    m_signaled.store(true, std::memory_order_seq_cst);
     const std::uint64_t one = 1;
     [[maybe_unused]] const ssize_t written = ::write(m_event_fd, &one, sizeof one);
 }

@@ -76,7 +76,7 @@ std::string Report::text(Level level) const {
             out += "Program terminates within " + std::to_string(*instruction_bound) + " instructions\n";
         }
         if (cost_bound && cost_bound != instruction_bound) {
-            out += "Counting the memory helper calls cover, a run costs at most " + std::to_string(*cost_bound) +
+            out += "Counting helper calls at their cost, a run costs at most " + std::to_string(*cost_bound) +
                    " instructions\n";
         }
     } else {

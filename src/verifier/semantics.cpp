@@ -1321,8 +1321,15 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             break;
         }
     }
+    if (map != nullptr) {
+        const bool update = std::find(helper->args.begin(), helper->args.end(), platform::ArgKind::ptr_to_map_value) !=
+                            helper->args.end();
+        covers(static_cast<Bound>(std::min<std::uint64_t>(
+            platform::map_call_bytes(map->kind, map->key_size, map->value_size, map->slots, update),
+            static_cast<std::uint64_t>(kInf))));
+    }
     if (m_cost != nullptr) {
-        const std::uint64_t extra = platform::helper_call_cost(bytes) - 1;
+        const std::uint64_t extra = platform::helper_call_cost(bytes) - 1 + helper->cost;
         *m_cost = *m_cost > ~std::uint64_t{0} - extra ? ~std::uint64_t{0} : *m_cost + extra;
     }
     if (helper->reallocates_packet) {

@@ -73,9 +73,11 @@ TEST_CASE("time: a program that tail-calls gets a 33rd of max_instructions, so t
     CHECK_MESSAGE(refused.error().message.find("more than LoadOptions::max_instructions / 33 (32537631) for a "
                                                "program that tail-calls") != std::string::npos,
                   refused.error().message);
-    const std::uint64_t bound = 70000010;
+    // The tail call itself counts its implementation's cost.
+    const std::uint64_t bound = 70000010 + platform::builtin_helper_cost("tail_call");
     auto allowed = Object::load(*spec, {.max_instructions = 33 * bound});
     REQUIRE_MESSAGE(allowed.has_value(), (allowed ? "" : allowed.error().message));
+    CHECK(allowed->program("loop_then_tail_call").value().verification().instruction_bound == 70000010);
     CHECK(allowed->program("loop_then_tail_call").value().verification().cost_bound == bound);
     CHECK_FALSE(Object::load(*spec, {.max_instructions = 33 * bound - 1}).has_value());
     CHECK(Object::load(*spec, {.max_instructions = 0}).has_value());
@@ -84,23 +86,29 @@ TEST_CASE("time: a program that tail-calls gets a 33rd of max_instructions, so t
 TEST_CASE("time: helper calls count by the memory they cover, in the verifier's bound and in checked budgets") {
     auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/helper_costs.o"));
     REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
-    // 10,000 updates of a 4 MiB value: 110,014 instructions, but each update costs 1 + (4 + 4 MiB) / 8. Counted as
-    // one instruction each, a run took some 10 seconds here while its bound was 10^5.
+    // 10,000 updates of a 4 MiB value: 110,014 instructions, but each update costs 1 + (4 + 4 MiB) / 8 and the
+    // update's own work. Counted as one instruction each, a run took some 10 seconds here while its bound was 10^5.
     auto refused = Object::load(*spec);
     REQUIRE_FALSE(refused.has_value());
     CHECK_MESSAGE(refused.error().message.find("program copy_big") != std::string::npos, refused.error().message);
-    CHECK_MESSAGE(refused.error().message.find("may cost 5243000015 instructions") != std::string::npos,
+    CHECK_MESSAGE(refused.error().message.find("may cost 5243320023 instructions") != std::string::npos,
                   refused.error().message);
 
     auto allowed = Object::load(*spec, {.max_instructions = 0});
     REQUIRE_MESSAGE(allowed.has_value(), (allowed ? "" : allowed.error().message));
     const verifier::Report& big = allowed->program("copy_big").value().verification();
     CHECK(big.instruction_bound == 110014);
-    CHECK(big.cost_bound == 110014 + 1 + 10000 * platform::helper_call_cost(4 + (1 << 22)) - 10000);
+    const std::uint64_t lookup = platform::helper_call_cost(4) - 1 + platform::builtin_helper_cost("map_lookup_elem");
+    const std::uint64_t update =
+        platform::helper_call_cost(4 + (1 << 22)) - 1 + platform::builtin_helper_cost("map_update_elem");
+    CHECK(big.cost_bound == 110014 + lookup + 10000 * update);
+    CHECK(big.cost_bound == 5243320023);
 
     // One lookup (a 4-byte key) and one update (the key and a 1 KiB value) on the longest path of 18 instructions.
     const Program small = allowed->program("copy_small").value();
-    const std::uint64_t cost = 18 + 1 + (1 + (4 + 1024 + 7) / 8) - 1;
+    const std::uint64_t cost =
+        18 + lookup + platform::helper_call_cost(4 + 1024) - 1 + platform::builtin_helper_cost("map_update_elem");
+    CHECK(cost == 188);
     CHECK(small.verification().instruction_bound == 18);
     REQUIRE(small.verification().cost_bound == cost);
     MapHandle values = allowed->map("small_values").value();
@@ -135,6 +143,41 @@ TEST_CASE("time: helper calls count by the memory they cover, in the verifier's 
     CHECK(ran->r0 == 1);
     CHECK(ran->instructions == cost);
     CHECK(value_at_1() == pattern);
+}
+
+TEST_CASE("time: per-CPU inserts count every slot they clear, and LPM-trie calls every level they may walk") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kTail + "/helper_costs.o"));
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto object = Object::load(*spec, {.max_instructions = 0, .slots = 128});
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    const std::uint64_t lookup = platform::helper_call_cost(4) - 1 + platform::builtin_helper_cost("map_lookup_elem");
+    static const char app[] = "app.exe";
+    BindContext ctx;
+    ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app);
+    ctx.app_id_end = ctx.app_id_start + sizeof app - 1;
+
+    // A new element of a per-CPU hash map with 128 slots: 128 values of 1 KiB cleared or copied.
+    const Program insert = object->program("per_cpu_insert").value();
+    const std::uint64_t insert_cost =
+        18 + lookup + platform::helper_call_cost(4 + 1024 * 128) - 1 + platform::builtin_helper_cost("map_update_elem");
+    CHECK(insert.verification().instruction_bound == 18);
+    CHECK(insert.verification().cost_bound == insert_cost);
+    // The checked interpreter counts the same: the run takes the longest path, and needs the whole bound.
+    auto ran = insert.run_checked(&ctx, sizeof ctx, insert_cost);
+    REQUIRE_MESSAGE(ran.has_value(), (ran ? "" : ran.error().message));
+    CHECK(ran->r0 == 1);
+    CHECK(ran->instructions == insert_cost);
+
+    // A trie of 260-byte keys may be 2,049 levels deep.
+    const Program trie = object->program("trie_lookup").value();
+    const std::uint64_t levels = 8 * platform::kLpmLevelCost * (256 * 8 + 1);
+    const std::uint64_t trie_cost =
+        15 + lookup + platform::helper_call_cost(260 + levels) - 1 + platform::builtin_helper_cost("map_lookup_elem");
+    CHECK(trie.verification().cost_bound == trie_cost);
+    auto looked = trie.run_checked(&ctx, sizeof ctx, trie_cost);
+    REQUIRE_MESSAGE(looked.has_value(), (looked ? "" : looked.error().message));
+    CHECK(looked->r0 == 2); // the trie is empty
+    CHECK(looked->instructions > trie_cost - 15);
 }
 
 TEST_CASE("time: a plugin's hash maps are seeded at random even when they ask for BPF_F_ZERO_SEED") {

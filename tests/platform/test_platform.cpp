@@ -134,6 +134,39 @@ TEST_SUITE("platform") {
         CHECK(w.helper(0x10000) == nullptr); // hook helpers are not general helpers
     }
 
+    TEST_CASE("platform: what the built-in helpers' implementations cost beyond their arguments") {
+        const auto cost = [](const platform::Platform& platform, std::string_view name) {
+            const platform::HelperPrototype* helper = platform.helper_by_name(name);
+            REQUIRE_MESSAGE(helper != nullptr, name);
+            CHECK(helper->cost == platform::builtin_helper_cost(name));
+            return helper->cost;
+        };
+        // Read once per thread: no system call per call.
+        CHECK(cost(platform::windows(), "get_current_pid_tgid") == 0);
+        CHECK(cost(platform::windows(), "get_current_logon_id") == platform::kSystemCallCost);
+        CHECK(cost(platform::windows(), "is_current_admin") == platform::kSystemCallCost);
+        CHECK(cost(platform::windows(), "map_update_elem") == 32);
+        CHECK(cost(platform::windows(), "ktime_get_ns") == 32);
+        CHECK(cost(platform::windows(), "ringbuf_output") == platform::kSystemCallCost);
+        CHECK(cost(platform::linux(), "get_current_uid_gid") == 2 * platform::kSystemCallCost);
+        CHECK(cost(platform::linux(), "probe_read_kernel_str") == 2 * platform::kSystemCallCost);
+        // Up to 12 arguments, each of which may be a string read a page at a time.
+        CHECK(cost(platform::linux(), "snprintf") == 25 * platform::kSystemCallCost);
+        CHECK(cost(platform::linux(), "get_prandom_u32") == 0);
+        CHECK(platform::HelperPrototype{}.cost == 0); // a host helper declares its own
+        // An LPM trie's levels and a per-CPU insert's other slots; nothing for other maps.
+        CHECK(platform::map_call_bytes(platform::MapKind::lpm_trie, 8, 8, 1, false) ==
+              8 * platform::kLpmLevelCost * 33);
+        CHECK(platform::map_call_bytes(platform::MapKind::percpu_hash, 4, 64, 16, true) == 64 * 15);
+        CHECK(platform::map_call_bytes(platform::MapKind::percpu_hash, 4, 64, 16, false) == 0);
+        CHECK(platform::map_call_bytes(platform::MapKind::percpu_array, 4, 64, 16, true) == 0); // updated in place
+        CHECK(platform::map_call_bytes(platform::MapKind::hash, 4, 64, 16, true) == 0);
+        CHECK(platform::helper_call_cost(0) == 1);
+        CHECK(platform::helper_call_cost(1) == 2);
+        CHECK(platform::helper_call_cost(8) == 2);
+        CHECK(platform::helper_call_cost(9) == 3);
+    }
+
     TEST_CASE("platform: windows prototypes") {
         const platform::Platform& w = platform::windows();
         const auto lookup = w.helper(1);

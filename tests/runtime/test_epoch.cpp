@@ -113,6 +113,38 @@ TEST_CASE("runtime epoch: synchronize inside a guard does not wait for itself; t
     CHECK(deleted == 4);
 }
 
+TEST_CASE("runtime epoch: inside a guard reclaiming is tried twice at most, all it can achieve there") {
+    // The guard's own announcement lets the epoch advance once at most until the outermost guard ends: later tries
+    // would only take the reclaimer's lock and fence every thread (a plugin whose updates keep failing made one each).
+    std::atomic<int> deleted{0};
+    const detail::EpochRecord* record = nullptr;
+    {
+        EpochGuard guard;
+        record = detail::t_epoch_record;
+        REQUIRE(record != nullptr);
+        CHECK(record->guard_reclaims == 0);
+        for (int i = 0; i < 1000; ++i) {
+            retire_delete(new Tracked(deleted));
+            try_reclaim();
+        }
+        CHECK(record->guard_reclaims == 2);
+        {
+            EpochGuard inner; // nested: the same outermost guard
+            synchronize();
+            CHECK(record->guard_reclaims == 2);
+        }
+        CHECK(deleted == 0); // retired inside the guard: none can be reclaimed before it ends
+    }
+    {
+        EpochGuard again; // a new outermost guard tries again
+        CHECK(record->guard_reclaims == 0);
+        try_reclaim();
+        CHECK(record->guard_reclaims == 1);
+    }
+    synchronize();
+    CHECK(deleted == 1000);
+}
+
 TEST_CASE("runtime epoch: many threads entering and leaving guards while others retire") {
     std::atomic<int> reclaimed{0};
     std::atomic<bool> stop{false};

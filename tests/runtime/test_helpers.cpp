@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace embpf;
@@ -120,6 +122,24 @@ TEST_CASE("runtime helpers: time, randomness, identity") {
     CHECK(windows_helper("get_smp_processor_id")(0, 0, 0, 0, 0) == runtime::current_slot());
     const auto pid_tgid = windows_helper("get_current_pid_tgid")(0, 0, 0, 0, 0);
     CHECK((pid_tgid >> 32) == static_cast<std::uint64_t>(getpid()));
+    CHECK((pid_tgid & 0xffffffffu) == static_cast<std::uint64_t>(gettid()));
+    // Each thread has its own; the ids are read once per thread, and a forked child gets its own again.
+    std::uint64_t other = 0;
+    std::thread([&] { other = windows_helper("get_current_pid_tgid")(0, 0, 0, 0, 0); }).join();
+    CHECK((other >> 32) == (pid_tgid >> 32));
+    CHECK((other & 0xffffffffu) != (pid_tgid & 0xffffffffu));
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        const auto mine = windows_helper("get_current_pid_tgid")(0, 0, 0, 0, 0);
+        const bool right = (mine >> 32) == static_cast<std::uint64_t>(getpid()) &&
+                           (mine & 0xffffffffu) == static_cast<std::uint64_t>(gettid());
+        _exit(right ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("runtime helpers: probe_read reads safely, failing on unmapped memory") {

@@ -121,7 +121,7 @@ void check_rows(const std::vector<Row>& rows) {
                                        std::to_string(*report.instruction_bound) + " instructions\n" +
                                        (*report.cost_bound == *report.instruction_bound
                                             ? std::string()
-                                            : "Counting the memory helper calls cover, a run costs at most " +
+                                            : "Counting helper calls at their cost, a run costs at most " +
                                                   std::to_string(*report.cost_bound) + " instructions\n"));
             continue;
         }

@@ -77,19 +77,20 @@ TEST_CASE("verifier seeds: the other seeds verify, each within its longest path"
         std::string_view program;
         std::string_view type;
         std::uint64_t longest_path; // instructions, counted on llvm-objdump -d; a lddw counts one
-        std::uint64_t cost;         // with each helper call counted as 1 + ceil(bytes it covers / 8)
+        std::uint64_t cost; // each helper call counted as 1 + ceil(bytes it covers / 8) + its implementation's cost
     };
     const Seed seeds[] = {
         {"myxdp_stage1", "our_program", "xdp", 2, 2},
-        // The bounds check passes, the whole program runs: pcs 0-16. bpf_printk's "%x" is 3 bytes: one more.
-        {"myxdp_stage3", "packet_parse", "xdp", 17, 18},
+        // The bounds check passes, the whole program runs: pcs 0-16. bpf_printk's "%x" is 3 bytes: one more, and
+        // formatting a line for the host's trace sink 1,000.
+        {"myxdp_stage3", "packet_parse", "xdp", 17, 18 + 1000},
         // parse_ethernet_packet is inlined; a UDP packet runs pcs 0-34 but the second slot of the lddw at 28.
-        // bpf_ringbuf_output copies the 16-byte FiveTuple: two more.
-        {"myxdp_stage4", "packet_parse", "xdp", 34, 36},
+        // bpf_ringbuf_output copies the 16-byte FiveTuple: two more, and may wake the consumer (a system call).
+        {"myxdp_stage4", "packet_parse", "xdp", 34, 36 + 1000},
         // A process seen for the first time: lookup (16), the memcpy_s path (16), the update (6), the exit (2). The
-        // lookup reads a 4-byte key (+1), memcpy_s covers 32 + at most 32 bytes (+8), the update a 4-byte key and a
-        // 40-byte value (+6).
-        {"TraceConnections", "TraceConnections", "bind", 40, 55},
+        // lookup reads a 4-byte key (+1, and 8 for the hash lookup), memcpy_s covers 32 + at most 32 bytes (+8), the
+        // update a 4-byte key and a 40-byte value (+6, and 32 for the update).
+        {"TraceConnections", "TraceConnections", "bind", 40, 55 + 8 + 32},
     };
     for (const Seed& seed : seeds) {
         INFO("seed: ", seed.file);
@@ -106,7 +107,7 @@ TEST_CASE("verifier seeds: the other seeds verify, each within its longest path"
                                    std::to_string(seed.longest_path) + " instructions\n" +
                                    (seed.cost == seed.longest_path
                                         ? std::string()
-                                        : "Counting the memory helper calls cover, a run costs at most " +
+                                        : "Counting helper calls at their cost, a run costs at most " +
                                               std::to_string(seed.cost) + " instructions\n"));
 
         const std::string json = report.json();

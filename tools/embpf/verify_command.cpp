@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "embpf/api/object_spec.hpp"
+#include "embpf/runtime/slot.hpp"
 #include "embpf/verifier/verifier.hpp"
 
 #include <nlohmann/json.hpp>
@@ -95,6 +96,9 @@ int run_verify(const VerifyOptions& options) {
     if (!maps) {
         std::cerr << "embpf: " << maps.error().message << '\n';
         return kExitBadInput;
+    }
+    for (verifier::MapDescriptor& map : *maps) {
+        map.slots = runtime::slot_count(); // as a load with the default LoadOptions::slots creates them
     }
 
     const verifier::Level level = level_named(options.level);

@@ -53,6 +53,7 @@ struct MapShape {
     std::uint32_t key_size = 0;
     std::uint32_t value_size = 0;
     std::optional<platform::MapKind> kind{};
+    std::uint32_t slots = 1; ///< per-CPU maps: the slots each value has, for what an update costs
 };
 
 /// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs

@@ -86,6 +86,11 @@ struct HelperPrototype {
     HelperImplementation implementation = nullptr;
     /// Callable from every program type of the platform (host helpers), not only from types that list its id.
     bool any_program_type = false;
+    /// What one call counts for in instruction bounds and budgets besides one instruction and the memory it covers
+    /// (helper_call_cost): the work its implementation does that no argument shows, in instructions of the
+    /// interpreter (about 0.7 ns each here): a system call counts as kSystemCallCost. The built-in helpers get theirs
+    /// from builtin_helper_cost(); a host helper that blocks or enters the kernel should declare its own.
+    std::uint32_t cost = 0;
 
     /// The number of arguments before the first `none`.
     [[nodiscard]] std::size_t arg_count() const noexcept;
@@ -227,6 +232,33 @@ struct MapType {
 [[nodiscard]] constexpr bool is_size_arg(ArgKind kind) noexcept {
     return kind == ArgKind::const_size || kind == ArgKind::const_size_or_zero;
 }
+
+/// The interpreter instructions one level of a longest-prefix-match trie counts for: a trie is as deep as its key
+/// has bits, and lookups, updates and deletes walk down it.
+inline constexpr std::uint64_t kLpmLevelCost = 4;
+
+/// The bytes a helper call covers as its cost counts them (helper_call_cost) for what it does to a map of `kind`,
+/// besides its arguments: every level an LPM trie may have (kLpmLevelCost each, as 8 bytes), and for an update of a
+/// per-CPU hash map, the other `slots - 1` values of the new element it clears (`value_size` each).
+[[nodiscard]] constexpr std::uint64_t map_call_bytes(MapKind kind, std::uint32_t key_size, std::uint32_t value_size,
+                                                     std::uint32_t slots, bool update) noexcept {
+    std::uint64_t bytes = 0;
+    if (kind == MapKind::lpm_trie && key_size > 4) {
+        bytes += 8 * kLpmLevelCost * (std::uint64_t{key_size - 4} * 8 + 1);
+    }
+    if (update && (kind == MapKind::percpu_hash || kind == MapKind::lru_percpu_hash) && slots > 1) {
+        bytes += std::uint64_t{value_size} * (slots - 1);
+    }
+    return bytes;
+}
+
+/// A system call, in interpreter instructions (it takes some 0.65 µs here, the interpreter some 0.7 ns an instruction).
+inline constexpr std::uint32_t kSystemCallCost = 1000;
+
+/// HelperPrototype::cost of embpf's implementation of the built-in helper `name`: map updates and deletes (locks,
+/// element pools), clocks, ring-buffer and perf-buffer records, and each system call the implementation makes
+/// (identity of the caller, probe_read*, the strings of trace_printk and snprintf on linux()). 0 for the others.
+[[nodiscard]] std::uint32_t builtin_helper_cost(std::string_view name) noexcept;
 
 /// What one helper call counts for in a verified program's instruction bound and in a checked run's budget, given
 /// the bytes of memory its arguments cover (the key and value of the map it takes, each memory argument by its size,

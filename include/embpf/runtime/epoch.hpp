@@ -29,6 +29,7 @@ struct alignas(64) EpochRecord {
     std::atomic<std::uint64_t> announced{0}; ///< 0 outside every guard, else the global epoch seen at entry
     std::uint32_t depth = 0;                 ///< guard nesting; owner thread only
     std::uint32_t bag_size = 0;              ///< retirements not yet handed to the reclaimer; owner only
+    std::uint32_t guard_reclaims = 0;        ///< reclaims tried inside the current outermost guard; owner only
     Retired* bag_head = nullptr;
     Retired* bag_tail = nullptr;
     std::atomic<bool> in_use{false};
@@ -58,6 +59,7 @@ class EpochGuard {
             m_record = detail::epoch_register();
         }
         if (m_record->depth++ == 0) {
+            m_record->guard_reclaims = 0;
             // A stale (smaller) epoch is harmless: it can only hold back reclamation. The store must be seq_cst so
             // that the loads of map pointers that follow cannot be ordered before it.
             const std::uint64_t epoch = detail::g_epoch.load(std::memory_order_relaxed);

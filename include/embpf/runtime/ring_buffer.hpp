@@ -117,7 +117,7 @@ class RingBufferMap final : public Map {
     explicit RingBufferMap(MapConfig config) noexcept;
     [[nodiscard]] Result<void> map_memory();
     void commit(void* sample, std::uint64_t flags, bool discarded) noexcept;
-    void notify(bool force) noexcept;
+    void notify() noexcept;
     std::size_t consume_impl(RecordFn fn, void* context);
     std::size_t consume_locked(RecordFn fn, void* context); // under m_consumer
     void rearm_wakeup() noexcept;                           // under m_consumer

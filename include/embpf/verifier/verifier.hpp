@@ -38,6 +38,10 @@ struct MapDescriptor {
     /// A read-only map's value as the program will see it (`.rodata`), for the constant strings helpers read (a
     /// format must end in a NUL inside the value). Empty when unknown: then no string in it is accepted.
     std::vector<std::uint8_t> frozen_value;
+    /// Per-CPU maps: the slots each value has (the map's MapConfig::slots once created). Inserting an element clears
+    /// every slot, so an update costs the value size times this (platform::map_call_bytes). Object::load and
+    /// `embpf verify` set it; 1 otherwise.
+    std::uint32_t slots = 1;
 };
 
 /// One finding, at one instruction.
@@ -73,7 +77,7 @@ struct Report {
 
     /// The report as `embpf verify` prints it:
     ///   Verification succeeded / Program terminates within N instructions / (when helper calls cost more)
-    ///   `Counting the memory helper calls cover, a run costs at most M instructions`, or
+    ///   `Counting helper calls at their cost, a run costs at most M instructions`, or
     ///   Verification failed / Verification report: / for each error `; file:line`, `;   source`,
     ///   `pc: message (assertion)` / `N errors`.
     [[nodiscard]] std::string text(Level level = Level::normal) const;
