@@ -145,6 +145,42 @@ State widen(const State& old, const State& next, std::span<const Bound> threshol
     return x;
 }
 
+namespace {
+
+// What joining two states of different shapes loses: each register (or saved register) whose types differ, a pointer
+// against anything else above all (the join makes it unusable), and each pointer cell one has and the other has not.
+std::size_t distance(const State& a, const State& b) {
+    auto differ = [](const Type& x, const Type& y) -> std::size_t {
+        if (x == y) {
+            return 0;
+        }
+        return x.kind != y.kind && (x.is_pointer() || y.is_pointer()) ? 16 : 1;
+    };
+    std::size_t d = 0;
+    for (std::size_t r = 0; r < a.regs.size(); ++r) {
+        d += differ(a.regs[r], b.regs[r]);
+    }
+    if (a.saved.size() != b.saved.size()) {
+        return ~std::size_t{0};
+    }
+    for (std::size_t f = 0; f < a.saved.size(); ++f) {
+        for (std::size_t r = 0; r < a.saved[f].size(); ++r) {
+            d += differ(a.saved[f][r], b.saved[f][r]);
+        }
+    }
+    std::size_t pointers_a = 0;
+    std::size_t pointers_b = 0;
+    for (const Cell& cell : a.cells) {
+        pointers_a += holds_pointer(cell) ? 1 : 0;
+    }
+    for (const Cell& cell : b.cells) {
+        pointers_b += holds_pointer(cell) ? 1 : 0;
+    }
+    return d + (pointers_a > pointers_b ? pointers_a - pointers_b : pointers_b - pointers_a);
+}
+
+} // namespace
+
 void add_state(States& set, State state) {
     if (state.bottom()) {
         return;
@@ -157,9 +193,23 @@ void add_state(States& set, State state) {
     }
     set.push_back(std::move(state));
     while (set.size() > kMaxShapes) {
-        State last = std::move(set.back());
-        set.pop_back();
-        set.back() = join(set.back(), last);
+        // Over the limit: join the two states that differ least, so that a register holding a stack pointer on one
+        // path and a map value on another stays usable on both while other states can give way.
+        std::size_t best_i = set.size() - 2;
+        std::size_t best_j = set.size() - 1;
+        std::size_t best = ~std::size_t{0};
+        for (std::size_t i = 0; i < set.size(); ++i) {
+            for (std::size_t j = i + 1; j < set.size(); ++j) {
+                const std::size_t d = distance(set[i], set[j]);
+                if (d < best) {
+                    best = d;
+                    best_i = i;
+                    best_j = j;
+                }
+            }
+        }
+        set[best_i] = join(set[best_i], set[best_j]);
+        set.erase(set.begin() + static_cast<std::ptrdiff_t>(best_j));
     }
 }
 

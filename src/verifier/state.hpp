@@ -117,7 +117,7 @@ struct State {
 [[nodiscard]] State widen(const State& old, const State& next, std::span<const Bound> thresholds);
 
 /// A disjunction of states, at most kMaxShapes of them.
-inline constexpr std::size_t kMaxShapes = 8;
+inline constexpr std::size_t kMaxShapes = 12;
 using States = std::vector<State>;
 /// Adds `state` to `set`: joined with the state of the same shape, or kept apart while there is room.
 void add_state(States& set, State state);

@@ -605,6 +605,47 @@ TEST_CASE("verifier asm: initialization, null checks, context fields and read-on
 // numbers are added to or subtracted from them.
 TEST_CASE("verifier asm: pointers stored, compared and computed") {
     check_rows({
+        // r8 is a map value on one path and a stack pointer on the other; five more branches leave r1-r5 set or not,
+        // 64 shapes in all, more than the analysis keeps apart: it joins the states that differ least (a register
+        // set on one path only) and keeps r8's two kinds apart, so the read through r8 is checked for each.
+        row("a pointer of two kinds among more paths than the analysis keeps apart", linux_xdp, {array_map()}, R"(
+            r6 = r1
+            r1 = 0
+            *(u32 *)(r10 - 4) = r1
+            *(u64 *)(r10 - 16) = r1
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r9 = *(u32 *)(r6 + 12)
+            r8 = r0
+            if r9 != 0 goto choices
+            r8 = r10
+            r8 += -16
+        choices:
+            if r9 & 4 goto l1
+            r1 = 0
+        l1:
+            if r9 & 8 goto l2
+            r2 = 0
+        l2:
+            if r9 & 16 goto l3
+            r3 = 0
+        l3:
+            if r9 & 32 goto l4
+            r4 = 0
+        l4:
+            if r9 & 64 goto l5
+            r5 = 0
+        l5:
+            r0 = *(u32 *)(r8 + 0)
+            r0 = 2
+            exit
+        out:
+            r0 = 2
+            exit)",
+            accepted(27)),
         row("a pointer stored into a map value", windows_xdp, {array_map()}, R"(
             r6 = r1
             *(u32 *)(r10 - 4) = 0
