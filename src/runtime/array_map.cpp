@@ -271,11 +271,11 @@ Result<std::shared_ptr<Map>> create_array_map(const MapConfig& config) {
         }
         const std::size_t slots = is_percpu(config.kind) ? config.slots : 1;
         const std::size_t bytes = std::size_t{config.max_entries} * round_up8(config.value_size) * slots;
-        // calloc: large arrays get zero pages from the kernel lazily.
         auto* data = static_cast<std::byte*>(std::calloc(1, bytes));
         if (data == nullptr) {
             return out_of_memory(config, bytes);
         }
+        commit_memory(data, bytes);
         try {
             return std::shared_ptr<Map>(std::make_shared<ArrayMap>(config, data));
         } catch (...) {

@@ -109,4 +109,11 @@ class SpinLockRef {
 /// "map NAME: out of memory (N bytes)".
 [[nodiscard]] Error out_of_memory(const MapConfig& config, std::size_t bytes);
 
+/// Makes freshly allocated (zeroed) map memory resident before any program runs: each page written once, and regions
+/// of 2 MiB or more backed by huge pages where the kernel allows. Left lazy, a program's first read of a page would
+/// fault or read the kernel's shared zero page, each some 100 times slower than the instruction it is counted as,
+/// and a program scattering reads over 1 GiB of maps would keep its host for minutes within its instruction bound.
+/// The memory was counted against LoadOptions::memory_limit when the map was created either way.
+void commit_memory(void* data, std::size_t bytes) noexcept;
+
 } // namespace embpf::runtime::detail

@@ -3,6 +3,8 @@
 #include "embpf/runtime/perf_event_array.hpp"
 #include "embpf/runtime/ring_buffer.hpp"
 
+#include <sys/mman.h>
+
 #include <cerrno>
 #include <limits>
 #include <string>
@@ -23,6 +25,23 @@ std::string hex(std::uint64_t value) {
         value >>= 4;
     } while (value != 0);
     return std::string("0x") + text;
+}
+
+void commit_memory(void* data, std::size_t bytes) noexcept {
+    constexpr std::size_t page = 4096;
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    const auto start = reinterpret_cast<std::uintptr_t>(data);
+    if (bytes >= huge) {
+        const std::uintptr_t first = (start + page - 1) / page * page;
+        const std::uintptr_t end = (start + bytes) / page * page;
+        if (end > first) {
+            (void)::madvise(reinterpret_cast<void*>(first), end - first, MADV_HUGEPAGE);
+        }
+    }
+    auto* bytes_of = static_cast<volatile std::byte*>(data);
+    for (std::size_t i = 0; i < bytes; i += page) {
+        bytes_of[i] = std::byte{0}; // zeroed already: the write only makes the page resident
+    }
 }
 
 Error out_of_memory(const MapConfig& config, std::size_t bytes) {

@@ -128,6 +128,7 @@ Result<std::shared_ptr<Map>> create_queue_stack(const MapConfig& config) {
     if (data == nullptr) {
         return out_of_memory(config, bytes);
     }
+    commit_memory(data, bytes);
     try {
         return std::shared_ptr<Map>(std::make_shared<QueueStack>(config, data));
     } catch (const std::bad_alloc&) {

@@ -96,17 +96,19 @@ Result<void> RingBufferMap::map_memory() {
     if (::ftruncate(fd, static_cast<off_t>(file_bytes)) != 0) {
         return fail("ftruncate");
     }
-    // Reserve the whole range, then map the file over it and its data pages once more right after.
+    // Reserve the whole range, then map the file over it and its data pages once more right after. Both mappings are
+    // populated now, as other maps' memory is (detail::commit_memory): a record's first write would fault otherwise.
     m_mapping_size = file_bytes + m_size;
     void* reserved = ::mmap(nullptr, m_mapping_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (reserved == MAP_FAILED) {
         return fail("mmap (reserve)");
     }
     m_base = static_cast<std::byte*>(reserved);
-    if (::mmap(m_base, file_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+    if (::mmap(m_base, file_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) ==
+        MAP_FAILED) {
         return fail("mmap (ring)");
     }
-    if (::mmap(m_base + file_bytes, m_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+    if (::mmap(m_base + file_bytes, m_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
                static_cast<off_t>(header_bytes)) == MAP_FAILED) {
         return fail("mmap (data alias)");
     }

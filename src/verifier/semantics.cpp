@@ -527,6 +527,22 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
                reg(r) + ".type in {stack, packet, map_value, alloc}");
         return false;
     }
+    if (!helper && m_cost != nullptr) {
+        // A load or store into memory larger than the caches may miss them (platform::kFarAccessCost).
+        std::uint64_t extent = 0;
+        if (t.kind == Kind::shared) {
+            const MapDescriptor& m = m_maps[t.aux];
+            const bool per_cpu =
+                m.kind == MK::percpu_array || m.kind == MK::percpu_hash || m.kind == MK::lru_percpu_hash;
+            extent = std::uint64_t{m.value_size} * std::max<std::uint32_t>(m.max_entries, 1) * (per_cpu ? m.slots : 1);
+        } else if (t.kind == Kind::alloc) {
+            extent = t.aux;
+        }
+        if (extent >= platform::kFarMemoryBytes) {
+            *m_cost = *m_cost > ~std::uint64_t{0} - platform::kFarAccessCost ? ~std::uint64_t{0}
+                                                                             : *m_cost + platform::kFarAccessCost;
+        }
+    }
     if (!check_bounds(s, pc, r, k, width, assertion)) {
         return false;
     }
@@ -1400,6 +1416,28 @@ void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bo
     }
     const Interval ia = s.zone.interval(a);
     const Interval ib = s.zone.interval(b);
+    if (is32 && !pointers && ia.singleton() && ib.singleton()) {
+        // Two constants: their low 32 bits decide the comparison (a flag of -22 against 0 is `!=`, whatever the
+        // upper bits).
+        const auto ua = static_cast<std::uint32_t>(static_cast<std::uint64_t>(ia.lo));
+        const auto ub = static_cast<std::uint32_t>(static_cast<std::uint64_t>(ib.lo));
+        const auto sa = static_cast<std::int32_t>(ua);
+        const auto sb = static_cast<std::int32_t>(ub);
+        bool holds = true;
+        switch (rel) {
+        case Rel::eq: holds = ua == ub; break;
+        case Rel::ne: holds = ua != ub; break;
+        case Rel::ult: holds = ua < ub; break;
+        case Rel::ule: holds = ua <= ub; break;
+        case Rel::slt: holds = sa < sb; break;
+        case Rel::sle: holds = sa <= sb; break;
+        case Rel::none: break;
+        }
+        if (!holds) {
+            s.zone.set_bottom();
+        }
+        return;
+    }
     if (is32 && !pointers) {
         // Only when the low 32 bits are the whole value can the 64-bit relation be learned.
         const bool unsigned_ok = ia.within(0, kU32Max) && ib.within(0, kU32Max);

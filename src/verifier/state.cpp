@@ -147,9 +147,22 @@ State widen(const State& old, const State& next, std::span<const Bound> threshol
 
 namespace {
 
+// Whether a and b hold the same constant, or both no constant, in each of the partition's variables.
+bool same_partition(const State& a, const State& b, std::span<const Var> partition) {
+    for (const Var v : partition) {
+        const Interval x = a.zone.interval(v);
+        const Interval y = b.zone.interval(v);
+        if (x.singleton() != y.singleton() || (x.singleton() && x.lo != y.lo)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // What joining two states of different shapes loses: each register (or saved register) whose types differ, a pointer
-// against anything else above all (the join makes it unusable), and each pointer cell one has and the other has not.
-std::size_t distance(const State& a, const State& b) {
+// against anything else above all (the join makes it unusable), each pointer cell one has and the other has not, and
+// each partition variable that holds different constants.
+std::size_t distance(const State& a, const State& b, std::span<const Var> partition) {
     auto differ = [](const Type& x, const Type& y) -> std::size_t {
         if (x == y) {
             return 0;
@@ -176,17 +189,21 @@ std::size_t distance(const State& a, const State& b) {
     for (const Cell& cell : b.cells) {
         pointers_b += holds_pointer(cell) ? 1 : 0;
     }
-    return d + (pointers_a > pointers_b ? pointers_a - pointers_b : pointers_b - pointers_a);
+    d += pointers_a > pointers_b ? pointers_a - pointers_b : pointers_b - pointers_a;
+    for (const Var v : partition) {
+        d += same_partition(a, b, std::span<const Var>(&v, 1)) ? 0 : 64;
+    }
+    return d;
 }
 
 } // namespace
 
-void add_state(States& set, State state) {
+void add_state(States& set, State state, std::span<const Var> partition) {
     if (state.bottom()) {
         return;
     }
     for (State& existing : set) {
-        if (existing.same_shape(state)) {
+        if (existing.same_shape(state) && same_partition(existing, state, partition)) {
             existing = join(existing, state);
             return;
         }
@@ -200,7 +217,7 @@ void add_state(States& set, State state) {
         std::size_t best = ~std::size_t{0};
         for (std::size_t i = 0; i < set.size(); ++i) {
             for (std::size_t j = i + 1; j < set.size(); ++j) {
-                const std::size_t d = distance(set[i], set[j]);
+                const std::size_t d = distance(set[i], set[j], partition);
                 if (d < best) {
                     best = d;
                     best_i = i;

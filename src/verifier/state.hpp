@@ -119,8 +119,10 @@ struct State {
 /// A disjunction of states, at most kMaxShapes of them.
 inline constexpr std::size_t kMaxShapes = 12;
 using States = std::vector<State>;
-/// Adds `state` to `set`: joined with the state of the same shape, or kept apart while there is room.
-void add_state(States& set, State state);
+/// Adds `state` to `set`: joined with the state of the same shape, or kept apart while there is room. States whose
+/// `partition` variables hold different constants count as different shapes (a flag a later branch tests: `r3 = 0`
+/// after a packet check and `r3 = -22` after its failure stay apart until the branch on r3 separates them).
+void add_state(States& set, State state, std::span<const Var> partition = {});
 
 [[nodiscard]] std::string to_string(const State& state);
 [[nodiscard]] std::string type_name(const Type& type);

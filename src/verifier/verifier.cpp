@@ -35,6 +35,25 @@ std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
     return a * b;
 }
 
+// Whether the last instruction of `block` that writes register r moves a constant into it.
+bool sets_constant(std::span<const isa::Instruction> code, const Block& block, std::uint8_t r) {
+    bool constant = false;
+    for (std::size_t pc = block.first; pc <= block.last; pc += isa::is_lddw(code[pc]) ? 2 : 1) {
+        const isa::Instruction& ins = code[pc];
+        const std::uint8_t cls = isa::op_class(ins.opcode);
+        if (ins.opcode == isa::op::CALL_OP) {
+            if (r <= 5) {
+                constant = false;
+            }
+        } else if ((cls == isa::op::ALU || cls == isa::op::ALU64 || cls == isa::op::LDX || cls == isa::op::LD) &&
+                   ins.dst == r) {
+            constant = (cls == isa::op::ALU || cls == isa::op::ALU64) && isa::op_code(ins.opcode) == isa::op::MOV &&
+                       isa::op_source(ins.opcode) == isa::op::K && ins.offset == 0;
+        }
+    }
+    return constant;
+}
+
 class Analysis {
   public:
     Analysis(const Cfg& cfg, std::span<const isa::Instruction> code, Semantics& semantics, const Options& options)
@@ -58,6 +77,29 @@ class Analysis {
         m_thresholds.erase(std::unique(m_thresholds.begin(), m_thresholds.end()), m_thresholds.end());
         for (std::size_t l = 0; l < cfg.loops.size(); ++l) {
             m_loop_of_head[cfg.loops[l].head] = l;
+        }
+        // A flag set to a constant on the paths into a block whose closing conditional jump tests it (`r3 = 0` after
+        // a packet check, `r3 = -22` after its failure, then `if r3 != 0`) partitions the states entering the block:
+        // joined, the packet fact would no longer follow the flag. Not at loop heads, where a counter would keep each
+        // iteration apart, nor for registers no predecessor sets to a constant (a chain of `if r1 == K` tests).
+        m_partition.resize(cfg.blocks.size());
+        for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
+            const isa::Instruction& last = code[cfg.blocks[b].last];
+            const std::uint8_t cls = isa::op_class(last.opcode);
+            if (m_loop_of_head[b] != kNone || (cls != isa::op::JMP && cls != isa::op::JMP32) ||
+                !isa::is_branch(last.opcode) || last.opcode == isa::op::JA_OP || last.opcode == isa::op::JA32_OP) {
+                continue;
+            }
+            auto flag = [&](std::uint8_t r) {
+                return std::any_of(cfg.blocks[b].predecessors.begin(), cfg.blocks[b].predecessors.end(),
+                                   [&](std::size_t p) { return sets_constant(code, cfg.blocks[p], r); });
+            };
+            if (flag(last.dst)) {
+                m_partition[b].push_back(reg_var(last.dst));
+            }
+            if (isa::op_source(last.opcode) == isa::op::X && last.src != last.dst && flag(last.src)) {
+                m_partition[b].push_back(reg_var(last.src));
+            }
         }
     }
 
@@ -102,7 +144,8 @@ class Analysis {
             auto outs = transfer(b);
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 for (State& s : outs[e]) {
-                    add_state(next[m_cfg.blocks[b].successors[e].to], std::move(s));
+                    const std::size_t to = m_cfg.blocks[b].successors[e].to;
+                    add_state(next[to], std::move(s), m_partition[to]);
                 }
             }
         }
@@ -326,7 +369,7 @@ class Analysis {
     bool propagate(std::size_t t, States incoming) {
         States merged = m_in[t];
         for (State& s : incoming) {
-            add_state(merged, std::move(s));
+            add_state(merged, std::move(s), m_partition[t]);
         }
         if (m_loop_of_head[t] != kNone && ++m_visits[t] > kJoinsBeforeWidening) {
             for (State& s : merged) {
@@ -364,6 +407,7 @@ class Analysis {
     std::vector<States> m_in;
     std::vector<std::size_t> m_visits;
     std::vector<std::size_t> m_loop_of_head;
+    std::vector<std::vector<Var>> m_partition; // by block: the variables its closing branch tests
     std::vector<std::uint64_t> m_iterations;
     std::vector<std::uint64_t> m_call_cost; // by block: its helper calls' cost beyond an instruction each
     std::vector<Bound> m_thresholds;

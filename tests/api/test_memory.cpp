@@ -103,6 +103,10 @@ TEST_CASE("time: helper calls count by the memory they cover, in the verifier's 
         platform::helper_call_cost(4 + (1 << 22)) - 1 + platform::builtin_helper_cost("map_update_elem");
     CHECK(big.cost_bound == 110014 + lookup + 10000 * update);
     CHECK(big.cost_bound == 5243320023);
+    // A load from the 8 MiB of big_values may miss the caches: it counts platform::kFarAccessCost more.
+    const verifier::Report& far = allowed->program("far_read").value().verification();
+    REQUIRE(far.instruction_bound.has_value());
+    CHECK(far.cost_bound == *far.instruction_bound + lookup + platform::kFarAccessCost);
 
     // One lookup (a 4-byte key) and one update (the key and a 1 KiB value) on the longest path of 18 instructions.
     const Program small = allowed->program("copy_small").value();

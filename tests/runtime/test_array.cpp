@@ -1,12 +1,37 @@
 // Arrays: every element exists and starts zeroed; Linux's results for flags, out-of-range keys and deletion.
 #include "runtime/map_testing.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdint>
+#include <vector>
 
 using namespace runtime_test;
 using namespace embpf::runtime;
 
 TEST_SUITE_BEGIN("runtime");
+
+TEST_CASE("runtime array: its memory is resident once created, so that a program's first reads do not fault") {
+    // 8 MiB in two values: calloc alone would leave the pages to the kernel's zero page until first written.
+    auto map = make(shape(MapKind::array, 4, 4 << 20, 2));
+    const std::uint32_t key = 0;
+    EpochGuard guard;
+    auto* value = static_cast<std::uint8_t*>(map->lookup(&key));
+    REQUIRE(value != nullptr);
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const std::uintptr_t start = (reinterpret_cast<std::uintptr_t>(value) + page - 1) / page * page;
+    const std::size_t length = ((4 << 20) - (start - reinterpret_cast<std::uintptr_t>(value))) / page * page;
+    std::vector<unsigned char> resident(length / page);
+    REQUIRE(mincore(reinterpret_cast<void*>(start), length, resident.data()) == 0);
+    std::size_t in_memory = 0;
+    for (const unsigned char flag : resident) {
+        in_memory += flag & 1U;
+    }
+    CHECK(in_memory == resident.size());
+    CHECK(value[12345] == 0);
+}
 
 TEST_CASE("runtime array: program-side results as on Linux") {
     struct Row {

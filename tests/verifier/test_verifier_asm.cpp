@@ -1347,6 +1347,60 @@ TEST_CASE("verifier asm: legacy packet loads") {
 // Shapes clang emits for packet parsing, which a verifier must follow to be of use.
 TEST_CASE("verifier asm: clang's packet patterns") {
     check_rows({
+        // Cilium's inlined copies: the bounds check sets a flag (0 or -22), a later branch on the flag guards the
+        // read. The paths into that branch stay apart while the flag holds different constants on them.
+        row("a packet check carried by a flag", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 4)
+            r1 = *(u32 *)(r1 + 0)
+            r4 = r1
+            r1 += 4
+            if r1 > r2 goto fail
+            r3 = 0
+            goto check
+        fail:
+            r3 = -22
+        check:
+            if w3 != 0 goto out
+            r0 = *(u32 *)(r4 + 0)
+        out:
+            r0 = 2
+            exit)",
+            accepted(11)),
+        row("a packet check carried by a flag, and a read past what it checked", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 4)
+            r1 = *(u32 *)(r1 + 0)
+            r4 = r1
+            r1 += 4
+            if r1 > r2 goto fail
+            r3 = 0
+            goto check
+        fail:
+            r3 = -22
+        check:
+            if w3 != 0 goto out
+            r0 = *(u64 *)(r4 + 0)
+        out:
+            r0 = 2
+            exit)",
+            rejected(9, "Upper bound must be at most packet_size", "valid_access(r4.offset, width=8)")),
+        row("a 32-bit comparison of constants is decided by their low 32 bits", linux_xdp, {}, R"(
+            r3 = -22
+            if w3 == 0 goto never
+            r0 = 2
+            exit
+        never:
+            r0 = *(u64 *)(r10 - 8)
+            exit)",
+            accepted(4)),
+        row("a 32-bit comparison of constants whose low 32 bits are equal", linux_xdp, {}, R"(
+            r3 = 0x100000000 ll
+            if w3 == 0 goto taken
+            r0 = 2
+            exit
+        taken:
+            r0 = *(u64 *)(r10 - 8)
+            exit)",
+            rejected(5, "Stack content is not initialized", "initialized(r10-8, width=8)")),
         row("check data+34, then read at offsets below 34", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 0)
             r3 = *(u64 *)(r1 + 8)

@@ -93,3 +93,14 @@ int trie_lookup(bind_md_t* ctx) {
     uint64_t* found = bpf_map_lookup_elem(&routes, v); // the 1 KiB value holds a key's 260 bytes
     return found ? 1 : 2;
 }
+
+// One load from a map of 8 MiB of values: it may miss the caches.
+SEC("bind")
+int far_read(bind_md_t* ctx) {
+    uint32_t k0 = 0;
+    struct big* v = bpf_map_lookup_elem(&big_values, &k0);
+    if (!v) {
+        return 0;
+    }
+    return v->bytes[4096] & 1;
+}
