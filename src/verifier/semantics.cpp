@@ -831,6 +831,16 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     const bool src_pointer = st.kind != Kind::number;
 
     if (dst_pointer || src_pointer) {
+        if (!is64 && code == op::SUB && dst_pointer && src_pointer && !dt.nullable && !st.nullable &&
+            dt.kind != Kind::map && dt.kind != Kind::func && same_region(dt, st) && dt.same_object(st)) {
+            // `w1 -= w4` of two pointers into one object (`(int)(ip6 - data)`): the low 32 bits of the distance
+            // between their offsets, a number as the 64-bit distance is. Nothing of where the object lies.
+            assign_sum(s.zone, kTemp + 2, dv, sv, true);
+            const Interval distance = s.zone.interval(kTemp + 2);
+            s.zone.forget(kTemp + 2);
+            set_number(s, dst, wrap32(distance));
+            return;
+        }
         if (!is64 || (code != op::ADD && code != op::SUB)) {
             report(pc, "Invalid operation on a pointer", (dst_pointer ? reg(dst) : reg(src)) + ".type == number");
             set_number(s, dst, {});
@@ -1202,6 +1212,10 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         switch (kind) {
         case platform::ArgKind::none: break;
         case platform::ArgKind::anything:
+            if (helper->reads_host_memory && t.is_pointer() && t.kind != Kind::map && t.kind != Kind::func) {
+                break; // probe_read* reads the address it is given, whatever it is: a pointer is one
+            }
+            [[fallthrough]];
         case platform::ArgKind::const_size:
         case platform::ArgKind::const_size_or_zero:
             if (t.kind != Kind::number) {

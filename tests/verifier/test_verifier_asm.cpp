@@ -1041,6 +1041,34 @@ TEST_CASE("verifier asm: helper arguments and availability") {
             r0 = 2
             exit)",
             rejected(4, "Helper 4 is not available to program type xdp")),
+        // probe_read reads any address the program names (only trusted platforms offer it): a pointer is one.
+        row("Linux kprobe: probe_read from an address inside the context", linux_kprobe, {}, R"(
+            r3 = r1
+            r3 += 8
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 4
+            r0 = 0
+            exit)",
+            accepted(8)),
+        row("Linux kprobe: a map is no address to probe_read", linux_kprobe, {array_map()}, R"(
+            r3 = map_by_idx(0) ll
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 4
+            r0 = 0
+            exit)",
+            rejected(5, "r3 must be a number", "r3.type == number")),
+        row("Linux xdp: a helper that reads no host memory takes no pointer for a number (tail_call's index)",
+            linux_xdp, {prog_array_map()}, R"(
+            r2 = map_by_idx(0) ll
+            r3 = r10
+            call 12
+            r0 = 2
+            exit)",
+            rejected(3, "r3 must be a number", "r3.type == number")),
     });
 }
 
@@ -1347,6 +1375,21 @@ TEST_CASE("verifier asm: legacy packet loads") {
 // Shapes clang emits for packet parsing, which a verifier must follow to be of use.
 TEST_CASE("verifier asm: clang's packet patterns") {
     check_rows({
+        row("the 32-bit distance between two packet pointers", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 4)
+            r1 = *(u32 *)(r1 + 0)
+            r4 = r1
+            r4 += 14
+            if r4 > r2 goto out
+            w4 -= w1
+            r0 = r4
+            if r0 != 14 goto out
+            r0 = 2
+            exit
+        out:
+            r0 = 1
+            exit)",
+            accepted(10)),
         // Cilium's inlined copies: the bounds check sets a flag (0 or -22), a later branch on the flag guards the
         // read. The paths into that branch stay apart while the flag holds different constants on them.
         row("a packet check carried by a flag", linux_xdp, {}, R"(
