@@ -838,6 +838,13 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
             assign_sum(s.zone, kTemp + 2, dv, sv, true);
             const Interval distance = s.zone.interval(kTemp + 2);
             s.zone.forget(kTemp + 2);
+            if (distance.within(0, kU32Max)) {
+                // The low 32 bits are the whole distance: it keeps its relations, as the 64-bit one does
+                // (`w2 = w_end - w_data` still bounds the packet).
+                s.regs[dst] = Type{Kind::number, false, 0};
+                assign_sum(s.zone, dv, dv, sv, true);
+                return;
+            }
             set_number(s, dst, wrap32(distance));
             return;
         }

@@ -651,7 +651,7 @@ class Generator {
         int checked = needed;
         int at = offset;
         bool inverted = false;
-        std::uint32_t form = m_rng.below(5);
+        std::uint32_t form = m_rng.below(7);
         if (slip()) {
             switch (m_rng.below(3)) {
             case 0: checked = needed - 1; break;
@@ -691,6 +691,27 @@ class Generator {
             mov_r(R2, kData);
             add(R2, checked - 1);
             jump_r(isa::op::JGE, R2, kEnd, skip);
+            break;
+        case 5: {
+            // The check carried by a flag: 0 where it passed, -22 where it failed (a slip: 0 on both), then a branch
+            // on the flag, 32-bit or not, guards the access.
+            const Label fail = m_e.label();
+            const Label check = m_e.label();
+            mov_r(R2, kData);
+            add(R2, checked);
+            jump_r(isa::op::JGT, R2, kEnd, fail);
+            mov(R4, 0);
+            ja(check);
+            m_e.bind(fail);
+            mov(R4, slip() ? 0 : -22);
+            m_e.bind(check);
+            jump(isa::op::JNE, R4, 0, skip, m_rng.chance(50));
+            break;
+        }
+        case 6: // the length form at 32 bits: (int)(data_end - data) < k
+            mov_r(R2, kEnd);
+            alu_r(isa::op::SUB, R2, kData, false);
+            jump(isa::op::JLT, R2, checked, skip, m_rng.chance(50));
             break;
         default: // the length form: data_end - data < k
             mov_r(R2, kEnd);
