@@ -1375,6 +1375,30 @@ TEST_CASE("verifier asm: legacy packet loads") {
 // Shapes clang emits for packet parsing, which a verifier must follow to be of use.
 TEST_CASE("verifier asm: clang's packet patterns") {
     check_rows({
+        row("the 32-bit length form bounds the packet", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 4)
+            r1 = *(u32 *)(r1 + 0)
+            w2 -= w1
+            if w2 < 8 goto out
+            r0 = *(u64 *)(r1 + 0)
+            r0 = 2
+            exit
+        out:
+            r0 = 1
+            exit)",
+            accepted(7)),
+        row("the 32-bit length form, and a read past it", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 4)
+            r1 = *(u32 *)(r1 + 0)
+            w2 -= w1
+            if w2 < 8 goto out
+            r0 = *(u64 *)(r1 + 1)
+            r0 = 2
+            exit
+        out:
+            r0 = 1
+            exit)",
+            rejected(4, "Upper bound must be at most packet_size", "valid_access(r1.offset+1, width=8)")),
         row("the 32-bit distance between two packet pointers", linux_xdp, {}, R"(
             r2 = *(u32 *)(r1 + 4)
             r1 = *(u32 *)(r1 + 0)
