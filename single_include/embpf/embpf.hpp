@@ -1020,12 +1020,13 @@ inline constexpr std::uint64_t kLpmLevelCost = 4;
     return bytes;
 }
 
-/// Memory a program may scatter its loads and stores over beyond the caches: a map whose values take at least this
-/// many bytes together, or a record at least this large.
+/// Memory a program may scatter its loads and stores over beyond the caches: when the maps it can reach take at least
+/// this many bytes together (every map of its object, a map of maps counted with as many inner maps as it holds).
 inline constexpr std::uint64_t kFarMemoryBytes = std::uint64_t{4} << 20;
-/// What a load or store into such memory counts for beyond its instruction: a cache and TLB miss costs some 100 ns
-/// here, a hundred instructions and more, and a program reading random words of 1 GiB of maps would otherwise keep
-/// its host for a quarter of a minute within the default bound.
+/// What a load or store into map memory counts for beyond its instruction when that memory is far, and each probe
+/// of a hashed map (a bucket, then an element) a helper makes: a cache and TLB miss costs some 100 ns here, a hundred
+/// instructions and more, and a program reading random words of 1 GiB of maps would otherwise keep its host for a
+/// quarter of a minute within the default bound.
 inline constexpr std::uint64_t kFarAccessCost = 128;
 
 /// A system call, in interpreter instructions (it takes some 0.65 µs here, the interpreter some 0.7 ns an instruction).

@@ -258,6 +258,28 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
                      std::vector<std::optional<MapLoad>> loads)
     : m_code(code), m_platform(platform), m_type(type), m_maps(maps), m_loads(std::move(loads)),
       m_targets(code.size() + 1) {
+    // What the maps take together, each as its runtime lays it out (about: elements of hashed maps carry their key
+    // and a header), a map of maps with an inner map in every entry.
+    std::uint64_t total = 0;
+    auto footprint = [](const MapDescriptor& m) -> std::uint64_t {
+        if (m.kind == MK::ringbuf) {
+            return m.max_entries; // its size in bytes
+        }
+        const bool per_cpu = m.kind == MK::percpu_array || m.kind == MK::percpu_hash || m.kind == MK::lru_percpu_hash;
+        const std::uint64_t value = std::uint64_t{m.value_size} * (per_cpu ? std::max<std::uint32_t>(m.slots, 1) : 1);
+        const bool hashed = m.kind == MK::hash || m.kind == MK::lru_hash || m.kind == MK::percpu_hash ||
+                            m.kind == MK::lru_percpu_hash || m.kind == MK::hash_of_maps || m.kind == MK::lpm_trie;
+        const std::uint64_t element = hashed ? std::uint64_t{m.key_size} + value + 64 : value;
+        return element * std::max<std::uint32_t>(m.max_entries, 1);
+    };
+    for (const MapDescriptor& m : maps) {
+        std::uint64_t bytes = footprint(m);
+        if (m.inner && *m.inner < maps.size()) {
+            bytes += footprint(maps[*m.inner]) * std::max<std::uint32_t>(m.max_entries, 1);
+        }
+        total = total > ~std::uint64_t{0} - bytes ? ~std::uint64_t{0} : total + bytes;
+    }
+    m_far = total >= platform::kFarMemoryBytes;
     for (std::size_t pc = 0; pc < code.size(); ++pc) {
         if (isa::is_branch(code[pc].opcode)) {
             const std::int64_t to = static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(code[pc]);
@@ -528,17 +550,10 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
         return false;
     }
     if (!helper && m_cost != nullptr) {
-        // A load or store into memory larger than the caches may miss them (platform::kFarAccessCost).
-        std::uint64_t extent = 0;
-        if (t.kind == Kind::shared) {
-            const MapDescriptor& m = m_maps[t.aux];
-            const bool per_cpu =
-                m.kind == MK::percpu_array || m.kind == MK::percpu_hash || m.kind == MK::lru_percpu_hash;
-            extent = std::uint64_t{m.value_size} * std::max<std::uint32_t>(m.max_entries, 1) * (per_cpu ? m.slots : 1);
-        } else if (t.kind == Kind::alloc) {
-            extent = t.aux;
-        }
-        if (extent >= platform::kFarMemoryBytes) {
+        // A load or store into map memory larger than the caches may miss them (platform::kFarAccessCost): the
+        // maps of the object together, or one record that large.
+        if ((m_far && (t.kind == Kind::shared || t.kind == Kind::alloc)) ||
+            (t.kind == Kind::alloc && t.aux >= platform::kFarMemoryBytes)) {
             *m_cost = *m_cost > ~std::uint64_t{0} - platform::kFarAccessCost ? ~std::uint64_t{0}
                                                                              : *m_cost + platform::kFarAccessCost;
         }
@@ -1357,6 +1372,13 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             }
             break;
         }
+    }
+    if (map != nullptr && m_far &&
+        (map->kind == MK::hash || map->kind == MK::lru_hash || map->kind == MK::percpu_hash ||
+         map->kind == MK::lru_percpu_hash || map->kind == MK::hash_of_maps || map->kind == MK::lpm_trie ||
+         map->kind == MK::array_of_maps)) {
+        // A hashed map's bucket, then its element, may each miss the caches (an array of maps: its entry).
+        covers(static_cast<Bound>(8 * platform::kFarAccessCost * (map->kind == MK::array_of_maps ? 1 : 2)));
     }
     if (map != nullptr) {
         const bool update = std::find(helper->args.begin(), helper->args.end(), platform::ArgKind::ptr_to_map_value) !=

@@ -108,6 +108,7 @@ class Semantics {
     std::vector<std::optional<MapLoad>> m_loads;
     std::vector<Finding>* m_sink = nullptr;
     std::uint64_t* m_cost = nullptr;
+    bool m_far = false;          // the maps the program can reach take platform::kFarMemoryBytes or more
     std::vector<bool> m_targets; // instructions some jump lands on
 };
 

@@ -1248,6 +1248,52 @@ TEST_CASE("verifier asm: a return value the hook reads as its fallback is a warn
     CHECK(refused.errors[0].message == "r0 must be in [0, 4] at exit for xdp");
 }
 
+// Loads and stores into map memory, and probes of hashed maps, count platform::kFarAccessCost when the object's maps
+// take 4 MiB and more together, however they are split: 62 maps of 4 MiB less 64 bytes each scatter reads as well as
+// one large map would.
+TEST_CASE("verifier asm: memory beyond the caches is judged by all the maps a program can reach") {
+    auto program = embpf::isa::assemble(R"(
+        r1 = 0
+        *(u32 *)(r10 - 4) = r1
+        *(u64 *)(r10 - 16) = r1
+        r2 = r10
+        r2 += -4
+        r1 = map_by_idx(0) ll
+        call 1
+        if r0 == 0 goto out
+        r1 = *(u64 *)(r0 + 0)
+        r2 = r10
+        r2 += -16
+        r1 = map_by_idx(1) ll
+        call 1
+    out:
+        r0 = 2
+        exit)");
+    REQUIRE(program.has_value());
+    const platform::Platform& linux_platform = platform::linux();
+    const platform::ProgramType& xdp = *linux_platform.program_type("xdp");
+    const std::uint32_t near = 3U << 20; // below 4 MiB with the small hash map, above with another like it
+    auto cost = [&](std::vector<MapDescriptor> maps) {
+        const verifier::Report report = verifier::verify({"reads", "xdp", *program, {}, {}, maps}, linux_platform, xdp);
+        INFO(report.text());
+        REQUIRE(report.verified);
+        return *report.cost_bound;
+    };
+    const MapDescriptor values{"values", MapKind::array, 4, near, 1, std::nullopt, false, {}};
+    const MapDescriptor table{"table", MapKind::hash, 8, 8, 16, std::nullopt, false, {}};
+    const MapDescriptor other{"other", MapKind::array, 4, near, 1, std::nullopt, false, {}};
+    const std::uint64_t alone = cost({values, table});
+    // Together with another map just as large: the load through r0 and the hash lookup's two probes count more.
+    CHECK(cost({values, table, other}) == alone + platform::kFarAccessCost + 2 * platform::kFarAccessCost);
+    // A map of maps counts an inner map per entry: 2 entries of a 512 KiB template make 1 MiB more.
+    const MapDescriptor outer{"outer", MapKind::array_of_maps, 4, 4, 2, 3, false, {}};
+    const MapDescriptor inner{"inner", MapKind::array, 4, 512U << 10, 1, std::nullopt, false, {}};
+    CHECK(cost({values, table, outer, inner}) == alone + 3 * platform::kFarAccessCost);
+    // Small maps: no charge.
+    const MapDescriptor small{"values", MapKind::array, 4, 64, 1, std::nullopt, false, {}};
+    CHECK(cost({small, table}) == alone);
+}
+
 // The analysis inlines a subprogram at every call and keeps a state per block: a program whose inlined copies add up
 // to more than 65,536 instructions is refused before they cost the host gigabytes.
 TEST_CASE("verifier asm: a program too large once its subprograms are inlined is refused") {
