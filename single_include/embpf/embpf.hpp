@@ -329,6 +329,7 @@ enum class CallSource : std::uint8_t {
 // ---- embpf/isa/decode.hpp ----
 // Decoding and structural validation of eBPF programs.
 
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -363,6 +364,7 @@ namespace embpf::isa {
 // ---- embpf/isa/text.hpp ----
 // The textual form of eBPF in LLVM syntax, as `llvm-objdump -d` prints it for `-target bpf`.
 
+
 #include <span>
 #include <string>
 #include <string_view>
@@ -394,6 +396,7 @@ struct DisassembleOptions {
 // Both parsers read raw section bytes, so the ELF reader hands them the section contents and tests and fuzzers
 // can feed them anything: every offset, length and count in the input is checked, and a malformed section is
 // an Error::invalid naming what is wrong and where. Only little-endian BTF is read (the BPF target's order).
+
 
 #include <cstddef>
 #include <cstdint>
@@ -626,6 +629,7 @@ class Ext {
 // definitions, global data, license, BTF and line info. Nothing here depends on a platform: map
 // types stay the numbers the object carries until a platform interprets them.
 
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -736,6 +740,7 @@ struct ObjectFile {
 // candidates share the local type's name up to a "___flavor" suffix, fields are matched by name (through
 // anonymous structs and unions), and every candidate that matches must give the same answer.
 
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -772,6 +777,7 @@ apply_core_relocations(ProgramDefinition& program, const btf::Types& local, cons
 // Platforms: what a program may see. Program types (section prefixes, context layout, return values), helper
 // prototypes by id, and the platform's numbering of map types. Data only: the verifier checks programs against it,
 // the runtime binds implementations to it, and a host copies a built-in platform and extends it.
+
 
 #include <array>
 #include <cstddef>
@@ -1279,6 +1285,7 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
 // type of a platform. Abstract interpretation over the program's control-flow graph with a relational numeric
 // domain; the domains stay inside src/verifier. This header is the report and the entry point.
 
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -1433,6 +1440,7 @@ class Executable {
 
 // ---- embpf/exec/interpreter.hpp ----
 // The interpreter: runs a pre-decoded program, fast for verified programs or checked for others.
+
 
 #include <cstddef>
 #include <cstdint>
@@ -1715,6 +1723,7 @@ void synchronize() noexcept;
 // ---- embpf/runtime/helpers.hpp ----
 // The general helpers: implementations of the helper prototypes the platforms declare, by name.
 
+
 #include <functional>
 #include <string_view>
 
@@ -1839,6 +1848,7 @@ void set_current_slot(std::uint32_t slot) noexcept;
 // arrays and hashes. The host side (host_lookup, ...) copies through spans whose sizes it checks and reports errors as
 // values. Every invocation runs inside an EpochGuard (epoch.hpp): a value pointer a lookup returned stays valid until
 // the invocation returns, even when another thread deletes or replaces the entry meanwhile.
+
 
 #include <algorithm>
 #include <atomic>
@@ -2107,6 +2117,7 @@ class ProgramArrayMap final : public Map {
 // lost_cb. Unlike Linux the consumer sees the sample's exact size (Linux pads raw samples to 8 bytes minus 4).
 // Samples are copied: a consumer gets a span into a scratch buffer that stays valid during its callback.
 
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -2227,6 +2238,7 @@ class PerfEventArrayMap final : public Map {
 // the consumer last re-armed it. consume() re-arms (and drains the fd) first, so a host that waits on the fd after
 // consume() returned never misses a record; poll() re-arms only when it finds nothing and is about to block, so a
 // busy consumer costs the producers no system calls at all.
+
 
 #include <chrono>
 #include <cstddef>
@@ -2353,6 +2365,7 @@ class RingBufferMap final : public Map {
 // ---- embpf/api/object_spec.hpp ----
 // ObjectSpec: a parsed eBPF object, editable before it is loaded.
 
+
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -2440,6 +2453,7 @@ class ObjectSpec {
 
 // ---- embpf/api/object.hpp ----
 // Object, Program and MapHandle: a loaded eBPF object and RAII handles to its parts.
+
 
 #include <cstddef>
 #include <cstdint>
@@ -2657,6 +2671,7 @@ class Object {
 //
 // A Map is a handle: copies share the map, and the map lives while any handle or program holds it, also after the
 // Object is gone. Every call is safe while programs and other threads use the map.
+
 
 #include <array>
 #include <bit>
@@ -3026,6 +3041,7 @@ Result<Map<K, V>> Object::map(std::string_view name) const {
 // A RingBuffer is a handle: copies share the ring, which lives while any handle or program holds it. Producers may be
 // on any threads; consume() and poll() serialize with each other (one consumer at a time) and must not be called from
 // inside their own callbacks.
+
 
 #include <chrono>
 #include <cstddef>
