@@ -1321,6 +1321,9 @@ struct MapDescriptor {
     /// every slot, so an update costs the value size times this (platform::map_call_bytes). Object::load and
     /// `embpf verify` set it; 1 otherwise.
     std::uint32_t slots = 1;
+    /// An inner-map template flagged BPF_F_INNER_MAP: the maps a host puts into its outer map may have any number of
+    /// entries, so what they take is unknown (the maps are then taken as larger than the caches).
+    bool any_size = false;
 };
 
 /// One finding, at one instruction.

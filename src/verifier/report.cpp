@@ -151,6 +151,7 @@ Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinit
         if (map.inner_map && *map.inner_map < maps.size()) {
             d.inner = *map.inner_map;
         }
+        d.any_size = (map.map_flags & (1U << 12)) != 0; // BPF_F_INNER_MAP
         d.read_only = map.read_only;
         if (map.read_only && map.origin == elf::MapOrigin::global_data) {
             d.frozen_value = map.initial_value;

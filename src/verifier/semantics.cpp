@@ -275,7 +275,9 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
     for (const MapDescriptor& m : maps) {
         std::uint64_t bytes = footprint(m);
         if (m.inner && *m.inner < maps.size()) {
-            bytes += footprint(maps[*m.inner]) * std::max<std::uint32_t>(m.max_entries, 1);
+            // Inner maps of any size (BPF_F_INNER_MAP): as large as a host may make them.
+            bytes += maps[*m.inner].any_size ? platform::kFarMemoryBytes
+                                             : footprint(maps[*m.inner]) * std::max<std::uint32_t>(m.max_entries, 1);
         }
         total = total > ~std::uint64_t{0} - bytes ? ~std::uint64_t{0} : total + bytes;
     }
@@ -1379,6 +1381,11 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
          map->kind == MK::array_of_maps)) {
         // A hashed map's bucket, then its element, may each miss the caches (an array of maps: its entry).
         covers(static_cast<Bound>(8 * platform::kFarAccessCost * (map->kind == MK::array_of_maps ? 1 : 2)));
+    }
+    if (map != nullptr && m_far && map->kind == MK::lpm_trie && map->key_size > 4) {
+        // Each level of a trie larger than the caches is a dependent miss, not the kLpmLevelCost of a cached one.
+        covers(static_cast<Bound>(8 * (platform::kFarAccessCost - platform::kLpmLevelCost) *
+                                  (std::uint64_t{map->key_size - 4} * 8 + 1)));
     }
     if (map != nullptr) {
         const bool update = std::find(helper->args.begin(), helper->args.end(), platform::ArgKind::ptr_to_map_value) !=

@@ -1289,6 +1289,13 @@ TEST_CASE("verifier asm: memory beyond the caches is judged by all the maps a pr
     const MapDescriptor outer{"outer", MapKind::array_of_maps, 4, 4, 2, 3, false, {}};
     const MapDescriptor inner{"inner", MapKind::array, 4, 512U << 10, 1, std::nullopt, false, {}};
     CHECK(cost({values, table, outer, inner}) == alone + 3 * platform::kFarAccessCost);
+    // A template flagged BPF_F_INNER_MAP takes inner maps of any size from the host: taken as far, however small.
+    MapDescriptor any_inner{"inner", MapKind::array, 4, 8, 1, std::nullopt, false, {}};
+    const MapDescriptor small_outer{"outer", MapKind::array_of_maps, 4, 4, 1, 3, false, {}};
+    const MapDescriptor tiny{"values", MapKind::array, 4, 64, 1, std::nullopt, false, {}};
+    const std::uint64_t small_maps = cost({tiny, table, small_outer, any_inner});
+    any_inner.any_size = true;
+    CHECK(cost({tiny, table, small_outer, any_inner}) == small_maps + 3 * platform::kFarAccessCost);
     // Small maps: no charge.
     const MapDescriptor small{"values", MapKind::array, 4, 64, 1, std::nullopt, false, {}};
     CHECK(cost({small, table}) == alone);
