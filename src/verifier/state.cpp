@@ -198,7 +198,7 @@ std::size_t distance(const State& a, const State& b, std::span<const Var> partit
 
 } // namespace
 
-void add_state(States& set, State state, std::span<const Var> partition) {
+void add_state(States& set, State state, std::span<const Var> partition, bool in_loop) {
     if (state.bottom()) {
         return;
     }
@@ -215,7 +215,7 @@ void add_state(States& set, State state, std::span<const Var> partition) {
         std::size_t best_i = set.size() - 2;
         std::size_t best_j = set.size() - 1;
         std::size_t best = ~std::size_t{0};
-        for (std::size_t i = 0; i < set.size(); ++i) {
+        for (std::size_t i = 0; !in_loop && i < set.size(); ++i) {
             for (std::size_t j = i + 1; j < set.size(); ++j) {
                 const std::size_t d = distance(set[i], set[j], partition);
                 if (d < best) {

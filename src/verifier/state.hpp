@@ -122,7 +122,9 @@ using States = std::vector<State>;
 /// Adds `state` to `set`: joined with the state of the same shape, or kept apart while there is room. States whose
 /// `partition` variables hold different constants count as different shapes (a flag a later branch tests: `r3 = 0`
 /// after a packet check and `r3 = -22` after its failure stay apart until the branch on r3 separates them).
-void add_state(States& set, State state, std::span<const Var> partition = {});
+/// Over kMaxShapes, the two states that differ least are joined; with `in_loop`, the two last (a choice that depends on
+/// the states can change from one round of a loop to the next, and the analysis would not converge).
+void add_state(States& set, State state, std::span<const Var> partition = {}, bool in_loop = false);
 
 [[nodiscard]] std::string to_string(const State& state);
 [[nodiscard]] std::string type_name(const Type& type);

@@ -80,13 +80,14 @@ class Analysis {
         }
         // A flag set to a constant on the paths into a block whose closing conditional jump tests it (`r3 = 0` after
         // a packet check, `r3 = -22` after its failure, then `if r3 != 0`) partitions the states entering the block:
-        // joined, the packet fact would no longer follow the flag. Not at loop heads, where a counter would keep each
-        // iteration apart, nor for registers no predecessor sets to a constant (a chain of `if r1 == K` tests).
+        // joined, the packet fact would no longer follow the flag. Not inside loops, where states kept apart and
+        // joined again by the limit on shapes change from one round to the next and the analysis would not converge,
+        // nor for registers no predecessor sets to a constant (a chain of `if r1 == K` tests).
         m_partition.resize(cfg.blocks.size());
         for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
             const isa::Instruction& last = code[cfg.blocks[b].last];
             const std::uint8_t cls = isa::op_class(last.opcode);
-            if (m_loop_of_head[b] != kNone || (cls != isa::op::JMP && cls != isa::op::JMP32) ||
+            if (cfg.blocks[b].loop != kNone || (cls != isa::op::JMP && cls != isa::op::JMP32) ||
                 !isa::is_branch(last.opcode) || last.opcode == isa::op::JA_OP || last.opcode == isa::op::JA32_OP) {
                 continue;
             }
@@ -145,7 +146,7 @@ class Analysis {
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 for (State& s : outs[e]) {
                     const std::size_t to = m_cfg.blocks[b].successors[e].to;
-                    add_state(next[to], std::move(s), m_partition[to]);
+                    add_state(next[to], std::move(s), m_partition[to], m_cfg.blocks[to].loop != kNone);
                 }
             }
         }
@@ -369,7 +370,7 @@ class Analysis {
     bool propagate(std::size_t t, States incoming) {
         States merged = m_in[t];
         for (State& s : incoming) {
-            add_state(merged, std::move(s), m_partition[t]);
+            add_state(merged, std::move(s), m_partition[t], m_cfg.blocks[t].loop != kNone);
         }
         if (m_loop_of_head[t] != kNone && ++m_visits[t] > kJoinsBeforeWidening) {
             for (State& s : merged) {
