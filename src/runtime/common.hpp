@@ -81,10 +81,7 @@ class SpinLockRef {
 [[nodiscard]] constexpr std::size_t percpu_stride(std::uint32_t value_size) noexcept { return round_up8(value_size); }
 
 /// Whether the kind keeps one value per slot.
-[[nodiscard]] constexpr bool is_percpu(platform::MapKind kind) noexcept {
-    return kind == platform::MapKind::percpu_hash || kind == platform::MapKind::percpu_array ||
-           kind == platform::MapKind::lru_percpu_hash;
-}
+[[nodiscard]] constexpr bool is_percpu(platform::MapKind kind) noexcept { return platform::is_per_cpu(kind); }
 
 /// Linux's check of update flags: bpf_f_lock needs a spin lock embpf does not support, and anything above bpf_exist
 /// (bpf_noexist | bpf_exist included) is invalid.

@@ -265,11 +265,9 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
         if (m.kind == MK::ringbuf) {
             return m.max_entries; // its size in bytes
         }
-        const bool per_cpu = m.kind == MK::percpu_array || m.kind == MK::percpu_hash || m.kind == MK::lru_percpu_hash;
-        const std::uint64_t value = std::uint64_t{m.value_size} * (per_cpu ? std::max<std::uint32_t>(m.slots, 1) : 1);
-        const bool hashed = m.kind == MK::hash || m.kind == MK::lru_hash || m.kind == MK::percpu_hash ||
-                            m.kind == MK::lru_percpu_hash || m.kind == MK::hash_of_maps || m.kind == MK::lpm_trie;
-        const std::uint64_t element = hashed ? std::uint64_t{m.key_size} + value + 64 : value;
+        const std::uint64_t value =
+            std::uint64_t{m.value_size} * (platform::is_per_cpu(m.kind) ? std::max<std::uint32_t>(m.slots, 1) : 1);
+        const std::uint64_t element = platform::is_hashed(m.kind) ? std::uint64_t{m.key_size} + value + 64 : value;
         return element * std::max<std::uint32_t>(m.max_entries, 1);
     };
     for (const MapDescriptor& m : maps) {
@@ -1375,10 +1373,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             break;
         }
     }
-    if (map != nullptr && m_far &&
-        (map->kind == MK::hash || map->kind == MK::lru_hash || map->kind == MK::percpu_hash ||
-         map->kind == MK::lru_percpu_hash || map->kind == MK::hash_of_maps || map->kind == MK::lpm_trie ||
-         map->kind == MK::array_of_maps)) {
+    if (map != nullptr && m_far && (platform::is_hashed(map->kind) || map->kind == MK::array_of_maps)) {
         // A hashed map's bucket, then its element, may each miss the caches (an array of maps: its entry).
         covers(static_cast<Bound>(8 * platform::kFarAccessCost * (map->kind == MK::array_of_maps ? 1 : 2)));
     }

@@ -207,6 +207,18 @@ enum class MapKind : std::uint8_t {
     return static_cast<std::uint8_t>(kind) <= static_cast<std::uint8_t>(MapKind::perf_event_array);
 }
 
+/// Whether maps of `kind` keep one value per execution slot.
+[[nodiscard]] constexpr bool is_per_cpu(MapKind kind) noexcept {
+    return kind == MapKind::percpu_hash || kind == MapKind::percpu_array || kind == MapKind::lru_percpu_hash;
+}
+
+/// Whether maps of `kind` find a key by hashing or walking (a bucket, then elements that carry their key), rather
+/// than by indexing.
+[[nodiscard]] constexpr bool is_hashed(MapKind kind) noexcept {
+    return kind == MapKind::hash || kind == MapKind::lru_hash || kind == MapKind::percpu_hash ||
+           kind == MapKind::lru_percpu_hash || kind == MapKind::hash_of_maps || kind == MapKind::lpm_trie;
+}
+
 /// One entry of a platform's map-type numbering. `kind` is empty for types the platform has and embpf does not
 /// implement (Linux's devmap, sockmap, ...): they are known by name so that errors can say which one it was.
 struct MapType {
