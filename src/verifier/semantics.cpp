@@ -280,6 +280,32 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
         total = total > ~std::uint64_t{0} - bytes ? ~std::uint64_t{0} : total + bytes;
     }
     m_far = total >= platform::kFarMemoryBytes;
+    auto same_contents = [](const MapDescriptor& a, const MapDescriptor& b) {
+        return a.kind == b.kind && a.key_size == b.key_size && a.value_size == b.value_size &&
+               a.read_only == b.read_only && a.frozen_value == b.frozen_value && a.slots == b.slots &&
+               a.any_size == b.any_size;
+    };
+    auto alike = [&](const MapDescriptor& a, const MapDescriptor& b) {
+        if (!same_contents(a, b)) {
+            return false;
+        }
+        if (a.inner == b.inner) {
+            return true;
+        }
+        // Templates of maps of maps: alike if they hold no maps themselves.
+        return a.inner && b.inner && *a.inner < maps.size() && *b.inner < maps.size() &&
+               same_contents(maps[*a.inner], maps[*b.inner]) && !maps[*a.inner].inner && !maps[*b.inner].inner;
+    };
+    m_alike.resize(maps.size());
+    for (std::size_t i = 0; i < maps.size(); ++i) {
+        m_alike[i] = static_cast<std::uint32_t>(i);
+        for (std::size_t j = 0; j < i; ++j) {
+            if (alike(maps[i], maps[j])) {
+                m_alike[i] = static_cast<std::uint32_t>(j);
+                break;
+            }
+        }
+    }
     for (std::size_t pc = 0; pc < code.size(); ++pc) {
         if (isa::is_branch(code[pc].opcode)) {
             const std::int64_t to = static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(code[pc]);

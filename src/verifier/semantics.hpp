@@ -47,6 +47,10 @@ class Semantics {
     void set_cost_sink(std::uint64_t* sink) noexcept { m_cost = sink; }
 
     [[nodiscard]] State initial() const;
+    /// For each map, the least index of a map the semantics cannot tell from it: the same kind, key and value sizes,
+    /// per-CPU slots, rights, constant value and inner template (alike itself). Only the number of entries may differ,
+    /// which counts in the far-memory judgement of all maps together, never per map.
+    [[nodiscard]] AlikeMaps alike_maps() const noexcept { return m_alike; }
     /// Any instruction that is not a jump, an exit or a local call.
     void step(State& state, std::size_t pc) const;
     /// A conditional jump, taken or not; the state becomes bottom when that cannot happen.
@@ -105,6 +109,7 @@ class Semantics {
     const platform::Platform& m_platform;
     const platform::ProgramType& m_type;
     std::span<const MapDescriptor> m_maps;
+    std::vector<std::uint32_t> m_alike;
     std::vector<std::optional<MapLoad>> m_loads;
     std::vector<Finding>* m_sink = nullptr;
     std::uint64_t* m_cost = nullptr;

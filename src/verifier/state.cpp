@@ -23,18 +23,31 @@ Type merge_types(const Type& a, const Type& b) {
 
 // Aligns the registers, saved registers and cells of two states before their zones are combined: what differs is
 // made the same in both (and its variable forgotten), so that the zones speak of the same things.
-void align(State& a, State& b) {
+void align(State& a, State& b, AlikeMaps alike) {
+    // Pointers into one region, or into the maps (values) of two alike maps: the offset survives.
+    auto same_region = [&](const Type& x, const Type& y) {
+        if (x.kind != y.kind || !x.is_pointer()) {
+            return false;
+        }
+        return x.aux == y.aux || ((x.kind == Kind::map || x.kind == Kind::shared) && x.aux < alike.size() &&
+                                  y.aux < alike.size() && alike[x.aux] == alike[y.aux]);
+    };
+    // Null on one path is null on the joined one, and pointers into different objects (different maps are different
+    // objects) point into some object.
+    auto merge_region = [](Type& x, const Type& y) {
+        x.nullable = x.nullable || y.nullable;
+        if (x.object != y.object || x.aux != y.aux) {
+            x.object = kSomeObject;
+        }
+        x.aux = std::min(x.aux, y.aux);
+    };
     auto align_type = [&](Type& x, Type& y, Var var) {
         if (x == y) {
             return;
         }
-        if (x.kind == y.kind && x.aux == y.aux && x.is_pointer()) {
-            // The same region: the offset survives; null on one path is null on the joined one, and pointers into
-            // different objects point into some object.
-            x.nullable = y.nullable = x.nullable || y.nullable;
-            if (x.object != y.object) {
-                x.object = y.object = kSomeObject;
-            }
+        if (same_region(x, y)) {
+            merge_region(x, y);
+            y = x;
             return;
         }
         x = y = merge_types(x, y);
@@ -61,12 +74,9 @@ void align(State& a, State& b) {
         }
         if (*other == cell) {
             kept.push_back(cell);
-        } else if (other->type.kind == cell.type.kind && other->type.aux == cell.type.aux && cell.type.is_pointer()) {
+        } else if (same_region(cell.type, other->type)) {
             Cell merged = cell;
-            merged.type.nullable = cell.type.nullable || other->type.nullable;
-            if (cell.type.object != other->type.object) {
-                merged.type.object = kSomeObject;
-            }
+            merge_region(merged.type, other->type);
             kept.push_back(merged);
         }
     }
@@ -117,7 +127,7 @@ bool State::same_shape(const State& other) const noexcept {
     return i == cells.size() && j == other.cells.size();
 }
 
-State join(const State& a, const State& b) {
+State join(const State& a, const State& b, AlikeMaps alike) {
     if (a.bottom()) {
         return b;
     }
@@ -126,12 +136,12 @@ State join(const State& a, const State& b) {
     }
     State x = a;
     State y = b;
-    align(x, y);
+    align(x, y, alike);
     x.zone = Zone::join(x.zone, y.zone);
     return x;
 }
 
-State widen(const State& old, const State& next, std::span<const Bound> thresholds) {
+State widen(const State& old, const State& next, std::span<const Bound> thresholds, AlikeMaps alike) {
     if (old.bottom()) {
         return next;
     }
@@ -140,7 +150,7 @@ State widen(const State& old, const State& next, std::span<const Bound> threshol
     }
     State x = old;
     State y = next;
-    align(x, y);
+    align(x, y, alike);
     x.zone = Zone::widen(x.zone, y.zone, thresholds, kLoopDownVar);
     return x;
 }
@@ -198,13 +208,13 @@ std::size_t distance(const State& a, const State& b, std::span<const Var> partit
 
 } // namespace
 
-void add_state(States& set, State state, std::span<const Var> partition, bool in_loop) {
+void add_state(States& set, State state, std::span<const Var> partition, bool in_loop, AlikeMaps alike) {
     if (state.bottom()) {
         return;
     }
     for (State& existing : set) {
         if (existing.same_shape(state) && same_partition(existing, state, partition)) {
-            existing = join(existing, state);
+            existing = join(existing, state, alike);
             return;
         }
     }
@@ -225,7 +235,7 @@ void add_state(States& set, State state, std::span<const Var> partition, bool in
                 }
             }
         }
-        set[best_i] = join(set[best_i], set[best_j]);
+        set[best_i] = join(set[best_i], set[best_j], alike);
         set.erase(set.begin() + static_cast<std::ptrdiff_t>(best_j));
     }
 }

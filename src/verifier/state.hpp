@@ -111,10 +111,16 @@ struct State {
     friend bool operator==(const State&, const State&) = default;
 };
 
+/// Maps the verifier cannot tell apart: `alike[i]` is the least index of a map whose kind, sizes, inner template and
+/// rights equal map i's (Semantics::alike_maps). A register that holds one of two alike maps on two paths, or points
+/// into a value of either, keeps a usable type when the paths join: the lesser index, and some object of it (the two
+/// maps are different objects). Empty: every map is alike only itself.
+using AlikeMaps = std::span<const std::uint32_t>;
+
 /// The least state above both (types that differ become invalid or uninitialized).
-[[nodiscard]] State join(const State& a, const State& b);
+[[nodiscard]] State join(const State& a, const State& b, AlikeMaps alike = {});
 /// Widening of two states of the same shape.
-[[nodiscard]] State widen(const State& old, const State& next, std::span<const Bound> thresholds);
+[[nodiscard]] State widen(const State& old, const State& next, std::span<const Bound> thresholds, AlikeMaps alike = {});
 
 /// A disjunction of states, at most kMaxShapes of them.
 inline constexpr std::size_t kMaxShapes = 12;
@@ -124,7 +130,8 @@ using States = std::vector<State>;
 /// after a packet check and `r3 = -22` after its failure stay apart until the branch on r3 separates them).
 /// Over kMaxShapes, the two states that differ least are joined; with `in_loop`, the two last (a choice that depends on
 /// the states can change from one round of a loop to the next, and the analysis would not converge).
-void add_state(States& set, State state, std::span<const Var> partition = {}, bool in_loop = false);
+void add_state(States& set, State state, std::span<const Var> partition = {}, bool in_loop = false,
+               AlikeMaps alike = {});
 
 [[nodiscard]] std::string to_string(const State& state);
 [[nodiscard]] std::string type_name(const Type& type);

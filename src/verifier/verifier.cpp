@@ -146,7 +146,8 @@ class Analysis {
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 for (State& s : outs[e]) {
                     const std::size_t to = m_cfg.blocks[b].successors[e].to;
-                    add_state(next[to], std::move(s), m_partition[to], m_cfg.blocks[to].loop != kNone);
+                    add_state(next[to], std::move(s), m_partition[to], m_cfg.blocks[to].loop != kNone,
+                              m_sem.alike_maps());
                 }
             }
         }
@@ -370,13 +371,13 @@ class Analysis {
     bool propagate(std::size_t t, States incoming) {
         States merged = m_in[t];
         for (State& s : incoming) {
-            add_state(merged, std::move(s), m_partition[t], m_cfg.blocks[t].loop != kNone);
+            add_state(merged, std::move(s), m_partition[t], m_cfg.blocks[t].loop != kNone, m_sem.alike_maps());
         }
         if (m_loop_of_head[t] != kNone && ++m_visits[t] > kJoinsBeforeWidening) {
             for (State& s : merged) {
                 for (const State& old : m_in[t]) {
                     if (old.same_shape(s)) {
-                        s = widen(old, s, m_thresholds);
+                        s = widen(old, s, m_thresholds, m_sem.alike_maps());
                         break;
                     }
                 }
