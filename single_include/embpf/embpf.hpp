@@ -880,6 +880,10 @@ enum class FieldKind : std::uint8_t {
     packet_meta,  ///< a pointer to the metadata in front of the packet (meta <= start)
 };
 
+/// The most bytes of metadata a context's packet_meta field may point to in front of its data (Linux's skb metadata
+/// length is one byte).
+inline constexpr std::uint32_t kMaxPacketMetaSize = 255;
+
 /// One accessible field of a context struct. Accesses must stay inside one field.
 struct ContextField {
     std::uint32_t offset = 0;
@@ -897,7 +901,9 @@ struct ContextDescriptor {
     std::uint32_t size = 0;
     std::int32_t data = -1;     ///< offset of the packet_start field, or -1
     std::int32_t data_end = -1; ///< offset of the packet_end field, or -1
-    std::int32_t meta = -1;     ///< offset of the packet_meta field, or -1
+    /// Offset of the packet_meta field, or -1. The metadata lies right in front of the data, at most
+    /// kMaxPacketMetaSize bytes of it; a host without metadata leaves the field 0 and the entry sets it to data.
+    std::int32_t meta = -1;
     /// The width of the packet pointer fields: 8 where they are real 64-bit pointers (eBPF for Windows' xdp_md_t,
     /// Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data, xdp_md::data) that the kernel
     /// rewrites into pointer loads. A load of that width from such a field yields a packet pointer.

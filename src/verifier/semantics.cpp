@@ -360,7 +360,7 @@ State Semantics::initial() const {
     s.zone.set(kOpenRecords, constant(0));
     const platform::ContextDescriptor& ctx = m_type.context;
     if (ctx.data >= 0 && ctx.data_end >= 0) {
-        s.zone.set(kPacketSize, {0, m_type.max_data_size}); // every entry point refuses a longer one
+        set_packet_bounds(s);
     }
     return s;
 }
@@ -387,6 +387,15 @@ bool Semantics::usable(State& s, std::size_t pc, int r) const {
         return false;
     }
     return true;
+}
+
+void Semantics::set_packet_bounds(State& s) const {
+    // Every entry point refuses a longer packet, and metadata that is not right in front of the data and at most
+    // platform::kMaxPacketMetaSize long (a type without the field has none).
+    s.zone.forget(kPacketSize);
+    s.zone.set(kPacketSize, {0, m_type.max_data_size});
+    s.zone.forget(kMetaOffset);
+    s.zone.set(kMetaOffset, {m_type.context.meta >= 0 ? -Bound{platform::kMaxPacketMetaSize} : 0, 0});
 }
 
 void Semantics::set_number(State& s, int r, Interval range) const {
@@ -492,9 +501,17 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
         end_add = k;
     }
     bool ok = true;
-    // Lower: offset + k >= low.
+    // Lower: offset + k >= low (the packet: >= data_meta - data, 0 for a type without metadata).
     const Interval o = s.zone.interval(off);
-    if (o.lo == kNegInf || add_bounds(o.lo, k) < low) {
+    if (t.kind == Kind::packet && m_type.context.meta >= 0) {
+        if (add_bounds(s.zone.diff_ub(kMetaOffset, off), -k) > 0) {
+            report(pc, "Lower bound must be at least data_meta", assertion);
+            ok = false;
+            if (!s.zone.constrain(kMetaOffset, off, k)) {
+                return false;
+            }
+        }
+    } else if (o.lo == kNegInf || add_bounds(o.lo, k) < low) {
         report(pc, "Lower bound must be at least " + low_text, assertion);
         ok = false;
         if (!s.zone.constrain(kZero, off, add_bounds(k, -low))) {
@@ -1021,16 +1038,11 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 set_number(s, dst, result);
                 return;
             }
-            if (field->kind == platform::FieldKind::packet_meta) {
-                // The runtime does not vouch for a metadata area in front of the packet: no access to it.
-                report(pc, "Context field " + field->name + " is not supported",
-                       "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
-                set_number(s, dst, result);
-                return;
-            }
             s.regs[dst] = {Kind::packet, false, 0};
             if (field->kind == platform::FieldKind::packet_start) {
                 s.zone.set(reg_var(dst), constant(0));
+            } else if (field->kind == platform::FieldKind::packet_meta) {
+                s.zone.assign(reg_var(dst), kMetaOffset, 0);
             } else {
                 s.zone.assign(reg_var(dst), kPacketSize, 0);
             }
@@ -1423,8 +1435,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         // A packet moved or resized: pointers into it are stale, and nothing learned of its size holds.
         invalidate(s, Kind::packet, kMovedPacket);
         if (m_type.context.data >= 0 && m_type.context.data_end >= 0) {
-            s.zone.forget(kPacketSize);
-            s.zone.set(kPacketSize, {0, m_type.max_data_size});
+            set_packet_bounds(s);
         }
     }
     for (std::size_t i = 0; i < count; ++i) {

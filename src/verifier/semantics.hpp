@@ -67,6 +67,7 @@ class Semantics {
     void report(std::size_t pc, std::string message, std::string assertion = {}) const;
     void warn(std::size_t pc, std::string message) const;
     bool usable(State& s, std::size_t pc, int r) const;
+    void set_packet_bounds(State& s) const;
     void alu(State& s, std::size_t pc, const isa::Instruction& ins) const;
     void load(State& s, std::size_t pc, const isa::Instruction& ins) const;
     void store(State& s, std::size_t pc, const isa::Instruction& ins) const;

@@ -119,6 +119,80 @@ TEST_CASE("entry: the data range must be ordered, above 64 KiB and at most max_d
     CHECK(contains(low.error().message, "context pointer 0x2000 is below 65536"));
 }
 
+TEST_CASE("entry: data_meta is metadata right in front of data, 0 when there is none") {
+    const Object object = load(kTail + "/packet_meta.o", &platform::linux());
+    const Program program = object.program("read_meta").value();
+    REQUIRE(program.verified());
+    struct LinuxXdp {
+        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
+    };
+    // 16 bytes of room, then 32 of packet.
+    const testing_packets::LowPacket memory(48);
+    REQUIRE(memory.data() != nullptr);
+    const std::uint32_t word = 0x11223344;
+    std::memcpy(memory.data() + 8, &word, sizeof word);
+    const std::uint32_t data = memory.start() + 16;
+    auto seen = [&](std::uint32_t key) {
+        auto value = object.map("seen")->lookup({reinterpret_cast<const std::uint8_t*>(&key), sizeof key});
+        REQUIRE(value.has_value());
+        REQUIRE(value->has_value());
+        std::uint64_t out = 0;
+        std::memcpy(&out, (*value)->data(), sizeof out);
+        return out;
+    };
+    for (bool checked : {false, true}) {
+        CAPTURE(checked);
+        auto run = [&](LinuxXdp& ctx) -> Result<std::uint64_t> {
+            if (!checked) {
+                return program.run(&ctx, sizeof ctx);
+            }
+            auto outcome = program.run_checked(&ctx, sizeof ctx, 1'000'000);
+            if (!outcome) {
+                return std::move(outcome).error();
+            }
+            return outcome->r0;
+        };
+        // No metadata: the field is data for the run, and 0 again after it.
+        LinuxXdp none{data, memory.end(), 0, 1, 0, 0};
+        auto r0 = run(none);
+        REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+        CHECK(*r0 == 2);
+        CHECK(none.data_meta == 0);
+        CHECK(seen(0) == 0);
+        CHECK(seen(1) == ~std::uint64_t{0});
+        // The same context for the next packet.
+        none.data -= 4;
+        r0 = run(none);
+        REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+        CHECK(seen(0) == 0);
+        // Eight bytes of metadata: the program reads its first word.
+        LinuxXdp eight{data, memory.end(), data - 8, 1, 0, 0};
+        r0 = run(eight);
+        REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+        CHECK(seen(0) == 8);
+        CHECK(seen(1) == word);
+        // Metadata behind data, too long, or in the first 64 KiB: refused before the program runs.
+        struct Row {
+            const char* what;
+            std::uint32_t meta;
+            const char* error;
+        };
+        const Row rows[] = {
+            {"past data", data + 1, "is not at most 255 bytes in front of data"},
+            {"256 bytes", data - 256, "is not at most 255 bytes in front of data"},
+            {"far in front of data", 0x10000, "is not at most 255 bytes in front of data"},
+        };
+        for (const Row& row : rows) {
+            CAPTURE(row.what);
+            LinuxXdp ctx{data, memory.end(), row.meta, 1, 0, 0};
+            auto refused = run(ctx);
+            REQUIRE_FALSE(refused.has_value());
+            CHECK(contains(refused.error().message, row.error));
+            CHECK(ctx.data_meta == row.meta);
+        }
+    }
+}
+
 TEST_CASE("entry: run_checked runs verified programs in the checked interpreter too") {
     const Object object = load(kSeeds + "/myxdp_stage3.o");
     const Program program = object.program(object.program_names().at(0)).value();

@@ -208,7 +208,7 @@ TEST_CASE("verifier asm: each region's bounds") {
         out:
             r0 = 1
             exit)",
-            rejected(5, "Lower bound must be at least 0")),
+            rejected(5, "Lower bound must be at least data_meta")),
         row("packet: an unbounded offset", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 0)
             r3 = *(u64 *)(r1 + 8)
@@ -1885,11 +1885,58 @@ TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions
             r0 = 1
             exit)",
             rejected(3, "Context offset is not a constant", "r1.offset is constant")),
-        row("xdp on Windows: the metadata pointer", windows_xdp, {}, R"(
+        // The metadata lies in front of the data: [data_meta, data) once compared, never below data_meta.
+        row("xdp on Windows: metadata checked against data", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 16)
+            r3 = *(u64 *)(r1 + 0)
+            r4 = r2
+            r4 += 4
+            if r4 > r3 goto out
+            r0 = *(u32 *)(r2 + 0)
+            *(u32 *)(r2 + 0) = r0
+        out:
             r0 = 1
             exit)",
-            rejected(0, "Context field data_meta is not supported", "ctx_field(16, 8)")),
+            accepted(9)),
+        row("xdp on Windows: metadata read without a check", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 16)
+            r0 = *(u32 *)(r2 + 0)
+            r0 = 1
+            exit)",
+            rejected(1, "Upper bound must be at most packet_size", "valid_access(r2.offset, width=4)")),
+        row("xdp on Windows: one byte below the metadata", windows_xdp, {}, R"(
+            r2 = *(u64 *)(r1 + 16)
+            r3 = *(u64 *)(r1 + 0)
+            r4 = r2
+            r4 += 4
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 - 1)
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Lower bound must be at least data_meta", "valid_access(r2.offset-1, width=1)")),
+        row("xdp on Linux: metadata read past data", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 8)
+            r3 = *(u32 *)(r1 + 0)
+            r4 = r2
+            r4 += 4
+            if r4 > r3 goto out
+            r0 = *(u64 *)(r2 + 0)
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "Upper bound must be at most packet_size", "valid_access(r2.offset, width=8)")),
+        row("bind on Windows: no metadata, data offsets from 0", windows_bind, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += 4
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 - 1)
+        out:
+            r0 = 0
+            exit)",
+            rejected(5, "Lower bound must be at least 0", "valid_access(r2.offset-1, width=1)")),
         row("a ring buffer record written after its submission", linux_xdp, {ringbuf_map()}, R"(
             r1 = map_by_idx(0) ll
             r2 = 16
