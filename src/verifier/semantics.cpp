@@ -1011,6 +1011,26 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
         return;
     }
     const Interval o = s.zone.interval(reg_var(src));
+    if (t.kind == Kind::shared && m_maps[t.aux].read_only && o.singleton()) {
+        // A frozen value (.rodata, which nothing writes after load) holds what the object was loaded with: a
+        // configuration constant such as Cilium's Ethernet header length bounds the accesses it guards.
+        const std::vector<std::uint8_t>& value = m_maps[t.aux].frozen_value;
+        const Bound at = o.lo + k;
+        if (at >= 0 && at + width <= static_cast<Bound>(value.size())) {
+            std::uint64_t bits_loaded = 0;
+            for (Bound i = width - 1; i >= 0; --i) {
+                bits_loaded = (bits_loaded << 8) | value[static_cast<std::size_t>(at + i)];
+            }
+            if (sign && width < 8 && (bits_loaded >> (8 * width - 1)) != 0) {
+                bits_loaded |= ~std::uint64_t{0} << (8 * width); // sign-extended
+            }
+            const auto number = static_cast<Bound>(bits_loaded);
+            if (number != kInf && number != kNegInf && number != std::numeric_limits<std::int64_t>::min()) {
+                set_number(s, dst, constant(number));
+                return;
+            }
+        }
+    }
     if (t.kind == Kind::ctx) {
         const platform::ContextDescriptor& ctx = m_type.context;
         if (!o.singleton()) {

@@ -601,6 +601,58 @@ TEST_CASE("verifier asm: initialization, null checks, context fields and read-on
             r0 = 0
             exit)",
             rejected(1, "Context field operation is read-only", "writable(ctx.operation)")),
+        // A frozen value holds what the object was loaded with: byte 6 of rodata_map() is 'a' (97), byte 3 is 'd'
+        // (100), so a packet checked that long may be read that far; the same load from a writable value says nothing.
+        row("a configuration constant from a read-only value bounds a packet access", windows_xdp, {rodata_map()},
+            R"(
+            r5 = map_value_by_idx(0, 0) ll
+            r5 = *(u8 *)(r5 + 6)
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += r5
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 96)
+        out:
+            r0 = 1
+            exit)",
+            accepted(10)),
+        row("a configuration constant from a read-only value: one byte too far", windows_xdp, {rodata_map()}, R"(
+            r5 = map_value_by_idx(0, 0) ll
+            r5 = *(u8 *)(r5 + 6)
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += r5
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 97)
+        out:
+            r0 = 1
+            exit)",
+            rejected(8, "Upper bound must be at most packet_size", "valid_access(r2.offset+97, width=1)")),
+        row("a constant from a read-only value: little-endian, all eight bytes", windows_xdp, {rodata_map()}, R"(
+            r5 = map_value_by_idx(0, 0) ll
+            r5 = *(u64 *)(r5 + 2)
+            r6 = 0x61616161000a6425 ll
+            if r5 == r6 goto out
+            r0 = *(u64 *)(r10 + 8)
+        out:
+            r0 = 1
+            exit)",
+            accepted(6)),
+        row("a number from a writable value is not known", windows_xdp, {array_map()}, R"(
+            r5 = map_value_by_idx(0, 0) ll
+            r5 = *(u8 *)(r5 + 6)
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 8)
+            r4 = r2
+            r4 += r5
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 96)
+        out:
+            r0 = 1
+            exit)",
+            rejected(8, "Upper bound must be at most packet_size", "valid_access(r2.offset+96, width=1)")),
         row("a store into a read-only map value", windows_xdp, {rodata_map()}, R"(
             r1 = map_value_by_idx(0, 0) ll
             *(u64 *)(r1 + 0) = 0
