@@ -280,6 +280,9 @@ std::string to_string(const State& state) {
         if (v == kPacketSize) {
             return "packet_size";
         }
+        if (v == kMetaOffset) {
+            return "meta_offset";
+        }
         if (v == kOpenRecords) {
             return "open_records";
         }
