@@ -54,6 +54,42 @@ bool sets_constant(std::span<const isa::Instruction> code, const Block& block, s
     return constant;
 }
 
+// The register whose value at the block's entry the value of `r` at its last instruction comes from, through copies
+// and operations with constants (`r4 <<= 32; r1 = r4; r1 >>= 32; if r1 == 0`: r4), or nullopt when anything else
+// writes it first.
+std::optional<std::uint8_t> entry_register(std::span<const isa::Instruction> code, const Block& block, std::uint8_t r) {
+    std::vector<std::size_t> pcs;
+    for (std::size_t pc = block.first; pc < block.last; pc += isa::is_lddw(code[pc]) ? 2 : 1) {
+        pcs.push_back(pc);
+    }
+    for (auto it = pcs.rbegin(); it != pcs.rend(); ++it) {
+        const isa::Instruction& ins = code[*it];
+        const std::uint8_t cls = isa::op_class(ins.opcode);
+        if (ins.opcode == isa::op::CALL_OP) {
+            if (r <= 5) {
+                return std::nullopt;
+            }
+            continue;
+        }
+        if ((cls == isa::op::LDX || cls == isa::op::LD) && ins.dst == r) {
+            return std::nullopt;
+        }
+        if ((cls != isa::op::ALU && cls != isa::op::ALU64) || ins.dst != r) {
+            continue;
+        }
+        const bool from_register = isa::op_source(ins.opcode) == isa::op::X;
+        if (isa::op_code(ins.opcode) == isa::op::MOV) {
+            if (!from_register || ins.offset != 0) {
+                return std::nullopt; // a constant (or a sign extension)
+            }
+            r = ins.src;
+        } else if (from_register) {
+            return std::nullopt;
+        }
+    }
+    return r;
+}
+
 class Analysis {
   public:
     Analysis(const Cfg& cfg, std::span<const isa::Instruction> code, Semantics& semantics, const Options& options)
@@ -91,15 +127,20 @@ class Analysis {
                 !isa::is_branch(last.opcode) || last.opcode == isa::op::JA_OP || last.opcode == isa::op::JA32_OP) {
                 continue;
             }
-            auto flag = [&](std::uint8_t r) {
-                return std::any_of(cfg.blocks[b].predecessors.begin(), cfg.blocks[b].predecessors.end(),
-                                   [&](std::size_t p) { return sets_constant(code, cfg.blocks[p], r); });
+            // The flag may reach the test through copies and shifts (`r1 = r4; r1 <<= 32; r1 >>= 32`): the register
+            // it comes from at the block's entry partitions.
+            auto flag = [&](std::uint8_t tested) {
+                const std::optional<std::uint8_t> r = entry_register(code, cfg.blocks[b], tested);
+                if (r &&
+                    std::any_of(cfg.blocks[b].predecessors.begin(), cfg.blocks[b].predecessors.end(),
+                                [&](std::size_t p) { return sets_constant(code, cfg.blocks[p], *r); }) &&
+                    std::find(m_partition[b].begin(), m_partition[b].end(), reg_var(*r)) == m_partition[b].end()) {
+                    m_partition[b].push_back(reg_var(*r));
+                }
             };
-            if (flag(last.dst)) {
-                m_partition[b].push_back(reg_var(last.dst));
-            }
-            if (isa::op_source(last.opcode) == isa::op::X && last.src != last.dst && flag(last.src)) {
-                m_partition[b].push_back(reg_var(last.src));
+            flag(last.dst);
+            if (isa::op_source(last.opcode) == isa::op::X && last.src != last.dst) {
+                flag(last.src);
             }
         }
     }

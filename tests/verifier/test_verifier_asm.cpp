@@ -1694,6 +1694,46 @@ TEST_CASE("verifier asm: clang's packet patterns") {
             r0 = 2
             exit)",
             rejected(9, "Upper bound must be at most packet_size", "valid_access(r4.offset, width=8)")),
+        // The flag reaches its test through a copy and shifts (clang's sign extension of an int result).
+        row("a packet check carried by a flag, shifted and copied before its test", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 4)
+            r1 = *(u32 *)(r1 + 0)
+            r4 = r1
+            r1 += 4
+            if r1 > r2 goto fail
+            r3 = 0
+            goto check
+        fail:
+            r3 = -22
+        check:
+            r3 <<= 32
+            r5 = r3
+            r5 >>= 32
+            if r5 != 0 goto out
+            r0 = *(u32 *)(r4 + 0)
+        out:
+            r0 = 2
+            exit)",
+            accepted(14)),
+        // Anything else written to the tested register in between breaks the chain: the paths join.
+        row("a flag replaced by a load before its test", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 4)
+            r6 = *(u32 *)(r1 + 0)
+            r4 = r6
+            r6 += 4
+            if r6 > r2 goto fail
+            r3 = 0
+            goto check
+        fail:
+            r3 = -22
+        check:
+            r3 = *(u32 *)(r1 + 12)
+            if w3 != 0 goto out
+            r0 = *(u32 *)(r4 + 0)
+        out:
+            r0 = 2
+            exit)",
+            rejected(10, "Upper bound must be at most packet_size", "valid_access(r4.offset, width=4)")),
         row("a 32-bit comparison of constants is decided by their low 32 bits", linux_xdp, {}, R"(
             r3 = -22
             if w3 == 0 goto never
