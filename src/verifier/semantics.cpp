@@ -1063,6 +1063,7 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 s.zone.set(reg_var(dst), constant(0));
             } else if (field->kind == platform::FieldKind::packet_meta) {
                 s.zone.assign(reg_var(dst), kMetaOffset, 0);
+                m_reads_meta = true;
             } else {
                 s.zone.assign(reg_var(dst), kPacketSize, 0);
             }
@@ -1293,7 +1294,41 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         case platform::ArgKind::none: break;
         case platform::ArgKind::anything:
             if (helper->reads_host_memory && t.is_pointer() && t.kind != Kind::map && t.kind != Kind::func) {
-                break; // probe_read* reads the address it is given, whatever it is: a pointer is one
+                // probe_read* reads the address it is given. A pointer the program holds is read as its memory is:
+                // as many bytes as the size argument before it, inside its region, written, no spilled pointer among
+                // them, and never the context (whose fields hold the host's pointers).
+                int size_reg = -1;
+                for (std::size_t j = 0; j < i; ++j) {
+                    if (helper->args[j] == platform::ArgKind::const_size ||
+                        helper->args[j] == platform::ArgKind::const_size_or_zero) {
+                        size_reg = static_cast<int>(j) + 1;
+                    }
+                }
+                if (size_reg < 0 || s.regs[size_reg].kind != Kind::number) {
+                    report(pc, reg(r) + " must be a number", reg(r) + ".type == number");
+                    break;
+                }
+                if (t.kind == Kind::ctx) {
+                    // The context: only bytes of readable number fields (a tracing program's saved registers),
+                    // at a known offset and size; never a pointer field or the padding between fields.
+                    const Interval n = s.zone.interval(reg_var(size_reg));
+                    bool fields = v.singleton() && n.singleton() && v.lo >= 0 && n.lo >= 0 &&
+                                  v.lo + n.lo <= static_cast<Bound>(m_type.context.size);
+                    for (Bound at = v.lo; fields && at < v.lo + n.lo;) {
+                        const platform::ContextField* field =
+                            m_type.context.field_at(static_cast<std::uint32_t>(at), 1);
+                        fields = field != nullptr && field->readable && field->kind == platform::FieldKind::scalar;
+                        at = fields ? static_cast<Bound>(field->offset + field->size) : at;
+                    }
+                    if (!fields) {
+                        report(pc, reg(r) + " must point to number fields of the context, at a known offset and size",
+                               "ctx_fields(" + reg(r) + ", " + reg(size_reg) + ")");
+                    }
+                    covers(n.hi);
+                    break;
+                }
+                check_memory(s, pc, r, 0, {0, size_reg}, false, true, 0);
+                break;
             }
             [[fallthrough]];
         case platform::ArgKind::const_size:

@@ -1243,6 +1243,60 @@ TEST_CASE("verifier asm: helper arguments and availability") {
             r0 = 0
             exit)",
             accepted(8)),
+        // A pointer the program holds is read as its memory is: written bytes, no spilled pointer, inside the region.
+        row("Linux kprobe: probe_read from stack never written", linux_kprobe, {}, R"(
+            r3 = r10
+            r3 += -512
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 4
+            r0 = 0
+            exit)",
+            rejected(5, "Stack content is not initialized", "initialized(r10-512, width=16)")),
+        row("Linux kprobe: probe_read from above the frame", linux_kprobe, {}, R"(
+            r3 = r10
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 4
+            r0 = 0
+            exit)",
+            rejected(4, "Upper bound must be at most r10", "valid_access(r3.offset, width=r2)")),
+        row("Linux kprobe: probe_read of a spilled pointer", linux_kprobe, {}, R"(
+            *(u64 *)(r10 - 8) = r1
+            r3 = r10
+            r3 += -8
+            r1 = r10
+            r1 += -16
+            r2 = 8
+            call 4
+            r0 = 0
+            exit)",
+            rejected(6, "Reads part of a spilled pointer", "r10-8 holds a pointer")),
+        row("Linux kprobe: probe_read past the context", linux_kprobe, {}, R"(
+            r3 = r1
+            r3 += 160
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 4
+            r0 = 0
+            exit)",
+            rejected(5, "r3 must point to number fields of the context, at a known offset and size",
+                     "ctx_fields(r3, r2)")),
+        row("Linux kprobe: probe_read of written stack", linux_kprobe, {}, R"(
+            r2 = 7
+            *(u64 *)(r10 - 8) = r2
+            r3 = r10
+            r3 += -8
+            r1 = r10
+            r1 += -16
+            r2 = 8
+            call 4
+            r0 = 0
+            exit)",
+            accepted(10)),
         row("Linux kprobe: a map is no address to probe_read", linux_kprobe, {array_map()}, R"(
             r3 = map_by_idx(0) ll
             r1 = r10
