@@ -182,30 +182,14 @@ namespace detail {
 // default vm.mmap_min_addr guarantees), so a pointer below it is no context or packet the host could hand over.
 constexpr std::uint64_t kLowestAddress = 65536;
 
-// A data_meta field the entry set to data because the host left it 0: put back when the run ends, so that a host
-// reusing its context for another packet still means "no metadata".
-struct FilledMeta {
-    std::uint8_t* field = nullptr;
-    std::size_t width = 0;
-    FilledMeta() = default;
-    FilledMeta(const FilledMeta&) = delete;
-    FilledMeta& operator=(const FilledMeta&) = delete;
-    ~FilledMeta() {
-        if (field != nullptr) {
-            std::memset(field, 0, width);
-        }
-    }
-};
-
 // The facts about a context the verifier assumes and cannot see, checked at every entry: the context is as large as
 // the hook's, and its data range [data, data_end) is ordered, lies above the first 64 KiB and is no longer than the
-// type's max_data_size (the verifier's loop bounds rest on it). Where the context has a data_meta field, the metadata
-// [data_meta, data) lies right in front of the data and is at most platform::kMaxPacketMetaSize long; a host without
-// metadata leaves the field 0, and it is set to data for the run (the kernel's data_meta equals data when there is
-// none), which `filled` puts back to 0 when it goes. Returns the range a checked run may use, [data_meta, data_end), if
-// the type has one.
-Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramType& type, void* ctx,
-                                                      std::size_t ctx_size, FilledMeta& filled) {
+// type's max_data_size (the verifier's loop bounds rest on it). For a program that reads data_meta (`reads_meta`), the
+// metadata [data_meta, data) lies right in front of the data and is at most platform::kMaxPacketMetaSize long; other
+// programs never see the field. The entry writes nothing: a context may be shared by runs on other threads. Returns the
+// range a checked run may use ([data_meta, data_end) where data_meta is valid), if the type has one.
+Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramType& type, const void* ctx,
+                                                      std::size_t ctx_size, bool reads_meta) {
     const platform::ContextDescriptor& context = type.context;
     if (ctx_size < context.size) {
         return Error::invalid("a context of " + std::to_string(ctx_size) + " bytes is smaller than the " +
@@ -219,7 +203,7 @@ Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramTyp
     if (context.data < 0 || context.data_end < 0 || (width != 4 && width != 8)) {
         return std::optional<exec::MemoryRegion>();
     }
-    auto* bytes = static_cast<std::uint8_t*>(ctx);
+    const auto* bytes = static_cast<const std::uint8_t*>(ctx);
     for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
         if (field >= 0 && static_cast<std::size_t>(field) + width > ctx_size) {
             return Error::invalid("the " + type.name + " context descriptor places data, data_end or data_meta past " +
@@ -245,19 +229,15 @@ Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramTyp
     }
     std::uint64_t start = data;
     if (context.meta >= 0) {
-        std::memcpy(&start, bytes + context.meta, width);
-        if (start == 0) {
-            start = data; // no metadata
-            std::memcpy(bytes + context.meta, &start, width);
-            filled.field = bytes + context.meta;
-            filled.width = width;
-        } else if (start > data || data - start > platform::kMaxPacketMetaSize) {
-            return Error::invalid("the data_meta pointer " + hex(start) + " of the " + type.name +
+        std::uint64_t meta = 0;
+        std::memcpy(&meta, bytes + context.meta, width);
+        if (meta <= data && data - meta <= platform::kMaxPacketMetaSize && meta >= kLowestAddress) {
+            start = meta;
+        } else if (reads_meta) {
+            return Error::invalid("the data_meta pointer " + hex(meta) + " of the " + type.name +
                                   " context is not at most " + std::to_string(platform::kMaxPacketMetaSize) +
-                                  " bytes in front of data " + hex(data) + " (0 means no metadata)");
-        } else if (start < kLowestAddress) {
-            return Error::invalid("the data_meta pointer " + hex(start) + " of the " + type.name +
-                                  " context is below 65536, where the verifier assumes no object lies");
+                                  " bytes in front of data " + hex(data) +
+                                  ", and the program reads it (without metadata, data_meta is data)");
         }
     }
     return std::optional<exec::MemoryRegion>(
@@ -649,8 +629,7 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
 
 Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
                                                 bool checked) const {
-    detail::FilledMeta filled;
-    auto data = detail::check_entry(*m_state->type, ctx, ctx_size, filled);
+    auto data = detail::check_entry(*m_state->type, ctx, ctx_size, m_state->report.reads_packet_meta);
     if (!data) {
         return in_program(m_state->name, std::move(data).error());
     }
@@ -672,8 +651,7 @@ Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size,
         if (const auto* program = dynamic_cast<const detail::ProgramState*>(next)) {
             // A program unverified (or checked) before may have rewritten the context: the next one, verified or
             // not, is entitled to the data range the host handed over, and to nothing else.
-            detail::FilledMeta unchanged; // the first entry filled it, if anyone did
-            auto again = detail::check_entry(*program->type, ctx, ctx_size, unchanged);
+            auto again = detail::check_entry(*program->type, ctx, ctx_size, program->report.reads_packet_meta);
             if (!again) {
                 return in_program(program->name, std::move(again).error());
             }
@@ -711,8 +689,7 @@ Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size,
 namespace detail {
 
 std::uint64_t ProgramState::run(void* ctx, std::size_t ctx_size) const noexcept {
-    FilledMeta filled;
-    auto data = check_entry(*type, ctx, ctx_size, filled);
+    auto data = check_entry(*type, ctx, ctx_size, report.reads_packet_meta);
     if (!data) {
         return 0;
     }

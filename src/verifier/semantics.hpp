@@ -51,6 +51,8 @@ class Semantics {
     /// per-CPU slots, rights, constant value and inner template (alike itself). Only the number of entries may differ,
     /// which counts in the far-memory judgement of all maps together, never per map.
     [[nodiscard]] AlikeMaps alike_maps() const noexcept { return m_alike; }
+    /// Some reachable instruction loads the context's data_meta field (Report::reads_packet_meta).
+    [[nodiscard]] bool reads_packet_meta() const noexcept { return m_reads_meta; }
     /// Any instruction that is not a jump, an exit or a local call.
     void step(State& state, std::size_t pc) const;
     /// A conditional jump, taken or not; the state becomes bottom when that cannot happen.
@@ -111,6 +113,7 @@ class Semantics {
     const platform::ProgramType& m_type;
     std::span<const MapDescriptor> m_maps;
     std::vector<std::uint32_t> m_alike;
+    mutable bool m_reads_meta = false;
     std::vector<std::optional<MapLoad>> m_loads;
     std::vector<Finding>* m_sink = nullptr;
     std::uint64_t* m_cost = nullptr;

@@ -580,6 +580,7 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
         report.instruction_bound = bounds->instructions;
         report.cost_bound = bounds->cost;
     }
+    report.reads_packet_meta = semantics.reads_packet_meta();
     // Warnings: instructions no run reaches.
     std::vector<bool> covered(code.size());
     for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {

@@ -68,6 +68,9 @@ struct Report {
     /// (platform::helper_call_cost: a call copying a 4 MiB map value counts as 524,289): the bound on its time, which
     /// `LoadOptions::max_instructions` limits and checked runs count their budget in. Set with instruction_bound.
     std::optional<std::uint64_t> cost_bound;
+    /// The program reads its context's data_meta field: every entry then requires the field to lie at most
+    /// platform::kMaxPacketMetaSize bytes in front of data (a host without metadata sets it to data).
+    bool reads_packet_meta = false;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,

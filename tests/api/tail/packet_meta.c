@@ -31,4 +31,12 @@ int read_meta(struct xdp_md* ctx) {
     return XDP_PASS;
 }
 
+// Reads the packet only: the context's data_meta is none of its business.
+SEC("xdp")
+int ignore_meta(struct xdp_md* ctx) {
+    void* data = (void*)(long)ctx->data;
+    void* end = (void*)(long)ctx->data_end;
+    return data + 1 <= end ? XDP_PASS : XDP_DROP;
+}
+
 char LICENSE[] SEC("license") = "GPL";
