@@ -865,6 +865,10 @@ struct HelperPrototype {
     /// interpreter (about 0.7 ns each here): a system call counts as kSystemCallCost. The built-in helpers get theirs
     /// from builtin_helper_cost(); a host helper that blocks or enters the kernel should declare its own.
     std::uint32_t cost = 0;
+    /// What each byte of the memory its arguments cover counts for besides helper_call_cost's eighth: work done a byte
+    /// at a time (a string scanned for its NUL, a format parsed and printed). Built-in helpers get it from
+    /// builtin_helper_byte_cost().
+    std::uint32_t cost_per_byte = 0;
 
     /// The number of arguments before the first `none`.
     [[nodiscard]] std::size_t arg_count() const noexcept;
@@ -1047,11 +1051,12 @@ inline constexpr std::uint64_t kLpmLevelCost = 4;
 /// Memory a program may scatter its loads and stores over beyond the caches: when the maps it can reach take at least
 /// this many bytes together (every map of its object, a map of maps counted with as many inner maps as it holds).
 inline constexpr std::uint64_t kFarMemoryBytes = std::uint64_t{4} << 20;
-/// What a load or store into map memory counts for beyond its instruction when that memory is far, and each probe
-/// of a hashed map (a bucket, then an element) a helper makes: a cache and TLB miss costs some 100 ns here, a hundred
-/// instructions and more, and a program reading random words of 1 GiB of maps would otherwise keep its host for a
-/// quarter of a minute within the default bound.
-inline constexpr std::uint64_t kFarAccessCost = 128;
+/// What a load or store into map memory counts for beyond its instruction when that memory is far, each probe of a
+/// hashed map (a bucket, then an element) or element of another map a helper reaches, and each map value or record a
+/// helper reads or writes: a cache miss with a TLB miss (a page walk that misses too) costs some 200 ns here, a few
+/// hundred instructions, and a program updating random words of 800 MB of maps would otherwise keep its host for ten
+/// seconds within the default bound (three at 128).
+inline constexpr std::uint64_t kFarAccessCost = 256;
 
 /// A system call, in interpreter instructions (it takes some 0.65 µs here, the interpreter some 0.7 ns an instruction).
 inline constexpr std::uint32_t kSystemCallCost = 1000;
@@ -1061,6 +1066,17 @@ inline constexpr std::uint32_t kSystemCallCost = 1000;
 /// (identity of the caller, probe_read*, the strings of trace_printk and snprintf on linux()). 0 for the others.
 [[nodiscard]] std::uint32_t builtin_helper_cost(std::string_view name) noexcept;
 
+/// HelperPrototype::cost_per_byte of embpf's implementation of the built-in helper `name`: strings scanned a byte at a
+/// time (strnlen_s, strncpy_s, strncat_s, strncmp: 1), strings read from host memory a page at a time
+/// (probe_read*_str: 3), formats (snprintf: 5; trace_printk*, whose text goes to the host's sink: 32). Measured against
+/// the interpreter's instructions with 4 MiB arguments. 0 for the others.
+[[nodiscard]] std::uint32_t builtin_helper_byte_cost(std::string_view name) noexcept;
+
+/// helper_call_cost(bytes) - 1 + the prototype's fixed and per-byte costs, saturating: what a call counts for beyond
+/// its instruction.
+[[nodiscard]] constexpr std::uint64_t helper_extra_cost(std::uint64_t bytes, std::uint32_t cost,
+                                                        std::uint32_t cost_per_byte) noexcept;
+
 /// What one helper call counts for in a verified program's instruction bound and in a checked run's budget, given
 /// the bytes of memory its arguments cover (the key and value of the map it takes, each memory argument by its size,
 /// the record it reserves, a constant string up to its end): one instruction, and one more for every 8 bytes begun.
@@ -1068,6 +1084,18 @@ inline constexpr std::uint32_t kSystemCallCost = 1000;
 /// a host sets (`LoadOptions::max_instructions`) bounds the time helpers take too.
 [[nodiscard]] constexpr std::uint64_t helper_call_cost(std::uint64_t bytes) noexcept {
     return 1 + bytes / 8 + (bytes % 8 != 0 ? 1 : 0);
+}
+
+constexpr std::uint64_t helper_extra_cost(std::uint64_t bytes, std::uint32_t cost,
+                                          std::uint32_t cost_per_byte) noexcept {
+    constexpr std::uint64_t kMax = ~std::uint64_t{0};
+    std::uint64_t extra = helper_call_cost(bytes) - 1;
+    extra = extra > kMax - cost ? kMax : extra + cost;
+    if (cost_per_byte != 0) {
+        const std::uint64_t per_byte = bytes > kMax / cost_per_byte ? kMax : bytes * cost_per_byte;
+        extra = extra > kMax - per_byte ? kMax : extra + per_byte;
+    }
+    return extra;
 }
 
 /// Whether `helper`'s map argument takes a map of `kind`: the verifier's rule for verified programs and the checked

@@ -414,7 +414,7 @@ std::uint64_t RunState::helper_extra_cost(std::uint32_t helper, const std::uint6
                             prototype->args.end();
         covers(platform::map_call_bytes(*map->kind, map->key_size, map->value_size, map->slots, update));
     }
-    return platform::helper_call_cost(bytes) - 1 + prototype->cost;
+    return platform::helper_extra_cost(bytes, prototype->cost, prototype->cost_per_byte);
 }
 
 void RunState::helper_released(std::uint32_t helper, const std::uint64_t* args) {

@@ -30,7 +30,8 @@ inline HelperPrototype make(const HelperRow& row) {
                            .writes = row.writes,
                            .reads_writable = row.reads_writable,
                            .reads_host_memory = row.reads_host_memory,
-                           .cost = builtin_helper_cost(row.name)};
+                           .cost = builtin_helper_cost(row.name),
+                           .cost_per_byte = builtin_helper_byte_cost(row.name)};
 }
 
 } // namespace embpf::platform::detail

@@ -525,6 +525,34 @@ std::uint32_t builtin_helper_cost(std::string_view name) noexcept {
     return 0;
 }
 
+std::uint32_t builtin_helper_byte_cost(std::string_view name) noexcept {
+    struct Cost {
+        std::string_view name;
+        std::uint32_t cost;
+    };
+    static constexpr Cost kCosts[] = {
+        {"strnlen_s", 1},
+        {"strncpy_s", 1},
+        {"strncat_s", 1},
+        {"strncmp", 1},
+        {"probe_read_str", 3},
+        {"probe_read_user_str", 3},
+        {"probe_read_kernel_str", 3},
+        {"snprintf", 5},
+        {"trace_printk", 32},
+        {"trace_printk2", 32},
+        {"trace_printk3", 32},
+        {"trace_printk4", 32},
+        {"trace_printk5", 32},
+    };
+    for (const Cost& c : kCosts) {
+        if (c.name == name) {
+            return c.cost;
+        }
+    }
+    return 0;
+}
+
 bool accepts_map(const HelperPrototype& helper, MapKind kind) noexcept {
     for (const MapRule& rule : kMapRules) {
         if (rule.helper == helper.name) {

@@ -253,6 +253,12 @@ std::string kind_name(MK kind) { return std::string(platform::to_string(kind)); 
 
 } // namespace
 
+namespace {
+// What a map takes besides its elements (the runtime's object, its lock, its allocation's header): counted for each
+// inner map a map of maps may hold, many small maps being as far from the caches as one large one.
+constexpr std::uint64_t kMapObjectBytes = 512;
+} // namespace
+
 Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,
                      const platform::ProgramType& type, std::span<const MapDescriptor> maps,
                      std::vector<std::optional<MapLoad>> loads)
@@ -273,9 +279,11 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
     for (const MapDescriptor& m : maps) {
         std::uint64_t bytes = footprint(m);
         if (m.inner && *m.inner < maps.size()) {
-            // Inner maps of any size (BPF_F_INNER_MAP): as large as a host may make them.
-            bytes += maps[*m.inner].any_size ? platform::kFarMemoryBytes
-                                             : footprint(maps[*m.inner]) * std::max<std::uint32_t>(m.max_entries, 1);
+            // Inner maps of any size (BPF_F_INNER_MAP): as large as a host may make them. Each inner map is an object
+            // of its own besides its elements (kMapObjectBytes), reached through a pointer.
+            bytes += maps[*m.inner].any_size
+                         ? platform::kFarMemoryBytes
+                         : (footprint(maps[*m.inner]) + kMapObjectBytes) * std::max<std::uint32_t>(m.max_entries, 1);
         }
         total = total > ~std::uint64_t{0} - bytes ? ~std::uint64_t{0} : total + bytes;
     }
@@ -1466,9 +1474,19 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             break;
         }
     }
-    if (map != nullptr && m_far && (platform::is_hashed(map->kind) || map->kind == MK::array_of_maps)) {
-        // A hashed map's bucket, then its element, may each miss the caches (an array of maps: its entry).
-        covers(static_cast<Bound>(8 * platform::kFarAccessCost * (map->kind == MK::array_of_maps ? 1 : 2)));
+    if (map != nullptr && m_far) {
+        // A hashed map's bucket, then its element, may each miss the caches (any other map: the element or entry).
+        covers(static_cast<Bound>(8 * platform::kFarAccessCost * (platform::is_hashed(map->kind) ? 2 : 1)));
+    }
+    if (m_far) {
+        // Memory a helper reads or writes in map values or records may miss the caches too: once for each such
+        // argument (what follows its first line, a helper walks in order).
+        for (std::size_t i = 0; i < count; ++i) {
+            const Type& t = s.regs[i + 1];
+            if (helper->args[i] != platform::ArgKind::ptr_to_map && (t.kind == Kind::shared || t.kind == Kind::alloc)) {
+                covers(static_cast<Bound>(8 * platform::kFarAccessCost));
+            }
+        }
     }
     if (map != nullptr && m_far && map->kind == MK::lpm_trie && map->key_size > 4) {
         // Each level of a trie larger than the caches is a dependent miss, not the kLpmLevelCost of a cached one.
@@ -1483,7 +1501,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             static_cast<std::uint64_t>(kInf))));
     }
     if (m_cost != nullptr) {
-        const std::uint64_t extra = platform::helper_call_cost(bytes) - 1 + helper->cost;
+        const std::uint64_t extra = platform::helper_extra_cost(bytes, helper->cost, helper->cost_per_byte);
         *m_cost = *m_cost > ~std::uint64_t{0} - extra ? ~std::uint64_t{0} : *m_cost + extra;
     }
     if (helper->reallocates_packet) {

@@ -1528,19 +1528,27 @@ TEST_CASE("verifier asm: memory beyond the caches is judged by all the maps a pr
     const MapDescriptor table{"table", MapKind::hash, 8, 8, 16, std::nullopt, false, {}};
     const MapDescriptor other{"other", MapKind::array, 4, near, 1, std::nullopt, false, {}};
     const std::uint64_t alone = cost({values, table});
-    // Together with another map just as large: the load through r0 and the hash lookup's two probes count more.
-    CHECK(cost({values, table, other}) == alone + platform::kFarAccessCost + 2 * platform::kFarAccessCost);
+    // Together with another map just as large: the array lookup's element, the load through r0 and the hash lookup's
+    // two probes count more.
+    const std::uint64_t far = 4 * platform::kFarAccessCost;
+    CHECK(cost({values, table, other}) == alone + far);
     // A map of maps counts an inner map per entry: 2 entries of a 512 KiB template make 1 MiB more.
     const MapDescriptor outer{"outer", MapKind::array_of_maps, 4, 4, 2, 3, false, {}};
     const MapDescriptor inner{"inner", MapKind::array, 4, 512U << 10, 1, std::nullopt, false, {}};
-    CHECK(cost({values, table, outer, inner}) == alone + 3 * platform::kFarAccessCost);
+    CHECK(cost({values, table, outer, inner}) == alone + far);
+    // Many small inner maps are as far as one large one: each is an object of its own (300,000 of 8 bytes).
+    const MapDescriptor few_outer{"outer", MapKind::array_of_maps, 4, 4, 1000, 3, false, {}};
+    const MapDescriptor many_outer{"outer", MapKind::array_of_maps, 4, 4, 300000, 3, false, {}};
+    const MapDescriptor word{"inner", MapKind::array, 4, 8, 1, std::nullopt, false, {}};
+    const MapDescriptor tiny_values{"values", MapKind::array, 4, 64, 1, std::nullopt, false, {}};
+    CHECK(cost({tiny_values, table, many_outer, word}) == cost({tiny_values, table, few_outer, word}) + far);
     // A template flagged BPF_F_INNER_MAP takes inner maps of any size from the host: taken as far, however small.
     MapDescriptor any_inner{"inner", MapKind::array, 4, 8, 1, std::nullopt, false, {}};
     const MapDescriptor small_outer{"outer", MapKind::array_of_maps, 4, 4, 1, 3, false, {}};
     const MapDescriptor tiny{"values", MapKind::array, 4, 64, 1, std::nullopt, false, {}};
     const std::uint64_t small_maps = cost({tiny, table, small_outer, any_inner});
     any_inner.any_size = true;
-    CHECK(cost({tiny, table, small_outer, any_inner}) == small_maps + 3 * platform::kFarAccessCost);
+    CHECK(cost({tiny, table, small_outer, any_inner}) == small_maps + far);
     // Small maps: no charge.
     const MapDescriptor small{"values", MapKind::array, 4, 64, 1, std::nullopt, false, {}};
     CHECK(cost({small, table}) == alone);
@@ -1548,6 +1556,40 @@ TEST_CASE("verifier asm: memory beyond the caches is judged by all the maps a pr
 
 // The analysis inlines a subprogram at every call and keeps a state per block: a program whose inlined copies add up
 // to more than 65,536 instructions is refused before they cost the host gigabytes.
+// Helpers that work a byte at a time count each byte they may cover (platform::builtin_helper_byte_cost), not
+// helper_call_cost's eighth: strnlen_s over 64 bytes of stack.
+TEST_CASE("verifier asm: byte-at-a-time helpers count every byte") {
+    auto program = embpf::isa::assemble(R"(
+        r1 = 0
+        *(u64 *)(r10 - 8) = r1
+        *(u64 *)(r10 - 16) = r1
+        *(u64 *)(r10 - 24) = r1
+        *(u64 *)(r10 - 32) = r1
+        *(u64 *)(r10 - 40) = r1
+        *(u64 *)(r10 - 48) = r1
+        *(u64 *)(r10 - 56) = r1
+        *(u64 *)(r10 - 64) = r1
+        r1 = r10
+        r1 += -64
+        r2 = 64
+        call 29
+        r0 = 1
+        exit)");
+    REQUIRE(program.has_value());
+    const platform::Platform& windows = platform::windows();
+    const verifier::Report report =
+        verifier::verify({"scan", "xdp", *program, {}, {}, {}}, windows, *windows.program_type("xdp"));
+    INFO(report.text());
+    REQUIRE(report.verified);
+    const platform::HelperPrototype* strnlen = windows.helper(*windows.program_type("xdp"), 29);
+    REQUIRE(strnlen != nullptr);
+    CHECK(strnlen->name == "strnlen_s");
+    CHECK(strnlen->cost_per_byte == 1);
+    CHECK(report.instruction_bound == 15);
+    CHECK(report.cost_bound == 15 + platform::helper_extra_cost(64, strnlen->cost, 1));
+    CHECK(report.cost_bound == 15 + 8 + 64);
+}
+
 TEST_CASE("verifier asm: a program too large once its subprograms are inlined is refused") {
     auto build = [](int calls) {
         std::string text = "r0 = 0\n";

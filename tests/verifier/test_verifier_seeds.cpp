@@ -81,9 +81,9 @@ TEST_CASE("verifier seeds: the other seeds verify, each within its longest path"
     };
     const Seed seeds[] = {
         {"myxdp_stage1", "our_program", "xdp", 2, 2},
-        // The bounds check passes, the whole program runs: pcs 0-16. bpf_printk's "%x" is 3 bytes: one more, and
-        // formatting a line for the host's trace sink 1,000.
-        {"myxdp_stage3", "packet_parse", "xdp", 17, 18 + 1000},
+        // The bounds check passes, the whole program runs: pcs 0-16. bpf_printk's "%x" is 3 bytes: one more, 32 for
+        // each byte of the format, and formatting a line for the host's trace sink 1,000.
+        {"myxdp_stage3", "packet_parse", "xdp", 17, 18 + 3 * 32 + 1000},
         // parse_ethernet_packet is inlined; a UDP packet runs pcs 0-34 but the second slot of the lddw at 28.
         // bpf_ringbuf_output copies the 16-byte FiveTuple: two more, and may wake the consumer (a system call).
         {"myxdp_stage4", "packet_parse", "xdp", 34, 36 + 1000},
