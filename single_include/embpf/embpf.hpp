@@ -1405,6 +1405,8 @@ struct Report {
     /// The instructions the analysis covered, every subprogram counted once per call (at most 65,536): a measure of
     /// the verification's cost, which a host loading many programs may add up.
     std::uint64_t analysed_instructions = 0;
+    /// The work the analysis did (Options::work_limit).
+    std::uint64_t analysis_work = 0;
 
     /// The report as `embpf verify` prints it:
     ///   Verification succeeded / Program terminates within N instructions / (when helper calls cost more)
@@ -1423,6 +1425,11 @@ struct Options {
     /// "Program is too large to analyse" (the largest program of the ebpf-samples corpus needs 49 MB). The analysis
     /// briefly holds up to twice this.
     std::size_t memory_limit = std::size_t{256} << 20;
+    /// The work the analysis may do, in its own units (Report::analysis_work: the square of the dimension of each
+    /// quadratic step on its relations, a state copied, a constraint closed, two states joined or compared, some 3 to
+    /// 7 ns each here). A program that needs more is refused with "Program is too complex to analyse". 2^29 unless
+    /// the caller says otherwise (the costliest program of the ebpf-samples corpus needs 240 million); 0 for no limit.
+    std::uint64_t work_limit = std::uint64_t{1} << 29;
 };
 
 /// What is verified: the code as the loader linked it (map references still pseudo `lddw`s).
@@ -2557,6 +2564,11 @@ struct LoadOptions {
     /// (Report::analysed_instructions): verifying takes time in proportion, about a second per 50,000 here. 2^19
     /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 135,660); 0 for no limit.
     std::uint64_t max_analysed_instructions = std::uint64_t{1} << 19;
+    /// The most work the verifier may do for all programs of the object together (Report::analysis_work,
+    /// verifier::Options::work_limit): what bounds the time a load takes, some 3 to 7 s here at the limit. 2^30
+    /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 649 million); 0 for no
+    /// limit.
+    std::uint64_t max_analysis_work = std::uint64_t{1} << 30;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux

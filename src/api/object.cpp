@@ -345,6 +345,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
     }
 
     std::uint64_t analysed = 0; // instructions the verifier analysed for the programs so far
+    std::uint64_t work = 0;     // and the work it did
     for (const ProgramSpec& program_spec : spec.programs()) {
         const std::string& name = program_spec.name();
         if (program_spec.definition.unsupported) {
@@ -382,9 +383,19 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
         }
         if (!options.unverified) {
-            program->report =
-                verifier::verify(definition, descriptors, platform, *program->type, {.level = options.verifier_level});
+            // What the object's work budget leaves (at least 1: 0 would mean no limit).
+            const std::uint64_t work_left =
+                options.max_analysis_work == 0 ? 0 : std::max<std::uint64_t>(options.max_analysis_work - work, 1);
+            program->report = verifier::verify(definition, descriptors, platform, *program->type,
+                                               {.level = options.verifier_level, .work_limit = work_left});
             analysed += program->report.analysed_instructions;
+            work += program->report.analysis_work;
+            if (options.max_analysis_work != 0 && work > options.max_analysis_work) {
+                return in_program(name, Error::invalid("the object's programs need more than " +
+                                                       std::to_string(options.max_analysis_work) +
+                                                       " units of analysis work together "
+                                                       "(LoadOptions::max_analysis_work)"));
+            }
             if (options.max_analysed_instructions != 0 && analysed > options.max_analysed_instructions) {
                 return in_program(name, Error::invalid("the object's programs need more than " +
                                                        std::to_string(options.max_analysed_instructions) +

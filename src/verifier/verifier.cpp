@@ -165,6 +165,9 @@ class Analysis {
                 m_too_large = true;
                 return;
             }
+            if (over_budget(b)) {
+                return;
+            }
             auto outs = transfer(b);
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 const Edge& edge = m_cfg.blocks[b].successors[e];
@@ -183,6 +186,9 @@ class Analysis {
             if (m_in[b].empty()) {
                 continue;
             }
+            if (over_budget(b)) {
+                return;
+            }
             auto outs = transfer(b);
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 for (State& s : outs[e]) {
@@ -198,11 +204,28 @@ class Analysis {
         m_checking = true;
         for (const std::size_t b : m_cfg.rpo) {
             if (!m_in[b].empty()) {
+                if (over_budget(b)) {
+                    m_sem.set_sink(nullptr);
+                    m_checking = false;
+                    return;
+                }
                 (void)transfer(b);
             }
         }
         m_sem.set_sink(nullptr);
         m_checking = false;
+    }
+
+    // The analysis' time: each quadratic step on its relations counts (t_zone_work). Past the budget the program is
+    // refused before it keeps the host's loader for minutes.
+    bool over_budget(std::size_t b) {
+        if (m_options.work_limit == 0 || t_zone_work - m_work_start <= m_options.work_limit) {
+            return false;
+        }
+        m_findings.push_back({m_cfg.blocks[b].first, "Program is too complex to analyse",
+                              "analysis work <= " + std::to_string(m_options.work_limit)});
+        m_too_large = true;
+        return true;
     }
 
     [[nodiscard]] std::vector<Finding>& findings() { return m_findings; }
@@ -458,10 +481,12 @@ class Analysis {
     std::vector<std::string> m_states;
     bool m_checking = false;
     std::size_t m_bytes = 0;  // footprint() of m_in
-    bool m_too_large = false; // the memory budget stopped the analysis: no result but the refusal
+    bool m_too_large = false; // the memory or work budget stopped the analysis: no result but the refusal
+    std::uint64_t m_work_start = t_zone_work; // Options::work_limit counts t_zone_work from here
 
   public:
     [[nodiscard]] bool too_large() const noexcept { return m_too_large; }
+    [[nodiscard]] std::uint64_t work() const noexcept { return t_zone_work - m_work_start; }
 };
 
 std::optional<btf::LineInfo> source_of(std::span<const btf::LineInfo> lines, std::size_t pc) {
@@ -565,6 +590,7 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
     Semantics semantics(code, platform, type, input.maps, std::move(loads));
     Analysis analysis(cfg, code, semantics, options);
     analysis.run();
+    report.analysis_work = analysis.work();
     if (analysis.too_large()) {
         for (Finding& f : analysis.findings()) {
             report.errors.push_back({f.pc, std::move(f.message), std::move(f.assertion), std::nullopt});

@@ -7,6 +7,7 @@ namespace embpf::verifier::detail {
 Zone::Zone(const Zone& other)
     : m_vars(other.m_vars), m_stride(std::max<std::size_t>(8, other.dim() + 2)), m_bottom(other.m_bottom) {
     const std::size_t n = other.dim();
+    t_zone_work += m_stride * m_stride;
     m_m.assign(m_stride * m_stride, kInf);
     for (std::size_t i = 0; i < n; ++i) {
         std::copy_n(&other.m_m[i * other.m_stride], n, &m_m[i * m_stride]);
@@ -150,6 +151,7 @@ bool Zone::constrain(Var v, Var w, Bound c) {
         return false;
     }
     const std::size_t n = dim();
+    t_zone_work += n * n;
     // Every shortest path that improves uses the new edge once: i -> a -> b -> j.
     std::vector<Bound> to_a(n);
     std::vector<Bound> from_b(n);
@@ -236,6 +238,7 @@ Zone Zone::combine(const Zone& a, const Zone& b, Pick pick) {
     std::vector<std::size_t> in_b;
     common_slots(a.m_vars, b.m_vars, vars, in_a, in_b);
     const std::size_t n = in_a.size();
+    t_zone_work += a.dim() * b.dim() + n * n;
     out.m_vars = std::move(vars);
     out.m_stride = std::max<std::size_t>(8, n);
     out.m_m.assign(out.m_stride * out.m_stride, kInf);
@@ -289,6 +292,7 @@ bool operator==(const Zone& a, const Zone& b) {
         return false;
     }
     std::vector<std::size_t> map(a.dim());
+    t_zone_work += a.dim() * a.dim();
     map[0] = 0;
     for (std::size_t i = 0; i < a.m_vars.size(); ++i) {
         const int s = b.slot(a.m_vars[i]);

@@ -44,6 +44,10 @@ struct Interval {
     friend bool operator==(const Interval&, const Interval&) = default;
 };
 
+/// The work zones of this thread did: for each quadratic step (a copy, a closure after a new constraint, a join, a
+/// widening, a comparison) the square of its dimension. The analysis' time follows it (Options::work_limit).
+inline thread_local std::uint64_t t_zone_work = 0;
+
 class Zone {
   public:
     Zone() = default;

@@ -242,6 +242,22 @@ TEST_CASE("time: the instructions verified for all of an object's programs are b
     REQUIRE_FALSE(refused.has_value());
     CHECK_MESSAGE(refused.error().message.find("LoadOptions::max_analysed_instructions") != std::string::npos,
                   refused.error().message);
+
+    // And the analysis' work for all of them: what bounds the time a load takes, however the programs relate their
+    // variables (a few thousand instructions that relate dozens of stack slots took minutes before it).
+    CHECK(LoadOptions{}.max_analysis_work == std::uint64_t{1} << 30);
+    const std::uint64_t nested_work = each->program("nested").value().verification().analysis_work;
+    const std::uint64_t short_work = each->program("short_loop").value().verification().analysis_work;
+    CHECK(nested_work > 0);
+    CHECK(short_work > 0);
+    CHECK(Object::load(*spec, {.max_instructions = 0, .max_analysis_work = nested_work + short_work}).has_value());
+    auto busy = Object::load(*spec, {.max_instructions = 0, .max_analysis_work = std::min(nested_work, short_work)});
+    REQUIRE_FALSE(busy.has_value());
+    const std::string& why = busy.error().message;
+    const bool named = why.find("LoadOptions::max_analysis_work") != std::string::npos ||
+                       why.find("Program is too complex to analyse") != std::string::npos;
+    CHECK_MESSAGE(named, why);
+    CHECK(Object::load(*spec, {.max_instructions = 0, .max_analysis_work = 0}).has_value());
 }
 
 TEST_CASE("memory: replacing one key 20,000 times in one invocation leaves a one-entry map bounded") {

@@ -1641,6 +1641,20 @@ TEST_CASE("verifier asm: a program whose states outgrow the memory limit is refu
     REQUIRE(refused.errors.size() == 1);
     CHECK(refused.errors[0].message == "Program is too large to analyse");
     CHECK(refused.errors[0].assertion == "analysis states <= 8388608 bytes");
+
+    // And the work: the same program with 128 related stack bytes costs the analysis in proportion to their square.
+    REQUIRE(fits.analysis_work > 0);
+    const verifier::Report unlimited = verifier::verify(input, windows, xdp, {.work_limit = 0});
+    CHECK(unlimited.verified);
+    CHECK(unlimited.analysis_work == fits.analysis_work); // the count is the same every time
+    const std::uint64_t half = fits.analysis_work / 2;
+    const verifier::Report stopped = verifier::verify(input, windows, xdp, {.work_limit = half});
+    CHECK_FALSE(stopped.verified);
+    REQUIRE(stopped.errors.size() == 1);
+    CHECK(stopped.errors[0].message == "Program is too complex to analyse");
+    CHECK(stopped.errors[0].assertion == "analysis work <= " + std::to_string(half));
+    CHECK(stopped.analysis_work > half);
+    CHECK(stopped.analysis_work < fits.analysis_work);
 }
 
 // LD_ABS/LD_IND read the packet of the context in r6 and may end the program with r0 = 0.

@@ -32,6 +32,7 @@ struct Verdict {
     std::string message; ///< the first error, or why the program could not be verified
     std::chrono::microseconds time{0};
     std::uint64_t bound = 0; ///< the verifier's instruction bound, for accepted programs
+    std::uint64_t work = 0;  ///< Report::analysis_work
 };
 
 std::vector<Row> read_expected(const std::string& path) {
@@ -94,6 +95,7 @@ struct Loaded {
     std::optional<std::vector<embpf::verifier::MapDescriptor>> maps;
     std::string error;
     std::uint64_t analysed = 0; ///< instructions analysed for all the object's programs
+    std::uint64_t work = 0;     ///< the analysis work for all of them
 };
 
 Verdict verify_row(const Row& row, Loaded& loaded) {
@@ -131,7 +133,9 @@ Verdict verify_row(const Row& row, Loaded& loaded) {
     verdict.time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
     verdict.accepted = report.verified;
     verdict.bound = report.instruction_bound.value_or(0);
+    verdict.work = report.analysis_work;
     loaded.analysed += report.analysed_instructions;
+    loaded.work += report.analysis_work;
     if (!report.verified) {
         verdict.message = report.errors.empty() ? "rejected without a message" : report.errors.front().message;
     }
@@ -200,6 +204,8 @@ int main(int argc, char** argv) {
     std::chrono::microseconds time_total{0}, time_max{0};
     std::string slowest;
     std::uint64_t bound_max = 0;
+    std::uint64_t work_max = 0;
+    std::string busiest;
     std::string longest;
     int objects_failed = 0, objects_total = 0, skipped = 0;
     for (const Row& row : rows) {
@@ -266,6 +272,10 @@ int main(int argc, char** argv) {
         if (verdict.accepted && !valid) {
             std::cout << "INVALID PROGRAM ACCEPTED: " << row.file << " " << row.section << " " << row.program << '\n';
         }
+        if (verdict.work > work_max) {
+            work_max = verdict.work;
+            busiest = row.file + " " + row.program;
+        }
         if (verdict.bound > bound_max) {
             bound_max = verdict.bound;
             longest = row.file + " " + row.program;
@@ -317,7 +327,19 @@ int main(int argc, char** argv) {
     }
     std::printf("most instructions analysed for one object: %llu (%s)\n", static_cast<unsigned long long>(object_max),
                 costliest.c_str());
+    std::uint64_t object_work = 0;
+    std::string busiest_object;
+    for (const auto& [file, loaded] : objects) {
+        if (loaded.work > object_work) {
+            object_work = loaded.work;
+            busiest_object = file;
+        }
+    }
+    std::printf("most analysis work for one object: %llu (%s)\n", static_cast<unsigned long long>(object_work),
+                busiest_object.c_str());
     std::printf("largest instruction bound of an accepted program: %llu (%s)\n",
                 static_cast<unsigned long long>(bound_max), longest.c_str());
+    std::printf("most analysis work for one program: %llu (%s)\n", static_cast<unsigned long long>(work_max),
+                busiest.c_str());
     return embpf_ok.invalid == 0 ? 0 : 1;
 }
