@@ -1361,7 +1361,8 @@ struct MapDescriptor {
     /// Read-only to programs (`.rodata`): stores into its value are refused.
     bool read_only = false;
     /// A read-only map's value as the program will see it (`.rodata`), for the constant strings helpers read (a
-    /// format must end in a NUL inside the value). Empty when unknown: then no string in it is accepted.
+    /// format must end in a NUL inside the value) and the numbers loads read from it (a map of one entry). Empty
+    /// when unknown: then no string in it is accepted and no load from it is known.
     std::vector<std::uint8_t> frozen_value;
     /// Per-CPU maps: the slots each value has (the map's MapConfig::slots once created). Inserting an element clears
     /// every slot, so an update costs the value size times this (platform::map_call_bytes). Object::load and

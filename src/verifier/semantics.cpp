@@ -1019,7 +1019,8 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
         return;
     }
     const Interval o = s.zone.interval(reg_var(src));
-    if (t.kind == Kind::shared && m_maps[t.aux].read_only && o.singleton()) {
+    if (t.kind == Kind::shared && m_maps[t.aux].read_only && m_maps[t.aux].kind == MK::array &&
+        m_maps[t.aux].max_entries == 1 && o.singleton()) {
         // A frozen value (.rodata, which nothing writes after load) holds what the object was loaded with: a
         // configuration constant such as Cilium's Ethernet header length bounds the accesses it guards.
         const std::vector<std::uint8_t>& value = m_maps[t.aux].frozen_value;

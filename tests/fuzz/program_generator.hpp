@@ -409,6 +409,15 @@ class Generator {
                 m_rng.chance(5) ? 1 + m_rng.below(7) : m_rng.pick(std::span<const std::uint32_t>(kValueSizes));
             map.max_entries = 1 + m_rng.below(16);
             map.read_only = array && m_rng.chance(5);
+            if (map.read_only && map.kind == platform::MapKind::array && m_rng.chance(50)) {
+                // Frozen, as `.rodata` is: one entry whose value the verifier knows (its numbers bound accesses);
+                // the runtime map holds it (soundness.hpp's fill_maps).
+                map.max_entries = 1;
+                map.frozen_value.resize(map.value_size);
+                for (std::uint8_t& b : map.frozen_value) {
+                    b = static_cast<std::uint8_t>(m_rng.chance(50) ? m_rng.below(80) : m_rng.below(256));
+                }
+            }
             m_out.maps.push_back(std::move(map));
         }
         m_keyed = m_out.maps.size();
@@ -1476,19 +1485,16 @@ class Generator {
         }
     }
 
-    // The metadata in front of the packet, checked against data: no embpf host provides it, so it is an error.
+    // The metadata in front of the packet (up to 16 bytes in the soundness runs), checked against data; planted
+    // errors: a check one byte short, or a read below data_meta.
     void meta() {
-        if (!slip()) {
-            packet_const();
-            return;
-        }
         const Width w = width();
         const Label skip = m_e.label();
         ldx(isa::op::DW, R2, kCtx, 16);
         mov_r(R3, R2);
-        add(R3, w.bytes - (m_rng.chance(50) ? 1 : 0));
+        add(R3, w.bytes - (slip() ? 1 : 0));
         jump_r(isa::op::JGT, R3, kData, skip);
-        ldx(w.size, R4, R2, 0);
+        ldx(w.size, R4, R2, slip() ? -1 : 0);
         fold(R4);
         m_e.bind(skip);
     }

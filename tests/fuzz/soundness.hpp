@@ -330,10 +330,16 @@ inline void random_bytes(Entropy& entropy, std::span<std::uint8_t> bytes) {
 // max_entries values in a queue or a stack.
 inline void fill_maps(const GeneratedProgram& program, const std::vector<std::shared_ptr<runtime::Map>>& maps,
                       Entropy& entropy) {
-    for (const auto& map : maps) {
+    for (std::size_t m = 0; m < maps.size(); ++m) {
+        const auto& map = maps[m];
         const runtime::MapConfig& config = map->config();
         std::vector<std::uint8_t> value(map->host_value_size());
         const bool array = config.kind == platform::MapKind::array || config.kind == platform::MapKind::percpu_array;
+        if (m < program.maps.size() && !program.maps[m].frozen_value.empty()) {
+            // What the verifier was told the value is, as a loader stores `.rodata`.
+            (void)map->host_update(key_bytes(0, 4), program.maps[m].frozen_value, runtime::bpf_any);
+            continue;
+        }
         if (array) {
             for (std::uint32_t i = 0; i < config.max_entries; ++i) {
                 random_bytes(entropy, value);
