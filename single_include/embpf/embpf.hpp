@@ -2065,6 +2065,12 @@ class Map {
     /// The bytes this map allocated for its storage (not counting the object itself).
     [[nodiscard]] virtual std::size_t memory_size() const noexcept;
 
+    /// Freezes an array map's values, as `BPF_MAP_FREEZE` does `.rodata` after load: from then on every update, by
+    /// the host or a program, is refused (the verifier reads numbers and strings from the frozen value). Other kinds
+    /// refuse to be frozen. Irreversible.
+    [[nodiscard]] virtual Result<void> freeze();
+    [[nodiscard]] bool frozen() const noexcept { return m_frozen.load(std::memory_order_acquire); }
+
   protected:
     explicit Map(MapConfig config) noexcept;
 
@@ -2080,6 +2086,8 @@ class Map {
         const std::uint32_t slot = current_slot();
         return slot < m_config.slots ? slot : slot % m_config.slots;
     }
+
+    std::atomic<bool> m_frozen{false};
 
   private:
     MapConfig m_config;

@@ -337,6 +337,12 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 return Error::internal(map_what(map_spec) +
                                        ": cannot store its initial value: " + written.error().message);
             }
+            if (map_spec.read_only) {
+                // `.rodata`: what the verifier reads from the value holds for good.
+                if (auto frozen = (*map)->freeze(); !frozen) {
+                    return Error::internal(map_what(map_spec) + ": cannot freeze it: " + frozen.error().message);
+                }
+            }
         }
         maps[i] = *map;
         state->maps.emplace_back(

@@ -67,8 +67,18 @@ class ArrayMap final : public Map {
         if (flags == bpf_noexist) {
             return -EEXIST; // every element exists
         }
+        if (frozen()) {
+            return -EPERM;
+        }
         std::memcpy(element(index, per_cpu() ? program_slot() : 0), value, config().value_size);
         return 0;
+    }
+    Result<void> freeze() override {
+        if (per_cpu()) {
+            return unsupported("freeze");
+        }
+        m_frozen.store(true, std::memory_order_release);
+        return {};
     }
     long erase(const void*) noexcept override { return -EINVAL; }
     long lookup_and_erase(const void*, void*) noexcept override { return -EINVAL; }
@@ -107,6 +117,9 @@ class ArrayMap final : public Map {
         }
         if (flags == bpf_noexist) {
             return Error::invalid(label() + ": array elements always exist (BPF_NOEXIST)");
+        }
+        if (frozen()) {
+            return Error::invalid(label() + " is frozen: its values are read-only");
         }
         for (std::uint32_t slot = 0; slot < m_slots; ++slot) {
             std::memcpy(element(*index, slot), value.data() + slot * m_stride, per_cpu() ? m_stride : value.size());

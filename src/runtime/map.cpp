@@ -376,6 +376,7 @@ Result<void> Map::host_update(std::span<const std::uint8_t>, std::span<const std
     return unsupported("update");
 }
 Result<bool> Map::host_erase(std::span<const std::uint8_t>) { return unsupported("delete"); }
+Result<void> Map::freeze() { return unsupported("freeze"); }
 Result<bool> Map::host_lookup_and_erase(std::span<const std::uint8_t>, std::span<std::uint8_t>) {
     return unsupported("lookup and delete");
 }

@@ -224,6 +224,9 @@ TEST_CASE("object: a Linux object with BTF maps and global data loads and runs")
     auto refused = rodata->update(bytes_of(zero), value);
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().message.find("read-only") != std::string::npos);
+    // The runtime map itself is frozen: no way around the handle changes what the verifier read.
+    CHECK(rodata->runtime_map()->frozen());
+    CHECK_FALSE(rodata->runtime_map()->host_update(bytes_of(zero), value, 0).has_value());
     CHECK(object.memory_size() > 0);
     auto missing = object.program("nope");
     REQUIRE_FALSE(missing.has_value());

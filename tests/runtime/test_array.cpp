@@ -68,6 +68,33 @@ TEST_CASE("runtime array: program-side results as on Linux") {
     CHECK(map->push(&out, 0) == -EOPNOTSUPP);
 }
 
+TEST_CASE("runtime array: a frozen array refuses every update, the host's and programs'") {
+    auto map = make(shape(MapKind::array, 4, 8, 1));
+    const std::uint32_t key = 0;
+    const std::uint64_t before = 0x1122334455667788;
+    REQUIRE(map->host_update({reinterpret_cast<const std::uint8_t*>(&key), 4},
+                             {reinterpret_cast<const std::uint8_t*>(&before), 8}, bpf_any)
+                .has_value());
+    CHECK_FALSE(map->frozen());
+    REQUIRE(map->freeze().has_value());
+    CHECK(map->frozen());
+    const std::uint64_t after = 7;
+    auto refused = map->host_update({reinterpret_cast<const std::uint8_t*>(&key), 4},
+                                    {reinterpret_cast<const std::uint8_t*>(&after), 8}, bpf_any);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message.find("frozen") != std::string::npos);
+    CHECK(map->update(&key, &after, bpf_any) == -EPERM);
+    std::uint64_t read = 0;
+    auto found =
+        map->host_lookup({reinterpret_cast<const std::uint8_t*>(&key), 4}, {reinterpret_cast<std::uint8_t*>(&read), 8});
+    REQUIRE(found.has_value());
+    CHECK(*found);
+    CHECK(read == before);
+    // Only plain arrays freeze (a per-CPU value is the caller's slot, a hash map's elements come and go).
+    CHECK_FALSE(make(shape(MapKind::percpu_array, 4, 8, 1))->freeze().has_value());
+    CHECK_FALSE(make(shape(MapKind::hash, 4, 8, 1))->freeze().has_value());
+}
+
 TEST_CASE("runtime array: host side: zeroed elements, range and flag errors, no deletion") {
     auto map = make(shape(MapKind::array, 4, 8, 4, 0, "slots"));
     for (std::uint32_t i = 0; i < 4; ++i) {
