@@ -1427,10 +1427,11 @@ struct Options {
     /// briefly holds up to twice this.
     std::size_t memory_limit = std::size_t{256} << 20;
     /// The work the analysis may do, in its own units (Report::analysis_work: the square of the dimension of each
-    /// quadratic step on its relations, a state copied, a constraint closed, two states joined or compared, some 3 to
-    /// 7 ns each here). A program that needs more is refused with "Program is too complex to analyse". 2^29 unless
-    /// the caller says otherwise (the costliest program of the ebpf-samples corpus needs 240 million); 0 for no limit.
-    std::uint64_t work_limit = std::uint64_t{1} << 29;
+    /// quadratic step on its relations, a state copied, a constraint closed, two states joined or compared, and eight
+    /// times the dimension of each step over one variable's row and column; some 1.2 to 1.6 ns each here). A program
+    /// that needs more is refused with "Program is too complex to analyse". 2^30 unless the caller says otherwise
+    /// (the costliest program of the ebpf-samples corpus needs 442 million); 0 for no limit.
+    std::uint64_t work_limit = std::uint64_t{1} << 30;
 };
 
 /// What is verified: the code as the loader linked it (map references still pseudo `lddw`s).
@@ -2066,8 +2067,9 @@ class Map {
     [[nodiscard]] virtual std::size_t memory_size() const noexcept;
 
     /// Freezes an array map's values, as `BPF_MAP_FREEZE` does `.rodata` after load: from then on every update, by
-    /// the host or a program, is refused (the verifier reads numbers and strings from the frozen value). Other kinds
-    /// refuse to be frozen. Irreversible.
+    /// the host or a program, is refused (the verifier reads numbers and strings from the frozen value), and no map
+    /// of maps takes it as an inner map (its programs could store through the values' pointers). Other kinds refuse
+    /// to be frozen. Irreversible; freeze a map before anything else can hold it.
     [[nodiscard]] virtual Result<void> freeze();
     [[nodiscard]] bool frozen() const noexcept { return m_frozen.load(std::memory_order_acquire); }
 
@@ -2574,10 +2576,9 @@ struct LoadOptions {
     /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 135,660); 0 for no limit.
     std::uint64_t max_analysed_instructions = std::uint64_t{1} << 19;
     /// The most work the verifier may do for all programs of the object together (Report::analysis_work,
-    /// verifier::Options::work_limit): what bounds the time a load takes, some 3 to 7 s here at the limit. 2^30
-    /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 649 million); 0 for no
-    /// limit.
-    std::uint64_t max_analysis_work = std::uint64_t{1} << 30;
+    /// verifier::Options::work_limit): what bounds the time a load takes, some 3 s here at the limit. 2^31 unless
+    /// the host says otherwise (the costliest object of the ebpf-samples corpus needs 1.23 billion); 0 for no limit.
+    std::uint64_t max_analysis_work = std::uint64_t{1} << 31;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux

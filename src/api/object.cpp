@@ -389,9 +389,12 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
         }
         if (!options.unverified) {
-            // What the object's work budget leaves (at least 1: 0 would mean no limit).
+            // What the object's work budget leaves (at least 1: 0 would mean no limit), and no more than one program
+            // may take (verifier::Options::work_limit).
             const std::uint64_t work_left =
-                options.max_analysis_work == 0 ? 0 : std::max<std::uint64_t>(options.max_analysis_work - work, 1);
+                options.max_analysis_work == 0
+                    ? 0
+                    : std::clamp<std::uint64_t>(options.max_analysis_work - work, 1, verifier::Options{}.work_limit);
             program->report = verifier::verify(definition, descriptors, platform, *program->type,
                                                {.level = options.verifier_level, .work_limit = work_left});
             analysed += program->report.analysed_instructions;

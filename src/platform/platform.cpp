@@ -508,20 +508,22 @@ constexpr HelperCost kHelperCosts[] = {
     {"get_current_logon_id", kSystemCallCost, 0},
     {"is_current_admin", kSystemCallCost, 0},
     {"get_current_comm", kSystemCallCost, 0},
-    {"probe_read", kSystemCallCost, 0},
-    {"probe_read_user", kSystemCallCost, 0},
-    {"probe_read_kernel", kSystemCallCost, 0},
-    // A string is read a page at a time: two pages at most for the sizes programs use, and a system call a page.
-    {"probe_read_str", 2 * kSystemCallCost, 3},
-    {"probe_read_user_str", 2 * kSystemCallCost, 3},
-    {"probe_read_kernel_str", 2 * kSystemCallCost, 3},
-    // Formatting and the host's trace sink; on linux() each %s is a string read (two pages at most).
-    {"trace_printk", 7 * kSystemCallCost, 32},
+    // process_vm_readv walks the page tables and may fault: some 2.5 µs a call here, three system calls.
+    {"probe_read", 3 * kSystemCallCost, 0},
+    {"probe_read_user", 3 * kSystemCallCost, 0},
+    {"probe_read_kernel", 3 * kSystemCallCost, 0},
+    // A string is read a page at a time: two pages at most for the sizes programs use, and a read a page.
+    {"probe_read_str", 6 * kSystemCallCost, 3},
+    {"probe_read_user_str", 6 * kSystemCallCost, 3},
+    {"probe_read_kernel_str", 6 * kSystemCallCost, 3},
+    // Formatting and the host's trace sink; on linux() each %s is a string read (two pages at most, a read of three
+    // system calls' time each): trace_printk's three arguments, snprintf's twelve.
+    {"trace_printk", 19 * kSystemCallCost, 32},
     {"trace_printk2", kSystemCallCost, 32},
     {"trace_printk3", kSystemCallCost, 32},
     {"trace_printk4", kSystemCallCost, 32},
     {"trace_printk5", kSystemCallCost, 32},
-    {"snprintf", 25 * kSystemCallCost, 5},
+    {"snprintf", 73 * kSystemCallCost, 5},
     {"strnlen_s", 0, 1},
     {"strncpy_s", 0, 1},
     {"strncat_s", 0, 1},

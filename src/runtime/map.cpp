@@ -433,6 +433,11 @@ Error Map::update_error(long err, std::uint64_t flags) const {
 Result<void> MapOfMaps::check_inner(const Map& inner) const {
     const MapConfig& shape = inner_shape();
     const MapConfig& actual = inner.config();
+    if (inner.frozen()) {
+        // Programs would get writable pointers into its values, which the verifier took as constant (.rodata).
+        return Error::invalid(label() + ": inner map " + actual.name +
+                              " is frozen; an inner map's values are writable");
+    }
     auto mismatch = [&](std::string_view what, std::uint64_t expected, std::uint64_t got) {
         return Error::invalid(label() + ": inner map " + actual.name + " has " + std::string(what) + " " + str(got) +
                               ", expected " + str(expected));

@@ -169,6 +169,9 @@ class Analysis {
                 return;
             }
             auto outs = transfer(b);
+            if (over_budget(b)) {
+                return;
+            }
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 const Edge& edge = m_cfg.blocks[b].successors[e];
                 if (outs[e].empty()) {
@@ -190,6 +193,9 @@ class Analysis {
                 return;
             }
             auto outs = transfer(b);
+            if (over_budget(b)) {
+                return;
+            }
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 for (State& s : outs[e]) {
                     const std::size_t to = m_cfg.blocks[b].successors[e].to;
@@ -210,6 +216,11 @@ class Analysis {
                     return;
                 }
                 (void)transfer(b);
+                if (over_budget(b)) {
+                    m_sem.set_sink(nullptr);
+                    m_checking = false;
+                    return;
+                }
             }
         }
         m_sem.set_sink(nullptr);
@@ -350,6 +361,10 @@ class Analysis {
                 trace(pc, "after", s);
                 if (s.bottom()) {
                     break;
+                }
+                if (m_options.work_limit != 0 && t_zone_work - m_work_start > m_options.work_limit) {
+                    m_sem.set_cost_sink(nullptr);
+                    return std::vector<States>(block.successors.size()); // over budget: the caller stops
                 }
             }
             if (s.bottom()) {

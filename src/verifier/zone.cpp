@@ -31,6 +31,7 @@ void Zone::set_bottom() noexcept {
 
 int Zone::add_slot(Var v) {
     const std::size_t n = dim();
+    t_zone_work += kColumnWork * n;
     if (n + 1 > m_stride) {
         const std::size_t stride = std::max<std::size_t>(8, m_stride * 2);
         std::vector<Bound> grown(stride * stride, kInf);
@@ -56,6 +57,7 @@ void Zone::forget(Var v) {
     }
     const auto s = static_cast<std::size_t>(found);
     const std::size_t last = dim() - 1;
+    t_zone_work += kColumnWork * dim();
     if (s != last) {
         for (std::size_t j = 0; j < dim(); ++j) {
             at(s, j) = at(last, j);
@@ -80,6 +82,7 @@ void Zone::set(Var v, Interval range) {
         return;
     }
     const auto s = static_cast<std::size_t>(add_slot(v));
+    t_zone_work += kColumnWork * dim();
     // -2^63 has no negation in int64: a bound there is no bound (below) or the least finite one (above).
     at(0, s) = std::max(range.hi, kNegInf + 1);
     at(s, 0) = range.lo <= kNegInf ? kInf : -range.lo;
@@ -101,6 +104,7 @@ void Zone::assign(Var v, Var w, Bound c) {
             return;
         }
         const auto s = static_cast<std::size_t>(found);
+        t_zone_work += kColumnWork * dim();
         for (std::size_t j = 0; j < dim(); ++j) {
             if (j != s) {
                 at(j, s) = add_bounds(at(j, s), c);
@@ -116,6 +120,7 @@ void Zone::assign(Var v, Var w, Bound c) {
     }
     const auto ws = static_cast<std::size_t>(source);
     const auto s = static_cast<std::size_t>(add_slot(v));
+    t_zone_work += kColumnWork * dim();
     for (std::size_t j = 0; j < dim(); ++j) {
         if (j != s) {
             at(j, s) = add_bounds(at(j, ws), c);

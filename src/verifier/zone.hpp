@@ -45,8 +45,12 @@ struct Interval {
 };
 
 /// The work zones of this thread did: for each quadratic step (a copy, a closure after a new constraint, a join, a
-/// widening, a comparison) the square of its dimension. The analysis' time follows it (Options::work_limit).
+/// widening, a comparison) the square of its dimension, and for each step over one variable's row and column (forget,
+/// set, assign, a new slot) kColumnWork times the dimension. The analysis' time follows it (Options::work_limit).
 inline thread_local std::uint64_t t_zone_work = 0;
+/// What a step over one row and one column counts for in t_zone_work, for each variable: the column's entries lie a
+/// row apart in memory, a cache line each in a large zone.
+inline constexpr std::uint64_t kColumnWork = 8;
 
 class Zone {
   public:

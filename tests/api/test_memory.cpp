@@ -245,7 +245,7 @@ TEST_CASE("time: the instructions verified for all of an object's programs are b
 
     // And the analysis' work for all of them: what bounds the time a load takes, however the programs relate their
     // variables (a few thousand instructions that relate dozens of stack slots took minutes before it).
-    CHECK(LoadOptions{}.max_analysis_work == std::uint64_t{1} << 30);
+    CHECK(LoadOptions{}.max_analysis_work == std::uint64_t{1} << 31);
     const std::uint64_t nested_work = each->program("nested").value().verification().analysis_work;
     const std::uint64_t short_work = each->program("short_loop").value().verification().analysis_work;
     CHECK(nested_work > 0);

@@ -90,6 +90,17 @@ TEST_CASE("runtime array: a frozen array refuses every update, the host's and pr
     REQUIRE(found.has_value());
     CHECK(*found);
     CHECK(read == before);
+    // No map of maps takes it: its programs would store through the value pointers their lookups return.
+    MapConfig outer_shape = shape(MapKind::array_of_maps, 4, 4, 1);
+    outer_shape.inner = std::make_shared<MapConfig>(shape(MapKind::array, 4, 8, 1));
+    auto outer = make(outer_shape);
+    auto* maps = dynamic_cast<MapOfMaps*>(outer.get());
+    REQUIRE(maps != nullptr);
+    auto inner = maps->set_inner({reinterpret_cast<const std::uint8_t*>(&key), 4}, map);
+    REQUIRE_FALSE(inner.has_value());
+    CHECK(inner.error().message.find("frozen") != std::string::npos);
+    CHECK(maps->set_inner({reinterpret_cast<const std::uint8_t*>(&key), 4}, make(shape(MapKind::array, 4, 8, 1)))
+              .has_value());
     // Only plain arrays freeze (a per-CPU value is the caller's slot, a hash map's elements come and go).
     CHECK_FALSE(make(shape(MapKind::percpu_array, 4, 8, 1))->freeze().has_value());
     CHECK_FALSE(make(shape(MapKind::hash, 4, 8, 1))->freeze().has_value());

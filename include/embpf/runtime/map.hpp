@@ -170,8 +170,9 @@ class Map {
     [[nodiscard]] virtual std::size_t memory_size() const noexcept;
 
     /// Freezes an array map's values, as `BPF_MAP_FREEZE` does `.rodata` after load: from then on every update, by
-    /// the host or a program, is refused (the verifier reads numbers and strings from the frozen value). Other kinds
-    /// refuse to be frozen. Irreversible.
+    /// the host or a program, is refused (the verifier reads numbers and strings from the frozen value), and no map
+    /// of maps takes it as an inner map (its programs could store through the values' pointers). Other kinds refuse
+    /// to be frozen. Irreversible; freeze a map before anything else can hold it.
     [[nodiscard]] virtual Result<void> freeze();
     [[nodiscard]] bool frozen() const noexcept { return m_frozen.load(std::memory_order_acquire); }
 

@@ -102,10 +102,11 @@ struct Options {
     /// briefly holds up to twice this.
     std::size_t memory_limit = std::size_t{256} << 20;
     /// The work the analysis may do, in its own units (Report::analysis_work: the square of the dimension of each
-    /// quadratic step on its relations, a state copied, a constraint closed, two states joined or compared, some 3 to
-    /// 7 ns each here). A program that needs more is refused with "Program is too complex to analyse". 2^29 unless
-    /// the caller says otherwise (the costliest program of the ebpf-samples corpus needs 240 million); 0 for no limit.
-    std::uint64_t work_limit = std::uint64_t{1} << 29;
+    /// quadratic step on its relations, a state copied, a constraint closed, two states joined or compared, and eight
+    /// times the dimension of each step over one variable's row and column; some 1.2 to 1.6 ns each here). A program
+    /// that needs more is refused with "Program is too complex to analyse". 2^30 unless the caller says otherwise
+    /// (the costliest program of the ebpf-samples corpus needs 442 million); 0 for no limit.
+    std::uint64_t work_limit = std::uint64_t{1} << 30;
 };
 
 /// What is verified: the code as the loader linked it (map references still pseudo `lddw`s).
