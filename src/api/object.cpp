@@ -118,11 +118,10 @@ Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::siz
     config.value_size = spec.value_size;
     config.max_entries = spec.max_entries;
     config.flags = spec.map_flags;
-    if (platform.for_untrusted_plugins()) {
-        // A hash every load shares lets a plugin choose keys that fall into one bucket, and make each lookup walk
-        // all of them: plugins' hash maps are seeded at random whatever they ask.
-        config.flags &= ~runtime::bpf_f_zero_seed;
-    }
+    // A hash every load shares lets a plugin choose keys that fall into one bucket, and make each lookup walk all of
+    // them (a lookup is charged a fixed number of probes): an object's hash maps are seeded at random whatever it
+    // asks, on every platform. A host that wants the zero seed creates its map itself (runtime::create_map).
+    config.flags &= ~runtime::bpf_f_zero_seed;
     config.slots = options.slots;
     if (spec.inner_map) {
         if (*spec.inner_map >= specs.size() || *spec.inner_map == index) {

@@ -221,9 +221,11 @@ TEST_CASE("time: a plugin's hash maps are seeded at random even when they ask fo
     };
     REQUIRE(platform::windows().for_untrusted_plugins());
     CHECK_FALSE(order(platform::windows()));
+    // On a platform for trusted programs too: 16,384 keys of one bucket made each lookup of linux()'s hash map walk
+    // them all, 28.8 s at 4% of the run budget.
     platform::Platform trusted = platform::windows();
     trusted.set_for_untrusted_plugins(false);
-    CHECK(order(trusted));
+    CHECK_FALSE(order(trusted));
 }
 
 TEST_CASE("time: the instructions verified for all of an object's programs are bounded") {
