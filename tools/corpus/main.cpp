@@ -318,23 +318,21 @@ int main(int argc, char** argv) {
     std::printf("\nverification time: %.3f s in total, at most %.3f s (%s)\n", time_total.count() / 1e6,
                 time_max.count() / 1e6, slowest.c_str());
     std::uint64_t object_max = 0;
+    std::uint64_t object_work = 0;
     std::string costliest;
+    std::string busiest_object;
     for (const auto& [file, loaded] : objects) {
         if (loaded.analysed > object_max) {
             object_max = loaded.analysed;
             costliest = file;
         }
-    }
-    std::printf("most instructions analysed for one object: %llu (%s)\n", static_cast<unsigned long long>(object_max),
-                costliest.c_str());
-    std::uint64_t object_work = 0;
-    std::string busiest_object;
-    for (const auto& [file, loaded] : objects) {
         if (loaded.work > object_work) {
             object_work = loaded.work;
             busiest_object = file;
         }
     }
+    std::printf("most instructions analysed for one object: %llu (%s)\n", static_cast<unsigned long long>(object_max),
+                costliest.c_str());
     std::printf("most analysis work for one object: %llu (%s)\n", static_cast<unsigned long long>(object_work),
                 busiest_object.c_str());
     std::printf("largest instruction bound of an accepted program: %llu (%s)\n",
