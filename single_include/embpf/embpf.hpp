@@ -742,6 +742,7 @@ struct ObjectFile {
 
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -770,6 +771,30 @@ struct CoreOutcome {
 /// malformed BTF on either side. type_matches is Error::unsupported. On error `program` is left unchanged.
 [[nodiscard]] Result<std::vector<CoreOutcome>>
 apply_core_relocations(ProgramDefinition& program, const btf::Types& local, const btf::Types& target);
+
+/// apply_core_relocations() for the programs of one object: the target's types are indexed by name once, and the
+/// work of all relocations together (relocations, candidates tried, members and types compared) is held to
+/// max_steps, so that neither many programs nor many relocations make a load slow. Both type tables must outlive
+/// the relocator.
+class CoreRelocator {
+  public:
+    CoreRelocator(const btf::Types& local, const btf::Types& target);
+    ~CoreRelocator();
+    CoreRelocator(CoreRelocator&&) noexcept;
+    CoreRelocator& operator=(CoreRelocator&&) noexcept;
+
+    /// As apply_core_relocations(); past max_steps every further call fails.
+    [[nodiscard]] Result<std::vector<CoreOutcome>> apply(ProgramDefinition& program);
+    /// Steps taken so far.
+    [[nodiscard]] std::uint64_t steps() const noexcept;
+
+    /// Steps one relocator may take (about a second of matching).
+    static constexpr std::uint64_t max_steps = std::uint64_t{1} << 26;
+
+  private:
+    class Impl;
+    std::unique_ptr<Impl> m_impl;
+};
 
 } // namespace embpf::elf
 
@@ -2576,9 +2601,14 @@ struct LoadOptions {
     /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 135,660); 0 for no limit.
     std::uint64_t max_analysed_instructions = std::uint64_t{1} << 19;
     /// The most work the verifier may do for all programs of the object together (Report::analysis_work,
-    /// verifier::Options::work_limit): what bounds the time a load takes, some 3 s here at the limit. 2^31 unless
-    /// the host says otherwise (the costliest object of the ebpf-samples corpus needs 1.23 billion); 0 for no limit.
+    /// verifier::Options::work_limit, and work_per_program for each program): what bounds the time a load takes,
+    /// some 3 s here at the limit. 2^31 unless the host says otherwise (the costliest object of the ebpf-samples
+    /// corpus needs 1.23 billion); 0 for no limit.
     std::uint64_t max_analysis_work = std::uint64_t{1} << 31;
+    /// What loading a program costs besides its analysis (setting up the verifier and the interpreter, checking
+    /// its helpers), in units of analysis work: about 10 us, so that an object of many tiny programs is held to
+    /// max_analysis_work too (131,072 programs at the default).
+    static constexpr std::uint64_t work_per_program = std::uint64_t{1} << 14;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux

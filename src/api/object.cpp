@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 
 namespace embpf {
 
@@ -349,8 +350,10 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                      btf_size(spec, map_spec.key_type_id), btf_size(spec, map_spec.value_type_id)));
     }
 
-    std::uint64_t analysed = 0; // instructions the verifier analysed for the programs so far
-    std::uint64_t work = 0;     // and the work it did
+    std::uint64_t analysed = 0;                  // instructions the verifier analysed for the programs so far
+    std::uint64_t work = 0;                      // and the work it did
+    std::optional<elf::CoreRelocator> relocator; // the target's types indexed once for every program
+    std::map<const platform::ProgramType*, exec::HelperTable> helper_tables; // one per program type
     for (const ProgramSpec& program_spec : spec.programs()) {
         const std::string& name = program_spec.name();
         if (program_spec.definition.unsupported) {
@@ -374,7 +377,10 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         elf::ProgramDefinition definition = program_spec.definition;
         if (!definition.core_relocations.empty()) {
             if (options.target_btf && spec.btf()) {
-                auto outcomes = elf::apply_core_relocations(definition, *spec.btf(), *options.target_btf);
+                if (!relocator) {
+                    relocator.emplace(*spec.btf(), *options.target_btf);
+                }
+                auto outcomes = relocator->apply(definition);
                 if (!outcomes) {
                     return in_program(name, std::move(outcomes).error());
                 }
@@ -397,7 +403,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             program->report = verifier::verify(definition, descriptors, platform, *program->type,
                                                {.level = options.verifier_level, .work_limit = work_left});
             analysed += program->report.analysed_instructions;
-            work += program->report.analysis_work;
+            work += program->report.analysis_work + LoadOptions::work_per_program;
             if (options.max_analysis_work != 0 && work > options.max_analysis_work) {
                 return in_program(name, Error::invalid("the object's programs need more than " +
                                                        std::to_string(options.max_analysis_work) +
@@ -470,8 +476,12 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         if (auto helpers_ok = runtime::check_helpers(code, platform, *program->type); !helpers_ok) {
             return in_program(name, std::move(helpers_ok).error());
         }
-        auto interpreter = exec::Interpreter::create(code, runtime::helper_table(platform, *program->type),
-                                                     {.packet = exec::packet_layout(*program->type)});
+        auto [table, fresh_table] = helper_tables.try_emplace(program->type);
+        if (fresh_table) {
+            table->second = runtime::helper_table(platform, *program->type);
+        }
+        auto interpreter =
+            exec::Interpreter::create(code, table->second, {.packet = exec::packet_layout(*program->type)});
         if (!interpreter) {
             return in_program(name, std::move(interpreter).error());
         }

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <concepts>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -391,11 +392,23 @@ Result<Value> compute(const Spec& spec, CoreKind kind) {
     return out;
 }
 
+/// Adds `steps` to the count of a CoreRelocator's relocations together.
+Result<void> charge(std::uint64_t& spent, std::uint64_t steps) {
+    spent += steps;
+    if (spent > CoreRelocator::max_steps) {
+        return Error::invalid(cat("the object's CO-RE relocations take more than ", CoreRelocator::max_steps,
+                                  " steps together (relocations, candidates and members compared)"));
+    }
+    return {};
+}
+
 /// Matches a local spec against target candidates: libbpf's bpf_core_spec_match and the compatibility checks
 /// under it. Every member or type visited costs a step of a budget shared by the whole relocation.
 class Matcher {
   public:
-    Matcher(const btf::Types& local, const btf::Types& target) : m_local(local), m_target(target) {}
+    /// `shared` counts the steps of every relocation of a CoreRelocator, held to CoreRelocator::max_steps.
+    Matcher(const btf::Types& local, const btf::Types& target, std::uint64_t& shared)
+        : m_local(local), m_target(target), m_shared(shared) {}
 
     /// The spec of `candidate` when it has the local spec's field, type or enumerator; nullopt when it does not.
     Result<std::optional<Spec>> match(const Spec& local, CoreKind kind, std::uint32_t candidate) {
@@ -422,7 +435,7 @@ class Matcher {
             return Error::invalid(cat("matching against the target takes more than ", max_steps,
                                       " steps (anonymous members or prototypes nested too deeply)"));
         }
-        return {};
+        return charge(m_shared, 1);
     }
 
     Result<std::optional<Spec>> match_enumerator(const Spec& local, Spec spec) {
@@ -669,6 +682,7 @@ class Matcher {
 
     const btf::Types& m_local;
     const btf::Types& m_target;
+    std::uint64_t& m_shared;
     std::uint64_t m_steps = 0;
 };
 
@@ -808,10 +822,12 @@ Result<bool> patch(std::vector<isa::Instruction>& code, std::uint32_t at, const 
     return !(ins == before);
 }
 
-/// Applies relocations one by one, with the target's types indexed by name once.
-class Relocator {
+} // namespace
+
+/// Applies relocations one by one, with the target's types indexed by name once for all of them.
+class CoreRelocator::Impl {
   public:
-    Relocator(const btf::Types& local, const btf::Types& target) : m_local(local), m_target(target) {}
+    Impl(const btf::Types& local, const btf::Types& target) : m_local(local), m_target(target) {}
 
     Result<CoreOutcome> apply(const btf::CoreRelocation& relocation, std::vector<isa::Instruction>& code) {
         auto outcome = resolve_and_patch(relocation, code);
@@ -892,10 +908,16 @@ class Relocator {
             return Error::unsupported("anonymous types cannot be relocated: the target has no name to match");
         }
         const std::string_view name = essential_name(local_type.name);
-        Matcher matcher(m_local, m_target);
+        if (auto charged = charge(m_spent, 1); !charged) { // every relocation costs a step, even a trivial one
+            return std::move(charged).error();
+        }
+        Matcher matcher(m_local, m_target, m_spent);
         std::optional<Spec> chosen;
         std::vector<std::uint32_t> tried;
         for (const std::uint32_t candidate : candidates(name)) {
+            if (auto charged = charge(m_spent, 1); !charged) {
+                return std::move(charged).error();
+            }
             const btf::Type& type = *m_target.get(candidate);
             if (!kinds_compatible(type, local_type)) {
                 continue;
@@ -962,18 +984,25 @@ class Relocator {
     const btf::Types& m_local;
     const btf::Types& m_target;
     std::optional<std::unordered_map<std::string_view, std::vector<std::uint32_t>>> m_index;
+    std::uint64_t m_spent = 0; // steps of every relocation so far
+
+    friend class CoreRelocator;
 };
 
-} // namespace
+CoreRelocator::CoreRelocator(const btf::Types& local, const btf::Types& target)
+    : m_impl(std::make_unique<Impl>(local, target)) {}
+CoreRelocator::~CoreRelocator() = default;
+CoreRelocator::CoreRelocator(CoreRelocator&&) noexcept = default;
+CoreRelocator& CoreRelocator::operator=(CoreRelocator&&) noexcept = default;
 
-Result<std::vector<CoreOutcome>> apply_core_relocations(ProgramDefinition& program, const btf::Types& local,
-                                                        const btf::Types& target) {
-    Relocator relocator(local, target);
+std::uint64_t CoreRelocator::steps() const noexcept { return m_impl->m_spent; }
+
+Result<std::vector<CoreOutcome>> CoreRelocator::apply(ProgramDefinition& program) {
     std::vector<isa::Instruction> code = program.instructions;
     std::vector<CoreOutcome> outcomes;
     outcomes.reserve(program.core_relocations.size());
     for (const btf::CoreRelocation& relocation : program.core_relocations) {
-        auto outcome = relocator.apply(relocation, code);
+        auto outcome = m_impl->apply(relocation, code);
         if (!outcome) {
             return std::move(outcome).error();
         }
@@ -981,6 +1010,11 @@ Result<std::vector<CoreOutcome>> apply_core_relocations(ProgramDefinition& progr
     }
     program.instructions = std::move(code);
     return outcomes;
+}
+
+Result<std::vector<CoreOutcome>> apply_core_relocations(ProgramDefinition& program, const btf::Types& local,
+                                                        const btf::Types& target) {
+    return CoreRelocator(local, target).apply(program);
 }
 
 } // namespace embpf::elf

@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #ifndef EM_BPF
@@ -326,16 +327,24 @@ class Reader {
         return {};
     }
 
-    std::vector<const Symbol*> symbols_in(std::size_t section) const {
-        std::vector<const Symbol*> result;
-        for (const Symbol& symbol : m_symbols) {
-            if (symbol.sym.st_shndx == section && symbol.type() != STT_SECTION && !symbol.name.empty()) {
-                result.push_back(&symbol);
+    // The named, non-section symbols of a section, by address. Grouped once for the whole table: an object may have
+    // tens of thousands of sections and hundreds of thousands of symbols, and a scan per section is their product.
+    const std::vector<const Symbol*>& symbols_in(std::size_t section) {
+        if (!m_symbols_grouped) {
+            for (const Symbol& symbol : m_symbols) {
+                if (symbol.type() != STT_SECTION && !symbol.name.empty()) {
+                    m_symbols_by_section[symbol.sym.st_shndx].push_back(&symbol);
+                }
             }
+            for (auto& [index, symbols] : m_symbols_by_section) {
+                std::stable_sort(symbols.begin(), symbols.end(),
+                                 [](const Symbol* a, const Symbol* b) { return a->sym.st_value < b->sym.st_value; });
+            }
+            m_symbols_grouped = true;
         }
-        std::sort(result.begin(), result.end(),
-                  [](const Symbol* a, const Symbol* b) { return a->sym.st_value < b->sym.st_value; });
-        return result;
+        static const std::vector<const Symbol*> none;
+        const auto found = m_symbols_by_section.find(section);
+        return found == m_symbols_by_section.end() ? none : found->second;
     }
 
     // The `maps` section holds one record per map symbol, in one of the layouts objects have used:
@@ -347,7 +356,7 @@ class Reader {
     //   36 bytes  iproute2's struct bpf_elf_map: ..., map_flags, id, pinning, inner_id, inner_idx
     // A record of another size is read as bpf_map_def when the bytes past it are zero, as libbpf does.
     Result<void> read_legacy_maps(const Section& section) {
-        const auto symbols = symbols_in(section.index);
+        const auto& symbols = symbols_in(section.index);
         if (symbols.empty()) {
             return {};
         }
@@ -416,23 +425,23 @@ class Reader {
             m_object.maps.push_back(std::move(map));
         }
         // eBPF for Windows and iproute2 name the inner map by id when ids are used, otherwise by index in the section.
+        // When several maps have one id, the last is meant.
+        std::unordered_map<std::uint32_t, std::size_t> by_id;
+        for (std::size_t j = first; j < m_object.maps.size(); ++j) {
+            by_id[m_object.maps[j].id] = j;
+        }
         for (std::size_t i = first; i < m_object.maps.size(); ++i) {
             MapDefinition& map = m_object.maps[i];
             if (!map.inner_map) {
                 continue;
             }
             if (map.inner_id != 0) {
-                std::optional<std::size_t> found;
-                for (std::size_t j = first; j < m_object.maps.size(); ++j) {
-                    if (m_object.maps[j].id == map.inner_id) {
-                        found = j;
-                    }
-                }
-                if (!found) {
+                const auto found = by_id.find(map.inner_id);
+                if (found == by_id.end()) {
                     return Error::invalid("maps: " + map.name + " names inner map id " + std::to_string(map.inner_id) +
                                           ", which no map has");
                 }
-                map.inner_map = found;
+                map.inner_map = found->second;
             } else if (first + *map.inner_map >= m_object.maps.size()) {
                 return Error::invalid("maps: " + map.name + " names inner map index " + std::to_string(*map.inner_map) +
                                       ", past the last map");
@@ -611,11 +620,32 @@ class Reader {
         if (relocations == m_relocations.end()) {
             return {};
         }
+        // The maps by offset, to find the one holding each relocation by a binary search (an object may have
+        // thousands of maps and of relocations). Maps that overlap are refused: no compiler makes them.
+        std::vector<std::pair<std::uint64_t, std::size_t>> starts; // (offset, map)
+        for (const auto& [map, extent] : m_map_extent) {
+            if (extent.second != 0) {
+                starts.emplace_back(extent.first, map);
+            }
+        }
+        std::sort(starts.begin(), starts.end());
+        std::uint64_t covered = 0;
+        for (std::size_t i = 0; i < starts.size(); ++i) {
+            const auto& [offset, size] = m_map_extent[starts[i].second];
+            if (i > 0 && offset < covered) {
+                return Error::invalid(".maps: " + m_object.maps[starts[i].second].name + " overlaps " +
+                                      m_object.maps[starts[i - 1].second].name);
+            }
+            covered = size > UINT64_MAX - offset ? UINT64_MAX : offset + size;
+        }
         for (const Relocation& reloc : relocations->second) {
             const Symbol& target = m_symbols[reloc.symbol];
             std::optional<std::size_t> outer;
-            for (const auto& [map, extent] : m_map_extent) {
-                if (reloc.offset >= extent.first && reloc.offset < extent.first + extent.second) {
+            auto after = std::upper_bound(starts.begin(), starts.end(), std::make_pair(reloc.offset, SIZE_MAX));
+            if (after != starts.begin()) {
+                const std::size_t map = std::prev(after)->second;
+                const auto& [offset, size] = m_map_extent[map];
+                if (reloc.offset - offset < size) {
                     outer = map;
                 }
             }
@@ -649,6 +679,18 @@ class Reader {
     }
 
     Result<void> read_global_data() {
+        // The DATASEC of each global-data section, found in one pass over the types rather than one per section.
+        std::unordered_map<std::string_view, std::uint32_t> datasecs;
+        if (m_object.btf) {
+            const btf::Types& types = *m_object.btf;
+            for (std::size_t id = 1; id < types.count(); ++id) {
+                if (const btf::Type* type = types.get(static_cast<std::uint32_t>(id));
+                    type->kind == btf::Kind::datasec) {
+                    datasecs.try_emplace(type->name, static_cast<std::uint32_t>(id)); // the first of a name
+                }
+            }
+        }
+        std::unordered_map<std::uint32_t, std::map<std::string, std::uint32_t>> datasec_vars;
         for (const Section& section : m_sections) {
             if (!is_global_data(section.name) ||
                 (section.header.sh_type != SHT_PROGBITS && section.header.sh_type != SHT_NOBITS) ||
@@ -684,16 +726,20 @@ class Reader {
             m_global_map[section.index] = index;
             m_object.maps.push_back(std::move(map));
 
-            std::map<std::string, std::uint32_t> btf_types; // variable name -> type id
-            if (m_object.btf) {
-                if (auto sec = m_object.btf->find(section.name, btf::Kind::datasec)) {
-                    for (const btf::DataSecVar& var : m_object.btf->get(*sec)->vars) {
+            // Variable name -> type id, read once per DATASEC (sections may share a name).
+            static const std::map<std::string, std::uint32_t> no_types;
+            const std::map<std::string, std::uint32_t>* btf_types = &no_types;
+            if (const auto sec = datasecs.find(section.name); sec != datasecs.end()) {
+                auto [vars, fresh] = datasec_vars.try_emplace(sec->second);
+                if (fresh) {
+                    for (const btf::DataSecVar& var : m_object.btf->get(sec->second)->vars) {
                         if (const btf::Type* v = m_object.btf->get(var.type);
                             v != nullptr && v->kind == btf::Kind::var) {
-                            btf_types[v->name] = v->ref;
+                            vars->second[v->name] = v->ref;
                         }
                     }
                 }
+                btf_types = &vars->second;
             }
             for (const Symbol* symbol : symbols_in(section.index)) {
                 if (symbol->type() != STT_OBJECT) {
@@ -708,7 +754,7 @@ class Reader {
                 variable.map = index;
                 variable.offset = static_cast<std::uint32_t>(symbol->sym.st_value);
                 variable.size = static_cast<std::uint32_t>(symbol->sym.st_size);
-                if (auto it = btf_types.find(variable.name); it != btf_types.end()) {
+                if (auto it = btf_types->find(variable.name); it != btf_types->end()) {
                     variable.type_id = it->second;
                 }
                 m_object.variables.push_back(std::move(variable));
@@ -1178,6 +1224,8 @@ class Reader {
     ElfHandle m_handle;
     std::vector<Section> m_sections;
     std::vector<Symbol> m_symbols;
+    std::unordered_map<std::size_t, std::vector<const Symbol*>> m_symbols_by_section; // see symbols_in()
+    bool m_symbols_grouped = false;
     std::size_t m_symtab = 0;
     bool m_machine_none = false;                                  // e_machine 0: an object from an older LLVM release
     std::map<std::size_t, std::vector<Relocation>> m_relocations; // target section -> relocations

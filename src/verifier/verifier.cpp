@@ -157,12 +157,7 @@ class Analysis {
                 m_findings.push_back({m_cfg.blocks[b].first, "The analysis did not converge", ""});
                 break;
             }
-            // The states kept per block grow with the blocks and the square of the variables (a stack written byte
-            // by byte has hundreds): past the budget the program is refused before it costs the host its memory.
-            if (m_bytes > m_options.memory_limit) {
-                m_findings.push_back({m_cfg.blocks[b].first, "Program is too large to analyse",
-                                      "analysis states <= " + std::to_string(m_options.memory_limit) + " bytes"});
-                m_too_large = true;
+            if (over_memory(b, m_bytes)) {
                 return;
             }
             if (over_budget(b)) {
@@ -185,11 +180,12 @@ class Analysis {
         // One descending step: every block's input recomputed from its predecessors' outputs, without widening.
         std::vector<States> next(m_cfg.blocks.size());
         next[0].push_back(m_sem.initial());
+        std::size_t next_bytes = footprint(next[0]); // kept beside m_in until the step ends
         for (const std::size_t b : m_cfg.rpo) {
             if (m_in[b].empty()) {
                 continue;
             }
-            if (over_budget(b)) {
+            if (over_memory(b, m_bytes + next_bytes) || over_budget(b)) {
                 return;
             }
             auto outs = transfer(b);
@@ -199,12 +195,15 @@ class Analysis {
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 for (State& s : outs[e]) {
                     const std::size_t to = m_cfg.blocks[b].successors[e].to;
+                    const std::size_t before = footprint(next[to]);
                     add_state(next[to], std::move(s), m_partition[to], m_cfg.blocks[to].loop != kNone,
                               m_sem.alike_maps());
+                    keep(next_bytes, before, footprint(next[to]));
                 }
             }
         }
         m_in = std::move(next);
+        m_bytes = next_bytes;
         // The checking pass.
         m_sem.set_sink(&m_findings);
         m_checking = true;
@@ -225,6 +224,18 @@ class Analysis {
         }
         m_sem.set_sink(nullptr);
         m_checking = false;
+    }
+
+    // The states kept per block grow with the blocks and the square of the variables (a stack written byte by byte
+    // has hundreds): past the budget the program is refused before it costs the host its memory.
+    bool over_memory(std::size_t b, std::size_t bytes) {
+        if (bytes <= m_options.memory_limit) {
+            return false;
+        }
+        m_findings.push_back({m_cfg.blocks[b].first, "Program is too large to analyse",
+                              "analysis states <= " + std::to_string(m_options.memory_limit) + " bytes"});
+        m_too_large = true;
+        return true;
     }
 
     // The analysis' time: each quadratic step on its relations counts (t_zone_work). Past the budget the program is
@@ -375,7 +386,8 @@ class Analysis {
             const isa::Instruction& ins = m_code[pc];
             for (std::size_t e = 0; e < block.successors.size(); ++e) {
                 const Edge& edge = block.successors[e];
-                State out = s;
+                // The last edge takes the block's state itself (nothing reads it after): one copy fewer.
+                State out = e + 1 == block.successors.size() ? std::move(s) : s;
                 switch (edge.kind) {
                 case EdgeKind::taken: m_sem.assume(out, pc, true); break;
                 case EdgeKind::not_taken: m_sem.assume(out, pc, false); break;
@@ -465,20 +477,30 @@ class Analysis {
         if (merged == m_in[t]) {
             return false;
         }
-        m_bytes -= footprint(m_in[t]);
-        m_bytes += footprint(merged);
+        keep(m_bytes, footprint(m_in[t]), footprint(merged));
         m_in[t] = std::move(merged);
         return true;
     }
 
-    // The bytes a block's states keep: each zone a matrix over its variables.
+    // The bytes a block's states keep: each state, its zone's matrix, its cells and caller frames, and what each of
+    // those four allocations costs the allocator.
     static std::size_t footprint(const States& states) {
+        constexpr std::size_t kAllocation = 16;
         std::size_t bytes = 0;
         for (const State& s : states) {
-            const std::size_t dim = s.zone.vars().size() + 1;
-            bytes += dim * dim * sizeof(Bound) + s.cells.size() * sizeof(Cell) + sizeof(State);
+            bytes += sizeof(State) + s.zone.bytes() + s.cells.capacity() * sizeof(Cell) +
+                     s.saved.capacity() * sizeof(s.saved[0]) + 4 * kAllocation;
         }
         return bytes;
+    }
+
+    // Memory the analysis keeps costs more than its copy: its pages are fresh. Bytes kept count once more in the work
+    // (a unit per 8 bytes, as a copy counts a unit per entry).
+    static void keep(std::size_t& kept, std::size_t before, std::size_t after) {
+        if (after > before) {
+            t_zone_work += (after - before) / sizeof(Bound);
+        }
+        kept = kept - before + after;
     }
 
     const Cfg& m_cfg;

@@ -7,7 +7,7 @@ namespace embpf::verifier::detail {
 Zone::Zone(const Zone& other)
     : m_vars(other.m_vars), m_stride(std::max<std::size_t>(8, other.dim() + 2)), m_bottom(other.m_bottom) {
     const std::size_t n = other.dim();
-    t_zone_work += m_stride * m_stride;
+    t_zone_work += m_stride * m_stride + kCopyWork;
     m_m.assign(m_stride * m_stride, kInf);
     for (std::size_t i = 0; i < n; ++i) {
         std::copy_n(&other.m_m[i * other.m_stride], n, &m_m[i * m_stride]);

@@ -51,6 +51,9 @@ inline thread_local std::uint64_t t_zone_work = 0;
 /// What a step over one row and one column counts for in t_zone_work, for each variable: the column's entries lie a
 /// row apart in memory, a cache line each in a large zone.
 inline constexpr std::uint64_t kColumnWork = 8;
+/// What a copy counts for besides its matrix: the allocations, and the rest of the state a zone is copied with (the
+/// registers, the stack's cells and its bitmap of written bytes, 512 bytes).
+inline constexpr std::uint64_t kCopyWork = 512;
 
 class Zone {
   public:
@@ -86,6 +89,10 @@ class Zone {
     friend bool operator==(const Zone& a, const Zone& b);
 
     [[nodiscard]] const std::vector<Var>& vars() const noexcept { return m_vars; }
+    /// The bytes the zone holds in memory: its matrix with spare room, and its variables.
+    [[nodiscard]] std::size_t bytes() const noexcept {
+        return m_m.capacity() * sizeof(Bound) + m_vars.capacity() * sizeof(Var);
+    }
     [[nodiscard]] std::string to_string(const std::function<std::string(Var)>& name) const;
 
   private:

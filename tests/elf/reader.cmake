@@ -2,7 +2,7 @@
 set(EMBPF_TEST_ELF_DIR ${CMAKE_CURRENT_BINARY_DIR}/elf_objects)
 set(reader_outputs "")
 foreach(name libbpf_style multi_program kfunc map_kinds contradiction map_in_map_init legacy_samples legacy_iproute2
-             legacy_unknown)
+             legacy_unknown many_records)
     embpf_add_bpf_object(object SOURCE ${CMAKE_CURRENT_LIST_DIR}/objects/${name}.c
                          OUTPUT ${EMBPF_TEST_ELF_DIR}/${name}.o NO_PLUGIN_HEADERS)
     add_custom_command(

@@ -925,3 +925,57 @@ TEST_CASE("core: malformed relocations and hostile BTF are errors, never crashes
         CHECK(contains(outcomes.error().message, "takes more than"));
     }
 }
+
+// Matching a relocation against a struct of many members takes a step per member: one CoreRelocator holds the
+// relocations of all the programs it serves to CoreRelocator::max_steps together, so that an object cannot make its
+// load slow by the number of its programs or relocations (1,000 programs each rebuilt the target's index, 28 s).
+TEST_CASE("core: one relocator serves many programs within one budget of steps") {
+    const LocalTypes l = local_types();
+    BtfWriter w;
+    const std::uint32_t i = w.int_type("int", 4, true);
+    std::vector<std::string> names;
+    for (std::uint32_t m = 0; m < 65535; ++m) {
+        names.push_back("m" + std::to_string(m));
+    }
+    std::vector<BtfWriter::MemberSpec> members;
+    for (std::uint32_t m = 0; m < 65535; ++m) {
+        members.push_back({names[m], i, m * 32});
+    }
+    w.composite("s", 65535 * 4, members); // no member b
+    const btf::Types target = w.build();
+
+    // A program of `r0 = 1` instructions, each asking whether s.b exists: 65,535 steps each.
+    auto build = [&](std::uint32_t count) {
+        std::vector<isa::Instruction> code;
+        std::vector<btf::CoreRelocation> relocations;
+        for (std::uint32_t k = 0; k < count; ++k) {
+            code.push_back(isa::make(mov64_k, 0, 0, 0, 1));
+            relocations.push_back({k, l.s, "0:1", CoreKind::field_exists});
+        }
+        code.push_back(isa::make(isa::op::EXIT_OP));
+        return hand_program(std::move(code), std::move(relocations));
+    };
+    const std::uint32_t half = static_cast<std::uint32_t>(elf::CoreRelocator::max_steps / 65535 / 2) + 10;
+
+    // Alone, each program fits.
+    elf::ProgramDefinition alone = build(half);
+    auto outcomes = apply(alone, l.types, target);
+    REQUIRE_MESSAGE(outcomes.has_value(), (outcomes ? "" : outcomes.error().message));
+    CHECK(outcomes->size() == half);
+    CHECK(alone.instructions[0].imm == 0); // s.b does not exist in the target
+
+    // Together through one relocator, the second runs out.
+    elf::CoreRelocator relocator(l.types, target);
+    elf::ProgramDefinition first = build(half);
+    REQUIRE(relocator.apply(first).has_value());
+    CHECK(first.instructions == alone.instructions);
+    CHECK(relocator.steps() >= std::uint64_t{half} * 65535);
+    elf::ProgramDefinition second = build(half);
+    const auto before = second.instructions;
+    auto refused = relocator.apply(second);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(refused.error().message.find("CO-RE relocations take more than 67108864 steps together") !=
+                      std::string::npos,
+                  refused.error().message);
+    CHECK(second.instructions == before); // left unchanged
+}

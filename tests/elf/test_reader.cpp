@@ -538,6 +538,42 @@ TEST_CASE("elf reader: iproute2's 36-byte map records name inner maps by id") {
     CHECK(program->section == "2/1");
 }
 
+TEST_CASE("elf reader: hundreds of maps named by id and of global-data sections read as each alone") {
+    auto object = elf::read_object(std::filesystem::path(kDir + "/many_records.o"));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    std::size_t outers = 0;
+    for (const elf::MapDefinition& map : object->maps) {
+        if (map.name.rfind("outer_", 0) != 0) {
+            continue;
+        }
+        ++outers;
+        CAPTURE(map.name);
+        CHECK(map.id == 2000 + std::stoul(map.name.substr(6)));
+        CHECK(map.inner_id == 1000);
+        REQUIRE(map.inner_map.has_value());
+        CHECK(object->maps.at(*map.inner_map).name == "inner_last"); // of two maps with one id, the last
+    }
+    CHECK(outers == 192);
+    std::size_t variables = 0;
+    for (const elf::Variable& variable : object->variables) {
+        if (variable.name.rfind("variable_", 0) != 0) {
+            continue;
+        }
+        ++variables;
+        CAPTURE(variable.name);
+        const elf::MapDefinition& map = object->maps.at(variable.map);
+        CHECK(map.name == ".data.s" + variable.name.substr(9));
+        CHECK(variable.offset == 0);
+        CHECK(variable.size == 4);
+        CHECK(variable.type_id != 0); // its DATASEC found among hundreds
+        REQUIRE(map.initial_value.size() == 4);
+        std::uint32_t value = 0;
+        std::memcpy(&value, map.initial_value.data(), 4);
+        CHECK(value == std::stoul(variable.name.substr(9)));
+    }
+    CHECK(variables == 192);
+}
+
 TEST_CASE("elf reader: a map record of an unknown layout is read only when its extra bytes are zero") {
     auto object = elf::read_object(std::filesystem::path(kDir + "/legacy_unknown.o"));
     REQUIRE_FALSE(object.has_value());

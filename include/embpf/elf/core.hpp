@@ -10,6 +10,7 @@
 #include "embpf/result.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,5 +39,29 @@ struct CoreOutcome {
 /// malformed BTF on either side. type_matches is Error::unsupported. On error `program` is left unchanged.
 [[nodiscard]] Result<std::vector<CoreOutcome>>
 apply_core_relocations(ProgramDefinition& program, const btf::Types& local, const btf::Types& target);
+
+/// apply_core_relocations() for the programs of one object: the target's types are indexed by name once, and the
+/// work of all relocations together (relocations, candidates tried, members and types compared) is held to
+/// max_steps, so that neither many programs nor many relocations make a load slow. Both type tables must outlive
+/// the relocator.
+class CoreRelocator {
+  public:
+    CoreRelocator(const btf::Types& local, const btf::Types& target);
+    ~CoreRelocator();
+    CoreRelocator(CoreRelocator&&) noexcept;
+    CoreRelocator& operator=(CoreRelocator&&) noexcept;
+
+    /// As apply_core_relocations(); past max_steps every further call fails.
+    [[nodiscard]] Result<std::vector<CoreOutcome>> apply(ProgramDefinition& program);
+    /// Steps taken so far.
+    [[nodiscard]] std::uint64_t steps() const noexcept;
+
+    /// Steps one relocator may take (about a second of matching).
+    static constexpr std::uint64_t max_steps = std::uint64_t{1} << 26;
+
+  private:
+    class Impl;
+    std::unique_ptr<Impl> m_impl;
+};
 
 } // namespace embpf::elf
