@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <unordered_set>
 
 namespace embpf {
 
@@ -443,6 +444,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         }
         // Map references become the addresses the helpers and loads use.
         std::vector<isa::Instruction> code = definition.instructions;
+        std::unordered_set<const runtime::Map*> named; // program->maps, found without a scan per reference
         for (const elf::MapReference& ref : definition.map_references) {
             const std::shared_ptr<runtime::Map>& map = maps.at(ref.map);
             if (!map) {
@@ -462,7 +464,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             code[ref.instruction].src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
             code[ref.instruction].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address));
             code[ref.instruction + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address >> 32));
-            if (std::find(program->maps.begin(), program->maps.end(), map) == program->maps.end()) {
+            if (named.insert(map.get()).second) {
                 program->maps.push_back(map);
             }
             // A program array serves one program type, fixed by its first user, as on Linux.
@@ -504,14 +506,21 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             return exec::MapShape{map.config().key_size, map.config().value_size, map.config().kind,
                                   std::max<std::uint32_t>(map.config().slots, 1)};
         };
-        program->checked.map_shape = [maps = program->maps,
-                                      shape_of](std::uint64_t address) -> std::optional<exec::MapShape> {
-            for (const std::shared_ptr<runtime::Map>& map : maps) {
-                if (reinterpret_cast<std::uintptr_t>(map.get()) == address) {
-                    return shape_of(*map);
-                }
+        // By address, for a search per helper call that takes a map (a program may name tens of thousands).
+        std::vector<std::pair<std::uint64_t, exec::MapShape>> shapes;
+        shapes.reserve(program->maps.size());
+        for (const std::shared_ptr<runtime::Map>& map : program->maps) {
+            shapes.emplace_back(reinterpret_cast<std::uintptr_t>(map.get()), shape_of(*map));
+        }
+        std::sort(shapes.begin(), shapes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        program->checked.map_shape = [shapes =
+                                          std::move(shapes)](std::uint64_t address) -> std::optional<exec::MapShape> {
+            const auto found = std::lower_bound(shapes.begin(), shapes.end(), address,
+                                                [](const auto& entry, std::uint64_t a) { return entry.first < a; });
+            if (found == shapes.end() || found->first != address) {
+                return std::nullopt;
             }
-            return std::nullopt;
+            return found->second;
         };
         program->checked.helper_result_map = [&platform, type = program->type,
                                               shape_of](std::uint32_t id, const std::uint64_t* args,

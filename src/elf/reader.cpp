@@ -43,6 +43,9 @@ constexpr std::uint64_t kMaxGlobalData = 16u << 20;
 // The instructions all programs of an object may link to together (each program with the functions it reaches, library
 // calls expanded): 32 MiB of code. No program of the verifier's size limit comes near it.
 constexpr std::size_t kMaxLinkedSlots = std::size_t{4} << 20;
+// The largest object read: 16 times the largest of the ebpf-samples corpus (Falco's probe.o, 4.2 MB). Reading one
+// takes up to some 80 ns a byte (the file, its sections and relocations, and every program's linked copy).
+constexpr std::size_t kMaxObjectBytes = std::size_t{64} << 20;
 // The .BTF.ext records all programs of an object may copy (each program copies those of the functions it links).
 constexpr std::size_t kMaxLineRecords = std::size_t{1} << 20;
 constexpr std::size_t kMaxExtRecords = std::size_t{1} << 20;
@@ -104,7 +107,7 @@ struct ElfHandle {
 
 class Reader {
   public:
-    explicit Reader(std::span<const std::uint8_t> bytes) : m_bytes(bytes.begin(), bytes.end()) {}
+    explicit Reader(std::vector<char> bytes) : m_bytes(std::move(bytes)) {}
 
     Result<ObjectFile> read() {
         if (auto r = open(); !r) {
@@ -193,6 +196,14 @@ class Reader {
                     return Error::invalid("more than one symbol table");
                 }
                 m_symtab = section.index;
+            }
+            // Section headers may all point at the same bytes: what the sections hold together is held to the
+            // file's size, or a small file would be read (and copied, and relocated) many times over.
+            m_section_bytes += section.data.size();
+            if (m_section_bytes > m_bytes.size()) {
+                return Error::invalid("section " + section.name +
+                                      ": the sections hold more bytes together than the file has (section headers "
+                                      "that overlap)");
             }
             m_sections[section.index] = std::move(section);
         }
@@ -817,8 +828,8 @@ class Reader {
     }
 
     const Relocation* relocation_at(std::size_t section, std::size_t insn) const {
-        auto it = m_relocation_index.find({section, insn * kInsnSize});
-        return it == m_relocation_index.end() ? nullptr : it->second;
+        auto it = m_relocation_index.find(section);
+        return it == m_relocation_index.end() || insn >= it->second.size() ? nullptr : it->second[insn];
     }
 
     void index_functions_and_relocations() {
@@ -828,8 +839,20 @@ class Reader {
             }
         }
         for (const auto& [section, relocations] : m_relocations) {
+            const auto code = m_code.find(section);
+            if (code == m_code.end()) {
+                continue; // relocations of data: not looked up by instruction
+            }
+            std::vector<const Relocation*>& slots = m_relocation_index[section];
+            slots.assign(code->second.size(), nullptr);
             for (const Relocation& r : relocations) {
-                m_relocation_index.emplace(std::make_pair(section, r.offset), &r); // the first one counts
+                if (r.offset % kInsnSize != 0 || r.offset / kInsnSize >= slots.size()) {
+                    continue; // on no instruction
+                }
+                const Relocation*& slot = slots[static_cast<std::size_t>(r.offset / kInsnSize)];
+                if (slot == nullptr) {
+                    slot = &r; // the first one counts
+                }
             }
         }
     }
@@ -1230,8 +1253,8 @@ class Reader {
     bool m_machine_none = false;                                  // e_machine 0: an object from an older LLVM release
     std::map<std::size_t, std::vector<Relocation>> m_relocations; // target section -> relocations
     std::map<std::size_t, std::vector<Function>> m_functions;     // section -> functions by start
-    std::map<std::pair<std::size_t, std::size_t>, const Function*> m_function_index;       // (section, start)
-    std::map<std::pair<std::size_t, std::uint64_t>, const Relocation*> m_relocation_index; // (section, offset)
+    std::map<std::pair<std::size_t, std::size_t>, const Function*> m_function_index; // (section, start)
+    std::map<std::size_t, std::vector<const Relocation*>> m_relocation_index;        // code section -> by instruction
     std::map<std::size_t, std::vector<bool>> m_jump_targets; // section -> slots some jump lands on
     struct ExtOrder {
         std::vector<std::size_t> lines, funcs, relocations; // indexes into a SectionInfo's records, by instruction
@@ -1240,6 +1263,7 @@ class Reader {
     std::size_t m_line_records = 0;              // line records copied into programs so far
     std::size_t m_records = 0;                   // function and CO-RE records copied into programs so far
     std::size_t m_global_bytes = 0;              // bytes of global data so far
+    std::size_t m_section_bytes = 0;             // bytes the sections hold, so far
     std::map<std::size_t, std::vector<isa::Instruction>> m_code; // section -> its instructions
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
     std::map<std::size_t, std::size_t> m_global_map;                             // section -> map index
@@ -1251,10 +1275,29 @@ class Reader {
 
 } // namespace
 
-Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes) {
+namespace {
+Result<ObjectFile> read_bytes(std::vector<char> bytes) {
     // The limits keep what an object asks for in proportion; a host with less memory still gets an error.
     try {
-        return Reader(bytes).read();
+        return Reader(std::move(bytes)).read();
+    } catch (const std::bad_alloc&) {
+        return Error::runtime("out of memory while reading the object");
+    }
+}
+
+Error too_large(std::uint64_t size) {
+    return Error::invalid("the object file has " + std::to_string(size) + " bytes, more than the " +
+                          std::to_string(kMaxObjectBytes) +
+                          " an object may have (reading one takes time in proportion to its size)");
+}
+} // namespace
+
+Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() > kMaxObjectBytes) {
+        return too_large(bytes.size());
+    }
+    try {
+        return read_bytes(std::vector<char>(bytes.begin(), bytes.end()));
     } catch (const std::bad_alloc&) {
         return Error::runtime("out of memory while reading the object");
     }
@@ -1269,17 +1312,35 @@ Result<ObjectFile> read_object(const std::filesystem::path& path) {
     if (!in) {
         return Error::invalid("cannot open " + path.string());
     }
-    // Some reads fail by throwing (a directory the check above missed, a device): the caller gets an error.
-    std::vector<std::uint8_t> bytes;
+    // Some reads fail by throwing (a directory the check above missed, a device): the caller gets an error. A file
+    // past the limit is refused after reading one byte more than the limit, whatever its size.
+    std::vector<char> bytes;
+    if (const auto size = std::filesystem::file_size(path, status); !status) {
+        if (size > kMaxObjectBytes) {
+            Error error = too_large(size);
+            error.message = path.filename().string() + ": " + error.message;
+            return error;
+        }
+        bytes.reserve(static_cast<std::size_t>(size));
+    }
     try {
-        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        std::vector<char> buffer(std::size_t{1} << 16);
+        while (bytes.size() <= kMaxObjectBytes) {
+            in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+            const auto got = static_cast<std::size_t>(in.gcount());
+            bytes.insert(bytes.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(got));
+            if (got < buffer.size()) {
+                break;
+            }
+        }
     } catch (const std::exception& e) {
         return Error::invalid("cannot read " + path.string() + ": " + e.what());
     }
     if (in.bad()) {
         return Error::invalid("cannot read " + path.string());
     }
-    auto object = read_object(bytes);
+    auto object =
+        bytes.size() > kMaxObjectBytes ? Result<ObjectFile>(too_large(bytes.size())) : read_bytes(std::move(bytes));
     if (!object) {
         Error error = std::move(object).error();
         error.message = path.filename().string() + ": " + error.message;

@@ -387,6 +387,21 @@ const BrokenCase kBroken[] = {
          set_u64(b, xdp->header + 0x20, b.size() * 4);
      },
      ""},
+    {"section headers that overlap",
+     [](std::vector<std::uint8_t>& b) {
+         // Every PROGBITS section made to hold the first half of the file: a small file read many times over.
+         const auto shoff = read_at<std::uint64_t>(b, 0x28);
+         const auto shentsize = read_at<std::uint16_t>(b, 0x3a);
+         const auto shnum = read_at<std::uint16_t>(b, 0x3c);
+         for (std::size_t i = 0; i < shnum; ++i) {
+             const std::size_t header = shoff + i * shentsize;
+             if (read_at<std::uint32_t>(b, header + 4) == 1) {
+                 set_u64(b, header + 0x18, 0);
+                 set_u64(b, header + 0x20, (b.size() / 2) & ~std::size_t{7});
+             }
+         }
+     },
+     "the sections hold more bytes together than the file has"},
     {"program section of odd size",
      [](std::vector<std::uint8_t>& b) {
          const auto xdp = locate_section(b, "xdp");
@@ -420,6 +435,15 @@ TEST_CASE("elf reader: global-data sections are limited together, not only each"
     auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
     REQUIRE_FALSE(object.has_value());
     CHECK_MESSAGE(object.error().message.find("global-data sections hold more than 16777216 bytes together") !=
+                      std::string::npos,
+                  object.error().message);
+}
+
+TEST_CASE("elf reader: an object file past 64 MiB is refused before it is read") {
+    std::vector<std::uint8_t> bytes((std::size_t{64} << 20) + 1, 0);
+    auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE_FALSE(object.has_value());
+    CHECK_MESSAGE(object.error().message.find("the object file has 67108865 bytes, more than the 67108864") !=
                       std::string::npos,
                   object.error().message);
 }
