@@ -489,8 +489,9 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         }
         program->interpreter.emplace(std::move(interpreter).value());
         // A checked run may touch the global data it refers to, and what helpers hand out.
+        std::unordered_set<std::size_t> data_maps; // one region each, however many references
         for (const elf::MapReference& ref : definition.map_references) {
-            if (ref.value) {
+            if (ref.value && data_maps.insert(ref.map).second) {
                 const std::uint32_t zero = 0;
                 const runtime::Map& map = *maps[ref.map];
                 program->checked.regions.push_back({const_cast<runtime::Map&>(map).lookup(&zero),

@@ -8,7 +8,10 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(EMBPF_NO_COMPUTED_GOTO)
 #define EMBPF_HAVE_COMPUTED_GOTO 1
@@ -82,34 +85,121 @@ struct RunState {
     bool fault_write = false;
     bool read_only = false; ///< the refused write hit memory the run may only read
 
-    std::vector<MemoryRegion> helper_regions; ///< handed out by helpers during this run
+    /// Memory helpers handed out during this run, by start, with the shadow flags of those that start uninitialized
+    /// (empty for the others). Found by bisection: a run may be handed millions (a lookup a loop iteration).
+    struct HelperRegion {
+        MemoryRegion region;
+        std::vector<std::uint8_t> written;
+    };
+    std::map<std::uint64_t, HelperRegion> helper_regions;
+    bool helper_regions_overlap = false; ///< two regions overlap (never seen): then every region is tried
+
+    /// The region of CheckedOptions::regions holding [addr, addr + size), or nullptr: the first that holds it, found
+    /// by bisection over the regions sorted once per run when there are many and they do not overlap.
+    const MemoryRegion* option_region(std::uint64_t addr, std::size_t size) {
+        const std::vector<MemoryRegion>& regions = options->regions;
+        if (regions.size() > 8 && !options_sorted) {
+            options_sorted = true;
+            for (const MemoryRegion& region : regions) {
+                sorted_options.push_back(&region);
+            }
+            std::sort(sorted_options.begin(), sorted_options.end(), [](const MemoryRegion* a, const MemoryRegion* b) {
+                return reinterpret_cast<std::uintptr_t>(a->start) < reinterpret_cast<std::uintptr_t>(b->start);
+            });
+            for (std::size_t i = 1; i < sorted_options.size(); ++i) {
+                const auto low = reinterpret_cast<std::uintptr_t>(sorted_options[i - 1]->start);
+                if (reinterpret_cast<std::uintptr_t>(sorted_options[i]->start) - low < sorted_options[i - 1]->size) {
+                    sorted_options.clear(); // overlapping regions: the first in order decides, as below
+                    break;
+                }
+            }
+        }
+        if (!sorted_options.empty()) {
+            auto it = std::upper_bound(sorted_options.begin(), sorted_options.end(), addr,
+                                       [](std::uint64_t a, const MemoryRegion* region) {
+                                           return a < reinterpret_cast<std::uintptr_t>(region->start);
+                                       });
+            if (it == sorted_options.begin()) {
+                return nullptr;
+            }
+            return contains(**std::prev(it), addr, size) ? *std::prev(it) : nullptr;
+        }
+        for (const MemoryRegion& region : regions) {
+            if (contains(region, addr, size)) {
+                return &region;
+            }
+        }
+        return nullptr;
+    }
+    bool options_sorted = false;
+    std::vector<const MemoryRegion*> sorted_options; ///< empty when few or overlapping
+
+    /// The helper region holding [addr, addr + size), or nullptr.
+    HelperRegion* helper_region(std::uint64_t addr, std::size_t size) {
+        if (!helper_regions_overlap) {
+            auto it = helper_regions.upper_bound(addr);
+            if (it == helper_regions.begin()) {
+                return nullptr;
+            }
+            --it;
+            return contains(it->second.region, addr, size) ? &it->second : nullptr;
+        }
+        for (auto& [start, entry] : helper_regions) {
+            if (contains(entry.region, addr, size)) {
+                return &entry;
+            }
+        }
+        return nullptr;
+    }
+    static bool contains(const MemoryRegion& region, std::uint64_t addr, std::size_t size) {
+        const auto start = reinterpret_cast<std::uintptr_t>(region.start);
+        return addr >= start && addr - start <= region.size && size <= region.size - (addr - start);
+    }
+    void add_helper_region(const MemoryRegion& region) {
+        const auto start = reinterpret_cast<std::uintptr_t>(region.start);
+        HelperRegion entry{region,
+                           std::vector<std::uint8_t>(shadow && !region.initialized ? region.size : 0, std::uint8_t{0})};
+        auto [it, fresh] = helper_regions.try_emplace(start, std::move(entry));
+        if (!fresh) {
+            // The same memory again (a value looked up twice) keeps what the run wrote to it; other memory at the
+            // same address (a new record where a released one was) starts anew.
+            if (it->second.region.size != region.size || !region.initialized || !it->second.region.initialized) {
+                it->second = std::move(entry);
+            }
+        }
+        auto overlaps = [](const HelperRegion& low, std::uint64_t high_start) {
+            const auto low_start = reinterpret_cast<std::uintptr_t>(low.region.start);
+            return high_start - low_start < low.region.size;
+        };
+        if (it != helper_regions.begin() && overlaps(std::prev(it)->second, start)) {
+            helper_regions_overlap = true;
+        }
+        if (auto next = std::next(it); next != helper_regions.end() && overlaps(it->second, next->first)) {
+            helper_regions_overlap = true;
+        }
+    }
 
     // The initialization shadow (CheckedOptions::check_initialization): one flag per byte of the stack, and per byte
     // of each helper region that starts uninitialized (empty for the others).
     bool shadow = false;
-    std::uint64_t stack_base = 0;                          ///< the lowest address of the whole stack (every frame)
-    std::vector<std::uint8_t> stack_written;               ///< sized only when the shadow is on: fast runs pay nothing
-    std::vector<std::vector<std::uint8_t>> region_written; ///< parallel to helper_regions
-    std::uint32_t fault_helper = 0;                        ///< the helper of a helper_uninitialized fault
+    std::uint64_t stack_base = 0;            ///< the lowest address of the whole stack (every frame)
+    std::vector<std::uint8_t> stack_written; ///< sized only when the shadow is on: fast runs pay nothing
+    std::uint32_t fault_helper = 0;          ///< the helper of a helper_uninitialized fault
 
     void note_helper_result(std::uint32_t helper, const std::uint64_t* args, std::uint64_t r0) {
         if (options->helper_result_map && r0 != 0) {
             if (auto map = options->helper_result_map(helper, args, r0)) {
-                result_maps.emplace_back(r0, *map);
+                result_maps.try_emplace(r0, *map);
                 return;
             }
         }
         if (const platform::HelperPrototype* prototype = prototype_of_helper(helper);
             prototype != nullptr && prototype->ret == platform::ReturnKind::ptr_to_alloc_mem_or_null && r0 != 0) {
-            open_records.push_back(r0);
+            open_records.insert(r0);
         }
         if (options->helper_result_region) {
             if (auto region = options->helper_result_region(helper, args, r0)) {
-                helper_regions.push_back(*region);
-                region_written.emplace_back(shadow && !region->initialized ? region->size : 0, std::uint8_t{1});
-                if (shadow && !region->initialized) {
-                    std::fill(region_written.back().begin(), region_written.back().end(), std::uint8_t{0});
-                }
+                add_helper_region(*region);
             }
         }
     }
@@ -121,12 +211,8 @@ struct RunState {
             size <= stack_written.size() - (addr - stack_base)) {
             return stack_written.data() + (addr - stack_base);
         }
-        for (std::size_t i = 0; i < helper_regions.size(); ++i) {
-            const auto start = reinterpret_cast<std::uintptr_t>(helper_regions[i].start);
-            if (!region_written[i].empty() && addr >= start && addr - start <= helper_regions[i].size &&
-                size <= helper_regions[i].size - (addr - start)) {
-                return region_written[i].data() + (addr - start);
-            }
+        if (HelperRegion* entry = helper_region(addr, size); entry != nullptr && !entry->written.empty()) {
+            return entry->written.data() + (addr - reinterpret_cast<std::uintptr_t>(entry->region.start));
         }
         return nullptr;
     }
@@ -178,10 +264,10 @@ struct RunState {
         }
         return true;
     }
-    std::vector<std::pair<std::uint64_t, MapShape>> result_maps; ///< inner maps helpers named during the run
-    std::vector<std::uint64_t> open_records;                     ///< starts of records reserved and not released
-    std::uint32_t fault_argument = 0;                            ///< the argument of a helper_argument fault
-    const char* fault_expected = "";                             ///< what that argument had to be
+    std::unordered_map<std::uint64_t, MapShape> result_maps; ///< inner maps helpers named during the run
+    std::unordered_set<std::uint64_t> open_records;          ///< starts of records reserved and not released
+    std::uint32_t fault_argument = 0;                        ///< the argument of a helper_argument fault
+    const char* fault_expected = "";                         ///< what that argument had to be
 
     void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
         fault = kind;
@@ -216,17 +302,11 @@ bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::siz
             }
         }
     } else {
-        auto find = [&](const std::vector<MemoryRegion>& regions) -> const MemoryRegion* {
-            for (const MemoryRegion& region : regions) {
-                if (inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size)) {
-                    return &region;
-                }
-            }
-            return nullptr;
-        };
-        const MemoryRegion* found = find(state.options->regions);
+        const MemoryRegion* found = state.option_region(addr, size);
         if (found == nullptr) {
-            found = find(state.helper_regions);
+            if (const RunState::HelperRegion* entry = state.helper_region(addr, size)) {
+                found = &entry->region;
+            }
         }
         if (found == nullptr) {
             return false;
@@ -321,10 +401,8 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
         case ArgKind::ptr_to_map:
         case ArgKind::ptr_to_map_of_programs: {
             std::optional<MapShape> shape = options->map_shape ? options->map_shape(value) : std::nullopt;
-            for (const auto& [address, inner] : result_maps) {
-                if (!shape && address == value) {
-                    shape = inner;
-                }
+            if (const auto inner = result_maps.find(value); !shape && inner != result_maps.end()) {
+                shape = inner->second;
             }
             if (!shape || !shape->kind) {
                 return refuse(i, "a map of the program");
@@ -357,7 +435,7 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
             }
             break;
         case ArgKind::ptr_to_alloc_mem:
-            if (std::find(open_records.begin(), open_records.end(), value) == open_records.end()) {
+            if (!open_records.contains(value)) {
                 return refuse(i, "a record this run reserved and still holds");
             }
             break;
@@ -396,10 +474,8 @@ std::uint64_t RunState::helper_extra_cost(std::uint32_t helper, const std::uint6
         const ArgKind kind = prototype->args[i];
         if (kind == ArgKind::ptr_to_map || kind == ArgKind::ptr_to_map_of_programs) {
             map = options->map_shape ? options->map_shape(args[i]) : std::nullopt;
-            for (const auto& [address, inner] : result_maps) {
-                if (!map && address == args[i]) {
-                    map = inner;
-                }
+            if (const auto inner = result_maps.find(args[i]); !map && inner != result_maps.end()) {
+                map = inner->second;
             }
         } else if (kind == ArgKind::const_alloc_size_or_zero) {
             covers(args[i]);
@@ -428,14 +504,8 @@ void RunState::helper_released(std::uint32_t helper, const std::uint64_t* args) 
             continue;
         }
         // Submitted or discarded: the record is the reader's now, and no longer memory of the run.
-        std::erase(open_records, args[i]);
-        for (std::size_t r = 0; r < helper_regions.size(); ++r) {
-            if (reinterpret_cast<std::uintptr_t>(helper_regions[r].start) == args[i]) {
-                helper_regions.erase(helper_regions.begin() + static_cast<std::ptrdiff_t>(r));
-                region_written.erase(region_written.begin() + static_cast<std::ptrdiff_t>(r));
-                break;
-            }
-        }
+        open_records.erase(args[i]);
+        helper_regions.erase(args[i]);
     }
 }
 

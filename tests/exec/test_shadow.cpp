@@ -45,6 +45,13 @@ alignas(8) std::array<std::uint8_t, 16> g_record{};
 std::uint64_t fake_reserve(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
     return reinterpret_cast<std::uintptr_t>(g_record.data());
 }
+// A new 16-byte record at each call, in order through a large buffer (wrapping around).
+alignas(8) std::array<std::uint8_t, 16 * 4096> g_records{};
+std::size_t g_next_record = 0;
+std::uint64_t fake_reserve_next(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) {
+    const std::size_t k = g_next_record++ % 4096;
+    return reinterpret_cast<std::uintptr_t>(g_records.data() + 16 * k);
+}
 
 // eBPF for Windows' helpers, and one whose contract proves nothing written (Writes::some), as a host may declare.
 constexpr std::uint32_t kSomeWriter = 5000;
@@ -80,7 +87,8 @@ Result<CheckedOutcome> run(const std::string& text, const CheckedOptions& option
     helpers.set(27, &fake_strncpy_s);
     helpers.set(28, &fake_strncpy_s);
     helpers.set(kSomeWriter, &fake_strncpy_s);
-    helpers.set(6, &fake_reserve); // an id the windows platform knows as get_prandom_u32: only used without one
+    helpers.set(6, &fake_reserve);      // an id the windows platform knows as get_prandom_u32: only used without one
+    helpers.set(7, &fake_reserve_next); // likewise
     auto interpreter = Interpreter::create(*code, helpers);
     REQUIRE_MESSAGE(interpreter.has_value(), (interpreter ? std::string() : interpreter.error().message));
     return interpreter->run_checked(nullptr, 0, options);
@@ -191,5 +199,42 @@ TEST_SUITE("interpreter initialization shadow") {
             return MemoryRegion{as_ptr(r0), g_record.size(), true};
         };
         CHECK(run("call 6\nr0 = *(u32 *)(r0 + 12)\nexit", options).has_value());
+    }
+
+    TEST_CASE("thousands of regions handed out in one run are each found, and each starts unwritten") {
+        CheckedOptions options;
+        options.check_initialization = true;
+        options.helper_result_region = [](std::uint32_t, const std::uint64_t*,
+                                          std::uint64_t r0) -> std::optional<MemoryRegion> {
+            return MemoryRegion{as_ptr(r0), 16, true, false};
+        };
+        // 3,000 records: each written at offset 0 and read back; then offset 4 of the last, never written.
+        const std::string loop = "r6 = 0\n"
+                                 "call 7\n"
+                                 "*(u32 *)(r0 + 0) = 7\n"
+                                 "r1 = *(u32 *)(r0 + 0)\n"
+                                 "r6 += 1\n"
+                                 "if r6 < 3000 goto -5\n";
+        g_next_record = 0;
+        auto written = run(loop + "r0 = *(u32 *)(r0 + 0)\nexit", options);
+        REQUIRE_MESSAGE(written.has_value(), (written ? "" : written.error().message));
+        CHECK(written->r0 == 7);
+        g_next_record = 0;
+        check_unwritten(run(loop + "r0 = *(u32 *)(r0 + 4)\nexit", options), 6);
+        // Past the buffer's 4,096 records the same addresses come again: new records there start unwritten.
+        g_next_record = 0;
+        const std::string again = "r6 = 0\n"
+                                  "call 7\n"
+                                  "*(u32 *)(r0 + 0) = 7\n"
+                                  "r6 += 1\n"
+                                  "if r6 < 4096 goto -4\n"
+                                  "call 7\n" // record 0 again
+                                  "r0 = *(u32 *)(r0 + 0)\n"
+                                  "exit";
+        check_unwritten(run(again, options), 6);
+        // Memory outside every region is refused: one byte before the buffer.
+        g_next_record = 0;
+        auto outside = run("call 7\nr0 += -1\nr0 = *(u8 *)(r0 + 0)\nexit", options);
+        REQUIRE_FALSE(outside.has_value());
     }
 }
