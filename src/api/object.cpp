@@ -404,7 +404,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             program->report = verifier::verify(definition, descriptors, platform, *program->type,
                                                {.level = options.verifier_level, .work_limit = work_left});
             analysed += program->report.analysed_instructions;
-            work += program->report.analysis_work + LoadOptions::work_per_program;
+            work += program->report.analysis_work + LoadOptions::work_per_program +
+                    LoadOptions::work_per_map * descriptors.size();
             if (options.max_analysis_work != 0 && work > options.max_analysis_work) {
                 return in_program(name, Error::invalid("the object's programs need more than " +
                                                        std::to_string(options.max_analysis_work) +

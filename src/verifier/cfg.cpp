@@ -13,6 +13,8 @@ constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 // Inlining repeats a subprogram per call chain; past this a program is refused rather than analysed for minutes.
 constexpr std::size_t kMaxBlocks = 200000;
 constexpr std::size_t kMaxAnalysed = 65536;
+// The blocks of all loop bodies together, each block counted once per loop around it.
+constexpr std::size_t kMaxLoopBlocks = std::size_t{1} << 22;
 
 bool is_local_call(const isa::Instruction& ins) {
     return ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local);
@@ -57,72 +59,18 @@ class Builder {
     // Adds the blocks of the function starting at `entry` in frame `frame`; returns its entry block and lists the
     // blocks ending in its exits.
     std::size_t instantiate(std::size_t entry, std::size_t frame, std::vector<std::size_t>& exits) {
-        // The instructions the function reaches, and where blocks start.
-        std::vector<bool> reached(m_code.size());
-        std::vector<bool> leader(m_code.size() + 1);
-        std::vector<std::size_t> work{entry};
-        leader[entry] = true;
-        while (!work.empty()) {
-            const std::size_t pc = work.back();
-            work.pop_back();
-            if (pc >= m_code.size() || reached[pc]) {
-                continue;
-            }
-            reached[pc] = true;
-            const isa::Instruction& ins = m_code[pc];
-            const std::size_t next = next_pc(m_code, pc);
-            if (ins.opcode == isa::op::EXIT_OP) {
-                continue;
-            }
-            if (is_goto(ins)) {
-                const std::size_t target = jump_target(ins, pc);
-                leader[target] = true;
-                leader[next] = true;
-                work.push_back(target);
-                continue;
-            }
-            if (is_conditional(ins)) {
-                const std::size_t target = jump_target(ins, pc);
-                leader[target] = true;
-                leader[next] = true;
-                work.push_back(target);
-                work.push_back(next);
-                continue;
-            }
-            if (is_local_call(ins)) {
-                leader[next] = true;
-            }
-            work.push_back(next);
-        }
-        // One block per leader.
         std::map<std::size_t, std::size_t> block_at;
-        for (std::size_t pc = 0; pc < m_code.size(); ++pc) {
-            if (!reached[pc] || !leader[pc]) {
-                continue;
-            }
+        for (const Extent& extent : extents_of(entry)) {
             if (m_cfg.blocks.size() >= kMaxBlocks) {
                 m_cfg.problems.push_back({entry, "Program is too large to analyse", "blocks <= 200000"});
                 m_cfg.too_large = true;
                 return kNone;
             }
             Block block;
-            block.first = pc;
+            block.first = extent.first;
+            block.last = extent.last;
+            block.weight = extent.weight;
             block.frame = frame;
-            std::size_t last = pc;
-            for (std::size_t at = pc;;) {
-                last = at;
-                const isa::Instruction& ins = m_code[at];
-                const std::size_t next = next_pc(m_code, at);
-                if (ins.opcode == isa::op::EXIT_OP || isa::is_branch(ins.opcode) || is_local_call(ins) ||
-                    ins.opcode == isa::op::JA32_OP || next >= m_code.size() || leader[next]) {
-                    break;
-                }
-                at = next;
-            }
-            block.last = last;
-            for (std::size_t at = pc; at <= last; at = next_pc(m_code, at)) {
-                ++block.weight;
-            }
             m_cfg.analysed += block.weight;
             // Each call inlines its subprogram, and the analysis keeps a state per block: the instructions of all
             // inlined copies bound both its time and its memory (the corpus' largest program has 8,473).
@@ -133,7 +81,7 @@ class Builder {
                 m_cfg.too_large = true;
                 return kNone;
             }
-            block_at[pc] = m_cfg.blocks.size();
+            block_at[extent.first] = m_cfg.blocks.size();
             m_cfg.blocks.push_back(std::move(block));
         }
         const std::size_t entry_block = block_at.at(entry);
@@ -172,6 +120,92 @@ class Builder {
             }
         }
         return entry_block;
+    }
+
+    // A block of a function: its first and last instruction and how many it executes.
+    struct Extent {
+        std::size_t first = 0;
+        std::size_t last = 0;
+        std::size_t weight = 0;
+    };
+
+    // The blocks of the function starting at `entry`, by first instruction: found once per function, in time
+    // proportional to the instructions it reaches (a subprogram called 20,000 times with millions of instructions no
+    // path reaches once took minutes, its whole length walked per call).
+    const std::vector<Extent>& extents_of(std::size_t entry) {
+        auto [found, fresh] = m_extents.try_emplace(entry);
+        if (!fresh) {
+            return found->second;
+        }
+        // Marks for this search only: the epoch tells them from earlier searches' marks.
+        ++m_epoch;
+        m_reached.resize(m_code.size() + 1, 0);
+        m_leader.resize(m_code.size() + 1, 0);
+        std::vector<std::size_t> leaders;
+        auto lead = [&](std::size_t pc) {
+            if (m_leader[pc] != m_epoch) {
+                m_leader[pc] = m_epoch;
+                leaders.push_back(pc);
+            }
+        };
+        std::vector<std::size_t> work{entry};
+        lead(entry);
+        while (!work.empty()) {
+            const std::size_t pc = work.back();
+            work.pop_back();
+            if (pc >= m_code.size() || m_reached[pc] == m_epoch) {
+                continue;
+            }
+            m_reached[pc] = m_epoch;
+            const isa::Instruction& ins = m_code[pc];
+            const std::size_t next = next_pc(m_code, pc);
+            if (ins.opcode == isa::op::EXIT_OP) {
+                continue;
+            }
+            if (is_goto(ins)) {
+                const std::size_t target = jump_target(ins, pc);
+                lead(target);
+                lead(next);
+                work.push_back(target);
+                continue;
+            }
+            if (is_conditional(ins)) {
+                const std::size_t target = jump_target(ins, pc);
+                lead(target);
+                lead(next);
+                work.push_back(target);
+                work.push_back(next);
+                continue;
+            }
+            if (is_local_call(ins)) {
+                lead(next);
+            }
+            work.push_back(next);
+        }
+        std::sort(leaders.begin(), leaders.end());
+        std::vector<Extent>& extents = found->second;
+        for (const std::size_t pc : leaders) {
+            if (pc >= m_code.size() || m_reached[pc] != m_epoch) {
+                continue;
+            }
+            Extent extent;
+            extent.first = pc;
+            std::size_t last = pc;
+            for (std::size_t at = pc;;) {
+                last = at;
+                ++extent.weight;
+                const isa::Instruction& ins = m_code[at];
+                const std::size_t next = next_pc(m_code, at);
+                if (ins.opcode == isa::op::EXIT_OP || isa::is_branch(ins.opcode) || is_local_call(ins) ||
+                    ins.opcode == isa::op::JA32_OP || next >= m_code.size() || m_leader[next] == m_epoch) {
+                    break;
+                }
+                at = next;
+            }
+            extent.last = last;
+            extents.push_back(extent);
+        }
+        return extents;
     }
 
     void link(std::size_t from, std::size_t to, EdgeKind kind) {
@@ -255,7 +289,8 @@ class Builder {
                 b = idom[b];
             }
         };
-        std::map<std::size_t, std::size_t> loop_of_head;
+        // The back edges by head: a loop's body is found in one search from all of its back edges' sources.
+        std::map<std::size_t, std::vector<std::size_t>> sources; // head -> blocks closing a loop to it
         for (std::size_t b = 0; b < n; ++b) {
             if (m_cfg.blocks[b].order == kNone) {
                 continue;
@@ -271,63 +306,100 @@ class Builder {
                     continue;
                 }
                 edge.back = true;
-                auto [it, fresh] = loop_of_head.emplace(edge.to, m_cfg.loops.size());
-                if (fresh) {
-                    Loop loop;
-                    loop.head = edge.to;
-                    loop.contains.assign(n, false);
-                    loop.contains[edge.to] = true;
-                    loop.body.push_back(edge.to);
-                    m_cfg.loops.push_back(std::move(loop));
+                sources[edge.to].push_back(b);
+            }
+        }
+        // Nested loops repeat their blocks in every loop around them: the blocks of all bodies together are bounded
+        // before they are listed (16,000 nested loops once took 2.4 GB).
+        std::vector<std::size_t> mark(n, kNone); // the loop whose search reached the block last
+        std::size_t listed = 0;
+        for (const auto& [head, from] : sources) {
+            const std::size_t index = m_cfg.loops.size();
+            Loop loop;
+            loop.head = head;
+            loop.body.push_back(head);
+            mark[head] = index;
+            std::vector<std::size_t> work(from.begin(), from.end());
+            while (!work.empty()) {
+                const std::size_t x = work.back();
+                work.pop_back();
+                if (mark[x] == index) {
+                    continue;
                 }
-                Loop& loop = m_cfg.loops[it->second];
-                std::vector<std::size_t> work{b};
-                while (!work.empty()) {
-                    const std::size_t x = work.back();
-                    work.pop_back();
-                    if (loop.contains[x]) {
-                        continue;
-                    }
-                    loop.contains[x] = true;
-                    loop.body.push_back(x);
-                    for (const std::size_t p : m_cfg.blocks[x].predecessors) {
-                        if (m_cfg.blocks[p].order != kNone) {
-                            work.push_back(p);
-                        }
+                mark[x] = index;
+                loop.body.push_back(x);
+                if (++listed > kMaxLoopBlocks) {
+                    m_cfg.problems.push_back(
+                        {m_cfg.blocks[head].first, "Program is too large to analyse",
+                         "blocks of every loop, counted per loop <= " + std::to_string(kMaxLoopBlocks)});
+                    m_cfg.too_large = true;
+                    m_cfg.loops.clear();
+                    return;
+                }
+                for (const std::size_t p : m_cfg.blocks[x].predecessors) {
+                    if (m_cfg.blocks[p].order != kNone) {
+                        work.push_back(p);
                     }
                 }
             }
+            std::sort(loop.body.begin(), loop.body.end(),
+                      [&](std::size_t a, std::size_t b) { return m_cfg.blocks[a].order < m_cfg.blocks[b].order; });
+            m_cfg.loops.push_back(std::move(loop));
         }
-        // Innermost first; each block's innermost loop; each loop's parent.
-        std::vector<std::size_t> index(m_cfg.loops.size());
-        for (std::size_t i = 0; i < index.size(); ++i) {
-            index[i] = i;
+        // Innermost first (natural loops of distinct heads are nested or apart, so a loop's body is larger than every
+        // loop inside it); each block's innermost loop; each loop's parent: the first loop after it that holds a
+        // block of it, found through `top` (the outermost loop found so far around a loop, paths compressed).
+        std::stable_sort(m_cfg.loops.begin(), m_cfg.loops.end(),
+                         [](const Loop& a, const Loop& b) { return a.body.size() < b.body.size(); });
+        std::vector<std::size_t> top(m_cfg.loops.size());
+        for (std::size_t l = 0; l < top.size(); ++l) {
+            top[l] = l;
         }
-        std::stable_sort(index.begin(), index.end(), [&](std::size_t a, std::size_t b) {
-            return m_cfg.loops[a].body.size() < m_cfg.loops[b].body.size();
-        });
-        std::vector<Loop> sorted;
-        for (const std::size_t i : index) {
-            sorted.push_back(std::move(m_cfg.loops[i]));
-        }
-        m_cfg.loops = std::move(sorted);
+        auto outermost = [&](std::size_t l) {
+            std::size_t root = l;
+            while (top[root] != root) {
+                root = top[root];
+            }
+            while (top[l] != root) {
+                const std::size_t next = top[l];
+                top[l] = root;
+                l = next;
+            }
+            return root;
+        };
         for (std::size_t l = 0; l < m_cfg.loops.size(); ++l) {
             for (const std::size_t b : m_cfg.loops[l].body) {
-                if (m_cfg.blocks[b].loop == kNone) {
+                const std::size_t inner = m_cfg.blocks[b].loop;
+                if (inner == kNone) {
                     m_cfg.blocks[b].loop = l;
+                    continue;
+                }
+                const std::size_t root = outermost(inner);
+                if (root != l) {
+                    m_cfg.loops[root].parent = l;
+                    top[root] = l;
                 }
             }
-            for (std::size_t outer = l + 1; outer < m_cfg.loops.size(); ++outer) {
-                if (m_cfg.loops[outer].contains[m_cfg.loops[l].head]) {
-                    m_cfg.loops[l].parent = outer;
-                    break;
-                }
+        }
+        // Depths, outermost first (a parent comes after its loops).
+        for (std::size_t l = m_cfg.loops.size(); l-- > 0;) {
+            Loop& loop = m_cfg.loops[l];
+            loop.depth = loop.parent == kNone ? 1 : m_cfg.loops[loop.parent].depth + 1;
+            if (loop.depth > kMaxLoopDepth) {
+                m_cfg.problems.push_back({m_cfg.blocks[loop.head].first, "Program is too large to analyse",
+                                          "loops nest <= " + std::to_string(kMaxLoopDepth) + " deep"});
+                m_cfg.too_large = true;
+                m_cfg.loops.clear();
+                return;
             }
         }
     }
 
     std::span<const isa::Instruction> m_code;
     Cfg m_cfg;
+    std::map<std::size_t, std::vector<Extent>> m_extents; // extents_of(), by entry
+    std::vector<std::uint32_t> m_reached, m_leader;       // by instruction: the epoch of the search that marked it
+    std::uint32_t m_epoch = 0;
 };
 
 } // namespace

@@ -42,10 +42,14 @@ struct Block {
 
 struct Loop {
     std::size_t head = 0;          ///< block
-    std::vector<std::size_t> body; ///< blocks, the head included
-    std::vector<bool> contains;    ///< by block index
+    std::vector<std::size_t> body; ///< blocks, the head included, in reverse postorder
     std::size_t parent = static_cast<std::size_t>(-1);
+    std::size_t depth = 1; ///< 1 for a loop in no other, its parent's + 1 inside one
 };
+
+/// Loops may nest this deep (the corpus' deepest, with subprograms inlined, nests 4). Deeper nesting is refused:
+/// what the analysis does per block and per edge climbs the loops around it.
+inline constexpr std::size_t kMaxLoopDepth = 32;
 
 struct CfgProblem {
     std::size_t pc = 0;
@@ -60,6 +64,15 @@ struct Cfg {
     std::vector<CfgProblem> problems; ///< call depth exceeded, irreducible flow, too large
     std::size_t analysed = 0;         ///< instructions of all blocks: each subprogram counted once per call
     bool too_large = false;           ///< a limit stopped the build: the graph is incomplete, nothing to analyse
+
+    /// Whether block b lies in loop l: l is b's innermost loop or one around it.
+    [[nodiscard]] bool in_loop(std::size_t l, std::size_t b) const noexcept {
+        std::size_t x = blocks[b].loop;
+        while (x != static_cast<std::size_t>(-1) && loops[x].depth > loops[l].depth) {
+            x = loops[x].parent;
+        }
+        return x == l;
+    }
 };
 
 /// Builds the graph of a validated program.

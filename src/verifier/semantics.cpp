@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
 
 namespace embpf::verifier::detail {
 
@@ -288,10 +289,16 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
         total = total > ~std::uint64_t{0} - bytes ? ~std::uint64_t{0} : total + bytes;
     }
     m_far = total >= platform::kFarMemoryBytes;
+    // Each map's first alike map: same kind, sizes, slots, rights and constant value, and the same inner template
+    // (or inner templates alike that hold no maps themselves). Compared only within a bucket of a hash of all of it:
+    // an object may have tens of thousands of maps, and a comparison of every pair took seconds per program.
     auto same_contents = [](const MapDescriptor& a, const MapDescriptor& b) {
         return a.kind == b.kind && a.key_size == b.key_size && a.value_size == b.value_size &&
                a.read_only == b.read_only && a.frozen_value == b.frozen_value && a.slots == b.slots &&
                a.any_size == b.any_size;
+    };
+    auto plain_inner = [&](const MapDescriptor& m) {
+        return m.inner && *m.inner < maps.size() && !maps[*m.inner].inner ? &maps[*m.inner] : nullptr;
     };
     auto alike = [&](const MapDescriptor& a, const MapDescriptor& b) {
         if (!same_contents(a, b)) {
@@ -301,17 +308,47 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
             return true;
         }
         // Templates of maps of maps: alike if they hold no maps themselves.
-        return a.inner && b.inner && *a.inner < maps.size() && *b.inner < maps.size() &&
-               same_contents(maps[*a.inner], maps[*b.inner]) && !maps[*a.inner].inner && !maps[*b.inner].inner;
+        const MapDescriptor* x = plain_inner(a);
+        const MapDescriptor* y = plain_inner(b);
+        return x != nullptr && y != nullptr && same_contents(*x, *y);
     };
+    auto mix = [](std::uint64_t h, std::uint64_t v) { return (h ^ v) * 0x100000001b3ULL; };
+    auto hash_contents = [&](const MapDescriptor& m) {
+        std::uint64_t h = 0xcbf29ce484222325ULL;
+        for (const std::uint64_t v : {std::uint64_t{static_cast<std::uint32_t>(m.kind)}, std::uint64_t{m.key_size},
+                                      std::uint64_t{m.value_size}, std::uint64_t{m.slots}, std::uint64_t{m.read_only},
+                                      std::uint64_t{m.any_size}, std::uint64_t{m.frozen_value.size()}}) {
+            h = mix(h, v);
+        }
+        for (std::size_t k = 0; k < m.frozen_value.size() && k < 64; ++k) {
+            h = mix(h, m.frozen_value[k]);
+        }
+        return h;
+    };
+    // Alike maps hash alike: the inner template counts by its contents when it holds no maps, else by its index.
+    auto hash_alike = [&](const MapDescriptor& m) {
+        std::uint64_t h = hash_contents(m);
+        if (!m.inner) {
+            return mix(h, 1);
+        }
+        if (const MapDescriptor* inner = plain_inner(m)) {
+            return mix(mix(h, 2), hash_contents(*inner));
+        }
+        return mix(mix(h, 3), *m.inner);
+    };
+    std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> buckets; // hash -> first maps of their kind
     m_alike.resize(maps.size());
     for (std::size_t i = 0; i < maps.size(); ++i) {
         m_alike[i] = static_cast<std::uint32_t>(i);
-        for (std::size_t j = 0; j < i; ++j) {
+        std::vector<std::uint32_t>& bucket = buckets[hash_alike(maps[i])];
+        for (const std::uint32_t j : bucket) {
             if (alike(maps[i], maps[j])) {
-                m_alike[i] = static_cast<std::uint32_t>(j);
+                m_alike[i] = j;
                 break;
             }
+        }
+        if (m_alike[i] == i) {
+            bucket.push_back(static_cast<std::uint32_t>(i));
         }
     }
     for (std::size_t pc = 0; pc < code.size(); ++pc) {

@@ -299,12 +299,19 @@ class Analysis {
 
     // The longest path through a loop's body from its head (or through the program from its entry), inner loops
     // counted at their cost, helper calls at theirs when `calls` (else as one instruction).
-    std::uint64_t longest(std::size_t region, const std::vector<std::uint64_t>& cost, bool calls) const {
-        auto inside = [&](std::size_t b) { return region == kNone || m_cfg.loops[region].contains[b]; };
+    // A loop's blocks only are visited (the bodies of all loops together are bounded, the loops times the blocks are
+    // not: 32,000 loops in a row once took 11 s).
+    std::uint64_t longest(std::size_t region, const std::vector<std::uint64_t>& cost, bool calls) {
+        auto inside = [&](std::size_t b) { return region == kNone || m_cfg.in_loop(region, b); };
         const std::size_t head = region == kNone ? 0 : m_cfg.loops[region].head;
-        std::vector<std::uint64_t> dist(m_cfg.blocks.size(), 0);
+        const std::vector<std::size_t>& blocks = region == kNone ? m_cfg.rpo : m_cfg.loops[region].body;
+        std::vector<std::uint64_t>& dist = m_dist;
+        dist.resize(m_cfg.blocks.size());
+        for (const std::size_t b : blocks) {
+            dist[b] = 0;
+        }
         std::uint64_t best = 0;
-        for (auto it = m_cfg.rpo.rbegin(); it != m_cfg.rpo.rend(); ++it) {
+        for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
             const std::size_t b = *it;
             if (!reached(b) || !inside(b)) {
                 continue;
@@ -333,7 +340,7 @@ class Analysis {
                         continue;
                     }
                     for (const Edge& edge : m_cfg.blocks[x].successors) {
-                        if (!m_cfg.loops[child].contains[edge.to]) {
+                        if (!m_cfg.in_loop(child, edge.to)) {
                             follow(edge);
                         }
                     }
@@ -431,10 +438,20 @@ class Analysis {
     // two: one counting up and one counting down, so that both `i += 1` and `n -= 1` loops relate their variable to a
     // counter by a difference (i - up and n - down stay constant).
     void enter_edge(State& s, std::size_t from, const Edge& edge) {
-        for (std::size_t l = m_cfg.blocks[from].loop; l != kNone; l = m_cfg.loops[l].parent) {
-            if (!m_cfg.loops[l].contains[edge.to]) {
-                s.zone.forget(loop_var(l));
-                s.zone.forget(loop_down_var(l));
+        // The loops around `from` but not around `to`: below their innermost common loop.
+        std::size_t left = m_cfg.blocks[from].loop;
+        std::size_t kept = m_cfg.blocks[edge.to].loop;
+        auto depth = [&](std::size_t l) { return l == kNone ? 0 : m_cfg.loops[l].depth; };
+        while (depth(kept) > depth(left)) {
+            kept = m_cfg.loops[kept].parent;
+        }
+        while (left != kept) {
+            if (depth(left) > depth(kept)) {
+                s.zone.forget(loop_var(left));
+                s.zone.forget(loop_down_var(left));
+                left = m_cfg.loops[left].parent;
+            } else {
+                kept = m_cfg.loops[kept].parent;
             }
         }
         const std::size_t l = m_loop_of_head[edge.to];
@@ -517,8 +534,9 @@ class Analysis {
     std::vector<Finding> m_findings;
     std::vector<std::string> m_states;
     bool m_checking = false;
-    std::size_t m_bytes = 0;  // footprint() of m_in
-    bool m_too_large = false; // the memory or work budget stopped the analysis: no result but the refusal
+    std::size_t m_bytes = 0;           // footprint() of m_in
+    bool m_too_large = false;          // the memory or work budget stopped the analysis: no result but the refusal
+    std::vector<std::uint64_t> m_dist; // longest()'s distances, by block
     std::uint64_t m_work_start = t_zone_work; // Options::work_limit counts t_zone_work from here
 
   public:
@@ -526,17 +544,45 @@ class Analysis {
     [[nodiscard]] std::uint64_t work() const noexcept { return t_zone_work - m_work_start; }
 };
 
-std::optional<btf::LineInfo> source_of(std::span<const btf::LineInfo> lines, std::size_t pc) {
+// A report names at most this many errors and as many warnings: a program may fail at every instruction.
+constexpr std::size_t kMaxDiagnostics = 1000;
+// Of a source line and its file, a diagnostic keeps at most this many bytes (BTF strings may be megabytes long).
+constexpr std::size_t kMaxSourceBytes = 1024;
+
+// The line an instruction comes from: the last record at or before it (with a line number), by bisection when the
+// records are in instruction order (as the ELF reader gives them).
+std::optional<btf::LineInfo> source_of(std::span<const btf::LineInfo> lines, bool sorted, std::size_t pc) {
     const btf::LineInfo* best = nullptr;
-    for (const btf::LineInfo& line : lines) {
-        if (line.insn <= pc && line.line != 0 && (best == nullptr || line.insn >= best->insn)) {
-            best = &line;
+    if (sorted) {
+        auto it = std::upper_bound(lines.begin(), lines.end(), pc,
+                                   [](std::size_t at, const btf::LineInfo& line) { return at < line.insn; });
+        while (it != lines.begin()) {
+            --it;
+            if (it->line != 0) {
+                best = &*it;
+                break;
+            }
+        }
+    } else {
+        for (const btf::LineInfo& line : lines) {
+            if (line.insn <= pc && line.line != 0 && (best == nullptr || line.insn >= best->insn)) {
+                best = &line;
+            }
         }
     }
     if (best == nullptr) {
         return std::nullopt;
     }
-    return *best;
+    btf::LineInfo out;
+    out.insn = best->insn;
+    out.line = best->line;
+    out.column = best->column;
+    auto cut = [](const std::string& text) {
+        return text.size() <= kMaxSourceBytes ? text : text.substr(0, kMaxSourceBytes) + "...";
+    };
+    out.file = cut(best->file);
+    out.source = cut(best->source);
+    return out;
 }
 
 Report verify_program(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
@@ -557,11 +603,22 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
                                     }),
                         list->end());
         }
+        for (std::vector<Diagnostic>* list : {&report.errors, &report.warnings}) {
+            if (list->size() > kMaxDiagnostics) {
+                const std::size_t more = list->size() - kMaxDiagnostics;
+                const std::size_t pc = (*list)[kMaxDiagnostics].pc;
+                list->resize(kMaxDiagnostics);
+                list->push_back({pc, "And " + std::to_string(more) + " more", "", std::nullopt});
+            }
+        }
+        const bool sorted =
+            std::is_sorted(input.lines.begin(), input.lines.end(),
+                           [](const btf::LineInfo& a, const btf::LineInfo& b) { return a.insn < b.insn; });
         for (Diagnostic& d : report.errors) {
-            d.source = source_of(input.lines, d.pc);
+            d.source = source_of(input.lines, sorted, d.pc);
         }
         for (Diagnostic& d : report.warnings) {
-            d.source = source_of(input.lines, d.pc);
+            d.source = source_of(input.lines, sorted, d.pc);
         }
         report.verified = report.errors.empty();
         if (!report.verified) {

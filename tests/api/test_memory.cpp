@@ -254,7 +254,8 @@ TEST_CASE("time: the instructions verified for all of an object's programs are b
     CHECK(short_work > 0);
     // Each program also counts what loading it costs besides its analysis.
     REQUIRE(each->program_names().size() == 2);
-    const std::uint64_t both = nested_work + short_work + 2 * LoadOptions::work_per_program;
+    const std::uint64_t both = nested_work + short_work + 2 * LoadOptions::work_per_program +
+                               2 * LoadOptions::work_per_map * spec->maps().size();
     CHECK(Object::load(*spec, {.max_instructions = 0, .max_analysis_work = both}).has_value());
     CHECK_FALSE(Object::load(*spec, {.max_instructions = 0, .max_analysis_work = both - 1}).has_value());
     auto busy = Object::load(*spec, {.max_instructions = 0, .max_analysis_work = std::min(nested_work, short_work)});

@@ -66,6 +66,10 @@ struct LoadOptions {
     /// its helpers), in units of analysis work: about 10 us, so that an object of many tiny programs is held to
     /// max_analysis_work too (131,072 programs at the default).
     static constexpr std::uint64_t work_per_program = std::uint64_t{1} << 14;
+    /// And for each map of the object, what the verifier's look at it costs in every program (its kind among alike
+    /// maps, its share of the memory the maps take): an object of tens of thousands of maps and as many programs is
+    /// held to max_analysis_work too.
+    static constexpr std::uint64_t work_per_map = 32;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux
