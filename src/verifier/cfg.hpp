@@ -47,7 +47,7 @@ struct Loop {
     std::size_t depth = 1; ///< 1 for a loop in no other, its parent's + 1 inside one
 };
 
-/// Loops may nest this deep (the corpus' deepest, with subprograms inlined, nests 4). Deeper nesting is refused:
+/// Loops may nest this deep (subprograms inlined: their loops nest in their callers'). Deeper nesting is refused:
 /// what the analysis does per block and per edge climbs the loops around it.
 inline constexpr std::size_t kMaxLoopDepth = 32;
 
