@@ -707,7 +707,11 @@ struct ProgramDefinition {
     std::vector<isa::Instruction> instructions; ///< the function, then its subprograms, calls fixed
     std::vector<Subprogram> subprograms;
     std::vector<MapReference> map_references;
-    std::vector<btf::LineInfo> lines; ///< instruction indexes relative to `instructions`
+    /// Instruction indexes relative to `instructions`. Line records are a debugging aid: the programs of one object
+    /// get at most 2^20 of them and 64 MiB of their text (file names and source lines) together, each program those
+    /// of the functions it links; past that, no more are copied (a program may get some of its lines, later programs
+    /// none), and the object still loads.
+    std::vector<btf::LineInfo> lines;
     std::vector<btf::FuncInfo> functions;
     std::vector<btf::CoreRelocation> core_relocations; ///< instruction indexes relative to `instructions`
     std::uint32_t func_type_id = 0;                    ///< BTF FUNC type of the entry, 0 when unknown
@@ -725,7 +729,11 @@ struct ObjectFile {
     std::shared_ptr<const btf::Types> btf; ///< null when the object has no `.BTF`
 };
 
-/// Reads an object from memory. Errors name the section, symbol or offset at fault.
+/// Reads an object from memory. Errors name the section, symbol or offset at fault. What an object may make the
+/// reader copy is limited, since records name their strings by offset and many may name one: the section, symbol
+/// and map names together to 16 MiB and twice the file's size, the names and strings copied into programs (their
+/// names and sections, the names of the functions each links, function records' names and CO-RE access strings) to
+/// 64 MiB, and a BTF map definition struct to 64 members.
 [[nodiscard]] Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes);
 
 /// Reads an object from a file.
@@ -753,7 +761,8 @@ struct CoreOutcome {
     std::uint32_t insn = 0; ///< index into ProgramDefinition::instructions
     btf::CoreKind kind = btf::CoreKind::field_byte_offset;
     std::string access;             ///< the access string as recorded, e.g. "0:3"
-    std::string description;        ///< e.g. "struct task.prio: offset 24 -> 4"
+    std::string description;        ///< e.g. "struct task.prio: offset 24 -> 4"; names in it are cut to 512 bytes and
+                                    ///< each path to 4,096, then "..."
     std::uint64_t local_value = 0;  ///< the value against the local types, which the instruction held
     std::uint64_t target_value = 0; ///< the value against the target's types, which the instruction holds now
     bool applied = false;           ///< whether the instruction changed (false when both values agree)
@@ -773,9 +782,10 @@ struct CoreOutcome {
 apply_core_relocations(ProgramDefinition& program, const btf::Types& local, const btf::Types& target);
 
 /// apply_core_relocations() for the programs of one object: the target's types are indexed by name once, and the
-/// work of all relocations together (relocations, candidates tried, members and types compared) is held to
-/// max_steps, so that neither many programs nor many relocations make a load slow. Both type tables must outlive
-/// the relocator.
+/// work of all relocations together (relocations, candidates tried, members and types compared, and every byte of
+/// the access strings read, the paths built and the outcomes kept) is held to max_steps, so that neither many
+/// programs nor many relocations nor long names make a load slow or its outcomes large. Both type tables must
+/// outlive the relocator.
 class CoreRelocator {
   public:
     CoreRelocator(const btf::Types& local, const btf::Types& target);
@@ -788,7 +798,7 @@ class CoreRelocator {
     /// Steps taken so far.
     [[nodiscard]] std::uint64_t steps() const noexcept;
 
-    /// Steps one relocator may take (about a second of matching).
+    /// Steps one relocator may take (about a second of matching; a byte kept in an outcome is a step too).
     static constexpr std::uint64_t max_steps = std::uint64_t{1} << 26;
 
   private:
@@ -2609,6 +2619,10 @@ struct LoadOptions {
     /// its helpers), in units of analysis work: about 10 us, so that an object of many tiny programs is held to
     /// max_analysis_work too (131,072 programs at the default).
     static constexpr std::uint64_t work_per_program = std::uint64_t{1} << 14;
+    /// And for each map of the object, what the verifier's look at it costs in every program (its kind among alike
+    /// maps, its share of the memory the maps take): an object of tens of thousands of maps and as many programs is
+    /// held to max_analysis_work too.
+    static constexpr std::uint64_t work_per_map = 32;
     /// Execution slots of per-CPU maps; 0 for the number of hardware threads.
     std::uint32_t slots = 0;
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux

@@ -37,6 +37,29 @@ std::string cat(const Args&... args) {
     return out;
 }
 
+constexpr std::size_t max_shown_name = 512; // bytes of a name messages and paths show, as btf::Types::name_of
+constexpr std::size_t max_path = 4096;      // bytes of an access path (Spec::path), then "..."
+constexpr std::size_t max_shown_candidates = 8;
+
+/// A name or access string as messages show it: cut to max_shown_name bytes, then "...". Member names and access
+/// strings are hostile input of any length.
+std::string shown(std::string_view text) {
+    return text.size() > max_shown_name ? cat(text.substr(0, max_shown_name), "...") : std::string(text);
+}
+
+/// Appends a step to an access path, cutting the path to max_path bytes, then "...": paths are copied into every
+/// outcome's description, and a path of 64 steps each naming a member of a million bytes would be 64 MB.
+void extend(std::string& path, std::string_view piece) {
+    if (path.size() > max_path) {
+        return; // already cut short
+    }
+    path += piece;
+    if (path.size() > max_path) {
+        path.resize(max_path);
+        path += "...";
+    }
+}
+
 std::string hex(unsigned value) {
     static constexpr std::string_view digits = "0123456789abcdef";
     std::string out;
@@ -111,7 +134,7 @@ struct Spec {
     std::vector<Accessor> accessors; ///< named members and array elements; anonymous members only count in raw_length
     std::size_t raw_length = 0;      ///< steps of the access string, anonymous members included
     std::uint64_t bit_offset = 0;    ///< of the field from the root pointer
-    std::string path;                ///< the access as C writes it: "struct task.comm[2]"
+    std::string path; ///< the access as C writes it: "struct task.comm[2]"; names and the whole cut short (extend)
 };
 
 /// Adds index * size bytes to a bit offset, refusing offsets beyond 32-bit byte offsets (the BTF size limit).
@@ -143,7 +166,7 @@ Result<std::vector<std::uint32_t>> parse_access(std::string_view access) {
         std::uint32_t value = 0;
         const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
         if (part.empty() || ec != std::errc{} || ptr != part.data() + part.size()) {
-            return Error::invalid(cat("malformed access string \"", access, "\""));
+            return Error::invalid(cat("malformed access string \"", shown(access), "\""));
         }
         if (raw.size() == max_access_length) {
             return Error::invalid(cat("access string has more than ", max_access_length, " steps"));
@@ -184,7 +207,7 @@ Result<Spec> parse_spec(const btf::Types& types, const btf::CoreRelocation& relo
     if (!is_field_kind(relocation.kind) && !is_enumval_kind(relocation.kind)) {
         if (steps.size() != 1 || steps[0] != 0) {
             return Error::invalid(
-                cat("a type relocation's access string must be \"0\", not \"", relocation.access, "\""));
+                cat("a type relocation's access string must be \"0\", not \"", shown(relocation.access), "\""));
         }
         return spec;
     }
@@ -200,12 +223,12 @@ Result<Spec> parse_spec(const btf::Types& types, const btf::CoreRelocation& relo
             return Error::invalid(cat("an enumval relocation needs an enum, not ", types.name_of(relocation.type_id)));
         }
         if (steps.size() != 1 || steps[0] >= root_type.enumerators.size()) {
-            return Error::invalid(cat("access \"", relocation.access, "\" names no enumerator of ", spec.path, " (",
-                                      root_type.enumerators.size(), " enumerators)"));
+            return Error::invalid(cat("access \"", shown(relocation.access), "\" names no enumerator of ", spec.path,
+                                      " (", root_type.enumerators.size(), " enumerators)"));
         }
         const std::string_view name = root_type.enumerators[steps[0]].name;
         spec.accessors.push_back({root->id, steps[0], name});
-        spec.path += cat("::", name);
+        extend(spec.path, cat("::", shown(name)));
         return spec;
     }
 
@@ -219,7 +242,7 @@ Result<Spec> parse_spec(const btf::Types& types, const btf::CoreRelocation& relo
         if (auto moved = advance(spec.bit_offset, steps[0], size.value()); !moved) {
             return std::move(moved).error();
         }
-        spec.path += cat("[", steps[0], "]");
+        extend(spec.path, cat("[", steps[0], "]"));
     }
     std::uint32_t id = root->id;
     for (std::size_t i = 1; i < steps.size(); ++i) {
@@ -231,7 +254,7 @@ Result<Spec> parse_spec(const btf::Types& types, const btf::CoreRelocation& relo
         const std::uint32_t index = steps[i];
         if (is_composite(type)) {
             if (index >= type.members.size()) {
-                return Error::invalid(cat("step ", i, " of access \"", relocation.access, "\" is member ", index,
+                return Error::invalid(cat("step ", i, " of access \"", shown(relocation.access), "\" is member ", index,
                                           " of ", types.name_of(current->id), ", which has ", type.members.size(),
                                           " members"));
             }
@@ -241,7 +264,7 @@ Result<Spec> parse_spec(const btf::Types& types, const btf::CoreRelocation& relo
             }
             if (!member.name.empty()) {
                 spec.accessors.push_back({current->id, index, member.name});
-                spec.path += cat(".", member.name);
+                extend(spec.path, cat(".", shown(member.name)));
             }
             id = member.type;
         } else if (type.kind == Kind::array) {
@@ -250,8 +273,8 @@ Result<Spec> parse_spec(const btf::Types& types, const btf::CoreRelocation& relo
                 return std::move(element).error();
             }
             if (!is_flexible_array(types, spec.accessors.back(), type) && index >= type.nelems) {
-                return Error::invalid(cat("step ", i, " of access \"", relocation.access, "\" is element ", index,
-                                          " of ", types.name_of(current->id)));
+                return Error::invalid(cat("step ", i, " of access \"", shown(relocation.access), "\" is element ",
+                                          index, " of ", types.name_of(current->id)));
             }
             auto size = types.size_of(element->id);
             if (!size) {
@@ -261,10 +284,10 @@ Result<Spec> parse_spec(const btf::Types& types, const btf::CoreRelocation& relo
                 return std::move(moved).error();
             }
             spec.accessors.push_back({element->id, index, {}});
-            spec.path += cat("[", index, "]");
+            extend(spec.path, cat("[", index, "]"));
             id = element->id;
         } else {
-            return Error::invalid(cat("step ", i, " of access \"", relocation.access, "\" goes into ",
+            return Error::invalid(cat("step ", i, " of access \"", shown(relocation.access), "\" goes into ",
                                       types.name_of(current->id), ", which is neither a struct, a union nor an array"));
         }
     }
@@ -340,13 +363,13 @@ Result<Value> compute(const Spec& spec, CoreKind kind) {
         // The smallest naturally aligned load, starting from the declared type's size, that covers the bits.
         byte_size = field_type.size;
         if ((field_type.kind != Kind::int_ && !is_enum(field_type)) || byte_size == 0 || byte_size > 8) {
-            return Error::invalid(cat("bitfield ", member.name, " has type ", types.name_of(member.type),
+            return Error::invalid(cat("bitfield ", shown(member.name), " has type ", types.name_of(member.type),
                                       ", not an integer of 1 to 8 bytes"));
         }
         byte_offset = bit_offset / 8 / byte_size * byte_size;
         while (bit_offset + bit_size - byte_offset * 8 > byte_size * 8) {
             if (byte_size >= 8) {
-                return Error::invalid(cat("bitfield ", member.name, " cannot be read with one 64-bit load"));
+                return Error::invalid(cat("bitfield ", shown(member.name), " cannot be read with one 64-bit load"));
             }
             byte_size *= 2;
             byte_offset = bit_offset / 8 / byte_size * byte_size;
@@ -361,8 +384,8 @@ Result<Value> compute(const Spec& spec, CoreKind kind) {
         bit_size = byte_size * 8;
     }
     if ((kind == CoreKind::field_lshift_u64 || kind == CoreKind::field_rshift_u64) && byte_size > 8) {
-        return Error::invalid(
-            cat(btf::to_string(kind), " applies to fields of at most 8 bytes, and ", member.name, " has ", byte_size));
+        return Error::invalid(cat(btf::to_string(kind), " applies to fields of at most 8 bytes, and ",
+                                  shown(member.name), " has ", byte_size));
     }
     // The compiler may place a bitfield's load differently, so only what is unambiguous is validated.
     out.validate = !bitfield;
@@ -416,6 +439,9 @@ class Matcher {
         spec.types = &m_target;
         spec.root = candidate;
         spec.path = m_target.name_of(candidate);
+        if (auto charged = charge(m_shared, spec.path.size()); !charged) { // a byte built is a step
+            return std::move(charged).error();
+        }
         if (is_enumval_kind(kind)) {
             return match_enumerator(local, std::move(spec));
         }
@@ -452,7 +478,7 @@ class Matcher {
             if (essential_name(enumerators[i].name) == wanted) {
                 spec.accessors.push_back({target->id, static_cast<std::uint32_t>(i), enumerators[i].name});
                 spec.raw_length = 1;
-                spec.path += cat("::", enumerators[i].name);
+                extend(spec.path, cat("::", shown(enumerators[i].name)));
                 return std::optional<Spec>(std::move(spec));
             }
         }
@@ -511,7 +537,9 @@ class Matcher {
                     return std::move(moved).error();
                 }
             }
-            spec.path += i == 0 && wanted.index == 0 ? std::string() : cat("[", wanted.index, "]");
+            if (i != 0 || wanted.index != 0) {
+                extend(spec.path, cat("[", wanted.index, "]"));
+            }
         }
         return std::optional<Spec>(std::move(spec));
     }
@@ -560,7 +588,7 @@ class Matcher {
                 }
                 if (compatible.value()) {
                     spec.accessors.push_back({target->id, static_cast<std::uint32_t>(i), member.name});
-                    spec.path += cat(".", member.name);
+                    extend(spec.path, cat(".", shown(member.name)));
                     next = member.type;
                     return true;
                 }
@@ -833,9 +861,9 @@ class CoreRelocator::Impl {
         auto outcome = resolve_and_patch(relocation, code);
         if (!outcome) {
             Error error = std::move(outcome).error();
-            error.message =
-                cat("CO-RE relocation at instruction ", relocation.insn, " (", btf::to_string(relocation.kind), " of ",
-                    m_local.name_of(relocation.type_id), ", access \"", relocation.access, "\"): ", error.message);
+            error.message = cat("CO-RE relocation at instruction ", relocation.insn, " (",
+                                btf::to_string(relocation.kind), " of ", m_local.name_of(relocation.type_id),
+                                ", access \"", shown(relocation.access), "\"): ", error.message);
             error.pc = relocation.insn;
             return error;
         }
@@ -847,9 +875,17 @@ class CoreRelocator::Impl {
         if (relocation.kind == CoreKind::type_matches) {
             return Error::unsupported("type_matches relocations are not supported");
         }
+        // Bytes cost steps as members do: the access string read, the paths built, the outcome kept. So the outcomes
+        // of all relocations together stay under max_steps bytes, however long the names the paths show.
+        if (auto charged = charge(m_spent, relocation.access.size()); !charged) {
+            return std::move(charged).error();
+        }
         auto local_spec = parse_spec(m_local, relocation);
         if (!local_spec) {
             return std::move(local_spec).error();
+        }
+        if (auto charged = charge(m_spent, local_spec->path.size()); !charged) {
+            return std::move(charged).error();
         }
         auto local_value = compute(local_spec.value(), relocation.kind);
         if (!local_value) {
@@ -896,6 +932,9 @@ class CoreRelocator::Impl {
         } else if (!target_spec && relocation.kind != CoreKind::type_id_local) {
             outcome.description += " (not in the target)";
         }
+        if (auto charged = charge(m_spent, outcome.access.size() + outcome.description.size()); !charged) {
+            return std::move(charged).error();
+        }
         return outcome;
     }
 
@@ -931,6 +970,9 @@ class CoreRelocator::Impl {
                 continue;
             }
             Spec& spec = *matched.value();
+            if (auto charged = charge(m_spent, spec.path.size()); !charged) {
+                return std::move(charged).error();
+            }
             auto computed = compute(spec, relocation.kind);
             if (!computed) {
                 Error error = std::move(computed).error();
@@ -956,12 +998,15 @@ class CoreRelocator::Impl {
             return chosen;
         }
         if (tried.empty()) {
-            return Error::invalid(cat("the target has no ", btf::to_string(local_type.kind), " named ", name, " (or ",
-                                      name, "___flavor)"));
+            return Error::invalid(cat("the target has no ", btf::to_string(local_type.kind), " named ", shown(name),
+                                      " (or ", shown(name), "___flavor)"));
         }
         std::string names;
-        for (const std::uint32_t id : tried) {
-            names += cat(names.empty() ? "" : ", ", m_target.name_of(id), " [", id, "]");
+        for (std::size_t k = 0; k < tried.size() && k < max_shown_candidates; ++k) {
+            names += cat(names.empty() ? "" : ", ", m_target.name_of(tried[k]), " [", tried[k], "]");
+        }
+        if (tried.size() > max_shown_candidates) {
+            names += cat(" and ", tried.size() - max_shown_candidates, " more");
         }
         return Error::invalid(cat(local_spec.path, " does not exist in the target (candidates: ", names, ")"));
     }

@@ -49,6 +49,23 @@ constexpr std::size_t kMaxObjectBytes = std::size_t{64} << 20;
 // The .BTF.ext records all programs of an object may copy (each program copies those of the functions it links).
 constexpr std::size_t kMaxLineRecords = std::size_t{1} << 20;
 constexpr std::size_t kMaxExtRecords = std::size_t{1} << 20;
+// Records name their strings by offset, and many may name one string: what is copied is counted in bytes too.
+// The text of the line records copied into programs (file names and source lines): line records are a debugging aid,
+// so past this, as past kMaxLineRecords, programs get no more of them (messages then show no source line); the object
+// still loads. 100 programs of 1,000 lines of 64 bytes each take a tenth of it.
+constexpr std::size_t kMaxLineText = std::size_t{64} << 20;
+// The names and strings the programs of an object copy together: program and section names, the names of the
+// functions each links, and the names and access strings of its function and CO-RE records. Past it the object is
+// refused: a program cannot do without them.
+constexpr std::size_t kMaxProgramText = std::size_t{64} << 20;
+// The section and symbol names read (each is copied) and the names map definitions keep may take this and twice the
+// file's bytes together: symbols that all name one long string would otherwise expand a small file into gigabytes.
+constexpr std::size_t kNameSlack = std::size_t{16} << 20;
+// The members of a BTF map definition struct: libbpf knows eleven (type, key, value, key_size, value_size,
+// max_entries, map_flags, numa_node, map_extra, pinning, values). More repeat some; each is read for every map.
+constexpr std::size_t kMaxMapMembers = 64;
+// Names in messages built for every program or record (where a program uses what is unsupported) are cut to this.
+constexpr std::size_t kMaxShownName = 512;
 // Linux's map types whose legacy records name an inner map.
 constexpr std::uint32_t kLinuxArrayOfMaps = 12;
 constexpr std::uint32_t kLinuxHashOfMaps = 13;
@@ -87,6 +104,11 @@ std::string hex(std::uint64_t value) {
     char buffer[24];
     std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
     return buffer;
+}
+
+// A name as messages show it: cut to kMaxShownName bytes, then "...".
+std::string shown(std::string_view name) {
+    return name.size() > kMaxShownName ? std::string(name.substr(0, kMaxShownName)) + "..." : std::string(name);
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
@@ -181,6 +203,9 @@ class Reader {
                 return Error::invalid("section " + std::to_string(section.index) + ": name offset " +
                                       std::to_string(section.header.sh_name) + " is outside the name table");
             }
+            if (auto taken = take_names(std::strlen(name), "section", section.index); !taken) {
+                return taken;
+            }
             section.name = name;
             if (section.header.sh_type != SHT_NOBITS && section.header.sh_type != SHT_NULL) {
                 Elf_Data* data = elf_getdata(scn, nullptr);
@@ -233,10 +258,30 @@ class Reader {
                 return Error::invalid("symbol " + std::to_string(i) + ": name offset " +
                                       std::to_string(symbol.sym.st_name) + " is outside the string table");
             }
-            symbol.name = name != nullptr ? name : "";
-            if (symbol.type() == STT_SECTION && symbol.name.empty() && symbol.sym.st_shndx < m_sections.size()) {
-                symbol.name = m_sections[symbol.sym.st_shndx].name;
+            std::string_view text = name != nullptr ? std::string_view(name) : std::string_view();
+            if (symbol.type() == STT_SECTION && text.empty() && symbol.sym.st_shndx < m_sections.size()) {
+                text = m_sections[symbol.sym.st_shndx].name;
             }
+            if (auto taken = take_names(text.size(), "symbol", i); !taken) {
+                return taken;
+            }
+            symbol.name = text;
+        }
+        return {};
+    }
+
+    // Counts names copied out of the file's string tables (and kept by map definitions) against their budget:
+    // kNameSlack and twice the file's bytes.
+    // `what` and `index` name the record for the message (a section, a symbol, a map), built only on failure.
+    Result<void> take_names(std::size_t bytes, const char* what, std::size_t index) {
+        const std::size_t limit = kNameSlack + 2 * m_bytes.size();
+        m_name_bytes += bytes;
+        if (m_name_bytes > limit) {
+            return Error::invalid(std::string(what) + " " + std::to_string(index) +
+                                  ": the names of the sections, symbols and maps take more than " +
+                                  std::to_string(limit) +
+                                  " bytes together (16 MiB and twice the file's size): records that name one long "
+                                  "string many times");
         }
         return {};
     }
@@ -487,20 +532,37 @@ class Reader {
         return static_cast<std::uint32_t>(*size);
     }
 
-    // Reads a BTF map definition struct; returns the index of the new map.
-    Result<std::size_t> read_btf_map_struct(const std::string& name, std::uint32_t struct_id, int depth) {
+    // What a BTF map definition struct says, whatever map it defines.
+    struct BtfMapShape {
+        MapDefinition map; // without its name
+        std::optional<std::uint32_t> values_offset;
+        std::optional<std::uint32_t> inner_struct; // an inner map's definition struct
+    };
+
+    // Reads a BTF map definition struct once, however many maps it defines (thousands of `.maps` variables may share
+    // one); `name` is the first map it defines, for messages.
+    Result<const BtfMapShape*> btf_map_shape(const std::string& name, std::uint32_t struct_id) {
         const btf::Types& types = *m_object.btf;
-        const btf::Type* def = types.get(types.resolve(struct_id));
+        const std::uint32_t id = types.resolve(struct_id);
+        if (const auto known = m_btf_map_shapes.find(id); known != m_btf_map_shapes.end()) {
+            return &known->second;
+        }
+        const btf::Type* def = types.get(id);
         if (def == nullptr || def->kind != btf::Kind::struct_) {
             return Error::invalid(".maps: " + name + " is not defined by a struct");
         }
-        MapDefinition map;
-        map.name = name;
+        if (def->members.size() > kMaxMapMembers) {
+            return Error::invalid(".maps: " + name + ": the definition struct " + types.name_of(id) + " has " +
+                                  std::to_string(def->members.size()) + " members, more than the " +
+                                  std::to_string(kMaxMapMembers) +
+                                  " a map definition may have (libbpf knows eleven: type, key, value, ...)");
+        }
+        BtfMapShape shape;
+        MapDefinition& map = shape.map;
         map.origin = MapOrigin::btf;
         std::optional<std::uint32_t> key_size;
         std::optional<std::uint32_t> value_size;
-        std::optional<std::uint32_t> inner_struct;
-        std::optional<std::uint32_t> values_offset;
+        std::optional<std::uint32_t>& inner_struct = shape.inner_struct;
         for (const btf::Member& member : def->members) {
             const std::string& field = member.name;
             if (field == "key" || field == "value") {
@@ -533,7 +595,7 @@ class Reader {
                     return Error::invalid(".maps: " + name + ": member values is not an __array(...)");
                 }
                 inner_struct = ptr->ref;
-                values_offset = member.bit_offset / 8;
+                shape.values_offset = member.bit_offset / 8;
                 continue;
             }
             auto value = btf_uint_value(name, member);
@@ -571,16 +633,35 @@ class Reader {
                 inner_struct.reset(); // __array(values, int (void*)): a program array's programs
             }
         }
+        return &m_btf_map_shapes.emplace(id, std::move(shape)).first->second;
+    }
+
+    // Reads a BTF map definition struct; returns the index of the new map.
+    Result<std::size_t> read_btf_map_struct(const std::string& name, std::uint32_t struct_id, int depth) {
+        auto found = btf_map_shape(name, struct_id);
+        if (!found) {
+            return std::move(found).error();
+        }
+        const BtfMapShape& shape = *found.value(); // stays valid: the table's elements do not move
+        // The names a map keeps count against the budget of names: a small object could otherwise define millions of
+        // maps with long type names.
+        if (auto taken = take_names(name.size() + shape.map.key_type_name.size() + shape.map.value_type_name.size(),
+                                    "map", m_object.maps.size());
+            !taken) {
+            return std::move(taken).error();
+        }
+        MapDefinition map = shape.map;
+        map.name = name;
         const std::size_t index = m_object.maps.size();
         m_object.maps.push_back(std::move(map));
-        if (values_offset) {
-            m_values_offset[index] = *values_offset;
+        if (shape.values_offset) {
+            m_values_offset[index] = *shape.values_offset;
         }
-        if (inner_struct) {
+        if (shape.inner_struct) {
             if (depth > 0) {
                 return Error::invalid(".maps: " + name + ": inner maps may not have inner maps");
             }
-            auto inner = read_btf_map_struct(name + ".inner", *inner_struct, depth + 1);
+            auto inner = read_btf_map_struct(name + ".inner", *shape.inner_struct, depth + 1);
             if (!inner) {
                 return std::move(inner).error();
             }
@@ -660,28 +741,28 @@ class Reader {
                     outer = map;
                 }
             }
-            const std::string where = ".maps offset " + hex(reloc.offset);
+            const auto where = [&] { return ".maps offset " + hex(reloc.offset); }; // built only on failure
             if (!outer || m_values_offset.count(*outer) == 0) {
-                return Error::invalid(where + ": a relocation outside the values of a map of maps or program array");
+                return Error::invalid(where() + ": a relocation outside the values of a map of maps or program array");
             }
             MapDefinition& map = m_object.maps[*outer];
             const std::uint64_t slot = reloc.offset - m_map_extent[*outer].first - m_values_offset[*outer];
             if (reloc.offset < m_map_extent[*outer].first + m_values_offset[*outer] || slot % 8 != 0) {
-                return Error::invalid(where + ": a relocation inside " + map.name + " but not on a values slot");
+                return Error::invalid(where() + ": a relocation inside " + map.name + " but not on a values slot");
             }
             MapDefinition::InitialEntry entry;
             entry.index = static_cast<std::uint32_t>(slot / 8);
             if (target.sym.st_shndx == section.index) {
                 auto inner = m_map_by_location.find({section.index, target.sym.st_value});
                 if (inner == m_map_by_location.end()) {
-                    return Error::invalid(where + ": " + map.name + " is initialized with " + target.name +
+                    return Error::invalid(where() + ": " + map.name + " is initialized with " + target.name +
                                           ", which is not a map");
                 }
                 entry.map = inner->second;
             } else if (target.type() == STT_FUNC) {
                 entry.program = target.name;
             } else {
-                return Error::invalid(where + ": " + map.name + " is initialized with " + target.name +
+                return Error::invalid(where() + ": " + map.name + " is initialized with " + target.name +
                                       ", which is neither a map nor a program");
             }
             map.initial_entries.push_back(std::move(entry));
@@ -861,6 +942,10 @@ class Reader {
 
     // Links one program: the entry function, then every function it reaches, each once.
     Result<ProgramDefinition> link(const Function& entry) {
+        if (auto taken = take_program_text(entry.name.size() + m_sections[entry.section].name.size(), entry.name);
+            !taken) {
+            return std::move(taken).error();
+        }
         ProgramDefinition program;
         program.name = entry.name;
         program.section = m_sections[entry.section].name;
@@ -870,6 +955,7 @@ class Reader {
         };
         std::vector<Placed> placed;
         std::map<std::pair<std::size_t, std::size_t>, std::size_t> out_start_of; // (section, start) -> out
+        std::size_t text = 0; // bytes of subprogram names copied, counted after each function
         auto place = [&](const Function* f) -> std::size_t {
             auto key = std::make_pair(f->section, f->start);
             if (auto it = out_start_of.find(key); it != out_start_of.end()) {
@@ -882,11 +968,13 @@ class Reader {
             out_start_of[key] = out;
             if (f != &entry) {
                 program.subprograms.push_back({f->name, out, f->length});
+                text += f->name.size();
             }
             return out;
         };
+        // Built only for a message: names cut short, as such messages may be built for every program.
         auto where = [&](const Function& f, std::size_t i) {
-            return "program " + entry.name + ": " + m_sections[f.section].name + " offset " +
+            return "program " + shown(entry.name) + ": " + shown(m_sections[f.section].name) + " offset " +
                    hex((f.start + i) * kInsnSize);
         };
         place(&entry);
@@ -927,7 +1015,7 @@ class Reader {
                     }
                     if (symbol.sym.st_shndx == SHN_UNDEF) {
                         if (!program.unsupported) {
-                            program.unsupported = "extern symbol " + symbol.name + " (" + where(f, i) +
+                            program.unsupported = "extern symbol " + shown(symbol.name) + " (" + where(f, i) +
                                                   "): kernel functions (kfuncs) and externs are not supported";
                         }
                         continue;
@@ -995,6 +1083,9 @@ class Reader {
             }
             if (auto attached = attach_btf_ext(program, f, base); !attached) {
                 return std::move(attached).error();
+            }
+            if (auto taken = take_program_text(std::exchange(text, 0), entry.name); !taken) {
+                return std::move(taken).error();
             }
         }
         std::sort(program.lines.begin(), program.lines.end(),
@@ -1101,10 +1192,13 @@ class Reader {
         isa::Instruction& next = program.instructions[base + i + 1];
         const std::size_t out = base + i;
         const std::uint16_t shndx = symbol.sym.st_shndx;
-        const std::string where =
-            "program " + program.name + ": " + m_sections[f.section].name + " offset " + hex((f.start + i) * kInsnSize);
+        // Built only on failure: a program may have a million lddw, and its name a million bytes.
+        const auto where = [&] {
+            return "program " + shown(program.name) + ": " + shown(m_sections[f.section].name) + " offset " +
+                   hex((f.start + i) * kInsnSize);
+        };
         if (shndx >= m_sections.size()) {
-            return Error::invalid(where + ": lddw relocation against " + symbol.name + " in a reserved section");
+            return Error::invalid(where() + ": lddw relocation against " + symbol.name + " in a reserved section");
         }
         // A map: the symbol (or section offset) names one definition.
         if (m_sections[shndx].name == "maps" || m_sections[shndx].name == ".maps") {
@@ -1112,7 +1206,7 @@ class Reader {
                 symbol.sym.st_value + (symbol.type() == STT_SECTION ? static_cast<std::uint32_t>(ins.imm) : 0);
             auto it = m_map_by_location.find({shndx, offset});
             if (it == m_map_by_location.end()) {
-                return Error::invalid(where + ": lddw refers to " + symbol.name + ", which is not a map definition");
+                return Error::invalid(where() + ": lddw refers to " + symbol.name + ", which is not a map definition");
             }
             ins.src = static_cast<std::uint8_t>(isa::LddwSource::map_index);
             ins.imm = static_cast<std::int32_t>(it->second);
@@ -1124,7 +1218,7 @@ class Reader {
         if (auto it = m_global_map.find(shndx); it != m_global_map.end()) {
             const std::uint64_t offset = symbol.sym.st_value + static_cast<std::uint32_t>(ins.imm);
             if (offset > m_sections[shndx].header.sh_size) {
-                return Error::invalid(where + ": reference to " + symbol.name + " + " + std::to_string(ins.imm) +
+                return Error::invalid(where() + ": reference to " + symbol.name + " + " + std::to_string(ins.imm) +
                                       " lies outside " + m_sections[shndx].name);
             }
             ins.src = static_cast<std::uint8_t>(isa::LddwSource::map_value_index);
@@ -1139,7 +1233,7 @@ class Reader {
                                         (symbol.type() == STT_SECTION ? ins.imm / 8 : 0);
             const Function* callee = target < 0 ? nullptr : function_at(shndx, static_cast<std::size_t>(target));
             if (callee == nullptr) {
-                return Error::invalid(where + ": code address of " + symbol.name + " is not a function");
+                return Error::invalid(where() + ": code address of " + symbol.name + " is not a function");
             }
             const std::size_t callee_out = place(callee); // may move the instructions
             program.instructions[out].src = static_cast<std::uint8_t>(isa::LddwSource::code_address);
@@ -1148,13 +1242,15 @@ class Reader {
             program.instructions[out + 1].imm = 0;
             return {};
         }
-        return Error::invalid(where + ": lddw relocation against " + symbol.name + " in section " +
+        return Error::invalid(where() + ": lddw relocation against " + symbol.name + " in section " +
                               m_sections[shndx].name + ", which holds neither maps, data nor code");
     }
 
     // The records of .BTF.ext that fall inside `f`, rebased to where `f` lies in the program. Each section's records
     // are sorted by instruction once, so that placing a function costs the records inside it, not all of them.
-    // Line records are debugging aid: past kMaxLineRecords copies in an object, programs get no more of them.
+    // Line records are a debugging aid: past kMaxLineRecords copies or kMaxLineText bytes of text in an object,
+    // programs get no more of them. Function and CO-RE records are needed: past kMaxExtRecords or kMaxProgramText,
+    // the object is refused.
     Result<void> attach_btf_ext(ProgramDefinition& program, const Function& f, std::size_t base) {
         const btf::SectionInfo* info = m_ext ? m_ext->section(m_sections[f.section].name) : nullptr;
         if (info == nullptr) {
@@ -1184,29 +1280,55 @@ class Reader {
                 take(records[*it]);
             }
         };
-        each_inside(info->lines, order.lines, [&](btf::LineInfo line) {
-            if (m_line_records < kMaxLineRecords) {
+        // A line record is copied only once it is known to fit both budgets; past either, none is even looked at.
+        if (m_line_records < kMaxLineRecords && m_line_text < kMaxLineText) {
+            auto first =
+                std::lower_bound(order.lines.begin(), order.lines.end(), f.start,
+                                 [&](std::size_t i, std::size_t start) { return info->lines[i].insn < start; });
+            for (auto it = first; it != order.lines.end() && info->lines[*it].insn < f.start + f.length; ++it) {
+                const btf::LineInfo& line = info->lines[*it];
+                const std::size_t text = line.file.size() + line.source.size();
+                if (m_line_records == kMaxLineRecords || text > kMaxLineText - m_line_text) {
+                    m_line_text = kMaxLineText; // the budget is spent: no later record is copied either
+                    break;
+                }
                 ++m_line_records;
-                line.insn = rebase(line.insn);
-                program.lines.push_back(std::move(line));
+                m_line_text += text;
+                program.lines.push_back(line);
+                program.lines.back().insn = rebase(line.insn);
             }
-        });
+        }
         std::size_t records = 0;
-        each_inside(info->funcs, order.funcs, [&](btf::FuncInfo func) {
-            func.insn = rebase(func.insn);
-            program.functions.push_back(std::move(func));
+        std::size_t text = 0;
+        each_inside(info->funcs, order.funcs, [&](const btf::FuncInfo& func) {
+            program.functions.push_back(func);
+            program.functions.back().insn = rebase(func.insn);
             ++records;
+            text += func.name.size();
         });
-        each_inside(info->relocations, order.relocations, [&](btf::CoreRelocation relocation) {
-            relocation.insn = rebase(relocation.insn);
-            program.core_relocations.push_back(std::move(relocation));
+        each_inside(info->relocations, order.relocations, [&](const btf::CoreRelocation& relocation) {
+            program.core_relocations.push_back(relocation);
+            program.core_relocations.back().insn = rebase(relocation.insn);
             ++records;
+            text += relocation.access.size();
         });
         m_records += records;
         if (m_records > kMaxExtRecords) {
             return Error::unsupported("the object's programs carry more than " + std::to_string(kMaxExtRecords) +
                                       " function and CO-RE records together (each program counts the functions it "
                                       "calls)");
+        }
+        return take_program_text(text, program.name);
+    }
+
+    // Counts names and strings copied into programs against kMaxProgramText.
+    Result<void> take_program_text(std::size_t bytes, std::string_view program) {
+        m_program_text += bytes;
+        if (m_program_text > kMaxProgramText) {
+            return Error::unsupported("program " + shown(program) + ": the object's programs copy more than " +
+                                      std::to_string(kMaxProgramText) +
+                                      " bytes of names and strings together (program, section and function names, "
+                                      "CO-RE access strings; each program counts the functions it calls)");
         }
         return {};
     }
@@ -1261,6 +1383,9 @@ class Reader {
     };
     std::map<std::size_t, ExtOrder> m_ext_order; // section -> its .BTF.ext records in instruction order
     std::size_t m_line_records = 0;              // line records copied into programs so far
+    std::size_t m_line_text = 0;                 // bytes of their file names and source lines
+    std::size_t m_program_text = 0;              // names and strings copied into programs so far (kMaxProgramText)
+    std::size_t m_name_bytes = 0;                // names read and kept by maps so far (take_names)
     std::size_t m_records = 0;                   // function and CO-RE records copied into programs so far
     std::size_t m_global_bytes = 0;              // bytes of global data so far
     std::size_t m_section_bytes = 0;             // bytes the sections hold, so far
@@ -1268,7 +1393,8 @@ class Reader {
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
     std::map<std::size_t, std::size_t> m_global_map;                             // section -> map index
     std::map<std::size_t, std::pair<std::uint64_t, std::uint64_t>> m_map_extent; // BTF map -> (offset, size) in .maps
-    std::map<std::size_t, std::uint32_t> m_values_offset; // BTF map -> byte offset of its `values` member
+    std::map<std::size_t, std::uint32_t> m_values_offset;            // BTF map -> byte offset of its `values` member
+    std::unordered_map<std::uint32_t, BtfMapShape> m_btf_map_shapes; // definition struct -> what it says
     std::optional<btf::Ext> m_ext;
     ObjectFile m_object;
 };

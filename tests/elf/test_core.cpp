@@ -979,3 +979,100 @@ TEST_CASE("core: one relocator serves many programs within one budget of steps")
                   refused.error().message);
     CHECK(second.instructions == before); // left unchanged
 }
+
+namespace {
+
+/// Local types for the path cases: `struct nosuch` (the root, which no target has), then 62 more structs, each with
+/// one member named `member` whose type is the next struct (the last one's an int). Returns the types and the root.
+std::pair<btf::Types, std::uint32_t> nested_members(const std::string& member) {
+    BtfWriter w;
+    const std::uint32_t i = w.int_type("int", 4, true);
+    const std::uint32_t first = w.next_id();
+    constexpr std::uint32_t depth = 63;
+    for (std::uint32_t k = 0; k < depth; ++k) {
+        const std::string name = k == 0 ? "nosuch" : "s" + std::to_string(k);
+        w.composite(name, 4, {{member, k + 1 < depth ? first + k + 1 : i, 0}});
+    }
+    return {w.build(), first};
+}
+
+/// "0:0:...:0": the root, then the first member of each of the 63 structs (64 steps, the most an access has).
+std::string access_through_all() {
+    std::string access = "0";
+    for (int k = 0; k < 63; ++k) {
+        access += ":0";
+    }
+    return access;
+}
+
+} // namespace
+
+// 63 nested members all named by one 1,000,000-byte string: each relocation's description held the whole path, 63 MB
+// (20 relocations: 22 s and 2.6 GB). Paths show names cut to 512 bytes and are cut to 4,096 bytes, and every byte a
+// relocation keeps costs a step of the relocator's budget.
+TEST_CASE("core: access paths cut long member names short, and what an outcome keeps counts as steps") {
+    const std::string long_name(100000, 'm');
+    const auto [local, root] = nested_members(long_name);
+    const LocalTypes target = local_types();
+    const std::string access = access_through_all();
+    elf::ProgramDefinition program =
+        hand_program({isa::make(mov64_k, 0, 0, 0, 1), isa::make(mov64_k, 0, 0, 0, 1), isa::make(isa::op::EXIT_OP)},
+                     {{0, root, access, CoreKind::field_exists}, {1, root, access, CoreKind::field_exists}});
+    elf::CoreRelocator relocator(local, target.types);
+    auto outcomes = relocator.apply(program);
+    REQUIRE_MESSAGE(outcomes.has_value(), (outcomes ? "" : outcomes.error().message.substr(0, 1000)));
+    REQUIRE(outcomes->size() == 2);
+    std::uint64_t kept = 0;
+    for (const elf::CoreOutcome& outcome : *outcomes) {
+        const std::string& description = outcome.description;
+        CHECK(description.size() <= 4096 + 100);
+        CHECK(description.rfind("struct nosuch." + std::string(512, 'm') + "....", 0) == 0);
+        CHECK(contains(description, "...: exists 1 -> 0 (not in the target)"));
+        kept += description.size() + outcome.access.size();
+    }
+    CHECK(program.instructions[0].imm == 0);
+    CHECK(relocator.steps() >= kept);
+
+    // An error shows the access string cut short too.
+    elf::ProgramDefinition malformed = hand_program({isa::make(mov64_k, 0, 0, 0, 1), isa::make(isa::op::EXIT_OP)},
+                                                    {{0, root, "0:" + long_name, CoreKind::field_exists}});
+    auto refused = relocator.apply(malformed);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "malformed access string"));
+    CHECK(refused.error().message.size() < 2000);
+}
+
+// With names of 60 bytes the paths are not cut (3.9 KB each), but the relocations of an object together keep no more
+// bytes than CoreRelocator::max_steps: past it, as past its steps, a relocator refuses further relocations.
+TEST_CASE("core: the bytes all relocations keep are held to the relocator's steps") {
+    const auto [local, root] = nested_members(std::string(60, 'm'));
+    const LocalTypes target = local_types();
+    const std::string access = access_through_all();
+    auto build = [&](std::uint32_t count) {
+        std::vector<isa::Instruction> code;
+        std::vector<btf::CoreRelocation> relocations;
+        for (std::uint32_t k = 0; k < count; ++k) {
+            code.push_back(isa::make(mov64_k, 0, 0, 0, 1));
+            relocations.push_back({k, root, access, CoreKind::field_exists});
+        }
+        code.push_back(isa::make(isa::op::EXIT_OP));
+        return hand_program(std::move(code), std::move(relocations));
+    };
+    elf::CoreRelocator relocator(local, target.types);
+    elf::ProgramDefinition first = build(6000);
+    auto outcomes = relocator.apply(first);
+    REQUIRE_MESSAGE(outcomes.has_value(), (outcomes ? "" : outcomes.error().message.substr(0, 1000)));
+    std::uint64_t kept = 0;
+    for (const elf::CoreOutcome& outcome : *outcomes) {
+        CHECK(outcome.description.size() > 3800); // not cut: 63 names of 60 bytes
+        kept += outcome.description.size() + outcome.access.size();
+    }
+    CHECK(relocator.steps() >= kept);
+    CHECK(kept <= elf::CoreRelocator::max_steps);
+
+    elf::ProgramDefinition second = build(6000);
+    auto refused = relocator.apply(second);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(contains(refused.error().message, "CO-RE relocations take more than 67108864 steps together"),
+                  refused.error().message);
+}

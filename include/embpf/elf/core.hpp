@@ -21,7 +21,8 @@ struct CoreOutcome {
     std::uint32_t insn = 0; ///< index into ProgramDefinition::instructions
     btf::CoreKind kind = btf::CoreKind::field_byte_offset;
     std::string access;             ///< the access string as recorded, e.g. "0:3"
-    std::string description;        ///< e.g. "struct task.prio: offset 24 -> 4"
+    std::string description;        ///< e.g. "struct task.prio: offset 24 -> 4"; names in it are cut to 512 bytes and
+                                    ///< each path to 4,096, then "..."
     std::uint64_t local_value = 0;  ///< the value against the local types, which the instruction held
     std::uint64_t target_value = 0; ///< the value against the target's types, which the instruction holds now
     bool applied = false;           ///< whether the instruction changed (false when both values agree)
@@ -41,9 +42,10 @@ struct CoreOutcome {
 apply_core_relocations(ProgramDefinition& program, const btf::Types& local, const btf::Types& target);
 
 /// apply_core_relocations() for the programs of one object: the target's types are indexed by name once, and the
-/// work of all relocations together (relocations, candidates tried, members and types compared) is held to
-/// max_steps, so that neither many programs nor many relocations make a load slow. Both type tables must outlive
-/// the relocator.
+/// work of all relocations together (relocations, candidates tried, members and types compared, and every byte of
+/// the access strings read, the paths built and the outcomes kept) is held to max_steps, so that neither many
+/// programs nor many relocations nor long names make a load slow or its outcomes large. Both type tables must
+/// outlive the relocator.
 class CoreRelocator {
   public:
     CoreRelocator(const btf::Types& local, const btf::Types& target);
@@ -56,7 +58,7 @@ class CoreRelocator {
     /// Steps taken so far.
     [[nodiscard]] std::uint64_t steps() const noexcept;
 
-    /// Steps one relocator may take (about a second of matching).
+    /// Steps one relocator may take (about a second of matching; a byte kept in an outcome is a step too).
     static constexpr std::uint64_t max_steps = std::uint64_t{1} << 26;
 
   private:

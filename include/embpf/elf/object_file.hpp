@@ -84,7 +84,11 @@ struct ProgramDefinition {
     std::vector<isa::Instruction> instructions; ///< the function, then its subprograms, calls fixed
     std::vector<Subprogram> subprograms;
     std::vector<MapReference> map_references;
-    std::vector<btf::LineInfo> lines; ///< instruction indexes relative to `instructions`
+    /// Instruction indexes relative to `instructions`. Line records are a debugging aid: the programs of one object
+    /// get at most 2^20 of them and 64 MiB of their text (file names and source lines) together, each program those
+    /// of the functions it links; past that, no more are copied (a program may get some of its lines, later programs
+    /// none), and the object still loads.
+    std::vector<btf::LineInfo> lines;
     std::vector<btf::FuncInfo> functions;
     std::vector<btf::CoreRelocation> core_relocations; ///< instruction indexes relative to `instructions`
     std::uint32_t func_type_id = 0;                    ///< BTF FUNC type of the entry, 0 when unknown
@@ -102,7 +106,11 @@ struct ObjectFile {
     std::shared_ptr<const btf::Types> btf; ///< null when the object has no `.BTF`
 };
 
-/// Reads an object from memory. Errors name the section, symbol or offset at fault.
+/// Reads an object from memory. Errors name the section, symbol or offset at fault. What an object may make the
+/// reader copy is limited, since records name their strings by offset and many may name one: the section, symbol
+/// and map names together to 16 MiB and twice the file's size, the names and strings copied into programs (their
+/// names and sections, the names of the functions each links, function records' names and CO-RE access strings) to
+/// 64 MiB, and a BTF map definition struct to 64 members.
 [[nodiscard]] Result<ObjectFile> read_object(std::span<const std::uint8_t> bytes);
 
 /// Reads an object from a file.

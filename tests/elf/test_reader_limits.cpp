@@ -1,0 +1,576 @@
+// The ELF reader against hostile objects written here byte by byte: records that name one long string many times,
+// map definitions of many members, programs with long names. Each case checks what the reader keeps (or the error it
+// gives) against a bound, never a time.
+#include "embpf/elf/object_file.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+using namespace embpf;
+
+// The bytes a thread allocates through operator new while a counter is installed (AllocationCount): how much a read
+// copies, whatever it frees again. The replacement is the standard one plus the count.
+namespace {
+thread_local std::uint64_t* t_allocated = nullptr;
+} // namespace
+
+void* operator new(std::size_t size) {
+    if (t_allocated != nullptr) {
+        *t_allocated += size;
+    }
+    for (;;) {
+        if (void* memory = std::malloc(size == 0 ? 1 : size)) {
+            return memory;
+        }
+        const std::new_handler handler = std::get_new_handler();
+        if (handler == nullptr) {
+            throw std::bad_alloc();
+        }
+        handler();
+    }
+}
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
+
+namespace {
+
+class AllocationCount {
+  public:
+    AllocationCount() { t_allocated = &m_bytes; }
+    ~AllocationCount() { t_allocated = nullptr; }
+    AllocationCount(const AllocationCount&) = delete;
+    AllocationCount& operator=(const AllocationCount&) = delete;
+    [[nodiscard]] std::uint64_t bytes() const { return m_bytes; }
+
+  private:
+    std::uint64_t m_bytes = 0;
+};
+
+using Bytes = std::vector<std::uint8_t>;
+
+void put(Bytes& out, std::uint64_t value, int width) {
+    for (int i = 0; i < width; ++i) {
+        out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+    }
+}
+
+void append(Bytes& out, std::string_view text) { out.insert(out.end(), text.begin(), text.end()); }
+
+// A string table: offset 0 is the empty string; add() appends a string (no sharing unless asked for).
+struct Strings {
+    Bytes bytes = Bytes(1, 0);
+    std::uint32_t add(std::string_view text) {
+        const auto offset = static_cast<std::uint32_t>(bytes.size());
+        append(bytes, text);
+        bytes.push_back(0);
+        return offset;
+    }
+};
+
+struct SectionSpec {
+    SectionSpec(std::string name_, std::uint32_t type_, std::uint64_t flags_ = 0, Bytes data_ = {},
+                std::uint32_t link_ = 0, std::uint32_t info_ = 0, std::uint64_t entsize_ = 0)
+        : name(std::move(name_)), type(type_), flags(flags_), data(std::move(data_)), link(link_), info(info_),
+          entsize(entsize_) {}
+    std::string name;
+    std::uint32_t type = 1; // SHT_PROGBITS
+    std::uint64_t flags = 0;
+    Bytes data;
+    std::uint32_t link = 0;
+    std::uint32_t info = 0;
+    std::uint64_t entsize = 0;
+    std::uint32_t name_offset = UINT32_MAX; // when set, the name's offset in .shstrtab (to share one name)
+};
+
+constexpr std::uint32_t kProgbits = 1;
+constexpr std::uint32_t kSymtab = 2;
+constexpr std::uint32_t kStrtab = 3;
+constexpr std::uint32_t kRel = 9;
+constexpr std::uint64_t kAlloc = 2;
+constexpr std::uint64_t kExec = 4;
+constexpr std::uint64_t kWrite = 1;
+
+// An ELF64 relocatable eBPF object: a null section, `sections` (indexes from 1), then .shstrtab. `names` holds the
+// section names already placed by name_offset; the others are appended.
+Bytes build_elf(std::vector<SectionSpec> sections, Strings names = {}) {
+    for (SectionSpec& section : sections) {
+        if (section.name_offset == UINT32_MAX) {
+            section.name_offset = names.add(section.name);
+        }
+    }
+    SectionSpec shstrtab{".shstrtab", kStrtab};
+    shstrtab.name_offset = names.add(".shstrtab");
+    shstrtab.data = names.bytes;
+    sections.push_back(std::move(shstrtab));
+    Bytes out(64, 0);
+    std::vector<std::uint64_t> offsets;
+    for (const SectionSpec& section : sections) {
+        while (out.size() % 8 != 0) {
+            out.push_back(0);
+        }
+        offsets.push_back(out.size());
+        out.insert(out.end(), section.data.begin(), section.data.end());
+    }
+    while (out.size() % 8 != 0) {
+        out.push_back(0);
+    }
+    const std::uint64_t shoff = out.size();
+    out.resize(out.size() + 64, 0); // the null section
+    for (std::size_t i = 0; i < sections.size(); ++i) {
+        const SectionSpec& s = sections[i];
+        put(out, s.name_offset, 4);
+        put(out, s.type, 4);
+        put(out, s.flags, 8);
+        put(out, 0, 8); // sh_addr
+        put(out, offsets[i], 8);
+        put(out, s.data.size(), 8);
+        put(out, s.link, 4);
+        put(out, s.info, 4);
+        put(out, 8, 8); // sh_addralign
+        put(out, s.entsize, 8);
+    }
+    const std::size_t count = sections.size() + 1;
+    Bytes header;
+    append(header, "\x7f"
+                   "ELF");
+    header.insert(header.end(), {2, 1, 1, 0});
+    header.resize(16, 0);
+    put(header, 1, 2);   // ET_REL
+    put(header, 247, 2); // EM_BPF
+    put(header, 1, 4);
+    put(header, 0, 8);     // e_entry
+    put(header, 0, 8);     // e_phoff
+    put(header, shoff, 8); // e_shoff
+    put(header, 0, 4);     // e_flags
+    put(header, 64, 2);    // e_ehsize
+    put(header, 0, 2);
+    put(header, 0, 2);
+    put(header, 64, 2); // e_shentsize
+    put(header, count, 2);
+    put(header, count - 1, 2); // e_shstrndx
+    std::copy(header.begin(), header.end(), out.begin());
+    return out;
+}
+
+constexpr std::uint8_t kGlobal = 1;
+constexpr std::uint8_t kLocal = 0;
+constexpr std::uint8_t kFunc = 2;
+constexpr std::uint8_t kObject = 1;
+
+void put_symbol(Bytes& symtab, std::uint32_t name, std::uint8_t bind, std::uint8_t type, std::uint16_t section,
+                std::uint64_t value, std::uint64_t size) {
+    put(symtab, name, 4);
+    put(symtab, static_cast<std::uint8_t>(bind << 4 | type), 1);
+    put(symtab, 0, 1);
+    put(symtab, section, 2);
+    put(symtab, value, 8);
+    put(symtab, size, 8);
+}
+
+Bytes null_symbol() {
+    Bytes symtab;
+    put_symbol(symtab, 0, 0, 0, 0, 0, 0);
+    return symtab;
+}
+
+void put_insn(Bytes& code, std::uint8_t opcode, std::uint8_t dst, std::uint8_t src, std::int16_t offset,
+              std::int32_t imm) {
+    put(code, opcode, 1);
+    put(code, static_cast<std::uint8_t>(dst | src << 4), 1);
+    put(code, static_cast<std::uint16_t>(offset), 2);
+    put(code, static_cast<std::uint32_t>(imm), 4);
+}
+
+constexpr std::uint8_t kCall = 0x85;
+constexpr std::uint8_t kExit = 0x95;
+constexpr std::uint8_t kMov64Imm = 0xb7;
+constexpr std::uint8_t kLddw = 0x18;
+
+// A raw .BTF section: types as words, then strings.
+struct Btf {
+    Bytes types;
+    Strings strings;
+    std::uint32_t count = 0;
+    std::uint32_t type(std::uint32_t name, std::uint32_t kind, std::uint32_t vlen, std::uint32_t size_or_type) {
+        put(types, name, 4);
+        put(types, kind << 24 | vlen, 4);
+        put(types, size_or_type, 4);
+        return ++count;
+    }
+    void word(std::uint32_t value) { put(types, value, 4); }
+    [[nodiscard]] Bytes bytes() const {
+        Bytes out;
+        put(out, 0xeb9f, 2);
+        put(out, 1, 1);
+        put(out, 0, 1);
+        put(out, 24, 4);
+        put(out, 0, 4);
+        put(out, types.size(), 4);
+        put(out, types.size(), 4);
+        put(out, strings.bytes.size(), 4);
+        out.insert(out.end(), types.begin(), types.end());
+        out.insert(out.end(), strings.bytes.begin(), strings.bytes.end());
+        return out;
+    }
+};
+
+constexpr std::uint32_t kBtfInt = 1;
+constexpr std::uint32_t kBtfPtr = 2;
+constexpr std::uint32_t kBtfArray = 3;
+constexpr std::uint32_t kBtfStruct = 4;
+constexpr std::uint32_t kBtfVar = 14;
+constexpr std::uint32_t kBtfDatasec = 15;
+
+// A .BTF.ext section with line records and CO-RE records for one program section (either may be empty).
+Bytes btf_ext(std::uint32_t section_name, const Bytes& line_records, std::uint32_t lines, const Bytes& core_records,
+              std::uint32_t cores) {
+    Bytes func_info;
+    put(func_info, 8, 4);
+    Bytes line_info;
+    put(line_info, 16, 4);
+    if (lines != 0) {
+        put(line_info, section_name, 4);
+        put(line_info, lines, 4);
+        line_info.insert(line_info.end(), line_records.begin(), line_records.end());
+    }
+    Bytes core_info;
+    put(core_info, 16, 4);
+    if (cores != 0) {
+        put(core_info, section_name, 4);
+        put(core_info, cores, 4);
+        core_info.insert(core_info.end(), core_records.begin(), core_records.end());
+    }
+    Bytes out;
+    put(out, 0xeb9f, 2);
+    put(out, 1, 1);
+    put(out, 0, 1);
+    put(out, 32, 4); // header length
+    put(out, 0, 4);
+    put(out, func_info.size(), 4);
+    put(out, func_info.size(), 4);
+    put(out, line_info.size(), 4);
+    put(out, func_info.size() + line_info.size(), 4);
+    put(out, core_info.size(), 4);
+    out.insert(out.end(), func_info.begin(), func_info.end());
+    out.insert(out.end(), line_info.begin(), line_info.end());
+    out.insert(out.end(), core_info.begin(), core_info.end());
+    return out;
+}
+
+SectionSpec license() {
+    SectionSpec section{"license", kProgbits, kAlloc | kWrite};
+    append(section.data, std::string_view("GPL\0", 4));
+    return section;
+}
+
+// `programs` programs `p<i>` in section xdp, each `call sub; exit`, then the static function `sub`
+// (`r0 = 0; exit`, instruction 2 * programs), named `sub_name`. `ext` is the object's .BTF.ext (none when empty);
+// the .BTF holds an int and `strings`.
+Bytes programs_calling_sub(std::size_t programs, std::string_view sub_name, const Btf& btf, const Bytes& ext) {
+    Bytes code;
+    const auto sub = static_cast<std::int32_t>(2 * programs);
+    for (std::size_t p = 0; p < programs; ++p) {
+        put_insn(code, kCall, 0, 1, 0, sub - static_cast<std::int32_t>(2 * p + 1));
+        put_insn(code, kExit, 0, 0, 0, 0);
+    }
+    put_insn(code, kMov64Imm, 0, 0, 0, 0);
+    put_insn(code, kExit, 0, 0, 0, 0);
+    Strings strtab;
+    Bytes symtab = null_symbol();
+    for (std::size_t p = 0; p < programs; ++p) {
+        put_symbol(symtab, strtab.add("p" + std::to_string(p)), kGlobal, kFunc, 4, 16 * p, 16);
+    }
+    put_symbol(symtab, strtab.add(sub_name), kLocal, kFunc, 4, 16 * programs, 16);
+    std::vector<SectionSpec> sections = {{".strtab", kStrtab, 0, strtab.bytes},
+                                         {".symtab", kSymtab, 0, symtab, 1, 1, 24},
+                                         license(),
+                                         {"xdp", kProgbits, kAlloc | kExec, code},
+                                         {".BTF", kProgbits, 0, btf.bytes()}};
+    if (!ext.empty()) {
+        sections.push_back({".BTF.ext", kProgbits, 0, ext});
+    }
+    return build_elf(std::move(sections));
+}
+
+Btf int_btf() {
+    Btf btf;
+    btf.type(btf.strings.add("int"), kBtfInt, 0, 4);
+    btf.word(32);
+    return btf;
+}
+
+Result<elf::ObjectFile> read(const Bytes& bytes) { return elf::read_object(std::span<const std::uint8_t>(bytes)); }
+
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+// `.maps` with `maps` variables m<i>, all of `struct def` { type, max_entries, key_size, value_size, then `extra`
+// map_extra members }, as libbpf's __uint() writes them: pointers to arrays whose length is the value.
+Bytes btf_maps(std::size_t maps, std::size_t extra) {
+    Btf btf;
+    const std::uint32_t integer = btf.type(btf.strings.add("int"), kBtfInt, 0, 4);
+    btf.word(32);
+    auto array_of = [&](std::uint32_t n) {
+        const std::uint32_t id = btf.type(0, kBtfArray, 0, 0);
+        btf.word(integer);
+        btf.word(integer);
+        btf.word(n);
+        return btf.type(0, kBtfPtr, 0, id);
+    };
+    const std::uint32_t hash = array_of(1);
+    const std::uint32_t entries = array_of(64);
+    const std::uint32_t four = array_of(4);
+    const std::uint32_t eight = array_of(8);
+    const std::uint32_t def = btf.type(btf.strings.add("def"), kBtfStruct, static_cast<std::uint32_t>(4 + extra), 32);
+    const std::uint32_t member_names[4] = {btf.strings.add("type"), btf.strings.add("max_entries"),
+                                           btf.strings.add("key_size"), btf.strings.add("value_size")};
+    const std::uint32_t member_types[4] = {hash, entries, four, eight};
+    for (int m = 0; m < 4; ++m) {
+        btf.word(member_names[m]);
+        btf.word(member_types[m]);
+        btf.word(static_cast<std::uint32_t>(64 * m));
+    }
+    const std::uint32_t map_extra = btf.strings.add("map_extra");
+    for (std::size_t m = 0; m < extra; ++m) {
+        btf.word(map_extra);
+        btf.word(entries);
+        btf.word(256);
+    }
+    Strings strtab;
+    Bytes symtab = null_symbol();
+    std::vector<std::uint32_t> variables;
+    for (std::size_t i = 0; i < maps; ++i) {
+        const std::string name = "m" + std::to_string(i);
+        variables.push_back(btf.type(btf.strings.add(name), kBtfVar, 0, def));
+        btf.word(1); // global
+        put_symbol(symtab, strtab.add(name), kGlobal, kObject, 4, 32 * i, 32);
+    }
+    btf.type(btf.strings.add(".maps"), kBtfDatasec, static_cast<std::uint32_t>(maps),
+             static_cast<std::uint32_t>(32 * maps));
+    for (std::size_t i = 0; i < maps; ++i) {
+        btf.word(variables[i]);
+        btf.word(static_cast<std::uint32_t>(32 * i));
+        btf.word(32);
+    }
+    return build_elf({{".strtab", kStrtab, 0, strtab.bytes},
+                      {".symtab", kSymtab, 0, symtab, 1, 1, 24},
+                      license(),
+                      {".maps", kProgbits, kAlloc | kWrite, Bytes(32 * maps, 0)},
+                      {".BTF", kProgbits, 0, btf.bytes()}});
+}
+
+} // namespace
+
+// 2,000 `.maps` variables sharing one definition struct of 60,004 members took 10 s to read: every map read every
+// member. A definition has at most 64 members, and one struct is read once however many maps it defines.
+TEST_CASE("elf reader: a BTF map definition struct of more than 64 members is refused, naming the map") {
+    auto refused = read(btf_maps(3, 61));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK_MESSAGE(contains(refused.error().message, ".maps: m0: the definition struct struct def has 65 members, "
+                                                    "more than the 64 a map definition may have"),
+                  refused.error().message);
+
+    auto object = read(btf_maps(3, 60));
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    REQUIRE(object->maps.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const elf::MapDefinition& map = object->maps[i];
+        CHECK(map.name == "m" + std::to_string(i));
+        CHECK(map.origin == elf::MapOrigin::btf);
+        CHECK(map.type == 1);
+        CHECK(map.max_entries == 64);
+        CHECK(map.key_size == 4);
+        CHECK(map.value_size == 8);
+    }
+}
+
+// A shared subprogram's line records were copied, with their strings, into every program that links it: 1 MB of file
+// gave 1.6 GB. The text copied is held to 64 MiB; records past it are left out and the object still reads.
+TEST_CASE("elf reader: line records naming one long string stop at 64 MiB of text, and the object still reads") {
+    constexpr std::size_t kPrograms = 12;
+    constexpr std::size_t kRecords = 8;
+    const std::string text(std::size_t{512} << 10, 'x'); // file and source: 1 MiB a record
+    Btf btf = int_btf();
+    const std::uint32_t section = btf.strings.add("xdp");
+    const std::uint32_t string = btf.strings.add(text);
+    Bytes records;
+    for (std::size_t r = 0; r < kRecords; ++r) {
+        put(records, 8 * 2 * kPrograms, 4); // sub's first instruction
+        put(records, string, 4);
+        put(records, string, 4);
+        put(records, 1u << 10 | 1, 4);
+    }
+    const Bytes bytes = programs_calling_sub(kPrograms, "sub", btf, btf_ext(section, records, kRecords, {}, 0));
+    auto object = read(bytes);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    REQUIRE(object->programs.size() == kPrograms + 1); // sub is a program of its own too
+    std::size_t total = 0;
+    for (const elf::ProgramDefinition& program : object->programs) {
+        CAPTURE(program.name);
+        CHECK(program.instructions.size() == (program.name == "sub" ? 2 : 4));
+        for (const btf::LineInfo& line : program.lines) {
+            total += line.file.size() + line.source.size();
+            CHECK(line.source == text);
+        }
+    }
+    CHECK(total <= std::size_t{64} << 20);
+    CHECK(object->programs.front().lines.size() == kRecords); // the first programs have all of theirs
+    CHECK(object->programs.back().lines.empty());             // the budget was spent before the last
+}
+
+// A program of a 1 MB name with 300,000 lddw took 14 s to read: each lddw built a message naming the program, in case
+// it would fail. Messages are built only on failure, and show names cut to 512 bytes.
+TEST_CASE("elf reader: lddw relocations copy nothing of the program's name, and messages cut it short") {
+    const std::string name = "p" + std::string(std::size_t{1} << 20, 'x');
+    auto object_with = [&](std::size_t lddw, bool bad_target) {
+        Bytes code;
+        for (std::size_t k = 0; k < lddw; ++k) {
+            put_insn(code, kLddw, 1, 0, 0, 0);
+            put_insn(code, 0, 0, 0, 0, 0);
+        }
+        put_insn(code, kMov64Imm, 0, 0, 0, 0);
+        put_insn(code, kExit, 0, 0, 0, 0);
+        Strings strtab;
+        Bytes symtab = null_symbol();
+        put_symbol(symtab, strtab.add("m0"), kGlobal, kObject, bad_target ? 3 : 5, 0, 20); // in license or maps
+        put_symbol(symtab, strtab.add(name), kGlobal, kFunc, 4, 0, code.size());
+        Bytes relocations;
+        for (std::size_t k = 0; k < lddw; ++k) {
+            put(relocations, 16 * k, 8);
+            put(relocations, std::uint64_t{1} << 32 | 1, 8); // symbol 1, R_BPF_64_64
+        }
+        Bytes maps;
+        for (const std::uint32_t field : {2u, 4u, 4u, 1u, 0u}) {
+            put(maps, field, 4);
+        }
+        return build_elf({{".strtab", kStrtab, 0, strtab.bytes},
+                          {".symtab", kSymtab, 0, symtab, 1, 1, 24},
+                          license(),
+                          {"xdp", kProgbits, kAlloc | kExec, code},
+                          {"maps", kProgbits, kAlloc | kWrite, maps},
+                          {".relxdp", kRel, 0, relocations, 2, 4, 16}});
+    };
+
+    const Bytes good = object_with(2000, false);
+    std::uint64_t allocated = 0;
+    {
+        AllocationCount count;
+        auto object = read(good);
+        allocated = count.bytes();
+        REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+        REQUIRE(object->programs.size() == 1);
+        CHECK(object->programs[0].map_references.size() == 2000);
+    }
+    // The file, the name as the symbol, function and program have it, the linked code: a few MB, not 2,000 names.
+    CHECK_MESSAGE(allocated < (std::uint64_t{64} << 20), "allocated " << allocated << " bytes");
+
+    auto refused = read(object_with(3, true));
+    REQUIRE_FALSE(refused.has_value());
+    const std::string& message = refused.error().message;
+    CHECK_MESSAGE(contains(message, "program p" + std::string(511, 'x') +
+                                        "...: xdp offset 0x0: lddw relocation "
+                                        "against m0 in section license"),
+                  message.substr(0, 2000));
+    CHECK(message.size() < 2000);
+}
+
+// Symbol and section names are offsets into a string table: 1,000 symbols naming one 1 MB string took 1 GB to read.
+TEST_CASE("elf reader: section and symbol names are held to 16 MiB and twice the file's size together") {
+    const std::string name(std::size_t{1} << 20, 'n');
+    Bytes code;
+    put_insn(code, kMov64Imm, 0, 0, 0, 0);
+    put_insn(code, kExit, 0, 0, 0, 0);
+
+    SUBCASE("symbols") {
+        Strings strtab;
+        Bytes symtab = null_symbol();
+        put_symbol(symtab, strtab.add("p"), kGlobal, kFunc, 4, 0, 16);
+        const std::uint32_t shared = strtab.add(name);
+        for (int i = 0; i < 40; ++i) {
+            put_symbol(symtab, shared, kGlobal, 0, 0, 0, 0);
+        }
+        auto object = read(build_elf({{".strtab", kStrtab, 0, strtab.bytes},
+                                      {".symtab", kSymtab, 0, symtab, 1, 2, 24},
+                                      license(),
+                                      {"xdp", kProgbits, kAlloc | kExec, code}}));
+        REQUIRE_FALSE(object.has_value());
+        CHECK_MESSAGE(contains(object.error().message, ": the names of the sections, symbols and maps take more than"),
+                      object.error().message);
+        CHECK(object.error().message.rfind("symbol ", 0) == 0);
+    }
+    SUBCASE("sections") {
+        Strings strtab;
+        Bytes symtab = null_symbol();
+        put_symbol(symtab, strtab.add("p"), kGlobal, kFunc, 4, 0, 16);
+        Strings names;
+        const std::uint32_t shared = names.add(name);
+        std::vector<SectionSpec> sections = {{".strtab", kStrtab, 0, strtab.bytes},
+                                             {".symtab", kSymtab, 0, symtab, 1, 2, 24},
+                                             license(),
+                                             {"xdp", kProgbits, kAlloc | kExec, code}};
+        for (int i = 0; i < 40; ++i) {
+            SectionSpec empty{"", kProgbits};
+            empty.name_offset = shared;
+            sections.push_back(std::move(empty));
+        }
+        auto object = read(build_elf(std::move(sections), names));
+        REQUIRE_FALSE(object.has_value());
+        CHECK_MESSAGE(contains(object.error().message, ": the names of the sections, symbols and maps take more than"),
+                      object.error().message);
+        CHECK(object.error().message.rfind("section ", 0) == 0);
+    }
+    SUBCASE("a few long names are read") {
+        Strings strtab;
+        Bytes symtab = null_symbol();
+        put_symbol(symtab, strtab.add(name), kGlobal, kFunc, 4, 0, 16);
+        auto object = read(build_elf({{".strtab", kStrtab, 0, strtab.bytes},
+                                      {".symtab", kSymtab, 0, symtab, 1, 1, 24},
+                                      license(),
+                                      {"xdp", kProgbits, kAlloc | kExec, code}}));
+        REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message.substr(0, 1000)));
+        REQUIRE(object->programs.size() == 1);
+        CHECK(object->programs[0].name == name);
+    }
+}
+
+// Each program copies the names of the functions it links and their records' strings: 1,000 programs calling one
+// function of a 1 MB name took 1 GB. What programs copy together is held to 64 MiB.
+TEST_CASE("elf reader: names and access strings copied into every program are held to 64 MiB together") {
+    constexpr std::size_t kPrograms = 70;
+    const std::string long_text(std::size_t{1} << 20, 's');
+    const std::string message_part = "the object's programs copy more than 67108864 bytes of names and strings";
+
+    SUBCASE("a subprogram's name") {
+        auto object = read(programs_calling_sub(kPrograms, long_text, int_btf(), {}));
+        REQUIRE_FALSE(object.has_value());
+        CHECK(object.error().kind == ErrorKind::unsupported);
+        CHECK_MESSAGE(contains(object.error().message, message_part), object.error().message);
+    }
+    SUBCASE("a subprogram's CO-RE access string") {
+        Btf btf = int_btf();
+        const std::uint32_t section = btf.strings.add("xdp");
+        Bytes core;
+        put(core, 8 * 2 * kPrograms, 4);
+        put(core, 1, 4); // int
+        put(core, btf.strings.add(long_text), 4);
+        put(core, 8, 4); // type_exists
+        auto object = read(programs_calling_sub(kPrograms, "sub", btf, btf_ext(section, {}, 0, core, 1)));
+        REQUIRE_FALSE(object.has_value());
+        CHECK_MESSAGE(contains(object.error().message, message_part), object.error().message);
+    }
+    SUBCASE("fewer programs fit") {
+        auto object = read(programs_calling_sub(8, long_text, int_btf(), {}));
+        REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+        CHECK(object->programs.size() == 9);
+        CHECK(object->programs[0].subprograms.at(0).name == long_text);
+    }
+}
