@@ -1045,7 +1045,9 @@ TEST_CASE("core: access paths cut long member names short, and what an outcome k
 // With names of 60 bytes the paths are not cut (3.9 KB each), but the relocations of an object together keep no more
 // bytes than CoreRelocator::max_steps: past it, as past its steps, a relocator refuses further relocations.
 TEST_CASE("core: the bytes all relocations keep are held to the relocator's steps") {
-    const auto [local, root] = nested_members(std::string(60, 'm'));
+    const auto nested = nested_members(std::string(60, 'm'));
+    const btf::Types& local = nested.first;
+    const std::uint32_t root = nested.second; // a variable, not a binding: lambdas capture it
     const LocalTypes target = local_types();
     const std::string access = access_through_all();
     auto build = [&](std::uint32_t count) {
