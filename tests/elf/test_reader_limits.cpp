@@ -20,10 +20,25 @@ using namespace embpf;
 
 // The bytes a thread allocates through operator new while a counter is installed (AllocationCount): how much a read
 // copies, whatever it frees again. The replacement is the standard one plus the count.
+// ThreadSanitizer's runtime defines operator new itself (a second definition fails to link): there the count is off.
+#if defined(__SANITIZE_THREAD__)
+#define EMBPF_TEST_NO_NEW_COUNT 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EMBPF_TEST_NO_NEW_COUNT 1
+#endif
+#endif
+
 namespace {
 thread_local std::uint64_t* t_allocated = nullptr;
+#ifdef EMBPF_TEST_NO_NEW_COUNT
+constexpr bool kCountsAllocations = false;
+#else
+constexpr bool kCountsAllocations = true;
+#endif
 } // namespace
 
+#ifndef EMBPF_TEST_NO_NEW_COUNT
 void* operator new(std::size_t size) {
     if (t_allocated != nullptr) {
         *t_allocated += size;
@@ -56,6 +71,7 @@ void operator delete[](void* memory) noexcept { std::free(memory); }
 void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
 void operator delete(void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
 void operator delete[](void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
+#endif
 
 namespace {
 
@@ -486,7 +502,11 @@ TEST_CASE("elf reader: lddw relocations copy nothing of the program's name, and 
         CHECK(object->programs[0].map_references.size() == 2000);
     }
     // The file, the name as the symbol, function and program have it, the linked code: a few MB, not 2,000 names.
-    CHECK_MESSAGE(allocated < (std::uint64_t{64} << 20), "allocated " << allocated << " bytes");
+    if (kCountsAllocations) {
+        CHECK_MESSAGE(allocated < (std::uint64_t{64} << 20), "allocated " << allocated << " bytes");
+    } else {
+        MESSAGE("the bytes allocated are not counted under ThreadSanitizer");
+    }
 
     auto refused = read(object_with(3, true));
     REQUIRE_FALSE(refused.has_value());
