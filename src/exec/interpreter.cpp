@@ -71,6 +71,11 @@ struct RunEnv {
     std::uint8_t packet_pointer_width;
 };
 
+// [addr, addr + size) inside [start, start + length), without overflow.
+inline bool inside(std::uint64_t addr, std::size_t size, std::uint64_t start, std::uint64_t length) {
+    return addr >= start && addr - start <= length && size <= length - (addr - start);
+}
+
 /// Per-run mutable state, used by checked runs and to report faults.
 struct RunState {
     const CheckedOptions* options = nullptr;
@@ -152,8 +157,7 @@ struct RunState {
         return nullptr;
     }
     static bool contains(const MemoryRegion& region, std::uint64_t addr, std::size_t size) {
-        const auto start = reinterpret_cast<std::uintptr_t>(region.start);
-        return addr >= start && addr - start <= region.size && size <= region.size - (addr - start);
+        return inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size);
     }
     void add_helper_region(const MemoryRegion& region) {
         const auto start = reinterpret_cast<std::uintptr_t>(region.start);
@@ -279,11 +283,6 @@ struct RunState {
 };
 
 namespace {
-
-// [addr, addr + size) inside [start, start + length), without overflow.
-bool inside(std::uint64_t addr, std::size_t size, std::uint64_t start, std::uint64_t length) {
-    return addr >= start && addr - start <= length && size <= length - (addr - start);
-}
 
 // Checks an access of a checked run; on refusal says whether the memory exists but is read-only.
 bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::size_t size, bool write,
