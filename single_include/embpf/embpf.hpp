@@ -686,6 +686,28 @@ struct Variable {
     std::uint32_t type_id = 0; ///< BTF type, 0 when unknown
 };
 
+/// How a `.kconfig` extern's BTF type reads a kernel configuration value (libbpf's rules).
+enum class KconfigKind : std::uint8_t {
+    boolean,          ///< `bool`: y or n
+    tristate,         ///< `enum libbpf_tristate`: n = 0, y = 1, m = 2
+    character,        ///< any 1-byte integer (`char`, `u8`): y, n or m as that letter, or a number
+    integer,          ///< an unsigned integer of 1, 2, 4 or 8 bytes
+    signed_integer,   ///< a signed one
+    character_array, ///< `char[N]`: a quoted string, cut to N - 1 bytes and ended with a zero
+};
+
+/// An extern variable of `.kconfig` (`extern unsigned LINUX_KERNEL_VERSION __kconfig;`): a value of the kernel's
+/// configuration, which the platform gives at load (platform::Platform::kconfig). The program reads it from the
+/// object's `.kconfig` map, a read-only global-data map that is frozen once filled.
+struct KconfigExtern {
+    std::string name;
+    KconfigKind kind = KconfigKind::integer;
+    std::uint32_t offset = 0; ///< byte offset inside the `.kconfig` map's value
+    std::uint32_t size = 0;
+    std::uint32_t type_id = 0; ///< BTF type
+    bool weak = false;         ///< `__weak`: zero when the platform has no value, rather than a failed load
+};
+
 /// A function appended to a program because the program calls it.
 struct Subprogram {
     std::string name;
@@ -724,6 +746,8 @@ struct ObjectFile {
     std::vector<ProgramDefinition> programs;
     std::vector<MapDefinition> maps;
     std::vector<Variable> variables;
+    std::vector<KconfigExtern> kconfig;     ///< the externs the `.kconfig` map holds
+    std::optional<std::size_t> kconfig_map; ///< index of that map in `maps`, when the object has externs
     std::string license;
     bool has_windows_tag = false;          ///< the one-byte `.ebpf_for_windows` section eBPF for Windows' headers emit
     std::shared_ptr<const btf::Types> btf; ///< null when the object has no `.BTF`
@@ -819,6 +843,7 @@ class CoreRelocator {
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -1160,6 +1185,16 @@ class Platform {
     [[nodiscard]] bool for_untrusted_plugins() const noexcept { return m_untrusted_plugins; }
     void set_for_untrusted_plugins(bool untrusted) noexcept { m_untrusted_plugins = untrusted; }
 
+    /// The kernel configuration that `.kconfig` externs read (`extern int CONFIG_HZ __kconfig;`), by name, each value
+    /// written as a `.config` file writes it: `y`, `n`, `m`, a number (decimal, 0x hex or 0 octal) or a quoted
+    /// string. The object's extern types say how a value is read (libbpf's rules); a load fails when an extern that
+    /// is not `__weak` has no value here, or a value its type cannot hold. linux() has the values libbpf itself
+    /// gives (LINUX_KERNEL_VERSION of 6.18.0, LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER) and a few of a
+    /// Debian kernel's; a host sets those its programs read.
+    [[nodiscard]] const std::map<std::string, std::string, std::less<>>& kconfig() const noexcept { return m_kconfig; }
+    /// Sets one configuration value (see kconfig()); an empty value removes the name.
+    void set_kconfig(std::string name, std::string value);
+
     /// The general helper with this id, or nullptr.
     [[nodiscard]] const HelperPrototype* helper(std::uint32_t id) const noexcept;
     /// The helper a program of `type` calls with this id: one of the type's own helpers, else a general helper;
@@ -1204,6 +1239,7 @@ class Platform {
     std::deque<ProgramType> m_program_types;
     std::vector<MapType> m_map_types;
     std::unordered_map<std::uint32_t, std::size_t> m_helper_index;
+    std::map<std::string, std::string, std::less<>> m_kconfig;
     bool m_untrusted_plugins = false;
 };
 
@@ -2475,6 +2511,7 @@ class RingBufferMap final : public Map {
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -2522,6 +2559,14 @@ class ObjectSpec {
     [[nodiscard]] std::vector<MapSpec>& maps() noexcept { return m_file.maps; }
     [[nodiscard]] const std::vector<MapSpec>& maps() const noexcept { return m_file.maps; }
     [[nodiscard]] const std::vector<elf::Variable>& variables() const noexcept { return m_file.variables; }
+    /// The `.kconfig` externs, and the index of the map that holds them (nullopt when the object has none).
+    [[nodiscard]] const std::vector<elf::KconfigExtern>& kconfig() const noexcept { return m_file.kconfig; }
+    [[nodiscard]] std::optional<std::size_t> kconfig_map() const noexcept { return m_file.kconfig_map; }
+    /// The value of the `.kconfig` map on `platform`: each extern's value from Platform::kconfig(), read into the
+    /// extern's type as libbpf reads a kernel configuration, zero for a `__weak` extern the platform lacks. Fails,
+    /// naming the extern, for a missing value of an extern that is not `__weak` and for a value its type cannot
+    /// hold. Object::load fills the map with it, and the verifier reads the externs as these constants.
+    [[nodiscard]] Result<std::vector<std::uint8_t>> kconfig_value(const platform::Platform& platform) const;
     [[nodiscard]] const std::string& license() const noexcept { return m_file.license; }
     [[nodiscard]] const std::shared_ptr<const btf::Types>& btf() const noexcept { return m_file.btf; }
 

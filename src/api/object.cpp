@@ -285,6 +285,14 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         }
         descriptors = std::move(described).value();
     }
+    // `.kconfig` externs take the platform's values; the verifier reads them as the constants they are.
+    auto kconfig = spec.kconfig_value(platform);
+    if (!kconfig) {
+        return std::move(kconfig).error();
+    }
+    if (spec.kconfig_map() && !descriptors.empty()) {
+        descriptors[*spec.kconfig_map()].frozen_value = *kconfig;
+    }
 
     // Maps first: programs refer to them by index. Their creation is counted here; what they allocate later (hash
     // elements of maps that grow) is counted by the maps themselves against the same budget.
@@ -333,7 +341,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         if (map_spec.origin == elf::MapOrigin::global_data) {
             const std::uint32_t zero = 0;
             auto written = (*map)->host_update({reinterpret_cast<const std::uint8_t*>(&zero), sizeof zero},
-                                               map_spec.initial_value, 0);
+                                               i == spec.kconfig_map() ? *kconfig : map_spec.initial_value, 0);
             if (!written) {
                 return Error::internal(map_what(map_spec) +
                                        ": cannot store its initial value: " + written.error().message);

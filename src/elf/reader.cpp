@@ -40,6 +40,8 @@ constexpr std::size_t kInsnSize = sizeof(isa::Instruction);
 // The largest .data/.bss/.rodata section accepted: each becomes one map value, and a .bss costs
 // memory the file does not show. Linux caps array values near this size too (KMALLOC_MAX_SIZE).
 constexpr std::uint64_t kMaxGlobalData = 16u << 20;
+// The largest `.kconfig` map: its externs are numbers and short strings of a kernel configuration.
+constexpr std::uint64_t kMaxKconfigValue = 64u << 10;
 // The instructions all programs of an object may link to together (each program with the functions it reaches, library
 // calls expanded): 32 MiB of code. No program of the verifier's size limit comes near it.
 constexpr std::size_t kMaxLinkedSlots = std::size_t{4} << 20;
@@ -142,6 +144,9 @@ class Reader {
             return std::move(r).error();
         }
         if (auto r = read_global_data(); !r) {
+            return std::move(r).error();
+        }
+        if (auto r = read_kconfig(); !r) {
             return std::move(r).error();
         }
         if (auto r = read_functions(); !r) {
@@ -855,6 +860,107 @@ class Reader {
         return {};
     }
 
+    // How libbpf reads a kernel configuration value into an extern of this BTF type; nullopt for a type it does not.
+    std::optional<KconfigKind> kconfig_kind(std::uint32_t type_id) const {
+        const btf::Types& types = *m_object.btf;
+        const btf::Type* type = types.get(types.resolve(type_id));
+        if (type == nullptr) {
+            return std::nullopt;
+        }
+        if (type->kind == btf::Kind::int_) {
+            if ((type->int_encoding & btf::int_bool) != 0) {
+                return type->size == 1 ? std::optional(KconfigKind::boolean) : std::nullopt;
+            }
+            if (type->size == 1) {
+                return KconfigKind::character; // char, signed char, unsigned char, u8
+            }
+            if (type->size != 2 && type->size != 4 && type->size != 8) {
+                return std::nullopt;
+            }
+            return (type->int_encoding & btf::int_signed) != 0 ? KconfigKind::signed_integer : KconfigKind::integer;
+        }
+        if (type->kind == btf::Kind::enum_ && type->size == 4 && type->name == "libbpf_tristate") {
+            return KconfigKind::tristate;
+        }
+        if (type->kind == btf::Kind::array && type->nelems > 0) {
+            const btf::Type* element = types.get(types.resolve(type->elem_type));
+            if (element != nullptr && element->kind == btf::Kind::int_ && element->size == 1 &&
+                (element->int_encoding & btf::int_bool) == 0) {
+                return KconfigKind::character_array;
+            }
+        }
+        return std::nullopt;
+    }
+
+    // `.kconfig` externs: the variables of the BTF DATASEC `.kconfig`. Each gets a place in one read-only map of
+    // that name, aligned to its size (up to 8 bytes; strings to 1), in the DATASEC's order; the platform fills
+    // their values at load. An extern's symbol is undefined, and `__weak` when a missing value may read as zero.
+    Result<void> read_kconfig() {
+        if (!m_object.btf) {
+            return {};
+        }
+        const btf::Types& types = *m_object.btf;
+        const btf::Type* datasec = nullptr;
+        for (std::size_t id = 1; id < types.count() && datasec == nullptr; ++id) {
+            const btf::Type* type = types.get(static_cast<std::uint32_t>(id));
+            if (type->kind == btf::Kind::datasec && type->name == ".kconfig") {
+                datasec = type;
+            }
+        }
+        if (datasec == nullptr || datasec->vars.empty()) {
+            return {};
+        }
+        std::uint64_t size = 0;
+        for (const btf::DataSecVar& entry : datasec->vars) {
+            const btf::Type* var = types.get(entry.type);
+            if (var == nullptr || var->kind != btf::Kind::var) {
+                return Error::invalid(".kconfig: entry " + std::to_string(entry.type) +
+                                      " of its BTF is not a variable");
+            }
+            const auto kind = kconfig_kind(var->ref);
+            const auto var_size = types.size_of(var->ref);
+            if (!kind || !var_size || *var_size == 0 || *var_size > kMaxKconfigValue) {
+                return Error::unsupported("extern " + shown(var->name) + " of .kconfig: its type is none that a " +
+                                          "kernel configuration value is read into (bool, enum libbpf_tristate, "
+                                          "char, an integer of 1, 2, 4 or 8 bytes, a char array up to " +
+                                          std::to_string(kMaxKconfigValue) + " bytes)");
+            }
+            if (m_kconfig_index.contains(var->name)) {
+                return Error::invalid("extern " + shown(var->name) + " is listed twice in .kconfig");
+            }
+            const std::uint64_t align =
+                *kind == KconfigKind::character_array ? 1 : std::min<std::uint64_t>(*var_size, 8);
+            const std::uint64_t offset = (size + align - 1) / align * align;
+            size = offset + *var_size;
+            if (size > kMaxKconfigValue) {
+                return Error::unsupported(".kconfig: its externs take more than " + std::to_string(kMaxKconfigValue) +
+                                          " bytes");
+            }
+            m_kconfig_index.emplace(var->name, m_object.kconfig.size());
+            m_object.kconfig.push_back({var->name, *kind, static_cast<std::uint32_t>(offset),
+                                        static_cast<std::uint32_t>(*var_size), var->ref, false});
+        }
+        for (const Symbol& symbol : m_symbols) {
+            if (symbol.sym.st_shndx != SHN_UNDEF) {
+                continue;
+            }
+            if (auto it = m_kconfig_index.find(symbol.name); it != m_kconfig_index.end()) {
+                m_object.kconfig[it->second].weak = symbol.bind() == STB_WEAK;
+            }
+        }
+        MapDefinition map;
+        map.name = ".kconfig";
+        map.origin = MapOrigin::global_data;
+        map.key_size = 4;
+        map.value_size = static_cast<std::uint32_t>(size);
+        map.max_entries = 1;
+        map.read_only = true;
+        map.initial_value.assign(static_cast<std::size_t>(size), 0); // the platform's values replace these at load
+        m_object.kconfig_map = m_object.maps.size();
+        m_object.maps.push_back(std::move(map));
+        return {};
+    }
+
     // --- programs -----------------------------------------------------------------------------
 
     Result<void> read_functions() {
@@ -1011,6 +1117,26 @@ class Reader {
                         if (!program.unsupported) {
                             program.unsupported = where(f, i) + ": " + out.error().message;
                         }
+                        continue;
+                    }
+                    if (symbol.sym.st_shndx == SHN_UNDEF && type == kRel64_64 && isa::is_lddw(ins) &&
+                        m_kconfig_index.contains(symbol.name)) {
+                        if (i + 1 >= f.length) {
+                            return Error::invalid(where(f, i) + ": lddw is cut off at the end of the function");
+                        }
+                        // A pointer to the extern's place in the `.kconfig` map, as to a global variable.
+                        const KconfigExtern& ext = m_object.kconfig[m_kconfig_index.at(symbol.name)];
+                        const std::int64_t offset = std::int64_t{ext.offset} + ins.imm;
+                        const std::size_t map = *m_object.kconfig_map;
+                        if (offset < 0 || offset > std::int64_t{m_object.maps[map].value_size}) {
+                            return Error::invalid(where(f, i) + ": reference to " + shown(symbol.name) + " + " +
+                                                  std::to_string(ins.imm) + " lies outside .kconfig");
+                        }
+                        ins.src = static_cast<std::uint8_t>(isa::LddwSource::map_value_index);
+                        ins.imm = static_cast<std::int32_t>(map);
+                        program.instructions[base + i + 1].imm = static_cast<std::int32_t>(offset);
+                        program.map_references.push_back({base + i, map, true, static_cast<std::uint32_t>(offset)});
+                        ++i;
                         continue;
                     }
                     if (symbol.sym.st_shndx == SHN_UNDEF) {
@@ -1391,7 +1517,8 @@ class Reader {
     std::size_t m_section_bytes = 0;             // bytes the sections hold, so far
     std::map<std::size_t, std::vector<isa::Instruction>> m_code; // section -> its instructions
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
-    std::map<std::size_t, std::size_t> m_global_map;                             // section -> map index
+    std::map<std::size_t, std::size_t> m_global_map;              // section -> map index
+    std::unordered_map<std::string, std::size_t> m_kconfig_index; // extern name -> index in ObjectFile::kconfig
     std::map<std::size_t, std::pair<std::uint64_t, std::uint64_t>> m_map_extent; // BTF map -> (offset, size) in .maps
     std::map<std::size_t, std::uint32_t> m_values_offset;            // BTF map -> byte offset of its `values` member
     std::unordered_map<std::uint32_t, BtfMapShape> m_btf_map_shapes; // definition struct -> what it says

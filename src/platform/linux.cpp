@@ -768,6 +768,16 @@ Platform build() {
     add(type("lsm", 29, {"lsm/", "lsm.s/"}, u64_args_context(),
              helper_set({kBase, kTracing, kTracepoint, kTracingProgram, kLsm}), -4095, 0,
              "0 allows, a negative errno denies"));
+    // `.kconfig` externs: the values libbpf gives of its own, for a 6.18.0 kernel on x86-64 (which has syscall
+    // wrappers), and a few a Debian kernel's configuration has.
+    p.set_kconfig("LINUX_KERNEL_VERSION", std::to_string((6U << 16) | (18U << 8)));
+    p.set_kconfig("LINUX_HAS_BPF_COOKIE", "y");
+    p.set_kconfig("LINUX_HAS_SYSCALL_WRAPPER", "y");
+    p.set_kconfig("CONFIG_BPF", "y");
+    p.set_kconfig("CONFIG_BPF_SYSCALL", "y");
+    p.set_kconfig("CONFIG_BPF_JIT", "y");
+    p.set_kconfig("CONFIG_HZ", "250");
+    p.set_kconfig("CONFIG_DEFAULT_HOSTNAME", "\"(none)\"");
     return p;
 }
 

@@ -254,6 +254,14 @@ Result<void> validate(const HelperPrototype& helper) {
 Platform::Platform(std::string name, std::vector<MapType> map_types)
     : m_name(std::move(name)), m_map_types(std::move(map_types)) {}
 
+void Platform::set_kconfig(std::string name, std::string value) {
+    if (value.empty()) {
+        m_kconfig.erase(name);
+        return;
+    }
+    m_kconfig.insert_or_assign(std::move(name), std::move(value));
+}
+
 const HelperPrototype* Platform::helper(std::uint32_t id) const noexcept {
     const auto it = m_helper_index.find(id);
     return it == m_helper_index.end() ? nullptr : &m_helpers[it->second];

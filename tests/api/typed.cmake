@@ -1,5 +1,5 @@
-# An eBPF object for the typed host API's tests (tests/api/test_typed_map.cpp): the map kinds the seeds lack (per-CPU
-# array and hash, queue, stack, LRU hash), compiled Linux libbpf style.
+# eBPF objects for the host API's tests: the map kinds the seeds lack (per-CPU array and hash, queue, stack, LRU hash;
+# tests/api/test_typed_map.cpp) and `.kconfig` externs (tests/api/test_object_spec.cpp), compiled Linux libbpf style.
 # Included by tests/CMakeLists.txt, so CMAKE_CURRENT_BINARY_DIR is that of tests/.
 
 if(NOT EMBPF_BPF_CLANG)
@@ -9,6 +9,8 @@ endif()
 set(EMBPF_TEST_API_DIR "${CMAKE_CURRENT_BINARY_DIR}/api_objects")
 embpf_add_bpf_object(typed_maps_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/typed_maps.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/typed_maps.o" NO_PLUGIN_HEADERS)
-add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object})
+embpf_add_bpf_object(kconfig_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/kconfig.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/kconfig.o" NO_PLUGIN_HEADERS)
+add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object} ${kconfig_object})
 add_dependencies(embpf_tests embpf_test_api_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +57,14 @@ class ObjectSpec {
     [[nodiscard]] std::vector<MapSpec>& maps() noexcept { return m_file.maps; }
     [[nodiscard]] const std::vector<MapSpec>& maps() const noexcept { return m_file.maps; }
     [[nodiscard]] const std::vector<elf::Variable>& variables() const noexcept { return m_file.variables; }
+    /// The `.kconfig` externs, and the index of the map that holds them (nullopt when the object has none).
+    [[nodiscard]] const std::vector<elf::KconfigExtern>& kconfig() const noexcept { return m_file.kconfig; }
+    [[nodiscard]] std::optional<std::size_t> kconfig_map() const noexcept { return m_file.kconfig_map; }
+    /// The value of the `.kconfig` map on `platform`: each extern's value from Platform::kconfig(), read into the
+    /// extern's type as libbpf reads a kernel configuration, zero for a `__weak` extern the platform lacks. Fails,
+    /// naming the extern, for a missing value of an extern that is not `__weak` and for a value its type cannot
+    /// hold. Object::load fills the map with it, and the verifier reads the externs as these constants.
+    [[nodiscard]] Result<std::vector<std::uint8_t>> kconfig_value(const platform::Platform& platform) const;
     [[nodiscard]] const std::string& license() const noexcept { return m_file.license; }
     [[nodiscard]] const std::shared_ptr<const btf::Types>& btf() const noexcept { return m_file.btf; }
 

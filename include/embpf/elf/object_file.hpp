@@ -63,6 +63,28 @@ struct Variable {
     std::uint32_t type_id = 0; ///< BTF type, 0 when unknown
 };
 
+/// How a `.kconfig` extern's BTF type reads a kernel configuration value (libbpf's rules).
+enum class KconfigKind : std::uint8_t {
+    boolean,         ///< `bool`: y or n
+    tristate,        ///< `enum libbpf_tristate`: n = 0, y = 1, m = 2
+    character,       ///< any 1-byte integer (`char`, `u8`): y, n or m as that letter, or a number
+    integer,         ///< an unsigned integer of 1, 2, 4 or 8 bytes
+    signed_integer,  ///< a signed one
+    character_array, ///< `char[N]`: a quoted string, cut to N - 1 bytes and ended with a zero
+};
+
+/// An extern variable of `.kconfig` (`extern unsigned LINUX_KERNEL_VERSION __kconfig;`): a value of the kernel's
+/// configuration, which the platform gives at load (platform::Platform::kconfig). The program reads it from the
+/// object's `.kconfig` map, a read-only global-data map that is frozen once filled.
+struct KconfigExtern {
+    std::string name;
+    KconfigKind kind = KconfigKind::integer;
+    std::uint32_t offset = 0; ///< byte offset inside the `.kconfig` map's value
+    std::uint32_t size = 0;
+    std::uint32_t type_id = 0; ///< BTF type
+    bool weak = false;         ///< `__weak`: zero when the platform has no value, rather than a failed load
+};
+
 /// A function appended to a program because the program calls it.
 struct Subprogram {
     std::string name;
@@ -101,6 +123,8 @@ struct ObjectFile {
     std::vector<ProgramDefinition> programs;
     std::vector<MapDefinition> maps;
     std::vector<Variable> variables;
+    std::vector<KconfigExtern> kconfig;     ///< the externs the `.kconfig` map holds
+    std::optional<std::size_t> kconfig_map; ///< index of that map in `maps`, when the object has externs
     std::string license;
     bool has_windows_tag = false;          ///< the one-byte `.ebpf_for_windows` section eBPF for Windows' headers emit
     std::shared_ptr<const btf::Types> btf; ///< null when the object has no `.BTF`

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -351,6 +352,16 @@ class Platform {
     [[nodiscard]] bool for_untrusted_plugins() const noexcept { return m_untrusted_plugins; }
     void set_for_untrusted_plugins(bool untrusted) noexcept { m_untrusted_plugins = untrusted; }
 
+    /// The kernel configuration that `.kconfig` externs read (`extern int CONFIG_HZ __kconfig;`), by name, each value
+    /// written as a `.config` file writes it: `y`, `n`, `m`, a number (decimal, 0x hex or 0 octal) or a quoted
+    /// string. The object's extern types say how a value is read (libbpf's rules); a load fails when an extern that
+    /// is not `__weak` has no value here, or a value its type cannot hold. linux() has the values libbpf itself
+    /// gives (LINUX_KERNEL_VERSION of 6.18.0, LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER) and a few of a
+    /// Debian kernel's; a host sets those its programs read.
+    [[nodiscard]] const std::map<std::string, std::string, std::less<>>& kconfig() const noexcept { return m_kconfig; }
+    /// Sets one configuration value (see kconfig()); an empty value removes the name.
+    void set_kconfig(std::string name, std::string value);
+
     /// The general helper with this id, or nullptr.
     [[nodiscard]] const HelperPrototype* helper(std::uint32_t id) const noexcept;
     /// The helper a program of `type` calls with this id: one of the type's own helpers, else a general helper;
@@ -395,6 +406,7 @@ class Platform {
     std::deque<ProgramType> m_program_types;
     std::vector<MapType> m_map_types;
     std::unordered_map<std::uint32_t, std::size_t> m_helper_index;
+    std::map<std::string, std::string, std::less<>> m_kconfig;
     bool m_untrusted_plugins = false;
 };
 
