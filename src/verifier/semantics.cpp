@@ -1008,6 +1008,24 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
         }
         return;
     }
+    if (!is64 && (code == op::ADD || code == op::SUB) && a.within(0, kU32Max) && b.within(0, kU32Max)) {
+        // Operands that fit 32 bits and a sum or difference that does too: the 32-bit result is the 64-bit one, and
+        // keeps dst's relations (`w2 += 1` still counts a loop's iterations).
+        Var other = sv;
+        if (!x) {
+            other = kTemp + 3;
+            s.zone.set(other, b);
+        }
+        assign_sum(s.zone, kTemp + 2, dv, other, code == op::SUB);
+        const Interval result = s.zone.interval(kTemp + 2);
+        s.zone.forget(kTemp + 2);
+        if (result.within(0, kU32Max)) {
+            assign_sum(s.zone, dv, dv, other, code == op::SUB);
+            s.zone.forget(kTemp + 3);
+            return;
+        }
+        s.zone.forget(kTemp + 3);
+    }
     if (!is64) {
         const Interval a32 = low32(a);
         const Interval b32 = low32(b);

@@ -1412,6 +1412,54 @@ TEST_CASE("verifier asm: loops and termination") {
             r0 = 1
             exit)",
             accepted_loop(433)),
+        // 32-bit counters: an add or subtract that cannot wrap keeps the counter's relation to the iterations.
+        // 1 + 19 * 2 + 2 + 2 instructions.
+        row("a 32-bit counter to 20 left on inequality", windows_xdp, {}, R"(
+            w2 = 0
+        loop:
+            w2 += 1
+            if w2 != 20 goto loop
+            r0 = 1
+            exit)",
+            accepted_loop(43)),
+        row("a 32-bit sum that grows by 3 or 7 until it passes 40", windows_xdp, {}, R"(
+            w2 = 0
+        loop:
+            r3 = *(u32 *)(r1 + 24)
+            w0 = 7
+            if w3 == 0 goto add
+            w0 = 3
+        add:
+            w0 += w2
+            w2 = w0
+            if w0 < 41 goto loop
+            r0 = 1
+            exit)",
+            accepted_loop(96)),
+        // w2 in [0xfffffff0, 0xffffffff] plus 16 wraps to [0, 15]: the path below 16 is taken, and checked.
+        row("a 32-bit add that wraps is no 64-bit add", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            w2 |= -16
+            w2 += 16
+            if r2 >= 16 goto out
+            r0 = *(u64 *)(r1 + 1000)
+        out:
+            r0 = 1
+            exit)",
+            rejected(4, "Upper bound must be at most the context size 32", "valid_access(r1.offset+1000, width=8)")),
+        // [0, 15] - 16 wraps to [0xfffffff0, 0xffffffff]: the path at or above 16 is taken, and checked.
+        row("a 32-bit subtraction below zero wraps", windows_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 24)
+            r2 &= 15
+            w2 -= 16
+            if r2 >= 16 goto out
+            r0 = 1
+            exit
+        out:
+            r0 = *(u64 *)(r1 + 1000)
+            r0 = 1
+            exit)",
+            rejected(6, "Upper bound must be at most the context size 32", "valid_access(r1.offset+1000, width=8)")),
         row("r0 = 7 from xdp on Windows", windows_xdp, {}, R"(
             r0 = 7
             exit)",
