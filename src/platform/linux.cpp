@@ -300,6 +300,9 @@ constexpr HelperRow kHelpers[] = {
      {A::anything, A::ptr_to_readable_mem_or_null, A::const_size_or_zero, A::anything},
      kKeepsPacket},
     {155, "redirect_peer", R::integer, {A::anything, A::anything}, kKeepsPacket},
+    // The kernel returns a BTF-typed pointer to the task, which its programs may load from; here, as from
+    // get_current_task, a number: the task's address, which only probe_read_kernel follows.
+    {158, "get_current_task_btf", R::integer, {}, kKeepsPacket},
     {160, "ktime_get_coarse_ns", R::integer, {}, kKeepsPacket},
     {164,
      "for_each_map_elem",
@@ -367,9 +370,9 @@ constexpr std::uint32_t kBase[] = {1,   2,   3,   87,  88,  89,  195, 7,   8,   
 // bpf_sk_base_func_proto(): the base, and ktime_get_coarse_ns (its skc_to_* casts return sockets).
 constexpr std::uint32_t kSkBase[] = {160};
 // bpf_tracing_func_proto(), shared by kprobe, tracepoint, perf_event, raw_tracepoint and (through them) tracing and
-// lsm: the base, the compat probe_read and probe_read_str, get_func_ip. (probe_write_user, for CAP_SYS_ADMIN, writes
-// any user address the program names: it has no row.)
-constexpr std::uint32_t kTracing[] = {8, 4, 45, 173};
+// lsm: the base, the compat probe_read and probe_read_str, get_func_ip, get_current_task_btf. (probe_write_user, for
+// CAP_SYS_ADMIN, writes any user address the program names: it has no row.)
+constexpr std::uint32_t kTracing[] = {8, 4, 45, 173, 158};
 // kprobe_prog_func_proto() (override_return needs CONFIG_BPF_KPROBE_OVERRIDE).
 constexpr std::uint32_t kKprobe[] = {25, 27, 67, 58, 173, 174};
 // tp_prog_func_proto() and raw_tp_prog_func_proto().

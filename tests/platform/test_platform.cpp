@@ -447,31 +447,35 @@ TEST_SUITE("platform") {
     TEST_CASE("platform: linux leaves out the helpers it cannot type") {
         const platform::Platform& l = platform::linux();
         for (const auto id : {
-                 BPF_FUNC_probe_write_user,     // writes any user address (a pointer passed as a number)
-                 BPF_FUNC_sk_lookup_tcp,        // returns a socket
-                 BPF_FUNC_sk_release,           // takes a socket
-                 BPF_FUNC_sk_fullsock,          // takes a socket
-                 BPF_FUNC_tcp_check_syncookie,  // takes a socket
-                 BPF_FUNC_skc_to_tcp_sock,      // BTF-typed socket
-                 BPF_FUNC_sk_storage_get,       // socket and map value
-                 BPF_FUNC_get_local_storage,    // cgroup storage, a value that is never null
-                 BPF_FUNC_spin_lock,            // spin lock
-                 BPF_FUNC_timer_init,           // timer
-                 BPF_FUNC_kptr_xchg,            // kptr
-                 BPF_FUNC_dynptr_read,          // dynptr
-                 BPF_FUNC_user_ringbuf_drain,   // callback receiving a dynptr
-                 BPF_FUNC_strtol,               // fixed-size result buffer
-                 BPF_FUNC_check_mtu,            // fixed-size in/out buffer
-                 BPF_FUNC_get_func_arg,         // fixed-size result buffer
-                 BPF_FUNC_get_current_task_btf, // returns a BTF-typed task
-                 BPF_FUNC_get_task_stack,       // takes a BTF-typed task
-                 BPF_FUNC_read_branch_records,  // writable memory or null
-                 BPF_FUNC_d_path,               // takes a BTF-typed path
-                 BPF_FUNC_snprintf_btf,         // reads through a pointer inside its argument
+                 BPF_FUNC_probe_write_user,    // writes any user address (a pointer passed as a number)
+                 BPF_FUNC_sk_lookup_tcp,       // returns a socket
+                 BPF_FUNC_sk_release,          // takes a socket
+                 BPF_FUNC_sk_fullsock,         // takes a socket
+                 BPF_FUNC_tcp_check_syncookie, // takes a socket
+                 BPF_FUNC_skc_to_tcp_sock,     // BTF-typed socket
+                 BPF_FUNC_sk_storage_get,      // socket and map value
+                 BPF_FUNC_get_local_storage,   // cgroup storage, a value that is never null
+                 BPF_FUNC_spin_lock,           // spin lock
+                 BPF_FUNC_timer_init,          // timer
+                 BPF_FUNC_kptr_xchg,           // kptr
+                 BPF_FUNC_dynptr_read,         // dynptr
+                 BPF_FUNC_user_ringbuf_drain,  // callback receiving a dynptr
+                 BPF_FUNC_strtol,              // fixed-size result buffer
+                 BPF_FUNC_check_mtu,           // fixed-size in/out buffer
+                 BPF_FUNC_get_func_arg,        // fixed-size result buffer
+                 BPF_FUNC_get_task_stack,      // takes a BTF-typed task
+                 BPF_FUNC_read_branch_records, // writable memory or null
+                 BPF_FUNC_d_path,              // takes a BTF-typed path
+                 BPF_FUNC_snprintf_btf,        // reads through a pointer inside its argument
              }) {
             INFO("helper ", id);
             CHECK(l.helper(static_cast<std::uint32_t>(id)) == nullptr);
         }
+        // get_current_task_btf returns a BTF-typed task in the kernel; here a number, as get_current_task does: no
+        // load goes through it, and no helper here takes a task.
+        const platform::HelperPrototype* task = l.helper(BPF_FUNC_get_current_task_btf);
+        REQUIRE(task != nullptr);
+        CHECK(task->ret == platform::ReturnKind::integer);
     }
 
     // Facts taken from the kernel's *_func_proto() functions (Linux 6.18): what each type may call, including what it
@@ -510,6 +514,11 @@ TEST_SUITE("platform") {
             {"sched_cls", BPF_FUNC_probe_read, false},
             {"sched_cls", BPF_FUNC_get_func_ip, false},
             {"sched_cls", BPF_FUNC_get_retval, false},
+            // bpf_tracing_func_proto(): get_current_task_btf, typed here as get_current_task is (a number)
+            {"kprobe", BPF_FUNC_get_current_task_btf, true},
+            {"tracepoint", BPF_FUNC_get_current_task_btf, true},
+            {"tracing", BPF_FUNC_get_current_task_btf, true},
+            {"sched_cls", BPF_FUNC_get_current_task_btf, false},
             // xdp_func_proto()
             {"xdp", BPF_FUNC_fib_lookup, true},
             {"xdp", BPF_FUNC_xdp_load_bytes, true},
