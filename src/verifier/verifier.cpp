@@ -90,6 +90,34 @@ std::optional<std::uint8_t> entry_register(std::span<const isa::Instruction> cod
     return r;
 }
 
+// The argument registers (r1-r5) that a helper call in `block` reads as they were at the block's entry: a size set to
+// a constant on each path into the block (`r2 = 23; goto print` and `r2 = 17; goto print`, each after writing as many
+// bytes of a buffer) tells how much of the buffer that path wrote.
+std::vector<std::uint8_t> call_arguments_from_entry(std::span<const isa::Instruction> code, const Block& block) {
+    std::vector<std::uint8_t> out;
+    std::array<bool, isa::kRegisterCount> written{};
+    for (std::size_t pc = block.first; pc <= block.last; pc += isa::is_lddw(code[pc]) ? 2 : 1) {
+        const isa::Instruction& ins = code[pc];
+        const std::uint8_t cls = isa::op_class(ins.opcode);
+        if (ins.opcode == isa::op::CALL_OP) {
+            if (ins.src == static_cast<std::uint8_t>(isa::CallSource::helper)) {
+                for (std::uint8_t r = 1; r <= 5; ++r) {
+                    if (!written[r] && std::find(out.begin(), out.end(), r) == out.end()) {
+                        out.push_back(r);
+                    }
+                }
+            }
+            for (std::uint8_t r = 0; r <= 5; ++r) {
+                written[r] = true;
+            }
+        } else if ((cls == isa::op::ALU || cls == isa::op::ALU64 || cls == isa::op::LDX || cls == isa::op::LD) &&
+                   ins.dst < written.size()) {
+            written[ins.dst] = true;
+        }
+    }
+    return out;
+}
+
 class Analysis {
   public:
     Analysis(const Cfg& cfg, std::span<const isa::Instruction> code, Semantics& semantics, const Options& options)
@@ -119,18 +147,14 @@ class Analysis {
         // joined, the packet fact would no longer follow the flag. Not inside loops, where states kept apart and
         // joined again by the limit on shapes change from one round to the next and the analysis would not converge,
         // nor for registers no predecessor sets to a constant (a chain of `if r1 == K` tests).
+        // Likewise a helper's size argument set to a constant on the paths into the block of the call, each path
+        // having written as many bytes of the buffer.
         m_partition.resize(cfg.blocks.size());
         for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
-            const isa::Instruction& last = code[cfg.blocks[b].last];
-            const std::uint8_t cls = isa::op_class(last.opcode);
-            if (cfg.blocks[b].loop != kNone || (cls != isa::op::JMP && cls != isa::op::JMP32) ||
-                !isa::is_branch(last.opcode) || last.opcode == isa::op::JA_OP || last.opcode == isa::op::JA32_OP) {
+            if (cfg.blocks[b].loop != kNone) {
                 continue;
             }
-            // The flag may reach the test through copies and shifts (`r1 = r4; r1 <<= 32; r1 >>= 32`): the register
-            // it comes from at the block's entry partitions.
-            auto flag = [&](std::uint8_t tested) {
-                const std::optional<std::uint8_t> r = entry_register(code, cfg.blocks[b], tested);
+            auto partition_on = [&](std::optional<std::uint8_t> r) {
                 if (r &&
                     std::any_of(cfg.blocks[b].predecessors.begin(), cfg.blocks[b].predecessors.end(),
                                 [&](std::size_t p) { return sets_constant(code, cfg.blocks[p], *r); }) &&
@@ -138,9 +162,20 @@ class Analysis {
                     m_partition[b].push_back(reg_var(*r));
                 }
             };
-            flag(last.dst);
+            for (const std::uint8_t r : call_arguments_from_entry(code, cfg.blocks[b])) {
+                partition_on(r);
+            }
+            const isa::Instruction& last = code[cfg.blocks[b].last];
+            const std::uint8_t cls = isa::op_class(last.opcode);
+            if ((cls != isa::op::JMP && cls != isa::op::JMP32) || !isa::is_branch(last.opcode) ||
+                last.opcode == isa::op::JA_OP || last.opcode == isa::op::JA32_OP) {
+                continue;
+            }
+            // The flag may reach the test through copies and shifts (`r1 = r4; r1 <<= 32; r1 >>= 32`): the register
+            // it comes from at the block's entry partitions.
+            partition_on(entry_register(code, cfg.blocks[b], last.dst));
             if (isa::op_source(last.opcode) == isa::op::X && last.src != last.dst) {
-                flag(last.src);
+                partition_on(entry_register(code, cfg.blocks[b], last.src));
             }
         }
     }

@@ -480,6 +480,44 @@ TEST_CASE("verifier asm: initialization, null checks, context fields and read-on
             r0 = 1
             exit)",
             rejected(6, "r2 is uninitialized", "r2.type != uninit")),
+        // A message built on the stack on two paths, of two lengths, printed by one call: the paths into the call
+        // stay apart while its size argument holds different constants on them.
+        row("a helper's size set with the bytes each path wrote", linux_kprobe, {}, R"(
+            r3 = *(u64 *)(r1 + 0)
+            r4 = 0
+            if r3 == 0 goto short
+            *(u64 *)(r10 - 16) = r4
+            *(u64 *)(r10 - 8) = r4
+            r2 = 16
+            goto print
+        short:
+            *(u64 *)(r10 - 16) = r4
+            r2 = 8
+        print:
+            r1 = r10
+            r1 += -16
+            call 6
+            r0 = 0
+            exit)",
+            accepted(12)),
+        row("a helper's size set past the bytes one path wrote", linux_kprobe, {}, R"(
+            r3 = *(u64 *)(r1 + 0)
+            r4 = 0
+            if r3 == 0 goto short
+            *(u64 *)(r10 - 16) = r4
+            *(u64 *)(r10 - 8) = r4
+            r2 = 16
+            goto print
+        short:
+            *(u64 *)(r10 - 16) = r4
+            r2 = 12
+        print:
+            r1 = r10
+            r1 += -16
+            call 6
+            r0 = 0
+            exit)",
+            rejected(11, "Stack content is not initialized", "initialized(r10-16, width=12)")),
         row("a stack read one byte short of initialized", windows_xdp, {}, R"(
             *(u32 *)(r10 - 16) = 0
             *(u16 *)(r10 - 12) = 0
