@@ -427,6 +427,12 @@ bool Semantics::usable(State& s, std::size_t pc, int r) const {
         case kReturnedFrame:
             report(pc, reg(r) + " points into the frame of a function that returned", reg(r) + ".type != stale stack");
             break;
+        case kLowHalfPacket:
+            report(pc,
+                   reg(r) + " holds the low 32 bits of a packet pointer, which only a 32-bit subtraction of another "
+                            "packet pointer makes a number",
+                   reg(r) + ".type != low half of a pointer");
+            break;
         default: report(pc, reg(r) + " has a different type on different paths", reg(r) + ".type is consistent");
         }
         return false;
@@ -452,6 +458,11 @@ void Semantics::invalidate(State& s, Kind kind, Stale why, std::uint32_t object)
     // A fill of a cell gets the stale pointer too, which cannot be used. Given an object, only pointers that may
     // point into it: those naming it, and those to some object of the region.
     for_each_type(s, [&](Type& t, Var var) {
+        if (kind == Kind::packet && t.kind == Kind::invalid && t.aux == kLowHalfPacket) {
+            t = {Kind::invalid, false, why}; // the low half of a pointer into the packet that moved
+            s.zone.forget(var);
+            return;
+        }
         if (t.kind == kind && (object == kSomeObject || t.object == object || t.object == kSomeObject)) {
             t = {Kind::invalid, false, why};
             s.zone.forget(var);
@@ -832,6 +843,12 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
             return;
         }
         const Type t = s.regs[src];
+        if (!is64 && ins.offset == 0 && t.kind == Kind::packet && !t.nullable) {
+            // `w8 = w2` of a packet pointer: its low half, which a subtraction of another may make a distance of.
+            s.regs[dst] = Type{Kind::invalid, false, kLowHalfPacket};
+            s.zone.assign(dv, sv, 0);
+            return;
+        }
         if (t.kind != Kind::number && (ins.offset != 0 || !is64)) {
             report(pc, "Invalid operation on a pointer", reg(src) + ".type == number");
             set_number(s, dst, is64 ? Interval{} : Interval{0, kU32Max});
@@ -865,6 +882,21 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
         return;
     }
 
+    const auto low_half = [](const Type& t) { return t.kind == Kind::invalid && t.aux == kLowHalfPacket; };
+    if (!is64 && code == op::SUB && x && low_half(s.regs[dst]) &&
+        ((s.regs[src].kind == Kind::packet && !s.regs[src].nullable) || low_half(s.regs[src]))) {
+        // The low halves of two pointers into the packet: their difference modulo 2^32 is that of the offsets.
+        assign_sum(s.zone, kTemp + 2, dv, sv, true);
+        const Interval distance = s.zone.interval(kTemp + 2);
+        s.zone.forget(kTemp + 2);
+        s.regs[dst] = Type{Kind::number, false, 0};
+        if (distance.within(0, kU32Max)) {
+            assign_sum(s.zone, dv, dv, sv, true);
+            return;
+        }
+        set_number(s, dst, wrap32(distance));
+        return;
+    }
     if (!usable(s, pc, dst)) {
         set_number(s, dst, {});
         return;

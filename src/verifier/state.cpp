@@ -12,6 +12,9 @@ Type merge_types(const Type& a, const Type& b) {
     if (a.kind == Kind::uninit || b.kind == Kind::uninit) {
         return {};
     }
+    if ((a.kind == Kind::invalid && a.aux == kLowHalfPacket) || (b.kind == Kind::invalid && b.aux == kLowHalfPacket)) {
+        return {Kind::invalid, false, kMixedTypes}; // a number on another path must not pass for a part of an address
+    }
     if (a.kind == Kind::invalid) {
         return a;
     }

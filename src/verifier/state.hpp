@@ -33,6 +33,10 @@ enum Stale : std::uint32_t {
     kReleasedAlloc = 2,
     kReturnedFrame = 3,
     kPartialPointer = 4, ///< the rest of a spilled pointer some bytes of which were overwritten
+    /// The low 32 bits of a packet pointer (`w8 = w2`), its variable the pointer's offset: a part of a host address
+    /// that only one use makes a number of, subtracting another packet pointer's low half (`w8 -= w1`), as the
+    /// distance between the two (modulo 2^32).
+    kLowHalfPacket = 5,
 };
 
 /// Which object of a region a pointer points into. Regions with one object (the context, the stack, the packet, a
@@ -60,7 +64,9 @@ struct Type {
                object != kSomeObject;
     }
     /// A type whose variable in the zone means something (a number's value or a pointer's offset).
-    [[nodiscard]] bool has_var() const noexcept { return kind != Kind::uninit && kind != Kind::invalid; }
+    [[nodiscard]] bool has_var() const noexcept {
+        return kind != Kind::uninit && (kind != Kind::invalid || aux == kLowHalfPacket);
+    }
 };
 
 inline constexpr std::int32_t kFrameSize = 512;

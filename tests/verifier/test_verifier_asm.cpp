@@ -884,6 +884,76 @@ TEST_CASE("verifier asm: pointers stored, compared and computed") {
             r0 = 1
             exit)",
             accepted(8)),
+        // Cilium's `(int)(l4 - data)` as clang may emit it: the low half of a pointer moved first, then the other
+        // subtracted from it in 32 bits. The distance is a number, and keeps its relation to the packet's size.
+        row("the low halves of two packet pointers subtracted", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            r3 = *(u32 *)(r1 + 4)
+            r4 = r2
+            r4 += 54
+            if r4 > r3 goto out
+            w8 = w4
+            w8 -= w2
+            r5 = r2
+            r5 += r8
+            r0 = *(u8 *)(r5 - 1)
+        out:
+            r0 = 2
+            exit)",
+            accepted(12)),
+        row("the low half of a packet pointer used as a number", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            w8 = w2
+            w8 += 1
+            r0 = 2
+            exit)",
+            rejected(2,
+                     "r8 holds the low 32 bits of a packet pointer, which only a 32-bit subtraction of another packet "
+                     "pointer makes a number",
+                     "r8.type != low half of a pointer")),
+        row("the low half of a packet pointer returned", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            w0 = w2
+            exit)",
+            rejected(2,
+                     "r0 holds the low 32 bits of a packet pointer, which only a 32-bit subtraction of another packet "
+                     "pointer makes a number",
+                     "r0.type != low half of a pointer")),
+        row("the low half of a packet pointer minus a number", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            w8 = w2
+            w3 = 7
+            w8 -= w3
+            r0 = 2
+            exit)",
+            rejected(3,
+                     "r8 holds the low 32 bits of a packet pointer, which only a 32-bit subtraction of another packet "
+                     "pointer makes a number",
+                     "r8.type != low half of a pointer")),
+        // A number on one path and a low half on the other: joined, the subtraction would give the number minus an
+        // address.
+        row("the low half of a packet pointer or a number, minus a packet pointer", linux_xdp, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            r3 = *(u32 *)(r1 + 12)
+            w8 = 5
+            if r3 == 0 goto sub
+            w8 = w2
+        sub:
+            w8 -= w2
+            r0 = 2
+            exit)",
+            rejected(5, "Invalid operation on a pointer", "r2.type == number")),
+        row("the low half of a packet pointer from before xdp_adjust_head", linux_xdp, {}, R"(
+            r6 = r1
+            r2 = *(u32 *)(r1 + 0)
+            w8 = w2
+            r2 = 0
+            call 44
+            r2 = *(u32 *)(r6 + 0)
+            w8 -= w2
+            r0 = 2
+            exit)",
+            rejected(6, "Packet pointer used after a helper that moves the packet", "r8.type != stale packet")),
         row("a packet pointer used after xdp_adjust_head", windows_xdp, {}, R"(
             r6 = r1
             r7 = *(u64 *)(r1 + 0)
