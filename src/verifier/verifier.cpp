@@ -118,11 +118,114 @@ std::vector<std::uint8_t> call_arguments_from_entry(std::span<const isa::Instruc
     return out;
 }
 
+// The registers live at each block's entry: read on some path before anything writes them. A state entering a block
+// forgets the others (they become uninitialized), so that states differing only in registers no path reads again are
+// one state, and the zones hold fewer variables. Uses are taken wide and writes narrow, so that a mistake here can
+// only make a register uninitialized where the program reads it, a refusal, never a wrong acceptance: every helper
+// call reads the arguments its prototype names (all five when the platform has no prototype), a call to a
+// subprogram reads r1-r9 (its caller's r6-r9 are restored after it), atomics write nothing.
+using RegisterSet = std::uint16_t;
+
+std::vector<RegisterSet> live_registers(const Cfg& cfg, std::span<const isa::Instruction> code,
+                                        const platform::Platform& platform, const platform::ProgramType& type) {
+    constexpr RegisterSet kArguments = 0x3E; // r1-r5
+    const auto bit = [](unsigned r) { return static_cast<RegisterSet>(r < 11 ? 1U << r : 0U); };
+    std::vector<RegisterSet> use(cfg.blocks.size(), 0);
+    std::vector<RegisterSet> def(cfg.blocks.size(), 0);
+    for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
+        std::vector<std::size_t> pcs;
+        for (std::size_t pc = cfg.blocks[b].first; pc <= cfg.blocks[b].last; pc += isa::is_lddw(code[pc]) ? 2 : 1) {
+            pcs.push_back(pc);
+        }
+        RegisterSet u = 0; // backwards: reads before writes of the part after pc
+        RegisterSet d = 0;
+        for (auto it = pcs.rbegin(); it != pcs.rend(); ++it) {
+            const isa::Instruction& ins = code[*it];
+            const std::uint8_t cls = isa::op_class(ins.opcode);
+            RegisterSet reads = 0;
+            RegisterSet writes = 0;
+            if (isa::is_alu(ins.opcode)) {
+                writes = bit(ins.dst);
+                if (isa::op_code(ins.opcode) != isa::op::MOV) {
+                    reads |= bit(ins.dst);
+                }
+                if (isa::op_source(ins.opcode) == isa::op::X) {
+                    reads |= bit(ins.src);
+                }
+            } else if (cls == isa::op::LDX) {
+                reads = bit(ins.src);
+                writes = bit(ins.dst);
+            } else if (cls == isa::op::ST) {
+                reads = bit(ins.dst);
+            } else if (cls == isa::op::STX) {
+                reads = bit(ins.dst) | bit(ins.src);
+                if (isa::op_mode(ins.opcode) == isa::op::ATOMIC) {
+                    reads |= bit(0); // cmpxchg reads r0; an atomic's writes (fetch, r0) are left out
+                }
+            } else if (isa::is_lddw(ins)) {
+                writes = bit(ins.dst);
+            } else if (cls == isa::op::LD) {
+                reads = bit(6); // LD_ABS/LD_IND read the context in r6, LD_IND its index
+                if (isa::op_mode(ins.opcode) == isa::op::IND) {
+                    reads |= bit(ins.src);
+                }
+                writes = bit(0);
+            } else if (ins.opcode == isa::op::EXIT_OP) {
+                reads = bit(0);
+            } else if (ins.opcode == isa::op::CALL_OP || ins.opcode == isa::op::CALLX_OP) {
+                if (ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::helper)) {
+                    const platform::HelperPrototype* helper =
+                        platform.helper(type, static_cast<std::uint32_t>(ins.imm));
+                    reads = helper == nullptr ? kArguments : 0;
+                    for (unsigned a = 0; helper != nullptr && a < helper->args.size(); ++a) {
+                        if (helper->args[a] == platform::ArgKind::none) {
+                            break;
+                        }
+                        reads |= bit(a + 1);
+                    }
+                    writes = bit(0) | kArguments;
+                } else {
+                    reads = 0x3FE | bit(ins.dst); // r1-r9, and callx's target
+                }
+            } else if (isa::is_jmp(ins.opcode) && isa::is_branch(ins.opcode) && ins.opcode != isa::op::JA_OP &&
+                       ins.opcode != isa::op::JA32_OP) {
+                reads = bit(ins.dst);
+                if (isa::op_source(ins.opcode) == isa::op::X) {
+                    reads |= bit(ins.src);
+                }
+            }
+            u = static_cast<RegisterSet>((u & ~writes) | reads);
+            d = static_cast<RegisterSet>(d | writes);
+        }
+        use[b] = u;
+        def[b] = d;
+    }
+    std::vector<RegisterSet> live(cfg.blocks.size(), 0);
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (auto it = cfg.rpo.rbegin(); it != cfg.rpo.rend(); ++it) {
+            const std::size_t b = *it;
+            RegisterSet out = 0;
+            for (const Edge& edge : cfg.blocks[b].successors) {
+                out |= live[edge.to];
+            }
+            const auto in = static_cast<RegisterSet>(use[b] | (out & ~def[b]));
+            if (in != live[b]) {
+                live[b] = in;
+                changed = true;
+            }
+        }
+    }
+    return live;
+}
+
 class Analysis {
   public:
-    Analysis(const Cfg& cfg, std::span<const isa::Instruction> code, Semantics& semantics, const Options& options)
-        : m_cfg(cfg), m_code(code), m_sem(semantics), m_options(options), m_in(cfg.blocks.size()),
-          m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0), m_call_cost(cfg.blocks.size(), 0) {
+    Analysis(const Cfg& cfg, std::span<const isa::Instruction> code, Semantics& semantics, const Options& options,
+             std::vector<RegisterSet> live)
+        : m_cfg(cfg), m_code(code), m_sem(semantics), m_options(options), m_live(std::move(live)),
+          m_in(cfg.blocks.size()), m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0),
+          m_call_cost(cfg.blocks.size(), 0) {
         m_loop_of_head.assign(cfg.blocks.size(), kNone);
         // Widening stops at the constants the program compares with (and their neighbours) before giving up a
         // bound: `for (i = 0; i != 64; i++)` keeps i <= 63. Then at bounds that keep counters from wrapping.
@@ -230,6 +333,7 @@ class Analysis {
             for (std::size_t e = 0; e < outs.size(); ++e) {
                 for (State& s : outs[e]) {
                     const std::size_t to = m_cfg.blocks[b].successors[e].to;
+                    forget_dead(s, to);
                     const std::size_t before = footprint(next[to]);
                     add_state(next[to], std::move(s), m_partition[to], m_cfg.blocks[to].loop != kNone,
                               m_sem.alike_maps());
@@ -510,10 +614,21 @@ class Analysis {
         }
     }
 
+    // Registers no path from block t reads before writing become uninitialized as a state enters t.
+    void forget_dead(State& s, std::size_t t) const {
+        for (int r = 0; r < 10; ++r) {
+            if ((m_live[t] & (1U << r)) == 0 && s.regs[r].kind != Kind::uninit) {
+                s.regs[r] = {};
+                s.zone.forget(reg_var(r));
+            }
+        }
+    }
+
     // Joins `incoming` into block t's input; true when it grew.
     bool propagate(std::size_t t, States incoming) {
         States merged = m_in[t];
         for (State& s : incoming) {
+            forget_dead(s, t);
             add_state(merged, std::move(s), m_partition[t], m_cfg.blocks[t].loop != kNone, m_sem.alike_maps());
         }
         if (m_loop_of_head[t] != kNone && ++m_visits[t] > kJoinsBeforeWidening) {
@@ -559,6 +674,7 @@ class Analysis {
     std::span<const isa::Instruction> m_code;
     Semantics& m_sem;
     const Options& m_options;
+    std::vector<RegisterSet> m_live; // by block: the registers live at its entry
     std::vector<States> m_in;
     std::vector<std::size_t> m_visits;
     std::vector<std::size_t> m_loop_of_head;
@@ -717,7 +833,7 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
         return finish();
     }
     Semantics semantics(code, platform, type, input.maps, std::move(loads));
-    Analysis analysis(cfg, code, semantics, options);
+    Analysis analysis(cfg, code, semantics, options, live_registers(cfg, code, platform, type));
     analysis.run();
     report.analysis_work = analysis.work();
     if (analysis.too_large()) {

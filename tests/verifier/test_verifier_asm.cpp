@@ -990,23 +990,26 @@ TEST_CASE("verifier asm: pointers stored, compared and computed") {
 // holds one of them on each path (Cilium picks its connection-tracking map by protocol) stays a usable map when the
 // paths join, and pointers into their values stay usable, as pointers into some object of either.
 TEST_CASE("verifier asm: alike maps joined") {
-    // r9's bits pick: five registers set or not, 32 shapes for each kind of r8, more than the analysis keeps apart.
+    // r9's bits pick: three registers each a stack or a context pointer, eight shapes for each kind of r8, more than
+    // the analysis keeps apart. Joining states whose registers point into different regions costs more than joining the
+    // two kinds of r8, which is what the analysis does. The registers are spilled at the end: were they never read
+    // again, the paths would differ in nothing.
     static constexpr std::string_view choices = R"(
+            r1 = r10
+            r2 = r10
+            r3 = r10
             if r9 & 4 goto l1
-            r1 = 0
+            r1 = r6
         l1:
             if r9 & 8 goto l2
-            r2 = 0
+            r2 = r6
         l2:
             if r9 & 16 goto l3
-            r3 = 0
+            r3 = r6
         l3:
-            if r9 & 32 goto l4
-            r4 = 0
-        l4:
-            if r9 & 64 goto l5
-            r5 = 0
-        l5:)";
+            *(u64 *)(r10 - 24) = r1
+            *(u64 *)(r10 - 32) = r2
+            *(u64 *)(r10 - 40) = r3)";
     auto program = [](std::string_view head, std::string_view tail) {
         static std::vector<std::string> texts; // the rows keep views of their text
         texts.push_back(std::string(head) + std::string(choices) + std::string(tail));
@@ -1060,39 +1063,24 @@ TEST_CASE("verifier asm: alike maps joined") {
     check_rows({
         row("one of two alike maps (the number of entries may differ), spilled, among more paths than the analysis "
             "keeps apart",
-            linux_xdp, {array_map(), other_values}, program(spilled_map, lookup_spilled), accepted(26)),
+            linux_xdp, {array_map(), other_values}, program(spilled_map, lookup_spilled), accepted(28)),
         // The same join loses a spilled map whose values differ in size: the analysis did join these paths.
         row("one of two maps whose values differ in size, spilled, among more paths than the analysis keeps apart",
             linux_xdp, {array_map(), narrow_values}, program(spilled_map, R"(
             r1 = *(u64 *)(r10 - 16)
             r0 = 2
             exit)"),
-            rejected(18, "Stack content is not initialized", "initialized(r10-16, width=8)")),
-        row("a value of one of two alike maps: its bytes", linux_xdp, {array_map(), other_values},
-            program(two_values, R"(
-            r0 = *(u32 *)(r8 + 12)
-            r0 = 2
-            exit
-        out:
-            r0 = 2
-            exit)"),
-            accepted(31)),
-        row("a value of one of two alike maps: no distance to a value of one", linux_xdp, {array_map(), other_values},
-            program(two_values, R"(
-            r8 -= r7
-        out:
-            r0 = 2
-            exit)"),
-            rejected_among(2, 30, "Subtraction of pointers to different objects", "r8.object == r7.object")),
-        row("one of two alike global variables: no distance to one of them", linux_xdp, {global_a, global_b},
-            R"(
-            r9 = *(u32 *)(r1 + 12)
-            r8 = map_value_by_idx(0, 0) ll
+            rejected(20, "Stack content is not initialized", "initialized(r10-16, width=8)")),
+        // Registers set on some paths and never read again keep no paths apart: the spilled map survives.
+        row("one of two maps whose values differ in size, spilled, among paths that differ in dead registers only",
+            linux_xdp, {array_map(), narrow_values}, R"(
+            r6 = r1
+            r9 = *(u32 *)(r6 + 12)
+            r8 = map_by_idx(0) ll
             if r9 != 0 goto chosen
-            r8 = map_value_by_idx(1, 0) ll
-        chosen:)"
-            "\n"
-            R"(
+            r8 = map_by_idx(1) ll
+        chosen:
+            *(u64 *)(r10 - 16) = r8
             if r9 & 4 goto l1
             r1 = 0
         l1:
@@ -1108,11 +1096,40 @@ TEST_CASE("verifier asm: alike maps joined") {
             if r9 & 64 goto l5
             r5 = 0
         l5:
+            r1 = *(u64 *)(r10 - 16)
+            r0 = 2
+            exit)",
+            accepted(19)),
+        row("a value of one of two alike maps: its bytes", linux_xdp, {array_map(), other_values},
+            program(two_values, R"(
+            r0 = *(u32 *)(r8 + 12)
+            r0 = 2
+            exit
+        out:
+            r0 = 2
+            exit)"),
+            accepted(33)),
+        row("a value of one of two alike maps: no distance to a value of one", linux_xdp, {array_map(), other_values},
+            program(two_values, R"(
+            r8 -= r7
+        out:
+            r0 = 2
+            exit)"),
+            rejected_among(2, 32, "Subtraction of pointers to different objects", "r8.object == r7.object")),
+        row("one of two alike global variables: no distance to one of them", linux_xdp, {global_a, global_b},
+            program(R"(
+            r6 = r1
+            r9 = *(u32 *)(r1 + 12)
+            r8 = map_value_by_idx(0, 0) ll
+            if r9 != 0 goto chosen
+            r8 = map_value_by_idx(1, 0) ll
+        chosen:)",
+                    R"(
             r7 = map_value_by_idx(0, 0) ll
             r8 -= r7
             r0 = 2
-            exit)",
-            rejected_among(2, 18, "Subtraction of pointers to different objects", "r8.object == r7.object")),
+            exit)"),
+            rejected_among(2, 21, "Subtraction of pointers to different objects", "r8.object == r7.object")),
     });
 }
 
