@@ -688,11 +688,11 @@ struct Variable {
 
 /// How a `.kconfig` extern's BTF type reads a kernel configuration value (libbpf's rules).
 enum class KconfigKind : std::uint8_t {
-    boolean,          ///< `bool`: y or n
-    tristate,         ///< `enum libbpf_tristate`: n = 0, y = 1, m = 2
-    character,        ///< any 1-byte integer (`char`, `u8`): y, n or m as that letter, or a number
-    integer,          ///< an unsigned integer of 1, 2, 4 or 8 bytes
-    signed_integer,   ///< a signed one
+    boolean,         ///< `bool`: y or n
+    tristate,        ///< `enum libbpf_tristate`: n = 0, y = 1, m = 2
+    character,       ///< any 1-byte integer (`char`, `u8`): y, n or m as that letter, or a number
+    integer,         ///< an unsigned integer of 1, 2, 4 or 8 bytes
+    signed_integer,  ///< a signed one
     character_array, ///< `char[N]`: a quoted string, cut to N - 1 bytes and ended with a zero
 };
 
@@ -2567,6 +2567,10 @@ class ObjectSpec {
     /// naming the extern, for a missing value of an extern that is not `__weak` and for a value its type cannot
     /// hold. Object::load fills the map with it, and the verifier reads the externs as these constants.
     [[nodiscard]] Result<std::vector<std::uint8_t>> kconfig_value(const platform::Platform& platform) const;
+    /// What the verifier knows of the maps on `platform` (verifier::describe_maps), the `.kconfig` map holding
+    /// kconfig_value(): what Object::load verifies with, for tools that verify an object without loading it.
+    [[nodiscard]] Result<std::vector<verifier::MapDescriptor>>
+    map_descriptors(const platform::Platform& platform) const;
     [[nodiscard]] const std::string& license() const noexcept { return m_file.license; }
     [[nodiscard]] const std::shared_ptr<const btf::Types>& btf() const noexcept { return m_file.btf; }
 

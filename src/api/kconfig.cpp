@@ -163,4 +163,19 @@ Result<std::vector<std::uint8_t>> ObjectSpec::kconfig_value(const platform::Plat
     return value;
 }
 
+Result<std::vector<verifier::MapDescriptor>> ObjectSpec::map_descriptors(const platform::Platform& platform) const {
+    auto described = verifier::describe_maps(m_file.maps, platform);
+    if (!described) {
+        return std::move(described).error();
+    }
+    if (m_file.kconfig_map) {
+        auto value = kconfig_value(platform);
+        if (!value) {
+            return std::move(value).error();
+        }
+        described->at(*m_file.kconfig_map).frozen_value = std::move(value).value();
+    }
+    return described;
+}
+
 } // namespace embpf

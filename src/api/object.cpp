@@ -279,19 +279,15 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
     const platform::Platform& platform = *state->platform;
     std::vector<verifier::MapDescriptor> descriptors;
     if (!options.unverified) {
-        auto described = verifier::describe_maps(spec.maps(), platform);
+        auto described = spec.map_descriptors(platform); // `.kconfig` externs read as the platform's constants
         if (!described) {
             return std::move(described).error();
         }
         descriptors = std::move(described).value();
     }
-    // `.kconfig` externs take the platform's values; the verifier reads them as the constants they are.
-    auto kconfig = spec.kconfig_value(platform);
+    auto kconfig = spec.kconfig_value(platform); // what the `.kconfig` map holds, verified or not
     if (!kconfig) {
         return std::move(kconfig).error();
-    }
-    if (spec.kconfig_map() && !descriptors.empty()) {
-        descriptors[*spec.kconfig_map()].frozen_value = *kconfig;
     }
 
     // Maps first: programs refer to them by index. Their creation is counted here; what they allocate later (hash

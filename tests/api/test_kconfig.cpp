@@ -59,7 +59,7 @@ TEST_CASE("kconfig: the externs get places in one read-only .kconfig map, aligne
     const MapSpec& map = spec->maps().at(*spec->kconfig_map());
     CHECK(map.name == ".kconfig");
     CHECK(map.read_only);
-    REQUIRE(spec->kconfig().size() == 6);
+    REQUIRE(spec->kconfig().size() == 7);
     for (const elf::KconfigExtern& ext : spec->kconfig()) {
         CAPTURE(ext.name);
         CHECK(ext.offset + ext.size <= map.value_size);
@@ -75,6 +75,7 @@ TEST_CASE("kconfig: the externs get places in one read-only .kconfig map, aligne
     CHECK(spec->kconfig()[3].kind == elf::KconfigKind::character_array);
     CHECK(spec->kconfig()[4].kind == elf::KconfigKind::signed_integer);
     CHECK(spec->kconfig()[5].kind == elf::KconfigKind::integer);
+    CHECK(spec->kconfig()[6].name == "CONFIG_HZ");
 }
 
 TEST_CASE("kconfig: linux() gives libbpf's own values, and a weak extern it lacks reads as zero") {
@@ -128,6 +129,29 @@ TEST_CASE("kconfig: the verifier reads an extern as its value, so the value deci
     CHECK(contains(past.error().message, "index_by_kconfig"));
     host.set_kconfig("CONFIG_EMBPF_INDEX", "0xffff");
     CHECK_FALSE(run(host, "index_by_kconfig").has_value());
+}
+
+TEST_CASE("kconfig: the maps the verifier is given hold the platform's values, for tools that verify without loading") {
+    platform::Platform host = platform::linux();
+    for (const unsigned hz : {245U, 250U, 252U, 253U, 1000U}) {
+        CAPTURE(hz);
+        host.set_kconfig("CONFIG_HZ", std::to_string(hz));
+        auto spec = ObjectSpec::open(std::filesystem::path(kObject), &host);
+        REQUIRE(spec.has_value());
+        auto maps = spec->map_descriptors(host);
+        REQUIRE(maps.has_value());
+        CHECK(maps->at(*spec->kconfig_map()).frozen_value == spec->kconfig_value(host).value());
+        const ProgramSpec* program = spec->program("index_by_hz");
+        REQUIRE(program != nullptr);
+        const verifier::Report report =
+            verifier::verify(program->definition, *maps, host, *host.program_type("socket_filter"));
+        CHECK(report.verified == (hz <= 252));
+        auto r0 = run(host, "index_by_hz");
+        CHECK(r0.has_value() == (hz <= 252));
+        if (r0) {
+            CHECK(*r0 == 10 + hz - 245);
+        }
+    }
 }
 
 TEST_CASE("kconfig: a missing or unfit value fails the load and names the extern") {

@@ -533,28 +533,44 @@ class Generator {
         stale_packet,
         length_index,
         legacy_load,
+        low_half_length,
     };
     struct Weighted {
         Piece piece;
         std::uint32_t weight;
         bool calls; // makes helper calls (or a loop): never inside a loop body
     };
-    static constexpr std::array<Weighted, 29> kPieces{{
-        {Piece::packet_const, 12, false}, {Piece::packet_var, 8, false},
-        {Piece::stack_store, 6, false},   {Piece::stack_load, 5, false},
-        {Piece::spill, 3, false},         {Piece::fill, 3, false},
-        {Piece::map_lookup, 9, true},     {Piece::map_update, 3, true},
-        {Piece::map_delete, 1, true},     {Piece::memset, 3, true},
-        {Piece::memcpy, 3, true},         {Piece::alu, 10, false},
-        {Piece::branch, 6, false},        {Piece::loop, 4, true},
-        {Piece::ctx, 4, false},           {Piece::adjust_head, 1, true},
-        {Piece::meta, 1, false},          {Piece::early_exit, 2, false},
-        {Piece::atomic, 2, false},        {Piece::counter_access, 10, false},
-        {Piece::call_local, 3, true},     {Piece::two_objects, 6, true},
-        {Piece::big_offset, 4, false},    {Piece::helper_write, 6, true},
-        {Piece::queue_pop, 3, true},      {Piece::nullable_copy, 2, true},
-        {Piece::stale_packet, 2, true},   {Piece::length_index, 2, true},
+    static constexpr std::array<Weighted, 30> kPieces{{
+        {Piece::packet_const, 12, false},
+        {Piece::packet_var, 8, false},
+        {Piece::stack_store, 6, false},
+        {Piece::stack_load, 5, false},
+        {Piece::spill, 3, false},
+        {Piece::fill, 3, false},
+        {Piece::map_lookup, 9, true},
+        {Piece::map_update, 3, true},
+        {Piece::map_delete, 1, true},
+        {Piece::memset, 3, true},
+        {Piece::memcpy, 3, true},
+        {Piece::alu, 10, false},
+        {Piece::branch, 6, false},
+        {Piece::loop, 4, true},
+        {Piece::ctx, 4, false},
+        {Piece::adjust_head, 1, true},
+        {Piece::meta, 1, false},
+        {Piece::early_exit, 2, false},
+        {Piece::atomic, 2, false},
+        {Piece::counter_access, 10, false},
+        {Piece::call_local, 3, true},
+        {Piece::two_objects, 6, true},
+        {Piece::big_offset, 4, false},
+        {Piece::helper_write, 6, true},
+        {Piece::queue_pop, 3, true},
+        {Piece::nullable_copy, 2, true},
+        {Piece::stale_packet, 2, true},
+        {Piece::length_index, 2, true},
         {Piece::legacy_load, 3, true}, // clobbers r1-r5, the loop counter among them
+        {Piece::low_half_length, 3, false},
     }};
 
     void piece() {
@@ -630,6 +646,7 @@ class Generator {
         case Piece::stale_packet: stale_packet(); break;
         case Piece::length_index: length_index(); break;
         case Piece::legacy_load: legacy_load(); break;
+        case Piece::low_half_length: low_half_length(); break;
         }
     }
 
@@ -1353,7 +1370,7 @@ class Generator {
             } else if (mistake == 2) {
                 jump_r(isa::op::JLT, kCounter, kAcc, head); // no increment, unbounded limit
             } else {
-                add(kCounter, 1);
+                alu(isa::op::ADD, kCounter, 1, !m_rng.chance(30)); // `w5 += 1` as often as `r5 += 1`
                 jump(isa::op::JLT, kCounter, count, head, m_rng.chance(20));
             }
             break;
@@ -1362,7 +1379,7 @@ class Generator {
             m_e.bind(head);
             jump(mistake != 0 ? isa::op::JEQ : isa::op::JGE, kCounter, mistake != 0 ? count | 1 : count, done);
             loop_body();
-            add(kCounter, mistake != 0 ? 2 : 1);
+            alu(isa::op::ADD, kCounter, mistake != 0 ? 2 : 1, !m_rng.chance(30));
             ja(head);
             m_e.bind(done);
             m_stack = meet(before, m_stack);
@@ -2127,6 +2144,24 @@ class Generator {
         alu_r(isa::op::ADD, R0, R3);
         ldx(isa::op::B, R3, R0, 0);
         fold(R3);
+        m_e.bind(skip);
+    }
+
+    // The packet's length as clang may compute `(int)(data_end - data)`: the low halves of the two pointers subtracted
+    // in 32 bits (`w4 = w_end; w4 -= w_data`), a number that bounds an access as the length does. Slips: the halves
+    // subtracted the other way round (the distance wraps to near 2^32 and bounds nothing), or a check one byte short.
+    void low_half_length() {
+        const Width w = width();
+        const Label skip = m_e.label();
+        const auto offset = static_cast<std::int32_t>(m_rng.below(40));
+        const bool swapped = slip();
+        const bool short_by_one = !swapped && slip();
+        note_size(offset + w.bytes);
+        alu_r(isa::op::MOV, R4, swapped ? kData : kEnd, false);
+        alu_r(isa::op::SUB, R4, swapped ? kEnd : kData, false);
+        jump(isa::op::JLT, R4, offset + w.bytes - (short_by_one ? 1 : 0), skip, m_rng.chance(30));
+        access(kData, offset, w, m_xdp);
+        fold(R4);
         m_e.bind(skip);
     }
 

@@ -45,6 +45,9 @@ embpf_verify_test(cli_verify_xdp 0 ${seeds}/myxdp_stage4.o)
 set_tests_properties(cli_verify_xdp PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
 embpf_verify_test(cli_verify_bind 0 ${seeds}/TraceConnections.o)
 set_tests_properties(cli_verify_bind PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
+# A `.kconfig` extern bounds an index: verify reads the platform's CONFIG_HZ (250), as a load does, not zero.
+embpf_verify_test(cli_verify_kconfig 0 ${EMBPF_TEST_API_DIR}/kconfig.o --platform linux --program index_by_hz)
+set_tests_properties(cli_verify_kconfig PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
 # The seed's unchecked read of the EtherType, reported at its source line. `\\;` keeps the `;` from splitting the
 # property into a list of expressions, any one of which would pass.
 embpf_verify_test(cli_verify_rejected 1 ${seeds}/myxdp_stage2.o)

@@ -28,7 +28,7 @@ inline verifier::Report verify_object_program(const std::filesystem::path& objec
     REQUIRE_MESSAGE(program != nullptr, "no program ", program_name, " in ", object.string());
     const platform::ProgramType* type = platform.program_type(program->type);
     REQUIRE_MESSAGE(type != nullptr, "no program type '", program->type, "' on ", platform.name());
-    auto maps = verifier::describe_maps(spec->maps(), platform);
+    auto maps = spec->map_descriptors(platform);
     REQUIRE_MESSAGE(maps.has_value(), (maps ? "" : maps.error().message));
     return verifier::verify(program->definition, *maps, platform, *type);
 }

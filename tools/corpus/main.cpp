@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
                         program.type = fallback;
                     }
                 }
-                auto maps = embpf::verifier::describe_maps(loaded.spec->maps(), *platform);
+                auto maps = loaded.spec->map_descriptors(*platform);
                 if (maps) {
                     loaded.maps = std::move(maps).value();
                 } else {

@@ -92,7 +92,7 @@ int run_verify(const VerifyOptions& options) {
                   << (options.section.empty() ? "" : " in section " + options.section) << '\n';
         return kExitBadInput;
     }
-    auto maps = verifier::describe_maps(spec->maps(), platform);
+    auto maps = spec->map_descriptors(platform);
     if (!maps) {
         std::cerr << "embpf: " << maps.error().message << '\n';
         return kExitBadInput;

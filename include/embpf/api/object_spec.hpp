@@ -4,6 +4,7 @@
 #include "embpf/elf/object_file.hpp"
 #include "embpf/platform/platform.hpp"
 #include "embpf/result.hpp"
+#include "embpf/verifier/verifier.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -65,6 +66,10 @@ class ObjectSpec {
     /// naming the extern, for a missing value of an extern that is not `__weak` and for a value its type cannot
     /// hold. Object::load fills the map with it, and the verifier reads the externs as these constants.
     [[nodiscard]] Result<std::vector<std::uint8_t>> kconfig_value(const platform::Platform& platform) const;
+    /// What the verifier knows of the maps on `platform` (verifier::describe_maps), the `.kconfig` map holding
+    /// kconfig_value(): what Object::load verifies with, for tools that verify an object without loading it.
+    [[nodiscard]] Result<std::vector<verifier::MapDescriptor>>
+    map_descriptors(const platform::Platform& platform) const;
     [[nodiscard]] const std::string& license() const noexcept { return m_file.license; }
     [[nodiscard]] const std::shared_ptr<const btf::Types>& btf() const noexcept { return m_file.btf; }
 

@@ -10,6 +10,7 @@ extern enum libbpf_tristate CONFIG_BPF_SYSCALL __kconfig;
 extern char CONFIG_DEFAULT_HOSTNAME[4] __kconfig;
 extern int CONFIG_EMBPF_OFFSET __kconfig __weak;           // a signed number; zero when the platform lacks it
 extern unsigned short CONFIG_EMBPF_INDEX __kconfig __weak; // bounds an access below
+extern unsigned int CONFIG_HZ __kconfig;
 
 // r0 packs what the program read: the kernel's major version (bits 0-3), the cookie flag (4), the tristate (5-6), the
 // hostname's first and last bytes (8-15, 16-23) and the signed offset plus 64 (24-30).
@@ -29,6 +30,14 @@ SEC("socket")
 int index_by_kconfig(struct __sk_buff* skb) {
     volatile unsigned char table[8] = {10, 11, 12, 13, 14, 15, 16, 17};
     return table[CONFIG_EMBPF_INDEX];
+}
+
+// Verifies only where CONFIG_HZ is 245 to 252 (linux() has 250): whatever verifies the object must read the
+// platform's value, as the load does.
+SEC("socket")
+int index_by_hz(struct __sk_buff* skb) {
+    volatile unsigned char table[8] = {10, 11, 12, 13, 14, 15, 16, 17};
+    return table[CONFIG_HZ - 245];
 }
 
 char LICENSE[] SEC("license") = "GPL";
