@@ -92,8 +92,10 @@ std::optional<std::uint8_t> entry_register(std::span<const isa::Instruction> cod
 
 // The argument registers (r1-r5) that a helper call in `block` reads as they were at the block's entry: a size set to
 // a constant on each path into the block (`r2 = 23; goto print` and `r2 = 17; goto print`, each after writing as many
-// bytes of a buffer) tells how much of the buffer that path wrote.
-std::vector<std::uint8_t> call_arguments_from_entry(std::span<const isa::Instruction> code, const Block& block) {
+// bytes of a buffer) tells how much of the buffer that path wrote. Likewise the registers a 64-bit addition or
+// subtraction reads as the block's entry had them: an offset set on each path (`r1 = 8` or `r1 = 24`, then
+// `r2 += r1`) stays two aligned offsets, not every number between.
+std::vector<std::uint8_t> entry_operands(std::span<const isa::Instruction> code, const Block& block) {
     std::vector<std::uint8_t> out;
     std::array<bool, isa::kRegisterCount> written{};
     for (std::size_t pc = block.first; pc <= block.last; pc += isa::is_lddw(code[pc]) ? 2 : 1) {
@@ -112,6 +114,12 @@ std::vector<std::uint8_t> call_arguments_from_entry(std::span<const isa::Instruc
             }
         } else if ((cls == isa::op::ALU || cls == isa::op::ALU64 || cls == isa::op::LDX || cls == isa::op::LD) &&
                    ins.dst < written.size()) {
+            if (cls == isa::op::ALU64 && isa::op_source(ins.opcode) == isa::op::X &&
+                (isa::op_code(ins.opcode) == isa::op::ADD || isa::op_code(ins.opcode) == isa::op::SUB) &&
+                ins.src < written.size() && !written[ins.src] &&
+                std::find(out.begin(), out.end(), ins.src) == out.end()) {
+                out.push_back(ins.src);
+            }
             written[ins.dst] = true;
         }
     }
@@ -265,7 +273,7 @@ class Analysis {
                     m_partition[b].push_back(reg_var(*r));
                 }
             };
-            for (const std::uint8_t r : call_arguments_from_entry(code, cfg.blocks[b])) {
+            for (const std::uint8_t r : entry_operands(code, cfg.blocks[b])) {
                 partition_on(r);
             }
             const isa::Instruction& last = code[cfg.blocks[b].last];
@@ -334,6 +342,7 @@ class Analysis {
                 for (State& s : outs[e]) {
                     const std::size_t to = m_cfg.blocks[b].successors[e].to;
                     forget_dead(s, to);
+                    s.zone.compact();
                     const std::size_t before = footprint(next[to]);
                     add_state(next[to], std::move(s), m_partition[to], m_cfg.blocks[to].loop != kNone,
                               m_sem.alike_maps());
@@ -643,6 +652,9 @@ class Analysis {
         }
         if (merged == m_in[t]) {
             return false;
+        }
+        for (State& s : merged) {
+            s.zone.compact(); // kept until the analysis ends: no spare room
         }
         keep(m_bytes, footprint(m_in[t]), footprint(merged));
         m_in[t] = std::move(merged);

@@ -22,6 +22,14 @@ Zone& Zone::operator=(const Zone& other) {
     return *this;
 }
 
+void Zone::compact() {
+    const std::size_t tight = std::max<std::size_t>(8, dim() + 2);
+    if (m_stride > tight + tight / 4) {
+        Zone copy(*this);
+        *this = std::move(copy);
+    }
+}
+
 void Zone::set_bottom() noexcept {
     m_bottom = true;
     m_vars.clear();

@@ -94,6 +94,9 @@ class Zone {
         return m_m.capacity() * sizeof(Bound) + m_vars.capacity() * sizeof(Var);
     }
     [[nodiscard]] std::string to_string(const std::function<std::string(Var)>& name) const;
+    /// Gives back the spare room of a matrix that grew (doubling leaves up to three quarters of it unused): a zone
+    /// kept for long holds only what it needs, as a copy does.
+    void compact();
 
   private:
     [[nodiscard]] int slot(Var v) const noexcept {

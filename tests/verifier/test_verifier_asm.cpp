@@ -500,6 +500,28 @@ TEST_CASE("verifier asm: initialization, null checks, context fields and read-on
             r0 = 0
             exit)",
             accepted(12)),
+        // Cilium's counters: a field picked by an offset set to a constant on each path, added to the pointer in the
+        // block where the paths join. Joined, the offset would be any number between, not the two aligned ones.
+        row("an atomic add at an offset set on each path into the block", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            r4 = 0
+            *(u64 *)(r10 - 32) = r4
+            *(u64 *)(r10 - 24) = r4
+            *(u64 *)(r10 - 16) = r4
+            *(u64 *)(r10 - 8) = r4
+            r7 = r10
+            r7 += -32
+            r1 = 8
+            if r3 == 0 goto add
+            r1 = 24
+        add:
+            r2 = r7
+            r2 += r1
+            r3 = 1
+            lock *(u64 *)(r2 + 0) += r3
+            r0 = 2
+            exit)",
+            accepted(17)),
         row("a helper's size set past the bytes one path wrote", linux_kprobe, {}, R"(
             r3 = *(u64 *)(r1 + 0)
             r4 = 0
