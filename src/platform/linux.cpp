@@ -405,6 +405,9 @@ constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 122, 142, 143,
 // sock_filter_func_proto(), the cgroup/sock programs: cgroup_common_func_proto(), its own helpers, then the base (not
 // the sk base, but it lists ktime_get_coarse_ns itself).
 constexpr std::uint32_t kCgroupSock[] = {186, 187, 46, 122, 25, 160};
+// sk_lookup_func_proto(): perf_event_output, then bpf_sk_base_func_proto() (its sk_assign and sk_release take
+// sockets).
+constexpr std::uint32_t kSkLookup[] = {25};
 // sock_addr_func_proto(): bind for the connect hooks; get_retval and set_retval for the bind, connect and sendmsg
 // hooks (cgroup_common_func_proto()).
 constexpr std::uint32_t kCgroupSockAddr[] = {186, 187, 64, 46, 122, 25, 49, 57};
@@ -547,6 +550,13 @@ constexpr FieldRow kBpfSockFields[] = {
     {44, 4, "src_port", kScalar},    {48, 2, "dst_port", kScalar},
     {52, 4, "dst_ip4", kScalar},     {56, 16, "dst_ip6", kScalar},
     {72, 4, "state", kScalar},       {76, 4, "rx_queue_mapping", kScalar},
+};
+
+// struct bpf_sk_lookup (72 bytes), read-only; sk (and the cookie sharing its slot) at 0 is left out.
+constexpr FieldRow kSkLookupFields[] = {
+    {8, 4, "family", kScalar},       {12, 4, "protocol", kScalar},    {16, 4, "remote_ip4", kScalar},
+    {20, 16, "remote_ip6", kScalar}, {36, 4, "remote_port", kScalar}, {40, 4, "local_ip4", kScalar},
+    {44, 16, "local_ip6", kScalar},  {60, 4, "local_port", kScalar},  {64, 4, "ingress_ifindex", kScalar},
 };
 
 // struct bpf_sock_addr (72 bytes); sk at 64 is left out.
@@ -764,6 +774,9 @@ Platform build() {
          "cgroup/getsockname6"},
         context_of(72, 8, kSockAddrFields, {}, {"user_ip4", "user_ip6", "user_port", "msg_src_ip4", "msg_src_ip6"}),
         helper_set({kBase, kSkBase, kCgroupSockAddr}), 0, 1, "1 allows, 0 rejects"));
+    add(type("sk_lookup", 30, {"sk_lookup"}, context_of(72, 8, kSkLookupFields, {}, {}),
+             helper_set({kBase, kSkBase, kSkLookup}), 0, 1,
+             "SK_DROP=0, SK_PASS=1 (with a socket chosen by sk_assign)"));
     add(type("tracing", 26,
              {"fentry/", "fexit/", "fmod_ret/", "fentry.s/", "fexit.s/", "fmod_ret.s/", "tp_btf/", "iter/", "iter.s/"},
              u64_args_context(), helper_set({kBase, kTracing, kTracepoint, kTracingProgram}), kAny, kAnyMax,

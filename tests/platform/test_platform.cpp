@@ -780,6 +780,7 @@ TEST_SUITE("platform") {
             {"sk_msg", BPF_PROG_TYPE_SK_MSG},
             {"raw_tracepoint", BPF_PROG_TYPE_RAW_TRACEPOINT},
             {"cgroup_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR},
+            {"sk_lookup", BPF_PROG_TYPE_SK_LOOKUP},
             {"tracing", BPF_PROG_TYPE_TRACING},
             {"lsm", BPF_PROG_TYPE_LSM},
         };
@@ -795,6 +796,18 @@ TEST_SUITE("platform") {
         }
         CHECK(l.program_type("xdp")->return_min == XDP_ABORTED);
         CHECK(l.program_type("xdp")->return_max == XDP_REDIRECT);
+        // sk_lookup: SK_DROP or SK_PASS, checked at load as Linux checks it; its context is read-only, without sk.
+        const platform::ProgramType* lookup = l.program_type_for_section("sk_lookup/");
+        REQUIRE(lookup != nullptr);
+        CHECK(lookup->name == "sk_lookup");
+        CHECK(lookup->return_min == SK_DROP);
+        CHECK(lookup->return_max == SK_PASS);
+        CHECK(lookup->context.size == sizeof(struct bpf_sk_lookup));
+        CHECK(lookup->context.field_at(offsetof(struct bpf_sk_lookup, local_port), 4) != nullptr);
+        CHECK(lookup->context.field_at(offsetof(struct bpf_sk_lookup, local_port), 4)->writable == false);
+        CHECK(lookup->context.field_at(0, 8) == nullptr); // the socket
+        CHECK(l.helper(*lookup, BPF_FUNC_perf_event_output) != nullptr);
+        CHECK(l.helper(*lookup, BPF_FUNC_skb_load_bytes) == nullptr);
         CHECK(l.program_type("nope") == nullptr);
         CHECK(l.program_type_by_id(9999) == nullptr);
     }
