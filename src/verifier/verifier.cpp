@@ -377,6 +377,12 @@ class Analysis {
     // The states kept per block grow with the blocks and the square of the variables (a stack written byte by byte
     // has hundreds): past the budget the program is refused before it costs the host its memory.
     bool over_memory(std::size_t b, std::size_t bytes) {
+        if (t_zone_overflow) {
+            m_findings.push_back({m_cfg.blocks[b].first, "Program is too large to analyse",
+                                  "related variables <= " + std::to_string(kMaxZoneVars)});
+            m_too_large = true;
+            return true;
+        }
         if (bytes <= m_options.memory_limit) {
             return false;
         }
@@ -700,7 +706,8 @@ class Analysis {
     std::size_t m_bytes = 0;           // footprint() of m_in
     bool m_too_large = false;          // the memory or work budget stopped the analysis: no result but the refusal
     std::vector<std::uint64_t> m_dist; // longest()'s distances, by block
-    std::uint64_t m_work_start = t_zone_work; // Options::work_limit counts t_zone_work from here
+    std::uint64_t m_work_start = t_zone_work;                // Options::work_limit counts t_zone_work from here
+    bool m_overflow_reset = (t_zone_overflow = false, true); // no zone of this analysis is over kMaxZoneVars yet
 
   public:
     [[nodiscard]] bool too_large() const noexcept { return m_too_large; }

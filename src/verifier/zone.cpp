@@ -39,9 +39,15 @@ void Zone::set_bottom() noexcept {
 
 int Zone::add_slot(Var v) {
     const std::size_t n = dim();
+    if (n > kMaxZoneVars) {
+        t_zone_overflow = true;
+    }
     t_zone_work += kColumnWork * n;
     if (n + 1 > m_stride) {
         const std::size_t stride = std::max<std::size_t>(8, m_stride * 2);
+        // A new matrix, filled and copied into: counted as a copy of its size is (a zone copied tight grows so at the
+        // third variable it adds).
+        t_zone_work += stride * stride + kCopyWork;
         std::vector<Bound> grown(stride * stride, kInf);
         for (std::size_t i = 0; i < n; ++i) {
             std::copy_n(&m_m[i * m_stride], n, &grown[i * stride]);

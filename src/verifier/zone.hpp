@@ -55,6 +55,12 @@ inline constexpr std::uint64_t kColumnWork = 8;
 /// registers, the stack's cells and its bitmap of written bytes, 512 bytes).
 inline constexpr std::uint64_t kCopyWork = 512;
 
+/// The variables one zone may relate before the program is refused (Program is too large to analyse): its matrix then
+/// takes 8 MiB, and every copy, join and closure a square of it. Real programs need fewer than a hundred (the
+/// ebpf-samples corpus at most 94); a zone past this sets t_zone_overflow, which the analysis checks at each block.
+inline constexpr std::size_t kMaxZoneVars = 1024;
+inline thread_local bool t_zone_overflow = false;
+
 class Zone {
   public:
     Zone() = default;

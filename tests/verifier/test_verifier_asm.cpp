@@ -1815,6 +1815,39 @@ TEST_CASE("verifier asm: a program too large once its subprograms are inlined is
 
 // A stack written byte by byte makes hundreds of variables, and each block keeps states over all of them: the
 // analysis refuses a program whose states outgrow Options::memory_limit instead of taking the host's memory.
+// Stack bytes each holding a number related to r6 (`r3 = r6; r3 += k`), in the frames of a chain of calls: every
+// frame's bytes stay related in the callee's state, so that three frames of 400 make a zone of some 1,200 variables,
+// whose every copy and closure costs a square of it. Refused at the cap on related variables; two frames fit.
+TEST_CASE("verifier asm: a zone may relate at most kMaxZoneVars variables") {
+    const auto chain = [](int frames) {
+        std::string text;
+        for (int f = 0; f < frames; ++f) {
+            text += f == 0 ? "r6 = *(u32 *)(r1 + 24)\n" : "f" + std::to_string(f) + ":\nr6 = r1\n";
+            for (int i = 1; i <= 400; ++i) {
+                text += "r3 = r6\nr3 += " + std::to_string(i) + "\n*(u8 *)(r10 - " + std::to_string(i) + ") = r3\n";
+            }
+            text += f + 1 < frames ? "r1 = r6\ncall f" + std::to_string(f + 1) + "\n" : "";
+            text += "r0 = 1\nexit\n";
+        }
+        return text;
+    };
+    const platform::Platform& windows = platform::windows();
+    const platform::ProgramType& xdp = *windows.program_type("xdp");
+    auto two = embpf::isa::assemble(chain(2));
+    REQUIRE(two.has_value());
+    const verifier::Report fits = verifier::verify({"two", "xdp", *two, {}, {}, {}}, windows, xdp);
+    CHECK(fits.verified);
+    auto three = embpf::isa::assemble(chain(3));
+    REQUIRE(three.has_value());
+    const verifier::Report refused = verifier::verify({"three", "xdp", *three, {}, {}, {}}, windows, xdp);
+    CHECK_FALSE(refused.verified);
+    REQUIRE(refused.errors.size() == 1);
+    CHECK(refused.errors[0].message == "Program is too large to analyse");
+    CHECK(refused.errors[0].assertion == "related variables <= 1024");
+    // The cap holds for each analysis: the one after it starts afresh.
+    CHECK(verifier::verify({"two", "xdp", *two, {}, {}, {}}, windows, xdp).verified);
+}
+
 TEST_CASE("verifier asm: a program whose states outgrow the memory limit is refused") {
     std::string text = "r1 = *(u32 *)(r1 + 24)\n";
     for (int i = 1; i <= 128; ++i) {

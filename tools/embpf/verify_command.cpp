@@ -1,14 +1,17 @@
 // `embpf verify FILE`: the verifier's report for each program of an object, like `netsh ebpf show verification`.
 #include "commands.hpp"
 
+#include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
 #include "embpf/runtime/slot.hpp"
 #include "embpf/verifier/verifier.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 namespace embpf::tools {
 
@@ -103,9 +106,18 @@ int run_verify(const VerifyOptions& options) {
 
     const verifier::Level level = level_named(options.level);
     std::vector<verifier::Report> reports;
+    // The object's budget, as Object::load with the default LoadOptions counts it: what the programs' analyses do
+    // together (each program also paying for itself and for every map), and the instructions they analyse. Programs
+    // past it are not verified.
+    const LoadOptions budget;
+    std::uint64_t work = 0;
+    std::uint64_t analysed = 0;
+    std::optional<std::string> over_budget;
     for (const ProgramSpec* program : selected) {
         const platform::ProgramType* type = forced_type != nullptr ? forced_type : platform.program_type(program->type);
-        if (program->definition.unsupported) {
+        if (over_budget) {
+            reports.push_back(rejected(*program, type != nullptr ? type->name : program->type, *over_budget));
+        } else if (program->definition.unsupported) {
             reports.push_back(
                 rejected(*program, type != nullptr ? type->name : program->type, *program->definition.unsupported));
         } else if (type == nullptr) {
@@ -113,7 +125,22 @@ int run_verify(const VerifyOptions& options) {
                                        "no program type of platform " + platform.name() + " matches section " +
                                            program->section() + " (choose one with --type or --default-type)"));
         } else {
-            reports.push_back(verifier::verify(program->definition, *maps, platform, *type, {.level = level}));
+            const std::uint64_t work_left =
+                std::clamp<std::uint64_t>(budget.max_analysis_work - work, 1, verifier::Options{}.work_limit);
+            reports.push_back(verifier::verify(program->definition, *maps, platform, *type,
+                                               {.level = level, .work_limit = work_left}));
+            work +=
+                reports.back().analysis_work + LoadOptions::work_per_program + LoadOptions::work_per_map * maps->size();
+            analysed += reports.back().analysed_instructions;
+            if (work > budget.max_analysis_work) {
+                over_budget = "not verified: the object's programs need more than " +
+                              std::to_string(budget.max_analysis_work) +
+                              " units of analysis work together (LoadOptions::max_analysis_work)";
+            } else if (analysed > budget.max_analysed_instructions) {
+                over_budget = "not verified: the object's programs need more than " +
+                              std::to_string(budget.max_analysed_instructions) +
+                              " instructions analysed together (LoadOptions::max_analysed_instructions)";
+            }
         }
     }
     bool all_verified = true;
