@@ -1494,14 +1494,14 @@ struct Report {
 struct Options {
     Level level = Level::normal;
     /// The memory the analysis may keep in abstract states, in bytes. A program that needs more is refused with
-    /// "Program is too large to analyse" (the largest program of the ebpf-samples corpus needs 49 MB). The analysis
+    /// "Program is too large to analyse" (every program of the ebpf-samples corpus fits). The analysis
     /// briefly holds up to twice this.
     std::size_t memory_limit = std::size_t{256} << 20;
     /// The work the analysis may do, in its own units (Report::analysis_work: the square of the dimension of each
     /// quadratic step on its relations, a state copied, a constraint closed, two states joined or compared, and eight
     /// times the dimension of each step over one variable's row and column; some 1.2 to 1.6 ns each here). A program
     /// that needs more is refused with "Program is too complex to analyse". 2^30 unless the caller says otherwise
-    /// (the costliest program of the ebpf-samples corpus needs 442 million); 0 for no limit.
+    /// (the costliest program of the ebpf-samples corpus needs 618 million); 0 for no limit.
     std::uint64_t work_limit = std::uint64_t{1} << 30;
 };
 
@@ -2662,7 +2662,7 @@ struct LoadOptions {
     /// The most work the verifier may do for all programs of the object together (Report::analysis_work,
     /// verifier::Options::work_limit, and work_per_program for each program): what bounds the time a load takes,
     /// some 3 s here at the limit. 2^31 unless the host says otherwise (the costliest object of the ebpf-samples
-    /// corpus needs 1.23 billion); 0 for no limit.
+    /// corpus needs 1.96 billion); 0 for no limit.
     std::uint64_t max_analysis_work = std::uint64_t{1} << 31;
     /// What loading a program costs besides its analysis (setting up the verifier and the interpreter, checking
     /// its helpers), in units of analysis work: about 10 us, so that an object of many tiny programs is held to

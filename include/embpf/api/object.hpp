@@ -60,7 +60,7 @@ struct LoadOptions {
     /// The most work the verifier may do for all programs of the object together (Report::analysis_work,
     /// verifier::Options::work_limit, and work_per_program for each program): what bounds the time a load takes,
     /// some 3 s here at the limit. 2^31 unless the host says otherwise (the costliest object of the ebpf-samples
-    /// corpus needs 1.23 billion); 0 for no limit.
+    /// corpus needs 1.96 billion); 0 for no limit.
     std::uint64_t max_analysis_work = std::uint64_t{1} << 31;
     /// What loading a program costs besides its analysis (setting up the verifier and the interpreter, checking
     /// its helpers), in units of analysis work: about 10 us, so that an object of many tiny programs is held to
