@@ -2679,6 +2679,28 @@ struct LoadOptions {
     std::shared_ptr<const btf::Types> target_btf{};
 };
 
+/// What the programs of one object may spend on verification together, as Object::load counts it
+/// (LoadOptions::max_analysis_work, with work_per_program and work_per_map for each program, and
+/// LoadOptions::max_analysed_instructions); for tools that verify an object's programs without loading them too.
+class AnalysisBudget {
+  public:
+    AnalysisBudget(const LoadOptions& options, std::size_t maps) noexcept
+        : m_max_work(options.max_analysis_work), m_max_analysed(options.max_analysed_instructions), m_maps(maps) {}
+
+    /// What the next program's analysis may do (verifier::Options::work_limit): what the object's budget leaves, at
+    /// least 1 (0 would mean no limit) and no more than one program may take; 0 when the object has no limit.
+    [[nodiscard]] std::uint64_t work_left() const noexcept;
+    /// Counts a program's analysis; the reason when the programs so far exceed the budget.
+    [[nodiscard]] std::optional<std::string> charge(const verifier::Report& report);
+
+  private:
+    std::uint64_t m_max_work;
+    std::uint64_t m_max_analysed;
+    std::size_t m_maps;
+    std::uint64_t m_work = 0;
+    std::uint64_t m_analysed = 0;
+};
+
 /// A map of a loaded object. Copies share the map; the map lives while any handle or program holds it.
 class MapHandle {
   public:

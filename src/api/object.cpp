@@ -249,6 +249,26 @@ Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramTyp
 
 namespace {} // namespace
 
+std::uint64_t AnalysisBudget::work_left() const noexcept {
+    return m_max_work == 0 ? 0
+                           : std::clamp<std::uint64_t>(m_max_work - std::min(m_work, m_max_work), 1,
+                                                       verifier::Options{}.work_limit);
+}
+
+std::optional<std::string> AnalysisBudget::charge(const verifier::Report& report) {
+    m_work += report.analysis_work + LoadOptions::work_per_program + LoadOptions::work_per_map * m_maps;
+    m_analysed += report.analysed_instructions;
+    if (m_max_work != 0 && m_work > m_max_work) {
+        return "the object's programs need more than " + std::to_string(m_max_work) +
+               " units of analysis work together (LoadOptions::max_analysis_work)";
+    }
+    if (m_max_analysed != 0 && m_analysed > m_max_analysed) {
+        return "the object's programs need more than " + std::to_string(m_max_analysed) +
+               " instructions analysed together (LoadOptions::max_analysed_instructions)";
+    }
+    return std::nullopt;
+}
+
 Result<Object> Object::load(const ObjectSpec& spec, const LoadOptions& options) {
     return load(spec, spec.platform(), options);
 }
@@ -355,9 +375,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                      btf_size(spec, map_spec.key_type_id), btf_size(spec, map_spec.value_type_id)));
     }
 
-    std::uint64_t analysed = 0;                  // instructions the verifier analysed for the programs so far
-    std::uint64_t work = 0;                      // and the work it did
-    std::optional<elf::CoreRelocator> relocator; // the target's types indexed once for every program
+    AnalysisBudget budget(options, descriptors.size()); // what the programs' analyses may do together
+    std::optional<elf::CoreRelocator> relocator;        // the target's types indexed once for every program
     std::map<const platform::ProgramType*, exec::HelperTable> helper_tables; // one per program type
     for (const ProgramSpec& program_spec : spec.programs()) {
         const std::string& name = program_spec.name();
@@ -399,28 +418,10 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
         }
         if (!options.unverified) {
-            // What the object's work budget leaves (at least 1: 0 would mean no limit), and no more than one program
-            // may take (verifier::Options::work_limit).
-            const std::uint64_t work_left =
-                options.max_analysis_work == 0
-                    ? 0
-                    : std::clamp<std::uint64_t>(options.max_analysis_work - work, 1, verifier::Options{}.work_limit);
             program->report = verifier::verify(definition, descriptors, platform, *program->type,
-                                               {.level = options.verifier_level, .work_limit = work_left});
-            analysed += program->report.analysed_instructions;
-            work += program->report.analysis_work + LoadOptions::work_per_program +
-                    LoadOptions::work_per_map * descriptors.size();
-            if (options.max_analysis_work != 0 && work > options.max_analysis_work) {
-                return in_program(name, Error::invalid("the object's programs need more than " +
-                                                       std::to_string(options.max_analysis_work) +
-                                                       " units of analysis work together "
-                                                       "(LoadOptions::max_analysis_work)"));
-            }
-            if (options.max_analysed_instructions != 0 && analysed > options.max_analysed_instructions) {
-                return in_program(name, Error::invalid("the object's programs need more than " +
-                                                       std::to_string(options.max_analysed_instructions) +
-                                                       " instructions analysed together "
-                                                       "(LoadOptions::max_analysed_instructions)"));
+                                               {.level = options.verifier_level, .work_limit = budget.work_left()});
+            if (auto over = budget.charge(program->report)) {
+                return in_program(name, Error::invalid(std::move(*over)));
             }
             if (!program->report.verified) {
                 return in_program(

@@ -234,6 +234,7 @@ class Analysis {
         : m_cfg(cfg), m_code(code), m_sem(semantics), m_options(options), m_live(std::move(live)),
           m_in(cfg.blocks.size()), m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0),
           m_call_cost(cfg.blocks.size(), 0) {
+        t_zone_overflow = false; // no zone of this analysis is over kMaxZoneVars yet
         m_loop_of_head.assign(cfg.blocks.size(), kNone);
         // Widening stops at the constants the program compares with (and their neighbours) before giving up a
         // bound: `for (i = 0; i != 64; i++)` keeps i <= 63. Then at bounds that keep counters from wrapping.
@@ -258,8 +259,8 @@ class Analysis {
         // joined, the packet fact would no longer follow the flag. Not inside loops, where states kept apart and
         // joined again by the limit on shapes change from one round to the next and the analysis would not converge,
         // nor for registers no predecessor sets to a constant (a chain of `if r1 == K` tests).
-        // Likewise a helper's size argument set to a constant on the paths into the block of the call, each path
-        // having written as many bytes of the buffer.
+        // Likewise the registers a helper call or a 64-bit add or subtract in the block reads as the block's entry
+        // had them (entry_operands): a size set per path, each having written as many bytes; an offset set per path.
         m_partition.resize(cfg.blocks.size());
         for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
             if (cfg.blocks[b].loop != kNone) {
@@ -706,8 +707,7 @@ class Analysis {
     std::size_t m_bytes = 0;           // footprint() of m_in
     bool m_too_large = false;          // the memory or work budget stopped the analysis: no result but the refusal
     std::vector<std::uint64_t> m_dist; // longest()'s distances, by block
-    std::uint64_t m_work_start = t_zone_work;                // Options::work_limit counts t_zone_work from here
-    bool m_overflow_reset = (t_zone_overflow = false, true); // no zone of this analysis is over kMaxZoneVars yet
+    std::uint64_t m_work_start = t_zone_work; // Options::work_limit counts t_zone_work from here
 
   public:
     [[nodiscard]] bool too_large() const noexcept { return m_too_large; }

@@ -318,3 +318,31 @@ TEST_CASE("memory: a torn-down object's maps are freed at once, not left in a re
     CHECK(depth.expired());
     CHECK(runtime::pending_retirements() == 0);
 }
+
+TEST_CASE("memory: AnalysisBudget counts an object's programs as Object::load does") {
+    LoadOptions options;
+    options.max_analysis_work = 1'000'000;
+    options.max_analysed_instructions = 100;
+    AnalysisBudget budget(options, 2);
+    CHECK(budget.work_left() == 1'000'000); // under one program's default limit
+    verifier::Report report;
+    report.analysis_work = 900'000;
+    report.analysed_instructions = 40;
+    CHECK_FALSE(budget.charge(report).has_value()); // 900,000 + 2^14 + 2 x 32
+    CHECK(budget.work_left() == 1'000'000 - 900'000 - LoadOptions::work_per_program - 2 * LoadOptions::work_per_map);
+    report.analysis_work = 90'000;
+    const auto over = budget.charge(report);
+    REQUIRE(over.has_value());
+    CHECK(over->find("LoadOptions::max_analysis_work") != std::string::npos);
+    CHECK(budget.work_left() == 1); // spent: the next program may do (almost) nothing, never unlimited
+
+    AnalysisBudget instructions(options, 0);
+    report.analysis_work = 0;
+    report.analysed_instructions = 101;
+    const auto many = instructions.charge(report);
+    REQUIRE(many.has_value());
+    CHECK(many->find("LoadOptions::max_analysed_instructions") != std::string::npos);
+
+    options.max_analysis_work = 0;
+    CHECK(AnalysisBudget(options, 0).work_left() == 0); // no limit
+}

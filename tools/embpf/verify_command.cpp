@@ -8,7 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -106,12 +105,8 @@ int run_verify(const VerifyOptions& options) {
 
     const verifier::Level level = level_named(options.level);
     std::vector<verifier::Report> reports;
-    // The object's budget, as Object::load with the default LoadOptions counts it: what the programs' analyses do
-    // together (each program also paying for itself and for every map), and the instructions they analyse. Programs
-    // past it are not verified.
-    const LoadOptions budget;
-    std::uint64_t work = 0;
-    std::uint64_t analysed = 0;
+    // The object's budget, as Object::load with the default LoadOptions counts it: programs past it are not verified.
+    AnalysisBudget budget(LoadOptions{}, maps->size());
     std::optional<std::string> over_budget;
     for (const ProgramSpec* program : selected) {
         const platform::ProgramType* type = forced_type != nullptr ? forced_type : platform.program_type(program->type);
@@ -125,21 +120,10 @@ int run_verify(const VerifyOptions& options) {
                                        "no program type of platform " + platform.name() + " matches section " +
                                            program->section() + " (choose one with --type or --default-type)"));
         } else {
-            const std::uint64_t work_left =
-                std::clamp<std::uint64_t>(budget.max_analysis_work - work, 1, verifier::Options{}.work_limit);
             reports.push_back(verifier::verify(program->definition, *maps, platform, *type,
-                                               {.level = level, .work_limit = work_left}));
-            work +=
-                reports.back().analysis_work + LoadOptions::work_per_program + LoadOptions::work_per_map * maps->size();
-            analysed += reports.back().analysed_instructions;
-            if (work > budget.max_analysis_work) {
-                over_budget = "not verified: the object's programs need more than " +
-                              std::to_string(budget.max_analysis_work) +
-                              " units of analysis work together (LoadOptions::max_analysis_work)";
-            } else if (analysed > budget.max_analysed_instructions) {
-                over_budget = "not verified: the object's programs need more than " +
-                              std::to_string(budget.max_analysed_instructions) +
-                              " instructions analysed together (LoadOptions::max_analysed_instructions)";
+                                               {.level = level, .work_limit = budget.work_left()}));
+            if (auto over = budget.charge(reports.back())) {
+                over_budget = "not verified: " + *over;
             }
         }
     }
