@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -38,9 +39,21 @@ struct Slot {
 };
 static_assert(sizeof(Slot) == 16);
 
+/// A callback's key, copied for it into the bottom of its frame (verifier's kMaxCallbackKey).
+inline constexpr std::size_t kMaxCallbackKey = 256;
+
 struct Frame {
     const Slot* return_to;
     std::uint64_t saved[5]; // r6-r9, r10
+    /// A callback's frame (bpf_loop, for_each_map_elem): its first slot, which the helper call runs again while
+    /// the callback returns 0; null for a local call.
+    const Slot* callback;
+    std::uint64_t calls; ///< the callback's calls so far, this one included: what the helper returns
+    std::uint64_t limit; ///< bpf_loop: nr_loops
+    std::uint64_t ctx;
+    std::uint64_t map; ///< for_each_map_elem: the map, and the key of the element the callback has
+    std::uint32_t key_size;
+    alignas(8) std::uint8_t key[kMaxCallbackKey];
 };
 
 enum class Fault {
@@ -65,6 +78,8 @@ struct RunEnv {
     std::size_t helper_count;
     std::uint32_t unwind_id;
     bool has_unwind;
+    NextMapElement next_element; ///< for_each_map_elem's walk
+    std::size_t slot_count;      ///< a checked run's callbacks must start inside the code
     // The context's data range fields, for LD_ABS/LD_IND (see PacketLayout).
     std::uint32_t packet_data;
     std::uint32_t packet_data_end;
@@ -842,6 +857,17 @@ Result<Op> select_op(std::span<const isa::Instruction> program, std::size_t pc, 
                 return Error::invalid(
                     "instruction " + std::to_string(pc) + ": call to unknown helper " + std::to_string(ins.imm), pc);
             }
+            switch (helpers.callback(id)) {
+            case platform::Callback::loop: return Op::CALL_LOOP;
+            case platform::Callback::for_each_map_elem:
+                if (helpers.next_element() == nullptr) {
+                    return Error::invalid("instruction " + std::to_string(pc) + ": helper " + std::to_string(id) +
+                                              " walks a map, and the helper table has no way to",
+                                          pc);
+                }
+                return Op::CALL_FOR_EACH;
+            case platform::Callback::none: break;
+            }
             return helpers.unwind() == id ? Op::CALL_HELPER_UNWIND : Op::CALL_HELPER;
         }
         default: return jump_op(code, cls == op::JMP, reg_source);
@@ -855,7 +881,8 @@ Result<Op> select_op(std::span<const isa::Instruction> program, std::size_t pc, 
             default: return indirect ? Op::LD_IND_W : Op::LD_ABS_W;
             }
         }
-        if (ins.src != static_cast<std::uint8_t>(LddwSource::imm64)) {
+        if (ins.src != static_cast<std::uint8_t>(LddwSource::imm64) &&
+            ins.src != static_cast<std::uint8_t>(LddwSource::code_address)) {
             return Error::invalid("instruction " + std::to_string(pc) + ": lddw with pseudo source " +
                                       std::to_string(ins.src) + " must be resolved by the loader before execution",
                                   pc);
@@ -920,6 +947,11 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
         slot.imm = ins.imm;
         if (isa::is_lddw(ins)) {
             slots[pc + 1].imm = program[pc + 1].imm;
+            if (ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
+                // A callback's address: its instruction index, which the callback helpers run from.
+                slot.imm = static_cast<std::int32_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm);
+                slots[pc + 1].imm = 0;
+            }
         }
         auto op = detail::select_op(program, pc, helpers);
         if (!op) {
@@ -940,6 +972,8 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
     code->env.helper_count = code->helpers.size();
     code->env.has_unwind = helpers.unwind().has_value();
     code->env.unwind_id = helpers.unwind().value_or(0);
+    code->env.next_element = helpers.next_element();
+    code->env.slot_count = program.size();
     if (options.packet) {
         if (options.packet->pointer_width != 4 && options.packet->pointer_width != 8) {
             return Error::invalid("packet layout: pointer width " + std::to_string(options.packet->pointer_width) +

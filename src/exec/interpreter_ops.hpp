@@ -123,6 +123,8 @@ namespace embpf::exec::detail {
     X(STX_DW)                                                                                                          \
     EMBPF_ATOMIC_OPS(X, 32)                                                                                            \
     EMBPF_ATOMIC_OPS(X, 64)                                                                                            \
+    X(CALL_LOOP)                                                                                                       \
+    X(CALL_FOR_EACH)                                                                                                   \
     X(FELL_OFF)
 
 enum class Op : std::uint16_t {

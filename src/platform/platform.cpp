@@ -93,6 +93,22 @@ std::size_t HelperPrototype::arg_count() const noexcept {
     return static_cast<std::size_t>(first_none - args.begin());
 }
 
+Callback HelperPrototype::callback() const noexcept {
+    // Only the runtime's own implementations run callbacks: a host helper's function has no way to call the program.
+    if (implementation != nullptr || std::find(args.begin(), args.end(), ArgKind::ptr_to_func) == args.end()) {
+        return Callback::none;
+    }
+    if (name == "loop" && args[0] == ArgKind::anything && args[1] == ArgKind::ptr_to_func &&
+        args[2] == ArgKind::ptr_to_stack_or_null && args[3] == ArgKind::anything) {
+        return Callback::loop;
+    }
+    if (name == "for_each_map_elem" && args[0] == ArgKind::ptr_to_map && args[1] == ArgKind::ptr_to_func &&
+        args[2] == ArgKind::ptr_to_stack_or_null && args[3] == ArgKind::anything) {
+        return Callback::for_each_map_elem;
+    }
+    return Callback::none;
+}
+
 const ContextField* ContextDescriptor::field_at(std::uint32_t offset, std::uint32_t width) const noexcept {
     if (width == 0) {
         return nullptr;
@@ -470,7 +486,8 @@ const MapRule kMapRules[] = {
     {"ringbuf_query", {MK::ringbuf}},
     {"perf_event_output", {MK::perf_event_array}},
     {"map_lookup_percpu_elem", {MK::percpu_hash, MK::percpu_array, MK::lru_percpu_hash}},
-    {"for_each_map_elem", {EMBPF_KEYED}},
+    // Linux walks these kinds only (no map_for_each_callback for tries, maps of maps, queues).
+    {"for_each_map_elem", {MK::hash, MK::array, MK::percpu_hash, MK::percpu_array, MK::lru_hash, MK::lru_percpu_hash}},
 };
 #undef EMBPF_KEYED
 

@@ -407,6 +407,42 @@ u64 probe_read_str(u64 dest, u64 size, u64 src, u64, u64) {
     return from_long(length == 0 ? -EFAULT : static_cast<long>(length + 1));
 }
 
+// --- callbacks ----------------------------------------------------------------------------------------------------
+
+// bpf_loop and for_each_map_elem run their callbacks in the interpreter, which intercepts their calls
+// (HelperTable::set_callback). An engine that reaches the function instead runs no callback, and says so.
+u64 callback_not_run(u64, u64, u64, u64, u64) { return from_long(-EOPNOTSUPP); }
+
+// for_each_map_elem's walk: the element after `previous` in the map's own order (Map::next_key), at most
+// max_entries of them. An element deleted between its key and its value is skipped.
+exec::MapElement next_map_element(u64 map, u64 calls, const void* previous, void* key_out) {
+    Map* m = map_of(map);
+    const MapConfig& config = m->config();
+    const std::size_t key_size = config.key_size;
+    if (calls >= config.max_entries || key_size > 256) {
+        return {};
+    }
+    std::uint8_t before[256];
+    std::span<const std::uint8_t> after;
+    if (previous != nullptr) {
+        std::memcpy(before, previous, key_size); // previous and key_out may be one buffer
+        after = {before, key_size};
+    }
+    const std::span<std::uint8_t> out{static_cast<std::uint8_t*>(key_out), key_size};
+    for (std::uint64_t tries = 0; tries < config.max_entries; ++tries) {
+        const Result<bool> next = m->next_key(after, out);
+        if (!next || !*next) {
+            return {};
+        }
+        if (void* value = m->lookup(key_out)) {
+            return {value, static_cast<std::uint32_t>(key_size)};
+        }
+        std::memcpy(before, key_out, key_size);
+        after = {before, key_size};
+    }
+    return {};
+}
+
 // --- trace_printk ------------------------------------------------------------------------------------------------
 
 // The sink is called without the lock held (a sink may replace itself); the shared_ptr keeps the one a line was
@@ -515,6 +551,8 @@ constexpr NamedHelper kHelpers[] = {
     {"probe_read_kernel_str", &probe_read_str},
     {"probe_read_user_str", &probe_read_str},
     {"tail_call", &tail_call},
+    {"loop", &callback_not_run},
+    {"for_each_map_elem", &callback_not_run},
     {"trace_printk", &trace_printk<true>},
     {"trace_printk2", &trace_printk2<true>},
     {"trace_printk3", &trace_printk3<true>},
@@ -630,6 +668,9 @@ exec::HelperTable helper_table(const platform::Platform& platform, const platfor
             table.set(prototype.id, function);
             if (prototype.ret == platform::ReturnKind::no_return_on_success) {
                 table.set_unwind(prototype.id);
+            }
+            if (const platform::Callback callback = prototype.callback(); callback != platform::Callback::none) {
+                table.set_callback(prototype.id, callback, &next_map_element);
             }
         }
     };

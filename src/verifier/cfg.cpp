@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <utility>
 
 namespace embpf::verifier::detail {
@@ -42,7 +43,8 @@ std::size_t next_pc(std::span<const isa::Instruction> code, std::size_t pc) {
 
 class Builder {
   public:
-    explicit Builder(std::span<const isa::Instruction> code) : m_code(code) {}
+    Builder(std::span<const isa::Instruction> code, const CallbackRegister& callback_register)
+        : m_code(code), m_callback_register(callback_register) {}
 
     Cfg build() {
         std::vector<std::size_t> exits;
@@ -100,6 +102,28 @@ class Builder {
             } else if (is_conditional(ins)) {
                 link(b, block_at.at(jump_target(ins, last)), EdgeKind::taken);
                 link(b, block_at.at(next), EdgeKind::not_taken);
+            } else if (callback_register(ins) != 0) {
+                const std::size_t after = block_at.at(next);
+                const std::optional<std::size_t> target = callback_of(last, callback_register(ins));
+                if (!target) {
+                    link(b, after, EdgeKind::fallthrough); // the call is refused: its callback is unknown
+                    continue;
+                }
+                if (frame + 1 >= kMaxFrames) {
+                    m_cfg.problems.push_back({last, "Call depth exceeds 8", "depth <= 8"});
+                    continue;
+                }
+                std::vector<std::size_t> callee_exits;
+                const std::size_t callee = instantiate(*target, frame + 1, callee_exits);
+                if (callee == kNone) {
+                    return kNone;
+                }
+                m_cfg.callbacks[last] = *target;
+                link(b, callee, EdgeKind::callback);
+                for (const std::size_t exit : callee_exits) {
+                    link(exit, b, EdgeKind::callback_ret);
+                }
+                link(b, after, EdgeKind::fallthrough); // the helper returns
             } else if (is_local_call(ins)) {
                 if (frame + 1 >= kMaxFrames) {
                     m_cfg.problems.push_back({last, "Call depth exceeds 8", "depth <= 8"});
@@ -120,6 +144,53 @@ class Builder {
             }
         }
         return entry_block;
+    }
+
+    // The register in which the helper call `ins` takes a callback, or 0.
+    int callback_register(const isa::Instruction& ins) const {
+        if (!m_callback_register || ins.opcode != isa::op::CALL_OP ||
+            ins.src != static_cast<std::uint8_t>(isa::CallSource::helper)) {
+            return 0;
+        }
+        return m_callback_register(static_cast<std::uint32_t>(ins.imm));
+    }
+
+    // The subprogram the call at `call` passes in register r: the `lddw r, <function>` in the straight-line
+    // instructions before it (at most 32), as compilers emit it. Anything else that writes r first, or a jump, call
+    // or exit on the way, leaves it unknown. The analysis checks that r holds this function on every path.
+    std::optional<std::size_t> callback_of(std::size_t call, int r) const {
+        std::size_t pc = call;
+        for (int seen = 0; seen < 32 && pc > 0; ++seen) {
+            --pc;
+            if (pc > 0 && isa::is_lddw(m_code[pc - 1])) {
+                --pc; // the second slot of an lddw
+                const isa::Instruction& ins = m_code[pc];
+                if (ins.dst != r) {
+                    continue;
+                }
+                if (ins.src != static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
+                    return std::nullopt;
+                }
+                const std::int64_t target = static_cast<std::int64_t>(pc) + 1 + ins.imm;
+                if (target < 0 || target >= static_cast<std::int64_t>(m_code.size())) {
+                    return std::nullopt;
+                }
+                return static_cast<std::size_t>(target);
+            }
+            const isa::Instruction& ins = m_code[pc];
+            const std::uint8_t cls = isa::op_class(ins.opcode);
+            if (cls == isa::op::JMP || cls == isa::op::JMP32) {
+                return std::nullopt;
+            }
+            const bool writes =
+                ((cls == isa::op::ALU || cls == isa::op::ALU64 || cls == isa::op::LDX || cls == isa::op::LD) &&
+                 ins.dst == r) ||
+                (cls == isa::op::STX && isa::op_mode(ins.opcode) == isa::op::ATOMIC);
+            if (writes) {
+                return std::nullopt;
+            }
+        }
+        return std::nullopt;
     }
 
     // A block of a function: its first and last instruction and how many it executes.
@@ -178,6 +249,10 @@ class Builder {
                 continue;
             }
             if (is_local_call(ins)) {
+                lead(next);
+            }
+            if (callback_register(ins) != 0) {
+                lead(pc); // a block of its own: the head of the loop through its callback
                 lead(next);
             }
             work.push_back(next);
@@ -396,6 +471,7 @@ class Builder {
     }
 
     std::span<const isa::Instruction> m_code;
+    const CallbackRegister& m_callback_register;
     Cfg m_cfg;
     std::map<std::size_t, std::vector<Extent>> m_extents; // extents_of(), by entry
     std::vector<std::uint32_t> m_reached, m_leader;       // by instruction: the epoch of the search that marked it
@@ -404,6 +480,8 @@ class Builder {
 
 } // namespace
 
-Cfg build_cfg(std::span<const isa::Instruction> code) { return Builder(code).build(); }
+Cfg build_cfg(std::span<const isa::Instruction> code, const CallbackRegister& callback_register) {
+    return Builder(code, callback_register).build();
+}
 
 } // namespace embpf::verifier::detail

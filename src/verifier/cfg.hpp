@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +23,8 @@ enum class EdgeKind : std::uint8_t {
     not_taken,   ///< it did not
     call,        ///< into a subprogram: a new frame
     ret,         ///< from a subprogram's exit back after its call
+    callback,    ///< from a helper call into the callback it runs: a new frame, the helper's arguments kept
+    callback_ret ///< from the callback's exit back to the helper call, which may call it again
 };
 
 struct Edge {
@@ -64,6 +68,10 @@ struct Cfg {
     std::vector<CfgProblem> problems; ///< call depth exceeded, irreducible flow, too large
     std::size_t analysed = 0;         ///< instructions of all blocks: each subprogram counted once per call
     bool too_large = false;           ///< a limit stopped the build: the graph is incomplete, nothing to analyse
+    /// Helper calls that run a callback (bpf_loop, for_each_map_elem), by pc: the callback's first instruction, as
+    /// the `lddw` just before the call names it. The call is a block of its own and the head of a loop through the
+    /// callback (the runtime calls it some number of times, the helper bounds how many).
+    std::map<std::size_t, std::size_t> callbacks;
 
     /// Whether block b lies in loop l: l is b's innermost loop or one around it.
     [[nodiscard]] bool in_loop(std::size_t l, std::size_t b) const noexcept {
@@ -75,7 +83,10 @@ struct Cfg {
     }
 };
 
+/// For a helper id, the register (1-5) in which the helper takes a callback, or 0 when it takes none.
+using CallbackRegister = std::function<int(std::uint32_t helper)>;
+
 /// Builds the graph of a validated program.
-[[nodiscard]] Cfg build_cfg(std::span<const isa::Instruction> code);
+[[nodiscard]] Cfg build_cfg(std::span<const isa::Instruction> code, const CallbackRegister& callback_register = {});
 
 } // namespace embpf::verifier::detail

@@ -10,6 +10,21 @@ namespace op = isa::op;
 
 namespace {
 
+// The maps for_each_map_elem walks: their elements are values at stable addresses, and their keys fit the bottom
+// half of the callback's frame, where the runtime copies each.
+bool iterable(const MapDescriptor& map) {
+    using platform::MapKind;
+    switch (map.kind) {
+    case MapKind::hash:
+    case MapKind::array:
+    case MapKind::percpu_hash:
+    case MapKind::percpu_array:
+    case MapKind::lru_hash:
+    case MapKind::lru_percpu_hash: return map.key_size <= kMaxCallbackKey;
+    default: return false;
+    }
+}
+
 constexpr Bound kU32Max = 0xFFFFFFFFLL;
 
 std::string reg(int r) { return "r" + std::to_string(r); }
@@ -239,8 +254,8 @@ void for_each_type(State& s, F&& f) {
         f(s.regs[r], reg_var(r));
     }
     for (std::size_t frame = 0; frame < s.saved.size(); ++frame) {
-        for (int i = 0; i < 4; ++i) {
-            f(s.saved[frame][i], saved_var(frame, 6 + i));
+        for (std::size_t i = 0; i < kSavedRegisters; ++i) {
+            f(s.saved[frame][i], saved_var(frame, static_cast<int>(i) + 1));
         }
     }
     for (Cell& cell : s.cells) {
@@ -1534,10 +1549,31 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 covers(alloc_size);
             }
             break;
-        case platform::ArgKind::ptr_to_func:
-            report(pc, "Helper " + name + " takes a callback, which the verifier does not support yet",
-                   reg(r) + ".type == func");
+        case platform::ArgKind::ptr_to_func: {
+            const std::optional<std::size_t> target = callback_target(pc);
+            if (helper->callback() == platform::Callback::none) {
+                report(pc, "Helper " + name + " takes a callback, which embpf runs only for its own helpers",
+                       "callback(" + name + ")");
+            } else if (!target) {
+                // The graph found none: the function was not loaded into the register just before the call.
+                report(
+                    pc,
+                    reg(r) +
+                        " must be loaded with the callback's address (lddw) in the instructions just before the call",
+                    reg(r) + ".type == func");
+            } else if (t.kind != Kind::func || t.aux != *target) {
+                report(pc, reg(r) + " must be the callback the call was analysed with, at " + std::to_string(*target),
+                       reg(r) + ".type == func(" + std::to_string(*target) + ")");
+            }
+            if (helper->callback() == platform::Callback::for_each_map_elem && map != nullptr &&
+                map->key_size > kMaxCallbackKey) {
+                report(pc,
+                       "Helper " + name + " hands its callback keys of at most " + std::to_string(kMaxCallbackKey) +
+                           " bytes; those of " + map->name + " have " + std::to_string(map->key_size),
+                       map->name + ".key_size <= " + std::to_string(kMaxCallbackKey));
+            }
             break;
+        }
         case platform::ArgKind::ptr_to_stack_or_null:
             if (!(t.kind == Kind::stack && !t.nullable) && !(t.kind == Kind::number && v.lo == 0 && v.hi == 0)) {
                 report(pc, reg(r) + " must be a stack pointer or null", reg(r) + ".type in {stack, null}");
@@ -1826,16 +1862,17 @@ void Semantics::assume(State& s, std::size_t pc, bool taken) const {
     done();
 }
 
-void Semantics::enter_call(State& s, std::size_t) const {
-    std::array<Type, 4> saved{};
+void Semantics::push_frame(State& s, int first) const {
+    std::array<Type, kSavedRegisters> saved{};
     const std::size_t frame = s.frame();
-    for (int i = 0; i < 4; ++i) {
-        saved[i] = s.regs[6 + i];
-        if (saved[i].has_var()) {
-            s.zone.assign(saved_var(frame, 6 + i), reg_var(6 + i), 0);
+    for (int r = first; r <= 9; ++r) {
+        Type& kept = saved[static_cast<std::size_t>(r - 1)];
+        kept = s.regs[r];
+        if (kept.has_var()) {
+            s.zone.assign(saved_var(frame, r), reg_var(r), 0);
         }
-        s.regs[6 + i] = {};
-        s.zone.forget(reg_var(6 + i));
+        s.regs[r] = {};
+        s.zone.forget(reg_var(r));
     }
     s.saved.push_back(saved);
     s.regs[0] = {};
@@ -1848,11 +1885,7 @@ void Semantics::enter_call(State& s, std::size_t) const {
     }
 }
 
-void Semantics::leave_call(State& s, std::size_t pc) const {
-    if (!usable(s, pc, 0)) {
-        s.regs[0] = {Kind::number, false, 0};
-        s.zone.forget(reg_var(0));
-    }
+void Semantics::pop_frame(State& s) const {
     const std::int32_t base = frame_base(s);
     // Pointers into the frame that ends are stale.
     auto stale = [&](Type& t, Var var) {
@@ -1875,22 +1908,137 @@ void Semantics::leave_call(State& s, std::size_t pc) const {
             s.zone.forget(cell_var(cell.offset));
         }
     }
-    const std::array<Type, 4> saved = s.saved.back();
-    s.saved.pop_back();
-    const std::size_t frame = s.frame();
-    for (int i = 0; i < 4; ++i) {
-        s.regs[6 + i] = saved[i];
-        s.zone.forget(reg_var(6 + i));
-        if (saved[i].has_var()) {
-            s.zone.assign(reg_var(6 + i), saved_var(frame, 6 + i), 0);
-        }
-        s.zone.forget(saved_var(frame, 6 + i));
-    }
-    for (int r = 1; r <= 5; ++r) {
+    for (int r = 1; r <= 9; ++r) {
         s.regs[r] = {};
         s.zone.forget(reg_var(r));
     }
+    const std::array<Type, kSavedRegisters> saved = s.saved.back();
+    s.saved.pop_back();
+    const std::size_t frame = s.frame();
+    for (int r = 1; r <= 9; ++r) {
+        const Type& kept = saved[static_cast<std::size_t>(r - 1)];
+        s.regs[r] = kept;
+        if (kept.has_var()) {
+            s.zone.assign(reg_var(r), saved_var(frame, r), 0);
+        }
+        s.zone.forget(saved_var(frame, r));
+    }
     s.zone.set(reg_var(10), constant(frame_base(s)));
+}
+
+void Semantics::enter_call(State& s, std::size_t) const { push_frame(s, 6); }
+
+void Semantics::leave_call(State& s, std::size_t pc) const {
+    if (!usable(s, pc, 0)) {
+        s.regs[0] = {Kind::number, false, 0};
+        s.zone.forget(reg_var(0));
+    }
+    pop_frame(s); // r1-r5 were not kept: uninitialized after the call
+}
+
+std::optional<std::size_t> Semantics::callback_target(std::size_t pc) const {
+    const auto found = m_callbacks.find(pc);
+    if (found == m_callbacks.end()) {
+        return std::nullopt;
+    }
+    return found->second;
+}
+
+void Semantics::enter_callback(State& s, std::size_t pc, std::optional<Var> counter) const {
+    const platform::HelperPrototype* helper = m_platform.helper(m_type, static_cast<std::uint32_t>(m_code[pc].imm));
+    const platform::Callback kind = helper != nullptr ? helper->callback() : platform::Callback::none;
+    const std::optional<std::size_t> target = callback_target(pc);
+    // The helper call itself checks its arguments (the edge past the loop runs it); only a call the runtime runs
+    // as the graph has it calls back: the callback the graph inlined, a context on the stack or null.
+    const Type& fn = s.regs[2];
+    const Type& ctx = s.regs[3];
+    const Interval ctx_value = s.zone.interval(reg_var(3));
+    const bool ctx_ok = (ctx.kind == Kind::stack && !ctx.nullable) ||
+                        (ctx.kind == Kind::number && ctx_value.lo == 0 && ctx_value.hi == 0);
+    if (kind == platform::Callback::none || !target || fn.kind != Kind::func || fn.aux != *target || !ctx_ok) {
+        s.zone.set_bottom();
+        return;
+    }
+    // How many times it may run: index < limit.
+    Bound limit = 0;
+    std::optional<std::size_t> map;
+    if (kind == platform::Callback::loop) {
+        limit = static_cast<Bound>(platform::kMaxCallbackLoops);
+        const Interval n = s.zone.interval(reg_var(1));
+        if (s.regs[1].kind == Kind::number && n.lo >= 0 && n.hi <= 0xFFFFFFFF) {
+            limit = std::min(limit, n.hi); // nr_loops is read as 32 bits: a value that fits is itself
+            if (counter && !s.zone.constrain(*counter, reg_var(1), -1)) {
+                return;
+            }
+        }
+    } else {
+        if (s.regs[1].kind != Kind::map) {
+            s.zone.set_bottom();
+            return;
+        }
+        map = s.regs[1].aux;
+        if (!iterable(m_maps[*map])) {
+            s.zone.set_bottom(); // the helper call reports it
+            return;
+        }
+        limit = static_cast<Bound>(m_maps[*map].max_entries);
+    }
+    if (limit <= 0 || (counter && !s.zone.constrain(*counter, kZero, limit - 1))) {
+        s.zone.set_bottom();
+        return;
+    }
+    push_frame(s, 1);
+    const std::size_t caller = s.frame() - 1;
+    const std::array<Type, kSavedRegisters>& args = s.saved.back();
+    auto pass = [&](int r, int from) {
+        s.regs[r] = args[static_cast<std::size_t>(from - 1)];
+        if (s.regs[r].has_var()) {
+            s.zone.assign(reg_var(r), saved_var(caller, from), 0);
+        }
+    };
+    if (kind == platform::Callback::loop) {
+        // callback(index, ctx): the index is the count of calls before this one.
+        s.regs[1] = {Kind::number, false, 0};
+        if (counter) {
+            s.zone.assign(reg_var(1), *counter, 0);
+            s.zone.constrain(reg_var(1), kZero, limit - 1);
+            s.zone.constrain(kZero, reg_var(1), 0);
+        } else {
+            s.zone.set(reg_var(1), {0, limit - 1});
+        }
+        pass(2, 3);
+        return;
+    }
+    // callback(map, key, value, ctx). The key is a copy at the bottom of the callback's frame (writing it changes
+    // nothing of the map); the value is the element's own memory.
+    const MapDescriptor& m = m_maps[*map];
+    pass(1, 1);
+    const std::int32_t base = frame_base(s);
+    const std::int32_t key_at = base - kFrameSize;
+    s.regs[2] = {Kind::stack, false, 0};
+    s.zone.set(reg_var(2), constant(key_at));
+    stack_write(s, key_at, key_at + static_cast<std::int32_t>(m.key_size), true);
+    for (std::int32_t b = key_at; b < key_at + static_cast<std::int32_t>(m.key_size); ++b) {
+        s.init.set(static_cast<std::size_t>(kStackBytes + b));
+    }
+    s.regs[3] = {Kind::shared, false, static_cast<std::uint32_t>(*map), kSomeObject};
+    s.zone.set(reg_var(3), constant(0));
+    pass(4, 3);
+}
+
+void Semantics::leave_callback(State& s, std::size_t pc) const {
+    // The helper reads 0 as "go on" and anything else as "stop"; Linux holds callbacks to 0 and 1.
+    if (usable(s, pc, 0)) {
+        const Interval v = s.zone.interval(reg_var(0));
+        if (s.regs[0].kind != Kind::number) {
+            report(pc, "r0 must be a number", "r0.type == number");
+        } else if (v.lo < 0 || v.hi > 1) {
+            report(pc, "A callback must return 0 or 1", "r0 in [0, 1]");
+        }
+    }
+    pop_frame(s); // r1-r9 as the helper call had them: it runs again
+    s.regs[0] = {};
+    s.zone.forget(reg_var(0));
 }
 
 void Semantics::check_released(State& s, std::size_t pc) const {

@@ -8,6 +8,7 @@
 #include "embpf/verifier/verifier.hpp"
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,6 +36,9 @@ struct MapLoad {
 inline constexpr Bound kMinPointerOffset = -(Bound{1} << 15);
 inline constexpr Bound kMaxPointerOffset = Bound{1} << 29;
 
+/// The largest key for_each_map_elem hands its callback: the runtime copies it into the bottom of the callback's frame.
+inline constexpr std::uint32_t kMaxCallbackKey = 256;
+
 class Semantics {
   public:
     Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,
@@ -60,6 +64,14 @@ class Semantics {
     /// A local call's new frame, and the return from one (at the callee's exit `pc`).
     void enter_call(State& state, std::size_t pc) const;
     void leave_call(State& state, std::size_t pc) const;
+    /// The callbacks of helper calls (bpf_loop, for_each_map_elem) as the graph found them: call pc -> the
+    /// subprogram's first instruction. The call is checked to pass that subprogram.
+    void set_callbacks(std::map<std::size_t, std::size_t> callbacks) { m_callbacks = std::move(callbacks); }
+    /// A helper call runs its callback once more (the index below `counter`'s limit, when the call is a loop's head):
+    /// a new frame with the callback's arguments, the caller's r1-r9 kept. Bottom when the call would not call back.
+    void enter_callback(State& state, std::size_t pc, std::optional<Var> counter) const;
+    /// The callback returns (at its exit `pc`) to the helper call, which has its arguments again.
+    void leave_callback(State& state, std::size_t pc) const;
     /// The program's exit.
     void check_exit(State& state, std::size_t pc) const;
     /// Every ring-buffer record the program reserved has been submitted or discarded.
@@ -92,6 +104,11 @@ class Semantics {
     [[nodiscard]] Bound proven_written(const State& s, const platform::HelperPrototype& helper, std::size_t arg,
                                        Interval size) const;
     void stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exact) const;
+    /// A new frame: registers `first`..r9 kept in it and uninitialized, r0 too; the frame's stack unwritten.
+    void push_frame(State& s, int first) const;
+    /// The frame ends: pointers into it are stale, the kept registers come back (those not kept: uninitialized).
+    void pop_frame(State& s) const;
+    [[nodiscard]] std::optional<std::size_t> callback_target(std::size_t pc) const;
     /// Pointers of `kind` become stale; with an object, only those that may point into it.
     void invalidate(State& s, Kind kind, Stale why, std::uint32_t object = kSomeObject) const;
     /// A helper at pc hands out an object: pointers to what it handed out before now point to some object.
@@ -119,6 +136,7 @@ class Semantics {
     std::uint64_t* m_cost = nullptr;
     bool m_far = false;          // the maps the program can reach take platform::kFarMemoryBytes or more
     std::vector<bool> m_targets; // instructions some jump lands on
+    std::map<std::size_t, std::size_t> m_callbacks; // helper call -> its callback's first instruction
 };
 
 } // namespace embpf::verifier::detail

@@ -62,8 +62,8 @@ void align(State& a, State& b, AlikeMaps alike) {
     }
     const std::size_t frames = std::min(a.saved.size(), b.saved.size());
     for (std::size_t f = 0; f < frames; ++f) {
-        for (int i = 0; i < 4; ++i) {
-            align_type(a.saved[f][i], b.saved[f][i], saved_var(f, 6 + i));
+        for (std::size_t i = 0; i < kSavedRegisters; ++i) {
+            align_type(a.saved[f][i], b.saved[f][i], saved_var(f, static_cast<int>(i) + 1));
         }
     }
     // A cell both states hold survives; one that holds pointers into one region on both paths survives as registers do.
@@ -278,7 +278,7 @@ std::string to_string(const State& state) {
         }
         if (v < kPacketSize) {
             const Var i = v - kSavedVar;
-            return "frame" + std::to_string(i / 4) + ".r" + std::to_string(6 + i % 4);
+            return "frame" + std::to_string(i / kSavedRegisters) + ".r" + std::to_string(1 + i % kSavedRegisters);
         }
         if (v == kPacketSize) {
             return "packet_size";

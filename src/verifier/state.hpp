@@ -80,20 +80,23 @@ struct Cell {
     friend bool operator==(const Cell&, const Cell&) = default;
 };
 
+/// The registers a caller's frame keeps while a function it called runs: r1-r9.
+inline constexpr std::size_t kSavedRegisters = 9;
+
 // Zone variables.
 inline constexpr Var kRegVar = 0;            // r0..r10: 0..10
-inline constexpr Var kSavedVar = 11;         // caller frames' r6..r9: 11 + 4 * frame + (r - 6)
-inline constexpr Var kPacketSize = 50;       // data_end - data
-inline constexpr Var kMetaOffset = 51;       // data_meta - data (<= 0)
-inline constexpr Var kTemp = 52;             // scratch: 52..55
-inline constexpr Var kOpenRecords = 56;      // ring-buffer records reserved, checked non-null, not yet released
+inline constexpr Var kSavedVar = 11;         // caller frames' r1..r9: 11 + 9 * frame + (r - 1)
+inline constexpr Var kPacketSize = 100;      // data_end - data
+inline constexpr Var kMetaOffset = 101;      // data_meta - data (<= 0)
+inline constexpr Var kTemp = 102;            // scratch: 102..105
+inline constexpr Var kOpenRecords = 106;     // ring-buffer records reserved, checked non-null, not yet released
 inline constexpr Var kCellVar = 10000;       // a cell at stack offset o: kCellVar + kStackBytes + o
 inline constexpr Var kLoopVar = 1000000;     // iteration counter of loop l, counting up: kLoopVar + l
 inline constexpr Var kLoopDownVar = 2000000; // and counting down: kLoopDownVar + l
 
 [[nodiscard]] constexpr Var reg_var(int r) noexcept { return kRegVar + static_cast<Var>(r); }
 [[nodiscard]] constexpr Var saved_var(std::size_t frame, int r) noexcept {
-    return kSavedVar + static_cast<Var>(4 * frame) + static_cast<Var>(r - 6);
+    return kSavedVar + static_cast<Var>(kSavedRegisters * frame) + static_cast<Var>(r - 1);
 }
 [[nodiscard]] constexpr Var cell_var(std::int32_t offset) noexcept {
     return kCellVar + static_cast<Var>(kStackBytes + offset);
@@ -103,9 +106,11 @@ inline constexpr Var kLoopDownVar = 2000000; // and counting down: kLoopDownVar 
 
 struct State {
     std::array<Type, 11> regs{};
-    std::vector<std::array<Type, 4>> saved; ///< r6-r9 of each caller frame
-    std::vector<Cell> cells;                ///< sorted by offset, never overlapping
-    std::bitset<kStackBytes> init;          ///< byte at stack offset o is bit kStackBytes + o
+    /// r1-r9 of each caller frame (saved[f][r - 1]): r6-r9 at every call, r1-r5 at a callback's only (the helper call
+    /// runs again with them after each return); a local call leaves them uninitialized.
+    std::vector<std::array<Type, kSavedRegisters>> saved;
+    std::vector<Cell> cells;       ///< sorted by offset, never overlapping
+    std::bitset<kStackBytes> init; ///< byte at stack offset o is bit kStackBytes + o
     Zone zone;
 
     [[nodiscard]] bool bottom() const noexcept { return zone.is_bottom(); }

@@ -254,6 +254,24 @@ class Analysis {
         for (std::size_t l = 0; l < cfg.loops.size(); ++l) {
             m_loop_of_head[cfg.loops[l].head] = l;
         }
+        // A helper call that runs a callback heads the loop through it. Its counter counts the callback's calls when
+        // nothing else jumps back to the call, and the helper's limit bounds it (Semantics::enter_callback).
+        m_callback_counter.resize(cfg.blocks.size());
+        for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
+            const std::size_t l = m_loop_of_head[b];
+            if (l == kNone || !cfg.callbacks.contains(cfg.blocks[b].last)) {
+                continue;
+            }
+            const bool only_callbacks =
+                std::all_of(cfg.blocks[b].predecessors.begin(), cfg.blocks[b].predecessors.end(), [&](std::size_t p) {
+                    return std::all_of(
+                        cfg.blocks[p].successors.begin(), cfg.blocks[p].successors.end(),
+                        [&](const Edge& e) { return e.to != b || !e.back || e.kind == EdgeKind::callback_ret; });
+                });
+            if (only_callbacks) {
+                m_callback_counter[b] = loop_var(l);
+            }
+        }
         // A flag set to a constant on the paths into a block whose closing conditional jump tests it (`r3 = 0` after
         // a packet check, `r3 = -22` after its failure, then `if r3 != 0`) partitions the states entering the block:
         // joined, the packet fact would no longer follow the flag. Not inside loops, where states kept apart and
@@ -555,6 +573,8 @@ class Analysis {
                 case EdgeKind::not_taken: m_sem.assume(out, pc, false); break;
                 case EdgeKind::call: m_sem.enter_call(out, pc); break;
                 case EdgeKind::ret: m_sem.leave_call(out, pc); break;
+                case EdgeKind::callback: m_sem.enter_callback(out, pc, m_callback_counter[b]); break;
+                case EdgeKind::callback_ret: m_sem.leave_callback(out, pc); break;
                 case EdgeKind::fallthrough:
                     if (ins.opcode != isa::op::JA_OP && ins.opcode != isa::op::JA32_OP) {
                         m_sem.step(out, pc);
@@ -697,7 +717,8 @@ class Analysis {
     std::vector<States> m_in;
     std::vector<std::size_t> m_visits;
     std::vector<std::size_t> m_loop_of_head;
-    std::vector<std::vector<Var>> m_partition; // by block: the variables its closing branch tests
+    std::vector<std::optional<Var>> m_callback_counter; // by block: a callback loop's counter (see the constructor)
+    std::vector<std::vector<Var>> m_partition;          // by block: the variables its closing branch tests
     std::vector<std::uint64_t> m_iterations;
     std::vector<std::uint64_t> m_call_cost; // by block: its helper calls' cost beyond an instruction each
     std::vector<Bound> m_thresholds;
@@ -843,7 +864,14 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
     if (!report.errors.empty()) {
         return finish();
     }
-    const Cfg cfg = build_cfg(code);
+    const Cfg cfg = build_cfg(code, [&](std::uint32_t id) {
+        const platform::HelperPrototype* helper = platform.helper(type, id);
+        if (helper == nullptr || helper->callback() == platform::Callback::none) {
+            return 0;
+        }
+        const auto arg = std::find(helper->args.begin(), helper->args.end(), platform::ArgKind::ptr_to_func);
+        return static_cast<int>(arg - helper->args.begin()) + 1;
+    });
     report.analysed_instructions = cfg.analysed;
     for (const CfgProblem& problem : cfg.problems) {
         report.errors.push_back({problem.pc, problem.message, problem.assertion, std::nullopt});
@@ -852,6 +880,7 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
         return finish();
     }
     Semantics semantics(code, platform, type, input.maps, std::move(loads));
+    semantics.set_callbacks(cfg.callbacks);
     Analysis analysis(cfg, code, semantics, options, live_registers(cfg, code, platform, type));
     analysis.run();
     report.analysis_work = analysis.work();

@@ -1,5 +1,6 @@
 # eBPF objects for the host API's tests: the map kinds the seeds lack (per-CPU array and hash, queue, stack, LRU hash;
-# tests/api/test_typed_map.cpp) and `.kconfig` externs (tests/api/test_object_spec.cpp), compiled Linux libbpf style.
+# tests/api/test_typed_map.cpp), `.kconfig` externs (tests/api/test_kconfig.cpp) and callbacks
+# (tests/api/test_callbacks.cpp), compiled Linux libbpf style.
 # Included by tests/CMakeLists.txt, so CMAKE_CURRENT_BINARY_DIR is that of tests/.
 
 if(NOT EMBPF_BPF_CLANG)
@@ -11,6 +12,8 @@ embpf_add_bpf_object(typed_maps_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects
                      OUTPUT "${EMBPF_TEST_API_DIR}/typed_maps.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(kconfig_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/kconfig.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/kconfig.o" NO_PLUGIN_HEADERS)
-add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object} ${kconfig_object})
+embpf_add_bpf_object(callbacks_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/callbacks.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/callbacks.o" NO_PLUGIN_HEADERS)
+add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object} ${kconfig_object} ${callbacks_object})
 add_dependencies(embpf_tests embpf_test_api_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")

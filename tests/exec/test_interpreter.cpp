@@ -981,6 +981,9 @@ TEST_CASE("interpreter: create refuses an unregistered helper") {
 TEST_CASE("interpreter: create refuses unresolved lddw pseudo sources") {
     for (int source = 1; source <= 6; ++source) {
         CAPTURE(source);
+        if (source == static_cast<int>(isa::LddwSource::code_address)) {
+            continue; // a callback's address: below
+        }
         const std::vector<isa::Instruction> program = {
             isa::make(0xb7, 0, 0, 0, 0),      // r0 = 0
             isa::make(0x18, 1, source, 0, 1), // r1 = <pseudo> ll (for code_address: the exit)
@@ -993,6 +996,20 @@ TEST_CASE("interpreter: create refuses unresolved lddw pseudo sources") {
         REQUIRE(interpreter.error().pc.has_value());
         CHECK(*interpreter.error().pc == 1);
     }
+}
+
+// A code address is what callbacks run from: the interpreter loads it as the instruction index it names.
+TEST_CASE("interpreter: a code address loads as its instruction index") {
+    const std::vector<isa::Instruction> program = {
+        isa::make(0x18, 0, static_cast<std::uint8_t>(isa::LddwSource::code_address), 0, 1), // r0 = code(2) ll: 0 + 1 + 1
+        isa::make(0x00, 0, 0, 0, 0),
+        isa::make(0x95), // exit
+        isa::make(0x95), // exit
+    };
+    REQUIRE(isa::validate(program).has_value());
+    const auto interpreter = Interpreter::create(program);
+    REQUIRE(interpreter.has_value());
+    CHECK(interpreter->run(nullptr, 0) == 2);
 }
 
 TEST_CASE("interpreter: create validates the program") {

@@ -2411,6 +2411,225 @@ TEST_CASE("verifier asm: calls to subprograms") {
     });
 }
 
+// bpf_loop and for_each_map_elem: the helper call heads a loop through its callback, which runs in a frame of its
+// own with the helper's arguments; the helper bounds the iterations.
+TEST_CASE("verifier asm: callbacks") {
+    MapDescriptor ring = ringbuf_map();
+    MapDescriptor big_keys = hash_map();
+    big_keys.key_size = 257;
+    check_rows({
+        // 10 calls of 3 instructions (the helper call and the callback's two), the 4 before and the 2 after.
+        row("bpf_loop with a callback", linux_xdp, {}, R"(
+            r1 = 10
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            accepted_loop(37)),
+        // The index stays below nr_loops: a 16-byte array on the caller's stack indexed by it, 8 bytes a step.
+        row("the index of a callback bounded by nr_loops", linux_xdp, {}, R"(
+            *(u64 *)(r10 - 16) = 0
+            *(u64 *)(r10 - 8) = 0
+            r1 = 2
+            r2 = code(callback) ll
+            r3 = r10
+            r3 += -16
+            r4 = 0
+            call 181
+            r1 = *(u64 *)(r10 - 8)
+            r0 = 2
+            exit
+        callback:
+            r1 <<= 3
+            r2 += r1
+            r3 = *(u64 *)(r2 + 0)
+            r3 += 1
+            *(u64 *)(r2 + 0) = r3
+            r0 = 0
+            exit)",
+            accepted_loop(2 * 8 + 11)),
+        row("an index one past the caller's array", linux_xdp, {}, R"(
+            *(u64 *)(r10 - 16) = 0
+            *(u64 *)(r10 - 8) = 0
+            r1 = 3
+            r2 = code(callback) ll
+            r3 = r10
+            r3 += -16
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r1 <<= 3
+            r2 += r1
+            r3 = *(u64 *)(r2 + 0)
+            r0 = 0
+            exit)",
+            rejected(13, "Upper bound must be at most r10", "valid_access(r2.offset, width=8)")),
+        // nr_loops unknown: at most 2^23 calls.
+        row("bpf_loop with any nr_loops", linux_xdp, {}, R"(
+            call 7
+            r1 = r0
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 1
+            exit)",
+            accepted_loop(3 * (std::uint64_t{1} << 23))),
+        row("a callback returning 2", linux_xdp, {}, R"(
+            r1 = 4
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 2
+            exit)",
+            rejected(9, "A callback must return 0 or 1", "r0 in [0, 1]")),
+        row("a callback returning a pointer", linux_xdp, {}, R"(
+            r1 = 4
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = r10
+            exit)",
+            rejected(9, "r0 must be a number", "r0.type == number")),
+        row("a callback the analysis cannot find before the call", linux_xdp, {}, R"(
+            r6 = code(callback) ll
+            r1 = 4
+            r2 = r6
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(6, "r2 must be loaded with the callback's address (lddw) in the instructions just before the call",
+                     "r2.type == func")),
+        row("a callback context that is not on the stack", linux_xdp, {}, R"(
+            r3 = r1
+            r1 = 4
+            r2 = code(callback) ll
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(5, "r3 must be a stack pointer or null", "r3.type in {stack, null}")),
+        // A pointer into the callback's frame left in the caller's stack is stale once the callback returns.
+        row("a pointer into a callback's frame kept by the caller", linux_xdp, {}, R"(
+            *(u64 *)(r10 - 8) = 0
+            r1 = 1
+            r2 = code(callback) ll
+            r3 = r10
+            r3 += -8
+            r4 = 0
+            call 181
+            r1 = *(u64 *)(r10 - 8)
+            r0 = *(u64 *)(r1 + 0)
+            r0 = 2
+            exit
+        callback:
+            *(u64 *)(r10 - 8) = 0
+            r1 = r10
+            r1 += -8
+            *(u64 *)(r2 + 0) = r1
+            r0 = 0
+            exit)",
+            // Two paths: no call (the slot holds 0) and one call.
+            rejected_among(2, 9, "r1 points into the frame of a function that returned", "r1.type != stale stack")),
+        // for_each_map_elem: the callback gets the map, a copy of the key, the value and the context.
+        row("for_each_map_elem reading keys and values", linux_xdp, {array_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 164
+            r0 = 2
+            exit
+        callback:
+            r0 = *(u32 *)(r2 + 0)
+            r1 = *(u64 *)(r3 + 8)
+            r1 += r0
+            *(u64 *)(r3 + 8) = r1
+            r0 = 0
+            exit)",
+            accepted_loop(4 * 7 + 5)),
+        row("for_each_map_elem reading past the value", linux_xdp, {array_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 164
+            r0 = 2
+            exit
+        callback:
+            r1 = *(u64 *)(r3 + 12)
+            r0 = 0
+            exit)",
+            rejected(9, "Upper bound must be at most the value size 16")),
+        row("for_each_map_elem reading past the key", linux_xdp, {array_map()}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 164
+            r0 = 2
+            exit
+        callback:
+            r1 = *(u64 *)(r2 + 0)
+            r0 = 0
+            exit)",
+            rejected(9, "Stack content is not initialized")),
+        row("for_each_map_elem over a ring buffer", linux_xdp, {ring}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 164
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(6, "Map events of kind ringbuf cannot be used with helper for_each_map_elem",
+                     "r1.map.kind fits for_each_map_elem")),
+        row("for_each_map_elem over keys larger than the callback's half frame", linux_xdp, {big_keys}, R"(
+            r1 = map_by_idx(0) ll
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 164
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(6,
+                     "Helper for_each_map_elem hands its callback keys of at most 256 bytes; those of table have 257",
+                     "table.key_size <= 256")),
+    });
+}
+
 // The rest of docs/verifier.md's catalogue: memory a program or helper may not use, released memory, returned
 // frames, maps of maps, unsupported instructions and bad map references.
 TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions") {
@@ -2579,18 +2798,6 @@ TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions
             r0 = 1
             exit)",
             rejected(12, "Upper bound must be at most the value size 16", "valid_access(r0.offset+9, width=8)")),
-        row("bpf_loop with a callback", linux_xdp, {}, R"(
-            r1 = 10
-            r2 = code(callback) ll
-            r3 = 0
-            r4 = 0
-            call 181
-            r0 = 2
-            exit
-        callback:
-            r0 = 0
-            exit)",
-            rejected(5, "Helper loop takes a callback, which the verifier does not support yet")),
         row("an indirect call", windows_xdp, {}, R"(
             r2 = 0
             callx r2

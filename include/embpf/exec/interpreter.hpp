@@ -13,9 +13,22 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embpf::exec {
+
+/// One element of a map for for_each_map_elem: its value's address (nullptr when there is no element) and its key
+/// size.
+struct MapElement {
+    void* value = nullptr;
+    std::uint32_t key_size = 0;
+};
+
+/// The element of the map at `map` (its address as a program holds it) after the one whose key is `previous_key`
+/// (nullptr: the first), its key copied to `key_out` (room for platform's largest callback key, 256 bytes). `calls` is
+/// how many elements the walk visited: at the map's max_entries it ends (nullptr), as the verifier's bound assumes.
+using NextMapElement = MapElement (*)(std::uint64_t map, std::uint64_t calls, const void* previous_key, void* key_out);
 
 /// Helper functions by id, as a program's `call imm` names them.
 class HelperTable {
@@ -25,6 +38,24 @@ class HelperTable {
     /// When helper `id` returns 0 the program stops at once with r0 = 0 (the conformance suite's
     /// "unwind" helper).
     void set_unwind(std::uint32_t id) { m_unwind = id; }
+    /// Helper `id` runs a callback (platform::Callback): the interpreter runs it itself, in frames of the run, and
+    /// the function registered for the id serves only calls it cannot intercept. for_each_map_elem walks a map with
+    /// `next` (required for it).
+    void set_callback(std::uint32_t id, platform::Callback kind, NextMapElement next = nullptr) {
+        m_callbacks.push_back({id, kind});
+        if (next != nullptr) {
+            m_next_element = next;
+        }
+    }
+    [[nodiscard]] platform::Callback callback(std::uint32_t id) const noexcept {
+        for (const auto& [callback_id, kind] : m_callbacks) {
+            if (callback_id == id) {
+                return kind;
+            }
+        }
+        return platform::Callback::none;
+    }
+    [[nodiscard]] NextMapElement next_element() const noexcept { return m_next_element; }
 
     [[nodiscard]] HelperFunction get(std::uint32_t id) const noexcept {
         return id < m_functions.size() ? m_functions[id] : nullptr;
@@ -35,6 +66,8 @@ class HelperTable {
   private:
     std::vector<HelperFunction> m_functions;
     std::optional<std::uint32_t> m_unwind;
+    std::vector<std::pair<std::uint32_t, platform::Callback>> m_callbacks;
+    NextMapElement m_next_element = nullptr;
 };
 
 /// Memory a checked run may touch besides the stack and the context.

@@ -65,6 +65,22 @@ enum class Writes : std::uint8_t {
     source_if_fits,
 };
 
+/// How a built-in helper that takes a callback (`ptr_to_func`) runs it. The runtime runs the callback itself, as
+/// frames of the program's own run, and the verifier follows it as a loop through the subprogram.
+enum class Callback : std::uint8_t {
+    none,
+    /// bpf_loop(nr_loops, callback, ctx, flags): callback(index, ctx) for index 0 .. nr_loops - 1 (at most
+    /// kMaxCallbackLoops), until it returns 1; the helper returns the calls made, -E2BIG past the limit, -EINVAL for
+    /// flags other than 0.
+    loop,
+    /// bpf_for_each_map_elem(map, callback, ctx, flags): callback(map, key, value, ctx) for each element, until it
+    /// returns 1; the helper returns the calls made, -EINVAL for flags other than 0.
+    for_each_map_elem,
+};
+
+/// The most iterations bpf_loop runs (Linux's BPF_MAX_LOOPS).
+inline constexpr std::uint64_t kMaxCallbackLoops = std::uint64_t{1} << 23;
+
 /// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
 using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
                                                std::uint64_t);
@@ -99,6 +115,8 @@ struct HelperPrototype {
 
     /// The number of arguments before the first `none`.
     [[nodiscard]] std::size_t arg_count() const noexcept;
+    /// The callback the runtime runs for this helper, if it is one of the built-in helpers that take one.
+    [[nodiscard]] Callback callback() const noexcept;
 
     friend bool operator==(const HelperPrototype&, const HelperPrototype&) = default;
 };

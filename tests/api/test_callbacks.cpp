@@ -1,0 +1,104 @@
+// bpf_loop and bpf_for_each_map_elem (tests/api/objects/callbacks.c): the interpreter runs the callbacks in frames of
+// the program's own run, with what Linux hands them and returns what Linux returns.
+#include "embpf/api/map.hpp"
+#include "embpf/api/object.hpp"
+#include "embpf/api/object_spec.hpp"
+#include "low_packet.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+using namespace embpf;
+
+namespace {
+
+const std::string kObject = std::string(EMBPF_TEST_API_DIR) + "/callbacks.o";
+
+// A socket filter's context (struct __sk_buff, 192 bytes) around a small packet below 4 GiB.
+struct SkBuff {
+    testing_packets::LowPacket packet{16};
+    std::array<std::uint8_t, 192> bytes{};
+    SkBuff() {
+        const std::uint32_t start = packet.start();
+        const std::uint32_t end = packet.end();
+        std::memcpy(bytes.data() + 76, &start, 4);
+        std::memcpy(bytes.data() + 80, &end, 4);
+    }
+};
+
+Object load() {
+    auto spec = ObjectSpec::open(std::filesystem::path(kObject), &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto object = Object::load(*spec);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    return std::move(*object);
+}
+
+std::uint64_t run(const Object& object, const char* name) {
+    auto program = object.program(name);
+    REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+    CHECK(program->verified());
+    SkBuff skb;
+    auto result = program->run(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().message));
+    return *result;
+}
+
+} // namespace
+
+TEST_CASE("callbacks: bpf_loop calls back with each index until the callback stops it") {
+    const Object object = load();
+    // Indexes 0-4 (the callback stops at 4): squares 0 + 1 + 4 + 9 + 16, five calls reported and counted.
+    CHECK(run(object, "loop_squares") == (30U | (5U << 16) | (5U << 24)));
+    // All nine: 0 + 1 + 4 + ... + 64.
+    CHECK(run(object, "loop_all") == (204U | (9U << 16)));
+    // Flags other than 0: -EINVAL (22); more than 2^23 loops: -E2BIG (7); the callback never runs.
+    CHECK(run(object, "loop_refused") == (22U | (7U << 8)));
+}
+
+TEST_CASE("callbacks: for_each_map_elem hands each element's key copy and value, and stops when asked") {
+    const Object object = load();
+    auto values = object.map<std::uint32_t, std::uint64_t>("values");
+    REQUIRE(values.has_value());
+    for (std::uint32_t i = 0; i < 8; ++i) {
+        REQUIRE(values->update(i, std::uint64_t{10} * i).has_value());
+    }
+    // Values 0 + 10 + ... + 70 and keys 0 + 1 + ... + 7, eight calls.
+    CHECK(run(object, "walk_array") == (308U | (8U << 16)));
+    // The callback added 1 to each value through its pointer; its write to the key copy changed no key.
+    for (std::uint32_t i = 0; i < 8; ++i) {
+        CHECK(values->lookup(i) == std::uint64_t{10} * i + 1);
+    }
+    CHECK_FALSE(values->lookup(1000).has_value());
+
+    auto table = object.map<std::uint64_t, std::uint64_t>("table");
+    REQUIRE(table.has_value());
+    // An empty map: no call.
+    CHECK(run(object, "walk_hash") == 0);
+    REQUIRE(table->update(100, 1).has_value());
+    REQUIRE(table->update(200, 2).has_value());
+    REQUIRE(table->update(300, 4).has_value());
+    CHECK(run(object, "walk_hash") == (7U | (3U << 16)));
+    // Stopped by the second call: two of the three values, whichever the map's order gives first.
+    const std::uint64_t stopped = run(object, "walk_stop");
+    CHECK((stopped >> 16) == 2);
+    const std::uint64_t two = stopped & 0xffff;
+    CHECK((two == 1 + 2 || two == 1 + 4 || two == 2 + 4));
+}
+
+TEST_CASE("callbacks: the verifier bounds a run by the helper's limit") {
+    const Object object = load();
+    auto loop_all = object.program("loop_all");
+    REQUIRE(loop_all.has_value());
+    REQUIRE(loop_all->verification().instruction_bound.has_value());
+    // Nine calls of the callback at least; a bound below what a run executes would be unsound.
+    SkBuff skb;
+    auto checked = loop_all->run_checked(skb.bytes.data(), skb.bytes.size());
+    // Checked runs refuse callbacks (they cannot check the frames a callback gets): an error, never a crash.
+    CHECK_FALSE(checked.has_value());
+    CHECK(*loop_all->verification().instruction_bound >= 9 * 10);
+}
