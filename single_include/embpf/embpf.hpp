@@ -898,6 +898,22 @@ enum class Writes : std::uint8_t {
     source_if_fits,
 };
 
+/// How a built-in helper that takes a callback (`ptr_to_func`) runs it. The runtime runs the callback itself, as
+/// frames of the program's own run, and the verifier follows it as a loop through the subprogram.
+enum class Callback : std::uint8_t {
+    none,
+    /// bpf_loop(nr_loops, callback, ctx, flags): callback(index, ctx) for index 0 .. nr_loops - 1 (at most
+    /// kMaxCallbackLoops), until it returns 1; the helper returns the calls made, -E2BIG past the limit, -EINVAL for
+    /// flags other than 0.
+    loop,
+    /// bpf_for_each_map_elem(map, callback, ctx, flags): callback(map, key, value, ctx) for each element, until it
+    /// returns 1; the helper returns the calls made, -EINVAL for flags other than 0.
+    for_each_map_elem,
+};
+
+/// The most iterations bpf_loop runs (Linux's BPF_MAX_LOOPS).
+inline constexpr std::uint64_t kMaxCallbackLoops = std::uint64_t{1} << 23;
+
 /// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
 using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
                                                std::uint64_t);
@@ -932,6 +948,8 @@ struct HelperPrototype {
 
     /// The number of arguments before the first `none`.
     [[nodiscard]] std::size_t arg_count() const noexcept;
+    /// The callback the runtime runs for this helper, if it is one of the built-in helpers that take one.
+    [[nodiscard]] Callback callback() const noexcept;
 
     friend bool operator==(const HelperPrototype&, const HelperPrototype&) = default;
 };
@@ -1581,9 +1599,22 @@ class Executable {
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embpf::exec {
+
+/// One element of a map for for_each_map_elem: its value's address (nullptr when there is no element) and its key
+/// size.
+struct MapElement {
+    void* value = nullptr;
+    std::uint32_t key_size = 0;
+};
+
+/// The element of the map at `map` (its address as a program holds it) after the one whose key is `previous_key`
+/// (nullptr: the first), its key copied to `key_out` (room for platform's largest callback key, 256 bytes). `calls` is
+/// how many elements the walk visited: at the map's max_entries it ends (nullptr), as the verifier's bound assumes.
+using NextMapElement = MapElement (*)(std::uint64_t map, std::uint64_t calls, const void* previous_key, void* key_out);
 
 /// Helper functions by id, as a program's `call imm` names them.
 class HelperTable {
@@ -1593,6 +1624,24 @@ class HelperTable {
     /// When helper `id` returns 0 the program stops at once with r0 = 0 (the conformance suite's
     /// "unwind" helper).
     void set_unwind(std::uint32_t id) { m_unwind = id; }
+    /// Helper `id` runs a callback (platform::Callback): the interpreter runs it itself, in frames of the run, and
+    /// the function registered for the id serves only calls it cannot intercept. for_each_map_elem walks a map with
+    /// `next` (required for it).
+    void set_callback(std::uint32_t id, platform::Callback kind, NextMapElement next = nullptr) {
+        m_callbacks.push_back({id, kind});
+        if (next != nullptr) {
+            m_next_element = next;
+        }
+    }
+    [[nodiscard]] platform::Callback callback(std::uint32_t id) const noexcept {
+        for (const auto& [callback_id, kind] : m_callbacks) {
+            if (callback_id == id) {
+                return kind;
+            }
+        }
+        return platform::Callback::none;
+    }
+    [[nodiscard]] NextMapElement next_element() const noexcept { return m_next_element; }
 
     [[nodiscard]] HelperFunction get(std::uint32_t id) const noexcept {
         return id < m_functions.size() ? m_functions[id] : nullptr;
@@ -1603,6 +1652,8 @@ class HelperTable {
   private:
     std::vector<HelperFunction> m_functions;
     std::optional<std::uint32_t> m_unwind;
+    std::vector<std::pair<std::uint32_t, platform::Callback>> m_callbacks;
+    NextMapElement m_next_element = nullptr;
 };
 
 /// Memory a checked run may touch besides the stack and the context.
