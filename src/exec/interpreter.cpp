@@ -244,6 +244,14 @@ struct RunState {
             std::fill(flags, flags + size, std::uint8_t{1});
         }
     }
+    // for_each_map_elem hands a callback an element: its value becomes memory of the run, its key copy is written.
+    void callback_element(std::uint64_t map, void* value, std::uint64_t key_copy, std::size_t key_size) {
+        mark_written(key_copy, key_size);
+        std::optional<MapShape> shape = options->map_shape ? options->map_shape(map) : std::nullopt;
+        if (shape) {
+            add_helper_region(MemoryRegion{value, shape->value_size, true, true});
+        }
+    }
     const platform::HelperPrototype* prototype_of_helper(std::uint32_t helper) const {
         if (options->platform == nullptr || options->program_type == nullptr) {
             return nullptr;
@@ -468,7 +476,17 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
             break;
         }
         case ArgKind::ptr_to_func:
-        case ArgKind::ptr_to_stack_or_null: return refuse(i, "a callback, which checked runs do not support");
+            // The callback helpers check it themselves: an instruction of the program.
+            if (value >= env.slot_count) {
+                return refuse(i, "the address of a function of the program");
+            }
+            break;
+        case ArgKind::ptr_to_stack_or_null:
+            if (value != 0 &&
+                !inside(value, 1, stack_top - (depth + 1) * isa::kStackSize, (depth + 1) * isa::kStackSize)) {
+                return refuse(i, "a pointer into the stack, or null");
+            }
+            break;
         default: break;
         }
     }

@@ -90,15 +90,36 @@ TEST_CASE("callbacks: for_each_map_elem hands each element's key copy and value,
     CHECK((two == 1 + 2 || two == 1 + 4 || two == 2 + 4));
 }
 
-TEST_CASE("callbacks: the verifier bounds a run by the helper's limit") {
+// The checked interpreter runs callbacks too (their helpers' arguments checked, each element's value memory of the
+// run): the same results, and never more instructions than the verifier's bound (which counts helper calls at
+// their cost, as the checked count does).
+TEST_CASE("callbacks: checked runs agree with fast runs and stay within the verifier's bound") {
     const Object object = load();
-    auto loop_all = object.program("loop_all");
-    REQUIRE(loop_all.has_value());
-    REQUIRE(loop_all->verification().instruction_bound.has_value());
-    // Nine calls of the callback at least; a bound below what a run executes would be unsound.
-    SkBuff skb;
-    auto checked = loop_all->run_checked(skb.bytes.data(), skb.bytes.size());
-    // Checked runs refuse callbacks (they cannot check the frames a callback gets): an error, never a crash.
-    CHECK_FALSE(checked.has_value());
-    CHECK(*loop_all->verification().instruction_bound >= 9 * 10);
+    auto values = object.map<std::uint32_t, std::uint64_t>("values");
+    REQUIRE(values.has_value());
+    auto table = object.map<std::uint64_t, std::uint64_t>("table");
+    REQUIRE(table.has_value());
+    for (std::uint32_t i = 0; i < 8; ++i) {
+        REQUIRE(values->update(i, std::uint64_t{3} * i).has_value());
+    }
+    REQUIRE(table->update(7, 70).has_value());
+    REQUIRE(table->update(8, 80).has_value());
+    for (const char* name : {"loop_squares", "loop_all", "loop_refused", "walk_array", "walk_hash", "walk_stop"}) {
+        CAPTURE(name);
+        auto program = object.program(name);
+        REQUIRE(program.has_value());
+        SkBuff skb;
+        auto checked = program->run_checked(skb.bytes.data(), skb.bytes.size());
+        REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+        REQUIRE(program->verification().cost_bound.has_value());
+        CHECK(checked->instructions <= *program->verification().cost_bound);
+        CHECK(checked->instructions > 0);
+        if (std::string_view(name) == "walk_array") {
+            // The checked run added 1 to each value: the fast run sees values 3i + 1.
+            CHECK(checked->r0 == ((84U + 28U) | (8U << 16)));
+            CHECK(run(object, name) == ((84U + 8U + 28U) | (8U << 16)));
+            continue;
+        }
+        CHECK(run(object, name) == checked->r0);
+    }
 }

@@ -1001,7 +1001,8 @@ TEST_CASE("interpreter: create refuses unresolved lddw pseudo sources") {
 // A code address is what callbacks run from: the interpreter loads it as the instruction index it names.
 TEST_CASE("interpreter: a code address loads as its instruction index") {
     const std::vector<isa::Instruction> program = {
-        isa::make(0x18, 0, static_cast<std::uint8_t>(isa::LddwSource::code_address), 0, 1), // r0 = code(2) ll: 0 + 1 + 1
+        isa::make(0x18, 0, static_cast<std::uint8_t>(isa::LddwSource::code_address), 0,
+                  1), // r0 = code(2) ll: 0 + 1 + 1
         isa::make(0x00, 0, 0, 0, 0),
         isa::make(0x95), // exit
         isa::make(0x95), // exit

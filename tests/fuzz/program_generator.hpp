@@ -137,7 +137,8 @@ class Emitter {
     [[nodiscard]] std::vector<isa::Instruction> finish() {
         for (const auto& [pc, label] : m_fixups) {
             const auto offset = static_cast<std::ptrdiff_t>(m_labels[label]) - static_cast<std::ptrdiff_t>(pc + 1);
-            if (m_code[pc].opcode == isa::op::CALL_OP) { // a local call keeps its distance in imm
+            if (m_code[pc].opcode == isa::op::CALL_OP || m_code[pc].opcode == isa::op::LDDW) {
+                // A local call and a callback's address (`lddw rN, <function>`) keep their distance in imm.
                 m_code[pc].imm = static_cast<std::int32_t>(offset);
                 continue;
             }
@@ -187,6 +188,9 @@ class Generator {
         for (const Subprogram& subprogram : m_subprograms) {
             subprogram_body(subprogram);
         }
+        for (const Callback& callback : m_callbacks) {
+            callback_body(callback);
+        }
         m_out.instructions = m_e.finish();
         std::sort(m_out.packet_sizes.begin(), m_out.packet_sizes.end());
         m_out.packet_sizes.erase(std::unique(m_out.packet_sizes.begin(), m_out.packet_sizes.end()),
@@ -213,6 +217,14 @@ class Generator {
         Emitter::Label entry;
         int buffer;    // bytes of the caller's stack the callee gets in r1
         bool past_r10; // the buffer ends at the caller's r10, so reading past it leaves the stack
+    };
+    // A callback of bpf_loop (map: kNoMap) or for_each_map_elem, and the context it gets.
+    struct Callback {
+        Emitter::Label entry;
+        std::size_t map;
+        int buffer;      // bytes of the caller's stack the context points to (bpf_loop: 8 per index)
+        bool null_ctx;   // the context is null: the callback tests it before using it
+        bool check_null; // it tests it even when not null
     };
     static constexpr std::array<Width, 4> kWidths{
         {{isa::op::B, 1}, {isa::op::H, 2}, {isa::op::W, 4}, {isa::op::DW, 8}}};
@@ -534,13 +546,14 @@ class Generator {
         length_index,
         legacy_load,
         low_half_length,
+        callback,
     };
     struct Weighted {
         Piece piece;
         std::uint32_t weight;
         bool calls; // makes helper calls (or a loop): never inside a loop body
     };
-    static constexpr std::array<Weighted, 30> kPieces{{
+    static constexpr std::array<Weighted, 31> kPieces{{
         {Piece::packet_const, 12, false},
         {Piece::packet_var, 8, false},
         {Piece::stack_store, 6, false},
@@ -571,6 +584,7 @@ class Generator {
         {Piece::length_index, 2, true},
         {Piece::legacy_load, 3, true}, // clobbers r1-r5, the loop counter among them
         {Piece::low_half_length, 3, false},
+        {Piece::callback, 3, true},
     }};
 
     void piece() {
@@ -647,6 +661,7 @@ class Generator {
         case Piece::length_index: length_index(); break;
         case Piece::legacy_load: legacy_load(); break;
         case Piece::low_half_length: low_half_length(); break;
+        case Piece::callback: callback(); break;
         }
     }
 
@@ -1573,6 +1588,112 @@ class Generator {
         m_subprograms.push_back(subprogram);
     }
 
+    // bpf_loop over an array of 8-byte slots on the stack, the callback indexing it by its index; or
+    // for_each_map_elem over a keyed map, the callback reading the key copy and the value, writing the value and
+    // adding to a slot of the caller's stack.
+    void callback() {
+        Callback cb{m_e.label(), kNoMap, 8, false, m_rng.chance(30)};
+        const bool walk = m_keyed > 0 && m_rng.chance(40);
+        if (walk) {
+            cb.map = keyed_map();
+        } else {
+            cb.buffer = 8 * (1 + static_cast<int>(m_rng.below(4)));
+        }
+        cb.null_ctx = m_rng.chance(10);
+        const int buffer = stack_buffer(cb.buffer);
+        if (!cb.null_ctx && !is_number(buffer, cb.buffer)) {
+            fill_stack(buffer, cb.buffer, slip());
+        }
+        if (walk) {
+            lddw_map(R1, cb.map);
+        } else {
+            // Calls with the indexes 0 .. nr_loops - 1: within the slots, or one past them.
+            const int slots = cb.buffer / 8;
+            if (m_rng.chance(50)) {
+                mov(R1, slots - (slip() ? 0 : 1) + 1);
+            } else {
+                int mask = 1;
+                while (mask * 2 <= slots) {
+                    mask *= 2;
+                }
+                mov_r(R1, kAcc);
+                alu(isa::op::AND, R1, (slip() ? mask * 2 : mask) - 1);
+                add(R1, 1);
+            }
+        }
+        m_e.jump(isa::op::LDDW, R2, static_cast<int>(isa::LddwSource::code_address), 0, cb.entry);
+        m_e.emit(isa::make(0));
+        if (cb.null_ctx) {
+            mov(R3, 0);
+        } else {
+            mov_r(R3, R10);
+            add(R3, buffer);
+        }
+        mov(R4, 0);
+        call(walk ? 164U : 181U);
+        fold(R0);
+        m_callbacks.push_back(cb);
+    }
+
+    void callback_body(const Callback& cb) {
+        m_e.bind(cb.entry);
+        const Label out = m_e.label();
+        mov(R0, 0);
+        const int ctx = cb.map == kNoMap ? R2 : R4;
+        if (cb.null_ctx || cb.check_null) {
+            if (!slip() || !cb.null_ctx) {
+                jump(isa::op::JEQ, ctx, 0, out);
+            }
+        }
+        if (cb.map == kNoMap) {
+            // The slot of this index.
+            alu(isa::op::LSH, R1, 3);
+            alu_r(isa::op::ADD, R2, R1);
+            ldx(isa::op::DW, R3, R2, 0);
+            alu_r(isa::op::ADD, R3, R1);
+            stx(isa::op::DW, R2, 0, R3);
+        } else {
+            const verifier::MapDescriptor& map = m_out.maps[cb.map];
+            const Width k = width_at_most(static_cast<int>(map.key_size));
+            int at = static_cast<int>(m_rng.below(map.key_size - static_cast<std::uint32_t>(k.bytes) + 1));
+            if (slip()) {
+                at = static_cast<int>(map.key_size) - k.bytes + 1; // past the key copy: unwritten stack
+            }
+            ldx(k.size, R5, R2, at);
+            const Width v = width_at_most(static_cast<int>(map.value_size));
+            int from = static_cast<int>(m_rng.below(map.value_size - static_cast<std::uint32_t>(v.bytes) + 1));
+            if (slip()) {
+                from = static_cast<int>(map.value_size) - v.bytes + 1; // past the value
+            }
+            ldx(v.size, R0, R3, from);
+            alu_r(isa::op::ADD, R5, R0);
+            if (!map.read_only || slip()) {
+                stx(v.size, R3, from, R5);
+            }
+            ldx(isa::op::DW, R1, R4, 0);
+            alu_r(isa::op::XOR, R1, R5);
+            stx(isa::op::DW, R4, 0, R1);
+            mov(R0, 0);
+        }
+        m_e.bind(out);
+        switch (m_rng.below(4)) {
+        case 0: mov(R0, 1); break; // stop
+        case 1:
+            if (cb.map != kNoMap) {
+                break;
+            }
+            // Stop or go on by the index.
+            mov_r(R0, R1);
+            alu(isa::op::AND, R0, slip() ? 3 : 1);
+            break;
+        default: break; // go on
+        }
+        if (slip()) {
+            mov(R0, 2); // not 0 or 1
+        }
+        exit();
+    }
+
     void subprogram_body(const Subprogram& subprogram) {
         m_e.bind(subprogram.entry);
         mov(R0, 0);
@@ -2173,6 +2294,7 @@ class Generator {
     std::size_t m_queue = kNoMap; // the queue or stack map, if any
     bool m_adjusted = false;      // bpf_xdp_adjust_head was called: the packet may have grown past the hook's limit
     std::vector<Subprogram> m_subprograms;
+    std::vector<Callback> m_callbacks;
     Emitter m_e;
     GeneratedProgram m_out;
     Stack m_stack;

@@ -88,6 +88,22 @@ struct Run {
     std::string violation; // the first helper call that broke its contract
 };
 
+/// windows() with Linux's bpf_loop and for_each_map_elem for every program type: the generator's callbacks.
+inline const platform::Platform& fuzz_platform() {
+    static const platform::Platform platform = [] {
+        platform::Platform p = platform::windows();
+        for (const char* name : {"loop", "for_each_map_elem"}) {
+            platform::HelperPrototype helper = *platform::linux().helper_by_name(name);
+            helper.any_program_type = true;
+            if (!p.add_helper(helper)) {
+                std::abort(); // the ids are free on windows()
+            }
+        }
+        return p;
+    }();
+    return platform;
+}
+
 inline thread_local Run* t_run = nullptr;
 inline thread_local std::uint64_t t_probed_r10 = 0;
 
@@ -456,7 +472,7 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
 /// programs known to be unsafe.
 [[nodiscard]] inline std::string run_as_verified(const GeneratedProgram& program, std::uint64_t bound, Entropy& entropy,
                                                  unsigned runs) {
-    const platform::Platform& platform = platform::windows();
+    const platform::Platform& platform = detail::fuzz_platform();
     const platform::ProgramType* type = platform.program_type(program.type);
     if (type == nullptr) {
         return "no program type " + program.type;
@@ -512,6 +528,13 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
     }
     if (auto unwind = real.unwind()) {
         table.set_unwind(*unwind);
+    }
+    // The callback helpers run in the interpreter, which calls no wrapper for them.
+    for (const platform::HelperPrototype& helper : platform.helpers()) {
+        if (helper.callback() != platform::Callback::none && real.get(helper.id) != nullptr) {
+            table.set(helper.id, real.get(helper.id));
+            table.set_callback(helper.id, helper.callback(), real.next_element());
+        }
     }
     auto interpreter = exec::Interpreter::create(code, table, {.packet = exec::packet_layout(*type)});
     if (!interpreter) {
@@ -638,7 +661,7 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
 [[nodiscard]] inline SoundnessResult check_soundness(const GeneratedProgram& program, Entropy& entropy,
                                                      const SoundnessOptions& options = {}) {
     SoundnessResult result;
-    const platform::Platform& platform = platform::windows();
+    const platform::Platform& platform = detail::fuzz_platform();
     const platform::ProgramType* type = platform.program_type(program.type);
     if (type == nullptr) {
         result.rejection = "no program type " + program.type;
