@@ -1565,6 +1565,17 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 report(pc, reg(r) + " must be the callback the call was analysed with, at " + std::to_string(*target),
                        reg(r) + ".type == func(" + std::to_string(*target) + ")");
             }
+            if (helper->callback() == platform::Callback::loop && s.regs[1].kind != Kind::number &&
+                s.regs[1].kind != Kind::uninit) {
+                // The calls it makes, and what it returns, would tell the pointer's low 32 bits.
+                report(pc, "r1 must be a number", "r1.type == number");
+            }
+            if (helper->callback() == platform::Callback::for_each_map_elem && map != nullptr && map->any_size) {
+                report(pc,
+                       "Helper " + name + " walks maps of a known size; inner maps of " + map->name +
+                           " may have any (BPF_F_INNER_MAP)",
+                       "!" + map->name + ".any_size");
+            }
             if (helper->callback() == platform::Callback::for_each_map_elem && map != nullptr &&
                 map->key_size > kMaxCallbackKey) {
                 report(pc,
@@ -1965,7 +1976,11 @@ void Semantics::enter_callback(State& s, std::size_t pc, std::optional<Var> coun
     if (kind == platform::Callback::loop) {
         limit = static_cast<Bound>(platform::kMaxCallbackLoops);
         const Interval n = s.zone.interval(reg_var(1));
-        if (s.regs[1].kind == Kind::number && n.lo >= 0 && n.hi <= 0xFFFFFFFF) {
+        if (s.regs[1].kind != Kind::number) {
+            s.zone.set_bottom(); // the helper call reports it
+            return;
+        }
+        if (n.lo >= 0 && n.hi <= 0xFFFFFFFF) {
             limit = std::min(limit, n.hi); // nr_loops is read as 32 bits: a value that fits is itself
             if (counter && !s.zone.constrain(*counter, reg_var(1), -1)) {
                 return;
@@ -1977,7 +1992,7 @@ void Semantics::enter_callback(State& s, std::size_t pc, std::optional<Var> coun
             return;
         }
         map = s.regs[1].aux;
-        if (!iterable(m_maps[*map])) {
+        if (!iterable(m_maps[*map]) || m_maps[*map].any_size) {
             s.zone.set_bottom(); // the helper call reports it
             return;
         }

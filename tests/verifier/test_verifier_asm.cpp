@@ -2415,6 +2415,8 @@ TEST_CASE("verifier asm: calls to subprograms") {
 // own with the helper's arguments; the helper bounds the iterations.
 TEST_CASE("verifier asm: callbacks") {
     MapDescriptor ring = ringbuf_map();
+    MapDescriptor any_size_inner = array_map();
+    any_size_inner.any_size = true;
     MapDescriptor big_keys = hash_map();
     big_keys.key_size = 257;
     check_rows({
@@ -2485,6 +2487,42 @@ TEST_CASE("verifier asm: callbacks") {
             r0 = 1
             exit)",
             accepted_loop(3 * (std::uint64_t{1} << 23))),
+        // The calls and the result would tell the pointer's low 32 bits.
+        row("bpf_loop with a pointer for nr_loops", linux_xdp, {}, R"(
+            r1 = r10
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(5, "r1 must be a number", "r1.type == number")),
+        // Inner maps flagged BPF_F_INNER_MAP may hold more elements than their template: no bound on the calls.
+        row("for_each_map_elem over an inner map of any size", linux_xdp, {outer_map(1), any_size_inner}, R"(
+            r1 = map_by_idx(0) ll
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            call 1
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 164
+        out:
+            r0 = 2
+            exit
+        callback:
+            r0 = 0
+            exit)",
+            rejected(12,
+                     "Helper for_each_map_elem walks maps of a known size; inner maps of values may have any "
+                     "(BPF_F_INNER_MAP)",
+                     "!values.any_size")),
         row("a callback returning 2", linux_xdp, {}, R"(
             r1 = 4
             r2 = code(callback) ll
