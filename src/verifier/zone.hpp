@@ -56,9 +56,11 @@ inline constexpr std::uint64_t kColumnWork = 8;
 inline constexpr std::uint64_t kCopyWork = 512;
 
 /// The variables one zone may relate before the program is refused (Program is too large to analyse): its matrix then
-/// takes 8 MiB, and every copy, join and closure a square of it. Real programs need fewer than a hundred (the
+/// takes 2 MiB, and every copy, join and closure a square of it. Real programs need fewer than a hundred (the
 /// ebpf-samples corpus at most 94); a zone past this sets t_zone_overflow, which the analysis checks at each block.
-inline constexpr std::size_t kMaxZoneVars = 1024;
+/// (At 1,024, zones of 8 MiB came from fresh pages at each copy and cost 4-6 ns per unit of counted work, three times
+/// the corpus' rate: seven accepted programs of that shape loaded in 5 s within an object's budget.)
+inline constexpr std::size_t kMaxZoneVars = 512;
 inline thread_local bool t_zone_overflow = false;
 
 class Zone {
