@@ -671,7 +671,24 @@ class Analysis {
             for (State& s : merged) {
                 for (const State& old : m_in[t]) {
                     if (old.same_shape(s)) {
+                        // The counters of the loops around this one do not change in it: their bounds come from
+                        // the entry and are kept as joined (widened, a callback's counter, bounded only where its
+                        // loop calls back, would lose its bound inside an inner loop for good).
+                        std::vector<std::pair<Var, Interval>> outer;
+                        for (std::size_t l = m_cfg.loops[m_loop_of_head[t]].parent; l != kNone;
+                             l = m_cfg.loops[l].parent) {
+                            outer.emplace_back(loop_var(l), s.zone.interval(loop_var(l)));
+                            outer.emplace_back(loop_down_var(l), s.zone.interval(loop_down_var(l)));
+                        }
                         s = widen(old, s, m_thresholds, m_sem.alike_maps());
+                        for (const auto& [var, bounds] : outer) {
+                            if (bounds.hi != kInf) {
+                                s.zone.constrain(var, kZero, bounds.hi);
+                            }
+                            if (bounds.lo != kNegInf) {
+                                s.zone.constrain(kZero, var, -bounds.lo);
+                            }
+                        }
                         break;
                     }
                 }

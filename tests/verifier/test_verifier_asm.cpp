@@ -2668,6 +2668,48 @@ TEST_CASE("verifier asm: callbacks") {
     });
 }
 
+// A callback's counter is bounded where its loop calls back; inside an inner loop it is the same counter, kept as
+// joined, not widened: a callback running bpf_loop(5) five times is bounded by a few hundred instructions, not by
+// millions.
+TEST_CASE("verifier asm: nested callbacks keep the outer count") {
+    auto program = embpf::isa::assemble(R"(
+            *(u64 *)(r10 - 8) = 0
+            r3 = r10
+            r3 += -8
+            w1 = 5
+            r2 = code(outer) ll
+            r4 = 0
+            call 181
+            r0 = *(u64 *)(r10 - 8)
+            r0 &= 1
+            exit
+        outer:
+            r3 = r2
+            w1 = 5
+            r2 = code(inner) ll
+            r4 = 0
+            call 181
+            r0 = 0
+            exit
+        inner:
+            r3 = *(u64 *)(r2 + 0)
+            r3 += r1
+            *(u64 *)(r2 + 0) = r3
+            r0 = 0
+            exit)");
+    REQUIRE(program.has_value());
+    const platform::Platform& kernel = platform::linux();
+    const verifier::Report report =
+        verifier::verify({"nested", "xdp", *program, {}, {}, {}}, kernel, *kernel.program_type("xdp"));
+    INFO(report.text());
+    REQUIRE(report.verified);
+    REQUIRE(report.instruction_bound.has_value());
+    // A run: 7 before, 3 after, 5 outer calls of 6 instructions and the helper call, each making 5 inner calls of
+    // 5 instructions and the helper call: 10 + 5 * (7 + 5 * 6) = 195.
+    CHECK(*report.instruction_bound >= 195);
+    CHECK(*report.instruction_bound <= 400);
+}
+
 // The rest of docs/verifier.md's catalogue: memory a program or helper may not use, released memory, returned
 // frames, maps of maps, unsupported instructions and bad map references.
 TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions") {
