@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -37,6 +38,19 @@ class LowPacket {
   private:
     std::uint8_t* m_data = nullptr;
     std::size_t m_size = 0;
+};
+
+/// A socket filter's or classifier's context (struct __sk_buff, 192 bytes: data at 76, data_end at 80, 32-bit
+/// fields) around a packet of `size` bytes below 4 GiB.
+struct SkBuffAround {
+    explicit SkBuffAround(std::size_t size) : packet(size) {
+        const std::uint32_t start = packet.start();
+        const std::uint32_t end = packet.end();
+        std::memcpy(bytes.data() + 76, &start, 4);
+        std::memcpy(bytes.data() + 80, &end, 4);
+    }
+    LowPacket packet;
+    std::array<std::uint8_t, 192> bytes{};
 };
 
 } // namespace testing_packets

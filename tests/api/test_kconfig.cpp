@@ -19,16 +19,9 @@ const std::string kObject = std::string(EMBPF_TEST_API_DIR) + "/kconfig.o";
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// A socket filter's context (struct __sk_buff, 192 bytes) around a small packet below 4 GiB.
-struct SkBuff {
-    testing_packets::LowPacket packet{16};
-    std::array<std::uint8_t, 192> bytes{};
-    SkBuff() {
-        const std::uint32_t start = packet.start();
-        const std::uint32_t end = packet.end();
-        std::memcpy(bytes.data() + 76, &start, 4);
-        std::memcpy(bytes.data() + 80, &end, 4);
-    }
+// A socket filter's context around a small packet.
+struct SkBuff : testing_packets::SkBuffAround {
+    SkBuff() : SkBuffAround(16) {}
 };
 
 Result<std::uint64_t> run(const platform::Platform& platform, const char* program) {
