@@ -152,7 +152,8 @@ Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinit
             d.inner = *map.inner_map;
         }
         d.any_size = (map.map_flags & (1U << 12)) != 0; // BPF_F_INNER_MAP
-        d.read_only = map.read_only;
+        // `.rodata` and `.kconfig`, and maps programs may only read (BPF_F_RDONLY_PROG).
+        d.read_only = map.read_only || (map.map_flags & (1U << 7)) != 0;
         if (map.read_only && map.origin == elf::MapOrigin::global_data) {
             d.frozen_value = map.initial_value;
         }

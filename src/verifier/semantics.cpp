@@ -1481,6 +1481,13 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                        reg(r) + ".map.kind fits " + name);
                 break;
             }
+            if (m.read_only && (name == "map_update_elem" || name == "map_delete_elem" || name == "map_push_elem" ||
+                                name == "map_pop_elem" || name == "map_lookup_and_delete_elem")) {
+                // `.rodata`, `.kconfig` and maps flagged BPF_F_RDONLY_PROG: programs only read them.
+                report(pc, "Map " + m.name + " is read-only to programs; helper " + name + " changes it",
+                       "writable(" + m.name + ")");
+                break;
+            }
             map = &m;
             map_index = t.aux;
             break;

@@ -1,5 +1,6 @@
 // The verifier against docs/verifier.md, one row per program written in assembler: the program type, the maps, and
 // the verdict with either the instruction bound or the one error (pc, message, assertion) the spec names.
+#include "embpf/elf/object_file.hpp"
 #include "embpf/isa/text.hpp"
 #include "embpf/platform/platform.hpp"
 #include "embpf/verifier/verifier.hpp"
@@ -2708,6 +2709,66 @@ TEST_CASE("verifier asm: nested callbacks keep the outer count") {
     // 5 instructions and the helper call: 10 + 5 * (7 + 5 * 6) = 195.
     CHECK(*report.instruction_bound >= 195);
     CHECK(*report.instruction_bound <= 400);
+}
+
+// Maps flagged BPF_F_RDONLY_PROG are read-only to programs, as `.rodata` is: no store into a value, no helper that
+// changes the map.
+TEST_CASE("verifier asm: maps read-only to programs") {
+    embpf::elf::MapDefinition flagged;
+    flagged.name = "config";
+    flagged.type = 2; // BPF_MAP_TYPE_ARRAY
+    flagged.key_size = 4;
+    flagged.value_size = 8;
+    flagged.max_entries = 4;
+    flagged.map_flags = 1U << 7; // BPF_F_RDONLY_PROG
+    embpf::elf::MapDefinition plain = flagged;
+    plain.map_flags = 0;
+    const std::vector<embpf::elf::MapDefinition> definitions{flagged, plain};
+    auto described = verifier::describe_maps(definitions, platform::linux());
+    REQUIRE(described.has_value());
+    CHECK((*described)[0].read_only);
+    CHECK((*described)[0].frozen_value.empty()); // not frozen: the host may change it, so nothing is a constant
+    CHECK_FALSE((*described)[1].read_only);
+    MapDescriptor read_only = (*described)[0];
+    check_rows({
+        row("a store into a value of a map read-only to programs", linux_xdp, {read_only}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            *(u64 *)(r0 + 0) = 1
+        out:
+            r0 = 2
+            exit)",
+            rejected(7, "Map value of config is read-only", "writable(config)")),
+        row("an update of a map read-only to programs", linux_xdp, {read_only}, R"(
+            *(u32 *)(r10 - 4) = 0
+            *(u64 *)(r10 - 16) = 0
+            r2 = r10
+            r2 += -4
+            r3 = r10
+            r3 += -16
+            r1 = map_by_idx(0) ll
+            r4 = 0
+            call 2
+            r0 = 2
+            exit)",
+            rejected(9, "Map config is read-only to programs; helper map_update_elem changes it", "writable(config)")),
+        row("a read of a map read-only to programs", linux_xdp, {read_only}, R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r1 = *(u64 *)(r0 + 0)
+        out:
+            r0 = 2
+            exit)",
+            accepted(9)),
+    });
 }
 
 // The rest of docs/verifier.md's catalogue: memory a program or helper may not use, released memory, returned
