@@ -657,6 +657,7 @@ struct MapDefinition {
     std::uint32_t value_size = 0;
     std::uint32_t max_entries = 0;
     std::uint32_t map_flags = 0;
+    std::uint64_t map_extra = 0; ///< BTF `.maps`' map_extra (a bloom filter's hash functions); 0 otherwise
     std::uint32_t pinning = 0;
     std::uint32_t id = 0;                 ///< eBPF for Windows' map id (legacy layout)
     std::uint32_t inner_id = 0;           ///< eBPF for Windows' inner map id (legacy layout)
@@ -1064,9 +1065,11 @@ enum class MapKind : std::uint8_t {
     bloom_filter,
 };
 
-/// Whether the runtime implements maps of `kind` (the kinds after perf_event_array are the verifier's alone).
+/// Whether the runtime implements maps of `kind` (the kinds after perf_event_array are the verifier's alone, but for
+/// bloom_filter).
 [[nodiscard]] constexpr bool runtime_implements(MapKind kind) noexcept {
-    return static_cast<std::uint8_t>(kind) <= static_cast<std::uint8_t>(MapKind::perf_event_array);
+    return static_cast<std::uint8_t>(kind) <= static_cast<std::uint8_t>(MapKind::perf_event_array) ||
+           kind == MapKind::bloom_filter;
 }
 
 /// Whether maps of `kind` keep one value per execution slot.
@@ -2112,7 +2115,9 @@ struct MapConfig {
     std::uint32_t value_size = 0;
     std::uint32_t max_entries = 0; ///< ringbuf: the data size in bytes; perf_event_array: 0 means one per slot
     std::uint32_t flags = 0;       ///< bpf_f_* creation flags
-    std::uint32_t slots = 0;       ///< per-CPU execution slots; 0 = slot_count() at creation
+    /// bloom_filter: its number of hash functions in the low 4 bits (0: 5), as Linux's map_extra; 0 for other kinds.
+    std::uint64_t map_extra = 0;
+    std::uint32_t slots = 0; ///< per-CPU execution slots; 0 = slot_count() at creation
     /// hash_of_maps and array_of_maps: the shape every inner map must have.
     std::shared_ptr<const MapConfig> inner;
     /// What the map's growth after creation is counted against, if anything (creation itself is the creator's to
@@ -3006,6 +3011,9 @@ enum class MapShape { keyed, per_cpu, queue_or_stack };
             message += "bind it as Map<void, V>, which has push, pop and peek";
         } else if (kind == MapKind::ringbuf) {
             message += "bind it with Object::ring_buffer<T>";
+        } else if (kind == MapKind::bloom_filter) {
+            message += "a bloom filter has no elements to read: its runtime map's host_update adds a value, "
+                       "host_lookup tests one";
         } else {
             message += "its values are not plain data, use its MapHandle and runtime map";
         }

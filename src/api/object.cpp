@@ -120,6 +120,7 @@ Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::siz
     config.value_size = spec.value_size;
     config.max_entries = spec.max_entries;
     config.flags = spec.map_flags;
+    config.map_extra = spec.map_extra;
     // A hash every load shares lets a plugin choose keys that fall into one bucket, and make each lookup walk all of
     // them (a lookup is charged a fixed number of probes): an object's hash maps are seeded at random whatever it
     // asks, on every platform. A host that wants the zero seed creates its map itself (runtime::create_map).

@@ -623,8 +623,10 @@ class Reader {
                                           std::to_string(*declared) + " bytes)");
                 }
                 declared = *value;
-            } else if (field == "numa_node" || field == "map_extra") {
-                // Accepted and ignored: they mean nothing in user mode.
+            } else if (field == "map_extra") {
+                map.map_extra = *value;
+            } else if (field == "numa_node") {
+                // Accepted and ignored: it means nothing in user mode.
             } else {
                 return Error::invalid(".maps: " + name + ": unknown member " + field);
             }

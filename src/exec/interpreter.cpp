@@ -362,6 +362,11 @@ const platform::HelperPrototype* prototype_of(const CheckedOptions& options, std
 }
 
 // The size a memory argument covers: its size argument, or the key or value size of the map before it.
+// map_peek_elem on a bloom filter reads its value (the value tested) instead of writing it.
+bool tests_bloom_filter(const std::optional<MapShape>& map) {
+    return map && map->kind == platform::MapKind::bloom_filter;
+}
+
 std::uint64_t argument_size(platform::ArgKind kind, std::size_t i, const std::uint64_t* args,
                             const std::optional<MapShape>& map) {
     using platform::ArgKind;
@@ -440,7 +445,8 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
         case ArgKind::ptr_to_map_key:
         case ArgKind::ptr_to_map_value:
         case ArgKind::ptr_to_uninit_map_value:
-            if (!map || !memory(value, argument_size(kind, i, args, map), kind == ArgKind::ptr_to_uninit_map_value)) {
+            if (!map || !memory(value, argument_size(kind, i, args, map),
+                                kind == ArgKind::ptr_to_uninit_map_value && !tests_bloom_filter(map))) {
                 return refuse(i, kind == ArgKind::ptr_to_map_key     ? "readable memory of the map's key size"
                                  : kind == ArgKind::ptr_to_map_value ? "readable memory of the map's value size"
                                                                      : "writable memory of the map's value size");
@@ -554,6 +560,7 @@ bool RunState::helper_reads_written(std::uint32_t helper, const std::uint64_t* a
             map = shape;
         }
         const bool reads = kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
+                           (kind == ArgKind::ptr_to_uninit_map_value && tests_bloom_filter(map)) ||
                            kind == ArgKind::ptr_to_readable_mem ||
                            (kind == ArgKind::ptr_to_readable_mem_or_null && args[i] != 0) ||
                            (kind == ArgKind::ptr_to_writable_mem && prototype->reads_writable);
@@ -579,7 +586,8 @@ void RunState::helper_wrote(std::uint32_t helper, const std::uint64_t* args) {
         if (auto shape = map_argument(*options, kind, args[i])) {
             map = shape;
         }
-        if (kind != ArgKind::ptr_to_writable_mem && kind != ArgKind::ptr_to_uninit_map_value) {
+        if ((kind != ArgKind::ptr_to_writable_mem && kind != ArgKind::ptr_to_uninit_map_value) ||
+            (kind == ArgKind::ptr_to_uninit_map_value && tests_bloom_filter(map))) {
             continue;
         }
         std::uint64_t size = argument_size(kind, i, args, map);

@@ -478,9 +478,11 @@ const MapRule kMapRules[] = {
     {"map_update_elem", {EMBPF_KEYED}},
     {"map_delete_elem", {EMBPF_KEYED, MK::hash_of_maps, MK::array_of_maps}},
     {"map_lookup_and_delete_elem", {EMBPF_KEYED, MK::queue, MK::stack}},
-    {"map_push_elem", {MK::queue, MK::stack}},
+    // A bloom filter takes values (push) and tests them (peek, which reads its value: see
+    // platform::peek_reads_value).
+    {"map_push_elem", {MK::queue, MK::stack, MK::bloom_filter}},
     {"map_pop_elem", {MK::queue, MK::stack}},
-    {"map_peek_elem", {MK::queue, MK::stack}},
+    {"map_peek_elem", {MK::queue, MK::stack, MK::bloom_filter}},
     {"ringbuf_output", {MK::ringbuf}},
     {"ringbuf_reserve", {MK::ringbuf}},
     {"ringbuf_query", {MK::ringbuf}},

@@ -4,6 +4,7 @@
 #include "embpf/runtime/map.hpp"
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -74,6 +75,27 @@ class SpinLockRef {
     return v;
 }
 
+/// A 64-bit finalizer (every input bit moves every output bit): hashes of keys and values.
+[[nodiscard]] std::uint64_t mix64(std::uint64_t x) noexcept;
+/// A random seed for a map's hashes, so that a program cannot choose keys that collide.
+[[nodiscard]] std::uint64_t random_seed() noexcept;
+
+/// A hash of n bytes, from `h` (a seed mixed with the size): 8 bytes at a time, then the tail.
+[[nodiscard]] inline std::uint64_t hash_bytes(const std::byte* bytes, std::size_t n, std::uint64_t h) noexcept {
+    while (n >= 8) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, bytes, 8);
+        h = std::rotl(h ^ mix64(word), 27) * 0x9e3779b97f4a7c15ULL;
+        bytes += 8;
+        n -= 8;
+    }
+    std::uint64_t tail = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        tail |= std::uint64_t{std::to_integer<std::uint8_t>(bytes[i])} << (8 * i);
+    }
+    return mix64(h ^ tail);
+}
+
 /// "0x1f".
 [[nodiscard]] std::string hex(std::uint64_t value);
 
@@ -97,6 +119,10 @@ class SpinLockRef {
 [[nodiscard]] Result<std::shared_ptr<Map>> create_array_map(const MapConfig& config);
 [[nodiscard]] Result<std::shared_ptr<Map>> create_lpm_trie(const MapConfig& config);
 [[nodiscard]] Result<std::shared_ptr<Map>> create_queue_stack(const MapConfig& config);
+[[nodiscard]] Result<std::shared_ptr<Map>> create_bloom_filter(const MapConfig& config);
+/// A bloom filter's hash functions (map_extra's low 4 bits, 5 when 0) and bits (a power of two), as Linux has them.
+[[nodiscard]] std::uint32_t bloom_hashes(const MapConfig& config) noexcept;
+[[nodiscard]] std::uint64_t bloom_bits(const MapConfig& config) noexcept;
 
 // Up-front allocations, for map_memory_estimate (they match memory_size() of a new map).
 [[nodiscard]] std::size_t hash_map_memory(const MapConfig& config) noexcept;

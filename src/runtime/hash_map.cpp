@@ -254,25 +254,6 @@ HashShape shape_of(const MapConfig& config) noexcept {
     return shape;
 }
 
-std::uint64_t mix64(std::uint64_t x) noexcept {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-std::uint64_t random_seed() noexcept {
-    try {
-        std::random_device device;
-        return (std::uint64_t{device()} << 32) ^ device();
-    } catch (...) {
-        static std::atomic<std::uint64_t> counter{0x243f6a8885a308d3ULL};
-        return mix64(counter.fetch_add(0x9e3779b97f4a7c15ULL, std::memory_order_relaxed));
-    }
-}
-
 /// The table. Slot arguments: the slot a program writes, or all_slots for the host's copies of every slot.
 class HashTable {
   public:
@@ -536,19 +517,7 @@ class HashTable {
             std::memcpy(&word, bytes, 8);
             return static_cast<std::uint32_t>(mix64(h0 ^ word));
         }
-        std::uint64_t h = h0;
-        while (n >= 8) {
-            std::uint64_t word = 0;
-            std::memcpy(&word, bytes, 8);
-            h = std::rotl(h ^ mix64(word), 27) * 0x9e3779b97f4a7c15ULL;
-            bytes += 8;
-            n -= 8;
-        }
-        std::uint64_t tail = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            tail |= std::uint64_t{std::to_integer<std::uint8_t>(bytes[i])} << (8 * i);
-        }
-        return static_cast<std::uint32_t>(mix64(h ^ tail));
+        return static_cast<std::uint32_t>(hash_bytes(bytes, n, h0));
     }
 
     [[nodiscard]] Bucket& bucket_of(std::uint32_t hash) const noexcept { return m_buckets[hash & m_mask]; }

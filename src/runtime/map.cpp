@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <limits>
+#include <random>
 #include <string>
 #include <unistd.h>
 #include <utility>
@@ -25,6 +26,25 @@ std::string hex(std::uint64_t value) {
         value >>= 4;
     } while (value != 0);
     return std::string("0x") + text;
+}
+
+std::uint64_t mix64(std::uint64_t x) noexcept {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+std::uint64_t random_seed() noexcept {
+    try {
+        std::random_device device;
+        return (std::uint64_t{device()} << 32) ^ device();
+    } catch (...) {
+        static std::atomic<std::uint64_t> counter{0x243f6a8885a308d3ULL};
+        return mix64(counter.fetch_add(0x9e3779b97f4a7c15ULL, std::memory_order_relaxed));
+    }
 }
 
 void commit_memory(void* data, std::size_t bytes) noexcept {
@@ -137,8 +157,7 @@ std::optional<std::size_t> mul(std::size_t a, std::size_t b) {
     case MapKind::reuseport_sockarray:                                                                                 \
     case MapKind::sk_storage:                                                                                          \
     case MapKind::inode_storage:                                                                                       \
-    case MapKind::task_storage:                                                                                        \
-    case MapKind::bloom_filter
+    case MapKind::task_storage
 
 Result<void> validate_map_config(const MapConfig& config) {
     if ((config.flags & ~known_flags) != 0) {
@@ -214,11 +233,16 @@ Result<void> validate_map_config(const MapConfig& config) {
         break;
     case MapKind::queue:
     case MapKind::stack:
+    case MapKind::bloom_filter:
         if (config.key_size != 0) {
             return invalid(config, std::string("key_size must be 0, not ") + str(config.key_size));
         }
         if (config.value_size == 0) {
             return invalid(config, "value_size must be > 0");
+        }
+        if (kind == MapKind::bloom_filter && (config.map_extra & ~std::uint64_t{0xf}) != 0) {
+            return invalid(config,
+                           "map_extra holds the number of hash functions, 0-15, not " + detail::hex(config.map_extra));
         }
         break;
     case MapKind::ringbuf: {
@@ -276,6 +300,7 @@ Result<std::size_t> map_memory_estimate(const MapConfig& config) {
     case MapKind::lpm_trie: bytes = detail::lpm_trie_memory(resolved); break;
     case MapKind::queue:
     case MapKind::stack: bytes = mul(entries, config.value_size); break;
+    case MapKind::bloom_filter: bytes = static_cast<std::size_t>(detail::bloom_bits(resolved) / 8); break;
     case MapKind::ringbuf:
         bytes = detail::ring_buffer_memory(resolved);
         break;
@@ -314,6 +339,7 @@ Result<std::shared_ptr<Map>> create_map(const MapConfig& config) {
     case MapKind::lpm_trie: return detail::create_lpm_trie(resolved);
     case MapKind::queue:
     case MapKind::stack: return detail::create_queue_stack(resolved);
+    case MapKind::bloom_filter: return detail::create_bloom_filter(resolved);
     case MapKind::prog_array: {
         auto map = ProgramArrayMap::create(resolved);
         if (!map) {

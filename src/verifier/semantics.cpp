@@ -1499,7 +1499,8 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 break; // the map argument's error says it
             }
             const Bound size = kind == platform::ArgKind::ptr_to_map_key ? map->key_size : map->value_size;
-            const bool write = kind == platform::ArgKind::ptr_to_uninit_map_value;
+            // map_peek_elem tests a bloom filter for the value it is given: it reads it.
+            const bool write = kind == platform::ArgKind::ptr_to_uninit_map_value && map->kind != MK::bloom_filter;
             covers(size);
             check_memory(s, pc, r, 0, {size, -1}, write, true,
                          write ? proven_written(s, *helper, i, constant(size)) : size);

@@ -1,5 +1,6 @@
 // bpf_loop and bpf_for_each_map_elem (tests/api/objects/callbacks.c): the interpreter runs the callbacks in frames of
-// the program's own run, with what Linux hands them and returns what Linux returns.
+// the program's own run, with what Linux hands them and returns what Linux returns. And a bloom filter, which
+// map_peek_elem tests.
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
@@ -115,4 +116,29 @@ TEST_CASE("callbacks: checked runs agree with fast runs and stay within the veri
         }
         CHECK(run(object, name) == checked->r0);
     }
+}
+
+TEST_CASE("callbacks object: a bloom filter finds what a program added, and map_extra sets its hash functions") {
+    const Object object = load();
+    auto program = object.program("bloom");
+    REQUIRE(program.has_value());
+    auto seen = object.map("seen");
+    REQUIRE(seen.has_value());
+    CHECK(seen->runtime_map()->config().map_extra == 3);
+    // No typed view reads a bloom filter: the error says how to use it.
+    auto typed = object.map<void, std::uint32_t>("seen");
+    REQUIRE_FALSE(typed.has_value());
+    CHECK(typed.error().message.find("host_lookup tests one") != std::string::npos);
+    // The context's len is 0 here: 0 is not found, then added and found; 17 is not found (3 hash functions in 64 *
+    // 3 * 7 / 5 bits, 512: one value set at most 3 of them).
+    SkBuff skb;
+    auto first = program->run(skb.bytes.data(), skb.bytes.size());
+    REQUIRE(first.has_value());
+    CHECK(*first == 2);
+    auto second = program->run(skb.bytes.data(), skb.bytes.size());
+    REQUIRE(second.has_value());
+    CHECK(*second == 3);
+    auto checked = program->run_checked(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+    CHECK(checked->r0 == 3);
 }

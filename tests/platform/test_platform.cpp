@@ -921,8 +921,7 @@ TEST_SUITE("platform") {
         for (const auto& [id, kind] :
              {std::pair{BPF_MAP_TYPE_DEVMAP, MapKind::devmap}, std::pair{BPF_MAP_TYPE_SOCKMAP, MapKind::sockmap},
               std::pair{BPF_MAP_TYPE_STACK_TRACE, MapKind::stack_trace},
-              std::pair{BPF_MAP_TYPE_CPUMAP, MapKind::cpumap},
-              std::pair{BPF_MAP_TYPE_BLOOM_FILTER, MapKind::bloom_filter},
+              std::pair{BPF_MAP_TYPE_CPUMAP, MapKind::cpumap}, std::pair{BPF_MAP_TYPE_XSKMAP, MapKind::xskmap},
               std::pair{BPF_MAP_TYPE_CGROUP_STORAGE, MapKind::cgroup_storage}}) {
             const MapKind expected = kind; // a copy: clang does not let INFO's lambda capture a structured binding
             INFO(platform::to_string(expected));
@@ -931,6 +930,8 @@ TEST_SUITE("platform") {
             CHECK_FALSE(platform::runtime_implements(expected));
         }
         CHECK(platform::runtime_implements(MapKind::perf_event_array));
+        CHECK(*l.map_kind(BPF_MAP_TYPE_BLOOM_FILTER) == MapKind::bloom_filter);
+        CHECK(platform::runtime_implements(MapKind::bloom_filter));
         const auto struct_ops = l.map_kind(BPF_MAP_TYPE_STRUCT_OPS);
         REQUIRE_FALSE(struct_ops.has_value());
         CHECK(struct_ops.error().kind == embpf::ErrorKind::unsupported);

@@ -52,7 +52,7 @@ TEST_CASE("runtime map config: invalid shapes are refused with the rule they bro
 
 TEST_CASE("runtime map config: kinds only the verifier knows are refused as unsupported, naming the kind") {
     for (const MapKind kind : {MapKind::stack_trace, MapKind::devmap, MapKind::cpumap, MapKind::sockmap,
-                               MapKind::bloom_filter, MapKind::cgroup_storage, MapKind::sk_storage}) {
+                               MapKind::xskmap, MapKind::cgroup_storage, MapKind::sk_storage}) {
         CAPTURE(embpf::platform::to_string(kind));
         auto map = create_map(shape(kind, 4, 4, 4));
         REQUIRE_FALSE(map.has_value());

@@ -2771,6 +2771,40 @@ TEST_CASE("verifier asm: maps read-only to programs") {
     });
 }
 
+// A bloom filter's map_peek_elem reads the value it tests (a queue's writes it): it must be initialized, and may be
+// read-only memory.
+TEST_CASE("verifier asm: bloom filters") {
+    const MapDescriptor bloom{"seen", MapKind::bloom_filter, 0, 8, 64, std::nullopt, false, {}};
+    check_rows({
+        row("a bloom filter tested for a value on the stack", linux_xdp, {bloom}, R"(
+            *(u64 *)(r10 - 8) = 7
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            call 89
+            r0 = 2
+            exit)",
+            accepted(7)),
+        row("a bloom filter tested for an uninitialized value", linux_xdp, {bloom}, R"(
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            call 89
+            r0 = 2
+            exit)",
+            rejected(4, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("a value popped from a bloom filter", linux_xdp, {bloom}, R"(
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            call 88
+            r0 = 2
+            exit)",
+            rejected(4, "Map seen of kind bloom_filter cannot be used with helper map_pop_elem",
+                     "r1.map.kind fits map_pop_elem")),
+    });
+}
+
 // The rest of docs/verifier.md's catalogue: memory a program or helper may not use, released memory, returned
 // frames, maps of maps, unsupported instructions and bad map references.
 TEST_CASE("verifier asm: memory kinds, maps of maps and unsupported instructions") {

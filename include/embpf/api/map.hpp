@@ -123,6 +123,9 @@ enum class MapShape { keyed, per_cpu, queue_or_stack };
             message += "bind it as Map<void, V>, which has push, pop and peek";
         } else if (kind == MapKind::ringbuf) {
             message += "bind it with Object::ring_buffer<T>";
+        } else if (kind == MapKind::bloom_filter) {
+            message += "a bloom filter has no elements to read: its runtime map's host_update adds a value, "
+                       "host_lookup tests one";
         } else {
             message += "its values are not plain data, use its MapHandle and runtime map";
         }

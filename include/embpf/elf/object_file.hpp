@@ -34,6 +34,7 @@ struct MapDefinition {
     std::uint32_t value_size = 0;
     std::uint32_t max_entries = 0;
     std::uint32_t map_flags = 0;
+    std::uint64_t map_extra = 0; ///< BTF `.maps`' map_extra (a bloom filter's hash functions); 0 otherwise
     std::uint32_t pinning = 0;
     std::uint32_t id = 0;                 ///< eBPF for Windows' map id (legacy layout)
     std::uint32_t inner_id = 0;           ///< eBPF for Windows' inner map id (legacy layout)

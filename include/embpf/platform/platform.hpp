@@ -231,9 +231,11 @@ enum class MapKind : std::uint8_t {
     bloom_filter,
 };
 
-/// Whether the runtime implements maps of `kind` (the kinds after perf_event_array are the verifier's alone).
+/// Whether the runtime implements maps of `kind` (the kinds after perf_event_array are the verifier's alone, but for
+/// bloom_filter).
 [[nodiscard]] constexpr bool runtime_implements(MapKind kind) noexcept {
-    return static_cast<std::uint8_t>(kind) <= static_cast<std::uint8_t>(MapKind::perf_event_array);
+    return static_cast<std::uint8_t>(kind) <= static_cast<std::uint8_t>(MapKind::perf_event_array) ||
+           kind == MapKind::bloom_filter;
 }
 
 /// Whether maps of `kind` keep one value per execution slot.

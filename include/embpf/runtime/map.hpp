@@ -93,7 +93,9 @@ struct MapConfig {
     std::uint32_t value_size = 0;
     std::uint32_t max_entries = 0; ///< ringbuf: the data size in bytes; perf_event_array: 0 means one per slot
     std::uint32_t flags = 0;       ///< bpf_f_* creation flags
-    std::uint32_t slots = 0;       ///< per-CPU execution slots; 0 = slot_count() at creation
+    /// bloom_filter: its number of hash functions in the low 4 bits (0: 5), as Linux's map_extra; 0 for other kinds.
+    std::uint64_t map_extra = 0;
+    std::uint32_t slots = 0; ///< per-CPU execution slots; 0 = slot_count() at creation
     /// hash_of_maps and array_of_maps: the shape every inner map must have.
     std::shared_ptr<const MapConfig> inner;
     /// What the map's growth after creation is counted against, if anything (creation itself is the creator's to

@@ -106,3 +106,23 @@ int walk_stop(struct __sk_buff* skb) {
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+// A bloom filter: the program adds the value it is given (its packet length) and tests two.
+struct {
+    __uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
+    __uint(max_entries, 64);
+    __uint(map_extra, 3); // hash functions
+    __type(value, __u32);
+} seen SEC(".maps");
+
+// r0: whether 16 was found before (bit 0) and after (bit 1) adding it, and whether 17 was (bit 2).
+SEC("socket")
+int bloom(struct __sk_buff* skb) {
+    __u32 len = skb->len;
+    __u32 other = 17;
+    int r = bpf_map_peek_elem(&seen, &len) == 0;
+    bpf_map_push_elem(&seen, &len, BPF_ANY);
+    r |= (bpf_map_peek_elem(&seen, &len) == 0) << 1;
+    r |= (bpf_map_peek_elem(&seen, &other) == 0) << 2;
+    return r;
+}
