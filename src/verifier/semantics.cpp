@@ -287,6 +287,11 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
         if (m.kind == MK::ringbuf) {
             return m.max_entries; // its size in bytes
         }
+        if (m.kind == MK::bloom_filter) {
+            // Its bits: max_entries * hash functions (at most 15) * 7/5, rounded up to a power of two, so at most
+            // 5.25 bytes an entry.
+            return std::uint64_t{6} * std::max<std::uint32_t>(m.max_entries, 1);
+        }
         const std::uint64_t value =
             std::uint64_t{m.value_size} * (platform::is_per_cpu(m.kind) ? std::max<std::uint32_t>(m.slots, 1) : 1);
         const std::uint64_t element = platform::is_hashed(m.kind) ? std::uint64_t{m.key_size} + value + 64 : value;
