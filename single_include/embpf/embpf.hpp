@@ -914,6 +914,9 @@ enum class Callback : std::uint8_t {
 
 /// The most iterations bpf_loop runs (Linux's BPF_MAX_LOOPS).
 inline constexpr std::uint64_t kMaxCallbackLoops = std::uint64_t{1} << 23;
+/// The largest key for_each_map_elem hands its callback: the runtime copies it into the bottom of the callback's
+/// frame, and the verifier refuses maps with larger keys.
+inline constexpr std::uint32_t kMaxCallbackKey = 256;
 
 /// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
 using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
@@ -1615,7 +1618,7 @@ struct MapElement {
 };
 
 /// The element of the map at `map` (its address as a program holds it) after the one whose key is `previous_key`
-/// (nullptr: the first), its key copied to `key_out` (room for platform's largest callback key, 256 bytes). `calls` is
+/// (nullptr: the first), its key copied to `key_out` (room for platform::kMaxCallbackKey bytes). `calls` is
 /// how many elements the walk visited: at the map's max_entries it ends (nullptr), as the verifier's bound assumes.
 using NextMapElement = MapElement (*)(std::uint64_t map, std::uint64_t calls, const void* previous_key, void* key_out);
 

@@ -39,21 +39,17 @@ struct Slot {
 };
 static_assert(sizeof(Slot) == 16);
 
-/// A callback's key, copied for it into the bottom of its frame (verifier's kMaxCallbackKey).
-inline constexpr std::size_t kMaxCallbackKey = 256;
-
 struct Frame {
     const Slot* return_to;
     std::uint64_t saved[5]; // r6-r9, r10
     /// A callback's frame (bpf_loop, for_each_map_elem): its first slot, which the helper call runs again while
     /// the callback returns 0; null for a local call.
     const Slot* callback;
-    std::uint64_t calls; ///< the callback's calls so far, this one included: what the helper returns
+    std::uint64_t calls; ///< the calls made so far, the running one included: what the helper returns
     std::uint64_t limit; ///< bpf_loop: nr_loops
     std::uint64_t ctx;
-    std::uint64_t map; ///< for_each_map_elem: the map, and the key of the element the callback has
-    std::uint32_t key_size;
-    alignas(8) std::uint8_t key[kMaxCallbackKey];
+    std::uint64_t map;                                      ///< for_each_map_elem: the map (0 for bpf_loop)
+    alignas(8) std::uint8_t key[platform::kMaxCallbackKey]; ///< for_each_map_elem: the element's key
 };
 
 enum class Fault {

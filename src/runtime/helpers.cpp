@@ -419,10 +419,10 @@ exec::MapElement next_map_element(u64 map, u64 calls, const void* previous, void
     Map* m = map_of(map);
     const MapConfig& config = m->config();
     const std::size_t key_size = config.key_size;
-    if (calls >= config.max_entries || key_size > 256) {
+    if (calls >= config.max_entries || key_size > platform::kMaxCallbackKey) {
         return {};
     }
-    std::uint8_t before[256];
+    std::uint8_t before[platform::kMaxCallbackKey];
     std::span<const std::uint8_t> after;
     if (previous != nullptr) {
         std::memcpy(before, previous, key_size); // previous and key_out may be one buffer

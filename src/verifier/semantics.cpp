@@ -10,21 +10,6 @@ namespace op = isa::op;
 
 namespace {
 
-// The maps for_each_map_elem walks: their elements are values at stable addresses, and their keys fit the bottom
-// half of the callback's frame, where the runtime copies each.
-bool iterable(const MapDescriptor& map) {
-    using platform::MapKind;
-    switch (map.kind) {
-    case MapKind::hash:
-    case MapKind::array:
-    case MapKind::percpu_hash:
-    case MapKind::percpu_array:
-    case MapKind::lru_hash:
-    case MapKind::lru_percpu_hash: return map.key_size <= kMaxCallbackKey;
-    default: return false;
-    }
-}
-
 constexpr Bound kU32Max = 0xFFFFFFFFLL;
 
 std::string reg(int r) { return "r" + std::to_string(r); }
@@ -1590,11 +1575,12 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                        "!" + map->name + ".any_size");
             }
             if (helper->callback() == platform::Callback::for_each_map_elem && map != nullptr &&
-                map->key_size > kMaxCallbackKey) {
+                map->key_size > platform::kMaxCallbackKey) {
                 report(pc,
-                       "Helper " + name + " hands its callback keys of at most " + std::to_string(kMaxCallbackKey) +
-                           " bytes; those of " + map->name + " have " + std::to_string(map->key_size),
-                       map->name + ".key_size <= " + std::to_string(kMaxCallbackKey));
+                       "Helper " + name + " hands its callback keys of at most " +
+                           std::to_string(platform::kMaxCallbackKey) + " bytes; those of " + map->name + " have " +
+                           std::to_string(map->key_size),
+                       map->name + ".key_size <= " + std::to_string(platform::kMaxCallbackKey));
             }
             break;
         }
@@ -2005,7 +1991,9 @@ void Semantics::enter_callback(State& s, std::size_t pc, std::optional<Var> coun
             return;
         }
         map = s.regs[1].aux;
-        if (!iterable(m_maps[*map]) || m_maps[*map].any_size) {
+        const MapDescriptor& walked = m_maps[*map];
+        if (!platform::accepts_map(*helper, walked.kind) || walked.key_size > platform::kMaxCallbackKey ||
+            walked.any_size) {
             s.zone.set_bottom(); // the helper call reports it
             return;
         }
@@ -2045,10 +2033,7 @@ void Semantics::enter_callback(State& s, std::size_t pc, std::optional<Var> coun
     const std::int32_t key_at = base - kFrameSize;
     s.regs[2] = {Kind::stack, false, 0};
     s.zone.set(reg_var(2), constant(key_at));
-    stack_write(s, key_at, key_at + static_cast<std::int32_t>(m.key_size), true);
-    for (std::int32_t b = key_at; b < key_at + static_cast<std::int32_t>(m.key_size); ++b) {
-        s.init.set(static_cast<std::size_t>(kStackBytes + b));
-    }
+    stack_write(s, key_at, key_at + static_cast<std::int32_t>(m.key_size), true); // written: initialized
     s.regs[3] = {Kind::shared, false, static_cast<std::uint32_t>(*map), kSomeObject};
     s.zone.set(reg_var(3), constant(0));
     pass(4, 3);

@@ -36,9 +36,6 @@ struct MapLoad {
 inline constexpr Bound kMinPointerOffset = -(Bound{1} << 15);
 inline constexpr Bound kMaxPointerOffset = Bound{1} << 29;
 
-/// The largest key for_each_map_elem hands its callback: the runtime copies it into the bottom of the callback's frame.
-inline constexpr std::uint32_t kMaxCallbackKey = 256;
-
 class Semantics {
   public:
     Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,

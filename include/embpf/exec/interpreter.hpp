@@ -26,7 +26,7 @@ struct MapElement {
 };
 
 /// The element of the map at `map` (its address as a program holds it) after the one whose key is `previous_key`
-/// (nullptr: the first), its key copied to `key_out` (room for platform's largest callback key, 256 bytes). `calls` is
+/// (nullptr: the first), its key copied to `key_out` (room for platform::kMaxCallbackKey bytes). `calls` is
 /// how many elements the walk visited: at the map's max_entries it ends (nullptr), as the verifier's bound assumes.
 using NextMapElement = MapElement (*)(std::uint64_t map, std::uint64_t calls, const void* previous_key, void* key_out);
 

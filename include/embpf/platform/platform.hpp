@@ -80,6 +80,9 @@ enum class Callback : std::uint8_t {
 
 /// The most iterations bpf_loop runs (Linux's BPF_MAX_LOOPS).
 inline constexpr std::uint64_t kMaxCallbackLoops = std::uint64_t{1} << 23;
+/// The largest key for_each_map_elem hands its callback: the runtime copies it into the bottom of the callback's
+/// frame, and the verifier refuses maps with larger keys.
+inline constexpr std::uint32_t kMaxCallbackKey = 256;
 
 /// The machine-level signature of a helper: r1-r5 in, r0 out. (exec::HelperFunction is the same type.)
 using HelperImplementation = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
