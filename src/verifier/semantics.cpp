@@ -1411,8 +1411,17 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 }
                 if (t.kind == Kind::ctx) {
                     // The context: only bytes of readable number fields (a tracing program's saved registers),
-                    // at a known offset and size; never a pointer field or the padding between fields.
+                    // at a known offset and size; never a pointer field or the padding between fields. A context
+                    // with no pointer field at all (a tracepoint's record, saved registers) holds none of the host's
+                    // addresses: reading it at any offset, or past its end (a tracepoint's __data_loc strings, a USDT
+                    // argument's register chosen at run time), is reading the host as from any address.
                     const Interval n = s.zone.interval(reg_var(size_reg));
+                    if (std::all_of(
+                            m_type.context.fields.begin(), m_type.context.fields.end(),
+                            [](const platform::ContextField& f) { return f.kind == platform::FieldKind::scalar; })) {
+                        covers(n.hi);
+                        break;
+                    }
                     bool fields = v.singleton() && n.singleton() && v.lo >= 0 && n.lo >= 0 &&
                                   v.lo + n.lo <= static_cast<Bound>(m_type.context.size);
                     for (Bound at = v.lo; fields && at < v.lo + n.lo;) {

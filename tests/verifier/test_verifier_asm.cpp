@@ -1422,7 +1422,9 @@ TEST_CASE("verifier asm: helper arguments and availability") {
             r0 = 0
             exit)",
             rejected(6, "Reads part of a spilled pointer", "r10-8 holds a pointer")),
-        row("Linux kprobe: probe_read past the context", linux_kprobe, {}, R"(
+        // A context with no pointer field holds none of the host's addresses: reading past it (a tracepoint's
+        // __data_loc strings) is reading the host as from any address, which probe_read does.
+        row("Linux kprobe: probe_read past a context of numbers", linux_kprobe, {}, R"(
             r3 = r1
             r3 += 160
             r1 = r10
@@ -1431,7 +1433,38 @@ TEST_CASE("verifier asm: helper arguments and availability") {
             call 4
             r0 = 0
             exit)",
+            accepted(8)),
+        row("Linux kprobe: probe_read at a variable offset into a context of numbers", linux_kprobe, {}, R"(
+            r3 = *(u64 *)(r1 + 8)
+            r3 &= 0xffff
+            r3 += r1
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 4
+            r0 = 0
+            exit)",
+            accepted(9)),
+        row("Linux xdp: probe_read_kernel past a context that holds the packet's addresses", linux_xdp, {}, R"(
+            r3 = r1
+            r3 += 160
+            r1 = r10
+            r1 += -16
+            r2 = 16
+            call 113
+            r0 = 0
+            exit)",
             rejected(5, "r3 must point to number fields of the context, at a known offset and size",
+                     "ctx_fields(r3, r2)")),
+        row("Linux xdp: probe_read_kernel of the context's data field", linux_xdp, {}, R"(
+            r3 = r1
+            r1 = r10
+            r1 += -16
+            r2 = 8
+            call 113
+            r0 = 0
+            exit)",
+            rejected(4, "r3 must point to number fields of the context, at a known offset and size",
                      "ctx_fields(r3, r2)")),
         row("Linux kprobe: probe_read of written stack", linux_kprobe, {}, R"(
             r2 = 7
