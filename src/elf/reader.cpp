@@ -513,15 +513,21 @@ class Reader {
         return {};
     }
 
-    // `int (*name)[N]` encodes N: a pointer to an array of N elements.
-    Result<std::uint32_t> btf_uint_value(const std::string& map, const btf::Member& member) const {
+    // `int (*name)[N]` encodes N: a pointer to an array of N elements (__uint). A 64-bit value comes as an anonymous
+    // enum whose one enumerator is N (__ulong).
+    Result<std::uint64_t> btf_uint_value(const std::string& map, const btf::Member& member) const {
         const btf::Types& types = *m_object.btf;
-        const btf::Type* ptr = types.get(types.resolve(member.type));
+        const btf::Type* type = types.get(types.resolve(member.type));
+        if (type != nullptr && (type->kind == btf::Kind::enum_ || type->kind == btf::Kind::enum64) &&
+            type->enumerators.size() == 1) {
+            return static_cast<std::uint64_t>(type->enumerators[0].value);
+        }
         const btf::Type* array =
-            ptr != nullptr && ptr->kind == btf::Kind::ptr ? types.get(types.resolve(ptr->ref)) : nullptr;
+            type != nullptr && type->kind == btf::Kind::ptr ? types.get(types.resolve(type->ref)) : nullptr;
         if (array == nullptr || array->kind != btf::Kind::array) {
             return Error::invalid(".maps: " + map + ": member " + member.name +
-                                  " is not a __uint(...) (a pointer to an array)");
+                                  " is neither a __uint(...) (a pointer to an array) nor a __ulong(...) (an enum of "
+                                  "one value)");
         }
         return array->nelems;
     }
@@ -603,10 +609,19 @@ class Reader {
                 shape.values_offset = member.bit_offset / 8;
                 continue;
             }
-            auto value = btf_uint_value(name, member);
-            if (!value) {
-                return std::move(value).error();
+            auto wide = btf_uint_value(name, member);
+            if (!wide) {
+                return std::move(wide).error();
             }
+            if (field == "map_extra") {
+                map.map_extra = *wide;
+                continue;
+            }
+            if (*wide > 0xffffffffu) {
+                return Error::invalid(".maps: " + name + ": member " + field + " is " + std::to_string(*wide) +
+                                      ", more than 32 bits hold");
+            }
+            const auto value = std::optional<std::uint32_t>(static_cast<std::uint32_t>(*wide));
             if (field == "type") {
                 map.type = *value;
             } else if (field == "max_entries") {
@@ -623,8 +638,6 @@ class Reader {
                                           std::to_string(*declared) + " bytes)");
                 }
                 declared = *value;
-            } else if (field == "map_extra") {
-                map.map_extra = *value;
             } else if (field == "numa_node") {
                 // Accepted and ignored: it means nothing in user mode.
             } else {

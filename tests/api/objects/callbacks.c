@@ -4,6 +4,10 @@
 
 #include <bpf/bpf_helpers.h> // after linux/bpf.h, whose types it uses
 
+#ifndef __ulong // libbpf 1.4's: an anonymous enum whose one enumerator is the value
+#define __ulong(name, val) enum { ___bpf_concat(__unique_value, __COUNTER__) = val } name
+#endif
+
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
     __uint(max_entries, 8);
@@ -111,7 +115,7 @@ char LICENSE[] SEC("license") = "GPL";
 struct {
     __uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
     __uint(max_entries, 64);
-    __uint(map_extra, 3); // hash functions
+    __ulong(map_extra, 3); // hash functions, written as newer libbpf writes 64-bit members
     __type(value, __u32);
 } seen SEC(".maps");
 
