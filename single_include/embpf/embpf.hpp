@@ -964,7 +964,18 @@ enum class FieldKind : std::uint8_t {
     packet_start, ///< a pointer to the first byte of the packet (or of the hook's data range)
     packet_end,   ///< a pointer one past the last byte of the packet
     packet_meta,  ///< a pointer to the metadata in front of the packet (meta <= start)
+    /// Numbers, some of them host addresses the hook hands over (a fentry, tp_btf or lsm program's arguments: kernel
+    /// objects' addresses in the kernel, whose fields such programs read directly). On a platform for trusted
+    /// plugins a program reads through them (and through the 8-byte fields it loads that way) with probe reads,
+    /// which load 0 where the host's memory cannot be read; it never writes through them.
+    host_addresses,
 };
+
+/// A field holding one of the packet's addresses (packet_start, packet_end, packet_meta): the host's addresses, which
+/// only the verifier's packet pointers may carry.
+[[nodiscard]] constexpr bool is_packet_pointer(FieldKind kind) noexcept {
+    return kind == FieldKind::packet_start || kind == FieldKind::packet_end || kind == FieldKind::packet_meta;
+}
 
 /// The most bytes of metadata a context's packet_meta field may point to in front of its data (Linux's skb metadata
 /// length is one byte).
@@ -1492,6 +1503,10 @@ struct Report {
     /// The program reads its context's data_meta field: every entry then requires the field to lie at most
     /// platform::kMaxPacketMetaSize bytes in front of data (a host without metadata sets it to data).
     bool reads_packet_meta = false;
+    /// The loads (instruction indices) that read through a host address a tracing hook handed the program (a kernel
+    /// object's address in the kernel, which fentry, tp_btf and lsm programs read fields of directly): engines run
+    /// them as probe reads, which load 0 where the process cannot read (exec::InterpreterOptions::probe_loads).
+    std::vector<std::uint32_t> probe_loads;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
@@ -1750,6 +1765,10 @@ struct InterpreterOptions {
     /// The data range's fields. A program with LD_ABS/LD_IND needs it; such a load of bytes outside the range (or at
     /// a negative offset) ends the program with r0 = 0, as Linux does.
     std::optional<PacketLayout> packet{};
+    /// The loads (LDX instruction indices) that read through a host address: verifier::Report::probe_loads. Each
+    /// reads as probe_read does, without faulting: an address the process cannot read loads 0. Checked runs do not
+    /// confine them to the run's regions either: they read the host by design.
+    std::vector<std::uint32_t> probe_loads{};
 };
 
 /// The PacketLayout of `type`'s context, or nullopt when it has no data range.

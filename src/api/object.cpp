@@ -489,8 +489,11 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         if (fresh_table) {
             table->second = runtime::helper_table(platform, *program->type);
         }
-        auto interpreter =
-            exec::Interpreter::create(code, table->second, {.packet = exec::packet_layout(*program->type)});
+        // Loads through the host addresses a tracing hook hands over read as probes (none when unverified: such a
+        // program's loads are ordinary ones, which the unverified run_checked confines to its regions).
+        auto interpreter = exec::Interpreter::create(
+            code, table->second,
+            {.packet = exec::packet_layout(*program->type), .probe_loads = program->report.probe_loads});
         if (!interpreter) {
             return in_program(name, std::move(interpreter).error());
         }

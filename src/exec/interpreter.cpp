@@ -14,6 +14,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#ifdef __linux__
+#include <sys/uio.h>
+#include <unistd.h>
+#endif
+
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(EMBPF_NO_COMPUTED_GOTO)
 #define EMBPF_HAVE_COMPUTED_GOTO 1
 #endif
@@ -623,6 +628,27 @@ void store(std::uint64_t addr, T value) {
     std::memcpy(as_ptr<void>(addr), &value, sizeof(T));
 }
 
+// A probe load (LDX_PROBE): `width & 0xFF` bytes at addr, sign-extended when `width & 0x100`, read with the kernel's
+// copy of the process's own memory, which fails instead of faulting: an address the process cannot read loads 0.
+std::uint64_t probe_load(std::uint64_t addr, std::int32_t width) {
+    const auto size = static_cast<std::size_t>(width & 0xFF);
+    std::uint64_t value = 0;
+#ifdef __linux__
+    iovec local{&value, size};
+    iovec remote{as_ptr<void>(addr), size};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size)) {
+        return 0;
+    }
+#else
+    (void)addr;
+    return 0;
+#endif
+    if ((width & 0x100) != 0 && size < 8 && (value >> (8 * size - 1)) != 0) {
+        value |= ~std::uint64_t{0} << (8 * size);
+    }
+    return value; // little-endian: the low bytes were read
+}
+
 // Arithmetic with the results RFC 9669 defines for every input (no host undefined behaviour).
 inline std::uint64_t alu_add64(std::uint64_t a, std::uint64_t b) { return a + b; }
 inline std::uint64_t alu_sub64(std::uint64_t a, std::uint64_t b) { return a - b; }
@@ -955,6 +981,12 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
     if (auto valid = isa::validate(program); !valid) {
         return std::move(valid).error();
     }
+    for (const std::uint32_t pc : options.probe_loads) {
+        if (pc >= program.size()) {
+            return Error::invalid("probe load at instruction " + std::to_string(pc) + ", past the program's " +
+                                  std::to_string(program.size()) + " instructions");
+        }
+    }
     auto code = std::make_shared<detail::InterpreterCode>();
     code->program.assign(program.begin(), program.end());
     // One sentinel slot past the end, so that no path can run off the code.
@@ -985,6 +1017,14 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
                                   pc);
         }
         ops[pc] = *op;
+        if (std::find(options.probe_loads.begin(), options.probe_loads.end(), pc) != options.probe_loads.end()) {
+            if (isa::op_class(ins.opcode) != isa::op::LDX) {
+                return Error::invalid("instruction " + std::to_string(pc) + ": a probe load must be a load (LDX)", pc);
+            }
+            ops[pc] = Op::LDX_PROBE;
+            slot.imm = static_cast<std::int32_t>(isa::size_bytes(isa::op_size(ins.opcode))) |
+                       (isa::op_mode(ins.opcode) == isa::op::MEMSX ? 0x100 : 0);
+        }
         if (isa::is_lddw(ins)) {
             ++pc; // the second slot keeps FELL_OFF: nothing jumps there
         }

@@ -113,6 +113,7 @@ namespace embpf::exec::detail {
     X(LDXSX_B)                                                                                                         \
     X(LDXSX_H)                                                                                                         \
     X(LDXSX_W)                                                                                                         \
+    X(LDX_PROBE)                                                                                                       \
     X(ST_B)                                                                                                            \
     X(ST_H)                                                                                                            \
     X(ST_W)                                                                                                            \

@@ -487,7 +487,8 @@ ContextDescriptor context_of(std::uint32_t size, std::uint8_t pointer_width, con
         case FieldKind::packet_start: ctx.data = offset; break;
         case FieldKind::packet_end: ctx.data_end = offset; break;
         case FieldKind::packet_meta: ctx.meta = offset; break;
-        case FieldKind::scalar: break;
+        case FieldKind::scalar:
+        case FieldKind::host_addresses: break;
         }
         ctx.fields.push_back(
             ContextField{row.offset, row.size, row.kind, true, contains(writable, row.name), std::string(row.name)});
@@ -650,11 +651,13 @@ ContextDescriptor tracepoint_context() {
     return ctx;
 }
 
-// raw_tracepoint, fentry/fexit/..., lsm: an array of MAX_BPF_FUNC_ARGS (12) u64 arguments, read-only.
-ContextDescriptor u64_args_context() {
+// raw_tracepoint, fentry/fexit/..., lsm: an array of MAX_BPF_FUNC_ARGS (12) u64 arguments, read-only. A BTF-typed
+// hook's (fentry, tp_btf, lsm, iter) pointer arguments are objects the program reads directly (host_addresses); a raw
+// tracepoint's are numbers that only probe_read follows, as in the kernel.
+ContextDescriptor u64_args_context(FieldKind kind = kScalar) {
     ContextDescriptor ctx;
     ctx.size = 12 * 8;
-    ctx.fields.push_back(ContextField{0, 12 * 8, kScalar, true, false, "args"});
+    ctx.fields.push_back(ContextField{0, 12 * 8, kind, true, false, "args"});
     return ctx;
 }
 
@@ -779,9 +782,9 @@ Platform build() {
              "SK_DROP=0, SK_PASS=1 (with a socket chosen by sk_assign)"));
     add(type("tracing", 26,
              {"fentry/", "fexit/", "fmod_ret/", "fentry.s/", "fexit.s/", "fmod_ret.s/", "tp_btf/", "iter/", "iter.s/"},
-             u64_args_context(), helper_set({kBase, kTracing, kTracepoint, kTracingProgram}), kAny, kAnyMax,
-             "0 for fentry/fexit; fmod_ret's value replaces the traced function's"));
-    add(type("lsm", 29, {"lsm/", "lsm.s/"}, u64_args_context(),
+             u64_args_context(FieldKind::host_addresses), helper_set({kBase, kTracing, kTracepoint, kTracingProgram}),
+             kAny, kAnyMax, "0 for fentry/fexit; fmod_ret's value replaces the traced function's"));
+    add(type("lsm", 29, {"lsm/", "lsm.s/"}, u64_args_context(FieldKind::host_addresses),
              helper_set({kBase, kTracing, kTracepoint, kTracingProgram, kLsm}), -4095, 0,
              "0 allows, a negative errno denies"));
     // `.kconfig` externs: the values libbpf gives of its own, for a 6.18.0 kernel on x86-64 (which has syscall

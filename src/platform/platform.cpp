@@ -49,6 +49,7 @@ std::string_view to_string(FieldKind kind) noexcept {
     case FieldKind::packet_start: return "packet_start";
     case FieldKind::packet_end: return "packet_end";
     case FieldKind::packet_meta: return "packet_meta";
+    case FieldKind::host_addresses: return "host_addresses";
     }
     return "unknown";
 }
@@ -157,7 +158,7 @@ Result<void> validate_context(const ProgramType& type) {
             return Error::invalid(where + "context field " + f.name + " does not fit in the " +
                                   std::to_string(ctx.size) + "-byte context");
         }
-        if (f.kind != FieldKind::scalar) {
+        if (is_packet_pointer(f.kind)) {
             if (f.size != ctx.pointer_width) {
                 return Error::invalid(where + "packet pointer field " + f.name + " must be " +
                                       std::to_string(ctx.pointer_width) + " bytes wide");

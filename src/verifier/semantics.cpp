@@ -640,6 +640,13 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
     const Type t = s.regs[r];
     const std::string assertion = access(r, k, width);
     if (t.kind == Kind::number) {
+        if (t.aux == kHostAddress) {
+            report(pc,
+                   reg(r) + " is a host address: programs read fields through it, and never write it or hand it to " +
+                       "helpers as memory",
+                   reg(r) + ".type is pointer");
+            return false;
+        }
         report(pc, reg(r) + " is not a pointer", reg(r) + ".type is pointer");
         return false;
     }
@@ -1077,7 +1084,14 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     }
     if (code == op::ADD || code == op::SUB) {
         // Relational: dst = dst +/- src keeps what is known of dst's differences.
-        s.regs[dst] = dst_pointer && src_pointer ? Type{Kind::number, false, 0} : (dst_pointer ? dt : st);
+        if (!dst_pointer && !src_pointer) {
+            // A host address plus or minus a number (a field's offset, an array's index) is one too.
+            const bool host = dt.aux == kHostAddress || (code == op::ADD && st.aux == kHostAddress);
+            s.regs[dst] = Type{Kind::number, false,
+                               host && !(code == op::SUB && st.aux == kHostAddress) ? kHostAddress : kPlainNumber};
+        } else {
+            s.regs[dst] = dst_pointer && src_pointer ? Type{Kind::number, false, 0} : (dst_pointer ? dt : st);
+        }
         Var other = sv;
         if (!x) {
             other = kTemp + 2;
@@ -1106,6 +1120,21 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
         return;
     }
     const Type t = s.regs[src];
+    if (t.kind == Kind::number && t.aux == kHostAddress) {
+        // A host address a tracing hook handed over: read as probe_read reads, 0 where the host cannot be read. An
+        // 8-byte field may hold another object's address.
+        if (m_platform.for_untrusted_plugins()) {
+            report(pc, reg(src) + " is a host address, which only a platform for trusted plugins lets programs read",
+                   reg(src) + ".type is pointer");
+        } else if (m_sink != nullptr) {
+            m_probe_loads.insert(static_cast<std::uint32_t>(pc));
+        }
+        set_number(s, dst, result);
+        if (width == 8 && !sign) {
+            s.regs[dst].aux = kHostAddress;
+        }
+        return;
+    }
     if (!check_memory(s, pc, src, k, {width, -1}, false, false)) {
         set_number(s, dst, result);
         return;
@@ -1148,6 +1177,14 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
                        m_type.name,
                    "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
             set_number(s, dst, result);
+            return;
+        }
+        if (field->kind == platform::FieldKind::host_addresses) {
+            // An argument, perhaps an object's address: whole, a host address the program may read through.
+            set_number(s, dst, result);
+            if (width == 8 && (at - field->offset) % 8 == 0) {
+                s.regs[dst].aux = kHostAddress;
+            }
             return;
         }
         if (field->kind != platform::FieldKind::scalar) {
@@ -1418,7 +1455,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                     const Interval n = s.zone.interval(reg_var(size_reg));
                     if (std::all_of(
                             m_type.context.fields.begin(), m_type.context.fields.end(),
-                            [](const platform::ContextField& f) { return f.kind == platform::FieldKind::scalar; })) {
+                            [](const platform::ContextField& f) { return !platform::is_packet_pointer(f.kind); })) {
                         covers(n.hi);
                         break;
                     }
@@ -1427,7 +1464,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                     for (Bound at = v.lo; fields && at < v.lo + n.lo;) {
                         const platform::ContextField* field =
                             m_type.context.field_at(static_cast<std::uint32_t>(at), 1);
-                        fields = field != nullptr && field->readable && field->kind == platform::FieldKind::scalar;
+                        fields = field != nullptr && field->readable && !platform::is_packet_pointer(field->kind);
                         at = fields ? static_cast<Bound>(field->offset + field->size) : at;
                     }
                     if (!fields) {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ class Semantics {
     [[nodiscard]] AlikeMaps alike_maps() const noexcept { return m_alike; }
     /// Some reachable instruction loads the context's data_meta field (Report::reads_packet_meta).
     [[nodiscard]] bool reads_packet_meta() const noexcept { return m_reads_meta; }
+    /// The loads that read through a host address (Report::probe_loads), found by the final pass, in order.
+    [[nodiscard]] std::vector<std::uint32_t> probe_loads() const {
+        return {m_probe_loads.begin(), m_probe_loads.end()};
+    }
     /// Any instruction that is not a jump, an exit or a local call.
     void step(State& state, std::size_t pc) const;
     /// A conditional jump, taken or not; the state becomes bottom when that cannot happen.
@@ -128,6 +133,7 @@ class Semantics {
     std::span<const MapDescriptor> m_maps;
     std::vector<std::uint32_t> m_alike;
     mutable bool m_reads_meta = false;
+    mutable std::set<std::uint32_t> m_probe_loads;
     std::vector<std::optional<MapLoad>> m_loads;
     std::vector<Finding>* m_sink = nullptr;
     std::uint64_t* m_cost = nullptr;

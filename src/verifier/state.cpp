@@ -48,6 +48,10 @@ void align(State& a, State& b, AlikeMaps alike) {
         if (x == y) {
             return;
         }
+        if (x.kind == Kind::number && y.kind == Kind::number) {
+            x = y = Type{Kind::number, false, kHostAddress}; // a host address on one path: one on the joined path
+            return;
+        }
         if (same_region(x, y)) {
             merge_region(x, y);
             y = x;
@@ -77,6 +81,8 @@ void align(State& a, State& b, AlikeMaps alike) {
         }
         if (*other == cell) {
             kept.push_back(cell);
+        } else if (cell.type.kind == Kind::number && other->type.kind == Kind::number) {
+            kept.push_back(Cell{cell.offset, cell.width, Type{Kind::number, false, kHostAddress}});
         } else if (same_region(cell.type, other->type)) {
             Cell merged = cell;
             merge_region(merged.type, other->type);
@@ -109,8 +115,17 @@ void align(State& a, State& b, AlikeMaps alike) {
 } // namespace
 
 bool State::same_shape(const State& other) const noexcept {
-    if (regs != other.regs || saved != other.saved) {
+    // Numbers are numbers, host addresses or not: they join in place.
+    auto alike = [](const Type& a, const Type& b) {
+        return a == b || (a.kind == Kind::number && b.kind == Kind::number);
+    };
+    if (!std::equal(regs.begin(), regs.end(), other.regs.begin(), alike) || saved.size() != other.saved.size()) {
         return false;
+    }
+    for (std::size_t f = 0; f < saved.size(); ++f) {
+        if (!std::equal(saved[f].begin(), saved[f].end(), other.saved[f].begin(), alike)) {
+            return false;
+        }
     }
     auto next_pointer = [](const std::vector<Cell>& list, std::size_t i) {
         while (i < list.size() && !holds_pointer(list[i])) {

@@ -44,6 +44,13 @@ enum Stale : std::uint32_t {
 /// reservations, inner maps) at instruction pc gives its result `pc + 1`, which names the object the latest execution
 /// of that instruction returned: before the call, pointers still naming it are renamed kSomeObject. kSomeObject is
 /// some object of the region, perhaps another than any other pointer's: nothing is learned by comparing such pointers.
+/// A number's aux: the number may be a host address a tracing hook handed the program (an argument of a fentry, tp_btf
+/// or lsm program, a field loaded through one), which loads may read through as probe reads. It is a number in every
+/// other respect, and a number that is one on some path is one where the paths join: the flag says which numbers a
+/// program means to read through, while a probe read is safe at any address.
+inline constexpr std::uint32_t kPlainNumber = 0;
+inline constexpr std::uint32_t kHostAddress = 1;
+
 inline constexpr std::uint32_t kOneObject = 0;
 inline constexpr std::uint32_t kSomeObject = 0xFFFFFFFF;
 

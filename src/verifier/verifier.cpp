@@ -917,6 +917,7 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
         report.cost_bound = bounds->cost;
     }
     report.reads_packet_meta = semantics.reads_packet_meta();
+    report.probe_loads = semantics.probe_loads();
     // Warnings: instructions no run reaches.
     std::vector<bool> covered(code.size());
     for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {

@@ -1113,3 +1113,59 @@ TEST_CASE("interpreter: legacy packet loads need a packet layout, and the checke
     REQUIRE_FALSE(checked.has_value());
     CHECK(contains(checked.error().message, "pc 2: out-of-bounds read of 8 bytes at 0x10000"));
 }
+
+// Probe loads (InterpreterOptions::probe_loads): a verified tracing program's loads through the host addresses its
+// hook hands over read as probe_read does, and load 0 where the process cannot read.
+TEST_CASE("interpreter: probe loads read the host and load 0 where it cannot be read") {
+    struct Object {
+        std::uint32_t a = 0;
+        std::int16_t b = 0;
+        std::uint64_t next = 0;
+    };
+    Object inner{0xDEADBEEF, -2, 0};
+    Object outer{7, 3, reinterpret_cast<std::uintptr_t>(&inner)};
+    // ctx[0]: an object's address; the result sums outer.a, inner.a, (s64)inner.b and ctx[1]'s first byte.
+    auto program = isa::assemble(R"(
+        r6 = *(u64 *)(r1 + 0)
+        r0 = *(u32 *)(r6 + 0)
+        r7 = *(u64 *)(r6 + 8)
+        r2 = *(u32 *)(r7 + 0)
+        r0 += r2
+        r2 = *(s16 *)(r7 + 4)
+        r0 += r2
+        r8 = *(u64 *)(r1 + 8)
+        r2 = *(u8 *)(r8 + 0)
+        r0 += r2
+        exit)");
+    REQUIRE(program.has_value());
+    InterpreterOptions options;
+    options.probe_loads = {1, 2, 3, 5, 8};
+    auto interpreter = Interpreter::create(*program, {}, options);
+    REQUIRE(interpreter.has_value());
+    const std::uint8_t byte = 0x40;
+    std::array<std::uint64_t, 2> ctx{reinterpret_cast<std::uintptr_t>(&outer), reinterpret_cast<std::uintptr_t>(&byte)};
+    const std::uint64_t expected = 7 + 0xDEADBEEFULL - 2 + 0x40;
+    CHECK(interpreter->run(ctx.data(), sizeof ctx) == expected);
+    // Checked runs read them as probes too, not as accesses confined to the run's regions.
+    auto checked = interpreter->run_checked(ctx.data(), sizeof ctx);
+    REQUIRE(checked.has_value());
+    CHECK(checked->r0 == expected);
+    // Null and unmapped addresses load 0, in both kinds of run.
+    ctx = {0, 8};
+    CHECK(interpreter->run(ctx.data(), sizeof ctx) == 0);
+    checked = interpreter->run_checked(ctx.data(), sizeof ctx);
+    REQUIRE(checked.has_value());
+    CHECK(checked->r0 == 0);
+    outer.next = 0xFFFF'FFFF'FFFF'0000ULL; // a kernel-half address: never readable by the process
+    ctx = {reinterpret_cast<std::uintptr_t>(&outer), reinterpret_cast<std::uintptr_t>(&byte)};
+    CHECK(interpreter->run(ctx.data(), sizeof ctx) == 7 + 0x40);
+    // Without the option the same loads are ordinary, and a checked run stops at the first one outside its regions.
+    auto plain = Interpreter::create(*program);
+    REQUIRE(plain.has_value());
+    CHECK_FALSE(plain->run_checked(ctx.data(), sizeof ctx).has_value());
+    // Only loads may be probes, and only instructions of the program.
+    options.probe_loads = {4};
+    CHECK_FALSE(Interpreter::create(*program, {}, options).has_value());
+    options.probe_loads = {11};
+    CHECK_FALSE(Interpreter::create(*program, {}, options).has_value());
+}

@@ -3560,4 +3560,82 @@ TEST_CASE("verifier asm: a platform for untrusted plugins offers no helper that 
           "Helper trace_printk reads host memory and is not available on platform linux, which runs untrusted plugins");
 }
 
+// fentry, tp_btf and lsm programs read the objects their hook hands them (kernel objects in the kernel) directly:
+// their arguments are host addresses, read through with probe loads, never written through.
+TEST_CASE("verifier asm: host addresses a tracing hook hands over") {
+    const platform::Platform linux_platform = platform::linux();
+    auto verify_as = [&](const platform::Platform& p, std::string_view type, std::string_view text) {
+        auto program = embpf::isa::assemble(text);
+        REQUIRE(program.has_value());
+        const verifier::ProgramInput input{"host", std::string(type), *program, {}, {}, {}};
+        return verifier::verify(input, p, *p.program_type(type));
+    };
+    // An argument, a field of the object it points to, an object a field points to, and one of its fields.
+    const std::string_view chain = R"(
+        r6 = *(u64 *)(r1 + 8)
+        if r6 == 0 goto +6
+        r0 = *(u32 *)(r6 + 16)
+        r7 = *(u64 *)(r6 + 24)
+        r7 += 8
+        r2 = *(u8 *)(r7 + 0)
+        r0 += r2
+        r0 &= 1
+        r0 = 0
+        exit)";
+    for (const std::string_view type : {"tracing", "lsm"}) {
+        CAPTURE(type);
+        const verifier::Report report = verify_as(linux_platform, type, chain);
+        CHECK_MESSAGE(report.verified, report.text());
+        CHECK(report.probe_loads == std::vector<std::uint32_t>{2, 3, 5});
+    }
+    // A raw tracepoint's arguments are numbers only probe_read follows, as in the kernel.
+    const verifier::Report raw = verify_as(linux_platform, "raw_tracepoint", chain);
+    REQUIRE_FALSE(raw.verified);
+    CHECK(raw.errors[0].message == "r6 is not a pointer");
+    CHECK(raw.probe_loads.empty());
+    // A 4-byte part of an argument, or a number computed from one, is a plain number.
+    const verifier::Report half =
+        verify_as(linux_platform, "tracing", "r6 = *(u32 *)(r1 + 8)\nr0 = *(u8 *)(r6 + 0)\nexit");
+    REQUIRE_FALSE(half.verified);
+    CHECK(half.errors[0].message == "r6 is not a pointer");
+    const verifier::Report scaled =
+        verify_as(linux_platform, "tracing", "r6 = *(u64 *)(r1 + 8)\nr6 *= 2\nr0 = *(u8 *)(r6 + 0)\nexit");
+    REQUIRE_FALSE(scaled.verified);
+    CHECK(scaled.errors[0].message == "r6 is not a pointer");
+    const verifier::Report difference =
+        verify_as(linux_platform, "tracing",
+                  "r6 = *(u64 *)(r1 + 8)\nr7 = *(u64 *)(r1 + 0)\nr6 -= r7\nr0 = *(u8 *)(r6 + 0)\nexit");
+    REQUIRE_FALSE(difference.verified);
+    CHECK(difference.errors[0].message == "r6 is not a pointer");
+    // Never written through, nor handed to a helper as memory.
+    for (const std::string_view text : {"r6 = *(u64 *)(r1 + 0)\n*(u32 *)(r6 + 0) = 1\nr0 = 0\nexit",
+                                        "r6 = *(u64 *)(r1 + 0)\nr7 = 1\nlock *(u64 *)(r6 + 0) += r7\nr0 = 0\nexit",
+                                        "r1 = *(u64 *)(r1 + 0)\nr2 = 8\ncall 16\nr0 = 0\nexit"}) {
+        CAPTURE(text);
+        const verifier::Report written = verify_as(linux_platform, "tracing", text);
+        REQUIRE_FALSE(written.verified);
+        CHECK(written.errors[0].message.find("is a host address: programs read fields through it, and never write it "
+                                             "or hand it to helpers as memory") != std::string::npos);
+    }
+    // A host address on one path and a number on the other joins as a host address: probe loads are safe anywhere.
+    const verifier::Report joined = verify_as(linux_platform, "tracing", R"(
+        r6 = *(u64 *)(r1 + 0)
+        r2 = *(u64 *)(r1 + 8)
+        if r2 == 0 goto +1
+        r6 = 64
+        r0 = *(u8 *)(r6 + 0)
+        r0 = 0
+        exit)");
+    CHECK_MESSAGE(joined.verified, joined.text());
+    CHECK(joined.probe_loads == std::vector<std::uint32_t>{4});
+    // A platform for untrusted plugins reads no host memory.
+    platform::Platform untrusted = platform::linux();
+    untrusted.set_for_untrusted_plugins(true);
+    const verifier::Report refused = verify_as(untrusted, "tracing", chain);
+    REQUIRE_FALSE(refused.verified);
+    CHECK(refused.errors[0].message ==
+          "r6 is a host address, which only a platform for trusted plugins lets programs read");
+    CHECK(refused.probe_loads.empty());
+}
+
 TEST_SUITE_END();

@@ -158,6 +158,10 @@ struct InterpreterOptions {
     /// The data range's fields. A program with LD_ABS/LD_IND needs it; such a load of bytes outside the range (or at
     /// a negative offset) ends the program with r0 = 0, as Linux does.
     std::optional<PacketLayout> packet{};
+    /// The loads (LDX instruction indices) that read through a host address: verifier::Report::probe_loads. Each
+    /// reads as probe_read does, without faulting: an address the process cannot read loads 0. Checked runs do not
+    /// confine them to the run's regions either: they read the host by design.
+    std::vector<std::uint32_t> probe_loads{};
 };
 
 /// The PacketLayout of `type`'s context, or nullopt when it has no data range.

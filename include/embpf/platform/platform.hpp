@@ -130,7 +130,18 @@ enum class FieldKind : std::uint8_t {
     packet_start, ///< a pointer to the first byte of the packet (or of the hook's data range)
     packet_end,   ///< a pointer one past the last byte of the packet
     packet_meta,  ///< a pointer to the metadata in front of the packet (meta <= start)
+    /// Numbers, some of them host addresses the hook hands over (a fentry, tp_btf or lsm program's arguments: kernel
+    /// objects' addresses in the kernel, whose fields such programs read directly). On a platform for trusted
+    /// plugins a program reads through them (and through the 8-byte fields it loads that way) with probe reads,
+    /// which load 0 where the host's memory cannot be read; it never writes through them.
+    host_addresses,
 };
+
+/// A field holding one of the packet's addresses (packet_start, packet_end, packet_meta): the host's addresses, which
+/// only the verifier's packet pointers may carry.
+[[nodiscard]] constexpr bool is_packet_pointer(FieldKind kind) noexcept {
+    return kind == FieldKind::packet_start || kind == FieldKind::packet_end || kind == FieldKind::packet_meta;
+}
 
 /// The most bytes of metadata a context's packet_meta field may point to in front of its data (Linux's skb metadata
 /// length is one byte).

@@ -72,6 +72,10 @@ struct Report {
     /// The program reads its context's data_meta field: every entry then requires the field to lie at most
     /// platform::kMaxPacketMetaSize bytes in front of data (a host without metadata sets it to data).
     bool reads_packet_meta = false;
+    /// The loads (instruction indices) that read through a host address a tracing hook handed the program (a kernel
+    /// object's address in the kernel, which fentry, tp_btf and lsm programs read fields of directly): engines run
+    /// them as probe reads, which load 0 where the process cannot read (exec::InterpreterOptions::probe_loads).
+    std::vector<std::uint32_t> probe_loads;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
