@@ -725,6 +725,8 @@ std::vector<MapType> map_types() {
         {29, "task_storage", MapKind::task_storage},
         {30, "bloom_filter", MapKind::bloom_filter},
         {31, "user_ringbuf", std::nullopt},
+        {32, "cgrp_storage", std::nullopt},
+        {33, "arena", std::nullopt},
     };
 }
 

@@ -138,12 +138,15 @@ Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinit
             d.kind = platform::MapKind::array;
         } else {
             auto kind = platform.map_kind(map.type);
-            if (!kind) {
+            if (!kind && kind.error().kind == ErrorKind::unsupported) {
+                d.unsupported = "map " + map.name + ": " + kind.error().message;
+            } else if (!kind) {
                 Error error = std::move(kind).error();
                 error.message = "map " + map.name + ": " + error.message;
                 return error;
+            } else {
+                d.kind = *kind;
             }
-            d.kind = *kind;
         }
         d.key_size = map.key_size;
         d.value_size = map.value_size;

@@ -871,6 +871,20 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
             ++pc;
         }
     }
+    // A map embpf cannot make, named or held by a map the program names, refuses the program.
+    for (std::size_t pc = 0; pc < code.size(); ++pc) {
+        std::optional<std::size_t> map;
+        if (loads[pc]) {
+            map = loads[pc]->map;
+        }
+        for (std::size_t depth = 0; map && *map < input.maps.size() && depth <= input.maps.size(); ++depth) {
+            if (!input.maps[*map].unsupported.empty()) {
+                report.errors.push_back({pc, input.maps[*map].unsupported, "supported(map)", std::nullopt});
+                break;
+            }
+            map = input.maps[*map].inner;
+        }
+    }
     for (std::size_t pc = 0; pc < code.size(); ++pc) {
         if (loads[pc] && loads[pc]->value &&
             loads[pc]->offset >= std::max<std::uint32_t>(input.maps[loads[pc]->map].value_size, 1)) {

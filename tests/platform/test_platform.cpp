@@ -887,7 +887,11 @@ TEST_SUITE("platform") {
             {"bloom_filter", BPF_MAP_TYPE_BLOOM_FILTER},
             {"user_ringbuf", BPF_MAP_TYPE_USER_RINGBUF},
         };
-        CHECK(l.map_types().size() == header.size());
+        // Two later types Debian 12's header predates (Linux 6.2 and 6.9), which objects built for newer kernels name.
+        CHECK(BPF_MAP_TYPE_USER_RINGBUF == 31);
+        CHECK(l.map_type_name(32) == "cgrp_storage");
+        CHECK(l.map_type_name(33) == "arena");
+        CHECK(l.map_types().size() == header.size() + 2);
         for (const auto& entry : header) {
             const auto name = entry.first; // named copies: INFO cannot capture structured bindings
             const auto id = entry.second;

@@ -3560,6 +3560,51 @@ TEST_CASE("verifier asm: a platform for untrusted plugins offers no helper that 
           "Helper trace_printk reads host memory and is not available on platform linux, which runs untrusted plugins");
 }
 
+// A map type the platform names but embpf does not implement (Linux's arena) leaves the object describable: only a
+// program that refers to the map, or to a map of maps holding it, is refused.
+TEST_CASE("verifier asm: maps embpf cannot make refuse only the programs that use them") {
+    const platform::Platform& linux_platform = platform::linux();
+    embpf::elf::MapDefinition arena;
+    arena.name = "arena";
+    arena.type = 33;
+    arena.max_entries = 10;
+    embpf::elf::MapDefinition array;
+    array.name = "values";
+    array.type = 2;
+    array.key_size = 4;
+    array.value_size = 8;
+    array.max_entries = 1;
+    embpf::elf::MapDefinition outer = array;
+    outer.name = "outer";
+    outer.type = 12; // array of maps whose template is the arena
+    outer.value_size = 4;
+    outer.inner_map = 0;
+    auto maps = verifier::describe_maps(std::vector<embpf::elf::MapDefinition>{arena, array, outer}, linux_platform);
+    REQUIRE_MESSAGE(maps.has_value(), (maps ? "" : maps.error().message));
+    CHECK((*maps)[0].unsupported == "map arena: map type 33 (arena) of platform linux is not supported by embpf");
+    CHECK((*maps)[1].unsupported.empty());
+    auto verify_with = [&](std::string_view text) {
+        auto program = embpf::isa::assemble(text);
+        REQUIRE(program.has_value());
+        const verifier::ProgramInput input{"p", "xdp", *program, {}, {}, *maps};
+        return verifier::verify(input, linux_platform, *linux_platform.program_type("xdp"));
+    };
+    CHECK(verify_with("r1 = map_by_idx(1) ll\nr0 = 2\nexit").verified);
+    for (const std::string_view text : {"r1 = map_by_idx(0) ll\nr0 = 2\nexit", "r1 = map_by_idx(2) ll\nr0 = 2\nexit"}) {
+        CAPTURE(text);
+        const verifier::Report refused = verify_with(text);
+        REQUIRE_FALSE(refused.verified);
+        REQUIRE(refused.errors.size() == 1);
+        CHECK(refused.errors[0].message ==
+              "map arena: map type 33 (arena) of platform linux is not supported by embpf");
+    }
+    // A number no Linux map type has is still an error of the object.
+    arena.type = 999;
+    auto unknown = verifier::describe_maps(std::vector<embpf::elf::MapDefinition>{arena}, linux_platform);
+    REQUIRE_FALSE(unknown.has_value());
+    CHECK(unknown.error().message == "map arena: unknown map type 999 for platform linux");
+}
+
 // fentry, tp_btf and lsm programs read the objects their hook hands them (kernel objects in the kernel) directly:
 // their arguments are host addresses, read through with probe loads, never written through.
 TEST_CASE("verifier asm: host addresses a tracing hook hands over") {

@@ -46,6 +46,10 @@ struct MapDescriptor {
     /// An inner-map template flagged BPF_F_INNER_MAP: the maps a host puts into its outer map may have any number of
     /// entries, so what they take is unknown (the maps are then taken as larger than the caches).
     bool any_size = false;
+    /// Why embpf cannot make this map (a map type the platform names but embpf does not implement), or empty. The
+    /// object still describes and verifies: a program that refers to the map (or holds it inside a map of maps) is
+    /// refused with this message.
+    std::string unsupported{};
 };
 
 /// One finding, at one instruction.
@@ -134,7 +138,8 @@ struct ProgramInput {
                             const Options& options = {});
 
 /// Describes an object's maps under a platform, in the same order. Inner-map templates are described too, so that
-/// maps of maps can name them. Fails for a map type the platform does not know or embpf does not implement.
+/// maps of maps can name them. Fails for a map type the platform does not know; one it knows that embpf does not
+/// implement is described as MapDescriptor::unsupported.
 [[nodiscard]] Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinition> maps,
                                                                const platform::Platform& platform);
 
