@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <unordered_set>
 
 #ifdef __linux__
+#include <pthread.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #endif
@@ -630,13 +632,31 @@ void store(std::uint64_t addr, T value) {
 
 // A probe load (LDX_PROBE): `width & 0xFF` bytes at addr, sign-extended when `width & 0x100`, read with the kernel's
 // copy of the process's own memory, which fails instead of faulting: an address the process cannot read loads 0.
+#ifdef __linux__
+// The process's id, asked once and again in a child after fork (which must never read its parent).
+std::atomic<pid_t> g_own_pid{0};
+pid_t own_pid() {
+    static const bool registered = [] {
+        pthread_atfork(nullptr, nullptr, [] { g_own_pid.store(0, std::memory_order_relaxed); });
+        return true;
+    }();
+    (void)registered;
+    pid_t pid = g_own_pid.load(std::memory_order_relaxed);
+    if (pid == 0) {
+        pid = getpid();
+        g_own_pid.store(pid, std::memory_order_relaxed);
+    }
+    return pid;
+}
+#endif
+
 std::uint64_t probe_load(std::uint64_t addr, std::int32_t width) {
     const auto size = static_cast<std::size_t>(width & 0xFF);
     std::uint64_t value = 0;
 #ifdef __linux__
     iovec local{&value, size};
     iovec remote{as_ptr<void>(addr), size};
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size)) {
+    if (process_vm_readv(own_pid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(size)) {
         return 0;
     }
 #else

@@ -1129,6 +1129,10 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
         } else if (m_sink != nullptr) {
             m_probe_loads.insert(static_cast<std::uint32_t>(pc));
         }
+        if (m_cost != nullptr) {
+            *m_cost = *m_cost > ~std::uint64_t{0} - platform::kProbeLoadCost ? ~std::uint64_t{0}
+                                                                             : *m_cost + platform::kProbeLoadCost;
+        }
         set_number(s, dst, result);
         if (width == 8 && !sign) {
             s.regs[dst].aux = kHostAddress;

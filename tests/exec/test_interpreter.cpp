@@ -1150,6 +1150,11 @@ TEST_CASE("interpreter: probe loads read the host and load 0 where it cannot be 
     auto checked = interpreter->run_checked(ctx.data(), sizeof ctx);
     REQUIRE(checked.has_value());
     CHECK(checked->r0 == expected);
+    // Each counts for a system call in a checked run's budget.
+    CHECK(checked->instructions == 11 + 5 * embpf::platform::kProbeLoadCost);
+    CheckedOptions tight;
+    tight.instruction_budget = 11 + 5 * embpf::platform::kProbeLoadCost - 1;
+    CHECK_FALSE(interpreter->run_checked(ctx.data(), sizeof ctx, tight).has_value());
     // Null and unmapped addresses load 0, in both kinds of run.
     ctx = {0, 8};
     CHECK(interpreter->run(ctx.data(), sizeof ctx) == 0);

@@ -3632,6 +3632,9 @@ TEST_CASE("verifier asm: host addresses a tracing hook hands over") {
         const verifier::Report report = verify_as(linux_platform, type, chain);
         CHECK_MESSAGE(report.verified, report.text());
         CHECK(report.probe_loads == std::vector<std::uint32_t>{2, 3, 5});
+        // Each is a system call's read of the host: it counts as much in the cost bound.
+        REQUIRE(report.instruction_bound.has_value());
+        CHECK(report.cost_bound == *report.instruction_bound + 3 * platform::kProbeLoadCost);
     }
     // A raw tracepoint's arguments are numbers only probe_read follows, as in the kernel.
     const verifier::Report raw = verify_as(linux_platform, "raw_tracepoint", chain);
