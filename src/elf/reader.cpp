@@ -1154,6 +1154,27 @@ class Reader {
                         ++i;
                         continue;
                     }
+                    if (symbol.sym.st_shndx == SHN_UNDEF && symbol.bind() == STB_WEAK) {
+                        // A weak extern nothing provides (a kernel symbol or function the platform lacks) is absent,
+                        // as libbpf resolves those the running kernel lacks: its address is 0, and a call to it is
+                        // `call kfunc 0`, which the verifier refuses wherever a run reaches it (a program tests the
+                        // address first, as bpf_ksym_exists does).
+                        if (type == kRel64_64 && isa::is_lddw(ins)) {
+                            if (i + 1 >= f.length) {
+                                return Error::invalid(where(f, i) + ": lddw is cut off at the end of the function");
+                            }
+                            ins.src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
+                            ins.imm = 0;
+                            program.instructions[base + i + 1].imm = 0;
+                            ++i;
+                            continue;
+                        }
+                        if (type == kRel64_32 && ins.opcode == isa::op::CALL_OP) {
+                            ins.src = static_cast<std::uint8_t>(isa::CallSource::kfunc);
+                            ins.imm = 0;
+                            continue;
+                        }
+                    }
                     if (symbol.sym.st_shndx == SHN_UNDEF) {
                         if (!program.unsupported) {
                             program.unsupported = "extern symbol " + shown(symbol.name) + " (" + where(f, i) +

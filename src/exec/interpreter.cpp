@@ -67,6 +67,7 @@ enum class Fault {
     call_depth,
     unknown_helper,
     fell_off,
+    absent_function,      ///< a call to a weak kernel function the loader found absent (`call kfunc 0`)
     uninitialized,        ///< the program read a byte nothing wrote
     helper_uninitialized, ///< a helper was handed unwritten bytes to read
     helper_argument,      ///< a helper argument its prototype does not allow
@@ -916,6 +917,9 @@ Result<Op> select_op(std::span<const isa::Instruction> program, std::size_t pc, 
             switch (static_cast<CallSource>(ins.src)) {
             case CallSource::local: return Op::CALL_LOCAL;
             case CallSource::kfunc:
+                if (ins.imm == 0) {
+                    return Op::CALL_ABSENT; // a weak kernel function the loader found absent
+                }
                 return Error::unsupported(
                     "instruction " + std::to_string(pc) + ": kernel function calls (kfunc) are not supported", pc);
             case CallSource::helper: break;
@@ -1195,6 +1199,8 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
     }
     case detail::Fault::fell_off:
         return Error::runtime(where + "execution ran past the end of the program", state.fault_pc);
+    case detail::Fault::absent_function:
+        return Error::runtime(where + "call to a weak kernel function the platform does not provide", state.fault_pc);
     }
     return Error::internal("unknown fault");
 }

@@ -126,6 +126,7 @@ namespace embpf::exec::detail {
     EMBPF_ATOMIC_OPS(X, 64)                                                                                            \
     X(CALL_LOOP)                                                                                                       \
     X(CALL_FOR_EACH)                                                                                                   \
+    X(CALL_ABSENT)                                                                                                     \
     X(FELL_OFF)
 
 enum class Op : std::uint16_t {

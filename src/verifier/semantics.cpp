@@ -763,7 +763,10 @@ void Semantics::step(State& s, std::size_t pc) const {
         }
         if (ins.opcode == op::CALLX_OP || ins.opcode == op::CALL_OP) {
             report(pc, ins.opcode == op::CALLX_OP ? "Indirect calls (callx) are not supported"
-                                                  : "Calls to kernel functions are not supported");
+                       : ins.imm == 0
+                           ? "Call to a weak kernel function the platform does not provide (test its address, which "
+                             "is 0, first)"
+                           : "Calls to kernel functions are not supported");
             set_number(s, 0, {});
             for (int r = 1; r <= 5; ++r) {
                 s.regs[r] = {};

@@ -3,6 +3,7 @@
 // be read. A host testing such a program hands it objects of its own.
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
+#include "low_packet.hpp"
 
 #include <doctest/doctest.h>
 
@@ -77,4 +78,20 @@ TEST_CASE("host addresses: a platform for untrusted plugins refuses to read thro
     REQUIRE_FALSE(loaded.has_value());
     CHECK(loaded.error().message.find(
               "is a host address, which only a platform for trusted plugins lets programs read") != std::string::npos);
+}
+
+// A weak kernel symbol or function the platform lacks (tests/api/objects/weak_externs.c) has address 0: a program that
+// tests it first loads and never calls it. Reaching the call is refused (tests/verifier/test_verifier_asm.cpp).
+TEST_CASE("host addresses: weak externs nothing provides are absent, at address 0") {
+    const std::string path = std::string(EMBPF_TEST_API_DIR) + "/weak_externs.o";
+    auto spec = ObjectSpec::open(std::filesystem::path(path), &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto loaded = Object::load(*spec);
+    REQUIRE_MESSAGE(loaded.has_value(), (loaded ? "" : loaded.error().message));
+    auto program = loaded->program("absent");
+    REQUIRE(program.has_value());
+    testing_packets::SkBuffAround skb(16);
+    auto result = program->run(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().message));
+    CHECK(*result == 7);
 }

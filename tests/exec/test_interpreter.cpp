@@ -1174,3 +1174,20 @@ TEST_CASE("interpreter: probe loads read the host and load 0 where it cannot be 
     options.probe_loads = {11};
     CHECK_FALSE(Interpreter::create(*program, {}, options).has_value());
 }
+
+// `call kfunc 0`, an absent weak kernel function (the loader's), ends a checked run with an error and a verified
+// run (which never reaches it) with 0; another kernel function is refused when the program is created.
+TEST_CASE("interpreter: a call to an absent weak kernel function stops the run") {
+    auto program = isa::assemble("r0 = 5\ncall kfunc 0\nr0 = 1\nexit");
+    REQUIRE(program.has_value());
+    auto interpreter = Interpreter::create(*program);
+    REQUIRE(interpreter.has_value());
+    auto checked = interpreter->run_checked(nullptr, 0);
+    REQUIRE_FALSE(checked.has_value());
+    CHECK(checked.error().message.find("call to a weak kernel function the platform does not provide") !=
+          std::string::npos);
+    CHECK(interpreter->run(nullptr, 0) == 0);
+    auto other = isa::assemble("call kfunc 12\nexit");
+    REQUIRE(other.has_value());
+    CHECK_FALSE(Interpreter::create(*other).has_value());
+}

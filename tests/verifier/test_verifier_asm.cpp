@@ -3605,6 +3605,26 @@ TEST_CASE("verifier asm: maps embpf cannot make refuse only the programs that us
     CHECK(unknown.error().message == "map arena: unknown map type 999 for platform linux");
 }
 
+// `call kfunc 0` is a call to a weak kernel function the loader found absent (its address is 0): refused where a run
+// reaches it, harmless where none does.
+TEST_CASE("verifier asm: a call to an absent weak kernel function") {
+    const platform::Platform& linux_platform = platform::linux();
+    auto verify_text = [&](std::string_view text) {
+        auto program = embpf::isa::assemble(text);
+        REQUIRE(program.has_value());
+        const verifier::ProgramInput input{"p", "socket", *program, {}, {}, {}};
+        return verifier::verify(input, linux_platform, *linux_platform.program_type("socket_filter"));
+    };
+    const verifier::Report reached = verify_text("r1 = 3\ncall kfunc 0\nr0 = 0\nexit");
+    REQUIRE_FALSE(reached.verified);
+    CHECK(reached.errors[0].message ==
+          "Call to a weak kernel function the platform does not provide (test its address, which is 0, first)");
+    const verifier::Report tested = verify_text("r0 = 7\nr1 = 0 ll\nif r1 == 0 goto +2\ncall kfunc 0\nr0 = 1\nexit");
+    CHECK_MESSAGE(tested.verified, tested.text());
+    CHECK(verify_text("r1 = 3\ncall kfunc 12\nr0 = 0\nexit").errors[0].message ==
+          "Calls to kernel functions are not supported");
+}
+
 // fentry, tp_btf and lsm programs read the objects their hook hands them (kernel objects in the kernel) directly:
 // their arguments are host addresses, read through with probe loads, never written through.
 TEST_CASE("verifier asm: host addresses a tracing hook hands over") {
