@@ -11,16 +11,16 @@ struct file_name {
 struct task {
     int pid;
     int flags;
-    struct task *parent;
-    struct file_name *name;
+    struct task* parent;
+    struct file_name* name;
 };
 
 char LICENSE[] SEC("license") = "GPL";
 
 // The parent's pid, plus the first byte of the task's name (0 without one): through two objects.
 SEC("fentry/do_unlinkat")
-int parent_pid(unsigned long long *ctx) {
-    const struct task *task = (const struct task *)ctx[0];
+int parent_pid(unsigned long long* ctx) {
+    const struct task* task = (const struct task*)ctx[0];
     if (task == 0 || task->parent == 0) {
         return -1;
     }
@@ -33,7 +33,7 @@ int parent_pid(unsigned long long *ctx) {
 
 // Denies (-1, EPERM) the tasks whose flags have bit 0 set.
 SEC("lsm/task_alloc")
-int deny_flagged(unsigned long long *ctx) {
-    const struct task *task = (const struct task *)ctx[0];
+int deny_flagged(unsigned long long* ctx) {
+    const struct task* task = (const struct task*)ctx[0];
     return task != 0 && (task->flags & 1) != 0 ? -1 : 0;
 }
