@@ -188,14 +188,22 @@ bool same_partition(const State& a, const State& b, std::span<const Var> partiti
 }
 
 // What joining two states of different shapes loses: each register (or saved register) whose types differ, a pointer
-// against anything else above all (the join makes it unusable), each pointer cell one has and the other has not, and
-// each partition variable that holds different constants.
-std::size_t distance(const State& a, const State& b, std::span<const Var> partition) {
-    auto differ = [](const Type& x, const Type& y) -> std::size_t {
+// against anything but a pointer into the same region above all (the join makes it unusable: another kind, or the
+// value of a map the semantics can tell apart), each pointer cell one has and the other has not, and each partition
+// variable that holds different constants.
+std::size_t distance(const State& a, const State& b, std::span<const Var> partition, AlikeMaps alike) {
+    auto differ = [&](const Type& x, const Type& y) -> std::size_t {
         if (x == y) {
             return 0;
         }
-        return x.kind != y.kind && (x.is_pointer() || y.is_pointer()) ? 16 : 1;
+        if (!x.is_pointer() && !y.is_pointer()) {
+            return 1;
+        }
+        const bool maps = x.kind == Kind::map || x.kind == Kind::shared;
+        const bool same_region =
+            x.kind == y.kind &&
+            (x.aux == y.aux || (maps && x.aux < alike.size() && y.aux < alike.size() && alike[x.aux] == alike[y.aux]));
+        return same_region ? 1 : 16;
     };
     std::size_t d = 0;
     for (std::size_t r = 0; r < a.regs.size(); ++r) {
@@ -245,7 +253,7 @@ void add_state(States& set, State state, std::span<const Var> partition, bool in
         std::size_t best = ~std::size_t{0};
         for (std::size_t i = 0; !in_loop && i < set.size(); ++i) {
             for (std::size_t j = i + 1; j < set.size(); ++j) {
-                const std::size_t d = distance(set[i], set[j], partition);
+                const std::size_t d = distance(set[i], set[j], partition, alike);
                 if (d < best) {
                     best = d;
                     best_i = i;

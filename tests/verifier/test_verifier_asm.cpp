@@ -3560,6 +3560,50 @@ TEST_CASE("verifier asm: a platform for untrusted plugins offers no helper that 
           "Helper trace_printk reads host memory and is not available on platform linux, which runs untrusted plugins");
 }
 
+// Over kMaxShapes states at a point, the two that lose least when joined are joined: a register holding values of two
+// maps the semantics can tell apart loses as much as one holding two kinds of pointer (the join makes it unusable),
+// more than registers that are numbers on one path and unset on another.
+TEST_CASE("verifier asm: states over the limit keep values of different maps apart") {
+    const MapDescriptor small{"small", MapKind::array, 4, 8, 1, std::nullopt, false, {}};
+    const MapDescriptor large{"large", MapKind::array, 4, 64, 1, std::nullopt, false, {}};
+    check_rows({
+        // r7: a value of either map; r2-r5: each a number on some paths and unset on others (32 shapes), read only
+        // where the context pointer is null, which no run reaches.
+        row("a value of one of two maps, among many shapes", linux_socket, {small, large}, R"(
+            r9 = r1
+            r8 = *(u32 *)(r9 + 0)
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            if r8 > 100 goto +2
+            r1 = map_by_idx(1) ll
+            call 1
+            if r0 != 0 goto +2
+            r0 = 0
+            exit
+            r7 = r0
+            if r8 & 1 goto +1
+            r2 = 1
+            if r8 & 2 goto +1
+            r3 = 2
+            if r8 & 4 goto +1
+            r4 = 3
+            if r8 & 8 goto +1
+            r5 = 4
+            r1 = 7
+            *(u64 *)(r7 + 0) = r1
+            r0 = 0
+            if r9 != 0 goto +4
+            r0 = r2
+            r0 += r3
+            r0 += r4
+            r0 += r5
+            exit)",
+            accepted(24)),
+    });
+}
+
 // A map type the platform names but embpf does not implement (Linux's arena) leaves the object describable: only a
 // program that refers to the map, or to a map of maps holding it, is refused.
 TEST_CASE("verifier asm: maps embpf cannot make refuse only the programs that use them") {
