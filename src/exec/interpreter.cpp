@@ -256,6 +256,20 @@ struct RunState {
             add_helper_region(MemoryRegion{value, shape->value_size, true, true});
         }
     }
+    // A helper whose sizes are 32-bit (HelperPrototype::u32_sizes) reads only their low 32 bits: the checks read them
+    // so too (r1-r5 mean nothing after a call).
+    void truncate_sizes(std::uint32_t helper, std::uint64_t* args) const {
+        const platform::HelperPrototype* prototype = prototype_of_helper(helper);
+        if (prototype == nullptr || !prototype->u32_sizes) {
+            return;
+        }
+        for (std::size_t i = 0; i < prototype->args.size(); ++i) {
+            if (prototype->args[i] == platform::ArgKind::const_size ||
+                prototype->args[i] == platform::ArgKind::const_size_or_zero) {
+                args[i] = static_cast<std::uint32_t>(args[i]);
+            }
+        }
+    }
     const platform::HelperPrototype* prototype_of_helper(std::uint32_t helper) const {
         if (options->platform == nullptr || options->program_type == nullptr) {
             return nullptr;

@@ -386,14 +386,17 @@ std::pair<u64, bool> read_string(char* out, u64 src, u64 size) {
     return {done, false};
 }
 
-u64 probe_read(u64 dest, u64 size, u64 src, u64, u64) {
+// probe_read* take `u32 size` (HelperPrototype::u32_sizes): only its low 32 bits count.
+u64 probe_read(u64 dest, u64 wide_size, u64 src, u64, u64) {
+    const u64 size = static_cast<std::uint32_t>(wide_size);
     if (!read_memory(ptr<void>(dest), src, static_cast<std::size_t>(size))) {
         std::memset(ptr<void>(dest), 0, static_cast<std::size_t>(size));
         return from_long(-EFAULT);
     }
     return 0;
 }
-u64 probe_read_str(u64 dest, u64 size, u64 src, u64, u64) {
+u64 probe_read_str(u64 dest, u64 wide_size, u64 src, u64, u64) {
+    const u64 size = static_cast<std::uint32_t>(wide_size);
     if (size == 0) {
         return from_long(-EINVAL);
     }
@@ -629,7 +632,8 @@ namespace {
 // The contract a built-in platform gives the helper of this name, if any.
 bool same_contract(const platform::HelperPrototype& a, const platform::HelperPrototype& b) {
     return a.ret == b.ret && a.args == b.args && a.reallocates_packet == b.reallocates_packet && a.writes == b.writes &&
-           a.reads_writable == b.reads_writable && a.reads_host_memory == b.reads_host_memory;
+           a.reads_writable == b.reads_writable && a.reads_host_memory == b.reads_host_memory &&
+           a.u32_sizes == b.u32_sizes;
 }
 bool built_in_contract(const platform::HelperPrototype& prototype) {
     for (const platform::Platform* built_in : {&platform::windows(), &platform::linux()}) {

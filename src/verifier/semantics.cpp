@@ -459,6 +459,61 @@ void Semantics::set_number(State& s, int r, Interval range) const {
     s.zone.set(reg_var(r), range);
 }
 
+// When rSRC's value may not fit 32 bits, its low half gets a variable of its own (low32_var, a shadow the zone forgets
+// whenever rSRC changes), equal to rDST and shared by the registers equal to rSRC: what a test of rDST learns then
+// holds for rSRC's low half as long as rSRC keeps its value (a length checked as `if w1 > 128` and passed whole to a
+// helper that reads 32 bits of it).
+void Semantics::zero_extend(State& s, int dst, int src) const {
+    const Interval v = s.zone.interval(reg_var(src));
+    if (v.within(0, kU32Max)) {
+        s.regs[dst] = Type{Kind::number, false, kPlainNumber};
+        s.zone.assign(reg_var(dst), reg_var(src), 0);
+        return;
+    }
+    // The low half, exactly for a constant or a value inside one window [k * 2^32, (k + 1) * 2^32).
+    Interval bits{0, kU32Max};
+    if (v.lo != kNegInf && v.hi != kInf && (v.lo >> 32) == (v.hi >> 32)) {
+        const Bound base = (v.lo >> 32) * (Bound{1} << 32);
+        bits = {v.lo - base, v.hi - base};
+    }
+    if (bits.singleton()) {
+        set_number(s, dst, bits);
+        return;
+    }
+    const Var low = low32_var(src);
+    if (!s.zone.has(low)) {
+        s.zone.set(low, bits);
+        if (s.zone.has(reg_var(src))) {
+            for (int r = 0; r < 11; ++r) {
+                if (r == src || s.regs[r].kind != Kind::number || !s.zone.has(reg_var(r)) ||
+                    s.zone.diff_ub(reg_var(r), reg_var(src)) != 0 || s.zone.diff_ub(reg_var(src), reg_var(r)) != 0) {
+                    continue;
+                }
+                if (s.zone.has(low32_var(r))) {
+                    s.zone.constrain(low32_var(r), low, 0);
+                    s.zone.constrain(low, low32_var(r), 0);
+                } else {
+                    s.zone.assign(low32_var(r), low, 0);
+                }
+            }
+        }
+    }
+    s.zone.assign(kTemp + 3, low, 0);
+    s.regs[dst] = Type{Kind::number, false, kPlainNumber};
+    s.zone.assign(reg_var(dst), kTemp + 3, 0); // forgets rDST's own shadow; the others stay equal to it
+    s.zone.forget(kTemp + 3);
+}
+
+bool Semantics::zero_extension_pair(std::size_t shift) const {
+    if (shift + 1 >= m_code.size() || m_targets[shift + 1]) {
+        return false;
+    }
+    const isa::Instruction& left = m_code[shift];
+    const isa::Instruction& right = m_code[shift + 1];
+    return left.opcode == (op::ALU64 | op::LSH | op::K) && left.imm == 32 &&
+           right.opcode == (op::ALU64 | op::RSH | op::K) && right.imm == 32 && right.dst == left.dst;
+}
+
 void Semantics::invalidate(State& s, Kind kind, Stale why, std::uint32_t object) const {
     // A fill of a cell gets the stale pointer too, which cannot be used. Given an object, only pointers that may
     // point into it: those naming it, and those to some object of the region.
@@ -887,6 +942,8 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
             if (v.within(0, kU32Max)) {
                 s.regs[dst] = t;
                 s.zone.assign(dv, sv, 0);
+            } else if (t.kind == Kind::number) {
+                zero_extend(s, dst, src);
             } else {
                 set_number(s, dst, {0, kU32Max});
             }
@@ -1041,6 +1098,23 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     const Interval a = s.zone.interval(dv);
     if (is64 && !x && !dst_pointer && (extension_pair(pc, a) || (pc > 0 && extension_pair(pc - 1, a)))) {
         return; // the identity, as a pair
+    }
+    if (is64 && !x && dt.kind == Kind::number && zero_extension_pair(pc)) {
+        return; // the pair's right shift does both
+    }
+    if (is64 && !x && dt.kind == Kind::number && pc > 0 && zero_extension_pair(pc - 1)) {
+        // Clang's `r1 = r2; r1 <<= 32; r1 >>= 32` extends r2, which may be unknown (and then no relation made r1
+        // equal to it): its low half is what the test of r1 learns of.
+        int source = dst;
+        if (pc >= 2 && !m_targets[pc - 1]) {
+            const isa::Instruction& copy = m_code[pc - 2];
+            if (copy.opcode == (op::ALU64 | op::MOV | op::X) && copy.offset == 0 && copy.dst == dst &&
+                copy.src != dst && s.regs[copy.src].kind == Kind::number) {
+                source = copy.src;
+            }
+        }
+        zero_extend(s, dst, source);
+        return;
     }
     // Constants fold exactly, with the machine's wrapping.
     if (!dst_pointer && !src_pointer && a.singleton() && b.singleton()) {
@@ -1424,6 +1498,24 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         bytes = bytes > ~std::uint64_t{0} - n ? ~std::uint64_t{0} : bytes + n;
     };
     const std::size_t count = helper->arg_count();
+    if (helper->u32_sizes) {
+        // The helper reads the low 32 bits of its sizes: so does the check (r1-r5 mean nothing after the call).
+        for (std::size_t i = 0; i < count; ++i) {
+            const int r = static_cast<int>(i) + 1;
+            if ((helper->args[i] != platform::ArgKind::const_size &&
+                 helper->args[i] != platform::ArgKind::const_size_or_zero) ||
+                s.regs[r].kind != Kind::number || s.zone.interval(reg_var(r)).within(0, kU32Max)) {
+                continue;
+            }
+            if (s.zone.has(low32_var(r))) {
+                s.zone.assign(kTemp + 3, low32_var(r), 0); // through a copy: writing rN forgets its low half
+                s.zone.assign(reg_var(r), kTemp + 3, 0);
+                s.zone.forget(kTemp + 3);
+            } else {
+                s.zone.set(reg_var(r), {0, kU32Max});
+            }
+        }
+    }
     for (std::size_t i = 0; i < count; ++i) {
         const int r = static_cast<int>(i) + 1;
         const platform::ArgKind kind = helper->args[i];

@@ -121,6 +121,10 @@ class Semantics {
     void check_offset(State& s, std::size_t pc, int r) const;
     [[nodiscard]] bool extension_pair(std::size_t shift, const Interval& value) const;
     void set_number(State& s, int r, Interval range) const;
+    /// rDST := the low 32 bits of rSRC's value (a number): `wDST = wSRC`, or `rDST <<= 32; rDST >>= 32`.
+    void zero_extend(State& s, int dst, int src) const;
+    /// `rX <<= 32; rX >>= 32` at shift and shift + 1, which nothing jumps between.
+    [[nodiscard]] bool zero_extension_pair(std::size_t shift) const;
     void refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bool is32, bool pointers) const;
     [[nodiscard]] std::string access(int r, Bound k, Width width) const;
     [[nodiscard]] std::int32_t frame_base(const State& s) const noexcept {

@@ -312,6 +312,9 @@ std::string to_string(const State& state) {
         if (v == kOpenRecords) {
             return "open_records";
         }
+        if (v >= kLow32Var && v < kLow32Var + 11) {
+            return "w" + std::to_string(v - kLow32Var) + ".low";
+        }
         if (v >= kLoopVar) {
             return v >= kLoopDownVar ? "loop" + std::to_string(v - kLoopDownVar) + ".down"
                                      : "loop" + std::to_string(v - kLoopVar) + ".up";

@@ -91,17 +91,19 @@ struct Cell {
 inline constexpr std::size_t kSavedRegisters = 9;
 
 // Zone variables.
-inline constexpr Var kRegVar = 0;            // r0..r10: 0..10
-inline constexpr Var kSavedVar = 11;         // caller frames' r1..r9: 11 + 9 * frame + (r - 1)
-inline constexpr Var kPacketSize = 100;      // data_end - data
-inline constexpr Var kMetaOffset = 101;      // data_meta - data (<= 0)
-inline constexpr Var kTemp = 102;            // scratch: 102..105
-inline constexpr Var kOpenRecords = 106;     // ring-buffer records reserved, checked non-null, not yet released
-inline constexpr Var kCellVar = 10000;       // a cell at stack offset o: kCellVar + kStackBytes + o
-inline constexpr Var kLoopVar = 1000000;     // iteration counter of loop l, counting up: kLoopVar + l
-inline constexpr Var kLoopDownVar = 2000000; // and counting down: kLoopDownVar + l
+inline constexpr Var kRegVar = 0;             // r0..r10: 0..10
+inline constexpr Var kSavedVar = 11;          // caller frames' r1..r9: 11 + 9 * frame + (r - 1)
+inline constexpr Var kPacketSize = 100;       // data_end - data
+inline constexpr Var kMetaOffset = 101;       // data_meta - data (<= 0)
+inline constexpr Var kTemp = 102;             // scratch: 102..105
+inline constexpr Var kOpenRecords = 106;      // ring-buffer records reserved, checked non-null, not yet released
+inline constexpr Var kLow32Var = kShadowBase; // r0..r10's low 32 bits, when their values may not fit them: 110..120
+inline constexpr Var kCellVar = 10000;        // a cell at stack offset o: kCellVar + kStackBytes + o
+inline constexpr Var kLoopVar = 1000000;      // iteration counter of loop l, counting up: kLoopVar + l
+inline constexpr Var kLoopDownVar = 2000000;  // and counting down: kLoopDownVar + l
 
 [[nodiscard]] constexpr Var reg_var(int r) noexcept { return kRegVar + static_cast<Var>(r); }
+[[nodiscard]] constexpr Var low32_var(int r) noexcept { return kLow32Var + static_cast<Var>(r); }
 [[nodiscard]] constexpr Var saved_var(std::size_t frame, int r) noexcept {
     return kSavedVar + static_cast<Var>(kSavedRegisters * frame) + static_cast<Var>(r - 1);
 }

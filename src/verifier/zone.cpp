@@ -65,6 +65,9 @@ int Zone::add_slot(Var v) {
 }
 
 void Zone::forget(Var v) {
+    if (v < kShadowed) {
+        forget(kShadowBase + v); // what it said of the old value
+    }
     const int found = slot(v);
     if (found <= 0) {
         return;
@@ -113,6 +116,9 @@ void Zone::assign(Var v, Var w, Bound c) {
         return;
     }
     if (v == w) {
+        if (c != 0 && v < kShadowed) {
+            forget(kShadowBase + v); // the low 32 bits moved too
+        }
         const int found = slot(v);
         if (found <= 0) {
             return;

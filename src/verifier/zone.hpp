@@ -61,6 +61,13 @@ inline constexpr std::uint64_t kCopyWork = 512;
 /// (At 1,024, zones of 8 MiB came from fresh pages at each copy and cost 4-6 ns per unit of counted work, three times
 /// the corpus' rate: seven accepted programs of that shape loaded in 5 s within an object's budget.)
 inline constexpr std::size_t kMaxZoneVars = 512;
+
+/// Variables below kShadowed (the registers) may have a shadow, kShadowBase + v: a fact about the variable's value
+/// that is not linear in it (the value of its low 32 bits, when the value itself may not fit them). Any change of the
+/// variable (forget, set, assign) forgets its shadow, so that a shadow holds exactly while the value it describes
+/// does; refinements of the variable (constrain) and joins keep it.
+inline constexpr Var kShadowed = 11;
+inline constexpr Var kShadowBase = 110;
 inline thread_local bool t_zone_overflow = false;
 
 class Zone {

@@ -153,6 +153,18 @@ TEST_CASE("runtime helpers: probe_read reads safely, failing on unmapped memory"
     out = 1;
     CHECK(s(probe_read(u(&out), sizeof out, 8, 0, 0)) == -EFAULT); // address 8 is never mapped
     CHECK(out == 0);
+    // The size is `u32 size`: its upper half (undefined where a compiler passed an int) does not count, as the
+    // verifier assumes (HelperPrototype::u32_sizes).
+    CHECK(platform::linux().helper_by_name("probe_read_kernel")->u32_sizes);
+    std::array<std::uint8_t, 16> bytes{};
+    bytes.fill(0xAA);
+    CHECK(probe_read(u(bytes.data()), (std::uint64_t{7} << 32) | 8, u(&source), 0, 0) == 0);
+    CHECK(std::memcmp(bytes.data(), &source, 8) == 0);
+    CHECK(bytes[8] == 0xAA);
+    char text[8] = {};
+    CHECK(s(runtime::find_helper("probe_read_kernel_str")(u(text), (std::uint64_t{1} << 32) | 3, u("hello"), 0, 0)) ==
+          3);
+    CHECK(std::string(text) == "he");
 }
 
 TEST_CASE("runtime helpers: each platform's helper table holds what its program types may call") {
@@ -326,4 +338,26 @@ TEST_CASE("runtime helpers: an id shared by a type's own helper and a general on
     const bool general_elsewhere =
         runtime::helper_table(host, *host.program_type("xdp")).get(5000) == runtime::find_helper("get_current_comm");
     CHECK(general_elsewhere);
+}
+
+// A checked run reads probe_read's size as the helper does (u32): a verified program that passes a length checked in
+// its low half, its upper half set, runs without a refused argument; without the prototype's word it would be refused.
+TEST_CASE("runtime helpers: a checked run reads a u32 size's low half, as the helper does") {
+    const platform::Platform& linux_platform = platform::linux();
+    const platform::ProgramType& kprobe = *linux_platform.program_type("kprobe");
+    const std::uint64_t source = 0x0102030405060708ull;
+    // r2 = 2^32 + 8; probe_read(r10 - 8, r2, &source); r0 = *(u64 *)(r10 - 8).
+    auto program = embpf::isa::assemble("r2 = 4294967304 ll\nr3 = " + std::to_string(u(&source)) +
+                                        " ll\nr1 = r10\nr1 += -8\ncall 4\nr0 = *(u64 *)(r10 - 8)\nexit");
+    REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+    auto interpreter = exec::Interpreter::create(*program, runtime::helper_table(linux_platform, kprobe));
+    REQUIRE(interpreter.has_value());
+    std::array<std::uint8_t, 200> ctx{};
+    exec::CheckedOptions options;
+    options.platform = &linux_platform;
+    options.program_type = &kprobe;
+    auto checked = interpreter->run_checked(ctx.data(), ctx.size(), options);
+    REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+    CHECK(checked->r0 == source);
+    CHECK(interpreter->run(ctx.data(), ctx.size()) == source);
 }

@@ -3604,6 +3604,80 @@ TEST_CASE("verifier asm: states over the limit keep values of different maps apa
     });
 }
 
+// probe_read*'s size is `u32 size`: a compiler passes a length checked in its low 32 bits (`w1 > 128`, or clang's
+// `r1 = r2; r1 <<= 32; r1 >>= 32`) whole, its upper bits undefined. The low half of a register that may not fit it is
+// a variable of its own while the register keeps its value, and the helper (and the check) read only it.
+TEST_CASE("verifier asm: a length checked in its low 32 bits, passed whole to a helper that reads them") {
+    check_rows({
+        row("clang's zero extension, then the length whole to probe_read", linux_kprobe, {}, R"(
+            r2 = *(u64 *)(r1 + 8)
+            r1 = r2
+            r1 <<= 32
+            r1 >>= 32
+            if r1 > 16 goto +6
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            accepted(11)),
+        row("a 32-bit move, then the length whole to probe_read", linux_kprobe, {}, R"(
+            r2 = *(u64 *)(r1 + 8)
+            w1 = w2
+            if r1 > 16 goto +6
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            accepted(9)),
+        row("the length changed after its low half was checked", linux_kprobe, {}, R"(
+            r2 = *(u64 *)(r1 + 8)
+            w1 = w2
+            if r1 > 16 goto +7
+            r2 += 1
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            rejected(7, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
+        row("a helper whose size is 64 bits reads it whole", linux_kprobe, {}, R"(
+            r2 = *(u64 *)(r1 + 8)
+            w1 = w2
+            if r1 > 16 goto +5
+            r1 = r10
+            r1 += -16
+            call 16
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            rejected_among(2, 5, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
+        // A constant's low half is exact: -22 is 0xffffffea, not zero.
+        row("a constant zero-extended", linux_kprobe, {}, R"(
+            r3 = -22
+            r2 = r3
+            r2 <<= 32
+            r2 >>= 32
+            r0 = 0
+            r4 = 4294967274 ll
+            if r2 == r4 goto +1
+            r0 = *(u8 *)(r10 + 0)
+            exit)",
+            accepted(8)),
+    });
+}
+
 // A map type the platform names but embpf does not implement (Linux's arena) leaves the object describable: only a
 // program that refers to the map, or to a map of maps holding it, is refused.
 TEST_CASE("verifier asm: maps embpf cannot make refuse only the programs that use them") {

@@ -102,6 +102,9 @@ struct HelperPrototype {
     /// Reads any address the program names (probe_read*): fit for testing trusted kernel programs, never offered
     /// by a platform for untrusted plugins.
     bool reads_host_memory = false;
+    /// Its size arguments are 32-bit (`u32 size` in the kernel's signature, which a compiler passes with undefined
+    /// upper bits): the helper reads only their low 32 bits, and so do the verifier and checked runs.
+    bool u32_sizes = false;
     /// A host helper's function; null for the built-in helpers, which the runtime implements by name.
     HelperImplementation implementation = nullptr;
     /// Callable from every program type of the platform (host helpers), not only from types that list its id.
