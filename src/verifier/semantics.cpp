@@ -951,6 +951,9 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
         }
         s.regs[dst] = t;
         s.zone.assign(dv, sv, 0);
+        if (t.kind == Kind::number && dst != src && s.zone.has(low32_var(src))) {
+            s.zone.assign(low32_var(dst), low32_var(src), 0); // a copy's low half is the original's
+        }
         return;
     }
 

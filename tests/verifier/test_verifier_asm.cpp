@@ -3637,6 +3637,20 @@ TEST_CASE("verifier asm: a length checked in its low 32 bits, passed whole to a 
             r0 = 0
             exit)",
             accepted(9)),
+        row("a copy of the length keeps its low half", linux_kprobe, {}, R"(
+            r6 = *(u64 *)(r1 + 8)
+            w1 = w6
+            if r1 > 16 goto +7
+            r2 = r6
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            accepted(10)),
         row("the length changed after its low half was checked", linux_kprobe, {}, R"(
             r2 = *(u64 *)(r1 + 8)
             w1 = w2
