@@ -44,8 +44,15 @@ Bound fill_bits(Bound v) {
     return out;
 }
 
-// The low 32 bits of a value as the 32-bit ALU sees them.
-Interval low32(const Interval& i) { return i.within(0, kU32Max) ? i : Interval{0, kU32Max}; }
+// The low 32 bits of the values in i, as the 32-bit ALU sees them: exact for values inside one window
+// [k * 2^32, (k + 1) * 2^32) (a constant, a small negative range), else any.
+Interval low32(const Interval& i) {
+    if (i.lo == kNegInf || i.hi == kInf || (i.lo >> 32) != (i.hi >> 32)) {
+        return {0, kU32Max};
+    }
+    const Bound base = (i.lo >> 32) * (Bound{1} << 32);
+    return {i.lo - base, i.hi - base};
+}
 Interval wrap32(const Interval& i) { return i.within(0, kU32Max) ? i : Interval{0, kU32Max}; }
 
 // The ISA's arithmetic on known values, at 64 or 32 bits (RFC 9669: division by zero gives 0, modulo by zero keeps
@@ -470,12 +477,7 @@ void Semantics::zero_extend(State& s, int dst, int src) const {
         s.zone.assign(reg_var(dst), reg_var(src), 0);
         return;
     }
-    // The low half, exactly for a constant or a value inside one window [k * 2^32, (k + 1) * 2^32).
-    Interval bits{0, kU32Max};
-    if (v.lo != kNegInf && v.hi != kInf && (v.lo >> 32) == (v.hi >> 32)) {
-        const Bound base = (v.lo >> 32) * (Bound{1} << 32);
-        bits = {v.lo - base, v.hi - base};
-    }
+    const Interval bits = low32(v);
     if (bits.singleton()) {
         set_number(s, dst, bits);
         return;
