@@ -386,6 +386,16 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                        in_program(name, Error::unsupported(*program_spec.definition.unsupported)));
             continue;
         }
+        // A program naming an extern the host gave no value does not load; the object's others do.
+        const auto no_value =
+            std::find_if(program_spec.definition.externs.begin(), program_spec.definition.externs.end(),
+                         [&options](const elf::ExternReference& ref) { return !options.externs.contains(ref.name); });
+        if (no_value != program_spec.definition.externs.end()) {
+            state->unavailable.emplace(
+                name, in_program(name, Error::invalid("extern " + no_value->name +
+                                                      " has no value: the host gives it in LoadOptions::externs")));
+            continue;
+        }
         auto program = std::make_shared<detail::ProgramState>();
         program->platform = state->platform;
         program->name = name;
@@ -452,7 +462,26 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         // Map references become the addresses the helpers and loads use.
         std::vector<isa::Instruction> code = definition.instructions;
         std::unordered_set<const runtime::Map*> named; // program->maps, found without a scan per reference
+        // A definition a host edited may name any instruction: only a lddw's two slots take an address.
+        const auto is_lddw_at = [&code](std::size_t pc) { return pc + 1 < code.size() && isa::is_lddw(code[pc]); };
+        for (const elf::ExternReference& ref : definition.externs) {
+            // Only a lddw the verifier read as an extern (source `variable`) takes the host's value (and a map
+            // reference on the same lddw, which the verifier reads as the map, replaces it below).
+            if (!is_lddw_at(ref.instruction) ||
+                definition.instructions[ref.instruction].src != static_cast<std::uint8_t>(isa::LddwSource::variable)) {
+                return in_program(name, Error::invalid("extern " + ref.name + " names no extern lddw of the program"));
+            }
+            const std::uint64_t address = options.externs.find(ref.name)->second + // each has one (above)
+                                          static_cast<std::uint64_t>(ref.addend);
+            code[ref.instruction].src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
+            code[ref.instruction].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address));
+            code[ref.instruction + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address >> 32));
+        }
         for (const elf::MapReference& ref : definition.map_references) {
+            if (!is_lddw_at(ref.instruction) || ref.map >= maps.size()) {
+                return in_program(name, Error::invalid("map reference " + std::to_string(ref.instruction) +
+                                                       " names no lddw of the program or no map of the object"));
+            }
             const std::shared_ptr<runtime::Map>& map = maps.at(ref.map);
             if (!map) {
                 return in_program(name,

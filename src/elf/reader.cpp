@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #ifndef EM_BPF
@@ -149,6 +150,7 @@ class Reader {
         if (auto r = read_kconfig(); !r) {
             return std::move(r).error();
         }
+        read_ksyms();
         if (auto r = read_functions(); !r) {
             return std::move(r).error();
         }
@@ -976,6 +978,26 @@ class Reader {
         return {};
     }
 
+    // `__ksym` externs: the variables of the BTF DATASEC `.ksyms` (kernel functions are there too, as FUNCs).
+    void read_ksyms() {
+        if (!m_object.btf) {
+            return;
+        }
+        const btf::Types& types = *m_object.btf;
+        for (std::size_t id = 1; id < types.count(); ++id) {
+            const btf::Type* type = types.get(static_cast<std::uint32_t>(id));
+            if (type->kind != btf::Kind::datasec || type->name != ".ksyms") {
+                continue;
+            }
+            for (const btf::DataSecVar& entry : type->vars) {
+                const btf::Type* var = types.get(entry.type);
+                if (var != nullptr && var->kind == btf::Kind::var) {
+                    m_ksyms.insert(var->name);
+                }
+            }
+        }
+    }
+
     // --- programs -----------------------------------------------------------------------------
 
     Result<void> read_functions() {
@@ -1174,6 +1196,22 @@ class Reader {
                             ins.imm = 0;
                             continue;
                         }
+                    }
+                    if (symbol.sym.st_shndx == SHN_UNDEF && symbol.bind() != STB_WEAK && type == kRel64_64 &&
+                        isa::is_lddw(ins)) {
+                        if (i + 1 >= f.length) {
+                            return Error::invalid(where(f, i) + ": lddw is cut off at the end of the function");
+                        }
+                        // A value the host gives at load (LoadOptions::externs); until then any number.
+                        program.externs.push_back(
+                            {base + i, symbol.name,
+                             static_cast<std::int64_t>(isa::lddw_imm(ins, program.instructions[base + i + 1])),
+                             m_ksyms.contains(symbol.name)});
+                        ins.src = static_cast<std::uint8_t>(isa::LddwSource::variable);
+                        ins.imm = 0;
+                        program.instructions[base + i + 1].imm = 0;
+                        ++i;
+                        continue;
                     }
                     if (symbol.sym.st_shndx == SHN_UNDEF) {
                         if (!program.unsupported) {
@@ -1555,6 +1593,7 @@ class Reader {
     std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> m_map_by_location;
     std::map<std::size_t, std::size_t> m_global_map;              // section -> map index
     std::unordered_map<std::string, std::size_t> m_kconfig_index; // extern name -> index in ObjectFile::kconfig
+    std::unordered_set<std::string> m_ksyms;                      // the names of `.ksyms` variables
     std::map<std::size_t, std::pair<std::uint64_t, std::uint64_t>> m_map_extent; // BTF map -> (offset, size) in .maps
     std::map<std::size_t, std::uint32_t> m_values_offset;            // BTF map -> byte offset of its `values` member
     std::unordered_map<std::uint32_t, BtfMapShape> m_btf_map_shapes; // definition struct -> what it says

@@ -269,9 +269,9 @@ constexpr std::uint64_t kMapObjectBytes = 512;
 
 Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,
                      const platform::ProgramType& type, std::span<const MapDescriptor> maps,
-                     std::vector<std::optional<MapLoad>> loads)
+                     std::vector<std::optional<MapLoad>> loads, std::vector<std::optional<bool>> externs)
     : m_code(code), m_platform(platform), m_type(type), m_maps(maps), m_loads(std::move(loads)),
-      m_targets(code.size() + 1) {
+      m_externs(std::move(externs)), m_targets(code.size() + 1) {
     // What the maps take together, each as its runtime lays it out (about: elements of hashed maps carry their key
     // and a header), a map of maps with an inner map in every entry.
     std::uint64_t total = 0;
@@ -891,6 +891,18 @@ void Semantics::lddw(State& s, std::size_t pc) const {
         s.zone.set(reg_var(dst), constant(0));
         return;
     }
+    case isa::LddwSource::variable:
+        if (pc < m_externs.size() && m_externs[pc]) {
+            // An extern the host gives at load: any number, verified for every value it may give.
+            set_number(s, dst, {});
+            if (*m_externs[pc]) {
+                s.regs[dst].aux = kHostAddress;
+            }
+            return;
+        }
+        report(pc, "lddw of a variable the program declares no extern for", "extern reference");
+        set_number(s, dst, {});
+        return;
     default: report(pc, "lddw refers to no map of the program", "map reference"); set_number(s, dst, {});
     }
 }

@@ -41,7 +41,7 @@ class Semantics {
   public:
     Semantics(std::span<const isa::Instruction> code, const platform::Platform& platform,
               const platform::ProgramType& type, std::span<const MapDescriptor> maps,
-              std::vector<std::optional<MapLoad>> loads);
+              std::vector<std::optional<MapLoad>> loads, std::vector<std::optional<bool>> externs = {});
 
     /// Findings go here while set; the fixpoint runs without, the final pass with.
     void set_sink(std::vector<Finding>* sink) noexcept { m_sink = sink; }
@@ -139,6 +139,8 @@ class Semantics {
     mutable bool m_reads_meta = false;
     mutable std::set<std::uint32_t> m_probe_loads;
     std::vector<std::optional<MapLoad>> m_loads;
+    /// By pc: a `lddw` of an extern the host gives at load, true when it is a host address (a `__ksym`).
+    std::vector<std::optional<bool>> m_externs;
     std::vector<Finding>* m_sink = nullptr;
     std::uint64_t* m_cost = nullptr;
     bool m_far = false;          // the maps the program can reach take platform::kFarMemoryBytes or more

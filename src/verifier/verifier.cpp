@@ -793,8 +793,9 @@ std::optional<btf::LineInfo> source_of(std::span<const btf::LineInfo> lines, boo
     return out;
 }
 
-Report verify_program(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
-                      const Options& options) {
+// `externs`: the lddws of values the host gives at load (elf::ExternReference), which only object files have.
+Report verify_program(const ProgramInput& input, std::span<const elf::ExternReference> externs,
+                      const platform::Platform& platform, const platform::ProgramType& type, const Options& options) {
     const auto start = std::chrono::steady_clock::now();
     Report report;
     report.program = input.name;
@@ -910,7 +911,13 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
     if (cfg.blocks.empty() || cfg.too_large) {
         return finish();
     }
-    Semantics semantics(code, platform, type, input.maps, std::move(loads));
+    std::vector<std::optional<bool>> extern_loads(code.size());
+    for (const elf::ExternReference& ref : externs) {
+        if (ref.instruction < code.size()) {
+            extern_loads[ref.instruction] = ref.kernel_symbol;
+        }
+    }
+    Semantics semantics(code, platform, type, input.maps, std::move(loads), std::move(extern_loads));
     semantics.set_callbacks(cfg.callbacks);
     Analysis analysis(cfg, code, semantics, options, live_registers(cfg, code, platform, type));
     analysis.run();
@@ -955,12 +962,10 @@ Report verify_program(const ProgramInput& input, const platform::Platform& platf
     return finish();
 }
 
-} // namespace
-
-Report verify(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
-              const Options& options) {
+Report verify_input(const ProgramInput& input, std::span<const elf::ExternReference> externs,
+                    const platform::Platform& platform, const platform::ProgramType& type, const Options& options) {
     try {
-        return verify_program(input, platform, type, options);
+        return verify_program(input, externs, platform, type, options);
     } catch (const std::bad_alloc&) {
         // The analysis' memory is bounded by the program's size (Program is too large to analyse), but a host may
         // have less: the load fails, the host goes on.
@@ -973,11 +978,18 @@ Report verify(const ProgramInput& input, const platform::Platform& platform, con
     }
 }
 
+} // namespace
+
+Report verify(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
+              const Options& options) {
+    return verify_input(input, {}, platform, type, options);
+}
+
 Report verify(const elf::ProgramDefinition& program, std::span<const MapDescriptor> maps,
               const platform::Platform& platform, const platform::ProgramType& type, const Options& options) {
     ProgramInput input{program.name,           program.section, program.instructions,
                        program.map_references, program.lines,   maps};
-    Report report = verify(input, platform, type, options);
+    Report report = verify_input(input, program.externs, platform, type, options);
     if (program.unsupported) {
         report.verified = false;
         report.instruction_bound.reset();

@@ -18,7 +18,10 @@ embpf_add_bpf_object(fentry_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/fen
                      OUTPUT "${EMBPF_TEST_API_DIR}/fentry.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(weak_externs_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/weak_externs.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/weak_externs.o" NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(host_externs_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/host_externs.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/host_externs.o" NO_PLUGIN_HEADERS)
 add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object} ${kconfig_object} ${callbacks_object}
-                                                 ${fentry_object} ${weak_externs_object})
+                                                 ${fentry_object} ${weak_externs_object}
+                                                 ${host_externs_object})
 add_dependencies(embpf_tests embpf_test_api_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")

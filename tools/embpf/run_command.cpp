@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -31,6 +32,7 @@ struct RunOptions {
     std::uint64_t repeat = 1;
     bool json = false;
     bool unverified = false;
+    std::vector<std::string> externs; ///< NAME=VALUE
 };
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
@@ -163,7 +165,22 @@ int run_program(const RunOptions& options) {
         return kExitBadInput;
     }
     // Programs are verified, unless asked to run unverified in the checked interpreter (for debugging).
-    auto object = Object::load(*spec, {.unverified = options.unverified});
+    LoadOptions load{.unverified = options.unverified};
+    for (const std::string& definition : options.externs) {
+        const std::size_t equals = std::min(definition.find('='), definition.size());
+        std::uint64_t value = 0;
+        const char* const first = definition.data() + std::min(equals + 1, definition.size());
+        const char* const last = definition.data() + definition.size();
+        const bool hex = last - first > 2 && first[0] == '0' && (first[1] == 'x' || first[1] == 'X');
+        const auto parsed = std::from_chars(hex ? first + 2 : first, last, value, hex ? 16 : 10);
+        if (equals == definition.size() || equals == 0 || first == last || parsed.ec != std::errc{} ||
+            parsed.ptr != last) {
+            std::cerr << "embpf: --extern " << definition << ": expected NAME=VALUE, VALUE a 64-bit number\n";
+            return kExitBadInput;
+        }
+        load.externs[definition.substr(0, equals)] = value;
+    }
+    auto object = Object::load(*spec, load);
     if (!object) {
         std::cerr << "embpf: " << object.error().message << '\n';
         return kExitFailure;
@@ -331,6 +348,9 @@ void add_run_command(CLI::App& app, int& status) {
     command->add_flag("--json", options->json, "print JSON");
     command->add_flag("--unverified", options->unverified,
                       "skip verification; every memory access is checked at run time instead");
+    command->add_option("--extern", options->externs,
+                        "NAME=VALUE: the value of an extern the object leaves to its host (a __ksym, an assembly "
+                        "symbol); decimal or 0x hex");
     command->callback([options, &status] { status = run_program(*options); });
 }
 

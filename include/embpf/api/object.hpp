@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -75,6 +77,11 @@ struct LoadOptions {
     /// The types CO-RE relocations are resolved against (the host's context types, or a kernel's BTF for Linux
     /// programs under test). Without it programs keep the offsets they were compiled with.
     std::shared_ptr<const btf::Types> target_btf{};
+    /// The values of the externs the object leaves to its host (elf::ExternReference: a `__ksym`'s address, a symbol
+    /// an assembly `lddw` names), by name. The verifier proves a program safe for any value, so these are facts of
+    /// the host's own; a program naming an extern without a value here does not load. (`.kconfig` externs come from
+    /// the platform; `__weak` externs nothing defines are 0.)
+    std::map<std::string, std::uint64_t, std::less<>> externs{};
 };
 
 /// What the programs of one object may spend on verification together, as Object::load counts it

@@ -101,12 +101,23 @@ struct MapReference {
     std::uint32_t offset = 0; ///< for value references
 };
 
+/// A `lddw` of an extern nothing in the object defines and that is not `__weak` (`extern const void sym __ksym`, or a
+/// symbol written in assembly, `r0 = MY_CONST ll`): the host gives its value at load (LoadOptions::externs). Its
+/// instruction has source LddwSource::variable until then, and the verifier takes it for any number.
+struct ExternReference {
+    std::size_t instruction = 0;
+    std::string name;
+    std::int64_t addend = 0;    ///< added to the value (`&sym + 8`)
+    bool kernel_symbol = false; ///< a `__ksym`: the address of something of the host's, read as a host address
+};
+
 struct ProgramDefinition {
     std::string name;                           ///< the function's symbol name
     std::string section;                        ///< the ELF section it came from
     std::vector<isa::Instruction> instructions; ///< the function, then its subprograms, calls fixed
     std::vector<Subprogram> subprograms;
     std::vector<MapReference> map_references;
+    std::vector<ExternReference> externs;
     /// Instruction indexes relative to `instructions`. Line records are a debugging aid: the programs of one object
     /// get at most 2^20 of them and 64 MiB of their text (file names and source lines) together, each program those
     /// of the functions it links; past that, no more are copied (a program may get some of its lines, later programs
