@@ -209,6 +209,22 @@ constexpr HelperRow kHelpers[] = {
     {70, "sock_hash_update", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {71, "msg_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
     {72, "sk_redirect_hash", R::integer, {A::ptr_to_ctx, A::ptr_to_map, A::ptr_to_map_key, A::anything}, kKeepsPacket},
+    {73,
+     "lwt_push_encap",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_readable_mem, A::const_size},
+     kMovesPacket},
+    {74,
+     "lwt_seg6_store_bytes",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_readable_mem, A::const_size},
+     kMovesPacket},
+    {75, "lwt_seg6_adjust_srh", R::integer, {A::ptr_to_ctx, A::anything, A::anything}, kMovesPacket},
+    {76,
+     "lwt_seg6_action",
+     R::integer,
+     {A::ptr_to_ctx, A::anything, A::ptr_to_readable_mem, A::const_size},
+     kMovesPacket},
     {79, "skb_cgroup_id", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {80, "get_current_cgroup_id", R::integer, {}, kKeepsPacket},
     {83, "skb_ancestor_cgroup_id", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
@@ -412,6 +428,13 @@ constexpr std::uint32_t kSkLookup[] = {25};
 // hooks (cgroup_common_func_proto()).
 constexpr std::uint32_t kCgroupSockAddr[] = {186, 187, 64, 46, 122, 25, 49, 57};
 
+// lwt_out_func_proto(), then bpf_sk_base_func_proto(); lwt_in_func_proto() adds lwt_push_encap,
+// lwt_seg6local_func_proto() the seg6 helpers, lwt_xmit_func_proto() its own and lwt_push_encap.
+constexpr std::uint32_t kLwtOut[] = {26, 39, 28, 17, 24, 34, 25, 8, 33};
+constexpr std::uint32_t kLwtIn[] = {73};
+constexpr std::uint32_t kLwtSeg6Local[] = {74, 76, 75};
+constexpr std::uint32_t kLwtXmit[] = {20, 21, 29, 30, 23, 13, 38, 43, 9, 40, 135, 10, 11, 41, 73};
+
 std::vector<std::uint32_t> helper_set(std::initializer_list<std::span<const std::uint32_t>> groups) {
     std::vector<std::uint32_t> ids;
     for (const std::span<const std::uint32_t> group : groups) {
@@ -520,6 +543,15 @@ ContextDescriptor tc_context() {
     return context_of(kSkBuffSize, 4, kSkBuffFields,
                       {"family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6", "remote_port", "local_port"},
                       {"mark", "tc_index", "priority", "tc_classid", "cb", "tstamp", "queue_mapping"});
+}
+
+// lwt_is_valid_access(): mark, priority and cb[] writable; no socket fields, tc_classid, data_meta, tstamp, wire_len
+// or hwtstamp.
+ContextDescriptor lwt_context() {
+    return context_of(kSkBuffSize, 4, kSkBuffFields,
+                      {"tc_classid", "family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6", "remote_port",
+                       "local_port", "data_meta", "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
+                      {"mark", "priority", "cb"});
 }
 
 // cg_skb_is_valid_access() for a privileged loader.
@@ -762,6 +794,12 @@ Platform build() {
              {"cgroup/sock_create", "cgroup/sock_release", "cgroup/post_bind4", "cgroup/post_bind6", "cgroup/sock"},
              context_of(80, 8, kBpfSockFields, {}, {"bound_dev_if", "mark", "priority"}),
              helper_set({kBase, kCgroupSock}), 0, 1, "1 allows, 0 rejects"));
+    add(type("lwt_in", 10, {"lwt_in"}, lwt_context(), helper_set({kBase, kSkBase, kLwtOut, kLwtIn}), kAny, kAnyMax,
+             "BPF_OK=0, BPF_DROP=2, BPF_LWT_REROUTE=128"));
+    add(type("lwt_out", 11, {"lwt_out"}, lwt_context(), helper_set({kBase, kSkBase, kLwtOut}), kAny, kAnyMax,
+             "BPF_OK=0, BPF_DROP=2"));
+    add(type("lwt_xmit", 12, {"lwt_xmit"}, lwt_context(), helper_set({kBase, kSkBase, kLwtOut, kLwtXmit}), kAny,
+             kAnyMax, "BPF_OK=0, BPF_DROP=2, BPF_REDIRECT=7, BPF_LWT_REROUTE=128"));
     add(type("sock_ops", 13, {"sockops"}, context_of(216, 8, kSockOpsFields, {}, {"args", "sk_txhash"}),
              helper_set({kBase, kSkBase, kSockOps}), 0, 1, "1 on success; the reply goes in args (reply)"));
     add(lenient(type("sk_skb", 14, {"sk_skb"}, sk_skb_context(), helper_set({kBase, kSkBase, kSkSkb}), 0, 1,
@@ -779,6 +817,9 @@ Platform build() {
          "cgroup/getsockname6"},
         context_of(72, 8, kSockAddrFields, {}, {"user_ip4", "user_ip6", "user_port", "msg_src_ip4", "msg_src_ip6"}),
         helper_set({kBase, kSkBase, kCgroupSockAddr}), 0, 1, "1 allows, 0 rejects"));
+    add(type("lwt_seg6local", 19, {"lwt_seg6local"}, lwt_context(),
+             helper_set({kBase, kSkBase, kLwtOut, kLwtSeg6Local}), kAny, kAnyMax,
+             "BPF_OK=0, BPF_DROP=2, BPF_REDIRECT=7"));
     add(type("sk_lookup", 30, {"sk_lookup"}, context_of(72, 8, kSkLookupFields, {}, {}),
              helper_set({kBase, kSkBase, kSkLookup}), 0, 1,
              "SK_DROP=0, SK_PASS=1 (with a socket chosen by sk_assign)"));
@@ -786,6 +827,11 @@ Platform build() {
              {"fentry/", "fexit/", "fmod_ret/", "fentry.s/", "fexit.s/", "fmod_ret.s/", "tp_btf/", "iter/", "iter.s/"},
              u64_args_context(FieldKind::host_addresses), helper_set({kBase, kTracing, kTracepoint, kTracingProgram}),
              kAny, kAnyMax, "0 for fentry/fexit; fmod_ret's value replaces the traced function's"));
+    // A struct_ops program implements one function of a kernel interface (tcp_congestion_ops, ...): it is called
+    // with that function's arguments, as a tracing program is. Every struct_ops' get_func_proto() ends in
+    // bpf_base_func_proto(); what each adds takes sockets or other BTF-typed pointers.
+    add(type("struct_ops", 27, {"struct_ops/", "struct_ops.s/"}, u64_args_context(FieldKind::host_addresses),
+             helper_set({kBase}), kAny, kAnyMax, "the implemented function's return value"));
     add(type("lsm", 29, {"lsm/", "lsm.s/"}, u64_args_context(FieldKind::host_addresses),
              helper_set({kBase, kTracing, kTracepoint, kTracingProgram, kLsm}), -4095, 0,
              "0 allows, a negative errno denies"));

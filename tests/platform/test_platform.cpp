@@ -783,6 +783,11 @@ TEST_SUITE("platform") {
             {"sk_lookup", BPF_PROG_TYPE_SK_LOOKUP},
             {"tracing", BPF_PROG_TYPE_TRACING},
             {"lsm", BPF_PROG_TYPE_LSM},
+            {"lwt_in", BPF_PROG_TYPE_LWT_IN},
+            {"lwt_out", BPF_PROG_TYPE_LWT_OUT},
+            {"lwt_xmit", BPF_PROG_TYPE_LWT_XMIT},
+            {"lwt_seg6local", BPF_PROG_TYPE_LWT_SEG6LOCAL},
+            {"struct_ops", BPF_PROG_TYPE_STRUCT_OPS},
         };
         CHECK(l.program_types().size() == linux_ids.size());
         for (const auto& entry : linux_ids) {
@@ -808,6 +813,30 @@ TEST_SUITE("platform") {
         CHECK(lookup->context.field_at(0, 8) == nullptr); // the socket
         CHECK(l.helper(*lookup, BPF_FUNC_perf_event_output) != nullptr);
         CHECK(l.helper(*lookup, BPF_FUNC_skb_load_bytes) == nullptr);
+        // Light-weight tunnels: the __sk_buff without socket fields; mark, priority and cb writable; lwt_in, xmit
+        // and seg6local add their own helpers to lwt_out's.
+        for (const std::string_view section : {"lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local"}) {
+            INFO(section);
+            const platform::ProgramType* lwt = l.program_type_for_section(section);
+            REQUIRE(lwt != nullptr);
+            CHECK(lwt->name == section);
+            CHECK(lwt->context.size == sizeof(struct __sk_buff));
+            CHECK(lwt->context.data == offsetof(struct __sk_buff, data));
+            CHECK(lwt->context.field_at(offsetof(struct __sk_buff, mark), 4)->writable);
+            CHECK_FALSE(lwt->context.field_at(offsetof(struct __sk_buff, len), 4)->writable);
+            CHECK(lwt->context.field_at(offsetof(struct __sk_buff, remote_ip4), 4) == nullptr);
+            CHECK(lwt->context.field_at(offsetof(struct __sk_buff, tc_classid), 4) == nullptr);
+            CHECK(l.helper(*lwt, BPF_FUNC_skb_load_bytes) != nullptr);
+            CHECK((l.helper(*lwt, BPF_FUNC_lwt_push_encap) != nullptr) ==
+                  (section == "lwt_in" || section == "lwt_xmit"));
+            CHECK((l.helper(*lwt, BPF_FUNC_lwt_seg6_action) != nullptr) == (section == "lwt_seg6local"));
+            CHECK((l.helper(*lwt, BPF_FUNC_skb_store_bytes) != nullptr) == (section == "lwt_xmit"));
+        }
+        // struct_ops programs get the implemented function's arguments, as tracing programs do.
+        const platform::ProgramType* ops = l.program_type_for_section("struct_ops/test_1");
+        REQUIRE(ops != nullptr);
+        CHECK(ops->name == "struct_ops");
+        CHECK(ops->context == l.program_type("tracing")->context);
         CHECK(l.program_type("nope") == nullptr);
         CHECK(l.program_type_by_id(9999) == nullptr);
     }

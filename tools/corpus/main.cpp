@@ -73,6 +73,7 @@ constexpr DefaultType kDefaultTypes[] = {
     {"linux/tc_l2_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ sec SEC"},
     {"linux/tcbpf1_kern.o", "sched_cls", "tc filter add dev DEV egress bpf da obj OBJ sec redirect_xmit"},
     {"linux/test_cgrp2_tc_kern.o", "sched_cls", "tc filter add dev DEV egress bpf da obj OBJ sec filter"},
+    {"linux/lwt_len_hist_kern.o", "lwt_out", "ip route add ADDR encap bpf out obj OBJ section len_hist dev DEV"},
     {"prototype-kernel/tc_bench01_redirect_kern.o", "sched_cls", "tc filter add dev DEV ingress bpf da obj OBJ"},
     {"ovs/", "sched_cls", "OVS's eBPF datapath is attached with tc filter ... bpf da obj OBJ sec SEC"},
     {"suricata/", "socket_filter", "Suricata attaches section filter with SO_ATTACH_BPF"},
