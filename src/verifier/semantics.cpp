@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <unordered_map>
 
 namespace embpf::verifier::detail {
@@ -1890,12 +1891,40 @@ void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bo
         return;
     }
     if (is32 && !pointers) {
-        // Only when the low 32 bits are the whole value can the 64-bit relation be learned.
-        const bool unsigned_ok = ia.within(0, kU32Max) && ib.within(0, kU32Max);
-        const bool signed_ok = ia.within(0, 0x7FFFFFFF) && ib.within(0, 0x7FFFFFFF);
+        // A value inside one window [k 2^32, (k + 1) 2^32) has the low 32 bits value - k 2^32; read as signed, one
+        // inside [k 2^32 - 2^31, k 2^32 + 2^31) has value - k 2^32 too. When both operands lie inside one window
+        // each, the 32-bit relation is one of the 64-bit values, shifted by the windows' difference (a flag of
+        // -156 held as 0xFFFFFF64 is below 0 as a signed 32-bit number).
         const bool is_signed = rel == Rel::slt || rel == Rel::sle;
-        if (is_signed ? !signed_ok : !unsigned_ok) {
+        const auto window = [is_signed](const Interval& i) -> std::optional<Bound> {
+            if (i.lo == kNegInf || i.hi == kInf) {
+                return std::nullopt;
+            }
+            // floor((v + 2^31) / 2^32) for signed windows, floor(v / 2^32) for unsigned ones, without overflow.
+            const auto index = [is_signed](Bound v) { return is_signed ? ((v >> 31) + 1) >> 1 : v >> 32; };
+            const Bound k = index(i.lo);
+            if (k != index(i.hi) || k >= (Bound{1} << 30) || k <= -(Bound{1} << 30)) {
+                return std::nullopt;
+            }
+            return k * (Bound{1} << 32);
+        };
+        const std::optional<Bound> wa = window(ia);
+        const std::optional<Bound> wb = window(ib);
+        if (!wa || !wb || (rel == Rel::ne && *wa != *wb)) {
             return;
+        }
+        const Bound shift = *wa - *wb; // a32 - b32 = a - b - shift
+        switch (rel) {                 // a32 and b32 are not negative as unsigned numbers: the relation is of integers
+        case Rel::eq:
+            s.zone.constrain(a, b, shift);
+            s.zone.constrain(b, a, -shift);
+            return;
+        case Rel::slt:
+        case Rel::ult: s.zone.constrain(a, b, shift - 1); return;
+        case Rel::sle:
+        case Rel::ule: s.zone.constrain(a, b, shift); return;
+        case Rel::ne:
+        case Rel::none: break; // ne: one window, so values differ as their low halves do
         }
     }
     if (pointers) {

@@ -2246,6 +2246,57 @@ TEST_CASE("verifier asm: clang's packet patterns") {
             r0 = *(u64 *)(r10 - 8)
             exit)",
             rejected(5, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        // Ranges inside one 2^32 window: their low 32 bits are the value minus the window's start (read as signed,
+        // the window starts 2^31 lower), so a 32-bit comparison decides as the 64-bit one of the shifted values.
+        row("a 32-bit signed comparison of negative flags held zero-extended", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            r3 &= 15
+            r4 = 0xFFFFFF60 ll
+            r3 += r4
+            if w3 s< 0 goto out
+            r0 = *(u64 *)(r10 - 8)
+        out:
+            r0 = 2
+            exit)",
+            accepted(7)),
+        row("a 32-bit signed comparison of a range across the sign of its low half", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            r3 &= 31
+            r4 = 0x7FFFFFF0 ll
+            r3 += r4
+            if w3 s< 0 goto out
+            r0 = *(u64 *)(r10 - 8)
+        out:
+            r0 = 2
+            exit)",
+            rejected(6, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("a 32-bit comparison of a range above 2^32", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            r3 &= 15
+            r4 = 0x100000000 ll
+            r3 += r4
+            if w3 < 16 goto out
+            r0 = *(u64 *)(r10 - 8)
+        out:
+            r4 = 0x100000005 ll
+            if w3 != 5 goto done
+            if r3 == r4 goto done
+            r0 = *(u64 *)(r10 - 8)
+        done:
+            r0 = 2
+            exit)",
+            accepted(10)),
+        row("a 32-bit comparison of a range across 2^32", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            r3 &= 31
+            r4 = 0xFFFFFFF0 ll
+            r3 += r4
+            if w3 < 16 goto out
+            r0 = *(u64 *)(r10 - 8)
+        out:
+            r0 = 2
+            exit)",
+            rejected(6, "Stack content is not initialized", "initialized(r10-8, width=8)")),
         row("check data+34, then read at offsets below 34", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 0)
             r3 = *(u64 *)(r1 + 8)
