@@ -1913,8 +1913,9 @@ void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bo
         if (!wa || !wb || (rel == Rel::ne && *wa != *wb)) {
             return;
         }
-        const Bound shift = *wa - *wb; // a32 - b32 = a - b - shift
-        switch (rel) {                 // a32 and b32 are not negative as unsigned numbers: the relation is of integers
+        // a32 - b32 = a - b - shift, a32 and b32 being the integers the comparison reads (signed or not).
+        const Bound shift = *wa - *wb;
+        switch (rel) {
         case Rel::eq:
             s.zone.constrain(a, b, shift);
             s.zone.constrain(b, a, -shift);
