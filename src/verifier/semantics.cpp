@@ -1910,6 +1910,56 @@ void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bo
         };
         const std::optional<Bound> wa = window(ia);
         const std::optional<Bound> wb = window(ib);
+        if ((!wa || !wb) && rel != Rel::ne && (ia.singleton() != ib.singleton())) {
+            // A range across windows against a constant: the values whose low half is on the relation's side,
+            // window by window; their hull bounds the range (a result zero-extended to [0, 2^32) is not negative
+            // as a signed 32-bit number exactly when it is below 2^31).
+            const bool constant_right = ib.singleton();
+            const Var x = constant_right ? a : b;
+            const Interval range = constant_right ? ia : ib;
+            const auto bits = static_cast<std::uint32_t>(static_cast<std::uint64_t>(constant_right ? ib.lo : ia.lo));
+            const Bound c = is_signed ? Bound{static_cast<std::int32_t>(bits)} : Bound{bits};
+            const Bound low = is_signed ? -(Bound{1} << 31) : 0;
+            const Bound high = is_signed ? (Bound{1} << 31) - 1 : kU32Max;
+            const Bound strict = rel == Rel::slt || rel == Rel::ult ? 1 : 0;
+            // The low halves t that satisfy `t R c` (constant on the right) or `c R t`.
+            Bound tlo = low;
+            Bound thi = high;
+            if (rel == Rel::eq) {
+                tlo = thi = c;
+            } else if (constant_right) {
+                thi = c - strict;
+            } else {
+                tlo = c + strict;
+            }
+            if (range.lo == kNegInf || range.hi == kInf) {
+                return;
+            }
+            const auto index = [is_signed](Bound v) { return is_signed ? ((v >> 31) + 1) >> 1 : v >> 32; };
+            const Bound first = index(range.lo);
+            const Bound last = index(range.hi);
+            if (last - first > 3 || first <= -(Bound{1} << 30) || last >= (Bound{1} << 30)) {
+                return;
+            }
+            Bound hull_lo = kInf;
+            Bound hull_hi = kNegInf;
+            for (Bound k = first; k <= last; ++k) {
+                const Bound base = k * (Bound{1} << 32);
+                const Bound lo = std::max(range.lo, base + std::max(low, tlo));
+                const Bound hi = std::min(range.hi, base + std::min(high, thi));
+                if (lo <= hi) {
+                    hull_lo = std::min(hull_lo, lo);
+                    hull_hi = std::max(hull_hi, hi);
+                }
+            }
+            if (hull_lo > hull_hi) {
+                s.zone.set_bottom();
+                return;
+            }
+            s.zone.constrain(kZero, x, -hull_lo);
+            s.zone.constrain(x, kZero, hull_hi);
+            return;
+        }
         if (!wa || !wb || (rel == Rel::ne && *wa != *wb)) {
             return;
         }

@@ -2297,6 +2297,43 @@ TEST_CASE("verifier asm: clang's packet patterns") {
             r0 = 2
             exit)",
             rejected(6, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        // Across windows, against a constant: the values whose low half is on the relation's side, window by window.
+        row("a zero-extended number not negative as a signed 32-bit number is below 2^31", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            if w3 s> -1 goto positive
+            r0 = 2
+            exit
+        positive:
+            if r3 > 0x7FFFFFFF goto never
+            r0 = 2
+            exit
+        never:
+            r0 = *(u64 *)(r10 - 8)
+            exit)",
+            accepted(5)),
+        row("a zero-extended number below 5 as a signed 32-bit number may be large", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            if w3 s< 5 goto small
+            r0 = 2
+            exit
+        small:
+            if r3 < 5 goto out
+            r0 = *(u64 *)(r10 - 8)
+        out:
+            r0 = 2
+            exit)",
+            rejected(5, "Stack content is not initialized", "initialized(r10-8, width=8)")),
+        row("no 32-bit number is below the least one", linux_xdp, {}, R"(
+            r3 = *(u32 *)(r1 + 12)
+            r4 = 0x300000000 ll
+            r3 += r4
+            if w3 s< -2147483648 goto never
+            r0 = 2
+            exit
+        never:
+            r0 = *(u64 *)(r10 - 8)
+            exit)",
+            accepted(6)),
         row("check data+34, then read at offsets below 34", windows_xdp, {}, R"(
             r2 = *(u64 *)(r1 + 0)
             r3 = *(u64 *)(r1 + 8)
