@@ -1020,6 +1020,10 @@ struct ContextDescriptor {
     /// rewrites into pointer loads. A load of that width from such a field yields a packet pointer.
     std::uint8_t pointer_width = 8;
     std::vector<ContextField> fields;
+    /// Set where the hook hands over a data range the program may read but not write (Linux's cgroup_skb and
+    /// light-weight tunnel input and output, which may share the packet): stores, atomics and helpers that write
+    /// memory are refused in it, and checked runs keep it read-only.
+    bool read_only_data = false;
 
     /// The field that contains all of [offset, offset + width), or nullptr.
     [[nodiscard]] const ContextField* field_at(std::uint32_t offset, std::uint32_t width) const noexcept;

@@ -242,8 +242,8 @@ Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramTyp
                                   ", and the program reads it (without metadata, data_meta is data)");
         }
     }
-    return std::optional<exec::MemoryRegion>(
-        exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)), data_end - start, true});
+    return std::optional<exec::MemoryRegion>(exec::MemoryRegion{
+        reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)), data_end - start, !context.read_only_data});
 }
 
 } // namespace detail

@@ -547,17 +547,24 @@ ContextDescriptor tc_context() {
 
 // lwt_is_valid_access(): mark, priority and cb[] writable; no socket fields, tc_classid, data_meta, tstamp, wire_len
 // or hwtstamp.
-ContextDescriptor lwt_context() {
-    return context_of(kSkBuffSize, 4, kSkBuffFields,
-                      {"tc_classid", "family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6", "remote_port",
-                       "local_port", "data_meta", "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
-                      {"mark", "priority", "cb"});
+// The packet is read-only (may_access_direct_pkt_data()) but to lwt_xmit.
+ContextDescriptor lwt_context(bool read_only_data) {
+    ContextDescriptor ctx =
+        context_of(kSkBuffSize, 4, kSkBuffFields,
+                   {"tc_classid", "family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6", "remote_port",
+                    "local_port", "data_meta", "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
+                   {"mark", "priority", "cb"});
+    ctx.read_only_data = read_only_data;
+    return ctx;
 }
 
-// cg_skb_is_valid_access() for a privileged loader.
+// cg_skb_is_valid_access() for a privileged loader; the packet is read-only (may_access_direct_pkt_data()).
 ContextDescriptor cgroup_skb_context() {
-    return context_of(kSkBuffSize, 4, kSkBuffFields, {"tc_classid", "data_meta", "wire_len", "tstamp_type"},
-                      {"mark", "priority", "cb", "tstamp"});
+    ContextDescriptor ctx =
+        context_of(kSkBuffSize, 4, kSkBuffFields, {"tc_classid", "data_meta", "wire_len", "tstamp_type"},
+                   {"mark", "priority", "cb", "tstamp"});
+    ctx.read_only_data = true;
+    return ctx;
 }
 
 // sk_skb_is_valid_access().
@@ -794,11 +801,11 @@ Platform build() {
              {"cgroup/sock_create", "cgroup/sock_release", "cgroup/post_bind4", "cgroup/post_bind6", "cgroup/sock"},
              context_of(80, 8, kBpfSockFields, {}, {"bound_dev_if", "mark", "priority"}),
              helper_set({kBase, kCgroupSock}), 0, 1, "1 allows, 0 rejects"));
-    add(type("lwt_in", 10, {"lwt_in"}, lwt_context(), helper_set({kBase, kSkBase, kLwtOut, kLwtIn}), kAny, kAnyMax,
+    add(type("lwt_in", 10, {"lwt_in"}, lwt_context(true), helper_set({kBase, kSkBase, kLwtOut, kLwtIn}), kAny, kAnyMax,
              "BPF_OK=0, BPF_DROP=2, BPF_LWT_REROUTE=128"));
-    add(type("lwt_out", 11, {"lwt_out"}, lwt_context(), helper_set({kBase, kSkBase, kLwtOut}), kAny, kAnyMax,
+    add(type("lwt_out", 11, {"lwt_out"}, lwt_context(true), helper_set({kBase, kSkBase, kLwtOut}), kAny, kAnyMax,
              "BPF_OK=0, BPF_DROP=2"));
-    add(type("lwt_xmit", 12, {"lwt_xmit"}, lwt_context(), helper_set({kBase, kSkBase, kLwtOut, kLwtXmit}), kAny,
+    add(type("lwt_xmit", 12, {"lwt_xmit"}, lwt_context(false), helper_set({kBase, kSkBase, kLwtOut, kLwtXmit}), kAny,
              kAnyMax, "BPF_OK=0, BPF_DROP=2, BPF_REDIRECT=7, BPF_LWT_REROUTE=128"));
     add(type("sock_ops", 13, {"sockops"}, context_of(216, 8, kSockOpsFields, {}, {"args", "sk_txhash"}),
              helper_set({kBase, kSkBase, kSockOps}), 0, 1, "1 on success; the reply goes in args (reply)"));
@@ -817,7 +824,7 @@ Platform build() {
          "cgroup/getsockname6"},
         context_of(72, 8, kSockAddrFields, {}, {"user_ip4", "user_ip6", "user_port", "msg_src_ip4", "msg_src_ip6"}),
         helper_set({kBase, kSkBase, kCgroupSockAddr}), 0, 1, "1 allows, 0 rejects"));
-    add(type("lwt_seg6local", 19, {"lwt_seg6local"}, lwt_context(),
+    add(type("lwt_seg6local", 19, {"lwt_seg6local"}, lwt_context(true),
              helper_set({kBase, kSkBase, kLwtOut, kLwtSeg6Local}), kAny, kAnyMax,
              "BPF_OK=0, BPF_DROP=2, BPF_REDIRECT=7"));
     add(type("sk_lookup", 30, {"sk_lookup"}, context_of(72, 8, kSkLookupFields, {}, {}),

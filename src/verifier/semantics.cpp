@@ -730,6 +730,10 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
     if (!check_bounds(s, pc, r, k, width, assertion)) {
         return false;
     }
+    if (t.kind == Kind::packet && write && m_type.context.read_only_data) {
+        report(pc, "The packet of " + m_type.name + " is read-only", "writable(packet)");
+        return false;
+    }
     if (t.kind == Kind::shared && write && m_maps[t.aux].read_only) {
         report(pc, "Map value of " + m_maps[t.aux].name + " is read-only", "writable(" + m_maps[t.aux].name + ")");
         return false;

@@ -397,3 +397,31 @@ TEST_CASE("object: a map of maps starts with the inner maps its definition names
     ctx.ingress_ifindex = 0; // inner_a, still zero
     CHECK(program->run(&ctx, sizeof ctx).value() == 0);
 }
+
+// A hook whose packet is read-only (platform::ContextDescriptor::read_only_data: Linux's lwt_in) gets no program
+// that writes it, and a checked run of one loaded unverified faults at the store; lwt_xmit's packet is writable.
+TEST_CASE("object: a read-only packet is never written") {
+    const std::string path = std::string(EMBPF_TEST_API_DIR) + "/read_only_packet.o";
+    auto spec = ObjectSpec::open(std::filesystem::path(path), &platform::linux());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto verified = Object::load(*spec);
+    REQUIRE_FALSE(verified.has_value());
+    CHECK(verified.error().message.find("program write_in") != std::string::npos);
+    CHECK(verified.error().message.find("The packet of lwt_in is read-only") != std::string::npos);
+
+    auto unverified = Object::load(*spec, {.unverified = true});
+    REQUIRE_MESSAGE(unverified.has_value(), (unverified ? "" : unverified.error().message));
+    testing_packets::SkBuffAround skb(16);
+    auto in = unverified->program("write_in");
+    REQUIRE(in.has_value());
+    auto faulted = in->run_checked(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_FALSE(faulted.has_value());
+    CHECK(faulted.error().message.find("read-only") != std::string::npos);
+    CHECK(skb.packet.data()[0] == 0);
+    auto xmit = unverified->program("write_xmit");
+    REQUIRE(xmit.has_value());
+    auto written = xmit->run_checked(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_MESSAGE(written.has_value(), (written ? "" : written.error().message));
+    CHECK(written->r0 == 0);
+    CHECK(skb.packet.data()[0] == 7);
+}

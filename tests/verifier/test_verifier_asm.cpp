@@ -34,6 +34,9 @@ const Target windows_xdp{&platform::windows, "xdp"};
 const Target windows_bind{&platform::windows, "bind"};
 const Target linux_xdp{&platform::linux, "xdp"};
 const Target linux_kprobe{&platform::linux, "kprobe"};
+const Target linux_lwt_in{&platform::linux, "lwt_in"};
+const Target linux_lwt_xmit{&platform::linux, "lwt_xmit"};
+const Target linux_cgroup_skb{&platform::linux, "cgroup_skb"};
 const Target linux_socket{&platform::linux, "socket_filter"};
 const Target linux_sock_addr{&platform::linux, "cgroup_sock_addr"};
 
@@ -276,6 +279,67 @@ TEST_CASE("verifier asm: each region's bounds") {
             exit)",
             rejected(5, "Upper bound must be at most packet_size", "valid_access(r2.offset+13, width=2)")),
 
+        // Where the hook's packet is read-only (Linux's may_access_direct_pkt_data()), it is read, never written.
+        row("packet: lwt_in reads its packet", linux_lwt_in, {}, R"(
+            r2 = *(u32 *)(r1 + 76)
+            r3 = *(u32 *)(r1 + 80)
+            r4 = r2
+            r4 += 1
+            if r4 > r3 goto out
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            r0 = 0
+            exit)",
+            accepted(8)),
+        row("packet: lwt_in does not write its packet", linux_lwt_in, {}, R"(
+            r2 = *(u32 *)(r1 + 76)
+            r3 = *(u32 *)(r1 + 80)
+            r4 = r2
+            r4 += 1
+            if r4 > r3 goto out
+            *(u8 *)(r2 + 0) = 7
+        out:
+            r0 = 0
+            exit)",
+            rejected(5, "The packet of lwt_in is read-only", "writable(packet)")),
+        row("packet: lwt_xmit writes its packet", linux_lwt_xmit, {}, R"(
+            r2 = *(u32 *)(r1 + 76)
+            r3 = *(u32 *)(r1 + 80)
+            r4 = r2
+            r4 += 1
+            if r4 > r3 goto out
+            *(u8 *)(r2 + 0) = 7
+        out:
+            r0 = 0
+            exit)",
+            accepted(8)),
+        row("packet: cgroup_skb does not write its packet", linux_cgroup_skb, {}, R"(
+            r2 = *(u32 *)(r1 + 76)
+            r3 = *(u32 *)(r1 + 80)
+            r4 = r2
+            r4 += 8
+            if r4 > r3 goto out
+            *(u32 *)(r2 + 4) = 1
+        out:
+            r0 = 1
+            exit)",
+            rejected(5, "The packet of cgroup_skb is read-only", "writable(packet)")),
+        row("packet: nor has a helper write it", linux_cgroup_skb, {}, R"(
+            r6 = r1
+            r2 = *(u32 *)(r6 + 76)
+            r3 = *(u32 *)(r6 + 80)
+            r4 = r2
+            r4 += 8
+            if r4 > r3 goto out
+            r1 = r6
+            r3 = r2
+            r2 = 0
+            r4 = 8
+            call 26
+        out:
+            r0 = 1
+            exit)",
+            rejected(10, "The packet of cgroup_skb is read-only", "writable(packet)")),
         row("stack: the lowest and the highest byte", windows_xdp, {}, R"(
             *(u8 *)(r10 - 512) = 0
             *(u8 *)(r10 - 1) = 0
