@@ -1030,6 +1030,12 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
     // One sentinel slot past the end, so that no path can run off the code.
     std::vector<Op> ops(program.size() + 1, Op::FELL_OFF);
     std::vector<detail::Slot> slots(program.size() + 1, detail::Slot{});
+    std::vector<bool> probe(program.size(), false); // InterpreterOptions::probe_loads, by pc
+    for (const std::uint32_t pc : options.probe_loads) {
+        if (pc < probe.size()) {
+            probe[pc] = true;
+        }
+    }
     for (std::size_t pc = 0; pc < program.size(); ++pc) {
         const isa::Instruction& ins = program[pc];
         detail::Slot& slot = slots[pc];
@@ -1055,7 +1061,7 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
                                   pc);
         }
         ops[pc] = *op;
-        if (std::find(options.probe_loads.begin(), options.probe_loads.end(), pc) != options.probe_loads.end()) {
+        if (probe[pc]) {
             if (isa::op_class(ins.opcode) != isa::op::LDX) {
                 return Error::invalid("instruction " + std::to_string(pc) + ": a probe load must be a load (LDX)", pc);
             }
