@@ -781,10 +781,11 @@ class Reader {
                                           ", which is not a map");
                 }
                 entry.map = inner->second;
-            } else if (target.type() == STT_FUNC) {
-                entry.program = target.name;
+            } else if (target.type() == STT_FUNC && !target.name.empty()) {
+                entry.program = target.name; // programs are found by name: a function without one is none
             } else {
-                return Error::invalid(where() + ": " + map.name + " is initialized with " + target.name +
+                return Error::invalid(where() + ": " + map.name + " is initialized with " +
+                                      (target.name.empty() ? "a symbol without a name" : shown(target.name)) +
                                       ", which is neither a map nor a program");
             }
             map.initial_entries.push_back(std::move(entry));

@@ -474,6 +474,18 @@ TEST_CASE("elf reader: inputs the fuzzer once broke it with are errors or object
     CHECK(count > 0);
 }
 
+// A program array initialized with a function symbol without a name (the fuzzer's input): no program can be found
+// by that name, so the object is refused rather than read with an entry that names nothing.
+TEST_CASE("elf reader: a program array entry must name its program") {
+    const std::filesystem::path path = std::filesystem::path(EMBPF_TEST_SOURCE_DIR) / "fuzz" / "regressions" / "elf" /
+                                       "unnamed-function-in-program-array";
+    const auto bytes = read_bytes(path.string());
+    auto object = elf::read_object(std::span<const std::uint8_t>(bytes));
+    REQUIRE_FALSE(object.has_value());
+    CHECK(object.error().message.find("jump is initialized with a symbol without a name, which is neither a map nor "
+                                      "a program") != std::string::npos);
+}
+
 TEST_CASE("elf reader: legacy Linux map definitions and a BTF map of maps") {
     auto object = elf::read_object(std::filesystem::path(kDir + "/map_kinds.o"));
     REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
