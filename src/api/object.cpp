@@ -156,6 +156,13 @@ std::optional<std::uint32_t> btf_size(const ObjectSpec& spec, std::uint32_t type
     return static_cast<std::uint32_t>(*size); // BTF sizes are at most UINT32_MAX
 }
 
+// Makes the lddw at `pc` load `value`, a plain 64-bit constant.
+void set_lddw(std::vector<isa::Instruction>& code, std::size_t pc, std::uint64_t value) {
+    code[pc].src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
+    code[pc].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(value));
+    code[pc + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(value >> 32));
+}
+
 Error in_program(const std::string& program, Error error) {
     error.message = "program " + program + ": " + error.message;
     return error;
@@ -471,11 +478,9 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 definition.instructions[ref.instruction].src != static_cast<std::uint8_t>(isa::LddwSource::variable)) {
                 return in_program(name, Error::invalid("extern " + ref.name + " names no extern lddw of the program"));
             }
-            const std::uint64_t address = options.externs.find(ref.name)->second + // each has one (above)
-                                          static_cast<std::uint64_t>(ref.addend);
-            code[ref.instruction].src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
-            code[ref.instruction].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address));
-            code[ref.instruction + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address >> 32));
+            set_lddw(code, ref.instruction,
+                     options.externs.find(ref.name)->second + // each has one (above)
+                         static_cast<std::uint64_t>(ref.addend));
         }
         for (const elf::MapReference& ref : definition.map_references) {
             if (!is_lddw_at(ref.instruction) || ref.map >= maps.size()) {
@@ -497,9 +502,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 }
                 address = reinterpret_cast<std::uintptr_t>(value + ref.offset);
             }
-            code[ref.instruction].src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
-            code[ref.instruction].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address));
-            code[ref.instruction + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address >> 32));
+            set_lddw(code, ref.instruction, address);
             if (named.insert(map.get()).second) {
                 program->maps.push_back(map);
             }

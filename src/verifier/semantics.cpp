@@ -56,6 +56,12 @@ Interval low32(const Interval& i) {
 }
 Interval wrap32(const Interval& i) { return i.within(0, kU32Max) ? i : Interval{0, kU32Max}; }
 
+// The k of the window of 2^32 values holding v, whose low 32 bits are v - k 2^32: [k 2^32, (k + 1) 2^32), or read as
+// signed [k 2^32 - 2^31, k 2^32 + 2^31). floor(v / 2^32) or floor((v + 2^31) / 2^32), without overflow.
+Bound window_index(Bound v, bool is_signed) { return is_signed ? ((v >> 31) + 1) >> 1 : v >> 32; }
+// Windows this far out are left alone, so that the difference of two windows' starts fits a Bound.
+constexpr Bound kMaxWindow = Bound{1} << 30;
+
 // The ISA's arithmetic on known values, at 64 or 32 bits (RFC 9669: division by zero gives 0, modulo by zero keeps
 // the dividend, shift amounts are masked to the width).
 template <typename U>
@@ -1904,10 +1910,8 @@ void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bo
             if (i.lo == kNegInf || i.hi == kInf) {
                 return std::nullopt;
             }
-            // floor((v + 2^31) / 2^32) for signed windows, floor(v / 2^32) for unsigned ones, without overflow.
-            const auto index = [is_signed](Bound v) { return is_signed ? ((v >> 31) + 1) >> 1 : v >> 32; };
-            const Bound k = index(i.lo);
-            if (k != index(i.hi) || k >= (Bound{1} << 30) || k <= -(Bound{1} << 30)) {
+            const Bound k = window_index(i.lo, is_signed);
+            if (k != window_index(i.hi, is_signed) || k >= kMaxWindow || k <= -kMaxWindow) {
                 return std::nullopt;
             }
             return k * (Bound{1} << 32);
@@ -1939,10 +1943,9 @@ void Semantics::refine(State& s, Var a, Var b, std::uint8_t code, bool taken, bo
             if (range.lo == kNegInf || range.hi == kInf) {
                 return;
             }
-            const auto index = [is_signed](Bound v) { return is_signed ? ((v >> 31) + 1) >> 1 : v >> 32; };
-            const Bound first = index(range.lo);
-            const Bound last = index(range.hi);
-            if (last - first > 3 || first <= -(Bound{1} << 30) || last >= (Bound{1} << 30)) {
+            const Bound first = window_index(range.lo, is_signed);
+            const Bound last = window_index(range.hi, is_signed);
+            if (last - first > 3 || first <= -kMaxWindow || last >= kMaxWindow) {
                 return;
             }
             Bound hull_lo = kInf;
