@@ -24,6 +24,15 @@ Type merge_types(const Type& a, const Type& b) {
     return {Kind::invalid, false, kMixedTypes};
 }
 
+// 0 (n, in state ns) on one path and a map value or an inner map (p) on the other: a lookup's result that may be
+// null, as the lookup itself returns it (`v = lookup(); if (!v) v = 0;`, a result spilled on one path of a branch). The
+// variable is 0 on the null path and the offset on the other, so the joined offset covers both. Records are left out:
+// the count of open records follows their null checks.
+bool null_or_pointer(const Type& n, const State& ns, const Type& p, Var var) {
+    return n.kind == Kind::number && (p.kind == Kind::shared || p.kind == Kind::map) &&
+           ns.zone.interval(var) == Interval{0, 0};
+}
+
 // Aligns the registers, saved registers and cells of two states before their zones are combined: what differs is
 // made the same in both (and its variable forgotten), so that the zones speak of the same things.
 void align(State& a, State& b, AlikeMaps alike) {
@@ -57,6 +66,12 @@ void align(State& a, State& b, AlikeMaps alike) {
             y = x;
             return;
         }
+        if (null_or_pointer(x, a, y, var) || null_or_pointer(y, b, x, var)) {
+            Type& p = x.kind == Kind::number ? y : x;
+            p.nullable = true;
+            x = y = p;
+            return;
+        }
         x = y = merge_types(x, y);
         a.zone.forget(var);
         b.zone.forget(var);
@@ -87,12 +102,18 @@ void align(State& a, State& b, AlikeMaps alike) {
             Cell merged = cell;
             merge_region(merged.type, other->type);
             kept.push_back(merged);
+        } else if (null_or_pointer(cell.type, a, other->type, cell_var(cell.offset)) ||
+                   null_or_pointer(other->type, b, cell.type, cell_var(cell.offset))) {
+            Cell merged = cell;
+            merged.type = cell.type.kind == Kind::number ? other->type : cell.type;
+            merged.type.nullable = true;
+            kept.push_back(merged);
         }
     }
     for (State* s : {&a, &b}) {
         for (const Cell& cell : s->cells) {
             if (std::find_if(kept.begin(), kept.end(), [&](const Cell& c) {
-                    return c.offset == cell.offset && c.width == cell.width && c.type.kind == cell.type.kind;
+                    return c.offset == cell.offset && c.width == cell.width; // kept, perhaps as a pointer or null
                 }) != kept.end()) {
                 continue;
             }
@@ -192,9 +213,12 @@ bool same_partition(const State& a, const State& b, std::span<const Var> partiti
 // value of a map the semantics can tell apart), each pointer cell one has and the other has not, and each partition
 // variable that holds different constants.
 std::size_t distance(const State& a, const State& b, std::span<const Var> partition, AlikeMaps alike) {
-    auto differ = [&](const Type& x, const Type& y) -> std::size_t {
+    auto differ = [&](const Type& x, const Type& y, Var var) -> std::size_t {
         if (x == y) {
             return 0;
+        }
+        if (null_or_pointer(x, a, y, var) || null_or_pointer(y, b, x, var)) {
+            return 1; // a pointer that may be null
         }
         if (!x.is_pointer() && !y.is_pointer()) {
             return 1;
@@ -207,14 +231,14 @@ std::size_t distance(const State& a, const State& b, std::span<const Var> partit
     };
     std::size_t d = 0;
     for (std::size_t r = 0; r < a.regs.size(); ++r) {
-        d += differ(a.regs[r], b.regs[r]);
+        d += differ(a.regs[r], b.regs[r], reg_var(static_cast<int>(r)));
     }
     if (a.saved.size() != b.saved.size()) {
         return ~std::size_t{0};
     }
     for (std::size_t f = 0; f < a.saved.size(); ++f) {
         for (std::size_t r = 0; r < a.saved[f].size(); ++r) {
-            d += differ(a.saved[f][r], b.saved[f][r]);
+            d += differ(a.saved[f][r], b.saved[f][r], saved_var(f, static_cast<int>(r) + 1));
         }
     }
     std::size_t pointers_a = 0;

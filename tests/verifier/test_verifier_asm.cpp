@@ -3756,6 +3756,89 @@ TEST_CASE("verifier asm: states over the limit keep values of different maps apa
     });
 }
 
+// A lookup's result on one path and 0 on another (`v = lookup(); if (!v) v = 0;`, or a result spilled on one path
+// only): joined, as they are once the states outgrow the limit, they are a result that may be null, as the lookup
+// returns it. r2-r5: each the stack or the context (16 shapes, read only where the context pointer is null, which no
+// run reaches), so that r7's two shapes are the ones joined.
+TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a value that may be null") {
+    auto program = [](std::string_view r7_on_null, std::string_view use) {
+        return std::string(R"(
+            r9 = r1
+            r8 = *(u32 *)(r9 + 0)
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            )") +
+               std::string(r7_on_null) +
+               R"(
+            if r0 == 0 goto +1
+            r7 = r0
+            *(u64 *)(r10 - 16) = r7
+            r2 = r10
+            if r8 & 1 goto +1
+            r2 = r9
+            r3 = r10
+            if r8 & 2 goto +1
+            r3 = r9
+            r4 = r10
+            if r8 & 4 goto +1
+            r4 = r9
+            r5 = r10
+            if r8 & 8 goto +1
+            r5 = r9
+            )" +
+               std::string(use) +
+               R"(
+            r0 = 0
+            if r9 != 0 goto +4
+            r0 = r2
+            r0 = r3
+            r0 = r4
+            r0 = r5
+            exit)";
+    };
+    const std::string checked_register = program("r7 = 0", R"(
+            if r7 == 0 goto +2
+            r1 = 7
+            *(u64 *)(r7 + 0) = r1)");
+    const std::string unchecked_register = program("r7 = 0", R"(
+            r1 = 7
+            *(u64 *)(r7 + 0) = r1)");
+    const std::string checked_cell = program("r7 = 0", R"(
+            r6 = *(u64 *)(r10 - 16)
+            if r6 == 0 goto +2
+            r1 = 7
+            *(u64 *)(r6 + 8) = r1)");
+    const std::string unchecked_cell = program("r7 = 0", R"(
+            r6 = *(u64 *)(r10 - 16)
+            r1 = 7
+            *(u64 *)(r6 + 8) = r1)");
+    const std::string cell_past_the_value = program("r7 = 0", R"(
+            r6 = *(u64 *)(r10 - 16)
+            if r6 == 0 goto +2
+            r1 = 7
+            *(u64 *)(r6 + 12) = r1)");
+    const std::string one_not_zero = program("r7 = 1", R"(
+            if r7 == 0 goto +2
+            r1 = 7
+            *(u64 *)(r7 + 0) = r1)");
+    check_rows({
+        row("a value or 0, checked", linux_socket, {array_map()}, checked_register, accepted(29)),
+        row("a value or 0, not checked", linux_socket, {array_map()}, unchecked_register,
+            rejected(25, "r7 may be null; compare it with 0 first", "r7 != null")),
+        row("a value or 0 spilled, read back and checked", linux_socket, {array_map()}, checked_cell, accepted(30)),
+        row("a value or 0 spilled, read back, not checked", linux_socket, {array_map()}, unchecked_cell,
+            rejected(26, "r6 may be null; compare it with 0 first", "r6 != null")),
+        // The value is 16 bytes: the offsets of both paths still count.
+        row("a value or 0, written past its end", linux_socket, {array_map()}, cell_past_the_value,
+            rejected(27, "Upper bound must be at most the value size 16", "valid_access(r6.offset+12, width=8)")),
+        row("a value or 1 is no pointer", linux_socket, {array_map()}, one_not_zero,
+            rejected(26, "r7 is not a pointer", "r7.type is pointer")),
+    });
+}
+
 // probe_read*'s size is `u32 size`: a compiler passes a length checked in its low 32 bits (`w1 > 128`, or clang's
 // `r1 = r2; r1 <<= 32; r1 >>= 32`) whole, its upper bits undefined. The low half of a register that may not fit it is
 // a variable of its own while the register keeps its value, and the helper (and the check) read only it.
