@@ -26,8 +26,9 @@ Type merge_types(const Type& a, const Type& b) {
 
 // 0 (n, in state ns) on one path and a map value or an inner map (p) on the other: a lookup's result that may be
 // null, as the lookup itself returns it (`v = lookup(); if (!v) v = 0;`, a result spilled on one path of a branch). The
-// variable is 0 on the null path and the offset on the other, so the joined offset covers both. Records are left out:
-// the count of open records follows their null checks.
+// variable is 0 on the null path and the offset on the other, so the joined offset covers both. It points into some
+// object, no longer the lookup's: its copies were null on one path and not on the other, or the other way round, so a
+// check of one says nothing of the others. Records are left out: the count of open records follows their null checks.
 bool null_or_pointer(const Type& n, const State& ns, const Type& p, Var var) {
     return n.kind == Kind::number && (p.kind == Kind::shared || p.kind == Kind::map) &&
            ns.zone.interval(var) == Interval{0, 0};
@@ -69,6 +70,7 @@ void align(State& a, State& b, AlikeMaps alike) {
         if (null_or_pointer(x, a, y, var) || null_or_pointer(y, b, x, var)) {
             Type& p = x.kind == Kind::number ? y : x;
             p.nullable = true;
+            p.object = kSomeObject;
             x = y = p;
             return;
         }
@@ -107,6 +109,7 @@ void align(State& a, State& b, AlikeMaps alike) {
             Cell merged = cell;
             merged.type = cell.type.kind == Kind::number ? other->type : cell.type;
             merged.type.nullable = true;
+            merged.type.object = kSomeObject;
             kept.push_back(merged);
         }
     }

@@ -3824,6 +3824,47 @@ TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a va
             if r7 == 0 goto +2
             r1 = 7
             *(u64 *)(r7 + 0) = r1)");
+    // r7 the value and r6 0 on one path, the other way round on the other: each may be null where they join, but a
+    // check of one says nothing of the other (found by attack round 34: the check made both non-null).
+    const std::string swapped = R"(
+            r9 = r1
+            r8 = *(u32 *)(r9 + 0)
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r7 = r0
+            r6 = 0
+            if r8 & 16 goto +2
+            r7 = 0
+            r6 = r0
+            r2 = r10
+            if r8 & 1 goto +1
+            r2 = r9
+            r3 = r10
+            if r8 & 2 goto +1
+            r3 = r9
+            r4 = r10
+            if r8 & 4 goto +1
+            r4 = r9
+            r5 = r10
+            if r8 & 8 goto +1
+            r5 = r9
+            if r7 == 0 goto +2
+            r1 = 7
+            *(u64 *)(r6 + 0) = r1
+            r0 = 0
+            if r9 != 0 goto +4
+            r0 = r2
+            r0 = r3
+            r0 = r4
+            r0 = r5
+            exit
+        out:
+            r0 = 0
+            exit)";
     check_rows({
         row("a value or 0, checked", linux_socket, {array_map()}, checked_register, accepted(29)),
         row("a value or 0, not checked", linux_socket, {array_map()}, unchecked_register,
@@ -3834,6 +3875,8 @@ TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a va
         // The value is 16 bytes: the offsets of both paths still count.
         row("a value or 0, written past its end", linux_socket, {array_map()}, cell_past_the_value,
             rejected(27, "Upper bound must be at most the value size 16", "valid_access(r6.offset+12, width=8)")),
+        row("two values or 0, one checked", linux_socket, {array_map()}, swapped,
+            rejected(28, "r6 may be null; compare it with 0 first", "r6 != null")),
         row("a value or 1 is no pointer", linux_socket, {array_map()}, one_not_zero,
             rejected(26, "r7 is not a pointer", "r7.type is pointer")),
     });
