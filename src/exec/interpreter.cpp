@@ -443,6 +443,11 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
                 return refuse(i, "the context pointer or null");
             }
             break;
+        case ArgKind::host_object:
+            if (value != 0 && memory(value, 1, false)) {
+                return refuse(i, "a host object's address, not memory the program holds");
+            }
+            break;
         case ArgKind::ptr_to_map:
         case ArgKind::ptr_to_map_of_programs: {
             std::optional<MapShape> shape = options->map_shape ? options->map_shape(value) : std::nullopt;

@@ -235,6 +235,15 @@ constexpr HelperRow kHelpers[] = {
     {91, "msg_pop_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
     {97, "skb_ecn_set_ce", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {109, "send_signal", R::integer, {A::anything}, kKeepsPacket},
+    // skb_output writes the data as perf_event_output does, with the first bytes of the socket buffer its first
+    // argument names (a tracing program's argument) when the flags' upper half asks for them.
+    {111,
+     "skb_output",
+     R::integer,
+     {A::host_object, A::ptr_to_map, A::anything, A::ptr_to_readable_mem, A::const_size_or_zero},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {112,
      "probe_read_user",
      R::integer,
@@ -290,6 +299,21 @@ constexpr HelperRow kHelpers[] = {
     {133, "ringbuf_discard", R::void_, {A::ptr_to_alloc_mem, A::anything}, kKeepsPacket},
     {134, "ringbuf_query", R::integer, {A::ptr_to_map, A::anything}, kKeepsPacket},
     {135, "csum_level", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    // The socket casts of tracing programs: the socket they are given, a host object, if it is of their kind; 0
+    // otherwise.
+    {136, "skc_to_tcp6_sock", R::host_object_or_null, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
+    {137, "skc_to_tcp_sock", R::host_object_or_null, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
+    {138, "skc_to_tcp_timewait_sock", R::host_object_or_null, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
+    {139, "skc_to_tcp_request_sock", R::host_object_or_null, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
+    {140, "skc_to_udp6_sock", R::host_object_or_null, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
+    // The kernel stack of the task its first argument names (a host object).
+    {141,
+     "get_task_stack",
+     R::integer,
+     {A::host_object, A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {142,
      "load_hdr_opt",
      R::integer,
@@ -318,7 +342,7 @@ constexpr HelperRow kHelpers[] = {
     {155, "redirect_peer", R::integer, {A::anything, A::anything}, kKeepsPacket},
     // The kernel returns a BTF-typed pointer to the task, which its programs may load from; here, as from
     // get_current_task, a number: the task's address, which only probe_read_kernel follows.
-    {158, "get_current_task_btf", R::integer, {}, kKeepsPacket},
+    {158, "get_current_task_btf", R::host_object_or_null, {}, kKeepsPacket, Writes::some, kReadsHost},
     {160, "ktime_get_coarse_ns", R::integer, {}, kKeepsPacket},
     {164,
      "for_each_map_elem",
@@ -344,6 +368,7 @@ constexpr HelperRow kHelpers[] = {
      kKeepsPacket,
      Writes::some,
      kReadsHost},
+    {178, "skc_to_unix_sock", R::host_object_or_null, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
     {181, "loop", R::integer, {A::anything, A::ptr_to_func, A::ptr_to_stack_or_null, A::anything}, kKeepsPacket},
     {182, "strncmp", R::integer, {A::ptr_to_readable_mem, A::const_size, A::ptr_to_const_str}, kKeepsPacket},
     {185, "get_func_arg_cnt", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
@@ -367,6 +392,7 @@ constexpr HelperRow kHelpers[] = {
      R::ptr_to_map_value_or_null,
      {A::ptr_to_map, A::ptr_to_map_key, A::anything},
      kKeepsPacket},
+    {196, "skc_to_mptcp_sock", R::host_object_or_null, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
     {208, "ktime_get_tai_ns", R::integer, {}, kKeepsPacket},
 };
 
@@ -386,18 +412,18 @@ constexpr std::uint32_t kBase[] = {1,   2,   3,   87,  88,  89,  195, 7,   8,   
 // bpf_sk_base_func_proto(): the base, and ktime_get_coarse_ns (its skc_to_* casts return sockets).
 constexpr std::uint32_t kSkBase[] = {160};
 // bpf_tracing_func_proto(), shared by kprobe, tracepoint, perf_event, raw_tracepoint and (through them) tracing and
-// lsm: the base, the compat probe_read and probe_read_str, get_func_ip, get_current_task_btf. (probe_write_user, for
-// CAP_SYS_ADMIN, writes any user address the program names: it has no row.)
-constexpr std::uint32_t kTracing[] = {8, 4, 45, 173, 158};
+// lsm: the base, the compat probe_read and probe_read_str, get_func_ip, get_current_task_btf, get_task_stack.
+// (probe_write_user, for CAP_SYS_ADMIN, writes any user address the program names: it has no row.)
+constexpr std::uint32_t kTracing[] = {8, 4, 45, 173, 158, 141};
 // kprobe_prog_func_proto() (override_return needs CONFIG_BPF_KPROBE_OVERRIDE).
 constexpr std::uint32_t kKprobe[] = {25, 27, 67, 58, 173, 174};
 // tp_prog_func_proto() and raw_tp_prog_func_proto().
 constexpr std::uint32_t kTracepoint[] = {25, 27, 67, 174};
 // pe_prog_func_proto() (read_branch_records takes writable memory or null, a kind embpf lacks).
 constexpr std::uint32_t kPerfEvent[] = {25, 27, 67, 56, 174};
-// tracing_prog_func_proto(): raw_tp_prog_func_proto(), get_func_arg_cnt and get_attach_cookie (its other helpers take
-// or return BTF-typed pointers or fixed-size memory).
-constexpr std::uint32_t kTracingProgram[] = {185, 174};
+// tracing_prog_func_proto(): raw_tp_prog_func_proto(), get_func_arg_cnt, get_attach_cookie, skb_output and the socket
+// casts (its other helpers take or return BTF-typed pointers embpf does not type, or fixed-size memory).
+constexpr std::uint32_t kTracingProgram[] = {185, 174, 111, 136, 137, 138, 139, 140, 178, 196};
 // bpf_lsm_func_proto(): tracing_prog_func_proto(), get_attach_cookie, and for BPF_LSM_CGROUP the cgroup hooks'
 // get_retval and set_retval (cgroup_common_func_proto()).
 constexpr std::uint32_t kLsm[] = {174, 186, 187};

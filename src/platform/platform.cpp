@@ -13,6 +13,7 @@ std::string_view to_string(ArgKind kind) noexcept {
     case ArgKind::anything: return "anything";
     case ArgKind::ptr_to_ctx: return "ptr_to_ctx";
     case ArgKind::ptr_to_ctx_or_null: return "ptr_to_ctx_or_null";
+    case ArgKind::host_object: return "host_object";
     case ArgKind::ptr_to_map: return "ptr_to_map";
     case ArgKind::ptr_to_map_of_programs: return "ptr_to_map_of_programs";
     case ArgKind::ptr_to_map_key: return "ptr_to_map_key";
@@ -39,6 +40,7 @@ std::string_view to_string(ReturnKind kind) noexcept {
     case ReturnKind::ptr_to_map_value_or_null: return "ptr_to_map_value_or_null";
     case ReturnKind::ptr_to_alloc_mem_or_null: return "ptr_to_alloc_mem_or_null";
     case ReturnKind::no_return_on_success: return "no_return_on_success";
+    case ReturnKind::host_object_or_null: return "host_object_or_null";
     }
     return "unknown";
 }
@@ -488,6 +490,7 @@ const MapRule kMapRules[] = {
     {"ringbuf_reserve", {MK::ringbuf}},
     {"ringbuf_query", {MK::ringbuf}},
     {"perf_event_output", {MK::perf_event_array}},
+    {"skb_output", {MK::perf_event_array}},
     {"map_lookup_percpu_elem", {MK::percpu_hash, MK::percpu_array, MK::lru_percpu_hash}},
     // Linux walks these kinds only (no map_for_each_callback for tries, maps of maps, queues).
     {"for_each_map_elem", {MK::hash, MK::array, MK::percpu_hash, MK::percpu_array, MK::lru_hash, MK::lru_percpu_hash}},

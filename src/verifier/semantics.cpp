@@ -1617,6 +1617,13 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                        reg(r) + ".type == ctx && " + reg(r) + ".offset == 0");
             }
             break;
+        case platform::ArgKind::host_object:
+            // The helper hands it back as a host object's address (skc_to_tcp_sock): a pointer the program holds
+            // would come back as a number, its address.
+            if (t.kind != Kind::number) {
+                report(pc, reg(r) + " must be a number (a host object's address)", reg(r) + ".type == number");
+            }
+            break;
         case platform::ArgKind::ptr_to_ctx_or_null:
             if (!(t.kind == Kind::ctx || t.kind == Kind::number) || !(v.lo == 0 && v.hi == 0)) {
                 report(pc, reg(r) + " must be the context pointer or null",
@@ -1830,6 +1837,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
     case platform::ReturnKind::integer:
     case platform::ReturnKind::no_return_on_success: clobber({Kind::number, false, 0}, {}); break;
     case platform::ReturnKind::void_: clobber({}, {}); break;
+    case platform::ReturnKind::host_object_or_null: clobber({Kind::number, false, kHostAddress}, {}); break;
     case platform::ReturnKind::ptr_to_map_value_or_null:
         if (map == nullptr) {
             clobber({Kind::number, false, 0}, {});

@@ -452,7 +452,7 @@ TEST_SUITE("platform") {
                  BPF_FUNC_sk_release,          // takes a socket
                  BPF_FUNC_sk_fullsock,         // takes a socket
                  BPF_FUNC_tcp_check_syncookie, // takes a socket
-                 BPF_FUNC_skc_to_tcp_sock,     // BTF-typed socket
+                 BPF_FUNC_skc_lookup_tcp,      // returns a socket the program must release
                  BPF_FUNC_sk_storage_get,      // socket and map value
                  BPF_FUNC_get_local_storage,   // cgroup storage, a value that is never null
                  BPF_FUNC_spin_lock,           // spin lock
@@ -463,7 +463,6 @@ TEST_SUITE("platform") {
                  BPF_FUNC_strtol,              // fixed-size result buffer
                  BPF_FUNC_check_mtu,           // fixed-size in/out buffer
                  BPF_FUNC_get_func_arg,        // fixed-size result buffer
-                 BPF_FUNC_get_task_stack,      // takes a BTF-typed task
                  BPF_FUNC_read_branch_records, // writable memory or null
                  BPF_FUNC_d_path,              // takes a BTF-typed path
                  BPF_FUNC_snprintf_btf,        // reads through a pointer inside its argument
@@ -471,11 +470,25 @@ TEST_SUITE("platform") {
             INFO("helper ", id);
             CHECK(l.helper(static_cast<std::uint32_t>(id)) == nullptr);
         }
-        // get_current_task_btf returns a BTF-typed task in the kernel; here a number, as get_current_task does: no
-        // load goes through it, and no helper here takes a task.
+        // get_current_task_btf returns a BTF-typed task in the kernel; here a host object, whose fields a program reads
+        // with probe loads and which get_task_stack takes. The socket casts take and return host objects too.
         const platform::HelperPrototype* task = l.helper(BPF_FUNC_get_current_task_btf);
         REQUIRE(task != nullptr);
-        CHECK(task->ret == platform::ReturnKind::integer);
+        CHECK(task->ret == platform::ReturnKind::host_object_or_null);
+        const platform::HelperPrototype* stack = l.helper(BPF_FUNC_get_task_stack);
+        REQUIRE(stack != nullptr);
+        CHECK(stack->args[0] == platform::ArgKind::host_object);
+        for (const int id : {BPF_FUNC_skc_to_tcp6_sock, BPF_FUNC_skc_to_tcp_sock, BPF_FUNC_skc_to_tcp_timewait_sock,
+                             BPF_FUNC_skc_to_tcp_request_sock, BPF_FUNC_skc_to_udp6_sock, BPF_FUNC_skc_to_unix_sock,
+                             BPF_FUNC_skc_to_mptcp_sock}) {
+            INFO("helper ", id);
+            const platform::HelperPrototype* cast = l.helper(static_cast<std::uint32_t>(id));
+            REQUIRE(cast != nullptr);
+            CHECK(cast->ret == platform::ReturnKind::host_object_or_null);
+            CHECK(cast->args[0] == platform::ArgKind::host_object);
+            CHECK(cast->arg_count() == 1);
+            CHECK(cast->reads_host_memory);
+        }
     }
 
     // Facts taken from the kernel's *_func_proto() functions (Linux 6.18): what each type may call, including what it
@@ -514,7 +527,16 @@ TEST_SUITE("platform") {
             {"sched_cls", BPF_FUNC_probe_read, false},
             {"sched_cls", BPF_FUNC_get_func_ip, false},
             {"sched_cls", BPF_FUNC_get_retval, false},
-            // bpf_tracing_func_proto(): get_current_task_btf, typed here as get_current_task is (a number)
+            // bpf_tracing_func_proto(): get_current_task_btf and get_task_stack, on host objects
+            {"kprobe", BPF_FUNC_get_task_stack, true},
+            {"tracing", BPF_FUNC_get_task_stack, true},
+            {"sched_cls", BPF_FUNC_get_task_stack, false},
+            // tracing_prog_func_proto(): skb_output and the socket casts
+            {"tracing", BPF_FUNC_skb_output, true},
+            {"tracing", BPF_FUNC_skc_to_tcp_sock, true},
+            {"lsm", BPF_FUNC_skc_to_unix_sock, true},
+            {"kprobe", BPF_FUNC_skc_to_tcp_sock, false},
+            {"kprobe", BPF_FUNC_skb_output, false},
             {"kprobe", BPF_FUNC_get_current_task_btf, true},
             {"tracepoint", BPF_FUNC_get_current_task_btf, true},
             {"tracing", BPF_FUNC_get_current_task_btf, true},

@@ -4116,4 +4116,61 @@ TEST_CASE("verifier asm: host addresses a tracing hook hands over") {
     CHECK(refused.probe_loads.empty());
 }
 
+// Helpers of tracing programs that take a host object (a socket or task the hook handed over) and hand one back.
+TEST_CASE("verifier asm: helpers that take and return host objects") {
+    const platform::Platform linux_platform = platform::linux();
+    auto verify_as = [&](std::string_view type, std::string_view text) {
+        auto program = embpf::isa::assemble(text);
+        REQUIRE(program.has_value());
+        const verifier::ProgramInput input{"objects", std::string(type), *program, {}, {}, {}};
+        return verifier::verify(input, linux_platform, *linux_platform.program_type(type));
+    };
+    // skc_to_tcp_sock(sk): the socket as a TCP socket, or 0; its fields are read with probe loads.
+    const std::string_view cast = R"(
+        r1 = *(u64 *)(r1 + 0)
+        call 137
+        if r0 == 0 goto +1
+        r0 = *(u32 *)(r0 + 1800)
+        r0 = 0
+        exit)";
+    const verifier::Report tracing = verify_as("tracing", cast);
+    CHECK_MESSAGE(tracing.verified, tracing.text());
+    CHECK(tracing.probe_loads == std::vector<std::uint32_t>{3});
+    // Kprobes do not have the casts (tracing_prog_func_proto() grants them, bpf_tracing_func_proto() does not).
+    const verifier::Report kprobe = verify_as("kprobe", cast);
+    REQUIRE_FALSE(kprobe.verified);
+    CHECK(kprobe.errors[0].message == "Helper 137 is not available to program type kprobe");
+    // A pointer the program holds would come back as a number: its address.
+    for (const std::string_view text : {"r1 = r10\nr1 += -8\ncall 137\nr0 = 0\nexit", "call 137\nr0 = 0\nexit"}) {
+        CAPTURE(text);
+        const verifier::Report pointer = verify_as("tracing", text);
+        REQUIRE_FALSE(pointer.verified);
+        CHECK(pointer.errors[0].message == "r1 must be a number (a host object's address)");
+        CHECK(pointer.errors[0].assertion == "r1.type == number");
+    }
+    // The result is never memory the program may write, nor a map.
+    const verifier::Report written = verify_as("tracing", R"(
+        r1 = *(u64 *)(r1 + 0)
+        call 137
+        if r0 == 0 goto +1
+        *(u32 *)(r0 + 0) = 1
+        r0 = 0
+        exit)");
+    REQUIRE_FALSE(written.verified);
+    CHECK(written.errors[0].message.find("is a host address") != std::string::npos);
+    // get_task_stack(task, buf, size, flags) writes the stack buffer; any part of it on some returns.
+    const verifier::Report stack = verify_as("kprobe", R"(
+        call 158
+        r1 = r0
+        r2 = r10
+        r2 += -64
+        r3 = 64
+        r4 = 0
+        call 141
+        r0 = *(u64 *)(r10 - 64)
+        exit)");
+    REQUIRE_FALSE(stack.verified);
+    CHECK(stack.errors[0].message == "Stack content is not initialized");
+}
+
 TEST_SUITE_END();

@@ -43,6 +43,9 @@ enum class ArgKind : std::uint8_t {
     ptr_to_stack_or_null,        ///< a pointer into the stack or null, handed back to a callback
     ptr_to_const_str,            ///< a NUL-terminated string in read-only memory (a frozen map value, .rodata)
     ptr_to_ctx_or_null,          ///< the context pointer, unmodified, or null (get_netns_cookie: the program's own)
+    /// A host object's address as a hook handed it over (a tracing program's socket or task argument, a field loaded
+    /// through one), or any other number; never a pointer into memory the program holds.
+    host_object,
 };
 
 /// What a helper leaves in r0.
@@ -52,6 +55,9 @@ enum class ReturnKind : std::uint8_t {
     ptr_to_map_value_or_null, ///< a value of the map passed as the first argument, or null
     ptr_to_alloc_mem_or_null, ///< fresh memory of the size in the `const_alloc_size_or_zero` argument, or null
     no_return_on_success,     ///< tail call: does not return when it succeeds; an integer when it fails
+    /// A host object's address, or 0 (skc_to_tcp_sock: the socket it was given, if it is one of TCP): a number that
+    /// loads read through as through a tracing hook's arguments (FieldKind::host_addresses).
+    host_object_or_null,
 };
 
 /// What a helper writes into its writable memory argument (`ptr_to_writable_mem`, `ptr_to_uninit_map_value`): the
@@ -554,7 +560,7 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
         [[maybe_unused]] const auto is_pointer_kind = [](ArgKind kind) {
             return kind != ArgKind::none && kind != ArgKind::anything && kind != ArgKind::const_size &&
                    kind != ArgKind::const_size_or_zero && kind != ArgKind::const_alloc_size_or_zero &&
-                   kind != ArgKind::ptr_to_func;
+                   kind != ArgKind::ptr_to_func && kind != ArgKind::host_object;
         };
         [[maybe_unused]] const auto is_read_only_kind = [](ArgKind kind) {
             return kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
