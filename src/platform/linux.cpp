@@ -285,6 +285,14 @@ constexpr HelperRow kHelpers[] = {
     {122, "get_netns_cookie", R::integer, {A::ptr_to_ctx_or_null}, kKeepsPacket},
     {123, "get_current_ancestor_cgroup_id", R::integer, {A::anything}, kKeepsPacket},
     {125, "ktime_get_boot_ns", R::integer, {}, kKeepsPacket},
+    // The seq_file an iterator program's context names (a host object) takes the bytes.
+    {127,
+     "seq_write",
+     R::integer,
+     {A::host_object, A::ptr_to_readable_mem, A::const_size_or_zero},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {130,
      "ringbuf_output",
      R::integer,
@@ -421,9 +429,10 @@ constexpr std::uint32_t kKprobe[] = {25, 27, 67, 58, 173, 174};
 constexpr std::uint32_t kTracepoint[] = {25, 27, 67, 174};
 // pe_prog_func_proto() (read_branch_records takes writable memory or null, a kind embpf lacks).
 constexpr std::uint32_t kPerfEvent[] = {25, 27, 67, 56, 174};
-// tracing_prog_func_proto(): raw_tp_prog_func_proto(), get_func_arg_cnt, get_attach_cookie, skb_output and the socket
-// casts (its other helpers take or return BTF-typed pointers embpf does not type, or fixed-size memory).
-constexpr std::uint32_t kTracingProgram[] = {185, 174, 111, 136, 137, 138, 139, 140, 178, 196};
+// tracing_prog_func_proto(): raw_tp_prog_func_proto(), get_func_arg_cnt, get_attach_cookie, skb_output, the socket
+// casts and an iterator's seq_write (its other helpers take or return BTF-typed pointers embpf does not type, or
+// fixed-size memory).
+constexpr std::uint32_t kTracingProgram[] = {185, 174, 111, 136, 137, 138, 139, 140, 178, 196, 127};
 // bpf_lsm_func_proto(): tracing_prog_func_proto(), get_attach_cookie, and for BPF_LSM_CGROUP the cgroup hooks'
 // get_retval and set_retval (cgroup_common_func_proto()).
 constexpr std::uint32_t kLsm[] = {174, 186, 187};

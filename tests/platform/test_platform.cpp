@@ -537,6 +537,8 @@ TEST_SUITE("platform") {
             {"lsm", BPF_FUNC_skc_to_unix_sock, true},
             {"kprobe", BPF_FUNC_skc_to_tcp_sock, false},
             {"kprobe", BPF_FUNC_skb_output, false},
+            {"tracing", BPF_FUNC_seq_write, true}, // for iterators
+            {"kprobe", BPF_FUNC_seq_write, false},
             {"kprobe", BPF_FUNC_get_current_task_btf, true},
             {"tracepoint", BPF_FUNC_get_current_task_btf, true},
             {"tracing", BPF_FUNC_get_current_task_btf, true},

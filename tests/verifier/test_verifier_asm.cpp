@@ -4158,6 +4158,19 @@ TEST_CASE("verifier asm: helpers that take and return host objects") {
         exit)");
     REQUIRE_FALSE(written.verified);
     CHECK(written.errors[0].message.find("is a host address") != std::string::npos);
+    // seq_write(seq, data, len): an iterator's seq_file (ctx->meta->seq) takes the bytes.
+    const verifier::Report seq = verify_as("tracing", R"(
+        r6 = *(u64 *)(r1 + 0)
+        r1 = *(u64 *)(r6 + 0)
+        *(u64 *)(r10 - 8) = 7
+        r2 = r10
+        r2 += -8
+        r3 = 8
+        call 127
+        r0 = 0
+        exit)");
+    CHECK_MESSAGE(seq.verified, seq.text());
+    CHECK(seq.probe_loads == std::vector<std::uint32_t>{1});
     // get_task_stack(task, buf, size, flags) writes the stack buffer; any part of it on some returns.
     const verifier::Report stack = verify_as("kprobe", R"(
         call 158
