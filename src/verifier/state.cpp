@@ -26,17 +26,79 @@ Type merge_types(const Type& a, const Type& b) {
 
 // 0 (n, in state ns) on one path and a map value or an inner map (p) on the other: a lookup's result that may be
 // null, as the lookup itself returns it (`v = lookup(); if (!v) v = 0;`, a result spilled on one path of a branch). The
-// variable is 0 on the null path and the offset on the other, so the joined offset covers both. It points into some
-// object, no longer the lookup's: its copies were null on one path and not on the other, or the other way round, so a
-// check of one says nothing of the others. Records are left out: the count of open records follows their null checks.
+// variable is 0 on the null path and the offset on the other, so the joined offset covers both. Records are left out:
+// the count of open records follows their null checks.
 bool null_or_pointer(const Type& n, const State& ns, const Type& p, Var var) {
     return n.kind == Kind::number && (p.kind == Kind::shared || p.kind == Kind::map) &&
            ns.zone.interval(var) == Interval{0, 0};
 }
 
+// The lookups whose results a join with 0 leaves copies of one another (null_checked() checks them together): those
+// for which, on each path, every register, saved register and cell that the join makes a pointer into the lookup's
+// object held a pointer into it, or every one held 0 (the lookup returned null on that path, or did not run). Where one
+// copy held 0 and another the pointer, a check of one says nothing of the other: such results point into some object.
+std::vector<std::uint32_t> joined_lookups(const State& a, const State& b) {
+    struct Seen {
+        std::uint32_t object;
+        bool pointer[2];
+        bool zero[2];
+    };
+    std::vector<Seen> seen;
+    auto note = [&](std::uint32_t object, int side, bool pointer) {
+        auto it = std::find_if(seen.begin(), seen.end(), [&](const Seen& x) { return x.object == object; });
+        if (it == seen.end()) {
+            seen.push_back(Seen{object, {false, false}, {false, false}});
+            it = seen.end() - 1;
+        }
+        (pointer ? it->pointer : it->zero)[side] = true;
+    };
+    auto lookup = [](const Type& t) { return t.object != kOneObject && t.object != kSomeObject; };
+    auto visit = [&](const Type& x, const Type& y, Var var) {
+        if (x.is_pointer() && y.is_pointer() && lookup(x) && x.kind == y.kind && x.aux == y.aux &&
+            x.object == y.object) {
+            note(x.object, 0, true);
+            note(x.object, 1, true);
+        } else if (null_or_pointer(x, a, y, var) && lookup(y)) {
+            note(y.object, 0, false);
+            note(y.object, 1, true);
+        } else if (null_or_pointer(y, b, x, var) && lookup(x)) {
+            note(x.object, 0, true);
+            note(x.object, 1, false);
+        }
+    };
+    for (int r = 0; r < 11; ++r) {
+        visit(a.regs[r], b.regs[r], reg_var(r));
+    }
+    for (std::size_t f = 0; f < std::min(a.saved.size(), b.saved.size()); ++f) {
+        for (std::size_t i = 0; i < kSavedRegisters; ++i) {
+            visit(a.saved[f][i], b.saved[f][i], saved_var(f, static_cast<int>(i) + 1));
+        }
+    }
+    for (const Cell& cell : a.cells) {
+        const auto other = std::find_if(b.cells.begin(), b.cells.end(), [&](const Cell& c) {
+            return c.offset == cell.offset && c.width == cell.width;
+        });
+        if (other != b.cells.end()) {
+            visit(cell.type, other->type, cell_var(cell.offset));
+        }
+    }
+    std::vector<std::uint32_t> kept;
+    for (const Seen& x : seen) {
+        if (!(x.pointer[0] && x.zero[0]) && !(x.pointer[1] && x.zero[1])) {
+            kept.push_back(x.object);
+        }
+    }
+    return kept;
+}
+
 // Aligns the registers, saved registers and cells of two states before their zones are combined: what differs is
 // made the same in both (and its variable forgotten), so that the zones speak of the same things.
 void align(State& a, State& b, AlikeMaps alike) {
+    const std::vector<std::uint32_t> lookups = joined_lookups(a, b);
+    auto joined_object = [&](std::uint32_t object) {
+        return object == kOneObject || std::find(lookups.begin(), lookups.end(), object) != lookups.end() ? object
+                                                                                                          : kSomeObject;
+    };
     // Pointers into one region, or into the maps (values) of two alike maps: the offset survives.
     auto same_region = [&](const Type& x, const Type& y) {
         if (x.kind != y.kind || !x.is_pointer()) {
@@ -70,7 +132,7 @@ void align(State& a, State& b, AlikeMaps alike) {
         if (null_or_pointer(x, a, y, var) || null_or_pointer(y, b, x, var)) {
             Type& p = x.kind == Kind::number ? y : x;
             p.nullable = true;
-            p.object = kSomeObject;
+            p.object = joined_object(p.object);
             x = y = p;
             return;
         }
@@ -109,7 +171,7 @@ void align(State& a, State& b, AlikeMaps alike) {
             Cell merged = cell;
             merged.type = cell.type.kind == Kind::number ? other->type : cell.type;
             merged.type.nullable = true;
-            merged.type.object = kSomeObject;
+            merged.type.object = joined_object(merged.type.object);
             kept.push_back(merged);
         }
     }

@@ -3865,6 +3865,15 @@ TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a va
         out:
             r0 = 0
             exit)";
+    // Copies of the value on one path, both 0 on the other: a check of one covers the other, as for a lookup's result.
+    std::string copies = swapped;
+    const std::string swap = "            r7 = 0\n            r6 = r0\n";
+    const std::string both_zero = "            r7 = 0\n            r6 = 0\n";
+    REQUIRE(copies.find(swap) != std::string::npos);
+    copies.replace(copies.find(swap), swap.size(), both_zero);
+    const std::string copy_of_value = "            r7 = r0\n            r6 = 0\n";
+    REQUIRE(copies.find(copy_of_value) != std::string::npos);
+    copies.replace(copies.find(copy_of_value), copy_of_value.size(), "            r7 = r0\n            r6 = r0\n");
     check_rows({
         row("a value or 0, checked", linux_socket, {array_map()}, checked_register, accepted(29)),
         row("a value or 0, not checked", linux_socket, {array_map()}, unchecked_register,
@@ -3877,6 +3886,7 @@ TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a va
             rejected(27, "Upper bound must be at most the value size 16", "valid_access(r6.offset+12, width=8)")),
         row("two values or 0, one checked", linux_socket, {array_map()}, swapped,
             rejected(28, "r6 may be null; compare it with 0 first", "r6 != null")),
+        row("two copies of a value or both 0, one checked", linux_socket, {array_map()}, copies, accepted(31)),
         row("a value or 1 is no pointer", linux_socket, {array_map()}, one_not_zero,
             rejected(26, "r7 is not a pointer", "r7.type is pointer")),
     });
