@@ -676,6 +676,9 @@ struct MapDefinition {
     };
     std::vector<InitialEntry> initial_entries;
     bool read_only = false; ///< `.rodata*`: frozen after load
+    /// Where its value holds a `struct bpf_spin_lock` (BTF): members of the value's struct, or variables of a
+    /// global-data section, of that type, by byte offset. Linux allows one at most.
+    std::vector<std::uint32_t> spin_locks;
 };
 
 /// A named global variable inside a global-data map.
@@ -891,6 +894,9 @@ enum class ArgKind : std::uint8_t {
     /// A host object's address as a hook handed it over (a tracing program's socket or task argument, a field loaded
     /// through one), or any other number; never a pointer into memory the program holds.
     host_object,
+    /// The `struct bpf_spin_lock` of a map value (verifier::MapDescriptor::spin_lock): bpf_spin_lock and
+    /// bpf_spin_unlock, built-in helpers only.
+    ptr_to_spin_lock,
 };
 
 /// What a helper leaves in r0.
@@ -1405,7 +1411,8 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
         [[maybe_unused]] const auto is_pointer_kind = [](ArgKind kind) {
             return kind != ArgKind::none && kind != ArgKind::anything && kind != ArgKind::const_size &&
                    kind != ArgKind::const_size_or_zero && kind != ArgKind::const_alloc_size_or_zero &&
-                   kind != ArgKind::ptr_to_func && kind != ArgKind::host_object;
+                   kind != ArgKind::ptr_to_func && kind != ArgKind::host_object &&
+                   kind != ArgKind::ptr_to_spin_lock;
         };
         [[maybe_unused]] const auto is_read_only_kind = [](ArgKind kind) {
             return kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
@@ -1510,6 +1517,9 @@ struct MapDescriptor {
     /// object still describes and verifies: a program that refers to the map (or holds it inside a map of maps) is
     /// refused with this message.
     std::string unsupported{};
+    /// Where its value holds its `struct bpf_spin_lock`, if it has one (a hash or array map, global data): programs
+    /// reach those 4 bytes only through bpf_spin_lock and bpf_spin_unlock, and map updates leave them be.
+    std::optional<std::uint32_t> spin_lock{};
 };
 
 /// One finding, at one instruction.
@@ -2027,6 +2037,7 @@ class InvocationScope {
     std::uint32_t m_outer_tail_calls = 0;
     const exec::Executable* m_outer_pending = nullptr;
     std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
+    void* m_outer_lock = nullptr;    ///< the bpf_spin_lock held when it began (not its to release)
     bool m_entered = false;
 };
 
@@ -2174,6 +2185,10 @@ struct MapConfig {
     /// bloom_filter: its number of hash functions in the low 4 bits (0: 5), as Linux's map_extra; 0 for other kinds.
     std::uint64_t map_extra = 0;
     std::uint32_t slots = 0; ///< per-CPU execution slots; 0 = slot_count() at creation
+    /// hash and array: where each value holds a `struct bpf_spin_lock` (4 bytes), which programs take and release with
+    /// bpf_spin_lock and bpf_spin_unlock. Updates leave those bytes be (an array's) or start them released (a hash's
+    /// new element), so that no update takes or releases a lock.
+    std::optional<std::uint32_t> spin_lock;
     /// hash_of_maps and array_of_maps: the shape every inner map must have.
     std::shared_ptr<const MapConfig> inner;
     /// What the map's growth after creation is counted against, if anything (creation itself is the creator's to

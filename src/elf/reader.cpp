@@ -147,6 +147,7 @@ class Reader {
         if (auto r = read_global_data(); !r) {
             return std::move(r).error();
         }
+        find_spin_locks();
         if (auto r = read_kconfig(); !r) {
             return std::move(r).error();
         }
@@ -876,6 +877,42 @@ class Reader {
             }
         }
         return {};
+    }
+
+    // The bpf_spin_lock fields of each map's value: members of its BTF value struct (or the value itself), or variables
+    // of a global-data section, whose type is `struct bpf_spin_lock`. Linux looks no deeper.
+    void find_spin_locks() {
+        if (!m_object.btf) {
+            return;
+        }
+        const btf::Types& types = *m_object.btf;
+        auto is_lock = [&](std::uint32_t id) {
+            const btf::Type* type = types.get(types.resolve(id));
+            return type != nullptr && type->kind == btf::Kind::struct_ && type->name == "bpf_spin_lock";
+        };
+        for (MapDefinition& map : m_object.maps) {
+            if (map.origin != MapOrigin::btf || map.value_type_id == 0) {
+                continue;
+            }
+            if (is_lock(map.value_type_id)) {
+                map.spin_locks.push_back(0);
+                continue;
+            }
+            const btf::Type* value = types.get(types.resolve(map.value_type_id));
+            if (value == nullptr || value->kind != btf::Kind::struct_) {
+                continue;
+            }
+            for (const btf::Member& member : value->members) {
+                if (is_lock(member.type) && member.bitfield_size == 0 && member.bit_offset % 8 == 0) {
+                    map.spin_locks.push_back(member.bit_offset / 8);
+                }
+            }
+        }
+        for (const Variable& variable : m_object.variables) {
+            if (variable.type_id != 0 && variable.map < m_object.maps.size() && is_lock(variable.type_id)) {
+                m_object.maps[variable.map].spin_locks.push_back(variable.offset);
+            }
+        }
     }
 
     // How libbpf reads a kernel configuration value into an extern of this BTF type; nullopt for a type it does not.

@@ -443,6 +443,13 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
                 return refuse(i, "the context pointer or null");
             }
             break;
+        case ArgKind::ptr_to_spin_lock:
+            // Four writable, aligned bytes: a lock word the helper spins on (a verified program's is its map value's
+            // lock; an unverified one's is whatever it names, which only it waits on).
+            if (value % 4 != 0 || !memory(value, 4, true)) {
+                return refuse(i, "4 writable, aligned bytes for a bpf_spin_lock");
+            }
+            break;
         case ArgKind::host_object:
             if (value != 0 && memory(value, 1, false)) {
                 return refuse(i, "a host object's address, not memory the program holds");

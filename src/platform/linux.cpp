@@ -233,6 +233,9 @@ constexpr HelperRow kHelpers[] = {
     {89, "map_peek_elem", R::integer, {A::ptr_to_map, A::ptr_to_uninit_map_value}, kKeepsPacket, Writes::all},
     {90, "msg_push_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
     {91, "msg_pop_data", R::integer, {A::ptr_to_ctx, A::anything, A::anything, A::anything}, kMovesPacket},
+    // A map value's lock: held from spin_lock to spin_unlock, one at a time, with no other helper called between.
+    {93, "spin_lock", R::void_, {A::ptr_to_spin_lock}, kKeepsPacket},
+    {94, "spin_unlock", R::void_, {A::ptr_to_spin_lock}, kKeepsPacket},
     {97, "skb_ecn_set_ce", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {109, "send_signal", R::integer, {A::anything}, kKeepsPacket},
     // skb_output writes the data as perf_event_output does, with the first bytes of the socket buffer its first
@@ -408,15 +411,15 @@ constexpr HelperRow kHelpers[] = {
 // kernel/bpf/helpers.c, kernel/bpf/cgroup.c, kernel/bpf/bpf_lsm.c). A helper the kernel grants only to privileged
 // loaders (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN), only under a GPL license or only for some attach types of a program
 // type counts as available to the type. Helpers whose arguments or results need kinds embpf lacks (sockets and other
-// BTF-typed pointers, dynptrs, timers, spin locks, kptrs, fixed-size memory, callbacks with dynptr arguments) have no
+// BTF-typed pointers, dynptrs, timers, kptrs, fixed-size memory, callbacks with dynptr arguments) have no
 // row and are in no set.
 
 // bpf_base_func_proto(): without privileges, then with CAP_BPF (jiffies64 ... current_task_under_cgroup), then with
 // CAP_PERFMON (trace_printk ...). Its get_cgroup_classid takes no argument, unlike tc's (which takes the context):
 // one id has one prototype here, so only tc lists it.
-constexpr std::uint32_t kBase[] = {1,   2,   3,   87,  88,  89,  195, 7,   8,   42,  12,  5,   125, 208, 130,
-                                   131, 132, 133, 134, 182, 14,  120, 15,  118, 164, 181, 80,  123, 37,  6,
-                                   35,  16,  112, 113, 114, 115, 148, 165, 177, 55,  22,  109, 117, 176};
+constexpr std::uint32_t kBase[] = {1,   2,   3,   87,  88,  89,  195, 7,   8,   42,  12,  5,   125, 208, 130, 131,
+                                   132, 133, 134, 182, 14,  120, 15,  118, 164, 181, 80,  123, 37,  6,   35,  16,
+                                   112, 113, 114, 115, 148, 165, 177, 55,  22,  109, 117, 176, 93,  94};
 // bpf_sk_base_func_proto(): the base, and ktime_get_coarse_ns (its skc_to_* casts return sockets).
 constexpr std::uint32_t kSkBase[] = {160};
 // bpf_tracing_func_proto(), shared by kprobe, tracepoint, perf_event, raw_tracepoint and (through them) tracing and

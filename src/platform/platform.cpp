@@ -14,6 +14,7 @@ std::string_view to_string(ArgKind kind) noexcept {
     case ArgKind::ptr_to_ctx: return "ptr_to_ctx";
     case ArgKind::ptr_to_ctx_or_null: return "ptr_to_ctx_or_null";
     case ArgKind::host_object: return "host_object";
+    case ArgKind::ptr_to_spin_lock: return "ptr_to_spin_lock";
     case ArgKind::ptr_to_map: return "ptr_to_map";
     case ArgKind::ptr_to_map_of_programs: return "ptr_to_map_of_programs";
     case ArgKind::ptr_to_map_key: return "ptr_to_map_key";
@@ -259,6 +260,12 @@ Result<void> validate(const HelperPrototype& helper) {
         case ArgKind::const_alloc_size_or_zero: ++alloc_sizes; break;
         default: break;
         }
+    }
+    if (std::find(helper.args.begin(), helper.args.end(), ArgKind::ptr_to_spin_lock) != helper.args.end() &&
+        (helper.implementation != nullptr || (helper.name != "spin_lock" && helper.name != "spin_unlock") ||
+         helper.args[0] != ArgKind::ptr_to_spin_lock || count != 1 || helper.ret != ReturnKind::void_)) {
+        return Error::invalid(where + "a bpf_spin_lock is taken and released by the built-in spin_lock and "
+                                      "spin_unlock only, which take the lock and return nothing");
     }
     const bool returns_alloc = helper.ret == ReturnKind::ptr_to_alloc_mem_or_null;
     if (returns_alloc != (alloc_sizes == 1) || alloc_sizes > 1) {

@@ -49,6 +49,18 @@ class ArrayMap final : public Map {
           m_slots(per_cpu() ? this->config().slots : 1) {}
     ~ArrayMap() override { std::free(m_data); }
 
+    /// An update of one value: every byte but the lock's, which only bpf_spin_lock and bpf_spin_unlock write.
+    void store(std::byte* to, const void* from, std::size_t size) const noexcept {
+        const std::optional<std::uint32_t> lock = config().spin_lock;
+        if (!lock || *lock + std::size_t{4} > size) {
+            std::memcpy(to, from, size);
+            return;
+        }
+        const auto* bytes = static_cast<const std::byte*>(from);
+        std::memcpy(to, bytes, *lock);
+        std::memcpy(to + *lock + 4, bytes + *lock + 4, size - *lock - 4);
+    }
+
     void* lookup(const void* key) noexcept override {
         const std::uint32_t index = load_u32(key);
         if (index >= config().max_entries) {
@@ -70,7 +82,7 @@ class ArrayMap final : public Map {
         if (frozen()) {
             return -EPERM;
         }
-        std::memcpy(element(index, per_cpu() ? program_slot() : 0), value, config().value_size);
+        store(element(index, per_cpu() ? program_slot() : 0), value, config().value_size);
         return 0;
     }
     Result<void> freeze() override {
@@ -122,7 +134,7 @@ class ArrayMap final : public Map {
             return Error::invalid(label() + " is frozen: its values are read-only");
         }
         for (std::uint32_t slot = 0; slot < m_slots; ++slot) {
-            std::memcpy(element(*index, slot), value.data() + slot * m_stride, per_cpu() ? m_stride : value.size());
+            store(element(*index, slot), value.data() + slot * m_stride, per_cpu() ? m_stride : value.size());
         }
         return {};
     }

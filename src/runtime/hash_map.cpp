@@ -215,6 +215,7 @@ struct HashShape {
     bool zero_seed = false;
     void (*value_dtor)(void*) = nullptr;
     std::shared_ptr<MemoryBudget> budget;
+    std::optional<std::uint32_t> spin_lock; // a new element's lock starts released
 };
 
 std::size_t bucket_count(std::uint32_t max_entries) noexcept { return std::bit_ceil(std::size_t{max_entries}); }
@@ -248,6 +249,7 @@ HashShape shape_of(const MapConfig& config) noexcept {
     shape.prealloc = (config.flags & bpf_f_no_prealloc) == 0;
     shape.zero_seed = (config.flags & bpf_f_zero_seed) != 0;
     shape.budget = config.budget;
+    shape.spin_lock = config.spin_lock;
     if (config.kind == MapKind::hash_of_maps) {
         shape.value_size = sizeof(void*);
     }
@@ -572,6 +574,9 @@ class HashTable {
     void store_values(Element* e, const void* value, int slot, bool fresh) noexcept {
         if (!m_shape.percpu) {
             std::memcpy(value_of(e), value, m_shape.value_size);
+            if (m_shape.spin_lock) {
+                std::memset(value_of(e) + *m_shape.spin_lock, 0, 4); // a fresh element, its lock released
+            }
         } else if (slot == all_slots) {
             std::memcpy(value_of(e), value, std::size_t{m_shape.slots} * m_stride);
         } else {

@@ -8,6 +8,7 @@
 #include "embpf/runtime/slot.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <iterator>
@@ -147,6 +149,62 @@ u64 perf_event_output(u64, u64 map, u64 flags, u64 data, u64 size) {
         return from_long(-EINVAL);
     }
     return from_long(static_cast<PerfEventArrayMap*>(m)->output(flags, ptr<const void>(data), size));
+}
+
+// --- spin locks --------------------------------------------------------------------------------------------------
+
+// The bpf_spin_lock this thread holds, if any: a program takes one at a time and releases it before it ends (the
+// verifier proves both). A run that stops while it holds one (an instruction budget, a fault in the checked
+// interpreter, an unverified program) has it released when its invocation ends, so that no other thread waits for
+// ever; a second bpf_spin_lock while one is held (only unverified programs, and programs a host helper runs inside
+// them, get there) does not wait on the thread itself, and bpf_spin_unlock releases only the lock held.
+thread_local std::uint32_t* t_held_lock = nullptr;
+constexpr std::chrono::seconds kMaxSpinLockWait{1};
+// What t_held_lock is while a nested invocation runs inside one that holds a lock: it is held, and not the nested
+// invocation's to release.
+std::uint32_t g_outer_lock = 0;
+
+void release_lock(std::uint32_t* word) noexcept {
+    std::atomic_ref<std::uint32_t>(*word).store(0, std::memory_order_release);
+}
+
+u64 spin_lock(u64 lock, u64, u64, u64, u64) {
+    if (t_held_lock != nullptr) {
+        return 0;
+    }
+    auto* word = reinterpret_cast<std::uint32_t*>(static_cast<std::uintptr_t>(lock));
+    std::atomic_ref<std::uint32_t> state(*word);
+    const auto start = std::chrono::steady_clock::now();
+    for (unsigned spins = 0; state.exchange(1, std::memory_order_acquire) != 0;) {
+        // The holder runs a bounded stretch of a program with no helper calls: wait for it, yielding the processor
+        // once it is clearly preempted. A word set that no holder will clear (an unverified program's own) is taken
+        // after kMaxSpinLockWait: the run goes on, the host never hangs.
+        while (state.load(std::memory_order_relaxed) != 0) {
+            if (++spins % 64 == 0) {
+                if (std::chrono::steady_clock::now() - start > kMaxSpinLockWait) {
+                    t_held_lock = word;
+                    return 0;
+                }
+                sched_yield();
+            } else {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#elif defined(__aarch64__)
+                asm volatile("yield");
+#endif
+            }
+        }
+    }
+    t_held_lock = word;
+    return 0;
+}
+u64 spin_unlock(u64 lock, u64, u64, u64, u64) {
+    auto* word = reinterpret_cast<std::uint32_t*>(static_cast<std::uintptr_t>(lock));
+    if (t_held_lock == word) {
+        t_held_lock = nullptr;
+        release_lock(word);
+    }
+    return 0;
 }
 
 // --- tail calls --------------------------------------------------------------------------------------------------
@@ -554,6 +612,8 @@ constexpr NamedHelper kHelpers[] = {
     {"probe_read_kernel_str", &probe_read_str},
     {"probe_read_user_str", &probe_read_str},
     {"tail_call", &tail_call},
+    {"spin_lock", &spin_lock},
+    {"spin_unlock", &spin_unlock},
     {"loop", &callback_not_run},
     {"for_each_map_elem", &callback_not_run},
     {"trace_printk", &trace_printk<true>},
@@ -601,11 +661,17 @@ exec::HelperFunction find_helper(std::string_view name, bool untrusted_plugins) 
 void begin_invocation() noexcept {
     t_tail_calls = 0;
     t_pending_tail_call = nullptr;
+    if (t_held_lock != nullptr && t_held_lock != &g_outer_lock) {
+        release_lock(std::exchange(t_held_lock, nullptr)); // a run before this one stopped while it held it
+    }
 }
 
 InvocationScope::InvocationScope() noexcept
     : m_outer_tail_calls(t_tail_calls), m_outer_pending(t_pending_tail_call), m_outer_records(t_open_records.size()),
-      m_entered(t_invocation_depth < kMaxInvocationDepth) {
+      m_outer_lock(t_held_lock), m_entered(t_invocation_depth < kMaxInvocationDepth) {
+    if (t_held_lock != nullptr) {
+        t_held_lock = &g_outer_lock;
+    }
     if (m_entered) {
         ++t_invocation_depth;
         t_tail_calls = 0;
@@ -614,6 +680,11 @@ InvocationScope::InvocationScope() noexcept
 }
 
 InvocationScope::~InvocationScope() {
+    if (m_outer_lock == nullptr && t_held_lock != nullptr) {
+        // Taken in this invocation and not released: its run stopped before the program's bpf_spin_unlock.
+        release_lock(t_held_lock);
+    }
+    t_held_lock = static_cast<std::uint32_t*>(m_outer_lock);
     while (t_open_records.size() > m_outer_records) {
         const OpenRecord record = t_open_records.back();
         t_open_records.pop_back();

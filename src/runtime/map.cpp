@@ -174,6 +174,10 @@ Result<void> validate_map_config(const MapConfig& config) {
     if ((config.flags & bpf_f_no_common_lru) != 0 && !is_lru(kind)) {
         return invalid(config, "BPF_F_NO_COMMON_LRU applies to LRU maps only");
     }
+    if (config.spin_lock && ((kind != MapKind::hash && kind != MapKind::array) || *config.spin_lock % 4 != 0 ||
+                             std::uint64_t{*config.spin_lock} + 4 > config.value_size)) {
+        return invalid(config, "a bpf_spin_lock is 4 aligned bytes of the value of a hash or array map");
+    }
     if (kind != MapKind::ringbuf && kind != MapKind::perf_event_array && config.max_entries == 0) {
         return invalid(config, "max_entries must be > 0");
     }

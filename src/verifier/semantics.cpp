@@ -308,13 +308,13 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
         total = total > ~std::uint64_t{0} - bytes ? ~std::uint64_t{0} : total + bytes;
     }
     m_far = total >= platform::kFarMemoryBytes;
-    // Each map's first alike map: same kind, sizes, slots, rights and constant value, and the same inner template
+    // Each map's first alike map: same kind, sizes, slots, rights, lock and constant value, and the same inner template
     // (or inner templates alike that hold no maps themselves). Compared only within a bucket of a hash of all of it:
     // an object may have tens of thousands of maps, and a comparison of every pair took seconds per program.
     auto same_contents = [](const MapDescriptor& a, const MapDescriptor& b) {
         return a.kind == b.kind && a.key_size == b.key_size && a.value_size == b.value_size &&
                a.read_only == b.read_only && a.frozen_value == b.frozen_value && a.slots == b.slots &&
-               a.any_size == b.any_size;
+               a.any_size == b.any_size && a.spin_lock == b.spin_lock;
     };
     auto plain_inner = [&](const MapDescriptor& m) {
         return m.inner && *m.inner < maps.size() && !maps[*m.inner].inner ? &maps[*m.inner] : nullptr;
@@ -546,6 +546,9 @@ void Semantics::new_object(State& s, std::size_t pc) const {
             t.object = kSomeObject; // what an earlier execution of this call returned
         }
     });
+    if (s.lock.object == object) {
+        s.lock.object = kSomeObject;
+    }
 }
 
 void Semantics::null_checked(State& s, int r, bool is_null) const {
@@ -744,6 +747,22 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
         report(pc, "Map value of " + m_maps[t.aux].name + " is read-only", "writable(" + m_maps[t.aux].name + ")");
         return false;
     }
+    if (t.kind == Kind::shared && m_maps[t.aux].spin_lock && (write || !helper)) {
+        // The lock's bytes belong to bpf_spin_lock and bpf_spin_unlock (a helper may read them: map updates leave
+        // them be). An access whose offset or width varies is taken at its widest.
+        const Bound lock = *m_maps[t.aux].spin_lock;
+        const Interval o = s.zone.interval(reg_var(r));
+        const Bound most = width.reg >= 0 ? s.zone.interval(reg_var(width.reg)).hi : width.bytes;
+        const Bound first = add_bounds(o.lo == kNegInf ? kNegInf + 1 : o.lo, k);
+        const Bound end = add_bounds(add_bounds(o.hi, k), most);
+        if (first < lock + 4 && end > lock && most > 0) {
+            report(pc,
+                   "The bpf_spin_lock of map " + m_maps[t.aux].name +
+                       " is reached only through bpf_spin_lock and bpf_spin_unlock",
+                   assertion + " outside spin_lock");
+            return false;
+        }
+    }
     if (t.kind != Kind::stack) {
         return true;
     }
@@ -864,6 +883,9 @@ void Semantics::packet_load(State& s, std::size_t pc, const isa::Instruction& in
     const Interval open = s.zone.interval(kOpenRecords);
     if (!(open.lo == 0 && open.hi == 0)) {
         report(pc, "A legacy packet load may end the program while a ring buffer record is open", "open_records == 0");
+    }
+    if (s.lock.kind != Kind::uninit) {
+        report(pc, "A legacy packet load may end the program while a bpf_spin_lock is held", "lock == none");
     }
     if ((0 < m_type.return_min || 0 > m_type.return_max) && !m_type.out_of_range_return) {
         report(pc, "A legacy packet load may end the program with r0 = 0, outside [" +
@@ -1514,6 +1536,13 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         return;
     }
     const std::string& name = helper->name;
+    const bool lock_helper = helper->args[0] == platform::ArgKind::ptr_to_spin_lock;
+    if (s.lock.kind != Kind::uninit && !lock_helper) { // a second spin_lock is refused below
+        // Another thread waits on the lock meanwhile: a helper that blocks or ends the program (a tail call) would
+        // hold it up, or for ever.
+        report(pc, "Helper calls are not allowed while a bpf_spin_lock is held (call bpf_spin_unlock first)",
+               "lock == none");
+    }
     if (helper->ret == platform::ReturnKind::no_return_on_success) {
         check_released(s, pc); // a tail call that succeeds ends this program
     }
@@ -1617,6 +1646,16 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                        reg(r) + ".type == ctx && " + reg(r) + ".offset == 0");
             }
             break;
+        case platform::ArgKind::ptr_to_spin_lock: {
+            // Exactly the lock's 4 bytes, in a value of a map that has one.
+            const bool value = t.kind == Kind::shared && !t.nullable && t.aux < m_maps.size();
+            const std::optional<std::uint32_t> at = value ? m_maps[t.aux].spin_lock : std::nullopt;
+            if (!at || !(v.lo == *at && v.hi == *at)) {
+                report(pc, reg(r) + " must point to the bpf_spin_lock of a map value",
+                       reg(r) + ".type == map_value && " + reg(r) + ".offset == spin_lock");
+            }
+            break;
+        }
         case platform::ArgKind::host_object:
             // The helper hands it back as a host object's address (skc_to_tcp_sock): a pointer the program holds
             // would come back as a number, its address.
@@ -1830,6 +1869,25 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             // The record named by its reservation is released, with every pointer that may point into it: those
             // to some record may. A record another reservation named is another record.
             invalidate(s, Kind::alloc, kReleasedAlloc, s.regs[i + 1].object);
+        }
+    }
+    if (lock_helper) {
+        const Type held = s.regs[1];
+        if (name == "spin_lock") {
+            if (s.lock.kind != Kind::uninit) {
+                // Two at once could wait on each other in two threads; the same one twice waits on itself.
+                report(pc, "A bpf_spin_lock is already held; release it before taking another", "lock == none");
+            }
+            s.lock = held;
+        } else if (s.lock.kind == Kind::uninit) {
+            report(pc, "bpf_spin_unlock without a bpf_spin_lock held", "lock != none");
+        } else if (!(s.lock.kind == Kind::shared && held.same_object(s.lock))) {
+            // Another lock than the one held, or one the analysis cannot tell is the same (a lookup's result whose
+            // lookup ran again, values joined from different paths).
+            report(pc, "bpf_spin_unlock of another bpf_spin_lock than the one held", "lock == " + reg(1) + ".lock");
+            s.lock = {};
+        } else {
+            s.lock = {};
         }
     }
     const auto object = static_cast<std::uint32_t>(pc + 1); // the object this call hands out, if any
@@ -2297,6 +2355,7 @@ void Semantics::enter_callback(State& s, std::size_t pc, std::optional<Var> coun
 }
 
 void Semantics::leave_callback(State& s, std::size_t pc) const {
+    check_unlocked(s, pc); // the helper calls it again, or returns to a program that may not hold it
     // The helper reads 0 as "go on" and anything else as "stop"; Linux holds callbacks to 0 and 1.
     if (usable(s, pc, 0)) {
         const Interval v = s.zone.interval(reg_var(0));
@@ -2311,6 +2370,14 @@ void Semantics::leave_callback(State& s, std::size_t pc) const {
     s.zone.forget(reg_var(0));
 }
 
+void Semantics::check_unlocked(State& s, std::size_t pc) const {
+    // A lock the program keeps waits for ever for its release: every later bpf_spin_lock of it spins.
+    if (s.lock.kind != Kind::uninit) {
+        report(pc, "A bpf_spin_lock is held at exit (call bpf_spin_unlock first)", "lock == none");
+        s.lock = {};
+    }
+}
+
 void Semantics::check_released(State& s, std::size_t pc) const {
     // A record neither submitted nor discarded stays busy: the ring buffer's reader waits on it for ever.
     const Interval open = s.zone.interval(kOpenRecords);
@@ -2322,6 +2389,7 @@ void Semantics::check_released(State& s, std::size_t pc) const {
 
 void Semantics::check_exit(State& s, std::size_t pc) const {
     check_released(s, pc);
+    check_unlocked(s, pc);
     if (!usable(s, pc, 0)) {
         return;
     }

@@ -76,6 +76,8 @@ class Semantics {
     void leave_callback(State& state, std::size_t pc) const;
     /// The program's exit.
     void check_exit(State& state, std::size_t pc) const;
+    /// At an exit (of the program or a callback): no bpf_spin_lock is held.
+    void check_unlocked(State& state, std::size_t pc) const;
     /// Every ring-buffer record the program reserved has been submitted or discarded.
     void check_released(State& state, std::size_t pc) const;
 

@@ -194,6 +194,9 @@ void align(State& a, State& b, AlikeMaps alike) {
     }
     a.cells = kept;
     b.cells = std::move(kept);
+    if (!(a.lock == b.lock)) {
+        a.lock = b.lock = Type{Kind::invalid, false, kMixedTypes}; // held on one path only, or another lock
+    }
     a.init &= b.init;
     b.init = a.init;
 }
@@ -205,7 +208,8 @@ bool State::same_shape(const State& other) const noexcept {
     auto alike = [](const Type& a, const Type& b) {
         return a == b || (a.kind == Kind::number && b.kind == Kind::number);
     };
-    if (!std::equal(regs.begin(), regs.end(), other.regs.begin(), alike) || saved.size() != other.saved.size()) {
+    if (!std::equal(regs.begin(), regs.end(), other.regs.begin(), alike) || saved.size() != other.saved.size() ||
+        !(lock == other.lock)) {
         return false;
     }
     for (std::size_t f = 0; f < saved.size(); ++f) {
@@ -315,6 +319,7 @@ std::size_t distance(const State& a, const State& b, std::span<const Var> partit
         pointers_b += holds_pointer(cell) ? 1 : 0;
     }
     d += pointers_a > pointers_b ? pointers_a - pointers_b : pointers_b - pointers_a;
+    d += a.lock == b.lock ? 0 : 16;
     for (const Var v : partition) {
         d += same_partition(a, b, std::span<const Var>(&v, 1)) ? 0 : 64;
     }
@@ -422,6 +427,9 @@ std::string to_string(const State& state) {
     for (const Cell& cell : state.cells) {
         out += "stack[" + std::to_string(cell.offset) + ":" + std::to_string(cell.width) + "]:" + type_name(cell.type) +
                " ";
+    }
+    if (state.lock.kind != Kind::uninit) {
+        out += "lock:" + type_name(state.lock) + " ";
     }
     out += "{" + state.zone.to_string(name) + "}";
     return out;

@@ -120,12 +120,15 @@ struct State {
     std::vector<std::array<Type, kSavedRegisters>> saved;
     std::vector<Cell> cells;       ///< sorted by offset, never overlapping
     std::bitset<kStackBytes> init; ///< byte at stack offset o is bit kStackBytes + o
+    /// The bpf_spin_lock held: the map value whose lock bpf_spin_lock took (a pointer's type: map, object), uninit
+    /// when none is, invalid when one may be on some paths and not on others, or which one is unknown.
+    Type lock;
     Zone zone;
 
     [[nodiscard]] bool bottom() const noexcept { return zone.is_bottom(); }
     [[nodiscard]] std::size_t frame() const noexcept { return saved.size(); }
-    /// Same types everywhere (registers, saved registers, cells holding pointers): states of one shape are joined
-    /// variable by variable.
+    /// Same types everywhere (registers, saved registers, cells holding pointers, the lock): states of one shape are
+    /// joined variable by variable.
     [[nodiscard]] bool same_shape(const State& other) const noexcept;
 
     friend bool operator==(const State&, const State&) = default;

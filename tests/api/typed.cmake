@@ -22,8 +22,13 @@ embpf_add_bpf_object(host_externs_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objec
                      OUTPUT "${EMBPF_TEST_API_DIR}/host_externs.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(read_only_packet_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/read_only_packet.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/read_only_packet.o" NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(spin_lock_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/spin_lock.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/spin_lock.o" NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(spin_lock_held_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/spin_lock_held.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/spin_lock_held.o" NO_PLUGIN_HEADERS)
 add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object} ${kconfig_object} ${callbacks_object}
                                                  ${fentry_object} ${weak_externs_object}
-                                                 ${host_externs_object} ${read_only_packet_object})
+                                                 ${host_externs_object} ${read_only_packet_object}
+                                                 ${spin_lock_object} ${spin_lock_held_object})
 add_dependencies(embpf_tests embpf_test_api_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")

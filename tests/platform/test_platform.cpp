@@ -455,7 +455,6 @@ TEST_SUITE("platform") {
                  BPF_FUNC_skc_lookup_tcp,      // returns a socket the program must release
                  BPF_FUNC_sk_storage_get,      // socket and map value
                  BPF_FUNC_get_local_storage,   // cgroup storage, a value that is never null
-                 BPF_FUNC_spin_lock,           // spin lock
                  BPF_FUNC_timer_init,          // timer
                  BPF_FUNC_kptr_xchg,           // kptr
                  BPF_FUNC_dynptr_read,         // dynptr
@@ -540,6 +539,9 @@ TEST_SUITE("platform") {
             {"tracing", BPF_FUNC_seq_write, true}, // for iterators
             {"kprobe", BPF_FUNC_seq_write, false},
             {"kprobe", BPF_FUNC_get_current_task_btf, true},
+            // bpf_base_func_proto(): spin locks, for the maps whose values hold one
+            {"sched_cls", BPF_FUNC_spin_lock, true},
+            {"cgroup_skb", BPF_FUNC_spin_unlock, true},
             {"tracepoint", BPF_FUNC_get_current_task_btf, true},
             {"tracing", BPF_FUNC_get_current_task_btf, true},
             {"sched_cls", BPF_FUNC_get_current_task_btf, false},
@@ -1336,6 +1338,16 @@ TEST_SUITE("platform") {
              {2000, "h", ReturnKind::integer, {A::ptr_to_map, A::const_alloc_size_or_zero}, false},
              "allocat"},
             {"no name", {2000, "", ReturnKind::integer, {}, false}, "name"},
+            // A lock is the built-in helpers' alone: a host's function could keep it, or wait on it for ever.
+            {"a host helper taking a lock",
+             {2000, "take", ReturnKind::void_, {A::ptr_to_spin_lock}, false},
+             "bpf_spin_lock"},
+            {"a lock as a second argument",
+             {2000, "spin_lock", ReturnKind::void_, {A::anything, A::ptr_to_spin_lock}, false},
+             "bpf_spin_lock"},
+            {"a lock helper returning a number",
+             {2000, "spin_unlock", ReturnKind::integer, {A::ptr_to_spin_lock}, false},
+             "bpf_spin_lock"},
         };
         platform::Platform host = platform::linux();
         for (const Row& row : rows) {

@@ -3,6 +3,8 @@
 #include "embpf/runtime/ring_buffer.hpp"
 #include "runtime/map_testing.hpp"
 
+#include <tuple>
+
 using namespace runtime_test;
 using namespace embpf::runtime;
 
@@ -48,6 +50,21 @@ TEST_CASE("runtime map config: invalid shapes are refused with the rule they bro
     MapConfig too_many = shape(MapKind::percpu_array, 4, 4, 4);
     too_many.slots = 1U << 20;
     CHECK_FALSE(create_map(too_many).has_value());
+    // A bpf_spin_lock: 4 aligned bytes inside the value of a hash or an array.
+    for (const auto& [kind, at, value_size] :
+         {std::tuple{MapKind::percpu_array, 0U, 8U}, std::tuple{MapKind::lru_hash, 0U, 8U},
+          std::tuple{MapKind::array, 2U, 8U}, std::tuple{MapKind::hash, 8U, 8U}, std::tuple{MapKind::array, 6U, 8U}}) {
+        MapConfig locked = shape(kind, 4, value_size, 4);
+        locked.spin_lock = at;
+        CAPTURE(at);
+        auto map = create_map(locked);
+        REQUIRE_FALSE(map.has_value());
+        CHECK(map.error().message.find("a bpf_spin_lock is 4 aligned bytes of the value of a hash or array map") !=
+              std::string::npos);
+    }
+    MapConfig locked = shape(MapKind::hash, 4, 8, 4);
+    locked.spin_lock = 4;
+    CHECK(create_map(locked).has_value());
 }
 
 TEST_CASE("runtime map config: kinds only the verifier knows are refused as unsupported, naming the kind") {

@@ -3892,6 +3892,235 @@ TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a va
     });
 }
 
+// bpf_spin_lock: map 0's 16-byte value holds its lock at 8 (MapDescriptor::spin_lock). A lock is taken and released on
+// every path, one at a time, with no other helper called while it is held; its bytes are the helpers' only.
+TEST_CASE("verifier asm: spin locks") {
+    MapDescriptor locked{"locked", MapKind::array, 4, 16, 4, std::nullopt, false, {}};
+    locked.spin_lock = 8;
+    const std::vector<MapDescriptor> maps = {locked, array_map()};
+    // r6: the value of map 0 at key 0 (or of the map an argument names), checked; then `body`.
+    auto program = [](std::string_view body, int map = 0) {
+        return std::string(R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx()") +
+               std::to_string(map) + R"() ll
+            call 1
+            if r0 == 0 goto out
+            r6 = r0
+            )" +
+               std::string(body) +
+               R"(
+        out:
+            r0 = 0
+            exit)";
+    };
+    const std::string take_and_release = program(R"(
+            r1 = r6
+            r1 += 8
+            call 93
+            r1 = *(u64 *)(r6 + 0)
+            r1 += 1
+            *(u64 *)(r6 + 0) = r1
+            r1 = r6
+            r1 += 8
+            call 94)");
+    const std::string kept = program(R"(
+            r1 = r6
+            r1 += 8
+            call 93)");
+    const std::string twice = program(R"(
+            r1 = r6
+            r1 += 8
+            call 93
+            r1 = r6
+            r1 += 8
+            call 93)");
+    const std::string release_only = program(R"(
+            r1 = r6
+            r1 += 8
+            call 94)");
+    const std::string helper_inside = program(R"(
+            r1 = r6
+            r1 += 8
+            call 93
+            call 5
+            r1 = r6
+            r1 += 8
+            call 94)");
+    auto touching = [&](std::string_view access) {
+        return program(R"(
+            r1 = r6
+            r1 += 8
+            call 93
+            )" + std::string(access) +
+                       R"(
+            r1 = r6
+            r1 += 8
+            call 94)");
+    };
+    const std::string wrong_offset = program(R"(
+            r1 = r6
+            call 93
+            r1 = r6
+            call 94)");
+    const std::string no_lock = program(R"(
+            r1 = r6
+            r1 += 8
+            call 93
+            r1 = r6
+            r1 += 8
+            call 94)",
+                                        1);
+    // Two lookups' values: the lock of one taken, the other's released.
+    const std::string other_value = R"(
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r6 = r0
+            *(u32 *)(r10 - 8) = 1
+            r2 = r10
+            r2 += -8
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r7 = r0
+            r1 = r6
+            r1 += 8
+            call 93
+            r1 = r7
+            r1 += 8
+            call 94
+        out:
+            r0 = 0
+            exit)";
+    // Taken on one path only.
+    const std::string one_path = program(R"(
+            r7 = *(u32 *)(r6 + 0)
+            if r7 == 0 goto +3
+            r1 = r6
+            r1 += 8
+            call 93
+            r1 = r6
+            r1 += 8
+            call 94)");
+    // Taken in a subprogram, released by its caller.
+    const std::string in_subprogram = program(R"(
+            r1 = r6
+            call take
+            r1 = r6
+            r1 += 8
+            call 94
+            r0 = 0
+            exit
+        take:
+            r1 += 8
+            call 93
+            r0 = 0
+            exit)");
+    // Taken in a callback that returns holding it: the helper calls it again.
+    const std::string in_callback = R"(
+            r1 = 2
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 181
+            r0 = 0
+            exit
+        callback:
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto +3
+            r1 = r0
+            r1 += 8
+            call 93
+            r0 = 0
+            exit)";
+    // A legacy packet load ends the program when its bytes lie outside the packet.
+    const std::string packet_load = R"(
+            r9 = r1
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto out
+            r7 = r0
+            r1 = r7
+            r1 += 8
+            call 93
+            r6 = r9
+            r0 = *(u8 *)skb[0]
+            r1 = r7
+            r1 += 8
+            call 94
+        out:
+            r0 = 0
+            exit)";
+    check_rows({
+        row("a lock taken and released around an update", linux_socket, maps, take_and_release, accepted(18)),
+        row("a lock kept at exit", linux_socket, maps, kept,
+            rejected(12, "A bpf_spin_lock is held at exit (call bpf_spin_unlock first)", "lock == none")),
+        row("a lock taken twice", linux_socket, maps, twice,
+            rejected_among(2, 13, "A bpf_spin_lock is already held; release it before taking another", "lock == none")),
+        row("a lock released, not taken", linux_socket, maps, release_only,
+            rejected(10, "bpf_spin_unlock without a bpf_spin_lock held", "lock != none")),
+        row("a helper called under a lock", linux_socket, maps, helper_inside,
+            rejected(11, "Helper calls are not allowed while a bpf_spin_lock is held (call bpf_spin_unlock first)",
+                     "lock == none")),
+        row("the lock's word loaded", linux_socket, maps, touching("r2 = *(u32 *)(r6 + 8)"),
+            rejected(11, "The bpf_spin_lock of map locked is reached only through bpf_spin_lock and bpf_spin_unlock",
+                     "valid_access(r6.offset+8, width=4) outside spin_lock")),
+        row("the lock's word stored", linux_socket, maps, touching("*(u32 *)(r6 + 8) = 0"),
+            rejected(11, "The bpf_spin_lock of map locked is reached only through bpf_spin_lock and bpf_spin_unlock",
+                     "valid_access(r6.offset+8, width=4) outside spin_lock")),
+        row("8 bytes over the lock's word", linux_socket, maps, touching("*(u64 *)(r6 + 4) = 0"),
+            rejected(11, "The bpf_spin_lock of map locked is reached only through bpf_spin_lock and bpf_spin_unlock",
+                     "valid_access(r6.offset+4, width=8) outside spin_lock")),
+        row("the bytes beside the lock's word", linux_socket, maps,
+            touching("*(u32 *)(r6 + 4) = 0\n            *(u32 *)(r6 + 12) = 0"), accepted(17)),
+        row("the lock's word written by a helper", linux_socket, maps, R"(
+            r9 = r1
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = map_by_idx(0) ll
+            call 1
+            if r0 == 0 goto +5
+            r1 = r9
+            r2 = 0
+            r3 = r0
+            r4 = 16
+            call 26
+            r0 = 0
+            exit)",
+            rejected(12, "The bpf_spin_lock of map locked is reached only through bpf_spin_lock and bpf_spin_unlock",
+                     "valid_access(r3.offset, width=r4) outside spin_lock")),
+        row("a lock at the wrong offset", linux_socket, maps, wrong_offset,
+            rejected_among(2, 9, "r1 must point to the bpf_spin_lock of a map value",
+                           "r1.type == map_value && r1.offset == spin_lock")),
+        row("a lock in a value without one", linux_socket, maps, no_lock,
+            rejected_among(2, 10, "r1 must point to the bpf_spin_lock of a map value",
+                           "r1.type == map_value && r1.offset == spin_lock")),
+        row("one value's lock taken, another's released", linux_socket, maps, other_value,
+            rejected(21, "bpf_spin_unlock of another bpf_spin_lock than the one held", "lock == r1.lock")),
+        row("a lock taken on one path only", linux_socket, maps, one_path,
+            rejected(15, "bpf_spin_unlock without a bpf_spin_lock held", "lock != none")),
+        row("a lock taken in a subprogram and released by its caller", linux_socket, maps, in_subprogram, accepted(18)),
+        row("a lock a callback keeps", linux_socket, maps, in_callback,
+            rejected(19, "A bpf_spin_lock is held at exit (call bpf_spin_unlock first)", "lock == none")),
+        row("a legacy packet load under a lock", linux_socket, maps, packet_load,
+            rejected(13, "A legacy packet load may end the program while a bpf_spin_lock is held", "lock == none")),
+    });
+}
+
 // probe_read*'s size is `u32 size`: a compiler passes a length checked in its low 32 bits (`w1 > 128`, or clang's
 // `r1 = r2; r1 <<= 32; r1 >>= 32`) whole, its upper bits undefined. The low half of a register that may not fit it is
 // a variable of its own while the register keeps its value, and the helper (and the check) read only it.

@@ -53,6 +53,9 @@ struct MapDefinition {
     };
     std::vector<InitialEntry> initial_entries;
     bool read_only = false; ///< `.rodata*`: frozen after load
+    /// Where its value holds a `struct bpf_spin_lock` (BTF): members of the value's struct, or variables of a
+    /// global-data section, of that type, by byte offset. Linux allows one at most.
+    std::vector<std::uint32_t> spin_locks;
 };
 
 /// A named global variable inside a global-data map.

@@ -46,6 +46,9 @@ enum class ArgKind : std::uint8_t {
     /// A host object's address as a hook handed it over (a tracing program's socket or task argument, a field loaded
     /// through one), or any other number; never a pointer into memory the program holds.
     host_object,
+    /// The `struct bpf_spin_lock` of a map value (verifier::MapDescriptor::spin_lock): bpf_spin_lock and
+    /// bpf_spin_unlock, built-in helpers only.
+    ptr_to_spin_lock,
 };
 
 /// What a helper leaves in r0.
@@ -560,7 +563,7 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
         [[maybe_unused]] const auto is_pointer_kind = [](ArgKind kind) {
             return kind != ArgKind::none && kind != ArgKind::anything && kind != ArgKind::const_size &&
                    kind != ArgKind::const_size_or_zero && kind != ArgKind::const_alloc_size_or_zero &&
-                   kind != ArgKind::ptr_to_func && kind != ArgKind::host_object;
+                   kind != ArgKind::ptr_to_func && kind != ArgKind::host_object && kind != ArgKind::ptr_to_spin_lock;
         };
         [[maybe_unused]] const auto is_read_only_kind = [](ArgKind kind) {
             return kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||

@@ -66,6 +66,7 @@ class InvocationScope {
     std::uint32_t m_outer_tail_calls = 0;
     const exec::Executable* m_outer_pending = nullptr;
     std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
+    void* m_outer_lock = nullptr;    ///< the bpf_spin_lock held when it began (not its to release)
     bool m_entered = false;
 };
 

@@ -96,6 +96,10 @@ struct MapConfig {
     /// bloom_filter: its number of hash functions in the low 4 bits (0: 5), as Linux's map_extra; 0 for other kinds.
     std::uint64_t map_extra = 0;
     std::uint32_t slots = 0; ///< per-CPU execution slots; 0 = slot_count() at creation
+    /// hash and array: where each value holds a `struct bpf_spin_lock` (4 bytes), which programs take and release with
+    /// bpf_spin_lock and bpf_spin_unlock. Updates leave those bytes be (an array's) or start them released (a hash's
+    /// new element), so that no update takes or releases a lock.
+    std::optional<std::uint32_t> spin_lock;
     /// hash_of_maps and array_of_maps: the shape every inner map must have.
     std::shared_ptr<const MapConfig> inner;
     /// What the map's growth after creation is counted against, if anything (creation itself is the creator's to

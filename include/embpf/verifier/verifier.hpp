@@ -50,6 +50,9 @@ struct MapDescriptor {
     /// object still describes and verifies: a program that refers to the map (or holds it inside a map of maps) is
     /// refused with this message.
     std::string unsupported{};
+    /// Where its value holds its `struct bpf_spin_lock`, if it has one (a hash or array map, global data): programs
+    /// reach those 4 bytes only through bpf_spin_lock and bpf_spin_unlock, and map updates leave them be.
+    std::optional<std::uint32_t> spin_lock{};
 };
 
 /// One finding, at one instruction.
