@@ -34,7 +34,23 @@ std::span<const std::uint8_t> bytes_of(const T& value) {
     return {reinterpret_cast<const std::uint8_t*>(&value), sizeof value};
 }
 
+// The T at `offset` of the value of key 0.
+template <typename T>
+T read_at(const MapHandle& map, std::uint32_t offset = 0) {
+    const std::uint32_t key = 0;
+    auto value = map.lookup(bytes_of(key));
+    REQUIRE(value.has_value());
+    REQUIRE(value->has_value());
+    REQUIRE((*value)->size() >= offset + sizeof(T));
+    T out{};
+    std::memcpy(&out, (*value)->data() + offset, sizeof out);
+    return out;
+}
+
 } // namespace
+
+// In the api suite, which the ThreadSanitizer pass runs: programs on four threads share the locks.
+TEST_SUITE_BEGIN("api");
 
 TEST_CASE("spin locks: four threads' additions under a map value's lock and a global lock are serialized") {
     auto spec = ObjectSpec::open(std::filesystem::path(kDir + "/spin_lock.o"), &platform::linux());
@@ -85,23 +101,13 @@ TEST_CASE("spin locks: four threads' additions under a map value's lock and a gl
         CHECK(f == 0);
     }
     constexpr std::uint64_t total = std::uint64_t{kThreads} * kRuns;
-    auto value = map->lookup(bytes_of(key));
-    REQUIRE(value.has_value());
-    REQUIRE(value->has_value());
-    Counter counter;
-    REQUIRE((*value)->size() == sizeof counter);
-    std::memcpy(&counter, (*value)->data(), sizeof counter);
+    const auto counter = read_at<Counter>(*map);
     CHECK(counter.count == total);
     CHECK(counter.sum == total * (total - 1) / 2); // each addition saw the count the one before it left
     CHECK(counter.lock == 0);                      // released
     auto data = object->map(spec->maps()[lock->map].name);
     REQUIRE(data.has_value());
-    auto global = data->lookup(bytes_of(key));
-    REQUIRE(global.has_value());
-    REQUIRE(global->has_value());
-    std::uint64_t global_count = 0;
-    std::memcpy(&global_count, (*global)->data() + count->offset, sizeof global_count);
-    CHECK(global_count == total);
+    CHECK(read_at<std::uint64_t>(*data, count->offset) == total);
 }
 
 TEST_CASE("spin locks: a map update leaves the lock's bytes be") {
@@ -117,11 +123,7 @@ TEST_CASE("spin locks: a map update leaves the lock's bytes be") {
     given.count = 5;
     given.lock = 0xFFFFFFFF;
     REQUIRE(map->update(bytes_of(key), bytes_of(given)).has_value());
-    auto value = map->lookup(bytes_of(key));
-    REQUIRE(value.has_value());
-    REQUIRE(value->has_value());
-    Counter stored;
-    std::memcpy(&stored, (*value)->data(), sizeof stored);
+    const auto stored = read_at<Counter>(*map);
     CHECK(stored.count == 5);
     CHECK(stored.lock == 0);
     // An array's update (global data) writes every byte but the lock's.
@@ -133,15 +135,8 @@ TEST_CASE("spin locks: a map update leaves the lock's bytes be") {
     REQUIRE(data.has_value());
     std::vector<std::uint8_t> bytes(spec->maps()[lock->map].value_size, 0xFF);
     REQUIRE(data->update(bytes_of(key), bytes).has_value());
-    auto global = data->lookup(bytes_of(key));
-    REQUIRE(global.has_value());
-    REQUIRE(global->has_value());
-    std::uint32_t word = 1;
-    std::memcpy(&word, (*global)->data() + lock->offset, sizeof word);
-    CHECK(word == 0);
-    std::uint64_t global_count = 0;
-    std::memcpy(&global_count, (*global)->data() + count->offset, sizeof global_count);
-    CHECK(global_count == ~std::uint64_t{0});
+    CHECK(read_at<std::uint32_t>(*data, lock->offset) == 0);
+    CHECK(read_at<std::uint64_t>(*data, count->offset) == ~std::uint64_t{0});
     // And the program still takes and releases it.
     auto add_global = object->program("add_global");
     REQUIRE(add_global.has_value());
@@ -167,7 +162,6 @@ TEST_CASE("spin locks: a program that keeps a lock is refused, and a run of it u
     auto data = object->map(spec->maps()[lock->map].name);
     REQUIRE(data.has_value());
     testing_packets::SkBuffAround skb(16);
-    const std::uint32_t key = 0;
     // Twice, on one thread and then on another: had the first run kept the lock, the second would wait on it.
     for (int run = 0; run < 2; ++run) {
         std::thread([&] {
@@ -175,11 +169,8 @@ TEST_CASE("spin locks: a program that keeps a lock is refused, and a run of it u
             REQUIRE(r0.has_value());
             CHECK(r0->r0 == 1);
         }).join();
-        auto value = data->lookup(bytes_of(key));
-        REQUIRE(value.has_value());
-        REQUIRE(value->has_value());
-        std::uint32_t word = 1;
-        std::memcpy(&word, (*value)->data() + lock->offset, sizeof word);
-        CHECK(word == 0);
+        CHECK(read_at<std::uint32_t>(*data, lock->offset) == 0);
     }
 }
+
+TEST_SUITE_END();

@@ -3758,10 +3758,33 @@ TEST_CASE("verifier asm: states over the limit keep values of different maps apa
 
 // A lookup's result on one path and 0 on another (`v = lookup(); if (!v) v = 0;`, or a result spilled on one path
 // only): joined, as they are once the states outgrow the limit, they are a result that may be null, as the lookup
-// returns it. r2-r5: each the stack or the context (16 shapes, read only where the context pointer is null, which no
-// run reaches), so that r7's two shapes are the ones joined.
+// returns it.
 TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a value that may be null") {
-    auto program = [](std::string_view r7_on_null, std::string_view use) {
+    // r2-r5: each the stack or the context (16 shapes), so that the joins over the limit are the ones the rows set up;
+    // read only where the context pointer (r9) is null, which no run reaches.
+    const std::string shapes = R"(
+            r2 = r10
+            if r8 & 1 goto +1
+            r2 = r9
+            r3 = r10
+            if r8 & 2 goto +1
+            r3 = r9
+            r4 = r10
+            if r8 & 4 goto +1
+            r4 = r9
+            r5 = r10
+            if r8 & 8 goto +1
+            r5 = r9
+            )";
+    const std::string unreached = R"(
+            r0 = 0
+            if r9 != 0 goto +4
+            r0 = r2
+            r0 = r3
+            r0 = r4
+            r0 = r5
+            exit)";
+    auto program = [&](std::string_view r7_on_null, std::string_view use) {
         return std::string(R"(
             r9 = r1
             r8 = *(u32 *)(r9 + 0)
@@ -3776,28 +3799,8 @@ TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a va
             if r0 == 0 goto +1
             r7 = r0
             *(u64 *)(r10 - 16) = r7
-            r2 = r10
-            if r8 & 1 goto +1
-            r2 = r9
-            r3 = r10
-            if r8 & 2 goto +1
-            r3 = r9
-            r4 = r10
-            if r8 & 4 goto +1
-            r4 = r9
-            r5 = r10
-            if r8 & 8 goto +1
-            r5 = r9
             )" +
-               std::string(use) +
-               R"(
-            r0 = 0
-            if r9 != 0 goto +4
-            r0 = r2
-            r0 = r3
-            r0 = r4
-            r0 = r5
-            exit)";
+               shapes + std::string(use) + unreached;
     };
     const std::string checked_register = program("r7 = 0", R"(
             if r7 == 0 goto +2
@@ -3840,28 +3843,11 @@ TEST_CASE("verifier asm: 0 on one path and a map value on the other join as a va
             if r8 & 16 goto +2
             r7 = 0
             r6 = r0
-            r2 = r10
-            if r8 & 1 goto +1
-            r2 = r9
-            r3 = r10
-            if r8 & 2 goto +1
-            r3 = r9
-            r4 = r10
-            if r8 & 4 goto +1
-            r4 = r9
-            r5 = r10
-            if r8 & 8 goto +1
-            r5 = r9
+            )" + shapes + R"(
             if r7 == 0 goto +2
             r1 = 7
             *(u64 *)(r6 + 0) = r1
-            r0 = 0
-            if r9 != 0 goto +4
-            r0 = r2
-            r0 = r3
-            r0 = r4
-            r0 = r5
-            exit
+            )" + unreached + R"(
         out:
             r0 = 0
             exit)";
@@ -3916,63 +3902,40 @@ TEST_CASE("verifier asm: spin locks") {
             r0 = 0
             exit)";
     };
-    const std::string take_and_release = program(R"(
+    // Map 0's lock, taken and released through r6.
+    const std::string lock = R"(
             r1 = r6
             r1 += 8
             call 93
+)";
+    const std::string unlock = R"(
+            r1 = r6
+            r1 += 8
+            call 94
+)";
+    const std::string take_and_release = program(lock + R"(
             r1 = *(u64 *)(r6 + 0)
             r1 += 1
             *(u64 *)(r6 + 0) = r1
-            r1 = r6
-            r1 += 8
-            call 94)");
-    const std::string kept = program(R"(
-            r1 = r6
-            r1 += 8
-            call 93)");
-    const std::string twice = program(R"(
-            r1 = r6
-            r1 += 8
-            call 93
-            r1 = r6
-            r1 += 8
-            call 93)");
-    const std::string release_only = program(R"(
-            r1 = r6
-            r1 += 8
-            call 94)");
-    const std::string helper_inside = program(R"(
-            r1 = r6
-            r1 += 8
-            call 93
+)" + unlock);
+    const std::string kept = program(lock);
+    const std::string twice = program(lock + lock);
+    const std::string release_only = program(unlock);
+    const std::string helper_inside = program(lock + R"(
             call 5
-            r1 = r6
-            r1 += 8
-            call 94)");
+)" + unlock);
     auto touching = [&](std::string_view access) {
-        return program(R"(
-            r1 = r6
-            r1 += 8
-            call 93
+        return program(lock + R"(
             )" + std::string(access) +
                        R"(
-            r1 = r6
-            r1 += 8
-            call 94)");
+)" + unlock);
     };
-    const std::string wrong_offset = program(R"(
+    const std::string wrong_offset = program(std::string(R"(
             r1 = r6
             call 93
             r1 = r6
-            call 94)");
-    const std::string no_lock = program(R"(
-            r1 = r6
-            r1 += 8
-            call 93
-            r1 = r6
-            r1 += 8
-            call 94)",
-                                        1);
+            call 94)"));
+    const std::string no_lock = program(lock + unlock, 1);
     // Two lookups' values: the lock of one taken, the other's released.
     const std::string other_value = R"(
             *(u32 *)(r10 - 4) = 0
@@ -3999,22 +3962,15 @@ TEST_CASE("verifier asm: spin locks") {
             r0 = 0
             exit)";
     // Taken on one path only.
-    const std::string one_path = program(R"(
+    const std::string one_path = program(std::string(R"(
             r7 = *(u32 *)(r6 + 0)
             if r7 == 0 goto +3
-            r1 = r6
-            r1 += 8
-            call 93
-            r1 = r6
-            r1 += 8
-            call 94)");
+)") + lock + unlock);
     // Taken in a subprogram, released by its caller.
-    const std::string in_subprogram = program(R"(
+    const std::string in_subprogram = program(std::string(R"(
             r1 = r6
             call take
-            r1 = r6
-            r1 += 8
-            call 94
+)") + unlock + R"(
             r0 = 0
             exit
         take:
