@@ -1411,8 +1411,7 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
         [[maybe_unused]] const auto is_pointer_kind = [](ArgKind kind) {
             return kind != ArgKind::none && kind != ArgKind::anything && kind != ArgKind::const_size &&
                    kind != ArgKind::const_size_or_zero && kind != ArgKind::const_alloc_size_or_zero &&
-                   kind != ArgKind::ptr_to_func && kind != ArgKind::host_object &&
-                   kind != ArgKind::ptr_to_spin_lock;
+                   kind != ArgKind::ptr_to_func && kind != ArgKind::host_object && kind != ArgKind::ptr_to_spin_lock;
         };
         [[maybe_unused]] const auto is_read_only_kind = [](ArgKind kind) {
             return kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
@@ -1729,6 +1728,9 @@ struct MemoryRegion {
     /// False for memory that holds nothing yet (a ring-buffer record): with the initialization shadow on, its bytes
     /// are readable only once written, as stack bytes are.
     bool initialized = true;
+    /// A map value's `struct bpf_spin_lock`, at this offset: its 4 bytes are bpf_spin_lock's and bpf_spin_unlock's
+    /// (whose argument must be exactly them); a checked run neither writes them nor lets a helper write them.
+    std::optional<std::uint32_t> spin_lock{};
 };
 
 /// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers, and its

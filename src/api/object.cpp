@@ -544,7 +544,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 const std::uint32_t zero = 0;
                 const runtime::Map& map = *maps[ref.map];
                 program->checked.regions.push_back({const_cast<runtime::Map&>(map).lookup(&zero),
-                                                    map.config().value_size, !spec.maps()[ref.map].read_only});
+                                                    map.config().value_size, !spec.maps()[ref.map].read_only, true,
+                                                    map.config().spin_lock});
             }
         }
         // Checked runs check every helper argument against the helper's prototype (the contract the verifier
@@ -604,7 +605,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             void* start = reinterpret_cast<void*>(static_cast<std::uintptr_t>(r0));
             if (prototype->ret == platform::ReturnKind::ptr_to_map_value_or_null) {
                 const auto* map = reinterpret_cast<const runtime::Map*>(static_cast<std::uintptr_t>(args[0]));
-                return exec::MemoryRegion{start, map->config().value_size, true};
+                return exec::MemoryRegion{start, map->config().value_size, true, true, map->config().spin_lock};
             }
             if (prototype->ret == platform::ReturnKind::ptr_to_alloc_mem_or_null) {
                 return exec::MemoryRegion{start, static_cast<std::size_t>(args[1]), true};

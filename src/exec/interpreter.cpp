@@ -352,6 +352,12 @@ bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::siz
             return false;
         }
         writable = found->writable;
+        if (write && found->spin_lock) {
+            const std::uint64_t lock = reinterpret_cast<std::uintptr_t>(found->start) + *found->spin_lock;
+            if (addr < lock + 4 && lock < addr + size) {
+                writable = false; // a word set here would make every bpf_spin_lock of it wait for ever
+            }
+        }
     }
     state.read_only = write && !writable;
     return !state.read_only;
@@ -443,13 +449,20 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
                 return refuse(i, "the context pointer or null");
             }
             break;
-        case ArgKind::ptr_to_spin_lock:
-            // Four writable, aligned bytes: a lock word the helper spins on (a verified program's is its map value's
-            // lock; an unverified one's is whatever it names, which only it waits on).
-            if (value % 4 != 0 || !memory(value, 4, true)) {
-                return refuse(i, "4 writable, aligned bytes for a bpf_spin_lock");
+        case ArgKind::ptr_to_spin_lock: {
+            // Exactly a map value's lock: any other word the helper would spin on could be one nobody clears.
+            const MemoryRegion* region = option_region(value, 4);
+            if (region == nullptr) {
+                if (const HelperRegion* entry = helper_region(value, 4)) {
+                    region = &entry->region;
+                }
+            }
+            if (region == nullptr || !region->spin_lock ||
+                value != reinterpret_cast<std::uintptr_t>(region->start) + *region->spin_lock) {
+                return refuse(i, "the bpf_spin_lock of a map value");
             }
             break;
+        }
         case ArgKind::host_object:
             if (value != 0 && memory(value, 1, false)) {
                 return refuse(i, "a host object's address, not memory the program holds");

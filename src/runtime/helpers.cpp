@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <iterator>
@@ -159,7 +158,6 @@ u64 perf_event_output(u64, u64 map, u64 flags, u64 data, u64 size) {
 // ever; a second bpf_spin_lock while one is held (only unverified programs, and programs a host helper runs inside
 // them, get there) does not wait on the thread itself, and bpf_spin_unlock releases only the lock held.
 thread_local std::uint32_t* t_held_lock = nullptr;
-constexpr std::chrono::seconds kMaxSpinLockWait{1};
 // What t_held_lock is while a nested invocation runs inside one that holds a lock: it is held, and not the nested
 // invocation's to release.
 std::uint32_t g_outer_lock = 0;
@@ -174,17 +172,12 @@ u64 spin_lock(u64 lock, u64, u64, u64, u64) {
     }
     auto* word = reinterpret_cast<std::uint32_t*>(static_cast<std::uintptr_t>(lock));
     std::atomic_ref<std::uint32_t> state(*word);
-    const auto start = std::chrono::steady_clock::now();
     for (unsigned spins = 0; state.exchange(1, std::memory_order_acquire) != 0;) {
-        // The holder runs a bounded stretch of a program with no helper calls: wait for it, yielding the processor
-        // once it is clearly preempted. A word set that no holder will clear (an unverified program's own) is taken
-        // after kMaxSpinLockWait: the run goes on, the host never hangs.
+        // The holder runs a bounded stretch of a program with no helper calls, and its invocation releases the lock
+        // if it stops first: wait for it, yielding the processor once it is clearly preempted. Nothing else sets the
+        // word: the verifier keeps programs' loads, stores and helpers off it, checked runs too, and updates leave it.
         while (state.load(std::memory_order_relaxed) != 0) {
             if (++spins % 64 == 0) {
-                if (std::chrono::steady_clock::now() - start > kMaxSpinLockWait) {
-                    t_held_lock = word;
-                    return 0;
-                }
                 sched_yield();
             } else {
 #if defined(__x86_64__) || defined(__i386__)

@@ -483,6 +483,15 @@ Result<void> MapOfMaps::check_inner(const Map& inner) const {
     if (actual.value_size != shape.value_size) {
         return mismatch("value_size", shape.value_size, actual.value_size);
     }
+    if (actual.spin_lock != shape.spin_lock) {
+        // Programs reach its values as the template's: a lock elsewhere would be bytes they may write, and the
+        // template's lock bytes would be data others write.
+        auto where = [](const std::optional<std::uint32_t>& lock) {
+            return lock ? "its bpf_spin_lock at offset " + str(*lock) : std::string("no bpf_spin_lock");
+        };
+        return Error::invalid(label() + ": inner map " + actual.name + " has " + where(actual.spin_lock) +
+                              ", expected " + where(shape.spin_lock));
+    }
     if ((actual.flags & ~bpf_f_inner_map) != (shape.flags & ~bpf_f_inner_map)) {
         return Error::invalid(label() + ": inner map " + actual.name + " has flags " + detail::hex(actual.flags) +
                               ", expected " + detail::hex(shape.flags));

@@ -173,4 +173,33 @@ TEST_CASE("spin locks: a program that keeps a lock is refused, and a run of it u
     }
 }
 
+TEST_CASE("spin locks: checked runs keep unverified programs off a lock's word and off words that are no lock") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kDir + "/spin_lock_held.o"), &platform::linux());
+    REQUIRE(spec.has_value());
+    auto object = Object::load(*spec, {.unverified = true});
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    const elf::Variable* lock = spec->variable("kept_lock");
+    REQUIRE(lock != nullptr);
+    auto data = object->map(spec->maps()[lock->map].name);
+    REQUIRE(data.has_value());
+    testing_packets::SkBuffAround skb(16);
+    auto set_word = object->program("set_word");
+    REQUIRE(set_word.has_value());
+    auto stored = set_word->run_checked(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_FALSE(stored.has_value());
+    CHECK(stored.error().message.find("read-only") != std::string::npos);
+    CHECK(read_at<std::uint32_t>(*data, lock->offset) == 0);
+    auto lock_stack = object->program("lock_stack");
+    REQUIRE(lock_stack.has_value());
+    auto locked = lock_stack->run_checked(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_FALSE(locked.has_value());
+    CHECK(locked.error().message.find("the bpf_spin_lock of a map value") != std::string::npos);
+    // And the lock still works for a program that uses it rightly.
+    auto kept = object->program("lock_and_exit");
+    REQUIRE(kept.has_value());
+    auto r0 = kept->run_checked(skb.bytes.data(), skb.bytes.size());
+    REQUIRE(r0.has_value());
+    CHECK(read_at<std::uint32_t>(*data, lock->offset) == 0);
+}
+
 TEST_SUITE_END();

@@ -444,6 +444,18 @@ class Generator {
             m_queue = m_out.maps.size();
             m_out.maps.push_back(std::move(map));
         }
+        // A map whose value holds a bpf_spin_lock, for spin_lock() only (the other pieces' accesses would touch it).
+        if (m_rng.chance(30)) {
+            verifier::MapDescriptor map;
+            map.name = "map" + std::to_string(m_out.maps.size());
+            map.kind = m_rng.chance(50) ? platform::MapKind::array : platform::MapKind::hash;
+            map.key_size = 4;
+            map.value_size = m_rng.chance(50) ? 16 : 24;
+            map.max_entries = 1 + m_rng.below(4);
+            map.spin_lock = 4 * m_rng.below(map.value_size / 4);
+            m_locked = m_out.maps.size();
+            m_out.maps.push_back(std::move(map));
+        }
     }
     // A map lookups, updates and deletes may use (not the queue).
     [[nodiscard]] std::size_t keyed_map() { return m_rng.below(static_cast<std::uint32_t>(m_keyed)); }
@@ -547,13 +559,14 @@ class Generator {
         legacy_load,
         low_half_length,
         callback,
+        spin_lock,
     };
     struct Weighted {
         Piece piece;
         std::uint32_t weight;
         bool calls; // makes helper calls (or a loop): never inside a loop body
     };
-    static constexpr std::array<Weighted, 31> kPieces{{
+    static constexpr std::array<Weighted, 32> kPieces{{
         {Piece::packet_const, 12, false},
         {Piece::packet_var, 8, false},
         {Piece::stack_store, 6, false},
@@ -585,6 +598,7 @@ class Generator {
         {Piece::legacy_load, 3, true}, // clobbers r1-r5, the loop counter among them
         {Piece::low_half_length, 3, false},
         {Piece::callback, 3, true},
+        {Piece::spin_lock, 3, true},
     }};
 
     void piece() {
@@ -614,6 +628,7 @@ class Generator {
         case Piece::stale_packet:
         case Piece::meta: return m_xdp;
         case Piece::queue_pop: return m_queue != kNoMap;
+        case Piece::spin_lock: return m_locked != kNoMap && !m_in_loop;
         // Windows' xdp refuses r0 = 0, which a legacy load that ends the program returns.
         case Piece::legacy_load: return !m_xdp;
         // The stack tracking is straight-line, and these leave pointers on the stack.
@@ -662,6 +677,7 @@ class Generator {
         case Piece::legacy_load: legacy_load(); break;
         case Piece::low_half_length: low_half_length(); break;
         case Piece::callback: callback(); break;
+        case Piece::spin_lock: spin_lock(); break;
         }
     }
 
@@ -2116,6 +2132,58 @@ class Generator {
     // A map value pointer copied (to a register or the stack) before one copy is checked against null: the check
     // covers every copy. Planted: before the check, the original is replaced by another nullable value (an earlier
     // lookup's, from the stack), which the check does not cover.
+    // A value's lock taken, a field of the value used under it, the lock released. Planted: no null check, the lock's
+    // offset off by 4, the lock taken twice, a helper called under it, the lock's own word used, no release.
+    void spin_lock() {
+        const verifier::MapDescriptor& map = m_out.maps[m_locked];
+        const int lock = static_cast<int>(*map.spin_lock);
+        const int key_offset = stack_buffer(4);
+        write_key(key_offset, 4, pick_key(map), false);
+        lddw_map(R1, m_locked);
+        mov_r(R2, R10);
+        add(R2, key_offset);
+        call(1);
+        const Label skip = m_e.label();
+        const Stack before = m_stack;
+        // One planted error at most: 1 no null check, 2 the offset, 3 twice, 4 the lock's word, 5 a helper, 6 no
+        // release.
+        const std::uint32_t planted = slip() ? 1 + m_rng.below(6) : 0;
+        if (planted != 1) {
+            jump(isa::op::JEQ, R0, 0, skip);
+        }
+        const int slot = pointer_slot();
+        stx(isa::op::DW, R10, slot, R0);
+        wrote(slot, 8, Byte::pointer);
+        auto lock_call = [&](std::int32_t id, bool off) {
+            ldx(isa::op::DW, R1, R10, slot);
+            add(R1, off ? lock + (lock == 0 || m_rng.chance(50) ? 4 : -4) : lock);
+            call(id);
+        };
+        lock_call(93, planted == 2);
+        if (planted == 3) {
+            lock_call(93, false);
+        }
+        // A 4-byte field beside the lock (planted: the lock's own).
+        int field = lock;
+        if (planted != 4) {
+            const int fields = static_cast<int>(map.value_size) / 4 - 1;
+            field = 4 * static_cast<int>(m_rng.below(static_cast<std::uint32_t>(fields)));
+            if (field >= lock) {
+                field += 4;
+            }
+        }
+        ldx(isa::op::DW, R2, R10, slot);
+        access(R2, field, kWidths[2], true);
+        if (planted == 5) {
+            call(6); // get_prandom_u32
+        }
+        if (planted != 6) {
+            lock_call(94, false);
+        }
+        m_e.bind(skip);
+        m_stack = meet(before, m_stack);
+    }
+
     void nullable_copy() {
         if (m_keyed == 0) {
             alu_piece();
@@ -2290,9 +2358,10 @@ class Generator {
 
     Entropy& m_rng;
     GeneratorOptions m_options;
-    std::size_t m_keyed = 0;      // maps [0, m_keyed) have keys
-    std::size_t m_queue = kNoMap; // the queue or stack map, if any
-    bool m_adjusted = false;      // bpf_xdp_adjust_head was called: the packet may have grown past the hook's limit
+    std::size_t m_keyed = 0;       // maps [0, m_keyed) have keys
+    std::size_t m_queue = kNoMap;  // the queue or stack map, if any
+    std::size_t m_locked = kNoMap; // the map whose value holds a bpf_spin_lock, if any
+    bool m_adjusted = false;       // bpf_xdp_adjust_head was called: the packet may have grown past the hook's limit
     std::vector<Subprogram> m_subprograms;
     std::vector<Callback> m_callbacks;
     Emitter m_e;

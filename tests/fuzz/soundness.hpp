@@ -85,14 +85,16 @@ struct Run {
     std::vector<PacketBuffer> packets;
     std::vector<exec::MemoryRegion> handed_out; // map values lookups returned
     std::uint64_t stack_top = 0;
-    std::string violation; // the first helper call that broke its contract
+    std::string violation;       // the first helper call that broke its contract
+    std::uint64_t held_lock = 0; // the bpf_spin_lock the program holds
 };
 
-/// windows() with Linux's bpf_loop and for_each_map_elem for every program type: the generator's callbacks.
+/// windows() with Linux's bpf_loop and for_each_map_elem (the generator's callbacks) and bpf_spin_lock and
+/// bpf_spin_unlock for every program type.
 inline const platform::Platform& fuzz_platform() {
     static const platform::Platform platform = [] {
         platform::Platform p = platform::windows();
-        for (const char* name : {"loop", "for_each_map_elem"}) {
+        for (const char* name : {"loop", "for_each_map_elem", "spin_lock", "spin_unlock"}) {
             platform::HelperPrototype helper = *platform::linux().helper_by_name(name);
             helper.any_program_type = true;
             if (!p.add_helper(helper)) {
@@ -208,6 +210,13 @@ inline std::string check_arguments(const Run& run, const platform::HelperPrototy
                 problem = arg + " = " + where(run, value) + " is neither the context nor null";
             }
             break;
+        case ArgKind::ptr_to_spin_lock:
+            if (value % 4 != 0) {
+                problem = arg + " = " + where(run, value) + " is not aligned for a bpf_spin_lock";
+            } else {
+                problem = memory(4, true);
+            }
+            break;
         default: break;
         }
         if (!problem.empty()) {
@@ -263,6 +272,34 @@ inline std::uint64_t dispatch(std::size_t slot, const std::uint64_t* args) {
         }
         return 0; // the real helper would corrupt memory; the run is a failure already
     }
+    // bpf_spin_lock's protocol: one held at a time, none while another helper runs, its word the helpers' only (a
+    // word the program set would make the lock wait), released before the exit (checked after the run).
+    const bool lock_helper = helper.args[0] == platform::ArgKind::ptr_to_spin_lock;
+    auto broke = [&](std::string problem) {
+        if (run.violation.empty()) {
+            run.violation = "helper " + helper.name + ": " + std::move(problem);
+        }
+        return std::uint64_t{0};
+    };
+    if (run.held_lock != 0 && !(lock_helper && helper.name == "spin_unlock")) {
+        return broke("called while the program holds a bpf_spin_lock");
+    }
+    if (lock_helper) {
+        std::uint32_t word = 0;
+        std::memcpy(&word, reinterpret_cast<const void*>(args[0]), 4);
+        if (helper.name == "spin_lock") {
+            if (word != 0) {
+                return broke("the lock's word is " + std::to_string(word) + ", which no holder will clear");
+            }
+            run.held_lock = args[0];
+        } else if (run.held_lock != args[0]) {
+            return broke("releases a lock the program does not hold");
+        } else if (word != 1) {
+            return broke("the lock's word changed while the program held it");
+        } else {
+            run.held_lock = 0;
+        }
+    }
     std::uint64_t r0 = 0;
     if (helper.id == kAdjustHead && run.type->name == "xdp") {
         r0 = adjust_head(run, args);
@@ -276,8 +313,8 @@ inline std::uint64_t dispatch(std::size_t slot, const std::uint64_t* args) {
     if (helper.ret == platform::ReturnKind::ptr_to_map_value_or_null && r0 != 0) {
         const verifier::MapDescriptor* descriptor = nullptr;
         if (map_at(run, args[0], &descriptor) != nullptr) {
-            run.handed_out.push_back(
-                {reinterpret_cast<const void*>(r0), descriptor->value_size, !descriptor->read_only});
+            run.handed_out.push_back({reinterpret_cast<const void*>(r0), descriptor->value_size, !descriptor->read_only,
+                                      true, descriptor->spin_lock});
         }
     }
     return r0;
@@ -485,6 +522,7 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
         config.key_size = descriptor.key_size;
         config.value_size = descriptor.value_size;
         config.max_entries = descriptor.max_entries;
+        config.spin_lock = descriptor.spin_lock;
         auto map = runtime::create_map(config);
         if (!map) {
             return "the generator described a map the runtime refuses: " + map.error().message;
@@ -514,7 +552,14 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
     run.descriptors = &program.maps;
     const exec::HelperTable real = runtime::helper_table(platform, *type);
     exec::HelperTable table;
-    for (std::uint32_t id : type->helpers) {
+    // The type's helpers, and the platform's for every type but those that take callbacks (set below).
+    std::vector<std::uint32_t> ids = type->helpers;
+    for (const platform::HelperPrototype& helper : platform.helpers()) {
+        if (helper.any_program_type && helper.callback() == platform::Callback::none) {
+            ids.push_back(helper.id);
+        }
+    }
+    for (std::uint32_t id : ids) {
         const platform::HelperPrototype* prototype = platform.helper(*type, id);
         exec::HelperFunction function = real.get(id);
         const bool own = id == detail::kAdjustHead && type->name == "xdp";
@@ -575,6 +620,7 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
         run.packets.clear();
         run.handed_out.clear();
         run.violation.clear();
+        run.held_lock = 0;
         run.options = {};
         run.ctx = ctx.data();
         run.ctx_size = ctx.size();
@@ -635,6 +681,8 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
         std::string problem;
         if (!run.violation.empty()) {
             problem = run.violation;
+        } else if (outcome && run.held_lock != 0) {
+            problem = "the program ended holding a bpf_spin_lock";
         } else if (!outcome) {
             problem = "checked run: " + outcome.error().message;
         } else if (const auto r0 = static_cast<std::int64_t>(outcome->r0);

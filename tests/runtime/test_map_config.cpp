@@ -3,8 +3,6 @@
 #include "embpf/runtime/ring_buffer.hpp"
 #include "runtime/map_testing.hpp"
 
-#include <tuple>
-
 using namespace runtime_test;
 using namespace embpf::runtime;
 
@@ -51,12 +49,15 @@ TEST_CASE("runtime map config: invalid shapes are refused with the rule they bro
     too_many.slots = 1U << 20;
     CHECK_FALSE(create_map(too_many).has_value());
     // A bpf_spin_lock: 4 aligned bytes inside the value of a hash or an array.
-    for (const auto& [kind, at, value_size] :
-         {std::tuple{MapKind::percpu_array, 0U, 8U}, std::tuple{MapKind::lru_hash, 0U, 8U},
-          std::tuple{MapKind::array, 2U, 8U}, std::tuple{MapKind::hash, 8U, 8U}, std::tuple{MapKind::array, 6U, 8U}}) {
-        MapConfig locked = shape(kind, 4, value_size, 4);
-        locked.spin_lock = at;
-        CAPTURE(at);
+    struct Lock {
+        MapKind kind;
+        std::uint32_t at;
+    };
+    for (const Lock& row : {Lock{MapKind::percpu_array, 0}, Lock{MapKind::lru_hash, 0}, Lock{MapKind::array, 2},
+                            Lock{MapKind::hash, 8}, Lock{MapKind::array, 6}}) {
+        MapConfig locked = shape(row.kind, 4, 8, 4);
+        locked.spin_lock = row.at;
+        CAPTURE(row.at);
         auto map = create_map(locked);
         REQUIRE_FALSE(map.has_value());
         CHECK(map.error().message.find("a bpf_spin_lock is 4 aligned bytes of the value of a hash or array map") !=

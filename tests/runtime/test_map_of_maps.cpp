@@ -54,7 +54,10 @@ TEST_CASE("runtime maps of maps: inner shapes are enforced; programs get the inn
         };
         MapConfig flagged = inner;
         flagged.flags = bpf_f_zero_seed;
+        MapConfig locked = shape(MapKind::hash, 4, 8, 16, 0, "x");
+        locked.spin_lock = 4; // programs would see its lock's bytes as the template's data
         const Mismatch mismatches[] = {
+            {locked, "map outer: inner map x has its bpf_spin_lock at offset 4, expected no bpf_spin_lock"},
             {shape(MapKind::lru_hash, 4, 8, 16, 0, "x"), "map outer: inner map x is a lru_hash map, expected hash"},
             {shape(MapKind::hash, 8, 8, 16, 0, "x"), "map outer: inner map x has key_size 8, expected 4"},
             {shape(MapKind::hash, 4, 4, 16, 0, "x"), "map outer: inner map x has value_size 4, expected 8"},
@@ -91,6 +94,28 @@ TEST_CASE("runtime maps of maps: inner shapes are enforced; programs get the inn
             CHECK(outer->detach(&key) == nullptr);
         }
     }
+}
+
+TEST_CASE("runtime maps of maps: inner maps hold their bpf_spin_lock where the template does") {
+    MapConfig inner = shape(MapKind::array, 4, 16, 4, 0, "inner");
+    inner.spin_lock = 8;
+    auto outer = make_as<MapOfMaps>(outer_shape(MapKind::array_of_maps, 4, inner));
+    const std::uint32_t key = 0;
+    auto same = make(inner);
+    CHECK(outer->set_inner(bytes(key), same).has_value());
+    MapConfig elsewhere = inner;
+    elsewhere.name = "x";
+    elsewhere.spin_lock = 0;
+    auto refused = outer->set_inner(bytes(key), make(elsewhere));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message ==
+          "map outer: inner map x has its bpf_spin_lock at offset 0, expected its bpf_spin_lock at offset 8");
+    elsewhere.spin_lock.reset();
+    refused = outer->set_inner(bytes(key), make(elsewhere));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message ==
+          "map outer: inner map x has no bpf_spin_lock, expected its bpf_spin_lock at offset 8");
+    CHECK(outer->inner_map(bytes(key)).value() == same);
 }
 
 TEST_CASE("runtime maps of maps: BPF_F_INNER_MAP lets inner maps differ in max_entries") {

@@ -172,6 +172,7 @@ TEST_SUITE("verifier soundness") {
         std::uint64_t accepted = 0;
         std::uint64_t accepted_with_mistakes = 0;
         std::uint64_t accepted_legacy = 0; // with LD_ABS/LD_IND
+        std::uint64_t accepted_locks = 0;  // with bpf_spin_lock
         std::uint64_t ran = 0;
         std::uint64_t failures = 0;
         for (std::uint64_t seed = 0; seed < kPrograms; ++seed) {
@@ -188,6 +189,13 @@ TEST_SUITE("verifier soundness") {
                                                [](const auto& ins) { return embpf::isa::is_legacy_packet_load(ins); })
                                        ? 1
                                        : 0;
+                accepted_locks +=
+                    std::any_of(program.instructions.begin(), program.instructions.end(),
+                                [](const auto& ins) {
+                                    return ins.opcode == embpf::isa::op::CALL_OP && ins.src == 0 && ins.imm == 93;
+                                })
+                        ? 1
+                        : 0;
             }
             if (!result.failure.empty()) {
                 ++failures;
@@ -203,6 +211,9 @@ TEST_SUITE("verifier soundness") {
         // The generator's legacy packet loads reach the oracle, not only the verifier's refusals.
         MESSAGE(accepted_legacy << " of the accepted programs use LD_ABS or LD_IND");
         CHECK(accepted_legacy >= 50);
+        // So do its spin locks, whose protocol the oracle checks at every helper call and at the exit.
+        MESSAGE(accepted_locks << " of the accepted programs take a bpf_spin_lock");
+        CHECK(accepted_locks >= 30);
         // Programs whose bound is too long to run are rare; the oracle must see nearly all accepted ones.
         MESSAGE(ran << " of the accepted programs ran");
         CHECK(ran * 100 >= accepted * 98);

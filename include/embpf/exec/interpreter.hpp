@@ -78,6 +78,9 @@ struct MemoryRegion {
     /// False for memory that holds nothing yet (a ring-buffer record): with the initialization shadow on, its bytes
     /// are readable only once written, as stack bytes are.
     bool initialized = true;
+    /// A map value's `struct bpf_spin_lock`, at this offset: its 4 bytes are bpf_spin_lock's and bpf_spin_unlock's
+    /// (whose argument must be exactly them); a checked run neither writes them nor lets a helper write them.
+    std::optional<std::uint32_t> spin_lock{};
 };
 
 /// The key and value sizes of the map at an address, for the initialization shadow's view of map helpers, and its
