@@ -71,6 +71,7 @@ enum class Fault {
     uninitialized,        ///< the program read a byte nothing wrote
     helper_uninitialized, ///< a helper was handed unwritten bytes to read
     helper_argument,      ///< a helper argument its prototype does not allow
+    lock_protocol,        ///< a helper called while a bpf_spin_lock is held, or a second lock taken
 };
 
 /// How an instruction touches memory: atomics read what they update.
@@ -311,8 +312,11 @@ struct RunState {
     }
     std::unordered_map<std::uint64_t, MapShape> result_maps; ///< inner maps helpers named during the run
     std::unordered_set<std::uint64_t> open_records;          ///< starts of records reserved and not released
-    std::uint32_t fault_argument = 0;                        ///< the argument of a helper_argument fault
-    const char* fault_expected = "";                         ///< what that argument had to be
+    /// The run holds a bpf_spin_lock: as the verifier, a checked run lets it call no helper but bpf_spin_unlock
+    /// meanwhile (a helper that blocks, or runs a program that takes the lock, would wait for ever).
+    bool holding_lock = false;
+    std::uint32_t fault_argument = 0; ///< the argument of a helper_argument fault
+    const char* fault_expected = "";  ///< what that argument had to be
 
     void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
         fault = kind;
@@ -434,6 +438,12 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
         return size == 0 || (size <= (std::uint64_t{1} << 32) &&
                              access_allowed(env, *this, addr, static_cast<std::size_t>(size), write, stack_top, depth));
     };
+    const bool lock_helper = prototype->args[0] == ArgKind::ptr_to_spin_lock;
+    if (holding_lock && !(lock_helper && prototype->name == "spin_unlock")) {
+        set_fault(Fault::lock_protocol, pc, 0, 0, false);
+        fault_helper = helper;
+        return false;
+    }
     std::optional<MapShape> map;
     for (std::size_t i = 0; i < prototype->args.size() && i < 5; ++i) {
         const ArgKind kind = prototype->args[i];
@@ -538,6 +548,9 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
             break;
         default: break;
         }
+    }
+    if (lock_helper) {
+        holding_lock = prototype->name == "spin_lock";
     }
     return true;
 }
@@ -1240,6 +1253,14 @@ Result<CheckedOutcome> Interpreter::run_checked(void* ctx, std::size_t ctx_size,
                                   (prototype != nullptr ? " (" + prototype->name + ")" : std::string()) + " argument " +
                                   std::to_string(state.fault_argument) + " (" +
                                   describe_address(state, state.fault_address) + ") must be " + state.fault_expected,
+                              state.fault_pc);
+    }
+    case detail::Fault::lock_protocol: {
+        const platform::HelperPrototype* prototype = detail::prototype_of(options, state.fault_helper);
+        return Error::runtime(where + "helper " + std::to_string(state.fault_helper) +
+                                  (prototype != nullptr ? " (" + prototype->name + ")" : std::string()) +
+                                  " called while the program holds a bpf_spin_lock: nothing but bpf_spin_unlock may "
+                                  "be called then",
                               state.fault_pc);
     }
     case detail::Fault::fell_off:

@@ -155,8 +155,9 @@ u64 perf_event_output(u64, u64 map, u64 flags, u64 data, u64 size) {
 // The bpf_spin_lock this thread holds, if any: a program takes one at a time and releases it before it ends (the
 // verifier proves both). A run that stops while it holds one (an instruction budget, a fault in the checked
 // interpreter, an unverified program) has it released when its invocation ends, so that no other thread waits for
-// ever; a second bpf_spin_lock while one is held (only unverified programs, and programs a host helper runs inside
-// them, get there) does not wait on the thread itself, and bpf_spin_unlock releases only the lock held.
+// ever. A second bpf_spin_lock while one is held (checked runs refuse it as the verifier does: only a program an
+// interpreter runs without the prototypes gets there) does not wait on the thread itself, and bpf_spin_unlock
+// releases only the lock held.
 thread_local std::uint32_t* t_held_lock = nullptr;
 // What t_held_lock is while a nested invocation runs inside one that holds a lock: it is held, and not the nested
 // invocation's to release.

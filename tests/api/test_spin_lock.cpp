@@ -194,6 +194,16 @@ TEST_CASE("spin locks: checked runs keep unverified programs off a lock's word a
     auto locked = lock_stack->run_checked(skb.bytes.data(), skb.bytes.size());
     REQUIRE_FALSE(locked.has_value());
     CHECK(locked.error().message.find("the bpf_spin_lock of a map value") != std::string::npos);
+    // As the verifier, checked runs allow no helper but bpf_spin_unlock while a lock is held.
+    for (const char* name : {"call_under_lock", "lock_twice"}) {
+        CAPTURE(name);
+        auto program = object->program(name);
+        REQUIRE(program.has_value());
+        auto stopped = program->run_checked(skb.bytes.data(), skb.bytes.size());
+        REQUIRE_FALSE(stopped.has_value());
+        CHECK(stopped.error().message.find("called while the program holds a bpf_spin_lock") != std::string::npos);
+        CHECK(read_at<std::uint32_t>(*data, lock->offset) == 0);
+    }
     // And the lock still works for a program that uses it rightly.
     auto kept = object->program("lock_and_exit");
     REQUIRE(kept.has_value());

@@ -29,3 +29,21 @@ int lock_stack(struct __sk_buff* skb) {
     bpf_spin_unlock(&on_stack);
     return 1;
 }
+
+// A helper called under the lock (one that blocks, or runs a program that takes the lock, would never return), and a
+// second lock taken: checked runs stop at the call, and the lock is released.
+SEC("socket")
+int call_under_lock(struct __sk_buff* skb) {
+    bpf_spin_lock(&kept_lock);
+    const __u64 now = bpf_ktime_get_ns();
+    bpf_spin_unlock(&kept_lock);
+    return now != 0;
+}
+
+SEC("socket")
+int lock_twice(struct __sk_buff* skb) {
+    bpf_spin_lock(&kept_lock);
+    bpf_spin_lock(&kept_lock);
+    bpf_spin_unlock(&kept_lock);
+    return 1;
+}
