@@ -1739,7 +1739,8 @@ struct MapShape {
     std::uint32_t key_size = 0;
     std::uint32_t value_size = 0;
     std::optional<platform::MapKind> kind{};
-    std::uint32_t slots = 1; ///< per-CPU maps: the slots each value has, for what an update costs
+    std::uint32_t slots = 1;                  ///< per-CPU maps: the slots each value has, for what an update costs
+    std::optional<std::uint32_t> spin_lock{}; ///< where its values hold their bpf_spin_lock (MemoryRegion::spin_lock)
 };
 
 /// Memory a helper's result gives the program (a map value, a ring-buffer record), if any: called by checked runs

@@ -555,7 +555,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         program->checked.program_type = program->type;
         auto shape_of = [](const runtime::Map& map) {
             return exec::MapShape{map.config().key_size, map.config().value_size, map.config().kind,
-                                  std::max<std::uint32_t>(map.config().slots, 1)};
+                                  std::max<std::uint32_t>(map.config().slots, 1), map.config().spin_lock};
         };
         // By address, for a search per helper call that takes a map (a program may name tens of thousands).
         std::vector<std::pair<std::uint64_t, exec::MapShape>> shapes;

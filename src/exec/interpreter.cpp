@@ -254,7 +254,7 @@ struct RunState {
         mark_written(key_copy, key_size);
         std::optional<MapShape> shape = options->map_shape ? options->map_shape(map) : std::nullopt;
         if (shape) {
-            add_helper_region(MemoryRegion{value, shape->value_size, true, true});
+            add_helper_region(MemoryRegion{value, shape->value_size, true, true, shape->spin_lock});
         }
     }
     // A helper whose sizes are 32-bit (HelperPrototype::u32_sizes) reads only their low 32 bits: the checks read them

@@ -2349,7 +2349,9 @@ void Semantics::enter_callback(State& s, std::size_t pc, std::optional<Var> coun
     s.regs[2] = {Kind::stack, false, 0};
     s.zone.set(reg_var(2), constant(key_at));
     stack_write(s, key_at, key_at + static_cast<std::int32_t>(m.key_size), true); // written: initialized
-    s.regs[3] = {Kind::shared, false, static_cast<std::uint32_t>(*map), kSomeObject};
+    // One element for the whole call, named as a lookup names its result (Type::object): its lock is one lock.
+    new_object(s, pc);
+    s.regs[3] = {Kind::shared, false, static_cast<std::uint32_t>(*map), static_cast<std::uint32_t>(pc + 1)};
     s.zone.set(reg_var(3), constant(0));
     pass(4, 3);
 }

@@ -110,6 +110,29 @@ TEST_CASE("spin locks: four threads' additions under a map value's lock and a gl
     CHECK(read_at<std::uint64_t>(*data, count->offset) == total);
 }
 
+TEST_CASE("spin locks: a for_each_map_elem callback takes each value's lock, in checked runs too") {
+    auto spec = ObjectSpec::open(std::filesystem::path(kDir + "/spin_lock.o"), &platform::linux());
+    REQUIRE(spec.has_value());
+    auto object = Object::load(*spec);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    auto map = object->map("counters");
+    REQUIRE(map.has_value());
+    const std::uint32_t key = 0;
+    REQUIRE(map->update(bytes_of(key), bytes_of(Counter{})).has_value());
+    auto add_each = object->program("add_each");
+    REQUIRE(add_each.has_value());
+    testing_packets::SkBuffAround skb(16);
+    auto fast = add_each->run(skb.bytes.data(), skb.bytes.size());
+    REQUIRE(fast.has_value());
+    CHECK(*fast == 1); // one element visited
+    auto checked = add_each->run_checked(skb.bytes.data(), skb.bytes.size());
+    REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+    CHECK(checked->r0 == 1);
+    const auto counter = read_at<Counter>(*map);
+    CHECK(counter.count == 2);
+    CHECK(counter.lock == 0);
+}
+
 TEST_CASE("spin locks: a map update leaves the lock's bytes be") {
     auto spec = ObjectSpec::open(std::filesystem::path(kDir + "/spin_lock.o"), &platform::linux());
     REQUIRE(spec.has_value());

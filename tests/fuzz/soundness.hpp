@@ -652,7 +652,8 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
             if (detail::map_at(*detail::t_run, address, &descriptor) == nullptr) {
                 return std::nullopt;
             }
-            return exec::MapShape{descriptor->key_size, descriptor->value_size, descriptor->kind};
+            return exec::MapShape{descriptor->key_size, descriptor->value_size, descriptor->kind, 1,
+                                  descriptor->spin_lock};
         };
         run.options.helper_result_region = [](std::uint32_t, const std::uint64_t*,
                                               std::uint64_t r0) -> std::optional<exec::MemoryRegion> {

@@ -4070,6 +4070,26 @@ TEST_CASE("verifier asm: spin locks") {
         row("a lock taken on one path only", linux_socket, maps, one_path,
             rejected(15, "bpf_spin_unlock without a bpf_spin_lock held", "lock != none")),
         row("a lock taken in a subprogram and released by its caller", linux_socket, maps, in_subprogram, accepted(18)),
+        // Each element a for_each_map_elem callback gets is one object while the call runs: its lock is one lock.
+        row("each element's lock in a for_each_map_elem callback", linux_socket, maps, R"(
+            r1 = map_by_idx(0) ll
+            r2 = code(callback) ll
+            r3 = 0
+            r4 = 0
+            call 164
+            r0 = 0
+            exit
+        callback:
+            r6 = r3
+            r1 = r6
+            r1 += 8
+            call 93
+            r1 = r6
+            r1 += 8
+            call 94
+            r0 = 0
+            exit)",
+            accepted_loop(4 * 9 + 5)),
         row("a lock a callback keeps", linux_socket, maps, in_callback,
             rejected(19, "A bpf_spin_lock is held at exit (call bpf_spin_unlock first)", "lock == none")),
         row("a legacy packet load under a lock", linux_socket, maps, packet_load,

@@ -46,3 +46,14 @@ int add_global(struct __sk_buff* skb) {
     bpf_spin_unlock(&global_lock);
     return 1;
 }
+
+// Each value's lock taken in a for_each_map_elem callback, around an addition.
+static long add_one(void* map, __u32* key, struct counter* c, void* ctx) {
+    bpf_spin_lock(&c->lock);
+    c->count += 1;
+    bpf_spin_unlock(&c->lock);
+    return 0;
+}
+
+SEC("socket")
+int add_each(struct __sk_buff* skb) { return bpf_for_each_map_elem(&counters, add_one, 0, 0); }
