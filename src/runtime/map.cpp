@@ -452,8 +452,8 @@ Error Map::update_error(long err, std::uint64_t flags) const {
     case -ENOMEM: return detail::out_of_memory(m_config, 0);
     case -EINVAL:
         if ((flags & bpf_f_lock) != 0) {
-            return Error::unsupported(label() + ": BPF_F_LOCK needs a bpf_spin_lock in the value, which embpf does "
-                                                "not support");
+            return Error::unsupported(label() + ": BPF_F_LOCK (an update made under the value's bpf_spin_lock) is "
+                                                "not supported; a program that takes the lock may update the value");
         }
         return Error::invalid(label() + ": invalid update flags " + detail::hex(flags));
     default: return Error::runtime(label() + ": update failed (errno " + str(static_cast<std::uint64_t>(-err)) + ")");
