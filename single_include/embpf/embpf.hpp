@@ -1606,6 +1606,16 @@ struct ProgramInput {
                             const platform::Platform& platform, const platform::ProgramType& type,
                             const Options& options = {});
 
+/// Where the value of `map` (of `kind`, as the platform reads its type) holds the `struct bpf_spin_lock` programs may
+/// take: one lock, 4 aligned bytes of a writable hash or array value. Otherwise why it holds none they may take (more
+/// than one, another kind, misplaced: describe_maps refuses the map's programs with it); both empty without a lock.
+/// The verifier's MapDescriptor::spin_lock and the loader's runtime::MapConfig::spin_lock both come from here.
+struct SpinLockPlace {
+    std::optional<std::uint32_t> offset;
+    std::string problem;
+};
+[[nodiscard]] SpinLockPlace spin_lock_of(const elf::MapDefinition& map, platform::MapKind kind);
+
 /// Describes an object's maps under a platform, in the same order. Inner-map templates are described too, so that
 /// maps of maps can name them. Fails for a map type the platform does not know; one it knows that embpf does not
 /// implement is described as MapDescriptor::unsupported.

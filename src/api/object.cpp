@@ -126,13 +126,7 @@ Result<runtime::MapConfig> config_of(const std::vector<MapSpec>& specs, std::siz
     // asks, on every platform. A host that wants the zero seed creates its map itself (runtime::create_map).
     config.flags &= ~runtime::bpf_f_zero_seed;
     config.slots = options.slots;
-    // One lock in a hash or array value, as the verifier describes it (verifier::describe_maps): a map with more, or
-    // of another kind, is refused to every program, so its values hold no lock that programs use.
-    if (spec.spin_locks.size() == 1 && (*kind == platform::MapKind::hash || *kind == platform::MapKind::array) &&
-        spec.spin_locks.front() % 4 == 0 && std::uint64_t{spec.spin_locks.front()} + 4 <= spec.value_size &&
-        !spec.read_only && (spec.map_flags & (1U << 7)) == 0) { // BPF_F_RDONLY_PROG
-        config.spin_lock = spec.spin_locks.front();
-    }
+    config.spin_lock = verifier::spin_lock_of(spec, *kind).offset; // the lock the verifier lets programs take
     if (spec.inner_map) {
         if (*spec.inner_map >= specs.size() || *spec.inner_map == index) {
             return Error::invalid(map_what(spec) + ": its inner map is not a map of the object");

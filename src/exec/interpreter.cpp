@@ -176,6 +176,14 @@ struct RunState {
         }
         return nullptr;
     }
+    /// The region, of CheckedOptions::regions or a helper's, holding [addr, addr + size), or nullptr.
+    const MemoryRegion* region_at(std::uint64_t addr, std::size_t size) {
+        if (const MemoryRegion* found = option_region(addr, size)) {
+            return found;
+        }
+        const HelperRegion* entry = helper_region(addr, size);
+        return entry != nullptr ? &entry->region : nullptr;
+    }
     static bool contains(const MemoryRegion& region, std::uint64_t addr, std::size_t size) {
         return inside(addr, size, reinterpret_cast<std::uintptr_t>(region.start), region.size);
     }
@@ -346,12 +354,7 @@ bool access_allowed(const RunEnv&, RunState& state, std::uint64_t addr, std::siz
             }
         }
     } else {
-        const MemoryRegion* found = state.option_region(addr, size);
-        if (found == nullptr) {
-            if (const RunState::HelperRegion* entry = state.helper_region(addr, size)) {
-                found = &entry->region;
-            }
-        }
+        const MemoryRegion* found = state.region_at(addr, size);
         if (found == nullptr) {
             return false;
         }
@@ -461,12 +464,7 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
             break;
         case ArgKind::ptr_to_spin_lock: {
             // Exactly a map value's lock: any other word the helper would spin on could be one nobody clears.
-            const MemoryRegion* region = option_region(value, 4);
-            if (region == nullptr) {
-                if (const HelperRegion* entry = helper_region(value, 4)) {
-                    region = &entry->region;
-                }
-            }
+            const MemoryRegion* region = region_at(value, 4);
             if (region == nullptr || !region->spin_lock ||
                 value != reinterpret_cast<std::uintptr_t>(region->start) + *region->spin_lock) {
                 return refuse(i, "the bpf_spin_lock of a map value");

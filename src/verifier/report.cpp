@@ -127,6 +127,27 @@ std::string Report::json() const {
     return out;
 }
 
+SpinLockPlace spin_lock_of(const elf::MapDefinition& map, platform::MapKind kind) {
+    SpinLockPlace place;
+    if (map.spin_locks.size() > 1) {
+        place.problem = "map " + map.name + ": its value holds " + std::to_string(map.spin_locks.size()) +
+                        " bpf_spin_lock fields; a value holds one at most";
+    } else if (map.spin_locks.size() == 1) {
+        const std::uint32_t at = map.spin_locks.front();
+        const bool read_only = map.read_only || (map.map_flags & (1U << 7)) != 0; // BPF_F_RDONLY_PROG
+        if (kind != platform::MapKind::hash && kind != platform::MapKind::array) {
+            place.problem = "map " + map.name + ": a map of kind " + std::string(platform::to_string(kind)) +
+                            " cannot hold a bpf_spin_lock";
+        } else if (at % 4 != 0 || std::uint64_t{at} + 4 > map.value_size || read_only) {
+            place.problem = "map " + map.name + ": its bpf_spin_lock at offset " + std::to_string(at) +
+                            " is not 4 aligned bytes of a writable value";
+        } else {
+            place.offset = at;
+        }
+    }
+    return place;
+}
+
 Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinition> maps,
                                                  const platform::Platform& platform) {
     std::vector<MapDescriptor> out;
@@ -160,20 +181,10 @@ Result<std::vector<MapDescriptor>> describe_maps(std::span<const elf::MapDefinit
         if (map.read_only && map.origin == elf::MapOrigin::global_data) {
             d.frozen_value = map.initial_value;
         }
-        if (map.spin_locks.size() > 1) {
-            d.unsupported = "map " + map.name + ": its value holds " + std::to_string(map.spin_locks.size()) +
-                            " bpf_spin_lock fields; a value holds one at most";
-        } else if (map.spin_locks.size() == 1) {
-            const std::uint32_t at = map.spin_locks.front();
-            if (d.kind != platform::MapKind::hash && d.kind != platform::MapKind::array) {
-                d.unsupported = "map " + map.name + ": a map of kind " + std::string(platform::to_string(d.kind)) +
-                                " cannot hold a bpf_spin_lock";
-            } else if (at % 4 != 0 || std::uint64_t{at} + 4 > map.value_size || d.read_only) {
-                d.unsupported = "map " + map.name + ": its bpf_spin_lock at offset " + std::to_string(at) +
-                                " is not 4 aligned bytes of a writable value";
-            } else {
-                d.spin_lock = at;
-            }
+        SpinLockPlace lock = spin_lock_of(map, d.kind);
+        d.spin_lock = lock.offset;
+        if (!lock.problem.empty()) {
+            d.unsupported = std::move(lock.problem);
         }
         out.push_back(std::move(d));
     }

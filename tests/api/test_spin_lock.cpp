@@ -206,25 +206,25 @@ TEST_CASE("spin locks: checked runs keep unverified programs off a lock's word a
     auto data = object->map(spec->maps()[lock->map].name);
     REQUIRE(data.has_value());
     testing_packets::SkBuffAround skb(16);
-    auto set_word = object->program("set_word");
-    REQUIRE(set_word.has_value());
-    auto stored = set_word->run_checked(skb.bytes.data(), skb.bytes.size());
-    REQUIRE_FALSE(stored.has_value());
-    CHECK(stored.error().message.find("read-only") != std::string::npos);
-    CHECK(read_at<std::uint32_t>(*data, lock->offset) == 0);
-    auto lock_stack = object->program("lock_stack");
-    REQUIRE(lock_stack.has_value());
-    auto locked = lock_stack->run_checked(skb.bytes.data(), skb.bytes.size());
-    REQUIRE_FALSE(locked.has_value());
-    CHECK(locked.error().message.find("the bpf_spin_lock of a map value") != std::string::npos);
-    // As the verifier, checked runs allow no helper but bpf_spin_unlock while a lock is held.
-    for (const char* name : {"call_under_lock", "lock_twice"}) {
-        CAPTURE(name);
-        auto program = object->program(name);
+    // A store into the lock's word; a lock on the stack; and, as the verifier, no helper but bpf_spin_unlock while a
+    // lock is held, nor a second lock.
+    struct Refused {
+        const char* name;
+        const char* message;
+    };
+    const Refused refused[] = {
+        {"set_word", "read-only"},
+        {"lock_stack", "the bpf_spin_lock of a map value"},
+        {"call_under_lock", "called while the program holds a bpf_spin_lock"},
+        {"lock_twice", "called while the program holds a bpf_spin_lock"},
+    };
+    for (const Refused& row : refused) {
+        CAPTURE(row.name);
+        auto program = object->program(row.name);
         REQUIRE(program.has_value());
         auto stopped = program->run_checked(skb.bytes.data(), skb.bytes.size());
         REQUIRE_FALSE(stopped.has_value());
-        CHECK(stopped.error().message.find("called while the program holds a bpf_spin_lock") != std::string::npos);
+        CHECK(stopped.error().message.find(row.message) != std::string::npos);
         CHECK(read_at<std::uint32_t>(*data, lock->offset) == 0);
     }
     // And the lock still works for a program that uses it rightly.
