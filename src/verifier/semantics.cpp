@@ -203,7 +203,15 @@ void assign_sum(Zone& z, Var dst, Var a, Var b, bool subtract) {
     const Interval ib = z.interval(b);
     Interval range = abstract_op(subtract ? op::SUB : op::ADD, 0, ia, ib, 64);
     if (range.is_top()) {
-        z.forget(dst); // it could wrap
+        // It could wrap: an operand's value is linked to the result modulo 2^64 (a bound on either later gives one on
+        // the other where it rules the wrap out).
+        if (ib.singleton()) {
+            z.assign_wrapping(dst, a, subtract ? static_cast<Bound>(0 - static_cast<std::uint64_t>(ib.lo)) : ib.lo);
+        } else if (!subtract && ia.singleton()) {
+            z.assign_wrapping(dst, b, ia.lo);
+        } else {
+            z.forget(dst);
+        }
         return;
     }
     if (ib.singleton()) {
@@ -1353,6 +1361,9 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 }
                 s.regs[dst] = cell.type;
                 s.zone.assign(reg_var(dst), cell_var(at), 0);
+                if (s.zone.has(cell_low32_var(at))) {
+                    s.zone.assign(low32_var(dst), cell_low32_var(at), 0); // what was known of the spilled low half
+                }
                 return;
             }
         }
@@ -1423,9 +1434,17 @@ void Semantics::store(State& s, std::size_t pc, const isa::Instruction& ins) con
     Cell cell{at, static_cast<std::uint8_t>(width), value};
     const Var cv = cell_var(at);
     if (x) {
+        // A spilled number keeps what is known of its low half (a length checked as `if w1 > 128`, spilled whole and
+        // filled later), and a 4-byte store of it holds exactly that half.
         const Interval v = s.zone.interval(reg_var(ins.src));
+        const bool low_half = value.kind == Kind::number && s.zone.has(low32_var(ins.src));
         if (width == 8 || v.within(0, (Bound{1} << (8 * width)) - 1)) {
             s.zone.assign(cv, reg_var(ins.src), 0);
+            if (width == 8 && low_half) {
+                s.zone.assign(cell_low32_var(at), low32_var(ins.src), 0);
+            }
+        } else if (width == 4 && low_half) {
+            s.zone.assign(cv, low32_var(ins.src), 0);
         } else {
             s.zone.set(cv, bits(static_cast<int>(8 * width)));
         }
@@ -2195,6 +2214,9 @@ void Semantics::push_frame(State& s, int first) const {
         kept = s.regs[r];
         if (kept.has_var()) {
             s.zone.assign(saved_var(frame, r), reg_var(r), 0);
+            if (s.zone.has(low32_var(r))) {
+                s.zone.assign(shadow_of(saved_var(frame, r)), low32_var(r), 0); // and what is known of its low half
+            }
         }
         s.regs[r] = {};
         s.zone.forget(reg_var(r));
@@ -2245,6 +2267,9 @@ void Semantics::pop_frame(State& s) const {
         s.regs[r] = kept;
         if (kept.has_var()) {
             s.zone.assign(reg_var(r), saved_var(frame, r), 0);
+            if (s.zone.has(shadow_of(saved_var(frame, r)))) {
+                s.zone.assign(low32_var(r), shadow_of(saved_var(frame, r)), 0);
+            }
         }
         s.zone.forget(saved_var(frame, r));
     }

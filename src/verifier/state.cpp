@@ -409,9 +409,17 @@ std::string to_string(const State& state) {
         if (v >= kLow32Var && v < kLow32Var + 11) {
             return "w" + std::to_string(v - kLow32Var) + ".low";
         }
+        if (v >= kLow32Var + kSavedVar && v < kLow32Var + kPacketSize) {
+            const Var i = v - kLow32Var - kSavedVar;
+            return "frame" + std::to_string(i / kSavedRegisters) + ".w" + std::to_string(1 + i % kSavedRegisters) +
+                   ".low";
+        }
         if (v >= kLoopVar) {
             return v >= kLoopDownVar ? "loop" + std::to_string(v - kLoopDownVar) + ".down"
                                      : "loop" + std::to_string(v - kLoopVar) + ".up";
+        }
+        if (v >= kCellShadowBase && v < kCellShadowBase + kStackBytes) {
+            return "stack[" + std::to_string(static_cast<std::int64_t>(v) - kCellShadowBase - kStackBytes) + "].low";
         }
         if (v >= kCellVar) {
             return "stack[" + std::to_string(static_cast<std::int64_t>(v) - kCellVar - kStackBytes) + "]";

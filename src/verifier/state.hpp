@@ -98,6 +98,7 @@ inline constexpr Var kMetaOffset = 101;       // data_meta - data (<= 0)
 inline constexpr Var kTemp = 102;             // scratch: 102..105
 inline constexpr Var kOpenRecords = 106;      // ring-buffer records reserved, checked non-null, not yet released
 inline constexpr Var kLow32Var = kShadowBase; // r0..r10's low 32 bits, when their values may not fit them: 110..120
+                                              // (and the saved registers': 121..209)
 inline constexpr Var kCellVar = 10000;        // a cell at stack offset o: kCellVar + kStackBytes + o
 inline constexpr Var kLoopVar = 1000000;      // iteration counter of loop l, counting up: kLoopVar + l
 inline constexpr Var kLoopDownVar = 2000000;  // and counting down: kLoopDownVar + l
@@ -110,6 +111,10 @@ inline constexpr Var kLoopDownVar = 2000000;  // and counting down: kLoopDownVar
 [[nodiscard]] constexpr Var cell_var(std::int32_t offset) noexcept {
     return kCellVar + static_cast<Var>(kStackBytes + offset);
 }
+/// The low 32 bits of the number a cell at stack offset o holds, when its value may not fit them.
+[[nodiscard]] constexpr Var cell_low32_var(std::int32_t offset) noexcept { return shadow_of(cell_var(offset)); }
+static_assert(kShadowed == kPacketSize && kShadowBase + kShadowed <= kCellVar);
+static_assert(kCellVar == kShadowedCells && kCellVar + kStackBytes == kShadowedCellsEnd);
 [[nodiscard]] constexpr Var loop_var(std::size_t loop) noexcept { return kLoopVar + static_cast<Var>(loop); }
 [[nodiscard]] constexpr Var loop_down_var(std::size_t loop) noexcept { return kLoopDownVar + static_cast<Var>(loop); }
 

@@ -5,7 +5,8 @@
 namespace embpf::verifier::detail {
 
 Zone::Zone(const Zone& other)
-    : m_vars(other.m_vars), m_stride(std::max<std::size_t>(8, other.dim() + 2)), m_bottom(other.m_bottom) {
+    : m_vars(other.m_vars), m_links(other.m_links), m_stride(std::max<std::size_t>(8, other.dim() + 2)),
+      m_bottom(other.m_bottom) {
     const std::size_t n = other.dim();
     t_zone_work += m_stride * m_stride + kCopyWork;
     m_m.assign(m_stride * m_stride, kInf);
@@ -33,6 +34,7 @@ void Zone::compact() {
 void Zone::set_bottom() noexcept {
     m_bottom = true;
     m_vars.clear();
+    m_links.clear();
     m_m.assign(1, 0);
     m_stride = 1;
 }
@@ -65,9 +67,10 @@ int Zone::add_slot(Var v) {
 }
 
 void Zone::forget(Var v) {
-    if (v < kShadowed) {
-        forget(kShadowBase + v); // what it said of the old value
+    if (const Var shadow = shadow_of(v); shadow != kZero) {
+        forget(shadow); // what it said of the old value
     }
+    drop_links(v);
     const int found = slot(v);
     if (found <= 0) {
         return;
@@ -116,8 +119,11 @@ void Zone::assign(Var v, Var w, Bound c) {
         return;
     }
     if (v == w) {
-        if (c != 0 && v < kShadowed) {
-            forget(kShadowBase + v); // the low 32 bits moved too
+        if (const Var shadow = shadow_of(v); c != 0 && shadow != kZero) {
+            forget(shadow); // the low 32 bits moved too
+        }
+        if (c != 0) {
+            drop_links(v);
         }
         const int found = slot(v);
         if (found <= 0) {
@@ -136,6 +142,9 @@ void Zone::assign(Var v, Var w, Bound c) {
     forget(v);
     const int source = slot(w);
     if (source < 0) {
+        if (w != kZero) {
+            assign_wrapping(v, w, c); // w is unbounded: v == w + c is kept as a link
+        }
         return;
     }
     const auto ws = static_cast<std::size_t>(source);
@@ -152,6 +161,113 @@ void Zone::assign(Var v, Var w, Bound c) {
 }
 
 bool Zone::constrain(Var v, Var w, Bound c) {
+    if (!add_constraint(v, w, c)) {
+        return false;
+    }
+    if (!m_links.empty()) {
+        sync_links();
+    }
+    return !m_bottom;
+}
+
+namespace {
+
+[[nodiscard]] Bound wrapping_add(Bound a, Bound b) noexcept {
+    return static_cast<Bound>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+
+[[nodiscard]] Bound wrapping_sub(Bound a, Bound b) noexcept {
+    return static_cast<Bound>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+
+} // namespace
+
+void Zone::add_link(ModLink link) {
+    if (link.v == link.w || link.v == kZero || link.w == kZero) {
+        return;
+    }
+    const auto pos = std::lower_bound(m_links.begin(), m_links.end(), link);
+    if (pos != m_links.end() && *pos == link) {
+        return;
+    }
+    m_links.insert(pos, link);
+    if (m_links.size() > kMaxLinks) {
+        m_links.erase(m_links.begin()); // dropping a link only forgets
+    }
+}
+
+void Zone::drop_links(Var v) {
+    if (m_links.empty()) {
+        return;
+    }
+    std::erase_if(m_links, [v](const ModLink& l) { return l.v == v || l.w == v; });
+}
+
+bool Zone::implies(const ModLink& link) const noexcept {
+    if (std::binary_search(m_links.begin(), m_links.end(), link)) {
+        return true;
+    }
+    return link.c != kInf && link.c != kNegInf && diff_ub(link.v, link.w) == link.c &&
+           diff_ub(link.w, link.v) == -link.c;
+}
+
+void Zone::assign_wrapping(Var v, Var w, Bound c) {
+    if (m_bottom) {
+        return;
+    }
+    // What v's new value is linked to: w itself (unless v is w), and what w is linked or related to.
+    std::vector<ModLink> found;
+    if (v != w) {
+        found.push_back({v, w, c});
+    }
+    for (const ModLink& l : m_links) {
+        if (l.v == w && l.w != v) {
+            found.push_back({v, l.w, wrapping_add(l.c, c)}); // w == x + c0
+        } else if (l.w == w && l.v != v) {
+            found.push_back({v, l.v, wrapping_sub(c, l.c)}); // x == w + c0
+        }
+    }
+    forget(v);
+    for (const ModLink& l : found) {
+        add_link(l);
+    }
+}
+
+void Zone::sync_links() {
+    // A bound of v (or w) that keeps v - c (or w + c) within int64 rules the wrap out: the values are then equal as
+    // integers, and the link becomes a difference.
+    auto fits = [](Interval i, Bound shift) {
+        if (i.lo == kNegInf || i.hi == kInf) {
+            return false;
+        }
+        const __int128 lo = static_cast<__int128>(i.lo) + shift;
+        const __int128 hi = static_cast<__int128>(i.hi) + shift;
+        return lo > kNegInf && hi < kInf;
+    };
+    // A bound learned through one link may rule out the wrap of another: rounds until none is learned.
+    const std::vector<ModLink> links = m_links;
+    for (std::size_t round = 0; round < links.size(); ++round) {
+        bool learned = false;
+        for (const ModLink& l : links) {
+            if (m_bottom) {
+                return;
+            }
+            if (l.c == std::numeric_limits<Bound>::min() || (diff_ub(l.v, l.w) == l.c && diff_ub(l.w, l.v) == -l.c)) {
+                continue;
+            }
+            if (fits(interval(l.v), -l.c) || fits(interval(l.w), l.c)) {
+                add_constraint(l.v, l.w, l.c);
+                add_constraint(l.w, l.v, -l.c);
+                learned = true;
+            }
+        }
+        if (!learned) {
+            return;
+        }
+    }
+}
+
+bool Zone::add_constraint(Var v, Var w, Bound c) {
     if (m_bottom) {
         return false;
     }
@@ -282,8 +398,17 @@ Zone Zone::join(const Zone& a, const Zone& b) {
     if (b.m_bottom) {
         return a;
     }
-    return combine(a, b,
-                   [](Bound x, Bound y, std::size_t, std::size_t, const std::vector<Var>&) { return std::max(x, y); });
+    Zone out = combine(
+        a, b, [](Bound x, Bound y, std::size_t, std::size_t, const std::vector<Var>&) { return std::max(x, y); });
+    // A link either keeps, or its difference implies, on both sides.
+    for (const Zone* z : {&a, &b}) {
+        for (const ModLink& l : z->m_links) {
+            if (a.implies(l) && b.implies(l)) {
+                out.add_link(l);
+            }
+        }
+    }
+    return out;
 }
 
 Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thresholds, Var plain) {
@@ -293,7 +418,7 @@ Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thres
     if (next.m_bottom) {
         return old;
     }
-    return combine(old, next, [&](Bound o, Bound x, std::size_t i, std::size_t j, const std::vector<Var>& vars) {
+    Zone out = combine(old, next, [&](Bound o, Bound x, std::size_t i, std::size_t j, const std::vector<Var>& vars) {
         // Differences go to infinity; bounds (edges to 0) pass through the thresholds, except those of the
         // variables from `plain` on, which jump to the last one.
         if (x <= o) {
@@ -307,13 +432,20 @@ Zone Zone::widen(const Zone& old, const Zone& next, std::span<const Bound> thres
         }
         return next_threshold(x, thresholds);
     });
+    // Only the links the old zone kept: no link is gained from one round to the next.
+    for (const ModLink& l : old.m_links) {
+        if (next.implies(l)) {
+            out.add_link(l);
+        }
+    }
+    return out;
 }
 
 bool operator==(const Zone& a, const Zone& b) {
     if (a.m_bottom || b.m_bottom) {
         return a.m_bottom == b.m_bottom;
     }
-    if (a.m_vars.size() != b.m_vars.size()) {
+    if (a.m_vars.size() != b.m_vars.size() || a.m_links != b.m_links) {
         return false;
     }
     std::vector<std::size_t> map(a.dim());

@@ -4,6 +4,7 @@
 // kept closed by every operation except widening, so that bounds read straight off it.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -62,13 +63,40 @@ inline constexpr std::uint64_t kCopyWork = 512;
 /// the corpus' rate: seven accepted programs of that shape loaded in 5 s within an object's budget.)
 inline constexpr std::size_t kMaxZoneVars = 512;
 
-/// Variables below kShadowed (the registers) may have a shadow, kShadowBase + v: a fact about the variable's value
-/// that is not linear in it (the value of its low 32 bits, when the value itself may not fit them). Any change of the
-/// variable (forget, set, assign) forgets its shadow, so that a shadow holds exactly while the value it describes
-/// does; refinements of the variable (constrain) and joins keep it.
-inline constexpr Var kShadowed = 11;
+/// Variables below kShadowed (the registers and the callers' saved registers) and in [kShadowedCells,
+/// kShadowedCellsEnd) (the stack's cells) may have a shadow (shadow_of): a fact about the variable's value that is not
+/// linear in it (the value of its low 32 bits, when the value itself may not fit them). Any change of the variable
+/// (forget, set, assign) forgets its shadow, so that a shadow holds exactly while the value it describes does;
+/// refinements of the variable (constrain) and joins keep it.
+inline constexpr Var kShadowed = 100;
 inline constexpr Var kShadowBase = 110;
+inline constexpr Var kShadowedCells = 10000;
+inline constexpr Var kShadowedCellsEnd = 10000 + 4096;
+inline constexpr Var kCellShadowBase = 20000;
+
+/// The shadow of v, kZero when v has none.
+[[nodiscard]] constexpr Var shadow_of(Var v) noexcept {
+    if (v < kShadowed) {
+        return kShadowBase + v;
+    }
+    if (v >= kShadowedCells && v < kShadowedCellsEnd) {
+        return kCellShadowBase + (v - kShadowedCells);
+    }
+    return kZero;
+}
 inline thread_local bool t_zone_overflow = false;
+
+/// v == w + c modulo 2^64: what an addition that may wrap leaves of the relation between its result and its operand
+/// (`r2 = r1; r2 += 2` with r1 unbounded). When a bound on one of them later rules the wrap out (`if r2 > 131071`),
+/// the relation becomes the zone's difference v - w == c, and the other's bound follows.
+struct ModLink {
+    Var v = 0;
+    Var w = 0;
+    Bound c = 0;
+    friend auto operator<=>(const ModLink&, const ModLink&) = default;
+};
+/// The links one zone keeps; past this the oldest go.
+inline constexpr std::size_t kMaxLinks = 16;
 
 class Zone {
   public:
@@ -89,6 +117,10 @@ class Zone {
     void set(Var v, Interval range);
     /// v := w + c (w may be v itself). The caller makes sure this cannot wrap.
     void assign(Var v, Var w, Bound c);
+    /// v := w + c modulo 2^64, where this may wrap (w may be v itself): v is forgotten, and linked to w and to what w
+    /// is linked or related to, so that a later bound on v or on them that rules the wrap out carries over.
+    void assign_wrapping(Var v, Var w, Bound c);
+    [[nodiscard]] const std::vector<ModLink>& links() const noexcept { return m_links; }
     /// Adds v - w <= c (w or v may be kZero); false when the state became bottom.
     bool constrain(Var v, Var w, Bound c);
     [[nodiscard]] Interval interval(Var v) const noexcept;
@@ -132,8 +164,15 @@ class Zone {
     template <typename Pick>
     static Zone combine(const Zone& a, const Zone& b, Pick pick);
     void close_over(std::size_t s);
+    bool add_constraint(Var v, Var w, Bound c);
+    void add_link(ModLink link);
+    void drop_links(Var v);
+    void sync_links();
+    /// A link holds in this zone: kept, or implied by the difference v - w == c.
+    [[nodiscard]] bool implies(const ModLink& link) const noexcept;
 
     std::vector<Var> m_vars;
+    std::vector<ModLink> m_links; ///< sorted
     std::vector<Bound> m_m{0};
     std::size_t m_stride = 1;
     bool m_bottom = false;

@@ -4170,6 +4170,99 @@ TEST_CASE("verifier asm: a length checked in its low 32 bits, passed whole to a 
             r0 = 0
             exit)",
             rejected_among(2, 5, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
+        // Spilled and filled, the length keeps its low half (Falco: `ulen` checked in 32 bits, spilled, used later).
+        row("the length spilled whole after its low half was checked", linux_kprobe, {}, R"(
+            r6 = *(u64 *)(r1 + 8)
+            w1 = w6
+            if r1 > 16 goto +11
+            *(u64 *)(r10 - 24) = r6
+            r6 = 0
+            r2 = *(u64 *)(r10 - 24)
+            r2 <<= 32
+            r2 >>= 32
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            accepted(14)),
+        row("its low 4 bytes spilled hold the checked half", linux_kprobe, {}, R"(
+            r6 = *(u64 *)(r1 + 8)
+            w1 = w6
+            if r1 > 16 goto +8
+            *(u32 *)(r10 - 24) = r6
+            r2 = *(u32 *)(r10 - 24)
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            accepted(11)),
+        row("a spilled length whose slot was overwritten", linux_kprobe, {}, R"(
+            r6 = *(u64 *)(r1 + 8)
+            w1 = w6
+            if r1 > 16 goto +12
+            *(u64 *)(r10 - 24) = r6
+            r7 = *(u64 *)(r1 + 16)
+            *(u64 *)(r10 - 24) = r7
+            r2 = *(u64 *)(r10 - 24)
+            r2 <<= 32
+            r2 >>= 32
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            rejected_among(2, 12, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
+        row("a spilled length's low half overwritten", linux_kprobe, {}, R"(
+            r6 = *(u64 *)(r1 + 8)
+            w1 = w6
+            if r1 > 16 goto +12
+            *(u64 *)(r10 - 24) = r6
+            r7 = 1000
+            *(u32 *)(r10 - 24) = r7
+            r2 = *(u64 *)(r10 - 24)
+            r2 <<= 32
+            r2 >>= 32
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit)",
+            rejected(12, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
+        // Kept by a caller's frame across a local call (r6-r9 are saved), the low half returns with the register.
+        row("the length kept across a local call", linux_kprobe, {}, R"(
+            r6 = *(u64 *)(r1 + 8)
+            w1 = w6
+            if r1 > 16 goto +10
+            call pc+11
+            r2 = r6
+            r2 <<= 32
+            r2 >>= 32
+            r3 = 0
+            r1 = r10
+            r1 += -16
+            call 4
+            r0 = 0
+            exit
+            r0 = 0
+            exit
+            r6 = 5000
+            r0 = 0
+            exit)",
+            accepted(16)),
         // A constant's low half is exact: -22 is 0xffffffea, not zero.
         row("a constant zero-extended", linux_kprobe, {}, R"(
             r3 = -22
@@ -4182,6 +4275,141 @@ TEST_CASE("verifier asm: a length checked in its low 32 bits, passed whole to a 
             r0 = *(u8 *)(r10 + 0)
             exit)",
             accepted(8)),
+    });
+}
+
+// A copy of an unbounded number, or the number plus a constant where the sum may wrap, stays linked to it modulo
+// 2^64: a later bound on one that rules the wrap out bounds the other (Falco: `r2 = r1; r2 += 2; if r2 > 131071`, then
+// r1 used as an offset, in [-2, 131069]).
+TEST_CASE("verifier asm: a sum that may wrap stays linked to its operand") {
+    check_rows({
+        row("a copy checked, the original used", linux_kprobe, {}, R"(
+            r1 = *(u64 *)(r1 + 8)
+            r2 = r1
+            r0 = 0
+            if r2 > 64 goto +4
+            r3 = r10
+            r3 += -80
+            r3 += r1
+            *(u8 *)(r3 + 0) = 0
+            exit)",
+            accepted(9)),
+        row("a sum checked, its operand used", linux_kprobe, {}, R"(
+            r1 = *(u64 *)(r1 + 8)
+            r2 = r1
+            r2 += 2
+            r0 = 0
+            if r2 > 64 goto +4
+            r3 = r10
+            r3 += -80
+            r3 += r1
+            *(u8 *)(r3 + 2) = 0
+            exit)",
+            accepted(10)),
+        // r1 may be -2 or -1 (the sum wrapped to 0 or 1): 2 bytes below r10 - 512.
+        row("a sum checked, its operand wraps below the stack", linux_kprobe, {}, R"(
+            r1 = *(u64 *)(r1 + 8)
+            r2 = r1
+            r2 += 2
+            r0 = 0
+            if r2 > 64 goto +4
+            r3 = r10
+            r3 += -512
+            r3 += r1
+            *(u8 *)(r3 + 0) = 0
+            exit)",
+            rejected(8, "Lower bound must be at least r10-512", "valid_access(r3.offset, width=1)")),
+        row("a difference checked, its operand used", linux_kprobe, {}, R"(
+            r1 = *(u64 *)(r1 + 8)
+            r2 = r1
+            r2 -= 5
+            r0 = 0
+            if r2 > 10 goto +4
+            r3 = r10
+            r3 += -20
+            r3 += r1
+            *(u8 *)(r3 - 1) = 0
+            exit)",
+            accepted(10)),
+        row("a sum of a sum, checked", linux_kprobe, {}, R"(
+            r1 = *(u64 *)(r1 + 8)
+            r2 = r1
+            r2 += 2
+            r4 = r2
+            r4 += 3
+            r0 = 0
+            if r4 > 64 goto +4
+            r3 = r10
+            r3 += -80
+            r3 += r1
+            *(u8 *)(r3 + 5) = 0
+            exit)",
+            accepted(12)),
+        row("the operand changed after the sum", linux_kprobe, {}, R"(
+            r6 = r1
+            r1 = *(u64 *)(r6 + 8)
+            r2 = r1
+            r2 += 2
+            r1 = *(u64 *)(r6 + 16)
+            r0 = 0
+            if r2 > 64 goto +4
+            r3 = r10
+            r3 += -80
+            r3 += r1
+            *(u8 *)(r3 + 2) = 0
+            exit)",
+            rejected_among(3, 9, "Pointer offset must stay within [-32768, 536870912]",
+                           "r3.offset in [-32768, 536870912]")),
+        row("the sum changed after it was taken", linux_kprobe, {}, R"(
+            r6 = r1
+            r1 = *(u64 *)(r6 + 8)
+            r2 = r1
+            r2 += 2
+            r2 = *(u64 *)(r6 + 16)
+            r0 = 0
+            if r2 > 64 goto +4
+            r3 = r10
+            r3 += -80
+            r3 += r1
+            *(u8 *)(r3 + 2) = 0
+            exit)",
+            rejected_among(3, 9, "Pointer offset must stay within [-32768, 536870912]",
+                           "r3.offset in [-32768, 536870912]")),
+        // Joined with a path where the two are unrelated, the link is gone.
+        row("a link on one path only", linux_kprobe, {}, R"(
+            r6 = r1
+            r1 = *(u64 *)(r6 + 8)
+            r2 = r1
+            r2 += 2
+            r7 = *(u64 *)(r6 + 24)
+            if r7 == 0 goto +1
+            r2 = *(u64 *)(r6 + 16)
+            r0 = 0
+            if r2 > 64 goto +4
+            r3 = r10
+            r3 += -80
+            r3 += r1
+            *(u8 *)(r3 + 2) = 0
+            exit)",
+            rejected_among(3, 11, "Pointer offset must stay within [-32768, 536870912]",
+                           "r3.offset in [-32768, 536870912]")),
+        // On both paths the same link (one exact, one modular): kept.
+        row("a link on both paths", linux_kprobe, {}, R"(
+            r6 = r1
+            r1 = *(u64 *)(r6 + 8)
+            r7 = *(u64 *)(r6 + 24)
+            if r7 == 0 goto +1
+            r1 &= 1023
+            r2 = r1
+            r2 += 2
+            r0 = 0
+            if r2 > 64 goto +4
+            r3 = r10
+            r3 += -80
+            r3 += r1
+            *(u8 *)(r3 + 2) = 0
+            exit)",
+            accepted(14)),
     });
 }
 
