@@ -421,17 +421,22 @@ constexpr u64 kPage = 4096;
 // Reads a NUL-terminated string of at most `size - 1` bytes into out (size >= 1), a page at a time: one system call
 // per page the string touches, not per byte. Returns the bytes read before the NUL (the NUL not counted) and
 // whether the string ended (a NUL was read); a page that cannot be read ends the string there.
+// Each page is read into a buffer of its own first: only the string's bytes reach `out`, never what follows its NUL
+// in the page (the memory next to a string in the program's stack is the host's).
 std::pair<u64, bool> read_string(char* out, u64 src, u64 size) {
     u64 done = 0;
+    char page[kPage];
     while (done + 1 < size) {
         const u64 in_page = kPage - ((src + done) % kPage);
         const u64 chunk = std::min(in_page, size - 1 - done);
-        if (!read_memory(out + done, src + done, static_cast<std::size_t>(chunk))) {
+        if (!read_memory(page, src + done, static_cast<std::size_t>(chunk))) {
             return {done, false};
         }
-        const void* nul = std::memchr(out + done, 0, static_cast<std::size_t>(chunk));
+        const void* nul = std::memchr(page, 0, static_cast<std::size_t>(chunk));
+        const u64 kept = nul != nullptr ? static_cast<u64>(static_cast<const char*>(nul) - page) : chunk;
+        std::memcpy(out + done, page, static_cast<std::size_t>(kept));
         if (nul != nullptr) {
-            return {static_cast<u64>(static_cast<const char*>(nul) - out), true};
+            return {done + kept, true};
         }
         done += chunk;
     }
@@ -698,7 +703,7 @@ namespace {
 bool same_contract(const platform::HelperPrototype& a, const platform::HelperPrototype& b) {
     return a.ret == b.ret && a.args == b.args && a.reallocates_packet == b.reallocates_packet && a.writes == b.writes &&
            a.reads_writable == b.reads_writable && a.reads_host_memory == b.reads_host_memory &&
-           a.u32_sizes == b.u32_sizes;
+           a.reads_string == b.reads_string && a.u32_sizes == b.u32_sizes;
 }
 bool built_in_contract(const platform::HelperPrototype& prototype) {
     for (const platform::Platform* built_in : {&platform::windows(), &platform::linux()}) {

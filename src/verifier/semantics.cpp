@@ -476,6 +476,29 @@ void Semantics::set_packet_bounds(State& s) const {
     s.zone.set(kMetaOffset, {m_type.context.meta >= 0 ? -Bound{platform::kMaxPacketMetaSize} : 0, 0});
 }
 
+std::optional<Bound> Semantics::known_string(const State& s, int r) const {
+    const Interval o = s.zone.interval(reg_var(r));
+    if (s.regs[r].kind != Kind::stack || !o.singleton() || o.lo < -kStackBytes || o.lo >= 0) {
+        return std::nullopt;
+    }
+    for (Bound at = o.lo; at < 0; ++at) {
+        if (!s.init.test(static_cast<std::size_t>(kStackBytes + at))) {
+            return std::nullopt; // not written: the helper would read it
+        }
+        for (const Cell& cell : s.cells) {
+            if (cell.offset > at || at >= cell.offset + cell.width || cell.type.kind != Kind::number) {
+                continue;
+            }
+            const Interval v = s.zone.interval(cell_var(cell.offset));
+            const auto byte = static_cast<std::uint64_t>(v.lo) >> (8 * (at - cell.offset)) & 0xFF;
+            if (v.singleton() && byte == 0) {
+                return at - o.lo + 1;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 void Semantics::set_number(State& s, int r, Interval range) const {
     s.regs[r] = {Kind::number, false, 0};
     s.zone.set(reg_var(r), range);
@@ -1648,6 +1671,13 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                     }
                     covers(n.hi);
                     break;
+                }
+                if (helper->reads_string && t.kind == Kind::stack) {
+                    // A string the program wrote into its stack, whose NUL the analysis knows: read up to it.
+                    if (const std::optional<Bound> length = known_string(s, r)) {
+                        check_memory(s, pc, r, 0, {*length, -1}, false, true, 0);
+                        break;
+                    }
                 }
                 check_memory(s, pc, r, 0, {0, size_reg}, false, true, 0);
                 break;

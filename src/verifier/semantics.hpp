@@ -102,6 +102,9 @@ class Semantics {
     bool check_bounds(State& s, std::size_t pc, int r, Bound k, Width width, const std::string& assertion) const;
     /// Memory a helper reads or writes (`write`), or an instruction's access. A write initializes the first
     /// `written` bytes of the stack it covers (at most the width) and leaves the rest as unknown as before.
+    /// The bytes of the string at stack pointer rN, its NUL included, when the analysis knows where it ends: every
+    /// byte before the NUL written, the NUL a known byte of a constant spilled there.
+    [[nodiscard]] std::optional<Bound> known_string(const State& s, int r) const;
     bool check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper,
                       Bound written = kInf) const;
     /// The bytes a helper's write contract proves written into its memory argument `arg` of `size` bytes.

@@ -4278,6 +4278,47 @@ TEST_CASE("verifier asm: a length checked in its low 32 bits, passed whole to a 
     });
 }
 
+// probe_read*_str stops at the string's NUL: a string the program wrote into its stack (Falco's "<NA>") may be read
+// with a larger size when the analysis knows where its NUL is, every byte before it written.
+TEST_CASE("verifier asm: probe_read_str of a string in the stack reads up to its NUL") {
+    const std::string head = R"(
+            *(u32 *)(r10 - 16) = 1044467260
+            )";
+    const std::string tail = R"(
+            r1 = r10
+            r1 += -64
+            r2 = 48
+            r3 = r10
+            r3 += -16
+            call 45
+            r0 = 0
+            exit)";
+    check_rows({
+        row("a NUL after the text", linux_kprobe, {}, head + "*(u8 *)(r10 - 12) = 0" + tail, accepted(10)),
+        row("the NUL of a wider constant", linux_kprobe, {}, head + "*(u32 *)(r10 - 12) = 65" + tail, accepted(10)),
+        row("an unknown byte, then the NUL", linux_kprobe, {}, R"(
+            r6 = *(u64 *)(r1 + 8)
+            *(u8 *)(r10 - 12) = r6
+            *(u8 *)(r10 - 11) = 0)" + head + tail,
+            accepted(12)),
+        row("no NUL", linux_kprobe, {}, head + "*(u32 *)(r10 - 12) = 1094795585" + R"(
+            *(u64 *)(r10 - 8) = -1)" + tail,
+            rejected(8, "Upper bound must be at most r10", "valid_access(r3.offset, width=r2)")),
+        row("an unwritten byte before the NUL", linux_kprobe, {}, head + "*(u8 *)(r10 - 11) = 0" + tail,
+            rejected(7, "Upper bound must be at most r10", "valid_access(r3.offset, width=r2)")),
+        row("probe_read reads the whole size", linux_kprobe, {}, head + "*(u8 *)(r10 - 12) = 0" + R"(
+            r1 = r10
+            r1 += -64
+            r2 = 48
+            r3 = r10
+            r3 += -16
+            call 4
+            r0 = 0
+            exit)",
+            rejected(7, "Upper bound must be at most r10", "valid_access(r3.offset, width=r2)")),
+    });
+}
+
 // A copy of an unbounded number, or the number plus a constant where the sum may wrap, stays linked to it modulo
 // 2^64: a later bound on one that rules the wrap out bounds the other (Falco: `r2 = r1; r2 += 2; if r2 > 131071`, then
 // r1 used as an offset, in [-2, 131069]).

@@ -111,6 +111,9 @@ struct HelperPrototype {
     /// Reads any address the program names (probe_read*): fit for testing trusted kernel programs, never offered
     /// by a platform for untrusted plugins.
     bool reads_host_memory = false;
+    /// With reads_host_memory: reads a NUL-terminated string from the address, no further than its NUL
+    /// (probe_read*_str), so that a string the program wrote into its own memory may be shorter than the size.
+    bool reads_string = false;
     /// Its size arguments are 32-bit (`u32 size` in the kernel's signature, which a compiler passes with undefined
     /// upper bits): the helper reads only their low 32 bits, and so do the verifier and checked runs.
     bool u32_sizes = false;
