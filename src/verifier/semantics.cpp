@@ -538,10 +538,21 @@ void Semantics::zero_extend(State& s, int dst, int src) const {
             }
         }
     }
+    // rDST == rSRC modulo 2^32, and so it is to what rSRC's value equals plus a constant (a length loaded, spilled,
+    // then `r1 += -1; r1 <<= 32; r1 >>= 32; if r1 > 127`: the spilled length is in [1, 128]).
+    std::vector<std::pair<Var, Bound>> relatives = s.zone.exact_relatives(reg_var(src), [&](Var y) {
+        return y != reg_var(dst) && (y < kPacketSize || (y >= cell_var(-kStackBytes) && y < cell_var(0)));
+    });
+    if (src != dst) {
+        relatives.emplace_back(reg_var(src), 0);
+    }
     s.zone.assign(kTemp + 3, low, 0);
     s.regs[dst] = Type{Kind::number, false, kPlainNumber};
     s.zone.assign(reg_var(dst), kTemp + 3, 0); // forgets rDST's own shadow; the others stay equal to it
     s.zone.forget(kTemp + 3);
+    for (std::size_t i = 0; i < relatives.size() && i < 8; ++i) {
+        s.zone.add_link({reg_var(dst), relatives[i].first, relatives[i].second, 32});
+    }
 }
 
 bool Semantics::zero_extension_pair(std::size_t shift) const {

@@ -222,9 +222,9 @@ void Zone::assign_wrapping(Var v, Var w, Bound c) {
     }
     for (const ModLink& l : m_links) {
         if (l.v == w && l.w != v) {
-            found.push_back({v, l.w, wrapping_add(l.c, c)}); // w == x + c0
+            found.push_back({v, l.w, wrapping_add(l.c, c), l.bits}); // w == x + c0
         } else if (l.w == w && l.v != v) {
-            found.push_back({v, l.v, wrapping_sub(c, l.c)}); // x == w + c0
+            found.push_back({v, l.v, wrapping_sub(c, l.c), l.bits}); // x == w + c0
         }
     }
     forget(v);
@@ -233,18 +233,20 @@ void Zone::assign_wrapping(Var v, Var w, Bound c) {
     }
 }
 
+namespace {
+
+[[nodiscard]] __int128 floor_div(__int128 x, __int128 m) noexcept { return x >= 0 ? x / m : -((-x + m - 1) / m); }
+
+} // namespace
+
 void Zone::sync_links() {
-    // A bound of v (or w) that keeps v - c (or w + c) within int64 rules the wrap out: the values are then equal as
-    // integers, and the link becomes a difference.
-    auto fits = [](Interval i, Bound shift) {
-        if (i.lo == kNegInf || i.hi == kInf) {
-            return false;
-        }
-        const __int128 lo = static_cast<__int128>(i.lo) + shift;
-        const __int128 hi = static_cast<__int128>(i.hi) + shift;
-        return lo > kNegInf && hi < kInf;
+    // v == w + c + m * 2^bits for some integer m. Where the bounds of v and w leave one m, the link is the difference
+    // v - w == c + m * 2^bits (a sum's wrap ruled out, or the one way a low half can come from a value).
+    auto ends = [](Interval i) {
+        return std::pair<__int128, __int128>{i.lo == kNegInf ? std::numeric_limits<std::int64_t>::min() : i.lo,
+                                             i.hi == kInf ? std::numeric_limits<std::int64_t>::max() : i.hi};
     };
-    // A bound learned through one link may rule out the wrap of another: rounds until none is learned.
+    // A bound learned through one link may leave one m to another: rounds until none is learned.
     const std::vector<ModLink> links = m_links;
     for (std::size_t round = 0; round < links.size(); ++round) {
         bool learned = false;
@@ -252,19 +254,55 @@ void Zone::sync_links() {
             if (m_bottom) {
                 return;
             }
-            if (l.c == std::numeric_limits<Bound>::min() || (diff_ub(l.v, l.w) == l.c && diff_ub(l.w, l.v) == -l.c)) {
+            const Interval iv = interval(l.v);
+            const Interval iw = interval(l.w);
+            if (iv.is_top() && iw.is_top()) {
+                continue; // nothing to learn: the link keeps what a difference would say
+            }
+            const auto [a, b] = ends(iv);
+            const auto [wl, wh] = ends(iw);
+            const __int128 modulus = static_cast<__int128>(1) << l.bits;
+            // w == v - c - m * 2^bits lies in [wl, wh] for some v in [a, b].
+            const __int128 m_hi = floor_div(b - l.c - wl, modulus);
+            const __int128 m_lo = -floor_div(-(a - l.c - wh), modulus);
+            if (m_lo != m_hi) {
                 continue;
             }
-            if (fits(interval(l.v), -l.c) || fits(interval(l.w), l.c)) {
-                add_constraint(l.v, l.w, l.c);
-                add_constraint(l.w, l.v, -l.c);
-                learned = true;
+            const __int128 d = l.c + m_lo * modulus;
+            if (d >= kInf || d <= kNegInf) {
+                continue;
             }
+            const auto diff = static_cast<Bound>(d);
+            if (diff_ub(l.v, l.w) == diff && diff_ub(l.w, l.v) == -diff) {
+                continue;
+            }
+            add_constraint(l.v, l.w, diff);
+            add_constraint(l.w, l.v, -diff);
+            learned = true;
         }
         if (!learned) {
             return;
         }
     }
+}
+
+std::vector<std::pair<Var, Bound>> Zone::exact_relatives(Var v, const std::function<bool(Var)>& wanted) const {
+    std::vector<std::pair<Var, Bound>> out;
+    const int sv = slot(v);
+    if (sv <= 0 || m_bottom) {
+        return out;
+    }
+    for (std::size_t i = 0; i < m_vars.size(); ++i) {
+        const Var y = m_vars[i];
+        if (y == v || !wanted(y)) {
+            continue;
+        }
+        const Bound d = at(i + 1, static_cast<std::size_t>(sv)); // v - y <= d
+        if (d != kInf && d != kNegInf && at(static_cast<std::size_t>(sv), i + 1) == -d) {
+            out.emplace_back(y, d);
+        }
+    }
+    return out;
 }
 
 bool Zone::add_constraint(Var v, Var w, Bound c) {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embpf::verifier::detail {
@@ -86,13 +87,15 @@ inline constexpr Var kCellShadowBase = 20000;
 }
 inline thread_local bool t_zone_overflow = false;
 
-/// v == w + c modulo 2^64: what an addition that may wrap leaves of the relation between its result and its operand
+/// v == w + c modulo 2^64 (or 2^32): what an addition that may wrap leaves of the relation between its result and its
+/// operand
 /// (`r2 = r1; r2 += 2` with r1 unbounded). When a bound on one of them later rules the wrap out (`if r2 > 131071`),
 /// the relation becomes the zone's difference v - w == c, and the other's bound follows.
 struct ModLink {
     Var v = 0;
     Var w = 0;
     Bound c = 0;
+    std::uint8_t bits = 64; ///< modulo 2^bits: 64, or 32 for a low half and what its value was related to
     friend auto operator<=>(const ModLink&, const ModLink&) = default;
 };
 /// The links one zone keeps; past this the oldest go.
@@ -121,6 +124,10 @@ class Zone {
     /// is linked or related to, so that a later bound on v or on them that rules the wrap out carries over.
     void assign_wrapping(Var v, Var w, Bound c);
     [[nodiscard]] const std::vector<ModLink>& links() const noexcept { return m_links; }
+    void add_link(ModLink link);
+    /// The variables `wanted` picks whose difference to v the zone knows exactly: (y, d) with v == y + d.
+    [[nodiscard]] std::vector<std::pair<Var, Bound>> exact_relatives(Var v,
+                                                                     const std::function<bool(Var)>& wanted) const;
     /// Adds v - w <= c (w or v may be kZero); false when the state became bottom.
     bool constrain(Var v, Var w, Bound c);
     [[nodiscard]] Interval interval(Var v) const noexcept;
@@ -165,7 +172,6 @@ class Zone {
     static Zone combine(const Zone& a, const Zone& b, Pick pick);
     void close_over(std::size_t s);
     bool add_constraint(Var v, Var w, Bound c);
-    void add_link(ModLink link);
     void drop_links(Var v);
     void sync_links();
     /// A link holds in this zone: kept, or implied by the difference v - w == c.

@@ -4434,6 +4434,56 @@ TEST_CASE("verifier asm: a sum that may wrap stays linked to its operand") {
             exit)",
             rejected_among(3, 11, "Pointer offset must stay within [-32768, 536870912]",
                            "r3.offset in [-32768, 536870912]")),
+        // A length loaded in 32 bits and spilled, less one, zero-extended and checked (Falco's `ulen - 1 > 127`): the
+        // low half is the length minus one modulo 2^32, and 0 would have wrapped to 2^32 - 1, so the spilled length is
+        // in [1, 128].
+        row("a 32-bit length less one, checked in its low half", linux_kprobe, {}, R"(
+            r1 = *(u32 *)(r1 + 8)
+            *(u64 *)(r10 - 144) = r1
+            r1 += -1
+            r1 <<= 32
+            r1 >>= 32
+            r0 = 0
+            if r1 > 127 goto +5
+            r2 = *(u64 *)(r10 - 144)
+            r1 = r10
+            r1 += -128
+            r3 = 0
+            call 4
+            exit)",
+            accepted(13)),
+        // Less two, 1 would have wrapped to 2^32 - 1 and 0 to 2^32 - 2, both out: [2, 129], one too many.
+        row("a 32-bit length less two, checked against one too many", linux_kprobe, {}, R"(
+            r1 = *(u32 *)(r1 + 8)
+            *(u64 *)(r10 - 144) = r1
+            r1 += -2
+            r1 <<= 32
+            r1 >>= 32
+            r0 = 0
+            if r1 > 127 goto +5
+            r2 = *(u64 *)(r10 - 144)
+            r1 = r10
+            r1 += -128
+            r3 = 0
+            call 4
+            exit)",
+            rejected(11, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
+        // A 64-bit value: its low half in [0, 127] says nothing of it (2^32 + 5 has the low half 5).
+        row("a 64-bit length less one, checked in its low half", linux_kprobe, {}, R"(
+            r1 = *(u64 *)(r1 + 8)
+            *(u64 *)(r10 - 144) = r1
+            r1 += -1
+            r1 <<= 32
+            r1 >>= 32
+            r0 = 0
+            if r1 > 127 goto +5
+            r2 = *(u64 *)(r10 - 144)
+            r1 = r10
+            r1 += -128
+            r3 = 0
+            call 16
+            exit)",
+            rejected_among(2, 11, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
         // On both paths the same link (one exact, one modular): kept.
         row("a link on both paths", linux_kprobe, {}, R"(
             r6 = r1

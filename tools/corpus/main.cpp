@@ -4,7 +4,8 @@
 //
 //   embpf-corpus CORPUS_DIR EXPECTED_CSV [--verdicts FILE] [--platform linux|windows]
 //
-// --verdicts writes one line per program: file,section,program,expected,prevail,linux,embpf,message,microseconds.
+// --verdicts writes one line per program: file,section,program,expected,prevail,linux,embpf,message,microseconds,work
+// (work: Report::analysis_work, the measure of analysis cost that does not depend on the machine's load).
 #include "embpf/api/object_spec.hpp"
 #include "embpf/verifier/verifier.hpp"
 
@@ -195,7 +196,7 @@ int main(int argc, char** argv) {
     std::ofstream verdicts;
     if (!verdicts_path.empty()) {
         verdicts.open(verdicts_path);
-        verdicts << "file,section,program,expected,prevail,linux_6_18,embpf,message,microseconds\n";
+        verdicts << "file,section,program,expected,prevail,linux_6_18,embpf,message,microseconds,work\n";
     }
     struct Count {
         int valid = 0, invalid = 0;
@@ -289,7 +290,7 @@ int main(int argc, char** argv) {
         if (verdicts.is_open()) {
             verdicts << row.file << ',' << row.section << ',' << row.program << ',' << row.expected << ','
                      << row.prevail << ',' << row.linux_verdict << ',' << (verdict.accepted ? "accepted" : "rejected")
-                     << ',' << csv_field(verdict.message) << ',' << verdict.time.count() << '\n';
+                     << ',' << csv_field(verdict.message) << ',' << verdict.time.count() << ',' << verdict.work << '\n';
         }
     }
     if (total.valid + total.invalid == 0) {
