@@ -31,6 +31,7 @@ inline HelperPrototype make(const HelperRow& row) {
                            .reads_writable = row.reads_writable,
                            .reads_host_memory = row.reads_host_memory,
                            .reads_string = row.reads_host_memory && row.name.ends_with("_str"),
+                           .sinks_data = row.reads_host_memory && row.name == "trace_vprintk",
                            // probe_read* take `u32 size`, and embpf's implementations read that much.
                            .u32_sizes = row.name.starts_with("probe_read"),
                            .cost = builtin_helper_cost(row.name),

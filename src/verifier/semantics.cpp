@@ -745,7 +745,7 @@ void Semantics::stack_write(State& s, std::int32_t lo, std::int32_t hi, bool exa
 }
 
 bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper,
-                             Bound written) const {
+                             Bound written, bool pointers) const {
     const Type t = s.regs[r];
     const std::string assertion = access(r, k, width);
     if (t.kind == Kind::number) {
@@ -827,7 +827,7 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
             }
         }
         for (const Cell& cell : s.cells) {
-            if (cell.type.kind == Kind::number || cell.offset >= hi || cell.offset + cell.width <= lo) {
+            if (cell.type.kind == Kind::number || cell.offset >= hi || cell.offset + cell.width <= lo || pointers) {
                 continue;
             }
             const bool whole = !helper && o.singleton() && cell.offset == lo && width.reg < 0 &&
@@ -1808,7 +1808,8 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                 break;
             }
             check_memory(s, pc, r, 0, {0, size_reg}, write, true,
-                         write ? proven_written(s, *helper, i - 1, s.zone.interval(reg_var(size_reg))) : kInf);
+                         write ? proven_written(s, *helper, i - 1, s.zone.interval(reg_var(size_reg))) : kInf,
+                         !write && helper->sinks_data);
             break;
         }
         case platform::ArgKind::ptr_to_alloc_mem:

@@ -100,13 +100,15 @@ class Semantics {
     };
     /// Proves [r.offset + k, + width) inside r's region; assumes it afterwards. False when r is no pointer to memory.
     bool check_bounds(State& s, std::size_t pc, int r, Bound k, Width width, const std::string& assertion) const;
-    /// Memory a helper reads or writes (`write`), or an instruction's access. A write initializes the first
-    /// `written` bytes of the stack it covers (at most the width) and leaves the rest as unknown as before.
     /// The bytes of the string at stack pointer rN, its NUL included, when the analysis knows where it ends: every
     /// byte before the NUL written, the NUL a known byte of a constant spilled there.
     [[nodiscard]] std::optional<Bound> known_string(const State& s, int r) const;
+    /// Memory a helper reads or writes (`write`), or an instruction's access. A write initializes the first
+    /// `written` bytes of the stack it covers (at most the width) and leaves the rest as unknown as before.
+    /// `pointers`: a read whose bytes go to the host's sink only (HelperPrototype::sinks_data) may cover spilled
+    /// pointers.
     bool check_memory(State& s, std::size_t pc, int r, Bound k, Width width, bool write, bool helper,
-                      Bound written = kInf) const;
+                      Bound written = kInf, bool pointers = false) const;
     /// The bytes a helper's write contract proves written into its memory argument `arg` of `size` bytes.
     [[nodiscard]] Bound proven_written(const State& s, const platform::HelperPrototype& helper, std::size_t arg,
                                        Interval size) const;

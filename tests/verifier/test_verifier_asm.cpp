@@ -3604,6 +3604,40 @@ TEST_CASE("verifier asm: objects, pointer offsets, helper writes and the host's 
             r0 = 2
             exit)",
             accepted(11)),
+        // trace_vprintk's data go to the host's sink only, as trace_printk's r3-r5 do (a `%s` argument is a pointer
+        // to the string); snprintf's come back to the program, where a pointer among them would tell an address.
+        row("trace_vprintk's data hold a pointer", linux_kprobe, {rodata_map()}, R"(
+            r7 = r10
+            r7 += -32
+            *(u64 *)(r10 - 32) = 0
+            *(u64 *)(r10 - 16) = r7
+            *(u64 *)(r10 - 8) = 5
+            r1 = map_value_by_idx(0, 2) ll
+            r2 = 4
+            r3 = r10
+            r3 += -16
+            r4 = 16
+            call 177
+            r0 = 0
+            exit)",
+            accepted(13)),
+        row("snprintf's data hold a pointer", linux_kprobe, {rodata_map()}, R"(
+            r7 = r10
+            r7 += -32
+            *(u64 *)(r10 - 32) = 0
+            *(u64 *)(r10 - 16) = r7
+            *(u64 *)(r10 - 8) = 5
+            r1 = r10
+            r1 += -64
+            r2 = 16
+            r3 = map_value_by_idx(0, 2) ll
+            r4 = r10
+            r4 += -16
+            r5 = 16
+            call 165
+            r0 = 0
+            exit)",
+            rejected(13, "Reads part of a spilled pointer", "r10-16 holds a pointer")),
         row("a format string with no NUL in its value", linux_xdp, {rodata_map()}, R"(
             *(u64 *)(r10 - 8) = 0
             *(u64 *)(r10 - 16) = 0

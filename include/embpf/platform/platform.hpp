@@ -114,6 +114,9 @@ struct HelperPrototype {
     /// With reads_host_memory: reads a NUL-terminated string from the address, no further than its NUL
     /// (probe_read*_str), so that a string the program wrote into its own memory may be shorter than the size.
     bool reads_string = false;
+    /// With reads_host_memory: the bytes of its readable memory arguments go to the host's sink only, never back to
+    /// the program (trace_vprintk's data, as trace_printk's r3-r5), so that pointers spilled there may be among them.
+    bool sinks_data = false;
     /// Its size arguments are 32-bit (`u32 size` in the kernel's signature, which a compiler passes with undefined
     /// upper bits): the helper reads only their low 32 bits, and so do the verifier and checked runs.
     bool u32_sizes = false;
