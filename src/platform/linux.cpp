@@ -228,6 +228,25 @@ constexpr HelperRow kHelpers[] = {
     {79, "skb_cgroup_id", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {80, "get_current_cgroup_id", R::integer, {}, kKeepsPacket},
     {83, "skb_ancestor_cgroup_id", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
+    // The socket lookups of tc programs: a host object (a socket the host holds a reference to) or 0. What the
+    // program reads of the socket it reads through its address, as a tracing program reads its arguments; the
+    // reference goes back with sk_release. (embpf implements none of them: a program using them verifies, and its
+    // object does not run.)
+    {84,
+     "sk_lookup_tcp",
+     R::host_object_or_null,
+     {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size, A::anything, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
+    {85,
+     "sk_lookup_udp",
+     R::host_object_or_null,
+     {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size, A::anything, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
+    {86, "sk_release", R::integer, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
     {87, "map_push_elem", R::integer, {A::ptr_to_map, A::ptr_to_map_value, A::anything}, kKeepsPacket},
     {88, "map_pop_elem", R::integer, {A::ptr_to_map, A::ptr_to_uninit_map_value}, kKeepsPacket, Writes::all},
     {89, "map_peek_elem", R::integer, {A::ptr_to_map, A::ptr_to_uninit_map_value}, kKeepsPacket, Writes::all},
@@ -237,6 +256,13 @@ constexpr HelperRow kHelpers[] = {
     {93, "spin_lock", R::void_, {A::ptr_to_spin_lock}, kKeepsPacket},
     {94, "spin_unlock", R::void_, {A::ptr_to_spin_lock}, kKeepsPacket},
     {97, "skb_ecn_set_ce", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
+    {99,
+     "skc_lookup_tcp",
+     R::host_object_or_null,
+     {A::ptr_to_ctx, A::ptr_to_readable_mem, A::const_size, A::anything, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {109, "send_signal", R::integer, {A::anything}, kKeepsPacket},
     // skb_output writes the data as perf_event_output does, with the first bytes of the socket buffer its first
     // argument names (a tracing program's argument) when the flags' upper half asks for them.
@@ -287,6 +313,14 @@ constexpr HelperRow kHelpers[] = {
     // namespace); embpf has no such kind and asks for the context, which is narrower, never looser.
     {122, "get_netns_cookie", R::integer, {A::ptr_to_ctx_or_null}, kKeepsPacket},
     {123, "get_current_ancestor_cgroup_id", R::integer, {A::anything}, kKeepsPacket},
+    // tc's sk_assign: the socket a lookup returned becomes the packet's.
+    {124,
+     "sk_assign",
+     R::integer,
+     {A::ptr_to_ctx, A::host_object, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
     {125, "ktime_get_boot_ns", R::integer, {}, kKeepsPacket},
     // The seq_file an iterator program's context names (a host object) takes the bytes.
     {127,
@@ -442,9 +476,9 @@ constexpr std::uint32_t kLsm[] = {174, 186, 187};
 // sk_filter_func_proto().
 constexpr std::uint32_t kSocketFilter[] = {26, 68, 46, 122, 47, 25};
 // tc_cls_act_func_proto().
-constexpr std::uint32_t kTc[] = {9,  26, 68, 39, 28, 40,  135, 10, 11, 13,  17,  18, 19, 31,
-                                 32, 50, 38, 43, 20, 21,  29,  30, 23, 152, 155, 24, 34, 41,
-                                 48, 25, 8,  33, 46, 122, 47,  69, 66, 151, 79,  83, 97, 192};
+constexpr std::uint32_t kTc[] = {9,  26,  68, 39, 28, 40,  135, 10,  11,  13,  17, 18, 19, 31, 32, 50,
+                                 38, 43,  20, 21, 29, 30,  23,  152, 155, 24,  34, 41, 48, 25, 8,  33,
+                                 46, 122, 47, 69, 66, 151, 79,  83,  97,  192, 84, 85, 86, 99, 124};
 // xdp_func_proto().
 constexpr std::uint32_t kXdp[] = {25, 8, 28, 44, 54, 23, 51, 65, 188, 189, 190, 69};
 // cg_skb_func_proto(), then sk_filter_func_proto() (kSocketFilter). cgroup_common_func_proto() refuses get_retval and

@@ -448,11 +448,8 @@ TEST_SUITE("platform") {
         const platform::Platform& l = platform::linux();
         for (const auto id : {
                  BPF_FUNC_probe_write_user,    // writes any user address (a pointer passed as a number)
-                 BPF_FUNC_sk_lookup_tcp,       // returns a socket
-                 BPF_FUNC_sk_release,          // takes a socket
                  BPF_FUNC_sk_fullsock,         // takes a socket
                  BPF_FUNC_tcp_check_syncookie, // takes a socket
-                 BPF_FUNC_skc_lookup_tcp,      // returns a socket the program must release
                  BPF_FUNC_sk_storage_get,      // socket and map value
                  BPF_FUNC_get_local_storage,   // cgroup storage, a value that is never null
                  BPF_FUNC_timer_init,          // timer
@@ -488,6 +485,24 @@ TEST_SUITE("platform") {
             CHECK(cast->arg_count() == 1);
             CHECK(cast->reads_host_memory);
         }
+        // tc's socket lookups return host objects too; sk_release and sk_assign take them.
+        for (const int id : {BPF_FUNC_sk_lookup_tcp, BPF_FUNC_sk_lookup_udp, BPF_FUNC_skc_lookup_tcp}) {
+            INFO("helper ", id);
+            const platform::HelperPrototype* lookup = l.helper(static_cast<std::uint32_t>(id));
+            REQUIRE(lookup != nullptr);
+            CHECK(lookup->ret == platform::ReturnKind::host_object_or_null);
+            CHECK(lookup->args[0] == platform::ArgKind::ptr_to_ctx);
+            CHECK(lookup->args[1] == platform::ArgKind::ptr_to_readable_mem);
+            CHECK(lookup->reads_host_memory);
+            CHECK(l.helper(*l.program_type("sched_cls"), static_cast<std::uint32_t>(id)) != nullptr);
+            CHECK(l.helper(*l.program_type("xdp"), static_cast<std::uint32_t>(id)) == nullptr);
+        }
+        const platform::HelperPrototype* release = l.helper(BPF_FUNC_sk_release);
+        REQUIRE(release != nullptr);
+        CHECK(release->args[0] == platform::ArgKind::host_object);
+        const platform::HelperPrototype* assign = l.helper(BPF_FUNC_sk_assign);
+        REQUIRE(assign != nullptr);
+        CHECK(assign->args[1] == platform::ArgKind::host_object);
     }
 
     // Facts taken from the kernel's *_func_proto() functions (Linux 6.18): what each type may call, including what it
