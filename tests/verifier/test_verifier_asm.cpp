@@ -4135,6 +4135,12 @@ TEST_CASE("verifier asm: spin locks") {
 // `r1 = r2; r1 <<= 32; r1 >>= 32`) whole, its upper bits undefined. The low half of a register that may not fit it is
 // a variable of its own while the register keeps its value, and the helper (and the check) read only it.
 TEST_CASE("verifier asm: a length checked in its low 32 bits, passed whole to a helper that reads them") {
+    // r6's low half checked against 16, then `middle`, then r2 passed whole as probe_read's size for a 16-byte buffer.
+    const auto checked_then = [](std::string_view middle) {
+        const auto lines = std::count(middle.begin(), middle.end(), '\n');
+        return "r6 = *(u64 *)(r1 + 8)\nw1 = w6\nif r1 > 16 goto +" + std::to_string(lines + 6) + "\n" +
+               std::string(middle) + "r3 = 0\nr1 = r10\nr1 += -16\ncall 4\nr0 = 0\nexit\nr0 = 0\nexit";
+    };
     check_rows({
         row("clang's zero extension, then the length whole to probe_read", linux_kprobe, {}, R"(
             r2 = *(u64 *)(r1 + 8)
@@ -4205,76 +4211,18 @@ TEST_CASE("verifier asm: a length checked in its low 32 bits, passed whole to a 
             exit)",
             rejected_among(2, 5, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
         // Spilled and filled, the length keeps its low half (Falco: `ulen` checked in 32 bits, spilled, used later).
-        row("the length spilled whole after its low half was checked", linux_kprobe, {}, R"(
-            r6 = *(u64 *)(r1 + 8)
-            w1 = w6
-            if r1 > 16 goto +11
-            *(u64 *)(r10 - 24) = r6
-            r6 = 0
-            r2 = *(u64 *)(r10 - 24)
-            r2 <<= 32
-            r2 >>= 32
-            r3 = 0
-            r1 = r10
-            r1 += -16
-            call 4
-            r0 = 0
-            exit
-            r0 = 0
-            exit)",
+        row("the length spilled whole after its low half was checked", linux_kprobe, {},
+            checked_then("*(u64 *)(r10 - 24) = r6\nr6 = 0\nr2 = *(u64 *)(r10 - 24)\nr2 <<= 32\nr2 >>= 32\n"),
             accepted(14)),
-        row("its low 4 bytes spilled hold the checked half", linux_kprobe, {}, R"(
-            r6 = *(u64 *)(r1 + 8)
-            w1 = w6
-            if r1 > 16 goto +8
-            *(u32 *)(r10 - 24) = r6
-            r2 = *(u32 *)(r10 - 24)
-            r3 = 0
-            r1 = r10
-            r1 += -16
-            call 4
-            r0 = 0
-            exit
-            r0 = 0
-            exit)",
-            accepted(11)),
-        row("a spilled length whose slot was overwritten", linux_kprobe, {}, R"(
-            r6 = *(u64 *)(r1 + 8)
-            w1 = w6
-            if r1 > 16 goto +12
-            *(u64 *)(r10 - 24) = r6
-            r7 = *(u64 *)(r1 + 16)
-            *(u64 *)(r10 - 24) = r7
-            r2 = *(u64 *)(r10 - 24)
-            r2 <<= 32
-            r2 >>= 32
-            r3 = 0
-            r1 = r10
-            r1 += -16
-            call 4
-            r0 = 0
-            exit
-            r0 = 0
-            exit)",
+        row("its low 4 bytes spilled hold the checked half", linux_kprobe, {},
+            checked_then("*(u32 *)(r10 - 24) = r6\nr2 = *(u32 *)(r10 - 24)\n"), accepted(11)),
+        row("a spilled length whose slot was overwritten", linux_kprobe, {},
+            checked_then("*(u64 *)(r10 - 24) = r6\nr7 = *(u64 *)(r1 + 16)\n*(u64 *)(r10 - 24) = r7\nr2 = *(u64 *)(r10 "
+                         "- 24)\nr2 <<= 32\nr2 >>= 32\n"),
             rejected_among(2, 12, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
-        row("a spilled length's low half overwritten", linux_kprobe, {}, R"(
-            r6 = *(u64 *)(r1 + 8)
-            w1 = w6
-            if r1 > 16 goto +12
-            *(u64 *)(r10 - 24) = r6
-            r7 = 1000
-            *(u32 *)(r10 - 24) = r7
-            r2 = *(u64 *)(r10 - 24)
-            r2 <<= 32
-            r2 >>= 32
-            r3 = 0
-            r1 = r10
-            r1 += -16
-            call 4
-            r0 = 0
-            exit
-            r0 = 0
-            exit)",
+        row("a spilled length's low half overwritten", linux_kprobe, {},
+            checked_then("*(u64 *)(r10 - 24) = r6\nr7 = 1000\n*(u32 *)(r10 - 24) = r7\nr2 = *(u64 *)(r10 - 24)\nr2 <<= "
+                         "32\nr2 >>= 32\n"),
             rejected(12, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
         // Kept by a caller's frame across a local call (r6-r9 are saved), the low half returns with the register.
         row("the length kept across a local call", linux_kprobe, {}, R"(
@@ -4357,29 +4305,30 @@ TEST_CASE("verifier asm: probe_read_str of a string in the stack reads up to its
 // 2^64: a later bound on one that rules the wrap out bounds the other (Falco: `r2 = r1; r2 += 2; if r2 > 131071`, then
 // r1 used as an offset, in [-2, 131069]).
 TEST_CASE("verifier asm: a sum that may wrap stays linked to its operand") {
+    // r1 used as an offset into the stack after the check, and the byte at r3 + k written.
+    const auto use_r1 = [](std::string_view check, int k) {
+        return "\n            r0 = 0\n            if " + std::string(check) +
+               " goto +4\n            r3 = r10\n            r3 += -80\n            r3 += r1\n            *(u8 *)(r3 "
+               "+ " +
+               std::to_string(k) + ") = 0\n            exit";
+    };
+    // A length loaded with `load`, spilled, less `less`, zero-extended, checked against 127, and the spilled value
+    // passed whole to helper `helper` as the size of a 128-byte stack buffer.
+    const auto length_less = [](std::string_view load, int less, int helper) {
+        return "r1 = *(" + std::string(load) + " *)(r1 + 8)\n*(u64 *)(r10 - 144) = r1\nr1 += " + std::to_string(less) +
+               "\nr1 <<= 32\nr1 >>= 32\nr0 = 0\nif r1 > 127 goto +5\nr2 = *(u64 *)(r10 - 144)\nr1 = r10\n"
+               "r1 += -128\nr3 = 0\ncall " +
+               std::to_string(helper) + "\nexit";
+    };
     check_rows({
         row("a copy checked, the original used", linux_kprobe, {}, R"(
             r1 = *(u64 *)(r1 + 8)
-            r2 = r1
-            r0 = 0
-            if r2 > 64 goto +4
-            r3 = r10
-            r3 += -80
-            r3 += r1
-            *(u8 *)(r3 + 0) = 0
-            exit)",
+            r2 = r1)" + use_r1("r2 > 64", 0),
             accepted(9)),
         row("a sum checked, its operand used", linux_kprobe, {}, R"(
             r1 = *(u64 *)(r1 + 8)
             r2 = r1
-            r2 += 2
-            r0 = 0
-            if r2 > 64 goto +4
-            r3 = r10
-            r3 += -80
-            r3 += r1
-            *(u8 *)(r3 + 2) = 0
-            exit)",
+            r2 += 2)" + use_r1("r2 > 64", 2),
             accepted(10)),
         // r1 may be -2 or -1 (the sum wrapped to 0 or 1): 2 bytes below r10 - 512.
         row("a sum checked, its operand wraps below the stack", linux_kprobe, {}, R"(
@@ -4411,28 +4360,14 @@ TEST_CASE("verifier asm: a sum that may wrap stays linked to its operand") {
             r2 = r1
             r2 += 2
             r4 = r2
-            r4 += 3
-            r0 = 0
-            if r4 > 64 goto +4
-            r3 = r10
-            r3 += -80
-            r3 += r1
-            *(u8 *)(r3 + 5) = 0
-            exit)",
+            r4 += 3)" + use_r1("r4 > 64", 5),
             accepted(12)),
         row("the operand changed after the sum", linux_kprobe, {}, R"(
             r6 = r1
             r1 = *(u64 *)(r6 + 8)
             r2 = r1
             r2 += 2
-            r1 = *(u64 *)(r6 + 16)
-            r0 = 0
-            if r2 > 64 goto +4
-            r3 = r10
-            r3 += -80
-            r3 += r1
-            *(u8 *)(r3 + 2) = 0
-            exit)",
+            r1 = *(u64 *)(r6 + 16))" + use_r1("r2 > 64", 2),
             rejected_among(3, 9, "Pointer offset must stay within [-32768, 536870912]",
                            "r3.offset in [-32768, 536870912]")),
         row("the sum changed after it was taken", linux_kprobe, {}, R"(
@@ -4440,14 +4375,7 @@ TEST_CASE("verifier asm: a sum that may wrap stays linked to its operand") {
             r1 = *(u64 *)(r6 + 8)
             r2 = r1
             r2 += 2
-            r2 = *(u64 *)(r6 + 16)
-            r0 = 0
-            if r2 > 64 goto +4
-            r3 = r10
-            r3 += -80
-            r3 += r1
-            *(u8 *)(r3 + 2) = 0
-            exit)",
+            r2 = *(u64 *)(r6 + 16))" + use_r1("r2 > 64", 2),
             rejected_among(3, 9, "Pointer offset must stay within [-32768, 536870912]",
                            "r3.offset in [-32768, 536870912]")),
         // Joined with a path where the two are unrelated, the link is gone.
@@ -4458,65 +4386,19 @@ TEST_CASE("verifier asm: a sum that may wrap stays linked to its operand") {
             r2 += 2
             r7 = *(u64 *)(r6 + 24)
             if r7 == 0 goto +1
-            r2 = *(u64 *)(r6 + 16)
-            r0 = 0
-            if r2 > 64 goto +4
-            r3 = r10
-            r3 += -80
-            r3 += r1
-            *(u8 *)(r3 + 2) = 0
-            exit)",
+            r2 = *(u64 *)(r6 + 16))" + use_r1("r2 > 64", 2),
             rejected_among(3, 11, "Pointer offset must stay within [-32768, 536870912]",
                            "r3.offset in [-32768, 536870912]")),
         // A length loaded in 32 bits and spilled, less one, zero-extended and checked (Falco's `ulen - 1 > 127`): the
         // low half is the length minus one modulo 2^32, and 0 would have wrapped to 2^32 - 1, so the spilled length is
         // in [1, 128].
-        row("a 32-bit length less one, checked in its low half", linux_kprobe, {}, R"(
-            r1 = *(u32 *)(r1 + 8)
-            *(u64 *)(r10 - 144) = r1
-            r1 += -1
-            r1 <<= 32
-            r1 >>= 32
-            r0 = 0
-            if r1 > 127 goto +5
-            r2 = *(u64 *)(r10 - 144)
-            r1 = r10
-            r1 += -128
-            r3 = 0
-            call 4
-            exit)",
+        row("a 32-bit length less one, checked in its low half", linux_kprobe, {}, length_less("u32", -1, 4),
             accepted(13)),
         // Less two, 1 would have wrapped to 2^32 - 1 and 0 to 2^32 - 2, both out: [2, 129], one too many.
-        row("a 32-bit length less two, checked against one too many", linux_kprobe, {}, R"(
-            r1 = *(u32 *)(r1 + 8)
-            *(u64 *)(r10 - 144) = r1
-            r1 += -2
-            r1 <<= 32
-            r1 >>= 32
-            r0 = 0
-            if r1 > 127 goto +5
-            r2 = *(u64 *)(r10 - 144)
-            r1 = r10
-            r1 += -128
-            r3 = 0
-            call 4
-            exit)",
+        row("a 32-bit length less two, checked against one too many", linux_kprobe, {}, length_less("u32", -2, 4),
             rejected(11, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
         // A 64-bit value: its low half in [0, 127] says nothing of it (2^32 + 5 has the low half 5).
-        row("a 64-bit length less one, checked in its low half", linux_kprobe, {}, R"(
-            r1 = *(u64 *)(r1 + 8)
-            *(u64 *)(r10 - 144) = r1
-            r1 += -1
-            r1 <<= 32
-            r1 >>= 32
-            r0 = 0
-            if r1 > 127 goto +5
-            r2 = *(u64 *)(r10 - 144)
-            r1 = r10
-            r1 += -128
-            r3 = 0
-            call 16
-            exit)",
+        row("a 64-bit length less one, checked in its low half", linux_kprobe, {}, length_less("u64", -1, 16),
             rejected_among(2, 11, "Upper bound must be at most r10", "valid_access(r1.offset, width=r2)")),
         // On both paths the same link (one exact, one modular): kept.
         row("a link on both paths", linux_kprobe, {}, R"(
@@ -4526,14 +4408,7 @@ TEST_CASE("verifier asm: a sum that may wrap stays linked to its operand") {
             if r7 == 0 goto +1
             r1 &= 1023
             r2 = r1
-            r2 += 2
-            r0 = 0
-            if r2 > 64 goto +4
-            r3 = r10
-            r3 += -80
-            r3 += r1
-            *(u8 *)(r3 + 2) = 0
-            exit)",
+            r2 += 2)" + use_r1("r2 > 64", 2),
             accepted(14)),
     });
 }
