@@ -897,6 +897,8 @@ enum class ArgKind : std::uint8_t {
     /// The `struct bpf_spin_lock` of a map value (verifier::MapDescriptor::spin_lock): bpf_spin_lock and
     /// bpf_spin_unlock, built-in helpers only.
     ptr_to_spin_lock,
+    /// Readable memory of the preceding map's value size, or null (sk_storage_get's initial value).
+    ptr_to_map_value_or_null,
 };
 
 /// What a helper leaves in r0.
@@ -1421,8 +1423,8 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
         };
         [[maybe_unused]] const auto is_read_only_kind = [](ArgKind kind) {
             return kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
-                   kind == ArgKind::ptr_to_readable_mem || kind == ArgKind::ptr_to_readable_mem_or_null ||
-                   kind == ArgKind::ptr_to_const_str;
+                   kind == ArgKind::ptr_to_map_value_or_null || kind == ArgKind::ptr_to_readable_mem ||
+                   kind == ArgKind::ptr_to_readable_mem_or_null || kind == ArgKind::ptr_to_const_str;
         };
         std::string found;
         [[maybe_unused]] std::size_t index = 0;

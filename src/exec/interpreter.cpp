@@ -405,6 +405,7 @@ std::uint64_t argument_size(platform::ArgKind kind, std::size_t i, const std::ui
     case ArgKind::ptr_to_map_key: return map ? map->key_size : 0;
     case ArgKind::ptr_to_map_value:
     case ArgKind::ptr_to_uninit_map_value: return map ? map->value_size : 0;
+    case ArgKind::ptr_to_map_value_or_null: return map && args[i] != 0 ? map->value_size : 0;
     case ArgKind::ptr_to_readable_mem:
     case ArgKind::ptr_to_readable_mem_or_null:
     case ArgKind::ptr_to_writable_mem: return i + 1 < 5 ? args[i + 1] : 0;
@@ -493,14 +494,20 @@ bool RunState::helper_arguments_valid(const RunEnv& env, std::uint32_t helper, c
             break;
         }
         // Memory arguments: their size as argument_size() reads it for the initialization shadow.
+        case ArgKind::ptr_to_map_value_or_null:
+            if (value == 0) {
+                break;
+            }
+            [[fallthrough]];
         case ArgKind::ptr_to_map_key:
         case ArgKind::ptr_to_map_value:
         case ArgKind::ptr_to_uninit_map_value:
             if (!map || !memory(value, argument_size(kind, i, args, map),
                                 kind == ArgKind::ptr_to_uninit_map_value && !tests_bloom_filter(map))) {
-                return refuse(i, kind == ArgKind::ptr_to_map_key     ? "readable memory of the map's key size"
-                                 : kind == ArgKind::ptr_to_map_value ? "readable memory of the map's value size"
-                                                                     : "writable memory of the map's value size");
+                return refuse(i, kind == ArgKind::ptr_to_map_key ? "readable memory of the map's key size"
+                                 : kind == ArgKind::ptr_to_uninit_map_value
+                                     ? "writable memory of the map's value size"
+                                     : "readable memory of the map's value size");
             }
             break;
         case ArgKind::ptr_to_readable_mem:
@@ -578,8 +585,9 @@ std::uint64_t RunState::helper_extra_cost(std::uint32_t helper, const std::uint6
         }
     }
     if (map && map->kind) {
-        const bool update = std::find(prototype->args.begin(), prototype->args.end(), ArgKind::ptr_to_map_value) !=
-                            prototype->args.end();
+        const bool update = std::any_of(prototype->args.begin(), prototype->args.end(), [](ArgKind a) {
+            return a == ArgKind::ptr_to_map_value || a == ArgKind::ptr_to_map_value_or_null;
+        });
         covers(platform::map_call_bytes(*map->kind, map->key_size, map->value_size, map->slots, update));
     }
     return platform::helper_extra_cost(bytes, prototype->cost, prototype->cost_per_byte);
@@ -614,6 +622,7 @@ bool RunState::helper_reads_written(std::uint32_t helper, const std::uint64_t* a
             map = shape;
         }
         const bool reads = kind == ArgKind::ptr_to_map_key || kind == ArgKind::ptr_to_map_value ||
+                           kind == ArgKind::ptr_to_map_value_or_null ||
                            (kind == ArgKind::ptr_to_uninit_map_value && tests_bloom_filter(map)) ||
                            kind == ArgKind::ptr_to_readable_mem ||
                            (kind == ArgKind::ptr_to_readable_mem_or_null && args[i] != 0) ||

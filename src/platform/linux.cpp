@@ -313,6 +313,16 @@ constexpr HelperRow kHelpers[] = {
     // namespace); embpf has no such kind and asks for the context, which is narrower, never looser.
     {122, "get_netns_cookie", R::integer, {A::ptr_to_ctx_or_null}, kKeepsPacket},
     {123, "get_current_ancestor_cgroup_id", R::integer, {A::anything}, kKeepsPacket},
+    // The storage a map of kind sk_storage keeps for a socket (a host object), created from the value given (or
+    // zeroed) with BPF_SK_STORAGE_GET_F_CREATE; null when there is none.
+    {107,
+     "sk_storage_get",
+     R::ptr_to_map_value_or_null,
+     {A::ptr_to_map, A::host_object, A::ptr_to_map_value_or_null, A::anything},
+     kKeepsPacket,
+     Writes::some,
+     kReadsHost},
+    {108, "sk_storage_delete", R::integer, {A::ptr_to_map, A::host_object}, kKeepsPacket, Writes::some, kReadsHost},
     // tc's sk_assign: the socket a lookup returned becomes the packet's.
     {124,
      "sk_assign",
@@ -469,10 +479,10 @@ constexpr std::uint32_t kPerfEvent[] = {25, 27, 67, 56, 174};
 // tracing_prog_func_proto(): raw_tp_prog_func_proto(), get_func_arg_cnt, get_attach_cookie, skb_output, the socket
 // casts and an iterator's seq_write (its other helpers take or return BTF-typed pointers embpf does not type, or
 // fixed-size memory).
-constexpr std::uint32_t kTracingProgram[] = {185, 174, 111, 136, 137, 138, 139, 140, 178, 196, 127};
+constexpr std::uint32_t kTracingProgram[] = {185, 174, 111, 136, 137, 138, 139, 140, 178, 196, 127, 107, 108};
 // bpf_lsm_func_proto(): tracing_prog_func_proto(), get_attach_cookie, and for BPF_LSM_CGROUP the cgroup hooks'
 // get_retval and set_retval (cgroup_common_func_proto()).
-constexpr std::uint32_t kLsm[] = {174, 186, 187};
+constexpr std::uint32_t kLsm[] = {174, 186, 187, 107, 108};
 // sk_filter_func_proto().
 constexpr std::uint32_t kSocketFilter[] = {26, 68, 46, 122, 47, 25};
 // tc_cls_act_func_proto().
@@ -483,13 +493,13 @@ constexpr std::uint32_t kTc[] = {9,  26,  68, 39, 28, 40,  135, 10,  11,  13,  1
 constexpr std::uint32_t kXdp[] = {25, 8, 28, 44, 54, 23, 51, 65, 188, 189, 190, 69};
 // cg_skb_func_proto(), then sk_filter_func_proto() (kSocketFilter). cgroup_common_func_proto() refuses get_retval and
 // set_retval to the ingress and egress hooks.
-constexpr std::uint32_t kCgroupSkb[] = {25, 79, 83, 97};
+constexpr std::uint32_t kCgroupSkb[] = {25, 79, 83, 97, 107, 108};
 // sk_skb_func_proto().
 constexpr std::uint32_t kSkSkb[] = {9, 26, 39, 38, 43, 50, 46, 47, 52, 72, 25};
 // sk_msg_func_proto().
-constexpr std::uint32_t kSkMsg[] = {60, 71, 61, 62, 63, 90, 91, 25, 122};
+constexpr std::uint32_t kSkMsg[] = {60, 71, 61, 62, 63, 90, 91, 25, 122, 107, 108};
 // sock_ops_func_proto() (cgroup_common_func_proto() refuses get_retval and set_retval to sock_ops).
-constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 122, 142, 143, 144};
+constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 122, 142, 143, 144, 107, 108};
 // sock_filter_func_proto(), the cgroup/sock programs: cgroup_common_func_proto(), its own helpers, then the base (not
 // the sk base, but it lists ktime_get_coarse_ns itself).
 constexpr std::uint32_t kCgroupSock[] = {186, 187, 46, 122, 25, 160};
@@ -498,7 +508,7 @@ constexpr std::uint32_t kCgroupSock[] = {186, 187, 46, 122, 25, 160};
 constexpr std::uint32_t kSkLookup[] = {25};
 // sock_addr_func_proto(): bind for the connect hooks; get_retval and set_retval for the bind, connect and sendmsg
 // hooks (cgroup_common_func_proto()).
-constexpr std::uint32_t kCgroupSockAddr[] = {186, 187, 64, 46, 122, 25, 49, 57};
+constexpr std::uint32_t kCgroupSockAddr[] = {186, 187, 64, 46, 122, 25, 49, 57, 107, 108};
 
 // lwt_out_func_proto(), then bpf_sk_base_func_proto(); lwt_in_func_proto() adds lwt_push_encap,
 // lwt_seg6local_func_proto() the seg6 helpers, lwt_xmit_func_proto() its own and lwt_push_encap.
@@ -671,14 +681,17 @@ constexpr FieldRow kSkLookupFields[] = {
     {44, 16, "local_ip6", kScalar},  {60, 4, "local_port", kScalar},  {64, 4, "ingress_ifindex", kScalar},
 };
 
-// struct bpf_sock_addr (72 bytes); sk at 64 is left out.
+// struct bpf_sock_addr (72 bytes); sk at 64, the socket, is a host object (what sk_storage_get takes).
 constexpr FieldRow kSockAddrFields[] = {
-    {0, 4, "user_family", kScalar}, {4, 4, "user_ip4", kScalar},     {8, 16, "user_ip6", kScalar},
-    {24, 4, "user_port", kScalar},  {28, 4, "family", kScalar},      {32, 4, "type", kScalar},
-    {36, 4, "protocol", kScalar},   {40, 4, "msg_src_ip4", kScalar}, {44, 16, "msg_src_ip6", kScalar},
+    {0, 4, "user_family", kScalar},   {4, 4, "user_ip4", kScalar},
+    {8, 16, "user_ip6", kScalar},     {24, 4, "user_port", kScalar},
+    {28, 4, "family", kScalar},       {32, 4, "type", kScalar},
+    {36, 4, "protocol", kScalar},     {40, 4, "msg_src_ip4", kScalar},
+    {44, 16, "msg_src_ip6", kScalar}, {64, 8, "sk", FieldKind::host_addresses},
 };
 
-// struct bpf_sock_ops (216 bytes); skb_data and skb_data_end are 64-bit __bpf_md_ptr slots; sk at 184 is left out.
+// struct bpf_sock_ops (216 bytes); skb_data and skb_data_end are 64-bit __bpf_md_ptr slots; sk at 184, the socket
+// (or 0 when the hook has no full socket), is a host object.
 constexpr FieldRow kSockOpsFields[] = {
     {0, 4, "op", kScalar},
     {4, 16, "args", kScalar}, // union { args[4]; reply; replylong[4]; }
@@ -715,6 +728,7 @@ constexpr FieldRow kSockOpsFields[] = {
     {164, 4, "sk_txhash", kScalar},
     {168, 8, "bytes_received", kScalar},
     {176, 8, "bytes_acked", kScalar},
+    {184, 8, "sk", FieldKind::host_addresses},
     {192, 8, "skb_data", FieldKind::packet_start},
     {200, 8, "skb_data_end", FieldKind::packet_end},
     {208, 4, "skb_len", kScalar},
@@ -902,10 +916,15 @@ Platform build() {
     add(type("sk_lookup", 30, {"sk_lookup"}, context_of(72, 8, kSkLookupFields, {}, {}),
              helper_set({kBase, kSkBase, kSkLookup}), 0, 1,
              "SK_DROP=0, SK_PASS=1 (with a socket chosen by sk_assign)"));
-    add(type("tracing", 26,
+    ProgramType tracing =
+        type("tracing", 26,
              {"fentry/", "fexit/", "fmod_ret/", "fentry.s/", "fexit.s/", "fmod_ret.s/", "tp_btf/", "iter/", "iter.s/"},
              u64_args_context(FieldKind::host_addresses), helper_set({kBase, kTracing, kTracepoint, kTracingProgram}),
-             kAny, kAnyMax, "0 for fentry/fexit; fmod_ret's value replaces the traced function's"));
+             kAny, kAnyMax, "0 for fentry/fexit; fmod_ret's value replaces the traced function's");
+    // tracing_prog_func_proto()'s get_socket_cookie takes the socket (a host object), not the context.
+    tracing.own_helpers.push_back(
+        make({46, "get_socket_cookie", R::integer, {A::host_object}, kKeepsPacket, Writes::some, kReadsHost}));
+    add(std::move(tracing));
     // A struct_ops program implements one function of a kernel interface (tcp_congestion_ops, ...): it is called
     // with that function's arguments, as a tracing program is. Every struct_ops' get_func_proto() ends in
     // bpf_base_func_proto(); what each adds takes sockets or other BTF-typed pointers.

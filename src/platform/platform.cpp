@@ -19,6 +19,7 @@ std::string_view to_string(ArgKind kind) noexcept {
     case ArgKind::ptr_to_map_of_programs: return "ptr_to_map_of_programs";
     case ArgKind::ptr_to_map_key: return "ptr_to_map_key";
     case ArgKind::ptr_to_map_value: return "ptr_to_map_value";
+    case ArgKind::ptr_to_map_value_or_null: return "ptr_to_map_value_or_null";
     case ArgKind::ptr_to_uninit_map_value: return "ptr_to_uninit_map_value";
     case ArgKind::ptr_to_readable_mem: return "ptr_to_readable_mem";
     case ArgKind::ptr_to_readable_mem_or_null: return "ptr_to_readable_mem_or_null";
@@ -252,6 +253,7 @@ Result<void> validate(const HelperPrototype& helper) {
         case ArgKind::ptr_to_map: has_map = true; break;
         case ArgKind::ptr_to_map_key:
         case ArgKind::ptr_to_map_value:
+        case ArgKind::ptr_to_map_value_or_null:
         case ArgKind::ptr_to_uninit_map_value:
             if (!has_map) {
                 return Error::invalid(where + which + " needs an earlier map argument");
@@ -498,6 +500,8 @@ const MapRule kMapRules[] = {
     {"ringbuf_query", {MK::ringbuf}},
     {"perf_event_output", {MK::perf_event_array}},
     {"skb_output", {MK::perf_event_array}},
+    {"sk_storage_get", {MK::sk_storage}},
+    {"sk_storage_delete", {MK::sk_storage}},
     {"map_lookup_percpu_elem", {MK::percpu_hash, MK::percpu_array, MK::lru_percpu_hash}},
     // Linux walks these kinds only (no map_for_each_callback for tries, maps of maps, queues).
     {"for_each_map_elem", {MK::hash, MK::array, MK::percpu_hash, MK::percpu_array, MK::lru_hash, MK::lru_percpu_hash}},

@@ -1761,6 +1761,14 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             map_index = t.aux;
             break;
         }
+        case platform::ArgKind::ptr_to_map_value_or_null:
+            if (t.kind == Kind::number) {
+                if (!(v.lo == 0 && v.hi == 0)) {
+                    report(pc, reg(r) + " may be null; compare it with 0 first", reg(r) + " != null");
+                }
+                break;
+            }
+            [[fallthrough]];
         case platform::ArgKind::ptr_to_map_key:
         case platform::ArgKind::ptr_to_map_value:
         case platform::ArgKind::ptr_to_uninit_map_value: {
@@ -1908,8 +1916,10 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
                                   (std::uint64_t{map->key_size - 4} * 8 + 1)));
     }
     if (map != nullptr) {
-        const bool update = std::find(helper->args.begin(), helper->args.end(), platform::ArgKind::ptr_to_map_value) !=
-                            helper->args.end();
+        // A helper that takes a value may insert it (an update, or sk_storage_get creating the socket's).
+        const bool update = std::any_of(helper->args.begin(), helper->args.end(), [](platform::ArgKind a) {
+            return a == platform::ArgKind::ptr_to_map_value || a == platform::ArgKind::ptr_to_map_value_or_null;
+        });
         covers(static_cast<Bound>(std::min<std::uint64_t>(
             platform::map_call_bytes(map->kind, map->key_size, map->value_size, map->slots, update),
             static_cast<std::uint64_t>(kInf))));

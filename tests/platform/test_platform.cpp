@@ -450,7 +450,6 @@ TEST_SUITE("platform") {
                  BPF_FUNC_probe_write_user,    // writes any user address (a pointer passed as a number)
                  BPF_FUNC_sk_fullsock,         // takes a socket
                  BPF_FUNC_tcp_check_syncookie, // takes a socket
-                 BPF_FUNC_sk_storage_get,      // socket and map value
                  BPF_FUNC_get_local_storage,   // cgroup storage, a value that is never null
                  BPF_FUNC_timer_init,          // timer
                  BPF_FUNC_kptr_xchg,           // kptr
@@ -497,6 +496,20 @@ TEST_SUITE("platform") {
             CHECK(l.helper(*l.program_type("sched_cls"), static_cast<std::uint32_t>(id)) != nullptr);
             CHECK(l.helper(*l.program_type("xdp"), static_cast<std::uint32_t>(id)) == nullptr);
         }
+        // sk_storage_get: a socket's storage in an sk_storage map, created from a value or null; tracing programs get
+        // a socket's cookie from the socket itself.
+        const platform::HelperPrototype* storage = l.helper(BPF_FUNC_sk_storage_get);
+        REQUIRE(storage != nullptr);
+        CHECK(storage->ret == platform::ReturnKind::ptr_to_map_value_or_null);
+        CHECK(storage->args[1] == platform::ArgKind::host_object);
+        CHECK(storage->args[2] == platform::ArgKind::ptr_to_map_value_or_null);
+        CHECK(platform::accepts_map(*storage, platform::MapKind::sk_storage));
+        CHECK_FALSE(platform::accepts_map(*storage, platform::MapKind::hash));
+        const platform::HelperPrototype* cookie = l.helper(*l.program_type("tracing"), BPF_FUNC_get_socket_cookie);
+        REQUIRE(cookie != nullptr);
+        CHECK(cookie->args[0] == platform::ArgKind::host_object);
+        CHECK(l.helper(*l.program_type("sock_ops"), BPF_FUNC_get_socket_cookie)->args[0] ==
+              platform::ArgKind::ptr_to_ctx);
         const platform::HelperPrototype* release = l.helper(BPF_FUNC_sk_release);
         REQUIRE(release != nullptr);
         CHECK(release->args[0] == platform::ArgKind::host_object);
@@ -1194,8 +1207,10 @@ TEST_SUITE("platform") {
                          EMBPF_CFIELD(bpf_sock_ops, skb_data_end),
                          EMBPF_CFIELD(bpf_sock_ops, skb_len),
                          EMBPF_CFIELD(bpf_sock_ops, skb_tcp_flags),
-                     },
-                     {"sk"});
+                     });
+        // The socket is a host object: a number loads read through, sk_storage_get's key.
+        CHECK(sock_ops.field("sk")->kind == platform::FieldKind::host_addresses);
+        CHECK_FALSE(sock_ops.field("sk")->writable);
         CHECK(sock_ops.field("args")->writable);
         CHECK(sock_ops.field("reply") == nullptr); // the union's other names are covered by "args"
         CHECK(sock_ops.field_at(static_cast<std::uint32_t>(offsetof(struct bpf_sock_ops, reply)), 4)->name == "args");
@@ -1218,8 +1233,8 @@ TEST_SUITE("platform") {
                       EMBPF_CFIELD(bpf_sock_addr, user_ip6), EMBPF_CFIELD(bpf_sock_addr, user_port),
                       EMBPF_CFIELD(bpf_sock_addr, family), EMBPF_CFIELD(bpf_sock_addr, type),
                       EMBPF_CFIELD(bpf_sock_addr, protocol), EMBPF_CFIELD(bpf_sock_addr, msg_src_ip4),
-                      EMBPF_CFIELD(bpf_sock_addr, msg_src_ip6), EMBPF_CFIELD(bpf_sock_addr, sk)},
-                     {"sk"});
+                      EMBPF_CFIELD(bpf_sock_addr, msg_src_ip6), EMBPF_CFIELD(bpf_sock_addr, sk)});
+        CHECK(sock_addr.field("sk")->kind == platform::FieldKind::host_addresses);
         CHECK(sock_addr.field("user_ip4")->writable);
         CHECK_FALSE(sock_addr.field("family")->writable);
 

@@ -81,6 +81,7 @@ MapDescriptor hash_map() { return {"table", MapKind::hash, 8, 8, 16, std::nullop
 MapDescriptor ringbuf_map() { return {"events", MapKind::ringbuf, 0, 0, 4096, std::nullopt, false, {}}; }
 MapDescriptor prog_array_map() { return {"programs", MapKind::prog_array, 4, 4, 4, std::nullopt, false, {}}; }
 /// `.rodata` holding "x=%d\n" and its NUL at 0-5, then ten bytes with no NUL.
+MapDescriptor sk_storage_map() { return {"storage", MapKind::sk_storage, 4, 16, 0, std::nullopt, false, {}}; }
 MapDescriptor queue_map() { return {"queue", MapKind::queue, 0, 8, 4, std::nullopt, false, {}}; }
 MapDescriptor rodata_map() {
     return {"rodata", MapKind::array,
@@ -4298,6 +4299,45 @@ TEST_CASE("verifier asm: probe_read_str of a string in the stack reads up to its
             r0 = 0
             exit)",
             rejected(7, "Upper bound must be at most r10", "valid_access(r3.offset, width=r2)")),
+    });
+}
+
+// sk_storage_get(map, sk, value or null, flags): the socket a host object (a sock_addr context's sk), the value the
+// storage starts with either null or readable memory of the map's value size, the result a value of the map or null.
+TEST_CASE("verifier asm: sk_storage_get of a context's socket") {
+    const std::string head = R"(
+            r6 = r1
+            r2 = *(u64 *)(r6 + 64)
+            r1 = map_by_idx(0) ll
+            )";
+    const std::string tail = R"(
+            r4 = 1
+            call 107
+            if r0 == 0 goto +2
+            r1 = 7
+            *(u64 *)(r0 + 8) = r1
+            r0 = 1
+            exit)";
+    check_rows({
+        row("no initial value", linux_sock_addr, {sk_storage_map()}, head + "r3 = 0" + tail, accepted(11)),
+        row("an initial value of the value's size", linux_sock_addr, {sk_storage_map()},
+            head + "*(u64 *)(r10 - 16) = 0\n*(u64 *)(r10 - 8) = 0\nr3 = r10\nr3 += -16" + tail, accepted(14)),
+        row("an initial value shorter than the value", linux_sock_addr, {sk_storage_map()},
+            head + "*(u64 *)(r10 - 8) = 0\nr3 = r10\nr3 += -8" + tail,
+            rejected(8, "Upper bound must be at most r10", "valid_access(r3.offset, width=16)")),
+        row("a number that may not be null as the value", linux_sock_addr, {sk_storage_map()}, head + "r3 = 8" + tail,
+            rejected(6, "r3 may be null; compare it with 0 first", "r3 != null")),
+        row("the storage used before its null check", linux_sock_addr, {sk_storage_map()}, head + R"(r3 = 0
+            r4 = 1
+            call 107
+            r1 = 7
+            *(u64 *)(r0 + 8) = r1
+            r0 = 1
+            exit)",
+            rejected(8, "r0 may be null; compare it with 0 first", "r0 != null")),
+        row("a map of another kind", linux_sock_addr, {hash_map()}, head + "r3 = 0" + tail,
+            rejected_among(2, 6, "Map table of kind hash cannot be used with helper sk_storage_get",
+                           "r1.map.kind fits sk_storage_get")),
     });
 }
 
