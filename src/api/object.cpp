@@ -597,7 +597,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 return std::nullopt;
             }
             void* start = reinterpret_cast<void*>(static_cast<std::uintptr_t>(r0));
-            if (prototype->ret == platform::ReturnKind::ptr_to_map_value_or_null) {
+            if (prototype->ret == platform::ReturnKind::ptr_to_map_value_or_null ||
+                prototype->ret == platform::ReturnKind::ptr_to_map_value) {
                 const auto* map = reinterpret_cast<const runtime::Map*>(static_cast<std::uintptr_t>(args[0]));
                 return exec::MemoryRegion{start, map->config().value_size, true, true, map->config().spin_lock};
             }

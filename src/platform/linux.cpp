@@ -227,6 +227,9 @@ constexpr HelperRow kHelpers[] = {
      kMovesPacket},
     {79, "skb_cgroup_id", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {80, "get_current_cgroup_id", R::integer, {}, kKeepsPacket},
+    // The storage of the cgroup the program runs for, in the map of kind cgroup_storage (or its per-CPU kind) given:
+    // never null. The flags must be 0.
+    {81, "get_local_storage", R::ptr_to_map_value, {A::ptr_to_map, A::anything}, kKeepsPacket},
     {83, "skb_ancestor_cgroup_id", R::integer, {A::ptr_to_ctx, A::anything}, kKeepsPacket},
     // The socket lookups of tc programs: a host object (a socket the host holds a reference to) or 0. What the
     // program reads of the socket it reads through its address, as a tracing program reads its arguments; the
@@ -493,22 +496,22 @@ constexpr std::uint32_t kTc[] = {9,  26,  68, 39, 28, 40,  135, 10,  11,  13,  1
 constexpr std::uint32_t kXdp[] = {25, 8, 28, 44, 54, 23, 51, 65, 188, 189, 190, 69};
 // cg_skb_func_proto(), then sk_filter_func_proto() (kSocketFilter). cgroup_common_func_proto() refuses get_retval and
 // set_retval to the ingress and egress hooks.
-constexpr std::uint32_t kCgroupSkb[] = {25, 79, 83, 97, 107, 108};
+constexpr std::uint32_t kCgroupSkb[] = {25, 79, 83, 97, 107, 108, 81};
 // sk_skb_func_proto().
 constexpr std::uint32_t kSkSkb[] = {9, 26, 39, 38, 43, 50, 46, 47, 52, 72, 25};
 // sk_msg_func_proto().
 constexpr std::uint32_t kSkMsg[] = {60, 71, 61, 62, 63, 90, 91, 25, 122, 107, 108};
 // sock_ops_func_proto() (cgroup_common_func_proto() refuses get_retval and set_retval to sock_ops).
-constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 122, 142, 143, 144, 107, 108};
+constexpr std::uint32_t kSockOps[] = {49, 57, 59, 53, 70, 46, 25, 122, 142, 143, 144, 107, 108, 81};
 // sock_filter_func_proto(), the cgroup/sock programs: cgroup_common_func_proto(), its own helpers, then the base (not
 // the sk base, but it lists ktime_get_coarse_ns itself).
-constexpr std::uint32_t kCgroupSock[] = {186, 187, 46, 122, 25, 160};
+constexpr std::uint32_t kCgroupSock[] = {186, 187, 46, 122, 25, 160, 81};
 // sk_lookup_func_proto(): perf_event_output, then bpf_sk_base_func_proto() (its sk_assign and sk_release take
 // sockets).
 constexpr std::uint32_t kSkLookup[] = {25};
 // sock_addr_func_proto(): bind for the connect hooks; get_retval and set_retval for the bind, connect and sendmsg
 // hooks (cgroup_common_func_proto()).
-constexpr std::uint32_t kCgroupSockAddr[] = {186, 187, 64, 46, 122, 25, 49, 57, 107, 108};
+constexpr std::uint32_t kCgroupSockAddr[] = {186, 187, 64, 46, 122, 25, 49, 57, 107, 108, 81};
 
 // lwt_out_func_proto(), then bpf_sk_base_func_proto(); lwt_in_func_proto() adds lwt_push_encap,
 // lwt_seg6local_func_proto() the seg6 helpers, lwt_xmit_func_proto() its own and lwt_push_encap.

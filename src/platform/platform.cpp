@@ -43,6 +43,7 @@ std::string_view to_string(ReturnKind kind) noexcept {
     case ReturnKind::ptr_to_alloc_mem_or_null: return "ptr_to_alloc_mem_or_null";
     case ReturnKind::no_return_on_success: return "no_return_on_success";
     case ReturnKind::host_object_or_null: return "host_object_or_null";
+    case ReturnKind::ptr_to_map_value: return "ptr_to_map_value";
     }
     return "unknown";
 }
@@ -273,7 +274,8 @@ Result<void> validate(const HelperPrototype& helper) {
     if (returns_alloc != (alloc_sizes == 1) || alloc_sizes > 1) {
         return Error::invalid(where + "a helper returning allocated memory takes exactly one allocation size");
     }
-    if (helper.ret == ReturnKind::ptr_to_map_value_or_null && helper.args[0] != ArgKind::ptr_to_map) {
+    if ((helper.ret == ReturnKind::ptr_to_map_value_or_null || helper.ret == ReturnKind::ptr_to_map_value) &&
+        helper.args[0] != ArgKind::ptr_to_map) {
         return Error::invalid(where + "returning a map value needs the map as argument 1");
     }
     return {};
@@ -501,6 +503,7 @@ const MapRule kMapRules[] = {
     {"perf_event_output", {MK::perf_event_array}},
     {"skb_output", {MK::perf_event_array}},
     {"sk_storage_get", {MK::sk_storage}},
+    {"get_local_storage", {MK::cgroup_storage, MK::percpu_cgroup_storage}},
     {"sk_storage_delete", {MK::sk_storage}},
     {"map_lookup_percpu_elem", {MK::percpu_hash, MK::percpu_array, MK::lru_percpu_hash}},
     // Linux walks these kinds only (no map_for_each_callback for tries, maps of maps, queues).

@@ -135,7 +135,8 @@ SpinLockPlace spin_lock_of(const elf::MapDefinition& map, platform::MapKind kind
     } else if (map.spin_locks.size() == 1) {
         const std::uint32_t at = map.spin_locks.front();
         const bool read_only = map.read_only || (map.map_flags & (1U << 7)) != 0; // BPF_F_RDONLY_PROG
-        if (kind != platform::MapKind::hash && kind != platform::MapKind::array) {
+        if (kind != platform::MapKind::hash && kind != platform::MapKind::array &&
+            kind != platform::MapKind::cgroup_storage) {
             place.problem = "map " + map.name + ": a map of kind " + std::string(platform::to_string(kind)) +
                             " cannot hold a bpf_spin_lock";
         } else if (at % 4 != 0 || std::uint64_t{at} + 4 > map.value_size || read_only) {

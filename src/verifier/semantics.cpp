@@ -1967,6 +1967,15 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
     case platform::ReturnKind::no_return_on_success: clobber({Kind::number, false, 0}, {}); break;
     case platform::ReturnKind::void_: clobber({}, {}); break;
     case platform::ReturnKind::host_object_or_null: clobber({Kind::number, false, kHostAddress}, {}); break;
+    case platform::ReturnKind::ptr_to_map_value:
+        // The cgroup's storage (get_local_storage): one value, never null.
+        if (map == nullptr || map->kind == MK::hash_of_maps || map->kind == MK::array_of_maps) {
+            clobber({Kind::number, false, 0}, {});
+        } else {
+            new_object(s, pc);
+            clobber({Kind::shared, false, static_cast<std::uint32_t>(*map_index), object}, constant(0));
+        }
+        break;
     case platform::ReturnKind::ptr_to_map_value_or_null:
         if (map == nullptr) {
             clobber({Kind::number, false, 0}, {});

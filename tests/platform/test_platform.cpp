@@ -450,7 +450,6 @@ TEST_SUITE("platform") {
                  BPF_FUNC_probe_write_user,    // writes any user address (a pointer passed as a number)
                  BPF_FUNC_sk_fullsock,         // takes a socket
                  BPF_FUNC_tcp_check_syncookie, // takes a socket
-                 BPF_FUNC_get_local_storage,   // cgroup storage, a value that is never null
                  BPF_FUNC_timer_init,          // timer
                  BPF_FUNC_kptr_xchg,           // kptr
                  BPF_FUNC_dynptr_read,         // dynptr
@@ -510,6 +509,14 @@ TEST_SUITE("platform") {
         CHECK(cookie->args[0] == platform::ArgKind::host_object);
         CHECK(l.helper(*l.program_type("sock_ops"), BPF_FUNC_get_socket_cookie)->args[0] ==
               platform::ArgKind::ptr_to_ctx);
+        // get_local_storage: the cgroup's storage, a value of the map it is given that is never null.
+        const platform::HelperPrototype* local = l.helper(BPF_FUNC_get_local_storage);
+        REQUIRE(local != nullptr);
+        CHECK(local->ret == platform::ReturnKind::ptr_to_map_value);
+        CHECK(platform::accepts_map(*local, platform::MapKind::cgroup_storage));
+        CHECK_FALSE(platform::accepts_map(*local, platform::MapKind::array));
+        CHECK(l.helper(*l.program_type("cgroup_skb"), BPF_FUNC_get_local_storage) != nullptr);
+        CHECK(l.helper(*l.program_type("xdp"), BPF_FUNC_get_local_storage) == nullptr);
         const platform::HelperPrototype* release = l.helper(BPF_FUNC_sk_release);
         REQUIRE(release != nullptr);
         CHECK(release->args[0] == platform::ArgKind::host_object);

@@ -4341,6 +4341,47 @@ TEST_CASE("verifier asm: sk_storage_get of a context's socket") {
     });
 }
 
+// get_local_storage(map, 0): the cgroup's storage in a cgroup_storage map, a value that is never null, which may hold
+// a spin lock (the selftests' bpf_spin_lock_test).
+TEST_CASE("verifier asm: get_local_storage") {
+    MapDescriptor storage{"storage", MapKind::cgroup_storage, 16, 16, 0, std::nullopt, false, {}};
+    storage.spin_lock = 8;
+    const std::string head = R"(
+            r1 = map_by_idx(0) ll
+            r2 = 0
+            call 81
+            r6 = r0
+            )";
+    check_rows({
+        row("the storage used without a null check", linux_cgroup_skb, {storage}, head + R"(r1 = 7
+            *(u64 *)(r6 + 0) = r1
+            r0 = 1
+            exit)",
+            accepted(8)),
+        row("its lock taken and released", linux_cgroup_skb, {storage}, head + R"(r1 = r6
+            r1 += 8
+            call 93
+            r1 = *(u64 *)(r6 + 0)
+            r1 += 1
+            *(u64 *)(r6 + 0) = r1
+            r1 = r6
+            r1 += 8
+            call 94
+            r0 = 1
+            exit)",
+            accepted(15)),
+        row("past the value", linux_cgroup_skb, {storage}, head + R"(r1 = 7
+            *(u64 *)(r6 + 16) = r1
+            r0 = 1
+            exit)",
+            rejected(6, "Upper bound must be at most the value size 16", "valid_access(r6.offset+16, width=8)")),
+        row("a map of another kind", linux_cgroup_skb, {array_map()}, head + R"(r0 = 1
+            exit)",
+            rejected(3, "Map values of kind array cannot be used with helper get_local_storage",
+                     "r1.map.kind fits get_local_storage")),
+    });
+}
+
 // A copy of an unbounded number, or the number plus a constant where the sum may wrap, stays linked to it modulo
 // 2^64: a later bound on one that rules the wrap out bounds the other (Falco: `r2 = r1; r2 += 2; if r2 > 131071`, then
 // r1 used as an offset, in [-2, 131069]).

@@ -63,6 +63,8 @@ enum class ReturnKind : std::uint8_t {
     /// A host object's address, or 0 (skc_to_tcp_sock: the socket it was given, if it is one of TCP): a number that
     /// loads read through as through a tracing hook's arguments (FieldKind::host_addresses).
     host_object_or_null,
+    /// A value of the map passed as the first argument, never null (get_local_storage: the cgroup's storage).
+    ptr_to_map_value,
 };
 
 /// What a helper writes into its writable memory argument (`ptr_to_writable_mem`, `ptr_to_uninit_map_value`): the
@@ -490,6 +492,7 @@ namespace ret {
 inline constexpr ReturnKind integer = ReturnKind::integer;
 inline constexpr ReturnKind void_ = ReturnKind::void_;
 inline constexpr ReturnKind ptr_to_map_value_or_null = ReturnKind::ptr_to_map_value_or_null;
+inline constexpr ReturnKind ptr_to_map_value = ReturnKind::ptr_to_map_value;
 } // namespace ret
 namespace arg {
 inline constexpr ArgKind anything = ArgKind::anything;
