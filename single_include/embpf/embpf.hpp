@@ -911,6 +911,8 @@ enum class ReturnKind : std::uint8_t {
     /// A host object's address, or 0 (skc_to_tcp_sock: the socket it was given, if it is one of TCP): a number that
     /// loads read through as through a tracing hook's arguments (FieldKind::host_addresses).
     host_object_or_null,
+    /// A value of the map passed as the first argument, never null (get_local_storage: the cgroup's storage).
+    ptr_to_map_value,
 };
 
 /// What a helper writes into its writable memory argument (`ptr_to_writable_mem`, `ptr_to_uninit_map_value`): the
@@ -967,6 +969,11 @@ struct HelperPrototype {
     /// With reads_host_memory: the bytes of its readable memory arguments go to the host's sink only, never back to
     /// the program (trace_vprintk's data, as trace_printk's r3-r5), so that pointers spilled there may be among them.
     bool sinks_data = false;
+    /// With reads_host_memory: its plain (`anything`) argument after a size is the address it reads (probe_read*,
+    /// copy_from_user),
+    /// which may be a pointer the program holds (read as that memory is). Every other helper's plain arguments are
+    /// numbers: a pointer there would tell the host an address.
+    bool reads_address = false;
     /// Its size arguments are 32-bit (`u32 size` in the kernel's signature, which a compiler passes with undefined
     /// upper bits): the helper reads only their low 32 bits, and so do the verifier and checked runs.
     bool u32_sizes = false;
@@ -1338,6 +1345,7 @@ namespace ret {
 inline constexpr ReturnKind integer = ReturnKind::integer;
 inline constexpr ReturnKind void_ = ReturnKind::void_;
 inline constexpr ReturnKind ptr_to_map_value_or_null = ReturnKind::ptr_to_map_value_or_null;
+inline constexpr ReturnKind ptr_to_map_value = ReturnKind::ptr_to_map_value;
 } // namespace ret
 namespace arg {
 inline constexpr ArgKind anything = ArgKind::anything;

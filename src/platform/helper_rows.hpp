@@ -32,6 +32,8 @@ inline HelperPrototype make(const HelperRow& row) {
                            .reads_host_memory = row.reads_host_memory,
                            .reads_string = row.reads_host_memory && row.name.ends_with("_str"),
                            .sinks_data = row.reads_host_memory && row.name == "trace_vprintk",
+                           .reads_address = row.reads_host_memory &&
+                                            (row.name.starts_with("probe_read") || row.name == "copy_from_user"),
                            // probe_read* take `u32 size`, and embpf's implementations read that much.
                            .u32_sizes = row.name.starts_with("probe_read"),
                            .cost = builtin_helper_cost(row.name),

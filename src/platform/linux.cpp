@@ -417,8 +417,12 @@ constexpr HelperRow kHelpers[] = {
     {173, "get_func_ip", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     {174, "get_attach_cookie", R::integer, {A::ptr_to_ctx}, kKeepsPacket},
     // It copies as many whole branch entries as it has, which may be none: nothing is proven written. The kernel
-    // checks two arguments only (the flags in r3 go unchecked).
-    {176, "get_branch_snapshot", R::integer, {A::ptr_to_writable_mem, A::const_size_or_zero}, kKeepsPacket},
+    // checks two arguments only; here the flags in r3 must be a number too, as every plain argument.
+    {176,
+     "get_branch_snapshot",
+     R::integer,
+     {A::ptr_to_writable_mem, A::const_size_or_zero, A::anything},
+     kKeepsPacket},
     {177,
      "trace_vprintk",
      R::integer,

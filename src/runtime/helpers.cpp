@@ -703,7 +703,8 @@ namespace {
 bool same_contract(const platform::HelperPrototype& a, const platform::HelperPrototype& b) {
     return a.ret == b.ret && a.args == b.args && a.reallocates_packet == b.reallocates_packet && a.writes == b.writes &&
            a.reads_writable == b.reads_writable && a.reads_host_memory == b.reads_host_memory &&
-           a.reads_string == b.reads_string && a.sinks_data == b.sinks_data && a.u32_sizes == b.u32_sizes;
+           a.reads_string == b.reads_string && a.sinks_data == b.sinks_data && a.reads_address == b.reads_address &&
+           a.u32_sizes == b.u32_sizes;
 }
 bool built_in_contract(const platform::HelperPrototype& prototype) {
     for (const platform::Platform* built_in : {&platform::windows(), &platform::linux()}) {

@@ -1640,7 +1640,8 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
         switch (kind) {
         case platform::ArgKind::none: break;
         case platform::ArgKind::anything:
-            if (helper->reads_host_memory && t.is_pointer() && t.kind != Kind::map && t.kind != Kind::func) {
+            if (helper->reads_host_memory && helper->reads_address && t.is_pointer() && t.kind != Kind::map &&
+                t.kind != Kind::func) {
                 // probe_read* reads the address it is given. A pointer the program holds is read as its memory is:
                 // as many bytes as the size argument before it, inside its region, written, no spilled pointer among
                 // them, and never the context (whose fields hold the host's pointers).

@@ -420,7 +420,7 @@ TEST_SUITE("platform") {
             {BPF_FUNC_redirect_peer, "redirect_peer", {any, any}},
             {BPF_FUNC_get_func_ip, "get_func_ip", {ctx}},
             {BPF_FUNC_get_attach_cookie, "get_attach_cookie", {ctx}},
-            {BPF_FUNC_get_branch_snapshot, "get_branch_snapshot", {out, size0}},
+            {BPF_FUNC_get_branch_snapshot, "get_branch_snapshot", {out, size0, any}},
             {BPF_FUNC_get_func_arg_cnt, "get_func_arg_cnt", {ctx}},
             {BPF_FUNC_get_retval, "get_retval", {}},
             {BPF_FUNC_set_retval, "set_retval", {any}},
@@ -517,6 +517,11 @@ TEST_SUITE("platform") {
         CHECK_FALSE(platform::accepts_map(*local, platform::MapKind::array));
         CHECK(l.helper(*l.program_type("cgroup_skb"), BPF_FUNC_get_local_storage) != nullptr);
         CHECK(l.helper(*l.program_type("xdp"), BPF_FUNC_get_local_storage) == nullptr);
+        // Only the helpers that read an address take a pointer the program holds as a plain argument.
+        for (const platform::HelperPrototype& h : l.helpers()) {
+            INFO(h.name);
+            CHECK(h.reads_address == (h.name.starts_with("probe_read") || h.name == "copy_from_user"));
+        }
         const platform::HelperPrototype* release = l.helper(BPF_FUNC_sk_release);
         REQUIRE(release != nullptr);
         CHECK(release->args[0] == platform::ArgKind::host_object);

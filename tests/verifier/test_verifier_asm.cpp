@@ -39,6 +39,8 @@ const Target linux_lwt_xmit{&platform::linux, "lwt_xmit"};
 const Target linux_cgroup_skb{&platform::linux, "cgroup_skb"};
 const Target linux_socket{&platform::linux, "socket_filter"};
 const Target linux_sock_addr{&platform::linux, "cgroup_sock_addr"};
+const Target linux_tc{&platform::linux, "sched_cls"};
+const Target linux_tracing{&platform::linux, "tracing"};
 
 struct Expected {
     bool verified = false;
@@ -4299,6 +4301,63 @@ TEST_CASE("verifier asm: probe_read_str of a string in the stack reads up to its
             r0 = 0
             exit)",
             rejected(7, "Upper bound must be at most r10", "valid_access(r3.offset, width=r2)")),
+    });
+}
+
+// tc's socket lookups return a host object (or 0) that sk_release takes; their netns and flags are numbers, as every
+// plain argument of a helper but probe_read*'s address: a pointer there would tell the host an address (attack round
+// 41 found stack, context, map and packet pointers taken there, read as probe_read reads its source).
+TEST_CASE("verifier asm: plain arguments of helpers that read host memory are numbers") {
+    const std::string lookup = R"(
+            *(u64 *)(r10 - 16) = 0
+            *(u64 *)(r10 - 8) = 0
+            r2 = r10
+            r2 += -16
+            r3 = 12
+            )";
+    const std::string release = R"(
+            call 84
+            if r0 == 0 goto +3
+            r6 = *(u32 *)(r0 + 72)
+            r1 = r0
+            call 86
+            r0 = 0
+            exit)";
+    check_rows({
+        row("a lookup, a field read through it, its release", linux_tc, {}, lookup + "r4 = -1\nr5 = 0" + release,
+            accepted(14)),
+        row("a stack pointer as the namespace", linux_tc, {}, lookup + "r4 = r10\nr4 += -16\nr5 = 0" + release,
+            rejected(8, "r4 must be a number", "r4.type == number")),
+        row("the context as the flags", linux_tc, {}, lookup + "r4 = -1\nr5 = r1" + release,
+            rejected(7, "r5 must be a number", "r5.type == number")),
+        row("a stack pointer released", linux_tc, {}, lookup + R"(r4 = -1
+            r5 = 0
+            call 84
+            r1 = r10
+            call 86
+            r0 = 0
+            exit)",
+            rejected(9, "r1 must be a number (a host object's address)", "r1.type == number")),
+        row("get_branch_snapshot's flags", linux_kprobe, {}, R"(
+            r1 = r10
+            r1 += -64
+            r2 = 64
+            r3 = r10
+            call 176
+            r0 = 0
+            exit)",
+            rejected(4, "r3 must be a number", "r3.type == number")),
+        row("get_task_stack's flags", linux_tracing, {}, R"(
+            r6 = *(u64 *)(r1 + 0)
+            r1 = r6
+            r2 = r10
+            r2 += -64
+            r3 = 64
+            r4 = r10
+            call 141
+            r0 = 0
+            exit)",
+            rejected(6, "r4 must be a number", "r4.type == number")),
     });
 }
 

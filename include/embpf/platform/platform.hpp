@@ -121,6 +121,11 @@ struct HelperPrototype {
     /// With reads_host_memory: the bytes of its readable memory arguments go to the host's sink only, never back to
     /// the program (trace_vprintk's data, as trace_printk's r3-r5), so that pointers spilled there may be among them.
     bool sinks_data = false;
+    /// With reads_host_memory: its plain (`anything`) argument after a size is the address it reads (probe_read*,
+    /// copy_from_user),
+    /// which may be a pointer the program holds (read as that memory is). Every other helper's plain arguments are
+    /// numbers: a pointer there would tell the host an address.
+    bool reads_address = false;
     /// Its size arguments are 32-bit (`u32 size` in the kernel's signature, which a compiler passes with undefined
     /// upper bits): the helper reads only their low 32 bits, and so do the verifier and checked runs.
     bool u32_sizes = false;
