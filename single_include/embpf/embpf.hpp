@@ -873,7 +873,8 @@ namespace embpf::platform {
 /// argument (`const_size` or `const_size_or_zero`); the verifier checks the pair together.
 enum class ArgKind : std::uint8_t {
     none,                        ///< unused; every argument after the first `none` is unused too
-    anything,                    ///< any initialized value (flags, indexes, ...); a pointer is passed as a number
+    anything,                    ///< any initialized number (flags, indexes, ...); a pointer the program holds is
+                                 ///< refused, except as the address a probe_read* reads (reads_address)
     ptr_to_ctx,                  ///< the program's context pointer, unmodified
     ptr_to_map,                  ///< a map (its address as loaded by a map relocation)
     ptr_to_map_of_programs,      ///< a program-array map (tail calls)
@@ -1306,7 +1307,8 @@ class Platform {
 
     /// Adds a general helper; refuses an id or a name already present and a malformed prototype.
     [[nodiscard]] Result<void> add_helper(HelperPrototype helper);
-    /// Adds a host helper callable from every program type: `function` receives r1-r5 as they are.
+    /// Adds a host helper callable from every program type: `function` receives the registers of the prototype's
+    /// arguments as they are, and 0 for r1-r5 past them (which the verifier does not check).
     [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperImplementation function,
                                           HelperPrototype prototype);
     /// Adds a host helper from a typed C++ function, e.g. `std::uint64_t log_request(const char* text,
@@ -1709,8 +1711,10 @@ using NextMapElement = MapElement (*)(std::uint64_t map, std::uint64_t calls, co
 /// Helper functions by id, as a program's `call imm` names them.
 class HelperTable {
   public:
-    /// Registers (or replaces) helper `id`.
-    void set(std::uint32_t id, HelperFunction function);
+    /// Registers (or replaces) helper `id`. A function given `arguments` < 5 (a host's function, which its
+    /// prototype declares with that many) receives 0 for the registers past them: whatever the program left there
+    /// (a pointer the verifier does not check, since no argument names it) never reaches it.
+    void set(std::uint32_t id, HelperFunction function, std::uint8_t arguments = 5);
     /// When helper `id` returns 0 the program stops at once with r0 = 0 (the conformance suite's
     /// "unwind" helper).
     void set_unwind(std::uint32_t id) { m_unwind = id; }
@@ -1738,9 +1742,12 @@ class HelperTable {
     }
     [[nodiscard]] std::optional<std::uint32_t> unwind() const noexcept { return m_unwind; }
     [[nodiscard]] std::span<const HelperFunction> functions() const noexcept { return m_functions; }
+    /// The registers each id's function receives (set's `arguments`), by id.
+    [[nodiscard]] std::span<const std::uint8_t> arguments() const noexcept { return m_arguments; }
 
   private:
     std::vector<HelperFunction> m_functions;
+    std::vector<std::uint8_t> m_arguments;
     std::optional<std::uint32_t> m_unwind;
     std::vector<std::pair<std::uint32_t, platform::Callback>> m_callbacks;
     NextMapElement m_next_element = nullptr;

@@ -27,11 +27,13 @@
 
 namespace embpf::exec {
 
-void HelperTable::set(std::uint32_t id, HelperFunction function) {
+void HelperTable::set(std::uint32_t id, HelperFunction function, std::uint8_t arguments) {
     if (id >= m_functions.size()) {
         m_functions.resize(static_cast<std::size_t>(id) + 1, nullptr);
+        m_arguments.resize(static_cast<std::size_t>(id) + 1, 5);
     }
     m_functions[id] = function;
+    m_arguments[id] = std::min<std::uint8_t>(arguments, 5);
 }
 
 namespace detail {
@@ -80,6 +82,7 @@ enum class Access { read, write, update };
 /// What a run needs besides the code: helpers and the regions a checked run may touch.
 struct RunEnv {
     const HelperFunction* helpers;
+    const std::uint8_t* helper_arguments; ///< HelperTable::arguments
     std::size_t helper_count;
     std::uint32_t unwind_id;
     bool has_unwind;
@@ -90,6 +93,19 @@ struct RunEnv {
     std::uint32_t packet_data_end;
     std::uint8_t packet_pointer_width;
 };
+
+// Calls helper `id` with r1-r5, or 0 past the registers its function receives (HelperTable::set).
+inline std::uint64_t call_helper(const RunEnv& env, std::uint32_t id, const std::uint64_t* reg) {
+    const std::uint8_t arguments = env.helper_arguments[id];
+    if (arguments >= 5) [[likely]] {
+        return env.helpers[id](reg[1], reg[2], reg[3], reg[4], reg[5]);
+    }
+    std::array<std::uint64_t, 5> a{};
+    for (std::uint8_t i = 0; i < arguments; ++i) {
+        a[i] = reg[1 + i];
+    }
+    return env.helpers[id](a[0], a[1], a[2], a[3], a[4]);
+}
 
 // [addr, addr + size) inside [start, start + length), without overflow.
 inline bool inside(std::uint64_t addr, std::size_t size, std::uint64_t start, std::uint64_t length) {
@@ -867,6 +883,7 @@ std::uint64_t to_be(std::uint64_t v) {
 struct InterpreterCode {
     std::vector<isa::Instruction> program;
     std::vector<HelperFunction> helpers;
+    std::vector<std::uint8_t> helper_arguments;
     RunEnv env{};
     bool threaded = false;
     std::vector<Slot> fast;    // handlers of the unchecked loop
@@ -1120,6 +1137,8 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
     }
     code->helpers.assign(helpers.functions().begin(), helpers.functions().end());
     code->env.helpers = code->helpers.data();
+    code->helper_arguments.assign(helpers.arguments().begin(), helpers.arguments().end());
+    code->env.helper_arguments = code->helper_arguments.data();
     code->env.helper_count = code->helpers.size();
     code->env.has_unwind = helpers.unwind().has_value();
     code->env.unwind_id = helpers.unwind().value_or(0);

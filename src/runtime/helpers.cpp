@@ -740,7 +740,9 @@ exec::HelperTable helper_table(const platform::Platform& platform, const platfor
     exec::HelperTable table;
     auto add = [&](const platform::HelperPrototype& prototype) {
         if (exec::HelperFunction function = implementation_of(prototype, platform)) {
-            table.set(prototype.id, function);
+            // A host's function gets its declared arguments only: the verifier checks nothing past them.
+            table.set(prototype.id, function,
+                      prototype.implementation != nullptr ? static_cast<std::uint8_t>(prototype.arg_count()) : 5);
             if (prototype.ret == platform::ReturnKind::no_return_on_success) {
                 table.set_unwind(prototype.id);
             }

@@ -361,3 +361,41 @@ TEST_CASE("runtime helpers: a checked run reads a u32 size's low half, as the he
     CHECK(checked->r0 == source);
     CHECK(interpreter->run(ctx.data(), ctx.size()) == source);
 }
+
+// A host's raw function gets its declared arguments and 0 past them: the verifier checks no register past the
+// prototype, where a program may leave its stack or context address (attack round 42 saw r10, the context and a map
+// value reach a one-argument helper). Built-in helpers, which read only their own arguments, get r1-r5.
+TEST_CASE("runtime helpers: a host's function receives 0 past its declared arguments") {
+    platform::Platform host = platform::linux();
+    static thread_local std::array<std::uint64_t, 5> seen{};
+    const platform::HelperImplementation record = [](std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d,
+                                                     std::uint64_t e) noexcept -> std::uint64_t {
+        seen = {a, b, c, d, e};
+        return 0;
+    };
+    REQUIRE(
+        host.add_helper(9001, "record_one", record, platform::proto(platform::ret::integer, platform::arg::anything))
+            .has_value());
+    const platform::ProgramType& kprobe = *host.program_type("kprobe");
+    // r1 = 5 (the argument); r2 = r10, r3 = the context, r4 = r10 - 8, r5 = 9 (left over).
+    auto program =
+        embpf::isa::assemble("r3 = r1\nr1 = 5\nr2 = r10\nr4 = r10\nr4 += -8\nr5 = 9\ncall 9001\nr0 = 0\nexit");
+    REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+    auto interpreter = exec::Interpreter::create(*program, runtime::helper_table(host, kprobe));
+    REQUIRE(interpreter.has_value());
+    std::array<std::uint8_t, 200> ctx{};
+    seen = {1, 1, 1, 1, 1};
+    CHECK(interpreter->run(ctx.data(), ctx.size()) == 0);
+    CHECK(seen == std::array<std::uint64_t, 5>{5, 0, 0, 0, 0});
+    exec::CheckedOptions options;
+    options.platform = &host;
+    options.program_type = &kprobe;
+    seen = {1, 1, 1, 1, 1};
+    auto checked = interpreter->run_checked(ctx.data(), ctx.size(), options);
+    REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+    CHECK(seen == std::array<std::uint64_t, 5>{5, 0, 0, 0, 0});
+    // A built-in helper (get_current_comm: buffer, size) is called with every register, as before.
+    exec::HelperTable table = runtime::helper_table(host, kprobe);
+    CHECK(table.arguments()[9001] == 1);
+    CHECK(table.arguments()[16] == 5);
+}

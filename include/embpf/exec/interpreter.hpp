@@ -33,8 +33,10 @@ using NextMapElement = MapElement (*)(std::uint64_t map, std::uint64_t calls, co
 /// Helper functions by id, as a program's `call imm` names them.
 class HelperTable {
   public:
-    /// Registers (or replaces) helper `id`.
-    void set(std::uint32_t id, HelperFunction function);
+    /// Registers (or replaces) helper `id`. A function given `arguments` < 5 (a host's function, which its
+    /// prototype declares with that many) receives 0 for the registers past them: whatever the program left there
+    /// (a pointer the verifier does not check, since no argument names it) never reaches it.
+    void set(std::uint32_t id, HelperFunction function, std::uint8_t arguments = 5);
     /// When helper `id` returns 0 the program stops at once with r0 = 0 (the conformance suite's
     /// "unwind" helper).
     void set_unwind(std::uint32_t id) { m_unwind = id; }
@@ -62,9 +64,12 @@ class HelperTable {
     }
     [[nodiscard]] std::optional<std::uint32_t> unwind() const noexcept { return m_unwind; }
     [[nodiscard]] std::span<const HelperFunction> functions() const noexcept { return m_functions; }
+    /// The registers each id's function receives (set's `arguments`), by id.
+    [[nodiscard]] std::span<const std::uint8_t> arguments() const noexcept { return m_arguments; }
 
   private:
     std::vector<HelperFunction> m_functions;
+    std::vector<std::uint8_t> m_arguments;
     std::optional<std::uint32_t> m_unwind;
     std::vector<std::pair<std::uint32_t, platform::Callback>> m_callbacks;
     NextMapElement m_next_element = nullptr;

@@ -25,7 +25,8 @@ namespace embpf::platform {
 /// argument (`const_size` or `const_size_or_zero`); the verifier checks the pair together.
 enum class ArgKind : std::uint8_t {
     none,                        ///< unused; every argument after the first `none` is unused too
-    anything,                    ///< any initialized value (flags, indexes, ...); a pointer is passed as a number
+    anything,                    ///< any initialized number (flags, indexes, ...); a pointer the program holds is
+                                 ///< refused, except as the address a probe_read* reads (reads_address)
     ptr_to_ctx,                  ///< the program's context pointer, unmodified
     ptr_to_map,                  ///< a map (its address as loaded by a map relocation)
     ptr_to_map_of_programs,      ///< a program-array map (tail calls)
@@ -458,7 +459,8 @@ class Platform {
 
     /// Adds a general helper; refuses an id or a name already present and a malformed prototype.
     [[nodiscard]] Result<void> add_helper(HelperPrototype helper);
-    /// Adds a host helper callable from every program type: `function` receives r1-r5 as they are.
+    /// Adds a host helper callable from every program type: `function` receives the registers of the prototype's
+    /// arguments as they are, and 0 for r1-r5 past them (which the verifier does not check).
     [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperImplementation function,
                                           HelperPrototype prototype);
     /// Adds a host helper from a typed C++ function, e.g. `std::uint64_t log_request(const char* text,
