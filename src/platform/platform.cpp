@@ -232,6 +232,12 @@ Result<void> validate(const HelperPrototype& helper) {
     if (helper.name.empty()) {
         return Error::invalid("helper " + std::to_string(helper.id) + " has no name");
     }
+    // What these flags allow (a pointer read as an address, a string read up to its NUL, pointers among data that go
+    // to the host) is for helpers that read host memory, which platforms for untrusted plugins never offer.
+    if ((helper.reads_address || helper.reads_string || helper.sinks_data) && !helper.reads_host_memory) {
+        return Error::invalid(where + "reads_address, reads_string and sinks_data describe a helper that reads host "
+                                      "memory (reads_host_memory)");
+    }
     const std::size_t count = helper.arg_count();
     bool has_map = false;
     int alloc_sizes = 0;

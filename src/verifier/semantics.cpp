@@ -1818,7 +1818,7 @@ void Semantics::call(State& s, std::size_t pc, const isa::Instruction& ins) cons
             }
             check_memory(s, pc, r, 0, {0, size_reg}, write, true,
                          write ? proven_written(s, *helper, i - 1, s.zone.interval(reg_var(size_reg))) : kInf,
-                         !write && helper->sinks_data);
+                         !write && helper->sinks_data && helper->reads_host_memory);
             break;
         }
         case platform::ArgKind::ptr_to_alloc_mem:

@@ -1401,6 +1401,19 @@ TEST_SUITE("platform") {
             CHECK(contains(result.error().message, row.message));
         }
         CHECK(host.helper(2000) == nullptr);
+        // The flags that let a program's pointers reach a helper (attack round 43: a host's sinks_data helper took
+        // a plugin's stack address on a platform for untrusted plugins) belong to helpers that read host memory.
+        for (const int flag : {0, 1, 2}) {
+            INFO("flag ", flag);
+            platform::HelperPrototype sink{
+                2000, "sink", ReturnKind::integer, {A::ptr_to_readable_mem, A::const_size}, false};
+            (flag == 0 ? sink.sinks_data : flag == 1 ? sink.reads_string : sink.reads_address) = true;
+            const auto result = host.add_helper(sink);
+            REQUIRE_FALSE(result.has_value());
+            CHECK(contains(result.error().message, "reads_host_memory"));
+            sink.reads_host_memory = true;
+            CHECK(platform::validate(sink).has_value());
+        }
     }
 
     TEST_CASE("platform: malformed program types are refused") {

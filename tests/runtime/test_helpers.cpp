@@ -287,10 +287,15 @@ TEST_CASE("runtime helpers: a prototype naming a built-in helper must carry its 
     add_general(borrowed, real);
     CHECK(runtime::check_helpers(*program, borrowed, *borrowed.program_type("xdp")).has_value());
 
-    // probe_read without saying that it reads host memory, on a platform for untrusted plugins.
+    // probe_read without saying that it reads host memory, on a platform for untrusted plugins: its address argument
+    // (reads_address) is refused without it, where it is added; without that flag too, it has another contract.
     platform::Platform sneaky = platform::windows();
     platform::HelperPrototype read = *platform::linux().helper_by_name("probe_read");
     read.reads_host_memory = false;
+    read.id = 7000;
+    read.any_program_type = true;
+    CHECK_FALSE(sneaky.add_helper(read).has_value());
+    read.reads_address = false;
     add_general(sneaky, read);
     CHECK_FALSE(runtime::check_helpers(*program, sneaky, *sneaky.program_type("xdp")).has_value());
 
