@@ -443,8 +443,13 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 return in_program(name, Error::invalid(std::move(*over)));
             }
             if (!program->report.verified) {
-                return in_program(
-                    name, Error::invalid("verification failed\n" + program->report.text(options.verifier_level)));
+                // The report's own first line says it failed: the message says so once.
+                std::string text = program->report.text(options.verifier_level);
+                constexpr std::string_view header = "Verification failed\n";
+                if (text.starts_with(header)) {
+                    text.erase(0, header.size());
+                }
+                return in_program(name, Error::invalid("verification failed\n" + text));
             }
             const std::uint64_t bound = program->report.cost_bound.value_or(~std::uint64_t{0});
             if (options.max_instructions != 0 && bound > options.max_instructions) {

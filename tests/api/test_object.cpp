@@ -70,6 +70,9 @@ TEST_CASE("object: a program that fails verification is refused with the report"
     CHECK(message.find("5: Upper bound must be at most packet_size (valid_access(r1.offset+12, width=2))") !=
           std::string::npos);
     CHECK(message.find("1 errors") != std::string::npos);
+    // Said once, not as the load's line and again as the report's first.
+    CHECK(message.find("erification failed") == message.rfind("erification failed"));
+    CHECK(message.find("Verification report:") != std::string::npos);
     // The unverified mode still loads it, to run under runtime checks.
     auto unverified = Object::load(*spec, {.unverified = true});
     REQUIRE(unverified.has_value());
