@@ -7,6 +7,7 @@
 #include <libelf.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -165,8 +166,11 @@ class Reader {
     Result<void> open() {
         static std::once_flag once;
         std::call_once(once, [] { elf_version(EV_CURRENT); });
-        if (m_bytes.size() < EI_NIDENT || std::memcmp(m_bytes.data(), ELFMAG, SELFMAG) != 0) {
+        if (m_bytes.size() < SELFMAG || std::memcmp(m_bytes.data(), ELFMAG, SELFMAG) != 0) {
             return Error::invalid("not an ELF file (bad magic)");
+        }
+        if (auto r = check_header_extent(); !r) {
+            return r;
         }
         m_handle.elf = elf_memory(m_bytes.data(), m_bytes.size());
         if (m_handle.elf == nullptr || elf_kind(m_handle.elf) != ELF_K_ELF) {
@@ -198,6 +202,9 @@ class Reader {
         std::size_t count = 0;
         if (elf_getshdrnum(m_handle.elf, &count) != 0) {
             return Error::invalid(std::string("section count: ") + elf_errmsg(-1));
+        }
+        if (auto r = check_section_extents(shstrndx); !r) {
+            return r;
         }
         m_sections.resize(count);
         for (Elf_Scn* scn = elf_nextscn(m_handle.elf, nullptr); scn != nullptr; scn = elf_nextscn(m_handle.elf, scn)) {
@@ -247,6 +254,88 @@ class Reader {
             return r;
         }
         return read_relocations();
+    }
+
+    // Whether `size` bytes from `offset` lie inside the file (an empty extent does wherever it starts).
+    bool inside_file(std::uint64_t offset, std::uint64_t size) const {
+        return size == 0 || (offset <= m_bytes.size() && size <= m_bytes.size() - offset);
+    }
+
+    // The little-endian number of `width` bytes at `offset` of the file (the caller checked they are there).
+    std::uint64_t file_number(std::size_t offset, std::size_t width) const {
+        std::uint64_t value = 0;
+        for (std::size_t i = width; i-- > 0;) {
+            value = value << 8 | static_cast<std::uint8_t>(m_bytes[offset + i]);
+        }
+        return value;
+    }
+
+    // An object cut short keeps its first bytes: the ELF header and the section header table must lie inside the
+    // file, or libelf reads what is left as an object of fewer sections (or none). Objects of another class or byte
+    // order are left to the checks of their header, which name what is wrong.
+    Result<void> check_header_extent() const {
+        const std::size_t size = m_bytes.size();
+        if ((size > EI_CLASS && m_bytes[EI_CLASS] != ELFCLASS64) ||
+            (size > EI_DATA && m_bytes[EI_DATA] != ELFDATA2LSB)) {
+            return {};
+        }
+        if (size < sizeof(Elf64_Ehdr)) {
+            return Error::invalid("truncated object: the ELF header (" + std::to_string(sizeof(Elf64_Ehdr)) +
+                                  " bytes) extends past the end of the file (" + std::to_string(size) + " bytes)");
+        }
+        const std::uint64_t shoff = file_number(offsetof(Elf64_Ehdr, e_shoff), sizeof(Elf64_Off));
+        std::uint64_t entries = file_number(offsetof(Elf64_Ehdr, e_shnum), sizeof(Elf64_Half));
+        auto truncated = [&] {
+            return Error::invalid("truncated object: the section header table (offset " + std::to_string(shoff) + ", " +
+                                  std::to_string(entries) + (entries == 1 ? " entry" : " entries") +
+                                  ") extends past the end of the file (" + std::to_string(size) + " bytes)");
+        };
+        // From 0xff00 sections on, e_shnum is 0 and the first section header's sh_size holds the count, as libelf
+        // reads it: that header must be there to be read.
+        if (entries == 0 && shoff != 0) {
+            if (!inside_file(shoff, sizeof(Elf64_Shdr))) {
+                entries = 1;
+                return truncated();
+            }
+            entries = file_number(static_cast<std::size_t>(shoff) + offsetof(Elf64_Shdr, sh_size), sizeof(Elf64_Xword));
+        }
+        // libelf reads section headers of sizeof(Elf64_Shdr) bytes, whatever e_shentsize says.
+        if (entries != 0 && (shoff > size || entries > (size - shoff) / sizeof(Elf64_Shdr))) {
+            return truncated();
+        }
+        return {};
+    }
+
+    // Every section's bytes must lie inside the file before any is read: a section past the end is one cut off. An
+    // SHT_NOBITS section has no bytes in the file, and the other fields of an SHT_NULL one mean nothing.
+    Result<void> check_section_extents(std::size_t shstrndx) const {
+        GElf_Shdr names{};
+        Elf_Scn* names_scn = elf_getscn(m_handle.elf, shstrndx);
+        const bool named = names_scn != nullptr && gelf_getshdr(names_scn, &names) != nullptr &&
+                           names.sh_type != SHT_NOBITS && inside_file(names.sh_offset, names.sh_size);
+        for (Elf_Scn* scn = elf_nextscn(m_handle.elf, nullptr); scn != nullptr; scn = elf_nextscn(m_handle.elf, scn)) {
+            GElf_Shdr header;
+            if (gelf_getshdr(scn, &header) == nullptr) {
+                continue; // the reading loop names the bad header
+            }
+            if (header.sh_type == SHT_NOBITS || header.sh_type == SHT_NULL ||
+                inside_file(header.sh_offset, header.sh_size)) {
+                continue;
+            }
+            // The section's name, read here from the name table's bytes (when they are inside the file).
+            std::string label = std::to_string(elf_ndxscn(scn));
+            if (named && header.sh_name < names.sh_size) {
+                const char* first = m_bytes.data() + names.sh_offset + header.sh_name;
+                const auto* end = static_cast<const char*>(std::memchr(first, 0, names.sh_size - header.sh_name));
+                if (end != nullptr) {
+                    label = "'" + shown(std::string_view(first, static_cast<std::size_t>(end - first))) + "'";
+                }
+            }
+            return Error::invalid("truncated object: section " + label + " (offset " +
+                                  std::to_string(header.sh_offset) + ", size " + std::to_string(header.sh_size) +
+                                  ") extends past the end of the file (" + std::to_string(m_bytes.size()) + " bytes)");
+        }
+        return {};
     }
 
     Result<void> read_symbols() {

@@ -1,6 +1,6 @@
 // The ELF reader against hostile objects written here byte by byte: records that name one long string many times,
 // map definitions of many members, programs with long names. Each case checks what the reader keeps (or the error it
-// gives) against a bound, never a time.
+// gives) against a bound, never a time. Objects the build compiles, cut short, must be refused as truncated.
 #include "embpf/elf/object_file.hpp"
 
 #include <doctest/doctest.h>
@@ -9,7 +9,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,12 +68,21 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
     }
 }
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return ::operator new(size, std::nothrow); }
+// GCC, once it inlines these into a caller, sees free() given memory of operator new and warns: the replacement above
+// allocates with malloc, so the two match.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void operator delete(void* memory) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
 void operator delete[](void* memory) noexcept { std::free(memory); }
 void operator delete[](void* memory, std::size_t) noexcept { std::free(memory); }
 void operator delete(void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
 void operator delete[](void* memory, const std::nothrow_t&) noexcept { std::free(memory); }
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#pragma GCC diagnostic pop
+#endif
 #endif
 
 namespace {
@@ -399,7 +411,257 @@ Bytes btf_maps(std::size_t maps, std::size_t extra) {
                       {".BTF", kProgbits, 0, btf.bytes()}});
 }
 
+const std::string kObjects = EMBPF_TEST_ELF_DIR;
+
+Bytes file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The little-endian number of `width` bytes at `offset`, and its replacement.
+std::uint64_t number_at(const Bytes& bytes, std::size_t offset, int width) {
+    std::uint64_t value = 0;
+    for (int i = width; i-- > 0;) {
+        value = value << 8 | bytes.at(offset + static_cast<std::size_t>(i));
+    }
+    return value;
+}
+
+void set_number(Bytes& bytes, std::size_t offset, std::uint64_t value, int width) {
+    for (int i = 0; i < width; ++i) {
+        bytes.at(offset + static_cast<std::size_t>(i)) = static_cast<std::uint8_t>(value >> (8 * i));
+    }
+}
+
+// Where an ELF64 header and section header keep what these tests read and change.
+constexpr std::size_t kShoff = 0x28;
+constexpr std::size_t kShnum = 0x3c;
+constexpr std::size_t kShstrndx = 0x3e;
+constexpr std::size_t kShdrSize = 64;
+constexpr std::size_t kShType = 4;
+constexpr std::size_t kShOffset = 0x18;
+constexpr std::size_t kShSize = 0x20;
+constexpr std::size_t kShAlign = 0x30;
+
+std::size_t section_header(const Bytes& object, std::size_t index) {
+    return static_cast<std::size_t>(number_at(object, kShoff, 8)) + index * kShdrSize;
+}
+
+struct Placed {
+    std::size_t header = 0; // where the section's header is
+    std::uint64_t offset = 0;
+    std::uint64_t size = 0;
+};
+
+// The section of that name in a whole object.
+std::optional<Placed> find_section(const Bytes& object, std::string_view name) {
+    const std::size_t names = section_header(object, number_at(object, kShstrndx, 2));
+    const std::uint64_t names_offset = number_at(object, names + kShOffset, 8);
+    for (std::size_t i = 0; i < number_at(object, kShnum, 2); ++i) {
+        const std::size_t header = section_header(object, i);
+        const auto* text = reinterpret_cast<const char*>(object.data() + names_offset + number_at(object, header, 4));
+        if (std::string_view(text) == name) {
+            return Placed{header, number_at(object, header + kShOffset, 8), number_at(object, header + kShSize, 8)};
+        }
+    }
+    return std::nullopt;
+}
+
+// `object` laid out again (ELF lets the section header table lie anywhere): the ELF header, the section header table,
+// then the sections' bytes in the order of their indexes, each at its alignment. Cut inside a section's bytes, such an
+// object keeps its table and every section before that one.
+Bytes table_first(const Bytes& object) {
+    const std::size_t count = number_at(object, kShnum, 2);
+    Bytes out(object.begin(), object.begin() + 64);
+    set_number(out, kShoff, 64, 8);
+    out.resize(64 + count * kShdrSize, 0);
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t from = section_header(object, i);
+        const std::size_t to = 64 + i * kShdrSize;
+        std::copy(object.begin() + static_cast<std::ptrdiff_t>(from),
+                  object.begin() + static_cast<std::ptrdiff_t>(from + kShdrSize),
+                  out.begin() + static_cast<std::ptrdiff_t>(to));
+        const std::uint64_t type = number_at(object, from + kShType, 4);
+        const std::uint64_t size = number_at(object, from + kShSize, 8);
+        if (type == 0 || type == 8 || size == 0) { // SHT_NULL, SHT_NOBITS, empty
+            continue;
+        }
+        const std::uint64_t align = std::max<std::uint64_t>(number_at(object, from + kShAlign, 8), 1);
+        while (out.size() % align != 0) {
+            out.push_back(0);
+        }
+        const std::uint64_t offset = number_at(object, from + kShOffset, 8);
+        set_number(out, to + kShOffset, out.size(), 8);
+        out.insert(out.end(), object.begin() + static_cast<std::ptrdiff_t>(offset),
+                   object.begin() + static_cast<std::ptrdiff_t>(offset + size));
+    }
+    return out;
+}
+
+// The error of reading the first `length` bytes of `object`, or "read" when they read.
+std::string cut_message(const Bytes& object, std::size_t length) {
+    auto object_read = elf::read_object(std::span<const std::uint8_t>(object.data(), length));
+    return object_read ? std::string("read") : object_read.error().message;
+}
+
+std::string past_the_end(std::uint64_t length) {
+    return " extends past the end of the file (" + std::to_string(length) + " bytes)";
+}
+
+// Reads every length of `object` from `first` to one byte short: the messages not saying "truncated" (or saying
+// "stripped"), with the length each was given for.
+std::vector<std::string> not_truncated(const Bytes& object, std::size_t first) {
+    std::vector<std::string> wrong;
+    for (std::size_t length = first; length < object.size(); ++length) {
+        const std::string message = cut_message(object, length);
+        if (!contains(message, "truncated") || contains(message, "stripped") ||
+            !contains(message, past_the_end(length))) {
+            wrong.push_back(std::to_string(length) + ": " + message);
+        }
+    }
+    return wrong;
+}
+
 } // namespace
+
+// clang writes the section header table last: an object cut anywhere lost part of it, and libelf read what was left as
+// an object of no sections, which the reader called stripped.
+TEST_CASE("elf reader: a compiled object cut short at any length is refused as truncated, never as stripped") {
+    const Bytes object = file_bytes(kObjects + "/multi_program.o");
+    auto whole = read(object);
+    REQUIRE_MESSAGE(whole.has_value(), (whole ? "" : whole.error().message));
+    CHECK(whole->programs.size() == 3); // first and second in xdp, third in tc
+
+    const std::uint64_t shoff = number_at(object, kShoff, 8);
+    const std::uint64_t shnum = number_at(object, kShnum, 2);
+    REQUIRE(shoff + shnum * kShdrSize == object.size());
+    const auto symtab = find_section(object, ".symtab");
+    const auto xdp = find_section(object, "xdp");
+    REQUIRE(symtab.has_value());
+    REQUIRE(xdp.has_value());
+
+    const std::vector<std::string> wrong = not_truncated(object, 4);
+    CHECK_MESSAGE(wrong.empty(), wrong.size() << " lengths, the first " << (wrong.empty() ? "" : wrong.front()));
+
+    const std::string header = "truncated object: the ELF header (64 bytes)";
+    CHECK(cut_message(object, 4) == header + past_the_end(4));
+    CHECK(cut_message(object, 10) == header + past_the_end(10));
+    CHECK(cut_message(object, 63) == header + past_the_end(63));
+    const std::string table = "truncated object: the section header table (offset " + std::to_string(shoff) + ", " +
+                              std::to_string(shnum) + " entries)";
+    for (const std::uint64_t length :
+         {std::uint64_t{64}, xdp->offset + 8, xdp->offset + xdp->size - 1, symtab->offset + 1,
+          symtab->offset + symtab->size / 2, shoff, shoff + 1, shoff + 5 * kShdrSize + 17, object.size() - 1}) {
+        CAPTURE(length);
+        CHECK(cut_message(object, length) == table + past_the_end(length));
+    }
+    CHECK(cut_message(object, 3) == "not an ELF file (bad magic)");
+    CHECK(cut_message(object, 0) == "not an ELF file (bad magic)");
+}
+
+// With the section header table first, a cut object keeps its table: the first section cut off is named.
+TEST_CASE("elf reader: an object cut short inside a section's bytes names the section") {
+    const Bytes original = file_bytes(kObjects + "/multi_program.o");
+    const Bytes object = table_first(original);
+    auto whole = read(object);
+    REQUIRE_MESSAGE(whole.has_value(), (whole ? "" : whole.error().message));
+    auto reference = read(original);
+    REQUIRE(reference.has_value());
+    REQUIRE(whole->programs.size() == reference->programs.size());
+    for (std::size_t i = 0; i < whole->programs.size(); ++i) {
+        CHECK(whole->programs[i].name == reference->programs[i].name);
+        CHECK(whole->programs[i].instructions == reference->programs[i].instructions);
+    }
+
+    const std::uint64_t shnum = number_at(object, kShnum, 2);
+    const std::uint64_t table_end = 64 + shnum * kShdrSize;
+    const std::vector<std::string> wrong = not_truncated(object, 4);
+    CHECK_MESSAGE(wrong.empty(), wrong.size() << " lengths, the first " << (wrong.empty() ? "" : wrong.front()));
+    const std::string table =
+        "truncated object: the section header table (offset 64, " + std::to_string(shnum) + " entries)";
+    for (const std::uint64_t length : {std::uint64_t{64}, std::uint64_t{65}, table_end - 1}) {
+        CAPTURE(length);
+        CHECK(cut_message(object, length) == table + past_the_end(length));
+    }
+
+    for (const std::string_view name : {std::string_view(".symtab"), std::string_view("xdp"), std::string_view("tc")}) {
+        CAPTURE(name);
+        const auto section = find_section(object, name);
+        REQUIRE(section.has_value());
+        REQUIRE(section->size > 2);
+        const std::string expected = "truncated object: section '" + std::string(name) + "' (offset " +
+                                     std::to_string(section->offset) + ", size " + std::to_string(section->size) + ")";
+        for (const std::uint64_t length : {section->offset, section->offset + 1, section->offset + section->size / 2,
+                                           section->offset + section->size - 1}) {
+            CAPTURE(length);
+            CHECK(cut_message(object, length) == expected + past_the_end(length));
+        }
+    }
+}
+
+// A section's offset and size are added without wrapping: an offset near 2^64 is past the end, not near the start.
+TEST_CASE("elf reader: section and table extents near 2^64 are past the end of the file") {
+    Bytes code;
+    put_insn(code, kMov64Imm, 0, 0, 0, 0);
+    put_insn(code, kExit, 0, 0, 0, 0);
+    Strings strtab;
+    Bytes symtab = null_symbol();
+    put_symbol(symtab, strtab.add("p"), kGlobal, kFunc, 4, 0, 16);
+    const Bytes object = build_elf({{".strtab", kStrtab, 0, strtab.bytes},
+                                    {".symtab", kSymtab, 0, symtab, 1, 1, 24},
+                                    license(),
+                                    {"xdp", kProgbits, kAlloc | kExec, code}});
+    REQUIRE(read(object).has_value());
+    const std::string end = past_the_end(object.size());
+
+    SUBCASE("a section's offset") {
+        Bytes bytes = object;
+        const std::uint64_t offset = ~std::uint64_t{0} - 7; // offset + size wraps to 40
+        set_number(bytes, section_header(bytes, 2) + kShOffset, offset, 8);
+        auto refused = read(bytes);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().message ==
+              "truncated object: section '.symtab' (offset " + std::to_string(offset) + ", size 48)" + end);
+    }
+    SUBCASE("a section's size") {
+        Bytes bytes = object;
+        set_number(bytes, section_header(bytes, 4) + kShSize, ~std::uint64_t{0}, 8);
+        auto refused = read(bytes);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK_MESSAGE(contains(refused.error().message, "truncated object: section 'xdp' (offset "),
+                      refused.error().message);
+        CHECK(contains(refused.error().message, ", size 18446744073709551615)" + end));
+    }
+    SUBCASE("the table's offset") {
+        Bytes bytes = object;
+        set_number(bytes, kShoff, ~std::uint64_t{0} - 63, 8);
+        auto refused = read(bytes);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().message ==
+              "truncated object: the section header table (offset 18446744073709551552, 6 entries)" + end);
+    }
+    SUBCASE("the table's count in its first entry") {
+        // e_shnum 0: the first section header's sh_size holds the count; 2^58 entries of 64 bytes wrap to 0.
+        Bytes bytes = object;
+        set_number(bytes, kShnum, 0, 2);
+        set_number(bytes, section_header(bytes, 0) + kShSize, std::uint64_t{1} << 58, 8);
+        auto refused = read(bytes);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().message == "truncated object: the section header table (offset " +
+                                             std::to_string(number_at(bytes, kShoff, 8)) + ", 288230376151711744 " +
+                                             "entries)" + end);
+    }
+}
+
+TEST_CASE("elf reader: a whole object without a symbol table is still called stripped") {
+    Bytes code;
+    put_insn(code, kMov64Imm, 0, 0, 0, 0);
+    put_insn(code, kExit, 0, 0, 0, 0);
+    auto refused = read(build_elf({license(), {"xdp", kProgbits, kAlloc | kExec, code}}));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message == "no symbol table (.symtab): the object was stripped");
+}
 
 // 2,000 `.maps` variables sharing one definition struct of 60,004 members took 10 s to read: every map read every
 // member. A definition has at most 64 members, and one struct is read once however many maps it defines.
