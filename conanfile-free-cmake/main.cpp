@@ -16,5 +16,8 @@ int main() {
     }
     const auto r0 = interpreter->run(nullptr);
     std::printf("consumer: r0 = %llu\n", static_cast<unsigned long long>(r0));
-    return r0 == 42 ? 0 : 1;
+    // Built in CMake's default GNU mode, where `linux` is a predefined macro that embpf's header drops.
+    const embpf::platform::ProgramType* xdp = embpf::platform::linux().program_type("xdp");
+    std::printf("consumer: linux() has xdp: %s\n", xdp != nullptr ? "yes" : "no");
+    return r0 == 42 && xdp != nullptr ? 0 : 1;
 }

@@ -2,6 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,25 +21,59 @@ enum class ErrorKind {
     internal,      ///< a bug in embpf itself
 };
 
+namespace verifier {
+struct Report;
+} // namespace verifier
+
 /// An error: its kind, a human-readable message and, where it applies, the instruction index.
 struct Error {
     ErrorKind kind = ErrorKind::invalid_input;
     std::string message;
     std::optional<std::size_t> pc{};
+    /// A load that failed verification: the program's whole report (errors with pc, assertion and source line,
+    /// warnings; verifier/verifier.hpp), pc being its first error's. Null for every other error.
+    std::shared_ptr<const verifier::Report> report{};
 
     [[nodiscard]] static Error invalid(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::invalid_input, std::move(msg), pc};
+        return {ErrorKind::invalid_input, std::move(msg), pc, {}};
     }
     [[nodiscard]] static Error unsupported(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::unsupported, std::move(msg), pc};
+        return {ErrorKind::unsupported, std::move(msg), pc, {}};
     }
     [[nodiscard]] static Error runtime(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::runtime, std::move(msg), pc};
+        return {ErrorKind::runtime, std::move(msg), pc, {}};
     }
-    [[nodiscard]] static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), {}}; }
+    [[nodiscard]] static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), {}, {}}; }
 };
 
-/// Either a value or an Error. Shaped like std::expected so it can become one.
+/// What Result::value() throws when the result holds an Error (and error() when it holds none): the one exception of
+/// the API, thrown only for that misuse (as std::expected::value() throws bad_expected_access). It carries the error;
+/// what() is its message.
+/// Built without exceptions (-fno-exceptions), that misuse prints the message and aborts instead.
+class BadResultAccess : public std::exception {
+  public:
+    explicit BadResultAccess(Error error) : m_error(std::move(error)) {}
+    [[nodiscard]] const char* what() const noexcept override { return m_error.message.c_str(); }
+    [[nodiscard]] const Error& error() const noexcept { return m_error; }
+
+  private:
+    Error m_error;
+};
+
+namespace detail {
+[[nodiscard]] inline Error no_error() { return Error::internal("error() of a Result that holds no error"); }
+[[noreturn]] inline void bad_result_access(const Error& error) {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+    throw BadResultAccess(error);
+#else
+    std::fprintf(stderr, "embpf: value() of a Result that holds an error: %s\n", error.message.c_str());
+    std::abort();
+#endif
+}
+} // namespace detail
+
+/// Either a value or an Error. Shaped like std::expected so it can become one: value() (and *, ->) on an Error
+/// throws BadResultAccess.
 template <typename T>
 class [[nodiscard]] Result {
   public:
@@ -47,11 +85,27 @@ class [[nodiscard]] Result {
     [[nodiscard]] bool has_value() const noexcept { return m_storage.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
 
-    [[nodiscard]] T& value() & { return std::get<0>(m_storage); }
-    [[nodiscard]] const T& value() const& { return std::get<0>(m_storage); }
-    [[nodiscard]] T&& value() && { return std::get<0>(std::move(m_storage)); }
-    [[nodiscard]] const Error& error() const& { return std::get<1>(m_storage); }
-    [[nodiscard]] Error&& error() && { return std::get<1>(std::move(m_storage)); }
+    [[nodiscard]] T& value() & {
+        check();
+        return *std::get_if<0>(&m_storage);
+    }
+    [[nodiscard]] const T& value() const& {
+        check();
+        return *std::get_if<0>(&m_storage);
+    }
+    [[nodiscard]] T&& value() && {
+        check();
+        return std::move(*std::get_if<0>(&m_storage));
+    }
+    /// The error; throws BadResultAccess (an internal error) when the result holds a value.
+    [[nodiscard]] const Error& error() const& {
+        check_error();
+        return *std::get_if<1>(&m_storage);
+    }
+    [[nodiscard]] Error&& error() && {
+        check_error();
+        return std::move(*std::get_if<1>(&m_storage));
+    }
 
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
@@ -64,6 +118,16 @@ class [[nodiscard]] Result {
     }
 
   private:
+    void check() const {
+        if (const Error* error = std::get_if<1>(&m_storage)) {
+            detail::bad_result_access(*error);
+        }
+    }
+    void check_error() const {
+        if (m_storage.index() != 1) {
+            detail::bad_result_access(detail::no_error());
+        }
+    }
     std::variant<T, Error> m_storage;
 };
 
@@ -77,9 +141,25 @@ class [[nodiscard]] Result<void> {
 
     [[nodiscard]] bool has_value() const noexcept { return !m_error.has_value(); }
     explicit operator bool() const noexcept { return has_value(); }
-    void value() const {}
-    [[nodiscard]] const Error& error() const& { return *m_error; }
-    [[nodiscard]] Error&& error() && { return std::move(*m_error); }
+    /// Throws BadResultAccess when the result holds an Error.
+    void value() const {
+        if (m_error) {
+            detail::bad_result_access(*m_error);
+        }
+    }
+    /// The error; throws BadResultAccess (an internal error) when the result holds none.
+    [[nodiscard]] const Error& error() const& {
+        if (!m_error) {
+            detail::bad_result_access(detail::no_error());
+        }
+        return *m_error;
+    }
+    [[nodiscard]] Error&& error() && {
+        if (!m_error) {
+            detail::bad_result_access(detail::no_error());
+        }
+        return std::move(*m_error);
+    }
 
   private:
     std::optional<Error> m_error;

@@ -44,6 +44,10 @@ struct MemoryRegion;
 // Result<T>: the error-as-value type of the public API.
 
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,25 +63,59 @@ enum class ErrorKind {
     internal,      ///< a bug in embpf itself
 };
 
+namespace verifier {
+struct Report;
+} // namespace verifier
+
 /// An error: its kind, a human-readable message and, where it applies, the instruction index.
 struct Error {
     ErrorKind kind = ErrorKind::invalid_input;
     std::string message;
     std::optional<std::size_t> pc{};
+    /// A load that failed verification: the program's whole report (errors with pc, assertion and source line,
+    /// warnings; verifier/verifier.hpp), pc being its first error's. Null for every other error.
+    std::shared_ptr<const verifier::Report> report{};
 
     [[nodiscard]] static Error invalid(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::invalid_input, std::move(msg), pc};
+        return {ErrorKind::invalid_input, std::move(msg), pc, {}};
     }
     [[nodiscard]] static Error unsupported(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::unsupported, std::move(msg), pc};
+        return {ErrorKind::unsupported, std::move(msg), pc, {}};
     }
     [[nodiscard]] static Error runtime(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::runtime, std::move(msg), pc};
+        return {ErrorKind::runtime, std::move(msg), pc, {}};
     }
-    [[nodiscard]] static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), {}}; }
+    [[nodiscard]] static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), {}, {}}; }
 };
 
-/// Either a value or an Error. Shaped like std::expected so it can become one.
+/// What Result::value() throws when the result holds an Error (and error() when it holds none): the one exception of
+/// the API, thrown only for that misuse (as std::expected::value() throws bad_expected_access). It carries the error;
+/// what() is its message.
+/// Built without exceptions (-fno-exceptions), that misuse prints the message and aborts instead.
+class BadResultAccess : public std::exception {
+  public:
+    explicit BadResultAccess(Error error) : m_error(std::move(error)) {}
+    [[nodiscard]] const char* what() const noexcept override { return m_error.message.c_str(); }
+    [[nodiscard]] const Error& error() const noexcept { return m_error; }
+
+  private:
+    Error m_error;
+};
+
+namespace detail {
+[[nodiscard]] inline Error no_error() { return Error::internal("error() of a Result that holds no error"); }
+[[noreturn]] inline void bad_result_access(const Error& error) {
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+    throw BadResultAccess(error);
+#else
+    std::fprintf(stderr, "embpf: value() of a Result that holds an error: %s\n", error.message.c_str());
+    std::abort();
+#endif
+}
+} // namespace detail
+
+/// Either a value or an Error. Shaped like std::expected so it can become one: value() (and *, ->) on an Error
+/// throws BadResultAccess.
 template <typename T>
 class [[nodiscard]] Result {
   public:
@@ -89,11 +127,27 @@ class [[nodiscard]] Result {
     [[nodiscard]] bool has_value() const noexcept { return m_storage.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
 
-    [[nodiscard]] T& value() & { return std::get<0>(m_storage); }
-    [[nodiscard]] const T& value() const& { return std::get<0>(m_storage); }
-    [[nodiscard]] T&& value() && { return std::get<0>(std::move(m_storage)); }
-    [[nodiscard]] const Error& error() const& { return std::get<1>(m_storage); }
-    [[nodiscard]] Error&& error() && { return std::get<1>(std::move(m_storage)); }
+    [[nodiscard]] T& value() & {
+        check();
+        return *std::get_if<0>(&m_storage);
+    }
+    [[nodiscard]] const T& value() const& {
+        check();
+        return *std::get_if<0>(&m_storage);
+    }
+    [[nodiscard]] T&& value() && {
+        check();
+        return std::move(*std::get_if<0>(&m_storage));
+    }
+    /// The error; throws BadResultAccess (an internal error) when the result holds a value.
+    [[nodiscard]] const Error& error() const& {
+        check_error();
+        return *std::get_if<1>(&m_storage);
+    }
+    [[nodiscard]] Error&& error() && {
+        check_error();
+        return std::move(*std::get_if<1>(&m_storage));
+    }
 
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
@@ -106,6 +160,16 @@ class [[nodiscard]] Result {
     }
 
   private:
+    void check() const {
+        if (const Error* error = std::get_if<1>(&m_storage)) {
+            detail::bad_result_access(*error);
+        }
+    }
+    void check_error() const {
+        if (m_storage.index() != 1) {
+            detail::bad_result_access(detail::no_error());
+        }
+    }
     std::variant<T, Error> m_storage;
 };
 
@@ -119,9 +183,25 @@ class [[nodiscard]] Result<void> {
 
     [[nodiscard]] bool has_value() const noexcept { return !m_error.has_value(); }
     explicit operator bool() const noexcept { return has_value(); }
-    void value() const {}
-    [[nodiscard]] const Error& error() const& { return *m_error; }
-    [[nodiscard]] Error&& error() && { return std::move(*m_error); }
+    /// Throws BadResultAccess when the result holds an Error.
+    void value() const {
+        if (m_error) {
+            detail::bad_result_access(*m_error);
+        }
+    }
+    /// The error; throws BadResultAccess (an internal error) when the result holds none.
+    [[nodiscard]] const Error& error() const& {
+        if (!m_error) {
+            detail::bad_result_access(detail::no_error());
+        }
+        return *m_error;
+    }
+    [[nodiscard]] Error&& error() && {
+        if (!m_error) {
+            detail::bad_result_access(detail::no_error());
+        }
+        return std::move(*m_error);
+    }
 
   private:
     std::optional<Error> m_error;
@@ -860,6 +940,7 @@ class CoreRelocator {
 #include <limits>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -1023,6 +1104,10 @@ enum class FieldKind : std::uint8_t {
 /// length is one byte).
 inline constexpr std::uint32_t kMaxPacketMetaSize = 255;
 
+/// The largest program struct a context with 32-bit packet pointer fields may have (ContextDescriptor::pointer_width
+/// 4): the pointers behind it must lie within an instruction's reach.
+inline constexpr std::uint32_t kMaxTranslatedContextSize = 16384;
+
 /// One accessible field of a context struct. Accesses must stay inside one field.
 struct ContextField {
     std::uint32_t offset = 0;
@@ -1043,9 +1128,13 @@ struct ContextDescriptor {
     /// Offset of the packet_meta field, or -1. The metadata lies right in front of the data, at most
     /// kMaxPacketMetaSize bytes of it; a host without metadata leaves the field 0 and the entry sets it to data.
     std::int32_t meta = -1;
-    /// The width of the packet pointer fields: 8 where they are real 64-bit pointers (eBPF for Windows' xdp_md_t,
-    /// Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data, xdp_md::data) that the kernel
-    /// rewrites into pointer loads. A load of that width from such a field yields a packet pointer.
+    /// The width of the packet pointer fields in the program's struct: 8 where they are real 64-bit pointers (eBPF
+    /// for Windows' xdp_md_t, Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data,
+    /// xdp_md::data), which cannot hold a pointer. A load of that width from such a field yields a packet pointer.
+    ///
+    /// With 4, the host's context is larger than the program's struct (host_size()): the struct, then the data range
+    /// as three real pointers (host_offset()). The loader rewrites each load of a 32-bit field into a load of its
+    /// pointer, as the Linux kernel rewrites context accesses, so that the packet may lie anywhere in memory.
     std::uint8_t pointer_width = 8;
     std::vector<ContextField> fields;
     /// Set where the hook hands over a data range the program may read but not write (Linux's cgroup_skb and
@@ -1057,9 +1146,21 @@ struct ContextDescriptor {
     [[nodiscard]] const ContextField* field_at(std::uint32_t offset, std::uint32_t width) const noexcept;
     /// The field named `name`, or nullptr.
     [[nodiscard]] const ContextField* field(std::string_view name) const noexcept;
+    /// The bytes of the context a host hands over: `size`, or where pointer_width is 4, the program's struct rounded
+    /// up to 8 bytes and then three 8-byte pointers: data, data_end and data_meta.
+    [[nodiscard]] std::uint32_t host_size() const noexcept;
+    /// Where the host's context holds the pointer of the packet field at `field` (data, data_end or meta): the field
+    /// itself where pointer_width is 8, its 8-byte slot after the program's struct where it is 4; -1 for -1.
+    [[nodiscard]] std::int32_t host_offset(std::int32_t field) const noexcept;
 
     friend bool operator==(const ContextDescriptor&, const ContextDescriptor&) = default;
 };
+
+/// Writes a data range into a host's context of `context`'s layout (host_size() bytes at least): data, data_end and,
+/// where the context has the field, data_meta (nullptr for none: the metadata is then empty, data_meta = data), each
+/// at its host_offset(). An error when the context has no data range or `ctx` is too small; nothing is written then.
+[[nodiscard]] Result<void> set_data_range(const ContextDescriptor& context, std::span<std::uint8_t> ctx,
+                                          const void* data, const void* data_end, const void* data_meta = nullptr);
 
 /// A kind of program: the hook it attaches to, what it receives and what it may return and call.
 struct ProgramType {
@@ -1473,15 +1574,13 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
 /// hooks with their contexts from ebpf_nethooks.h, and its map-type numbers (ebpf_structs.h).
 [[nodiscard]] const Platform& windows();
 
-// In GNU modes (-std=gnu++20) `linux` is a predefined macro that would turn the declaration below into `1()`.
-// embpf builds with -std=c++20, but a host may not: save the macro, drop it, restore it after. (A caller compiled
-// in a GNU mode still has to #undef linux, or call through a using-declaration in a file that does, to name it.)
-#pragma push_macro("linux")
+// In GNU modes (-std=gnu++20, CMake's default) `linux` is a predefined macro (1) that would turn the declaration
+// below, and every call of it, into `1()`. Portable code tests __linux__; embpf drops the old spelling so that hosts
+// in any mode can call embpf::platform::linux().
 #undef linux
 /// Linux: helper ids from linux/bpf.h (__BPF_FUNC_MAPPER), program types with the kernel's context structs
 /// (__sk_buff, xdp_md, pt_regs on x86-64, ...), and enum bpf_map_type.
 [[nodiscard]] const Platform& linux();
-#pragma pop_macro("linux")
 
 } // namespace embpf::platform
 
@@ -1567,6 +1666,16 @@ struct Report {
     /// object's address in the kernel, which fentry, tp_btf and lsm programs read fields of directly): engines run
     /// them as probe reads, which load 0 where the process cannot read (exec::InterpreterOptions::probe_loads).
     std::vector<std::uint32_t> probe_loads;
+    /// A load of one of the context's 32-bit packet pointer fields (platform::ContextDescriptor::pointer_width 4).
+    struct ContextLoad {
+        std::uint32_t pc = 0;
+        std::int16_t offset = 0; ///< the offset that makes the instruction read the field's host pointer
+        friend bool operator==(const ContextLoad&, const ContextLoad&) = default;
+    };
+    /// Such loads, in order: engines run each as an 8-byte load of the pointer the host's context holds
+    /// (ContextDescriptor::host_offset) at this offset from the same register (rewrite_context_loads). Every run
+    /// reaching such an instruction has the context in that register, at the same offset.
+    std::vector<ContextLoad> context_loads;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
@@ -1613,6 +1722,11 @@ struct ProgramInput {
     std::span<const btf::LineInfo> lines;
     std::span<const MapDescriptor> maps; ///< indexed by MapReference::map
 };
+
+/// The code a verified program runs: `code` with each of the report's context_loads made an 8-byte load of the host's
+/// pointer (a copy; `code` as it is when the report has none).
+[[nodiscard]] std::vector<isa::Instruction> rewrite_context_loads(std::span<const isa::Instruction> code,
+                                                                  const Report& report);
 
 /// Verifies one program as a program of `type`. Bad input (an invalid instruction, a reference to no map) is an
 /// error of the report, not a failure of the call.
@@ -1820,6 +1934,10 @@ struct CheckedOptions {
     /// Byte ranges [offset, offset + size) of the context that the program may read but not write (the data range's
     /// pointer fields, which the entry checks vouched for).
     std::vector<std::pair<std::uint32_t, std::uint32_t>> context_read_only{};
+    /// 32-bit context fields (offset in the context, offset of the host's 8-byte pointer): a 4-byte load of such a
+    /// field loads that pointer instead (platform::ContextDescriptor::pointer_width 4), as the loader's rewrite of a
+    /// verified program's loads does.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> context_translations{};
 };
 
 /// What a checked run did.
@@ -1851,7 +1969,8 @@ struct InterpreterOptions {
     std::vector<std::uint32_t> probe_loads{};
 };
 
-/// The PacketLayout of `type`'s context, or nullopt when it has no data range.
+/// The PacketLayout of `type`'s context (where the host's context holds its pointers: ContextDescriptor::host_offset),
+/// or nullopt when it has no data range.
 [[nodiscard]] std::optional<PacketLayout> packet_layout(const platform::ProgramType& type) noexcept;
 
 namespace detail {

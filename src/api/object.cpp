@@ -201,29 +201,32 @@ constexpr std::uint64_t kLowestAddress = 65536;
 Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramType& type, const void* ctx,
                                                       std::size_t ctx_size, bool reads_meta) {
     const platform::ContextDescriptor& context = type.context;
-    if (ctx_size < context.size) {
-        return Error::invalid("a context of " + std::to_string(ctx_size) + " bytes is smaller than the " +
-                              std::to_string(context.size) + " bytes of a " + type.name + " context");
+    if (ctx_size < context.host_size()) {
+        return Error::invalid(
+            "a context of " + std::to_string(ctx_size) + " bytes is smaller than the " +
+            std::to_string(context.host_size()) + " bytes of a " + type.name + " context" +
+            (context.host_size() != context.size ? " (its struct, then the data range's pointers)" : ""));
     }
     if (context.size > 0 && reinterpret_cast<std::uintptr_t>(ctx) < kLowestAddress) {
         return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
                               " is below 65536, where the verifier assumes no object lies");
     }
-    const std::size_t width = context.pointer_width;
-    if (context.data < 0 || context.data_end < 0 || (width != 4 && width != 8)) {
+    // The host's pointers: the fields themselves, or (for 32-bit fields) the 8-byte slots behind the struct.
+    const std::size_t width = context.pointer_width == 4 ? 8 : context.pointer_width;
+    if (context.data < 0 || context.data_end < 0 || width != 8) {
         return std::optional<exec::MemoryRegion>();
     }
     const auto* bytes = static_cast<const std::uint8_t*>(ctx);
     for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
-        if (field >= 0 && static_cast<std::size_t>(field) + width > ctx_size) {
+        if (field >= 0 && static_cast<std::size_t>(context.host_offset(field)) + width > ctx_size) {
             return Error::invalid("the " + type.name + " context descriptor places data, data_end or data_meta past " +
                                   "its " + std::to_string(ctx_size) + " bytes");
         }
     }
     std::uint64_t data = 0;
     std::uint64_t data_end = 0;
-    std::memcpy(&data, bytes + context.data, width);
-    std::memcpy(&data_end, bytes + context.data_end, width);
+    std::memcpy(&data, bytes + context.host_offset(context.data), width);
+    std::memcpy(&data_end, bytes + context.host_offset(context.data_end), width);
     if (data < kLowestAddress) {
         return Error::invalid("the data pointer " + hex(data) + " of the " + type.name +
                               " context is below 65536, where the verifier assumes no object lies");
@@ -240,7 +243,7 @@ Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramTyp
     std::uint64_t start = data;
     if (context.meta >= 0) {
         std::uint64_t meta = 0;
-        std::memcpy(&meta, bytes + context.meta, width);
+        std::memcpy(&meta, bytes + context.host_offset(context.meta), width);
         if (meta <= data && data - meta <= platform::kMaxPacketMetaSize && meta >= kLowestAddress) {
             start = meta;
         } else if (reads_meta) {
@@ -449,7 +452,12 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 if (text.starts_with(header)) {
                     text.erase(0, header.size());
                 }
-                return in_program(name, Error::invalid("verification failed\n" + text));
+                Error failed = Error::invalid("verification failed\n" + text);
+                if (!program->report.errors.empty()) {
+                    failed.pc = program->report.errors.front().pc;
+                }
+                failed.report = std::make_shared<const verifier::Report>(program->report);
+                return in_program(name, std::move(failed));
             }
             const std::uint64_t bound = program->report.cost_bound.value_or(~std::uint64_t{0});
             if (options.max_instructions != 0 && bound > options.max_instructions) {
@@ -520,6 +528,10 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 }
             }
         }
+        // Loads of 32-bit packet pointer fields read the host's pointers behind the struct.
+        if (!program->report.context_loads.empty()) {
+            code = verifier::rewrite_context_loads(code, program->report);
+        }
         if (auto helpers_ok = runtime::check_helpers(code, platform, *program->type); !helpers_ok) {
             return in_program(name, std::move(helpers_ok).error());
         }
@@ -586,12 +598,19 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
             return shape_of(*reinterpret_cast<const runtime::Map*>(static_cast<std::uintptr_t>(r0)));
         };
-        // The data range's pointer fields stay as the entry checks found them.
-        for (const std::int32_t field :
-             {program->type->context.data, program->type->context.data_end, program->type->context.meta}) {
+        // The data range's pointer fields stay as the entry checks found them (and where the program's struct has
+        // 32-bit fields for them, those too). Unverified programs load those fields as they are: a checked run reads
+        // each such load from the host's pointer.
+        const platform::ContextDescriptor& context = program->type->context;
+        for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
             if (field >= 0) {
                 program->checked.context_read_only.emplace_back(static_cast<std::uint32_t>(field),
-                                                                program->type->context.pointer_width);
+                                                                context.pointer_width);
+                if (context.pointer_width == 4) {
+                    const auto host = static_cast<std::uint32_t>(context.host_offset(field));
+                    program->checked.context_read_only.emplace_back(host, 8);
+                    program->checked.context_translations.emplace_back(static_cast<std::uint32_t>(field), host);
+                }
             }
         }
         program->checked.helper_result_region =

@@ -342,6 +342,20 @@ struct RunState {
     std::uint32_t fault_argument = 0; ///< the argument of a helper_argument fault
     const char* fault_expected = "";  ///< what that argument had to be
 
+    /// Where the host's pointer lies for a 4-byte load at `addr` of a 32-bit field that holds one
+    /// (CheckedOptions::context_translations); 0 for any other address.
+    [[nodiscard]] std::uint64_t translated_field(std::uint64_t addr) const noexcept {
+        if (ctx == 0 || addr < ctx || addr - ctx >= ctx_size) {
+            return 0;
+        }
+        for (const auto& [field, host] : options->context_translations) {
+            if (addr - ctx == field) {
+                return ctx + host;
+            }
+        }
+        return 0;
+    }
+
     void set_fault(Fault kind, std::ptrdiff_t pc, std::uint64_t address, std::size_t size, bool write) {
         fault = kind;
         fault_pc = static_cast<std::size_t>(pc);
@@ -1304,8 +1318,9 @@ std::optional<PacketLayout> packet_layout(const platform::ProgramType& type) noe
     if (ctx.data < 0 || ctx.data_end < 0) {
         return std::nullopt;
     }
-    return PacketLayout{static_cast<std::uint32_t>(ctx.data), static_cast<std::uint32_t>(ctx.data_end),
-                        ctx.pointer_width};
+    // The host's pointers, 8 bytes wide also where the program's struct has 32-bit fields for them.
+    return PacketLayout{static_cast<std::uint32_t>(ctx.host_offset(ctx.data)),
+                        static_cast<std::uint32_t>(ctx.host_offset(ctx.data_end)), 8};
 }
 
 } // namespace embpf::exec

@@ -2,6 +2,7 @@
 #include "embpf/platform/platform.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -138,6 +139,57 @@ const ContextField* ContextDescriptor::field(std::string_view field_name) const 
     return nullptr;
 }
 
+std::uint32_t ContextDescriptor::host_size() const noexcept {
+    if (pointer_width != 4) {
+        return size;
+    }
+    return ((size + 7U) & ~7U) + 3 * 8;
+}
+
+std::int32_t ContextDescriptor::host_offset(std::int32_t offset) const noexcept {
+    if (offset < 0 || pointer_width != 4) {
+        return offset;
+    }
+    const auto slots = static_cast<std::int32_t>((size + 7U) & ~7U);
+    if (offset == data) {
+        return slots;
+    }
+    if (offset == data_end) {
+        return slots + 8;
+    }
+    if (offset == meta) {
+        return slots + 16;
+    }
+    return offset;
+}
+
+Result<void> set_data_range(const ContextDescriptor& context, std::span<std::uint8_t> ctx, const void* data,
+                            const void* data_end, const void* data_meta) {
+    if (context.data < 0 || context.data_end < 0) {
+        return Error::invalid("the context has no data range");
+    }
+    if (ctx.size() < context.host_size()) {
+        return Error::invalid("a context of " + std::to_string(ctx.size()) + " bytes is smaller than the " +
+                              std::to_string(context.host_size()) + " bytes a host hands over");
+    }
+    const auto put = [&](std::int32_t field, const void* pointer) {
+        const auto address = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(pointer));
+        const std::int32_t at = context.host_offset(field);
+        if (context.pointer_width == 4 || sizeof(void*) == 8) {
+            std::memcpy(ctx.data() + at, &address, 8);
+        } else {
+            const auto narrow = static_cast<std::uint32_t>(address);
+            std::memcpy(ctx.data() + at, &narrow, 4);
+        }
+    };
+    put(context.data, data);
+    put(context.data_end, data_end);
+    if (context.meta >= 0) {
+        put(context.meta, data_meta == nullptr ? data : data_meta);
+    }
+    return {};
+}
+
 bool ProgramType::allows_helper(std::uint32_t id) const noexcept {
     if (std::find(helpers.begin(), helpers.end(), id) != helpers.end()) {
         return true;
@@ -156,6 +208,12 @@ Result<void> validate_context(const ProgramType& type) {
     const std::string where = "program type " + type.name + ": ";
     if (ctx.pointer_width != 4 && ctx.pointer_width != 8) {
         return Error::invalid(where + "context pointer width must be 4 or 8, not " + std::to_string(ctx.pointer_width));
+    }
+    if (ctx.pointer_width == 4 && ctx.size > kMaxTranslatedContextSize) {
+        // The loader rewrites loads of the 32-bit fields into loads of the pointers behind the struct: their offsets
+        // must fit an instruction's 16-bit offset.
+        return Error::invalid(where + "a context with 32-bit packet pointer fields may have at most " +
+                              std::to_string(kMaxTranslatedContextSize) + " bytes, not " + std::to_string(ctx.size));
     }
     std::vector<const ContextField*> sorted;
     for (const ContextField& f : ctx.fields) {

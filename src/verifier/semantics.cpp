@@ -863,7 +863,13 @@ void Semantics::step(State& s, std::size_t pc) const {
     switch (cls) {
     case op::ALU:
     case op::ALU64: alu(s, pc, ins); return;
-    case op::LDX: load(s, pc, ins); return;
+    case op::LDX:
+        m_translated_load = false;
+        load(s, pc, ins);
+        if (!m_translated_load) {
+            note_load(pc, kPlainLoad);
+        }
+        return;
     case op::ST:
     case op::STX:
         if (isa::op_mode(ins.opcode) == op::ATOMIC) {
@@ -1276,6 +1282,16 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     set_number(s, dst, abstract_op(code, ins.offset, a, b, 64));
 }
 
+void Semantics::note_load(std::size_t pc, std::int32_t offset) const {
+    if (m_sink == nullptr || m_type.context.pointer_width != 4) {
+        return;
+    }
+    const auto [it, inserted] = m_context_loads.emplace(static_cast<std::uint32_t>(pc), offset);
+    if (!inserted && it->second != offset) {
+        it->second = kMixedLoads;
+    }
+}
+
 void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) const {
     const int dst = ins.dst;
     const int src = ins.src;
@@ -1368,6 +1384,11 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
                        "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
                 set_number(s, dst, result);
                 return;
+            }
+            if (ctx.pointer_width == 4) {
+                // Runs as an 8-byte load of the host's pointer, from the same register.
+                note_load(pc, static_cast<std::int32_t>(ctx.host_offset(static_cast<std::int32_t>(at)) - o.lo));
+                m_translated_load = true;
             }
             s.regs[dst] = {Kind::packet, false, 0};
             if (field->kind == platform::FieldKind::packet_start) {

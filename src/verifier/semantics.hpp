@@ -59,6 +59,14 @@ class Semantics {
     [[nodiscard]] std::vector<std::uint32_t> probe_loads() const {
         return {m_probe_loads.begin(), m_probe_loads.end()};
     }
+    /// By pc, what the final pass saw each load of a context with 32-bit packet pointer fields do: the offset that
+    /// reads a field's host pointer (Report::context_loads), or kPlainLoad (some run loads something else there), or
+    /// kMixedLoads (runs need different offsets, or one reads a field and another something else).
+    static constexpr std::int32_t kPlainLoad = std::numeric_limits<std::int32_t>::min();
+    static constexpr std::int32_t kMixedLoads = std::numeric_limits<std::int32_t>::max();
+    [[nodiscard]] const std::map<std::uint32_t, std::int32_t>& context_loads() const noexcept {
+        return m_context_loads;
+    }
     /// Any instruction that is not a jump, an exit or a local call.
     void step(State& state, std::size_t pc) const;
     /// A conditional jump, taken or not; the state becomes bottom when that cannot happen.
@@ -145,6 +153,10 @@ class Semantics {
     std::vector<std::uint32_t> m_alike;
     mutable bool m_reads_meta = false;
     mutable std::set<std::uint32_t> m_probe_loads;
+    mutable std::map<std::uint32_t, std::int32_t> m_context_loads;
+    mutable bool m_translated_load = false; // the load step() runs reads a 32-bit packet pointer field
+    /// Records what a load at pc does in the final pass (context_loads), when the context's fields need it.
+    void note_load(std::size_t pc, std::int32_t offset) const;
     std::vector<std::optional<MapLoad>> m_loads;
     /// By pc: a `lddw` of an extern the host gives at load, true when it is a host address (a `__ksym`).
     std::vector<std::optional<bool>> m_externs;

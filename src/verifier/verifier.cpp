@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <set>
 #include <tuple>
@@ -939,6 +940,22 @@ Report verify_program(const ProgramInput& input, std::span<const elf::ExternRefe
     }
     report.reads_packet_meta = semantics.reads_packet_meta();
     report.probe_loads = semantics.probe_loads();
+    for (const auto& [pc, offset] : semantics.context_loads()) {
+        if (offset == Semantics::kPlainLoad) {
+            continue;
+        }
+        if (offset == Semantics::kMixedLoads || offset < std::numeric_limits<std::int16_t>::min() ||
+            offset > std::numeric_limits<std::int16_t>::max()) {
+            // The instruction runs as a load of the host's 8-byte pointer: every run reaching it must load that field
+            // from the context at one offset from the register.
+            report.errors.push_back({pc,
+                                     "A load of a 32-bit packet pointer field of the context must load that field, "
+                                     "from the context at one offset, in every run",
+                                     "ctx_field_load(" + std::to_string(pc) + ")", std::nullopt});
+            continue;
+        }
+        report.context_loads.push_back({pc, static_cast<std::int16_t>(offset)});
+    }
     // Warnings: instructions no run reaches.
     std::vector<bool> covered(code.size());
     for (std::size_t b = 0; b < cfg.blocks.size(); ++b) {
@@ -979,6 +996,18 @@ Report verify_input(const ProgramInput& input, std::span<const elf::ExternRefere
 }
 
 } // namespace
+
+std::vector<isa::Instruction> rewrite_context_loads(std::span<const isa::Instruction> code, const Report& report) {
+    std::vector<isa::Instruction> out(code.begin(), code.end());
+    for (const Report::ContextLoad& load : report.context_loads) {
+        if (load.pc < out.size() && isa::op_class(out[load.pc].opcode) == isa::op::LDX) {
+            isa::Instruction& ins = out[load.pc];
+            ins.opcode = static_cast<std::uint8_t>(isa::op::LDX | isa::op::MEM | isa::op::DW);
+            ins.offset = load.offset;
+        }
+    }
+    return out;
+}
 
 Report verify(const ProgramInput& input, const platform::Platform& platform, const platform::ProgramType& type,
               const Options& options) {

@@ -40,6 +40,8 @@ embpf_add_bpf_object(tail_loop_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/tail
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/tail_loop.o NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(packet_meta_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/packet_meta.c
                      OUTPUT ${EMBPF_TEST_TAIL_DIR}/packet_meta.o NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(heap_packet_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/tail/heap_packet.c
+                     OUTPUT ${EMBPF_TEST_TAIL_DIR}/heap_packet.o NO_PLUGIN_HEADERS)
 add_custom_target(embpf_test_tail_objects DEPENDS ${tail_object} ${host_helper_object} ${nested_object} ${printk_object} ${churn_object}
                                                   ${mixed_types_object} ${mixed_types_init_object} ${ring_loop_object}
                                                   ${xdp_return_object} ${legacy_packet_object}
@@ -47,6 +49,6 @@ add_custom_target(embpf_test_tail_objects DEPENDS ${tail_object} ${host_helper_o
                                                   ${library_calls_object} ${huge_map_object}
                                                   ${long_loops_object} ${helper_costs_object}
                                                   ${zero_seed_object} ${tail_loop_object}
-                                                  ${packet_meta_object})
+                                                  ${packet_meta_object} ${heap_packet_object})
 add_dependencies(embpf_tests embpf_test_tail_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_TAIL_DIR="${EMBPF_TEST_TAIL_DIR}")

@@ -4,7 +4,7 @@
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 
 #include <doctest/doctest.h>
 

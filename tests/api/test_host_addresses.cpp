@@ -3,7 +3,7 @@
 // be read. A host testing such a program hands it objects of its own.
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 #include "embpf/api/object.hpp"
 #include "embpf/api/ring_buffer.hpp"
 #include "embpf/runtime/helpers.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
@@ -125,15 +125,13 @@ TEST_CASE("entry: data_meta must lie right in front of data for a program that r
     const Program program = object.program("read_meta").value();
     REQUIRE(program.verified());
     CHECK(program.verification().reads_packet_meta);
-    struct LinuxXdp {
-        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    };
+    using testing_packets::LinuxXdp;
     // 16 bytes of room, then 32 of packet.
-    const testing_packets::LowPacket memory(48);
+    const testing_packets::HeapPacket memory(48);
     REQUIRE(memory.data() != nullptr);
     const std::uint32_t word = 0x11223344;
     std::memcpy(memory.data() + 8, &word, sizeof word);
-    const std::uint32_t data = memory.start() + 16;
+    const std::uint64_t data = memory.start() + 16;
     auto seen = [&](std::uint32_t key) {
         auto value = object.map("seen")->lookup({reinterpret_cast<const std::uint8_t*>(&key), sizeof key});
         REQUIRE(value.has_value());
@@ -155,14 +153,14 @@ TEST_CASE("entry: data_meta must lie right in front of data for a program that r
             return outcome->r0;
         };
         // No metadata: data_meta is data.
-        LinuxXdp none{data, memory.end(), data, 1, 0, 0};
+        LinuxXdp none{.ingress_ifindex = 1, .host_data = data, .host_data_end = memory.end(), .host_meta = data};
         auto r0 = run(program, none);
         REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
         CHECK(*r0 == 2);
         CHECK(seen(0) == 0);
         CHECK(seen(1) == ~std::uint64_t{0});
         // Eight bytes of metadata: the program reads its first word.
-        LinuxXdp eight{data, memory.end(), data - 8, 1, 0, 0};
+        LinuxXdp eight{.ingress_ifindex = 1, .host_data = data, .host_data_end = memory.end(), .host_meta = data - 8};
         r0 = run(program, eight);
         REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
         CHECK(seen(0) == 8);
@@ -171,7 +169,7 @@ TEST_CASE("entry: data_meta must lie right in front of data for a program that r
         // context is left as it was.
         struct Row {
             const char* what;
-            std::uint32_t meta;
+            std::uint64_t meta;
         };
         const Row rows[] = {{"left 0", 0}, {"past data", data + 1}, {"256 bytes", data - 256}, {"far", 0x10000}};
         // A program that does not read the field runs whatever it holds.
@@ -179,18 +177,92 @@ TEST_CASE("entry: data_meta must lie right in front of data for a program that r
         CHECK_FALSE(other.verification().reads_packet_meta);
         for (const Row& row : rows) {
             CAPTURE(row.what);
-            LinuxXdp ctx{data, memory.end(), row.meta, 1, 0, 0};
+            LinuxXdp ctx{.ingress_ifindex = 1, .host_data = data, .host_data_end = memory.end(), .host_meta = row.meta};
             auto refused = run(program, ctx);
             REQUIRE_FALSE(refused.has_value());
             char data_hex[24];
-            std::snprintf(data_hex, sizeof data_hex, "0x%x", data);
+            std::snprintf(data_hex, sizeof data_hex, "0x%llx", static_cast<unsigned long long>(data));
             CHECK(contains(refused.error().message, "is not at most 255 bytes in front of data " +
                                                         std::string(data_hex) + ", and the program reads it"));
-            CHECK(ctx.data_meta == row.meta);
+            CHECK(ctx.host_meta == row.meta);
             auto ignored = run(other, ctx);
             REQUIRE_MESSAGE(ignored.has_value(), (ignored ? "" : ignored.error().message));
             CHECK(*ignored == 2);
         }
+    }
+}
+
+// Linux's xdp_md and __sk_buff keep the packet in 32-bit fields; the host hands the pointers over behind the struct,
+// and the program's loads of the fields read them, so a packet anywhere in memory works: in every engine, verified or
+// not.
+TEST_CASE("entry: Linux programs run on packets above 4 GiB, in a heap buffer, verified or not") {
+    for (const bool verified : {true, false}) {
+        CAPTURE(verified);
+        const Object object = load(kTail + "/heap_packet.o", &platform::linux(), verified);
+        const Program xdp = object.program("xdp_sum").value();
+        CHECK(xdp.verified() == verified);
+        if (verified) {
+            CHECK(xdp.verification().context_loads.size() == 2);
+        }
+        auto sum = [&]() {
+            const std::uint32_t zero = 0;
+            auto value = object.map("sums")->lookup({reinterpret_cast<const std::uint8_t*>(&zero), sizeof zero});
+            REQUIRE(value.has_value());
+            REQUIRE(value->has_value());
+            std::uint64_t out = 0;
+            std::memcpy(&out, (*value)->data(), sizeof out);
+            return out;
+        };
+        // A packet mapped above 4 GiB, where no 32-bit field could point.
+        const testing_packets::HeapPacket high(16);
+        REQUIRE(high.data() != nullptr);
+        REQUIRE(high.above_4gib());
+        for (std::uint8_t i = 0; i < 16; ++i) {
+            high.data()[i] = i;
+        }
+        auto ctx = testing_packets::linux_xdp(high, 1);
+        if (verified) {
+            auto r0 = xdp.run(&ctx, sizeof ctx);
+            REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+            CHECK(*r0 == 2); // XDP_PASS
+            CHECK(sum() == 120);
+            CHECK(high.data()[0] == 0xee);
+            high.data()[0] = 0;
+        }
+        auto checked = xdp.run_checked(&ctx, sizeof ctx, 100'000);
+        REQUIRE_MESSAGE(checked.has_value(), (checked ? "" : checked.error().message));
+        CHECK(checked->r0 == 2);
+        CHECK(sum() == (verified ? 240 : 120));
+        CHECK(high.data()[0] == 0xee);
+        // An ordinary heap buffer, and one byte too short for the program: dropped.
+        std::vector<std::uint8_t> heap(15, 1);
+        REQUIRE(platform::set_data_range(xdp.type().context, {reinterpret_cast<std::uint8_t*>(&ctx), sizeof ctx},
+                                         heap.data(), heap.data() + heap.size())
+                    .has_value());
+        auto dropped = xdp.run_checked(&ctx, sizeof ctx, 100'000);
+        REQUIRE_MESSAGE(dropped.has_value(), (dropped ? "" : dropped.error().message));
+        CHECK(dropped->r0 == 1); // XDP_DROP
+        CHECK(heap[0] == 1);
+        // The struct's own 32-bit fields are never read as the packet: whatever they hold, the run is the same.
+        ctx.data = 0x10000;
+        ctx.data_end = 0x10000 + 15;
+        dropped = xdp.run_checked(&ctx, sizeof ctx, 100'000);
+        REQUIRE(dropped.has_value());
+        CHECK(dropped->r0 == 1);
+        // A context of the struct's 24 bytes only is refused, naming the size the host must hand over.
+        auto small = xdp.run(&ctx, 24);
+        REQUIRE_FALSE(small.has_value());
+        CHECK(contains(small.error().message, "smaller than the 48 bytes of a xdp context"));
+
+        // __sk_buff: 192 bytes, then the pointers.
+        const Program tc = object.program("skb_length").value();
+        testing_packets::SkBuffAround skb(60);
+        REQUIRE(skb.packet.above_4gib());
+        skb.packet.data()[59] = 0x7f;
+        auto length = verified ? tc.run(skb.bytes.data(), skb.bytes.size())
+                               : tc.run_checked(skb.bytes.data(), skb.bytes.size()).value().r0;
+        REQUIRE_MESSAGE(length.has_value(), (length ? "" : length.error().message));
+        CHECK(*length == (60 | (0x7f << 16)));
     }
 }
 
@@ -224,10 +296,8 @@ TEST_CASE("program arrays: an entry of another program type is refused, at load 
     CHECK(contains(by_host.error().message, "serves xdp programs"));
 
     REQUIRE(jump.set_program(0, object.program("fits").value()).has_value());
-    const testing_packets::LowPacket packet(0);
-    struct {
-        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+    const testing_packets::HeapPacket packet(0);
+    auto ctx = testing_packets::linux_xdp(packet, 1);
     auto r0 = object.program("dispatch").value().run(&ctx, sizeof ctx);
     REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
     CHECK(*r0 == 2); // XDP_PASS from `fits`
@@ -285,10 +355,8 @@ TEST_CASE("program arrays: a program verified for a longer data range or another
 TEST_CASE("return values: the host gets the 32 bits Linux's XDP hook reads, never more") {
     const Object object = load(kTail + "/xdp_return.o", &platform::linux());
     const Program program = object.program("action_in_low_bits").value();
-    const testing_packets::LowPacket packet(0);
-    struct {
-        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{packet.start(), packet.end(), 0, 5, 0, 0};
+    const testing_packets::HeapPacket packet(0);
+    auto ctx = testing_packets::linux_xdp(packet, 5);
     auto r0 = program.run(&ctx, sizeof ctx);
     REQUIRE(r0.has_value());
     CHECK(*r0 == 2); // 0x5_0000_0002 from the program
@@ -302,16 +370,14 @@ TEST_CASE("return values: Linux's XDP reads a value that is no action as XDP_ABO
     const Program program = object.program("action_from_ifindex").value();
     REQUIRE(program.verified());
     REQUIRE(program.verification().warnings.size() == 1);
-    const testing_packets::LowPacket packet(0);
+    const testing_packets::HeapPacket packet(0);
     struct Case {
         std::uint32_t ifindex;
         std::uint64_t action;
     };
     for (const Case c : {Case{0, 0}, Case{2, 2}, Case{4, 4}, Case{5, 0}, Case{0xFFFFFFFF, 0}, Case{0x80000000, 0}}) {
         CAPTURE(c.ifindex);
-        struct {
-            std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-        } ctx{packet.start(), packet.end(), 0, c.ifindex, 0, 0};
+        auto ctx = testing_packets::linux_xdp(packet, c.ifindex);
         auto r0 = program.run(&ctx, sizeof ctx);
         REQUIRE(r0.has_value());
         CHECK(*r0 == c.action);
@@ -328,10 +394,8 @@ TEST_CASE("a run stopped by its instruction budget discards the ring-buffer reco
     const Program program = object.program("reserve_loop_submit").value();
     auto records = object.ring_buffer<std::uint64_t>("records");
     REQUIRE(records.has_value());
-    const testing_packets::LowPacket packet(0);
-    struct {
-        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+    const testing_packets::HeapPacket packet(0);
+    auto ctx = testing_packets::linux_xdp(packet, 1);
     auto stopped = program.run_checked(&ctx, sizeof ctx, 50);
     REQUIRE_FALSE(stopped.has_value());
     CHECK(contains(stopped.error().message, "budget"));
@@ -355,7 +419,7 @@ TEST_CASE("a run stopped by its instruction budget discards the ring-buffer reco
 
 TEST_CASE("unverified programs: helper arguments the prototype forbids stop the run before the helper") {
     const Object object = load(kTail + "/unchecked_arguments.o", &platform::linux(), false);
-    const testing_packets::LowPacket packet(64);
+    const testing_packets::HeapPacket packet(64);
     struct Case {
         const char* program;
         const char* error;
@@ -372,21 +436,17 @@ TEST_CASE("unverified programs: helper arguments the prototype forbids stop the 
         CAPTURE(c.program);
         const Program program = object.program(c.program).value();
         CHECK_FALSE(program.verified());
-        struct {
-            std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-        } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+        auto ctx = testing_packets::linux_xdp(packet, 1);
         auto refused = program.run(&ctx, sizeof ctx);
         REQUIRE_FALSE(refused.has_value());
         CHECK_MESSAGE(contains(refused.error().message, c.error), refused.error().message);
-        CHECK(ctx.data_end == packet.end()); // the host's context is as it was
+        CHECK(ctx.host_data_end == packet.end()); // the host's context is as it was
     }
     // A program that keeps to its contract runs, and its record reaches the reader once.
     auto records = object.ring_buffer<std::uint64_t>("records");
     REQUIRE(records.has_value());
     records->consume([](const std::uint64_t&) {}); // record_twice's first submit
-    struct {
-        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{packet.start(), packet.end(), 0, 1, 0, 0};
+    auto ctx = testing_packets::linux_xdp(packet, 1);
     auto r0 = object.program("fair").value().run(&ctx, sizeof ctx);
     REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
     CHECK(*r0 == 2);

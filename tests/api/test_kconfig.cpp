@@ -2,7 +2,7 @@
 // and the verifier reads them as the constants they are.
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 
 #include <doctest/doctest.h>
 

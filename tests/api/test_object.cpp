@@ -4,7 +4,7 @@
 #include "embpf/elf/object_file.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/ring_buffer.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
@@ -73,6 +73,21 @@ TEST_CASE("object: a program that fails verification is refused with the report"
     // Said once, not as the load's line and again as the report's first.
     CHECK(message.find("erification failed") == message.rfind("erification failed"));
     CHECK(message.find("Verification report:") != std::string::npos);
+    // And as a structured report: the first error's pc, and every finding with its assertion.
+    CHECK(object.error().pc == std::optional<std::size_t>(5));
+    REQUIRE(object.error().report != nullptr);
+    const verifier::Report& report = *object.error().report;
+    CHECK(report.program == "packet_parse");
+    CHECK_FALSE(report.verified);
+    REQUIRE(report.errors.size() == 1);
+    CHECK(report.errors[0].pc == 5);
+    CHECK(report.errors[0].message == "Upper bound must be at most packet_size");
+    CHECK(report.errors[0].assertion == "valid_access(r1.offset+12, width=2)");
+    // Other errors carry none.
+    const std::vector<std::uint8_t> garbage(64, 0x5a);
+    auto unreadable = ObjectSpec::open(std::span<const std::uint8_t>(garbage));
+    REQUIRE_FALSE(unreadable.has_value());
+    CHECK(unreadable.error().report == nullptr);
     // The unverified mode still loads it, to run under runtime checks.
     auto unverified = Object::load(*spec, {.unverified = true});
     REQUIRE(unverified.has_value());
@@ -284,10 +299,8 @@ TEST_CASE("object: a program that needs an unsupported feature is named; the oth
     CHECK(refused.error().message.find("kfunc") != std::string::npos);
     auto plain = object->program("plain");
     REQUIRE(plain.has_value());
-    const testing_packets::LowPacket packet(0);
-    struct {
-        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{packet.start(), packet.end(), 0, 3, 0, 0};
+    const testing_packets::HeapPacket packet(0);
+    auto ctx = testing_packets::linux_xdp(packet, 3);
     auto verdict = plain->run(&ctx, sizeof ctx);
     REQUIRE(verdict.has_value());
     CHECK(*verdict == 1); // XDP_DROP on Linux
@@ -388,10 +401,8 @@ TEST_CASE("object: a map of maps starts with the inner maps its definition names
                 .has_value());
     auto program = object->program("read_inner");
     REQUIRE(program.has_value());
-    const testing_packets::LowPacket packet(0);
-    struct {
-        std::uint32_t data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex;
-    } ctx{packet.start(), packet.end(), 0, 2, 0, 0};
+    const testing_packets::HeapPacket packet(0);
+    auto ctx = testing_packets::linux_xdp(packet, 2);
     auto r0 = program->run(&ctx, sizeof ctx);
     REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
     CHECK(*r0 == 3);

@@ -1,7 +1,7 @@
 // Programs as old or unusual compilers emit them: a socket filter that reads its packet with LD_ABS/LD_IND, and calls
 // to memset and memcpy left to the loader; loaded, verified and run on __sk_buff contexts.
 #include "embpf/api/object.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,14 +15,14 @@ using namespace embpf;
 
 namespace {
 
-// struct __sk_buff: 192 bytes, data at 76 and data_end at 80 (32-bit fields).
+// struct __sk_buff as a host hands it over: 192 bytes, then the data range's pointers at 192 and 200.
 struct SkBuff {
-    std::array<std::uint8_t, 192> bytes{};
-    void set_packet(const testing_packets::LowPacket& packet) {
-        const std::uint32_t start = packet.start();
-        const std::uint32_t end = packet.end();
-        std::memcpy(bytes.data() + 76, &start, 4);
-        std::memcpy(bytes.data() + 80, &end, 4);
+    std::array<std::uint8_t, 216> bytes{};
+    void set_packet(const testing_packets::HeapPacket& packet) {
+        const std::uint64_t start = packet.start();
+        const std::uint64_t end = packet.end();
+        std::memcpy(bytes.data() + 192, &start, 8);
+        std::memcpy(bytes.data() + 200, &end, 8);
     }
 };
 
@@ -65,7 +65,7 @@ TEST_CASE("legacy packet loads: a socket filter verifies and reads its packet as
     };
     for (const Case& c : cases) {
         CAPTURE(c.what);
-        const testing_packets::LowPacket packet(c.size);
+        const testing_packets::HeapPacket packet(c.size);
         REQUIRE(packet.data() != nullptr);
         std::uint8_t frame[64] = {};
         write_frame(frame, c.ether_type, c.dst_port, 0x5a);
@@ -107,7 +107,7 @@ TEST_CASE("library calls: memset and memcpy of a constant size run as functions 
     REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
     const Program program = object->program("fill_and_copy").value();
     CHECK(program.verified());
-    const testing_packets::LowPacket packet(16);
+    const testing_packets::HeapPacket packet(16);
     for (std::uint32_t len : {0u, 20u, 63u, 64u + 5u}) {
         CAPTURE(len);
         SkBuff skb;

@@ -3,7 +3,7 @@
 // stops while it holds a lock has it released.
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 
 #include <doctest/doctest.h>
 

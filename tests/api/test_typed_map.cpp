@@ -3,7 +3,7 @@
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/runtime/slot.hpp"
-#include "low_packet.hpp"
+#include "linux_contexts.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
@@ -29,15 +29,7 @@ const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
 const std::string kElf = EMBPF_TEST_ELF_DIR;
 const std::string kApi = EMBPF_TEST_API_DIR;
 
-// Linux's struct xdp_md, which typed_maps.c's program reads.
-struct LinuxXdp {
-    std::uint32_t data;
-    std::uint32_t data_end;
-    std::uint32_t data_meta;
-    std::uint32_t ingress_ifindex;
-    std::uint32_t rx_queue_index;
-    std::uint32_t egress_ifindex;
-};
+using testing_packets::LinuxXdp;
 
 // typed_maps.c's value types.
 struct Counter {
@@ -77,8 +69,8 @@ std::string record_on_slot(const Program& program, std::uint32_t slot, std::uint
     std::string error;
     std::thread thread([&] {
         runtime::set_current_slot(slot);
-        const testing_packets::LowPacket packet(0); // an empty packet, where Linux's 32-bit data fields can point
-        LinuxXdp ctx{packet.start(), packet.end(), 0, ifindex, rx_queue, 0};
+        const testing_packets::HeapPacket packet(0); // an empty packet
+        LinuxXdp ctx = testing_packets::linux_xdp(packet, ifindex, rx_queue);
         auto verdict = program.run(&ctx, sizeof ctx);
         if (!verdict) {
             error = verdict.error().message;

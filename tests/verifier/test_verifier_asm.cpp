@@ -4770,3 +4770,139 @@ TEST_CASE("verifier asm: helpers that take and return host objects") {
 }
 
 TEST_SUITE_END();
+
+// Linux's 32-bit packet pointer fields: each load of one runs as an 8-byte load of the host's pointer behind the
+// struct (ContextDescriptor::host_offset), so every run reaching it must load that field, from the same offset.
+TEST_CASE("verifier asm: loads of 32-bit packet pointer fields become loads of the host's pointers") {
+    const platform::Platform& linux_platform = platform::linux();
+    const platform::ProgramType& xdp = *linux_platform.program_type("xdp");
+    REQUIRE(xdp.context.host_size() == 48);
+    auto verify_text = [&](std::string_view name, std::string_view text,
+                           const platform::ProgramType& type) -> verifier::Report {
+        auto program = embpf::isa::assemble(text);
+        REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+        const verifier::ProgramInput input{std::string(name), type.name, *program, {}, {}, {}};
+        return verifier::verify(input, linux_platform, type);
+    };
+    using Load = verifier::Report::ContextLoad;
+
+    SUBCASE("data, data_end and data_meta, through r1 and through a copy moved 4 bytes on") {
+        const verifier::Report report = verify_text("fields", R"(
+            r2 = *(u32 *)(r1 + 0)
+            r6 = r1
+            r6 += 4
+            r3 = *(u32 *)(r6 + 0)
+            r4 = *(u32 *)(r1 + 8)
+            r5 = *(u32 *)(r1 + 12)
+            r0 = 2
+            exit)",
+                                                    xdp);
+        REQUIRE_MESSAGE(report.verified, report.text());
+        CHECK(report.context_loads == std::vector<Load>{{0, 24}, {3, 32 - 4}, {4, 40}});
+        // The code that runs: 8-byte loads of the pointers, the ifindex load as it was.
+        auto program = embpf::isa::assemble("r2 = *(u32 *)(r1 + 0)\nr6 = r1\nr6 += 4\nr3 = *(u32 *)(r6 + 0)\n"
+                                            "r4 = *(u32 *)(r1 + 8)\nr5 = *(u32 *)(r1 + 12)\nr0 = 2\nexit");
+        REQUIRE(program.has_value());
+        const std::vector<embpf::isa::Instruction> code = verifier::rewrite_context_loads(*program, report);
+        auto expected = embpf::isa::assemble("r2 = *(u64 *)(r1 + 24)\nr6 = r1\nr6 += 4\nr3 = *(u64 *)(r6 + 28)\n"
+                                             "r4 = *(u64 *)(r1 + 40)\nr5 = *(u32 *)(r1 + 12)\nr0 = 2\nexit");
+        REQUIRE(expected.has_value());
+        CHECK(code == *expected);
+    }
+    SUBCASE("__sk_buff's fields lie behind its 192 bytes") {
+        const platform::ProgramType& tc = *linux_platform.program_type("sched_cls");
+        const verifier::Report report = verify_text("skb", R"(
+            r2 = *(u32 *)(r1 + 76)
+            r3 = *(u32 *)(r1 + 80)
+            r0 = 0
+            exit)",
+                                                    tc);
+        REQUIRE_MESSAGE(report.verified, report.text());
+        CHECK(report.context_loads == std::vector<Load>{{0, 192}, {1, 200}});
+    }
+    SUBCASE("one load of data from one call and of ingress_ifindex from another is refused") {
+        // Each call of the subprogram is analysed on its own: one reads data, the other ingress_ifindex, through
+        // the one instruction.
+        const verifier::Report report = verify_text("two fields", R"(
+            r6 = r1
+            call read
+            r1 = r6
+            r1 += 12
+            call read
+            r0 = 2
+            exit
+        read:
+            r0 = *(u32 *)(r1 + 0)
+            exit)",
+                                                    xdp);
+        CHECK_FALSE(report.verified);
+        REQUIRE_MESSAGE(report.errors.size() == 1, report.text());
+        CHECK(report.errors[0].pc == 7);
+        CHECK(report.errors[0].message == "A load of a 32-bit packet pointer field of the context must load that "
+                                          "field, from the context at one offset, in every run");
+    }
+    SUBCASE("one load of data from the context on one path and of the stack on the other is refused") {
+        const verifier::Report report = verify_text("context or stack", R"(
+            r2 = *(u32 *)(r1 + 12)
+            r3 = 0
+            *(u64 *)(r10 - 8) = r3
+            r6 = r1
+            if r2 == 0 goto read
+            r6 = r10
+            r6 += -8
+        read:
+            r3 = *(u32 *)(r6 + 0)
+            r0 = 2
+            exit)",
+                                                    xdp);
+        CHECK_FALSE(report.verified);
+        REQUIRE_MESSAGE(report.errors.size() == 1, report.text());
+        CHECK(report.errors[0].pc == 7);
+        CHECK(contains(report.errors[0].message, "must load that field, from the context at one offset"));
+    }
+    SUBCASE("data from one call and data_end from another, through one load, is refused") {
+        const verifier::Report report = verify_text("data or data_end", R"(
+            r6 = r1
+            call read
+            r1 = r6
+            r1 += 4
+            call read
+            r0 = 2
+            exit
+        read:
+            r0 = *(u32 *)(r1 + 0)
+            r0 = 0
+            exit)",
+                                                    xdp);
+        CHECK_FALSE(report.verified);
+        REQUIRE_MESSAGE(report.errors.size() == 1, report.text());
+        CHECK(report.errors[0].pc == 7);
+        CHECK(contains(report.errors[0].message, "must load that field, from the context at one offset"));
+    }
+    SUBCASE("the same field from every call, through pointers moved alike, is accepted") {
+        const verifier::Report report = verify_text("data twice", R"(
+            r6 = r1
+            call read
+            r1 = r6
+            call read
+            r0 = 2
+            exit
+        read:
+            r0 = *(u32 *)(r1 + 0)
+            r0 = 0
+            exit)",
+                                                    xdp);
+        REQUIRE_MESSAGE(report.verified, report.text());
+        CHECK(report.context_loads == std::vector<Load>{{6, 24}});
+    }
+    SUBCASE("eBPF for Windows' 64-bit fields need no rewrite") {
+        const platform::Platform& windows = platform::windows();
+        auto program = embpf::isa::assemble("r2 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r1 + 8)\nr0 = 1\nexit");
+        REQUIRE(program.has_value());
+        const verifier::ProgramInput input{"windows", "xdp", *program, {}, {}, {}};
+        const verifier::Report report = verifier::verify(input, windows, *windows.program_type("xdp"));
+        REQUIRE(report.verified);
+        CHECK(report.context_loads.empty());
+        CHECK(windows.program_type("xdp")->context.host_size() == windows.program_type("xdp")->context.size);
+    }
+}

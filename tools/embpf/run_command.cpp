@@ -8,8 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -43,49 +41,6 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
         text += digits[b & 0xf];
     }
     return text;
-}
-
-// Packet memory the program may address. Linux contexts keep packet pointers in 32-bit fields, so for those the
-// buffer is mapped below 4 GiB, where a pointer fits them.
-class PacketBuffer {
-  public:
-    PacketBuffer(const std::vector<std::uint8_t>& bytes, bool low) : m_size(bytes.size()) {
-        const std::size_t length = std::max<std::size_t>(bytes.size(), 1);
-        int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-#ifdef MAP_32BIT
-        if (low) {
-            flags |= MAP_32BIT;
-        }
-#endif
-        void* memory = mmap(nullptr, length, PROT_READ | PROT_WRITE, flags, -1, 0);
-        if (memory != MAP_FAILED) {
-            m_data = static_cast<std::uint8_t*>(memory);
-            m_length = length;
-            std::copy(bytes.begin(), bytes.end(), m_data);
-        }
-    }
-    ~PacketBuffer() {
-        if (m_data != nullptr) {
-            munmap(m_data, m_length);
-        }
-    }
-    PacketBuffer(const PacketBuffer&) = delete;
-    PacketBuffer& operator=(const PacketBuffer&) = delete;
-
-    [[nodiscard]] std::uint8_t* data() const noexcept { return m_data; }
-    [[nodiscard]] std::size_t size() const noexcept { return m_size; }
-
-  private:
-    std::uint8_t* m_data = nullptr;
-    std::size_t m_length = 0;
-    std::size_t m_size = 0;
-};
-
-void write_pointer(std::vector<std::uint8_t>& ctx, std::int32_t offset, std::uint8_t width, std::uint64_t value) {
-    if (offset < 0 || static_cast<std::size_t>(offset) + width > ctx.size()) {
-        return;
-    }
-    std::memcpy(ctx.data() + offset, &value, width); // little-endian: the low bytes first
 }
 
 // A map may hold gigabytes: the tool shows its first entries (and records) and counts the others.
@@ -222,24 +177,19 @@ int run_program(const RunOptions& options) {
         }
         ctx = std::move(*parsed);
     }
-    ctx.resize(context.size, 0);
+    ctx.resize(context.host_size(), 0); // where the struct's packet fields are 32-bit, the pointers follow it
     const bool has_data = context.data >= 0 && context.data_end >= 0;
     if (has_data && data_bytes.size() > program->type().max_data_size) {
         std::cerr << "embpf: the packet has " << data_bytes.size() << " bytes; a " << program->type().name
                   << " program takes at most " << program->type().max_data_size << " (max_data_size)\n";
         return kExitBadInput;
     }
-    PacketBuffer packet(data_bytes, context.pointer_width == 4);
+    std::vector<std::uint8_t> packet = data_bytes;
+    packet.reserve(1); // an empty packet still has an address
     if (has_data) {
-        if (packet.data() == nullptr) {
-            std::cerr << "embpf: cannot map " << data_bytes.size() << " bytes for the packet\n";
+        if (auto set = platform::set_data_range(context, ctx, packet.data(), packet.data() + packet.size()); !set) {
+            std::cerr << "embpf: " << set.error().message << "\n";
             return kExitFailure;
-        }
-        const auto start = reinterpret_cast<std::uintptr_t>(packet.data());
-        write_pointer(ctx, context.data, context.pointer_width, start);
-        write_pointer(ctx, context.data_end, context.pointer_width, start + packet.size());
-        if (context.meta >= 0) {
-            write_pointer(ctx, context.meta, context.pointer_width, start);
         }
     } else if (!data_bytes.empty()) {
         std::cerr << "embpf: " << program->type().name << " programs have no data range for --data\n";

@@ -142,6 +142,10 @@ struct CheckedOptions {
     /// Byte ranges [offset, offset + size) of the context that the program may read but not write (the data range's
     /// pointer fields, which the entry checks vouched for).
     std::vector<std::pair<std::uint32_t, std::uint32_t>> context_read_only{};
+    /// 32-bit context fields (offset in the context, offset of the host's 8-byte pointer): a 4-byte load of such a
+    /// field loads that pointer instead (platform::ContextDescriptor::pointer_width 4), as the loader's rewrite of a
+    /// verified program's loads does.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> context_translations{};
 };
 
 /// What a checked run did.
@@ -173,7 +177,8 @@ struct InterpreterOptions {
     std::vector<std::uint32_t> probe_loads{};
 };
 
-/// The PacketLayout of `type`'s context, or nullopt when it has no data range.
+/// The PacketLayout of `type`'s context (where the host's context holds its pointers: ContextDescriptor::host_offset),
+/// or nullopt when it has no data range.
 [[nodiscard]] std::optional<PacketLayout> packet_layout(const platform::ProgramType& type) noexcept;
 
 namespace detail {

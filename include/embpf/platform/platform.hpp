@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -175,6 +176,10 @@ enum class FieldKind : std::uint8_t {
 /// length is one byte).
 inline constexpr std::uint32_t kMaxPacketMetaSize = 255;
 
+/// The largest program struct a context with 32-bit packet pointer fields may have (ContextDescriptor::pointer_width
+/// 4): the pointers behind it must lie within an instruction's reach.
+inline constexpr std::uint32_t kMaxTranslatedContextSize = 16384;
+
 /// One accessible field of a context struct. Accesses must stay inside one field.
 struct ContextField {
     std::uint32_t offset = 0;
@@ -195,9 +200,13 @@ struct ContextDescriptor {
     /// Offset of the packet_meta field, or -1. The metadata lies right in front of the data, at most
     /// kMaxPacketMetaSize bytes of it; a host without metadata leaves the field 0 and the entry sets it to data.
     std::int32_t meta = -1;
-    /// The width of the packet pointer fields: 8 where they are real 64-bit pointers (eBPF for Windows' xdp_md_t,
-    /// Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data, xdp_md::data) that the kernel
-    /// rewrites into pointer loads. A load of that width from such a field yields a packet pointer.
+    /// The width of the packet pointer fields in the program's struct: 8 where they are real 64-bit pointers (eBPF
+    /// for Windows' xdp_md_t, Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data,
+    /// xdp_md::data), which cannot hold a pointer. A load of that width from such a field yields a packet pointer.
+    ///
+    /// With 4, the host's context is larger than the program's struct (host_size()): the struct, then the data range
+    /// as three real pointers (host_offset()). The loader rewrites each load of a 32-bit field into a load of its
+    /// pointer, as the Linux kernel rewrites context accesses, so that the packet may lie anywhere in memory.
     std::uint8_t pointer_width = 8;
     std::vector<ContextField> fields;
     /// Set where the hook hands over a data range the program may read but not write (Linux's cgroup_skb and
@@ -209,9 +218,21 @@ struct ContextDescriptor {
     [[nodiscard]] const ContextField* field_at(std::uint32_t offset, std::uint32_t width) const noexcept;
     /// The field named `name`, or nullptr.
     [[nodiscard]] const ContextField* field(std::string_view name) const noexcept;
+    /// The bytes of the context a host hands over: `size`, or where pointer_width is 4, the program's struct rounded
+    /// up to 8 bytes and then three 8-byte pointers: data, data_end and data_meta.
+    [[nodiscard]] std::uint32_t host_size() const noexcept;
+    /// Where the host's context holds the pointer of the packet field at `field` (data, data_end or meta): the field
+    /// itself where pointer_width is 8, its 8-byte slot after the program's struct where it is 4; -1 for -1.
+    [[nodiscard]] std::int32_t host_offset(std::int32_t field) const noexcept;
 
     friend bool operator==(const ContextDescriptor&, const ContextDescriptor&) = default;
 };
+
+/// Writes a data range into a host's context of `context`'s layout (host_size() bytes at least): data, data_end and,
+/// where the context has the field, data_meta (nullptr for none: the metadata is then empty, data_meta = data), each
+/// at its host_offset(). An error when the context has no data range or `ctx` is too small; nothing is written then.
+[[nodiscard]] Result<void> set_data_range(const ContextDescriptor& context, std::span<std::uint8_t> ctx,
+                                          const void* data, const void* data_end, const void* data_meta = nullptr);
 
 /// A kind of program: the hook it attaches to, what it receives and what it may return and call.
 struct ProgramType {
@@ -625,14 +646,12 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperProt
 /// hooks with their contexts from ebpf_nethooks.h, and its map-type numbers (ebpf_structs.h).
 [[nodiscard]] const Platform& windows();
 
-// In GNU modes (-std=gnu++20) `linux` is a predefined macro that would turn the declaration below into `1()`.
-// embpf builds with -std=c++20, but a host may not: save the macro, drop it, restore it after. (A caller compiled
-// in a GNU mode still has to #undef linux, or call through a using-declaration in a file that does, to name it.)
-#pragma push_macro("linux")
+// In GNU modes (-std=gnu++20, CMake's default) `linux` is a predefined macro (1) that would turn the declaration
+// below, and every call of it, into `1()`. Portable code tests __linux__; embpf drops the old spelling so that hosts
+// in any mode can call embpf::platform::linux().
 #undef linux
 /// Linux: helper ids from linux/bpf.h (__BPF_FUNC_MAPPER), program types with the kernel's context structs
 /// (__sk_buff, xdp_md, pt_regs on x86-64, ...), and enum bpf_map_type.
 [[nodiscard]] const Platform& linux();
-#pragma pop_macro("linux")
 
 } // namespace embpf::platform

@@ -83,6 +83,16 @@ struct Report {
     /// object's address in the kernel, which fentry, tp_btf and lsm programs read fields of directly): engines run
     /// them as probe reads, which load 0 where the process cannot read (exec::InterpreterOptions::probe_loads).
     std::vector<std::uint32_t> probe_loads;
+    /// A load of one of the context's 32-bit packet pointer fields (platform::ContextDescriptor::pointer_width 4).
+    struct ContextLoad {
+        std::uint32_t pc = 0;
+        std::int16_t offset = 0; ///< the offset that makes the instruction read the field's host pointer
+        friend bool operator==(const ContextLoad&, const ContextLoad&) = default;
+    };
+    /// Such loads, in order: engines run each as an 8-byte load of the pointer the host's context holds
+    /// (ContextDescriptor::host_offset) at this offset from the same register (rewrite_context_loads). Every run
+    /// reaching such an instruction has the context in that register, at the same offset.
+    std::vector<ContextLoad> context_loads;
     std::vector<Diagnostic> errors;
     std::vector<Diagnostic> warnings;
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
@@ -129,6 +139,11 @@ struct ProgramInput {
     std::span<const btf::LineInfo> lines;
     std::span<const MapDescriptor> maps; ///< indexed by MapReference::map
 };
+
+/// The code a verified program runs: `code` with each of the report's context_loads made an 8-byte load of the host's
+/// pointer (a copy; `code` as it is when the report has none).
+[[nodiscard]] std::vector<isa::Instruction> rewrite_context_loads(std::span<const isa::Instruction> code,
+                                                                  const Report& report);
 
 /// Verifies one program as a program of `type`. Bad input (an invalid instruction, a reference to no map) is an
 /// error of the report, not a failure of the call.
