@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,34 +45,19 @@ struct Error {
     [[nodiscard]] static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), {}, {}}; }
 };
 
-/// What Result::value() throws when the result holds an Error (and error() when it holds none): the one exception of
-/// the API, thrown only for that misuse (as std::expected::value() throws bad_expected_access). It carries the error;
-/// what() is its message.
-/// Built without exceptions (-fno-exceptions), that misuse prints the message and aborts instead.
-class BadResultAccess : public std::exception {
-  public:
-    explicit BadResultAccess(Error error) : m_error(std::move(error)) {}
-    [[nodiscard]] const char* what() const noexcept override { return m_error.message.c_str(); }
-    [[nodiscard]] const Error& error() const noexcept { return m_error; }
-
-  private:
-    Error m_error;
-};
-
 namespace detail {
-[[nodiscard]] inline Error no_error() { return Error::internal("error() of a Result that holds no error"); }
-[[noreturn]] inline void bad_result_access(const Error& error) {
-#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
-    throw BadResultAccess(error);
-#else
-    std::fprintf(stderr, "embpf: value() of a Result that holds an error: %s\n", error.message.c_str());
+/// value() of a Result that holds an Error (or error() of one that holds none) is the caller's bug, not a failure
+/// to report: no exception crosses the API, so it says what happened on stderr and aborts.
+[[noreturn]] inline void result_misuse(const char* what, const Error* error) noexcept {
+    std::fprintf(stderr, "embpf: %s%s%s\n", what, error != nullptr ? ": " : "",
+                 error != nullptr ? error->message.c_str() : "");
+    std::fflush(stderr);
     std::abort();
-#endif
 }
 } // namespace detail
 
-/// Either a value or an Error. Shaped like std::expected so it can become one: value() (and *, ->) on an Error
-/// throws BadResultAccess.
+/// Either a value or an Error. Shaped like std::expected so it can become one, but nothing throws: value() (and *,
+/// ->) of an Error, or error() of a value, aborts with the message (test has_value() first, or use value_or()).
 template <typename T>
 class [[nodiscard]] Result {
   public:
@@ -97,7 +81,7 @@ class [[nodiscard]] Result {
         check();
         return std::move(*std::get_if<0>(&m_storage));
     }
-    /// The error; throws BadResultAccess (an internal error) when the result holds a value.
+    /// The error; aborts when the result holds a value.
     [[nodiscard]] const Error& error() const& {
         check_error();
         return *std::get_if<1>(&m_storage);
@@ -120,12 +104,12 @@ class [[nodiscard]] Result {
   private:
     void check() const {
         if (const Error* error = std::get_if<1>(&m_storage)) {
-            detail::bad_result_access(*error);
+            detail::result_misuse("value() of a Result that holds an error", error);
         }
     }
     void check_error() const {
         if (m_storage.index() != 1) {
-            detail::bad_result_access(detail::no_error());
+            detail::result_misuse("error() of a Result that holds a value", nullptr);
         }
     }
     std::variant<T, Error> m_storage;
@@ -141,22 +125,22 @@ class [[nodiscard]] Result<void> {
 
     [[nodiscard]] bool has_value() const noexcept { return !m_error.has_value(); }
     explicit operator bool() const noexcept { return has_value(); }
-    /// Throws BadResultAccess when the result holds an Error.
+    /// Aborts with the error's message when the result holds an Error.
     void value() const {
         if (m_error) {
-            detail::bad_result_access(*m_error);
+            detail::result_misuse("value() of a Result that holds an error", &*m_error);
         }
     }
-    /// The error; throws BadResultAccess (an internal error) when the result holds none.
+    /// The error; aborts when the result holds none.
     [[nodiscard]] const Error& error() const& {
         if (!m_error) {
-            detail::bad_result_access(detail::no_error());
+            detail::result_misuse("error() of a Result that holds a value", nullptr);
         }
         return *m_error;
     }
     [[nodiscard]] Error&& error() && {
         if (!m_error) {
-            detail::bad_result_access(detail::no_error());
+            detail::result_misuse("error() of a Result that holds a value", nullptr);
         }
         return std::move(*m_error);
     }
