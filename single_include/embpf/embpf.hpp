@@ -1110,7 +1110,8 @@ struct ContextDescriptor {
     std::int32_t data = -1;     ///< offset of the packet_start field, or -1
     std::int32_t data_end = -1; ///< offset of the packet_end field, or -1
     /// Offset of the packet_meta field, or -1. The metadata lies right in front of the data, at most
-    /// kMaxPacketMetaSize bytes of it; a host without metadata leaves the field 0 and the entry sets it to data.
+    /// kMaxPacketMetaSize bytes of it; a host without metadata sets it to data (set_data_range does). The entry refuses
+    /// a program that reads it a context whose field lies elsewhere; other programs run whatever it holds.
     std::int32_t meta = -1;
     /// The width of the packet pointer fields in the program's struct: 8 where they are real 64-bit pointers (eBPF
     /// for Windows' xdp_md_t, Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data,
@@ -2875,6 +2876,7 @@ class ObjectSpec {
 // Object, Program and MapHandle: a loaded eBPF object and RAII handles to its parts.
 
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -3024,6 +3026,30 @@ class MapHandle {
     std::optional<std::uint32_t> m_value_btf_size;
 };
 
+/// What Program::test_run runs a program on, as Linux's bpf_prog_test_run_opts.
+struct TestRunOptions {
+    /// The packet (the data range), for types that have one: copied into a buffer of test_run's own. At most the
+    /// type's max_data_size bytes.
+    std::span<const std::uint8_t> data_in{};
+    /// The context struct as the program sees it (ContextDescriptor::size bytes at most; the rest is 0). Its packet
+    /// pointer fields are test_run's to set.
+    std::span<const std::uint8_t> ctx_in{};
+    /// Runs, one after the other on the same packet and context (0 counts as 1); duration is their average.
+    std::uint32_t repeat = 1;
+    /// Runs in the checked interpreter (Program::run_checked), with this instruction budget for each run when not 0.
+    bool checked = false;
+    std::uint64_t instruction_budget = 0;
+};
+
+/// What Program::test_run saw.
+struct TestRunResult {
+    std::uint64_t retval = 0;             ///< r0 of the last run
+    std::vector<std::uint8_t> data_out{}; ///< the packet after the last run
+    std::vector<std::uint8_t> ctx_out{};  ///< the context struct after it (packet pointer fields 0)
+    std::chrono::nanoseconds duration{0}; ///< the average time of one run
+    std::uint64_t instructions = 0;       ///< checked runs: the instructions of the last run
+};
+
 /// A program of a loaded object, prepared for its engine. Copies share it; it keeps its maps alive.
 class Program {
   public:
@@ -3055,6 +3081,13 @@ class Program {
     /// before the budget is exceeded when `instruction_budget` is not 0.
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                            std::uint64_t instruction_budget = 0) const;
+
+    /// Runs the program on a context built from `options` (Linux's BPF_PROG_TEST_RUN): the struct from ctx_in, the
+    /// packet from data_in in a buffer of its own, anywhere in memory, its pointers set as the platform's context
+    /// holds them (platform::set_data_range). For every program type, of any platform; an error names what the
+    /// type does not take (a packet for a type without a data range, a context or packet too long) or how a run
+    /// failed.
+    [[nodiscard]] Result<TestRunResult> test_run(const TestRunOptions& options) const;
 
   private:
     friend class Object;

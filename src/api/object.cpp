@@ -8,6 +8,7 @@
 #include "embpf/runtime/slot.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -728,6 +729,63 @@ Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {
         return std::move(outcome).error();
     }
     return outcome->r0;
+}
+
+Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
+    const platform::ProgramType& type = *m_state->type;
+    const platform::ContextDescriptor& context = type.context;
+    const bool has_data = context.data >= 0 && context.data_end >= 0;
+    if (!has_data && !options.data_in.empty()) {
+        return in_program(m_state->name, Error::invalid("a " + type.name + " program has no data range for data_in"));
+    }
+    if (options.data_in.size() > type.max_data_size) {
+        return in_program(m_state->name, Error::invalid("data_in has " + std::to_string(options.data_in.size()) +
+                                                        " bytes; a " + type.name + " program takes at most " +
+                                                        std::to_string(type.max_data_size) + " (max_data_size)"));
+    }
+    if (options.ctx_in.size() > context.size) {
+        return in_program(m_state->name,
+                          Error::invalid("ctx_in has " + std::to_string(options.ctx_in.size()) + " bytes; a " +
+                                         type.name + " context has " + std::to_string(context.size)));
+    }
+    // The host's context, 8-byte aligned for the pointers behind a struct of 32-bit fields.
+    std::vector<std::uint64_t> words((context.host_size() + 7) / 8 + 1, 0);
+    const std::span<std::uint8_t> ctx(reinterpret_cast<std::uint8_t*>(words.data()), context.host_size());
+    std::copy(options.ctx_in.begin(), options.ctx_in.end(), ctx.begin());
+    const std::size_t length = options.data_in.size();
+    std::vector<std::uint8_t> packet(std::max<std::size_t>(length, 1)); // an empty packet still has an address
+    std::copy(options.data_in.begin(), options.data_in.end(), packet.begin());
+    const auto clear_pointers = [&] {
+        for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
+            if (field >= 0) {
+                std::fill_n(ctx.begin() + field, context.pointer_width, std::uint8_t{0});
+            }
+        }
+    };
+    if (has_data) {
+        clear_pointers();
+        if (auto set = platform::set_data_range(context, ctx, packet.data(), packet.data() + length); !set) {
+            return in_program(m_state->name, std::move(set).error());
+        }
+    }
+    TestRunResult result;
+    const std::uint32_t repeat = std::max<std::uint32_t>(options.repeat, 1);
+    const auto begin = std::chrono::steady_clock::now();
+    for (std::uint32_t i = 0; i < repeat; ++i) {
+        auto outcome = run_chain(ctx.data(), ctx.size(), options.instruction_budget, options.checked);
+        if (!outcome) {
+            return std::move(outcome).error();
+        }
+        result.retval = outcome->r0;
+        result.instructions = outcome->instructions;
+    }
+    result.duration = (std::chrono::steady_clock::now() - begin) / repeat;
+    if (has_data) {
+        clear_pointers();
+    }
+    result.ctx_out.assign(ctx.begin(), ctx.begin() + context.size);
+    result.data_out.assign(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(length));
+    return result;
 }
 
 Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_size,

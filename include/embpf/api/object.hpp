@@ -7,6 +7,7 @@
 #include "embpf/result.hpp"
 #include "embpf/verifier/verifier.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -156,6 +157,30 @@ class MapHandle {
     std::optional<std::uint32_t> m_value_btf_size;
 };
 
+/// What Program::test_run runs a program on, as Linux's bpf_prog_test_run_opts.
+struct TestRunOptions {
+    /// The packet (the data range), for types that have one: copied into a buffer of test_run's own. At most the
+    /// type's max_data_size bytes.
+    std::span<const std::uint8_t> data_in{};
+    /// The context struct as the program sees it (ContextDescriptor::size bytes at most; the rest is 0). Its packet
+    /// pointer fields are test_run's to set.
+    std::span<const std::uint8_t> ctx_in{};
+    /// Runs, one after the other on the same packet and context (0 counts as 1); duration is their average.
+    std::uint32_t repeat = 1;
+    /// Runs in the checked interpreter (Program::run_checked), with this instruction budget for each run when not 0.
+    bool checked = false;
+    std::uint64_t instruction_budget = 0;
+};
+
+/// What Program::test_run saw.
+struct TestRunResult {
+    std::uint64_t retval = 0;             ///< r0 of the last run
+    std::vector<std::uint8_t> data_out{}; ///< the packet after the last run
+    std::vector<std::uint8_t> ctx_out{};  ///< the context struct after it (packet pointer fields 0)
+    std::chrono::nanoseconds duration{0}; ///< the average time of one run
+    std::uint64_t instructions = 0;       ///< checked runs: the instructions of the last run
+};
+
 /// A program of a loaded object, prepared for its engine. Copies share it; it keeps its maps alive.
 class Program {
   public:
@@ -187,6 +212,13 @@ class Program {
     /// before the budget is exceeded when `instruction_budget` is not 0.
     [[nodiscard]] Result<exec::CheckedOutcome> run_checked(void* ctx, std::size_t ctx_size,
                                                            std::uint64_t instruction_budget = 0) const;
+
+    /// Runs the program on a context built from `options` (Linux's BPF_PROG_TEST_RUN): the struct from ctx_in, the
+    /// packet from data_in in a buffer of its own, anywhere in memory, its pointers set as the platform's context
+    /// holds them (platform::set_data_range). For every program type, of any platform; an error names what the
+    /// type does not take (a packet for a type without a data range, a context or packet too long) or how a run
+    /// failed.
+    [[nodiscard]] Result<TestRunResult> test_run(const TestRunOptions& options) const;
 
   private:
     friend class Object;

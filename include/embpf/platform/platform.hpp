@@ -198,7 +198,8 @@ struct ContextDescriptor {
     std::int32_t data = -1;     ///< offset of the packet_start field, or -1
     std::int32_t data_end = -1; ///< offset of the packet_end field, or -1
     /// Offset of the packet_meta field, or -1. The metadata lies right in front of the data, at most
-    /// kMaxPacketMetaSize bytes of it; a host without metadata leaves the field 0 and the entry sets it to data.
+    /// kMaxPacketMetaSize bytes of it; a host without metadata sets it to data (set_data_range does). The entry refuses
+    /// a program that reads it a context whose field lies elsewhere; other programs run whatever it holds.
     std::int32_t meta = -1;
     /// The width of the packet pointer fields in the program's struct: 8 where they are real 64-bit pointers (eBPF
     /// for Windows' xdp_md_t, Linux's __bpf_md_ptr fields), 4 for Linux's 32-bit fields (__sk_buff::data,
