@@ -1076,6 +1076,11 @@ enum class FieldKind : std::uint8_t {
     /// plugins a program reads through them (and through the 8-byte fields it loads that way) with probe reads,
     /// which load 0 where the host's memory cannot be read; it never writes through them.
     host_addresses,
+    /// An 8-byte pointer to a memory region the host hands over besides the packet (a request's path, its headers,
+    /// its body): the program reads (with ContextField::memory_writable, writes) [pointer, pointer + size), the size
+    /// given by ContextField::size_field or memory_size. The verifier proves each region's accesses in its bounds on
+    /// its own; every entry checks the pointers and sizes the host put there.
+    memory,
 };
 
 /// A field holding one of the packet's addresses (packet_start, packet_end, packet_meta): the host's addresses, which
@@ -1092,6 +1097,11 @@ inline constexpr std::uint32_t kMaxPacketMetaSize = 255;
 /// 4): the pointers behind it must lie within an instruction's reach.
 inline constexpr std::uint32_t kMaxTranslatedContextSize = 16384;
 
+/// The most memory regions (FieldKind::memory fields) one context may hand over.
+inline constexpr std::size_t kMaxContextRegions = 16;
+/// The largest a memory region may be.
+inline constexpr std::uint32_t kMaxRegionSize = std::uint32_t{1} << 29; // as max_data_size
+
 /// One accessible field of a context struct. Accesses must stay inside one field.
 struct ContextField {
     std::uint32_t offset = 0;
@@ -1100,6 +1110,14 @@ struct ContextField {
     bool readable = true;
     bool writable = false;
     std::string name;
+    /// FieldKind::memory: the name of the read-only scalar field (4 or 8 bytes) holding the region's size in bytes,
+    /// or empty for a region of memory_size bytes.
+    std::string size_field{};
+    /// FieldKind::memory: the region's size when size_field is empty; else the most bytes the size field may say
+    /// (every entry refuses more; 0 for kMaxRegionSize). At most kMaxRegionSize.
+    std::uint32_t memory_size = 0;
+    /// FieldKind::memory: the program may write the region's bytes (never the pointer or the size).
+    bool memory_writable = false;
 
     friend bool operator==(const ContextField&, const ContextField&) = default;
 };
@@ -1131,6 +1149,8 @@ struct ContextDescriptor {
     [[nodiscard]] const ContextField* field_at(std::uint32_t offset, std::uint32_t width) const noexcept;
     /// The field named `name`, or nullptr.
     [[nodiscard]] const ContextField* field(std::string_view name) const noexcept;
+    /// The memory region fields (FieldKind::memory), in the order of `fields`: region i of the verifier's reports.
+    [[nodiscard]] std::vector<const ContextField*> regions() const;
     /// The bytes of the context a host hands over: `size`, or where pointer_width is 4, the program's struct rounded
     /// up to 8 bytes and then three 8-byte pointers: data, data_end and data_meta.
     [[nodiscard]] std::uint32_t host_size() const noexcept;

@@ -18,6 +18,45 @@ namespace embpf {
 
 namespace detail {
 
+/// A memory region field of a program type's context (platform::FieldKind::memory), as the entry reads it.
+struct RegionField {
+    std::uint32_t pointer = 0;    ///< offset of the pointer field
+    std::int32_t size_field = -1; ///< offset of the size field, or -1 for a constant size
+    std::uint8_t size_width = 0;
+    std::uint64_t most = 0; ///< the constant size, or the most the size field may say
+    bool writable = false;
+    const std::string* name = nullptr;
+};
+
+/// What the entry vouched for: the data range, if the type has one, and each memory region of the context.
+struct EntryRegions {
+    std::optional<exec::MemoryRegion> data;
+    std::vector<exec::MemoryRegion> memory;
+
+    [[nodiscard]] bool same_as(const EntryRegions& other) const noexcept {
+        const auto same = [](const exec::MemoryRegion& a, const exec::MemoryRegion& b) {
+            return a.start == b.start && a.size == b.size;
+        };
+        return data.has_value() == other.data.has_value() && (!data || same(*data, *other.data)) &&
+               std::equal(memory.begin(), memory.end(), other.memory.begin(), other.memory.end(), same);
+    }
+};
+
+/// The memory region fields of `context`, in order.
+std::vector<RegionField> region_fields(const platform::ContextDescriptor& context) {
+    std::vector<RegionField> out;
+    for (const platform::ContextField* field : context.regions()) {
+        RegionField region{field->offset, -1, 0, field->memory_size, field->memory_writable, &field->name};
+        if (const platform::ContextField* size = context.field(field->size_field); !field->size_field.empty() && size) {
+            region.size_field = static_cast<std::int32_t>(size->offset);
+            region.size_width = static_cast<std::uint8_t>(size->size);
+            region.most = field->memory_size == 0 ? platform::kMaxRegionSize : field->memory_size;
+        }
+        out.push_back(region);
+    }
+    return out;
+}
+
 // A program as its engine runs it. It is an Executable so that prog_array maps can hold it for tail calls.
 struct ProgramState final : exec::Executable {
     std::string name;
@@ -30,11 +69,13 @@ struct ProgramState final : exec::Executable {
     std::optional<exec::Interpreter> interpreter;
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
     exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
+    std::vector<RegionField> regions;                // the context's memory regions, which every entry checks
 
     /// One program's run, without following tail calls, on a context check_entry accepted. Unverified programs, and
-    /// every program when `checked`, run in the checked interpreter, which may touch `data` besides ctx and stack.
+    /// every program when `checked`, run in the checked interpreter, which may touch `entry`'s data range and memory
+    /// regions besides ctx and stack.
     Result<exec::CheckedOutcome> invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget, bool checked,
-                                        const std::optional<exec::MemoryRegion>& data) const;
+                                        const EntryRegions& entry) const;
 
     // The Executable entry (no error channel): a context the entry checks refuse gives 0.
     std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
@@ -199,8 +240,8 @@ constexpr std::uint64_t kLowestAddress = 65536;
 // metadata [data_meta, data) lies right in front of the data and is at most platform::kMaxPacketMetaSize long; other
 // programs never see the field. The entry writes nothing: a context may be shared by runs on other threads. Returns the
 // range a checked run may use ([data_meta, data_end) where data_meta is valid), if the type has one.
-Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramType& type, const void* ctx,
-                                                      std::size_t ctx_size, bool reads_meta) {
+Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
+                                 bool reads_meta, std::span<const RegionField> regions) {
     const platform::ContextDescriptor& context = type.context;
     if (ctx_size < context.host_size()) {
         return Error::invalid(
@@ -212,12 +253,34 @@ Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramTyp
         return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
                               " is below 65536, where the verifier assumes no object lies");
     }
+    const auto* bytes = static_cast<const std::uint8_t*>(ctx);
+    EntryRegions entry;
+    // The memory regions: each no larger than its field allows, above the first 64 KiB and not wrapping around.
+    for (const RegionField& region : regions) {
+        std::uint64_t start = 0;
+        std::uint64_t size = region.most;
+        std::memcpy(&start, bytes + region.pointer, 8);
+        if (region.size_field >= 0) {
+            size = 0;
+            std::memcpy(&size, bytes + region.size_field, region.size_width); // little-endian
+        }
+        if (size > region.most) {
+            return Error::invalid("the " + *region.name + " memory of the " + type.name + " context has " +
+                                  std::to_string(size) + " bytes, more than the " + std::to_string(region.most) +
+                                  " it may have");
+        }
+        if (size > 0 && (start < kLowestAddress || start + size < start)) {
+            return Error::invalid("the " + *region.name + " pointer " + hex(start) + " of the " + type.name +
+                                  " context is below 65536 or its region wraps around");
+        }
+        entry.memory.push_back(exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)),
+                                                  static_cast<std::size_t>(size), region.writable});
+    }
     // The host's pointers: the fields themselves, or (for 32-bit fields) the 8-byte slots behind the struct.
     const std::size_t width = context.pointer_width == 4 ? 8 : context.pointer_width;
     if (context.data < 0 || context.data_end < 0 || width != 8) {
-        return std::optional<exec::MemoryRegion>();
+        return entry;
     }
-    const auto* bytes = static_cast<const std::uint8_t*>(ctx);
     for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
         if (field >= 0 && static_cast<std::size_t>(context.host_offset(field)) + width > ctx_size) {
             return Error::invalid("the " + type.name + " context descriptor places data, data_end or data_meta past " +
@@ -254,8 +317,9 @@ Result<std::optional<exec::MemoryRegion>> check_entry(const platform::ProgramTyp
                                   ", and the program reads it (without metadata, data_meta is data)");
         }
     }
-    return std::optional<exec::MemoryRegion>(exec::MemoryRegion{
-        reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)), data_end - start, !context.read_only_data});
+    entry.data = exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)), data_end - start,
+                                    !context.read_only_data};
+    return entry;
 }
 
 } // namespace detail
@@ -614,6 +678,15 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 }
             }
         }
+        // So do the memory regions' pointers and sizes.
+        program->regions = detail::region_fields(context);
+        for (const detail::RegionField& region : program->regions) {
+            program->checked.context_read_only.emplace_back(region.pointer, 8);
+            if (region.size_field >= 0) {
+                program->checked.context_read_only.emplace_back(static_cast<std::uint32_t>(region.size_field),
+                                                                region.size_width);
+            }
+        }
         program->checked.helper_result_region =
             [&platform, type = program->type](std::uint32_t id, const std::uint64_t* args,
                                               std::uint64_t r0) -> std::optional<exec::MemoryRegion> {
@@ -795,7 +868,7 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
 
 Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
                                                 bool checked) const {
-    auto data = detail::check_entry(*m_state->type, ctx, ctx_size, m_state->report.reads_packet_meta);
+    auto data = detail::check_entry(*m_state->type, ctx, ctx_size, m_state->report.reads_packet_meta, m_state->regions);
     if (!data) {
         return in_program(m_state->name, std::move(data).error());
     }
@@ -817,17 +890,16 @@ Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size,
         if (const auto* program = dynamic_cast<const detail::ProgramState*>(next)) {
             // A program unverified (or checked) before may have rewritten the context: the next one, verified or
             // not, is entitled to the data range the host handed over, and to nothing else.
-            auto again = detail::check_entry(*program->type, ctx, ctx_size, program->report.reads_packet_meta);
+            auto again =
+                detail::check_entry(*program->type, ctx, ctx_size, program->report.reads_packet_meta, program->regions);
             if (!again) {
                 return in_program(program->name, std::move(again).error());
             }
-            const auto start = [](const std::optional<exec::MemoryRegion>& r) { return r ? r->start : nullptr; };
-            const auto size = [](const std::optional<exec::MemoryRegion>& r) { return r ? r->size : 0; };
-            if (start(*again) != start(*data) || size(*again) != size(*data)) {
+            if (!again->same_as(*data)) {
                 return in_program(program->name,
-                                  Error::runtime("a tail call reached this program with a data range other than the "
-                                                 "one the host passed: a program before it in the chain rewrote the "
-                                                 "context's data or data_end"));
+                                  Error::runtime("a tail call reached this program with a data range or memory "
+                                                 "regions other than the host passed: a program before it in the "
+                                                 "chain rewrote the context's pointers"));
             }
             auto step = program->invoke(ctx, ctx_size, budget, checked, *data);
             if (!step) {
@@ -855,7 +927,7 @@ Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size,
 namespace detail {
 
 std::uint64_t ProgramState::run(void* ctx, std::size_t ctx_size) const noexcept {
-    auto data = check_entry(*type, ctx, ctx_size, report.reads_packet_meta);
+    auto data = check_entry(*type, ctx, ctx_size, report.reads_packet_meta, regions);
     if (!data) {
         return 0;
     }
@@ -864,17 +936,17 @@ std::uint64_t ProgramState::run(void* ctx, std::size_t ctx_size) const noexcept 
 }
 
 Result<exec::CheckedOutcome> ProgramState::invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget,
-                                                  bool checked_run,
-                                                  const std::optional<exec::MemoryRegion>& data) const {
+                                                  bool checked_run, const EntryRegions& entry) const {
     if (verified && !checked_run) {
         return exec::CheckedOutcome{interpreter->run(ctx, ctx_size), 0};
     }
     exec::CheckedOptions options = checked;
     options.instruction_budget = budget;
     // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use.
-    if (data) {
-        options.regions.push_back(*data);
+    if (entry.data) {
+        options.regions.push_back(*entry.data);
     }
+    options.regions.insert(options.regions.end(), entry.memory.begin(), entry.memory.end());
     auto outcome = interpreter->run_checked(ctx, ctx_size, options);
     if (!outcome) {
         return in_program(name, std::move(outcome).error());

@@ -600,7 +600,8 @@ ContextDescriptor context_of(std::uint32_t size, std::uint8_t pointer_width, con
         case FieldKind::packet_end: ctx.data_end = offset; break;
         case FieldKind::packet_meta: ctx.meta = offset; break;
         case FieldKind::scalar:
-        case FieldKind::host_addresses: break;
+        case FieldKind::host_addresses:
+        case FieldKind::memory: break;
         }
         ctx.fields.push_back(
             ContextField{row.offset, row.size, row.kind, true, contains(writable, row.name), std::string(row.name)});

@@ -55,6 +55,7 @@ std::string_view to_string(FieldKind kind) noexcept {
     case FieldKind::packet_start: return "packet_start";
     case FieldKind::packet_end: return "packet_end";
     case FieldKind::packet_meta: return "packet_meta";
+    case FieldKind::memory: return "memory";
     case FieldKind::host_addresses: return "host_addresses";
     }
     return "unknown";
@@ -139,6 +140,16 @@ const ContextField* ContextDescriptor::field(std::string_view field_name) const 
     return nullptr;
 }
 
+std::vector<const ContextField*> ContextDescriptor::regions() const {
+    std::vector<const ContextField*> out;
+    for (const ContextField& f : fields) {
+        if (f.kind == FieldKind::memory) {
+            out.push_back(&f);
+        }
+    }
+    return out;
+}
+
 std::uint32_t ContextDescriptor::host_size() const noexcept {
     if (pointer_width != 4) {
         return size;
@@ -221,6 +232,29 @@ Result<void> validate_context(const ProgramType& type) {
             return Error::invalid(where + "context field " + f.name + " does not fit in the " +
                                   std::to_string(ctx.size) + "-byte context");
         }
+        if (f.kind == FieldKind::memory) {
+            if (f.size != 8 || f.writable) {
+                return Error::invalid(where + "memory field " + f.name +
+                                      " must be an 8-byte pointer the program "
+                                      "cannot write");
+            }
+            if (f.memory_size > kMaxRegionSize) {
+                return Error::invalid(where + "memory field " + f.name + " may hold at most " +
+                                      std::to_string(kMaxRegionSize) + " bytes, not " + std::to_string(f.memory_size));
+            }
+            if (!f.size_field.empty()) {
+                const ContextField* size = ctx.field(f.size_field);
+                if (size == nullptr || size->kind != FieldKind::scalar || (size->size != 4 && size->size != 8) ||
+                    size->writable) {
+                    return Error::invalid(where + "the size of memory field " + f.name + " must be a read-only " +
+                                          "4- or 8-byte scalar field, and " + f.size_field + " is not");
+                }
+            }
+        } else if (!f.size_field.empty() || f.memory_size != 0 || f.memory_writable) {
+            return Error::invalid(where + "context field " + f.name +
+                                  " is no memory field, and has a region's size "
+                                  "or rights");
+        }
         if (is_packet_pointer(f.kind)) {
             if (f.size != ctx.pointer_width) {
                 return Error::invalid(where + "packet pointer field " + f.name + " must be " +
@@ -231,6 +265,10 @@ Result<void> validate_context(const ProgramType& type) {
             }
         }
         sorted.push_back(&f);
+    }
+    if (ctx.regions().size() > kMaxContextRegions) {
+        return Error::invalid(where + "a context may hand over at most " + std::to_string(kMaxContextRegions) +
+                              " memory regions");
     }
     std::sort(sorted.begin(), sorted.end(),
               [](const ContextField* a, const ContextField* b) { return a->offset < b->offset; });

@@ -248,8 +248,9 @@ bool same_region(const Type& a, const Type& b) {
     if (a.kind != b.kind) {
         return false;
     }
-    if (a.kind == Kind::shared || a.kind == Kind::alloc || a.kind == Kind::map || a.kind == Kind::func) {
-        return a.aux == b.aux;
+    if (a.kind == Kind::shared || a.kind == Kind::alloc || a.kind == Kind::map || a.kind == Kind::func ||
+        a.kind == Kind::packet) {
+        return a.aux == b.aux; // the packet, or one of the context's memory regions
     }
     return true;
 }
@@ -287,6 +288,28 @@ Semantics::Semantics(std::span<const isa::Instruction> code, const platform::Pla
                      std::vector<std::optional<MapLoad>> loads, std::vector<std::optional<bool>> externs)
     : m_code(code), m_platform(platform), m_type(type), m_maps(maps), m_loads(std::move(loads)),
       m_externs(std::move(externs)), m_targets(code.size() + 1) {
+    // The context's memory regions (validate() checked their fields); regions of one size field share its variable.
+    for (const platform::ContextField* field : type.context.regions()) {
+        Region region;
+        region.offset = field->offset;
+        region.most = field->memory_size;
+        region.writable = field->memory_writable;
+        region.name = field->name;
+        region.size_var = kRegionSizeVar + static_cast<Var>(m_regions.size());
+        if (const platform::ContextField* size = type.context.field(field->size_field);
+            !field->size_field.empty() && size != nullptr) {
+            region.size_field = size->offset;
+            region.size_width = size->size;
+            region.most = field->memory_size == 0 ? platform::kMaxRegionSize : field->memory_size;
+            for (const Region& other : m_regions) {
+                if (other.size_field == region.size_field) {
+                    region.size_var = other.size_var;
+                    region.most = std::min(region.most, other.most);
+                }
+            }
+        }
+        m_regions.push_back(std::move(region));
+    }
     // What the maps take together, each as its runtime lays it out (about: elements of hashed maps carry their key
     // and a header), a map of maps with an inner map in every entry.
     std::uint64_t total = 0;
@@ -433,6 +456,10 @@ State Semantics::initial() const {
     const platform::ContextDescriptor& ctx = m_type.context;
     if (ctx.data >= 0 && ctx.data_end >= 0) {
         set_packet_bounds(s);
+    }
+    // Each memory region's size, as the entry checks it.
+    for (const Region& region : m_regions) {
+        s.zone.set(region.size_var, region.size_field < 0 ? constant(region.most) : Interval{0, region.most});
     }
     return s;
 }
@@ -659,7 +686,7 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
         high = t.aux;
         high_text = "the allocated size " + std::to_string(high);
         break;
-    case Kind::packet: high_text = "packet_size"; break;
+    case Kind::packet: high_text = t.aux == 0 ? "packet_size" : "the size of " + m_regions[t.aux - 1].name; break;
     default: return false;
     }
     // The end of the access: offset + k + width, as a variable when the width is a register.
@@ -673,7 +700,7 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
     bool ok = true;
     // Lower: offset + k >= low (the packet: >= data_meta - data, 0 for a type without metadata).
     const Interval o = s.zone.interval(off);
-    if (t.kind == Kind::packet && m_type.context.meta >= 0) {
+    if (t.kind == Kind::packet && t.aux == 0 && m_type.context.meta >= 0) {
         if (add_bounds(s.zone.diff_ub(kMetaOffset, off), -k) > 0) {
             report(pc, "Lower bound must be at least data_meta", assertion);
             ok = false;
@@ -690,10 +717,11 @@ bool Semantics::check_bounds(State& s, std::size_t pc, int r, Bound k, Width wid
     }
     // Upper: end + end_add <= high (packet: <= packet_size).
     if (t.kind == Kind::packet) {
-        if (add_bounds(s.zone.diff_ub(end, kPacketSize), end_add) > 0) {
+        const Var size = t.aux == 0 ? kPacketSize : m_regions[t.aux - 1].size_var;
+        if (add_bounds(s.zone.diff_ub(end, size), end_add) > 0) {
             report(pc, "Upper bound must be at most " + high_text, assertion);
             ok = false;
-            s.zone.constrain(end, kPacketSize, -end_add);
+            s.zone.constrain(end, size, -end_add);
         }
     } else {
         const Interval e = s.zone.interval(end);
@@ -781,8 +809,13 @@ bool Semantics::check_memory(State& s, std::size_t pc, int r, Bound k, Width wid
     if (!check_bounds(s, pc, r, k, width, assertion)) {
         return false;
     }
-    if (t.kind == Kind::packet && write && m_type.context.read_only_data) {
+    if (t.kind == Kind::packet && t.aux == 0 && write && m_type.context.read_only_data) {
         report(pc, "The packet of " + m_type.name + " is read-only", "writable(packet)");
+        return false;
+    }
+    if (t.kind == Kind::packet && t.aux > 0 && write && !m_regions[t.aux - 1].writable) {
+        report(pc, "The memory " + m_regions[t.aux - 1].name + " of " + m_type.name + " is read-only",
+               "writable(" + m_regions[t.aux - 1].name + ")");
         return false;
     }
     if (t.kind == Kind::shared && write && m_maps[t.aux].read_only) {
@@ -1008,7 +1041,7 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
             return;
         }
         const Type t = s.regs[src];
-        if (!is64 && ins.offset == 0 && t.kind == Kind::packet && !t.nullable) {
+        if (!is64 && ins.offset == 0 && t.kind == Kind::packet && t.aux == 0 && !t.nullable) {
             // `w8 = w2` of a packet pointer: its low half, which a subtraction of another may make a distance of.
             s.regs[dst] = Type{Kind::invalid, false, kLowHalfPacket};
             s.zone.assign(dv, sv, 0);
@@ -1054,7 +1087,8 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
 
     const auto low_half = [](const Type& t) { return t.kind == Kind::invalid && t.aux == kLowHalfPacket; };
     if (!is64 && code == op::SUB && x && low_half(s.regs[dst]) &&
-        ((s.regs[src].kind == Kind::packet && !s.regs[src].nullable) || low_half(s.regs[src]))) {
+        ((s.regs[src].kind == Kind::packet && s.regs[src].aux == 0 && !s.regs[src].nullable) ||
+         low_half(s.regs[src]))) {
         // The low halves of two pointers into the packet: their difference modulo 2^32 is that of the offsets.
         assign_sum(s.zone, kTemp + 2, dv, sv, true);
         const Interval distance = s.zone.interval(kTemp + 2);
@@ -1368,6 +1402,23 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
             set_number(s, dst, result);
             return;
         }
+        if (field->kind == platform::FieldKind::memory) {
+            // A memory region's pointer, whole.
+            if (static_cast<Bound>(field->offset) != at || width != 8 || sign) {
+                report(pc,
+                       "Context offset " + std::to_string(at) + " width " + std::to_string(width) +
+                           " is not a field of " + m_type.name,
+                       "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
+                set_number(s, dst, result);
+                return;
+            }
+            const auto region = static_cast<std::size_t>(
+                std::find_if(m_regions.begin(), m_regions.end(), [&](const Region& r) { return r.offset == at; }) -
+                m_regions.begin());
+            s.regs[dst] = {Kind::packet, false, static_cast<std::uint32_t>(region + 1)};
+            s.zone.set(reg_var(dst), constant(0));
+            return;
+        }
         if (field->kind == platform::FieldKind::host_addresses) {
             // An argument, perhaps an object's address: whole, a host address the program may read through.
             set_number(s, dst, result);
@@ -1402,6 +1453,14 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
             return;
         }
         set_number(s, dst, result);
+        // A memory region's size field, whole: the region's size.
+        for (const Region& region : m_regions) {
+            if (region.size_field == at && width == region.size_width && !sign &&
+                static_cast<Bound>(field->offset) == at) {
+                s.zone.assign(reg_var(dst), region.size_var, 0);
+                break;
+            }
+        }
         return;
     }
     if (t.kind == Kind::stack && o.singleton()) {

@@ -146,9 +146,21 @@ class Semantics {
         return -kFrameSize * static_cast<std::int32_t>(s.frame());
     }
 
+    /// A memory region of the context (platform::FieldKind::memory): region r is Kind::packet with aux r + 1.
+    struct Region {
+        Bound offset = 0;      ///< of its pointer field
+        Bound size_field = -1; ///< offset of its size field, or -1 for a constant size
+        Bound size_width = 0;  ///< that field's width
+        Bound most = 0;        ///< its size (constant) or the most its size field may say
+        bool writable = false;
+        Var size_var = 0; ///< the zone's variable for its size, shared by regions of one size field
+        std::string name;
+    };
+
     std::span<const isa::Instruction> m_code;
     const platform::Platform& m_platform;
     const platform::ProgramType& m_type;
+    std::vector<Region> m_regions;
     std::span<const MapDescriptor> m_maps;
     std::vector<std::uint32_t> m_alike;
     mutable bool m_reads_meta = false;

@@ -367,7 +367,7 @@ std::string type_name(const Type& type) {
     case Kind::number: return "number";
     case Kind::ctx: out = "ctx"; break;
     case Kind::stack: out = "stack"; break;
-    case Kind::packet: out = "packet"; break;
+    case Kind::packet: out = type.aux == 0 ? "packet" : "region(" + std::to_string(type.aux - 1) + ")"; break;
     case Kind::shared: out = "map_value(" + std::to_string(type.aux) + ")"; break;
     case Kind::alloc: out = "alloc(" + std::to_string(type.aux) + ")"; break;
     case Kind::map: out = "map(" + std::to_string(type.aux) + ")"; break;

@@ -19,7 +19,8 @@ enum class Kind : std::uint8_t {
     number,
     ctx,    ///< the context struct; offset from its start
     stack,  ///< offset from the program's r10 (a subprogram's frame lies 512 bytes below its caller's)
-    packet, ///< offset from the packet's first byte (the context's data field)
+    packet, ///< offset from the first byte of the packet (aux 0: the context's data field) or, for aux r + 1, of the
+            ///< context's memory region r (platform::FieldKind::memory)
     shared, ///< a map value; aux = map index
     alloc,  ///< memory a helper allocated; aux = its size
     map,    ///< a map itself; aux = map index
@@ -99,6 +100,7 @@ inline constexpr Var kTemp = 102;             // scratch: 102..105
 inline constexpr Var kOpenRecords = 106;      // ring-buffer records reserved, checked non-null, not yet released
 inline constexpr Var kLow32Var = kShadowBase; // r0..r10's low 32 bits, when their values may not fit them: 110..120
                                               // (and the saved registers': 121..209)
+inline constexpr Var kRegionSizeVar = 210;    // the size of the context's memory region r: 210 + r
 inline constexpr Var kCellVar = 10000;        // a cell at stack offset o: kCellVar + kStackBytes + o
 inline constexpr Var kLoopVar = 1000000;      // iteration counter of loop l, counting up: kLoopVar + l
 inline constexpr Var kLoopDownVar = 2000000;  // and counting down: kLoopDownVar + l

@@ -26,7 +26,11 @@ embpf_add_bpf_object(spin_lock_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/
                      OUTPUT "${EMBPF_TEST_API_DIR}/spin_lock.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(spin_lock_held_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/spin_lock_held.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/spin_lock_held.o" NO_PLUGIN_HEADERS)
-add_custom_target(embpf_test_api_objects DEPENDS ${typed_maps_object} ${kconfig_object} ${callbacks_object}
+embpf_add_bpf_object(regions_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/regions.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/regions.o" NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(regions_overread_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/regions_overread.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/regions_overread.o" NO_PLUGIN_HEADERS)
+add_custom_target(embpf_test_api_objects DEPENDS ${regions_object} ${regions_overread_object} ${typed_maps_object} ${kconfig_object} ${callbacks_object}
                                                  ${fentry_object} ${weak_externs_object}
                                                  ${host_externs_object} ${read_only_packet_object}
                                                  ${spin_lock_object} ${spin_lock_held_object})

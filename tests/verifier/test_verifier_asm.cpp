@@ -1,5 +1,6 @@
 // The verifier against docs/verifier.md, one row per program written in assembler: the program type, the maps, and
 // the verdict with either the instruction bound or the one error (pc, message, assertion) the spec names.
+#include "api/request_hook.hpp"
 #include "embpf/elf/object_file.hpp"
 #include "embpf/isa/text.hpp"
 #include "embpf/platform/platform.hpp"
@@ -4904,5 +4905,170 @@ TEST_CASE("verifier asm: loads of 32-bit packet pointer fields become loads of t
         REQUIRE(report.verified);
         CHECK(report.context_loads.empty());
         CHECK(windows.program_type("xdp")->context.host_size() == windows.program_type("xdp")->context.size);
+    }
+}
+
+// A host's request hook whose context hands over three memory regions (tests/api/request_hook.hpp).
+namespace {
+
+using testing_hooks::request_platform;
+
+const Target request{&request_platform, "request"};
+
+// Reads the last byte of the path, the first 4 of the headers, writes the body's first 2: each after its check.
+constexpr std::string_view kEachRegion = R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u32 *)(r1 + 8)
+            r0 = 0
+            if r3 == 0 goto headers
+            r4 = r2
+            r4 += r3
+            r0 = *(u8 *)(r4 - 1)
+        headers:
+            r2 = *(u64 *)(r1 + 16)
+            r3 = *(u64 *)(r1 + 24)
+            if r3 < 4 goto body
+            r5 = *(u32 *)(r2 + 0)
+            r5 &= 0xff
+            r0 += r5
+        body:
+            r2 = *(u64 *)(r1 + 32)
+            r3 = *(u32 *)(r1 + 40)
+            if r3 < 2 goto out
+            *(u16 *)(r2 + 0) = r0
+        out:
+            exit)";
+
+} // namespace
+
+TEST_CASE("verifier asm: a context's memory regions, each proven in its own bounds") {
+    check_rows({
+        row("regions: each region after its own check", request, {}, kEachRegion, accepted(18)),
+        row("regions: the byte at the path's length", request, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u32 *)(r1 + 8)
+            r0 = 0
+            if r3 == 0 goto out
+            r4 = r2
+            r4 += r3
+            r0 = *(u8 *)(r4 + 0)
+        out:
+            exit)",
+            rejected(6, "Upper bound must be at most the size of path", "valid_access(r4.offset, width=1)")),
+        row("regions: the headers' fourth byte after a check of three", request, {}, R"(
+            r2 = *(u64 *)(r1 + 16)
+            r3 = *(u64 *)(r1 + 24)
+            r0 = 0
+            if r3 < 3 goto out
+            r0 = *(u8 *)(r2 + 3)
+        out:
+            exit)",
+            rejected(4, "Upper bound must be at most the size of headers", "valid_access(r2.offset+3, width=1)")),
+        row("regions: the body's byte at an index one past the check", request, {}, R"(
+            r2 = *(u64 *)(r1 + 32)
+            r3 = *(u32 *)(r1 + 40)
+            r4 = *(u32 *)(r1 + 12)
+            r0 = 0
+            if r4 > r3 goto out
+            r2 += r4
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            exit)",
+            rejected(6, "Upper bound must be at most the size of body", "valid_access(r2.offset, width=1)")),
+        row("regions: the body's byte at an index below its length", request, {}, R"(
+            r2 = *(u64 *)(r1 + 32)
+            r3 = *(u32 *)(r1 + 40)
+            r4 = *(u32 *)(r1 + 12)
+            r0 = 0
+            if r4 >= r3 goto out
+            r2 += r4
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            exit)",
+            accepted(8)),
+        row("regions: the headers' length does not bound the path", request, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 24)
+            r0 = 0
+            if r3 < 1 goto out
+            r0 = *(u8 *)(r2 + 0)
+        out:
+            exit)",
+            rejected(4, "Upper bound must be at most the size of path", "valid_access(r2.offset, width=1)")),
+        row("regions: no write into the path", request, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u32 *)(r1 + 8)
+            r0 = 0
+            if r3 < 1 goto out
+            *(u8 *)(r2 + 0) = r0
+        out:
+            exit)",
+            rejected(4, "The memory path of request is read-only", "writable(path)")),
+        row("regions: pointers into two regions do not compare", request, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 16)
+            r0 = 0
+            if r2 > r3 goto out
+            r0 = 1
+        out:
+            exit)",
+            rejected(3, "Comparison of pointers to different regions")),
+        row("regions: nor subtract", request, {}, R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = *(u64 *)(r1 + 16)
+            r2 -= r3
+            r0 = 0
+            exit)",
+            rejected(2, "Invalid operation on a pointer")),
+        row("regions: a pointer field is read whole", request, {}, R"(
+            r2 = *(u32 *)(r1 + 0)
+            r0 = 0
+            exit)",
+            rejected(0, "Context offset 0 width 4 is not a field of request", "ctx_field(0, 4)")),
+        row("regions: nor written", request, {}, R"(
+            r2 = 0x10000
+            *(u64 *)(r1 + 0) = r2
+            r0 = 0
+            exit)",
+            rejected(1, "Context field path is read-only", "writable(ctx.path)")),
+        row("regions: a region pointer is not a number to return", request, {}, R"(
+            r0 = *(u64 *)(r1 + 16)
+            exit)",
+            rejected(1, "r0 must be a number", "r0.type == number")),
+    });
+}
+
+TEST_CASE("verifier asm: memory region fields are validated when the type is added") {
+    platform::Platform p = platform::windows();
+    platform::ProgramType type = *request_platform().program_type("request");
+    type.name = "bad";
+    type.section_prefixes = {"bad"};
+    SUBCASE("a pointer that is not 8 bytes") {
+        type.context.fields[0].size = 4;
+        type.context.fields[0].name = "path";
+        type.context.fields.erase(type.context.fields.begin() + 1); // path_len would overlap nothing; keep it simple
+        type.context.fields[0].size_field.clear();
+        const auto refused = p.add_program_type(type);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, "memory field path must be an 8-byte pointer"));
+    }
+    SUBCASE("a size field that is writable") {
+        type.context.fields[7].name = "status";
+        type.context.fields[0].size_field = "status";
+        const auto refused = p.add_program_type(type);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, "the size of memory field path must be a read-only"));
+    }
+    SUBCASE("a size field that names nothing") {
+        type.context.fields[3].size_field = "nothing";
+        const auto refused = p.add_program_type(type);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, "nothing is not"));
+    }
+    SUBCASE("a region too large") {
+        type.context.fields[5].memory_size = platform::kMaxRegionSize + 1;
+        const auto refused = p.add_program_type(type);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, "memory field body may hold at most"));
     }
 }

@@ -1,0 +1,121 @@
+// A hook whose context hands over several memory regions (platform::FieldKind::memory): programs compiled from C
+// check each length, run on the host's heap buffers, and the entry checks what the host put in the context.
+#include "embpf/api/object.hpp"
+#include "request_hook.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace embpf;
+using testing_hooks::Request;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+Object load_regions(bool verified) {
+    auto spec = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_API_DIR) + "/regions.o"),
+                                 &testing_hooks::request_platform());
+    REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+    auto object = Object::load(*spec, testing_hooks::request_platform(), {.unverified = !verified});
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    return std::move(object).value();
+}
+
+std::uint64_t run(const Program& program, Request& request, bool checked) {
+    if (checked) {
+        auto outcome = program.run_checked(&request, sizeof request, 10'000'000);
+        REQUIRE_MESSAGE(outcome.has_value(), (outcome ? "" : outcome.error().message));
+        return outcome->r0;
+    }
+    auto r0 = program.run(&request, sizeof request);
+    REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+    return *r0;
+}
+
+} // namespace
+
+TEST_CASE("regions: plugins read the path and headers and write the body, each within its own length") {
+    for (const bool verified : {true, false}) {
+        for (const bool checked : {false, true}) {
+            if (!verified && !checked) {
+                continue; // unverified programs run checked only
+            }
+            CAPTURE(verified);
+            CAPTURE(checked);
+            const Object object = load_regions(verified);
+            const std::string path = "/api/v1/users/42";
+            const std::string headers = "Host: example.com\r\n";
+            std::vector<std::uint8_t> body = {'h', 'e', 'l', 'l', 'o', ' ', 'W', 'o', 'r', 'l', 'd', '!'};
+            Request request{};
+            request.path = reinterpret_cast<const std::uint8_t*>(path.data());
+            request.path_len = static_cast<std::uint32_t>(path.size());
+            request.headers = reinterpret_cast<const std::uint8_t*>(headers.data());
+            request.headers_len = headers.size();
+            request.body = body.data();
+            request.body_len = static_cast<std::uint32_t>(body.size());
+            CHECK(run(object.program("count_slashes").value(), request, checked) == 4);
+            CHECK(run(object.program("shout").value(), request, checked) == 1000 + 9);
+            CHECK(std::string(body.begin(), body.end()) == "HELLO WORLD!");
+            // Empty buffers: nothing read, and a null pointer for an empty region is fine.
+            request.path = nullptr;
+            request.path_len = 0;
+            request.headers_len = 0;
+            CHECK(run(object.program("count_slashes").value(), request, checked) == 0);
+            CHECK(run(object.program("shout").value(), request, checked) == 0);
+        }
+    }
+}
+
+TEST_CASE("regions: the entry refuses a region longer than its field allows, or below 64 KiB") {
+    const Object object = load_regions(true);
+    const Program program = object.program("count_slashes").value();
+    std::vector<std::uint8_t> path(5000, '/');
+    Request request{};
+    request.path = path.data();
+    request.path_len = 4097; // the hook allows 4096
+    auto refused = program.run(&request, sizeof request);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "the path memory of the request context has 4097 bytes, more than the "
+                                            "4096 it may have"));
+    request.path_len = 4096;
+    auto all = program.run(&request, sizeof request);
+    REQUIRE(all.has_value());
+    CHECK(*all == 4096);
+    request.path = reinterpret_cast<const std::uint8_t*>(std::uintptr_t{0x1000});
+    request.path_len = 1;
+    auto low = program.run(&request, sizeof request);
+    REQUIRE_FALSE(low.has_value());
+    CHECK(contains(low.error().message, "the path pointer 0x1000 of the request context is below 65536"));
+    // A region that would wrap around the address space.
+    request.path = reinterpret_cast<const std::uint8_t*>(~std::uintptr_t{0} - 2);
+    request.path_len = 16;
+    auto wraps = program.run_checked(&request, sizeof request);
+    REQUIRE_FALSE(wraps.has_value());
+    CHECK(contains(wraps.error().message, "its region wraps around"));
+}
+
+TEST_CASE("regions: one byte past a region is refused by the verifier, naming it, and stops a checked run") {
+    auto spec = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_API_DIR) + "/regions_overread.o"),
+                                 &testing_hooks::request_platform());
+    REQUIRE(spec.has_value());
+    auto refused = Object::load(*spec, testing_hooks::request_platform());
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "Upper bound must be at most the size of path"));
+    REQUIRE(refused.error().report != nullptr);
+    auto object = Object::load(*spec, testing_hooks::request_platform(), {.unverified = true});
+    REQUIRE(object.has_value());
+    const Program program = object->program("past_the_path").value();
+    std::vector<std::uint8_t> path(8, '/');
+    Request request{};
+    request.path = path.data();
+    request.path_len = 7; // the byte at 7 exists, but the context does not hand it over
+    auto stopped = program.run_checked(&request, sizeof request);
+    REQUIRE_FALSE(stopped.has_value());
+    CHECK(contains(stopped.error().message, "read of 1 byte"));
+}
