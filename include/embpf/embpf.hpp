@@ -13,6 +13,7 @@
 #include "embpf/elf/core.hpp"
 #include "embpf/elf/object_file.hpp"
 
+#include "embpf/platform/context_layout.hpp"
 #include "embpf/platform/platform.hpp"
 #include "embpf/verifier/verifier.hpp"
 

@@ -2,6 +2,7 @@
 // (read-only), the body (writable), each with its length in a field of its own; on a copy of platform::windows().
 #pragma once
 
+#include "embpf/platform/context_layout.hpp"
 #include "embpf/platform/platform.hpp"
 
 #include <cstdint>
@@ -30,19 +31,15 @@ inline const platform::Platform& request_platform() {
         platform::ProgramType type;
         type.name = "request";
         type.section_prefixes = {"request"};
-        type.context.size = sizeof(Request);
-        using platform::ContextField;
-        using platform::FieldKind;
-        type.context.fields = {
-            ContextField{0, 8, FieldKind::memory, true, false, "path", "path_len", 4096, false},
-            ContextField{8, 4, FieldKind::scalar, true, false, "path_len"},
-            ContextField{12, 4, FieldKind::scalar, true, false, "method"},
-            ContextField{16, 8, FieldKind::memory, true, false, "headers", "headers_len", 0, false},
-            ContextField{24, 8, FieldKind::scalar, true, false, "headers_len"},
-            ContextField{32, 8, FieldKind::memory, true, false, "body", "body_len", 65536, true},
-            ContextField{40, 4, FieldKind::scalar, true, false, "body_len"},
-            ContextField{44, 4, FieldKind::scalar, true, true, "status"},
-        };
+        // Offsets and sizes from the struct itself.
+        type.context =
+            platform::ContextLayout<Request>()
+                .memory(&Request::path, &Request::path_len, "path", "path_len", 4096)
+                .field(&Request::method, "method")
+                .memory(&Request::headers, &Request::headers_len, "headers", "headers_len")
+                .memory(&Request::body, &Request::body_len, "body", "body_len", 65536, platform::Access::read_write)
+                .field(&Request::status, "status", platform::Access::read_write)
+                .descriptor();
         type.helpers = {1, 2, 3};
         type.return_min = 0;
         type.return_max = 0xFFFF;

@@ -4,6 +4,7 @@
 
 // `linux` is a predefined macro in GNU modes: the header must survive it.
 #define linux 1
+#include "embpf/platform/context_layout.hpp"
 #include "embpf/platform/platform.hpp"
 #undef linux
 
@@ -1652,3 +1653,81 @@ TEST_SUITE("platform") {
 #endif
 
 } // TEST_SUITE
+
+// ContextLayout<Ctx>: a descriptor from the host's struct, offsets and sizes never written by hand.
+namespace {
+
+struct Session {
+    std::uint8_t kind;           // 0, then padding
+    const char* name;            // 8
+    std::uint16_t name_len;      // 16 (too narrow for a size: a plain field here)
+    std::uint64_t id;            // 24
+    std::uint8_t* scratch;       // 32, 64 bytes
+    const std::uint8_t* payload; // 40
+    std::uint32_t payload_len;   // 48
+    std::int32_t verdict;        // 52
+    std::uint8_t* data;          // 56
+    std::uint8_t* data_end;      // 64
+};
+
+} // namespace
+
+TEST_CASE("context layout: offsets and sizes come from the struct, and the descriptor validates") {
+    using embpf::platform::Access;
+    const embpf::platform::ContextDescriptor context =
+        embpf::platform::ContextLayout<Session>()
+            .field(&Session::kind, "kind")
+            .field(&Session::id, "id")
+            .memory(&Session::scratch, "scratch", 64, Access::read_write)
+            .memory(&Session::payload, &Session::payload_len, "payload", "payload_len", 1500, Access::read_write)
+            .field(&Session::verdict, "verdict", Access::read_write)
+            .data_range(&Session::data, &Session::data_end)
+            .descriptor();
+    CHECK(context.size == sizeof(Session));
+    const auto* kind = context.field("kind");
+    REQUIRE(kind != nullptr);
+    CHECK(kind->offset == offsetof(Session, kind));
+    CHECK(kind->size == 1);
+    CHECK(context.field("id")->offset == offsetof(Session, id));
+    CHECK(context.field("id")->size == 8);
+    const auto* scratch = context.field("scratch");
+    REQUIRE(scratch != nullptr);
+    CHECK(scratch->offset == offsetof(Session, scratch));
+    CHECK(scratch->kind == embpf::platform::FieldKind::memory);
+    CHECK(scratch->size_field.empty());
+    CHECK(scratch->memory_size == 64);
+    CHECK(scratch->memory_writable);
+    const auto* payload = context.field("payload");
+    REQUIRE(payload != nullptr);
+    CHECK(payload->offset == offsetof(Session, payload));
+    CHECK(payload->size_field == "payload_len");
+    CHECK(payload->memory_size == 1500);
+    CHECK_FALSE(payload->memory_writable); // a const region stays read-only, whatever the call asked
+    CHECK(context.field("payload_len")->offset == offsetof(Session, payload_len));
+    CHECK(context.field("payload_len")->size == 4);
+    CHECK_FALSE(context.field("payload_len")->writable);
+    CHECK(context.field("verdict")->writable);
+    CHECK(context.data == static_cast<std::int32_t>(offsetof(Session, data)));
+    CHECK(context.data_end == static_cast<std::int32_t>(offsetof(Session, data_end)));
+    CHECK(context.field("name") == nullptr); // never declared: inaccessible
+    CHECK(context.regions().size() == 2);
+
+    embpf::platform::Platform host = embpf::platform::windows();
+    embpf::platform::ProgramType type;
+    type.name = "session";
+    type.section_prefixes = {"session"};
+    type.context = context;
+    auto added = host.add_program_type(type);
+    CHECK_MESSAGE(added.has_value(), (added ? "" : added.error().message));
+
+    // A field declared twice overlaps itself: refused when the type is added, naming both.
+    type.name = "twice";
+    type.section_prefixes = {"twice"};
+    type.context = embpf::platform::ContextLayout<Session>()
+                       .field(&Session::id, "id")
+                       .field(&Session::id, "id_again")
+                       .descriptor();
+    auto refused = host.add_program_type(type);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().message == "program type twice: context fields id and id_again overlap");
+}
