@@ -16,8 +16,6 @@ struct request {
 };
 
 SEC("request")
-int past_the_path(struct request* r) {
-    return r->path[r->path_len];
-}
+int past_the_path(struct request* r) { return r->path[r->path_len]; }
 
 char LICENSE[] SEC("license") = "GPL";
