@@ -206,6 +206,47 @@ void set_lddw(std::vector<isa::Instruction>& code, std::size_t pc, std::uint64_t
     code[pc + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(value >> 32));
 }
 
+// The struct the program's first parameter points to, as its BTF says (through typedefs and qualifiers), or nullptr.
+const btf::Type* context_struct(const btf::Types& types, std::string_view function) {
+    const std::optional<std::uint32_t> func = types.find(function, btf::Kind::func);
+    const btf::Type* f = func ? types.get(*func) : nullptr;
+    const btf::Type* proto = f != nullptr ? types.get(f->ref) : nullptr;
+    if (proto == nullptr || proto->kind != btf::Kind::func_proto || proto->params.empty()) {
+        return nullptr;
+    }
+    const btf::Type* pointer = types.get(types.resolve(proto->params[0].type));
+    if (pointer == nullptr || pointer->kind != btf::Kind::ptr) {
+        return nullptr;
+    }
+    const btf::Type* target = types.get(types.resolve(pointer->ref));
+    return target != nullptr && target->kind == btf::Kind::struct_ ? target : nullptr;
+}
+
+// Each member of the program's context struct (per its BTF) that names a field of the hook's context starts where
+// the hook's field does: else the program was compiled against another layout than the host's. (Sizes may differ:
+// older headers declare some fields wider, a flexible array has none, and the verifier holds every access to the
+// hook's fields anyway.) A program with CO-RE relocations is skipped: its offsets follow the target's types.
+Result<void> check_context_btf(const btf::Types& types, const elf::ProgramDefinition& program,
+                               const platform::ProgramType& type) {
+    const btf::Type* context = program.core_relocations.empty() ? context_struct(types, program.name) : nullptr;
+    if (context == nullptr) {
+        return {};
+    }
+    for (const btf::Member& member : context->members) {
+        const platform::ContextField* field = member.name.empty() ? nullptr : type.context.field(member.name);
+        if (field == nullptr || member.bitfield_size != 0) {
+            continue;
+        }
+        if (member.bit_offset % 8 != 0 || member.bit_offset / 8 != field->offset) {
+            return Error::invalid("its context struct " + context->name + " has " + member.name + " at byte " +
+                                  std::to_string(member.bit_offset / 8) + ", the " + type.name +
+                                  " hook's context at byte " + std::to_string(field->offset) +
+                                  ": it was compiled against another layout than the host's");
+        }
+    }
+    return {};
+}
+
 Error in_program(const std::string& program, Error error) {
     error.message = "program " + program + ": " + error.message;
     return error;
@@ -502,6 +543,13 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 program->relocation_report.push_back(std::to_string(definition.core_relocations.size()) +
                                                      " CO-RE relocations kept their compiled offsets: no target "
                                                      "BTF was given (LoadOptions::target_btf)");
+            }
+        }
+        // A program whose BTF describes its context struct was compiled against that layout: where it names a field
+        // of the hook's context, the two must agree.
+        if (spec.btf()) {
+            if (auto agreed = check_context_btf(*spec.btf(), program_spec.definition, *program->type); !agreed) {
+                return in_program(name, std::move(agreed).error());
             }
         }
         if (!options.unverified) {

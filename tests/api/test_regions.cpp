@@ -119,3 +119,23 @@ TEST_CASE("regions: one byte past a region is refused by the verifier, naming it
     REQUIRE_FALSE(stopped.has_value());
     CHECK(contains(stopped.error().message, "read of 1 byte"));
 }
+
+TEST_CASE("regions: a plugin whose BTF places a field elsewhere than the host's struct is refused, naming it") {
+    auto spec = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_API_DIR) + "/regions_layout.o"),
+                                 &testing_hooks::request_platform());
+    REQUIRE(spec.has_value());
+    REQUIRE(spec->btf() != nullptr);
+    for (const bool verified : {true, false}) {
+        auto refused = Object::load(*spec, testing_hooks::request_platform(), {.unverified = !verified});
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().message ==
+              "program body_length: its context struct request has body at byte 16, the request hook's context at "
+              "byte 32: it was compiled against another layout than the host's");
+    }
+    // The layout of the tests' own plugins agrees: they load (the first test case runs them).
+    auto agreeing = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_API_DIR) + "/regions.o"),
+                                     &testing_hooks::request_platform());
+    REQUIRE(agreeing.has_value());
+    REQUIRE(agreeing->btf() != nullptr);
+    CHECK(Object::load(*agreeing, testing_hooks::request_platform()).has_value());
+}
