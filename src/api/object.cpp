@@ -873,6 +873,26 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     std::vector<std::uint64_t> words((context.host_size() + 7) / 8 + 1, 0);
     const std::span<std::uint8_t> ctx(reinterpret_cast<std::uint8_t*>(words.data()), context.host_size());
     std::copy(options.ctx_in.begin(), options.ctx_in.end(), ctx.begin());
+    // Memory regions are test_run's to hand over, as the packet is: ctx_in holds no address for a program to use.
+    // A region of a constant size gets zeroed bytes of its own; one sized by a field is empty.
+    std::vector<std::vector<std::uint8_t>> region_memory;
+    for (const detail::RegionField& region : m_state->regions) {
+        const auto set = [&](std::uint32_t at, std::size_t width) {
+            return std::any_of(ctx.begin() + at, ctx.begin() + at + width, [](std::uint8_t b) { return b != 0; });
+        };
+        if (set(region.pointer, 8) ||
+            (region.size_field >= 0 && set(static_cast<std::uint32_t>(region.size_field), region.size_width))) {
+            return in_program(m_state->name,
+                              Error::invalid("ctx_in sets the pointer or size of the memory region " + *region.name +
+                                             ": test_run hands over no memory of the "
+                                             "caller's"));
+        }
+        if (region.size_field < 0 && region.most > 0) {
+            region_memory.emplace_back(region.most, 0);
+            const std::uint64_t address = reinterpret_cast<std::uintptr_t>(region_memory.back().data());
+            std::memcpy(ctx.data() + region.pointer, &address, 8);
+        }
+    }
     const std::size_t length = options.data_in.size();
     std::vector<std::uint8_t> packet(std::max<std::size_t>(length, 1)); // an empty packet still has an address
     std::copy(options.data_in.begin(), options.data_in.end(), packet.begin());

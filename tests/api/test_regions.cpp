@@ -139,3 +139,22 @@ TEST_CASE("regions: a plugin whose BTF places a field elsewhere than the host's 
     REQUIRE(agreeing->btf() != nullptr);
     CHECK(Object::load(*agreeing, testing_hooks::request_platform()).has_value());
 }
+
+TEST_CASE("regions: test_run hands over no memory from ctx_in; a region's pointer or size there is refused") {
+    const Object object = load_regions(true);
+    const Program program = object.program("count_slashes").value();
+    Request request{};
+    request.method = 7;
+    auto empty = program.test_run({.ctx_in = {reinterpret_cast<const std::uint8_t*>(&request), sizeof request}});
+    REQUIRE_MESSAGE(empty.has_value(), (empty ? "" : empty.error().message));
+    CHECK(empty->retval == 0);
+    request.path = reinterpret_cast<const std::uint8_t*>(std::uintptr_t{0x41414141});
+    request.path_len = 16;
+    auto refused = program.test_run({.ctx_in = {reinterpret_cast<const std::uint8_t*>(&request), sizeof request}});
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "ctx_in sets the pointer or size of the memory region path"));
+    request.path = nullptr; // a size alone is refused too
+    refused = program.test_run({.ctx_in = {reinterpret_cast<const std::uint8_t*>(&request), sizeof request}});
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "memory region path"));
+}

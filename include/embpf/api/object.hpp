@@ -163,7 +163,8 @@ struct TestRunOptions {
     /// type's max_data_size bytes.
     std::span<const std::uint8_t> data_in{};
     /// The context struct as the program sees it (ContextDescriptor::size bytes at most; the rest is 0). Its packet
-    /// pointer fields are test_run's to set.
+    /// pointer fields are test_run's to set; the pointers and sizes of its memory regions (FieldKind::memory) must be
+    /// 0: a region of a constant size gets zeroed bytes, one sized by a field is empty.
     std::span<const std::uint8_t> ctx_in{};
     /// Runs, one after the other on the same packet and context (0 counts as 1); duration is their average.
     std::uint32_t repeat = 1;
