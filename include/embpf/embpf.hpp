@@ -27,6 +27,7 @@
 #include "embpf/runtime/ring_buffer.hpp"
 #include "embpf/runtime/slot.hpp"
 
+#include "embpf/api/hook.hpp"
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
