@@ -1,0 +1,103 @@
+// Hook<Ctx> and Link: the cost of invoking a hook (empty, one program, four programs) against a direct
+// Program::run, and the latency of Link::replace while no one invokes.
+#include "embpf/embpf.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+struct BenchRequest {
+    std::uint64_t value;
+    std::uint32_t flags;
+    std::uint32_t pad;
+};
+
+const embpf::platform::Platform& bench_platform() {
+    static const embpf::platform::Platform host = [] {
+        embpf::platform::Platform p = embpf::platform::windows();
+        embpf::platform::ProgramType type;
+        type.name = "bench_hook";
+        type.section_prefixes = {"bench_hook"};
+        type.context = embpf::platform::ContextLayout<BenchRequest>()
+                           .field(&BenchRequest::value, "value")
+                           .field(&BenchRequest::flags, "flags")
+                           .descriptor();
+        type.return_min = 0;
+        type.return_max = 2;
+        if (auto added = p.add_program_type(type); !added) {
+            std::fprintf(stderr, "bench_hooks: %s\n", added.error().message.c_str());
+            std::exit(1);
+        }
+        return p;
+    }();
+    return host;
+}
+
+const embpf::Object& bench_object() {
+    static const embpf::Object object = [] {
+        auto spec = embpf::ObjectSpec::open(std::string(EMBPF_BENCH_HOOK_OBJECT), &bench_platform());
+        if (!spec) {
+            std::fprintf(stderr, "bench_hooks: %s\n", spec.error().message.c_str());
+            std::exit(1);
+        }
+        auto loaded = embpf::Object::load(*spec, bench_platform());
+        if (!loaded) {
+            std::fprintf(stderr, "bench_hooks: %s\n", loaded.error().message.c_str());
+            std::exit(1);
+        }
+        return std::move(loaded).value();
+    }();
+    return object;
+}
+
+const embpf::platform::ProgramType& bench_type() { return *bench_platform().program_type("bench_hook"); }
+
+void BM_DirectRun(benchmark::State& state) {
+    const embpf::Program program = bench_object().program("pass_small").value();
+    BenchRequest request{7, 1, 0};
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(program.run(&request, sizeof request));
+    }
+}
+BENCHMARK(BM_DirectRun);
+
+void BM_HookInvoke(benchmark::State& state) {
+    embpf::Hook<BenchRequest> hook(bench_type());
+    std::vector<embpf::Link> links;
+    for (std::int64_t i = 0; i < state.range(0); ++i) {
+        links.push_back(hook.attach(bench_object().program(i % 2 == 0 ? "pass_small" : "pass_odd").value()).value());
+    }
+    BenchRequest request{7, 1, 0};
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(hook.invoke(request));
+    }
+    state.SetLabel(std::to_string(state.range(0)) + " links");
+}
+BENCHMARK(BM_HookInvoke)->Arg(0)->Arg(1)->Arg(4);
+
+void BM_LinkReplace(benchmark::State& state) {
+    embpf::Hook<BenchRequest> hook(bench_type());
+    const embpf::Program a = bench_object().program("pass_small").value();
+    const embpf::Program b = bench_object().program("pass_odd").value();
+    std::vector<embpf::Link> others;
+    for (std::int64_t i = 0; i < state.range(0); ++i) {
+        others.push_back(hook.attach(a).value());
+    }
+    embpf::Link link = hook.attach(a).value();
+    bool flip = false;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(link.replace(flip ? a : b));
+        flip = !flip;
+    }
+    state.SetLabel(std::to_string(state.range(0) + 1) + " links");
+}
+BENCHMARK(BM_LinkReplace)->Arg(0)->Arg(3);
+
+} // namespace
+
+BENCHMARK_MAIN();
