@@ -27,9 +27,11 @@ embpf_add_bpf_object(spin_lock_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/
 embpf_add_bpf_object(spin_lock_held_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/spin_lock_held.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/spin_lock_held.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(regions_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/regions.c"
-                     OUTPUT "${EMBPF_TEST_API_DIR}/regions.o" NO_PLUGIN_HEADERS)
+                     OUTPUT "${EMBPF_TEST_API_DIR}/regions.o" NO_PLUGIN_HEADERS
+                     DEPENDS "${CMAKE_CURRENT_LIST_DIR}/objects/request.h")
 embpf_add_bpf_object(regions_overread_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/regions_overread.c"
-                     OUTPUT "${EMBPF_TEST_API_DIR}/regions_overread.o" NO_PLUGIN_HEADERS)
+                     OUTPUT "${EMBPF_TEST_API_DIR}/regions_overread.o" NO_PLUGIN_HEADERS
+                     DEPENDS "${CMAKE_CURRENT_LIST_DIR}/objects/request.h")
 embpf_add_bpf_object(regions_layout_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/regions_layout.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/regions_layout.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(verdicts_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/verdicts.c"

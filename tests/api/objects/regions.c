@@ -1,19 +1,6 @@
 // A request hook's plugins: the context hands over the path, the headers and the body as three buffers, each with
 // its length; every access is checked against its own buffer's length.
-#include <linux/types.h>
-
-#define SEC(name) __attribute__((section(name), used))
-
-struct request {
-    const unsigned char* path;
-    __u32 path_len;
-    __u32 method;
-    const unsigned char* headers;
-    __u64 headers_len;
-    unsigned char* body;
-    __u32 body_len;
-    __u32 status;
-};
+#include "request.h"
 
 // The number of '/' in the path.
 SEC("request")
