@@ -123,6 +123,52 @@ namespace {
 
 std::string map_what(const MapSpec& spec) { return "map " + spec.name; }
 
+// A map of an earlier load may stand for `spec` (LoadOptions::reuse_maps) when it has the shape `wanted` describes.
+Result<void> reuse_map(const MapSpec& spec, const runtime::MapConfig& wanted,
+                       const std::shared_ptr<runtime::Map>& map) {
+    if (!map) {
+        return Error::invalid(map_what(spec) + ": LoadOptions::reuse_maps names no map for it");
+    }
+    if (spec.read_only) {
+        return Error::invalid(map_what(spec) + " is read-only to programs (its bytes are the object's constants) and " +
+                              "is never shared with another load");
+    }
+    const runtime::MapConfig& have = map->config();
+    const auto differs = [&](const char* what, std::uint64_t a, std::uint64_t b) -> Result<void> {
+        return Error::invalid(map_what(spec) + ": the map to reuse (" + have.name + ") has " + what + " " +
+                              std::to_string(b) + ", the object's definition " + std::to_string(a));
+    };
+    const std::uint32_t wanted_slots = wanted.slots != 0 ? wanted.slots : runtime::slot_count();
+    const std::pair<const char*, std::pair<std::uint64_t, std::uint64_t>> fields[] = {
+        {"kind", {static_cast<std::uint64_t>(wanted.kind), static_cast<std::uint64_t>(have.kind)}},
+        {"key size", {wanted.key_size, have.key_size}},
+        {"value size", {wanted.value_size, have.value_size}},
+        {"max_entries", {wanted.max_entries, have.max_entries}},
+        {"flags", {wanted.flags, have.flags}},
+        {"map_extra", {wanted.map_extra, have.map_extra}},
+        {"spin lock offset", {wanted.spin_lock.value_or(~0U), have.spin_lock.value_or(~0U)}},
+    };
+    for (const auto& [what, values] : fields) {
+        if (values.first != values.second) {
+            return differs(what, values.first, values.second);
+        }
+    }
+    if (platform::is_per_cpu(wanted.kind) && wanted_slots != have.slots) {
+        return differs("per-CPU slots", wanted_slots, have.slots);
+    }
+    if ((wanted.inner == nullptr) != (have.inner == nullptr) ||
+        (wanted.inner && (wanted.inner->kind != have.inner->kind || wanted.inner->key_size != have.inner->key_size ||
+                          wanted.inner->value_size != have.inner->value_size ||
+                          wanted.inner->max_entries != have.inner->max_entries))) {
+        return Error::invalid(map_what(spec) + ": the map to reuse (" + have.name +
+                              ") holds inner maps of another shape than the object's definition");
+    }
+    if (map->frozen()) {
+        return Error::invalid(map_what(spec) + ": the map to reuse (" + have.name + ") is frozen");
+    }
+    return {};
+}
+
 Result<platform::MapKind> kind_of(const MapSpec& spec, const platform::Platform& platform) {
     if (spec.origin == elf::MapOrigin::global_data) {
         return platform::MapKind::array;
@@ -446,6 +492,17 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         auto config = config_of(spec.maps(), i, platform, options);
         if (!config) {
             return std::move(config).error();
+        }
+        if (const auto reused = options.reuse_maps.find(map_spec.name); reused != options.reuse_maps.end()) {
+            auto shared = reuse_map(map_spec, *config, reused->second);
+            if (!shared) {
+                return std::move(shared).error();
+            }
+            maps[i] = reused->second;
+            state->maps.emplace_back(
+                map_spec.name, MapHandle(reused->second, false, map_spec.key_type_name, map_spec.value_type_name,
+                                         btf_size(spec, map_spec.key_type_id), btf_size(spec, map_spec.value_type_id)));
+            continue;
         }
         config->budget = state->budget;
         auto estimate = runtime::map_memory_estimate(*config);

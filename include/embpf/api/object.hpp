@@ -83,6 +83,13 @@ struct LoadOptions {
     /// the host's own; a program naming an extern without a value here does not load. (`.kconfig` externs come from
     /// the platform; `__weak` externs nothing defines are 0.)
     std::map<std::string, std::uint64_t, std::less<>> externs{};
+    /// Maps of objects loaded before, by the name of the map of this object they stand for
+    /// (MapHandle::runtime_map()): the new object's programs share them instead of new maps, so that what they hold
+    /// (a counter, a ring buffer a host consumes) survives a reload, as libbpf's bpf_map__reuse_fd and cilium/ebpf's
+    /// MapReplacements. Each must have the kind, key and value sizes, max_entries, flags, per-CPU slots, lock and
+    /// inner-map shape the object's definition asks for (the load fails naming the difference); maps read-only to
+    /// programs (`.rodata`, `.kconfig`), whose bytes the verifier takes as the object's constants, are never shared.
+    std::map<std::string, std::shared_ptr<runtime::Map>, std::less<>> reuse_maps{};
 };
 
 /// What the programs of one object may spend on verification together, as Object::load counts it
