@@ -2,6 +2,7 @@
 // its own (anywhere in memory).
 #include "embpf/api/object.hpp"
 #include "embpf/api/ring_buffer.hpp"
+#include "embpf/testing/packets.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
@@ -39,17 +40,17 @@ std::uint64_t first_value(const Object& object, const char* map) {
     return out;
 }
 
-// Ethernet + IPv4 + `protocol`, from 10.0.0.1:5353 to 10.0.0.2:53, `length` bytes.
+// Ethernet + IPv4 + UDP (17) or TCP (6), from 10.0.0.1:5353 to 10.0.0.2:53, cut or padded to `length` bytes.
 std::vector<std::uint8_t> ipv4_packet(std::uint8_t protocol, std::size_t length) {
-    std::vector<std::uint8_t> packet(length, 0);
-    packet[12] = 0x08;
-    packet[14] = 0x45;
-    packet[23] = protocol;
-    const std::uint8_t addresses[8] = {10, 0, 0, 1, 10, 0, 0, 2};
-    std::memcpy(packet.data() + 26, addresses, sizeof addresses);
-    packet[34] = 0x14;
-    packet[35] = 0xe9;
-    packet[37] = 0x35;
+    testing::PacketBuilder builder;
+    builder.ethernet().ipv4({10, 0, 0, 1}, {10, 0, 0, 2});
+    if (protocol == 17) {
+        builder.udp(5353, 53);
+    } else {
+        builder.tcp(5353, 53);
+    }
+    std::vector<std::uint8_t> packet = builder.pad_to(length).build();
+    packet.resize(length);
     return packet;
 }
 
