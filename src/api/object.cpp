@@ -157,11 +157,10 @@ Result<void> reuse_map(const MapSpec& spec, const runtime::MapConfig& wanted,
         return differs("per-CPU slots", wanted_slots, have.slots);
     }
     if ((wanted.inner == nullptr) != (have.inner == nullptr) ||
-        (wanted.inner && (wanted.inner->kind != have.inner->kind || wanted.inner->key_size != have.inner->key_size ||
-                          wanted.inner->value_size != have.inner->value_size ||
-                          wanted.inner->max_entries != have.inner->max_entries ||
-                          wanted.inner->flags != have.inner->flags ||
-                          wanted.inner->spin_lock != have.inner->spin_lock))) {
+        (wanted.inner &&
+         (wanted.inner->kind != have.inner->kind || wanted.inner->key_size != have.inner->key_size ||
+          wanted.inner->value_size != have.inner->value_size || wanted.inner->max_entries != have.inner->max_entries ||
+          wanted.inner->flags != have.inner->flags || wanted.inner->spin_lock != have.inner->spin_lock))) {
         return Error::invalid(map_what(spec) + ": the map to reuse (" + have.name +
                               ") holds inner maps of another shape than the object's definition");
     }
