@@ -158,10 +158,12 @@ TEST_CASE("hooks: invocations racing 10,000 attaches, replaces and detaches each
     std::atomic<std::uint64_t> invocations{0};
     std::atomic<std::uint64_t> torn{0};
     std::atomic<std::uint64_t> failed{0};
+    std::atomic<int> started{0};
     std::vector<std::thread> readers;
     for (int t = 0; t < 2; ++t) {
         readers.emplace_back([&] {
             Request request{};
+            started.fetch_add(1);
             while (!done.load(std::memory_order_acquire)) {
                 t_seen.clear();
                 auto verdict = hook.invoke(request);
@@ -174,6 +176,10 @@ TEST_CASE("hooks: invocations racing 10,000 attaches, replaces and detaches each
                 invocations.fetch_add(1, std::memory_order_relaxed);
             }
         });
+    }
+    // Both readers invoke before the first change (on a loaded machine a thread may start late).
+    while (started.load() < 2 || invocations.load() < 2) {
+        std::this_thread::yield();
     }
     std::size_t operations = 0;
     while (operations < 10'000) {
