@@ -1079,7 +1079,8 @@ enum class FieldKind : std::uint8_t {
     /// An 8-byte pointer to a memory region the host hands over besides the packet (a request's path, its headers,
     /// its body): the program reads (with ContextField::memory_writable, writes) [pointer, pointer + size), the size
     /// given by ContextField::size_field or memory_size. The verifier proves each region's accesses in its bounds on
-    /// its own; every entry checks the pointers and sizes the host put there.
+    /// its own; every entry checks the pointers and sizes the host put there. The pointer is never null, even for an
+    /// empty region: like every object a program sees, it lies at or above 65536.
     memory,
 };
 

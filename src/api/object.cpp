@@ -357,9 +357,12 @@ Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* 
                                   std::to_string(size) + " bytes, more than the " + std::to_string(region.most) +
                                   " it may have");
         }
-        if (size > 0 && (start < kLowestAddress || start + size < start)) {
+        // Even an empty region's pointer: the verifier takes every pointer to memory as no less than 65536 (a
+        // comparison with 0, an order between offsets), so a null one would make it skip what a run does.
+        if (start < kLowestAddress || start + size < start) {
             return Error::invalid("the " + *region.name + " pointer " + hex(start) + " of the " + type.name +
-                                  " context is below 65536 or its region wraps around");
+                                  " context is below 65536 or its region wraps around (an empty region too "
+                                  "points at or above 65536)");
         }
         entry.memory.push_back(exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)),
                                                   static_cast<std::size_t>(size), region.writable});
@@ -945,11 +948,10 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
                                              ": test_run hands over no memory of the "
                                              "caller's"));
         }
-        if (region.size_field < 0 && region.most > 0) {
-            region_memory.emplace_back(region.most, 0);
-            const std::uint64_t address = reinterpret_cast<std::uintptr_t>(region_memory.back().data());
-            std::memcpy(ctx.data() + region.pointer, &address, 8);
-        }
+        // Its own zeroed bytes (one byte for an empty region, whose pointer must still be a real address).
+        region_memory.emplace_back(region.size_field < 0 ? std::max<std::size_t>(region.most, 1) : 1, 0);
+        const std::uint64_t address = reinterpret_cast<std::uintptr_t>(region_memory.back().data());
+        std::memcpy(ctx.data() + region.pointer, &address, 8);
     }
     const std::size_t length = options.data_in.size();
     std::vector<std::uint8_t> packet(std::max<std::size_t>(length, 1)); // an empty packet still has an address

@@ -25,6 +25,16 @@ struct Request {
 };
 static_assert(sizeof(Request) == 48);
 
+/// A request with three empty regions: each pointer still points at real memory, as every entry requires.
+inline Request empty_request() {
+    static std::uint8_t nothing = 0;
+    Request request{};
+    request.path = &nothing;
+    request.headers = &nothing;
+    request.body = &nothing;
+    return request;
+}
+
 inline const platform::Platform& request_platform() {
     static const platform::Platform host = [] {
         platform::Platform p = platform::windows();

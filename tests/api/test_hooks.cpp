@@ -49,7 +49,7 @@ TEST_SUITE_BEGIN("api hooks");
 TEST_CASE("hooks: an empty hook passes; links run by priority, then in the order they came") {
     const Object object = load_api("verdicts.o");
     Hook<Request> hook(request_type(), recording());
-    Request request{};
+    Request request = testing_hooks::empty_request();
     t_seen.clear();
     auto empty = hook.invoke(request);
     REQUIRE(empty.has_value());
@@ -93,7 +93,7 @@ TEST_CASE("hooks: an empty hook passes; links run by priority, then in the order
 
 TEST_CASE("hooks: verdicts fold as the hook says") {
     const Object object = load_api("verdicts.o");
-    Request request{};
+    Request request = testing_hooks::empty_request();
     SUBCASE("the first verdict that is not pass decides, and the rest do not run") {
         Hook<Request> hook(request_type(), {.pass = 0, .fold = Fold::first_decisive});
         auto zero = hook.attach(object.program("zero").value());
@@ -162,7 +162,7 @@ TEST_CASE("hooks: invocations racing 10,000 attaches, replaces and detaches each
     std::vector<std::thread> readers;
     for (int t = 0; t < 2; ++t) {
         readers.emplace_back([&] {
-            Request request{};
+            Request request = testing_hooks::empty_request();
             started.fetch_add(1);
             while (!done.load(std::memory_order_acquire)) {
                 t_seen.clear();

@@ -1,6 +1,7 @@
 // A hook whose context hands over several memory regions (platform::FieldKind::memory): programs compiled from C
 // check each length, run on the host's heap buffers, and the entry checks what the host put in the context.
 #include "embpf/api/object.hpp"
+#include "embpf/isa/text.hpp"
 #include "request_hook.hpp"
 
 #include <doctest/doctest.h>
@@ -52,7 +53,7 @@ TEST_CASE("regions: plugins read the path and headers and write the body, each w
             const std::string path = "/api/v1/users/42";
             const std::string headers = "Host: example.com\r\n";
             std::vector<std::uint8_t> body = {'h', 'e', 'l', 'l', 'o', ' ', 'W', 'o', 'r', 'l', 'd', '!'};
-            Request request{};
+            Request request = testing_hooks::empty_request();
             request.path = reinterpret_cast<const std::uint8_t*>(path.data());
             request.path_len = static_cast<std::uint32_t>(path.size());
             request.headers = reinterpret_cast<const std::uint8_t*>(headers.data());
@@ -62,8 +63,7 @@ TEST_CASE("regions: plugins read the path and headers and write the body, each w
             CHECK(run(object.program("count_slashes").value(), request, checked) == 4);
             CHECK(run(object.program("shout").value(), request, checked) == 1000 + 9);
             CHECK(std::string(body.begin(), body.end()) == "HELLO WORLD!");
-            // Empty buffers: nothing read, and a null pointer for an empty region is fine.
-            request.path = nullptr;
+            // Empty buffers: nothing read (an empty region still points at real memory).
             request.path_len = 0;
             request.headers_len = 0;
             CHECK(run(object.program("count_slashes").value(), request, checked) == 0);
@@ -76,7 +76,7 @@ TEST_CASE("regions: the entry refuses a region longer than its field allows, or 
     const Object object = load_regions(true);
     const Program program = object.program("count_slashes").value();
     std::vector<std::uint8_t> path(5000, '/');
-    Request request{};
+    Request request = testing_hooks::empty_request();
     request.path = path.data();
     request.path_len = 4097; // the hook allows 4096
     auto refused = program.run(&request, sizeof request);
@@ -112,7 +112,7 @@ TEST_CASE("regions: one byte past a region is refused by the verifier, naming it
     REQUIRE(object.has_value());
     const Program program = object->program("past_the_path").value();
     std::vector<std::uint8_t> path(8, '/');
-    Request request{};
+    Request request = testing_hooks::empty_request();
     request.path = path.data();
     request.path_len = 7; // the byte at 7 exists, but the context does not hand it over
     auto stopped = program.run_checked(&request, sizeof request);
@@ -143,7 +143,7 @@ TEST_CASE("regions: a plugin whose BTF places a field elsewhere than the host's 
 TEST_CASE("regions: test_run hands over no memory from ctx_in; a region's pointer or size there is refused") {
     const Object object = load_regions(true);
     const Program program = object.program("count_slashes").value();
-    Request request{};
+    Request request{}; // test_run hands over the regions itself
     request.method = 7;
     auto empty = program.test_run({.ctx_in = {reinterpret_cast<const std::uint8_t*>(&request), sizeof request}});
     REQUIRE_MESSAGE(empty.has_value(), (empty ? "" : empty.error().message));
@@ -157,4 +157,35 @@ TEST_CASE("regions: test_run hands over no memory from ctx_in; a region's pointe
     refused = program.test_run({.ctx_in = {reinterpret_cast<const std::uint8_t*>(&request), sizeof request}});
     REQUIRE_FALSE(refused.has_value());
     CHECK(contains(refused.error().message, "memory region path"));
+}
+
+// The verifier takes a pointer to memory as never 0: a comparison of one with 0 is decided. An empty region whose
+// pointer were null would make it skip the branch a run takes, so every entry refuses a null region pointer.
+TEST_CASE("regions: an empty region's pointer may not be null, which would take a branch the verifier skipped") {
+    auto program = embpf::isa::assemble(R"(
+            r2 = *(u64 *)(r1 + 0)
+            if r2 == 0 goto null
+            r0 = 1
+            exit
+        null:
+            r0 = 2
+            exit)");
+    REQUIRE(program.has_value());
+    const verifier::ProgramInput input{"null_path", "request", *program, {}, {}, {}};
+    const verifier::Report report = verifier::verify(input, testing_hooks::request_platform(),
+                                                     *testing_hooks::request_platform().program_type("request"));
+    REQUIRE(report.verified);
+    CHECK(report.warnings.size() == 1); // the branch the verifier deems unreachable
+    const Object object = load_regions(true);
+    Request request = testing_hooks::empty_request();
+    request.path = nullptr;
+    request.path_len = 0;
+    std::uint8_t byte = 0;
+    request.headers = &byte;
+    request.body = &byte;
+    auto refused = object.program("count_slashes").value().run(&request, sizeof request);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "the path pointer 0x0 of the request context is below 65536"));
+    request.path = &byte;
+    CHECK(object.program("count_slashes").value().run(&request, sizeof request).has_value());
 }
