@@ -73,9 +73,15 @@ HookBase::HookBase(HookBase&&) noexcept = default;
 HookBase& HookBase::operator=(HookBase&&) noexcept = default;
 HookBase::~HookBase() = default;
 
-const platform::ProgramType& HookBase::type() const noexcept { return m_state->type; }
+const platform::ProgramType& HookBase::type() const noexcept {
+    static const platform::ProgramType none{};
+    return m_state ? m_state->type : none; // a moved-from hook has no type
+}
 
 Result<Link> HookBase::attach(const Program& program, AttachOptions options) {
+    if (!m_state) {
+        return Error::invalid("the hook was moved from");
+    }
     if (auto ok = detail::check_type(*m_state, program); !ok) {
         return std::move(ok).error();
     }
@@ -91,12 +97,18 @@ Result<Link> HookBase::attach(const Program& program, AttachOptions options) {
 }
 
 std::size_t HookBase::size() const noexcept {
+    if (!m_state) {
+        return 0;
+    }
     const runtime::EpochGuard guard;
     const detail::Chain* chain = m_state->chain.load(std::memory_order_acquire);
     return chain == nullptr ? 0 : chain->entries.size();
 }
 
 Result<std::uint64_t> HookBase::invoke(void* ctx, std::size_t ctx_size) const {
+    if (!m_state) {
+        return Error::invalid("the hook was moved from");
+    }
     const HookOptions& options = m_state->options;
     const runtime::EpochGuard guard; // the chain read below stays alive until the guard ends
     const detail::Chain* chain = m_state->chain.load(std::memory_order_acquire);

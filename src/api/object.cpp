@@ -321,6 +321,10 @@ namespace detail {
 // The lowest address an object may have: the verifier assumes nothing lies in the first 64 KiB (as Linux's
 // default vm.mmap_min_addr guarantees), so a pointer below it is no context or packet the host could hand over.
 constexpr std::uint64_t kLowestAddress = 65536;
+// And the highest end an object may have: the verifier lets a pointer move up to 2^29 bytes past its object's start
+// and decides comparisons of pointers by their offsets, so no object may end where an offset would wrap the address
+// around, as an unsigned or as a signed number. (User-space addresses end far below: 2^47 on x86-64, 2^48 on arm64.)
+constexpr std::uint64_t kHighestAddress = (std::uint64_t{1} << 63) - (std::uint64_t{1} << 30);
 
 // The facts about a context the verifier assumes and cannot see, checked at every entry: the context is as large as
 // the hook's, and its data range [data, data_end) is ordered, lies above the first 64 KiB and is no longer than the
@@ -341,6 +345,10 @@ Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* 
         return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
                               " is below 65536, where the verifier assumes no object lies");
     }
+    if (reinterpret_cast<std::uintptr_t>(ctx) > kHighestAddress - ctx_size) {
+        return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
+                              " lies where a program's offsets would wrap the address around");
+    }
     const auto* bytes = static_cast<const std::uint8_t*>(ctx);
     EntryRegions entry;
     // The memory regions: each no larger than its field allows, above the first 64 KiB and not wrapping around.
@@ -359,10 +367,10 @@ Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* 
         }
         // Even an empty region's pointer: the verifier takes every pointer to memory as no less than 65536 (a
         // comparison with 0, an order between offsets), so a null one would make it skip what a run does.
-        if (start < kLowestAddress || start + size < start) {
+        if (start < kLowestAddress || start > kHighestAddress || size > kHighestAddress - start) {
             return Error::invalid("the " + *region.name + " pointer " + hex(start) + " of the " + type.name +
-                                  " context is below 65536 or its region wraps around (an empty region too "
-                                  "points at or above 65536)");
+                                  " context is below 65536, or its region ends where a program's offsets would "
+                                  "wrap the address around (an empty region too points at or above 65536)");
         }
         entry.memory.push_back(exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)),
                                                   static_cast<std::size_t>(size), region.writable});
@@ -389,6 +397,10 @@ Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* 
     if (data > data_end) {
         return Error::invalid("the data pointer " + hex(data) + " of the " + type.name + " context is past data_end " +
                               hex(data_end));
+    }
+    if (data_end > kHighestAddress) {
+        return Error::invalid("the data range of the " + type.name + " context ends at " + hex(data_end) +
+                              ", where a program's offsets would wrap the address around");
     }
     if (data_end - data > type.max_data_size) {
         return Error::invalid("a data range of " + std::to_string(data_end - data) + " bytes exceeds the " +
@@ -983,6 +995,9 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     result.duration = (std::chrono::steady_clock::now() - begin) / repeat;
     if (has_data) {
         clear_pointers();
+    }
+    for (const detail::RegionField& region : m_state->regions) {
+        std::fill_n(ctx.begin() + region.pointer, 8, std::uint8_t{0}); // test_run's own buffers: no address out
     }
     result.ctx_out.assign(ctx.begin(), ctx.begin() + context.size);
     result.data_out.assign(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(length));

@@ -144,6 +144,24 @@ TEST_CASE("hooks: a program of another type, or another context, is refused; a f
     CHECK(contains(failed.error().message, "program one: a context of 8 bytes is smaller than the 48 bytes"));
 }
 
+TEST_CASE("hooks: a moved-from hook refuses attach and invoke, and has nothing attached") {
+    const Object object = load_api("verdicts.o");
+    Hook<Request> hook(request_type());
+    auto link = hook.attach(object.program("two").value());
+    REQUIRE(link.has_value());
+    Hook<Request> moved = std::move(hook);
+    Request request = testing_hooks::empty_request();
+    CHECK(moved.invoke(request).value() == 2); // the link moved with the hook
+    CHECK(hook.size() == 0);                   // NOLINT(bugprone-use-after-move): what a moved-from hook says
+    CHECK(hook.type().name.empty());
+    auto refused = hook.invoke(request);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "moved from"));
+    auto attach = hook.attach(object.program("one").value());
+    REQUIRE_FALSE(attach.has_value());
+    CHECK(contains(attach.error().message, "moved from"));
+}
+
 // Two threads invoke while a third attaches, replaces and detaches 10,000 times: every invocation runs one complete
 // version of the chain, one the writer published, never a mix of two.
 TEST_CASE("hooks: invocations racing 10,000 attaches, replaces and detaches each run one published chain") {

@@ -266,6 +266,19 @@ TEST_CASE("entry: Linux programs run on packets above 4 GiB, in a heap buffer, v
     }
 }
 
+TEST_CASE("entry: a data range ending where a program's offsets would wrap the address around is refused") {
+    const Object object = load(kSeeds + "/myxdp_stage3.o");
+    const Program program = object.program(object.program_names().at(0)).value();
+    auto* high = reinterpret_cast<std::uint8_t*>(std::uintptr_t{0xffffffffffff0000});
+    XdpContext ctx{high, high, 0, 1};
+    auto refused = program.run(&ctx, sizeof ctx);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "ends at 0xffffffffffff0000, where a program's offsets would wrap"));
+    auto* signed_edge = reinterpret_cast<std::uint8_t*>(std::uintptr_t{0x7fffffffffff0000});
+    ctx = XdpContext{signed_edge, signed_edge, 0, 1};
+    CHECK_FALSE(program.run_checked(&ctx, sizeof ctx).has_value());
+}
+
 TEST_CASE("entry: run_checked runs verified programs in the checked interpreter too") {
     const Object object = load(kSeeds + "/myxdp_stage3.o");
     const Program program = object.program(object.program_names().at(0)).value();

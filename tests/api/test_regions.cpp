@@ -97,7 +97,7 @@ TEST_CASE("regions: the entry refuses a region longer than its field allows, or 
     request.path_len = 16;
     auto wraps = program.run_checked(&request, sizeof request);
     REQUIRE_FALSE(wraps.has_value());
-    CHECK(contains(wraps.error().message, "its region wraps around"));
+    CHECK(contains(wraps.error().message, "wrap the address around"));
 }
 
 TEST_CASE("regions: one byte past a region is refused by the verifier, naming it, and stops a checked run") {
@@ -188,4 +188,53 @@ TEST_CASE("regions: an empty region's pointer may not be null, which would take 
     CHECK(contains(refused.error().message, "the path pointer 0x0 of the request context is below 65536"));
     request.path = &byte;
     CHECK(object.program("count_slashes").value().run(&request, sizeof request).has_value());
+}
+
+// The verifier lets a pointer move 2^29 bytes past its object and decides comparisons of pointers by offsets: an
+// object ending near 2^63 or 2^64 would let `p + 2^29 < p` hold in a run. Every entry refuses such pointers.
+TEST_CASE("regions: a pointer whose offsets could wrap the address around is refused at entry") {
+    auto program = embpf::isa::assemble(R"(
+            r2 = *(u64 *)(r1 + 0)
+            r3 = r2
+            r3 += 0x20000000
+            if r3 < r2 goto wrapped
+            r0 = 1
+            exit
+        wrapped:
+            r0 = 2
+            exit)");
+    REQUIRE(program.has_value());
+    const verifier::ProgramInput input{"wrap", "request", *program, {}, {}, {}};
+    const verifier::Report report = verifier::verify(input, testing_hooks::request_platform(),
+                                                     *testing_hooks::request_platform().program_type("request"));
+    REQUIRE(report.verified);
+    CHECK(report.warnings.size() == 1); // `wrapped` is unreachable to the verifier
+    const Object object = load_regions(true);
+    const Program count = object.program("count_slashes").value();
+    for (const std::uint64_t high : {std::uint64_t{0xffffffffffff0000}, std::uint64_t{0xffffffffe0000000},
+                                     std::uint64_t{0x7fffffffffff0000}, ~std::uint64_t{0}}) {
+        CAPTURE(high);
+        Request request = testing_hooks::empty_request();
+        request.path = reinterpret_cast<const std::uint8_t*>(static_cast<std::uintptr_t>(high));
+        auto refused = count.run(&request, sizeof request);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, "where a program's offsets would wrap the address around"));
+        CHECK_FALSE(count.run_checked(&request, sizeof request).has_value());
+    }
+    // The context itself (checked before anything is read through it).
+    auto high_context = count.run(reinterpret_cast<void*>(std::uintptr_t{0xffffffffffff0000}), sizeof(Request));
+    REQUIRE_FALSE(high_context.has_value());
+    CHECK(contains(high_context.error().message, "the context pointer 0xffffffffffff0000 lies where"));
+}
+
+TEST_CASE("regions: test_run's ctx_out holds no address of its own buffers") {
+    const Object object = load_regions(true);
+    auto result = object.program("shout").value().test_run({});
+    REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().message));
+    REQUIRE(result->ctx_out.size() == sizeof(Request));
+    Request out{};
+    std::memcpy(&out, result->ctx_out.data(), sizeof out);
+    CHECK(out.path == nullptr);
+    CHECK(out.headers == nullptr);
+    CHECK(out.body == nullptr);
 }

@@ -50,7 +50,8 @@ class Link;
 /// neither.
 class HookBase {
   public:
-    /// A hook for programs of `type` (the ProgramType of the platform they load on).
+    /// A hook for programs of `type` (the ProgramType of the platform they load on). A moved-from hook has nothing
+    /// attached and refuses attach() and invoke() with an error.
     explicit HookBase(platform::ProgramType type, HookOptions options = {});
     HookBase(HookBase&&) noexcept;
     HookBase& operator=(HookBase&&) noexcept;

@@ -184,7 +184,7 @@ struct TestRunOptions {
 struct TestRunResult {
     std::uint64_t retval = 0;             ///< r0 of the last run
     std::vector<std::uint8_t> data_out{}; ///< the packet after the last run
-    std::vector<std::uint8_t> ctx_out{};  ///< the context struct after it (packet pointer fields 0)
+    std::vector<std::uint8_t> ctx_out{};  ///< the context struct after it (packet and region pointers 0)
     std::chrono::nanoseconds duration{0}; ///< the average time of one run
     std::uint64_t instructions = 0;       ///< checked runs: the instructions of the last run
 };
