@@ -1394,7 +1394,12 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
         const Bound at = o.lo + k;
         const platform::ContextField* field =
             ctx.field_at(static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(width));
-        if (field == nullptr || !field->readable) {
+        // A pointer field (the packet's, a memory region's) is read whole, at its width, unsigned.
+        const bool memory = field != nullptr && field->kind == platform::FieldKind::memory;
+        const bool pointer = field != nullptr && (memory || platform::is_packet_pointer(field->kind));
+        if (field == nullptr || !field->readable ||
+            (pointer &&
+             (static_cast<Bound>(field->offset) != at || width != (memory ? 8 : ctx.pointer_width) || sign))) {
             report(pc,
                    "Context offset " + std::to_string(at) + " width " + std::to_string(width) + " is not a field of " +
                        m_type.name,
@@ -1402,16 +1407,7 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
             set_number(s, dst, result);
             return;
         }
-        if (field->kind == platform::FieldKind::memory) {
-            // A memory region's pointer, whole.
-            if (static_cast<Bound>(field->offset) != at || width != 8 || sign) {
-                report(pc,
-                       "Context offset " + std::to_string(at) + " width " + std::to_string(width) +
-                           " is not a field of " + m_type.name,
-                       "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
-                set_number(s, dst, result);
-                return;
-            }
+        if (memory) {
             const auto region = static_cast<std::size_t>(
                 std::find_if(m_regions.begin(), m_regions.end(), [&](const Region& r) { return r.offset == at; }) -
                 m_regions.begin());
@@ -1427,15 +1423,7 @@ void Semantics::load(State& s, std::size_t pc, const isa::Instruction& ins) cons
             }
             return;
         }
-        if (field->kind != platform::FieldKind::scalar) {
-            if (static_cast<Bound>(field->offset) != at || width != ctx.pointer_width || sign) {
-                report(pc,
-                       "Context offset " + std::to_string(at) + " width " + std::to_string(width) +
-                           " is not a field of " + m_type.name,
-                       "ctx_field(" + std::to_string(at) + ", " + std::to_string(width) + ")");
-                set_number(s, dst, result);
-                return;
-            }
+        if (pointer) {
             if (ctx.pointer_width == 4) {
                 // Runs as an 8-byte load of the host's pointer, from the same register.
                 note_load(pc, static_cast<std::int32_t>(ctx.host_offset(static_cast<std::int32_t>(at)) - o.lo));
