@@ -87,7 +87,8 @@ struct ObjectState {
     ObjectState(const ObjectState&) = delete;
     ObjectState& operator=(const ObjectState&) = delete;
     // Programs in a program array hold the maps they use, which may be that array: empty the arrays when the object
-    // goes, as Linux empties a program array when its last file descriptor closes, so no cycle outlives it.
+    // and the last Program handle taken from it go, as Linux empties a program array when its last file descriptor
+    // closes, so no cycle outlives it.
     //
     // The entries cleared are retired, and would wait in this thread's reclamation batch (holding their programs and
     // the programs' maps) until the batch fills: hand them over and reclaim now, so that the memory of a torn-down
@@ -864,7 +865,7 @@ Object::~Object() = default;
 
 Result<Program> Object::program(std::string_view name) const {
     if (auto it = m_state->programs.find(name); it != m_state->programs.end()) {
-        return Program(it->second);
+        return Program(it->second, m_state);
     }
     if (auto it = m_state->unavailable.find(name); it != m_state->unavailable.end()) {
         return it->second;

@@ -1,11 +1,13 @@
 // Tail calls through program arrays, and helpers a host registers on its copy of a platform.
 #include "embpf/api/object.hpp"
 #include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/map.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 using namespace embpf;
@@ -73,6 +75,23 @@ TEST_CASE("tail calls: a chain stops after 33 tail calls") {
     std::memcpy(&calls, depth->lookup({reinterpret_cast<const std::uint8_t*>(&zero), sizeof zero})->value().data(),
                 sizeof calls);
     CHECK(calls == 2 * (runtime::kMaxTailCalls + 1));
+}
+
+TEST_CASE("tail calls: a Program handle keeps its object's program arrays after the Object is gone") {
+    std::optional<Program> dispatch;
+    std::optional<MapHandle> programs;
+    {
+        Object object = load("tail_calls.o");
+        programs = object.map("programs").value();
+        REQUIRE(programs->set_program(0, object.program("target_one").value()).has_value());
+        dispatch = object.program("dispatch").value();
+    }
+    CHECK(run(*dispatch, 0) == 1); // the target stays: the handle holds the object
+    const auto& array = static_cast<const runtime::ProgramArrayMap&>(*programs->runtime_map());
+    CHECK(array.program(0) != nullptr);
+    dispatch.reset();
+    // With the object and its last Program handle gone, the array is emptied (a MapHandle alone does not keep it).
+    CHECK(array.program(0) == nullptr);
 }
 
 namespace {

@@ -230,14 +230,20 @@ class Program {
 
   private:
     friend class Object;
-    explicit Program(std::shared_ptr<const detail::ProgramState> state) : m_state(std::move(state)) {}
+    Program(std::shared_ptr<const detail::ProgramState> state, std::shared_ptr<const detail::ObjectState> object)
+        : m_state(std::move(state)), m_object(std::move(object)) {}
     [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
                                                          bool checked) const;
     std::shared_ptr<const detail::ProgramState> m_state;
+    // The object it came from, kept while the handle lives: the object's program arrays are emptied when the last
+    // handle to it goes, so the tail calls of a program the host still holds keep their targets.
+    std::shared_ptr<const detail::ObjectState> m_object;
 };
 
 /// A loaded object: its maps created, its programs resolved and prepared. Move-only; handles taken from it
-/// share what they need, so they stay valid after the Object is gone.
+/// share what they need, so they stay valid after the Object is gone. The object's program arrays keep their
+/// programs while the Object or a Program handle taken from it lives (a Link holds one); after that they are emptied
+/// (a MapHandle alone does not keep them), as Linux empties a program array when its last file descriptor closes.
 class Object {
   public:
     /// Loads `spec` for its platform (ObjectSpec::platform()).
