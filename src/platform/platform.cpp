@@ -430,6 +430,47 @@ Result<void> Platform::add_helper(std::uint32_t id, std::string name, HelperImpl
     return add_helper(std::move(prototype));
 }
 
+Result<void> Platform::replace_implementation(std::string_view name, HelperImplementation function) {
+    if (function == nullptr) {
+        return Error::invalid("helper " + std::string(name) + ": no function to run");
+    }
+    std::vector<HelperPrototype*> found;
+    for (HelperPrototype& h : m_helpers) {
+        if (h.name == name) {
+            found.push_back(&h);
+        }
+    }
+    for (ProgramType& type : m_program_types) {
+        for (HelperPrototype& h : type.own_helpers) {
+            if (h.name == name) {
+                found.push_back(&h);
+            }
+        }
+    }
+    if (found.empty()) {
+        return Error::invalid("platform " + m_name + " has no helper named " + std::string(name));
+    }
+    for (const HelperPrototype* h : found) {
+        if (h->ret != ReturnKind::integer && h->ret != ReturnKind::void_) {
+            return Error::invalid("helper " + std::string(name) +
+                                  " returns an address or does not return: only a helper that returns a number "
+                                  "may run another function");
+        }
+        if (h->callback() != Callback::none) {
+            return Error::invalid("helper " + std::string(name) +
+                                  " runs a callback of the program: the runtime runs it, no other function may");
+        }
+        if (std::find(h->args.begin(), h->args.end(), ArgKind::ptr_to_spin_lock) != h->args.end()) {
+            return Error::invalid("helper " + std::string(name) +
+                                  " takes a bpf_spin_lock, which only the runtime's own helpers take and release");
+        }
+    }
+    for (HelperPrototype* h : found) {
+        h->implementation = function;
+    }
+    return {};
+}
+
 const HelperPrototype* Platform::helper_by_name(std::string_view helper_name) const noexcept {
     for (const HelperPrototype& h : m_helpers) {
         if (h.name == helper_name) {

@@ -511,6 +511,13 @@ class Platform {
     /// trampoline the compiler inlines, so the call costs what a direct call costs.
     template <auto Function>
     [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperPrototype prototype);
+    /// Runs `function` for the helper named `name` (a general helper and each program type's own helper of that
+    /// name) in programs loaded on this platform from now on; its contract, which the verifier checks, stays. Only
+    /// for helpers that return a number (ReturnKind::integer or void_) and take no callback: a function returning an
+    /// address would hand programs memory the verifier knows nothing of. For tests (embpf::testing::TestPlatform)
+    /// and hosts that implement a built-in helper their own way. An error names a helper the platform lacks or
+    /// refuses to replace; nothing changes then.
+    [[nodiscard]] Result<void> replace_implementation(std::string_view name, HelperImplementation function);
     /// Adds a program type; refuses a name already present, a context whose fields do not fit, and helper ids that
     /// are neither general helpers nor the type's own.
     [[nodiscard]] Result<void> add_program_type(ProgramType type);
