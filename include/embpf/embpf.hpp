@@ -22,6 +22,7 @@
 
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/invocation.hpp"
 #include "embpf/runtime/map.hpp"
 #include "embpf/runtime/perf_event_array.hpp"
 #include "embpf/runtime/ring_buffer.hpp"

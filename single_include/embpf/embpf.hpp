@@ -2302,39 +2302,103 @@ void begin_invocation() noexcept;
 /// How deeply invocations may nest on one thread: a host helper that runs a program starts a nested invocation.
 inline constexpr std::uint32_t kMaxInvocationDepth = 8;
 
-/// One invocation on this thread, from the first program to the end of its tail-call chain: the invoker
-/// (Program::run) holds one around the chain. The chain's tail-call count and pending tail call belong to it: a
-/// nested invocation (a host helper that runs another program) starts its own chain and gives the outer one back
-/// when it ends, so it can neither reset nor use up the outer chain's count. Past kMaxInvocationDepth nested
-/// invocations, entered() is false and the invoker must refuse to run. When it ends, it discards the ring-buffer
-/// records its programs reserved and still hold (a run stopped by an instruction budget or a fault, or an unverified
-/// program), so that the consumer is never stuck behind one.
-class InvocationScope {
-  public:
-    InvocationScope() noexcept;
-    ~InvocationScope();
-    InvocationScope(const InvocationScope&) = delete;
-    InvocationScope& operator=(const InvocationScope&) = delete;
-
-    [[nodiscard]] bool entered() const noexcept { return m_entered; }
-
-  private:
-    std::uint32_t m_outer_tail_calls = 0;
-    const exec::Executable* m_outer_pending = nullptr;
-    std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
-    void* m_outer_lock = nullptr;    ///< the bpf_spin_lock held when it began (not its to release)
-    bool m_entered = false;
-};
-
-/// The program a successful bpf_tail_call switched to, once the calling program has stopped, or nullptr; taking it
-/// clears it. Valid while the invocation's EpochGuard lives.
-[[nodiscard]] const exec::Executable* take_tail_call() noexcept;
-
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through
 /// process_vm_readv (an unmapped address ends the string, never faults); without it %s prints kHiddenString.
 [[nodiscard]] std::string format_trace(std::string_view format, const std::uint64_t* args, std::size_t count,
                                        bool read_strings = true);
+
+} // namespace embpf::runtime
+
+// ---- embpf/runtime/invocation.hpp ----
+// One invocation of a program: the checks at its entry, and the one function that runs it with its tail-call chain.
+//
+// Every way of running a program (Program::run, run_checked, test_run, a hook's chain, an engine's Executable::run)
+// goes through invoke(): it holds the epoch guard that keeps maps' elements and program arrays' programs alive, the
+// invocation's state on this thread (its tail-call chain, a bpf_spin_lock it holds, ring-buffer records it reserved,
+// nested in any invocation already running on the thread), checks the entry of each program of the chain and folds
+// the return value as the hook reads it.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace embpf::runtime {
+
+/// The lowest address an object may have: the verifier assumes nothing lies in the first 64 KiB (as Linux's default
+/// vm.mmap_min_addr guarantees), so a pointer below it is no context or packet the host could hand over.
+inline constexpr std::uint64_t kLowestAddress = 65536;
+/// The highest end an object may have: the verifier lets a pointer move up to 2^29 bytes past its object's start and
+/// decides comparisons of pointers by their offsets, so no object may end where an offset would wrap the address
+/// around, as an unsigned or as a signed number. (User-space addresses end far below: 2^47 on x86-64, 2^48 on arm64.)
+inline constexpr std::uint64_t kHighestAddress = (std::uint64_t{1} << 63) - (std::uint64_t{1} << 30);
+
+/// A memory region field of a program type's context (platform::FieldKind::memory), as the entry reads it.
+struct RegionField {
+    std::uint32_t pointer = 0;    ///< offset of the pointer field
+    std::int32_t size_field = -1; ///< offset of the size field, or -1 for a constant size
+    std::uint8_t size_width = 0;
+    std::uint64_t most = 0; ///< the constant size, or the most the size field may say
+    bool writable = false;
+    std::string name;
+};
+
+/// The memory region fields of `context`, in order.
+[[nodiscard]] std::vector<RegionField> region_fields(const platform::ContextDescriptor& context);
+
+/// What the entry vouched for: the data range, if the type has one, and each memory region of the context.
+struct EntryRegions {
+    std::optional<exec::MemoryRegion> data;
+    std::vector<exec::MemoryRegion> memory;
+
+    [[nodiscard]] bool same_as(const EntryRegions& other) const noexcept;
+};
+
+/// The facts about a context the verifier assumes and cannot see, checked at every entry: the context is as large as
+/// the hook's and lies above the first 64 KiB; its data range [data, data_end) is ordered, lies there too and is no
+/// longer than the type's max_data_size (the verifier's loop bounds rest on it); each memory region is no larger than
+/// its field allows. For a program that reads data_meta (`reads_meta`), the metadata [data_meta, data) lies right in
+/// front of the data and is at most platform::kMaxPacketMetaSize long; other programs never see the field. Nothing
+/// may end where a program's offsets would wrap the address (kHighestAddress). The entry writes nothing: a context
+/// may be shared by runs on other threads. Returns what a checked run may use besides context and stack.
+[[nodiscard]] Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
+                                               bool reads_meta, std::span<const RegionField> regions);
+
+/// How one invocation runs.
+struct InvocationOptions {
+    /// Every program of the chain in the checked interpreter (verified or not), counting instructions.
+    bool checked = false;
+    /// With `checked`: the most instructions each program of the chain may execute; 0 for no limit.
+    std::uint64_t instruction_budget = 0;
+};
+
+/// A program as an invocation runs it, and what a program array holds for tail calls: a loaded program
+/// (Program's state) with its engine's code.
+class Invocable : public exec::Executable {
+  public:
+    [[nodiscard]] virtual const std::string& program_name() const noexcept = 0;
+    [[nodiscard]] virtual const platform::ProgramType& program_type() const noexcept = 0;
+    /// check_entry for this program: its type's context, its regions, whether it reads data_meta.
+    [[nodiscard]] virtual Result<EntryRegions> enter(const void* ctx, std::size_t ctx_size) const = 0;
+    /// One run of this program alone (a tail call it makes stops it and is left pending for invoke()), on a context
+    /// enter() accepted: `entry` is what a checked run may use besides context and stack.
+    [[nodiscard]] virtual Result<exec::CheckedOutcome> step(void* ctx, std::size_t ctx_size, const EntryRegions& entry,
+                                                            const InvocationOptions& options) const = 0;
+
+    /// The whole invocation (invoke()), with 0 for a run that failed.
+    [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept final;
+};
+
+/// Runs `program` on `ctx` as one invocation: the entry checks, the program, each program a tail call switches to
+/// (each checked at its entry, and refused if an earlier one changed the context's data range or regions), and the
+/// hook's fold of the last return value (ProgramType::out_of_range_return). Invocations nest (a host helper may run a
+/// program) up to kMaxInvocationDepth deep, each with its own chain. An error names the program.
+[[nodiscard]] Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::size_t ctx_size,
+                                                  const InvocationOptions& options = {});
 
 } // namespace embpf::runtime
 
@@ -2399,6 +2463,8 @@ void set_current_slot(std::uint32_t slot) noexcept;
 #include <string>
 
 namespace embpf::runtime {
+
+class Invocable; // runtime/invocation.hpp: what a program array holds
 
 // Values of linux/bpf.h, spelled in lower case so that they never collide with that header's enumerators.
 
@@ -2616,10 +2682,10 @@ class ProgramArrayMap final : public Map {
     [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
     /// Sets (or, with nullptr, clears) entry `index`. With `type` (what the public API always passes), a program of
     /// another type than the array's is refused; without it the caller vouches for the program's type.
-    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program,
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const Invocable> program,
                                            const platform::ProgramType* type = nullptr);
     /// The program at `index`, or nullptr: valid until the calling invocation returns (call inside an EpochGuard).
-    [[nodiscard]] const exec::Executable* program_at(std::uint32_t index) const noexcept {
+    [[nodiscard]] const Invocable* program_at(std::uint32_t index) const noexcept {
         if (index >= config().max_entries) {
             return nullptr;
         }
@@ -2627,7 +2693,7 @@ class ProgramArrayMap final : public Map {
         return entry != nullptr ? entry->program.get() : nullptr;
     }
     /// The program at `index` for the host, or nullptr.
-    [[nodiscard]] std::shared_ptr<const exec::Executable> program(std::uint32_t index) const;
+    [[nodiscard]] std::shared_ptr<const Invocable> program(std::uint32_t index) const;
     /// Clears every entry.
     void clear() noexcept;
 
@@ -2646,7 +2712,7 @@ class ProgramArrayMap final : public Map {
   private:
     struct Entry {
         Retired retired; // first: the reclaimer gets back to the entry from it
-        std::shared_ptr<const exec::Executable> program;
+        std::shared_ptr<const Invocable> program;
     };
     explicit ProgramArrayMap(MapConfig config) noexcept;
     static void reclaim(Retired* node) noexcept;

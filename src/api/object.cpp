@@ -4,6 +4,7 @@
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/invocation.hpp"
 #include "embpf/runtime/map.hpp"
 #include "embpf/runtime/slot.hpp"
 
@@ -18,47 +19,8 @@ namespace embpf {
 
 namespace detail {
 
-/// A memory region field of a program type's context (platform::FieldKind::memory), as the entry reads it.
-struct RegionField {
-    std::uint32_t pointer = 0;    ///< offset of the pointer field
-    std::int32_t size_field = -1; ///< offset of the size field, or -1 for a constant size
-    std::uint8_t size_width = 0;
-    std::uint64_t most = 0; ///< the constant size, or the most the size field may say
-    bool writable = false;
-    const std::string* name = nullptr;
-};
-
-/// What the entry vouched for: the data range, if the type has one, and each memory region of the context.
-struct EntryRegions {
-    std::optional<exec::MemoryRegion> data;
-    std::vector<exec::MemoryRegion> memory;
-
-    [[nodiscard]] bool same_as(const EntryRegions& other) const noexcept {
-        const auto same = [](const exec::MemoryRegion& a, const exec::MemoryRegion& b) {
-            return a.start == b.start && a.size == b.size;
-        };
-        return data.has_value() == other.data.has_value() && (!data || same(*data, *other.data)) &&
-               std::equal(memory.begin(), memory.end(), other.memory.begin(), other.memory.end(), same);
-    }
-};
-
-/// The memory region fields of `context`, in order.
-std::vector<RegionField> region_fields(const platform::ContextDescriptor& context) {
-    std::vector<RegionField> out;
-    for (const platform::ContextField* field : context.regions()) {
-        RegionField region{field->offset, -1, 0, field->memory_size, field->memory_writable, &field->name};
-        if (const platform::ContextField* size = context.field(field->size_field); !field->size_field.empty() && size) {
-            region.size_field = static_cast<std::int32_t>(size->offset);
-            region.size_width = static_cast<std::uint8_t>(size->size);
-            region.most = field->memory_size == 0 ? platform::kMaxRegionSize : field->memory_size;
-        }
-        out.push_back(region);
-    }
-    return out;
-}
-
-// A program as its engine runs it. It is an Executable so that prog_array maps can hold it for tail calls.
-struct ProgramState final : exec::Executable {
+// A program as its engine runs it. It is an Invocable so that runtime::invoke runs it and prog_array maps hold it.
+struct ProgramState final : runtime::Invocable {
     std::string name;
     std::string section;
     std::shared_ptr<const platform::Platform> platform; // what `type` and the checked runs read, kept alive
@@ -69,16 +31,18 @@ struct ProgramState final : exec::Executable {
     std::optional<exec::Interpreter> interpreter;
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
     exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
-    std::vector<RegionField> regions;                // the context's memory regions, which every entry checks
+    std::vector<runtime::RegionField> regions;       // the context's memory regions, which every entry checks
 
-    /// One program's run, without following tail calls, on a context check_entry accepted. Unverified programs, and
-    /// every program when `checked`, run in the checked interpreter, which may touch `entry`'s data range and memory
-    /// regions besides ctx and stack.
-    Result<exec::CheckedOutcome> invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget, bool checked,
-                                        const EntryRegions& entry) const;
-
-    // The Executable entry (no error channel): a context the entry checks refuse gives 0.
-    std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    const std::string& program_name() const noexcept override { return name; }
+    const platform::ProgramType& program_type() const noexcept override { return *type; }
+    Result<runtime::EntryRegions> enter(const void* ctx, std::size_t ctx_size) const override {
+        return runtime::check_entry(*type, ctx, ctx_size, report.reads_packet_meta, regions);
+    }
+    /// One program's run, without following tail calls, on a context enter() accepted. Unverified programs, and every
+    /// program in a checked invocation, run in the checked interpreter, which may touch `entry`'s data range and
+    /// memory regions besides ctx and stack.
+    Result<exec::CheckedOutcome> step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
+                                      const runtime::InvocationOptions& options) const override;
     exec::EngineKind kind() const noexcept override { return exec::EngineKind::interpreter; }
 };
 
@@ -309,126 +273,7 @@ std::shared_ptr<const platform::Platform> keep(const platform::Platform& platfor
     return std::make_shared<const platform::Platform>(platform);
 }
 
-std::string hex(std::uint64_t value) {
-    char buffer[24];
-    std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-    return buffer;
-}
-
 } // namespace
-
-namespace detail {
-
-// The lowest address an object may have: the verifier assumes nothing lies in the first 64 KiB (as Linux's
-// default vm.mmap_min_addr guarantees), so a pointer below it is no context or packet the host could hand over.
-constexpr std::uint64_t kLowestAddress = 65536;
-// And the highest end an object may have: the verifier lets a pointer move up to 2^29 bytes past its object's start
-// and decides comparisons of pointers by their offsets, so no object may end where an offset would wrap the address
-// around, as an unsigned or as a signed number. (User-space addresses end far below: 2^47 on x86-64, 2^48 on arm64.)
-constexpr std::uint64_t kHighestAddress = (std::uint64_t{1} << 63) - (std::uint64_t{1} << 30);
-
-// The facts about a context the verifier assumes and cannot see, checked at every entry: the context is as large as
-// the hook's, and its data range [data, data_end) is ordered, lies above the first 64 KiB and is no longer than the
-// type's max_data_size (the verifier's loop bounds rest on it). For a program that reads data_meta (`reads_meta`), the
-// metadata [data_meta, data) lies right in front of the data and is at most platform::kMaxPacketMetaSize long; other
-// programs never see the field. The entry writes nothing: a context may be shared by runs on other threads. Returns the
-// range a checked run may use ([data_meta, data_end) where data_meta is valid), if the type has one.
-Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
-                                 bool reads_meta, std::span<const RegionField> regions) {
-    const platform::ContextDescriptor& context = type.context;
-    if (ctx_size < context.host_size()) {
-        return Error::invalid(
-            "a context of " + std::to_string(ctx_size) + " bytes is smaller than the " +
-            std::to_string(context.host_size()) + " bytes of a " + type.name + " context" +
-            (context.host_size() != context.size ? " (its struct, then the data range's pointers)" : ""));
-    }
-    if (context.size > 0 && reinterpret_cast<std::uintptr_t>(ctx) < kLowestAddress) {
-        return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
-                              " is below 65536, where the verifier assumes no object lies");
-    }
-    if (reinterpret_cast<std::uintptr_t>(ctx) > kHighestAddress - ctx_size) {
-        return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
-                              " lies where a program's offsets would wrap the address around");
-    }
-    const auto* bytes = static_cast<const std::uint8_t*>(ctx);
-    EntryRegions entry;
-    // The memory regions: each no larger than its field allows, above the first 64 KiB and not wrapping around.
-    for (const RegionField& region : regions) {
-        std::uint64_t start = 0;
-        std::uint64_t size = region.most;
-        std::memcpy(&start, bytes + region.pointer, 8);
-        if (region.size_field >= 0) {
-            size = 0;
-            std::memcpy(&size, bytes + region.size_field, region.size_width); // little-endian
-        }
-        if (size > region.most) {
-            return Error::invalid("the " + *region.name + " memory of the " + type.name + " context has " +
-                                  std::to_string(size) + " bytes, more than the " + std::to_string(region.most) +
-                                  " it may have");
-        }
-        // Even an empty region's pointer: the verifier takes every pointer to memory as no less than 65536 (a
-        // comparison with 0, an order between offsets), so a null one would make it skip what a run does.
-        if (start < kLowestAddress || start > kHighestAddress || size > kHighestAddress - start) {
-            return Error::invalid("the " + *region.name + " pointer " + hex(start) + " of the " + type.name +
-                                  " context is below 65536, or its region ends where a program's offsets would "
-                                  "wrap the address around (an empty region too points at or above 65536)");
-        }
-        entry.memory.push_back(exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)),
-                                                  static_cast<std::size_t>(size), region.writable});
-    }
-    // The host's pointers: the fields themselves, or (for 32-bit fields) the 8-byte slots behind the struct.
-    const std::size_t width = context.pointer_width == 4 ? 8 : context.pointer_width;
-    if (context.data < 0 || context.data_end < 0 || width != 8) {
-        return entry;
-    }
-    for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
-        if (field >= 0 && static_cast<std::size_t>(context.host_offset(field)) + width > ctx_size) {
-            return Error::invalid("the " + type.name + " context descriptor places data, data_end or data_meta past " +
-                                  "its " + std::to_string(ctx_size) + " bytes");
-        }
-    }
-    std::uint64_t data = 0;
-    std::uint64_t data_end = 0;
-    std::memcpy(&data, bytes + context.host_offset(context.data), width);
-    std::memcpy(&data_end, bytes + context.host_offset(context.data_end), width);
-    if (data < kLowestAddress) {
-        return Error::invalid("the data pointer " + hex(data) + " of the " + type.name +
-                              " context is below 65536, where the verifier assumes no object lies");
-    }
-    if (data > data_end) {
-        return Error::invalid("the data pointer " + hex(data) + " of the " + type.name + " context is past data_end " +
-                              hex(data_end));
-    }
-    if (data_end > kHighestAddress) {
-        return Error::invalid("the data range of the " + type.name + " context ends at " + hex(data_end) +
-                              ", where a program's offsets would wrap the address around");
-    }
-    if (data_end - data > type.max_data_size) {
-        return Error::invalid("a data range of " + std::to_string(data_end - data) + " bytes exceeds the " +
-                              std::to_string(type.max_data_size) + " bytes (max_data_size) of a " + type.name +
-                              " program");
-    }
-    std::uint64_t start = data;
-    if (context.meta >= 0) {
-        std::uint64_t meta = 0;
-        std::memcpy(&meta, bytes + context.host_offset(context.meta), width);
-        if (meta <= data && data - meta <= platform::kMaxPacketMetaSize && meta >= kLowestAddress) {
-            start = meta;
-        } else if (reads_meta) {
-            return Error::invalid("the data_meta pointer " + hex(meta) + " of the " + type.name +
-                                  " context is not at most " + std::to_string(platform::kMaxPacketMetaSize) +
-                                  " bytes in front of data " + hex(data) +
-                                  ", and the program reads it (without metadata, data_meta is data)");
-        }
-    }
-    entry.data = exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)), data_end - start,
-                                    !context.read_only_data};
-    return entry;
-}
-
-} // namespace detail
-
-namespace {} // namespace
 
 std::uint64_t AnalysisBudget::work_left() const noexcept {
     return m_max_work == 0 ? 0
@@ -801,8 +646,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
         }
         // So do the memory regions' pointers and sizes.
-        program->regions = detail::region_fields(context);
-        for (const detail::RegionField& region : program->regions) {
+        program->regions = runtime::region_fields(context);
+        for (const runtime::RegionField& region : program->regions) {
             program->checked.context_read_only.emplace_back(region.pointer, 8);
             if (region.size_field >= 0) {
                 program->checked.context_read_only.emplace_back(static_cast<std::uint32_t>(region.size_field),
@@ -950,14 +795,14 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     // Memory regions are test_run's to hand over, as the packet is: ctx_in holds no address for a program to use.
     // A region of a constant size gets zeroed bytes of its own; one sized by a field is empty.
     std::vector<std::vector<std::uint8_t>> region_memory;
-    for (const detail::RegionField& region : m_state->regions) {
+    for (const runtime::RegionField& region : m_state->regions) {
         const auto set = [&](std::uint32_t at, std::size_t width) {
             return std::any_of(ctx.begin() + at, ctx.begin() + at + width, [](std::uint8_t b) { return b != 0; });
         };
         if (set(region.pointer, 8) ||
             (region.size_field >= 0 && set(static_cast<std::uint32_t>(region.size_field), region.size_width))) {
             return in_program(m_state->name,
-                              Error::invalid("ctx_in sets the pointer or size of the memory region " + *region.name +
+                              Error::invalid("ctx_in sets the pointer or size of the memory region " + region.name +
                                              ": test_run hands over no memory of the "
                                              "caller's"));
         }
@@ -997,7 +842,7 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     if (has_data) {
         clear_pointers();
     }
-    for (const detail::RegionField& region : m_state->regions) {
+    for (const runtime::RegionField& region : m_state->regions) {
         std::fill_n(ctx.begin() + region.pointer, 8, std::uint8_t{0}); // test_run's own buffers: no address out
     }
     result.ctx_out.assign(ctx.begin(), ctx.begin() + context.size);
@@ -1012,80 +857,18 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
 
 Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
                                                 bool checked) const {
-    auto data = detail::check_entry(*m_state->type, ctx, ctx_size, m_state->report.reads_packet_meta, m_state->regions);
-    if (!data) {
-        return in_program(m_state->name, std::move(data).error());
-    }
-    runtime::EpochGuard guard;
-    const runtime::InvocationScope invocation;
-    if (!invocation.entered()) {
-        return in_program(m_state->name,
-                          Error::invalid("invocations nest more than " + std::to_string(runtime::kMaxInvocationDepth) +
-                                         " deep (a host helper that runs programs)"));
-    }
-    auto first = m_state->invoke(ctx, ctx_size, budget, checked, *data);
-    if (!first) {
-        return first;
-    }
-    // A successful tail call stopped the program: run the one it switched to, with the same context. Program arrays
-    // hold only programs of the caller's type (bind_program_type), so the entry checks above hold for it too.
-    exec::CheckedOutcome total = *first;
-    while (const exec::Executable* next = runtime::take_tail_call()) {
-        if (const auto* program = dynamic_cast<const detail::ProgramState*>(next)) {
-            // A program unverified (or checked) before may have rewritten the context: the next one, verified or
-            // not, is entitled to the data range the host handed over, and to nothing else.
-            auto again =
-                detail::check_entry(*program->type, ctx, ctx_size, program->report.reads_packet_meta, program->regions);
-            if (!again) {
-                return in_program(program->name, std::move(again).error());
-            }
-            if (!again->same_as(*data)) {
-                return in_program(program->name,
-                                  Error::runtime("a tail call reached this program with a data range or memory "
-                                                 "regions other than the host passed: a program before it in the "
-                                                 "chain rewrote the context's pointers"));
-            }
-            auto step = program->invoke(ctx, ctx_size, budget, checked, *data);
-            if (!step) {
-                return std::move(step).error();
-            }
-            total.r0 = step->r0;
-            total.instructions += step->instructions;
-        } else {
-            total.r0 = next->run(ctx, ctx_size);
-        }
-    }
-    // A hook that tolerates any return value reads its low 32 bits (as Linux's XDP and sk_skb hooks do) and a value
-    // outside its range as its fallback (XDP_ABORTED, SK_DROP): the host gets the value the hook reads, always in
-    // range.
-    const platform::ProgramType& type = *m_state->type;
-    if (type.out_of_range_return) {
-        const auto value = static_cast<std::int64_t>(static_cast<std::int32_t>(total.r0));
-        total.r0 = value < type.return_min || value > type.return_max
-                       ? static_cast<std::uint64_t>(*type.out_of_range_return)
-                       : static_cast<std::uint64_t>(value);
-    }
-    return total;
+    return runtime::invoke(*m_state, ctx, ctx_size, {checked, budget});
 }
 
 namespace detail {
 
-std::uint64_t ProgramState::run(void* ctx, std::size_t ctx_size) const noexcept {
-    auto data = check_entry(*type, ctx, ctx_size, report.reads_packet_meta, regions);
-    if (!data) {
-        return 0;
-    }
-    auto outcome = invoke(ctx, ctx_size, 0, false, *data);
-    return outcome ? outcome->r0 : 0;
-}
-
-Result<exec::CheckedOutcome> ProgramState::invoke(void* ctx, std::size_t ctx_size, std::uint64_t budget,
-                                                  bool checked_run, const EntryRegions& entry) const {
-    if (verified && !checked_run) {
+Result<exec::CheckedOutcome> ProgramState::step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
+                                                const runtime::InvocationOptions& invocation) const {
+    if (verified && !invocation.checked) {
         return exec::CheckedOutcome{interpreter->run(ctx, ctx_size), 0};
     }
     exec::CheckedOptions options = checked;
-    options.instruction_budget = budget;
+    options.instruction_budget = invocation.instruction_budget;
     // The hook's data range ([data, data_end) of an XDP packet, a bind's app id) is memory the program may use.
     if (entry.data) {
         options.regions.push_back(*entry.data);

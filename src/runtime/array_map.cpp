@@ -392,7 +392,7 @@ Result<void> ProgramArrayMap::bind_program_type(const platform::ProgramType& typ
     return {};
 }
 
-Result<void> ProgramArrayMap::set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program,
+Result<void> ProgramArrayMap::set_program(std::uint32_t index, std::shared_ptr<const Invocable> program,
                                           const platform::ProgramType* type) {
     if (index >= config().max_entries) {
         return Error::invalid(label() + ": index " + std::to_string(index) + " out of range (max_entries " +
@@ -419,7 +419,7 @@ Result<void> ProgramArrayMap::set_program(std::uint32_t index, std::shared_ptr<c
     return {};
 }
 
-std::shared_ptr<const exec::Executable> ProgramArrayMap::program(std::uint32_t index) const {
+std::shared_ptr<const Invocable> ProgramArrayMap::program(std::uint32_t index) const {
     if (index >= config().max_entries) {
         return nullptr;
     }

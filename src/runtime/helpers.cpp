@@ -6,6 +6,7 @@
 #include "embpf/runtime/perf_event_array.hpp"
 #include "embpf/runtime/ring_buffer.hpp"
 #include "embpf/runtime/slot.hpp"
+#include "invocation_scope.hpp"
 
 #include <pthread.h>
 #include <sched.h>
@@ -206,7 +207,7 @@ u64 spin_unlock(u64 lock, u64, u64, u64, u64) {
 // The chain of the invocation running on this thread: how many tail calls it made, and the program the last
 // successful one switched to, which the invoker runs once the current program has stopped.
 thread_local std::uint32_t t_tail_calls = 0;
-thread_local const exec::Executable* t_pending_tail_call = nullptr;
+thread_local const Invocable* t_pending_tail_call = nullptr;
 thread_local std::uint32_t t_invocation_depth = 0;
 
 u64 tail_call(u64, u64 map, u64 index, u64, u64) {
@@ -214,7 +215,7 @@ u64 tail_call(u64, u64 map, u64 index, u64, u64) {
     if (m->config().kind != platform::MapKind::prog_array || index > 0xffffffffu) {
         return from_long(-EINVAL);
     }
-    const exec::Executable* target = static_cast<ProgramArrayMap*>(m)->program_at(static_cast<std::uint32_t>(index));
+    const Invocable* target = static_cast<ProgramArrayMap*>(m)->program_at(static_cast<std::uint32_t>(index));
     if (target == nullptr) {
         return from_long(-ENOENT);
     }
@@ -696,7 +697,7 @@ InvocationScope::~InvocationScope() {
     }
 }
 
-const exec::Executable* take_tail_call() noexcept { return std::exchange(t_pending_tail_call, nullptr); }
+const Invocable* take_tail_call() noexcept { return std::exchange(t_pending_tail_call, nullptr); }
 
 namespace {
 // The contract a built-in platform gives the helper of this name, if any.

@@ -2,6 +2,8 @@
 // until the invocations that looked them up have returned.
 #include "runtime/map_testing.hpp"
 
+#include "embpf/runtime/invocation.hpp"
+
 #include <cerrno>
 
 using namespace runtime_test;
@@ -17,11 +19,22 @@ MapConfig outer_shape(MapKind kind, std::uint32_t key_size, const MapConfig& inn
     return config;
 }
 
-struct FakeProgram final : embpf::exec::Executable {
+// A program that returns its number, whatever the context.
+struct FakeProgram final : embpf::runtime::Invocable {
     explicit FakeProgram(std::uint64_t value) : result(value) {}
-    std::uint64_t run(void*, std::size_t) const noexcept override { return result; }
+    const std::string& program_name() const noexcept override { return name; }
+    const embpf::platform::ProgramType& program_type() const noexcept override { return type; }
+    embpf::Result<embpf::runtime::EntryRegions> enter(const void*, std::size_t) const override {
+        return embpf::runtime::EntryRegions{};
+    }
+    embpf::Result<embpf::exec::CheckedOutcome> step(void*, std::size_t, const embpf::runtime::EntryRegions&,
+                                                    const embpf::runtime::InvocationOptions&) const override {
+        return embpf::exec::CheckedOutcome{result, 1};
+    }
     embpf::exec::EngineKind kind() const noexcept override { return embpf::exec::EngineKind::interpreter; }
     std::uint64_t result;
+    std::string name = "fake";
+    embpf::platform::ProgramType type{};
 };
 
 } // namespace

@@ -46,34 +46,6 @@ void begin_invocation() noexcept;
 /// How deeply invocations may nest on one thread: a host helper that runs a program starts a nested invocation.
 inline constexpr std::uint32_t kMaxInvocationDepth = 8;
 
-/// One invocation on this thread, from the first program to the end of its tail-call chain: the invoker
-/// (Program::run) holds one around the chain. The chain's tail-call count and pending tail call belong to it: a
-/// nested invocation (a host helper that runs another program) starts its own chain and gives the outer one back
-/// when it ends, so it can neither reset nor use up the outer chain's count. Past kMaxInvocationDepth nested
-/// invocations, entered() is false and the invoker must refuse to run. When it ends, it discards the ring-buffer
-/// records its programs reserved and still hold (a run stopped by an instruction budget or a fault, or an unverified
-/// program), so that the consumer is never stuck behind one.
-class InvocationScope {
-  public:
-    InvocationScope() noexcept;
-    ~InvocationScope();
-    InvocationScope(const InvocationScope&) = delete;
-    InvocationScope& operator=(const InvocationScope&) = delete;
-
-    [[nodiscard]] bool entered() const noexcept { return m_entered; }
-
-  private:
-    std::uint32_t m_outer_tail_calls = 0;
-    const exec::Executable* m_outer_pending = nullptr;
-    std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
-    void* m_outer_lock = nullptr;    ///< the bpf_spin_lock held when it began (not its to release)
-    bool m_entered = false;
-};
-
-/// The program a successful bpf_tail_call switched to, once the calling program has stopped, or nullptr; taking it
-/// clears it. Valid while the invocation's EpochGuard lives.
-[[nodiscard]] const exec::Executable* take_tail_call() noexcept;
-
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through
 /// process_vm_readv (an unmapped address ends the string, never faults); without it %s prints kHiddenString.

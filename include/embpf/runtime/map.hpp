@@ -26,6 +26,8 @@
 
 namespace embpf::runtime {
 
+class Invocable; // runtime/invocation.hpp: what a program array holds
+
 // Values of linux/bpf.h, spelled in lower case so that they never collide with that header's enumerators.
 
 // Update flags.
@@ -242,10 +244,10 @@ class ProgramArrayMap final : public Map {
     [[nodiscard]] Result<void> bind_program_type(const platform::ProgramType& type);
     /// Sets (or, with nullptr, clears) entry `index`. With `type` (what the public API always passes), a program of
     /// another type than the array's is refused; without it the caller vouches for the program's type.
-    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const exec::Executable> program,
+    [[nodiscard]] Result<void> set_program(std::uint32_t index, std::shared_ptr<const Invocable> program,
                                            const platform::ProgramType* type = nullptr);
     /// The program at `index`, or nullptr: valid until the calling invocation returns (call inside an EpochGuard).
-    [[nodiscard]] const exec::Executable* program_at(std::uint32_t index) const noexcept {
+    [[nodiscard]] const Invocable* program_at(std::uint32_t index) const noexcept {
         if (index >= config().max_entries) {
             return nullptr;
         }
@@ -253,7 +255,7 @@ class ProgramArrayMap final : public Map {
         return entry != nullptr ? entry->program.get() : nullptr;
     }
     /// The program at `index` for the host, or nullptr.
-    [[nodiscard]] std::shared_ptr<const exec::Executable> program(std::uint32_t index) const;
+    [[nodiscard]] std::shared_ptr<const Invocable> program(std::uint32_t index) const;
     /// Clears every entry.
     void clear() noexcept;
 
@@ -272,7 +274,7 @@ class ProgramArrayMap final : public Map {
   private:
     struct Entry {
         Retired retired; // first: the reclaimer gets back to the entry from it
-        std::shared_ptr<const exec::Executable> program;
+        std::shared_ptr<const Invocable> program;
     };
     explicit ProgramArrayMap(MapConfig config) noexcept;
     static void reclaim(Retired* node) noexcept;

@@ -1,0 +1,201 @@
+#include "embpf/runtime/invocation.hpp"
+
+#include "embpf/runtime/epoch.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "invocation_scope.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace embpf::runtime {
+namespace {
+
+std::string hex(std::uint64_t value) {
+    char buffer[24];
+    std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+    return buffer;
+}
+
+Error in_program(const std::string& program, Error error) {
+    error.message = "program " + program + ": " + error.message;
+    return error;
+}
+
+} // namespace
+
+std::vector<RegionField> region_fields(const platform::ContextDescriptor& context) {
+    std::vector<RegionField> out;
+    for (const platform::ContextField* field : context.regions()) {
+        RegionField region{field->offset, -1, 0, field->memory_size, field->memory_writable, field->name};
+        if (const platform::ContextField* size = context.field(field->size_field); !field->size_field.empty() && size) {
+            region.size_field = static_cast<std::int32_t>(size->offset);
+            region.size_width = static_cast<std::uint8_t>(size->size);
+            region.most = field->memory_size == 0 ? platform::kMaxRegionSize : field->memory_size;
+        }
+        out.push_back(std::move(region));
+    }
+    return out;
+}
+
+bool EntryRegions::same_as(const EntryRegions& other) const noexcept {
+    const auto same = [](const exec::MemoryRegion& a, const exec::MemoryRegion& b) {
+        return a.start == b.start && a.size == b.size;
+    };
+    return data.has_value() == other.data.has_value() && (!data || same(*data, *other.data)) &&
+           std::equal(memory.begin(), memory.end(), other.memory.begin(), other.memory.end(), same);
+}
+
+Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
+                                 bool reads_meta, std::span<const RegionField> regions) {
+    const platform::ContextDescriptor& context = type.context;
+    if (ctx_size < context.host_size()) {
+        return Error::invalid(
+            "a context of " + std::to_string(ctx_size) + " bytes is smaller than the " +
+            std::to_string(context.host_size()) + " bytes of a " + type.name + " context" +
+            (context.host_size() != context.size ? " (its struct, then the data range's pointers)" : ""));
+    }
+    if (context.size > 0 && reinterpret_cast<std::uintptr_t>(ctx) < kLowestAddress) {
+        return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
+                              " is below 65536, where the verifier assumes no object lies");
+    }
+    if (reinterpret_cast<std::uintptr_t>(ctx) > kHighestAddress - ctx_size) {
+        return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
+                              " lies where a program's offsets would wrap the address around");
+    }
+    const auto* bytes = static_cast<const std::uint8_t*>(ctx);
+    EntryRegions entry;
+    // The memory regions: each no larger than its field allows, above the first 64 KiB and not wrapping around.
+    for (const RegionField& region : regions) {
+        std::uint64_t start = 0;
+        std::uint64_t size = region.most;
+        std::memcpy(&start, bytes + region.pointer, 8);
+        if (region.size_field >= 0) {
+            size = 0;
+            std::memcpy(&size, bytes + region.size_field, region.size_width); // little-endian
+        }
+        if (size > region.most) {
+            return Error::invalid("the " + region.name + " memory of the " + type.name + " context has " +
+                                  std::to_string(size) + " bytes, more than the " + std::to_string(region.most) +
+                                  " it may have");
+        }
+        // Even an empty region's pointer: the verifier takes every pointer to memory as no less than 65536 (a
+        // comparison with 0, an order between offsets), so a null one would make it skip what a run does.
+        if (start < kLowestAddress || start > kHighestAddress || size > kHighestAddress - start) {
+            return Error::invalid("the " + region.name + " pointer " + hex(start) + " of the " + type.name +
+                                  " context is below 65536, or its region ends where a program's offsets would "
+                                  "wrap the address around (an empty region too points at or above 65536)");
+        }
+        entry.memory.push_back(exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)),
+                                                  static_cast<std::size_t>(size), region.writable});
+    }
+    // The host's pointers: the fields themselves, or (for 32-bit fields) the 8-byte slots behind the struct.
+    const std::size_t width = context.pointer_width == 4 ? 8 : context.pointer_width;
+    if (context.data < 0 || context.data_end < 0 || width != 8) {
+        return entry;
+    }
+    for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
+        if (field >= 0 && static_cast<std::size_t>(context.host_offset(field)) + width > ctx_size) {
+            return Error::invalid("the " + type.name + " context descriptor places data, data_end or data_meta past " +
+                                  "its " + std::to_string(ctx_size) + " bytes");
+        }
+    }
+    std::uint64_t data = 0;
+    std::uint64_t data_end = 0;
+    std::memcpy(&data, bytes + context.host_offset(context.data), width);
+    std::memcpy(&data_end, bytes + context.host_offset(context.data_end), width);
+    if (data < kLowestAddress) {
+        return Error::invalid("the data pointer " + hex(data) + " of the " + type.name +
+                              " context is below 65536, where the verifier assumes no object lies");
+    }
+    if (data > data_end) {
+        return Error::invalid("the data pointer " + hex(data) + " of the " + type.name + " context is past data_end " +
+                              hex(data_end));
+    }
+    if (data_end > kHighestAddress) {
+        return Error::invalid("the data range of the " + type.name + " context ends at " + hex(data_end) +
+                              ", where a program's offsets would wrap the address around");
+    }
+    if (data_end - data > type.max_data_size) {
+        return Error::invalid("a data range of " + std::to_string(data_end - data) + " bytes exceeds the " +
+                              std::to_string(type.max_data_size) + " bytes (max_data_size) of a " + type.name +
+                              " program");
+    }
+    std::uint64_t start = data;
+    if (context.meta >= 0) {
+        std::uint64_t meta = 0;
+        std::memcpy(&meta, bytes + context.host_offset(context.meta), width);
+        if (meta <= data && data - meta <= platform::kMaxPacketMetaSize && meta >= kLowestAddress) {
+            start = meta;
+        } else if (reads_meta) {
+            return Error::invalid("the data_meta pointer " + hex(meta) + " of the " + type.name +
+                                  " context is not at most " + std::to_string(platform::kMaxPacketMetaSize) +
+                                  " bytes in front of data " + hex(data) +
+                                  ", and the program reads it (without metadata, data_meta is data)");
+        }
+    }
+    entry.data = exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(start)), data_end - start,
+                                    !context.read_only_data};
+    return entry;
+}
+
+std::uint64_t Invocable::run(void* ctx, std::size_t ctx_size) const noexcept {
+    auto outcome = invoke(*this, ctx, ctx_size);
+    return outcome ? outcome->r0 : 0;
+}
+
+Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::size_t ctx_size,
+                                    const InvocationOptions& options) {
+    auto entry = program.enter(ctx, ctx_size);
+    if (!entry) {
+        return in_program(program.program_name(), std::move(entry).error());
+    }
+    const EpochGuard guard; // what the chain reads (map elements, program-array entries) lives until it ends
+    const InvocationScope invocation;
+    if (!invocation.entered()) {
+        return in_program(program.program_name(),
+                          Error::invalid("invocations nest more than " + std::to_string(kMaxInvocationDepth) +
+                                         " deep (a host helper that runs programs)"));
+    }
+    auto first = program.step(ctx, ctx_size, *entry, options);
+    if (!first) {
+        return first;
+    }
+    // A successful tail call stopped the program: run the one it switched to, with the same context. Program arrays
+    // hold only programs of the caller's type (ProgramArrayMap::bind_program_type), so the type's entry checks hold
+    // for it too; its own (its regions, whether it reads data_meta) are checked again.
+    exec::CheckedOutcome total = *first;
+    while (const Invocable* next = take_tail_call()) {
+        // A program unverified (or checked) before may have rewritten the context: the next one, verified or not, is
+        // entitled to the data range the host handed over, and to nothing else.
+        auto again = next->enter(ctx, ctx_size);
+        if (!again) {
+            return in_program(next->program_name(), std::move(again).error());
+        }
+        if (!again->same_as(*entry)) {
+            return in_program(next->program_name(),
+                              Error::runtime("a tail call reached this program with a data range or "
+                                             "memory regions other than the host passed: a program "
+                                             "before it in the chain rewrote the context's pointers"));
+        }
+        auto step = next->step(ctx, ctx_size, *entry, options);
+        if (!step) {
+            return step;
+        }
+        total.r0 = step->r0;
+        total.instructions += step->instructions;
+    }
+    // A hook that tolerates any return value reads its low 32 bits (as Linux's XDP and sk_skb hooks do) and a value
+    // outside its range as its fallback (XDP_ABORTED, SK_DROP): the host gets the value the hook reads, always in
+    // range.
+    const platform::ProgramType& type = program.program_type();
+    if (type.out_of_range_return) {
+        const auto value = static_cast<std::int64_t>(static_cast<std::int32_t>(total.r0));
+        total.r0 = value < type.return_min || value > type.return_max
+                       ? static_cast<std::uint64_t>(*type.out_of_range_return)
+                       : static_cast<std::uint64_t>(value);
+    }
+    return total;
+}
+
+} // namespace embpf::runtime
