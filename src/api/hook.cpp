@@ -69,6 +69,44 @@ HookBase::HookBase(platform::ProgramType type, HookOptions options) : m_state(st
     m_state->type = std::move(type);
     m_state->options = std::move(options);
 }
+Result<platform::ProgramType> HookBase::declare_type(platform::Platform& platform, std::string name,
+                                                     std::vector<std::string> section_prefixes,
+                                                     platform::ContextDescriptor context,
+                                                     const std::vector<std::string>& helpers, std::int64_t return_min,
+                                                     std::int64_t return_max, std::string return_meaning,
+                                                     std::uint32_t max_data_size) {
+    platform::ProgramType type;
+    type.name = std::move(name);
+    type.section_prefixes =
+        section_prefixes.empty() ? std::vector<std::string>{type.name} : std::move(section_prefixes);
+    type.context = std::move(context);
+    for (const std::string& helper : helpers) {
+        const platform::HelperPrototype* prototype = platform.helper_by_name(helper);
+        if (prototype == nullptr) {
+            return Error::invalid("hook " + type.name + ": platform " + platform.name() + " has no helper named " +
+                                  helper);
+        }
+        if (std::find(type.helpers.begin(), type.helpers.end(), prototype->id) == type.helpers.end()) {
+            type.helpers.push_back(prototype->id);
+        }
+    }
+    if (return_min > return_max) {
+        return Error::invalid("hook " + type.name + ": its return range [" + std::to_string(return_min) + ", " +
+                              std::to_string(return_max) + "] is empty");
+    }
+    type.return_min = return_min;
+    type.return_max = return_max;
+    type.return_meaning = std::move(return_meaning);
+    type.max_data_size = max_data_size;
+    const std::string type_name = type.name;
+    if (auto added = platform.add_program_type(std::move(type)); !added) {
+        Error error = std::move(added).error();
+        error.message = "hook " + type_name + ": " + error.message;
+        return error;
+    }
+    return *platform.program_type(type_name);
+}
+
 HookBase::HookBase(HookBase&&) noexcept = default;
 HookBase& HookBase::operator=(HookBase&&) noexcept = default;
 HookBase::~HookBase() = default;

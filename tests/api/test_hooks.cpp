@@ -144,6 +144,60 @@ TEST_CASE("hooks: a program of another type, or another context, is refused; a f
     CHECK(contains(failed.error().message, "program one: a context of 8 bytes is smaller than the 48 bytes"));
 }
 
+TEST_CASE("hooks: Hook<Ctx>::declare declares the program type from the host's struct, in one place") {
+    platform::Platform host = platform::windows();
+    auto declared = Hook<Request>::declare(
+        host, {.name = "request",
+               .context = platform::ContextLayout<Request>()
+                              .memory(&Request::path, &Request::path_len, "path", "path_len", 4096)
+                              .field(&Request::method, "method")
+                              .memory(&Request::headers, &Request::headers_len, "headers", "headers_len")
+                              .memory(&Request::body, &Request::body_len, "body", "body_len", 65536,
+                                      platform::Access::read_write)
+                              .field(&Request::status, "status", platform::Access::read_write),
+               .helpers = {"map_lookup_elem", "map_update_elem", "map_delete_elem"},
+               .return_min = 0,
+               .return_max = 0xFFFF,
+               .options = {.pass = 0, .fold = Fold::all_must_pass}});
+    REQUIRE_MESSAGE(declared.has_value(), (declared ? "" : declared.error().message));
+    Hook<Request> hook = std::move(*declared);
+    const platform::ProgramType* type = host.program_type("request");
+    REQUIRE(type != nullptr);
+    CHECK(type->section_prefixes == std::vector<std::string>{"request"});
+    CHECK(type->context == request_type().context); // the same layout request_hook.hpp writes field by field
+    CHECK(type->helpers == std::vector<std::uint32_t>{1, 2, 3});
+    CHECK(type->return_max == 0xFFFF);
+    CHECK(hook.type() == *type);
+
+    // Plugins load on the host's platform and attach to the hook it declared.
+    auto spec = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_API_DIR) + "/regions.o"), &host);
+    REQUIRE(spec.has_value());
+    auto object = Object::load(*spec);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    auto link = hook.attach(object->program("count_slashes").value());
+    REQUIRE(link.has_value());
+    static const char path[] = "/a/b";
+    Request request = testing_hooks::empty_request();
+    request.path = reinterpret_cast<const std::uint8_t*>(path);
+    request.path_len = 4;
+    CHECK(hook.invoke(request).value() == 2);
+
+    SUBCASE("what it refuses, leaving the platform as it was") {
+        const std::size_t types = host.program_types().size();
+        auto twice = Hook<Request>::declare(host, {.name = "request"});
+        REQUIRE_FALSE(twice.has_value());
+        CHECK(contains(twice.error().message, "hook request:"));
+        auto unknown = Hook<Request>::declare(host, {.name = "other", .helpers = {"map_lookup_elem", "no_such"}});
+        REQUIRE_FALSE(unknown.has_value());
+        CHECK(contains(unknown.error().message, "hook other: platform windows has no helper named no_such"));
+        auto empty = Hook<Request>::declare(host, {.name = "other", .return_min = 1, .return_max = 0});
+        REQUIRE_FALSE(empty.has_value());
+        CHECK(contains(empty.error().message, "is empty"));
+        CHECK(host.program_types().size() == types);
+        CHECK(host.program_type("other") == nullptr);
+    }
+}
+
 TEST_CASE("hooks: a moved-from hook refuses attach and invoke, and has nothing attached") {
     const Object object = load_api("verdicts.o");
     Hook<Request> hook(request_type());

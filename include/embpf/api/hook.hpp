@@ -2,14 +2,18 @@
 #pragma once
 
 #include "embpf/api/object.hpp"
+#include "embpf/platform/context_layout.hpp"
 #include "embpf/platform/platform.hpp"
 #include "embpf/result.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 namespace embpf {
 
@@ -69,8 +73,38 @@ class HookBase {
     /// An error names the program whose run failed (a context the entry checks refuse, a checked run's fault).
     [[nodiscard]] Result<std::uint64_t> invoke(void* ctx, std::size_t ctx_size) const;
 
+  protected:
+    /// Adds the program type a hook declares to `platform`: its helpers resolved by name, the rest as given. An error
+    /// names an unknown helper, or says what Platform::add_program_type refused; `platform` is unchanged then.
+    [[nodiscard]] static Result<platform::ProgramType>
+    declare_type(platform::Platform& platform, std::string name, std::vector<std::string> section_prefixes,
+                 platform::ContextDescriptor context, const std::vector<std::string>& helpers, std::int64_t return_min,
+                 std::int64_t return_max, std::string return_meaning, std::uint32_t max_data_size);
+
   private:
     std::shared_ptr<detail::HookState> m_state;
+};
+
+/// Everything a host declares about a hook whose context is its struct `Ctx`, in one place (Hook<Ctx>::declare).
+template <typename Ctx>
+struct HookDeclaration {
+    /// The program type's name, which the verifier's messages and errors use.
+    std::string name;
+    /// A program whose ELF section starts with one of these is of this hook's type; {name} when empty.
+    std::vector<std::string> section_prefixes{};
+    /// The context: offsets and sizes from `Ctx` itself, each field's rights, its memory regions.
+    platform::ContextLayout<Ctx> context{};
+    /// The platform's helpers (by name, without `bpf_`: "map_lookup_elem") the hook's programs may call, besides the
+    /// host helpers the platform offers every program type.
+    std::vector<std::string> helpers{};
+    /// The verdicts the hook accepts: the verifier refuses a program that may return another.
+    std::int64_t return_min = std::numeric_limits<std::int64_t>::min();
+    std::int64_t return_max = std::numeric_limits<std::int64_t>::max();
+    std::string return_meaning{}; ///< e.g. "0 continue, 1 deny", for the verifier's messages
+    /// The longest data range (packet) the hook hands over, for a context with one.
+    std::uint32_t max_data_size = 0xFFFF;
+    /// How the hook folds its programs' verdicts.
+    HookOptions options{};
 };
 
 /// A hook whose context is the host's struct `Ctx`: invoke(Ctx&).
@@ -82,6 +116,20 @@ class Hook : public HookBase {
     using HookBase::HookBase;
     using HookBase::invoke;
     [[nodiscard]] Result<std::uint64_t> invoke(Ctx& ctx) const { return HookBase::invoke(&ctx, sizeof(Ctx)); }
+
+    /// Declares the hook on `platform` (the host's copy of a platform, on which its plugins then load): adds the
+    /// program type `declaration` describes and returns the hook for it. An error names an unknown helper, a program
+    /// type of that name already on the platform, or a context whose fields do not fit.
+    [[nodiscard]] static Result<Hook> declare(platform::Platform& platform, HookDeclaration<Ctx> declaration) {
+        auto type =
+            declare_type(platform, std::move(declaration.name), std::move(declaration.section_prefixes),
+                         std::move(declaration.context).descriptor(), declaration.helpers, declaration.return_min,
+                         declaration.return_max, std::move(declaration.return_meaning), declaration.max_data_size);
+        if (!type) {
+            return std::move(type).error();
+        }
+        return Hook(std::move(*type), std::move(declaration.options));
+    }
 };
 
 /// A program attached to a hook. Move-only; destroying it (or detach()) detaches the program.
