@@ -32,4 +32,5 @@
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
+#include "embpf/api/registry.hpp"
 #include "embpf/api/ring_buffer.hpp"

@@ -2564,6 +2564,8 @@ class Map {
 
     /// The shape, with `slots` resolved.
     [[nodiscard]] const MapConfig& config() const noexcept { return m_config; }
+    /// The map's number, unique in the process (as Linux's map ids): 1 for the first map created, then counting up.
+    [[nodiscard]] std::uint32_t id() const noexcept { return m_id; }
     [[nodiscard]] platform::MapKind kind() const noexcept { return m_config.kind; }
     [[nodiscard]] const std::string& name() const noexcept { return m_config.name; }
     /// percpu_hash, percpu_array and lru_percpu_hash.
@@ -2642,6 +2644,7 @@ class Map {
 
   private:
     MapConfig m_config;
+    std::uint32_t m_id = 0;
 };
 
 /// Creates a map of any kind. Errors name the map and the rule it broke.
@@ -3102,6 +3105,7 @@ class ObjectSpec {
 namespace embpf {
 
 class Program;
+class Registry;
 
 namespace runtime {
 class Map;
@@ -3198,6 +3202,8 @@ class AnalysisBudget {
 class MapHandle {
   public:
     [[nodiscard]] const std::string& name() const noexcept;
+    /// The map's id, unique in the process (Registry lists maps by it).
+    [[nodiscard]] std::uint32_t id() const noexcept;
     [[nodiscard]] platform::MapKind kind() const noexcept;
     [[nodiscard]] std::uint32_t key_size() const noexcept;
     [[nodiscard]] std::uint32_t value_size() const noexcept;
@@ -3231,6 +3237,7 @@ class MapHandle {
 
   private:
     friend class Object;
+    friend class Registry;
     MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type,
               std::optional<std::uint32_t> key_btf_size, std::optional<std::uint32_t> value_btf_size)
         : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)), m_value_type(std::move(value_type)),
@@ -3275,6 +3282,8 @@ class Program {
     friend class MapHandle;
 
     [[nodiscard]] const std::string& name() const noexcept;
+    /// The program's id, unique in the process (Registry lists programs by it).
+    [[nodiscard]] std::uint32_t id() const noexcept;
     [[nodiscard]] const std::string& section() const noexcept;
     [[nodiscard]] const platform::ProgramType& type() const noexcept;
     /// The instructions as loaded: map references resolved, CO-RE relocations applied.
@@ -3310,6 +3319,7 @@ class Program {
 
   private:
     friend class Object;
+    friend class Registry;
     Program(std::shared_ptr<const detail::ProgramState> state, std::shared_ptr<const detail::ObjectState> object)
         : m_state(std::move(state)), m_object(std::move(object)) {}
     [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
@@ -3511,15 +3521,17 @@ class Link {
     void detach() noexcept;
     [[nodiscard]] bool attached() const noexcept;
     [[nodiscard]] std::int32_t priority() const noexcept { return m_priority; }
+    /// The link's id, unique in the process (Registry lists links by it).
+    [[nodiscard]] std::uint32_t id() const noexcept { return m_id; }
     /// The program attached now (empty when detached).
     [[nodiscard]] std::optional<Program> program() const;
 
   private:
     friend class HookBase;
-    Link(std::shared_ptr<detail::HookState> hook, std::uint64_t id, std::int32_t priority)
+    Link(std::shared_ptr<detail::HookState> hook, std::uint32_t id, std::int32_t priority)
         : m_hook(std::move(hook)), m_id(id), m_priority(priority) {}
     std::shared_ptr<detail::HookState> m_hook;
-    std::uint64_t m_id = 0;
+    std::uint32_t m_id = 0;
     std::int32_t m_priority = 0;
 };
 
@@ -3907,6 +3919,88 @@ Result<Map<K, V>> Object::map(std::string_view name) const {
     }
     return Map<K, V>::bind(std::move(handle).value());
 }
+
+} // namespace embpf
+
+// ---- embpf/api/registry.hpp ----
+// The registry: what lives in the process (programs, maps, links, each with an id, as eBPF for Windows' and Linux's
+// `show programs/maps/links`), and pins that keep a program or a map alive under a path, for a host that reloads
+// plugins and hands state from one load to the next.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace embpf {
+
+/// A loaded program, as the registry shows it.
+struct ProgramInfo {
+    std::uint32_t id = 0;
+    std::string name;
+    std::string section;
+    std::string type;
+    bool verified = false;
+    std::size_t instructions = 0;
+    std::vector<std::uint32_t> map_ids; ///< the maps it refers to
+};
+
+/// A map of a loaded object, as the registry shows it.
+struct MapInfo {
+    std::uint32_t id = 0;
+    std::string name;
+    platform::MapKind kind{};
+    std::uint32_t key_size = 0;
+    std::uint32_t value_size = 0;
+    std::uint32_t max_entries = 0;
+    std::size_t memory = 0; ///< bytes allocated now
+};
+
+/// A program attached to a hook, as the registry shows it.
+struct LinkInfo {
+    std::uint32_t id = 0;
+    std::string hook; ///< the hook's program type
+    std::uint32_t program_id = 0;
+    std::int32_t priority = 0;
+};
+
+/// Pins (paths that hold a program or a map) and the process's live programs, maps and links. The listings see every
+/// program and map loaded through Object::load, and every link of every hook, while they live; a pin keeps its
+/// program or map alive until it is unpinned or the registry goes. Thread-safe.
+class Registry {
+  public:
+    Registry() = default;
+    Registry(const Registry&) = delete;
+    Registry& operator=(const Registry&) = delete;
+
+    /// Pins `program` (or `map`) at `path`; an error when the path holds a pin already (unpin it first) or is empty.
+    [[nodiscard]] Result<void> pin(std::string path, const Program& program);
+    [[nodiscard]] Result<void> pin(std::string path, const MapHandle& map);
+    /// What `path` holds; an error when it holds nothing, or the other kind.
+    [[nodiscard]] Result<Program> program(std::string_view path) const;
+    [[nodiscard]] Result<MapHandle> map(std::string_view path) const;
+    /// Removes the pin at `path`: false when there was none.
+    bool unpin(std::string_view path);
+    /// Every path pinned, in order.
+    [[nodiscard]] std::vector<std::string> pins() const;
+
+    /// The programs, maps and links alive in the process now, in id order.
+    [[nodiscard]] static std::vector<ProgramInfo> programs();
+    [[nodiscard]] static std::vector<MapInfo> maps();
+    [[nodiscard]] static std::vector<LinkInfo> links();
+    /// A handle to the live program (map) with this id; an error when none has it.
+    [[nodiscard]] static Result<Program> program_by_id(std::uint32_t id);
+    [[nodiscard]] static Result<MapHandle> map_by_id(std::uint32_t id);
+
+  private:
+    mutable std::mutex m_mutex;
+    std::map<std::string, std::variant<Program, MapHandle>, std::less<>> m_pins;
+};
 
 } // namespace embpf
 

@@ -1,5 +1,8 @@
 #include "embpf/api/hook.hpp"
 
+#include "embpf/api/registry.hpp"
+#include "state.hpp"
+
 #include "embpf/runtime/epoch.hpp"
 
 #include <algorithm>
@@ -17,7 +20,7 @@ namespace detail {
 // that publishes the next version retires this one, freed when every invocation that might still run it has ended.
 struct Chain {
     struct Entry {
-        std::uint64_t link = 0;
+        std::uint32_t link = 0;
         std::int32_t priority = 0;
         Program program;
     };
@@ -29,7 +32,6 @@ struct HookState {
     HookOptions options;
     std::atomic<const Chain*> chain{nullptr}; // nullptr: empty
     std::mutex writers;                       // attach, detach and replace, one at a time
-    std::uint64_t next_link = 1;              // under `writers`
 
     ~HookState() { delete chain.load(std::memory_order_relaxed); }
 
@@ -49,6 +51,19 @@ struct HookState {
 
 namespace {
 
+// Link ids are unique in the process, as program and map ids are.
+std::atomic<std::uint32_t> g_next_link{1};
+
+// Every hook alive, for Registry::links().
+std::mutex g_hooks_mutex;
+std::vector<std::weak_ptr<HookState>> g_hooks;
+
+void track_hook(const std::shared_ptr<HookState>& hook) {
+    const std::lock_guard lock(g_hooks_mutex);
+    std::erase_if(g_hooks, [](const std::weak_ptr<HookState>& h) { return h.expired(); });
+    g_hooks.push_back(hook);
+}
+
 // The program is of the hook's type: the same name and context, so that every entry check and every fact the
 // verifier assumed about the context holds for what the hook hands over.
 Result<void> check_type(const HookState& hook, const Program& program) {
@@ -63,11 +78,33 @@ Result<void> check_type(const HookState& hook, const Program& program) {
 
 } // namespace
 
+std::vector<LinkInfo> live_links() {
+    std::vector<std::shared_ptr<HookState>> hooks;
+    {
+        const std::lock_guard lock(g_hooks_mutex);
+        for (const std::weak_ptr<HookState>& weak : g_hooks) {
+            if (auto hook = weak.lock()) {
+                hooks.push_back(std::move(hook));
+            }
+        }
+    }
+    std::vector<LinkInfo> links;
+    for (const auto& hook : hooks) {
+        const runtime::EpochGuard guard;
+        for (const Chain::Entry& entry : hook->entries()) {
+            links.push_back({entry.link, hook->type.name, entry.program.id(), entry.priority});
+        }
+    }
+    std::sort(links.begin(), links.end(), [](const LinkInfo& a, const LinkInfo& b) { return a.id < b.id; });
+    return links;
+}
+
 } // namespace detail
 
 HookBase::HookBase(platform::ProgramType type, HookOptions options) : m_state(std::make_shared<detail::HookState>()) {
     m_state->type = std::move(type);
     m_state->options = std::move(options);
+    detail::track_hook(m_state);
 }
 Result<platform::ProgramType> HookBase::declare_type(platform::Platform& platform, std::string name,
                                                      std::vector<std::string> section_prefixes,
@@ -125,7 +162,7 @@ Result<Link> HookBase::attach(const Program& program, AttachOptions options) {
     }
     const std::lock_guard lock(m_state->writers);
     std::vector<detail::Chain::Entry> entries = m_state->entries();
-    const std::uint64_t id = m_state->next_link++;
+    const std::uint32_t id = detail::g_next_link.fetch_add(1, std::memory_order_relaxed);
     // After every entry of a lower or equal priority: links of one priority run in the order they came.
     const auto at = std::upper_bound(entries.begin(), entries.end(), options.priority,
                                      [](std::int32_t p, const detail::Chain::Entry& e) { return p < e.priority; });

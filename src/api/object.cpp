@@ -1,5 +1,7 @@
 #include "embpf/api/object.hpp"
 
+#include "state.hpp"
+
 #include "embpf/elf/core.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/runtime/epoch.hpp"
@@ -16,73 +18,6 @@
 #include <unordered_set>
 
 namespace embpf {
-
-namespace detail {
-
-// A program as its engine runs it. It is an Invocable so that runtime::invoke runs it and prog_array maps hold it.
-struct ProgramState final : runtime::Invocable {
-    std::string name;
-    std::string section;
-    std::shared_ptr<const platform::Platform> platform; // what `type` and the checked runs read, kept alive
-    const platform::ProgramType* type = nullptr;
-    bool verified = false;
-    verifier::Report report; // empty for programs loaded unverified
-    std::vector<std::string> relocation_report;
-    std::optional<exec::Interpreter> interpreter;
-    std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
-    exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
-    std::vector<runtime::RegionField> regions;       // the context's memory regions, which every entry checks
-
-    const std::string& program_name() const noexcept override { return name; }
-    const platform::ProgramType& program_type() const noexcept override { return *type; }
-    Result<runtime::EntryRegions> enter(const void* ctx, std::size_t ctx_size) const override {
-        return runtime::check_entry(*type, ctx, ctx_size, report.reads_packet_meta, regions);
-    }
-    /// One program's run, without following tail calls, on a context enter() accepted. Unverified programs, and every
-    /// program in a checked invocation, run in the checked interpreter, which may touch `entry`'s data range and
-    /// memory regions besides ctx and stack.
-    Result<exec::CheckedOutcome> step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
-                                      const runtime::InvocationOptions& options) const override;
-    exec::EngineKind kind() const noexcept override { return exec::EngineKind::interpreter; }
-};
-
-struct ObjectState {
-    ObjectState() = default;
-    ObjectState(const ObjectState&) = delete;
-    ObjectState& operator=(const ObjectState&) = delete;
-    // Programs in a program array hold the maps they use, which may be that array: empty the arrays when the object
-    // and the last Program handle taken from it go, as Linux empties a program array when its last file descriptor
-    // closes, so no cycle outlives it.
-    //
-    // The entries cleared are retired, and would wait in this thread's reclamation batch (holding their programs and
-    // the programs' maps) until the batch fills: hand them over and reclaim now, so that the memory of a torn-down
-    // object comes back at once unless another thread is inside an invocation (then the next reclamation frees it).
-    ~ObjectState() {
-        bool cleared = false;
-        for (auto& entry : maps) {
-            if (entry.second.kind() == platform::MapKind::prog_array) {
-                static_cast<runtime::ProgramArrayMap&>(*entry.second.runtime_map()).clear();
-                cleared = true;
-            }
-        }
-        if (cleared) {
-            maps.clear();
-            programs.clear();
-            // Twice: freeing a program may retire more (the entries of a program array only it held).
-            runtime::try_reclaim();
-            runtime::try_reclaim();
-        }
-    }
-
-    std::shared_ptr<const platform::Platform> platform;
-    std::vector<std::pair<std::string, MapHandle>> maps;
-    std::map<std::string, std::shared_ptr<const ProgramState>, std::less<>> programs;
-    std::map<std::string, Error, std::less<>> unavailable; // programs that did not load, and why
-    std::size_t memory = 0;                                // what the maps took at creation
-    std::shared_ptr<runtime::MemoryBudget> budget;         // LoadOptions::memory_limit, also while programs run
-};
-
-} // namespace detail
 
 namespace {
 
@@ -433,6 +368,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             continue;
         }
         auto program = std::make_shared<detail::ProgramState>();
+        program->id = detail::next_program_id();
         program->platform = state->platform;
         program->name = name;
         program->section = program_spec.section();
@@ -703,6 +639,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
         }
     }
+    detail::track(state);
     return Object(std::move(state));
 }
 
@@ -756,6 +693,7 @@ const platform::Platform& Object::platform() const noexcept { return *m_state->p
 // --- Program ---------------------------------------------------------------------------------------
 
 const std::string& Program::name() const noexcept { return m_state->name; }
+std::uint32_t Program::id() const noexcept { return m_state->id; }
 const std::string& Program::section() const noexcept { return m_state->section; }
 const platform::ProgramType& Program::type() const noexcept { return *m_state->type; }
 std::span<const isa::Instruction> Program::instructions() const noexcept { return m_state->interpreter->program(); }
@@ -886,6 +824,7 @@ Result<exec::CheckedOutcome> ProgramState::step(void* ctx, std::size_t ctx_size,
 // --- MapHandle ------------------------------------------------------------------------------------
 
 const std::string& MapHandle::name() const noexcept { return m_map->config().name; }
+std::uint32_t MapHandle::id() const noexcept { return m_map->id(); }
 platform::MapKind MapHandle::kind() const noexcept { return m_map->config().kind; }
 std::uint32_t MapHandle::key_size() const noexcept { return m_map->config().key_size; }
 std::uint32_t MapHandle::value_size() const noexcept { return m_map->config().value_size; }

@@ -5,6 +5,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
 #include <limits>
 #include <random>
@@ -373,7 +374,12 @@ Result<std::shared_ptr<Map>> create_map(const MapConfig& config) {
 
 // The Map base: every operation a kind does not have is refused the way Linux refuses it.
 
-Map::Map(MapConfig config) noexcept : m_config(std::move(config)) {
+namespace {
+std::atomic<std::uint32_t> g_next_map_id{1};
+} // namespace
+
+Map::Map(MapConfig config) noexcept
+    : m_config(std::move(config)), m_id(g_next_map_id.fetch_add(1, std::memory_order_relaxed)) {
     if (m_config.slots == 0) {
         m_config.slots = slot_count();
     }

@@ -148,15 +148,17 @@ class Link {
     void detach() noexcept;
     [[nodiscard]] bool attached() const noexcept;
     [[nodiscard]] std::int32_t priority() const noexcept { return m_priority; }
+    /// The link's id, unique in the process (Registry lists links by it).
+    [[nodiscard]] std::uint32_t id() const noexcept { return m_id; }
     /// The program attached now (empty when detached).
     [[nodiscard]] std::optional<Program> program() const;
 
   private:
     friend class HookBase;
-    Link(std::shared_ptr<detail::HookState> hook, std::uint64_t id, std::int32_t priority)
+    Link(std::shared_ptr<detail::HookState> hook, std::uint32_t id, std::int32_t priority)
         : m_hook(std::move(hook)), m_id(id), m_priority(priority) {}
     std::shared_ptr<detail::HookState> m_hook;
-    std::uint64_t m_id = 0;
+    std::uint32_t m_id = 0;
     std::int32_t m_priority = 0;
 };
 

@@ -22,6 +22,7 @@
 namespace embpf {
 
 class Program;
+class Registry;
 
 namespace runtime {
 class Map;
@@ -118,6 +119,8 @@ class AnalysisBudget {
 class MapHandle {
   public:
     [[nodiscard]] const std::string& name() const noexcept;
+    /// The map's id, unique in the process (Registry lists maps by it).
+    [[nodiscard]] std::uint32_t id() const noexcept;
     [[nodiscard]] platform::MapKind kind() const noexcept;
     [[nodiscard]] std::uint32_t key_size() const noexcept;
     [[nodiscard]] std::uint32_t value_size() const noexcept;
@@ -151,6 +154,7 @@ class MapHandle {
 
   private:
     friend class Object;
+    friend class Registry;
     MapHandle(std::shared_ptr<runtime::Map> map, bool frozen, std::string key_type, std::string value_type,
               std::optional<std::uint32_t> key_btf_size, std::optional<std::uint32_t> value_btf_size)
         : m_map(std::move(map)), m_frozen(frozen), m_key_type(std::move(key_type)), m_value_type(std::move(value_type)),
@@ -195,6 +199,8 @@ class Program {
     friend class MapHandle;
 
     [[nodiscard]] const std::string& name() const noexcept;
+    /// The program's id, unique in the process (Registry lists programs by it).
+    [[nodiscard]] std::uint32_t id() const noexcept;
     [[nodiscard]] const std::string& section() const noexcept;
     [[nodiscard]] const platform::ProgramType& type() const noexcept;
     /// The instructions as loaded: map references resolved, CO-RE relocations applied.
@@ -230,6 +236,7 @@ class Program {
 
   private:
     friend class Object;
+    friend class Registry;
     Program(std::shared_ptr<const detail::ProgramState> state, std::shared_ptr<const detail::ObjectState> object)
         : m_state(std::move(state)), m_object(std::move(object)) {}
     [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,

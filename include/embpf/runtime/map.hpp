@@ -126,6 +126,8 @@ class Map {
 
     /// The shape, with `slots` resolved.
     [[nodiscard]] const MapConfig& config() const noexcept { return m_config; }
+    /// The map's number, unique in the process (as Linux's map ids): 1 for the first map created, then counting up.
+    [[nodiscard]] std::uint32_t id() const noexcept { return m_id; }
     [[nodiscard]] platform::MapKind kind() const noexcept { return m_config.kind; }
     [[nodiscard]] const std::string& name() const noexcept { return m_config.name; }
     /// percpu_hash, percpu_array and lru_percpu_hash.
@@ -204,6 +206,7 @@ class Map {
 
   private:
     MapConfig m_config;
+    std::uint32_t m_id = 0;
 };
 
 /// Creates a map of any kind. Errors name the map and the rule it broke.
