@@ -1425,8 +1425,10 @@ class Platform {
     [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperPrototype prototype);
     /// Runs `function` for the helper named `name` (a general helper and each program type's own helper of that
     /// name) in programs loaded on this platform from now on; its contract, which the verifier checks, stays. Only
-    /// for helpers that return a number (ReturnKind::integer or void_) and take no callback: a function returning an
-    /// address would hand programs memory the verifier knows nothing of. For tests (embpf::testing::TestPlatform)
+    /// for helpers that return a number (ReturnKind::integer or void_), take no callback or spin lock, and write no
+    /// memory the verifier then takes as initialized (Writes::all, source_if_fits: memset, get_current_comm,
+    /// probe_read, ...): a function returning an address would hand programs memory the verifier knows nothing of,
+    /// one that skipped a promised write would let them read stale bytes. For tests (embpf::testing::TestPlatform)
     /// and hosts that implement a built-in helper their own way. An error names a helper the platform lacks or
     /// refuses to replace; nothing changes then.
     [[nodiscard]] Result<void> replace_implementation(std::string_view name, HelperImplementation function);
@@ -2301,6 +2303,12 @@ void begin_invocation() noexcept;
 
 /// How deeply invocations may nest on one thread: a host helper that runs a program starts a nested invocation.
 inline constexpr std::uint32_t kMaxInvocationDepth = 8;
+
+/// The most program runs one invocation makes with every invocation nested in it (each program a chain runs counts,
+/// the first and each a tail call switches to): past it a tail call fails (-E2BIG) and a nested invocation is
+/// refused. Without it, chains of 34 programs that each run a host helper starting a nested invocation would make
+/// 34^8 runs of one call; with it, one call costs at most this many runs of its programs.
+inline constexpr std::uint32_t kMaxRunsPerInvocation = 1024;
 
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through

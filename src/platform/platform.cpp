@@ -460,6 +460,17 @@ Result<void> Platform::replace_implementation(std::string_view name, HelperImple
             return Error::invalid("helper " + std::string(name) +
                                   " runs a callback of the program: the runtime runs it, no other function may");
         }
+        const bool writes_memory = std::any_of(h->args.begin(), h->args.end(), [](ArgKind arg) {
+            return arg == ArgKind::ptr_to_writable_mem || arg == ArgKind::ptr_to_uninit_map_value;
+        });
+        if (writes_memory && h->writes != Writes::some) {
+            // The verifier takes the bytes the contract says written as initialized: a function that left them as
+            // they were would let a program read what lay there before (a pointer spilled to the stack, a value of
+            // an earlier run).
+            return Error::invalid("helper " + std::string(name) +
+                                  " writes memory its contract proves initialized, which another function need not "
+                                  "do: it cannot be replaced");
+        }
         if (std::find(h->args.begin(), h->args.end(), ArgKind::ptr_to_spin_lock) != h->args.end()) {
             return Error::invalid("helper " + std::string(name) +
                                   " takes a bpf_spin_lock, which only the runtime's own helpers take and release");

@@ -209,6 +209,8 @@ u64 spin_unlock(u64 lock, u64, u64, u64, u64) {
 thread_local std::uint32_t t_tail_calls = 0;
 thread_local const Invocable* t_pending_tail_call = nullptr;
 thread_local std::uint32_t t_invocation_depth = 0;
+// The program runs of the outermost invocation on this thread and every invocation nested in it.
+thread_local std::uint32_t t_runs = 0;
 
 u64 tail_call(u64, u64 map, u64 index, u64, u64) {
     Map* m = map_of(map);
@@ -219,10 +221,11 @@ u64 tail_call(u64, u64 map, u64 index, u64, u64) {
     if (target == nullptr) {
         return from_long(-ENOENT);
     }
-    if (t_tail_calls >= kMaxTailCalls) {
+    if (t_tail_calls >= kMaxTailCalls || t_runs >= kMaxRunsPerInvocation) {
         return from_long(-E2BIG);
     }
     ++t_tail_calls;
+    ++t_runs;
     t_pending_tail_call = target;
     return 0; // the interpreter stops the caller on 0: a successful tail call does not return
 }
@@ -660,6 +663,7 @@ exec::HelperFunction find_helper(std::string_view name, bool untrusted_plugins) 
 
 void begin_invocation() noexcept {
     t_tail_calls = 0;
+    t_runs = 0;
     t_pending_tail_call = nullptr;
     if (t_held_lock != nullptr && t_held_lock != &g_outer_lock) {
         release_lock(std::exchange(t_held_lock, nullptr)); // a run before this one stopped while it held it
@@ -668,11 +672,17 @@ void begin_invocation() noexcept {
 
 InvocationScope::InvocationScope() noexcept
     : m_outer_tail_calls(t_tail_calls), m_outer_pending(t_pending_tail_call), m_outer_records(t_open_records.size()),
-      m_outer_lock(t_held_lock), m_entered(t_invocation_depth < kMaxInvocationDepth) {
+      m_outer_lock(t_held_lock), m_too_deep(t_invocation_depth >= kMaxInvocationDepth),
+      m_too_many_runs(t_invocation_depth > 0 && t_runs >= kMaxRunsPerInvocation),
+      m_entered(!m_too_deep && !m_too_many_runs) {
     if (t_held_lock != nullptr) {
         t_held_lock = &g_outer_lock;
     }
     if (m_entered) {
+        if (t_invocation_depth == 0) {
+            t_runs = 0; // an outermost invocation: a new count of runs
+        }
+        ++t_runs;
         ++t_invocation_depth;
         t_tail_calls = 0;
         t_pending_tail_call = nullptr;

@@ -152,10 +152,15 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
     }
     const EpochGuard guard; // what the chain reads (map elements, program-array entries) lives until it ends
     const InvocationScope invocation;
-    if (!invocation.entered()) {
+    if (invocation.too_deep()) {
         return in_program(program.program_name(),
                           Error::invalid("invocations nest more than " + std::to_string(kMaxInvocationDepth) +
                                          " deep (a host helper that runs programs)"));
+    }
+    if (!invocation.entered()) {
+        return in_program(program.program_name(),
+                          Error::invalid("the invocation this one is nested in, and those nested in it, ran " +
+                                         std::to_string(kMaxRunsPerInvocation) + " programs already"));
     }
     auto first = program.step(ctx, ctx_size, *entry, options);
     if (!first) {

@@ -24,12 +24,18 @@ class InvocationScope {
     InvocationScope& operator=(const InvocationScope&) = delete;
 
     [[nodiscard]] bool entered() const noexcept { return m_entered; }
+    /// Why it was not entered: kMaxInvocationDepth invocations run on the thread already, or the outermost one and
+    /// those nested in it ran kMaxRunsPerInvocation programs.
+    [[nodiscard]] bool too_deep() const noexcept { return m_too_deep; }
+    [[nodiscard]] bool too_many_runs() const noexcept { return m_too_many_runs; }
 
   private:
     std::uint32_t m_outer_tail_calls = 0;
     const Invocable* m_outer_pending = nullptr;
     std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
     void* m_outer_lock = nullptr;    ///< the bpf_spin_lock held when it began (not its to release)
+    bool m_too_deep = false;
+    bool m_too_many_runs = false;
     bool m_entered = false;
 };
 

@@ -109,6 +109,18 @@ Context& Context::add_region(std::string_view name, std::uintptr_t address, std:
         return *this;
     }
     const auto index = static_cast<std::size_t>(field - m_context.fields.data());
+    // Regions sized by one field get one size: the field says it for each, so a longer buffer's size would let a
+    // program run past a shorter one.
+    for (const Region& other : m_regions) {
+        const platform::ContextField& other_field = m_context.fields[other.field];
+        if (other.field != index && !field->size_field.empty() && other_field.size_field == field->size_field &&
+            other.size != size) {
+            fail(Error::invalid("the memory regions " + other_field.name + " and " + field->name +
+                                " share the size field " + field->size_field + ": give them as many bytes each, not " +
+                                std::to_string(other.size) + " and " + std::to_string(size)));
+            return *this;
+        }
+    }
     std::erase_if(m_regions, [index](const Region& region) { return region.field == index; });
     m_regions.push_back({index, address, size});
     return *this;

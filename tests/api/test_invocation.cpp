@@ -488,7 +488,7 @@ std::uint64_t run_nested() noexcept {
     BindContext ctx = bind_context(0);
     auto r0 = g_nested->run(&ctx, sizeof ctx);
     if (!r0) {
-        g_nested_error = r0.error().message;
+        g_nested_error += r0.error().message + "\n";
         return 0;
     }
     return *r0;
@@ -520,6 +520,45 @@ TEST_CASE("invocations: a program run by a host helper has its own tail-call cha
     g_nested_error.clear();
     CHECK(chain.run(&ctx, sizeof ctx).has_value());
     CHECK(contains(g_nested_error, "nest more than " + std::to_string(runtime::kMaxInvocationDepth)));
+    g_nested.reset();
+}
+
+TEST_CASE("invocations: one invocation with those nested in it runs at most kMaxRunsPerInvocation programs") {
+    // Chains of 34 runs that each start a nested invocation of the same chain would make 34^8 runs of one call.
+    platform::Platform host = platform::windows();
+    REQUIRE(host.add_helper<&run_nested>(1001, "run_nested", platform::proto(platform::ret::integer)).has_value());
+    const Object object = load(kTail + "/nested.o", &host);
+    const Program flood = object.program("flood").value();
+    REQUIRE(object.map("self")->set_program(0, flood).has_value());
+    g_nested = flood;
+    g_nested_error.clear();
+    BindContext ctx = bind_context(0);
+    auto r0 = flood.run(&ctx, sizeof ctx);
+    REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+    CHECK(steps_of(object) == runtime::kMaxRunsPerInvocation); // each run granted ran, and no more were
+
+    // The next call counts anew.
+    const std::uint32_t zero = 0;
+    const std::uint64_t none = 0;
+    REQUIRE(object.map("steps")
+                ->update({reinterpret_cast<const std::uint8_t*>(&zero), 4},
+                         {reinterpret_cast<const std::uint8_t*>(&none), 8})
+                .has_value());
+    CHECK(flood.run(&ctx, sizeof ctx).has_value());
+    CHECK(steps_of(object) == runtime::kMaxRunsPerInvocation);
+
+    // Nested invocations one after the other count too: of 1100, the first 1023 run (with the outer one, 1024).
+    g_nested = object.program("inner").value();
+    g_nested_error.clear();
+    CHECK(object.program("many")->run(&ctx, sizeof ctx).has_value());
+    const std::string refused = "the invocation this one is nested in, and those nested in it, ran " +
+                                std::to_string(runtime::kMaxRunsPerInvocation) + " programs already\n";
+    std::size_t refusals = 0;
+    for (std::size_t at = g_nested_error.find(refused); at != std::string::npos;
+         at = g_nested_error.find(refused, at + 1)) {
+        ++refusals;
+    }
+    CHECK(refusals == 1100 - (runtime::kMaxRunsPerInvocation - 1));
     g_nested.reset();
 }
 

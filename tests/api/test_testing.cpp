@@ -145,6 +145,13 @@ TEST_CASE("testing: override_helper runs a lambda for a helper, under the helper
         REQUIRE_FALSE(lock.has_value());
         CHECK(lock.error().message.find("spin_lock") != std::string::npos);
         CHECK_FALSE(test.override_helper("ktime_get_ns", et::Helper{}).has_value());
+        // Helpers whose contract proves memory written: a function that skipped the write would let a program read
+        // what lay there before.
+        for (const char* writes : {"snprintf", "get_current_comm", "probe_read", "map_peek_elem"}) {
+            auto refused = test.override_helper(writes, zero);
+            REQUIRE_FALSE(refused.has_value());
+            CHECK(refused.error().message.find("cannot be replaced") != std::string::npos);
+        }
     }
 }
 
@@ -273,6 +280,26 @@ TEST_CASE("testing: a context says what it cannot set, and a run returns the fir
     CHECK(fields.struct_bytes().size() == sock_addr->context.size);
     CHECK(fields.struct_bytes()[24] == 0x00);
     CHECK(fields.struct_bytes()[25] == 0x50);
+}
+
+TEST_CASE("testing: regions that share a size field take as many bytes each") {
+    platform::ProgramType shared;
+    shared.name = "shared";
+    shared.context.size = 24;
+    shared.context.fields = {
+        {0, 8, platform::FieldKind::memory, true, false, "a", "len", 256, true},
+        {8, 8, platform::FieldKind::memory, true, false, "b", "len", 256, false},
+        {16, 4, platform::FieldKind::scalar, true, false, "len"},
+    };
+    std::vector<std::uint8_t> a(200);
+    const std::vector<std::uint8_t> b(10);
+    et::Context context(shared);
+    context.memory("a", std::span<std::uint8_t>(a)).memory("b", std::span<const std::uint8_t>(b));
+    REQUIRE(context.problem().has_value());
+    CHECK(context.problem()->message.find("share the size field len") != std::string::npos);
+    et::Context same(shared);
+    same.memory("a", std::span<std::uint8_t>(a).first(10)).memory("b", std::span<const std::uint8_t>(b));
+    CHECK_FALSE(same.problem().has_value());
 }
 
 TEST_CASE("testing: a context hands over memory regions, sized by their fields") {

@@ -513,8 +513,10 @@ class Platform {
     [[nodiscard]] Result<void> add_helper(std::uint32_t id, std::string name, HelperPrototype prototype);
     /// Runs `function` for the helper named `name` (a general helper and each program type's own helper of that
     /// name) in programs loaded on this platform from now on; its contract, which the verifier checks, stays. Only
-    /// for helpers that return a number (ReturnKind::integer or void_) and take no callback: a function returning an
-    /// address would hand programs memory the verifier knows nothing of. For tests (embpf::testing::TestPlatform)
+    /// for helpers that return a number (ReturnKind::integer or void_), take no callback or spin lock, and write no
+    /// memory the verifier then takes as initialized (Writes::all, source_if_fits: memset, get_current_comm,
+    /// probe_read, ...): a function returning an address would hand programs memory the verifier knows nothing of,
+    /// one that skipped a promised write would let them read stale bytes. For tests (embpf::testing::TestPlatform)
     /// and hosts that implement a built-in helper their own way. An error names a helper the platform lacks or
     /// refuses to replace; nothing changes then.
     [[nodiscard]] Result<void> replace_implementation(std::string_view name, HelperImplementation function);

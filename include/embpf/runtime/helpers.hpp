@@ -46,6 +46,12 @@ void begin_invocation() noexcept;
 /// How deeply invocations may nest on one thread: a host helper that runs a program starts a nested invocation.
 inline constexpr std::uint32_t kMaxInvocationDepth = 8;
 
+/// The most program runs one invocation makes with every invocation nested in it (each program a chain runs counts,
+/// the first and each a tail call switches to): past it a tail call fails (-E2BIG) and a nested invocation is
+/// refused. Without it, chains of 34 programs that each run a host helper starting a nested invocation would make
+/// 34^8 runs of one call; with it, one call costs at most this many runs of its programs.
+inline constexpr std::uint32_t kMaxRunsPerInvocation = 1024;
+
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through
 /// process_vm_readv (an unmapped address ends the string, never faults); without it %s prints kHiddenString.

@@ -32,8 +32,8 @@ class Context {
     /// The packet (for a type with a data range), copied into a buffer of the context's own.
     Context& packet(std::span<const std::uint8_t> bytes);
     /// The memory region `field` (FieldKind::memory): the bytes the program may read (write, when the region is
-    /// writable) in place, which must outlive the runs. Its size field, if it has one, says bytes.size(); a region of
-    /// a constant size needs at least that many bytes.
+    /// writable) in place, which must outlive the runs. Its size field, if it has one, says bytes.size() (regions
+    /// that share a size field take as many bytes each); a region of a constant size needs at least that many bytes.
     Context& memory(std::string_view field, std::span<std::uint8_t> bytes);
     Context& memory(std::string_view field, std::span<const std::uint8_t> bytes);
 

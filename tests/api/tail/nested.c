@@ -34,3 +34,27 @@ int chain(bind_md_t* ctx) {
 
 SEC("bind")
 int inner(bind_md_t* ctx) { return 0; }
+
+// The same chain without a limit of its own: every run of it, in every nested invocation, counts one step. Only the
+// runtime's bound on the runs of one invocation with those nested in it (kMaxRunsPerInvocation) stops it.
+SEC("bind")
+int flood(bind_md_t* ctx) {
+    uint32_t zero = 0;
+    uint64_t* count = bpf_map_lookup_elem(&steps, &zero);
+    if (count == 0) {
+        return 2;
+    }
+    *count += 1;
+    run_nested();
+    bpf_tail_call(ctx, &self, 0);
+    return 1;
+}
+
+// Starts 1100 nested invocations one after the other, at one depth: the runs bound refuses those past it.
+SEC("bind")
+int many(bind_md_t* ctx) {
+    for (int i = 0; i < 1100; i++) {
+        run_nested();
+    }
+    return 0;
+}
