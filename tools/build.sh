@@ -6,4 +6,4 @@ build="${1:-$root/build}"
 shift || true
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${EMBPF_BUILD_TYPE:-Release}" "$@" > "$build.configure.log" 2>&1 \
     || { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" --parallel "${EMBPF_JOBS:-$(nproc)}" ${EMBPF_TARGET:+--target "$EMBPF_TARGET"}
+cmake --build "$build" --parallel "${EMBPF_JOBS:-$(nproc)}" ${EMBPF_TARGET:+--target $EMBPF_TARGET}
