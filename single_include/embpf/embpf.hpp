@@ -2264,6 +2264,7 @@ void synchronize() noexcept;
 
 
 #include <functional>
+#include <optional>
 #include <string_view>
 
 namespace embpf::runtime {
@@ -2309,6 +2310,15 @@ inline constexpr std::uint32_t kMaxInvocationDepth = 8;
 /// refused. Without it, chains of 34 programs that each run a host helper starting a nested invocation would make
 /// 34^8 runs of one call; with it, one call costs at most this many runs of its programs.
 inline constexpr std::uint32_t kMaxRunsPerInvocation = 1024;
+
+/// Where a program sent its packet with bpf_redirect.
+struct Redirect {
+    std::uint32_t ifindex = 0;
+    std::uint64_t flags = 0; ///< BPF_F_INGRESS (1): to the interface's ingress
+};
+/// The last bpf_redirect of the last invocation this thread ran (or of the one running), if any: a test double's
+/// record of where the packet would have gone. Each outermost invocation starts without one.
+[[nodiscard]] std::optional<Redirect> last_redirect() noexcept;
 
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through
@@ -2382,6 +2392,11 @@ struct InvocationOptions {
     bool checked = false;
     /// With `checked`: the most instructions each program of the chain may execute; 0 for no limit.
     std::uint64_t instruction_budget = 0;
+    /// The bytes of the host's buffer in front of the data range and behind it, which xdp_adjust_head and
+    /// xdp_adjust_tail may grow the packet into (0: the packet may only shrink). The host vouches for them as it does
+    /// for the range; the entry checks that they stay in the addresses a program may reach.
+    std::size_t headroom = 0;
+    std::size_t tailroom = 0;
 };
 
 /// A program as an invocation runs it, and what a program array holds for tail calls: a loaded program
@@ -2402,7 +2417,8 @@ class Invocable : public exec::Executable {
 };
 
 /// Runs `program` on `ctx` as one invocation: the entry checks, the program, each program a tail call switches to
-/// (each checked at its entry, and refused if an earlier one changed the context's data range or regions), and the
+/// (each checked at its entry, and refused if an earlier one changed the context's data range or regions other than
+/// by a packet helper: xdp_adjust_head and xdp_adjust_tail move the range and write its new pointers), and the
 /// hook's fold of the last return value (ProgramType::out_of_range_return). Invocations nest (a host helper may run a
 /// program) up to kMaxInvocationDepth deep, each with its own chain. An error names the program.
 [[nodiscard]] Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::size_t ctx_size,
@@ -3259,6 +3275,9 @@ class MapHandle {
     std::optional<std::uint32_t> m_value_btf_size;
 };
 
+/// The room Program::test_run leaves in front of the packet and behind it (Linux's XDP_PACKET_HEADROOM).
+inline constexpr std::size_t kTestRunRoom = 256;
+
 /// What Program::test_run runs a program on, as Linux's bpf_prog_test_run_opts.
 struct TestRunOptions {
     /// The packet (the data range), for types that have one: copied into a buffer of test_run's own. At most the
@@ -3320,9 +3339,10 @@ class Program {
 
     /// Runs the program on a context built from `options` (Linux's BPF_PROG_TEST_RUN): the struct from ctx_in, the
     /// packet from data_in in a buffer of its own, anywhere in memory, its pointers set as the platform's context
-    /// holds them (platform::set_data_range). For every program type, of any platform; an error names what the
-    /// type does not take (a packet for a type without a data range, a context or packet too long) or how a run
-    /// failed.
+    /// holds them (platform::set_data_range), with kTestRunRoom bytes of room in front of it and behind it that
+    /// xdp_adjust_head and xdp_adjust_tail may grow it into; data_out is the packet where the program left it. For
+    /// every program type, of any platform; an error names what the type does not take (a packet for a type without a
+    /// data range, a context or packet too long) or how a run failed.
     [[nodiscard]] Result<TestRunResult> test_run(const TestRunOptions& options) const;
 
   private:
@@ -3331,7 +3351,8 @@ class Program {
     Program(std::shared_ptr<const detail::ProgramState> state, std::shared_ptr<const detail::ObjectState> object)
         : m_state(std::move(state)), m_object(std::move(object)) {}
     [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
-                                                         bool checked) const;
+                                                         bool checked, std::size_t headroom = 0,
+                                                         std::size_t tailroom = 0) const;
     std::shared_ptr<const detail::ProgramState> m_state;
     // The object it came from, kept while the handle lives: the object's program arrays are emptied when the last
     // handle to it goes, so the tail calls of a program the host still holds keep their targets.

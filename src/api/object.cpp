@@ -750,8 +750,10 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
         std::memcpy(ctx.data() + region.pointer, &address, 8);
     }
     const std::size_t length = options.data_in.size();
-    std::vector<std::uint8_t> packet(std::max<std::size_t>(length, 1)); // an empty packet still has an address
-    std::copy(options.data_in.begin(), options.data_in.end(), packet.begin());
+    // The packet between kTestRunRoom bytes of room on either side (an empty one still has an address).
+    std::vector<std::uint8_t> buffer(kTestRunRoom + std::max<std::size_t>(length, 1) + kTestRunRoom);
+    std::uint8_t* const packet = buffer.data() + kTestRunRoom;
+    std::copy(options.data_in.begin(), options.data_in.end(), packet);
     const auto clear_pointers = [&] {
         for (const std::int32_t field : {context.data, context.data_end, context.meta}) {
             if (field >= 0) {
@@ -761,7 +763,7 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     };
     if (has_data) {
         clear_pointers();
-        if (auto set = platform::set_data_range(context, ctx, packet.data(), packet.data() + length); !set) {
+        if (auto set = platform::set_data_range(context, ctx, packet, packet + length); !set) {
             return in_program(m_state->name, std::move(set).error());
         }
     }
@@ -769,7 +771,8 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     const std::uint32_t repeat = std::max<std::uint32_t>(options.repeat, 1);
     const auto begin = std::chrono::steady_clock::now();
     for (std::uint32_t i = 0; i < repeat; ++i) {
-        auto outcome = run_chain(ctx.data(), ctx.size(), options.instruction_budget, options.checked);
+        auto outcome = run_chain(ctx.data(), ctx.size(), options.instruction_budget, options.checked,
+                                 has_data ? kTestRunRoom : 0, has_data ? kTestRunRoom : 0);
         if (!outcome) {
             return std::move(outcome).error();
         }
@@ -777,14 +780,27 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
         result.instructions = outcome->instructions;
     }
     result.duration = (std::chrono::steady_clock::now() - begin) / repeat;
+    const std::uint8_t* data = packet;
+    const std::uint8_t* data_end = packet + length;
     if (has_data) {
+        // Where the packet helpers left the packet, within the buffer.
+        std::uintptr_t start = 0;
+        std::uintptr_t end = 0;
+        std::memcpy(&start, ctx.data() + context.host_offset(context.data), 8);
+        std::memcpy(&end, ctx.data() + context.host_offset(context.data_end), 8);
+        const auto first = reinterpret_cast<std::uintptr_t>(buffer.data());
+        if (start < first || start > end || end > first + buffer.size()) {
+            return in_program(m_state->name, Error::runtime("the run left the packet's pointers outside its buffer"));
+        }
+        data = reinterpret_cast<const std::uint8_t*>(start);
+        data_end = reinterpret_cast<const std::uint8_t*>(end);
         clear_pointers();
     }
     for (const runtime::RegionField& region : m_state->regions) {
         std::fill_n(ctx.begin() + region.pointer, 8, std::uint8_t{0}); // test_run's own buffers: no address out
     }
     result.ctx_out.assign(ctx.begin(), ctx.begin() + context.size);
-    result.data_out.assign(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(length));
+    result.data_out.assign(data, data_end);
     return result;
 }
 
@@ -793,9 +809,9 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
     return run_chain(ctx, ctx_size, instruction_budget, true);
 }
 
-Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
-                                                bool checked) const {
-    return runtime::invoke(*m_state, ctx, ctx_size, {checked, budget});
+Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget, bool checked,
+                                                std::size_t headroom, std::size_t tailroom) const {
+    return runtime::invoke(*m_state, ctx, ctx_size, {checked, budget, headroom, tailroom});
 }
 
 namespace detail {

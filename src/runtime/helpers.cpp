@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -211,6 +212,9 @@ thread_local const Invocable* t_pending_tail_call = nullptr;
 thread_local std::uint32_t t_invocation_depth = 0;
 // The program runs of the outermost invocation on this thread and every invocation nested in it.
 thread_local std::uint32_t t_runs = 0;
+// The data range of the invocation running on this thread (PacketState), and where its programs last redirected.
+thread_local PacketState t_packet{};
+thread_local std::optional<Redirect> t_last_redirect;
 
 u64 tail_call(u64, u64 map, u64 index, u64, u64) {
     Map* m = map_of(map);
@@ -228,6 +232,223 @@ u64 tail_call(u64, u64 map, u64 index, u64, u64) {
     ++t_runs;
     t_pending_tail_call = target;
     return 0; // the interpreter stops the caller on 0: a successful tail call does not return
+}
+
+// --- packets -------------------------------------------------------------------------------------------------------
+
+// The invocation's data range, if `ctx` is its context and its type has one.
+PacketState* packet_of(u64 ctx) noexcept {
+    PacketState& packet = t_packet;
+    return packet.type != nullptr && ptr<void>(ctx) == packet.ctx ? &packet : nullptr;
+}
+
+// [offset, offset + length) within the packet, or nullptr.
+std::uint8_t* packet_bytes(const PacketState& packet, u64 offset, u64 length) noexcept {
+    const auto size = static_cast<u64>(packet.data_end - packet.data);
+    if (offset > size || length > size - offset) {
+        return nullptr;
+    }
+    return packet.data + offset;
+}
+
+// skb_load_bytes, xdp_load_bytes: the bytes at `offset`, or zeros and -EFAULT (the buffer is always written: the
+// contract says so).
+u64 load_bytes(u64 ctx, u64 offset, u64 to, u64 length, u64) {
+    const PacketState* packet = packet_of(ctx);
+    const std::uint8_t* from = packet != nullptr ? packet_bytes(*packet, offset, length) : nullptr;
+    if (from == nullptr) {
+        std::memset(ptr<void>(to), 0, length);
+        return from_long(packet == nullptr ? -EINVAL : -EFAULT);
+    }
+    std::memmove(ptr<void>(to), from, length);
+    return 0;
+}
+
+// skb_store_bytes, xdp_store_bytes: writes `length` bytes at `offset` (flags: BPF_F_RECOMPUTE_CSUM and
+// BPF_F_INVALIDATE_HASH, which mean nothing here).
+u64 store_bytes(u64 ctx, u64 offset, u64 from, u64 length, u64 flags) {
+    PacketState* packet = packet_of(ctx);
+    if (packet == nullptr || (flags & ~u64{0x3}) != 0) {
+        return from_long(-EINVAL);
+    }
+    if (packet->type->context.read_only_data) {
+        return from_long(-EPERM); // the hook shares the packet: it is read-only
+    }
+    std::uint8_t* to = packet_bytes(*packet, offset, length);
+    if (to == nullptr) {
+        return from_long(-EFAULT);
+    }
+    std::memmove(to, ptr<const void>(from), length);
+    return 0;
+}
+
+// One's-complement arithmetic on 16-bit words as they lie in memory: the Internet checksum commutes with the byte
+// order, so a program's values (read from the packet as they lie) and the field combine in any order.
+std::uint32_t fold_add(std::uint32_t sum, std::uint32_t value) {
+    u64 total = u64{sum} + value;
+    total = (total & 0xffffffffu) + (total >> 32);
+    return static_cast<std::uint32_t>(total);
+}
+std::uint16_t fold16(std::uint32_t sum) {
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(sum);
+}
+
+// Replaces `from` by `to` (size 2 or 4 bytes) in the checksum at `field`, or adds the difference `to` (size 0,
+// `from` 0: a csum_diff result), as RFC 1624 does incrementally.
+bool replace_checksum(std::uint8_t* field, u64 from, u64 to, u64 size) {
+    std::uint16_t checksum;
+    std::memcpy(&checksum, field, 2);
+    std::uint32_t sum = static_cast<std::uint16_t>(~checksum);
+    switch (size) {
+    case 0:
+        if (from != 0) {
+            return false;
+        }
+        sum = fold_add(sum, static_cast<std::uint32_t>(to));
+        break;
+    case 2:
+        sum = fold_add(sum, static_cast<std::uint16_t>(~static_cast<std::uint16_t>(from)));
+        sum = fold_add(sum, static_cast<std::uint16_t>(to));
+        break;
+    case 4:
+        sum = fold_add(sum, ~static_cast<std::uint32_t>(from));
+        sum = fold_add(sum, static_cast<std::uint32_t>(to));
+        break;
+    default: return false;
+    }
+    checksum = static_cast<std::uint16_t>(~fold16(sum));
+    std::memcpy(field, &checksum, 2);
+    return true;
+}
+
+// l3_csum_replace(ctx, offset, from, to, size): the IP header checksum at `offset`.
+u64 l3_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
+    PacketState* packet = packet_of(ctx);
+    if (packet == nullptr || (flags & ~u64{0xf}) != 0) {
+        return from_long(-EINVAL);
+    }
+    if (packet->type->context.read_only_data) {
+        return from_long(-EPERM);
+    }
+    std::uint8_t* field = packet_bytes(*packet, offset, 2);
+    if (field == nullptr) {
+        return from_long(-EFAULT);
+    }
+    return replace_checksum(field, from, to, flags & 0xf) ? 0 : from_long(-EINVAL);
+}
+
+// l4_csum_replace(ctx, offset, from, to, flags): the TCP or UDP checksum at `offset`; with BPF_F_MARK_MANGLED_0
+// (0x20) a UDP checksum of 0 (none) stays 0 and a result of 0 is written as 0xffff. BPF_F_PSEUDO_HDR (0x10) and
+// BPF_F_MARK_ENFORCE (0x40) concern the kernel's own checksum state only.
+u64 l4_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
+    PacketState* packet = packet_of(ctx);
+    if (packet == nullptr || (flags & ~u64{0x7f}) != 0) {
+        return from_long(-EINVAL);
+    }
+    if (packet->type->context.read_only_data) {
+        return from_long(-EPERM);
+    }
+    std::uint8_t* field = packet_bytes(*packet, offset, 2);
+    if (field == nullptr) {
+        return from_long(-EFAULT);
+    }
+    const bool mangled_zero = (flags & 0x20) != 0;
+    if (mangled_zero && field[0] == 0 && field[1] == 0) {
+        return 0;
+    }
+    if (!replace_checksum(field, from, to, flags & 0xf)) {
+        return from_long(-EINVAL);
+    }
+    if (mangled_zero && field[0] == 0 && field[1] == 0) {
+        field[0] = 0xff;
+        field[1] = 0xff;
+    }
+    return 0;
+}
+
+// Writes the packet's pointers into the context where the program reads them (its own fields, or the host's slots
+// behind a struct of 32-bit fields).
+void write_pointer(const PacketState& packet, std::int32_t field, const std::uint8_t* value) {
+    const platform::ContextDescriptor& context = packet.type->context;
+    const auto address = reinterpret_cast<std::uintptr_t>(value);
+    std::memcpy(static_cast<std::uint8_t*>(packet.ctx) + context.host_offset(field), &address, 8);
+}
+const std::uint8_t* read_pointer(const PacketState& packet, std::int32_t field) {
+    std::uintptr_t address = 0;
+    std::memcpy(&address, static_cast<const std::uint8_t*>(packet.ctx) + packet.type->context.host_offset(field), 8);
+    return reinterpret_cast<const std::uint8_t*>(address);
+}
+
+// An XDP frame keeps at least its Ethernet header, as Linux's does.
+constexpr u64 kMinFrame = 14;
+
+// xdp_adjust_head(ctx, delta): moves the packet's start by `delta` bytes (negative: into the headroom the host gave),
+// the metadata in front of it along; 0, or -EINVAL when the frame would leave its buffer, keep less than an Ethernet
+// header or exceed the hook's max_data_size.
+u64 xdp_adjust_head(u64 ctx, u64 delta_bits, u64, u64, u64) {
+    PacketState* packet = packet_of(ctx);
+    if (packet == nullptr || packet->type->context.read_only_data) {
+        return from_long(-EINVAL);
+    }
+    const auto delta = static_cast<std::int64_t>(static_cast<std::int32_t>(delta_bits));
+    const auto room_before = static_cast<std::int64_t>(packet->data - packet->lowest);
+    const auto size = static_cast<std::int64_t>(packet->data_end - packet->data);
+    const platform::ContextDescriptor& context = packet->type->context;
+    const std::uint8_t* meta = context.meta >= 0 ? read_pointer(*packet, context.meta) : packet->data;
+    const std::int64_t meta_size = meta < packet->data ? packet->data - meta : 0;
+    if (-delta > room_before - meta_size || size - delta < static_cast<std::int64_t>(kMinFrame) ||
+        size - delta > static_cast<std::int64_t>(packet->type->max_data_size)) {
+        return from_long(-EINVAL);
+    }
+    std::uint8_t* data = packet->data + delta;
+    if (meta_size > 0) {
+        std::memmove(data - meta_size, packet->data - meta_size, static_cast<std::size_t>(meta_size));
+    }
+    packet->data = data;
+    packet->moved = true;
+    write_pointer(*packet, context.data, data);
+    if (context.meta >= 0) {
+        write_pointer(*packet, context.meta, data - meta_size);
+    }
+    return 0;
+}
+
+// xdp_adjust_tail(ctx, delta): moves the packet's end by `delta` bytes (positive: into the tailroom the host gave,
+// zeroed); 0 or -EINVAL as xdp_adjust_head.
+u64 xdp_adjust_tail(u64 ctx, u64 delta_bits, u64, u64, u64) {
+    PacketState* packet = packet_of(ctx);
+    if (packet == nullptr || packet->type->context.read_only_data) {
+        return from_long(-EINVAL);
+    }
+    const auto delta = static_cast<std::int64_t>(static_cast<std::int32_t>(delta_bits));
+    const auto room_after = static_cast<std::int64_t>(packet->highest - packet->data_end);
+    const auto size = static_cast<std::int64_t>(packet->data_end - packet->data);
+    if (delta > room_after || size + delta < static_cast<std::int64_t>(kMinFrame) ||
+        size + delta > static_cast<std::int64_t>(packet->type->max_data_size)) {
+        return from_long(-EINVAL);
+    }
+    if (delta > 0) {
+        std::memset(packet->data_end, 0, static_cast<std::size_t>(delta));
+    }
+    packet->data_end += delta;
+    packet->moved = true;
+    write_pointer(*packet, packet->type->context.data_end, packet->data_end);
+    return 0;
+}
+
+// redirect(ifindex, flags): records where the packet goes (runtime::last_redirect) and returns the hook's redirect
+// verdict: XDP_REDIRECT for XDP, TC_ACT_REDIRECT for the others; with flags other than BPF_F_INGRESS, XDP_ABORTED or
+// TC_ACT_SHOT.
+u64 redirect(u64 ifindex, u64 flags, u64, u64, u64) {
+    const PacketState& packet = t_packet;
+    const bool xdp = packet.type != nullptr && packet.type->name == "xdp";
+    if ((flags & ~(xdp ? u64{0} : u64{1})) != 0) {
+        return xdp ? 0 : 2;
+    }
+    t_last_redirect = Redirect{static_cast<std::uint32_t>(ifindex), flags};
+    return xdp ? 4 : 7;
 }
 
 // --- time, randomness, identity ------------------------------------------------------------------------------------
@@ -615,6 +836,15 @@ constexpr NamedHelper kHelpers[] = {
     {"probe_read_kernel_str", &probe_read_str},
     {"probe_read_user_str", &probe_read_str},
     {"tail_call", &tail_call},
+    {"skb_load_bytes", &load_bytes},
+    {"xdp_load_bytes", &load_bytes},
+    {"skb_store_bytes", &store_bytes},
+    {"xdp_store_bytes", &store_bytes},
+    {"l3_csum_replace", &l3_csum_replace},
+    {"l4_csum_replace", &l4_csum_replace},
+    {"xdp_adjust_head", &xdp_adjust_head},
+    {"xdp_adjust_tail", &xdp_adjust_tail},
+    {"redirect", &redirect},
     {"spin_lock", &spin_lock},
     {"spin_unlock", &spin_unlock},
     {"loop", &callback_not_run},
@@ -679,8 +909,10 @@ InvocationScope::InvocationScope() noexcept
         t_held_lock = &g_outer_lock;
     }
     if (m_entered) {
+        m_outer_packet = std::exchange(t_packet, PacketState{});
         if (t_invocation_depth == 0) {
             t_runs = 0; // an outermost invocation: a new count of runs
+            t_last_redirect.reset();
         }
         ++t_runs;
         ++t_invocation_depth;
@@ -701,11 +933,16 @@ InvocationScope::~InvocationScope() {
         record.ring->discard(record.sample, 0);
     }
     if (m_entered) {
+        t_packet = m_outer_packet;
         --t_invocation_depth;
         t_tail_calls = m_outer_tail_calls;
         t_pending_tail_call = m_outer_pending;
     }
 }
+
+PacketState& packet_state() noexcept { return t_packet; }
+
+std::optional<Redirect> last_redirect() noexcept { return t_last_redirect; }
 
 const Invocable* take_tail_call() noexcept { return std::exchange(t_pending_tail_call, nullptr); }
 

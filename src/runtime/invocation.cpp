@@ -162,7 +162,36 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
                           Error::invalid("the invocation this one is nested in, and those nested in it, ran " +
                                          std::to_string(kMaxRunsPerInvocation) + " programs already"));
     }
-    auto first = program.step(ctx, ctx_size, *entry, options);
+    const platform::ProgramType& type = program.program_type();
+    PacketState& packet = packet_state();
+    if (type.context.data >= 0 && type.context.data_end >= 0 && type.context.pointer_width >= 4) {
+        // The data range as the entry accepted it, and the room around it the host gave.
+        const auto* bytes = static_cast<std::uint8_t*>(ctx);
+        std::uint64_t data = 0;
+        std::uint64_t data_end = 0;
+        std::memcpy(&data, bytes + type.context.host_offset(type.context.data), 8);
+        std::memcpy(&data_end, bytes + type.context.host_offset(type.context.data_end), 8);
+        if (options.headroom > data - kLowestAddress || options.tailroom > kHighestAddress - data_end) {
+            return in_program(program.program_name(),
+                              Error::invalid("the room around the data range reaches below 65536 or where a "
+                                             "program's offsets would wrap the address around"));
+        }
+        auto* start = reinterpret_cast<std::uint8_t*>(static_cast<std::uintptr_t>(data));
+        auto* end = reinterpret_cast<std::uint8_t*>(static_cast<std::uintptr_t>(data_end));
+        packet = PacketState{ctx, &type, start, end, start - options.headroom, end + options.tailroom, false};
+    }
+    // A checked run may use the room too: a packet helper may move the range into it mid-run, and it is the host's
+    // buffer, which the host vouches for.
+    const auto with_room = [&](const EntryRegions& regions) {
+        EntryRegions widened = regions;
+        if (widened.data && packet.type != nullptr && (options.headroom != 0 || options.tailroom != 0)) {
+            auto* start = std::min(static_cast<std::uint8_t*>(const_cast<void*>(widened.data->start)), packet.lowest);
+            widened.data->start = start;
+            widened.data->size = static_cast<std::size_t>(packet.highest - start);
+        }
+        return widened;
+    };
+    auto first = program.step(ctx, ctx_size, with_room(*entry), options);
     if (!first) {
         return first;
     }
@@ -177,13 +206,27 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
         if (!again) {
             return in_program(next->program_name(), std::move(again).error());
         }
+        if (packet.moved) {
+            // A packet helper moved the range and wrote its pointers: the range is now what the first program's
+            // entry reads there, provided it is the one the helpers keep.
+            auto now = program.enter(ctx, ctx_size);
+            if (!now || !now->data ||
+                static_cast<const std::uint8_t*>(now->data->start) + now->data->size != packet.data_end ||
+                static_cast<const std::uint8_t*>(now->data->start) > packet.data) {
+                return in_program(next->program_name(),
+                                  Error::runtime("a tail call reached this program with a data range other than the "
+                                                 "packet helpers left"));
+            }
+            entry->data = now->data;
+            packet.moved = false;
+        }
         if (!again->same_as(*entry)) {
             return in_program(next->program_name(),
                               Error::runtime("a tail call reached this program with a data range or "
                                              "memory regions other than the host passed: a program "
                                              "before it in the chain rewrote the context's pointers"));
         }
-        auto step = next->step(ctx, ctx_size, *entry, options);
+        auto step = next->step(ctx, ctx_size, with_room(*entry), options);
         if (!step) {
             return step;
         }
@@ -193,7 +236,6 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
     // A hook that tolerates any return value reads its low 32 bits (as Linux's XDP and sk_skb hooks do) and a value
     // outside its range as its fallback (XDP_ABORTED, SK_DROP): the host gets the value the hook reads, always in
     // range.
-    const platform::ProgramType& type = program.program_type();
     if (type.out_of_range_return) {
         const auto value = static_cast<std::int64_t>(static_cast<std::int32_t>(total.r0));
         total.r0 = value < type.return_min || value > type.return_max

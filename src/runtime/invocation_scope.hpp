@@ -9,6 +9,21 @@
 
 namespace embpf::runtime {
 
+/// The data range of the invocation running on this thread, which the packet helpers read, write and move. Nested
+/// invocations have their own; InvocationScope gives the outer one back.
+struct PacketState {
+    void* ctx = nullptr;
+    const platform::ProgramType* type = nullptr; ///< null: no invocation here, or its type has no data range
+    std::uint8_t* data = nullptr;
+    std::uint8_t* data_end = nullptr;
+    std::uint8_t* lowest = nullptr;  ///< what data may move down to (data - headroom at the entry)
+    std::uint8_t* highest = nullptr; ///< what data_end may move up to (data_end + tailroom at the entry)
+    bool moved = false;              ///< a helper moved data or data_end since the last program's entry
+};
+
+/// This thread's packet state.
+[[nodiscard]] PacketState& packet_state() noexcept;
+
 /// One invocation on this thread, from the first program to the end of its tail-call chain: invoke() holds one
 /// around the chain. The chain's tail-call count and pending tail call belong to it: a nested invocation (a host
 /// helper that runs another program) starts its own chain and gives the outer one back when it ends, so it can
@@ -34,6 +49,7 @@ class InvocationScope {
     const Invocable* m_outer_pending = nullptr;
     std::size_t m_outer_records = 0; ///< ring-buffer records reserved before this invocation (not its to discard)
     void* m_outer_lock = nullptr;    ///< the bpf_spin_lock held when it began (not its to release)
+    PacketState m_outer_packet{};
     bool m_too_deep = false;
     bool m_too_many_runs = false;
     bool m_entered = false;

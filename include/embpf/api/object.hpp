@@ -168,6 +168,9 @@ class MapHandle {
     std::optional<std::uint32_t> m_value_btf_size;
 };
 
+/// The room Program::test_run leaves in front of the packet and behind it (Linux's XDP_PACKET_HEADROOM).
+inline constexpr std::size_t kTestRunRoom = 256;
+
 /// What Program::test_run runs a program on, as Linux's bpf_prog_test_run_opts.
 struct TestRunOptions {
     /// The packet (the data range), for types that have one: copied into a buffer of test_run's own. At most the
@@ -229,9 +232,10 @@ class Program {
 
     /// Runs the program on a context built from `options` (Linux's BPF_PROG_TEST_RUN): the struct from ctx_in, the
     /// packet from data_in in a buffer of its own, anywhere in memory, its pointers set as the platform's context
-    /// holds them (platform::set_data_range). For every program type, of any platform; an error names what the
-    /// type does not take (a packet for a type without a data range, a context or packet too long) or how a run
-    /// failed.
+    /// holds them (platform::set_data_range), with kTestRunRoom bytes of room in front of it and behind it that
+    /// xdp_adjust_head and xdp_adjust_tail may grow it into; data_out is the packet where the program left it. For
+    /// every program type, of any platform; an error names what the type does not take (a packet for a type without a
+    /// data range, a context or packet too long) or how a run failed.
     [[nodiscard]] Result<TestRunResult> test_run(const TestRunOptions& options) const;
 
   private:
@@ -240,7 +244,8 @@ class Program {
     Program(std::shared_ptr<const detail::ProgramState> state, std::shared_ptr<const detail::ObjectState> object)
         : m_state(std::move(state)), m_object(std::move(object)) {}
     [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
-                                                         bool checked) const;
+                                                         bool checked, std::size_t headroom = 0,
+                                                         std::size_t tailroom = 0) const;
     std::shared_ptr<const detail::ProgramState> m_state;
     // The object it came from, kept while the handle lives: the object's program arrays are emptied when the last
     // handle to it goes, so the tail calls of a program the host still holds keep their targets.

@@ -6,6 +6,7 @@
 #include "embpf/result.hpp"
 
 #include <functional>
+#include <optional>
 #include <string_view>
 
 namespace embpf::runtime {
@@ -51,6 +52,15 @@ inline constexpr std::uint32_t kMaxInvocationDepth = 8;
 /// refused. Without it, chains of 34 programs that each run a host helper starting a nested invocation would make
 /// 34^8 runs of one call; with it, one call costs at most this many runs of its programs.
 inline constexpr std::uint32_t kMaxRunsPerInvocation = 1024;
+
+/// Where a program sent its packet with bpf_redirect.
+struct Redirect {
+    std::uint32_t ifindex = 0;
+    std::uint64_t flags = 0; ///< BPF_F_INGRESS (1): to the interface's ingress
+};
+/// The last bpf_redirect of the last invocation this thread ran (or of the one running), if any: a test double's
+/// record of where the packet would have gone. Each outermost invocation starts without one.
+[[nodiscard]] std::optional<Redirect> last_redirect() noexcept;
 
 /// Formats a trace_printk format string the way the kernel does for the conversions it accepts (%d %i %u %x %X %p
 /// %s %c %%, with l/ll/h/hh length modifiers). With `read_strings`, %s reads at most 256 bytes through

@@ -66,6 +66,11 @@ struct InvocationOptions {
     bool checked = false;
     /// With `checked`: the most instructions each program of the chain may execute; 0 for no limit.
     std::uint64_t instruction_budget = 0;
+    /// The bytes of the host's buffer in front of the data range and behind it, which xdp_adjust_head and
+    /// xdp_adjust_tail may grow the packet into (0: the packet may only shrink). The host vouches for them as it does
+    /// for the range; the entry checks that they stay in the addresses a program may reach.
+    std::size_t headroom = 0;
+    std::size_t tailroom = 0;
 };
 
 /// A program as an invocation runs it, and what a program array holds for tail calls: a loaded program
@@ -86,7 +91,8 @@ class Invocable : public exec::Executable {
 };
 
 /// Runs `program` on `ctx` as one invocation: the entry checks, the program, each program a tail call switches to
-/// (each checked at its entry, and refused if an earlier one changed the context's data range or regions), and the
+/// (each checked at its entry, and refused if an earlier one changed the context's data range or regions other than
+/// by a packet helper: xdp_adjust_head and xdp_adjust_tail move the range and write its new pointers), and the
 /// hook's fold of the last return value (ProgramType::out_of_range_return). Invocations nest (a host helper may run a
 /// program) up to kMaxInvocationDepth deep, each with its own chain. An error names the program.
 [[nodiscard]] Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::size_t ctx_size,
