@@ -219,14 +219,14 @@ Result<exec::CheckedOutcome> Context::run_checked(const Program& program, std::u
     return outcome;
 }
 
-Context xdp(const Program& program, std::span<const std::uint8_t> packet) {
-    Context context(program);
+Context xdp(const platform::ProgramType& type, std::span<const std::uint8_t> packet) {
+    Context context(type);
     context.packet(packet);
     return context;
 }
 
-Context skb(const Program& program, std::span<const std::uint8_t> packet) {
-    Context context(program);
+Context skb(const platform::ProgramType& type, std::span<const std::uint8_t> packet) {
+    Context context(type);
     context.packet(packet);
     context.set("len", packet.size());
     if (packet.size() >= 14) {
@@ -238,13 +238,64 @@ Context skb(const Program& program, std::span<const std::uint8_t> packet) {
     return context;
 }
 
-Context bind(const Program& program, std::uint64_t process_id, std::string_view app_id, std::uint32_t operation,
-             std::uint8_t protocol) {
-    Context context(program);
+Context bind(const platform::ProgramType& type, std::uint64_t process_id, std::string_view app_id,
+             std::uint32_t operation, std::uint8_t protocol) {
+    Context context(type);
     context.packet({reinterpret_cast<const std::uint8_t*>(app_id.data()), app_id.size()});
     context.set("process_id", process_id);
     context.set("operation", operation);
     context.set("protocol", protocol);
+    return context;
+}
+
+namespace {
+
+std::uint16_t network16(std::uint16_t value) { return static_cast<std::uint16_t>(value << 8 | value >> 8); }
+
+std::span<const std::uint8_t> address_bytes(const Endpoint& endpoint) {
+    return {endpoint.address.data(), endpoint.ipv6 ? std::size_t{16} : std::size_t{4}};
+}
+
+} // namespace
+
+Context sock_addr(const platform::ProgramType& type, const Endpoint& destination, std::uint8_t protocol) {
+    Context context(type);
+    const bool linux_layout = type.context.field("user_family") != nullptr;
+    if (linux_layout) {
+        context.set("user_family", destination.ipv6 ? 10 : 2);
+        context.set_bytes(destination.ipv6 ? "user_ip6" : "user_ip4", address_bytes(destination));
+        context.set("user_port", network16(destination.port));
+        context.set("family", destination.ipv6 ? 10 : 2);
+        context.set("type", protocol == 17 ? 2 : 1); // SOCK_DGRAM for UDP, else SOCK_STREAM
+    } else {
+        context.set("family", destination.ipv6 ? 23 : 2);
+        context.set_bytes("user_ip6", address_bytes(destination)); // an IPv4 address in its first 4 bytes
+        context.set("user_port", network16(destination.port));
+    }
+    context.set("protocol", protocol);
+    return context;
+}
+
+Context sock_ops(const platform::ProgramType& type, std::uint32_t op, const Endpoint& local, const Endpoint& remote,
+                 std::uint8_t protocol) {
+    Context context(type);
+    const platform::ContextField* remote_ip4 = type.context.field("remote_ip4");
+    const bool linux_layout = remote_ip4 != nullptr && remote_ip4->offset == 24;
+    context.set("op", op);
+    if (linux_layout) {
+        context.set("family", remote.ipv6 ? 10 : 2);
+        context.set_bytes(local.ipv6 ? "local_ip6" : "local_ip4", address_bytes(local));
+        context.set_bytes(remote.ipv6 ? "remote_ip6" : "remote_ip4", address_bytes(remote));
+        context.set("local_port", local.port);
+        context.set("remote_port", std::uint64_t{network16(remote.port)} << 16);
+    } else {
+        context.set("family", remote.ipv6 ? 23 : 2);
+        context.set_bytes("local_ip6", address_bytes(local));
+        context.set_bytes("remote_ip6", address_bytes(remote));
+        context.set("local_port", network16(local.port));
+        context.set("remote_port", network16(remote.port));
+        context.set("protocol", protocol);
+    }
     return context;
 }
 

@@ -358,3 +358,61 @@ TEST_CASE("testing: the bind seed counts binds per process, on a Windows bind co
     CHECK(info->count == 3);
     CHECK(std::string(info->name) == "browser.exe");
 }
+
+TEST_CASE("testing: sock_addr and sock_ops factories write each platform's layout") {
+    const auto bytes_at = [](const std::vector<std::uint8_t>& bytes, std::size_t at, std::size_t n) {
+        return std::vector<std::uint8_t>(bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                                         bytes.begin() + static_cast<std::ptrdiff_t>(at + n));
+    };
+    const auto destination = et::Endpoint::v4({10, 0, 0, 7}, 443);
+    {
+        // eBPF for Windows' bpf_sock_addr_t: family, user_ip6 at 24 (IPv4 in its first bytes), user_port at 40,
+        // protocol at 44.
+        et::Context context = et::sock_addr(*platform::windows().program_type("sock_addr"), destination, 17);
+        REQUIRE_FALSE(context.problem().has_value());
+        const auto bytes = context.struct_bytes();
+        CHECK(context.get("family").value() == 2);
+        CHECK(bytes_at(bytes, 24, 4) == std::vector<std::uint8_t>{10, 0, 0, 7});
+        CHECK(bytes_at(bytes, 40, 2) == std::vector<std::uint8_t>{0x01, 0xbb});
+        CHECK(context.get("protocol").value() == 17);
+        et::Context v6 = et::sock_addr(*platform::windows().program_type("sock_addr"),
+                                       et::Endpoint::v6({0x20, 0x01, 0x0d, 0xb8}, 80));
+        CHECK(v6.get("family").value() == 23); // Windows' AF_INET6
+    }
+    {
+        // Linux's bpf_sock_addr: user_family, user_ip4 at 4, user_port at 24 (network order), type, protocol.
+        et::Context context = et::sock_addr(*platform::linux().program_type("cgroup_sock_addr"), destination);
+        REQUIRE_FALSE(context.problem().has_value());
+        const auto bytes = context.struct_bytes();
+        CHECK(context.get("user_family").value() == 2);
+        CHECK(bytes_at(bytes, 4, 4) == std::vector<std::uint8_t>{10, 0, 0, 7});
+        CHECK(bytes_at(bytes, 24, 4) == std::vector<std::uint8_t>{0x01, 0xbb, 0, 0});
+        CHECK(context.get("type").value() == 1); // SOCK_STREAM
+        CHECK(context.get("protocol").value() == 6);
+        et::Context v6 = et::sock_addr(*platform::linux().program_type("cgroup_sock_addr"),
+                                       et::Endpoint::v6({0x20, 0x01, 0x0d, 0xb8}, 80));
+        CHECK(v6.get("user_family").value() == 10);
+        CHECK(bytes_at(v6.struct_bytes(), 8, 4) == std::vector<std::uint8_t>{0x20, 0x01, 0x0d, 0xb8});
+    }
+    const auto local = et::Endpoint::v4({192, 168, 0, 2}, 50000);
+    {
+        et::Context context = et::sock_ops(*platform::windows().program_type("sock_ops"), 0, local, destination);
+        REQUIRE_FALSE(context.problem().has_value());
+        const auto bytes = context.struct_bytes();
+        CHECK(bytes_at(bytes, 8, 4) == std::vector<std::uint8_t>{192, 168, 0, 2});
+        CHECK(bytes_at(bytes, 24, 4) == std::vector<std::uint8_t>{0xc3, 0x50, 0, 0}); // 50000 in network order
+        CHECK(bytes_at(bytes, 28, 4) == std::vector<std::uint8_t>{10, 0, 0, 7});
+        CHECK(bytes_at(bytes, 44, 4) == std::vector<std::uint8_t>{0x01, 0xbb, 0, 0});
+        CHECK(context.get("protocol").value() == 6);
+    }
+    {
+        et::Context context = et::sock_ops(*platform::linux().program_type("sock_ops"), 4, local, destination);
+        REQUIRE_FALSE(context.problem().has_value());
+        const auto bytes = context.struct_bytes();
+        CHECK(context.get("op").value() == 4);
+        CHECK(bytes_at(bytes, 24, 4) == std::vector<std::uint8_t>{10, 0, 0, 7});      // remote_ip4
+        CHECK(bytes_at(bytes, 28, 4) == std::vector<std::uint8_t>{192, 168, 0, 2});   // local_ip4
+        CHECK(context.get("local_port").value() == 50000);                            // host order
+        CHECK(bytes_at(bytes, 64, 4) == std::vector<std::uint8_t>{0, 0, 0x01, 0xbb}); // remote_port, upper half
+    }
+}

@@ -6,6 +6,8 @@
 #include "embpf/platform/platform.hpp"
 #include "embpf/result.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -77,13 +79,58 @@ class Context {
 };
 
 /// An XDP context (either platform) around `packet`.
-[[nodiscard]] Context xdp(const Program& program, std::span<const std::uint8_t> packet);
+[[nodiscard]] Context xdp(const platform::ProgramType& type, std::span<const std::uint8_t> packet);
+[[nodiscard]] inline Context xdp(const Program& program, std::span<const std::uint8_t> packet) {
+    return xdp(program.type(), packet);
+}
 /// A Linux __sk_buff context (socket_filter, sched_cls, sched_act, cgroup_skb, ...) around an Ethernet frame `packet`:
 /// `len` its length and `protocol` its EtherType in network order, as the kernel sets them.
-[[nodiscard]] Context skb(const Program& program, std::span<const std::uint8_t> packet);
+[[nodiscard]] Context skb(const platform::ProgramType& type, std::span<const std::uint8_t> packet);
+[[nodiscard]] inline Context skb(const Program& program, std::span<const std::uint8_t> packet) {
+    return skb(program.type(), packet);
+}
 /// An eBPF for Windows bind context: the process `process_id` whose application id is `app_id`, doing `operation`
 /// (0 bind, 1 post-bind, 2 unbind) for `protocol` (IPPROTO_TCP by default).
-[[nodiscard]] Context bind(const Program& program, std::uint64_t process_id, std::string_view app_id,
+[[nodiscard]] Context bind(const platform::ProgramType& type, std::uint64_t process_id, std::string_view app_id,
                            std::uint32_t operation = 0, std::uint8_t protocol = 6);
+[[nodiscard]] inline Context bind(const Program& program, std::uint64_t process_id, std::string_view app_id,
+                                  std::uint32_t operation = 0, std::uint8_t protocol = 6) {
+    return bind(program.type(), process_id, app_id, operation, protocol);
+}
+
+/// An IPv4 or IPv6 address with a port (in host order; the factories write it as each context holds it).
+struct Endpoint {
+    std::array<std::uint8_t, 16> address{}; ///< IPv4: the first 4 bytes
+    bool ipv6 = false;
+    std::uint16_t port = 0;
+
+    [[nodiscard]] static Endpoint v4(std::array<std::uint8_t, 4> address, std::uint16_t port) {
+        Endpoint e;
+        std::copy(address.begin(), address.end(), e.address.begin());
+        e.port = port;
+        return e;
+    }
+    [[nodiscard]] static Endpoint v6(std::array<std::uint8_t, 16> address, std::uint16_t port) {
+        return {address, true, port};
+    }
+};
+
+/// A sock_addr context (eBPF for Windows' connect/recv_accept hooks, Linux's cgroup_sock_addr) for a connection to
+/// `destination` over `protocol` (IPPROTO_TCP by default): the address family as the platform numbers it (Windows'
+/// AF_INET6 is 23, Linux's 10), the address and port in network order where each context keeps them.
+[[nodiscard]] Context sock_addr(const platform::ProgramType& type, const Endpoint& destination,
+                                std::uint8_t protocol = 6);
+[[nodiscard]] inline Context sock_addr(const Program& program, const Endpoint& destination, std::uint8_t protocol = 6) {
+    return sock_addr(program.type(), destination, protocol);
+}
+/// A sock_ops context for connection event `op` between `local` and `remote`: eBPF for Windows' ports in network
+/// order in 32-bit fields; Linux's local_port in host order and remote_port in network order in the upper half, as the
+/// kernel hands them.
+[[nodiscard]] Context sock_ops(const platform::ProgramType& type, std::uint32_t op, const Endpoint& local,
+                               const Endpoint& remote, std::uint8_t protocol = 6);
+[[nodiscard]] inline Context sock_ops(const Program& program, std::uint32_t op, const Endpoint& local,
+                                      const Endpoint& remote, std::uint8_t protocol = 6) {
+    return sock_ops(program.type(), op, local, remote, protocol);
+}
 
 } // namespace embpf::testing
