@@ -181,14 +181,17 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
         packet = PacketState{ctx, &type, start, end, start - options.headroom, end + options.tailroom, false};
     }
     // A checked run may use the room too: a packet helper may move the range into it mid-run, and it is the host's
-    // buffer, which the host vouches for.
-    const auto with_room = [&](const EntryRegions& regions) {
-        EntryRegions widened = regions;
-        if (widened.data && packet.type != nullptr && (options.headroom != 0 || options.tailroom != 0)) {
-            auto* start = std::min(static_cast<std::uint8_t*>(const_cast<void*>(widened.data->start)), packet.lowest);
-            widened.data->start = start;
-            widened.data->size = static_cast<std::size_t>(packet.highest - start);
+    // buffer, which the host vouches for. (Without room, the entry's regions as they are: no copy on the fast path.)
+    const bool room = packet.type != nullptr && (options.headroom != 0 || options.tailroom != 0);
+    EntryRegions widened;
+    const auto with_room = [&](const EntryRegions& regions) -> const EntryRegions& {
+        if (!room || !regions.data) {
+            return regions;
         }
+        widened = regions;
+        auto* start = std::min(static_cast<std::uint8_t*>(const_cast<void*>(widened.data->start)), packet.lowest);
+        widened.data->start = start;
+        widened.data->size = static_cast<std::size_t>(packet.highest - start);
         return widened;
     };
     auto first = program.step(ctx, ctx_size, with_room(*entry), options);
