@@ -29,6 +29,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace embpf::runtime {
@@ -251,6 +252,24 @@ std::uint8_t* packet_bytes(const PacketState& packet, u64 offset, u64 length) no
     return packet.data + offset;
 }
 
+// The writable bytes [offset, offset + size) of the invocation's packet for a helper given `ctx`, or the error the
+// helper returns: -EINVAL for flags outside `known` or a context that is not the invocation's, -EPERM for a packet the
+// hook shares read-only, -EFAULT past its end.
+std::variant<std::uint8_t*, long> writable_packet(u64 ctx, u64 offset, u64 size, u64 flags, u64 known) {
+    PacketState* packet = packet_of(ctx);
+    if (packet == nullptr || (flags & ~known) != 0) {
+        return long{-EINVAL};
+    }
+    if (packet->type->context.read_only_data) {
+        return long{-EPERM};
+    }
+    std::uint8_t* bytes = packet_bytes(*packet, offset, size);
+    if (bytes == nullptr) {
+        return long{-EFAULT};
+    }
+    return bytes;
+}
+
 // skb_load_bytes, xdp_load_bytes: the bytes at `offset`, or zeros and -EFAULT (the buffer is always written: the
 // contract says so).
 u64 load_bytes(u64 ctx, u64 offset, u64 to, u64 length, u64) {
@@ -267,18 +286,11 @@ u64 load_bytes(u64 ctx, u64 offset, u64 to, u64 length, u64) {
 // skb_store_bytes, xdp_store_bytes: writes `length` bytes at `offset` (flags: BPF_F_RECOMPUTE_CSUM and
 // BPF_F_INVALIDATE_HASH, which mean nothing here).
 u64 store_bytes(u64 ctx, u64 offset, u64 from, u64 length, u64 flags) {
-    PacketState* packet = packet_of(ctx);
-    if (packet == nullptr || (flags & ~u64{0x3}) != 0) {
-        return from_long(-EINVAL);
+    const auto to = writable_packet(ctx, offset, length, flags, 0x3);
+    if (const long* error = std::get_if<long>(&to)) {
+        return from_long(*error);
     }
-    if (packet->type->context.read_only_data) {
-        return from_long(-EPERM); // the hook shares the packet: it is read-only
-    }
-    std::uint8_t* to = packet_bytes(*packet, offset, length);
-    if (to == nullptr) {
-        return from_long(-EFAULT);
-    }
-    std::memmove(to, ptr<const void>(from), length);
+    std::memmove(std::get<std::uint8_t*>(to), ptr<const void>(from), length);
     return 0;
 }
 
@@ -325,35 +337,22 @@ bool replace_checksum(std::uint8_t* field, u64 from, u64 to, u64 size) {
 
 // l3_csum_replace(ctx, offset, from, to, size): the IP header checksum at `offset`.
 u64 l3_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
-    PacketState* packet = packet_of(ctx);
-    if (packet == nullptr || (flags & ~u64{0xf}) != 0) {
-        return from_long(-EINVAL);
+    const auto field = writable_packet(ctx, offset, 2, flags, 0xf);
+    if (const long* error = std::get_if<long>(&field)) {
+        return from_long(*error);
     }
-    if (packet->type->context.read_only_data) {
-        return from_long(-EPERM);
-    }
-    std::uint8_t* field = packet_bytes(*packet, offset, 2);
-    if (field == nullptr) {
-        return from_long(-EFAULT);
-    }
-    return replace_checksum(field, from, to, flags & 0xf) ? 0 : from_long(-EINVAL);
+    return replace_checksum(std::get<std::uint8_t*>(field), from, to, flags & 0xf) ? 0 : from_long(-EINVAL);
 }
 
 // l4_csum_replace(ctx, offset, from, to, flags): the TCP or UDP checksum at `offset`; with BPF_F_MARK_MANGLED_0
 // (0x20) a UDP checksum of 0 (none) stays 0 and a result of 0 is written as 0xffff. BPF_F_PSEUDO_HDR (0x10) and
 // BPF_F_MARK_ENFORCE (0x40) concern the kernel's own checksum state only.
 u64 l4_csum_replace(u64 ctx, u64 offset, u64 from, u64 to, u64 flags) {
-    PacketState* packet = packet_of(ctx);
-    if (packet == nullptr || (flags & ~u64{0x7f}) != 0) {
-        return from_long(-EINVAL);
+    const auto writable = writable_packet(ctx, offset, 2, flags, 0x7f);
+    if (const long* error = std::get_if<long>(&writable)) {
+        return from_long(*error);
     }
-    if (packet->type->context.read_only_data) {
-        return from_long(-EPERM);
-    }
-    std::uint8_t* field = packet_bytes(*packet, offset, 2);
-    if (field == nullptr) {
-        return from_long(-EFAULT);
-    }
+    std::uint8_t* field = std::get<std::uint8_t*>(writable);
     const bool mangled_zero = (flags & 0x20) != 0;
     if (mangled_zero && field[0] == 0 && field[1] == 0) {
         return 0;
