@@ -2397,6 +2397,10 @@ struct InvocationOptions {
     /// for the range; the entry checks that they stay in the addresses a program may reach.
     std::size_t headroom = 0;
     std::size_t tailroom = 0;
+    /// The host gives the invocation its context to itself: no other thread reads it meanwhile. Only then may
+    /// xdp_adjust_head and xdp_adjust_tail move the data range (they write the context's pointers); otherwise they
+    /// fail with -EINVAL, as they do in an invocation nested on the context of one it is nested in.
+    bool private_context = false;
 };
 
 /// A program as an invocation runs it, and what a program array holds for tail calls: a loaded program
@@ -3275,6 +3279,13 @@ class MapHandle {
     std::optional<std::uint32_t> m_value_btf_size;
 };
 
+/// The bytes of the host's buffer around a context's data range that xdp_adjust_head and xdp_adjust_tail may grow the
+/// packet into (Program::run with a room).
+struct PacketRoom {
+    std::size_t headroom = 0; ///< in front of data
+    std::size_t tailroom = 0; ///< behind data_end
+};
+
 /// The room Program::test_run leaves in front of the packet and behind it (Linux's XDP_PACKET_HEADROOM).
 inline constexpr std::size_t kTestRunRoom = 256;
 
@@ -3331,6 +3342,10 @@ class Program {
     /// max_data_size. Runs nest (a host helper may run a program) at most runtime::kMaxInvocationDepth deep; each
     /// nested run has its own tail-call chain.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
+    /// Like run(), with the context the host's alone for this run (no other thread reads it meanwhile): the packet
+    /// helpers xdp_adjust_head and xdp_adjust_tail may then move its data range (writing its pointers), growing it
+    /// into `room` (bytes of the host's buffer in front of data and behind data_end). Without it they fail.
+    [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size, PacketRoom room) const;
     /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed (each
     /// helper call as platform::helper_call_cost of the memory it covers, as Report::cost_bound does) and stopping
     /// before the budget is exceeded when `instruction_budget` is not 0.
@@ -3351,8 +3366,8 @@ class Program {
     Program(std::shared_ptr<const detail::ProgramState> state, std::shared_ptr<const detail::ObjectState> object)
         : m_state(std::move(state)), m_object(std::move(object)) {}
     [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
-                                                         bool checked, std::size_t headroom = 0,
-                                                         std::size_t tailroom = 0) const;
+                                                         bool checked,
+                                                         std::optional<PacketRoom> room = std::nullopt) const;
     std::shared_ptr<const detail::ProgramState> m_state;
     // The object it came from, kept while the handle lives: the object's program arrays are emptied when the last
     // handle to it goes, so the tail calls of a program the host still holds keep their targets.
@@ -3413,6 +3428,7 @@ class Object {
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -3474,6 +3490,9 @@ class HookBase {
     /// Runs the chain on a context of `ctx_size` bytes and folds the verdicts; HookOptions::pass for an empty hook.
     /// An error names the program whose run failed (a context the entry checks refuse, a checked run's fault).
     [[nodiscard]] Result<std::uint64_t> invoke(void* ctx, std::size_t ctx_size) const;
+    /// invoke() with the context the host's alone for this invocation (Program::run with a room): the packet helpers
+    /// may move its data range within `room`.
+    [[nodiscard]] Result<std::uint64_t> invoke(void* ctx, std::size_t ctx_size, PacketRoom room) const;
 
   protected:
     /// Adds the program type a hook declares to `platform`: its helpers resolved by name, the rest as given. An error
@@ -3484,6 +3503,8 @@ class HookBase {
                  std::int64_t return_max, std::string return_meaning, std::uint32_t max_data_size);
 
   private:
+    [[nodiscard]] Result<std::uint64_t> invoke_chain(void* ctx, std::size_t ctx_size,
+                                                     std::optional<PacketRoom> room) const;
     std::shared_ptr<detail::HookState> m_state;
 };
 
@@ -3518,6 +3539,9 @@ class Hook : public HookBase {
     using HookBase::HookBase;
     using HookBase::invoke;
     [[nodiscard]] Result<std::uint64_t> invoke(Ctx& ctx) const { return HookBase::invoke(&ctx, sizeof(Ctx)); }
+    [[nodiscard]] Result<std::uint64_t> invoke(Ctx& ctx, PacketRoom room) const {
+        return HookBase::invoke(&ctx, sizeof(Ctx), room);
+    }
 
     /// Declares the hook on `platform` (the host's copy of a platform, on which its plugins then load): adds the
     /// program type `declaration` describes and returns the hook for it. An error names an unknown helper, a program

@@ -181,6 +181,14 @@ std::size_t HookBase::size() const noexcept {
 }
 
 Result<std::uint64_t> HookBase::invoke(void* ctx, std::size_t ctx_size) const {
+    return invoke_chain(ctx, ctx_size, std::nullopt);
+}
+
+Result<std::uint64_t> HookBase::invoke(void* ctx, std::size_t ctx_size, PacketRoom room) const {
+    return invoke_chain(ctx, ctx_size, room);
+}
+
+Result<std::uint64_t> HookBase::invoke_chain(void* ctx, std::size_t ctx_size, std::optional<PacketRoom> room) const {
     if (!m_state) {
         return Error::invalid("the hook was moved from");
     }
@@ -192,7 +200,7 @@ Result<std::uint64_t> HookBase::invoke(void* ctx, std::size_t ctx_size) const {
         return verdict;
     }
     for (const detail::Chain::Entry& entry : chain->entries) {
-        auto r0 = entry.program.run(ctx, ctx_size);
+        auto r0 = room ? entry.program.run(ctx, ctx_size, *room) : entry.program.run(ctx, ctx_size);
         if (!r0) {
             return std::move(r0).error();
         }

@@ -709,6 +709,14 @@ Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size) const {
     return outcome->r0;
 }
 
+Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size, PacketRoom room) const {
+    auto outcome = run_chain(ctx, ctx_size, 0, false, room);
+    if (!outcome) {
+        return std::move(outcome).error();
+    }
+    return outcome->r0;
+}
+
 Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     const platform::ProgramType& type = *m_state->type;
     const platform::ContextDescriptor& context = type.context;
@@ -771,8 +779,22 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     const std::uint32_t repeat = std::max<std::uint32_t>(options.repeat, 1);
     const auto begin = std::chrono::steady_clock::now();
     for (std::uint32_t i = 0; i < repeat; ++i) {
-        auto outcome = run_chain(ctx.data(), ctx.size(), options.instruction_budget, options.checked,
-                                 has_data ? kTestRunRoom : 0, has_data ? kTestRunRoom : 0);
+        // The room is the buffer's, wherever an earlier run left the packet in it: runs after one that grew it have
+        // less.
+        PacketRoom room;
+        if (has_data) {
+            std::uintptr_t start = 0;
+            std::uintptr_t end = 0;
+            std::memcpy(&start, ctx.data() + context.host_offset(context.data), 8);
+            std::memcpy(&end, ctx.data() + context.host_offset(context.data_end), 8);
+            const auto first = reinterpret_cast<std::uintptr_t>(buffer.data());
+            if (start < first || start > end || end > first + buffer.size()) {
+                return in_program(m_state->name,
+                                  Error::runtime("the run left the packet's pointers outside its buffer"));
+            }
+            room = {start - first, first + buffer.size() - end};
+        }
+        auto outcome = run_chain(ctx.data(), ctx.size(), options.instruction_budget, options.checked, room);
         if (!outcome) {
             return std::move(outcome).error();
         }
@@ -810,8 +832,10 @@ Result<exec::CheckedOutcome> Program::run_checked(void* ctx, std::size_t ctx_siz
 }
 
 Result<exec::CheckedOutcome> Program::run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget, bool checked,
-                                                std::size_t headroom, std::size_t tailroom) const {
-    return runtime::invoke(*m_state, ctx, ctx_size, {checked, budget, headroom, tailroom});
+                                                std::optional<PacketRoom> room) const {
+    const PacketRoom given = room.value_or(PacketRoom{});
+    return runtime::invoke(*m_state, ctx, ctx_size,
+                           {checked, budget, given.headroom, given.tailroom, room.has_value()});
 }
 
 namespace detail {

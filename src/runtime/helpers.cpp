@@ -215,6 +215,12 @@ thread_local std::uint32_t t_invocation_depth = 0;
 thread_local std::uint32_t t_runs = 0;
 // The data range of the invocation running on this thread (PacketState), and where its programs last redirected.
 thread_local PacketState t_packet{};
+// The context of each invocation running on this thread, by depth (1 is the outermost at index 0).
+struct ContextRange {
+    std::uintptr_t start = 0;
+    std::size_t size = 0;
+};
+thread_local ContextRange t_contexts[kMaxInvocationDepth];
 thread_local std::optional<Redirect> t_last_redirect;
 
 u64 tail_call(u64, u64 map, u64 index, u64, u64) {
@@ -388,15 +394,21 @@ constexpr u64 kMinFrame = 14;
 // header or exceed the hook's max_data_size.
 u64 xdp_adjust_head(u64 ctx, u64 delta_bits, u64, u64, u64) {
     PacketState* packet = packet_of(ctx);
-    if (packet == nullptr || packet->type->context.read_only_data) {
+    if (packet == nullptr || !packet->movable || packet->type->context.read_only_data) {
         return from_long(-EINVAL);
     }
     const auto delta = static_cast<std::int64_t>(static_cast<std::int32_t>(delta_bits));
     const auto room_before = static_cast<std::int64_t>(packet->data - packet->lowest);
     const auto size = static_cast<std::int64_t>(packet->data_end - packet->data);
     const platform::ContextDescriptor& context = packet->type->context;
+    // Metadata in front of the data moves with it; a data_meta that is no metadata (the host left it elsewhere, as
+    // the entry allows for programs that do not read it) is set to the data.
     const std::uint8_t* meta = context.meta >= 0 ? read_pointer(*packet, context.meta) : packet->data;
-    const std::int64_t meta_size = meta < packet->data ? packet->data - meta : 0;
+    const std::int64_t meta_size =
+        meta < packet->data && packet->data - meta <= static_cast<std::int64_t>(platform::kMaxPacketMetaSize) &&
+                meta >= packet->lowest
+            ? packet->data - meta
+            : 0;
     if (-delta > room_before - meta_size || size - delta < static_cast<std::int64_t>(kMinFrame) ||
         size - delta > static_cast<std::int64_t>(packet->type->max_data_size)) {
         return from_long(-EINVAL);
@@ -418,7 +430,7 @@ u64 xdp_adjust_head(u64 ctx, u64 delta_bits, u64, u64, u64) {
 // zeroed); 0 or -EINVAL as xdp_adjust_head.
 u64 xdp_adjust_tail(u64 ctx, u64 delta_bits, u64, u64, u64) {
     PacketState* packet = packet_of(ctx);
-    if (packet == nullptr || packet->type->context.read_only_data) {
+    if (packet == nullptr || !packet->movable || packet->type->context.read_only_data) {
         return from_long(-EINVAL);
     }
     const auto delta = static_cast<std::int64_t>(static_cast<std::int32_t>(delta_bits));
@@ -940,6 +952,24 @@ InvocationScope::~InvocationScope() {
 }
 
 PacketState& packet_state() noexcept { return t_packet; }
+
+bool outer_context_overlaps(const void* ctx, std::size_t size) noexcept {
+    const auto start = reinterpret_cast<std::uintptr_t>(ctx);
+    const std::size_t width = std::max<std::size_t>(size, 1);
+    for (std::uint32_t depth = 1; depth < t_invocation_depth; ++depth) { // every level but the current one
+        const ContextRange& outer = t_contexts[depth - 1];
+        if (start < outer.start + std::max<std::size_t>(outer.size, 1) && outer.start < start + width) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void set_current_context(const void* ctx, std::size_t size) noexcept {
+    if (t_invocation_depth >= 1 && t_invocation_depth <= kMaxInvocationDepth) {
+        t_contexts[t_invocation_depth - 1] = {reinterpret_cast<std::uintptr_t>(ctx), size};
+    }
+}
 
 std::optional<Redirect> last_redirect() noexcept { return t_last_redirect; }
 

@@ -162,6 +162,7 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
                           Error::invalid("the invocation this one is nested in, and those nested in it, ran " +
                                          std::to_string(kMaxRunsPerInvocation) + " programs already"));
     }
+    set_current_context(ctx, ctx_size);
     const platform::ProgramType& type = program.program_type();
     PacketState& packet = packet_state();
     if (type.context.data >= 0 && type.context.data_end >= 0 && type.context.pointer_width >= 4) {
@@ -178,7 +179,14 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
         }
         auto* start = reinterpret_cast<std::uint8_t*>(static_cast<std::uintptr_t>(data));
         auto* end = reinterpret_cast<std::uint8_t*>(static_cast<std::uintptr_t>(data_end));
-        packet = PacketState{ctx, &type, start, end, start - options.headroom, end + options.tailroom, false};
+        packet = PacketState{ctx,
+                             &type,
+                             start,
+                             end,
+                             start - options.headroom,
+                             end + options.tailroom,
+                             options.private_context && !outer_context_overlaps(ctx, ctx_size),
+                             false};
     }
     // A checked run may use the room too: a packet helper may move the range into it mid-run, and it is the host's
     // buffer, which the host vouches for. (Without room, the entry's regions as they are: no copy on the fast path.)

@@ -18,11 +18,19 @@ struct PacketState {
     std::uint8_t* data_end = nullptr;
     std::uint8_t* lowest = nullptr;  ///< what data may move down to (data - headroom at the entry)
     std::uint8_t* highest = nullptr; ///< what data_end may move up to (data_end + tailroom at the entry)
-    bool moved = false;              ///< a helper moved data or data_end since the last program's entry
+    /// The packet helpers may move the range: the host gave the invocation its context to itself
+    /// (InvocationOptions::private_context), and no outer invocation on this thread runs on that context.
+    bool movable = false;
+    bool moved = false; ///< a helper moved data or data_end since the last program's entry
 };
 
 /// This thread's packet state.
 [[nodiscard]] PacketState& packet_state() noexcept;
+
+/// Whether [ctx, ctx + size) overlaps the context of an invocation this one is nested in (on this thread).
+[[nodiscard]] bool outer_context_overlaps(const void* ctx, std::size_t size) noexcept;
+/// Records the context of the invocation running now, for the ones nested in it.
+void set_current_context(const void* ctx, std::size_t size) noexcept;
 
 /// One invocation on this thread, from the first program to the end of its tail-call chain: invoke() holds one
 /// around the chain. The chain's tail-call count and pending tail call belong to it: a nested invocation (a host

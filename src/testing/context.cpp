@@ -201,12 +201,28 @@ Result<void> Context::prepare(const Program& program) {
     return {};
 }
 
+void Context::take_packet() {
+    if (m_context.data < 0) {
+        return;
+    }
+    // The packet where the run left it: the packet helpers may have moved its start and end within the buffer.
+    std::uintptr_t start = 0;
+    std::uintptr_t end = 0;
+    std::memcpy(&start, at(static_cast<std::uint32_t>(m_context.host_offset(m_context.data))), 8);
+    std::memcpy(&end, at(static_cast<std::uint32_t>(m_context.host_offset(m_context.data_end))), 8);
+    const auto first = reinterpret_cast<std::uintptr_t>(m_packet_buffer.data());
+    if (start >= first && start <= end && end <= first + m_packet_buffer.size()) {
+        m_packet.assign(reinterpret_cast<const std::uint8_t*>(start), reinterpret_cast<const std::uint8_t*>(end));
+    }
+}
+
 Result<std::uint64_t> Context::run(const Program& program) {
     if (auto ready = prepare(program); !ready) {
         return std::move(ready).error();
     }
-    auto r0 = program.run(m_storage.data(), m_storage.size() * 8);
-    m_packet.assign(m_packet_buffer.begin(), m_packet_buffer.end());
+    // The context is this object's own: the packet helpers may move its packet (within its buffer: no room).
+    auto r0 = program.run(m_storage.data(), m_storage.size() * 8, PacketRoom{});
+    take_packet();
     return r0;
 }
 
@@ -215,7 +231,7 @@ Result<exec::CheckedOutcome> Context::run_checked(const Program& program, std::u
         return std::move(ready).error();
     }
     auto outcome = program.run_checked(m_storage.data(), m_storage.size() * 8, budget);
-    m_packet.assign(m_packet_buffer.begin(), m_packet_buffer.end());
+    take_packet();
     return outcome;
 }
 

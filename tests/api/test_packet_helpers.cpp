@@ -5,12 +5,15 @@
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
 #include "embpf/runtime/helpers.hpp"
+#include "embpf/testing/context.hpp"
 #include "embpf/testing/packets.hpp"
+#include "linux_contexts.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -149,4 +152,68 @@ TEST_CASE("packet helpers: a tail call after the head moved runs on the moved pa
         CHECK(out->lookup(0) == packet.size() - 4);
         CHECK(result.data_out == std::vector<std::uint8_t>(packet.begin() + 4, packet.end()));
     }
+}
+
+TEST_CASE("packet helpers: repeated test runs share one buffer's room, never more") {
+    const Object object = load();
+    const auto packet = frame();
+    auto result = program(object, "push_head").test_run({.data_in = packet, .repeat = 100});
+    REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().message));
+    CHECK(result->retval == 1);                                     // XDP_DROP: the head could not move any more
+    CHECK(result->data_out.size() == packet.size() + kTestRunRoom); // 64 runs grew it by 4 bytes each
+}
+
+TEST_CASE("packet helpers: the packet moves only in a context the host gave the run to itself") {
+    const Object object = load();
+    const Program move_head = program(object, "move_head");
+    auto out = object.map<std::uint32_t, std::uint64_t>("out");
+    REQUIRE(out.has_value());
+    REQUIRE(out->update(0, 10).has_value());
+    const auto packet = frame();
+    const testing_packets::HeapPacket heap(packet.size());
+    std::copy(packet.begin(), packet.end(), heap.data());
+    testing_packets::LinuxXdp xdp = testing_packets::linux_xdp(heap);
+
+    // Program::run without a room: the context may be shared with other threads, so nothing moves it.
+    CHECK(move_head.run(&xdp, sizeof xdp).value() == kPass);
+    CHECK(static_cast<std::int64_t>(out->lookup(1).value()) == -22);
+    CHECK(xdp.host_data == heap.start());
+    // With one, the host gives the run its context: the head moves (a shrink needs no room).
+    CHECK(move_head.run(&xdp, sizeof xdp, PacketRoom{}).value() == kPass);
+    CHECK(out->lookup(1) == 0u);
+    CHECK(xdp.host_data == heap.start() + 10);
+    // testing::Context owns its context.
+    embpf::testing::Context context = embpf::testing::xdp(move_head, packet);
+    CHECK(context.run(move_head).value() == kPass);
+    CHECK(out->lookup(1) == 0u);
+    CHECK(context.packet_bytes().size() == packet.size() - 10);
+}
+
+namespace {
+std::optional<Program> g_inner;
+std::uint64_t run_inner(void* ctx) noexcept {
+    // The host hands the nested run the context it was given, claiming it for this run: the outer run uses it too.
+    auto r0 = g_inner->run(ctx, 48, PacketRoom{256, 256});
+    return r0 ? *r0 : 0;
+}
+} // namespace
+
+TEST_CASE("packet helpers: a nested invocation on the context of an outer one cannot move its packet") {
+    platform::Platform host = platform::linux();
+    REQUIRE(host.add_helper<&run_inner>(1000, "run_inner",
+                                        platform::proto(platform::ret::integer, platform::arg::ptr_to_ctx))
+                .has_value());
+    auto spec = ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_API_DIR) + "/packet_nested.o"), &host);
+    REQUIRE(spec.has_value());
+    auto object = Object::load(*spec);
+    REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+    g_inner = object->program("inner").value();
+    auto out = object->map<std::uint32_t, std::uint64_t>("out");
+    REQUIRE(out.has_value());
+    const auto packet = frame();
+    const auto result = object->program("outer")->test_run({.data_in = packet});
+    REQUIRE_MESSAGE(result.has_value(), (result ? "" : result.error().message));
+    CHECK(static_cast<std::int64_t>(out->lookup(1).value()) == -22); // the inner run's adjust_head failed
+    CHECK(out->lookup(0) == packet.size());                          // the outer run's packet did not move
+    g_inner.reset();
 }

@@ -38,9 +38,11 @@ embpf_add_bpf_object(test_double_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/object
                      OUTPUT "${EMBPF_TEST_API_DIR}/test_double.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(packet_helpers_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/packet_helpers.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/packet_helpers.o" NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(packet_nested_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/packet_nested.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/packet_nested.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(verdicts_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/verdicts.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/verdicts.o" NO_PLUGIN_HEADERS FLAGS -Wno-unused-parameter)
-add_custom_target(embpf_test_api_objects DEPENDS ${packet_helpers_object} ${test_double_object} ${verdicts_object} ${regions_object} ${regions_overread_object} ${regions_layout_object} ${typed_maps_object} ${kconfig_object} ${callbacks_object}
+add_custom_target(embpf_test_api_objects DEPENDS ${packet_nested_object} ${packet_helpers_object} ${test_double_object} ${verdicts_object} ${regions_object} ${regions_overread_object} ${regions_layout_object} ${typed_maps_object} ${kconfig_object} ${callbacks_object}
                                                  ${fentry_object} ${weak_externs_object}
                                                  ${host_externs_object} ${read_only_packet_object}
                                                  ${spin_lock_object} ${spin_lock_held_object})

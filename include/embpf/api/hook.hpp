@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -72,6 +73,9 @@ class HookBase {
     /// Runs the chain on a context of `ctx_size` bytes and folds the verdicts; HookOptions::pass for an empty hook.
     /// An error names the program whose run failed (a context the entry checks refuse, a checked run's fault).
     [[nodiscard]] Result<std::uint64_t> invoke(void* ctx, std::size_t ctx_size) const;
+    /// invoke() with the context the host's alone for this invocation (Program::run with a room): the packet helpers
+    /// may move its data range within `room`.
+    [[nodiscard]] Result<std::uint64_t> invoke(void* ctx, std::size_t ctx_size, PacketRoom room) const;
 
   protected:
     /// Adds the program type a hook declares to `platform`: its helpers resolved by name, the rest as given. An error
@@ -82,6 +86,8 @@ class HookBase {
                  std::int64_t return_max, std::string return_meaning, std::uint32_t max_data_size);
 
   private:
+    [[nodiscard]] Result<std::uint64_t> invoke_chain(void* ctx, std::size_t ctx_size,
+                                                     std::optional<PacketRoom> room) const;
     std::shared_ptr<detail::HookState> m_state;
 };
 
@@ -116,6 +122,9 @@ class Hook : public HookBase {
     using HookBase::HookBase;
     using HookBase::invoke;
     [[nodiscard]] Result<std::uint64_t> invoke(Ctx& ctx) const { return HookBase::invoke(&ctx, sizeof(Ctx)); }
+    [[nodiscard]] Result<std::uint64_t> invoke(Ctx& ctx, PacketRoom room) const {
+        return HookBase::invoke(&ctx, sizeof(Ctx), room);
+    }
 
     /// Declares the hook on `platform` (the host's copy of a platform, on which its plugins then load): adds the
     /// program type `declaration` describes and returns the hook for it. An error names an unknown helper, a program

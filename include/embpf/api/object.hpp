@@ -168,6 +168,13 @@ class MapHandle {
     std::optional<std::uint32_t> m_value_btf_size;
 };
 
+/// The bytes of the host's buffer around a context's data range that xdp_adjust_head and xdp_adjust_tail may grow the
+/// packet into (Program::run with a room).
+struct PacketRoom {
+    std::size_t headroom = 0; ///< in front of data
+    std::size_t tailroom = 0; ///< behind data_end
+};
+
 /// The room Program::test_run leaves in front of the packet and behind it (Linux's XDP_PACKET_HEADROOM).
 inline constexpr std::size_t kTestRunRoom = 256;
 
@@ -224,6 +231,10 @@ class Program {
     /// max_data_size. Runs nest (a host helper may run a program) at most runtime::kMaxInvocationDepth deep; each
     /// nested run has its own tail-call chain.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size) const;
+    /// Like run(), with the context the host's alone for this run (no other thread reads it meanwhile): the packet
+    /// helpers xdp_adjust_head and xdp_adjust_tail may then move its data range (writing its pointers), growing it
+    /// into `room` (bytes of the host's buffer in front of data and behind data_end). Without it they fail.
+    [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size, PacketRoom room) const;
     /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed (each
     /// helper call as platform::helper_call_cost of the memory it covers, as Report::cost_bound does) and stopping
     /// before the budget is exceeded when `instruction_budget` is not 0.
@@ -244,8 +255,8 @@ class Program {
     Program(std::shared_ptr<const detail::ProgramState> state, std::shared_ptr<const detail::ObjectState> object)
         : m_state(std::move(state)), m_object(std::move(object)) {}
     [[nodiscard]] Result<exec::CheckedOutcome> run_chain(void* ctx, std::size_t ctx_size, std::uint64_t budget,
-                                                         bool checked, std::size_t headroom = 0,
-                                                         std::size_t tailroom = 0) const;
+                                                         bool checked,
+                                                         std::optional<PacketRoom> room = std::nullopt) const;
     std::shared_ptr<const detail::ProgramState> m_state;
     // The object it came from, kept while the handle lives: the object's program arrays are emptied when the last
     // handle to it goes, so the tail calls of a program the host still holds keep their targets.

@@ -71,6 +71,10 @@ struct InvocationOptions {
     /// for the range; the entry checks that they stay in the addresses a program may reach.
     std::size_t headroom = 0;
     std::size_t tailroom = 0;
+    /// The host gives the invocation its context to itself: no other thread reads it meanwhile. Only then may
+    /// xdp_adjust_head and xdp_adjust_tail move the data range (they write the context's pointers); otherwise they
+    /// fail with -EINVAL, as they do in an invocation nested on the context of one it is nested in.
+    bool private_context = false;
 };
 
 /// A program as an invocation runs it, and what a program array holds for tail calls: a loaded program

@@ -68,6 +68,7 @@ class Context {
     void fail(Error error);
     [[nodiscard]] Result<void> prepare(const Program& program);
     Context& add_region(std::string_view field, std::uintptr_t address, std::size_t size, bool writable);
+    void take_packet();
 
     std::string m_type_name;
     platform::ContextDescriptor m_context;
