@@ -516,6 +516,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             return in_program(name, std::move(interpreter).error());
         }
         program->interpreter.emplace(std::move(interpreter).value());
+        program->swap_executable(std::make_unique<exec::Interpreter>(*program->interpreter));
         // A checked run may touch the global data it refers to, and what helpers hand out.
         std::unordered_set<std::size_t> data_maps; // one region each, however many references
         for (const elf::MapReference& ref : definition.map_references) {
@@ -694,6 +695,20 @@ const platform::Platform& Object::platform() const noexcept { return *m_state->p
 
 const std::string& Program::name() const noexcept { return m_state->name; }
 std::uint32_t Program::id() const noexcept { return m_state->id; }
+exec::EngineKind Program::engine() const noexcept { return m_state->kind(); }
+
+Result<void> Program::use_engine(exec::EngineKind kind) const {
+    if (kind != exec::EngineKind::interpreter) {
+        return Error::unsupported("program " + m_state->name + ": this build has no " +
+                                  std::string(exec::to_string(kind)) + " engine; programs run in the interpreter");
+    }
+    if (!m_state->verified) {
+        return Error::invalid("program " + m_state->name +
+                              ": loaded unverified, it runs only in the checked interpreter");
+    }
+    m_state->swap_executable(std::make_unique<exec::Interpreter>(*m_state->interpreter));
+    return {};
+}
 const std::string& Program::section() const noexcept { return m_state->section; }
 const platform::ProgramType& Program::type() const noexcept { return *m_state->type; }
 std::span<const isa::Instruction> Program::instructions() const noexcept { return m_state->interpreter->program(); }
@@ -843,7 +858,7 @@ namespace detail {
 Result<exec::CheckedOutcome> ProgramState::step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
                                                 const runtime::InvocationOptions& invocation) const {
     if (verified && !invocation.checked) {
-        return exec::CheckedOutcome{interpreter->run(ctx, ctx_size), 0};
+        return exec::CheckedOutcome{executable.load(std::memory_order_acquire)->run(ctx, ctx_size), 0};
     }
     exec::CheckedOptions options = checked;
     options.instruction_budget = invocation.instruction_budget;

@@ -8,6 +8,7 @@
 #include "embpf/runtime/invocation.hpp"
 #include "embpf/runtime/map.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,7 +29,11 @@ struct ProgramState final : runtime::Invocable {
     bool verified = false;
     verifier::Report report; // empty for programs loaded unverified
     std::vector<std::string> relocation_report;
-    std::optional<exec::Interpreter> interpreter;
+    std::optional<exec::Interpreter> interpreter; // the code as loaded; checked runs
+    /// What an unchecked run of a verified program runs: a copy of the interpreter at load, another engine's code
+    /// after Program::use_engine. Read under the invocation's epoch guard; a swap retires the one it replaces, so that
+    /// runs under way finish with it.
+    mutable std::atomic<const exec::Executable*> executable{nullptr};
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
     exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
     std::uint32_t id = 0;                            // unique in the process (Registry)
@@ -44,7 +49,20 @@ struct ProgramState final : runtime::Invocable {
     /// memory regions besides ctx and stack.
     Result<exec::CheckedOutcome> step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
                                       const runtime::InvocationOptions& options) const override;
-    exec::EngineKind kind() const noexcept override { return exec::EngineKind::interpreter; }
+    exec::EngineKind kind() const noexcept override {
+        const exec::Executable* now = executable.load(std::memory_order_acquire);
+        return now != nullptr ? now->kind() : exec::EngineKind::interpreter;
+    }
+    /// Puts `next` in the executable slot and retires what it held.
+    void swap_executable(std::unique_ptr<const exec::Executable> next) const {
+        if (const exec::Executable* old = executable.exchange(next.release(), std::memory_order_acq_rel)) {
+            runtime::retire_delete(const_cast<exec::Executable*>(old));
+        }
+    }
+    ProgramState() = default;
+    ProgramState(const ProgramState&) = delete;
+    ProgramState& operator=(const ProgramState&) = delete;
+    ~ProgramState() override { delete executable.load(std::memory_order_acquire); }
 };
 
 struct ObjectState {

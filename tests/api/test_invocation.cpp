@@ -562,6 +562,44 @@ TEST_CASE("invocations: one invocation with those nested in it runs at most kMax
     g_nested.reset();
 }
 
+TEST_CASE("engines: a program's code is swapped while other threads run it; runs finish with the code they began") {
+    platform::Platform host = platform::windows();
+    REQUIRE(host.add_helper<&run_nested>(1001, "run_nested", platform::proto(platform::ret::integer)).has_value());
+    const Object object = load(kTail + "/nested.o", &host);
+    const Program inner = object.program("inner").value();
+    CHECK(inner.engine() == exec::EngineKind::interpreter);
+    auto jit = inner.use_engine(exec::EngineKind::jit);
+    REQUIRE_FALSE(jit.has_value());
+    CHECK(jit.error().kind == ErrorKind::unsupported);
+
+    std::atomic<bool> running{true};
+    std::atomic<std::uint64_t> runs{0};
+    std::atomic<std::uint64_t> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&] {
+            BindContext ctx = bind_context(0);
+            while (running.load(std::memory_order_relaxed)) {
+                auto r0 = inner.run(&ctx, sizeof ctx);
+                if (!r0 || *r0 != 0) {
+                    ++wrong;
+                }
+                ++runs;
+            }
+        });
+    }
+    for (int swap = 0; swap < 10'000; ++swap) {
+        REQUIRE(inner.use_engine(exec::EngineKind::interpreter).has_value());
+    }
+    running = false;
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    MESSAGE(runs.load() << " runs raced 10000 swaps");
+    CHECK(wrong == 0);
+    CHECK(inner.engine() == exec::EngineKind::interpreter);
+}
+
 // --- lifetimes --------------------------------------------------------------------------------------------------
 
 namespace {

@@ -217,6 +217,12 @@ class Program {
     [[nodiscard]] std::span<const isa::Instruction> instructions() const noexcept;
     /// False for programs loaded with LoadOptions::unverified.
     [[nodiscard]] bool verified() const noexcept;
+    /// The engine that runs the program's unchecked runs now.
+    [[nodiscard]] exec::EngineKind engine() const noexcept;
+    /// Runs the program with engine `kind` from now on, for every handle and program array that holds it: the
+    /// engine's code replaces the current one atomically, and runs under way finish with the code they started.
+    /// This build has the interpreter only (a fresh one for `interpreter`); other kinds are unsupported.
+    [[nodiscard]] Result<void> use_engine(exec::EngineKind kind) const;
     /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.
     [[nodiscard]] const verifier::Report& verification() const noexcept;
     /// What CO-RE did to the program, one line per relocation; empty when it had none.
