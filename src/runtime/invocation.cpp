@@ -59,9 +59,10 @@ Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* 
         return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
                               " is below 65536, where the verifier assumes no object lies");
     }
-    if (reinterpret_cast<std::uintptr_t>(ctx) > kHighestAddress - ctx_size) {
+    if (ctx_size > kHighestAddress || reinterpret_cast<std::uintptr_t>(ctx) > kHighestAddress - ctx_size) {
         return Error::invalid("the context pointer " + hex(reinterpret_cast<std::uintptr_t>(ctx)) +
-                              " lies where a program's offsets would wrap the address around");
+                              " lies where a program's offsets would wrap the address around (its " +
+                              std::to_string(ctx_size) + " bytes end past " + hex(kHighestAddress) + ")");
     }
     const auto* bytes = static_cast<const std::uint8_t*>(ctx);
     EntryRegions entry;

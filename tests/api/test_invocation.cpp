@@ -4,6 +4,7 @@
 #include "embpf/api/object.hpp"
 #include "embpf/api/ring_buffer.hpp"
 #include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/invocation.hpp"
 #include "linux_contexts.hpp"
 #include "seed_types.hpp"
 
@@ -82,6 +83,23 @@ TEST_CASE("entry: a context smaller than the hook's is refused, naming both size
         CHECK(contains(message, "context of 8 bytes is smaller than the 32 bytes"));
     }
     CHECK(program.run(&ctx, 32).has_value());
+}
+
+TEST_CASE("entry: a context size whose end wraps the address around is refused") {
+    const Object object = load(kSeeds + "/myxdp_stage3.o");
+    const Program program = object.program(object.program_names().at(0)).value();
+    std::uint8_t packet[64] = {};
+    XdpContext ctx{packet, packet + sizeof packet, 0, 1};
+    const auto address = reinterpret_cast<std::uintptr_t>(&ctx);
+    // SIZE_MAX, a size that wraps ctx + size to 16, and 2^63: each ends past kHighestAddress.
+    for (const std::size_t size :
+         {SIZE_MAX, std::size_t{0} - address + 16, std::size_t{1} << 63, runtime::kHighestAddress - address + 1}) {
+        CAPTURE(size);
+        auto refused = program.run(&ctx, size);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(contains(refused.error().message, "where a program's offsets would wrap the address around (its"));
+        CHECK_FALSE(program.run_checked(&ctx, size).has_value());
+    }
 }
 
 TEST_CASE("entry: the data range must be ordered, above 64 KiB and at most max_data_size long") {
