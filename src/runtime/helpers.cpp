@@ -462,6 +462,10 @@ u64 redirect(u64 ifindex, u64 flags, u64, u64, u64) {
     return xdp ? 4 : 7;
 }
 
+// get_socket_cookie(ctx or socket): the runtime has no sockets, so every packet is one without a socket, for which
+// Linux returns 0. A host that has sockets replaces it (Platform::replace_implementation; a test: TestPlatform).
+u64 socket_cookie(u64, u64, u64, u64, u64) { return 0; }
+
 // --- time, randomness, identity ------------------------------------------------------------------------------------
 
 u64 clock_ns(clockid_t clock) {
@@ -856,6 +860,7 @@ constexpr NamedHelper kHelpers[] = {
     {"xdp_adjust_head", &xdp_adjust_head},
     {"xdp_adjust_tail", &xdp_adjust_tail},
     {"redirect", &redirect},
+    {"get_socket_cookie", &socket_cookie},
     {"spin_lock", &spin_lock},
     {"spin_unlock", &spin_unlock},
     {"loop", &callback_not_run},

@@ -416,3 +416,24 @@ TEST_CASE("testing: sock_addr and sock_ops factories write each platform's layou
         CHECK(bytes_at(bytes, 64, 4) == std::vector<std::uint8_t>{0, 0, 0x01, 0xbb}); // remote_port, upper half
     }
 }
+
+TEST_CASE("testing: the runtime has no sockets; a test gives packets a socket cookie by overriding the helper") {
+    const auto frame = udp_frame();
+    {
+        const Object object = load("test_double.o", platform::linux());
+        const Program cookie = program(object, "cookie");
+        et::Context skb = et::skb(cookie, frame);
+        CHECK(run(skb, cookie) == 0);
+        CHECK(seen(object, 3) == 0); // no socket: 0, as Linux returns
+    }
+    et::TestPlatform test(platform::linux());
+    REQUIRE(test.override_helper("get_socket_cookie",
+                                 [](std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                                    std::uint64_t) -> std::uint64_t { return 0xc00c1e; })
+                .has_value());
+    const Object object = load("test_double.o", test.platform());
+    const Program cookie = program(object, "cookie");
+    et::Context skb = et::skb(cookie, frame);
+    CHECK(run(skb, cookie) == 0);
+    CHECK(seen(object, 3) == 0xc00c1e);
+}

@@ -46,4 +46,11 @@ int per_protocol(struct __sk_buff* skb) {
     return skb->len;
 }
 
+// Records the packet's socket cookie.
+SEC("socket")
+int cookie(struct __sk_buff* skb) {
+    record(3, bpf_get_socket_cookie(skb));
+    return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";
