@@ -790,6 +790,15 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
             return in_program(m_state->name, std::move(set).error());
         }
     }
+    // The packet's range as the context holds it, which must lie in the buffer (packet helpers move it only there).
+    const auto first = reinterpret_cast<std::uintptr_t>(buffer.data());
+    const auto in_buffer = [&]() -> Result<platform::DataRange> {
+        const auto range = platform::data_range(context, ctx);
+        if (!range || range->data < first || range->data > range->data_end || range->data_end > first + buffer.size()) {
+            return in_program(m_state->name, Error::runtime("the run left the packet's pointers outside its buffer"));
+        }
+        return *range;
+    };
     TestRunResult result;
     const std::uint32_t repeat = std::max<std::uint32_t>(options.repeat, 1);
     const auto begin = std::chrono::steady_clock::now();
@@ -798,16 +807,11 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
         // less.
         PacketRoom room;
         if (has_data) {
-            std::uintptr_t start = 0;
-            std::uintptr_t end = 0;
-            std::memcpy(&start, ctx.data() + context.host_offset(context.data), 8);
-            std::memcpy(&end, ctx.data() + context.host_offset(context.data_end), 8);
-            const auto first = reinterpret_cast<std::uintptr_t>(buffer.data());
-            if (start < first || start > end || end > first + buffer.size()) {
-                return in_program(m_state->name,
-                                  Error::runtime("the run left the packet's pointers outside its buffer"));
+            auto placed = in_buffer();
+            if (!placed) {
+                return std::move(placed).error();
             }
-            room = {start - first, first + buffer.size() - end};
+            room = {placed->data - first, first + buffer.size() - placed->data_end};
         }
         auto outcome = run_chain(ctx.data(), ctx.size(), options.instruction_budget, options.checked, room);
         if (!outcome) {
@@ -821,16 +825,12 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     const std::uint8_t* data_end = packet + length;
     if (has_data) {
         // Where the packet helpers left the packet, within the buffer.
-        std::uintptr_t start = 0;
-        std::uintptr_t end = 0;
-        std::memcpy(&start, ctx.data() + context.host_offset(context.data), 8);
-        std::memcpy(&end, ctx.data() + context.host_offset(context.data_end), 8);
-        const auto first = reinterpret_cast<std::uintptr_t>(buffer.data());
-        if (start < first || start > end || end > first + buffer.size()) {
-            return in_program(m_state->name, Error::runtime("the run left the packet's pointers outside its buffer"));
+        auto placed = in_buffer();
+        if (!placed) {
+            return std::move(placed).error();
         }
-        data = reinterpret_cast<const std::uint8_t*>(start);
-        data_end = reinterpret_cast<const std::uint8_t*>(end);
+        data = reinterpret_cast<const std::uint8_t*>(placed->data);
+        data_end = reinterpret_cast<const std::uint8_t*>(placed->data_end);
         clear_pointers();
     }
     for (const runtime::RegionField& region : m_state->regions) {

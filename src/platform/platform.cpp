@@ -201,6 +201,19 @@ Result<void> set_data_range(const ContextDescriptor& context, std::span<std::uin
     return {};
 }
 
+std::optional<DataRange> data_range(const ContextDescriptor& context, std::span<const std::uint8_t> ctx) noexcept {
+    if (context.data < 0 || context.data_end < 0 || ctx.size() < context.host_size()) {
+        return std::nullopt;
+    }
+    const auto get = [&](std::int32_t field) {
+        std::uint64_t address = 0;
+        std::memcpy(&address, ctx.data() + context.host_offset(field),
+                    context.pointer_width == 4 || sizeof(void*) == 8 ? 8 : 4); // little-endian
+        return static_cast<std::uintptr_t>(address);
+    };
+    return DataRange{get(context.data), get(context.data_end)};
+}
+
 bool ProgramType::allows_helper(std::uint32_t id) const noexcept {
     if (std::find(helpers.begin(), helpers.end(), id) != helpers.end()) {
         return true;

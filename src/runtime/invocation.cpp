@@ -168,11 +168,9 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
     PacketState& packet = packet_state();
     if (type.context.data >= 0 && type.context.data_end >= 0 && type.context.pointer_width >= 4) {
         // The data range as the entry accepted it, and the room around it the host gave.
-        const auto* bytes = static_cast<std::uint8_t*>(ctx);
-        std::uint64_t data = 0;
-        std::uint64_t data_end = 0;
-        std::memcpy(&data, bytes + type.context.host_offset(type.context.data), 8);
-        std::memcpy(&data_end, bytes + type.context.host_offset(type.context.data_end), 8);
+        const auto range = platform::data_range(type.context, {static_cast<const std::uint8_t*>(ctx), ctx_size});
+        const std::uint64_t data = range ? range->data : 0;
+        const std::uint64_t data_end = range ? range->data_end : 0;
         if (options.headroom > data - kLowestAddress || options.tailroom > kHighestAddress - data_end) {
             return in_program(program.program_name(),
                               Error::invalid("the room around the data range reaches below 65536 or where a "

@@ -206,13 +206,12 @@ void Context::take_packet() {
         return;
     }
     // The packet where the run left it: the packet helpers may have moved its start and end within the buffer.
-    std::uintptr_t start = 0;
-    std::uintptr_t end = 0;
-    std::memcpy(&start, at(static_cast<std::uint32_t>(m_context.host_offset(m_context.data))), 8);
-    std::memcpy(&end, at(static_cast<std::uint32_t>(m_context.host_offset(m_context.data_end))), 8);
+    const auto range = platform::data_range(m_context, {at(0), m_storage.size() * 8});
     const auto first = reinterpret_cast<std::uintptr_t>(m_packet_buffer.data());
-    if (start >= first && start <= end && end <= first + m_packet_buffer.size()) {
-        m_packet.assign(reinterpret_cast<const std::uint8_t*>(start), reinterpret_cast<const std::uint8_t*>(end));
+    if (range && range->data >= first && range->data <= range->data_end &&
+        range->data_end <= first + m_packet_buffer.size()) {
+        m_packet.assign(reinterpret_cast<const std::uint8_t*>(range->data),
+                        reinterpret_cast<const std::uint8_t*>(range->data_end));
     }
 }
 

@@ -256,6 +256,15 @@ struct ContextDescriptor {
 [[nodiscard]] Result<void> set_data_range(const ContextDescriptor& context, std::span<std::uint8_t> ctx,
                                           const void* data, const void* data_end, const void* data_meta = nullptr);
 
+/// The data range a host's context of `context`'s layout holds now, as set_data_range wrote it (or a packet helper
+/// moved it): the addresses of data and data_end. nullopt when the context has no data range or `ctx` is too small.
+struct DataRange {
+    std::uintptr_t data = 0;
+    std::uintptr_t data_end = 0;
+};
+[[nodiscard]] std::optional<DataRange> data_range(const ContextDescriptor& context,
+                                                  std::span<const std::uint8_t> ctx) noexcept;
+
 /// A kind of program: the hook it attaches to, what it receives and what it may return and call.
 struct ProgramType {
     std::string name;
