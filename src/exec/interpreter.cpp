@@ -2,6 +2,7 @@
 
 #include "embpf/isa/decode.hpp"
 #include "interpreter_ops.hpp"
+#include "probe.hpp"
 
 #include <algorithm>
 #include <array>
@@ -720,8 +721,6 @@ void store(std::uint64_t addr, T value) {
     std::memcpy(as_ptr<void>(addr), &value, sizeof(T));
 }
 
-// A probe load (LDX_PROBE): `width & 0xFF` bytes at addr, sign-extended when `width & 0x100`, read with the kernel's
-// copy of the process's own memory, which fails instead of faulting: an address the process cannot read loads 0.
 #ifdef __linux__
 // The process's id, asked once and again in a child after fork (which must never read its parent).
 std::atomic<pid_t> g_own_pid{0};
@@ -739,6 +738,8 @@ pid_t own_pid() {
     return pid;
 }
 #endif
+
+} // namespace
 
 std::uint64_t probe_load(std::uint64_t addr, std::int32_t width) {
     const auto size = static_cast<std::size_t>(width & 0xFF);
@@ -758,6 +759,8 @@ std::uint64_t probe_load(std::uint64_t addr, std::int32_t width) {
     }
     return value; // little-endian: the low bytes were read
 }
+
+namespace {
 
 // Arithmetic with the results RFC 9669 defines for every input (no host undefined behaviour).
 inline std::uint64_t alu_add64(std::uint64_t a, std::uint64_t b) { return a + b; }

@@ -14,6 +14,10 @@ if(TARGET embpf_plugin)
     add_test(NAME conformance_interpreter_portable COMMAND ${_embpf_conformance} -- --portable-dispatch)
     add_test(NAME conformance_interpreter_fast_portable COMMAND ${_embpf_conformance} -- --mode fast
                                                                 --portable-dispatch)
+    # The baseline JIT, and the same with constant blinding.
+    add_test(NAME conformance_jit COMMAND ${_embpf_conformance} -- --engine jit)
+    add_test(NAME conformance_jit_blinded COMMAND ${_embpf_conformance} -- --engine jit --blind-constants)
     set_tests_properties(conformance_interpreter conformance_interpreter_fast conformance_interpreter_portable
-                         conformance_interpreter_fast_portable PROPERTIES SKIP_RETURN_CODE 77)
+                         conformance_interpreter_fast_portable conformance_jit conformance_jit_blinded
+                         PROPERTIES SKIP_RETURN_CODE 77)
 endif()

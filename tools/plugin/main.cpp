@@ -1,11 +1,12 @@
 // embpf-plugin: runs one program for the eBPF conformance runner.
 //
-//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|aot]
+//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|aot] [--mode checked|fast]
 //
 // The program's bytes come as hex on stdin; r0 is printed in hex on stdout. A refused program
 // exits non-zero with the reason on stdout, as the runner expects.
 #include "../common/hex.hpp"
 #include "embpf/exec/interpreter.hpp"
+#include "embpf/exec/jit.hpp"
 #include "embpf/isa/decode.hpp"
 
 #include <CLI/CLI.hpp>
@@ -43,12 +44,14 @@ int main(int argc, char** argv) {
     app.add_option("--mode", mode,
                    "checked: bounds-checked run (default); fast: the unchecked path of verified programs")
         ->check(CLI::IsMember({"checked", "fast"}));
+    bool blind = false;
+    app.add_flag("--blind-constants", blind, "jit: blind the program's constants in the machine code");
     bool portable = false;
     app.add_flag("--portable-dispatch", portable, "use the interpreter's portable switch dispatch");
     CLI11_PARSE(app, argc, argv);
 
-    if (engine != "interpreter") {
-        return refuse("engine '" + engine + "' is not available in this build");
+    if (engine == "aot") {
+        return refuse("engine 'aot' is not available in this build");
     }
     const std::string program_hex{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
     const auto program_bytes = embpf::tools::parse_hex(program_hex);
@@ -66,11 +69,19 @@ int main(int argc, char** argv) {
     embpf::exec::HelperTable helpers;
     helpers.set(5, &unwind_helper);
     helpers.set_unwind(5);
+    void* ctx = memory->empty() ? nullptr : memory->data();
+    if (engine == "jit") { // machine code runs as the interpreter's fast loop does: no checks
+        auto jit = embpf::exec::Jit::create(*program, std::move(helpers), {.blind_constants = blind});
+        if (!jit) {
+            return refuse(jit.error().message);
+        }
+        std::printf("%llx\n", static_cast<unsigned long long>(jit->run(ctx, memory->size())));
+        return 0;
+    }
     auto interpreter = embpf::exec::Interpreter::create(*program, std::move(helpers), {.portable_dispatch = portable});
     if (!interpreter) {
         return refuse(interpreter.error().message);
     }
-    void* ctx = memory->empty() ? nullptr : memory->data();
     if (mode == "fast") {
         std::printf("%llx\n", static_cast<unsigned long long>(interpreter->run(ctx, memory->size())));
         return 0;

@@ -1,0 +1,246 @@
+// The baseline JIT: translation, executable memory, and the support functions its code calls.
+#include "embpf/exec/jit.hpp"
+
+#include "embpf/isa/decode.hpp"
+#include "jit_code.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <string>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
+namespace embpf::exec {
+
+namespace detail {
+
+JitCode::~JitCode() {
+#ifdef __linux__
+    if (memory != nullptr) {
+        munmap(memory, mapped);
+    }
+#endif
+}
+
+namespace {
+
+using Entry = std::uint64_t (*)(std::uint64_t, std::uint64_t, const JitCode*);
+using Thunk = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, JitRun*);
+
+std::uint64_t stop(JitRun* run) {
+    run->stop = 1;
+    return 0;
+}
+
+// The entry of the callback at instruction `index`, or 0.
+std::uint64_t callback_entry(const JitCode& code, std::uint64_t index) {
+    const auto found = std::lower_bound(code.callbacks.begin(), code.callbacks.end(), index,
+                                        [](const auto& entry, std::uint64_t i) { return entry.first < i; });
+    return found != code.callbacks.end() && found->first == index ? found->second : 0;
+}
+
+// Runs the callback at `callee` in a frame below the caller's (r10 - 512): r1-r4 as given.
+std::uint64_t call_back(JitRun* run, std::uint64_t callee, std::uint64_t r10, std::uint64_t r1, std::uint64_t r2,
+                        std::uint64_t r3, std::uint64_t r4) {
+    run->callee = callee;
+    return reinterpret_cast<Thunk>(static_cast<std::uintptr_t>(run->code->thunk))(r1, r2, r3, r4, r10, run);
+}
+
+// bpf_loop(nr_loops, callback, ctx, flags): the callback runs with (index, ctx) until it returns non-zero or
+// nr_loops calls were made; the result is the calls made. As the interpreter: flags other than 0 are -EINVAL, more
+// than platform::kMaxCallbackLoops loops -E2BIG, and a frame past the deepest ends the run.
+std::uint64_t loop(std::uint64_t nr_loops, std::uint64_t index, std::uint64_t ctx, std::uint64_t flags, std::uint64_t,
+                   JitRun* run) {
+    if (flags != 0) {
+        return static_cast<std::uint64_t>(-static_cast<std::int64_t>(EINVAL));
+    }
+    const std::uint64_t callee = callback_entry(*run->code, index);
+    if (run->depth >= isa::kMaxCallDepth || callee == 0) {
+        return stop(run);
+    }
+    if (static_cast<std::uint32_t>(nr_loops) > platform::kMaxCallbackLoops) {
+        return static_cast<std::uint64_t>(-static_cast<std::int64_t>(E2BIG));
+    }
+    const std::uint64_t r10 = run->r10 - isa::kStackSize;
+    const std::uint64_t limit = static_cast<std::uint32_t>(nr_loops);
+    ++run->depth;
+    std::uint64_t calls = 0;
+    while (calls < limit) {
+        const std::uint64_t i = calls++;
+        if (call_back(run, callee, r10, i, ctx, 0, 0) != 0) {
+            break;
+        }
+    }
+    --run->depth;
+    return calls;
+}
+
+// for_each_map_elem(map, callback, ctx, flags): the callback runs with (map, key, value, ctx) for each element, the
+// key a copy at the bottom of its frame, until it returns non-zero; the result is the elements visited.
+std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx, std::uint64_t flags, std::uint64_t,
+                       JitRun* run) {
+    if (flags != 0) {
+        return static_cast<std::uint64_t>(-static_cast<std::int64_t>(EINVAL));
+    }
+    const std::uint64_t callee = callback_entry(*run->code, index);
+    if (run->depth >= isa::kMaxCallDepth || callee == 0) {
+        return stop(run);
+    }
+    const std::uint64_t r10 = run->r10 - isa::kStackSize;
+    const std::uint64_t key_at = r10 - isa::kStackSize;
+    alignas(8) std::uint8_t key[platform::kMaxCallbackKey];
+    ++run->depth;
+    std::uint64_t calls = 0;
+    for (;;) {
+        const MapElement next = run->code->next_element(map, calls, calls == 0 ? nullptr : key, key);
+        if (next.value == nullptr) {
+            break;
+        }
+        ++calls;
+        std::memcpy(reinterpret_cast<void*>(static_cast<std::uintptr_t>(key_at)), key,
+                    std::min<std::size_t>(next.key_size, platform::kMaxCallbackKey));
+        if (call_back(run, callee, r10, map, key_at, reinterpret_cast<std::uintptr_t>(next.value), ctx) != 0) {
+            break;
+        }
+    }
+    --run->depth;
+    return calls;
+}
+
+// callx: the helper whose id the program computed; an id without one ends the run, as the unwind helper's 0 does.
+std::uint64_t callx(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t r4, std::uint64_t r5,
+                    JitRun* run) {
+    const JitCode& code = *run->code;
+    const std::uint64_t id = run->callx_id;
+    if (id >= code.helpers.size() || code.helpers[id] == nullptr) {
+        return stop(run);
+    }
+    std::uint64_t a[5] = {r1, r2, r3, r4, r5};
+    for (std::size_t i = code.helper_arguments[id]; i < 5; ++i) {
+        a[i] = 0;
+    }
+    const std::uint64_t r0 = code.helpers[id](a[0], a[1], a[2], a[3], a[4]);
+    if (code.unwind == id && r0 == 0) {
+        return stop(run);
+    }
+    return r0;
+}
+
+// LD_ABS/LD_IND: `size` bytes of the packet of the context in r6 at `offset`, big-endian; outside the data range
+// (or at a negative offset) the run ends with 0.
+std::uint64_t packet_load(std::uint64_t r6, std::int64_t offset, std::uint64_t size, JitRun* run) {
+    const PacketLayout& layout = *run->code->packet;
+    auto field = [&](std::uint32_t at) -> std::uint64_t {
+        const auto address = static_cast<std::uintptr_t>(r6 + at);
+        if (layout.pointer_width == 8) {
+            std::uint64_t v = 0;
+            std::memcpy(&v, reinterpret_cast<const void*>(address), 8);
+            return v;
+        }
+        std::uint32_t v = 0;
+        std::memcpy(&v, reinterpret_cast<const void*>(address), 4);
+        return v;
+    };
+    const std::uint64_t data = field(layout.data);
+    const std::uint64_t data_end = field(layout.data_end);
+    if (offset < 0 || data > data_end || data_end - data < size ||
+        static_cast<std::uint64_t>(offset) > data_end - data - size) {
+        return stop(run);
+    }
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(static_cast<std::uintptr_t>(data + offset));
+    std::uint64_t value = 0;
+    for (std::uint64_t i = 0; i < size; ++i) {
+        value = (value << 8) | bytes[i];
+    }
+    return value;
+}
+
+constexpr JitSupport kSupport{&loop, &for_each, &callx, &packet_load, &probe_load};
+
+} // namespace
+} // namespace detail
+
+std::optional<JitTarget> host_jit_target() noexcept {
+#if defined(__x86_64__) && defined(__linux__)
+    return JitTarget::x86_64;
+#else
+    return std::nullopt;
+#endif
+}
+
+Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable helpers, const JitOptions& options) {
+    if (!host_jit_target()) {
+        return Error::unsupported("the JIT does not translate for this machine");
+    }
+    if (auto valid = isa::validate(program); !valid) {
+        return std::move(valid).error();
+    }
+    for (const std::uint32_t pc : options.probe_loads) {
+        if (pc >= program.size() || isa::op_class(program[pc].opcode) != isa::op::LDX) {
+            return Error::invalid("probe load at instruction " + std::to_string(pc) + ": not a load of the program");
+        }
+    }
+    if (options.packet && options.packet->pointer_width != 4 && options.packet->pointer_width != 8) {
+        return Error::invalid("packet layout: pointer width " + std::to_string(options.packet->pointer_width) +
+                              " is neither 4 nor 8");
+    }
+    std::uint64_t key = 0;
+    if (options.blind_constants) {
+        std::random_device device;
+        key = (static_cast<std::uint64_t>(device()) << 32) | device();
+    }
+    auto image = detail::translate_x86_64(program, helpers, options, detail::kSupport, key);
+    if (!image) {
+        return std::move(image).error();
+    }
+    auto code = std::make_shared<detail::JitCode>();
+#ifdef __linux__
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t mapped = (image->code.size() + page - 1) / page * page;
+    void* memory = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+        return Error::runtime("the JIT could not map " + std::to_string(mapped) +
+                              " bytes for code: " + std::strerror(errno));
+    }
+    code->memory = memory;
+    code->mapped = mapped;
+    std::memcpy(memory, image->code.data(), image->code.size());
+    // Written, now executable and never writable again.
+    if (mprotect(memory, mapped, PROT_READ | PROT_EXEC) != 0) {
+        return Error::runtime(std::string("the JIT could not make its code executable: ") + std::strerror(errno));
+    }
+#endif
+    const auto base = reinterpret_cast<std::uintptr_t>(code->memory);
+    code->code_size = image->code.size();
+    code->program.assign(program.begin(), program.end());
+    code->helpers.assign(helpers.functions().begin(), helpers.functions().end());
+    code->helper_arguments.assign(helpers.arguments().begin(), helpers.arguments().end());
+    code->unwind = helpers.unwind();
+    code->next_element = helpers.next_element();
+    code->packet = options.packet;
+    for (const auto& [index, offset] : image->callbacks) {
+        code->callbacks.emplace_back(index, base + offset);
+    }
+    code->thunk = base + image->thunk;
+    code->lines = std::move(image->lines);
+    return Jit(std::move(code));
+}
+
+std::uint64_t Jit::run(void* ctx, std::size_t ctx_size) const noexcept {
+    const auto entry = reinterpret_cast<detail::Entry>(m_code->memory);
+    return entry(reinterpret_cast<std::uintptr_t>(ctx), ctx_size, m_code.get());
+}
+
+std::span<const std::uint8_t> Jit::machine_code() const noexcept {
+    return {static_cast<const std::uint8_t*>(m_code->memory), m_code->code_size};
+}
+std::span<const JitLine> Jit::lines() const noexcept { return m_code->lines; }
+std::uint64_t Jit::code_address() const noexcept { return reinterpret_cast<std::uintptr_t>(m_code->memory); }
+std::span<const isa::Instruction> Jit::program() const noexcept { return m_code->program; }
+
+} // namespace embpf::exec
