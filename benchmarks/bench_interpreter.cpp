@@ -1,21 +1,24 @@
-// The interpreter against native code on the same C programs (programs/*.c).
+// The interpreter and the baseline JIT against native code on the same C programs (programs/*.c).
 //
 // Each program is built twice: by clang for eBPF, embedded into this binary at build time, and by the
-// host C compiler. Before anything is timed, every program runs checked on its benchmark input and on
-// variants of it (truncated buffers, other packets) and must agree with its native build and, where
-// one is known, with a reference answer. Each program then has two benchmarks, BM_<name>/native and
-// BM_<name>/interpreter, and a summary table compares them at the end of the run.
+// host C compiler. Before anything is timed, every program runs checked, unchecked and in the JIT on its
+// benchmark input and on variants of it (truncated buffers, other packets) and must agree with its
+// native build and, where one is known, with a reference answer. Each program then has three
+// benchmarks, BM_<name>/native, BM_<name>/interpreter and BM_<name>/jit, and a summary table compares
+// them at the end of the run.
 
 #include "bench_ctx.h"
 #include "embedded_programs.hpp"
 
 #include "embpf/exec/interpreter.hpp"
+#include "embpf/exec/jit.hpp"
 #include "embpf/isa/decode.hpp"
 
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -331,6 +334,7 @@ struct Prepared {
     NativeProgram native = nullptr;
     std::vector<embpf::isa::Instruction> instructions;
     std::unique_ptr<embpf::exec::Interpreter> interpreter;
+    std::unique_ptr<embpf::exec::Jit> jit; ///< null on a machine the JIT does not translate for
     Input input;
     std::uint64_t expected = 0; ///< the result on the benchmark input
     std::uint64_t executed = 0; ///< eBPF instructions executed per run on it
@@ -373,6 +377,11 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
         fail(program.name, label + ": the interpreter returned " + hex(checked.value().r0) + " (checked) and " +
                                hex(fast) + " (unchecked), the native build " + hex(native));
     }
+    if (program.jit) {
+        if (const std::uint64_t jit = program.jit->run(&ctx, sizeof ctx); jit != native) {
+            fail(program.name, label + ": the JIT returned " + hex(jit) + ", the native build " + hex(native));
+        }
+    }
     if (expect && !expect(native)) {
         fail(program.name, label + ": the result " + hex(native) + " is not the known answer");
     }
@@ -394,6 +403,13 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
         fail(spec.name, "Interpreter::create: " + interpreter.error().message);
     }
     program->interpreter = std::make_unique<embpf::exec::Interpreter>(std::move(interpreter).value());
+    if (embpf::exec::host_jit_target()) {
+        auto jit = embpf::exec::Jit::create(program->instructions);
+        if (!jit.has_value()) {
+            fail(spec.name, "Jit::create: " + jit.error().message);
+        }
+        program->jit = std::make_unique<embpf::exec::Jit>(std::move(jit).value());
+    }
 
     // Truncated copies of the benchmark input take every early exit of the bounds checks; the checked
     // run's only region is the truncated buffer, so a read past data_end fails the check.
@@ -441,13 +457,12 @@ void run_native(benchmark::State& state, Prepared* program) {
     set_counters(state, *program);
 }
 
-void run_interpreter(benchmark::State& state, Prepared* program) {
+void run_engine(benchmark::State& state, Prepared* program, const embpf::exec::Executable& engine) {
     embpf_bench_ctx ctx = program->input.context();
-    const embpf::exec::Interpreter& interpreter = *program->interpreter;
     std::uint64_t result = 0;
     for (auto _ : state) {
         benchmark::DoNotOptimize(ctx);
-        result = interpreter.run(&ctx, sizeof ctx);
+        result = engine.run(&ctx, sizeof ctx);
         benchmark::DoNotOptimize(result);
     }
     if (result != program->expected) {
@@ -461,6 +476,7 @@ void run_interpreter(benchmark::State& state, Prepared* program) {
 
 constexpr std::string_view kNative = "native";
 constexpr std::string_view kInterpreter = "interpreter";
+constexpr std::string_view kJit = "jit";
 
 /// Mean CPU time per run of each benchmark, in nanoseconds.
 class Timings {
@@ -555,11 +571,15 @@ class SummaryReporter final : public benchmark::ConsoleReporter {
 
 void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const Timings& timings) {
     std::printf("\nSummary (CPU time per run, mean over repetitions; insns = eBPF instructions executed per run)\n");
-    std::printf("%-18s %6s %10s %15s %9s %13s %10s\n", "program", "slots", "insns/run", "interp ns/run", "ns/insn",
-                "native ns/run", "interp/nat");
+    std::printf("%-18s %6s %10s %15s %9s %13s %10s %11s %8s\n", "program", "slots", "insns/run", "interp ns/run",
+                "ns/insn", "native ns/run", "interp/nat", "jit ns/run", "jit/nat");
+    double log_interp = 0;
+    double log_jit = 0;
+    int counted = 0;
     for (const auto& program : programs) {
         const double interpreter = timings.mean_ns(benchmark_name(program->name, kInterpreter));
         const double native = timings.mean_ns(benchmark_name(program->name, kNative));
+        const double jit = timings.mean_ns(benchmark_name(program->name, kJit));
         if (interpreter <= 0 && native <= 0) {
             continue;
         }
@@ -577,10 +597,24 @@ void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const
             std::printf("%13s ", "-");
         }
         if (interpreter > 0 && native > 0) {
-            std::printf("%10.2f\n", interpreter / native);
+            std::printf("%10.2f ", interpreter / native);
         } else {
-            std::printf("%10s\n", "-");
+            std::printf("%10s ", "-");
         }
+        if (jit > 0 && native > 0) {
+            std::printf("%11.1f %8.2f\n", jit, jit / native);
+        } else {
+            std::printf("%11s %8s\n", "-", "-");
+        }
+        if (interpreter > 0 && native > 0 && jit > 0) {
+            log_interp += std::log(interpreter / native);
+            log_jit += std::log(jit / native);
+            ++counted;
+        }
+    }
+    if (counted > 0) {
+        std::printf("geomean over %d programs: interpreter %.2fx native, jit %.2fx native\n", counted,
+                    std::exp(log_interp / counted), std::exp(log_jit / counted));
     }
 }
 
@@ -614,8 +648,14 @@ int main(int argc, char** argv) {
     // Native first, so that the interpreter row can show its ratio as soon as it is reported.
     for (const auto& program : programs) {
         benchmark::RegisterBenchmark(benchmark_name(program->name, kNative).c_str(), run_native, program.get());
-        benchmark::RegisterBenchmark(benchmark_name(program->name, kInterpreter).c_str(), run_interpreter,
-                                     program.get());
+        benchmark::RegisterBenchmark(
+            benchmark_name(program->name, kInterpreter).c_str(),
+            [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->interpreter); });
+        if (program->jit) {
+            benchmark::RegisterBenchmark(
+                benchmark_name(program->name, kJit).c_str(),
+                [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->jit); });
+        }
     }
 
     if (!console) {

@@ -4,6 +4,7 @@
 
 #include "embpf/elf/core.hpp"
 #include "embpf/exec/interpreter.hpp"
+#include "embpf/exec/jit.hpp"
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/invocation.hpp"
@@ -246,9 +247,8 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
 
 Result<Object> Object::load_object(const ObjectSpec& spec, const platform::Platform& platform,
                                    const LoadOptions& options) {
-    if (options.engine != exec::EngineKind::interpreter) {
-        return Error::unsupported(std::string("the ") + std::string(exec::to_string(options.engine)) +
-                                  " engine is not available in this build");
+    if (options.engine == exec::EngineKind::aot) {
+        return Error::unsupported("the aot engine is not available in this build");
     }
     auto state = std::make_shared<detail::ObjectState>();
     state->platform = keep(platform);
@@ -516,7 +516,14 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             return in_program(name, std::move(interpreter).error());
         }
         program->interpreter.emplace(std::move(interpreter).value());
+        program->helpers = table->second;
         program->swap_executable(std::make_unique<exec::Interpreter>(*program->interpreter));
+        if (options.engine != exec::EngineKind::interpreter) {
+            // The engine asked for, or the interpreter with the reason it does not run (never a failed load).
+            if (auto used = program->use_engine(options.engine); !used) {
+                program->engine_fallback = used.error().message;
+            }
+        }
         // A checked run may touch the global data it refers to, and what helpers hand out.
         std::unordered_set<std::size_t> data_maps; // one region each, however many references
         for (const elf::MapReference& ref : definition.map_references) {
@@ -691,24 +698,41 @@ std::size_t Object::memory_size() const noexcept {
 
 const platform::Platform& Object::platform() const noexcept { return *m_state->platform; }
 
+namespace detail {
+
+Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
+    if (!verified) {
+        return Error::invalid("program " + name + ": loaded unverified, it runs only in the checked interpreter");
+    }
+    switch (kind) {
+    case exec::EngineKind::interpreter: swap_executable(std::make_unique<exec::Interpreter>(*interpreter)); break;
+    case exec::EngineKind::jit: {
+        auto jit = exec::Jit::create(interpreter->program(), helpers,
+                                     {.packet = exec::packet_layout(*type), .probe_loads = report.probe_loads});
+        if (!jit) {
+            Error error = std::move(jit).error();
+            error.message = "program " + name + ": the jit engine cannot run it: " + error.message;
+            return error;
+        }
+        swap_executable(std::make_unique<exec::Jit>(std::move(jit).value()));
+        break;
+    }
+    case exec::EngineKind::aot:
+        return Error::unsupported("program " + name + ": this build has no aot engine");
+    }
+    return {};
+}
+
+} // namespace detail
+
 // --- Program ---------------------------------------------------------------------------------------
 
 const std::string& Program::name() const noexcept { return m_state->name; }
 std::uint32_t Program::id() const noexcept { return m_state->id; }
 exec::EngineKind Program::engine() const noexcept { return m_state->kind(); }
 
-Result<void> Program::use_engine(exec::EngineKind kind) const {
-    if (kind != exec::EngineKind::interpreter) {
-        return Error::unsupported("program " + m_state->name + ": this build has no " +
-                                  std::string(exec::to_string(kind)) + " engine; programs run in the interpreter");
-    }
-    if (!m_state->verified) {
-        return Error::invalid("program " + m_state->name +
-                              ": loaded unverified, it runs only in the checked interpreter");
-    }
-    m_state->swap_executable(std::make_unique<exec::Interpreter>(*m_state->interpreter));
-    return {};
-}
+Result<void> Program::use_engine(exec::EngineKind kind) const { return m_state->use_engine(kind); }
+const std::string& Program::engine_fallback() const noexcept { return m_state->engine_fallback; }
 const std::string& Program::section() const noexcept { return m_state->section; }
 const platform::ProgramType& Program::type() const noexcept { return *m_state->type; }
 std::span<const isa::Instruction> Program::instructions() const noexcept { return m_state->interpreter->program(); }
