@@ -12,6 +12,7 @@ packages=(
     doctest-dev catch2            # unit tests; Catch2 in an example
     libbenchmark-dev              # benchmarks
     libcli11-dev nlohmann-json3-dev
+    libcapstone-dev               # x86-64 listings of JIT code (embpf disasm --jit) and the JIT encoder tests
 )
 
 missing=()

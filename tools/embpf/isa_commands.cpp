@@ -1,13 +1,21 @@
 // `embpf asm` and `embpf disasm`: the text form of eBPF programs.
 #include "commands.hpp"
 
+#include "embpf/exec/jit.hpp"
 #include "embpf/isa/decode.hpp"
 #include "embpf/isa/text.hpp"
 
+#ifdef EMBPF_HAVE_CAPSTONE
+#include <capstone/capstone.h>
+#endif
+
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace embpf::tools {
 
@@ -22,6 +30,7 @@ struct AsmOptions {
 struct DisasmOptions {
     std::string input;
     bool show_pc = false;
+    bool jit = false;
 };
 
 int run_asm(const AsmOptions& options) {
@@ -50,6 +59,73 @@ int run_asm(const AsmOptions& options) {
     return kExitOk;
 }
 
+// Where a listed program calls a helper: the listing shows the call, nothing runs it.
+std::uint64_t listed_helper(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) { return 0; }
+
+// Prints the machine code of [begin, end) of the JIT's code, one instruction a line (Capstone), or as bytes.
+void print_machine_code(std::span<const std::uint8_t> code, std::size_t begin, std::size_t end, std::uint64_t address) {
+#ifdef EMBPF_HAVE_CAPSTONE
+    csh handle = 0;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK) {
+        cs_insn* insns = nullptr;
+        const std::size_t count = cs_disasm(handle, code.data() + begin, end - begin, address + begin, 0, &insns);
+        std::size_t listed = begin;
+        for (std::size_t i = 0; i < count; ++i) {
+            std::printf("    %6zx:  %-8s %s\n", static_cast<std::size_t>(insns[i].address - address), insns[i].mnemonic,
+                        insns[i].op_str);
+            listed += insns[i].size;
+        }
+        cs_free(insns, count);
+        cs_close(&handle);
+        if (listed == end) {
+            return;
+        }
+        begin = listed; // what Capstone could not decode follows as bytes
+    }
+#else
+    (void)address;
+#endif
+    for (std::size_t at = begin; at < end; at += 16) {
+        std::printf("    %6zx: ", at);
+        for (std::size_t i = at; i < std::min(end, at + 16); ++i) {
+            std::printf(" %02x", code[i]);
+        }
+        std::printf("\n");
+    }
+}
+
+// `disasm --jit`: each instruction with the machine code the baseline JIT makes of it. Map references (pseudo lddw)
+// list as their constants, helpers as calls to a placeholder: the code is listed, never run.
+int list_jit(const DisasmOptions& options, std::vector<isa::Instruction> program) {
+    exec::HelperTable helpers;
+    for (std::size_t pc = 0; pc < program.size(); ++pc) {
+        isa::Instruction& ins = program[pc];
+        if (ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::helper) &&
+            ins.imm >= 0) {
+            helpers.set(static_cast<std::uint32_t>(ins.imm), &listed_helper);
+        }
+        if (isa::is_lddw(ins) && ins.src != static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
+            ins.src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
+        }
+    }
+    auto jit = exec::Jit::create(program, std::move(helpers));
+    if (!jit) {
+        std::cerr << options.input << ": " << jit.error().message << '\n';
+        return kExitFailure;
+    }
+    const std::span<const std::uint8_t> code = jit->machine_code();
+    const std::span<const exec::JitLine> lines = jit->lines();
+    std::printf("; entry, abort and callback thunk\n");
+    print_machine_code(code, 0, lines.empty() ? code.size() : lines.front().offset, 0);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const std::size_t end = i + 1 < lines.size() ? lines[i + 1].offset : code.size();
+        std::printf("%s%s\n", options.show_pc ? (std::to_string(lines[i].pc) + ": ").c_str() : "",
+                    isa::disassemble_instruction(program, lines[i].pc).c_str());
+        print_machine_code(code, lines[i].offset, end, 0);
+    }
+    return kExitOk;
+}
+
 int run_disasm(const DisasmOptions& options) {
     const auto bytes = read_file(options.input);
     if (!bytes) {
@@ -59,6 +135,9 @@ int run_disasm(const DisasmOptions& options) {
     if (!program) {
         std::cerr << options.input << ": " << program.error().message << '\n';
         return kExitFailure;
+    }
+    if (options.jit) {
+        return list_jit(options, *program);
     }
     std::cout << isa::disassemble(*program, {.show_pc = options.show_pc});
     return kExitOk;
@@ -78,6 +157,8 @@ void add_isa_commands(CLI::App& app, int& status) {
     CLI::App* disassemble = app.add_subcommand("disasm", "Disassemble raw eBPF instruction bytes");
     disassemble->add_option("file", disasm_options->input, "raw instruction bytes (8 per slot)")->required();
     disassemble->add_flag("--pc", disasm_options->show_pc, "prefix each line with its slot index");
+    disassemble->add_flag("--jit", disasm_options->jit,
+                          "show the machine code the baseline JIT makes of each instruction");
     disassemble->callback([disasm_options, &status] { status = run_disasm(*disasm_options); });
 }
 

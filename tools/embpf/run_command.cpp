@@ -30,6 +30,7 @@ struct RunOptions {
     std::uint64_t repeat = 1;
     bool json = false;
     bool unverified = false;
+    std::string engine = "interpreter";
     std::vector<std::string> externs; ///< NAME=VALUE
 };
 
@@ -120,7 +121,8 @@ int run_program(const RunOptions& options) {
         return kExitBadInput;
     }
     // Programs are verified, unless asked to run unverified in the checked interpreter (for debugging).
-    LoadOptions load{.unverified = options.unverified};
+    LoadOptions load{.unverified = options.unverified,
+                     .engine = options.engine == "jit" ? exec::EngineKind::jit : exec::EngineKind::interpreter};
     for (const std::string& definition : options.externs) {
         const std::size_t equals = std::min(definition.find('='), definition.size());
         std::uint64_t value = 0;
@@ -144,6 +146,9 @@ int run_program(const RunOptions& options) {
     if (!program) {
         std::cerr << "embpf: " << program.error().message << '\n';
         return kExitFailure;
+    }
+    if (!program->engine_fallback().empty()) {
+        std::cerr << "embpf: " << program->engine_fallback() << "; it runs in the interpreter\n";
     }
 
     std::vector<std::uint8_t> data_bytes;
@@ -298,6 +303,8 @@ void add_run_command(CLI::App& app, int& status) {
     command->add_flag("--json", options->json, "print JSON");
     command->add_flag("--unverified", options->unverified,
                       "skip verification; every memory access is checked at run time instead");
+    command->add_option("--engine", options->engine, "engine of verified programs (default: interpreter)")
+        ->check(CLI::IsMember({"interpreter", "jit"}));
     command->add_option("--extern", options->externs,
                         "NAME=VALUE: the value of an extern the object leaves to its host (a __ksym, an assembly "
                         "symbol); decimal or 0x hex");
