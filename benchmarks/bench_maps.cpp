@@ -8,6 +8,7 @@
 // buffer consumers see every record in order.
 
 #include "embpf/exec/interpreter.hpp"
+#include "embpf/exec/jit.hpp"
 #include "embpf/isa/text.hpp"
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
@@ -167,6 +168,7 @@ struct BenchProgram {
     std::string name;
     std::shared_ptr<Map> map;
     std::optional<embpf::exec::Interpreter> interpreter;
+    std::optional<embpf::exec::Jit> jit; ///< the same program as machine code, where the JIT translates for the host
     std::uint64_t batch = 0;
     std::function<std::uint64_t(std::uint64_t start)> expected;
     /// Where each run's keys start: the run's index times the batch (lookups cycle through the present keys), or a
@@ -208,11 +210,18 @@ std::unique_ptr<BenchProgram> make_program(std::string name, std::shared_ptr<Map
     embpf::exec::HelperTable helpers;
     helpers.set(kLookupHelper, embpf::runtime::find_helper("map_lookup_elem"));
     helpers.set(kUpdateHelper, embpf::runtime::find_helper("map_update_elem"));
-    auto interpreter = embpf::exec::Interpreter::create(instructions.value(), std::move(helpers));
+    auto interpreter = embpf::exec::Interpreter::create(instructions.value(), helpers);
     if (!interpreter.has_value()) {
         fail(program->name, "Interpreter::create: " + interpreter.error().message);
     }
     program->interpreter.emplace(std::move(interpreter).value());
+    if (embpf::exec::host_jit_target()) {
+        auto jit = embpf::exec::Jit::create(instructions.value(), std::move(helpers));
+        if (!jit.has_value()) {
+            fail(program->name, "Jit::create: " + jit.error().message);
+        }
+        program->jit.emplace(std::move(jit).value());
+    }
 
     // One checked run first: the only memory the program may touch besides its stack and context is a value a lookup
     // returned. Updates insert keys from the fresh range like the timed runs.
@@ -228,7 +237,10 @@ std::unique_ptr<BenchProgram> make_program(std::string name, std::shared_ptr<Map
         return embpf::exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(r0)), value_size,
                                          true};
     };
-    for (int round = 0; round < 2; ++round) {
+    for (int round = 0; round < 3; ++round) {
+        if (round == 2 && !program->jit) {
+            break;
+        }
         ProgramContext ctx{program->fresh_keys ? g_next_fresh_key.fetch_add(batch) : 3 * batch};
         std::uint64_t r0 = 0;
         if (round == 0) {
@@ -240,11 +252,14 @@ std::unique_ptr<BenchProgram> make_program(std::string name, std::shared_ptr<Map
             r0 = outcome.value().r0;
         } else {
             EpochGuard guard;
-            r0 = program->interpreter->run(&ctx, sizeof ctx);
+            r0 = round == 1 ? program->interpreter->run(&ctx, sizeof ctx) : program->jit->run(&ctx, sizeof ctx);
         }
         if (r0 != program->expected(ctx.start)) {
-            fail(program->name, (round == 0 ? std::string("checked") : std::string("unchecked")) + " run returned " +
-                                    std::to_string(r0) + ", expected " + std::to_string(program->expected(ctx.start)));
+            fail(program->name, std::string(round == 0   ? "checked"
+                                            : round == 1 ? "unchecked"
+                                                         : "JIT") +
+                                    " run returned " + std::to_string(r0) + ", expected " +
+                                    std::to_string(program->expected(ctx.start)));
         }
     }
     return program;
@@ -257,8 +272,9 @@ void set_ops(benchmark::State& state, std::uint64_t ops) {
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * ops));
 }
 
-void run_program(benchmark::State& state, const BenchProgram* program) {
-    const embpf::exec::Interpreter& interpreter = *program->interpreter;
+void run_program(benchmark::State& state, const BenchProgram* program, bool jit) {
+    const embpf::exec::Executable& engine =
+        jit ? static_cast<const embpf::exec::Executable&>(*program->jit) : *program->interpreter;
     // Threads start half the key space apart; keys advance by the batch each run.
     ProgramContext ctx{static_cast<std::uint64_t>(state.thread_index()) * (kEntries / 2)};
     std::uint64_t result = 0;
@@ -270,7 +286,7 @@ void run_program(benchmark::State& state, const BenchProgram* program) {
         last_start = ctx.start;
         {
             EpochGuard guard;
-            result = interpreter.run(&ctx, sizeof ctx);
+            result = engine.run(&ctx, sizeof ctx);
         }
         benchmark::DoNotOptimize(result);
         if (!program->fresh_keys) {
@@ -824,13 +840,20 @@ int main(int argc, char** argv) {
     const BenchProgram* lru_update = program("lru_update", lru, ProgramOp::update, kBatch, true);
 
     // Baselines first, so that the console rows after them can show net times.
-    add("BM_Program/loop_only", "", run_program, loop_only)->Threads(1)->Threads(2);
-    add("BM_Program/hash_lookup", "BM_Program/loop_only", run_program, hash_lookup)->Threads(1)->Threads(2);
-    add("BM_Program/array_lookup", "BM_Program/loop_only", run_program, array_lookup)->Threads(1)->Threads(2);
-    add("BM_Program/once_loop_only", "", run_program, once_loop_only)->Threads(1)->Threads(2);
-    add("BM_Program/hash_lookup_once", "BM_Program/once_loop_only", run_program, hash_once)->Threads(1)->Threads(2);
-    add("BM_Program/update_loop_only", "", run_program, update_loop_only);
-    add("BM_Program/lru_update", "BM_Program/update_loop_only", run_program, lru_update);
+    add("BM_Program/loop_only", "", run_program, loop_only, false)->Threads(1)->Threads(2);
+    add("BM_Program/hash_lookup", "BM_Program/loop_only", run_program, hash_lookup, false)->Threads(1)->Threads(2);
+    add("BM_Program/array_lookup", "BM_Program/loop_only", run_program, array_lookup, false)->Threads(1)->Threads(2);
+    if (hash_lookup->jit) { // the same programs as the JIT's machine code
+        add("BM_Program/jit/loop_only", "", run_program, loop_only, true);
+        add("BM_Program/jit/hash_lookup", "BM_Program/jit/loop_only", run_program, hash_lookup, true);
+        add("BM_Program/jit/array_lookup", "BM_Program/jit/loop_only", run_program, array_lookup, true);
+    }
+    add("BM_Program/once_loop_only", "", run_program, once_loop_only, false)->Threads(1)->Threads(2);
+    add("BM_Program/hash_lookup_once", "BM_Program/once_loop_only", run_program, hash_once, false)
+        ->Threads(1)
+        ->Threads(2);
+    add("BM_Program/update_loop_only", "", run_program, update_loop_only, false);
+    add("BM_Program/lru_update", "BM_Program/update_loop_only", run_program, lru_update, false);
 
     add("BM_Host/epoch_guard", "", host_epoch_guard)->Threads(1)->Threads(2);
     add("BM_Host/hash_lookup", "", host_lookup_pointer, hash.get())->Threads(1)->Threads(2);

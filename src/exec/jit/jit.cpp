@@ -194,40 +194,46 @@ Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable h
         std::random_device device;
         key = (static_cast<std::uint64_t>(device()) << 32) | device();
     }
-    auto image = detail::translate_x86_64(program, helpers, options, detail::kSupport, key);
-    if (!image) {
-        return std::move(image).error();
+    // This thread's translation scratch, reused: its pages are touched once, not by every translation.
+    thread_local detail::JitImage image;
+    if (auto translated = detail::translate_x86_64(program, helpers, options, detail::kSupport, key, image);
+        !translated) {
+        return std::move(translated).error();
     }
     auto code = std::make_shared<detail::JitCode>();
 #ifdef __linux__
     const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    const std::size_t mapped = (image->code.size() + page - 1) / page * page;
-    void* memory = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const std::size_t mapped = (image.size + page - 1) / page * page;
+    // MAP_POPULATE: the pages come in one go, not a fault each.
+    void* memory = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (memory == MAP_FAILED) {
         return Error::runtime("the JIT could not map " + std::to_string(mapped) +
                               " bytes for code: " + std::strerror(errno));
     }
     code->memory = memory;
     code->mapped = mapped;
-    std::memcpy(memory, image->code.data(), image->code.size());
+    std::memcpy(memory, image.code.data(), image.size);
     // Written, now executable and never writable again.
     if (mprotect(memory, mapped, PROT_READ | PROT_EXEC) != 0) {
         return Error::runtime(std::string("the JIT could not make its code executable: ") + std::strerror(errno));
     }
 #endif
     const auto base = reinterpret_cast<std::uintptr_t>(code->memory);
-    code->code_size = image->code.size();
+    code->code_size = image.size;
     code->program.assign(program.begin(), program.end());
     code->helpers.assign(helpers.functions().begin(), helpers.functions().end());
     code->helper_arguments.assign(helpers.arguments().begin(), helpers.arguments().end());
     code->unwind = helpers.unwind();
     code->next_element = helpers.next_element();
     code->packet = options.packet;
-    for (const auto& [index, offset] : image->callbacks) {
+    for (const auto& [index, offset] : image.callbacks) {
         code->callbacks.emplace_back(index, base + offset);
     }
-    code->thunk = base + image->thunk;
-    code->lines = std::move(image->lines);
+    code->thunk = base + image.thunk;
+    code->lines.assign(image.lines.begin(), image.lines.end());
+    if (image.code.size() > (std::size_t{4} << 20)) {
+        image = detail::JitImage{}; // a rare large program's scratch is not kept for the thread's life
+    }
     return Jit(std::move(code));
 }
 

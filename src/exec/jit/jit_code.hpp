@@ -55,18 +55,26 @@ struct JitSupport {
 };
 
 /// A translation: the code (its first byte the entry), where each instruction starts, where the callback
-/// functions start (by instruction index) and where the callback thunk is.
+/// functions start (by instruction index) and where the callback thunk is; and the translator's scratch. One image
+/// per thread is reused from one translation to the next, so that its memory is touched once.
 struct JitImage {
-    std::vector<std::uint8_t> code;
+    std::vector<std::uint8_t> code; ///< the first `size` bytes are the code
+    std::size_t size = 0;
     std::vector<JitLine> lines;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> callbacks; ///< instruction index, offset of its entry
     std::uint32_t thunk = 0;
+
+    std::vector<std::uint32_t> labels;                          ///< instruction index: its code
+    std::vector<std::uint32_t> functions;                       ///< function entry's instruction index: its prologue
+    std::vector<std::uint8_t> marks;                            ///< instruction index: JitMark bits
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> jumps; ///< rel32 field, target instruction
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> calls; ///< rel32 field, target function
 };
 
-/// Translates a validated program for x86-64. `blind_key` is the key of constant blinding (JitOptions).
-[[nodiscard]] Result<JitImage> translate_x86_64(std::span<const isa::Instruction> program, const HelperTable& helpers,
-                                                const JitOptions& options, const JitSupport& support,
-                                                std::uint64_t blind_key);
+/// Translates a validated program for x86-64 into `image`. `blind_key` is the key of constant blinding (JitOptions).
+[[nodiscard]] Result<void> translate_x86_64(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                                            const JitOptions& options, const JitSupport& support,
+                                            std::uint64_t blind_key, JitImage& image);
 
 /// The translated program in executable memory, with what its support functions read.
 struct JitCode {

@@ -26,72 +26,86 @@ constexpr std::int32_t kStackBytes = static_cast<std::int32_t>((isa::kMaxCallDep
 // (the caller's return address and six pushes leave it at 8 mod 16).
 constexpr std::int32_t kEntryFrame = static_cast<std::int32_t>(sizeof(JitRun)) + kStackBytes + 8;
 constexpr std::size_t kNone = ~std::size_t{0};
+// JitImage::marks bits.
+constexpr std::uint8_t kFunction = 1;
+constexpr std::uint8_t kCallback = 2;
+constexpr std::uint8_t kProbe = 4;
 
 class Translator {
   public:
     Translator(std::span<const isa::Instruction> program, const HelperTable& helpers, const JitOptions& options,
-               const JitSupport& support, std::uint64_t key)
+               const JitSupport& support, std::uint64_t key, JitImage& image)
         : m_program(program), m_helpers(helpers), m_options(options), m_support(support), m_key(key),
-          m_blind(options.blind_constants), m_a(program.size() * 24 + 256), m_label(program.size() + 1, kNone),
-          m_function(program.size(), kNone), m_is_function(program.size(), false), m_probe(program.size(), false) {}
+          m_blind(options.blind_constants), m_image(image), m_a(image.code) {
+        image.size = 0;
+        image.lines.clear();
+        image.callbacks.clear();
+        image.labels.resize(program.size() + 1);
+        image.functions.resize(program.size());
+        image.marks.assign(program.size(), 0);
+        image.jumps.clear();
+        image.calls.clear();
+    }
 
-    Result<JitImage> run() {
+    Result<void> run() {
+        std::vector<std::uint8_t>& marks = m_image.marks;
         for (const std::uint32_t pc : m_options.probe_loads) {
-            if (pc < m_probe.size()) {
-                m_probe[pc] = true;
+            if (pc < marks.size()) {
+                marks[pc] |= kProbe;
             }
         }
         find_functions();
         entry();
         thunk();
+        m_image.lines.reserve(m_program.size());
         for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
-            if (m_is_function[pc]) {
-                m_function[pc] = m_a.size();
+            if ((marks[pc] & kFunction) != 0) {
+                m_image.functions[pc] = offset();
                 prologue();
             }
-            m_label[pc] = m_a.size();
-            m_image.lines.push_back({static_cast<std::uint32_t>(pc), static_cast<std::uint32_t>(m_a.size())});
+            m_image.labels[pc] = offset();
+            m_image.lines.push_back({static_cast<std::uint32_t>(pc), offset()});
             if (auto done = instruction(pc); !done) {
-                return std::move(done).error();
+                return done;
             }
             if (isa::is_lddw(m_program[pc])) {
                 ++pc;
             }
         }
         // Nothing runs past the last instruction (validation), but should anything, it ends the run.
-        m_label[m_program.size()] = m_a.size();
+        m_image.labels[m_program.size()] = offset();
         to_abort(m_a.jmp());
-        for (const auto& [field, target] : m_jumps) {
-            m_a.bind(field, m_label[target]);
+        for (const auto& [field, target] : m_image.jumps) {
+            m_a.bind(field, m_image.labels[target]);
         }
-        for (const auto& [field, target] : m_calls) {
-            m_a.bind(field, m_function[target]);
+        for (const auto& [field, target] : m_image.calls) {
+            m_a.bind(field, m_image.functions[target]);
         }
         for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
-            if (m_is_callback[pc]) {
-                m_image.callbacks.emplace_back(static_cast<std::uint32_t>(pc),
-                                               static_cast<std::uint32_t>(m_function[pc]));
+            if ((marks[pc] & kCallback) != 0) {
+                m_image.callbacks.emplace_back(static_cast<std::uint32_t>(pc), m_image.functions[pc]);
             }
         }
-        m_image.code = std::move(m_a.bytes());
-        return std::move(m_image);
+        m_image.size = m_a.size();
+        return {};
     }
 
   private:
+    std::uint32_t offset() const { return static_cast<std::uint32_t>(m_a.size()); }
+
     // Function entries: the program's start, local call targets, callbacks (code addresses).
     void find_functions() {
-        m_is_callback.assign(m_program.size(), false);
-        m_is_function[0] = true;
+        std::vector<std::uint8_t>& marks = m_image.marks;
+        marks[0] |= kFunction;
         for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
             const isa::Instruction& ins = m_program[pc];
             if (ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local)) {
-                m_is_function[pc + 1 + static_cast<std::size_t>(static_cast<std::int64_t>(ins.imm))] = true;
+                marks[pc + 1 + static_cast<std::size_t>(static_cast<std::int64_t>(ins.imm))] |= kFunction;
             }
             if (isa::is_lddw(ins)) {
                 if (ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
                     const auto target = static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm);
-                    m_is_function[target] = true;
-                    m_is_callback[target] = true;
+                    marks[target] |= kFunction | kCallback;
                 }
                 ++pc;
             }
@@ -114,7 +128,7 @@ class Translator {
         for (const Reg r : {rax, rdx, rcx, r8, rbx, r13, r14, r15}) {
             m_a.arith(Arith::xor_, Width::w32, r, r);
         }
-        m_calls.emplace_back(m_a.call_rel(), 0);
+        m_image.calls.emplace_back(static_cast<std::uint32_t>(m_a.call_rel()), 0);
         const std::size_t exit_path = m_a.size();
         m_a.arith(Arith::add, Width::w64, rsp, kEntryFrame);
         for (const Reg r : {r15, r14, r13, r12, rbx, rbp}) {
@@ -165,7 +179,9 @@ class Translator {
     }
 
     void to_abort(std::size_t field) { m_a.bind(field, m_abort); }
-    void jump_to(std::size_t field, std::size_t pc) { m_jumps.emplace_back(field, pc); }
+    void jump_to(std::size_t field, std::size_t pc) {
+        m_image.jumps.emplace_back(static_cast<std::uint32_t>(field), static_cast<std::uint32_t>(pc));
+    }
     // Ends the run with 0 when a support function set JitRun::stop.
     void abort_if_stopped() {
         m_a.arith_mem(Arith::cmp, Width::w64, kRunReg, kRunStop, 0);
@@ -446,7 +462,8 @@ class Translator {
             to_abort(m_a.jcc(above_equal));
             m_a.arith_mem(Arith::add, Width::w64, kRunReg, kRunDepth, 1);
             m_a.arith(Arith::sub, Width::w64, rbp, static_cast<std::int32_t>(isa::kStackSize));
-            m_calls.emplace_back(m_a.call_rel(), static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm));
+            m_image.calls.emplace_back(static_cast<std::uint32_t>(m_a.call_rel()),
+                                       static_cast<std::uint32_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm));
             m_a.arith(Arith::add, Width::w64, rbp, static_cast<std::int32_t>(isa::kStackSize));
             m_a.arith_mem(Arith::sub, Width::w64, kRunReg, kRunDepth, 1);
             return {};
@@ -565,7 +582,7 @@ class Translator {
     void ldx(std::size_t pc, const isa::Instruction& ins) {
         const int bytes = static_cast<int>(isa::size_bytes(isa::op_size(ins.opcode)));
         const bool sign = isa::op_mode(ins.opcode) == isa::op::MEMSX;
-        if (!m_probe[pc]) {
+        if ((m_image.marks[pc] & kProbe) == 0) {
             m_a.load(kReg[ins.dst], kReg[ins.src], ins.offset, bytes, sign);
             return;
         }
@@ -644,23 +661,17 @@ class Translator {
     const JitSupport& m_support;
     std::uint64_t m_key;
     bool m_blind;
+    JitImage& m_image;
     Assembler m_a;
-    JitImage m_image;
-    std::vector<std::size_t> m_label;    // instruction index → its code
-    std::vector<std::size_t> m_function; // function entry index → its prologue
-    std::vector<bool> m_is_function;
-    std::vector<bool> m_is_callback;
-    std::vector<bool> m_probe;
-    std::vector<std::pair<std::size_t, std::size_t>> m_jumps; // rel32 field, target instruction
-    std::vector<std::pair<std::size_t, std::size_t>> m_calls; // rel32 field, target function
     std::size_t m_abort = 0;
 };
 
 } // namespace
 
-Result<JitImage> translate_x86_64(std::span<const isa::Instruction> program, const HelperTable& helpers,
-                                  const JitOptions& options, const JitSupport& support, std::uint64_t blind_key) {
-    return Translator(program, helpers, options, support, blind_key).run();
+Result<void> translate_x86_64(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                              const JitOptions& options, const JitSupport& support, std::uint64_t blind_key,
+                              JitImage& image) {
+    return Translator(program, helpers, options, support, blind_key, image).run();
 }
 
 } // namespace embpf::exec::detail

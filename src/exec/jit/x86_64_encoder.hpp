@@ -33,14 +33,25 @@ enum class Shift : std::uint8_t { rol = 0, ror = 1, shl = 4, shr = 5, sar = 7 };
 /// Operand width: 32-bit operations zero the upper half of their destination.
 enum class Width : std::uint8_t { w32, w64 };
 
+/// Writes into a buffer it does not own (a translation's scratch, reused from one translation to the next so that
+/// its pages are touched once): size() bytes of it are the code, the rest is room.
 class Assembler {
   public:
-    explicit Assembler(std::size_t reserve = 0) { m_code.reserve(reserve); }
+    explicit Assembler(std::vector<std::uint8_t>& buffer) : m_code(buffer) {
+        if (m_code.size() < 4096) {
+            m_code.resize(4096);
+        }
+    }
 
-    [[nodiscard]] std::size_t size() const noexcept { return m_code.size(); }
-    [[nodiscard]] std::vector<std::uint8_t>& bytes() noexcept { return m_code; }
+    [[nodiscard]] std::size_t size() const noexcept { return m_size; }
+    [[nodiscard]] const std::uint8_t* data() const noexcept { return m_code.data(); }
 
-    void byte(std::uint8_t b) { m_code.push_back(b); }
+    void byte(std::uint8_t b) {
+        if (m_size == m_code.size()) [[unlikely]] {
+            m_code.resize(m_code.size() * 2);
+        }
+        m_code[m_size++] = b;
+    }
     void imm32(std::int32_t v) { raw(&v, 4); }
     void imm64(std::uint64_t v) { raw(&v, 8); }
     /// Rewrites the 32-bit field at `at` (a rel32 fixup).
@@ -288,11 +299,14 @@ class Assembler {
 
   private:
     void raw(const void* p, std::size_t n) {
-        const auto* b = static_cast<const std::uint8_t*>(p);
-        m_code.insert(m_code.end(), b, b + n);
+        if (m_code.size() - m_size < n) [[unlikely]] {
+            m_code.resize(m_code.size() * 2);
+        }
+        std::memcpy(m_code.data() + m_size, p, n);
+        m_size += n;
     }
     std::size_t hole() {
-        const std::size_t at = m_code.size();
+        const std::size_t at = m_size;
         imm32(0);
         return at;
     }
@@ -327,7 +341,8 @@ class Assembler {
         modrm(3, digit, r);
     }
 
-    std::vector<std::uint8_t> m_code;
+    std::vector<std::uint8_t>& m_code;
+    std::size_t m_size = 0;
 };
 
 } // namespace embpf::exec::x86

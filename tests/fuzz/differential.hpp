@@ -1,0 +1,772 @@
+// The differential oracle shared by fuzz_jit and the "exec jit differential" tests: a program the verifier accepts (the
+// soundness oracle's generated programs, on its platform and with its maps) runs in the interpreter's unchecked loop
+// (Interpreter::run) and in each JIT tier (Jit::run, without and with constant blinding) on the same inputs, and every
+// engine must end with the same r0, the same context and packet bytes, the same map contents and the same helper
+// calls. Any difference is a bug of the JIT (or of the interpreter), and so is a program the interpreter takes and the
+// JIT refuses.
+//
+// Each engine gets maps of its own, created and filled alike (hashes with bpf_f_zero_seed, so that their order and
+// for_each_map_elem's walk are the same), and code whose map references name them: a verified program cannot tell
+// one map's address from another's. Maps keep what the runs of one program wrote from one input to the next, in every
+// engine alike. The context and the packet buffers are the same memory for every engine, restored before each run, so
+// that the pointers the context holds compare as bytes. The helpers are the runtime's, through wrappers that record
+// each call (its id, its arguments, its result, pointers named by what they point into) and that make the ones whose
+// results are not reproducible reproducible: get_prandom_u32 draws from a stream seeded per input, the clocks count,
+// and bpf_xdp_adjust_head (the host's, not the runtime's) moves the packet into the next buffer of a pool that is the
+// same for every engine.
+#pragma once
+
+#include "program_generator.hpp"
+#include "soundness.hpp"
+
+#include "embpf/exec/interpreter.hpp"
+#include "embpf/exec/jit.hpp"
+#include "embpf/isa/text.hpp"
+#include "embpf/platform/platform.hpp"
+#include "embpf/runtime/epoch.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/map.hpp"
+#include "embpf/verifier/verifier.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace embpf::fuzz {
+
+struct DifferentialOptions {
+    unsigned runs = 6; ///< inputs each accepted program runs on, in every engine
+    /// The most instructions the runs of one program may take together in one engine, counted by the verifier's bound
+    /// (SoundnessOptions::max_instructions): fewer runs for a program with a long bound, none above it.
+    std::uint64_t max_instructions = 10'000'000;
+    bool blind_constants = true; ///< also compare the JIT with JitOptions::blind_constants
+    /// Run the program with the generator's accumulator (r9, into which every piece folds what it computed) xor-ed
+    /// into r0 at each exit of the main function (accumulator_variant), when the verifier accepts that variant too
+    /// (on a copy of the type whose r0 may be anything): the hooks' r0 keeps a bit or two of it, or none, so that
+    /// most of what a program computes would never be compared.
+    bool observe_accumulator = true;
+    /// The JIT tiers translate these instead of the program's instructions (map references as in
+    /// GeneratedProgram::instructions): the oracle's self-test, which must report the difference.
+    std::optional<std::vector<isa::Instruction>> jit_instructions{};
+};
+
+struct DifferentialResult {
+    bool accepted = false;
+    bool compared = false; ///< accepted, prepared in every engine and compared on at least one input
+    bool observed = false; ///< the engines ran the accumulator variant (DifferentialOptions::observe_accumulator)
+    unsigned inputs = 0;   ///< inputs on which every engine ran and was compared
+    std::uint64_t bound = 0;
+    /// The first difference, with the program's listing and the input; empty when the engines agreed (or the program
+    /// was refused).
+    std::string difference;
+    std::string rejection; ///< the verifier's first error, when refused
+};
+
+namespace differential {
+
+/// What a wrapper does besides calling the runtime's helper.
+enum class Special : std::uint8_t { none, adjust_head, random, clock, memcpy_s, spin_lock };
+
+inline constexpr std::size_t kPoolSize = 8;   // packet buffers of one input: bpf_xdp_adjust_head moves to the next
+inline constexpr std::size_t kTraceText = 48; // helper calls a report shows
+
+/// The helpers' view of one engine's run.
+struct EngineRun {
+    const platform::ProgramType* type = nullptr;
+    std::vector<const platform::HelperPrototype*> prototypes; // by wrapper slot
+    std::vector<exec::HelperFunction> functions;              // by wrapper slot
+    std::vector<Special> specials;                            // by wrapper slot
+    const std::vector<std::shared_ptr<runtime::Map>>* maps = nullptr;
+    std::uint8_t* ctx = nullptr;
+    std::size_t ctx_size = 0;
+    std::vector<std::unique_ptr<std::uint8_t[]>>* pool = nullptr; // the same buffers for every engine
+    std::size_t capacity = 0;                                     // of each buffer
+    std::size_t current = 0;                                      // the buffer the data range lies in
+    std::size_t used = 1;                                         // buffers the run used
+    std::uint64_t random = 0;
+    std::uint64_t clock = 0;
+    std::uint64_t calls = 0;
+    std::uint64_t trace_hash = 0;
+    std::string trace; // the first kTraceText calls
+};
+
+inline thread_local EngineRun* t_engine = nullptr;
+
+inline std::string hex(std::uint64_t value) { return detail::hex(value); }
+
+/// A value as the same in every engine: maps by index, the context and the packet buffers (the same memory for every
+/// engine) by offset, numbers as they are, and other pointers (the stack, map values) as "ptr".
+inline std::string canonical(const EngineRun& run, std::uint64_t value) {
+    for (std::size_t i = 0; i < run.maps->size(); ++i) {
+        if (value == reinterpret_cast<std::uintptr_t>((*run.maps)[i].get())) {
+            return "map" + std::to_string(i);
+        }
+    }
+    if (value - reinterpret_cast<std::uintptr_t>(run.ctx) <= run.ctx_size) {
+        return "ctx+" + std::to_string(value - reinterpret_cast<std::uintptr_t>(run.ctx));
+    }
+    for (std::size_t k = 0; k < run.pool->size(); ++k) {
+        const auto start = reinterpret_cast<std::uintptr_t>((*run.pool)[k].get());
+        if (start != 0 && value - start <= run.capacity) {
+            return "packet" + std::to_string(k) + "+" + std::to_string(value - start);
+        }
+    }
+    if (value < (std::uint64_t{1} << 32) || value >= ~std::uint64_t{0} - (std::uint64_t{1} << 32)) {
+        return hex(value);
+    }
+    return "ptr";
+}
+
+inline void record(EngineRun& run, const platform::HelperPrototype& helper, const std::uint64_t* args,
+                   std::uint64_t r0) {
+    std::string line = helper.name + "(";
+    for (std::size_t i = 0; i < helper.args.size() && helper.args[i] != platform::ArgKind::none; ++i) {
+        line += (i == 0 ? "" : ", ") + canonical(run, args[i]);
+    }
+    line += ") = " + canonical(run, r0);
+    for (const char c : line) {
+        run.trace_hash = (run.trace_hash ^ static_cast<std::uint8_t>(c)) * 0x100000001b3ULL;
+    }
+    run.trace_hash = (run.trace_hash ^ 0xff) * 0x100000001b3ULL;
+    if (run.calls < kTraceText) {
+        run.trace += "    " + line + "\n";
+    }
+    ++run.calls;
+}
+
+// bpf_xdp_adjust_head as soundness.hpp's host does it, but into the pool's next buffer, which is at the same address in
+// every engine.
+inline std::uint64_t adjust_head(EngineRun& run, const std::uint64_t* args) {
+    const platform::ContextDescriptor& context = run.type->context;
+    std::uint64_t data = 0;
+    std::uint64_t end = 0;
+    std::memcpy(&data, run.ctx + context.data, 8);
+    std::memcpy(&end, run.ctx + context.data_end, 8);
+    const std::uint8_t* old = (*run.pool)[run.current].get();
+    const auto start = reinterpret_cast<std::uintptr_t>(old);
+    const auto delta = static_cast<std::int64_t>(args[1]);
+    const auto einval = static_cast<std::uint64_t>(-static_cast<std::int64_t>(EINVAL));
+    if (delta < -static_cast<std::int64_t>(data - start) || delta > static_cast<std::int64_t>(end - data)) {
+        return einval;
+    }
+    if (static_cast<std::int64_t>(end - data) - delta > static_cast<std::int64_t>(run.type->max_data_size)) {
+        return einval;
+    }
+    if (run.used == run.pool->size()) {
+        return static_cast<std::uint64_t>(-static_cast<std::int64_t>(ENOMEM));
+    }
+    auto& moved = (*run.pool)[run.used];
+    if (!moved) {
+        moved.reset(new std::uint8_t[std::max<std::size_t>(run.capacity, 1)]);
+    }
+    std::memcpy(moved.get(), old, run.capacity);
+    const std::uint64_t new_data = reinterpret_cast<std::uintptr_t>(moved.get()) + (data - start) + delta;
+    const std::uint64_t new_end = reinterpret_cast<std::uintptr_t>(moved.get()) + run.capacity;
+    std::memcpy(run.ctx + context.data, &new_data, 8);
+    std::memcpy(run.ctx + context.data_end, &new_end, 8);
+    if (context.meta >= 0) {
+        std::memcpy(run.ctx + context.meta, &new_data, 8);
+    }
+    run.current = run.used++;
+    return 0;
+}
+
+inline std::uint64_t dispatch(std::size_t slot, const std::uint64_t* args) {
+    EngineRun& run = *t_engine;
+    std::uint64_t r0 = 0;
+    switch (run.specials[slot]) {
+    case Special::adjust_head: r0 = adjust_head(run, args); break;
+    case Special::random:
+        run.random = run.random * 6364136223846793005ULL + 1442695040888963407ULL;
+        r0 = run.random >> 32;
+        break;
+    case Special::clock: r0 = run.clock += 1'000'003; break;
+    case Special::memcpy_s:
+        if (args[3] <= args[1] && std::max(args[0], args[2]) < std::min(args[0] + args[3], args[2] + args[3])) {
+            // Overlapping: which bytes win would depend on where each engine keeps its stack.
+            std::memmove(reinterpret_cast<void*>(args[0]), reinterpret_cast<const void*>(args[2]), args[3]);
+            break;
+        }
+        r0 = run.functions[slot](args[0], args[1], args[2], args[3], args[4]);
+        break;
+    case Special::spin_lock: {
+        std::uint32_t word = 0;
+        std::memcpy(&word, reinterpret_cast<const void*>(args[0]), 4);
+        if (word != 0) {
+            // Taken already (a program the soundness oracle would fail): the runtime's helper would wait for ever.
+            r0 = 0;
+            break;
+        }
+        r0 = run.functions[slot](args[0], args[1], args[2], args[3], args[4]);
+        break;
+    }
+    case Special::none: r0 = run.functions[slot](args[0], args[1], args[2], args[3], args[4]); break;
+    }
+    record(run, *run.prototypes[slot], args, r0);
+    return r0;
+}
+
+template <std::size_t Slot>
+std::uint64_t wrapper(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t r4, std::uint64_t r5) {
+    const std::uint64_t args[5] = {r1, r2, r3, r4, r5};
+    return dispatch(Slot, args);
+}
+template <std::size_t... I>
+constexpr std::array<exec::HelperFunction, sizeof...(I)> make_wrappers(std::index_sequence<I...>) {
+    return {&wrapper<I>...};
+}
+inline constexpr auto kWrappers = make_wrappers(std::make_index_sequence<64>{});
+
+/// What one engine's run left behind.
+struct Outcome {
+    std::uint64_t r0 = 0;
+    std::vector<std::uint8_t> ctx;
+    std::vector<std::vector<std::uint8_t>> packets; // the pool's buffers the run used, in order
+    std::vector<std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>> maps; // sorted entries
+    std::uint64_t calls = 0;
+    std::uint64_t trace_hash = 0;
+    std::string trace;
+};
+
+/// One engine: its maps, its helper table's view, the code it runs.
+struct Engine {
+    std::string name;
+    std::vector<std::shared_ptr<runtime::Map>> maps;
+    std::unique_ptr<exec::Executable> executable;
+};
+
+inline std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>> dump_map(const runtime::Map& map) {
+    std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>> entries;
+    std::vector<std::uint8_t> key(map.config().key_size);
+    std::vector<std::uint8_t> next(map.config().key_size);
+    std::vector<std::uint8_t> value(map.host_value_size());
+    bool first = true;
+    for (std::size_t n = 0; n < 4096; ++n) {
+        auto more = map.next_key(first ? std::span<const std::uint8_t>{} : std::span<const std::uint8_t>(key), next);
+        if (!more || !*more) {
+            break;
+        }
+        first = false;
+        key = next;
+        if (auto found = map.host_lookup(key, value); found && *found) {
+            entries.emplace_back(key, value);
+        }
+    }
+    std::sort(entries.begin(), entries.end());
+    return entries;
+}
+
+inline std::string
+describe_entries(const std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>& entries) {
+    std::string text;
+    for (const auto& [key, value] : entries) {
+        text += "    " + detail::hex_bytes(key) + ": " + detail::hex_bytes(value) + "\n";
+    }
+    return entries.empty() ? "    (empty)\n" : text;
+}
+
+// The bytes around the first difference of two buffers, for a report.
+inline std::string first_difference(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b,
+                                    const std::string& name_a, const std::string& name_b) {
+    std::size_t at = 0;
+    while (at < a.size() && at < b.size() && a[at] == b[at]) {
+        ++at;
+    }
+    const std::size_t from = at < 16 ? 0 : at - 16;
+    auto window = [&](std::span<const std::uint8_t> bytes) {
+        return from < bytes.size()
+                   ? detail::hex_bytes(bytes.subspan(from, std::min<std::size_t>(48, bytes.size() - from)))
+                   : std::string();
+    };
+    return "byte " + std::to_string(at) + " (sizes " + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
+           "); from byte " + std::to_string(from) + ":\n    " + name_a + ": " + window(a) + "\n    " + name_b + ": " +
+           window(b) + "\n";
+}
+
+inline std::string compare(const Outcome& a, const Outcome& b, const std::string& name_a, const std::string& name_b,
+                           const std::vector<verifier::MapDescriptor>& descriptors) {
+    if (a.r0 != b.r0) {
+        return "r0: " + name_a + " " + hex(a.r0) + " (" + std::to_string(static_cast<std::int64_t>(a.r0)) + "), " +
+               name_b + " " + hex(b.r0) + " (" + std::to_string(static_cast<std::int64_t>(b.r0)) + ")\n";
+    }
+    if (a.ctx != b.ctx) {
+        return "the context, " + first_difference(a.ctx, b.ctx, name_a, name_b);
+    }
+    if (a.packets.size() != b.packets.size()) {
+        return "packet buffers used (bpf_xdp_adjust_head): " + name_a + " " + std::to_string(a.packets.size()) + ", " +
+               name_b + " " + std::to_string(b.packets.size()) + "\n";
+    }
+    for (std::size_t k = 0; k < a.packets.size(); ++k) {
+        if (a.packets[k] != b.packets[k]) {
+            return "packet buffer " + std::to_string(k) + " (headroom, then the data), " +
+                   first_difference(a.packets[k], b.packets[k], name_a, name_b);
+        }
+    }
+    for (std::size_t m = 0; m < a.maps.size(); ++m) {
+        if (a.maps[m] != b.maps[m]) {
+            const std::string name = m < descriptors.size() ? descriptors[m].name : std::to_string(m);
+            return "map " + std::to_string(m) + " (" + name + "), entries as key: value\n  " + name_a + ":\n" +
+                   describe_entries(a.maps[m]) + "  " + name_b + ":\n" + describe_entries(b.maps[m]);
+        }
+    }
+    if (a.calls != b.calls || a.trace_hash != b.trace_hash) {
+        return "helper calls (" + std::to_string(a.calls) + " and " + std::to_string(b.calls) + "; the first " +
+               std::to_string(kTraceText) + " shown)\n  " + name_a + ":\n" + a.trace + "  " + name_b + ":\n" + b.trace;
+    }
+    return {};
+}
+
+/// Map references become the addresses of `maps`, as Object::load resolves them, and the context loads the verifier
+/// rewrote become loads of the host's pointers.
+inline std::vector<isa::Instruction> resolve(std::vector<isa::Instruction> code,
+                                             const std::vector<std::shared_ptr<runtime::Map>>& maps,
+                                             const verifier::Report& report) {
+    for (std::size_t pc = 0; pc + 1 < code.size(); ++pc) {
+        if (isa::is_lddw(code[pc]) && code[pc].src == static_cast<std::uint8_t>(isa::LddwSource::map_index)) {
+            const auto index = static_cast<std::size_t>(static_cast<std::uint32_t>(code[pc].imm));
+            const std::uint64_t address = index < maps.size() ? reinterpret_cast<std::uintptr_t>(maps[index].get()) : 0;
+            code[pc].src = static_cast<std::uint8_t>(isa::LddwSource::imm64);
+            code[pc].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address));
+            code[pc + 1].imm = static_cast<std::int32_t>(static_cast<std::uint32_t>(address >> 32));
+        }
+        if (isa::is_lddw(code[pc])) {
+            ++pc;
+        }
+    }
+    if (!report.context_loads.empty()) {
+        code = verifier::rewrite_context_loads(code, report);
+    }
+    return code;
+}
+
+/// `code` with `r0 ^= r9; exit` in place of each exit of the main function (the instructions before the first
+/// subprogram or callback), placed right after the main function, every jump, call and code address across it moved;
+/// nullopt when a jump would no longer reach.
+inline std::optional<std::vector<isa::Instruction>> accumulator_variant(const std::vector<isa::Instruction>& code) {
+    constexpr int kAccumulator = 9; // program_generator.hpp's kAcc
+    std::size_t end = code.size();
+    for (std::size_t pc = 0; pc < code.size(); ++pc) {
+        const isa::Instruction& ins = code[pc];
+        const std::int64_t target = static_cast<std::int64_t>(pc) + 1 + ins.imm;
+        const bool address = isa::is_lddw(ins) && ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address);
+        const bool local =
+            ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local);
+        if ((address || local) && target >= 0 && static_cast<std::size_t>(target) < end) {
+            end = static_cast<std::size_t>(target);
+        }
+        if (isa::is_lddw(ins)) {
+            ++pc;
+        }
+    }
+    const auto moved = [end](std::int64_t pc) { return pc < static_cast<std::int64_t>(end) ? pc : pc + 2; };
+    std::vector<isa::Instruction> out;
+    out.reserve(code.size() + 2);
+    const auto tail = [&out] {
+        out.push_back(isa::make(isa::op::ALU64 | isa::op::XOR | isa::op::X, 0, kAccumulator));
+        out.push_back(isa::make(isa::op::EXIT_OP));
+    };
+    for (std::size_t pc = 0; pc < code.size(); ++pc) {
+        if (pc == end) {
+            tail();
+        }
+        isa::Instruction ins = code[pc];
+        const auto at = static_cast<std::int64_t>(pc);
+        const bool address = isa::is_lddw(ins) && ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address);
+        const bool local =
+            ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local);
+        if (ins.opcode == isa::op::EXIT_OP && pc < end) {
+            ins = isa::make(isa::op::JA_OP, 0, 0, 0, 0);
+            const std::int64_t offset = static_cast<std::int64_t>(end) - (at + 1);
+            if (offset > std::numeric_limits<std::int16_t>::max()) {
+                return std::nullopt;
+            }
+            ins.offset = static_cast<std::int16_t>(offset);
+        } else if (address || local) {
+            ins.imm = static_cast<std::int32_t>(moved(at + 1 + ins.imm) - (moved(at) + 1));
+        } else if (isa::is_branch(ins.opcode)) {
+            const std::int64_t offset = moved(at + 1 + isa::branch_offset(ins)) - (moved(at) + 1);
+            if (ins.opcode == isa::op::JA32_OP) {
+                ins.imm = static_cast<std::int32_t>(offset);
+            } else if (offset < std::numeric_limits<std::int16_t>::min() ||
+                       offset > std::numeric_limits<std::int16_t>::max()) {
+                return std::nullopt;
+            } else {
+                ins.offset = static_cast<std::int16_t>(offset);
+            }
+        }
+        out.push_back(ins);
+        if (isa::is_lddw(code[pc]) && pc + 1 < code.size()) {
+            out.push_back(code[++pc]);
+        }
+    }
+    if (end == code.size()) {
+        tail();
+    }
+    return out;
+}
+
+/// The soundness oracle's platform with a copy of each program type, named "<type> observed", whose r0 may be any
+/// number: the accumulator variants verify there.
+inline const platform::Platform& observed_platform() {
+    static const platform::Platform platform = [] {
+        platform::Platform p = detail::fuzz_platform();
+        for (const char* name : {"xdp", "bind"}) {
+            platform::ProgramType type = *p.program_type(name);
+            type.name += " observed";
+            type.section_prefixes.clear();
+            type.return_min = std::numeric_limits<std::int64_t>::min();
+            type.return_max = std::numeric_limits<std::int64_t>::max();
+            type.out_of_range_return.reset();
+            if (!p.add_program_type(type)) {
+                std::abort();
+            }
+        }
+        return p;
+    }();
+    return platform;
+}
+
+inline verifier::Report verify(const platform::Platform& platform, const platform::ProgramType& type,
+                               const GeneratedProgram& program, std::span<const isa::Instruction> code) {
+    verifier::ProgramInput input;
+    input.name = "generated";
+    input.section = program.type;
+    input.instructions = code;
+    input.maps = program.maps;
+    return verifier::verify(input, platform, type);
+}
+
+} // namespace differential
+
+/// Runs `program` in the interpreter and the JIT tiers on `runs` inputs drawn from `entropy` and compares them (see the
+/// file's comment), with `report` (probe_loads, context_loads) as the verifier's acceptance gave it; returns the first
+/// difference, or an empty string. `inputs` counts the inputs compared; `compared` is false when the host has no JIT.
+/// The oracle without the verifier, so that its own tests can feed it any program.
+[[nodiscard]] inline std::string compare_engines(const GeneratedProgram& program, const verifier::Report& report,
+                                                 std::uint64_t bound, Entropy& entropy, unsigned runs,
+                                                 const DifferentialOptions& options, unsigned* inputs = nullptr,
+                                                 bool* compared = nullptr) {
+    using namespace differential;
+    if (inputs != nullptr) {
+        *inputs = 0;
+    }
+    if (compared != nullptr) {
+        *compared = false;
+    }
+    const platform::Platform& platform = detail::fuzz_platform();
+    const platform::ProgramType* type = platform.program_type(program.type);
+    if (type == nullptr) {
+        return "no program type " + program.type;
+    }
+    const std::string listing = isa::disassemble(program.instructions, {.show_pc = true});
+    auto failure = [&](const std::string& what) {
+        return "jit differential: " + what + "\nprogram type " + program.type + ", cost bound " +
+               std::to_string(bound) + "\n" + detail::describe_maps(program.maps) + listing +
+               (options.jit_instructions
+                    ? "the JIT tiers translate:\n" + isa::disassemble(*options.jit_instructions, {.show_pc = true})
+                    : std::string());
+    };
+
+    // The helper table: the runtime's helpers behind wrappers, for the type and the platform's helpers that any type
+    // may call, as soundness.hpp builds it; the callback helpers run in the engines themselves.
+    EngineRun run;
+    run.type = type;
+    const exec::HelperTable real = runtime::helper_table(platform, *type);
+    exec::HelperTable table;
+    std::vector<std::uint32_t> ids = type->helpers;
+    for (const platform::HelperPrototype& helper : platform.helpers()) {
+        if (helper.any_program_type && helper.callback() == platform::Callback::none) {
+            ids.push_back(helper.id);
+        }
+    }
+    for (std::uint32_t id : ids) {
+        const platform::HelperPrototype* prototype = platform.helper(*type, id);
+        exec::HelperFunction function = real.get(id);
+        const bool own = id == detail::kAdjustHead && type->name == "xdp";
+        if (prototype == nullptr || (function == nullptr && !own) || run.prototypes.size() == kWrappers.size()) {
+            continue;
+        }
+        Special special = Special::none;
+        if (own) {
+            special = Special::adjust_head;
+        } else if (prototype->name == "get_prandom_u32") {
+            special = Special::random;
+        } else if (prototype->name.starts_with("ktime_get") || prototype->name == "jiffies64") {
+            special = Special::clock;
+        } else if (prototype->name == "memcpy_s") {
+            special = Special::memcpy_s;
+        } else if (prototype->name == "spin_lock") {
+            special = Special::spin_lock;
+        }
+        table.set(id, kWrappers[run.prototypes.size()]);
+        run.prototypes.push_back(prototype);
+        run.functions.push_back(function);
+        run.specials.push_back(special);
+    }
+    if (auto unwind = real.unwind()) {
+        table.set_unwind(*unwind);
+    }
+    for (const platform::HelperPrototype& helper : platform.helpers()) {
+        if (helper.callback() != platform::Callback::none && real.get(helper.id) != nullptr) {
+            table.set(helper.id, real.get(helper.id));
+            table.set_callback(helper.id, helper.callback(), real.next_element());
+        }
+    }
+
+    // The engines, each with maps of its own, filled alike from the same entropy.
+    std::vector<Engine> engines;
+    engines.push_back({"interpreter", {}, nullptr});
+    engines.push_back({"jit", {}, nullptr});
+    if (options.blind_constants) {
+        engines.push_back({"jit with blinded constants", {}, nullptr});
+    }
+    Entropy filled = entropy;
+    for (Engine& engine : engines) {
+        for (const verifier::MapDescriptor& descriptor : program.maps) {
+            runtime::MapConfig config;
+            config.name = descriptor.name;
+            config.kind = descriptor.kind;
+            config.key_size = descriptor.key_size;
+            config.value_size = descriptor.value_size;
+            config.max_entries = descriptor.max_entries;
+            config.spin_lock = descriptor.spin_lock;
+            const bool array =
+                descriptor.kind == platform::MapKind::array || descriptor.kind == platform::MapKind::percpu_array;
+            if (!array && descriptor.key_size != 0) {
+                config.flags |= runtime::bpf_f_zero_seed; // the same order in every engine's copy
+            }
+            auto map = runtime::create_map(config);
+            if (!map) {
+                return failure("the generator described a map the runtime refuses: " + map.error().message);
+            }
+            engine.maps.push_back(std::move(map).value());
+        }
+        filled = entropy;
+        detail::fill_maps(program, engine.maps, filled);
+    }
+    entropy = filled;
+
+    const std::optional<exec::PacketLayout> layout = exec::packet_layout(*type);
+    for (std::size_t e = 0; e < engines.size(); ++e) {
+        Engine& engine = engines[e];
+        const std::vector<isa::Instruction> code =
+            resolve(e == 0 || !options.jit_instructions ? program.instructions : *options.jit_instructions, engine.maps,
+                    report);
+        if (e == 0) {
+            auto interpreter =
+                exec::Interpreter::create(code, table, {.packet = layout, .probe_loads = report.probe_loads});
+            if (!interpreter) {
+                return failure("accepted, but the interpreter refuses it: " + interpreter.error().message);
+            }
+            engine.executable = std::make_unique<exec::Interpreter>(std::move(interpreter).value());
+            continue;
+        }
+        if (!exec::host_jit_target()) {
+            return {}; // nothing to compare with
+        }
+        auto jit = exec::Jit::create(
+            code, table,
+            {.packet = layout, .probe_loads = report.probe_loads, .blind_constants = engine.name != "jit"});
+        if (!jit) {
+            return failure("the interpreter takes it, but the " + engine.name + " refuses it: " + jit.error().message);
+        }
+        engine.executable = std::make_unique<exec::Jit>(std::move(jit).value());
+    }
+
+    // What the maps hold before each run, for reports: read from every engine's maps alike, in case reading them
+    // counts as a use (an LRU hash's order).
+    std::vector<std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>> maps_before;
+    for (std::size_t e = engines.size(); e-- > 0;) { // ends with the interpreter's
+        maps_before.clear();
+        for (const auto& map : engines[e].maps) {
+            maps_before.push_back(dump_map(*map));
+        }
+    }
+    const platform::ContextDescriptor& context = type->context;
+    for (unsigned i = 0; i < runs; ++i) {
+        // The input, drawn as soundness.hpp draws it: a data range at the edge of one of the program's checks, empty,
+        // at the hook's limit or of any size up to 100 bytes, metadata and headroom in front of it, random bytes.
+        std::size_t size = entropy.below(101);
+        if (!program.packet_sizes.empty() && entropy.chance(60)) {
+            size = program.packet_sizes[entropy.below(static_cast<std::uint32_t>(program.packet_sizes.size()))];
+        } else if (entropy.chance(10)) {
+            size = 0;
+        } else if (entropy.chance(10)) {
+            size = type->max_data_size - entropy.below(2);
+        } else if (entropy.chance(5)) {
+            size = type->max_data_size + 1 + entropy.below(1U << 17);
+        }
+        if (size > type->max_data_size) {
+            continue; // the runtime refuses it before the program runs
+        }
+        const std::size_t meta = context.meta >= 0 ? entropy.below(17) : 0;
+        const std::size_t headroom = meta + entropy.below(33);
+        const std::size_t capacity = headroom + size;
+        std::vector<std::uint8_t> original_packet(capacity);
+        detail::random_bytes(entropy, original_packet);
+        std::vector<std::uint8_t> original_ctx(context.size);
+        detail::random_bytes(entropy, original_ctx);
+        const std::uint64_t seed = entropy.bits();
+
+        // The same memory for every engine: the context and the pool of packet buffers, allocated to the byte.
+        std::vector<std::unique_ptr<std::uint8_t[]>> pool(kPoolSize);
+        pool[0].reset(new std::uint8_t[std::max<std::size_t>(capacity, 1)]);
+        std::vector<std::uint8_t> ctx(context.size);
+        const std::uint64_t data = reinterpret_cast<std::uintptr_t>(pool[0].get()) + headroom;
+        const std::uint64_t data_end = data + size;
+        const std::uint64_t data_meta = data - meta;
+        if (context.data >= 0 && context.data_end >= 0) {
+            std::memcpy(original_ctx.data() + context.data, &data, 8);
+            std::memcpy(original_ctx.data() + context.data_end, &data_end, 8);
+        }
+        if (context.meta >= 0) {
+            std::memcpy(original_ctx.data() + context.meta, &data_meta, 8);
+        }
+
+        auto describe_maps_before = [&] {
+            std::string text;
+            for (std::size_t m = 0; m < maps_before.size(); ++m) {
+                text += "  map " + std::to_string(m) + ":\n" + describe_entries(maps_before[m]);
+            }
+            return text;
+        };
+        std::vector<Outcome> outcomes(engines.size());
+        for (std::size_t e = 0; e < engines.size(); ++e) {
+            std::memcpy(pool[0].get(), original_packet.data(), capacity);
+            for (std::size_t k = 1; k < pool.size(); ++k) {
+                if (pool[k]) {
+                    std::memset(pool[k].get(), 0, std::max<std::size_t>(capacity, 1));
+                }
+            }
+            ctx = original_ctx;
+            run.maps = &engines[e].maps;
+            run.ctx = ctx.data();
+            run.ctx_size = ctx.size();
+            run.pool = &pool;
+            run.capacity = capacity;
+            run.current = 0;
+            run.used = 1;
+            run.random = seed;
+            run.clock = seed & 0xffffffffffULL;
+            run.calls = 0;
+            run.trace_hash = 0xcbf29ce484222325ULL;
+            run.trace.clear();
+            Outcome& outcome = outcomes[e];
+            {
+                runtime::EpochGuard guard;
+                runtime::begin_invocation();
+                t_engine = &run;
+                outcome.r0 = engines[e].executable->run(ctx.data(), ctx.size());
+                t_engine = nullptr;
+            }
+            outcome.ctx = ctx;
+            for (std::size_t k = 0; k < run.used; ++k) {
+                outcome.packets.emplace_back(pool[k].get(), pool[k].get() + capacity);
+            }
+            for (const auto& map : engines[e].maps) {
+                outcome.maps.push_back(dump_map(*map));
+            }
+            outcome.calls = run.calls;
+            outcome.trace_hash = run.trace_hash;
+            outcome.trace = std::move(run.trace);
+            run.trace = {};
+        }
+        for (std::size_t e = 1; e < engines.size(); ++e) {
+            const std::string difference =
+                compare(outcomes[0], outcomes[e], engines[0].name, engines[e].name, program.maps);
+            if (!difference.empty()) {
+                return failure(
+                    "the " + engines[e].name + " and the interpreter differ in " + difference + "run " +
+                    std::to_string(i + 1) + ": data " + std::to_string(size) + " bytes (" +
+                    detail::hex_bytes({original_packet.data() + headroom, std::min<std::size_t>(size, 256)}) +
+                    (size > 256 ? "..." : "") + "), metadata " + std::to_string(meta) + " bytes, headroom " +
+                    std::to_string(headroom) + " bytes, context " + detail::hex_bytes(original_ctx) + ", random seed " +
+                    hex(seed) + "\nmaps before the run (entries as key: value):\n" + describe_maps_before());
+            }
+        }
+        maps_before = std::move(outcomes[0].maps);
+        if (inputs != nullptr) {
+            ++*inputs;
+        }
+        if (compared != nullptr) {
+            *compared = true;
+        }
+    }
+    return {};
+}
+
+/// Verifies `program`; when the verifier accepts it, compares the engines on it (see compare_engines), or on its
+/// accumulator variant when that is accepted too.
+[[nodiscard]] inline DifferentialResult check_differential(const GeneratedProgram& program, Entropy& entropy,
+                                                           const DifferentialOptions& options = {}) {
+    DifferentialResult result;
+    const platform::Platform& platform = detail::fuzz_platform();
+    const platform::ProgramType* type = platform.program_type(program.type);
+    if (type == nullptr) {
+        result.rejection = "no program type " + program.type;
+        return result;
+    }
+    const verifier::Report report = differential::verify(platform, *type, program, program.instructions);
+    if (!report.verified) {
+        if (!report.errors.empty()) {
+            result.rejection = std::to_string(report.errors.front().pc) + ": " + report.errors.front().message;
+        }
+        return result;
+    }
+    result.accepted = true;
+    const GeneratedProgram* chosen = &program;
+    const verifier::Report* chosen_report = &report;
+    DifferentialOptions chosen_options = options;
+    GeneratedProgram variant;
+    verifier::Report variant_report;
+    if (options.observe_accumulator) {
+        auto code = differential::accumulator_variant(program.instructions);
+        std::optional<std::vector<isa::Instruction>> jit_code;
+        if (options.jit_instructions) {
+            jit_code = differential::accumulator_variant(*options.jit_instructions);
+        }
+        const platform::ProgramType* observed =
+            differential::observed_platform().program_type(program.type + " observed");
+        if (code && observed != nullptr && (!options.jit_instructions || jit_code)) {
+            variant = program;
+            variant.instructions = std::move(*code);
+            variant_report =
+                differential::verify(differential::observed_platform(), *observed, variant, variant.instructions);
+            if (variant_report.verified && variant_report.cost_bound) {
+                chosen = &variant;
+                chosen_report = &variant_report;
+                chosen_options.jit_instructions = std::move(jit_code);
+                result.observed = true;
+            }
+        }
+    }
+    if (!chosen_report->cost_bound || *chosen_report->cost_bound == 0 ||
+        *chosen_report->cost_bound > options.max_instructions) {
+        return result; // no bound (the soundness oracle's finding), or runs too long to compare
+    }
+    result.bound = *chosen_report->cost_bound;
+    const auto runs = static_cast<unsigned>(
+        std::clamp<std::uint64_t>(options.max_instructions / result.bound, 1, std::max(options.runs, 1U)));
+    result.difference = compare_engines(*chosen, *chosen_report, result.bound, entropy, runs, chosen_options,
+                                        &result.inputs, &result.compared);
+    if (!result.difference.empty() && result.observed) {
+        result.difference += "(the engines ran the program above, the accumulator variant of the generated program: "
+                             "each exit of its main function xors r9 into r0; it verifies as \"" +
+                             program.type + " observed\", whose r0 may be any number)\n";
+    }
+    return result;
+}
+
+} // namespace embpf::fuzz
