@@ -3,6 +3,8 @@
 #   tools/test.sh              release build, every test
 #   tools/test.sh --sanitize   the same tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
 #   tools/test.sh --tsan       the concurrent runtime and api tests under ThreadSanitizer (clang)
+#   tools/test.sh --arm64      the engines cross-compiled for AArch64, their unit tests and the conformance suite in
+#                              the AArch64 JIT, under qemu-user (after a default build, whose conformance runner it uses)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/tools/install-deps.sh"
@@ -16,6 +18,24 @@ if [ "${1:-}" = "--tsan" ]; then
     # and the api suite, whose typed maps and ring buffers are used from other threads (per-CPU slots, an iterator
     # racing a writer, a producer thread waking a poll).
     "$build/tests/embpf_tests" -ts='runtime*,api*' -tc='*'
+    exit 0
+elif [ "${1:-}" = "--arm64" ]; then
+    build="$root/build-arm64"
+    cmake -S "$root/tests/arm64" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
+        > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+    cmake --build "$build" --parallel "${EMBPF_JOBS:-$(nproc)}"
+    qemu=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+    "${qemu[@]}" "$build/embpf_jit_tests" -ts='exec*'
+    # The conformance runner (a build-machine program) starts the AArch64 plugin through qemu for each case.
+    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${qemu[*]}" "$build/embpf-plugin" > "$build/embpf-plugin-qemu"
+    chmod +x "$build/embpf-plugin-qemu"
+    [ -x "$root/build/tests/embpf_conformance" ] || EMBPF_TARGET=embpf_conformance "$root/tools/build.sh" "$root/build"
+    status=0
+    "$root/build/tests/embpf_conformance" "$build/embpf-plugin-qemu" "$root/../shared/conformance" \
+        --required-in-ci "$root/../shared" -- --engine jit || status=$?
+    if [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; then
+        exit "$status"
+    fi
     exit 0
 elif [ "${1:-}" = "--sanitize" ]; then
     build="$root/build-sanitize"

@@ -1,5 +1,5 @@
-// The baseline JIT: verified eBPF translated in one pass to machine code of the host (x86-64), eBPF registers
-// pinned to machine registers.
+// The baseline JIT: verified eBPF translated in one pass to machine code of the host (x86-64 or AArch64), eBPF
+// registers pinned to machine registers.
 #pragma once
 
 #include "embpf/exec/engine.hpp"
@@ -17,7 +17,7 @@
 namespace embpf::exec {
 
 /// The machines the baseline JIT translates for.
-enum class JitTarget { x86_64 };
+enum class JitTarget { x86_64, arm64 };
 
 /// The host's target, if the JIT translates for it.
 [[nodiscard]] std::optional<JitTarget> host_jit_target() noexcept;
@@ -37,6 +37,15 @@ struct JitLine {
     std::uint32_t pc = 0;     ///< the eBPF instruction
     std::uint32_t offset = 0; ///< its first byte in the code
 };
+
+/// Machine code as Jit::create would make it for `target`, on any host: for listings and encoder tests, never run.
+/// Calls to helpers and support functions hold this process's addresses.
+struct JitTranslation {
+    std::vector<std::uint8_t> code;
+    std::vector<JitLine> lines;
+};
+[[nodiscard]] Result<JitTranslation> translate(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                                               const JitOptions& options, JitTarget target);
 
 namespace detail {
 struct JitCode;

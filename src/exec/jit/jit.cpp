@@ -168,15 +168,16 @@ constexpr JitSupport kSupport{&loop, &for_each, &callx, &packet_load, &probe_loa
 std::optional<JitTarget> host_jit_target() noexcept {
 #if defined(__x86_64__) && defined(__linux__)
     return JitTarget::x86_64;
+#elif defined(__aarch64__) && defined(__linux__)
+    return JitTarget::arm64;
 #else
     return std::nullopt;
 #endif
 }
 
-Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable helpers, const JitOptions& options) {
-    if (!host_jit_target()) {
-        return Error::unsupported("the JIT does not translate for this machine");
-    }
+namespace {
+
+Result<void> check_program(std::span<const isa::Instruction> program, const JitOptions& options) {
     if (auto valid = isa::validate(program); !valid) {
         return std::move(valid).error();
     }
@@ -189,15 +190,47 @@ Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable h
         return Error::invalid("packet layout: pointer width " + std::to_string(options.packet->pointer_width) +
                               " is neither 4 nor 8");
     }
+    return {};
+}
+
+Result<void> translate_into(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                            const JitOptions& options, JitTarget target, detail::JitImage& image) {
     std::uint64_t key = 0;
     if (options.blind_constants) {
         std::random_device device;
         key = (static_cast<std::uint64_t>(device()) << 32) | device();
     }
+    return target == JitTarget::x86_64
+               ? detail::translate_x86_64(program, helpers, options, detail::kSupport, key, image)
+               : detail::translate_arm64(program, helpers, options, detail::kSupport, key, image);
+}
+
+} // namespace
+
+Result<JitTranslation> translate(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                                 const JitOptions& options, JitTarget target) {
+    if (auto checked = check_program(program, options); !checked) {
+        return std::move(checked).error();
+    }
+    detail::JitImage image;
+    if (auto translated = translate_into(program, helpers, options, target, image); !translated) {
+        return std::move(translated).error();
+    }
+    return JitTranslation{std::vector<std::uint8_t>(image.code.begin(), image.code.begin() + image.size),
+                          std::move(image.lines)};
+}
+
+Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable helpers, const JitOptions& options) {
+    const std::optional<JitTarget> target = host_jit_target();
+    if (!target) {
+        return Error::unsupported("the JIT does not translate for this machine");
+    }
+    if (auto checked = check_program(program, options); !checked) {
+        return std::move(checked).error();
+    }
     // This thread's translation scratch, reused: its pages are touched once, not by every translation.
     thread_local detail::JitImage image;
-    if (auto translated = detail::translate_x86_64(program, helpers, options, detail::kSupport, key, image);
-        !translated) {
+    if (auto translated = translate_into(program, helpers, options, *target, image); !translated) {
         return std::move(translated).error();
     }
     auto code = std::make_shared<detail::JitCode>();
@@ -213,6 +246,8 @@ Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable h
     code->memory = memory;
     code->mapped = mapped;
     std::memcpy(memory, image.code.data(), image.size);
+    // AArch64 fetches instructions through caches the writes did not go through.
+    __builtin___clear_cache(static_cast<char*>(memory), static_cast<char*>(memory) + image.size);
     // Written, now executable and never writable again.
     if (mprotect(memory, mapped, PROT_READ | PROT_EXEC) != 0) {
         return Error::runtime(std::string("the JIT could not make its code executable: ") + std::strerror(errno));

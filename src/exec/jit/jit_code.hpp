@@ -76,6 +76,11 @@ struct JitImage {
                                             const JitOptions& options, const JitSupport& support,
                                             std::uint64_t blind_key, JitImage& image);
 
+/// The same for AArch64.
+[[nodiscard]] Result<void> translate_arm64(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                                           const JitOptions& options, const JitSupport& support,
+                                           std::uint64_t blind_key, JitImage& image);
+
 /// The translated program in executable memory, with what its support functions read.
 struct JitCode {
     JitCode() = default;
