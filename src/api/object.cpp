@@ -717,8 +717,7 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
         swap_executable(std::make_unique<exec::Jit>(std::move(jit).value()));
         break;
     }
-    case exec::EngineKind::aot:
-        return Error::unsupported("program " + name + ": this build has no aot engine");
+    case exec::EngineKind::aot: return Error::unsupported("program " + name + ": this build has no aot engine");
     }
     return {};
 }

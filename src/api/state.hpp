@@ -30,8 +30,8 @@ struct ProgramState final : runtime::Invocable {
     verifier::Report report; // empty for programs loaded unverified
     std::vector<std::string> relocation_report;
     std::optional<exec::Interpreter> interpreter; // the code as loaded; checked runs
-    exec::HelperTable helpers;                     // the helpers the code calls, for the engines that translate it
-    std::string engine_fallback;                   // why the engine LoadOptions asked for does not run it
+    exec::HelperTable helpers;                    // the helpers the code calls, for the engines that translate it
+    std::string engine_fallback;                  // why the engine LoadOptions asked for does not run it
     /// What an unchecked run of a verified program runs: a copy of the interpreter at load, another engine's code
     /// after Program::use_engine. Read under the invocation's epoch guard; a swap retires the one it replaces, so that
     /// runs under way finish with it.

@@ -610,8 +610,7 @@ TEST_CASE("engines: a program's code is swapped while other threads run it; runs
     }
     // Back and forth between the interpreter and the JIT's machine code (whose pages are unmapped when retired).
     for (int swap = 0; swap < 10'000; ++swap) {
-        const exec::EngineKind kind =
-            have_jit && swap % 2 == 0 ? exec::EngineKind::jit : exec::EngineKind::interpreter;
+        const exec::EngineKind kind = have_jit && swap % 2 == 0 ? exec::EngineKind::jit : exec::EngineKind::interpreter;
         REQUIRE(inner.use_engine(kind).has_value());
         CHECK(inner.engine() == kind);
     }
