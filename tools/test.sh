@@ -2,7 +2,8 @@
 # The README's second command: install what is missing, build, run the whole test suite.
 #   tools/test.sh              release build, every test
 #   tools/test.sh --sanitize   the same tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
-#   tools/test.sh --tsan       the concurrent runtime and api tests under ThreadSanitizer (clang)
+#   tools/test.sh --tsan       the concurrent runtime and api tests under ThreadSanitizer (clang), every program
+#                              they load in the JIT (EMBPF_DEFAULT_ENGINE=jit)
 #   tools/test.sh --arm64      the engines cross-compiled for AArch64, their unit tests and the conformance suite in
 #                              the AArch64 JIT, under qemu-user (after a default build, whose conformance runner it uses)
 set -euo pipefail
@@ -12,7 +13,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "${1:-}" = "--tsan" ]; then
     build="$root/build-tsan"
     CC=clang CXX=clang++ EMBPF_BUILD_TYPE=RelWithDebInfo EMBPF_TARGET=embpf_tests "$root/tools/build.sh" "$build" \
-        -DEMBPF_SANITIZE=thread -DEMBPF_BUILD_BENCHMARKS=OFF -DEMBPF_BUILD_EXAMPLES=OFF -DEMBPF_BUILD_TOOLS=OFF
+        -DEMBPF_SANITIZE=thread -DEMBPF_BUILD_BENCHMARKS=OFF -DEMBPF_BUILD_EXAMPLES=OFF -DEMBPF_BUILD_TOOLS=OFF \
+        -DEMBPF_DEFAULT_ENGINE=jit
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     # The map stress tests and everything else that runs programs or maps from several threads: the runtime suite
     # and the api suite, whose typed maps and ring buffers are used from other threads (per-CPU slots, an iterator

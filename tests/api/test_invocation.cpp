@@ -586,7 +586,7 @@ TEST_CASE("engines: a program's code is swapped while other threads run it; runs
     REQUIRE(host.add_helper<&run_nested>(1001, "run_nested", platform::proto(platform::ret::integer)).has_value());
     const Object object = load(kTail + "/nested.o", &host);
     const Program inner = object.program("inner").value();
-    CHECK(inner.engine() == exec::EngineKind::interpreter);
+    CHECK(inner.engine() == LoadOptions{}.engine);
     auto aot = inner.use_engine(exec::EngineKind::aot);
     REQUIRE_FALSE(aot.has_value());
     CHECK(aot.error().kind == ErrorKind::unsupported);

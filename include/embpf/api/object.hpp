@@ -39,6 +39,10 @@ class Map;
 template <typename T>
 class RingBuffer;
 
+#ifndef EMBPF_DEFAULT_ENGINE
+#define EMBPF_DEFAULT_ENGINE interpreter
+#endif
+
 struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
     /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
@@ -48,7 +52,8 @@ struct LoadOptions {
     /// The engine that runs verified programs: the interpreter, or the JIT's machine code. A program the engine
     /// cannot run (a machine the JIT does not translate for) runs in the interpreter, with the reason in
     /// Program::engine_fallback(): the load never fails for it. Unverified programs run in the checked interpreter.
-    exec::EngineKind engine = exec::EngineKind::interpreter;
+    /// The interpreter unless the library was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
+    exec::EngineKind engine = exec::EngineKind::EMBPF_DEFAULT_ENGINE;
     /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
     /// cannot make its host allocate what the object's definitions ask for; 0 for no limit.

@@ -60,8 +60,13 @@ class Translator {
         m_image.lines.reserve(m_program.size());
         for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
             if ((marks[pc] & kFunction) != 0) {
+                // Only a call runs the prologue: the instruction before may run into the function's first
+                // instruction (a jump's target or a callback's may lie inside another function), and that path
+                // must skip it, as the interpreter pushes a frame only for a call.
+                const std::size_t over = m_a.b();
                 m_image.functions[pc] = offset();
                 prologue();
+                bind(over, m_a.size());
             }
             m_image.labels[pc] = offset();
             m_image.lines.push_back({static_cast<std::uint32_t>(pc), offset()});

@@ -11,6 +11,7 @@
 #include "embpf/isa/decode.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace embpf::exec::detail {
@@ -60,8 +61,13 @@ class Translator {
         m_image.lines.reserve(m_program.size());
         for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
             if ((marks[pc] & kFunction) != 0) {
+                // Only a call runs the prologue: the instruction before may run into the function's first
+                // instruction (a jump's target or a callback's may lie inside another function), and that path
+                // must skip it, as the interpreter pushes a frame only for a call.
+                const std::size_t over = m_a.jmp();
                 m_image.functions[pc] = offset();
                 prologue();
+                m_a.bind(over, m_a.size());
             }
             m_image.labels[pc] = offset();
             m_image.lines.push_back({static_cast<std::uint32_t>(pc), offset()});
@@ -75,6 +81,9 @@ class Translator {
         // Nothing runs past the last instruction (validation), but should anything, it ends the run.
         m_image.labels[m_program.size()] = offset();
         to_abort(m_a.jmp());
+        if (m_a.size() > static_cast<std::size_t>(INT32_MAX)) {
+            return Error::unsupported("the program's machine code is too large for x86-64's 32-bit jumps (2 GiB)");
+        }
         for (const auto& [field, target] : m_image.jumps) {
             m_a.bind(field, m_image.labels[target]);
         }
