@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time: tools/fuzz.sh BUILD_DIR [SECONDS_PER_TARGET [TARGET...]]
-# TARGET is elf, asm, interpreter or verifier (default: all). The verifier target gets twice the time: each of its
-# inputs is a whole program to verify and run, and its findings are the ones that matter most.
+# TARGET is elf, asm, interpreter, verifier or jit (default: all). The verifier target gets twice the time: each of its
+# inputs is a whole program to verify and run, and its findings are the ones that matter most. The jit target runs the
+# verifier's generated programs in the interpreter and the JIT and compares them (tests/fuzz/differential.hpp).
 # The corpora start from the build's own eBPF objects and programs (assembly text for the assembler) and are kept in
 # BUILD_DIR/fuzz. A target fails when it executed fewer than EMBPF_FUZZ_MIN_UNITS_PER_SECOND (5) inputs a second,
 # at least 100, or when it compared the results of no input (its stat::embpf_compared).
@@ -12,10 +13,10 @@ seconds="${2:-60}"
 shift 2 || shift $#
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(elf asm interpreter verifier)
+    targets=(elf asm interpreter verifier jit)
 fi
 corpus="$build/fuzz"
-mkdir -p "$corpus/elf" "$corpus/asm" "$corpus/interpreter" "$corpus/verifier"
+mkdir -p "$corpus/elf" "$corpus/asm" "$corpus/interpreter" "$corpus/verifier" "$corpus/jit"
 find "$build" -name '*.o' -path '*tests*' -newer "$root/CMakeLists.txt" -size -256k -exec cp -n {} "$corpus/elf/" \; 2>/dev/null || true
 find "$build" -name '*.bin' -size -64k -exec cp -n {} "$corpus/interpreter/" \; 2>/dev/null || true
 # The assembler's corpus is assembly text: the disassembly of the test programs' code sections and, when it ships
@@ -55,11 +56,18 @@ if [ "$asm_seeds" -eq 0 ]; then
     echo "fuzz.sh: no program disassembled into a seed for fuzz_asm" >&2
     exit 1
 fi
-# Inputs that once found a bug stay in the corpus (tests/fuzz/regressions/<target>/).
+# Inputs that once found a bug stay in the corpus (tests/fuzz/regressions/<target>/). fuzz_jit generates its programs
+# as fuzz_verifier does, so the verifier's inputs seed it too.
 for target in "${targets[@]}"; do
-    if [ -d "$root/tests/fuzz/regressions/$target" ]; then
-        cp -n "$root/tests/fuzz/regressions/$target/"* "$corpus/$target/" 2>/dev/null || true
+    sources=("$target")
+    if [ "$target" = jit ]; then
+        sources+=(verifier)
     fi
+    for from in "${sources[@]}"; do
+        if [ -d "$root/tests/fuzz/regressions/$from" ]; then
+            cp -n "$root/tests/fuzz/regressions/$from/"* "$corpus/$target/" 2>/dev/null || true
+        fi
+    done
 done
 # fuzz_interpreter lines up the interpreter loops' stacks on the real C++ stack; ASan's fake stack would move them.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
@@ -70,6 +78,8 @@ for target in "${targets[@]}"; do
     if [ "$target" = verifier ]; then
         time=$((seconds * 2))
         max_len=4096 # the generator reads a byte or two per decision; more bytes add nothing
+    elif [ "$target" = jit ]; then
+        max_len=4096 # the same generator
     fi
     echo "fuzz_$target: ${time}s"
     log="$build/fuzz/$target.log"

@@ -37,7 +37,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -63,6 +65,8 @@ struct DifferentialOptions {
 };
 
 struct DifferentialResult {
+    /// The verifier accepted the program run: the accumulator variant (on the "<type> observed" copy of its type), or
+    /// the program itself when the variant was not (or not asked for).
     bool accepted = false;
     bool compared = false; ///< accepted, prepared in every engine and compared on at least one input
     bool observed = false; ///< the engines ran the accumulator variant (DifferentialOptions::observe_accumulator)
@@ -82,12 +86,19 @@ enum class Special : std::uint8_t { none, adjust_head, random, clock, memcpy_s, 
 inline constexpr std::size_t kPoolSize = 8;   // packet buffers of one input: bpf_xdp_adjust_head moves to the next
 inline constexpr std::size_t kTraceText = 48; // helper calls a report shows
 
-/// The helpers' view of one engine's run.
-struct EngineRun {
-    const platform::ProgramType* type = nullptr;
+/// A program type's helper table: the runtime's helpers behind wrappers, for the type and the platform's helpers that
+/// any type may call, as soundness.hpp builds it; the callback helpers run in the engines themselves.
+struct Helpers {
+    exec::HelperTable table;
     std::vector<const platform::HelperPrototype*> prototypes; // by wrapper slot
     std::vector<exec::HelperFunction> functions;              // by wrapper slot
     std::vector<Special> specials;                            // by wrapper slot
+};
+
+/// The helpers' view of one engine's run.
+struct EngineRun {
+    const platform::ProgramType* type = nullptr;
+    const Helpers* helpers = nullptr;
     const std::vector<std::shared_ptr<runtime::Map>>* maps = nullptr;
     std::uint8_t* ctx = nullptr;
     std::size_t ctx_size = 0;
@@ -186,7 +197,7 @@ inline std::uint64_t adjust_head(EngineRun& run, const std::uint64_t* args) {
 inline std::uint64_t dispatch(std::size_t slot, const std::uint64_t* args) {
     EngineRun& run = *t_engine;
     std::uint64_t r0 = 0;
-    switch (run.specials[slot]) {
+    switch (run.helpers->specials[slot]) {
     case Special::adjust_head: r0 = adjust_head(run, args); break;
     case Special::random:
         run.random = run.random * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -199,7 +210,7 @@ inline std::uint64_t dispatch(std::size_t slot, const std::uint64_t* args) {
             std::memmove(reinterpret_cast<void*>(args[0]), reinterpret_cast<const void*>(args[2]), args[3]);
             break;
         }
-        r0 = run.functions[slot](args[0], args[1], args[2], args[3], args[4]);
+        r0 = run.helpers->functions[slot](args[0], args[1], args[2], args[3], args[4]);
         break;
     case Special::spin_lock: {
         std::uint32_t word = 0;
@@ -209,12 +220,12 @@ inline std::uint64_t dispatch(std::size_t slot, const std::uint64_t* args) {
             r0 = 0;
             break;
         }
-        r0 = run.functions[slot](args[0], args[1], args[2], args[3], args[4]);
+        r0 = run.helpers->functions[slot](args[0], args[1], args[2], args[3], args[4]);
         break;
     }
-    case Special::none: r0 = run.functions[slot](args[0], args[1], args[2], args[3], args[4]); break;
+    case Special::none: r0 = run.helpers->functions[slot](args[0], args[1], args[2], args[3], args[4]); break;
     }
-    record(run, *run.prototypes[slot], args, r0);
+    record(run, *run.helpers->prototypes[slot], args, r0);
     return r0;
 }
 
@@ -351,6 +362,61 @@ inline std::vector<isa::Instruction> resolve(std::vector<isa::Instruction> code,
     return code;
 }
 
+/// The Helpers of `type`, built once: a HelperTable holds a slot for every id up to the highest (xdp's
+/// bpf_xdp_adjust_head is 65536), so that building and copying one costs more than running most programs.
+inline const Helpers& helpers_for(const platform::Platform& platform, const platform::ProgramType& type) {
+    static std::mutex mutex;
+    static std::map<std::string, std::unique_ptr<Helpers>, std::less<>> cache;
+    const std::lock_guard lock(mutex);
+    auto& slot = cache[type.name];
+    if (slot) {
+        return *slot;
+    }
+    auto helpers = std::make_unique<Helpers>();
+    const exec::HelperTable real = runtime::helper_table(platform, type);
+    std::vector<std::uint32_t> ids = type.helpers;
+    for (const platform::HelperPrototype& helper : platform.helpers()) {
+        if (helper.any_program_type && helper.callback() == platform::Callback::none) {
+            ids.push_back(helper.id);
+        }
+    }
+    for (std::uint32_t id : ids) {
+        const platform::HelperPrototype* prototype = platform.helper(type, id);
+        exec::HelperFunction function = real.get(id);
+        const bool own = id == detail::kAdjustHead && type.name == "xdp";
+        if (prototype == nullptr || (function == nullptr && !own) || helpers->prototypes.size() == kWrappers.size()) {
+            continue;
+        }
+        Special special = Special::none;
+        if (own) {
+            special = Special::adjust_head;
+        } else if (prototype->name == "get_prandom_u32") {
+            special = Special::random;
+        } else if (prototype->name.starts_with("ktime_get") || prototype->name == "jiffies64") {
+            special = Special::clock;
+        } else if (prototype->name == "memcpy_s") {
+            special = Special::memcpy_s;
+        } else if (prototype->name == "spin_lock") {
+            special = Special::spin_lock;
+        }
+        helpers->table.set(id, kWrappers[helpers->prototypes.size()]);
+        helpers->prototypes.push_back(prototype);
+        helpers->functions.push_back(function);
+        helpers->specials.push_back(special);
+    }
+    if (auto unwind = real.unwind()) {
+        helpers->table.set_unwind(*unwind);
+    }
+    for (const platform::HelperPrototype& helper : platform.helpers()) {
+        if (helper.callback() != platform::Callback::none && real.get(helper.id) != nullptr) {
+            helpers->table.set(helper.id, real.get(helper.id));
+            helpers->table.set_callback(helper.id, helper.callback(), real.next_element());
+        }
+    }
+    slot = std::move(helpers);
+    return *slot;
+}
+
 /// `code` with `r0 ^= r9; exit` in place of each exit of the main function (the instructions before the first
 /// subprogram or callback), placed right after the main function, every jump, call and code address across it moved;
 /// nullopt when a jump would no longer reach.
@@ -479,51 +545,10 @@ inline verifier::Report verify(const platform::Platform& platform, const platfor
                     : std::string());
     };
 
-    // The helper table: the runtime's helpers behind wrappers, for the type and the platform's helpers that any type
-    // may call, as soundness.hpp builds it; the callback helpers run in the engines themselves.
     EngineRun run;
     run.type = type;
-    const exec::HelperTable real = runtime::helper_table(platform, *type);
-    exec::HelperTable table;
-    std::vector<std::uint32_t> ids = type->helpers;
-    for (const platform::HelperPrototype& helper : platform.helpers()) {
-        if (helper.any_program_type && helper.callback() == platform::Callback::none) {
-            ids.push_back(helper.id);
-        }
-    }
-    for (std::uint32_t id : ids) {
-        const platform::HelperPrototype* prototype = platform.helper(*type, id);
-        exec::HelperFunction function = real.get(id);
-        const bool own = id == detail::kAdjustHead && type->name == "xdp";
-        if (prototype == nullptr || (function == nullptr && !own) || run.prototypes.size() == kWrappers.size()) {
-            continue;
-        }
-        Special special = Special::none;
-        if (own) {
-            special = Special::adjust_head;
-        } else if (prototype->name == "get_prandom_u32") {
-            special = Special::random;
-        } else if (prototype->name.starts_with("ktime_get") || prototype->name == "jiffies64") {
-            special = Special::clock;
-        } else if (prototype->name == "memcpy_s") {
-            special = Special::memcpy_s;
-        } else if (prototype->name == "spin_lock") {
-            special = Special::spin_lock;
-        }
-        table.set(id, kWrappers[run.prototypes.size()]);
-        run.prototypes.push_back(prototype);
-        run.functions.push_back(function);
-        run.specials.push_back(special);
-    }
-    if (auto unwind = real.unwind()) {
-        table.set_unwind(*unwind);
-    }
-    for (const platform::HelperPrototype& helper : platform.helpers()) {
-        if (helper.callback() != platform::Callback::none && real.get(helper.id) != nullptr) {
-            table.set(helper.id, real.get(helper.id));
-            table.set_callback(helper.id, helper.callback(), real.next_element());
-        }
-    }
+    run.helpers = &helpers_for(platform, *type);
+    const exec::HelperTable& table = run.helpers->table;
 
     // The engines, each with maps of its own, filled alike from the same entropy.
     std::vector<Engine> engines;
@@ -644,7 +669,9 @@ inline verifier::Report verify(const platform::Platform& platform, const platfor
         };
         std::vector<Outcome> outcomes(engines.size());
         for (std::size_t e = 0; e < engines.size(); ++e) {
-            std::memcpy(pool[0].get(), original_packet.data(), capacity);
+            if (capacity != 0) {
+                std::memcpy(pool[0].get(), original_packet.data(), capacity);
+            }
             for (std::size_t k = 1; k < pool.size(); ++k) {
                 if (pool[k]) {
                     std::memset(pool[k].get(), 0, std::max<std::size_t>(capacity, 1));
@@ -687,13 +714,14 @@ inline verifier::Report verify(const platform::Platform& platform, const platfor
             const std::string difference =
                 compare(outcomes[0], outcomes[e], engines[0].name, engines[e].name, program.maps);
             if (!difference.empty()) {
-                return failure(
-                    "the " + engines[e].name + " and the interpreter differ in " + difference + "run " +
-                    std::to_string(i + 1) + ": data " + std::to_string(size) + " bytes (" +
-                    detail::hex_bytes({original_packet.data() + headroom, std::min<std::size_t>(size, 256)}) +
-                    (size > 256 ? "..." : "") + "), metadata " + std::to_string(meta) + " bytes, headroom " +
-                    std::to_string(headroom) + " bytes, context " + detail::hex_bytes(original_ctx) + ", random seed " +
-                    hex(seed) + "\nmaps before the run (entries as key: value):\n" + describe_maps_before());
+                return failure("the " + engines[e].name + " and the interpreter differ in " + difference + "run " +
+                               std::to_string(i + 1) + ": data " + std::to_string(size) + " bytes (" +
+                               detail::hex_bytes(std::span<const std::uint8_t>(original_packet)
+                                                     .subspan(headroom, std::min<std::size_t>(size, 256))) +
+                               (size > 256 ? "..." : "") + "), metadata " + std::to_string(meta) + " bytes, headroom " +
+                               std::to_string(headroom) + " bytes, context " + detail::hex_bytes(original_ctx) +
+                               ", random seed " + hex(seed) + "\nmaps before the run (entries as key: value):\n" +
+                               describe_maps_before());
             }
         }
         maps_before = std::move(outcomes[0].maps);
@@ -718,19 +746,12 @@ inline verifier::Report verify(const platform::Platform& platform, const platfor
         result.rejection = "no program type " + program.type;
         return result;
     }
-    const verifier::Report report = differential::verify(platform, *type, program, program.instructions);
-    if (!report.verified) {
-        if (!report.errors.empty()) {
-            result.rejection = std::to_string(report.errors.front().pc) + ": " + report.errors.front().message;
-        }
-        return result;
-    }
-    result.accepted = true;
+    // The accumulator variant when the verifier accepts it (its safety is the program's: only r0 at the exits
+    // changes), else the program itself: one verification for most programs.
     const GeneratedProgram* chosen = &program;
-    const verifier::Report* chosen_report = &report;
     DifferentialOptions chosen_options = options;
     GeneratedProgram variant;
-    verifier::Report variant_report;
+    verifier::Report report;
     if (options.observe_accumulator) {
         auto code = differential::accumulator_variant(program.instructions);
         std::optional<std::vector<isa::Instruction>> jit_code;
@@ -742,16 +763,25 @@ inline verifier::Report verify(const platform::Platform& platform, const platfor
         if (code && observed != nullptr && (!options.jit_instructions || jit_code)) {
             variant = program;
             variant.instructions = std::move(*code);
-            variant_report =
-                differential::verify(differential::observed_platform(), *observed, variant, variant.instructions);
-            if (variant_report.verified && variant_report.cost_bound) {
+            report = differential::verify(differential::observed_platform(), *observed, variant, variant.instructions);
+            if (report.verified) {
                 chosen = &variant;
-                chosen_report = &variant_report;
                 chosen_options.jit_instructions = std::move(jit_code);
                 result.observed = true;
             }
         }
     }
+    if (!result.observed) {
+        report = differential::verify(platform, *type, program, program.instructions);
+        if (!report.verified) {
+            if (!report.errors.empty()) {
+                result.rejection = std::to_string(report.errors.front().pc) + ": " + report.errors.front().message;
+            }
+            return result;
+        }
+    }
+    result.accepted = true;
+    const verifier::Report* chosen_report = &report;
     if (!chosen_report->cost_bound || *chosen_report->cost_bound == 0 ||
         *chosen_report->cost_bound > options.max_instructions) {
         return result; // no bound (the soundness oracle's finding), or runs too long to compare
