@@ -1,5 +1,5 @@
 // Hook<Ctx> and Link: the cost of invoking a hook (empty, one program, four programs) against a direct
-// Program::run, and the latency of Link::replace while no one invokes.
+// Program::run, in the interpreter and in the JIT, and the latency of Link::replace while no one invokes.
 #include "embpf/embpf.hpp"
 
 #include <benchmark/benchmark.h>
@@ -38,47 +38,53 @@ const embpf::platform::Platform& bench_platform() {
     return host;
 }
 
-const embpf::Object& bench_object() {
-    static const embpf::Object object = [] {
-        auto spec = embpf::ObjectSpec::open(std::string(EMBPF_BENCH_HOOK_OBJECT), &bench_platform());
-        if (!spec) {
-            std::fprintf(stderr, "bench_hooks: %s\n", spec.error().message.c_str());
-            std::exit(1);
-        }
-        auto loaded = embpf::Object::load(*spec, bench_platform());
-        if (!loaded) {
-            std::fprintf(stderr, "bench_hooks: %s\n", loaded.error().message.c_str());
-            std::exit(1);
-        }
-        return std::move(loaded).value();
-    }();
-    return object;
+embpf::Object load_object(embpf::exec::EngineKind engine) {
+    auto spec = embpf::ObjectSpec::open(std::string(EMBPF_BENCH_HOOK_OBJECT), &bench_platform());
+    if (!spec) {
+        std::fprintf(stderr, "bench_hooks: %s\n", spec.error().message.c_str());
+        std::exit(1);
+    }
+    auto loaded = embpf::Object::load(*spec, bench_platform(), {.engine = engine});
+    if (!loaded) {
+        std::fprintf(stderr, "bench_hooks: %s\n", loaded.error().message.c_str());
+        std::exit(1);
+    }
+    return std::move(loaded).value();
+}
+
+/// The object's programs in the interpreter (false) or the JIT (true).
+const embpf::Object& bench_object(bool jit = false) {
+    static const embpf::Object interpreted = load_object(embpf::exec::EngineKind::interpreter);
+    static const embpf::Object compiled = load_object(embpf::exec::EngineKind::jit);
+    return jit ? compiled : interpreted;
 }
 
 const embpf::platform::ProgramType& bench_type() { return *bench_platform().program_type("bench_hook"); }
 
 void BM_DirectRun(benchmark::State& state) {
-    const embpf::Program program = bench_object().program("pass_small").value();
+    const embpf::Program program = bench_object(state.range(0) != 0).program("pass_small").value();
+    state.SetLabel(state.range(0) != 0 ? "jit" : "interpreter");
     BenchRequest request{7, 1, 0};
     for (auto _ : state) {
         benchmark::DoNotOptimize(program.run(&request, sizeof request));
     }
 }
-BENCHMARK(BM_DirectRun);
+BENCHMARK(BM_DirectRun)->Arg(0)->Arg(1);
 
 void BM_HookInvoke(benchmark::State& state) {
     embpf::Hook<BenchRequest> hook(bench_type());
     std::vector<embpf::Link> links;
+    const bool jit = state.range(1) != 0;
     for (std::int64_t i = 0; i < state.range(0); ++i) {
-        links.push_back(hook.attach(bench_object().program(i % 2 == 0 ? "pass_small" : "pass_odd").value()).value());
+        links.push_back(hook.attach(bench_object(jit).program(i % 2 == 0 ? "pass_small" : "pass_odd").value()).value());
     }
     BenchRequest request{7, 1, 0};
     for (auto _ : state) {
         benchmark::DoNotOptimize(hook.invoke(request));
     }
-    state.SetLabel(std::to_string(state.range(0)) + " links");
+    state.SetLabel(std::to_string(state.range(0)) + " links" + (jit ? ", jit" : ""));
 }
-BENCHMARK(BM_HookInvoke)->Arg(0)->Arg(1)->Arg(4);
+BENCHMARK(BM_HookInvoke)->Args({0, 0})->Args({1, 0})->Args({4, 0})->Args({1, 1})->Args({4, 1});
 
 void BM_LinkReplace(benchmark::State& state) {
     embpf::Hook<BenchRequest> hook(bench_type());
