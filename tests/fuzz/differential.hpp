@@ -14,6 +14,13 @@
 // results are not reproducible reproducible: get_prandom_u32 draws from a stream seeded per input, the clocks count,
 // and bpf_xdp_adjust_head (the host's, not the runtime's) moves the packet into the next buffer of a pool that is the
 // same for every engine.
+//
+// The hooks' r0 keeps a bit or two of what a generated program computed, often none; the engines therefore run the
+// program's accumulator variant (accumulator_variant: r9, where the generator folds every result, xor-ed into r0 at
+// each exit of the main function) whenever the verifier accepts it on a copy of the type whose r0 may be any number,
+// which it does for nearly every program (only r0 at the exits changes, so its safety is the program's).
+// mutate_instructions gives the instructions the generator never emits (signed division, sign-extending moves and
+// loads, byte swaps, gotol) to the JIT too.
 #pragma once
 
 #include "program_generator.hpp"
@@ -21,6 +28,7 @@
 
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/isa/decode.hpp"
 #include "embpf/isa/text.hpp"
 #include "embpf/platform/platform.hpp"
 #include "embpf/runtime/epoch.hpp"
@@ -515,6 +523,72 @@ inline verifier::Report verify(const platform::Platform& platform, const platfor
 }
 
 } // namespace differential
+
+/// Turns up to `count` instructions of `code` into kin the generator never (or seldom) emits, so that their
+/// translations are compared too: another operation of an ALU instruction's class and source (signed division and
+/// modulo, sign-extending moves, byte swaps), a sign-extending load for a load, `gotol` for a `goto`. An instruction
+/// whose mutation would not be valid stays as it was; whether the program is still safe is the verifier's to say.
+/// Returns the instructions changed.
+inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy& entropy, unsigned count) {
+    namespace op = isa::op;
+    std::vector<std::size_t> candidates;
+    for (std::size_t pc = 0; pc < code.size(); ++pc) {
+        const isa::Instruction& ins = code[pc];
+        const std::uint8_t cls = isa::op_class(ins.opcode);
+        if (isa::is_alu(ins.opcode) || ins.opcode == op::JA_OP ||
+            (cls == op::LDX && isa::op_mode(ins.opcode) == op::MEM && isa::op_size(ins.opcode) != op::DW)) {
+            candidates.push_back(pc);
+        }
+        if (isa::is_lddw(ins)) {
+            ++pc;
+        }
+    }
+    unsigned changed = 0;
+    for (unsigned n = 0; n < count && !candidates.empty(); ++n) {
+        const std::size_t pc = candidates[entropy.below(static_cast<std::uint32_t>(candidates.size()))];
+        const isa::Instruction before = code[pc];
+        isa::Instruction& ins = code[pc];
+        const std::uint8_t cls = isa::op_class(ins.opcode);
+        if (ins.opcode == op::JA_OP) {
+            ins = isa::make(op::JA32_OP, 0, 0, 0, ins.offset);
+        } else if (cls == op::LDX) {
+            ins.opcode = static_cast<std::uint8_t>(op::LDX | op::MEMSX | isa::op_size(ins.opcode));
+        } else {
+            static constexpr std::array<std::uint8_t, 13> kOps{op::ADD, op::SUB, op::MUL, op::DIV, op::OR,
+                                                               op::AND, op::LSH, op::RSH, op::NEG, op::MOD,
+                                                               op::XOR, op::MOV, op::ARSH};
+            const bool is64 = cls == op::ALU64;
+            const std::uint32_t choice = entropy.below(static_cast<std::uint32_t>(kOps.size() + 2));
+            if (choice >= kOps.size()) {
+                // A byte swap of the destination: bswap (ALU64), or le/be (ALU).
+                const bool big = !is64 && choice == kOps.size() + 1;
+                static constexpr std::array<std::int32_t, 3> kWidths{16, 32, 64};
+                ins = isa::make(static_cast<std::uint8_t>(cls | op::END | (big ? op::X : op::K)), ins.dst, 0, 0,
+                                kWidths[entropy.below(3)]);
+            } else {
+                const std::uint8_t code_op = kOps[choice];
+                const std::uint8_t source = code_op == op::NEG ? op::K : isa::op_source(ins.opcode);
+                ins.opcode = static_cast<std::uint8_t>(cls | code_op | source);
+                ins.offset = 0;
+                if (code_op == op::NEG) {
+                    ins.src = 0;
+                    ins.imm = 0;
+                } else if (code_op == op::DIV || code_op == op::MOD) {
+                    ins.offset = static_cast<std::int16_t>(entropy.below(2));
+                } else if (code_op == op::MOV && source == op::X) {
+                    static constexpr std::array<std::int16_t, 4> kExtensions{0, 8, 16, 32};
+                    ins.offset = kExtensions[entropy.below(is64 ? 4 : 3)];
+                }
+            }
+        }
+        if (isa::validate(code)) {
+            changed += before == ins ? 0 : 1;
+        } else {
+            code[pc] = before;
+        }
+    }
+    return changed;
+}
 
 /// Runs `program` in the interpreter and the JIT tiers on `runs` inputs drawn from `entropy` and compares them (see the
 /// file's comment), with `report` (probe_loads, context_loads) as the verifier's acceptance gave it; returns the first

@@ -2,7 +2,8 @@
 // fuzz_verifier's do (program_generator.hpp); when the verifier accepts it, the interpreter's unchecked loop and the
 // JIT, without and with constant blinding, run it on several inputs (differential.hpp), and any difference in r0, the
 // context, the packet, the maps or the helper calls, a program the interpreter takes and the JIT refuses, or a crash
-// aborts with the program's listing and the input.
+// aborts with the program's listing and the input. Half of the programs first get a few instructions the generator does
+// not emit (mutate_instructions: signed division, sign-extending moves and loads, byte swaps, gotol).
 //
 // EMBPF_FUZZ_FINDINGS=DIR keeps going instead: each failing input is written to DIR/<hash>.bin with its report in
 // DIR/<hash>.txt, so that a long campaign collects every finding rather than stopping at the first one.
@@ -25,11 +26,13 @@ struct Stats {
     std::uint64_t accepted = 0; ///< programs the verifier accepted
     std::uint64_t compared = 0; ///< of those, programs run and compared in every engine
     std::uint64_t inputs = 0;   ///< inputs compared, over all programs
+    std::uint64_t mutated = 0;  ///< programs with mutated instructions (accepted or not)
     ~Stats() {
         std::fprintf(stderr,
-                     "stat::embpf_compared: %llu\nstat::embpf_accepted: %llu\nstat::embpf_inputs_compared: %llu\n",
+                     "stat::embpf_compared: %llu\nstat::embpf_accepted: %llu\nstat::embpf_inputs_compared: %llu\n"
+                     "stat::embpf_mutated: %llu\n",
                      static_cast<unsigned long long>(compared), static_cast<unsigned long long>(accepted),
-                     static_cast<unsigned long long>(inputs));
+                     static_cast<unsigned long long>(inputs), static_cast<unsigned long long>(mutated));
     }
 } stats;
 
@@ -57,7 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const char* const kFindings = std::getenv("EMBPF_FUZZ_FINDINGS");
     const std::span<const std::uint8_t> input(data, size);
     embpf::fuzz::Entropy entropy(input);
-    const embpf::fuzz::GeneratedProgram program = embpf::fuzz::generate_program(entropy);
+    embpf::fuzz::GeneratedProgram program = embpf::fuzz::generate_program(entropy);
+    // Half of the programs get instructions the generator does not emit (mutate_instructions).
+    if (entropy.chance(50)) {
+        stats.mutated += embpf::fuzz::mutate_instructions(program.instructions, entropy, 1 + entropy.below(4)) > 0;
+    }
     const embpf::fuzz::DifferentialResult result = embpf::fuzz::check_differential(program, entropy, {.runs = 8});
     stats.accepted += result.accepted ? 1 : 0;
     stats.compared += result.compared ? 1 : 0;
