@@ -353,6 +353,20 @@ class Translator {
         if (sign) {
             m_a.sign_extend_ax(w);
             m_a.idiv(w, r11);
+        } else if (w == Width::w64) {
+            // A 64-bit div costs several times a 32-bit one: when both operands fit 32 bits, the 32-bit one gives
+            // the same quotient and remainder (as compilers for x86-64 do).
+            m_a.mov(Width::w64, rdx, rax);
+            m_a.arith(Arith::or_, Width::w64, rdx, r11);
+            m_a.shift(Shift::shr, Width::w64, rdx, 32);
+            const std::size_t wide = m_a.jcc(not_equal);
+            m_a.arith(Arith::xor_, Width::w32, rdx, rdx);
+            m_a.div(Width::w32, r11);
+            const std::size_t divided = m_a.jmp();
+            m_a.bind(wide, m_a.size());
+            m_a.arith(Arith::xor_, Width::w32, rdx, rdx);
+            m_a.div(Width::w64, r11);
+            m_a.bind(divided, m_a.size());
         } else {
             m_a.arith(Arith::xor_, Width::w32, rdx, rdx);
             m_a.div(w, r11);
