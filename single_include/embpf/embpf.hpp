@@ -2148,6 +2148,92 @@ class Interpreter final : public Executable {
 
 } // namespace embpf::exec
 
+// ---- embpf/exec/jit.hpp ----
+// The baseline JIT: verified eBPF translated in one pass to machine code of the host (x86-64 or AArch64), eBPF
+// registers pinned to machine registers.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace embpf::exec {
+
+/// The machines the baseline JIT translates for.
+enum class JitTarget { x86_64, arm64 };
+
+/// The host's target, if the JIT translates for it.
+[[nodiscard]] std::optional<JitTarget> host_jit_target() noexcept;
+
+struct JitOptions {
+    /// The data range's fields, for LD_ABS/LD_IND (InterpreterOptions::packet).
+    std::optional<PacketLayout> packet{};
+    /// The loads that read through a host address (InterpreterOptions::probe_loads).
+    std::vector<std::uint32_t> probe_loads{};
+    /// Constant blinding: every immediate of the program reaches the machine code xor-ed with a random key and is
+    /// recovered at run time, so that a program cannot plant chosen bytes in executable memory.
+    bool blind_constants = false;
+};
+
+/// Where an eBPF instruction's machine code starts, for listings.
+struct JitLine {
+    std::uint32_t pc = 0;     ///< the eBPF instruction
+    std::uint32_t offset = 0; ///< its first byte in the code
+};
+
+/// Machine code as Jit::create would make it for `target`, on any host: for listings and encoder tests, never run.
+/// Calls to helpers and support functions hold this process's addresses.
+struct JitTranslation {
+    std::vector<std::uint8_t> code;
+    std::vector<JitLine> lines;
+};
+[[nodiscard]] Result<JitTranslation> translate(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                                               const JitOptions& options, JitTarget target);
+
+namespace detail {
+struct JitCode;
+}
+
+/// A program translated to machine code. The code lives in pages that are written, then made executable and never
+/// writable again (W^X). Copies share the code; running is const and thread-safe.
+///
+/// The JIT runs programs as the interpreter's unchecked loop does (Interpreter::run): it is for verified programs,
+/// whose accesses the verifier proved; it checks only what the interpreter's fast loop checks too (call depth, callx
+/// targets, the data range of LD_ABS/LD_IND), and ends such a run with 0. A run gives the interpreter's result for
+/// every program that reads no register the verifier holds uninitialized: after a helper call r1-r5 hold what the
+/// helper left in them (the interpreter keeps them), and a callback starts with r5-r9 at 0.
+///
+/// Constant blinding covers the immediates of ALU, jump, store and lddw instructions; memory offsets (16 bits) and
+/// shift counts (6 bits) stay in the code as they are.
+class Jit final : public Executable {
+  public:
+    /// Validates and translates `program` for the host. The program's requirements are the interpreter's
+    /// (Interpreter::create): every `call imm` names a helper of `helpers`, every `lddw` is a plain constant or a
+    /// code address. Fails with unsupported on a host the JIT does not translate for.
+    [[nodiscard]] static Result<Jit> create(std::span<const isa::Instruction> program, HelperTable helpers = {},
+                                            const JitOptions& options = {});
+
+    [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] EngineKind kind() const noexcept override { return EngineKind::jit; }
+
+    /// The machine code, as it runs (its first byte is the entry).
+    [[nodiscard]] std::span<const std::uint8_t> machine_code() const noexcept;
+    /// Where each instruction's code starts, in program order.
+    [[nodiscard]] std::span<const JitLine> lines() const noexcept;
+    /// The address the code runs at (for listings that show absolute call targets).
+    [[nodiscard]] std::uint64_t code_address() const noexcept;
+    [[nodiscard]] std::span<const isa::Instruction> program() const noexcept;
+
+  private:
+    explicit Jit(std::shared_ptr<const detail::JitCode> code) : m_code(std::move(code)) {}
+    std::shared_ptr<const detail::JitCode> m_code;
+};
+
+} // namespace embpf::exec
+
 // ---- embpf/runtime/epoch.hpp ----
 // Epoch-based reclamation: memory a writer unlinks from a map stays readable until every program invocation that
 // might still hold a pointer into it has returned.
@@ -3159,13 +3245,21 @@ class Map;
 template <typename T>
 class RingBuffer;
 
+#ifndef EMBPF_DEFAULT_ENGINE
+#define EMBPF_DEFAULT_ENGINE interpreter
+#endif
+
 struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
     /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
     bool unverified = false;
     /// How much the report in a verification error (and Program::verification()) says.
     verifier::Level verifier_level = verifier::Level::normal;
-    exec::EngineKind engine = exec::EngineKind::interpreter;
+    /// The engine that runs verified programs: the interpreter, or the JIT's machine code. A program the engine
+    /// cannot run (a machine the JIT does not translate for) runs in the interpreter, with the reason in
+    /// Program::engine_fallback(): the load never fails for it. Unverified programs run in the checked interpreter.
+    /// The interpreter unless the library was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
+    exec::EngineKind engine = exec::EngineKind::EMBPF_DEFAULT_ENGINE;
     /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
     /// cannot make its host allocate what the object's definitions ask for; 0 for no limit.
@@ -3341,8 +3435,12 @@ class Program {
     [[nodiscard]] exec::EngineKind engine() const noexcept;
     /// Runs the program with engine `kind` from now on, for every handle and program array that holds it: the
     /// engine's code replaces the current one atomically, and runs under way finish with the code they started.
-    /// This build has the interpreter only (a fresh one for `interpreter`); other kinds are unsupported.
+    /// `interpreter` and `jit` (the baseline JIT, on machines it translates for); `aot` is unsupported. A program
+    /// loaded unverified runs only in the checked interpreter.
     [[nodiscard]] Result<void> use_engine(exec::EngineKind kind) const;
+    /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the interpreter then);
+    /// empty when it does.
+    [[nodiscard]] const std::string& engine_fallback() const noexcept;
     /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.
     [[nodiscard]] const verifier::Report& verification() const noexcept;
     /// What CO-RE did to the program, one line per relocation; empty when it had none.
