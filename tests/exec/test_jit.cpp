@@ -2675,3 +2675,18 @@ TEST_CASE("exec jit: running into a function's first instruction skips its prolo
     differential("a callback inside the main function, which runs into it",
                  "r1 = 3\nr2 = code(+4) ll\nr3 = 0\nr4 = 0\ncall " + loop + "\nr0 = 5\nexit", {}, expecting(5));
 }
+
+// Attack round 52: a callback began with the host's rax in r0 on x86-64 (a heap address of the support function's);
+// the verifier holds r0 uninitialized there, and the JIT starts callbacks with it at 0.
+TEST_CASE("exec jit: a callback starts with r0 at 0" * doctest::skip(kNoJit)) {
+    const std::string text = "r6 = r1\nr0 = 0x77\nr1 = 1\nr2 = code(+6) ll\nr3 = r6\nr4 = 0\ncall " +
+                             std::to_string(kLoop) +
+                             "\nr0 = *(u64 *)(r6 + 0)\nexit\n*(u64 *)(r2 + 0) = r0\nr0 = 1\nexit";
+    const auto program = assemble(text);
+    REQUIRE(program.size() == 13);
+    const auto jit = Jit::create(program, standard_helpers());
+    REQUIRE(jit.has_value());
+    std::uint64_t memory[2] = {0xAAAA, 0};
+    CHECK(jit->run(memory, sizeof memory) == 0);
+    CHECK(memory[0] == 0);
+}

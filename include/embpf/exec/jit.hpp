@@ -57,8 +57,10 @@ struct JitCode;
 /// The JIT runs programs as the interpreter's unchecked loop does (Interpreter::run): it is for verified programs,
 /// whose accesses the verifier proved; it checks only what the interpreter's fast loop checks too (call depth, callx
 /// targets, the data range of LD_ABS/LD_IND), and ends such a run with 0. A run gives the interpreter's result for
-/// every program that reads no register the verifier holds uninitialized: after a helper call r1-r5 hold what the
-/// helper left in them (the interpreter keeps them), and a callback starts with r5-r9 at 0.
+/// every program that reads no register the verifier holds uninitialized (after a helper call r1-r5 hold what the
+/// helper left in them, where the interpreter keeps them; a callback starts with r0 and r5-r9 at 0) and hands the
+/// callback helpers (bpf_loop, for_each_map_elem) only code addresses of its own (`lddw` of a code address, as the
+/// verifier requires): another value ends the run with 0, where the interpreter would run the instruction it names.
 ///
 /// Constant blinding covers the immediates of ALU, jump, store and lddw instructions; memory offsets (16 bits) and
 /// shift counts (6 bits) stay in the code as they are.

@@ -161,7 +161,7 @@ class Translator {
         m_a.arith(Arith::sub, Width::w64, rsp, 8);
         m_a.mov(Width::w64, rbp, r8);
         m_a.mov(Width::w64, kRunReg, r9);
-        for (const Reg r : {r8, rbx, r13, r14, r15}) {
+        for (const Reg r : {rax, r8, rbx, r13, r14, r15}) { // r0, r5-r9: nothing of the host's reaches the callback
             m_a.arith(Arith::xor_, Width::w32, r, r);
         }
         m_a.call(kRunReg, kRunCallee);
