@@ -1176,13 +1176,12 @@ TEST_CASE("exec jit: LD_ABS and LD_IND in and out of the packet" * doctest::skip
     env.expected.reset();
     // r0 and r6-r9 are what the interpreter leaves; a load out of range from a subprogram ends the whole run.
     const char* const programs[] = {
-        "r6 = r1\nr7 = 7\nr8 = 8\nr9 = 9\nr0 = *(u16 *)skb[2]\nr0 += r7\nr0 += r8\nr0 += r9\nr3 = *(u64 *)(r6 + 8)\nr4 "
-        "= *(u64 *)(r6 + 0)\nr3 -= "
-        "r4\nr0 += r3\nexit",
+        ("r6 = r1\nr7 = 7\nr8 = 8\nr9 = 9\nr0 = *(u16 *)skb[2]\nr0 += r7\nr0 += r8\nr0 += r9\n"
+         "r3 = *(u64 *)(r6 + 8)\nr4 = *(u64 *)(r6 + 0)\nr3 -= r4\nr0 += r3\nexit"),
         "r6 = r1\ncall pc+2\nr0 = 99\nexit\nr0 = *(u16 *)skb[100]\nr0 = 7\nexit",
         "r6 = r1\ncall pc+2\nr0 += 90\nexit\nr0 = *(u8 *)skb[6]\nexit",
-        "r6 = r1\nr8 = 0\nr7 = 0\nloop:\nr0 = *(u8 *)skb[r7]\nr8 <<= 3\nr8 += r0\nr7 += 1\nif r7 < 16 goto "
-        "loop\nr0 = r8\nexit",
+        ("r6 = r1\nr8 = 0\nr7 = 0\nloop:\nr0 = *(u8 *)skb[r7]\nr8 <<= 3\nr8 += r0\nr7 += 1\n"
+         "if r7 < 16 goto loop\nr0 = r8\nexit"),
         "r6 = r1\nr0 = 0\nr7 = 0\nloop:\nr0 = *(u32 *)skb[r7 + 0]\nr8 = r0\nr7 += 1\nif r7 < 20 goto loop\nexit",
     };
     for (const char* text : programs) {
