@@ -1351,9 +1351,14 @@ Env callback_env() {
         g_other_map = TestMap{3, {100, 200, 300}};
     };
     env.observe = [] {
-        std::vector<std::uint8_t> bytes(2 * sizeof(TestMap));
-        std::memcpy(bytes.data(), &g_map, sizeof(TestMap));
-        std::memcpy(bytes.data() + sizeof(TestMap), &g_other_map, sizeof(TestMap));
+        // Field by field: the padding after `count` holds whatever the assignment left there.
+        std::vector<std::uint8_t> bytes;
+        for (const TestMap* map : {&g_map, &g_other_map}) {
+            const auto* count = reinterpret_cast<const std::uint8_t*>(&map->count);
+            bytes.insert(bytes.end(), count, count + sizeof map->count);
+            const auto* values = reinterpret_cast<const std::uint8_t*>(map->values.data());
+            bytes.insert(bytes.end(), values, values + sizeof map->values);
+        }
         return bytes;
     };
     return env;
