@@ -27,39 +27,21 @@ constexpr std::int32_t kStackBytes = static_cast<std::int32_t>((isa::kMaxCallDep
 // The entry's frame below its saved registers: the run state and every eBPF frame (a multiple of 16).
 constexpr std::int32_t kEntryFrame = static_cast<std::int32_t>(sizeof(JitRun)) + kStackBytes;
 static_assert(kEntryFrame % 16 == 0);
-constexpr std::uint8_t kFunction = 1;
-constexpr std::uint8_t kCallback = 2;
-constexpr std::uint8_t kProbe = 4;
 
 class Translator {
   public:
     Translator(std::span<const isa::Instruction> program, const HelperTable& helpers, const JitOptions& options,
                const JitSupport& support, std::uint64_t key, JitImage& image)
         : m_program(program), m_helpers(helpers), m_options(options), m_support(support), m_key(key),
-          m_blind(options.blind_constants), m_image(image), m_a(image.code) {
-        image.size = 0;
-        image.lines.clear();
-        image.callbacks.clear();
-        image.labels.resize(program.size() + 1);
-        image.functions.resize(program.size());
-        image.marks.assign(program.size(), 0);
-        image.jumps.clear();
-        image.calls.clear();
-    }
+          m_blind(options.blind_constants), m_image(image), m_a(image.code) {}
 
     Result<void> run() {
-        std::vector<std::uint8_t>& marks = m_image.marks;
-        for (const std::uint32_t pc : m_options.probe_loads) {
-            if (pc < marks.size()) {
-                marks[pc] |= kProbe;
-            }
-        }
-        find_functions();
+        const std::vector<std::uint8_t>& marks = m_image.marks;
         entry();
         thunk();
         m_image.lines.reserve(m_program.size());
         for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
-            if ((marks[pc] & kFunction) != 0) {
+            if ((marks[pc] & kJitFunction) != 0) {
                 // Only a call runs the prologue: the instruction before may run into the function's first
                 // instruction (a jump's target or a callback's may lie inside another function), and that path
                 // must skip it, as the interpreter pushes a frame only for a call.
@@ -91,7 +73,7 @@ class Translator {
                                       "conditional branch)");
         }
         for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
-            if ((marks[pc] & kCallback) != 0) {
+            if ((marks[pc] & kJitCallback) != 0) {
                 m_image.callbacks.emplace_back(static_cast<std::uint32_t>(pc), m_image.functions[pc]);
             }
         }
@@ -101,24 +83,6 @@ class Translator {
 
   private:
     std::uint32_t offset() const { return static_cast<std::uint32_t>(m_a.size()); }
-
-    void find_functions() {
-        std::vector<std::uint8_t>& marks = m_image.marks;
-        marks[0] |= kFunction;
-        for (std::size_t pc = 0; pc < m_program.size(); ++pc) {
-            const isa::Instruction& ins = m_program[pc];
-            if (ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local)) {
-                marks[pc + 1 + static_cast<std::size_t>(static_cast<std::int64_t>(ins.imm))] |= kFunction;
-            }
-            if (isa::is_lddw(ins)) {
-                if (ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
-                    const auto target = static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm);
-                    marks[target] |= kFunction | kCallback;
-                }
-                ++pc;
-            }
-        }
-    }
 
     // sp -= bytes / sp += bytes for frames larger than an immediate.
     void grow_stack(std::int32_t bytes) {
@@ -587,7 +551,7 @@ class Translator {
     void ldx(std::size_t pc, const isa::Instruction& ins) {
         const int bytes = static_cast<int>(isa::size_bytes(isa::op_size(ins.opcode)));
         const bool sign = isa::op_mode(ins.opcode) == isa::op::MEMSX;
-        if ((m_image.marks[pc] & kProbe) == 0) {
+        if ((m_image.marks[pc] & kJitProbe) == 0) {
             load(kReg[ins.dst], kReg[ins.src], ins.offset, bytes, sign);
             return;
         }

@@ -160,6 +160,41 @@ std::uint64_t packet_load(std::uint64_t r6, std::int64_t offset, std::uint64_t s
     return value;
 }
 
+} // namespace
+
+void begin_translation(std::span<const isa::Instruction> program, const JitOptions& options, JitImage& image) {
+    image.size = 0;
+    image.lines.clear();
+    image.callbacks.clear();
+    image.labels.resize(program.size() + 1);
+    image.functions.resize(program.size());
+    image.marks.assign(program.size(), 0);
+    image.jumps.clear();
+    image.calls.clear();
+    std::vector<std::uint8_t>& marks = image.marks;
+    for (const std::uint32_t pc : options.probe_loads) {
+        if (pc < marks.size()) {
+            marks[pc] |= kJitProbe;
+        }
+    }
+    marks[0] |= kJitFunction;
+    for (std::size_t pc = 0; pc < program.size(); ++pc) {
+        const isa::Instruction& ins = program[pc];
+        if (ins.opcode == isa::op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local)) {
+            marks[pc + 1 + static_cast<std::size_t>(static_cast<std::int64_t>(ins.imm))] |= kJitFunction;
+        }
+        if (isa::is_lddw(ins)) {
+            if (ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
+                marks[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm)] |=
+                    kJitFunction | kJitCallback;
+            }
+            ++pc;
+        }
+    }
+}
+
+namespace {
+
 constexpr JitSupport kSupport{&loop, &for_each, &callx, &packet_load, &probe_load};
 
 } // namespace
@@ -213,6 +248,7 @@ Result<JitTranslation> translate(std::span<const isa::Instruction> program, cons
         return std::move(checked).error();
     }
     detail::JitImage image;
+    detail::begin_translation(program, options, image);
     if (auto translated = translate_into(program, helpers, options, target, image); !translated) {
         return std::move(translated).error();
     }
@@ -230,6 +266,7 @@ Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable h
     }
     // This thread's translation scratch, reused: its pages are touched once, not by every translation.
     thread_local detail::JitImage image;
+    detail::begin_translation(program, options, image);
     if (auto translated = translate_into(program, helpers, options, *target, image); !translated) {
         return std::move(translated).error();
     }

@@ -71,6 +71,16 @@ struct JitImage {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> calls; ///< rel32 field, target function
 };
 
+/// JitImage::marks bits: the instruction starts a function (the program's start, a local call's target, a
+/// callback), a callback, or is a probe load.
+inline constexpr std::uint8_t kJitFunction = 1;
+inline constexpr std::uint8_t kJitCallback = 2;
+inline constexpr std::uint8_t kJitProbe = 4;
+
+/// Empties `image` for a translation of `program` (its scratch kept) and marks its functions, callbacks and probe
+/// loads: what every target's translator starts from.
+void begin_translation(std::span<const isa::Instruction> program, const JitOptions& options, JitImage& image);
+
 /// Translates a validated program for x86-64 into `image`. `blind_key` is the key of constant blinding (JitOptions).
 [[nodiscard]] Result<void> translate_x86_64(std::span<const isa::Instruction> program, const HelperTable& helpers,
                                             const JitOptions& options, const JitSupport& support,
