@@ -20,6 +20,7 @@
 #include "embpf/exec/engine.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"

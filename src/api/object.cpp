@@ -5,6 +5,7 @@
 #include "embpf/elf/core.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/invocation.hpp"
@@ -519,9 +520,15 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         program->helpers = table->second;
         program->swap_executable(std::make_unique<exec::Interpreter>(*program->interpreter));
         if (options.engine != exec::EngineKind::interpreter) {
-            // The engine asked for, or the interpreter with the reason it does not run (never a failed load).
+            // The engine asked for, or the tier below with the reason it does not run (never a failed load): the
+            // optimizing JIT falls back to the baseline JIT, the JIT to the interpreter.
             if (auto used = program->use_engine(options.engine); !used) {
                 program->engine_fallback = used.error().message;
+                if (options.engine == exec::EngineKind::optimized) {
+                    if (auto baseline = program->use_engine(exec::EngineKind::jit); !baseline) {
+                        program->engine_fallback += "; " + baseline.error().message;
+                    }
+                }
             }
         }
         // A checked run may touch the global data it refers to, and what helpers hand out.
@@ -715,6 +722,17 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
             return error;
         }
         swap_executable(std::make_unique<exec::Jit>(std::move(jit).value()));
+        break;
+    }
+    case exec::EngineKind::optimized: {
+        auto optimized = exec::OptimizedJit::create(
+            interpreter->program(), helpers, {.packet = exec::packet_layout(*type), .probe_loads = report.probe_loads});
+        if (!optimized) {
+            Error error = std::move(optimized).error();
+            error.message = "program " + name + ": the optimized engine cannot run it: " + error.message;
+            return error;
+        }
+        swap_executable(std::make_unique<exec::OptimizedJit>(std::move(optimized).value()));
         break;
     }
     case exec::EngineKind::aot: return Error::unsupported("program " + name + ": this build has no aot engine");

@@ -20,4 +20,9 @@ if(TARGET embpf_plugin)
     set_tests_properties(conformance_interpreter conformance_interpreter_fast conformance_interpreter_portable
                          conformance_interpreter_fast_portable conformance_jit conformance_jit_blinded
                          PROPERTIES SKIP_RETURN_CODE 77)
+    # The optimizing JIT, in builds that have it.
+    if(EMBPF_HAVE_LLVM)
+        add_test(NAME conformance_optimized COMMAND ${_embpf_conformance} -- --engine optimized)
+        set_tests_properties(conformance_optimized PROPERTIES SKIP_RETURN_CODE 77)
+    endif()
 endif()

@@ -122,7 +122,9 @@ int run_program(const RunOptions& options) {
     }
     // Programs are verified, unless asked to run unverified in the checked interpreter (for debugging).
     LoadOptions load{.unverified = options.unverified,
-                     .engine = options.engine == "jit" ? exec::EngineKind::jit : exec::EngineKind::interpreter};
+                     .engine = options.engine == "jit"         ? exec::EngineKind::jit
+                               : options.engine == "optimized" ? exec::EngineKind::optimized
+                                                               : exec::EngineKind::interpreter};
     for (const std::string& definition : options.externs) {
         const std::size_t equals = std::min(definition.find('='), definition.size());
         std::uint64_t value = 0;
@@ -304,7 +306,7 @@ void add_run_command(CLI::App& app, int& status) {
     command->add_flag("--unverified", options->unverified,
                       "skip verification; every memory access is checked at run time instead");
     command->add_option("--engine", options->engine, "engine of verified programs (default: interpreter)")
-        ->check(CLI::IsMember({"interpreter", "jit"}));
+        ->check(CLI::IsMember({"interpreter", "jit", "optimized"}));
     command->add_option("--extern", options->externs,
                         "NAME=VALUE: the value of an extern the object leaves to its host (a __ksym, an assembly "
                         "symbol); decimal or 0x hex");

@@ -1,12 +1,13 @@
 // embpf-plugin: runs one program for the eBPF conformance runner.
 //
-//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|aot] [--mode checked|fast]
+//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|optimized|aot] [--mode checked|fast]
 //
 // The program's bytes come as hex on stdin; r0 is printed in hex on stdout. A refused program
 // exits non-zero with the reason on stdout, as the runner expects.
 #include "../common/hex.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/isa/decode.hpp"
 
 #include <CLI/CLI.hpp>
@@ -38,7 +39,8 @@ int main(int argc, char** argv) {
     std::string engine = "interpreter";
     std::uint64_t budget = 100'000'000;
     app.add_option("memory", memory_hex, "input memory, each byte as two hex digits");
-    app.add_option("--engine", engine, "execution engine")->check(CLI::IsMember({"interpreter", "jit", "aot"}));
+    app.add_option("--engine", engine, "execution engine")
+        ->check(CLI::IsMember({"interpreter", "jit", "optimized", "aot"}));
     app.add_option("--budget", budget, "instruction budget of the checked run (0: none)");
     std::string mode = "checked";
     app.add_option("--mode", mode,
@@ -76,6 +78,14 @@ int main(int argc, char** argv) {
             return refuse(jit.error().message);
         }
         std::printf("%llx\n", static_cast<unsigned long long>(jit->run(ctx, memory->size())));
+        return 0;
+    }
+    if (engine == "optimized") { // LLVM's code, for verified programs as the JIT's
+        auto optimized = embpf::exec::OptimizedJit::create(*program, std::move(helpers));
+        if (!optimized) {
+            return refuse(optimized.error().message);
+        }
+        std::printf("%llx\n", static_cast<unsigned long long>(optimized->run(ctx, memory->size())));
         return 0;
     }
     auto interpreter = embpf::exec::Interpreter::create(*program, std::move(helpers), {.portable_dispatch = portable});

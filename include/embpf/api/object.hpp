@@ -49,10 +49,11 @@ struct LoadOptions {
     bool unverified = false;
     /// How much the report in a verification error (and Program::verification()) says.
     verifier::Level verifier_level = verifier::Level::normal;
-    /// The engine that runs verified programs: the interpreter, or the JIT's machine code. A program the engine
-    /// cannot run (a machine the JIT does not translate for) runs in the interpreter, with the reason in
-    /// Program::engine_fallback(): the load never fails for it. Unverified programs run in the checked interpreter.
-    /// The interpreter unless the library was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
+    /// The engine that runs verified programs: the interpreter, the baseline JIT's machine code, or the optimizing
+    /// JIT's (LLVM; it compiles for milliseconds). A program the engine cannot run (a machine the JIT does not
+    /// translate for, a build without LLVM) runs in the tier below (optimized, then jit, then interpreter), with the
+    /// reason in Program::engine_fallback(): the load never fails for it. Unverified programs run in the checked
+    /// interpreter. The interpreter unless the library was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
     exec::EngineKind engine = exec::EngineKind::EMBPF_DEFAULT_ENGINE;
     /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
@@ -229,10 +230,10 @@ class Program {
     [[nodiscard]] exec::EngineKind engine() const noexcept;
     /// Runs the program with engine `kind` from now on, for every handle and program array that holds it: the
     /// engine's code replaces the current one atomically, and runs under way finish with the code they started.
-    /// `interpreter` and `jit` (the baseline JIT, on machines it translates for); `aot` is unsupported. A program
-    /// loaded unverified runs only in the checked interpreter.
+    /// `interpreter`, `jit` (the baseline JIT, on machines it translates for) and `optimized` (builds with LLVM);
+    /// `aot` is unsupported. A program loaded unverified runs only in the checked interpreter.
     [[nodiscard]] Result<void> use_engine(exec::EngineKind kind) const;
-    /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the interpreter then);
+    /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the tier below then);
     /// empty when it does.
     [[nodiscard]] const std::string& engine_fallback() const noexcept;
     /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.

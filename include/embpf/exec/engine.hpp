@@ -10,12 +10,15 @@ namespace embpf::exec {
 /// The signature of a helper: five 64-bit arguments in r1-r5, the result in r0.
 using HelperFunction = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 
-enum class EngineKind { interpreter, jit, aot };
+/// The engines: the interpreter, the baseline JIT (one pass, ready at once), the optimizing JIT (LLVM), and
+/// ahead-of-time compiled code.
+enum class EngineKind { interpreter, jit, optimized, aot };
 
 [[nodiscard]] constexpr std::string_view to_string(EngineKind kind) noexcept {
     switch (kind) {
     case EngineKind::interpreter: return "interpreter";
     case EngineKind::jit: return "jit";
+    case EngineKind::optimized: return "optimized";
     case EngineKind::aot: return "aot";
     }
     return "unknown";

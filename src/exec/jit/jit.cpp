@@ -1,6 +1,7 @@
 // The baseline JIT: translation, executable memory, and the support functions its code calls.
 #include "embpf/exec/jit.hpp"
 
+#include "../packet.hpp"
 #include "embpf/isa/decode.hpp"
 #include "jit_code.hpp"
 
@@ -134,30 +135,8 @@ std::uint64_t callx(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::u
 // LD_ABS/LD_IND: `size` bytes of the packet of the context in r6 at `offset`, big-endian; outside the data range
 // (or at a negative offset) the run ends with 0.
 std::uint64_t packet_load(std::uint64_t r6, std::int64_t offset, std::uint64_t size, JitRun* run) {
-    const PacketLayout& layout = *run->code->packet;
-    auto field = [&](std::uint32_t at) -> std::uint64_t {
-        const auto address = static_cast<std::uintptr_t>(r6 + at);
-        if (layout.pointer_width == 8) {
-            std::uint64_t v = 0;
-            std::memcpy(&v, reinterpret_cast<const void*>(address), 8);
-            return v;
-        }
-        std::uint32_t v = 0;
-        std::memcpy(&v, reinterpret_cast<const void*>(address), 4);
-        return v;
-    };
-    const std::uint64_t data = field(layout.data);
-    const std::uint64_t data_end = field(layout.data_end);
-    if (offset < 0 || data > data_end || data_end - data < size ||
-        static_cast<std::uint64_t>(offset) > data_end - data - size) {
-        return stop(run);
-    }
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(static_cast<std::uintptr_t>(data + offset));
-    std::uint64_t value = 0;
-    for (std::uint64_t i = 0; i < size; ++i) {
-        value = (value << 8) | bytes[i];
-    }
-    return value;
+    const std::optional<std::uint64_t> value = packet_bytes(r6, *run->code->packet, offset, size);
+    return value ? *value : stop(run);
 }
 
 } // namespace

@@ -1,0 +1,69 @@
+// The optimizing JIT: verified eBPF lowered to LLVM IR, optimized and compiled by LLVM's ORC JIT. An optional part of
+// the build (CMake's EMBPF_WITH_LLVM, on where LLVM 19 is installed).
+#pragma once
+
+#include "embpf/exec/engine.hpp"
+#include "embpf/exec/interpreter.hpp"
+#include "embpf/isa/instruction.hpp"
+#include "embpf/result.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace embpf::exec {
+
+/// Whether this build has the optimizing JIT.
+[[nodiscard]] bool optimizer_available() noexcept;
+
+struct OptimizerOptions {
+    /// The data range's fields, for LD_ABS/LD_IND (InterpreterOptions::packet).
+    std::optional<PacketLayout> packet{};
+    /// The loads that read through a host address (InterpreterOptions::probe_loads).
+    std::vector<std::uint32_t> probe_loads{};
+    /// LLVM's optimization level for the IR passes, 0 to 3 (O0-O3); the code generator always optimizes.
+    unsigned level = 2;
+    /// Keep the optimized IR as text (OptimizedJit::ir), for listings.
+    bool keep_ir = false;
+};
+
+namespace detail {
+struct OptimizedCode;
+}
+
+/// A program compiled by LLVM. Each eBPF function becomes an LLVM function whose registers are SSA values and whose
+/// 512-byte frame is its own, which LLVM's passes then optimize as they would C: registers allocated across the
+/// program, zero-extensions folded, branches made selects, small functions inlined. Compiling takes milliseconds,
+/// not microseconds: the baseline Jit is the tier that is ready at once.
+///
+/// It runs programs as the interpreter's unchecked loop does (Interpreter::run), with the same guards (call depth,
+/// callx targets, the data range of LD_ABS/LD_IND, the unwind helper), each ending a run with 0, and the same
+/// results for every program that reads no register the verifier holds uninitialized (a function starts with r0 and
+/// r6-r9 at 0; a frame's bytes are unspecified until written). Helpers are called through the same table.
+///
+/// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
+/// jump from one function into another, a function that runs past its last instruction, kernel function calls.
+class OptimizedJit final : public Executable {
+  public:
+    /// Validates, lowers and compiles `program` (the requirements of Interpreter::create). Fails with unsupported in
+    /// a build without LLVM.
+    [[nodiscard]] static Result<OptimizedJit> create(std::span<const isa::Instruction> program,
+                                                     HelperTable helpers = {}, const OptimizerOptions& options = {});
+
+    [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] EngineKind kind() const noexcept override { return EngineKind::optimized; }
+
+    /// The optimized IR (OptimizerOptions::keep_ir), or empty.
+    [[nodiscard]] std::string_view ir() const noexcept;
+    [[nodiscard]] std::span<const isa::Instruction> program() const noexcept;
+
+  private:
+    explicit OptimizedJit(std::shared_ptr<const detail::OptimizedCode> code) : m_code(std::move(code)) {}
+    std::shared_ptr<const detail::OptimizedCode> m_code;
+};
+
+} // namespace embpf::exec
