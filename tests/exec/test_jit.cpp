@@ -1,9 +1,11 @@
-// The x86-64 baseline JIT against the interpreter: every program runs on Interpreter::run and on the JIT (plain and
-// with constant blinding), and both must give the same r0 and leave the same memory. With Capstone, the machine code
+// The JITs against the interpreter: every program runs on Interpreter::run, on the baseline JIT (plain and with
+// constant blinding) and on the optimizing JIT where the build has it, and all must give the same r0 and leave the
+// same memory. With Capstone, the machine code
 // of chosen instructions is disassembled and compared with the expected x86-64 text, and whole translations must
 // decode without an invalid byte.
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/isa/decode.hpp"
 #include "embpf/isa/instruction.hpp"
 #include "embpf/isa/text.hpp"
@@ -70,6 +72,7 @@ using embpf::exec::Jit;
 using embpf::exec::JitLine;
 using embpf::exec::JitOptions;
 using embpf::exec::MapElement;
+using embpf::exec::OptimizedJit;
 using embpf::exec::PacketLayout;
 using embpf::platform::Callback;
 
@@ -222,6 +225,10 @@ struct Env {
     std::function<void()> reset{};                        ///< before each run
     std::function<std::vector<std::uint8_t>()> observe{}; ///< state besides the context, after each run
     std::optional<std::uint64_t> expected{};              ///< r0, when known by hand
+    /// Also run the optimizing JIT. The register matrices below run it on a few registers only: its registers are
+    /// LLVM's values, so that which eBPF registers an operation names selects no other code, and compiling each of
+    /// thousands of programs with LLVM would take minutes.
+    bool optimized = true;
 };
 
 struct Outcome {
@@ -244,8 +251,19 @@ Outcome run_engine(const Engine& engine, const std::vector<std::uint8_t>& memory
     return outcome;
 }
 
-/// Runs `program` on the interpreter and on the JIT, plain and blinded, each on its own copy of `memory`: the JIT runs
-/// must give the interpreter's r0, context memory and observed state. Returns the interpreter's outcome.
+void compare(const Outcome& reference, const Outcome& actual, const Env& env) {
+    CHECK_MESSAGE(actual.r0 == reference.r0, "r0: interpreter ", hex(reference.r0), ", jit ", hex(actual.r0));
+    const std::string diff = difference(reference.memory, actual.memory);
+    CHECK_MESSAGE(diff.empty(), "context memory: ", diff);
+    if (env.observe) {
+        const std::string observed = difference(reference.observed, actual.observed);
+        CHECK_MESSAGE(observed.empty(), "observed state: ", observed);
+    }
+}
+
+/// Runs `program` on the interpreter, on the JIT (plain and blinded) and on the optimizing JIT where the build has it,
+/// each on its own copy of `memory`: the JIT runs must give the interpreter's r0, context memory and observed state.
+/// Returns the interpreter's outcome.
 std::optional<Outcome> differential(const std::string& name, const std::vector<isa::Instruction>& program,
                                     const std::string& text, const std::vector<std::uint8_t>& memory,
                                     const Env& env = {}) {
@@ -274,13 +292,16 @@ std::optional<Outcome> differential(const std::string& name, const std::vector<i
             FAIL_CHECK("Jit::create refused: ", jit.error().message);
             continue;
         }
-        const Outcome actual = run_engine(*jit, memory, env);
-        CHECK_MESSAGE(actual.r0 == reference.r0, "r0: interpreter ", hex(reference.r0), ", jit ", hex(actual.r0));
-        const std::string diff = difference(reference.memory, actual.memory);
-        CHECK_MESSAGE(diff.empty(), "context memory: ", diff);
-        if (env.observe) {
-            const std::string observed = difference(reference.observed, actual.observed);
-            CHECK_MESSAGE(observed.empty(), "observed state: ", observed);
+        compare(reference, run_engine(*jit, memory, env), env);
+    }
+    if (env.optimized && embpf::exec::optimizer_available()) {
+        INFO("the optimizing JIT");
+        const auto optimized =
+            OptimizedJit::create(program, env.helpers, {.packet = env.packet, .probe_loads = env.probe_loads});
+        if (!optimized.has_value()) {
+            FAIL_CHECK("OptimizedJit::create refused: ", optimized.error().message);
+        } else {
+            compare(reference, run_engine(*optimized, memory, env), env);
         }
     }
     return reference;
@@ -444,8 +465,10 @@ TEST_CASE("exec jit: every ALU operation on every register pair" * doctest::skip
                         text += reg(dst, wide) + " " + op + " " + reg(src, wide) + "\n" + dump_registers(base, row++);
                     }
                     text += "r0 = 1\nexit\n";
+                    Env env;
+                    env.optimized = dst <= 1 && (src == 2 || src == dst);
                     differential(reg(dst, wide) + " " + op + " " + reg(src, wide), text,
-                                 std::vector<std::uint8_t>(static_cast<std::size_t>(kRow * row)));
+                                 std::vector<std::uint8_t>(static_cast<std::size_t>(kRow * row)), env);
                 }
             }
         }
@@ -468,8 +491,10 @@ TEST_CASE("exec jit: every ALU operation with an immediate on every register" * 
                     }
                 }
                 text += "r0 = 1\nexit\n";
+                Env env;
+                env.optimized = dst <= 1;
                 differential(reg(dst, wide) + " " + op + " imm", text,
-                             std::vector<std::uint8_t>(static_cast<std::size_t>(kRow * row)));
+                             std::vector<std::uint8_t>(static_cast<std::size_t>(kRow * row)), env);
             }
         }
     }
@@ -893,9 +918,11 @@ TEST_CASE("exec jit: atomics of every kind on register pairs" * doctest::skip(kN
                         }
                     }
                     text += "r0 = *(u64 *)(r9 + 0)\nexit\n";
+                    Env env;
+                    env.optimized = base <= 1 && src <= 2; // r0 as the address, as the operand, and neither
                     differential(std::string(atomic.name) + (wide ? " 64" : " 32") + " at " + reg(base) + " with " +
                                      reg(src),
-                                 text, memory);
+                                 text, memory, env);
                 }
             }
         }

@@ -1,9 +1,9 @@
 // The differential oracle shared by fuzz_jit and the "exec jit differential" tests: a program the verifier accepts (the
 // soundness oracle's generated programs, on its platform and with its maps) runs in the interpreter's unchecked loop
-// (Interpreter::run) and in each JIT tier (Jit::run, without and with constant blinding) on the same inputs, and every
-// engine must end with the same r0, the same context and packet bytes, the same map contents and the same helper
-// calls. Any difference is a bug of the JIT (or of the interpreter), and so is a program the interpreter takes and the
-// JIT refuses.
+// (Interpreter::run) and in each JIT tier (Jit::run without and with constant blinding, OptimizedJit::run where the
+// build has it) on the same inputs, and every engine must end with the same r0, the same context and packet bytes, the
+// same map contents and the same helper calls. Any difference is a bug of the JIT (or of the interpreter), and so is a
+// program the interpreter takes and the JIT refuses.
 //
 // Each engine gets maps of its own, created and filled alike (hashes with bpf_f_zero_seed, so that their order and
 // for_each_map_elem's walk are the same), and code whose map references name them: a verified program cannot tell
@@ -28,6 +28,7 @@
 
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/isa/decode.hpp"
 #include "embpf/isa/text.hpp"
 #include "embpf/platform/platform.hpp"
@@ -62,6 +63,7 @@ struct DifferentialOptions {
     /// (SoundnessOptions::max_instructions): fewer runs for a program with a long bound, none above it.
     std::uint64_t max_instructions = 10'000'000;
     bool blind_constants = true; ///< also compare the JIT with JitOptions::blind_constants
+    bool optimized = true;       ///< also compare the optimizing JIT, in builds that have it
     /// Run the program with the generator's accumulator (r9, into which every piece folds what it computed) xor-ed
     /// into r0 at each exit of the main function (accumulator_variant), when the verifier accepts that variant too
     /// (on a copy of the type whose r0 may be anything): the hooks' r0 keeps a bit or two of it, or none, so that
@@ -631,6 +633,9 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
     if (options.blind_constants) {
         engines.push_back({"jit with blinded constants", {}, nullptr});
     }
+    if (options.optimized && exec::optimizer_available()) {
+        engines.push_back({"optimized", {}, nullptr});
+    }
     Entropy filled = entropy;
     for (Engine& engine : engines) {
         for (const verifier::MapDescriptor& descriptor : program.maps) {
@@ -670,6 +675,16 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
                 return failure("accepted, but the interpreter refuses it: " + interpreter.error().message);
             }
             engine.executable = std::make_unique<exec::Interpreter>(std::move(interpreter).value());
+            continue;
+        }
+        if (engine.name == "optimized") {
+            auto optimized =
+                exec::OptimizedJit::create(code, table, {.packet = layout, .probe_loads = report.probe_loads});
+            if (!optimized) {
+                return failure("the interpreter takes it, but the optimizing JIT refuses it: " +
+                               optimized.error().message);
+            }
+            engine.executable = std::make_unique<exec::OptimizedJit>(std::move(optimized).value());
             continue;
         }
         if (!exec::host_jit_target()) {

@@ -42,8 +42,9 @@ struct OptimizedCode;
 ///
 /// It runs programs as the interpreter's unchecked loop does (Interpreter::run), with the same guards (call depth,
 /// callx targets, the data range of LD_ABS/LD_IND, the unwind helper), each ending a run with 0, and the same
-/// results for every program that reads no register the verifier holds uninitialized (a function starts with r0 and
-/// r6-r9 at 0; a frame's bytes are unspecified until written). Helpers are called through the same table.
+/// results for every program that reads no register the verifier holds uninitialized (a function starts with its
+/// caller's registers, a callback with r0 and r5-r9 at 0, as in the baseline JIT). Frames lie as the interpreter lays
+/// them out, each 512 bytes below its caller's. Helpers are called through the same table.
 ///
 /// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
 /// jump from one function into another, a function that runs past its last instruction, kernel function calls.

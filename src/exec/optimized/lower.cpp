@@ -86,7 +86,10 @@ class Lowering {
           m_support(support), m_prefix(std::move(prefix)), m_b(context), m_i64(llvm::Type::getInt64Ty(context)),
           m_i32(llvm::Type::getInt32Ty(context)), m_i8(llvm::Type::getInt8Ty(context)),
           m_ptr(llvm::PointerType::getUnqual(context)) {
-        m_function_type = llvm::FunctionType::get(m_i64, {m_i64, m_i64, m_i64, m_i64, m_i64, m_ptr, m_ptr}, false);
+        std::vector<llvm::Type*> parameters(10, m_i64);
+        parameters.push_back(m_ptr);
+        parameters.push_back(m_ptr);
+        m_function_type = llvm::FunctionType::get(m_i64, parameters, false);
         m_helper_type = llvm::FunctionType::get(m_i64, {m_i64, m_i64, m_i64, m_i64, m_i64}, false);
     }
 
@@ -120,11 +123,17 @@ class Lowering {
         auto* function = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, entry, m_module);
         function->addFnAttr(llvm::Attribute::NoUnwind);
         m_b.SetInsertPoint(llvm::BasicBlock::Create(m_ctx, "entry", function));
-        llvm::Value* frame = frame_alloca();
-        llvm::Value* zero = m_b.getInt64(0);
-        llvm::Value* r0 = m_b.CreateCall(
-            m_function_type, m_functions.at(0),
-            {function->getArg(0), function->getArg(1), zero, zero, zero, frame_top(frame), function->getArg(2)});
+        // The run's stack: the entry frame on top, each call level's frame 512 bytes below its caller's, as the
+        // interpreter lays them out.
+        auto* stack =
+            m_b.CreateAlloca(llvm::ArrayType::get(m_i8, (isa::kMaxCallDepth + 1) * isa::kStackSize), nullptr, "stack");
+        stack->setAlignment(llvm::Align(16));
+        std::vector<llvm::Value*> args(10, m_b.getInt64(0));
+        args[1] = function->getArg(0);
+        args[2] = function->getArg(1);
+        args.push_back(m_b.CreateGEP(m_i8, stack, m_b.getInt64((isa::kMaxCallDepth + 1) * isa::kStackSize)));
+        args.push_back(function->getArg(2));
+        llvm::Value* r0 = m_b.CreateCall(m_function_type, m_functions.at(0), args);
         m_b.CreateRet(r0);
         return {};
     }
@@ -154,21 +163,11 @@ class Lowering {
         return {};
     }
 
-    llvm::Value* frame_alloca() {
-        auto* type = llvm::ArrayType::get(m_i8, isa::kStackSize);
-        auto* frame = m_b.CreateAlloca(type, nullptr, "frame");
-        frame->setAlignment(llvm::Align(16));
-        return frame;
-    }
-    llvm::Value* frame_top(llvm::Value* frame) {
-        return m_b.CreateGEP(m_i8, frame, m_b.getInt64(isa::kStackSize), "frame_top");
-    }
-
     Result<void> lower_function(std::uint32_t start, std::uint32_t end) {
         llvm::Function* function = m_functions.at(start);
         m_function = function;
-        m_fp = function->getArg(5);
-        m_run = function->getArg(6);
+        m_fp = function->getArg(10);
+        m_run = function->getArg(11);
         m_abort = nullptr;
         m_blocks.clear();
         auto* entry = llvm::BasicBlock::Create(m_ctx, "entry", function);
@@ -176,18 +175,12 @@ class Lowering {
         for (int r = 0; r < 10; ++r) {
             m_regs[r] = m_b.CreateAlloca(m_i64, nullptr, "r" + std::to_string(r));
         }
-        m_callee_frame = nullptr;
-        for (std::uint32_t pc = start; pc < end; pc += static_cast<std::uint32_t>(width_of(m_program[pc]))) {
-            const Instruction& ins = m_program[pc];
-            if (ins.opcode == op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::local)) {
-                m_callee_frame = frame_top(frame_alloca());
-                break;
-            }
-        }
+        // A function starts with the caller's registers (a callback with r1-r5 its helper gives and 0 in the others),
+        // as the interpreter runs it; the verifier lets it read only r1-r5 and r10.
         for (int r = 0; r < 10; ++r) {
-            m_b.CreateStore(r >= 1 && r <= 5 ? static_cast<llvm::Value*>(function->getArg(r - 1)) : m_b.getInt64(0),
-                            m_regs[r]);
+            m_b.CreateStore(function->getArg(static_cast<unsigned>(r)), m_regs[r]);
         }
+        m_callee_frame = m_b.CreateGEP(m_i8, m_fp, m_b.getInt64(-static_cast<std::int64_t>(isa::kStackSize)));
         // Blocks start at the function's start, at jump targets and after jumps and exits.
         block(start);
         for (std::uint32_t pc = start; pc < end;) {
@@ -440,11 +433,11 @@ class Lowering {
             return Error::invalid(
                 "instruction " + std::to_string(pc) + ": call to unknown helper " + std::to_string(ins.imm), pc);
         }
-        auto* support_type = llvm::FunctionType::get(m_i64, {m_i64, m_i64, m_i64, m_i64, m_i64, m_ptr}, false);
+        auto* support_type = llvm::FunctionType::get(m_i64, {m_i64, m_i64, m_i64, m_i64, m_i64, m_ptr, m_ptr}, false);
         switch (m_helpers.callback(id)) {
         case platform::Callback::loop:
             set(0, m_b.CreateCall(support_type, constant(reinterpret_cast<std::uintptr_t>(m_support.loop)),
-                                  {get(1), get(2), get(3), get(4), get(5), m_run}));
+                                  {get(1), get(2), get(3), get(4), get(5), m_fp, m_run}));
             abort_if_stopped();
             return {};
         case platform::Callback::for_each_map_elem:
@@ -454,7 +447,7 @@ class Lowering {
                                       pc);
             }
             set(0, m_b.CreateCall(support_type, constant(reinterpret_cast<std::uintptr_t>(m_support.for_each)),
-                                  {get(1), get(2), get(3), get(4), get(5), m_run}));
+                                  {get(1), get(2), get(3), get(4), get(5), m_fp, m_run}));
             abort_if_stopped();
             return {};
         case platform::Callback::none: break;
@@ -481,8 +474,13 @@ class Lowering {
         llvm::Value* depth = m_b.CreateLoad(m_i64, depth_field);
         abort_if(m_b.CreateICmpUGE(depth, m_b.getInt64(isa::kMaxCallDepth)));
         m_b.CreateStore(m_b.CreateAdd(depth, m_b.getInt64(1)), depth_field);
-        llvm::Value* r0 = m_b.CreateCall(m_function_type, m_functions.at(target),
-                                         {get(1), get(2), get(3), get(4), get(5), m_callee_frame, m_run});
+        std::vector<llvm::Value*> args;
+        for (int r = 0; r < 10; ++r) {
+            args.push_back(get(r));
+        }
+        args.push_back(m_callee_frame);
+        args.push_back(m_run);
+        llvm::Value* r0 = m_b.CreateCall(m_function_type, m_functions.at(target), args);
         m_b.CreateStore(depth, depth_field);
         set(0, r0);
         abort_if_stopped();

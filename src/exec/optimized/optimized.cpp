@@ -28,11 +28,17 @@ OptimizedFunction callback_function(const OptimizedCode& code, std::uint64_t ind
     return found != callbacks.end() && found->first == index ? found->second : nullptr;
 }
 
+// Runs the callback `callee` with r1-r4 as given and r0, r5-r9 at 0 (as the baseline JIT does), its frame's top at
+// `top`.
+std::uint64_t call_back(OptimizedFunction callee, void* top, OptimizedRun* run, std::uint64_t r1, std::uint64_t r2,
+                        std::uint64_t r3, std::uint64_t r4) {
+    return callee(0, r1, r2, r3, r4, 0, 0, 0, 0, 0, top, run);
+}
+
 // bpf_loop(nr_loops, callback, ctx, flags), as the interpreter runs it: flags other than 0 are -EINVAL, more than
-// platform::kMaxCallbackLoops loops -E2BIG, a frame past the deepest ends the run. The callback's frame is this
-// function's.
+// platform::kMaxCallbackLoops loops -E2BIG, a frame past the deepest ends the run.
 std::uint64_t loop(std::uint64_t nr_loops, std::uint64_t index, std::uint64_t ctx, std::uint64_t flags, std::uint64_t,
-                   OptimizedRun* run) {
+                   void* r10, OptimizedRun* run) {
     if (flags != 0) {
         return static_cast<std::uint64_t>(-static_cast<std::int64_t>(EINVAL));
     }
@@ -43,13 +49,13 @@ std::uint64_t loop(std::uint64_t nr_loops, std::uint64_t index, std::uint64_t ct
     if (static_cast<std::uint32_t>(nr_loops) > platform::kMaxCallbackLoops) {
         return static_cast<std::uint64_t>(-static_cast<std::int64_t>(E2BIG));
     }
-    alignas(16) std::uint8_t frame[isa::kStackSize];
+    void* const top = static_cast<std::uint8_t*>(r10) - isa::kStackSize; // the callback's r10
     const std::uint64_t limit = static_cast<std::uint32_t>(nr_loops);
     ++run->depth;
     std::uint64_t calls = 0;
     while (calls < limit) {
         const std::uint64_t i = calls++;
-        const std::uint64_t r0 = callee(i, ctx, 0, 0, 0, frame + sizeof(frame), run);
+        const std::uint64_t r0 = call_back(callee, top, run, i, ctx, 0, 0);
         if (run->stop != 0) {
             return 0;
         }
@@ -64,7 +70,7 @@ std::uint64_t loop(std::uint64_t nr_loops, std::uint64_t index, std::uint64_t ct
 // for_each_map_elem(map, callback, ctx, flags): the callback runs with (map, key, value, ctx) for each element, the
 // key a copy at the bottom of its frame, until it returns non-zero; the result is the elements visited.
 std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx, std::uint64_t flags, std::uint64_t,
-                       OptimizedRun* run) {
+                       void* r10, OptimizedRun* run) {
     if (flags != 0) {
         return static_cast<std::uint64_t>(-static_cast<std::int64_t>(EINVAL));
     }
@@ -72,7 +78,8 @@ std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx
     if (run->depth >= isa::kMaxCallDepth || callee == nullptr) {
         return stop(run);
     }
-    alignas(16) std::uint8_t frame[isa::kStackSize];
+    auto* const top = static_cast<std::uint8_t*>(r10) - isa::kStackSize; // the callback's r10
+    std::uint8_t* const key_at = top - isa::kStackSize;                  // the bottom of its frame
     alignas(8) std::uint8_t key[platform::kMaxCallbackKey];
     ++run->depth;
     std::uint64_t calls = 0;
@@ -82,10 +89,9 @@ std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx
             break;
         }
         ++calls;
-        std::memcpy(frame, key, std::min<std::size_t>(next.key_size, platform::kMaxCallbackKey));
-        const std::uint64_t r0 =
-            callee(map, reinterpret_cast<std::uintptr_t>(frame), reinterpret_cast<std::uintptr_t>(next.value), ctx, 0,
-                   frame + sizeof(frame), run);
+        std::memcpy(key_at, key, std::min<std::size_t>(next.key_size, platform::kMaxCallbackKey));
+        const std::uint64_t r0 = call_back(callee, top, run, map, reinterpret_cast<std::uintptr_t>(key_at),
+                                           reinterpret_cast<std::uintptr_t>(next.value), ctx);
         if (run->stop != 0) {
             return 0;
         }

@@ -28,15 +28,18 @@ struct OptimizedRun {
 inline constexpr unsigned kOptimizedRunStop = 0;
 inline constexpr unsigned kOptimizedRunDepth = 1;
 
-/// A compiled eBPF function: r1-r5, its frame's top (r10), the run.
+/// A compiled eBPF function: r0-r9 as it starts, its frame's top (r10), the run.
 using OptimizedFunction = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                                            std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
                                             void*, OptimizedRun*);
 
 /// The functions the compiled code calls for what it does not do itself (their addresses are constants in the IR).
 struct OptimizedSupport {
-    /// bpf_loop and for_each_map_elem: r1-r5, and the run.
-    std::uint64_t (*loop)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, OptimizedRun*);
-    std::uint64_t (*for_each)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, OptimizedRun*);
+    /// bpf_loop and for_each_map_elem: r1-r5, the caller's frame's top (r10), and the run.
+    std::uint64_t (*loop)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, void*,
+                          OptimizedRun*);
+    std::uint64_t (*for_each)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, void*,
+                              OptimizedRun*);
     /// callx: r1-r5, the helper id, the run.
     std::uint64_t (*callx)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
                            OptimizedRun*);
