@@ -1,17 +1,19 @@
-// The interpreter and the baseline JIT against native code on the same C programs (programs/*.c).
+// The interpreter, the baseline JIT and the optimizing JIT against native code on the same C programs
+// (programs/*.c).
 //
 // Each program is built twice: by clang for eBPF, embedded into this binary at build time, and by the
-// host C compiler. Before anything is timed, every program runs checked, unchecked and in the JIT on its
+// host C compiler. Before anything is timed, every program runs checked, unchecked and in each JIT on its
 // benchmark input and on variants of it (truncated buffers, other packets) and must agree with its
-// native build and, where one is known, with a reference answer. Each program then has three
-// benchmarks, BM_<name>/native, BM_<name>/interpreter and BM_<name>/jit, and a summary table compares
-// them at the end of the run.
+// native build and, where one is known, with a reference answer. Each program then has a benchmark per engine,
+// BM_<name>/native, BM_<name>/interpreter, BM_<name>/jit and BM_<name>/optimized (in builds with LLVM), and a
+// summary table compares them at the end of the run.
 
 #include "bench_ctx.h"
 #include "embedded_programs.hpp"
 
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/isa/decode.hpp"
 
 #include <benchmark/benchmark.h>
@@ -334,7 +336,8 @@ struct Prepared {
     NativeProgram native = nullptr;
     std::vector<embpf::isa::Instruction> instructions;
     std::unique_ptr<embpf::exec::Interpreter> interpreter;
-    std::unique_ptr<embpf::exec::Jit> jit; ///< null on a machine the JIT does not translate for
+    std::unique_ptr<embpf::exec::Jit> jit;                ///< null on a machine the JIT does not translate for
+    std::unique_ptr<embpf::exec::OptimizedJit> optimized; ///< null in a build without the optimizing JIT
     Input input;
     std::uint64_t expected = 0; ///< the result on the benchmark input
     std::uint64_t executed = 0; ///< eBPF instructions executed per run on it
@@ -382,6 +385,12 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
             fail(program.name, label + ": the JIT returned " + hex(jit) + ", the native build " + hex(native));
         }
     }
+    if (program.optimized) {
+        if (const std::uint64_t optimized = program.optimized->run(&ctx, sizeof ctx); optimized != native) {
+            fail(program.name,
+                 label + ": the optimizing JIT returned " + hex(optimized) + ", the native build " + hex(native));
+        }
+    }
     if (expect && !expect(native)) {
         fail(program.name, label + ": the result " + hex(native) + " is not the known answer");
     }
@@ -409,6 +418,13 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
             fail(spec.name, "Jit::create: " + jit.error().message);
         }
         program->jit = std::make_unique<embpf::exec::Jit>(std::move(jit).value());
+    }
+    if (embpf::exec::optimizer_available()) {
+        auto optimized = embpf::exec::OptimizedJit::create(program->instructions);
+        if (!optimized.has_value()) {
+            fail(spec.name, "OptimizedJit::create: " + optimized.error().message);
+        }
+        program->optimized = std::make_unique<embpf::exec::OptimizedJit>(std::move(optimized).value());
     }
 
     // Truncated copies of the benchmark input take every early exit of the bounds checks; the checked
@@ -477,6 +493,7 @@ void run_engine(benchmark::State& state, Prepared* program, const embpf::exec::E
 constexpr std::string_view kNative = "native";
 constexpr std::string_view kInterpreter = "interpreter";
 constexpr std::string_view kJit = "jit";
+constexpr std::string_view kOptimized = "optimized";
 
 /// Mean CPU time per run of each benchmark, in nanoseconds.
 class Timings {
@@ -571,15 +588,20 @@ class SummaryReporter final : public benchmark::ConsoleReporter {
 
 void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const Timings& timings) {
     std::printf("\nSummary (CPU time per run, mean over repetitions; insns = eBPF instructions executed per run)\n");
-    std::printf("%-18s %6s %10s %15s %9s %13s %10s %11s %8s\n", "program", "slots", "insns/run", "interp ns/run",
-                "ns/insn", "native ns/run", "interp/nat", "jit ns/run", "jit/nat");
+    std::printf("%-18s %6s %10s %15s %9s %13s %10s %11s %8s %11s %8s\n", "program", "slots", "insns/run",
+                "interp ns/run", "ns/insn", "native ns/run", "interp/nat", "jit ns/run", "jit/nat", "opt ns/run",
+                "opt/nat");
     double log_interp = 0;
     double log_jit = 0;
+    double log_optimized = 0;
     int counted = 0;
+    int optimized_counted = 0;
+    double worst_optimized = 0;
     for (const auto& program : programs) {
         const double interpreter = timings.mean_ns(benchmark_name(program->name, kInterpreter));
         const double native = timings.mean_ns(benchmark_name(program->name, kNative));
         const double jit = timings.mean_ns(benchmark_name(program->name, kJit));
+        const double optimized = timings.mean_ns(benchmark_name(program->name, kOptimized));
         if (interpreter <= 0 && native <= 0) {
             continue;
         }
@@ -602,7 +624,15 @@ void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const
             std::printf("%10s ", "-");
         }
         if (jit > 0 && native > 0) {
-            std::printf("%11.1f %8.2f\n", jit, jit / native);
+            std::printf("%11.1f %8.2f ", jit, jit / native);
+        } else {
+            std::printf("%11s %8s ", "-", "-");
+        }
+        if (optimized > 0 && native > 0) {
+            std::printf("%11.1f %8.2f\n", optimized, optimized / native);
+            log_optimized += std::log(optimized / native);
+            worst_optimized = std::max(worst_optimized, optimized / native);
+            ++optimized_counted;
         } else {
             std::printf("%11s %8s\n", "-", "-");
         }
@@ -615,6 +645,10 @@ void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const
     if (counted > 0) {
         std::printf("geomean over %d programs: interpreter %.2fx native, jit %.2fx native\n", counted,
                     std::exp(log_interp / counted), std::exp(log_jit / counted));
+    }
+    if (optimized_counted > 0) {
+        std::printf("optimized: geomean %.2fx native over %d programs, the slowest %.2fx\n",
+                    std::exp(log_optimized / optimized_counted), optimized_counted, worst_optimized);
     }
 }
 
@@ -655,6 +689,11 @@ int main(int argc, char** argv) {
             benchmark::RegisterBenchmark(
                 benchmark_name(program->name, kJit).c_str(),
                 [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->jit); });
+        }
+        if (program->optimized) {
+            benchmark::RegisterBenchmark(
+                benchmark_name(program->name, kOptimized).c_str(),
+                [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->optimized); });
         }
     }
 
