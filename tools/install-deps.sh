@@ -13,6 +13,7 @@ packages=(
     libbenchmark-dev              # benchmarks
     libcli11-dev nlohmann-json3-dev
     libcapstone-dev               # x86-64 listings of JIT code (embpf disasm --jit) and the JIT encoder tests
+    llvm-19-dev                   # the optimizing JIT: LLVM 19 and its ORC JIT (EMBPF_WITH_LLVM)
     g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user # the AArch64 JIT, cross-built, run under qemu (test.sh --arm64)
 )
 
