@@ -1,6 +1,6 @@
-// The baseline JIT's costs besides the speed of its code (bench_interpreter.cpp times that): how long translation
-// takes per program and per instruction, how long a host waits from an object file to a program ready to run, and
-// what a call into an empty program costs.
+// The JITs' costs besides the speed of their code (bench_interpreter.cpp times that): how long translation (the
+// baseline JIT) and compilation (the optimizing JIT, LLVM) take per program and per instruction, how long a host
+// waits from an object file to a program ready to run, and what a call into an empty program costs.
 //
 // The object is programs/inet_checksum.c built for eBPF (99 instructions), loaded on a platform with a program type
 // whose context is the benchmark context (bench_ctx.h) with its data range.
@@ -8,6 +8,7 @@
 
 #include "embpf/embpf.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/isa/text.hpp"
 
 #include <benchmark/benchmark.h>
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,10 +98,11 @@ void BM_LoadObject(benchmark::State& state, embpf::exec::EngineKind engine) {
 }
 BENCHMARK_CAPTURE(BM_LoadObject, interpreter, embpf::exec::EngineKind::interpreter)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_LoadObject, jit, embpf::exec::EngineKind::jit)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_LoadObject, optimized, embpf::exec::EngineKind::optimized)->Unit(benchmark::kMicrosecond);
 
 // Translation alone, of a program of `state.range(0)` instructions: the object's program repeated (its exits and
 // jumps stay inside each copy), so that the cost per instruction shows at scale.
-void BM_Translate(benchmark::State& state, bool jit) {
+void BM_Translate(benchmark::State& state, embpf::exec::EngineKind engine) {
     const embpf::Object object = load(embpf::exec::EngineKind::interpreter);
     const auto one = object.program("inet_checksum").value().instructions();
     std::vector<embpf::isa::Instruction> code;
@@ -107,13 +110,20 @@ void BM_Translate(benchmark::State& state, bool jit) {
         code.insert(code.end(), one.begin(), one.end());
     }
     for (auto _ : state) {
-        if (jit) {
+        if (engine == embpf::exec::EngineKind::jit) {
             auto translated = embpf::exec::Jit::create(code);
             if (!translated) {
                 state.SkipWithError(translated.error().message.c_str());
                 break;
             }
             benchmark::DoNotOptimize(translated);
+        } else if (engine == embpf::exec::EngineKind::optimized) {
+            auto compiled = embpf::exec::OptimizedJit::create(code);
+            if (!compiled) {
+                state.SkipWithError(compiled.error().message.c_str());
+                break;
+            }
+            benchmark::DoNotOptimize(compiled);
         } else {
             auto decoded = embpf::exec::Interpreter::create(code);
             benchmark::DoNotOptimize(decoded);
@@ -124,25 +134,45 @@ void BM_Translate(benchmark::State& state, bool jit) {
         benchmark::Counter(static_cast<double>(code.size()) * 1e-9,
                            benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
-BENCHMARK_CAPTURE(BM_Translate, jit, true)->Arg(100)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Translate, interpreter, false)->Arg(100)->Arg(10'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Translate, jit, embpf::exec::EngineKind::jit)
+    ->Arg(100)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Translate, optimized, embpf::exec::EngineKind::optimized)
+    ->Arg(100)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Translate, interpreter, embpf::exec::EngineKind::interpreter)
+    ->Arg(100)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMicrosecond);
 
 // A call into an empty program (r0 = 0; exit): the engine's entry and exit alone.
-void BM_EmptyCall(benchmark::State& state, bool jit) {
+void BM_EmptyCall(benchmark::State& state, embpf::exec::EngineKind kind) {
     const auto code = embpf::isa::assemble("r0 = 0\nexit\n").value();
     const auto interpreter = embpf::exec::Interpreter::create(code).value();
     std::optional<embpf::exec::Jit> machine;
-    if (jit) {
-        machine.emplace(embpf::exec::Jit::create(code).value());
+    std::optional<embpf::exec::OptimizedJit> optimized;
+    const embpf::exec::Executable* engine = &interpreter;
+    if (kind == embpf::exec::EngineKind::jit) {
+        engine = &machine.emplace(embpf::exec::Jit::create(code).value());
+    } else if (kind == embpf::exec::EngineKind::optimized) {
+        auto compiled = embpf::exec::OptimizedJit::create(code);
+        if (!compiled) {
+            state.SkipWithError(compiled.error().message.c_str());
+            return;
+        }
+        engine = &optimized.emplace(std::move(compiled).value());
     }
-    const embpf::exec::Executable& engine = jit ? static_cast<const embpf::exec::Executable&>(*machine) : interpreter;
     std::uint64_t ctx = 0;
     for (auto _ : state) {
-        benchmark::DoNotOptimize(engine.run(&ctx, sizeof ctx));
+        benchmark::DoNotOptimize(engine->run(&ctx, sizeof ctx));
     }
 }
-BENCHMARK_CAPTURE(BM_EmptyCall, interpreter, false);
-BENCHMARK_CAPTURE(BM_EmptyCall, jit, true);
+BENCHMARK_CAPTURE(BM_EmptyCall, interpreter, embpf::exec::EngineKind::interpreter);
+BENCHMARK_CAPTURE(BM_EmptyCall, jit, embpf::exec::EngineKind::jit);
+BENCHMARK_CAPTURE(BM_EmptyCall, optimized, embpf::exec::EngineKind::optimized);
 
 // Program::run of the object's program on the packet: the invocation protocol (entry checks, epoch) and the code.
 void BM_ProgramRun(benchmark::State& state, embpf::exec::EngineKind engine) {
@@ -161,6 +191,7 @@ void BM_ProgramRun(benchmark::State& state, embpf::exec::EngineKind engine) {
 }
 BENCHMARK_CAPTURE(BM_ProgramRun, interpreter, embpf::exec::EngineKind::interpreter);
 BENCHMARK_CAPTURE(BM_ProgramRun, jit, embpf::exec::EngineKind::jit);
+BENCHMARK_CAPTURE(BM_ProgramRun, optimized, embpf::exec::EngineKind::optimized);
 
 } // namespace
 
