@@ -1909,12 +1909,15 @@ namespace embpf::exec {
 /// The signature of a helper: five 64-bit arguments in r1-r5, the result in r0.
 using HelperFunction = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 
-enum class EngineKind { interpreter, jit, aot };
+/// The engines: the interpreter, the baseline JIT (one pass, ready at once), the optimizing JIT (LLVM), and
+/// ahead-of-time compiled code.
+enum class EngineKind { interpreter, jit, optimized, aot };
 
 [[nodiscard]] constexpr std::string_view to_string(EngineKind kind) noexcept {
     switch (kind) {
     case EngineKind::interpreter: return "interpreter";
     case EngineKind::jit: return "jit";
+    case EngineKind::optimized: return "optimized";
     case EngineKind::aot: return "aot";
     }
     return "unknown";
@@ -2232,6 +2235,73 @@ class Jit final : public Executable {
   private:
     explicit Jit(std::shared_ptr<const detail::JitCode> code) : m_code(std::move(code)) {}
     std::shared_ptr<const detail::JitCode> m_code;
+};
+
+} // namespace embpf::exec
+
+// ---- embpf/exec/optimized.hpp ----
+// The optimizing JIT: verified eBPF lowered to LLVM IR, optimized and compiled by LLVM's ORC JIT. An optional part of
+// the build (CMake's EMBPF_WITH_LLVM, on where LLVM 19 is installed).
+
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace embpf::exec {
+
+/// Whether this build has the optimizing JIT.
+[[nodiscard]] bool optimizer_available() noexcept;
+
+struct OptimizerOptions {
+    /// The data range's fields, for LD_ABS/LD_IND (InterpreterOptions::packet).
+    std::optional<PacketLayout> packet{};
+    /// The loads that read through a host address (InterpreterOptions::probe_loads).
+    std::vector<std::uint32_t> probe_loads{};
+    /// LLVM's optimization level for the IR passes, 0 to 3 (O0-O3); the code generator always optimizes.
+    unsigned level = 2;
+    /// Keep the optimized IR as text (OptimizedJit::ir), for listings.
+    bool keep_ir = false;
+};
+
+namespace detail {
+struct OptimizedCode;
+}
+
+/// A program compiled by LLVM. Each eBPF function becomes an LLVM function whose registers are SSA values and whose
+/// 512-byte frame is its own, which LLVM's passes then optimize as they would C: registers allocated across the
+/// program, zero-extensions folded, branches made selects, small functions inlined. Compiling takes milliseconds,
+/// not microseconds: the baseline Jit is the tier that is ready at once.
+///
+/// It runs programs as the interpreter's unchecked loop does (Interpreter::run), with the same guards (call depth,
+/// callx targets, the data range of LD_ABS/LD_IND, the unwind helper), each ending a run with 0, and the same
+/// results for every program that reads no register the verifier holds uninitialized (a function starts with its
+/// caller's registers, a callback with r0 and r5-r9 at 0, as in the baseline JIT). Frames lie as the interpreter lays
+/// them out, each 512 bytes below its caller's. Helpers are called through the same table.
+///
+/// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
+/// jump from one function into another, a function that runs past its last instruction, kernel function calls.
+class OptimizedJit final : public Executable {
+  public:
+    /// Validates, lowers and compiles `program` (the requirements of Interpreter::create). Fails with unsupported in
+    /// a build without LLVM.
+    [[nodiscard]] static Result<OptimizedJit> create(std::span<const isa::Instruction> program,
+                                                     HelperTable helpers = {}, const OptimizerOptions& options = {});
+
+    [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] EngineKind kind() const noexcept override { return EngineKind::optimized; }
+
+    /// The optimized IR (OptimizerOptions::keep_ir), or empty.
+    [[nodiscard]] std::string_view ir() const noexcept;
+    [[nodiscard]] std::span<const isa::Instruction> program() const noexcept;
+
+  private:
+    explicit OptimizedJit(std::shared_ptr<const detail::OptimizedCode> code) : m_code(std::move(code)) {}
+    std::shared_ptr<const detail::OptimizedCode> m_code;
 };
 
 } // namespace embpf::exec
@@ -3257,10 +3327,11 @@ struct LoadOptions {
     bool unverified = false;
     /// How much the report in a verification error (and Program::verification()) says.
     verifier::Level verifier_level = verifier::Level::normal;
-    /// The engine that runs verified programs: the interpreter, or the JIT's machine code. A program the engine
-    /// cannot run (a machine the JIT does not translate for) runs in the interpreter, with the reason in
-    /// Program::engine_fallback(): the load never fails for it. Unverified programs run in the checked interpreter.
-    /// The interpreter unless the library was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
+    /// The engine that runs verified programs: the interpreter, the baseline JIT's machine code, or the optimizing
+    /// JIT's (LLVM; it compiles for milliseconds). A program the engine cannot run (a machine the JIT does not
+    /// translate for, a build without LLVM) runs in the tier below (optimized, then jit, then interpreter), with the
+    /// reason in Program::engine_fallback(): the load never fails for it. Unverified programs run in the checked
+    /// interpreter. The interpreter unless the library was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
     exec::EngineKind engine = exec::EngineKind::EMBPF_DEFAULT_ENGINE;
     /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
@@ -3437,10 +3508,10 @@ class Program {
     [[nodiscard]] exec::EngineKind engine() const noexcept;
     /// Runs the program with engine `kind` from now on, for every handle and program array that holds it: the
     /// engine's code replaces the current one atomically, and runs under way finish with the code they started.
-    /// `interpreter` and `jit` (the baseline JIT, on machines it translates for); `aot` is unsupported. A program
-    /// loaded unverified runs only in the checked interpreter.
+    /// `interpreter`, `jit` (the baseline JIT, on machines it translates for) and `optimized` (builds with LLVM);
+    /// `aot` is unsupported. A program loaded unverified runs only in the checked interpreter.
     [[nodiscard]] Result<void> use_engine(exec::EngineKind kind) const;
-    /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the interpreter then);
+    /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the tier below then);
     /// empty when it does.
     [[nodiscard]] const std::string& engine_fallback() const noexcept;
     /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.

@@ -4,6 +4,7 @@
 #include "embpf/api/object.hpp"
 #include "embpf/api/ring_buffer.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/invocation.hpp"
 #include "linux_contexts.hpp"
@@ -608,9 +609,13 @@ TEST_CASE("engines: a program's code is swapped while other threads run it; runs
             }
         });
     }
-    // Back and forth between the interpreter and the JIT's machine code (whose pages are unmapped when retired).
+    // Back and forth between the interpreter and the JIT's machine code (whose pages are unmapped when retired), and
+    // now and then LLVM's code (whose memory is released when retired).
     for (int swap = 0; swap < 10'000; ++swap) {
-        const exec::EngineKind kind = have_jit && swap % 2 == 0 ? exec::EngineKind::jit : exec::EngineKind::interpreter;
+        exec::EngineKind kind = have_jit && swap % 2 == 0 ? exec::EngineKind::jit : exec::EngineKind::interpreter;
+        if (exec::optimizer_available() && swap % 500 == 2) {
+            kind = exec::EngineKind::optimized;
+        }
         REQUIRE(inner.use_engine(kind).has_value());
         CHECK(inner.engine() == kind);
     }

@@ -1,0 +1,178 @@
+// The optimizing JIT beyond what it shares with the baseline JIT's tests (test_jit.cpp runs every program there on
+// it too): what it refuses, that LLVM's passes ran, its optimization levels, compilation from several threads, and
+// the memory of retired programs. A build without LLVM checks that it says so.
+#include "embpf/exec/interpreter.hpp"
+#include "embpf/exec/optimized.hpp"
+#include "embpf/isa/text.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace isa = embpf::isa;
+using embpf::ErrorKind;
+using embpf::exec::Interpreter;
+using embpf::exec::OptimizedJit;
+
+const bool kNoOptimizer = !embpf::exec::optimizer_available();
+
+std::vector<isa::Instruction> assemble(const std::string& text) {
+    auto program = isa::assemble(text);
+    REQUIRE_MESSAGE(program.has_value(), (program ? "" : program.error().message));
+    return std::move(program).value();
+}
+
+// Sums 1..n for n in the context's first word, in a loop, with a local call and the stack.
+const char* const kSum = R"(
+    r6 = *(u64 *)(r1 + 0)
+    r7 = 0
+    r8 = 0
+loop:
+    if r7 >= r6 goto done
+    r7 += 1
+    r1 = r7
+    call twice
+    r0 >>= 1
+    r8 += r0
+    goto loop
+done:
+    *(u64 *)(r10 - 8) = r8
+    r0 = *(u64 *)(r10 - 8)
+    exit
+twice:
+    r0 = r1
+    r0 <<= 1
+    exit)";
+
+} // namespace
+
+TEST_SUITE_BEGIN("exec optimized");
+
+TEST_CASE("exec optimized: a build without LLVM says so" * doctest::skip(!kNoOptimizer)) {
+    auto optimized = OptimizedJit::create(assemble("r0 = 1\nexit\n"));
+    REQUIRE_FALSE(optimized.has_value());
+    CHECK(optimized.error().kind == ErrorKind::unsupported);
+    CHECK(optimized.error().message.find("LLVM") != std::string::npos);
+}
+
+TEST_CASE("exec optimized: every level runs the program as the interpreter does" * doctest::skip(kNoOptimizer)) {
+    const auto code = assemble(kSum);
+    const Interpreter interpreter = Interpreter::create(code).value();
+    for (unsigned level = 0; level <= 3; ++level) {
+        CAPTURE(level);
+        auto optimized = OptimizedJit::create(code, {}, {.level = level});
+        REQUIRE_MESSAGE(optimized.has_value(), (optimized ? "" : optimized.error().message));
+        CHECK(optimized->kind() == embpf::exec::EngineKind::optimized);
+        CHECK(optimized->program().size() == code.size());
+        for (const std::uint64_t n : {0ULL, 1ULL, 2ULL, 100ULL, 1000ULL}) {
+            std::uint64_t ctx = n;
+            const std::uint64_t expected = interpreter.run(&ctx, sizeof ctx);
+            CHECK(expected == n * (n + 1) / 2);
+            CHECK(optimized->run(&ctx, sizeof ctx) == expected);
+        }
+    }
+    auto refused = OptimizedJit::create(code, {}, {.level = 4});
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().kind == ErrorKind::invalid_input);
+}
+
+TEST_CASE("exec optimized: LLVM's passes ran: registers and the stack became values" * doctest::skip(kNoOptimizer)) {
+    // At O0 the registers are stack slots (allocas); at O2 mem2reg and SROA made them values, the local call was
+    // inlined, and the stack's store and load were forwarded.
+    const auto code = assemble(kSum);
+    auto plain = OptimizedJit::create(code, {}, {.level = 0, .keep_ir = true});
+    auto optimized = OptimizedJit::create(code, {}, {.level = 2, .keep_ir = true});
+    REQUIRE(plain.has_value());
+    REQUIRE(optimized.has_value());
+    const std::string before(plain->ir());
+    const std::string after(optimized->ir());
+    CHECK(before.find("alloca i64") != std::string::npos);
+    CHECK(after.find("alloca") == std::string::npos);
+    CHECK(after.find("call i64 @embpf_") == std::string::npos); // every function inlined into the entry
+    CHECK(after.find("define i64 @embpf_") != std::string::npos);
+    auto no_ir = OptimizedJit::create(code);
+    REQUIRE(no_ir.has_value());
+    CHECK(no_ir->ir().empty());
+}
+
+TEST_CASE("exec optimized: what it refuses, with a reason" * doctest::skip(kNoOptimizer)) {
+    struct Row {
+        const char* name;
+        const char* text;
+        ErrorKind kind;
+        const char* message;
+    };
+    const Row rows[] = {
+        {"a jump into another function", "call f\ngoto +2\nexit\nf:\nr0 = 1\nexit\n", ErrorKind::unsupported,
+         "a jump out of its function"},
+        {"a function running into the next", "call f\ncall g\nexit\nf:\nr0 = 1\ng:\nr0 += 1\nexit\n",
+         ErrorKind::unsupported, "runs past its last instruction"},
+        {"an unknown helper", "call 77\nexit\n", ErrorKind::invalid_input, "unknown helper 77"},
+        {"a packet load without a data range", "r6 = r1\nr0 = *(u8 *)skb[0]\nexit\n", ErrorKind::invalid_input,
+         "data range"},
+    };
+    for (const Row& row : rows) {
+        const std::string name = row.name;
+        CAPTURE(name);
+        auto code = isa::assemble(row.text);
+        REQUIRE_MESSAGE(code.has_value(), (code ? "" : code.error().message));
+        auto optimized = OptimizedJit::create(*code);
+        REQUIRE_FALSE(optimized.has_value());
+        CHECK(optimized.error().kind == row.kind);
+        CHECK_MESSAGE(optimized.error().message.find(row.message) != std::string::npos, optimized.error().message);
+    }
+    // A jump out of a function lands in another one: the program is valid, and the interpreter runs it.
+    const auto crossing = assemble("call f\ngoto +2\nexit\nf:\nr0 = 1\nexit\n");
+    const Interpreter interpreter = Interpreter::create(crossing).value();
+    CHECK(interpreter.run(nullptr) == 1);
+}
+
+TEST_CASE("exec optimized: compilations on several threads, programs released as they go" *
+          doctest::skip(kNoOptimizer)) {
+    // Each thread compiles, runs and drops programs of its own; the compilations take turns inside, and the code of
+    // a dropped program is released while others compile.
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&wrong, t] {
+            for (int i = 0; i < 8; ++i) {
+                const std::string text = "r0 = *(u64 *)(r1 + 0)\nr0 *= " + std::to_string(t * 100 + i + 1) + "\nexit\n";
+                auto code = isa::assemble(text);
+                if (!code) {
+                    ++wrong;
+                    continue;
+                }
+                auto optimized = OptimizedJit::create(*code);
+                std::uint64_t ctx = 3;
+                if (!optimized ||
+                    optimized->run(&ctx, sizeof ctx) != 3ULL * static_cast<std::uint64_t>(t * 100 + i + 1)) {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    CHECK(wrong == 0);
+}
+
+TEST_CASE("exec optimized: copies share the code, which outlives the first handle" * doctest::skip(kNoOptimizer)) {
+    std::optional<OptimizedJit> copy;
+    {
+        auto optimized = OptimizedJit::create(assemble("r0 = *(u64 *)(r1 + 0)\nr0 += 7\nexit\n"));
+        REQUIRE(optimized.has_value());
+        copy.emplace(*optimized);
+    }
+    std::uint64_t ctx = 35;
+    CHECK(copy->run(&ctx, sizeof ctx) == 42);
+}
+
+TEST_SUITE_END();
