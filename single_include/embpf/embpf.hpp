@@ -1903,7 +1903,8 @@ struct Report {
     /// `5 after: ...`, `7 after, to 12: ...` for the edge of a jump), once per state the analysis keeps there.
     std::vector<std::string> states;
     /// Options::facts, when the program verified: by instruction index, what holds before it (one entry per
-    /// instruction, each lddw's second slot not reached). Empty otherwise.
+    /// instruction, each lddw's second slot not reached) in the code engines run (rewrite_context_loads: a load of a
+    /// 32-bit packet pointer field gives the packet pointer). Empty otherwise.
     std::vector<InstructionFacts> facts;
     std::chrono::microseconds duration{0};
     /// The instructions the analysis covered, every subprogram counted once per call (at most 65,536): a measure of
