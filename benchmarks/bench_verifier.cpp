@@ -1,5 +1,5 @@
 // What verification costs: eBPF for Windows xdp programs of about 50, 1,000 and 10,000 instructions, and a counter
-// loop of 10 and 1,000,000 iterations.
+// loop of 10 and 1,000,000 iterations; the first three again with Options::facts.
 //
 // The small program is a hand-written packet parser (Ethernet, 802.1Q, IPv4 with options, TCP or UDP). The medium and
 // large ones come from the soundness generator (tests/fuzz/program_generator.hpp) with no planted errors: bounds
@@ -32,14 +32,16 @@ struct Subject {
     std::string error; ///< why there is nothing to time
 };
 
-embpf::verifier::Report verify(const Subject& subject) {
+embpf::verifier::Report verify(const Subject& subject, bool facts = false) {
     const embpf::platform::Platform& platform = embpf::platform::windows();
     embpf::verifier::ProgramInput input;
     input.name = "bench";
     input.section = "xdp";
     input.instructions = subject.code;
     input.maps = subject.maps;
-    return embpf::verifier::verify(input, platform, *platform.program_type("xdp"));
+    embpf::verifier::Options options;
+    options.facts = facts;
+    return embpf::verifier::verify(input, platform, *platform.program_type("xdp"), options);
 }
 
 std::string first_error(const embpf::verifier::Report& report) {
@@ -155,7 +157,8 @@ Subject generated(std::size_t instructions) {
     return subject;
 }
 
-void run(benchmark::State& state, const Subject& subject, std::optional<std::uint64_t> min_bound = std::nullopt) {
+void run(benchmark::State& state, const Subject& subject, std::optional<std::uint64_t> min_bound = std::nullopt,
+         bool facts = false) {
     if (!subject.error.empty()) {
         state.SkipWithError(subject.error.c_str());
         return;
@@ -172,7 +175,7 @@ void run(benchmark::State& state, const Subject& subject, std::optional<std::uin
         return;
     }
     for (auto _ : state) {
-        embpf::verifier::Report report = verify(subject);
+        embpf::verifier::Report report = verify(subject, facts);
         benchmark::DoNotOptimize(report);
     }
     const auto size = static_cast<double>(subject.code.size());
@@ -197,6 +200,22 @@ void BM_verify_generated_10k(benchmark::State& state) {
     run(state, subject);
 }
 
+// The same with Options::facts: what gathering the facts for an optimizing compiler adds.
+void BM_verify_packet_parser_facts(benchmark::State& state) {
+    static const Subject subject = assembled(kPacketParser);
+    run(state, subject, std::nullopt, true);
+}
+
+void BM_verify_generated_1k_facts(benchmark::State& state) {
+    static const Subject subject = generated(1000);
+    run(state, subject, std::nullopt, true);
+}
+
+void BM_verify_generated_10k_facts(benchmark::State& state) {
+    static const Subject subject = generated(10000);
+    run(state, subject, std::nullopt, true);
+}
+
 void BM_verify_counter_loop(benchmark::State& state) {
     const Subject subject = counter_loop(state.range(0));
     // Two instructions before the loop, five per iteration, three after.
@@ -208,6 +227,9 @@ void BM_verify_counter_loop(benchmark::State& state) {
 BENCHMARK(BM_verify_packet_parser)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_verify_generated_1k)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_verify_generated_10k)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_verify_packet_parser_facts)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_verify_generated_1k_facts)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_verify_generated_10k_facts)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_verify_counter_loop)->Arg(10)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -3,6 +3,7 @@
 #include "embpf/verifier/verifier.hpp"
 
 #include "cfg.hpp"
+#include "facts.hpp"
 #include "semantics.hpp"
 
 #include "embpf/isa/decode.hpp"
@@ -236,6 +237,9 @@ class Analysis {
           m_in(cfg.blocks.size()), m_visits(cfg.blocks.size()), m_iterations(cfg.loops.size(), 0),
           m_call_cost(cfg.blocks.size(), 0) {
         t_zone_overflow = false; // no zone of this analysis is over kMaxZoneVars yet
+        if (options.facts) {
+            m_facts.resize(code.size());
+        }
         m_loop_of_head.assign(cfg.blocks.size(), kNone);
         // Widening stops at the constants the program compares with (and their neighbours) before giving up a
         // bound: `for (i = 0; i != 64; i++)` keeps i <= 63. Then at bounds that keep counters from wrapping.
@@ -426,6 +430,9 @@ class Analysis {
 
     [[nodiscard]] std::vector<Finding>& findings() { return m_findings; }
     [[nodiscard]] const std::vector<std::string>& states() const { return m_states; }
+    /// Options::facts: by pc, the join of the facts of every state the checking pass ran the instruction in.
+    [[nodiscard]] std::vector<InstructionFacts>& facts() { return m_facts; }
+    void set_exact_maps(std::vector<bool> exact) { m_exact_maps = std::move(exact); }
     [[nodiscard]] bool reached(std::size_t b) const { return !m_in[b].empty(); }
 
     struct Bounds {
@@ -546,6 +553,9 @@ class Analysis {
             std::size_t pc = block.first;
             for (;; pc += isa::is_lddw(m_code[pc]) ? 2 : 1) {
                 trace(pc, "before", s);
+                if (m_checking && !m_facts.empty()) {
+                    join_facts(m_facts[pc], facts_of(s, m_exact_maps));
+                }
                 if (pc == block.last) {
                     break;
                 }
@@ -742,6 +752,8 @@ class Analysis {
     std::vector<Bound> m_thresholds;
     std::vector<Finding> m_findings;
     std::vector<std::string> m_states;
+    std::vector<InstructionFacts> m_facts; // Options::facts, by pc
+    std::vector<bool> m_exact_maps;        // facts: the maps a map's index names exactly (exact_maps)
     bool m_checking = false;
     std::size_t m_bytes = 0;           // footprint() of m_in
     bool m_too_large = false;          // the memory or work budget stopped the analysis: no result but the refusal
@@ -921,6 +933,9 @@ Report verify_program(const ProgramInput& input, std::span<const elf::ExternRefe
     Semantics semantics(code, platform, type, input.maps, std::move(loads), std::move(extern_loads));
     semantics.set_callbacks(cfg.callbacks);
     Analysis analysis(cfg, code, semantics, options, live_registers(cfg, code, platform, type));
+    if (options.facts) {
+        analysis.set_exact_maps(exact_maps(input.maps, semantics.alike_maps()));
+    }
     analysis.run();
     report.analysis_work = analysis.work();
     if (analysis.too_large()) {
@@ -976,6 +991,9 @@ Report verify_program(const ProgramInput& input, std::span<const elf::ExternRefe
     if (options.level == Level::verbose) {
         report.states = analysis.states();
     }
+    if (options.facts && report.errors.empty()) {
+        report.facts = std::move(analysis.facts());
+    }
     return finish();
 }
 
@@ -1023,6 +1041,7 @@ Report verify(const elf::ProgramDefinition& program, std::span<const MapDescript
         report.verified = false;
         report.instruction_bound.reset();
         report.cost_bound.reset();
+        report.facts.clear();
         report.errors.insert(report.errors.begin(), {0, *program.unsupported, "", std::nullopt});
     }
     return report;

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -84,6 +85,7 @@ struct Run {
     std::size_t data_region = 0;  // index of the data range in options.regions, or npos
     std::vector<PacketBuffer> packets;
     std::vector<exec::MemoryRegion> handed_out; // map values lookups returned
+    std::vector<std::size_t> handed_out_map;    // and the index of the map each came from
     std::uint64_t stack_top = 0;
     std::string violation;       // the first helper call that broke its contract
     std::uint64_t held_lock = 0; // the bpf_spin_lock the program holds
@@ -315,6 +317,7 @@ inline std::uint64_t dispatch(std::size_t slot, const std::uint64_t* args) {
         if (map_at(run, args[0], &descriptor) != nullptr) {
             run.handed_out.push_back({reinterpret_cast<const void*>(r0), descriptor->value_size, !descriptor->read_only,
                                       true, descriptor->spin_lock});
+            run.handed_out_map.push_back(static_cast<std::size_t>(descriptor - run.descriptors->data()));
         }
     }
     return r0;
@@ -504,11 +507,16 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
 
 } // namespace detail
 
+/// Looks at a run before each instruction (exec::CheckedOptions::trace), with what the run handed out so far and
+/// r0..r10: what it finds wrong, or an empty string.
+using RunObserver = std::function<std::string(const detail::Run& run, std::uint32_t pc, const std::uint64_t* regs)>;
+
 /// Runs `program` as the verifier's acceptance with `bound` would allow, on `runs` inputs drawn from `entropy`;
 /// returns what went wrong, or an empty string. The oracle without the verifier, so that its own tests can feed it
-/// programs known to be unsafe.
+/// programs known to be unsafe. `observe`, when given, sees every instruction of every run; its first finding fails
+/// the run.
 [[nodiscard]] inline std::string run_as_verified(const GeneratedProgram& program, std::uint64_t bound, Entropy& entropy,
-                                                 unsigned runs) {
+                                                 unsigned runs, const RunObserver& observe = {}) {
     const platform::Platform& platform = detail::fuzz_platform();
     const platform::ProgramType* type = platform.program_type(program.type);
     if (type == nullptr) {
@@ -619,6 +627,7 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
 
         run.packets.clear();
         run.handed_out.clear();
+        run.handed_out_map.clear();
         run.violation.clear();
         run.held_lock = 0;
         run.options = {};
@@ -665,6 +674,15 @@ inline std::string hex_bytes(std::span<const std::uint8_t> bytes) {
             return std::nullopt;
         };
         run.packets.push_back(std::move(packet));
+        if (observe) {
+            run.options.trace = [&run, &observe](std::uint32_t pc, const std::uint64_t* regs) {
+                if (run.violation.empty()) {
+                    if (std::string problem = observe(run, pc, regs); !problem.empty()) {
+                        run.violation = "before " + std::to_string(pc) + ": " + std::move(problem);
+                    }
+                }
+            };
+        }
 
         Result<exec::CheckedOutcome> outcome = Error::internal("not run");
         {

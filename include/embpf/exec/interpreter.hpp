@@ -146,6 +146,9 @@ struct CheckedOptions {
     /// field loads that pointer instead (platform::ContextDescriptor::pointer_width 4), as the loader's rewrite of a
     /// verified program's loads does.
     std::vector<std::pair<std::uint32_t, std::uint32_t>> context_translations{};
+    /// Called before each instruction the run executes, with its index and r0..r10 (for tests that compare runs with
+    /// what the verifier proved, verifier::Report::facts). Off when empty.
+    std::function<void(std::uint32_t pc, const std::uint64_t* registers)> trace{};
 };
 
 /// What a checked run did.

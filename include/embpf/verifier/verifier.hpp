@@ -7,9 +7,11 @@
 #include "embpf/platform/platform.hpp"
 #include "embpf/result.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -63,6 +65,84 @@ struct Diagnostic {
     std::optional<btf::LineInfo> source; ///< the source line the instruction came from, when the object has BTF
 };
 
+/// What the verifier proved about one register before one instruction, on every run that reaches it (Options::facts):
+/// the join over every state the analysis keeps there and every call chain that leads there. A fact never claims more
+/// than holds on all of them: kinds that differ join to `unknown`, intervals to their hull.
+struct RegisterFact {
+    enum class Kind : std::uint8_t {
+        unknown,    ///< nothing may be assumed: never written, not read again before written, unusable, or kinds that
+                    ///< differ on different paths
+        number,     ///< a scalar: [smin, smax] and [umin, umax]
+        context,    ///< the context struct; offset from its start
+        stack,      ///< offset from this function's r10 (r10 itself is 0, its own frame [-512, 0), its callers' frames
+                    ///< above 0, each 512 bytes)
+        packet,     ///< the data range; offset from `data` (data_end has end_min = end_max = 0, data_meta a negative
+                    ///< offset)
+        memory,     ///< a memory region of the context (platform::FieldKind::memory) numbered `index`; offset from its
+                    ///< start
+        map_value,  ///< a map's value; offset from its start; `index` describes the map
+        map,        ///< a map itself (lddw, an inner map from a map of maps); offset 0; `index` describes it
+        allocation, ///< memory a helper allocated (a ring-buffer record), `index` bytes; offset from its start
+        function,   ///< a subprogram's address (a callback); `index` is its first instruction
+    };
+    /// Stack pointers: which frame the address lies in. The verifier's offsets are addresses relative to the entry's
+    /// r10, each call's frame 512 bytes below its caller's, so this follows from the offset: `own` when every address
+    /// lies in [r10 - 512, r10] (r10 included, a pointer a caller handed down that equals r10 too), `caller` when every
+    /// one lies above r10 (a caller's frame, handed down by a bpf-to-bpf call). An access through an `own` pointer may
+    /// still reach past r10 into a caller's frame: access_fact classifies the bytes accessed.
+    enum class Frame : std::uint8_t { unknown, own, caller };
+    static constexpr std::uint32_t kNoIndex = 0xFFFFFFFF;
+
+    Kind kind = Kind::unknown;
+    /// Pointers: the register may hold 0 instead (a lookup's result before its null check). False is a fact: non-null.
+    bool may_be_null = false;
+    Frame frame = Frame::unknown; ///< stack only
+    /// map and map_value: `index` is the map itself (a map the program names by lddw that no other map is alike and
+    /// that is no map of maps' inner template). Otherwise `index` only describes the map: one of its kind and sizes
+    /// (MapDescriptor), perhaps another map (alike maps joined, an inner map a map of maps holds).
+    bool exact_map = false;
+    /// map, map_value: the MapDescriptor index describing the map (kNoIndex when paths disagree); memory: the region;
+    /// allocation: its size in bytes; function: its first instruction. kNoIndex for other kinds.
+    std::uint32_t index = kNoIndex;
+    /// Numbers: the 64-bit value read as signed and as unsigned (the widest intervals when nothing is known).
+    std::int64_t smin = std::numeric_limits<std::int64_t>::min();
+    std::int64_t smax = std::numeric_limits<std::int64_t>::max();
+    std::uint64_t umin = 0;
+    std::uint64_t umax = std::numeric_limits<std::uint64_t>::max();
+    /// Pointers that are not null: the address minus the region's start (see Kind; stack: minus this function's r10).
+    std::int64_t offset_min = std::numeric_limits<std::int64_t>::min();
+    std::int64_t offset_max = std::numeric_limits<std::int64_t>::max();
+    /// packet: the address minus data_end (the widest interval for other kinds).
+    std::int64_t end_min = std::numeric_limits<std::int64_t>::min();
+    std::int64_t end_max = std::numeric_limits<std::int64_t>::max();
+
+    [[nodiscard]] bool is_pointer() const noexcept { return kind != Kind::unknown && kind != Kind::number; }
+    friend bool operator==(const RegisterFact&, const RegisterFact&) = default;
+};
+
+/// The facts before one instruction.
+struct InstructionFacts {
+    /// Some run may reach the instruction (false for unreachable code and for the second slot of a lddw: then every
+    /// register is unknown).
+    bool reached = false;
+    std::array<RegisterFact, isa::kRegisterCount> registers{}; ///< r0..r10
+    friend bool operator==(const InstructionFacts&, const InstructionFacts&) = default;
+};
+
+/// The memory a load, store or atomic accesses, from its base register's fact and its offset (access_fact).
+struct AccessFact {
+    RegisterFact::Kind region = RegisterFact::Kind::unknown; ///< the base register's kind
+    /// Stack accesses: `own` when every byte accessed lies in this function's frame [r10 - 512, r10), `caller` when
+    /// every byte lies at or above r10.
+    RegisterFact::Frame frame = RegisterFact::Frame::unknown;
+    bool exact_map = false;
+    std::uint32_t index = RegisterFact::kNoIndex;
+    /// The first byte accessed, as an offset in the region (the base's offset plus the instruction's).
+    std::int64_t offset_min = std::numeric_limits<std::int64_t>::min();
+    std::int64_t offset_max = std::numeric_limits<std::int64_t>::max();
+    std::uint32_t width = 0; ///< bytes accessed
+};
+
 /// The outcome of verifying one program.
 struct Report {
     std::string program;
@@ -98,6 +178,10 @@ struct Report {
     /// Level::verbose: the abstract states before and after each reachable instruction (`5 before: ...`,
     /// `5 after: ...`, `7 after, to 12: ...` for the edge of a jump), once per state the analysis keeps there.
     std::vector<std::string> states;
+    /// Options::facts, when the program verified: by instruction index, what holds before it (one entry per
+    /// instruction, each lddw's second slot not reached) in the code engines run (rewrite_context_loads: a load of a
+    /// 32-bit packet pointer field gives the packet pointer). Empty otherwise.
+    std::vector<InstructionFacts> facts;
     std::chrono::microseconds duration{0};
     /// The instructions the analysis covered, every subprogram counted once per call (at most 65,536): a measure of
     /// the verification's cost, which a host loading many programs may add up.
@@ -128,6 +212,9 @@ struct Options {
     /// that needs more is refused with "Program is too complex to analyse". 2^30 unless the caller says otherwise
     /// (the costliest program of the ebpf-samples corpus needs 618 million); 0 for no limit.
     std::uint64_t work_limit = std::uint64_t{1} << 30;
+    /// Fill Report::facts: what the analysis proved about each register before each instruction, for an optimizing
+    /// compiler. Gathered during the pass that checks the program; off, it costs nothing.
+    bool facts = false;
 };
 
 /// What is verified: the code as the loader linked it (map references still pseudo `lddw`s).
@@ -144,6 +231,11 @@ struct ProgramInput {
 /// pointer (a copy; `code` as it is when the report has none).
 [[nodiscard]] std::vector<isa::Instruction> rewrite_context_loads(std::span<const isa::Instruction> code,
                                                                   const Report& report);
+
+/// What the load, store or atomic at `pc` of `code` accesses, from `facts` (Report::facts): nullopt when the
+/// instruction is none of those or no run reaches it.
+[[nodiscard]] std::optional<AccessFact> access_fact(std::span<const InstructionFacts> facts,
+                                                    std::span<const isa::Instruction> code, std::size_t pc);
 
 /// Verifies one program as a program of `type`. Bad input (an invalid instruction, a reference to no map) is an
 /// error of the report, not a failure of the call.
