@@ -532,7 +532,11 @@ class Lowering {
             return;
         }
         llvm::Type* type = llvm::Type::getIntNTy(m_ctx, static_cast<unsigned>(bytes * 8));
-        llvm::Value* value = m_b.CreateAlignedLoad(type, address(ins.src, ins.offset), llvm::Align(1));
+        // Frozen: bytes no store wrote (a frame's, which the verifier never lets a program read) would be undef to
+        // LLVM, and a branch on undef lets it assume anything; frozen, they are some fixed value, as they are in the
+        // interpreter.
+        llvm::Value* value =
+            m_b.CreateFreeze(m_b.CreateAlignedLoad(type, address(ins.src, ins.offset), llvm::Align(1)));
         if (bytes < 8) {
             value = sign ? m_b.CreateSExt(value, m_i64) : m_b.CreateZExt(value, m_i64);
         }
