@@ -2523,13 +2523,13 @@ TEST_CASE("exec jit: golden encodings of jumps, calls and their targets" * docte
                           "push r13",
                           "push r14",
                           "push r15",
-                          "sub rsp, 0x1248",
+                          "sub rsp, 0x1258",
                           "mov r12, rsp",
                           "mov qword ptr [r12], rsp",
                           "mov qword ptr [r12 + 8], 0",
                           "mov qword ptr [r12 + 0x18], 0",
                           "mov qword ptr [r12 + 0x20], rdx",
-                          "lea rbp, [rsp + 0x1240]",
+                          "lea rbp, [rsp + 0x1250]",
                           "xor eax, eax",
                           "xor edx, edx",
                           "xor ecx, ecx",
@@ -2537,6 +2537,25 @@ TEST_CASE("exec jit: golden encodings of jumps, calls and their targets" * docte
                           "xor ebx, ebx",
                           "xor r13d, r13d",
                           "xor r14d, r14d"});
+    }
+    // Metering (JitOptions::instruction_budget): the entry keeps the flag's address (the fourth argument) and the
+    // budget in the run state; a taken back-edge charges its length there and ends the run when that borrows, the
+    // path not taken skipping the charge; a local call charges the called function's length.
+    {
+        const Translation t =
+            translate("r0 = 0\nr0 += 1\nif r0 < 10 goto -2\ncall f\nexit\nf:\nexit", {.instruction_budget = 1000});
+        const auto entry = decode(t.jit->machine_code().subspan(0, 80), 0);
+        REQUIRE(entry.size() >= 15);
+        check_text({entry.begin() + 11, entry.begin() + 15},
+                   {"mov qword ptr [r12 + 0x20], rdx", "mov qword ptr [r12 + 0x48], rcx", "mov r11d, 0x3e8",
+                    "mov qword ptr [r12 + 0x40], r11"});
+        check_text(t.instruction(2), {"cmp rax, 0xa", "jae *", "sub qword ptr [r12 + 0x40], 2", "jb *", "jmp *"});
+        const auto call = t.instruction(3);
+        REQUIRE(call.size() >= 2);
+        check_text({call.begin(), call.begin() + 2}, {"sub qword ptr [r12 + 0x40], 1", "jb *"});
+        // Without a budget, none of it.
+        const Translation plain = translate("r0 = 0\nr0 += 1\nif r0 < 10 goto -2\nexit");
+        check_text(plain.instruction(2), {"cmp rax, 0xa", "jb *"});
     }
     // A probe load calls its support function with the address and the width, r0-r5 kept.
     {
