@@ -6,7 +6,8 @@
 // benchmark input and on variants of it (truncated buffers, other packets) and must agree with its
 // native build and, where one is known, with a reference answer. Each program then has a benchmark per engine,
 // BM_<name>/native, BM_<name>/interpreter, BM_<name>/jit and BM_<name>/optimized (in builds with LLVM), and a
-// summary table compares them at the end of the run.
+// summary table compares them at the end of the run. BM_<name>/interpreter_metered and BM_<name>/jit_metered time
+// the same engines with metering (exec/engine.hpp) under a budget no run reaches; the summary gives their ratio.
 
 #include "bench_ctx.h"
 #include "embedded_programs.hpp"
@@ -331,6 +332,9 @@ std::vector<ProgramSpec> make_programs() {
 // ---------------------------------------------------------------------------------------------
 // Preparation and the differential check.
 
+/// The metered rows' budget: more than any run here charges, so that they time the charging alone.
+constexpr std::uint64_t kMeteringBudget = std::uint64_t{1} << 62;
+
 struct Prepared {
     std::string name;
     NativeProgram native = nullptr;
@@ -338,6 +342,9 @@ struct Prepared {
     std::unique_ptr<embpf::exec::Interpreter> interpreter;
     std::unique_ptr<embpf::exec::Jit> jit;                ///< null on a machine the JIT does not translate for
     std::unique_ptr<embpf::exec::OptimizedJit> optimized; ///< null in a build without the optimizing JIT
+    /// The same with metering (exec/engine.hpp) under a budget no run reaches: what charging costs.
+    std::unique_ptr<embpf::exec::Interpreter> metered_interpreter;
+    std::unique_ptr<embpf::exec::Jit> metered_jit;
     Input input;
     std::uint64_t expected = 0; ///< the result on the benchmark input
     std::uint64_t executed = 0; ///< eBPF instructions executed per run on it
@@ -391,6 +398,19 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
                  label + ": the optimizing JIT returned " + hex(optimized) + ", the native build " + hex(native));
         }
     }
+    for (const embpf::exec::Executable* metered :
+         {static_cast<const embpf::exec::Executable*>(program.metered_interpreter.get()),
+          static_cast<const embpf::exec::Executable*>(program.metered_jit.get())}) {
+        if (metered == nullptr) {
+            continue;
+        }
+        if (const embpf::exec::RunOutcome outcome = metered->run_metered(&ctx, sizeof ctx);
+            outcome.r0 != native || outcome.budget_exhausted) {
+            fail(program.name, label + ": the metered " + std::string(to_string(metered->kind())) + " returned " +
+                                   hex(outcome.r0) + (outcome.budget_exhausted ? " (budget exhausted)" : "") +
+                                   ", the native build " + hex(native));
+        }
+    }
     if (expect && !expect(native)) {
         fail(program.name, label + ": the result " + hex(native) + " is not the known answer");
     }
@@ -412,12 +432,16 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
         fail(spec.name, "Interpreter::create: " + interpreter.error().message);
     }
     program->interpreter = std::make_unique<embpf::exec::Interpreter>(std::move(interpreter).value());
+    program->metered_interpreter = std::make_unique<embpf::exec::Interpreter>(
+        embpf::exec::Interpreter::create(program->instructions, {}, {.instruction_budget = kMeteringBudget}).value());
     if (embpf::exec::host_jit_target()) {
         auto jit = embpf::exec::Jit::create(program->instructions);
         if (!jit.has_value()) {
             fail(spec.name, "Jit::create: " + jit.error().message);
         }
         program->jit = std::make_unique<embpf::exec::Jit>(std::move(jit).value());
+        program->metered_jit = std::make_unique<embpf::exec::Jit>(
+            embpf::exec::Jit::create(program->instructions, {}, {.instruction_budget = kMeteringBudget}).value());
     }
     if (embpf::exec::optimizer_available()) {
         auto optimized = embpf::exec::OptimizedJit::create(program->instructions);
@@ -494,6 +518,8 @@ constexpr std::string_view kNative = "native";
 constexpr std::string_view kInterpreter = "interpreter";
 constexpr std::string_view kJit = "jit";
 constexpr std::string_view kOptimized = "optimized";
+constexpr std::string_view kInterpreterMetered = "interpreter_metered";
+constexpr std::string_view kJitMetered = "jit_metered";
 
 /// Mean CPU time per run of each benchmark, in nanoseconds.
 class Timings {
@@ -650,6 +676,25 @@ void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const
         std::printf("optimized: geomean %.2fx native over %d programs, the slowest %.2fx\n",
                     std::exp(log_optimized / optimized_counted), optimized_counted, worst_optimized);
     }
+    // Metering's cost: each metered row against its unmetered engine.
+    for (const auto& [plain, metered] : {std::pair{kInterpreter, kInterpreterMetered}, std::pair{kJit, kJitMetered}}) {
+        double log_ratio = 0;
+        int rows = 0;
+        std::string line;
+        for (const auto& program : programs) {
+            const double base = timings.mean_ns(benchmark_name(program->name, plain));
+            const double charged = timings.mean_ns(benchmark_name(program->name, metered));
+            if (base > 0 && charged > 0) {
+                log_ratio += std::log(charged / base);
+                ++rows;
+                line += " " + program->name + " " + std::to_string(charged / base).substr(0, 4);
+            }
+        }
+        if (rows > 0) {
+            std::printf("metered/unmetered %s: geomean %.3f over %d programs;%s\n", std::string(plain).c_str(),
+                        std::exp(log_ratio / rows), rows, line.c_str());
+        }
+    }
 }
 
 /// Whether the command line asks for a format other than the console's, which the summary would
@@ -694,6 +739,14 @@ int main(int argc, char** argv) {
             benchmark::RegisterBenchmark(
                 benchmark_name(program->name, kOptimized).c_str(),
                 [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->optimized); });
+        }
+        benchmark::RegisterBenchmark(
+            benchmark_name(program->name, kInterpreterMetered).c_str(),
+            [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->metered_interpreter); });
+        if (program->metered_jit) {
+            benchmark::RegisterBenchmark(
+                benchmark_name(program->name, kJitMetered).c_str(),
+                [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->metered_jit); });
         }
     }
 

@@ -2015,6 +2015,34 @@ enum class EngineKind { interpreter, jit, optimized, aot };
     return "unknown";
 }
 
+/// What a run returned, and whether the instruction budget stopped it (then r0 is 0).
+struct RunOutcome {
+    std::uint64_t r0 = 0;
+    bool budget_exhausted = false;
+};
+
+/// Metering (InterpreterOptions::instruction_budget, JitOptions::instruction_budget): a per-run budget that every
+/// engine charges at the same points by the same rule, so that a run stops at the same instruction in each.
+///
+/// - A taken jump whose target is at or before it (a loop's back-edge) charges the instructions from its target to
+///   itself inclusive: `pc - target + 1`, the static length of the loop body, an upper bound of what one iteration
+///   of a loop laid out as compilers lay them out executes. A jump not taken, or forward, charges nothing.
+/// - A local (bpf-to-bpf) call, and each invocation of a callback by bpf_loop or for_each_map_elem, charges the
+///   length of the function it enters: from its first instruction to the next function's first instruction (the
+///   program's start, a local call's target or a callback's, in program order) or to the end of the program.
+/// - Nothing else is charged: the first walk through the entry function, helper calls (callx too), exits.
+///
+/// Each charge is checked where it is made, before the jump or call proceeds: when it exceeds what is left of the
+/// budget, the run stops at once with r0 = 0, as the engines' guards stop a run, and RunOutcome::budget_exhausted
+/// says so. What a budget bounds: every charge is at least 1, so a run stops after at most `budget` charges, and
+/// between two charges every frame only moves forward. For programs laid out as compilers lay them out (a loop's
+/// body between its head and its back-edge, each function's code in one piece) a run executes at most `budget`
+/// plus the program's length instructions: straight-line code of the entry function may run up to the program's
+/// length past the budget. Metering counts no helper's own cost (a helper call is one instruction): the verifier's
+/// bound and CheckedOptions::instruction_budget (which counts every instruction executed, and helper calls by the
+/// memory they cover) do. A budget of 0 meters nothing, and an engine made without one runs its unmetered code, as
+/// fast as before.
+
 /// A program prepared by an engine. run() is the one entry: r1 = ctx, r2 = ctx_size, r10 = the top
 /// of a fresh stack. It is safe to call from many threads at once.
 class Executable {
@@ -2026,6 +2054,13 @@ class Executable {
 
     [[nodiscard]] virtual std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept = 0;
     [[nodiscard]] virtual EngineKind kind() const noexcept = 0;
+    /// run(), and whether the engine's instruction budget (metering, above) stopped the run. An engine without a
+    /// budget never stops for one.
+    [[nodiscard]] virtual RunOutcome run_metered(void* ctx, std::size_t ctx_size = 0) const noexcept {
+        return {run(ctx, ctx_size), false};
+    }
+    /// The budget each run gets (metering, above); 0: none.
+    [[nodiscard]] virtual std::uint64_t instruction_budget() const noexcept { return 0; }
 };
 
 } // namespace embpf::exec
@@ -2206,6 +2241,10 @@ struct InterpreterOptions {
     /// reads as probe_read does, without faulting: an address the process cannot read loads 0. Checked runs do not
     /// confine them to the run's regions either: they read the host by design.
     std::vector<std::uint32_t> probe_loads{};
+    /// Metering (engine.hpp): the budget every run() gets, charged at back-edges, local calls and callback
+    /// invocations; a run that exhausts it stops with 0 (run_metered() tells). 0, the default: no metering, and the
+    /// unmetered loop runs. run_checked() ignores it: CheckedOptions::instruction_budget counts every instruction.
+    std::uint64_t instruction_budget = 0;
 };
 
 /// The PacketLayout of `type`'s context (where the host's context holds its pointers: ContextDescriptor::host_offset),
@@ -2225,9 +2264,12 @@ class Interpreter final : public Executable {
     [[nodiscard]] static Result<Interpreter> create(std::span<const isa::Instruction> program, HelperTable helpers = {},
                                                     const InterpreterOptions& options = {});
 
-    /// Runs a verified program: no memory checks, no budget. A verified program always ends with
-    /// `exit`; should a guard fire anyway (call depth, unknown `callx` target), the result is 0.
+    /// Runs a verified program: no memory checks, only the metering budget if one was given. A verified program always
+    /// ends with `exit`; should a guard fire anyway (call depth, unknown `callx` target), the result is 0.
     [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    /// run(), and whether InterpreterOptions::instruction_budget stopped it.
+    [[nodiscard]] RunOutcome run_metered(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] std::uint64_t instruction_budget() const noexcept override;
 
     /// Runs any valid program with every load, store and atomic checked against the stack frames
     /// in use, the context and `options.regions`, and with an optional instruction budget. The
@@ -2274,6 +2316,9 @@ struct JitOptions {
     /// Constant blinding: every immediate of the program reaches the machine code xor-ed with a random key and is
     /// recovered at run time, so that a program cannot plant chosen bytes in executable memory.
     bool blind_constants = false;
+    /// Metering (engine.hpp), as InterpreterOptions::instruction_budget: the same charges at the same points, so a
+    /// run stops where the interpreter's would. 0, the default: no metering, and no check is in the code.
+    std::uint64_t instruction_budget = 0;
 };
 
 /// Where an eBPF instruction's machine code starts, for listings.
@@ -2317,6 +2362,9 @@ class Jit final : public Executable {
                                             const JitOptions& options = {});
 
     [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    /// run(), and whether JitOptions::instruction_budget stopped it.
+    [[nodiscard]] RunOutcome run_metered(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] std::uint64_t instruction_budget() const noexcept override;
     [[nodiscard]] EngineKind kind() const noexcept override { return EngineKind::jit; }
 
     /// The machine code, as it runs (its first byte is the entry).
@@ -2377,6 +2425,9 @@ struct OptimizedCode;
 /// results for every program that reads no register the verifier holds uninitialized (a function starts with its
 /// caller's registers, a callback with r0 and r5-r9 at 0, as in the baseline JIT). Frames lie as the interpreter lays
 /// them out, each 512 bytes below its caller's. Helpers are called through the same table.
+///
+/// It does not meter runs yet (Executable::instruction_budget is 0): a program loaded with an instruction budget runs
+/// in the baseline JIT instead.
 ///
 /// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
 /// jump from one function into another, a function that runs past its last instruction, kernel function calls.
@@ -3439,6 +3490,13 @@ struct LoadOptions {
     /// (runtime::kMaxTailCalls), so that a whole chain costs at most twice the limit. 2^30 (about a second in the
     /// interpreter) unless the host says otherwise; 0 for no limit.
     std::uint64_t max_instructions = std::uint64_t{1} << 30;
+    /// Metering (exec/engine.hpp): the budget each unchecked run of a program gets in whichever engine runs it,
+    /// charged at loop back-edges, local calls and callback invocations; a run that exhausts it stops with r0 = 0
+    /// (for a hook, that program's verdict is 0) and is counted in Program::budget_exhausted(). For hosts that want a
+    /// hard limit per run below the verifier's bound (max_instructions). Each program of a tail-call chain gets the
+    /// budget afresh. Checked runs (Program::run_checked) ignore it: their own budget counts every instruction
+    /// executed and each helper call's cost. 0, the default: no metering, and the engines run unmetered code.
+    std::uint64_t instruction_budget = 0;
     /// The most instructions the verifier may analyse for all programs of the object together
     /// (Report::analysed_instructions): verifying takes time in proportion, about a second per 50,000 here. 2^19
     /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 135,660); 0 for no limit.
@@ -3609,6 +3667,10 @@ class Program {
     /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the tier below then);
     /// empty when it does.
     [[nodiscard]] const std::string& engine_fallback() const noexcept;
+    /// The budget LoadOptions::instruction_budget gives each run (0: none), and how many runs it stopped since the
+    /// program was loaded, over every handle, hook and program array that ran it.
+    [[nodiscard]] std::uint64_t instruction_budget() const noexcept;
+    [[nodiscard]] std::uint64_t budget_exhausted() const noexcept;
     /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.
     [[nodiscard]] const verifier::Report& verification() const noexcept;
     /// What CO-RE did to the program, one line per relocation; empty when it had none.

@@ -510,9 +510,11 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         }
         // Loads through the host addresses a tracing hook hands over read as probes (none when unverified: such a
         // program's loads are ordinary ones, which the unverified run_checked confines to its regions).
-        auto interpreter = exec::Interpreter::create(
-            code, table->second,
-            {.packet = exec::packet_layout(*program->type), .probe_loads = program->report.probe_loads});
+        program->instruction_budget = options.instruction_budget;
+        auto interpreter = exec::Interpreter::create(code, table->second,
+                                                     {.packet = exec::packet_layout(*program->type),
+                                                      .probe_loads = program->report.probe_loads,
+                                                      .instruction_budget = program->instruction_budget});
         if (!interpreter) {
             return in_program(name, std::move(interpreter).error());
         }
@@ -715,7 +717,9 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
     case exec::EngineKind::interpreter: swap_executable(std::make_unique<exec::Interpreter>(*interpreter)); break;
     case exec::EngineKind::jit: {
         auto jit = exec::Jit::create(interpreter->program(), helpers,
-                                     {.packet = exec::packet_layout(*type), .probe_loads = report.probe_loads});
+                                     {.packet = exec::packet_layout(*type),
+                                      .probe_loads = report.probe_loads,
+                                      .instruction_budget = instruction_budget});
         if (!jit) {
             Error error = std::move(jit).error();
             error.message = "program " + name + ": the jit engine cannot run it: " + error.message;
@@ -725,6 +729,10 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
         break;
     }
     case exec::EngineKind::optimized: {
+        if (instruction_budget != 0) {
+            return Error::unsupported("program " + name +
+                                      ": the optimized engine does not meter runs (LoadOptions::instruction_budget)");
+        }
         auto optimized = exec::OptimizedJit::create(
             interpreter->program(), helpers, {.packet = exec::packet_layout(*type), .probe_loads = report.probe_loads});
         if (!optimized) {
@@ -750,6 +758,10 @@ exec::EngineKind Program::engine() const noexcept { return m_state->kind(); }
 
 Result<void> Program::use_engine(exec::EngineKind kind) const { return m_state->use_engine(kind); }
 const std::string& Program::engine_fallback() const noexcept { return m_state->engine_fallback; }
+std::uint64_t Program::instruction_budget() const noexcept { return m_state->instruction_budget; }
+std::uint64_t Program::budget_exhausted() const noexcept {
+    return m_state->budget_exhausted.load(std::memory_order_relaxed);
+}
 const std::string& Program::section() const noexcept { return m_state->section; }
 const platform::ProgramType& Program::type() const noexcept { return *m_state->type; }
 std::span<const isa::Instruction> Program::instructions() const noexcept { return m_state->interpreter->program(); }
@@ -899,7 +911,15 @@ namespace detail {
 Result<exec::CheckedOutcome> ProgramState::step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
                                                 const runtime::InvocationOptions& invocation) const {
     if (verified && !invocation.checked) {
-        return exec::CheckedOutcome{executable.load(std::memory_order_acquire)->run(ctx, ctx_size), 0};
+        const exec::Executable* code = executable.load(std::memory_order_acquire);
+        if (instruction_budget == 0) {
+            return exec::CheckedOutcome{code->run(ctx, ctx_size), 0};
+        }
+        const exec::RunOutcome outcome = code->run_metered(ctx, ctx_size);
+        if (outcome.budget_exhausted) {
+            budget_exhausted.fetch_add(1, std::memory_order_relaxed);
+        }
+        return exec::CheckedOutcome{outcome.r0, 0};
     }
     exec::CheckedOptions options = checked;
     options.instruction_budget = invocation.instruction_budget;

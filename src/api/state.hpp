@@ -32,6 +32,8 @@ struct ProgramState final : runtime::Invocable {
     std::optional<exec::Interpreter> interpreter; // the code as loaded; checked runs
     exec::HelperTable helpers;                    // the helpers the code calls, for the engines that translate it
     std::string engine_fallback;                  // why the engine LoadOptions asked for does not run it
+    std::uint64_t instruction_budget = 0;         // LoadOptions::instruction_budget, for every engine's code
+    mutable std::atomic<std::uint64_t> budget_exhausted{0}; // the unchecked runs the budget stopped
     /// What an unchecked run of a verified program runs: a copy of the interpreter at load, another engine's code
     /// after Program::use_engine. Read under the invocation's epoch guard; a swap retires the one it replaces, so that
     /// runs under way finish with it.

@@ -2,6 +2,7 @@
 
 #include "embpf/isa/decode.hpp"
 #include "interpreter_ops.hpp"
+#include "metering.hpp"
 #include "probe.hpp"
 
 #include <algorithm>
@@ -93,6 +94,7 @@ struct RunEnv {
     std::uint32_t packet_data;
     std::uint32_t packet_data_end;
     std::uint8_t packet_pointer_width;
+    const std::uint32_t* function_lengths; ///< metering's charges of calls (metering.hpp), for metered runs
 };
 
 // Calls helper `id` with r1-r5, or 0 past the registers its function receives (HelperTable::set).
@@ -905,6 +907,9 @@ struct InterpreterCode {
     bool threaded = false;
     std::vector<Slot> fast;    // handlers of the unchecked loop
     std::vector<Slot> checked; // handlers of the checked loop
+    std::vector<Slot> metered; // handlers of the metered loop, when instruction_budget is not 0
+    std::vector<std::uint32_t> function_lengths;
+    std::uint64_t budget = 0;
 };
 
 namespace {
@@ -1170,6 +1175,12 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
         code->env.packet_data_end = options.packet->data_end;
         code->env.packet_pointer_width = options.packet->pointer_width;
     }
+    code->budget = options.instruction_budget;
+    if (code->budget != 0) {
+        code->function_lengths = detail::function_lengths(program);
+        code->env.function_lengths = code->function_lengths.data();
+        code->metered = slots;
+    }
     code->fast = slots;
     code->checked = std::move(slots);
 #ifdef EMBPF_HAVE_COMPUTED_GOTO
@@ -1179,18 +1190,26 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
 #endif
     const void* const* fast_labels = nullptr;
     const void* const* checked_labels = nullptr;
+    const void* const* metered_labels = nullptr;
 #ifdef EMBPF_HAVE_COMPUTED_GOTO
     if (code->threaded) {
         detail::execute_threaded<false>(nullptr, code->env, 0, 0, nullptr, &fast_labels);
         detail::execute_threaded<true>(nullptr, code->env, 0, 0, nullptr, &checked_labels);
+        if (code->budget != 0) {
+            detail::execute_threaded<false, true>(nullptr, code->env, 0, 0, nullptr, &metered_labels);
+        }
     }
 #endif
     detail::thread_code(code->fast, ops, fast_labels);
     detail::thread_code(code->checked, ops, checked_labels);
+    detail::thread_code(code->metered, ops, metered_labels);
     return Interpreter(std::move(code));
 }
 
 std::uint64_t Interpreter::run(void* ctx, std::size_t ctx_size) const noexcept {
+    if (m_code->budget != 0) {
+        return run_metered(ctx, ctx_size).r0;
+    }
     detail::RunState state;
     const auto r1 = reinterpret_cast<std::uintptr_t>(ctx);
 #ifdef EMBPF_HAVE_COMPUTED_GOTO
@@ -1200,6 +1219,27 @@ std::uint64_t Interpreter::run(void* ctx, std::size_t ctx_size) const noexcept {
 #endif
     return detail::execute_switch<false>(m_code->fast.data(), m_code->env, r1, ctx_size, &state, nullptr);
 }
+
+RunOutcome Interpreter::run_metered(void* ctx, std::size_t ctx_size) const noexcept {
+    if (m_code->budget == 0) {
+        return {run(ctx, ctx_size), false};
+    }
+    detail::RunState state;
+    state.budget = m_code->budget;
+    const auto r1 = reinterpret_cast<std::uintptr_t>(ctx);
+    std::uint64_t r0 = 0;
+#ifdef EMBPF_HAVE_COMPUTED_GOTO
+    if (m_code->threaded) {
+        r0 = detail::execute_threaded<false, true>(m_code->metered.data(), m_code->env, r1, ctx_size, &state, nullptr);
+    } else
+#endif
+    {
+        r0 = detail::execute_switch<false, true>(m_code->metered.data(), m_code->env, r1, ctx_size, &state, nullptr);
+    }
+    return {r0, state.fault == detail::Fault::budget};
+}
+
+std::uint64_t Interpreter::instruction_budget() const noexcept { return m_code->budget; }
 
 namespace {
 

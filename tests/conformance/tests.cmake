@@ -17,9 +17,13 @@ if(TARGET embpf_plugin)
     # The baseline JIT, and the same with constant blinding.
     add_test(NAME conformance_jit COMMAND ${_embpf_conformance} -- --engine jit)
     add_test(NAME conformance_jit_blinded COMMAND ${_embpf_conformance} -- --engine jit --blind-constants)
+    # Metered code (exec/engine.hpp) under a budget no case reaches: the same results as unmetered.
+    add_test(NAME conformance_interpreter_fast_metered COMMAND ${_embpf_conformance} -- --mode fast
+                                                               --instruction-budget 1000000000)
+    add_test(NAME conformance_jit_metered COMMAND ${_embpf_conformance} -- --engine jit --instruction-budget 1000000000)
     set_tests_properties(conformance_interpreter conformance_interpreter_fast conformance_interpreter_portable
                          conformance_interpreter_fast_portable conformance_jit conformance_jit_blinded
-                         PROPERTIES SKIP_RETURN_CODE 77)
+                         conformance_interpreter_fast_metered conformance_jit_metered PROPERTIES SKIP_RETURN_CODE 77)
     # The optimizing JIT, in builds that have it.
     if(EMBPF_HAVE_LLVM)
         add_test(NAME conformance_optimized COMMAND ${_embpf_conformance} -- --engine optimized)

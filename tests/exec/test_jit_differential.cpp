@@ -116,6 +116,45 @@ TEST_SUITE("exec jit differential") {
         CHECK(observed * 100 >= compared * 80);
     }
 
+    TEST_CASE("the interpreter and the JIT stop generated programs at the same point under a budget") {
+        // Metering (exec/engine.hpp): a random budget per program, small enough to stop many runs; every engine must
+        // give the same r0, exhaustion and memory.
+        if (!embpf::exec::host_jit_target()) {
+            MESSAGE("no JIT for this host");
+            return;
+        }
+        constexpr std::uint64_t kPrograms = 300;
+        std::uint64_t compared = 0;
+        std::uint64_t inputs = 0;
+        std::uint64_t exhausted = 0;
+        std::uint64_t differences = 0;
+        for (std::uint64_t seed = 0; seed < kPrograms; ++seed) {
+            Entropy entropy(kSeedBase + 7'000'000 + seed);
+            const GeneratedProgram program = embpf::fuzz::generate_program(entropy);
+            DifferentialOptions options;
+            options.runs = 4;
+            options.max_instructions = 1'000'000;
+            options.instruction_budget = 1 + entropy.below(seed % 2 == 0 ? 64 : 4096);
+            options.exhausted_runs = &exhausted;
+            const DifferentialResult result = embpf::fuzz::check_differential(program, entropy, options);
+            compared += result.compared ? 1 : 0;
+            inputs += result.inputs;
+            if (!result.difference.empty()) {
+                ++differences;
+                if (differences <= 3) {
+                    FAIL_CHECK("seed " << kSeedBase + 7'000'000 + seed << ", budget " << options.instruction_budget
+                                       << ": " << result.difference);
+                }
+            }
+        }
+        MESSAGE("compared " << compared << " programs on " << inputs << " inputs under a budget, " << exhausted
+                            << " runs stopped by it");
+        CHECK(differences == 0);
+        CHECK(compared >= 150);
+        CHECK(exhausted > 0);
+        CHECK(exhausted < inputs);
+    }
+
     TEST_CASE("the interpreter and the JIT agree on generated programs with mutated instructions") {
         // The instructions the generator does not emit reach the JIT through mutate_instructions, as in fuzz_jit.
         if (!embpf::exec::host_jit_target()) {

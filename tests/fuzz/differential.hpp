@@ -72,6 +72,11 @@ struct DifferentialOptions {
     /// The JIT tiers translate these instead of the program's instructions (map references as in
     /// GeneratedProgram::instructions): the oracle's self-test, which must report the difference.
     std::optional<std::vector<isa::Instruction>> jit_instructions{};
+    /// Metering (exec/engine.hpp): every engine runs with this budget, and must stop (or not) at the same point,
+    /// with the same r0 and memory; 0 for none.
+    std::uint64_t instruction_budget = 0;
+    /// Counts the inputs on which the budget stopped the runs (in every engine alike), when not null.
+    std::uint64_t* exhausted_runs = nullptr;
 };
 
 struct DifferentialResult {
@@ -253,6 +258,7 @@ inline constexpr auto kWrappers = make_wrappers(std::make_index_sequence<64>{});
 /// What one engine's run left behind.
 struct Outcome {
     std::uint64_t r0 = 0;
+    bool exhausted = false; // the instruction budget stopped the run
     std::vector<std::uint8_t> ctx;
     std::vector<std::vector<std::uint8_t>> packets; // the pool's buffers the run used, in order
     std::vector<std::vector<std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>> maps; // sorted entries
@@ -321,6 +327,10 @@ inline std::string compare(const Outcome& a, const Outcome& b, const std::string
     if (a.r0 != b.r0) {
         return "r0: " + name_a + " " + hex(a.r0) + " (" + std::to_string(static_cast<std::int64_t>(a.r0)) + "), " +
                name_b + " " + hex(b.r0) + " (" + std::to_string(static_cast<std::int64_t>(b.r0)) + ")\n";
+    }
+    if (a.exhausted != b.exhausted) {
+        return std::string("instruction budget exhausted: ") + name_a + " " + (a.exhausted ? "yes" : "no") + ", " +
+               name_b + " " + (b.exhausted ? "yes" : "no") + "\n";
     }
     if (a.ctx != b.ctx) {
         return "the context, " + first_difference(a.ctx, b.ctx, name_a, name_b);
@@ -633,7 +643,7 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
     if (options.blind_constants) {
         engines.push_back({"jit with blinded constants", {}, nullptr});
     }
-    if (options.optimized && exec::optimizer_available()) {
+    if (options.optimized && options.instruction_budget == 0 && exec::optimizer_available()) { // it does not meter
         engines.push_back({"optimized", {}, nullptr});
     }
     Entropy filled = entropy;
@@ -669,8 +679,10 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
             resolve(e == 0 || !options.jit_instructions ? program.instructions : *options.jit_instructions, engine.maps,
                     report);
         if (e == 0) {
-            auto interpreter =
-                exec::Interpreter::create(code, table, {.packet = layout, .probe_loads = report.probe_loads});
+            auto interpreter = exec::Interpreter::create(code, table,
+                                                         {.packet = layout,
+                                                          .probe_loads = report.probe_loads,
+                                                          .instruction_budget = options.instruction_budget});
             if (!interpreter) {
                 return failure("accepted, but the interpreter refuses it: " + interpreter.error().message);
             }
@@ -690,9 +702,11 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         if (!exec::host_jit_target()) {
             return {}; // nothing to compare with
         }
-        auto jit = exec::Jit::create(
-            code, table,
-            {.packet = layout, .probe_loads = report.probe_loads, .blind_constants = engine.name != "jit"});
+        auto jit = exec::Jit::create(code, table,
+                                     {.packet = layout,
+                                      .probe_loads = report.probe_loads,
+                                      .blind_constants = engine.name != "jit",
+                                      .instruction_budget = options.instruction_budget});
         if (!jit) {
             return failure("the interpreter takes it, but the " + engine.name + " refuses it: " + jit.error().message);
         }
@@ -784,7 +798,9 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
                 runtime::EpochGuard guard;
                 runtime::begin_invocation();
                 t_engine = &run;
-                outcome.r0 = engines[e].executable->run(ctx.data(), ctx.size());
+                const exec::RunOutcome ran = engines[e].executable->run_metered(ctx.data(), ctx.size());
+                outcome.r0 = ran.r0;
+                outcome.exhausted = ran.budget_exhausted;
                 t_engine = nullptr;
             }
             outcome.ctx = ctx;
@@ -812,6 +828,9 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
                                ", random seed " + hex(seed) + "\nmaps before the run (entries as key: value):\n" +
                                describe_maps_before());
             }
+        }
+        if (options.exhausted_runs != nullptr && outcomes[0].exhausted) {
+            ++*options.exhausted_runs;
         }
         maps_before = std::move(outcomes[0].maps);
         if (inputs != nullptr) {

@@ -31,7 +31,8 @@ struct RunOptions {
     bool json = false;
     bool unverified = false;
     std::string engine = "interpreter";
-    std::vector<std::string> externs; ///< NAME=VALUE
+    std::uint64_t instruction_budget = 0; ///< LoadOptions::instruction_budget
+    std::vector<std::string> externs;     ///< NAME=VALUE
 };
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
@@ -124,7 +125,8 @@ int run_program(const RunOptions& options) {
     LoadOptions load{.unverified = options.unverified,
                      .engine = options.engine == "jit"         ? exec::EngineKind::jit
                                : options.engine == "optimized" ? exec::EngineKind::optimized
-                                                               : exec::EngineKind::interpreter};
+                                                               : exec::EngineKind::interpreter,
+                     .instruction_budget = options.instruction_budget};
     for (const std::string& definition : options.externs) {
         const std::size_t equals = std::min(definition.find('='), definition.size());
         std::uint64_t value = 0;
@@ -237,6 +239,9 @@ int run_program(const RunOptions& options) {
             out["r0"] = r0;
         }
         out["runs"] = times.size();
+        if (program->instruction_budget() != 0) {
+            out["budget_exhausted"] = program->budget_exhausted();
+        }
         out["median_ns"] = median;
         out["trace"] = lines;
         out["maps"] = nlohmann::ordered_json::array();
@@ -258,6 +263,10 @@ int run_program(const RunOptions& options) {
     } else {
         std::cout << "r0 = " << r0 << " (0x" << std::hex << r0 << std::dec << ")\n";
         std::cout << "median " << median << " ns per run over " << times.size() << " run(s)\n";
+    }
+    if (program->instruction_budget() != 0) {
+        std::cout << "instruction budget " << program->instruction_budget() << ": stopped "
+                  << program->budget_exhausted() << " of " << times.size() << " run(s)\n";
     }
     for (const std::string& line : lines) {
         std::cout << "trace: " << line << '\n';
@@ -307,6 +316,9 @@ void add_run_command(CLI::App& app, int& status) {
                       "skip verification; every memory access is checked at run time instead");
     command->add_option("--engine", options->engine, "engine of verified programs (default: interpreter)")
         ->check(CLI::IsMember({"interpreter", "jit", "optimized"}));
+    command->add_option("--instruction-budget", options->instruction_budget,
+                        "metering: the budget of each run, charged at loop back-edges, local calls and callbacks; a "
+                        "run that exhausts it returns 0 (default 0: none)");
     command->add_option("--extern", options->externs,
                         "NAME=VALUE: the value of an extern the object leaves to its host (a __ksym, an assembly "
                         "symbol); decimal or 0x hex");

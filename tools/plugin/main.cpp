@@ -1,6 +1,6 @@
 // embpf-plugin: runs one program for the eBPF conformance runner.
 //
-//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|optimized|aot] [--mode checked|fast]
+//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|optimized|aot] [--mode checked|fast] [--instruction-budget N]
 //
 // The program's bytes come as hex on stdin; r0 is printed in hex on stdout. A refused program
 // exits non-zero with the reason on stdout, as the runner expects.
@@ -31,6 +31,15 @@ int refuse(const std::string& message) {
     return 1;
 }
 
+// r0, or the refusal of a run the metering budget stopped.
+int print(const embpf::exec::RunOutcome& outcome) {
+    if (outcome.budget_exhausted) {
+        return refuse("instruction budget exhausted");
+    }
+    std::printf("%llx\n", static_cast<unsigned long long>(outcome.r0));
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -48,6 +57,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"checked", "fast"}));
     bool blind = false;
     app.add_flag("--blind-constants", blind, "jit: blind the program's constants in the machine code");
+    std::uint64_t metering = 0;
+    app.add_option("--instruction-budget", metering,
+                   "metering budget of fast and jit runs (exec/engine.hpp; 0: none): a run it stops is refused");
     bool portable = false;
     app.add_flag("--portable-dispatch", portable, "use the interpreter's portable switch dispatch");
     CLI11_PARSE(app, argc, argv);
@@ -73,14 +85,17 @@ int main(int argc, char** argv) {
     helpers.set_unwind(5);
     void* ctx = memory->empty() ? nullptr : memory->data();
     if (engine == "jit") { // machine code runs as the interpreter's fast loop does: no checks
-        auto jit = embpf::exec::Jit::create(*program, std::move(helpers), {.blind_constants = blind});
+        auto jit = embpf::exec::Jit::create(*program, std::move(helpers),
+                                            {.blind_constants = blind, .instruction_budget = metering});
         if (!jit) {
             return refuse(jit.error().message);
         }
-        std::printf("%llx\n", static_cast<unsigned long long>(jit->run(ctx, memory->size())));
-        return 0;
+        return print(jit->run_metered(ctx, memory->size()));
     }
     if (engine == "optimized") { // LLVM's code, for verified programs as the JIT's
+        if (metering != 0) {
+            return refuse("the optimized engine does not meter runs (--instruction-budget)");
+        }
         auto optimized = embpf::exec::OptimizedJit::create(*program, std::move(helpers));
         if (!optimized) {
             return refuse(optimized.error().message);
@@ -88,13 +103,13 @@ int main(int argc, char** argv) {
         std::printf("%llx\n", static_cast<unsigned long long>(optimized->run(ctx, memory->size())));
         return 0;
     }
-    auto interpreter = embpf::exec::Interpreter::create(*program, std::move(helpers), {.portable_dispatch = portable});
+    auto interpreter = embpf::exec::Interpreter::create(
+        *program, std::move(helpers), {.portable_dispatch = portable, .instruction_budget = metering});
     if (!interpreter) {
         return refuse(interpreter.error().message);
     }
     if (mode == "fast") {
-        std::printf("%llx\n", static_cast<unsigned long long>(interpreter->run(ctx, memory->size())));
-        return 0;
+        return print(interpreter->run_metered(ctx, memory->size()));
     }
     embpf::exec::CheckedOptions options;
     options.instruction_budget = budget;

@@ -66,6 +66,13 @@ struct LoadOptions {
     /// (runtime::kMaxTailCalls), so that a whole chain costs at most twice the limit. 2^30 (about a second in the
     /// interpreter) unless the host says otherwise; 0 for no limit.
     std::uint64_t max_instructions = std::uint64_t{1} << 30;
+    /// Metering (exec/engine.hpp): the budget each unchecked run of a program gets in whichever engine runs it,
+    /// charged at loop back-edges, local calls and callback invocations; a run that exhausts it stops with r0 = 0
+    /// (for a hook, that program's verdict is 0) and is counted in Program::budget_exhausted(). For hosts that want a
+    /// hard limit per run below the verifier's bound (max_instructions). Each program of a tail-call chain gets the
+    /// budget afresh. Checked runs (Program::run_checked) ignore it: their own budget counts every instruction
+    /// executed and each helper call's cost. 0, the default: no metering, and the engines run unmetered code.
+    std::uint64_t instruction_budget = 0;
     /// The most instructions the verifier may analyse for all programs of the object together
     /// (Report::analysed_instructions): verifying takes time in proportion, about a second per 50,000 here. 2^19
     /// unless the host says otherwise (the costliest object of the ebpf-samples corpus needs 135,660); 0 for no limit.
@@ -236,6 +243,10 @@ class Program {
     /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the tier below then);
     /// empty when it does.
     [[nodiscard]] const std::string& engine_fallback() const noexcept;
+    /// The budget LoadOptions::instruction_budget gives each run (0: none), and how many runs it stopped since the
+    /// program was loaded, over every handle, hook and program array that ran it.
+    [[nodiscard]] std::uint64_t instruction_budget() const noexcept;
+    [[nodiscard]] std::uint64_t budget_exhausted() const noexcept;
     /// The verifier's report (its instruction bound, warnings); empty for programs loaded unverified.
     [[nodiscard]] const verifier::Report& verification() const noexcept;
     /// What CO-RE did to the program, one line per relocation; empty when it had none.

@@ -178,6 +178,10 @@ struct InterpreterOptions {
     /// reads as probe_read does, without faulting: an address the process cannot read loads 0. Checked runs do not
     /// confine them to the run's regions either: they read the host by design.
     std::vector<std::uint32_t> probe_loads{};
+    /// Metering (engine.hpp): the budget every run() gets, charged at back-edges, local calls and callback
+    /// invocations; a run that exhausts it stops with 0 (run_metered() tells). 0, the default: no metering, and the
+    /// unmetered loop runs. run_checked() ignores it: CheckedOptions::instruction_budget counts every instruction.
+    std::uint64_t instruction_budget = 0;
 };
 
 /// The PacketLayout of `type`'s context (where the host's context holds its pointers: ContextDescriptor::host_offset),
@@ -197,9 +201,12 @@ class Interpreter final : public Executable {
     [[nodiscard]] static Result<Interpreter> create(std::span<const isa::Instruction> program, HelperTable helpers = {},
                                                     const InterpreterOptions& options = {});
 
-    /// Runs a verified program: no memory checks, no budget. A verified program always ends with
-    /// `exit`; should a guard fire anyway (call depth, unknown `callx` target), the result is 0.
+    /// Runs a verified program: no memory checks, only the metering budget if one was given. A verified program always
+    /// ends with `exit`; should a guard fire anyway (call depth, unknown `callx` target), the result is 0.
     [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    /// run(), and whether InterpreterOptions::instruction_budget stopped it.
+    [[nodiscard]] RunOutcome run_metered(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] std::uint64_t instruction_budget() const noexcept override;
 
     /// Runs any valid program with every load, store and atomic checked against the stack frames
     /// in use, the context and `options.regions`, and with an optional instruction budget. The

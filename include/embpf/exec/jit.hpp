@@ -30,6 +30,9 @@ struct JitOptions {
     /// Constant blinding: every immediate of the program reaches the machine code xor-ed with a random key and is
     /// recovered at run time, so that a program cannot plant chosen bytes in executable memory.
     bool blind_constants = false;
+    /// Metering (engine.hpp), as InterpreterOptions::instruction_budget: the same charges at the same points, so a
+    /// run stops where the interpreter's would. 0, the default: no metering, and no check is in the code.
+    std::uint64_t instruction_budget = 0;
 };
 
 /// Where an eBPF instruction's machine code starts, for listings.
@@ -73,6 +76,9 @@ class Jit final : public Executable {
                                             const JitOptions& options = {});
 
     [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    /// run(), and whether JitOptions::instruction_budget stopped it.
+    [[nodiscard]] RunOutcome run_metered(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] std::uint64_t instruction_budget() const noexcept override;
     [[nodiscard]] EngineKind kind() const noexcept override { return EngineKind::jit; }
 
     /// The machine code, as it runs (its first byte is the entry).

@@ -46,6 +46,9 @@ struct OptimizedCode;
 /// caller's registers, a callback with r0 and r5-r9 at 0, as in the baseline JIT). Frames lie as the interpreter lays
 /// them out, each 512 bytes below its caller's. Helpers are called through the same table.
 ///
+/// It does not meter runs yet (Executable::instruction_budget is 0): a program loaded with an instruction budget runs
+/// in the baseline JIT instead.
+///
 /// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
 /// jump from one function into another, a function that runs past its last instruction, kernel function calls.
 class OptimizedJit final : public Executable {

@@ -4,11 +4,13 @@
 // helper call is a plain call and its result moves from x0 to x7), r6-r9 x19-x22 (callee-saved), r10 x25. x26 holds
 // the run's state (JitRun); x9-x13 are scratch. The eBPF stack lies in the entry's native frame, and every function
 // of the program has the same prologue and epilogue, as on x86-64 (x86_64.cpp).
+#include "../metering.hpp"
 #include "arm64_encoder.hpp"
 #include "jit_code.hpp"
 
 #include "embpf/isa/decode.hpp"
 
+#include <optional>
 #include <string>
 
 namespace embpf::exec::detail {
@@ -129,6 +131,11 @@ class Translator {
         m_a.store(xzr, kRunReg, kRunDepth, 8);
         m_a.store(xzr, kRunReg, kRunStop, 8);
         m_a.store(2, kRunReg, kRunCode, 8);
+        if (metered()) { // the fourth argument: where the run says it exhausted the budget
+            m_a.store(3, kRunReg, kRunExhausted, 8);
+            m_a.mov_imm(kT0, m_options.instruction_budget);
+            m_a.store(kT0, kRunReg, kRunBudget, 8);
+        }
         m_a.add_imm(Width::w64, kReg[10], kRunReg, static_cast<std::uint32_t>(sizeof(JitRun) + kStackBytes) >> 12,
                     true);
         m_a.add_imm(Width::w64, kReg[10], kReg[10], static_cast<std::uint32_t>(sizeof(JitRun) + kStackBytes) & 0xFFF);
@@ -147,6 +154,13 @@ class Translator {
         m_a.mov_sp(sp, kT0);
         m_a.mov(Width::w64, kReg[0], xzr);
         bind(m_a.b(), exit_path);
+        if (metered()) { // the budget's end: the run says so, then aborts
+            m_budget_stop = m_a.size();
+            m_a.load(kT0, kRunReg, kRunExhausted, 8);
+            m_a.mov_imm(kT1, 1);
+            m_a.store(kT1, kT0, 0, 8);
+            to_abort(m_a.b());
+        }
     }
 
     // uint64_t thunk(r1, r2, r3, r4, r10, JitRun* run): runs run->callee with a callback's frame.
@@ -185,6 +199,46 @@ class Translator {
         const std::size_t skip = m_a.b_cond(invert(c));
         to_abort(m_a.b());
         bind(skip, m_a.size());
+    }
+    bool metered() const { return m_options.instruction_budget != 0; }
+    // Metering (engine.hpp): `charge` off the budget, or the run ends when that exceeds what is left.
+    void charge(std::uint64_t charge) {
+        m_a.load(kT0, kRunReg, kRunBudget, 8);
+        Reg amount = xzr;
+        if (charge < 4096) {
+            m_a.cmp_imm(Width::w64, kT0, static_cast<std::uint32_t>(charge));
+        } else {
+            m_a.mov_imm(kT1, charge);
+            m_a.cmp(Width::w64, kT0, kT1);
+            amount = kT1;
+        }
+        const std::size_t enough = m_a.b_cond(hs);
+        bind(m_a.b(), m_budget_stop);
+        bind(enough, m_a.size());
+        if (amount == xzr) {
+            m_a.sub_imm(Width::w64, kT0, kT0, static_cast<std::uint32_t>(charge));
+        } else {
+            m_a.sub(Width::w64, kT0, kT0, amount);
+        }
+        m_a.store(kT0, kRunReg, kRunBudget, 8);
+    }
+    // A jump to instruction pc + 1 + offset, `cond` its condition (or none), charged when metered code takes it
+    // backwards.
+    void jump_charged(std::size_t pc, std::int64_t offset, std::optional<Cond> cond) {
+        const auto target = static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + offset);
+        if (!metered() || offset >= 0) {
+            jump_to(cond ? m_a.b_cond(*cond) : m_a.b(), target);
+            return;
+        }
+        std::size_t skip = 0;
+        if (cond) {
+            skip = m_a.b_cond(invert(*cond));
+        }
+        charge(back_jump_charge(offset));
+        jump_to(m_a.b(), target);
+        if (cond) {
+            bind(skip, m_a.size());
+        }
     }
     void abort_if_stopped() {
         m_a.load(kT0, kRunReg, kRunStop, 8);
@@ -368,10 +422,7 @@ class Translator {
         const Width w = is64 ? Width::w64 : Width::w32;
         const std::uint8_t code = op_code(ins.opcode);
         switch (code) {
-        case op::JA:
-            jump_to(m_a.b(),
-                    static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + (is64 ? ins.offset : ins.imm)));
-            return {};
+        case op::JA: jump_charged(pc, is64 ? ins.offset : ins.imm, std::nullopt); return {};
         case op::EXIT: epilogue(); return {};
         case op::CALL: return call(pc, ins);
         default: break;
@@ -408,7 +459,7 @@ class Translator {
         case op::JSLT: cond = lt; break;
         default: cond = le; break;
         }
-        jump_to(m_a.b_cond(cond), static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.offset));
+        jump_charged(pc, ins.offset, cond);
         return {};
     }
 
@@ -433,6 +484,9 @@ class Translator {
         }
         switch (static_cast<CallSource>(ins.src)) {
         case CallSource::local:
+            if (metered()) {
+                charge(m_image.function_lengths[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm)]);
+            }
             m_a.load(kT0, kRunReg, kRunDepth, 8);
             m_a.cmp_imm(Width::w64, kT0, static_cast<std::uint32_t>(isa::kMaxCallDepth));
             abort_if(hs);
@@ -617,6 +671,7 @@ class Translator {
     JitImage& m_image;
     Assembler m_a;
     std::size_t m_abort = 0;
+    std::size_t m_budget_stop = 0;
 };
 
 } // namespace

@@ -1,6 +1,7 @@
 // The baseline JIT: translation, executable memory, and the support functions its code calls.
 #include "embpf/exec/jit.hpp"
 
+#include "../metering.hpp"
 #include "../packet.hpp"
 #include "embpf/isa/decode.hpp"
 #include "jit_code.hpp"
@@ -31,11 +32,29 @@ JitCode::~JitCode() {
 namespace {
 
 using Entry = std::uint64_t (*)(std::uint64_t, std::uint64_t, const JitCode*);
+// Metered code's entry: the fourth argument is where the run says it exhausted its budget.
+using MeteredEntry = std::uint64_t (*)(std::uint64_t, std::uint64_t, const JitCode*, std::uint64_t*);
 using Thunk = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, JitRun*);
 
 std::uint64_t stop(JitRun* run) {
     run->stop = 1;
     return 0;
+}
+
+// Metering: a callback invocation of the function at `index` charges its length; past the budget the run ends.
+bool charge_callback(JitRun* run, std::uint64_t index) {
+    const JitCode& code = *run->code;
+    if (code.budget == 0) {
+        return true;
+    }
+    const std::uint64_t charge = code.function_lengths[index];
+    if (charge > run->budget) {
+        *run->exhausted = 1;
+        stop(run);
+        return false;
+    }
+    run->budget -= charge;
+    return true;
 }
 
 // The entry of the callback at instruction `index`, or 0.
@@ -72,6 +91,9 @@ std::uint64_t loop(std::uint64_t nr_loops, std::uint64_t index, std::uint64_t ct
     ++run->depth;
     std::uint64_t calls = 0;
     while (calls < limit) {
+        if (!charge_callback(run, index)) {
+            break;
+        }
         const std::uint64_t i = calls++;
         if (call_back(run, callee, r10, i, ctx, 0, 0) != 0) {
             break;
@@ -99,7 +121,7 @@ std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx
     std::uint64_t calls = 0;
     for (;;) {
         const MapElement next = run->code->next_element(map, calls, calls == 0 ? nullptr : key, key);
-        if (next.value == nullptr) {
+        if (next.value == nullptr || !charge_callback(run, index)) {
             break;
         }
         ++calls;
@@ -150,6 +172,10 @@ void begin_translation(std::span<const isa::Instruction> program, const JitOptio
     image.marks.assign(program.size(), 0);
     image.jumps.clear();
     image.calls.clear();
+    image.function_lengths.clear();
+    if (options.instruction_budget != 0) {
+        image.function_lengths = function_lengths(program);
+    }
     std::vector<std::uint8_t>& marks = image.marks;
     for (const std::uint32_t pc : options.probe_loads) {
         if (pc < marks.size()) {
@@ -282,6 +308,8 @@ Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable h
     }
     code->thunk = base + image.thunk;
     code->lines.assign(image.lines.begin(), image.lines.end());
+    code->budget = options.instruction_budget;
+    code->function_lengths = image.function_lengths;
     if (image.code.size() > (std::size_t{4} << 20)) {
         image = detail::JitImage{}; // a rare large program's scratch is not kept for the thread's life
     }
@@ -289,9 +317,24 @@ Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable h
 }
 
 std::uint64_t Jit::run(void* ctx, std::size_t ctx_size) const noexcept {
+    if (m_code->budget != 0) {
+        return run_metered(ctx, ctx_size).r0;
+    }
     const auto entry = reinterpret_cast<detail::Entry>(m_code->memory);
     return entry(reinterpret_cast<std::uintptr_t>(ctx), ctx_size, m_code.get());
 }
+
+RunOutcome Jit::run_metered(void* ctx, std::size_t ctx_size) const noexcept {
+    if (m_code->budget == 0) {
+        return {run(ctx, ctx_size), false};
+    }
+    std::uint64_t exhausted = 0;
+    const auto entry = reinterpret_cast<detail::MeteredEntry>(m_code->memory);
+    const std::uint64_t r0 = entry(reinterpret_cast<std::uintptr_t>(ctx), ctx_size, m_code.get(), &exhausted);
+    return {r0, exhausted != 0};
+}
+
+std::uint64_t Jit::instruction_budget() const noexcept { return m_code->budget; }
 
 std::span<const std::uint8_t> Jit::machine_code() const noexcept {
     return {static_cast<const std::uint8_t*>(m_code->memory), m_code->code_size};

@@ -30,6 +30,10 @@ struct JitRun {
     std::uint64_t callx_id = 0; ///< the helper id of a callx
     std::uint64_t callee = 0;   ///< the function the callback thunk calls
     std::uint64_t scratch = 0;  ///< a register's spill slot for sequences that need one more
+    /// Metered code only (JitOptions::instruction_budget): what is left of the budget, and where the run says
+    /// that it exhausted it (the entry's fourth argument). Unmetered code leaves both as they are.
+    std::uint64_t budget = 0;
+    std::uint64_t* exhausted = nullptr;
 };
 inline constexpr std::int32_t kRunEntrySp = 0;
 inline constexpr std::int32_t kRunDepth = 8;
@@ -39,7 +43,10 @@ inline constexpr std::int32_t kRunCode = 32;
 inline constexpr std::int32_t kRunCallxId = 40;
 inline constexpr std::int32_t kRunCallee = 48;
 inline constexpr std::int32_t kRunScratch = 56;
-static_assert(sizeof(JitRun) == 64);
+inline constexpr std::int32_t kRunBudget = 64;
+inline constexpr std::int32_t kRunExhausted = 72;
+static_assert(sizeof(JitRun) == 80 && offsetof(JitRun, budget) == kRunBudget &&
+              offsetof(JitRun, exhausted) == kRunExhausted);
 
 /// The functions the machine code calls (their addresses are baked into it).
 struct JitSupport {
@@ -69,6 +76,9 @@ struct JitImage {
     std::vector<std::uint8_t> marks;                            ///< instruction index: JitMark bits
     std::vector<std::pair<std::uint32_t, std::uint32_t>> jumps; ///< rel32 field, target instruction
     std::vector<std::pair<std::uint32_t, std::uint32_t>> calls; ///< rel32 field, target function
+    /// Metered translations: what a call into each function charges (metering.hpp's function_lengths); empty
+    /// otherwise.
+    std::vector<std::uint32_t> function_lengths;
 };
 
 /// JitImage::marks bits: the instruction starts a function (the program's start, a local call's target, a
@@ -110,6 +120,8 @@ struct JitCode {
     void* memory = nullptr; ///< the mapping
     std::size_t mapped = 0;
     std::size_t code_size = 0;
+    std::uint64_t budget = 0;                    ///< JitOptions::instruction_budget
+    std::vector<std::uint32_t> function_lengths; ///< metered code: JitImage::function_lengths
 };
 
 } // namespace embpf::exec::detail

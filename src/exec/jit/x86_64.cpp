@@ -5,6 +5,7 @@
 // state (JitRun); r9, r10 and r11 are scratch. The eBPF stack (every frame's 512 bytes) lies in the entry's native
 // frame. Every function of the program (the entry, local call targets, callbacks) has the same prologue and
 // epilogue: it saves r6-r9, so `exit` returns the same way wherever it is.
+#include "../metering.hpp"
 #include "jit_code.hpp"
 #include "x86_64_encoder.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace embpf::exec::detail {
@@ -95,6 +97,11 @@ class Translator {
         m_a.store_imm(kRunReg, kRunDepth, 0, 8);
         m_a.store_imm(kRunReg, kRunStop, 0, 8);
         m_a.store(kRunReg, kRunCode, rdx, 8);
+        if (metered()) { // the fourth argument: where the run says it exhausted the budget
+            m_a.store(kRunReg, kRunExhausted, rcx, 8);
+            m_a.mov_imm(r11, m_options.instruction_budget);
+            m_a.store(kRunReg, kRunBudget, r11, 8);
+        }
         m_a.lea(rbp, rsp, static_cast<std::int32_t>(sizeof(JitRun)) + kStackBytes);
         for (const Reg r : {rax, rdx, rcx, r8, rbx, r13, r14, r15}) {
             m_a.arith(Arith::xor_, Width::w32, r, r);
@@ -111,6 +118,12 @@ class Translator {
         m_a.load(rsp, kRunReg, kRunEntrySp, 8);
         m_a.arith(Arith::xor_, Width::w32, rax, rax);
         m_a.bind(m_a.jmp(), exit_path);
+        if (metered()) { // the budget's end: the run says so, then aborts
+            m_budget_stop = m_a.size();
+            m_a.load(r11, kRunReg, kRunExhausted, 8);
+            m_a.store_imm(r11, 0, 1, 8);
+            to_abort(m_a.jmp());
+        }
     }
 
     // uint64_t thunk(r1, r2, r3, r4, r10, JitRun* run): runs the function at run->callee with a callback's frame
@@ -152,6 +165,29 @@ class Translator {
     void to_abort(std::size_t field) { m_a.bind(field, m_abort); }
     void jump_to(std::size_t field, std::size_t pc) {
         m_image.jumps.emplace_back(static_cast<std::uint32_t>(field), static_cast<std::uint32_t>(pc));
+    }
+    bool metered() const { return m_options.instruction_budget != 0; }
+    // Metering (engine.hpp): `charge` off the budget, or the run ends when that exceeds what is left.
+    void charge(std::uint64_t charge) {
+        m_a.arith_mem(Arith::sub, Width::w64, kRunReg, kRunBudget, static_cast<std::int32_t>(charge));
+        m_a.bind(m_a.jcc(below), m_budget_stop);
+    }
+    // A jump to instruction `target`, `cond` its condition (or none), charged when metered code takes it backwards.
+    void jump_charged(std::size_t pc, std::int64_t offset, std::optional<Cond> cond) {
+        const auto target = static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + offset);
+        if (!metered() || offset >= 0) {
+            jump_to(cond ? m_a.jcc(*cond) : m_a.jmp(), target);
+            return;
+        }
+        std::size_t skip = kNone;
+        if (cond) {
+            skip = m_a.jcc(static_cast<Cond>(*cond ^ 1));
+        }
+        charge(back_jump_charge(offset));
+        jump_to(m_a.jmp(), target);
+        if (skip != kNone) {
+            m_a.bind(skip, m_a.size());
+        }
     }
     // Ends the run with 0 when a support function set JitRun::stop.
     void abort_if_stopped() {
@@ -388,10 +424,7 @@ class Translator {
         const Width w = is64 ? Width::w64 : Width::w32;
         const std::uint8_t code = op_code(ins.opcode);
         switch (code) {
-        case op::JA:
-            jump_to(m_a.jmp(),
-                    static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + (is64 ? ins.offset : ins.imm)));
-            return {};
+        case op::JA: jump_charged(pc, is64 ? ins.offset : ins.imm, std::nullopt); return {};
         case op::EXIT: epilogue(); return {};
         case op::CALL: return call(pc, ins);
         default: break;
@@ -429,7 +462,7 @@ class Translator {
         case op::JSLT: cond = less; break;
         default: cond = less_equal; break; // JSLE
         }
-        jump_to(m_a.jcc(cond), static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.offset));
+        jump_charged(pc, ins.offset, cond);
         return {};
     }
 
@@ -443,6 +476,9 @@ class Translator {
         }
         switch (static_cast<CallSource>(ins.src)) {
         case CallSource::local: {
+            if (metered()) {
+                charge(m_image.function_lengths[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm)]);
+            }
             m_a.arith_mem(Arith::cmp, Width::w64, kRunReg, kRunDepth, static_cast<std::int32_t>(isa::kMaxCallDepth));
             to_abort(m_a.jcc(above_equal));
             m_a.arith_mem(Arith::add, Width::w64, kRunReg, kRunDepth, 1);
@@ -649,6 +685,7 @@ class Translator {
     JitImage& m_image;
     Assembler m_a;
     std::size_t m_abort = 0;
+    std::size_t m_budget_stop = 0;
 };
 
 } // namespace
