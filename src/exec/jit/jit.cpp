@@ -2,7 +2,7 @@
 #include "embpf/exec/jit.hpp"
 
 #include "../metering.hpp"
-#include "../packet.hpp"
+#include "../support.hpp"
 #include "embpf/isa/decode.hpp"
 #include "jit_code.hpp"
 
@@ -139,19 +139,9 @@ std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx
 std::uint64_t callx(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t r4, std::uint64_t r5,
                     JitRun* run) {
     const JitCode& code = *run->code;
-    const std::uint64_t id = run->callx_id;
-    if (id >= code.helpers.size() || code.helpers[id] == nullptr) {
-        return stop(run);
-    }
-    std::uint64_t a[5] = {r1, r2, r3, r4, r5};
-    for (std::size_t i = code.helper_arguments[id]; i < 5; ++i) {
-        a[i] = 0;
-    }
-    const std::uint64_t r0 = code.helpers[id](a[0], a[1], a[2], a[3], a[4]);
-    if (code.unwind == id && r0 == 0) {
-        return stop(run);
-    }
-    return r0;
+    const std::optional<std::uint64_t> r0 =
+        call_by_id(code.helpers, code.helper_arguments, code.unwind, run->callx_id, r1, r2, r3, r4, r5);
+    return r0 ? *r0 : stop(run);
 }
 
 // LD_ABS/LD_IND: `size` bytes of the packet of the context in r6 at `offset`, big-endian; outside the data range

@@ -1,8 +1,8 @@
 // The optimizing JIT's entry, its support functions, and what a build without LLVM has instead.
 #include "embpf/exec/optimized.hpp"
 
-#include "../packet.hpp"
 #include "../probe.hpp"
+#include "../support.hpp"
 #include "embpf/isa/decode.hpp"
 #include "optimized_code.hpp"
 
@@ -107,18 +107,9 @@ std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx
 std::uint64_t callx(std::uint64_t r1, std::uint64_t r2, std::uint64_t r3, std::uint64_t r4, std::uint64_t r5,
                     std::uint64_t id, OptimizedRun* run) {
     const OptimizedCode& code = *run->code;
-    if (id >= code.helpers.size() || code.helpers[id] == nullptr) {
-        return stop(run);
-    }
-    std::uint64_t a[5] = {r1, r2, r3, r4, r5};
-    for (std::size_t i = code.helper_arguments[id]; i < 5; ++i) {
-        a[i] = 0;
-    }
-    const std::uint64_t r0 = code.helpers[id](a[0], a[1], a[2], a[3], a[4]);
-    if (code.unwind == id && r0 == 0) {
-        return stop(run);
-    }
-    return r0;
+    const std::optional<std::uint64_t> r0 =
+        call_by_id(code.helpers, code.helper_arguments, code.unwind, id, r1, r2, r3, r4, r5);
+    return r0 ? *r0 : stop(run);
 }
 
 std::uint64_t packet_load(std::uint64_t r6, std::int64_t offset, std::uint64_t size, OptimizedRun* run) {

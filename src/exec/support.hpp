@@ -1,4 +1,5 @@
-// The legacy packet loads' read (LD_ABS/LD_IND) the compiled engines share. Internal to the exec stage.
+// What the compiled engines' support functions share: the legacy packet loads' read (LD_ABS/LD_IND) and callx's
+// call. Internal to the exec stage.
 #pragma once
 
 #include "embpf/exec/interpreter.hpp"
@@ -6,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <span>
 
 namespace embpf::exec::detail {
 
@@ -36,6 +38,27 @@ namespace embpf::exec::detail {
         value = (value << 8) | bytes[i];
     }
     return value;
+}
+
+/// callx: helper `id` of `helpers` (by id) with r1-r5, zeros past the registers it takes (`arguments`, by id); nullopt
+/// when no helper has the id, or when it is the unwind helper and returned 0: the run ends then with 0.
+[[nodiscard]] inline std::optional<std::uint64_t> call_by_id(std::span<const HelperFunction> helpers,
+                                                             std::span<const std::uint8_t> arguments,
+                                                             std::optional<std::uint32_t> unwind, std::uint64_t id,
+                                                             std::uint64_t r1, std::uint64_t r2, std::uint64_t r3,
+                                                             std::uint64_t r4, std::uint64_t r5) {
+    if (id >= helpers.size() || helpers[id] == nullptr) {
+        return std::nullopt;
+    }
+    std::uint64_t a[5] = {r1, r2, r3, r4, r5};
+    for (std::size_t i = arguments[id]; i < 5; ++i) {
+        a[i] = 0;
+    }
+    const std::uint64_t r0 = helpers[id](a[0], a[1], a[2], a[3], a[4]);
+    if (unwind == id && r0 == 0) {
+        return std::nullopt;
+    }
+    return r0;
 }
 
 } // namespace embpf::exec::detail
