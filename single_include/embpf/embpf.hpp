@@ -2397,6 +2397,10 @@ class Jit final : public Executable {
 
 namespace embpf::exec {
 
+/// The largest program the optimizing JIT compiles: LLVM's time and memory grow faster than a program's size, and a
+/// larger program runs in the tier below.
+inline constexpr std::size_t kMaxOptimizedInstructions = std::size_t{1} << 15;
+
 /// Whether this build has the optimizing JIT.
 [[nodiscard]] bool optimizer_available() noexcept;
 
@@ -2430,7 +2434,8 @@ struct OptimizedCode;
 /// in the baseline JIT instead.
 ///
 /// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
-/// jump from one function into another, a function that runs past its last instruction, kernel function calls.
+/// jump from one function into another, a function that runs past its last instruction, kernel function calls, and
+/// programs of more than kMaxOptimizedInstructions.
 class OptimizedJit final : public Executable {
   public:
     /// Validates, lowers and compiles `program` (the requirements of Interpreter::create). Fails with unsupported in

@@ -128,6 +128,14 @@ TEST_CASE("exec optimized: what it refuses, with a reason" * doctest::skip(kNoOp
         CHECK(optimized.error().kind == row.kind);
         CHECK_MESSAGE(optimized.error().message.find(row.message) != std::string::npos, optimized.error().message);
     }
+    // A program past the size LLVM compiles in reasonable time and memory.
+    std::vector<isa::Instruction> large(embpf::exec::kMaxOptimizedInstructions, isa::make(0xb7, 0, 0, 0, 1));
+    large.push_back(isa::make(isa::op::EXIT_OP));
+    auto too_large = OptimizedJit::create(large);
+    REQUIRE_FALSE(too_large.has_value());
+    CHECK(too_large.error().kind == ErrorKind::unsupported);
+    large.erase(large.begin());
+    CHECK(OptimizedJit::create(large).has_value());
     // A jump out of a function lands in another one: the program is valid, and the interpreter runs it.
     const auto crossing = assemble("call f\ngoto +2\nexit\nf:\nr0 = 1\nexit\n");
     const Interpreter interpreter = Interpreter::create(crossing).value();

@@ -152,6 +152,11 @@ Result<OptimizedJit> OptimizedJit::create(std::span<const isa::Instruction> prog
         return Error::invalid("packet layout: pointer width " + std::to_string(options.packet->pointer_width) +
                               " is neither 4 nor 8");
     }
+    if (program.size() > kMaxOptimizedInstructions) {
+        return Error::unsupported("the optimizing JIT compiles programs of up to " +
+                                  std::to_string(kMaxOptimizedInstructions) + " instructions, not " +
+                                  std::to_string(program.size()));
+    }
     if (options.level > 3) {
         return Error::invalid("optimization level " + std::to_string(options.level) + " is not 0 to 3");
     }
