@@ -1177,6 +1177,9 @@ Result<Interpreter> Interpreter::create(std::span<const isa::Instruction> progra
     }
     code->budget = options.instruction_budget;
     if (code->budget != 0) {
+        if (auto layout = detail::check_metered_layout(program); !layout) {
+            return std::move(layout).error();
+        }
         code->function_lengths = detail::function_lengths(program);
         code->env.function_lengths = code->function_lengths.data();
         code->metered = slots;

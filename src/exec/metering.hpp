@@ -3,10 +3,12 @@
 #pragma once
 
 #include "embpf/isa/instruction.hpp"
+#include "embpf/result.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace embpf::exec::detail {
@@ -43,6 +45,43 @@ inline std::vector<std::uint32_t> function_lengths(std::span<const isa::Instruct
         }
     }
     return lengths;
+}
+
+/// Whether `program` can be metered: every function in one piece, no jump out of it into another one and no function
+/// running into the next. The charges count a function's instructions by its place in the program, and a call (or a
+/// callback) that jumped into another function's code would run it uncharged: such programs are refused when a
+/// budget is asked for. Compilers lay out every program so.
+inline Result<void> check_metered_layout(std::span<const isa::Instruction> program) {
+    const std::vector<std::uint32_t> lengths = function_lengths(program);
+    std::size_t start = 0;
+    std::size_t end = program.empty() ? 0 : lengths[0];
+    for (std::size_t pc = 0; pc < program.size();) {
+        if (lengths[pc] != 0) {
+            start = pc;
+            end = pc + lengths[pc];
+        }
+        const isa::Instruction& ins = program[pc];
+        const std::size_t next = pc + (isa::is_lddw(ins) ? 2 : 1);
+        if (isa::is_branch(ins.opcode)) {
+            const std::int64_t target = static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(ins);
+            if (target < static_cast<std::int64_t>(start) || target >= static_cast<std::int64_t>(end)) {
+                return Error::unsupported("instruction " + std::to_string(pc) +
+                                              " jumps out of its function: a program whose functions are not each "
+                                              "in one piece cannot be metered (an instruction budget)",
+                                          pc);
+            }
+        }
+        const bool ends =
+            ins.opcode == isa::op::EXIT_OP || ins.opcode == isa::op::JA_OP || ins.opcode == isa::op::JA32_OP;
+        if (next >= end && !ends) {
+            return Error::unsupported("instruction " + std::to_string(pc) +
+                                          ": its function runs into the next one, and a program whose functions "
+                                          "are not each in one piece cannot be metered (an instruction budget)",
+                                      pc);
+        }
+        pc = next;
+    }
+    return {};
 }
 
 /// What a taken jump at `pc` by `offset` charges: the instructions from its target to itself when it goes back, 0

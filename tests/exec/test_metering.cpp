@@ -68,7 +68,9 @@ struct Expected {
 
 void check_engines(const std::vector<embpf::isa::Instruction>& program, std::uint64_t budget,
                    const Expected& expected) {
-    for (const auto& [name, engine] : engines(program, budget)) {
+    for (const auto& entry : engines(program, budget)) {
+        const auto& name = entry.first; // not a structured binding: CAPTURE's lambda cannot capture one in C++20
+        const auto& engine = entry.second;
         CAPTURE(name);
         CAPTURE(budget);
         CHECK(engine->instruction_budget() == budget);
@@ -248,7 +250,9 @@ TEST_CASE("exec metering: code without back-edges") {
 
 TEST_CASE("exec metering: without a budget the engines report none") {
     const auto program = assemble(kMillion);
-    for (const auto& [name, engine] : engines(program, 0)) {
+    for (const auto& entry : engines(program, 0)) {
+        const auto& name = entry.first;
+        const auto& engine = entry.second;
         CAPTURE(name);
         CHECK(engine->instruction_budget() == 0);
         std::array<std::uint64_t, 2> ctx{};
@@ -259,3 +263,34 @@ TEST_CASE("exec metering: without a budget the engines report none") {
 }
 
 TEST_SUITE_END();
+
+// Attack round 53: a callback (or a called function) of two instructions that jumped into another function's code
+// ran that code charged only its own length, 8,500 times the budget's work. A program whose functions are not each
+// in one piece is refused when a budget is asked for, and runs as before without one.
+TEST_CASE("exec metering: a program whose functions are not each in one piece cannot be metered") {
+    const char* const rows[] = {
+        // A called function jumps into the middle of another.
+        "r6 = 0\nloop:\ncall f\nr6 += 1\nif r6 < 1000 goto loop\ncall g\nexit\n"
+        "f:\nr0 = 0\ngoto body\ng:\nr0 = 0\nbody:\nr0 += 1\nr0 += 1\nexit\n",
+        // A bpf_loop callback does.
+        "r1 = 100\nr2 = code(+6) ll\nr3 = 0\nr4 = 0\ncall 181\ncall g\nexit\n"
+        "cb:\nr0 = 0\ngoto body\ng:\nr0 = 0\nbody:\nr0 += 1\nr0 = 0\nexit\n",
+        // A function runs into the next one.
+        "call f\ncall g\nexit\nf:\nr0 = 1\ng:\nr0 += 1\nexit\n",
+    };
+    for (const char* text : rows) {
+        CAPTURE(text);
+        const auto program = assemble(text);
+        auto interpreter = embpf::exec::Interpreter::create(program, helpers(), {.instruction_budget = 100});
+        REQUIRE_FALSE(interpreter.has_value());
+        CHECK(interpreter.error().kind == embpf::ErrorKind::unsupported);
+        CHECK(interpreter.error().message.find("cannot be metered") != std::string::npos);
+        CHECK(embpf::exec::Interpreter::create(program, helpers()).has_value());
+        if (embpf::exec::host_jit_target()) {
+            auto jit = embpf::exec::Jit::create(program, helpers(), {.instruction_budget = 100});
+            REQUIRE_FALSE(jit.has_value());
+            CHECK(jit.error().kind == embpf::ErrorKind::unsupported);
+            CHECK(embpf::exec::Jit::create(program, helpers()).has_value());
+        }
+    }
+}

@@ -136,6 +136,44 @@ TEST_CASE("exec optimized: what it refuses, with a reason" * doctest::skip(kNoOp
     CHECK(too_large.error().kind == ErrorKind::unsupported);
     large.erase(large.begin());
     CHECK(OptimizedJit::create(large).has_value());
+    // Attack round 53: programs whose compilation took LLVM seconds to minutes. Too many jumps, and (after the IR
+    // passes, before code generation) too many SSA values live across too many blocks: stack slots kept alive across
+    // a few hundred random forward branches.
+    std::string chain = "r0 = *(u32 *)(r1 + 0)\n";
+    for (std::size_t i = 0; i <= embpf::exec::kMaxOptimizedJumps; ++i) {
+        chain += "if r0 > " + std::to_string(i) + " goto +1\nr2 += 1\n";
+    }
+    chain += "r0 = r2\nexit\n";
+    auto chained = OptimizedJit::create(assemble(chain));
+    REQUIRE_FALSE(chained.has_value());
+    CHECK(chained.error().kind == ErrorKind::unsupported);
+    std::string tangled = "r0 = *(u32 *)(r1 + 0)\n";
+    for (int r = 2; r <= 9; ++r) {
+        tangled += "r" + std::to_string(r) + " = *(u32 *)(r1 + " + std::to_string(4 * r) + ")\n";
+    }
+    for (int slot = 8; slot <= 512; slot += 8) {
+        tangled += "*(u64 *)(r10 - " + std::to_string(slot) + ") = r0\n";
+    }
+    std::uint64_t seed = 2;
+    auto next = [&seed](std::uint64_t bound) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (seed >> 33) % bound;
+    };
+    constexpr int kBranches = 500;
+    const int registers[] = {0, 2, 3, 4, 5, 6, 7, 8, 9};
+    for (int i = 0; i < kBranches; ++i) {
+        const int d = registers[next(9)];
+        tangled += "L" + std::to_string(i) + ":\nr" + std::to_string(d) + " += r" + std::to_string(registers[next(9)]) +
+                   "\n*(u64 *)(r10 - " + std::to_string(8 * (1 + next(64))) + ") = r" + std::to_string(d) + "\nr" +
+                   std::to_string(registers[next(3)]) + " = *(u64 *)(r10 - " + std::to_string(8 * (1 + next(64))) +
+                   ")\nif r" + std::to_string(registers[next(3)]) + " > r" + std::to_string(4 + next(3)) + " goto L" +
+                   std::to_string(i + 1 + static_cast<int>(next(static_cast<std::uint64_t>(kBranches - i)))) + "\n";
+    }
+    tangled += "L" + std::to_string(kBranches) + ":\nexit\n";
+    auto complex = OptimizedJit::create(assemble(tangled));
+    REQUIRE_FALSE(complex.has_value());
+    CHECK(complex.error().kind == ErrorKind::unsupported);
+    CHECK_MESSAGE(complex.error().message.find("too complex") != std::string::npos, complex.error().message);
     // A jump out of a function lands in another one: the program is valid, and the interpreter runs it.
     const auto crossing = assemble("call f\ngoto +2\nexit\nf:\nr0 = 1\nexit\n");
     const Interpreter interpreter = Interpreter::create(crossing).value();

@@ -20,6 +20,9 @@ namespace embpf::exec {
 /// The largest program the optimizing JIT compiles: LLVM's time and memory grow faster than a program's size, and a
 /// larger program runs in the tier below.
 inline constexpr std::size_t kMaxOptimizedInstructions = std::size_t{1} << 15;
+/// And of jumps: LLVM's time grows faster still with a program's branches. (Once optimized, a program whose SSA
+/// values live across too many blocks is refused too, before LLVM generates its code.)
+inline constexpr std::size_t kMaxOptimizedJumps = 2048;
 
 /// Whether this build has the optimizing JIT.
 [[nodiscard]] bool optimizer_available() noexcept;
@@ -41,8 +44,9 @@ struct OptimizedCode;
 
 /// A program compiled by LLVM. Each eBPF function becomes an LLVM function whose registers are SSA values and whose
 /// 512-byte frame is its own, which LLVM's passes then optimize as they would C: registers allocated across the
-/// program, zero-extensions folded, branches made selects, small functions inlined. Compiling takes milliseconds,
-/// not microseconds: the baseline Jit is the tier that is ready at once.
+/// program, zero-extensions folded, branches made selects, small functions inlined. Compiling takes tens of
+/// milliseconds (half a second for a program of 8,000 instructions), not microseconds: the baseline Jit is the tier
+/// that is ready at once.
 ///
 /// It runs programs as the interpreter's unchecked loop does (Interpreter::run), with the same guards (call depth,
 /// callx targets, the data range of LD_ABS/LD_IND, the unwind helper), each ending a run with 0, and the same
@@ -55,7 +59,8 @@ struct OptimizedCode;
 ///
 /// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
 /// jump from one function into another, a function that runs past its last instruction, kernel function calls, and
-/// programs of more than kMaxOptimizedInstructions.
+/// programs larger (kMaxOptimizedInstructions, kMaxOptimizedJumps) or more tangled than LLVM compiles in a few
+/// seconds at most.
 class OptimizedJit final : public Executable {
   public:
     /// Validates, lowers and compiles `program` (the requirements of Interpreter::create). Fails with unsupported in

@@ -220,6 +220,11 @@ Result<void> check_program(std::span<const isa::Instruction> program, const JitO
         return Error::invalid("packet layout: pointer width " + std::to_string(options.packet->pointer_width) +
                               " is neither 4 nor 8");
     }
+    if (options.instruction_budget != 0) {
+        if (auto layout = detail::check_metered_layout(program); !layout) {
+            return std::move(layout).error();
+        }
+    }
     return {};
 }
 

@@ -157,6 +157,12 @@ Result<OptimizedJit> OptimizedJit::create(std::span<const isa::Instruction> prog
                                   std::to_string(kMaxOptimizedInstructions) + " instructions, not " +
                                   std::to_string(program.size()));
     }
+    const auto jumps = static_cast<std::size_t>(std::count_if(
+        program.begin(), program.end(), [](const isa::Instruction& ins) { return isa::is_branch(ins.opcode); }));
+    if (jumps > kMaxOptimizedJumps) {
+        return Error::unsupported("the optimizing JIT compiles programs of up to " +
+                                  std::to_string(kMaxOptimizedJumps) + " jumps, not " + std::to_string(jumps));
+    }
     if (options.level > 3) {
         return Error::invalid("optimization level " + std::to_string(options.level) + " is not 0 to 3");
     }
