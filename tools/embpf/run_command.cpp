@@ -152,7 +152,8 @@ int run_program(const RunOptions& options) {
         return kExitFailure;
     }
     if (!program->engine_fallback().empty()) {
-        std::cerr << "embpf: " << program->engine_fallback() << "; it runs in the interpreter\n";
+        std::cerr << "embpf: " << program->engine_fallback() << "; it runs in the " << to_string(program->engine())
+                  << " engine\n";
     }
 
     std::vector<std::uint8_t> data_bytes;
