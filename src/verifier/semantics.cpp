@@ -1234,6 +1234,12 @@ void Semantics::alu(State& s, std::size_t pc, const isa::Instruction& ins) const
     if (is64 && !x && dt.kind == Kind::number && zero_extension_pair(pc)) {
         return; // the pair's right shift does both
     }
+    if (is64 && !x && !dst_pointer && extension_pair(pc, Interval{0, 0})) {
+        // The left shift of a pair whose value does not fit: the right shift must not take what the left one makes
+        // for a value that fits and skip itself (`x << k` can fit when x does not). An unknown number never fits.
+        set_number(s, dst, {});
+        return;
+    }
     if (is64 && !x && dt.kind == Kind::number && pc > 0 && zero_extension_pair(pc - 1)) {
         // Clang's `r1 = r2; r1 <<= 32; r1 >>= 32` extends r2, which may be unknown (and then no relation made r1
         // equal to it): its low half is what the test of r1 learns of.

@@ -5072,3 +5072,40 @@ TEST_CASE("verifier asm: memory region fields are validated when the type is add
         CHECK(contains(refused.error().message, "memory field body may hold at most"));
     }
 }
+
+// Attack round 55: of `rX <<= k; rX s>>= k` (or `>>=`) whose value does not fit, the right shift took the left one's
+// result for a value that fits and skipped itself: r8 was held at x << 29 where it is -1, the branch on -1 held
+// unreachable, and its store far above the stack was never checked.
+TEST_CASE("verifier asm: a shift pair whose value does not fit is two shifts") {
+    check_rows({
+        row("arithmetic: the pair's result, not the left shift's", windows_xdp, {}, R"(
+            r8 = 0x3fffffffffffff ll
+            r8 <<= 29
+            r8 s>>= 29
+            if r8 == -1 goto bad
+            r0 = 0
+            exit
+        bad:
+            r1 = r10
+            r1 += 4000
+            r0 = 1
+            *(u64 *)(r1 + 0) = r0
+            exit)",
+            rejected_among(2, 10, "Upper bound must be at most r10", "valid_access(r1.offset, width=8)")),
+        row("logical: the same", windows_xdp, {}, R"(
+            r8 = 0xc6ff023952010852 ll
+            r8 <<= 2
+            r8 >>= 2
+            r9 = 0x6ff023952010852 ll
+            if r8 == r9 goto bad
+            r0 = 0
+            exit
+        bad:
+            r1 = r10
+            r1 += 4000
+            r0 = 1
+            *(u64 *)(r1 + 0) = r0
+            exit)",
+            rejected_among(2, 12, "Upper bound must be at most r10", "valid_access(r1.offset, width=8)")),
+    });
+}
