@@ -185,6 +185,25 @@ void join_facts(InstructionFacts& into, const InstructionFacts& other) {
     }
 }
 
+void forget_shift_pairs(std::span<InstructionFacts> facts, std::span<const isa::Instruction> code) {
+    namespace op = isa::op;
+    for (std::size_t pc = 1; pc < code.size() && pc < facts.size(); ++pc) {
+        const isa::Instruction& left = code[pc - 1];
+        const isa::Instruction& right = code[pc];
+        const bool pair =
+            left.opcode == (op::ALU64 | op::LSH | op::K) &&
+            (right.opcode == (op::ALU64 | op::RSH | op::K) || right.opcode == (op::ALU64 | op::ARSH | op::K)) &&
+            right.dst == left.dst && right.imm == left.imm && left.dst < isa::kRegisterCount;
+        if (pair && facts[pc].reached && (pc < 2 || !isa::is_lddw(code[pc - 2]))) {
+            RegisterFact& f = facts[pc].registers[left.dst];
+            if (f.kind == RegisterFact::Kind::number) {
+                f = RegisterFact{};
+                f.kind = RegisterFact::Kind::number; // the widest intervals
+            }
+        }
+    }
+}
+
 } // namespace detail
 
 std::optional<AccessFact> access_fact(std::span<const InstructionFacts> facts, std::span<const isa::Instruction> code,

@@ -22,4 +22,9 @@ namespace embpf::verifier::detail {
 /// `into` joined with `other`: what holds in both.
 void join_facts(InstructionFacts& into, const InstructionFacts& other);
 
+/// Between the two shifts of `rX <<= k; rX >>= k` (or `s>>=`) the analysis keeps rX's value from before the pair (it
+/// takes a pair that fits for the identity, so that relations survive it), which is not what rX holds there: the facts
+/// at each such right shift say rX is a number and no more.
+void forget_shift_pairs(std::span<InstructionFacts> facts, std::span<const isa::Instruction> code);
+
 } // namespace embpf::verifier::detail

@@ -993,6 +993,7 @@ Report verify_program(const ProgramInput& input, std::span<const elf::ExternRefe
     }
     if (options.facts && report.errors.empty()) {
         report.facts = std::move(analysis.facts());
+        forget_shift_pairs(report.facts, code);
     }
     return finish();
 }
