@@ -9,6 +9,7 @@
 
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/isa/text.hpp"
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
@@ -169,6 +170,8 @@ struct BenchProgram {
     std::shared_ptr<Map> map;
     std::optional<embpf::exec::Interpreter> interpreter;
     std::optional<embpf::exec::Jit> jit; ///< the same program as machine code, where the JIT translates for the host
+    /// And compiled by the optimizing JIT (in builds with it), told of the array so that its lookups are inline.
+    std::optional<embpf::exec::OptimizedJit> optimized;
     std::uint64_t batch = 0;
     std::function<std::uint64_t(std::uint64_t start)> expected;
     /// Where each run's keys start: the run's index times the batch (lookups cycle through the present keys), or a
@@ -216,11 +219,22 @@ std::unique_ptr<BenchProgram> make_program(std::string name, std::shared_ptr<Map
     }
     program->interpreter.emplace(std::move(interpreter).value());
     if (embpf::exec::host_jit_target()) {
-        auto jit = embpf::exec::Jit::create(instructions.value(), std::move(helpers));
+        auto jit = embpf::exec::Jit::create(instructions.value(), helpers);
         if (!jit.has_value()) {
             fail(program->name, "Jit::create: " + jit.error().message);
         }
         program->jit.emplace(std::move(jit).value());
+    }
+    if (embpf::exec::optimizer_available()) {
+        embpf::exec::OptimizerOptions options{.lookup_helper = kLookupHelper};
+        if (const std::optional<embpf::exec::InlineArray> array = program->map->inline_array()) {
+            options.arrays.push_back(*array);
+        }
+        auto optimized = embpf::exec::OptimizedJit::create(instructions.value(), helpers, options);
+        if (!optimized.has_value()) {
+            fail(program->name, "OptimizedJit::create: " + optimized.error().message);
+        }
+        program->optimized.emplace(std::move(optimized).value());
     }
 
     // One checked run first: the only memory the program may touch besides its stack and context is a value a lookup
@@ -237,9 +251,9 @@ std::unique_ptr<BenchProgram> make_program(std::string name, std::shared_ptr<Map
         return embpf::exec::MemoryRegion{reinterpret_cast<const void*>(static_cast<std::uintptr_t>(r0)), value_size,
                                          true};
     };
-    for (int round = 0; round < 3; ++round) {
-        if (round == 2 && !program->jit) {
-            break;
+    for (int round = 0; round < 4; ++round) {
+        if ((round == 2 && !program->jit) || (round == 3 && !program->optimized)) {
+            continue;
         }
         ProgramContext ctx{program->fresh_keys ? g_next_fresh_key.fetch_add(batch) : 3 * batch};
         std::uint64_t r0 = 0;
@@ -252,12 +266,15 @@ std::unique_ptr<BenchProgram> make_program(std::string name, std::shared_ptr<Map
             r0 = outcome.value().r0;
         } else {
             EpochGuard guard;
-            r0 = round == 1 ? program->interpreter->run(&ctx, sizeof ctx) : program->jit->run(&ctx, sizeof ctx);
+            r0 = round == 1   ? program->interpreter->run(&ctx, sizeof ctx)
+                 : round == 2 ? program->jit->run(&ctx, sizeof ctx)
+                              : program->optimized->run(&ctx, sizeof ctx);
         }
         if (r0 != program->expected(ctx.start)) {
             fail(program->name, std::string(round == 0   ? "checked"
                                             : round == 1 ? "unchecked"
-                                                         : "JIT") +
+                                            : round == 2 ? "JIT"
+                                                         : "optimized") +
                                     " run returned " + std::to_string(r0) + ", expected " +
                                     std::to_string(program->expected(ctx.start)));
         }
@@ -272,9 +289,11 @@ void set_ops(benchmark::State& state, std::uint64_t ops) {
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * ops));
 }
 
-void run_program(benchmark::State& state, const BenchProgram* program, bool jit) {
+void run_program(benchmark::State& state, const BenchProgram* program, embpf::exec::EngineKind kind) {
     const embpf::exec::Executable& engine =
-        jit ? static_cast<const embpf::exec::Executable&>(*program->jit) : *program->interpreter;
+        kind == embpf::exec::EngineKind::jit         ? static_cast<const embpf::exec::Executable&>(*program->jit)
+        : kind == embpf::exec::EngineKind::optimized ? static_cast<const embpf::exec::Executable&>(*program->optimized)
+                                                     : *program->interpreter;
     // Threads start half the key space apart; keys advance by the batch each run.
     ProgramContext ctx{static_cast<std::uint64_t>(state.thread_index()) * (kEntries / 2)};
     std::uint64_t result = 0;
@@ -840,20 +859,32 @@ int main(int argc, char** argv) {
     const BenchProgram* lru_update = program("lru_update", lru, ProgramOp::update, kBatch, true);
 
     // Baselines first, so that the console rows after them can show net times.
-    add("BM_Program/loop_only", "", run_program, loop_only, false)->Threads(1)->Threads(2);
-    add("BM_Program/hash_lookup", "BM_Program/loop_only", run_program, hash_lookup, false)->Threads(1)->Threads(2);
-    add("BM_Program/array_lookup", "BM_Program/loop_only", run_program, array_lookup, false)->Threads(1)->Threads(2);
-    if (hash_lookup->jit) { // the same programs as the JIT's machine code
-        add("BM_Program/jit/loop_only", "", run_program, loop_only, true);
-        add("BM_Program/jit/hash_lookup", "BM_Program/jit/loop_only", run_program, hash_lookup, true);
-        add("BM_Program/jit/array_lookup", "BM_Program/jit/loop_only", run_program, array_lookup, true);
-    }
-    add("BM_Program/once_loop_only", "", run_program, once_loop_only, false)->Threads(1)->Threads(2);
-    add("BM_Program/hash_lookup_once", "BM_Program/once_loop_only", run_program, hash_once, false)
+    using embpf::exec::EngineKind;
+    add("BM_Program/loop_only", "", run_program, loop_only, EngineKind::interpreter)->Threads(1)->Threads(2);
+    add("BM_Program/hash_lookup", "BM_Program/loop_only", run_program, hash_lookup, EngineKind::interpreter)
         ->Threads(1)
         ->Threads(2);
-    add("BM_Program/update_loop_only", "", run_program, update_loop_only, false);
-    add("BM_Program/lru_update", "BM_Program/update_loop_only", run_program, lru_update, false);
+    add("BM_Program/array_lookup", "BM_Program/loop_only", run_program, array_lookup, EngineKind::interpreter)
+        ->Threads(1)
+        ->Threads(2);
+    if (hash_lookup->jit) { // the same programs as the JIT's machine code
+        add("BM_Program/jit/loop_only", "", run_program, loop_only, EngineKind::jit);
+        add("BM_Program/jit/hash_lookup", "BM_Program/jit/loop_only", run_program, hash_lookup, EngineKind::jit);
+        add("BM_Program/jit/array_lookup", "BM_Program/jit/loop_only", run_program, array_lookup, EngineKind::jit);
+    }
+    if (hash_lookup->optimized) { // and as the optimizing JIT's, the array's lookups inline
+        add("BM_Program/optimized/loop_only", "", run_program, loop_only, EngineKind::optimized);
+        add("BM_Program/optimized/hash_lookup", "BM_Program/optimized/loop_only", run_program, hash_lookup,
+            EngineKind::optimized);
+        add("BM_Program/optimized/array_lookup", "BM_Program/optimized/loop_only", run_program, array_lookup,
+            EngineKind::optimized);
+    }
+    add("BM_Program/once_loop_only", "", run_program, once_loop_only, EngineKind::interpreter)->Threads(1)->Threads(2);
+    add("BM_Program/hash_lookup_once", "BM_Program/once_loop_only", run_program, hash_once, EngineKind::interpreter)
+        ->Threads(1)
+        ->Threads(2);
+    add("BM_Program/update_loop_only", "", run_program, update_loop_only, EngineKind::interpreter);
+    add("BM_Program/lru_update", "BM_Program/update_loop_only", run_program, lru_update, EngineKind::interpreter);
 
     add("BM_Host/epoch_guard", "", host_epoch_guard)->Threads(1)->Threads(2);
     add("BM_Host/hash_lookup", "", host_lookup_pointer, hash.get())->Threads(1)->Threads(2);

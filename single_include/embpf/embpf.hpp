@@ -2015,6 +2015,17 @@ enum class EngineKind { interpreter, jit, optimized, aot };
     return "unknown";
 }
 
+/// An array map whose lookups compiled code (OptimizerOptions::arrays) computes itself instead of calling the helper: a
+/// lookup of key k (the 4 bytes at the key pointer) gives `values + k * stride` when k < max_entries, else null,
+/// exactly what the map's own lookup gives. The values stay where they are for as long as the code runs (an array
+/// allocates them once, at creation). runtime::Map::inline_array describes one.
+struct InlineArray {
+    std::uint64_t map = 0;         ///< the map's address, as the program's lddw loads it and the helper receives it
+    std::uint64_t values = 0;      ///< the address of the value of key 0
+    std::uint64_t stride = 0;      ///< bytes from one value to the next
+    std::uint32_t max_entries = 0; ///< keys 0 to max_entries - 1 have values
+};
+
 /// What a run returned, and whether the instruction budget stopped it (then r0 is 0).
 struct RunOutcome {
     std::uint64_t r0 = 0;
@@ -2416,6 +2427,11 @@ struct OptimizerOptions {
     unsigned level = 2;
     /// Keep the optimized IR as text (OptimizedJit::ir), for listings.
     bool keep_ir = false;
+    /// The helper id whose function is the maps' lookup (map_lookup_elem), and the arrays whose lookups through it
+    /// are computed inline. A call of that helper on a map of `arrays` (tested at run time; LLVM drops the test where
+    /// it knows the map, as it does for an lddw of one) never leaves the program's code.
+    std::optional<std::uint32_t> lookup_helper{};
+    std::vector<InlineArray> arrays{};
 };
 
 namespace detail {
@@ -2970,6 +2986,9 @@ class Map {
     [[nodiscard]] virtual std::optional<std::size_t> entry_count() const noexcept;
     /// The bytes this map allocated for its storage (not counting the object itself).
     [[nodiscard]] virtual std::size_t memory_size() const noexcept;
+    /// For a plain array (not per-CPU): where its values lie, so that compiled code may compute a program's lookups
+    /// itself (exec::OptimizerOptions::arrays). Valid while the map lives. nullopt for every other kind.
+    [[nodiscard]] virtual std::optional<exec::InlineArray> inline_array() const noexcept;
 
     /// Freezes an array map's values, as `BPF_MAP_FREEZE` does `.rodata` after load: from then on every update, by
     /// the host or a program, is refused (the verifier reads numbers and strings from the frozen value), and no map

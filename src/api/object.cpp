@@ -733,8 +733,7 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
             return Error::unsupported("program " + name +
                                       ": the optimized engine does not meter runs (LoadOptions::instruction_budget)");
         }
-        auto optimized = exec::OptimizedJit::create(
-            interpreter->program(), helpers, {.packet = exec::packet_layout(*type), .probe_loads = report.probe_loads});
+        auto optimized = exec::OptimizedJit::create(interpreter->program(), helpers, optimizer_options());
         if (!optimized) {
             Error error = std::move(optimized).error();
             error.message = "program " + name + ": the optimized engine cannot run it: " + error.message;
@@ -746,6 +745,23 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
     case exec::EngineKind::aot: return Error::unsupported("program " + name + ": this build has no aot engine");
     }
     return {};
+}
+
+exec::OptimizerOptions ProgramState::optimizer_options() const {
+    exec::OptimizerOptions options{.packet = exec::packet_layout(*type), .probe_loads = report.probe_loads};
+    // Lookups in the program's arrays are computed in its code where the lookup helper is the maps' own.
+    constexpr std::uint32_t kLookup = 1; // map_lookup_elem on Linux and Windows alike
+    const exec::HelperFunction lookup = helpers.get(kLookup);
+    if (lookup != nullptr && (lookup == runtime::find_helper("map_lookup_elem") ||
+                              lookup == runtime::find_helper("map_lookup_elem", true))) {
+        options.lookup_helper = kLookup;
+        for (const std::shared_ptr<runtime::Map>& map : maps) {
+            if (std::optional<exec::InlineArray> array = map->inline_array()) {
+                options.arrays.push_back(*array);
+            }
+        }
+    }
+    return options;
 }
 
 } // namespace detail

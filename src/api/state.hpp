@@ -4,6 +4,7 @@
 #include "embpf/api/object.hpp"
 #include "embpf/api/registry.hpp"
 #include "embpf/exec/interpreter.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/invocation.hpp"
 #include "embpf/runtime/map.hpp"
@@ -59,6 +60,8 @@ struct ProgramState final : runtime::Invocable {
     }
     /// Prepares the program's code for engine `kind` and swaps it in (Program::use_engine).
     Result<void> use_engine(exec::EngineKind kind) const;
+    /// What the optimizing JIT is told of the program: its data range, probe loads and the arrays it may inline.
+    exec::OptimizerOptions optimizer_options() const;
     /// Puts `next` in the executable slot and retires what it held.
     void swap_executable(std::unique_ptr<const exec::Executable> next) const {
         if (const exec::Executable* old = executable.exchange(next.release(), std::memory_order_acq_rel)) {

@@ -155,6 +155,14 @@ class ArrayMap final : public Map {
     }
     std::optional<std::size_t> entry_count() const noexcept override { return config().max_entries; }
     std::size_t memory_size() const noexcept override { return std::size_t{config().max_entries} * m_stride * m_slots; }
+    std::optional<exec::InlineArray> inline_array() const noexcept override {
+        if (per_cpu()) {
+            return std::nullopt; // a lookup gives the calling thread's slot
+        }
+        // What lookup() computes: element(index, 0).
+        return exec::InlineArray{reinterpret_cast<std::uintptr_t>(static_cast<const Map*>(this)),
+                                 reinterpret_cast<std::uintptr_t>(m_data), m_stride, config().max_entries};
+    }
 
   private:
     [[nodiscard]] std::byte* element(std::uint32_t index, std::uint32_t slot) const noexcept {

@@ -421,6 +421,7 @@ Result<bool> Map::next_key(std::span<const std::uint8_t>, std::span<std::uint8_t
 }
 std::optional<std::size_t> Map::entry_count() const noexcept { return std::nullopt; }
 std::size_t Map::memory_size() const noexcept { return 0; }
+std::optional<exec::InlineArray> Map::inline_array() const noexcept { return std::nullopt; }
 
 std::string Map::label() const { return map_name(m_config); }
 

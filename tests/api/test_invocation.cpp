@@ -1,7 +1,9 @@
 // What the runtime enforces at and around each invocation, where the verifier cannot see: the context a host hands
 // over, the program types in a program array, nested invocations, the platform's lifetime, the trace sink and what
 // printing may read.
+#include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
+#include "embpf/api/object_spec.hpp"
 #include "embpf/api/ring_buffer.hpp"
 #include "embpf/exec/jit.hpp"
 #include "embpf/exec/optimized.hpp"
@@ -12,6 +14,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -787,4 +790,43 @@ TEST_CASE("printk: %s reads no host memory on a platform for untrusted plugins")
     REQUIRE(lines.size() == 2);
     CHECK(lines[0] == "name " + std::string(runtime::kHiddenString));
     CHECK(lines[1] == "name host secret");
+}
+
+TEST_CASE("invocation: an array's lookups give its own values in every engine, computed inline when optimized") {
+    // tests/api/objects/arrays.c counts packets by length in an array of 8 slots.
+    std::vector<exec::EngineKind> engines{exec::EngineKind::interpreter};
+    if (exec::host_jit_target()) {
+        engines.push_back(exec::EngineKind::jit);
+    }
+    if (exec::optimizer_available()) {
+        engines.push_back(exec::EngineKind::optimized);
+    }
+    for (const exec::EngineKind engine : engines) {
+        CAPTURE(exec::to_string(engine));
+        auto spec =
+            ObjectSpec::open(std::filesystem::path(std::string(EMBPF_TEST_API_DIR) + "/arrays.o"), &platform::linux());
+        REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error().message));
+        auto object = Object::load(*spec, {.engine = engine});
+        REQUIRE_MESSAGE(object.has_value(), (object ? "" : object.error().message));
+        auto program = object->program("count_by_length");
+        REQUIRE(program.has_value());
+        CHECK(program->engine() == engine);
+        CHECK(program->engine_fallback().empty());
+        auto slots = object->map<std::uint32_t, std::uint64_t>("slots");
+        REQUIRE(slots.has_value());
+        REQUIRE(slots->update(3, 40).has_value()); // a host's value, which the program's lookup finds
+        testing_packets::SkBuffAround skb(16);
+        std::vector<std::uint64_t> results;
+        for (const std::uint32_t length : {3U, 3U, 0U, 7U, 8U, 0xFFFFFFFFU, 7U}) {
+            std::memcpy(skb.bytes.data(), &length, 4); // __sk_buff::len
+            auto r0 = program->run(skb.bytes.data(), skb.bytes.size());
+            REQUIRE_MESSAGE(r0.has_value(), (r0 ? "" : r0.error().message));
+            results.push_back(*r0);
+        }
+        CHECK(results == std::vector<std::uint64_t>{41, 42, 1, 1, 1000, 1000, 2});
+        // The program's stores went to the map's own values.
+        CHECK(slots->lookup(3) == std::optional<std::uint64_t>(42));
+        CHECK(slots->lookup(7) == std::optional<std::uint64_t>(2));
+        CHECK(slots->lookup(0) == std::optional<std::uint64_t>(1));
+    }
 }

@@ -14,6 +14,8 @@ embpf_add_bpf_object(kconfig_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/kc
                      OUTPUT "${EMBPF_TEST_API_DIR}/kconfig.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(callbacks_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/callbacks.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/callbacks.o" NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(arrays_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/arrays.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/arrays.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(fentry_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/fentry.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/fentry.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(weak_externs_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/weak_externs.c"
@@ -45,6 +47,6 @@ embpf_add_bpf_object(verdicts_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/v
 add_custom_target(embpf_test_api_objects DEPENDS ${packet_nested_object} ${packet_helpers_object} ${test_double_object} ${verdicts_object} ${regions_object} ${regions_overread_object} ${regions_layout_object} ${typed_maps_object} ${kconfig_object} ${callbacks_object}
                                                  ${fentry_object} ${weak_externs_object}
                                                  ${host_externs_object} ${read_only_packet_object}
-                                                 ${spin_lock_object} ${spin_lock_held_object})
+                                                 ${spin_lock_object} ${spin_lock_held_object} ${arrays_object})
 add_dependencies(embpf_tests embpf_test_api_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")

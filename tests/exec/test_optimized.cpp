@@ -4,11 +4,15 @@
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/optimized.hpp"
 #include "embpf/isa/text.hpp"
+#include "embpf/runtime/epoch.hpp"
+#include "embpf/runtime/helpers.hpp"
+#include "embpf/runtime/map.hpp"
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
@@ -219,6 +223,129 @@ TEST_CASE("exec optimized: copies share the code, which outlives the first handl
     }
     std::uint64_t ctx = 35;
     CHECK(copy->run(&ctx, sizeof ctx) == 42);
+}
+
+namespace {
+
+// A lookup in an array of the program's, or in a hash when the context's second word is not 0, of the key in the
+// context's first word (its low 4 bytes, as the map reads a key); the value found, or 12345 on a miss.
+std::string lookup_program(const embpf::runtime::Map& array, const embpf::runtime::Map* hash) {
+    const auto address = [](const embpf::runtime::Map& map) {
+        return std::to_string(reinterpret_cast<std::uintptr_t>(&map));
+    };
+    std::string text = "r6 = *(u64 *)(r1 + 0)\n"
+                       "r7 = *(u64 *)(r1 + 8)\n"
+                       "*(u64 *)(r10 - 8) = r6\n"
+                       "r2 = r10\n"
+                       "r2 += -8\n"
+                       "r1 = " +
+                       address(array) + " ll\n";
+    if (hash != nullptr) {
+        text += "if r7 == 0 goto lookup\n"
+                "r1 = " +
+                address(*hash) + " ll\n";
+    }
+    text += "lookup:\n"
+            "call 1\n"
+            "if r0 == 0 goto miss\n"
+            "r0 = *(u64 *)(r0 + 0)\n"
+            "exit\n"
+            "miss:\n"
+            "r0 = 12345\n"
+            "exit\n";
+    return text;
+}
+
+} // namespace
+
+TEST_CASE("exec optimized: lookups in arrays computed in the code, in other maps through the helper" *
+          doctest::skip(kNoOptimizer)) {
+    namespace runtime = embpf::runtime;
+    using embpf::platform::MapKind;
+    const auto make = [](const char* name, MapKind kind, std::uint32_t value_size, std::uint32_t entries) {
+        runtime::MapConfig config;
+        config.name = name;
+        config.kind = kind;
+        config.key_size = 4;
+        config.value_size = value_size;
+        config.max_entries = entries;
+        auto map = runtime::create_map(config);
+        REQUIRE_MESSAGE(map.has_value(), (map ? "" : map.error().message));
+        return std::move(map).value();
+    };
+    const auto array = make("array", MapKind::array, 12, 5);
+    const auto hash = make("hash", MapKind::hash, 8, 8);
+    const auto per_cpu = make("percpu", MapKind::percpu_array, 8, 4);
+    for (std::uint32_t key = 0; key < 5; ++key) {
+        std::uint8_t value[12] = {};
+        const std::uint64_t stored = 1000 + key;
+        std::memcpy(value, &stored, 8);
+        REQUIRE(array->host_update({reinterpret_cast<const std::uint8_t*>(&key), 4}, value, 0).has_value());
+        if (key % 2 == 0) {
+            const std::uint64_t hashed = 2000 + key;
+            REQUIRE(hash->host_update({reinterpret_cast<const std::uint8_t*>(&key), 4},
+                                      {reinterpret_cast<const std::uint8_t*>(&hashed), 8}, 0)
+                        .has_value());
+        }
+    }
+    REQUIRE_FALSE(hash->inline_array().has_value());
+    REQUIRE_FALSE(per_cpu->inline_array().has_value());
+    const std::optional<embpf::exec::InlineArray> inline_array = array->inline_array();
+    REQUIRE(inline_array.has_value());
+    CHECK(inline_array->map == reinterpret_cast<std::uintptr_t>(array.get()));
+    CHECK(inline_array->max_entries == 5);
+    CHECK(inline_array->stride == 16); // values are 8-byte aligned
+
+    embpf::exec::HelperTable helpers;
+    helpers.set(1, runtime::find_helper("map_lookup_elem"));
+    const embpf::exec::OptimizerOptions options{
+        .keep_ir = true, .lookup_helper = 1, .arrays = {*inline_array, *inline_array}}; // given twice: one serves
+
+    // Only the array: LLVM knows the map, and no call is left.
+    const auto array_only = assemble(lookup_program(*array, nullptr));
+    auto folded = OptimizedJit::create(array_only, helpers, options);
+    REQUIRE_MESSAGE(folded.has_value(), (folded ? "" : folded.error().message));
+    CHECK(std::string(folded->ir()).find("call ") == std::string::npos);
+    auto called = OptimizedJit::create(array_only, helpers, {.keep_ir = true});
+    REQUIRE(called.has_value());
+    CHECK(std::string(called->ir()).find("call ") != std::string::npos);
+
+    // The array or the hash, chosen at run time: both paths as the interpreter runs them.
+    const auto either = assemble(lookup_program(*array, hash.get()));
+    auto optimized = OptimizedJit::create(either, helpers, options);
+    REQUIRE(optimized.has_value());
+    const Interpreter interpreter = Interpreter::create(either, helpers).value();
+    const runtime::EpochGuard guard;
+    std::uint64_t hits = 0;
+    for (const std::uint64_t key : {0ULL, 1ULL, 2ULL, 4ULL, 5ULL, 6ULL, 0xFFFFFFFFULL, 0x100000003ULL}) {
+        for (const std::uint64_t which : {0ULL, 1ULL}) {
+            std::uint64_t ctx[2] = {key, which};
+            const std::uint64_t expected = interpreter.run(ctx, sizeof ctx);
+            CAPTURE(key);
+            CAPTURE(which);
+            CHECK(optimized->run(ctx, sizeof ctx) == expected);
+            if (which == 0) {
+                CHECK(folded->run(ctx, sizeof ctx) == expected);
+            }
+            hits += expected != 12345 ? 1 : 0;
+        }
+    }
+    CHECK(hits == 8); // the array's keys 0, 1, 2, 4 and 3 (the low half of 0x100000003); the hash's 0, 2 and 4
+    // A value the program's code found is the map's own: a host update shows through it.
+    const std::uint32_t key = 4;
+    const std::uint64_t updated = 77;
+    std::uint8_t value[12] = {};
+    std::memcpy(value, &updated, 8);
+    REQUIRE(array->host_update({reinterpret_cast<const std::uint8_t*>(&key), 4}, value, 0).has_value());
+    std::uint64_t ctx[2] = {4, 0};
+    CHECK(optimized->run(ctx, sizeof ctx) == 77);
+
+    // Inline arrays need a plain lookup helper.
+    auto no_helper = OptimizedJit::create(either, helpers, {.arrays = {*inline_array}});
+    REQUIRE_FALSE(no_helper.has_value());
+    CHECK(no_helper.error().kind == ErrorKind::invalid_input);
+    auto unknown = OptimizedJit::create(either, helpers, {.lookup_helper = 9, .arrays = {*inline_array}});
+    REQUIRE_FALSE(unknown.has_value());
 }
 
 TEST_SUITE_END();

@@ -24,6 +24,17 @@ enum class EngineKind { interpreter, jit, optimized, aot };
     return "unknown";
 }
 
+/// An array map whose lookups compiled code (OptimizerOptions::arrays) computes itself instead of calling the helper: a
+/// lookup of key k (the 4 bytes at the key pointer) gives `values + k * stride` when k < max_entries, else null,
+/// exactly what the map's own lookup gives. The values stay where they are for as long as the code runs (an array
+/// allocates them once, at creation). runtime::Map::inline_array describes one.
+struct InlineArray {
+    std::uint64_t map = 0;         ///< the map's address, as the program's lddw loads it and the helper receives it
+    std::uint64_t values = 0;      ///< the address of the value of key 0
+    std::uint64_t stride = 0;      ///< bytes from one value to the next
+    std::uint32_t max_entries = 0; ///< keys 0 to max_entries - 1 have values
+};
+
 /// What a run returned, and whether the instruction budget stopped it (then r0 is 0).
 struct RunOutcome {
     std::uint64_t r0 = 0;

@@ -36,6 +36,11 @@ struct OptimizerOptions {
     unsigned level = 2;
     /// Keep the optimized IR as text (OptimizedJit::ir), for listings.
     bool keep_ir = false;
+    /// The helper id whose function is the maps' lookup (map_lookup_elem), and the arrays whose lookups through it
+    /// are computed inline. A call of that helper on a map of `arrays` (tested at run time; LLVM drops the test where
+    /// it knows the map, as it does for an lddw of one) never leaves the program's code.
+    std::optional<std::uint32_t> lookup_helper{};
+    std::vector<InlineArray> arrays{};
 };
 
 namespace detail {

@@ -178,6 +178,9 @@ class Map {
     [[nodiscard]] virtual std::optional<std::size_t> entry_count() const noexcept;
     /// The bytes this map allocated for its storage (not counting the object itself).
     [[nodiscard]] virtual std::size_t memory_size() const noexcept;
+    /// For a plain array (not per-CPU): where its values lie, so that compiled code may compute a program's lookups
+    /// itself (exec::OptimizerOptions::arrays). Valid while the map lives. nullopt for every other kind.
+    [[nodiscard]] virtual std::optional<exec::InlineArray> inline_array() const noexcept;
 
     /// Freezes an array map's values, as `BPF_MAP_FREEZE` does `.rodata` after load: from then on every update, by
     /// the host or a program, is refused (the verifier reads numbers and strings from the frozen value), and no map

@@ -462,12 +462,46 @@ class Lowering {
         for (int i = 0; i < 5; ++i) {
             args.push_back(i < arguments ? get(i + 1) : m_b.getInt64(0));
         }
+        if (m_options.lookup_helper == id && !m_options.arrays.empty()) {
+            inline_lookups(function, args);
+            return {};
+        }
         llvm::Value* r0 = m_b.CreateCall(m_helper_type, constant(reinterpret_cast<std::uintptr_t>(function)), args);
         set(0, r0);
         if (m_helpers.unwind() == id) { // the unwind helper (tail calls): 0 ends the run
             abort_if(m_b.CreateICmpEQ(r0, m_b.getInt64(0)));
         }
         return {};
+    }
+
+    // A lookup in one of OptimizerOptions::arrays computed here, a lookup in any other map through the helper: the
+    // map is a switch on r1, which LLVM folds where it knows the map. The key is the 4 bytes at r2, as the map reads
+    // it; out of range, the result is null.
+    void inline_lookups(HelperFunction function, const std::vector<llvm::Value*>& args) {
+        auto* done = llvm::BasicBlock::Create(m_ctx, "looked_up", m_function);
+        auto* other = llvm::BasicBlock::Create(m_ctx, "lookup_call", m_function);
+        llvm::SwitchInst* maps = m_b.CreateSwitch(get(1), other, static_cast<unsigned>(m_options.arrays.size()));
+        for (const InlineArray& array : m_options.arrays) {
+            llvm::ConstantInt* map = m_b.getInt64(array.map);
+            if (maps->findCaseValue(map) != maps->case_default()) {
+                continue; // one map given twice: its first description serves
+            }
+            auto* inline_block = llvm::BasicBlock::Create(m_ctx, "lookup_inline", m_function);
+            maps->addCase(map, inline_block);
+            m_b.SetInsertPoint(inline_block);
+            llvm::Value* key = m_b.CreateZExt(
+                m_b.CreateFreeze(m_b.CreateAlignedLoad(m_i32, m_b.CreateIntToPtr(get(2), m_ptr), llvm::Align(1))),
+                m_i64);
+            llvm::Value* value =
+                m_b.CreateAdd(m_b.getInt64(array.values), m_b.CreateMul(key, m_b.getInt64(array.stride)));
+            llvm::Value* in_range = m_b.CreateICmpULT(key, m_b.getInt64(array.max_entries));
+            set(0, m_b.CreateSelect(in_range, value, m_b.getInt64(0)));
+            m_b.CreateBr(done);
+        }
+        m_b.SetInsertPoint(other);
+        set(0, m_b.CreateCall(m_helper_type, constant(reinterpret_cast<std::uintptr_t>(function)), args));
+        m_b.CreateBr(done);
+        m_b.SetInsertPoint(done);
     }
 
     // A bpf-to-bpf call: a frame of the caller's for the callee, the depth the interpreter allows, the stop checked

@@ -163,6 +163,19 @@ Result<OptimizedJit> OptimizedJit::create(std::span<const isa::Instruction> prog
         return Error::unsupported("the optimizing JIT compiles programs of up to " +
                                   std::to_string(kMaxOptimizedJumps) + " jumps, not " + std::to_string(jumps));
     }
+    if (!options.arrays.empty()) {
+        if (!options.lookup_helper || helpers.get(*options.lookup_helper) == nullptr ||
+            helpers.callback(*options.lookup_helper) != platform::Callback::none ||
+            helpers.unwind() == *options.lookup_helper ||
+            (*options.lookup_helper < helpers.arguments().size() && helpers.arguments()[*options.lookup_helper] < 2)) {
+            return Error::invalid("inline arrays need the lookup helper's id, a plain helper of the table");
+        }
+        for (const InlineArray& array : options.arrays) {
+            if (array.map == 0 || array.values == 0) {
+                return Error::invalid("an inline array needs the map's address and its values' address");
+            }
+        }
+    }
     if (options.level > 3) {
         return Error::invalid("optimization level " + std::to_string(options.level) + " is not 0 to 3");
     }
