@@ -729,10 +729,6 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
         break;
     }
     case exec::EngineKind::optimized: {
-        if (instruction_budget != 0) {
-            return Error::unsupported("program " + name +
-                                      ": the optimized engine does not meter runs (LoadOptions::instruction_budget)");
-        }
         auto optimized = exec::OptimizedJit::create(interpreter->program(), helpers, optimizer_options());
         if (!optimized) {
             Error error = std::move(optimized).error();
@@ -748,7 +744,9 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
 }
 
 exec::OptimizerOptions ProgramState::optimizer_options() const {
-    exec::OptimizerOptions options{.packet = exec::packet_layout(*type), .probe_loads = report.probe_loads};
+    exec::OptimizerOptions options{.packet = exec::packet_layout(*type),
+                                   .probe_loads = report.probe_loads,
+                                   .instruction_budget = instruction_budget};
     // Lookups in the program's arrays are computed in its code where the lookup helper is the maps' own.
     constexpr std::uint32_t kLookup = 1; // map_lookup_elem on Linux and Windows alike
     const exec::HelperFunction lookup = helpers.get(kLookup);

@@ -4,6 +4,7 @@
 #include "embpf/api/hook.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "linux_contexts.hpp"
 
 #include <doctest/doctest.h>
@@ -32,12 +33,17 @@ Object load(std::uint64_t budget, exec::EngineKind engine) {
 } // namespace
 
 TEST_CASE("metering: LoadOptions::instruction_budget stops a program's runs and counts them") {
-    for (const exec::EngineKind engine : {exec::EngineKind::interpreter, exec::EngineKind::jit}) {
+    for (const exec::EngineKind engine :
+         {exec::EngineKind::interpreter, exec::EngineKind::jit, exec::EngineKind::optimized}) {
         CAPTURE(exec::to_string(engine));
         // loop_all: nine bpf_loop callbacks (tests/api/objects/callbacks.c); a budget of 1 cannot pay the first.
         const Object stopped = load(1, engine);
         auto program = stopped.program("loop_all");
         REQUIRE(program.has_value());
+        if (engine == exec::EngineKind::optimized && exec::optimizer_available()) {
+            CHECK(program->engine() == exec::EngineKind::optimized); // it meters too
+            CHECK(program->engine_fallback().empty());
+        }
         CHECK(program->instruction_budget() == 1);
         CHECK(program->budget_exhausted() == 0);
         SkBuff skb;

@@ -27,6 +27,8 @@ if(TARGET embpf_plugin)
     # The optimizing JIT, in builds that have it.
     if(EMBPF_HAVE_LLVM)
         add_test(NAME conformance_optimized COMMAND ${_embpf_conformance} -- --engine optimized)
-        set_tests_properties(conformance_optimized PROPERTIES SKIP_RETURN_CODE 77)
+        add_test(NAME conformance_optimized_metered COMMAND ${_embpf_conformance} -- --engine optimized
+                                                            --instruction-budget 1000000000)
+        set_tests_properties(conformance_optimized conformance_optimized_metered PROPERTIES SKIP_RETURN_CODE 77)
     endif()
 endif()

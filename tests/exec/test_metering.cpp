@@ -1,8 +1,10 @@
 // Metering (exec/engine.hpp): every engine charges the same budget at the same points, so that a run stops at the
-// same instruction in the interpreter (threaded and portable) and in the JIT (plain and with blinded constants). The
+// same instruction in the interpreter (threaded and portable), in the JIT (plain and with blinded constants) and in the
+// optimizing JIT. The
 // expected stop points come from a model of the documented rule written out in each test, not from an engine's run.
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
+#include "embpf/exec/optimized.hpp"
 #include "embpf/isa/text.hpp"
 
 #include <doctest/doctest.h>
@@ -56,6 +58,11 @@ engines(const std::vector<embpf::isa::Instruction>& program, std::uint64_t budge
             all.emplace_back(blind ? "jit with blinded constants" : "jit",
                              std::make_unique<embpf::exec::Jit>(std::move(jit).value()));
         }
+    }
+    if (embpf::exec::optimizer_available()) {
+        auto optimized = embpf::exec::OptimizedJit::create(program, helpers(), {.instruction_budget = budget});
+        REQUIRE_MESSAGE(optimized.has_value(), optimized.error().message);
+        all.emplace_back("optimized", std::make_unique<embpf::exec::OptimizedJit>(std::move(optimized).value()));
     }
     return all;
 }
@@ -291,6 +298,12 @@ TEST_CASE("exec metering: a program whose functions are not each in one piece ca
             REQUIRE_FALSE(jit.has_value());
             CHECK(jit.error().kind == embpf::ErrorKind::unsupported);
             CHECK(embpf::exec::Jit::create(program, helpers()).has_value());
+        }
+        if (embpf::exec::optimizer_available()) { // it compiles no such program, budget or not
+            auto optimized = embpf::exec::OptimizedJit::create(program, helpers(), {.instruction_budget = 100});
+            REQUIRE_FALSE(optimized.has_value());
+            CHECK(optimized.error().kind == embpf::ErrorKind::unsupported);
+            CHECK(optimized.error().message.find("cannot be metered") != std::string::npos);
         }
     }
 }

@@ -651,7 +651,7 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
     if (options.blind_constants) {
         engines.push_back({"jit with blinded constants", {}, nullptr});
     }
-    if (options.optimized && options.instruction_budget == 0 && exec::optimizer_available()) { // it does not meter
+    if (options.optimized && exec::optimizer_available()) {
         engines.push_back({"optimized", {}, nullptr});
     }
     Entropy filled = entropy;
@@ -699,7 +699,8 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         }
         if (engine.name == "optimized") {
             // Told of the arrays as a loader tells it, so that their lookups are computed in the code.
-            exec::OptimizerOptions optimizer{.packet = layout, .probe_loads = report.probe_loads};
+            exec::OptimizerOptions optimizer{
+                .packet = layout, .probe_loads = report.probe_loads, .instruction_budget = options.instruction_budget};
             const auto& prototypes = run.helpers->prototypes;
             if (std::any_of(prototypes.begin(), prototypes.end(), [](const platform::HelperPrototype* prototype) {
                     return prototype->id == 1 && prototype->name == "map_lookup_elem";

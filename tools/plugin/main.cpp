@@ -58,8 +58,9 @@ int main(int argc, char** argv) {
     bool blind = false;
     app.add_flag("--blind-constants", blind, "jit: blind the program's constants in the machine code");
     std::uint64_t metering = 0;
-    app.add_option("--instruction-budget", metering,
-                   "metering budget of fast and jit runs (exec/engine.hpp; 0: none): a run it stops is refused");
+    app.add_option(
+        "--instruction-budget", metering,
+        "metering budget of fast, jit and optimized runs (exec/engine.hpp; 0: none): a run it stops is refused");
     bool portable = false;
     app.add_flag("--portable-dispatch", portable, "use the interpreter's portable switch dispatch");
     CLI11_PARSE(app, argc, argv);
@@ -93,15 +94,12 @@ int main(int argc, char** argv) {
         return print(jit->run_metered(ctx, memory->size()));
     }
     if (engine == "optimized") { // LLVM's code, for verified programs as the JIT's
-        if (metering != 0) {
-            return refuse("the optimized engine does not meter runs (--instruction-budget)");
-        }
-        auto optimized = embpf::exec::OptimizedJit::create(*program, std::move(helpers));
+        auto optimized =
+            embpf::exec::OptimizedJit::create(*program, std::move(helpers), {.instruction_budget = metering});
         if (!optimized) {
             return refuse(optimized.error().message);
         }
-        std::printf("%llx\n", static_cast<unsigned long long>(optimized->run(ctx, memory->size())));
-        return 0;
+        return print(optimized->run_metered(ctx, memory->size()));
     }
     auto interpreter = embpf::exec::Interpreter::create(
         *program, std::move(helpers), {.portable_dispatch = portable, .instruction_budget = metering});

@@ -36,6 +36,8 @@ struct OptimizerOptions {
     unsigned level = 2;
     /// Keep the optimized IR as text (OptimizedJit::ir), for listings.
     bool keep_ir = false;
+    /// Metering (engine.hpp): each run's budget, charged where every engine charges it; 0 meters nothing.
+    std::uint64_t instruction_budget = 0;
     /// The helper id whose function is the maps' lookup (map_lookup_elem), and the arrays whose lookups through it
     /// are computed inline. A call of that helper on a map of `arrays` (tested at run time; LLVM drops the test where
     /// it knows the map, as it does for an lddw of one) never leaves the program's code.
@@ -59,9 +61,6 @@ struct OptimizedCode;
 /// caller's registers, a callback with r0 and r5-r9 at 0, as in the baseline JIT). Frames lie as the interpreter lays
 /// them out, each 512 bytes below its caller's. Helpers are called through the same table.
 ///
-/// It does not meter runs yet (Executable::instruction_budget is 0): a program loaded with an instruction budget runs
-/// in the baseline JIT instead.
-///
 /// Some valid programs it does not compile (it fails with unsupported, and a loader runs them in the tier below): a
 /// jump from one function into another, a function that runs past its last instruction, kernel function calls,
 /// programs larger than kMaxOptimizedInstructions or kMaxOptimizedJumps, and programs whose SSA values live across too
@@ -78,6 +77,9 @@ class OptimizedJit final : public Executable {
 
     [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
     [[nodiscard]] EngineKind kind() const noexcept override { return EngineKind::optimized; }
+    /// run(), and whether OptimizerOptions::instruction_budget stopped it.
+    [[nodiscard]] RunOutcome run_metered(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] std::uint64_t instruction_budget() const noexcept override;
 
     /// The optimized IR (OptimizerOptions::keep_ir), or empty.
     [[nodiscard]] std::string_view ir() const noexcept;

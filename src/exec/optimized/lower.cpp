@@ -2,6 +2,7 @@
 // its ORC JIT. Built only with LLVM (EMBPF_WITH_LLVM).
 #ifdef EMBPF_WITH_LLVM
 
+#include "../metering.hpp"
 #include "optimized_code.hpp"
 
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -102,6 +103,9 @@ class Lowering {
         if (auto marked = mark(); !marked) {
             return marked;
         }
+        if (m_options.instruction_budget != 0) {
+            m_function_lengths = function_lengths(m_program);
+        }
         for (std::size_t i = 0; i < m_starts.size(); ++i) {
             const std::uint32_t start = m_starts[i];
             const bool callback = (m_marks[start] & kCallback) != 0;
@@ -173,6 +177,7 @@ class Lowering {
         m_fp = function->getArg(10);
         m_run = function->getArg(11);
         m_abort = nullptr;
+        m_exhausted = nullptr;
         m_blocks.clear();
         auto* entry = llvm::BasicBlock::Create(m_ctx, "entry", function);
         m_b.SetInsertPoint(entry);
@@ -258,6 +263,35 @@ class Lowering {
         auto* next = llvm::BasicBlock::Create(m_ctx, "go", m_function);
         m_b.CreateCondBr(condition, abort_block(), next);
         m_b.SetInsertPoint(next);
+    }
+    // Metering: continues when what is left of the budget covers `n`, which it then takes; else the run ends with
+    // the budget exhausted (engine.hpp).
+    void charge(std::uint64_t n) {
+        if (m_exhausted == nullptr) {
+            llvm::IRBuilderBase::InsertPointGuard guard(m_b);
+            m_exhausted = llvm::BasicBlock::Create(m_ctx, "exhausted", m_function);
+            m_b.SetInsertPoint(m_exhausted);
+            m_b.CreateStore(m_b.getInt64(1), run_field(kOptimizedRunExhausted));
+            m_b.CreateBr(abort_block());
+        }
+        llvm::Value* field = run_field(kOptimizedRunBudget);
+        llvm::Value* left = m_b.CreateLoad(m_i64, field);
+        auto* charged = llvm::BasicBlock::Create(m_ctx, "charged", m_function);
+        m_b.CreateCondBr(m_b.CreateICmpUGT(m_b.getInt64(n), left), m_exhausted, charged);
+        m_b.SetInsertPoint(charged);
+        m_b.CreateStore(m_b.CreateSub(left, m_b.getInt64(n)), field);
+    }
+    // The block a taken jump to `target` from `pc` goes to: a back-edge of metered code charges first.
+    llvm::BasicBlock* jump_to(std::uint32_t pc, std::uint32_t target) {
+        if (m_options.instruction_budget == 0 || target > pc) {
+            return m_blocks.at(target);
+        }
+        llvm::IRBuilderBase::InsertPointGuard guard(m_b);
+        auto* back = llvm::BasicBlock::Create(m_ctx, "back_edge", m_function);
+        m_b.SetInsertPoint(back);
+        charge(pc - target + 1);
+        m_b.CreateBr(m_blocks.at(target));
+        return back;
     }
     void abort_if_stopped() {
         abort_if(m_b.CreateICmpNE(m_b.CreateLoad(m_i64, run_field(kOptimizedRunStop)), m_b.getInt64(0)));
@@ -382,7 +416,7 @@ class Lowering {
         const std::uint8_t code = isa::op_code(ins.opcode);
         const auto target = static_cast<std::uint32_t>(static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(ins));
         switch (code) {
-        case op::JA: m_b.CreateBr(m_blocks.at(target)); return {};
+        case op::JA: m_b.CreateBr(jump_to(pc, target)); return {};
         case op::EXIT: m_b.CreateRet(get(0)); return {};
         case op::CALL: return call(pc, ins);
         default: break;
@@ -407,7 +441,7 @@ class Lowering {
         case op::JSLT: taken = m_b.CreateICmpSLT(d, s); break;
         default: taken = m_b.CreateICmpSLE(d, s); break; // JSLE
         }
-        m_b.CreateCondBr(taken, m_blocks.at(target), m_blocks.at(pc + 1));
+        m_b.CreateCondBr(taken, jump_to(pc, target), m_blocks.at(pc + 1));
         return {};
     }
 
@@ -508,6 +542,9 @@ class Lowering {
     // on return (a guard deeper down ended the run).
     Result<void> local_call(std::uint32_t pc, const Instruction& ins) {
         const auto target = static_cast<std::uint32_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm);
+        if (m_options.instruction_budget != 0) {
+            charge(m_function_lengths.at(target));
+        }
         llvm::Value* depth_field = run_field(kOptimizedRunDepth);
         llvm::Value* depth = m_b.CreateLoad(m_i64, depth_field);
         abort_if(m_b.CreateICmpUGE(depth, m_b.getInt64(isa::kMaxCallDepth)));
@@ -653,7 +690,9 @@ class Lowering {
     llvm::Value* m_callee_frame = nullptr;
     llvm::AllocaInst* m_regs[10] = {};
     llvm::BasicBlock* m_abort = nullptr;
+    llvm::BasicBlock* m_exhausted = nullptr;
     std::map<std::uint32_t, llvm::BasicBlock*> m_blocks;
+    std::vector<std::uint32_t> m_function_lengths; // metering's charges of local calls, when metered
 };
 
 llvm::OptimizationLevel optimization_level(unsigned level) {

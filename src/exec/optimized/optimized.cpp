@@ -1,6 +1,7 @@
 // The optimizing JIT's entry, its support functions, and what a build without LLVM has instead.
 #include "embpf/exec/optimized.hpp"
 
+#include "../metering.hpp"
 #include "../probe.hpp"
 #include "../support.hpp"
 #include "embpf/isa/decode.hpp"
@@ -19,6 +20,22 @@ namespace {
 std::uint64_t stop(OptimizedRun* run) {
     run->stop = 1;
     return 0;
+}
+
+// Metering: an invocation of the callback at `index` charges its length; past the budget the run ends.
+bool charge_callback(OptimizedRun* run, std::uint64_t index) {
+    const OptimizedCode& code = *run->code;
+    if (code.budget == 0) {
+        return true;
+    }
+    const std::uint64_t charge = code.function_lengths[index];
+    if (charge > run->budget) {
+        run->exhausted = 1;
+        stop(run);
+        return false;
+    }
+    run->budget -= charge;
+    return true;
 }
 
 OptimizedFunction callback_function(const OptimizedCode& code, std::uint64_t index) {
@@ -54,6 +71,9 @@ std::uint64_t loop(std::uint64_t nr_loops, std::uint64_t index, std::uint64_t ct
     ++run->depth;
     std::uint64_t calls = 0;
     while (calls < limit) {
+        if (!charge_callback(run, index)) {
+            return 0;
+        }
         const std::uint64_t i = calls++;
         const std::uint64_t r0 = call_back(callee, top, run, i, ctx, 0, 0);
         if (run->stop != 0) {
@@ -87,6 +107,9 @@ std::uint64_t for_each(std::uint64_t map, std::uint64_t index, std::uint64_t ctx
         const MapElement next = run->code->next_element(map, calls, calls == 0 ? nullptr : key, key);
         if (next.value == nullptr) {
             break;
+        }
+        if (!charge_callback(run, index)) {
+            return 0;
         }
         ++calls;
         std::memcpy(key_at, key, std::min<std::size_t>(next.key_size, platform::kMaxCallbackKey));
@@ -176,6 +199,11 @@ Result<OptimizedJit> OptimizedJit::create(std::span<const isa::Instruction> prog
             }
         }
     }
+    if (options.instruction_budget != 0) {
+        if (auto layout = detail::check_metered_layout(program); !layout) {
+            return std::move(layout).error();
+        }
+    }
     if (options.level > 3) {
         return Error::invalid("optimization level " + std::to_string(options.level) + " is not 0 to 3");
     }
@@ -190,6 +218,10 @@ Result<OptimizedJit> OptimizedJit::create(std::span<const isa::Instruction> prog
     code->unwind = helpers.unwind();
     code->next_element = helpers.next_element();
     code->packet = options.packet;
+    code->budget = options.instruction_budget;
+    if (code->budget != 0) {
+        code->function_lengths = detail::function_lengths(program);
+    }
     code->compiled = std::move(compiled).value();
     std::sort(code->compiled.callbacks.begin(), code->compiled.callbacks.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -197,9 +229,17 @@ Result<OptimizedJit> OptimizedJit::create(std::span<const isa::Instruction> prog
 }
 
 std::uint64_t OptimizedJit::run(void* ctx, std::size_t ctx_size) const noexcept {
-    detail::OptimizedRun run{0, 0, m_code.get()};
+    detail::OptimizedRun run{0, 0, m_code.get(), m_code->budget, 0};
     return m_code->compiled.entry(reinterpret_cast<std::uintptr_t>(ctx), ctx_size, &run);
 }
+
+RunOutcome OptimizedJit::run_metered(void* ctx, std::size_t ctx_size) const noexcept {
+    detail::OptimizedRun run{0, 0, m_code.get(), m_code->budget, 0};
+    const std::uint64_t r0 = m_code->compiled.entry(reinterpret_cast<std::uintptr_t>(ctx), ctx_size, &run);
+    return {r0, run.exhausted != 0};
+}
+
+std::uint64_t OptimizedJit::instruction_budget() const noexcept { return m_code->budget; }
 
 std::string_view OptimizedJit::ir() const noexcept { return m_code->compiled.ir; }
 std::span<const isa::Instruction> OptimizedJit::program() const noexcept { return m_code->program; }

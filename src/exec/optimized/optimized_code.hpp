@@ -24,9 +24,13 @@ struct OptimizedRun {
     std::uint64_t stop = 0;  ///< set when the run ends now with r0 = 0 (a guard, the unwind helper)
     std::uint64_t depth = 0; ///< frames below the entry frame (local calls and callbacks)
     const OptimizedCode* code = nullptr;
+    std::uint64_t budget = 0;    ///< metered code: what is left of the run's instruction budget
+    std::uint64_t exhausted = 0; ///< metered code: set with `stop` when a charge exceeded the budget
 };
 inline constexpr unsigned kOptimizedRunStop = 0;
 inline constexpr unsigned kOptimizedRunDepth = 1;
+inline constexpr unsigned kOptimizedRunBudget = 3;
+inline constexpr unsigned kOptimizedRunExhausted = 4;
 
 /// A compiled eBPF function: r0-r9 as it starts, its frame's top (r10), the run.
 using OptimizedFunction = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
@@ -70,6 +74,8 @@ struct OptimizedCode {
     std::optional<std::uint32_t> unwind;
     NextMapElement next_element = nullptr;
     std::optional<PacketLayout> packet;
+    std::uint64_t budget = 0;                    ///< OptimizerOptions::instruction_budget
+    std::vector<std::uint32_t> function_lengths; ///< metering's charges of callbacks (metering.hpp), when metered
     Compiled compiled;
 };
 
