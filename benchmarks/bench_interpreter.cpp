@@ -338,6 +338,7 @@ constexpr std::uint64_t kMeteringBudget = std::uint64_t{1} << 62;
 struct Prepared {
     std::string name;
     NativeProgram native = nullptr;
+    NativeProgram native_clang = nullptr; ///< the clang build, where there is one
     std::vector<embpf::isa::Instruction> instructions;
     std::unique_ptr<embpf::exec::Interpreter> interpreter;
     std::unique_ptr<embpf::exec::Jit> jit;                ///< null on a machine the JIT does not translate for
@@ -345,6 +346,7 @@ struct Prepared {
     /// The same with metering (exec/engine.hpp) under a budget no run reaches: what charging costs.
     std::unique_ptr<embpf::exec::Interpreter> metered_interpreter;
     std::unique_ptr<embpf::exec::Jit> metered_jit;
+    std::unique_ptr<embpf::exec::OptimizedJit> metered_optimized;
     Input input;
     std::uint64_t expected = 0; ///< the result on the benchmark input
     std::uint64_t executed = 0; ///< eBPF instructions executed per run on it
@@ -374,6 +376,12 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
     options.instruction_budget = 100'000'000;
 
     const std::uint64_t native = program.native(&ctx);
+    if (program.native_clang != nullptr) {
+        if (const std::uint64_t clang = program.native_clang(&ctx); clang != native) {
+            fail(program.name,
+                 label + ": the clang build returned " + hex(clang) + ", the host compiler's " + hex(native));
+        }
+    }
     const auto checked = program.interpreter->run_checked(&ctx, sizeof ctx, options);
     if (!checked.has_value()) {
         const auto& error = checked.error();
@@ -400,7 +408,8 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
     }
     for (const embpf::exec::Executable* metered :
          {static_cast<const embpf::exec::Executable*>(program.metered_interpreter.get()),
-          static_cast<const embpf::exec::Executable*>(program.metered_jit.get())}) {
+          static_cast<const embpf::exec::Executable*>(program.metered_jit.get()),
+          static_cast<const embpf::exec::Executable*>(program.metered_optimized.get())}) {
         if (metered == nullptr) {
             continue;
         }
@@ -417,10 +426,33 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
     return {native, checked.value().instructions};
 }
 
+/// The clang build of program `name` (BM_<name>/native_clang), or null.
+NativeProgram clang_native(std::string_view name) {
+#ifdef EMBPF_BENCH_CLANG_NATIVE
+    const std::pair<std::string_view, NativeProgram> builds[] = {
+        {"fnv1a", embpf_native_clang_fnv1a},
+        {"packet_parse", embpf_native_clang_packet_parse},
+        {"inet_checksum", embpf_native_clang_inet_checksum},
+        {"crc32", embpf_native_clang_crc32},
+        {"insertion_sort", embpf_native_clang_insertion_sort},
+        {"xorshift_collatz", embpf_native_clang_xorshift_collatz},
+    };
+    for (const auto& [program, build] : builds) {
+        if (program == name) {
+            return build;
+        }
+    }
+#else
+    (void)name;
+#endif
+    return nullptr;
+}
+
 std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
     auto program = std::make_unique<Prepared>();
     program->name = spec.name;
     program->native = spec.native;
+    program->native_clang = clang_native(spec.name);
 
     auto decoded = embpf::isa::decode(spec.code());
     if (!decoded.has_value()) {
@@ -449,6 +481,9 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
             fail(spec.name, "OptimizedJit::create: " + optimized.error().message);
         }
         program->optimized = std::make_unique<embpf::exec::OptimizedJit>(std::move(optimized).value());
+        program->metered_optimized = std::make_unique<embpf::exec::OptimizedJit>(
+            embpf::exec::OptimizedJit::create(program->instructions, {}, {.instruction_budget = kMeteringBudget})
+                .value());
     }
 
     // Truncated copies of the benchmark input take every early exit of the bounds checks; the checked
@@ -482,13 +517,13 @@ void set_counters(benchmark::State& state, const Prepared& program) {
                                                                             benchmark::Counter::kInvert);
 }
 
-void run_native(benchmark::State& state, Prepared* program) {
+void run_native(benchmark::State& state, Prepared* program, NativeProgram native) {
     embpf_bench_ctx ctx = program->input.context();
     std::uint64_t result = 0;
     for (auto _ : state) {
         // The compiler must assume the context and the buffer changed, so nothing is hoisted.
         benchmark::DoNotOptimize(ctx);
-        result = program->native(&ctx);
+        result = native(&ctx);
         benchmark::DoNotOptimize(result);
     }
     if (result != program->expected) {
@@ -518,8 +553,10 @@ constexpr std::string_view kNative = "native";
 constexpr std::string_view kInterpreter = "interpreter";
 constexpr std::string_view kJit = "jit";
 constexpr std::string_view kOptimized = "optimized";
+constexpr std::string_view kNativeClang = "native_clang";
 constexpr std::string_view kInterpreterMetered = "interpreter_metered";
 constexpr std::string_view kJitMetered = "jit_metered";
+constexpr std::string_view kOptimizedMetered = "optimized_metered";
 
 /// Mean CPU time per run of each benchmark, in nanoseconds.
 class Timings {
@@ -676,8 +713,32 @@ void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const
         std::printf("optimized: geomean %.2fx native over %d programs, the slowest %.2fx\n",
                     std::exp(log_optimized / optimized_counted), optimized_counted, worst_optimized);
     }
+    // LLVM's own native code: what the optimizing JIT adds to it, and where the host compiler's code differs.
+    double log_over_clang = 0;
+    int clang_counted = 0;
+    for (const auto& program : programs) {
+        const double native = timings.mean_ns(benchmark_name(program->name, kNative));
+        const double clang = timings.mean_ns(benchmark_name(program->name, kNativeClang));
+        const double optimized = timings.mean_ns(benchmark_name(program->name, kOptimized));
+        if (clang <= 0 || native <= 0) {
+            continue;
+        }
+        std::printf("%-18s clang native %9.1f ns/run, clang/native %5.2f", program->name.c_str(), clang,
+                    clang / native);
+        if (optimized > 0) {
+            std::printf(", optimized/clang %5.2f", optimized / clang);
+            log_over_clang += std::log(optimized / clang);
+            ++clang_counted;
+        }
+        std::printf("\n");
+    }
+    if (clang_counted > 0) {
+        std::printf("optimized: geomean %.2fx clang's native code over %d programs\n",
+                    std::exp(log_over_clang / clang_counted), clang_counted);
+    }
     // Metering's cost: each metered row against its unmetered engine.
-    for (const auto& [plain, metered] : {std::pair{kInterpreter, kInterpreterMetered}, std::pair{kJit, kJitMetered}}) {
+    for (const auto& [plain, metered] : {std::pair{kInterpreter, kInterpreterMetered}, std::pair{kJit, kJitMetered},
+                                         std::pair{kOptimized, kOptimizedMetered}}) {
         double log_ratio = 0;
         int rows = 0;
         std::string line;
@@ -726,7 +787,12 @@ int main(int argc, char** argv) {
     }
     // Native first, so that the interpreter row can show its ratio as soon as it is reported.
     for (const auto& program : programs) {
-        benchmark::RegisterBenchmark(benchmark_name(program->name, kNative).c_str(), run_native, program.get());
+        benchmark::RegisterBenchmark(benchmark_name(program->name, kNative).c_str(), run_native, program.get(),
+                                     program->native);
+        if (program->native_clang != nullptr) {
+            benchmark::RegisterBenchmark(benchmark_name(program->name, kNativeClang).c_str(), run_native, program.get(),
+                                         program->native_clang);
+        }
         benchmark::RegisterBenchmark(
             benchmark_name(program->name, kInterpreter).c_str(),
             [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->interpreter); });
@@ -747,6 +813,11 @@ int main(int argc, char** argv) {
             benchmark::RegisterBenchmark(
                 benchmark_name(program->name, kJitMetered).c_str(),
                 [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->metered_jit); });
+        }
+        if (program->metered_optimized) {
+            benchmark::RegisterBenchmark(
+                benchmark_name(program->name, kOptimizedMetered).c_str(),
+                [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->metered_optimized); });
         }
     }
 

@@ -29,6 +29,9 @@ EMBPF_BENCH_INLINE const void* embpf_bench_ptr(uint64_t address) { return (const
 #define EMBPF_BENCH_PROGRAM(name)                                                                                      \
     __attribute__((section("bench/" #name), used)) uint64_t name(struct embpf_bench_ctx* ctx);                         \
     __attribute__((section("bench/" #name), used)) uint64_t name(struct embpf_bench_ctx* ctx)
+#elif defined(EMBPF_BENCH_NATIVE_CLANG)
+/* A second native build, by clang (LLVM's code generator, as the optimizing JIT's), beside the host compiler's. */
+#define EMBPF_BENCH_PROGRAM(name) uint64_t embpf_native_clang_##name(struct embpf_bench_ctx* ctx)
 #else
 #define EMBPF_BENCH_PROGRAM(name) uint64_t embpf_native_##name(struct embpf_bench_ctx* ctx)
 #endif
@@ -43,6 +46,12 @@ uint64_t embpf_native_inet_checksum(struct embpf_bench_ctx* ctx);
 uint64_t embpf_native_crc32(struct embpf_bench_ctx* ctx);
 uint64_t embpf_native_insertion_sort(struct embpf_bench_ctx* ctx);
 uint64_t embpf_native_xorshift_collatz(struct embpf_bench_ctx* ctx);
+uint64_t embpf_native_clang_fnv1a(struct embpf_bench_ctx* ctx);
+uint64_t embpf_native_clang_packet_parse(struct embpf_bench_ctx* ctx);
+uint64_t embpf_native_clang_inet_checksum(struct embpf_bench_ctx* ctx);
+uint64_t embpf_native_clang_crc32(struct embpf_bench_ctx* ctx);
+uint64_t embpf_native_clang_insertion_sort(struct embpf_bench_ctx* ctx);
+uint64_t embpf_native_clang_xorshift_collatz(struct embpf_bench_ctx* ctx);
 #ifdef __cplusplus
 }
 #endif
