@@ -409,8 +409,11 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
         }
         if (!options.unverified) {
+            // The optimizing JIT compiles with what the verifier proved (OptimizerOptions::facts).
             program->report = verifier::verify(definition, descriptors, platform, *program->type,
-                                               {.level = options.verifier_level, .work_limit = budget.work_left()});
+                                               {.level = options.verifier_level,
+                                                .work_limit = budget.work_left(),
+                                                .facts = options.engine == exec::EngineKind::optimized});
             if (auto over = budget.charge(program->report)) {
                 return in_program(name, Error::invalid(std::move(*over)));
             }
@@ -532,6 +535,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                     }
                 }
             }
+            // The facts served the compilation (hundreds of bytes an instruction): not kept with the program.
+            program->report.facts = {};
         }
         // A checked run may touch the global data it refers to, and what helpers hand out.
         std::unordered_set<std::size_t> data_maps; // one region each, however many references
@@ -746,7 +751,8 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
 exec::OptimizerOptions ProgramState::optimizer_options() const {
     exec::OptimizerOptions options{.packet = exec::packet_layout(*type),
                                    .probe_loads = report.probe_loads,
-                                   .instruction_budget = instruction_budget};
+                                   .instruction_budget = instruction_budget,
+                                   .facts = report.facts};
     // Lookups in the program's arrays are computed in its code where the lookup helper is the maps' own.
     constexpr std::uint32_t kLookup = 1; // map_lookup_elem on Linux and Windows alike
     const exec::HelperFunction lookup = helpers.get(kLookup);

@@ -4,12 +4,15 @@
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/optimized.hpp"
 #include "embpf/isa/text.hpp"
+#include "embpf/platform/platform.hpp"
 #include "embpf/runtime/epoch.hpp"
 #include "embpf/runtime/helpers.hpp"
 #include "embpf/runtime/map.hpp"
+#include "embpf/verifier/verifier.hpp"
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -346,6 +349,45 @@ TEST_CASE("exec optimized: lookups in arrays computed in the code, in other maps
     CHECK(no_helper.error().kind == ErrorKind::invalid_input);
     auto unknown = OptimizedJit::create(either, helpers, {.lookup_helper = 9, .arrays = {*inline_array}});
     REQUIRE_FALSE(unknown.has_value());
+}
+
+TEST_CASE("exec optimized: with the verifier's facts, stack pointers address the frame, whose slots become values" *
+          doctest::skip(kNoOptimizer)) {
+    // A sum through a pointer to the stack that never leaves the program: with the facts, LLVM sees the frame's
+    // slots as the frame's and keeps them in registers; without, the pointer is an integer it cannot follow.
+    const auto code = assemble(R"(
+        r6 = *(u32 *)(r1 + 0)
+        r2 = r10
+        r2 += -16
+        *(u64 *)(r2 + 0) = r6
+        *(u64 *)(r2 + 8) = 5
+        r3 = *(u64 *)(r2 + 8)
+        r0 = *(u64 *)(r10 - 16)
+        r0 += r3
+        exit)");
+    embpf::verifier::ProgramInput input;
+    input.name = "stack";
+    input.section = "socket";
+    input.instructions = code;
+    const embpf::platform::Platform& platform = embpf::platform::linux();
+    const embpf::platform::ProgramType* type = platform.program_type("socket_filter");
+    REQUIRE(type != nullptr);
+    const embpf::verifier::Report report = embpf::verifier::verify(input, platform, *type, {.facts = true});
+    REQUIRE_MESSAGE(report.verified, report.text());
+    auto with_facts = OptimizedJit::create(code, {}, {.keep_ir = true, .facts = report.facts});
+    auto without = OptimizedJit::create(code, {}, {.keep_ir = true});
+    REQUIRE(with_facts.has_value());
+    REQUIRE(without.has_value());
+    CHECK(std::string(with_facts->ir()).find("alloca") == std::string::npos);
+    CHECK(std::string(without->ir()).find("alloca") != std::string::npos);
+    std::array<std::uint64_t, 32> ctx{37}; // __sk_buff's len at 0
+    CHECK(with_facts->run(ctx.data(), sizeof ctx) == 42);
+    CHECK(without->run(ctx.data(), sizeof ctx) == 42);
+
+    // Facts of another program's length are refused.
+    auto mismatched = OptimizedJit::create(code, {}, {.facts = std::span(report.facts).first(3)});
+    REQUIRE_FALSE(mismatched.has_value());
+    CHECK(mismatched.error().kind == ErrorKind::invalid_input);
 }
 
 TEST_SUITE_END();

@@ -532,14 +532,15 @@ inline const platform::Platform& observed_platform() {
     return platform;
 }
 
+// With `facts`, the report has what the optimizing JIT compiles with (OptimizerOptions::facts).
 inline verifier::Report verify(const platform::Platform& platform, const platform::ProgramType& type,
-                               const GeneratedProgram& program, std::span<const isa::Instruction> code) {
+                               const GeneratedProgram& program, std::span<const isa::Instruction> code, bool facts) {
     verifier::ProgramInput input;
     input.name = "generated";
     input.section = program.type;
     input.instructions = code;
     input.maps = program.maps;
-    return verifier::verify(input, platform, type);
+    return verifier::verify(input, platform, type, {.facts = facts});
 }
 
 } // namespace differential
@@ -701,6 +702,9 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
             // Told of the arrays as a loader tells it, so that their lookups are computed in the code.
             exec::OptimizerOptions optimizer{
                 .packet = layout, .probe_loads = report.probe_loads, .instruction_budget = options.instruction_budget};
+            if (!options.jit_instructions) {
+                optimizer.facts = report.facts; // empty when the report was made without them
+            }
             const auto& prototypes = run.helpers->prototypes;
             if (std::any_of(prototypes.begin(), prototypes.end(), [](const platform::HelperPrototype* prototype) {
                     return prototype->id == 1 && prototype->name == "map_lookup_elem";
@@ -881,6 +885,9 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
     DifferentialOptions chosen_options = options;
     GeneratedProgram variant;
     verifier::Report report;
+    // The optimizing JIT compiles with the verifier's facts, as a loader has it do; not when the JIT tiers translate
+    // other code than the verified program (the oracle's self-test), of which they say nothing.
+    const bool facts = options.optimized && !options.jit_instructions;
     if (options.observe_accumulator) {
         auto code = differential::accumulator_variant(program.instructions);
         std::optional<std::vector<isa::Instruction>> jit_code;
@@ -892,7 +899,8 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         if (code && observed != nullptr && (!options.jit_instructions || jit_code)) {
             variant = program;
             variant.instructions = std::move(*code);
-            report = differential::verify(differential::observed_platform(), *observed, variant, variant.instructions);
+            report = differential::verify(differential::observed_platform(), *observed, variant, variant.instructions,
+                                          facts);
             if (report.verified) {
                 chosen = &variant;
                 chosen_options.jit_instructions = std::move(jit_code);
@@ -901,7 +909,7 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         }
     }
     if (!result.observed) {
-        report = differential::verify(platform, *type, program, program.instructions);
+        report = differential::verify(platform, *type, program, program.instructions, facts);
         if (!report.verified) {
             if (!report.errors.empty()) {
                 result.rejection = std::to_string(report.errors.front().pc) + ": " + report.errors.front().message;

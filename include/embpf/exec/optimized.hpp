@@ -6,6 +6,7 @@
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/isa/instruction.hpp"
 #include "embpf/result.hpp"
+#include "embpf/verifier/verifier.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +39,11 @@ struct OptimizerOptions {
     bool keep_ir = false;
     /// Metering (engine.hpp): each run's budget, charged where every engine charges it; 0 meters nothing.
     std::uint64_t instruction_budget = 0;
+    /// What the verifier proved of the program (verifier::Report::facts, verified with verifier::Options::facts), by
+    /// instruction index of `program` as given to create, which reads them and keeps nothing of them; empty: nothing.
+    /// The code relies on them: a load or store through a register they prove to point at one offset of the stack
+    /// addresses the frame itself, which lets LLVM keep the frame's slots in registers.
+    std::span<const verifier::InstructionFacts> facts{};
     /// The helper id whose function is the maps' lookup (map_lookup_elem), and the arrays whose lookups through it
     /// are computed inline. A call of that helper on a map of `arrays` (tested at run time; LLVM drops the test where
     /// it knows the map, as it does for an lddw of one) never leaves the program's code.

@@ -305,9 +305,36 @@ class Lowering {
         return m_b.CreateLoad(m_i64, m_regs[r]);
     }
     void set(int r, llvm::Value* value) { m_b.CreateStore(value, m_regs[r]); }
-    llvm::Value* address(int base, std::int16_t offset) {
-        llvm::Value* pointer = base == isa::kFramePointer ? m_fp : m_b.CreateIntToPtr(get(base), m_ptr);
+    // The address `base + offset` that the instruction at `pc` reads or writes. Through a register the verifier proved
+    // to point at one offset from this function's r10, it is the frame's own address, so that the frame's use shows
+    // (a pointer made an integer hides it from LLVM, which must then keep every slot in memory).
+    llvm::Value* address(std::uint32_t pc, int base, std::int16_t offset) {
+        if (base == isa::kFramePointer) {
+            return offset == 0 ? m_fp : m_b.CreateGEP(m_i8, m_fp, m_b.getInt64(offset));
+        }
+        if (const std::optional<std::int64_t> at = stack_offset(pc, base)) {
+            return m_b.CreateGEP(m_i8, m_fp, m_b.getInt64(*at + offset));
+        }
+        llvm::Value* pointer = m_b.CreateIntToPtr(get(base), m_ptr);
         return offset == 0 ? pointer : m_b.CreateGEP(m_i8, pointer, m_b.getInt64(offset));
+    }
+    // The offset from this function's r10 that register `r` holds before the instruction at `pc`, when the facts prove
+    // it one offset in a frame of the run (its own or a caller's).
+    std::optional<std::int64_t> stack_offset(std::uint32_t pc, int r) const {
+        if (pc >= m_options.facts.size() || !m_options.facts[pc].reached) {
+            return std::nullopt;
+        }
+        const verifier::RegisterFact& fact = m_options.facts[pc].registers[static_cast<std::size_t>(r)];
+        if (fact.kind != verifier::RegisterFact::Kind::stack || fact.may_be_null ||
+            fact.frame == verifier::RegisterFact::Frame::unknown || fact.offset_min != fact.offset_max) {
+            return std::nullopt;
+        }
+        // Within the run's stack: at most its frames below the entry's top.
+        constexpr std::int64_t kStack = (isa::kMaxCallDepth + 1) * isa::kStackSize;
+        if (fact.offset_min < -kStack || fact.offset_min > kStack) {
+            return std::nullopt;
+        }
+        return fact.offset_min;
     }
     llvm::Value* constant(std::uint64_t address, llvm::Type* type = nullptr) {
         (void)type;
@@ -324,7 +351,7 @@ class Lowering {
         case op::LD: return ld(pc, ins);
         case op::LDX: ldx(pc, ins); return {};
         case op::ST:
-        case op::STX: store(ins); return {};
+        case op::STX: store(pc, ins); return {};
         default: break;
         }
         return Error::internal("instruction " + std::to_string(pc) + ": an opcode validation let through");
@@ -497,7 +524,7 @@ class Lowering {
             args.push_back(i < arguments ? get(i + 1) : m_b.getInt64(0));
         }
         if (m_options.lookup_helper == id && !m_options.arrays.empty()) {
-            inline_lookups(function, args);
+            inline_lookups(pc, function, args);
             return {};
         }
         llvm::Value* r0 = m_b.CreateCall(m_helper_type, constant(reinterpret_cast<std::uintptr_t>(function)), args);
@@ -511,7 +538,7 @@ class Lowering {
     // A lookup in one of OptimizerOptions::arrays computed here, a lookup in any other map through the helper: the
     // map is a switch on r1, which LLVM folds where it knows the map. The key is the 4 bytes at r2, as the map reads
     // it; out of range, the result is null.
-    void inline_lookups(HelperFunction function, const std::vector<llvm::Value*>& args) {
+    void inline_lookups(std::uint32_t pc, HelperFunction function, const std::vector<llvm::Value*>& args) {
         auto* done = llvm::BasicBlock::Create(m_ctx, "looked_up", m_function);
         auto* other = llvm::BasicBlock::Create(m_ctx, "lookup_call", m_function);
         llvm::SwitchInst* maps = m_b.CreateSwitch(get(1), other, static_cast<unsigned>(m_options.arrays.size()));
@@ -524,8 +551,7 @@ class Lowering {
             maps->addCase(map, inline_block);
             m_b.SetInsertPoint(inline_block);
             llvm::Value* key = m_b.CreateZExt(
-                m_b.CreateFreeze(m_b.CreateAlignedLoad(m_i32, m_b.CreateIntToPtr(get(2), m_ptr), llvm::Align(1))),
-                m_i64);
+                m_b.CreateFreeze(m_b.CreateAlignedLoad(m_i32, address(pc, 2, 0), llvm::Align(1))), m_i64);
             llvm::Value* value =
                 m_b.CreateAdd(m_b.getInt64(array.values), m_b.CreateMul(key, m_b.getInt64(array.stride)));
             llvm::Value* in_range = m_b.CreateICmpULT(key, m_b.getInt64(array.max_entries));
@@ -611,29 +637,29 @@ class Lowering {
         // LLVM, and a branch on undef lets it assume anything; frozen, they are some fixed value, as they are in the
         // interpreter.
         llvm::Value* value =
-            m_b.CreateFreeze(m_b.CreateAlignedLoad(type, address(ins.src, ins.offset), llvm::Align(1)));
+            m_b.CreateFreeze(m_b.CreateAlignedLoad(type, address(pc, ins.src, ins.offset), llvm::Align(1)));
         if (bytes < 8) {
             value = sign ? m_b.CreateSExt(value, m_i64) : m_b.CreateZExt(value, m_i64);
         }
         set(ins.dst, value);
     }
 
-    void store(const Instruction& ins) {
+    void store(std::uint32_t pc, const Instruction& ins) {
         const int bytes = isa::size_bytes(isa::op_size(ins.opcode));
         llvm::Type* type = llvm::Type::getIntNTy(m_ctx, static_cast<unsigned>(bytes * 8));
         if (isa::op_mode(ins.opcode) == op::ATOMIC) {
-            atomic(ins, type, bytes);
+            atomic(pc, ins, type, bytes);
             return;
         }
         llvm::Value* value = isa::op_class(ins.opcode) == op::ST ? m_b.getInt64(sext(ins.imm)) : get(ins.src);
         if (bytes < 8) {
             value = m_b.CreateTrunc(value, type);
         }
-        m_b.CreateAlignedStore(value, address(ins.dst, ins.offset), llvm::Align(1));
+        m_b.CreateAlignedStore(value, address(pc, ins.dst, ins.offset), llvm::Align(1));
     }
 
-    void atomic(const Instruction& ins, llvm::Type* type, int bytes) {
-        llvm::Value* at = address(ins.dst, ins.offset);
+    void atomic(std::uint32_t pc, const Instruction& ins, llvm::Type* type, int bytes) {
+        llvm::Value* at = address(pc, ins.dst, ins.offset);
         llvm::Value* s = get(ins.src);
         if (bytes < 8) {
             s = m_b.CreateTrunc(s, type);

@@ -199,6 +199,10 @@ Result<OptimizedJit> OptimizedJit::create(std::span<const isa::Instruction> prog
             }
         }
     }
+    if (!options.facts.empty() && options.facts.size() != program.size()) {
+        return Error::invalid("facts of " + std::to_string(options.facts.size()) + " instructions for a program of " +
+                              std::to_string(program.size()));
+    }
     if (options.instruction_budget != 0) {
         if (auto layout = detail::check_metered_layout(program); !layout) {
             return std::move(layout).error();
