@@ -72,6 +72,9 @@ Orc& orc() {
     return *instance;
 }
 
+// The most arrays a lookup whose map the lowering does not know is switched over (Lowering::inline_lookups).
+constexpr std::size_t kMaxLookupSwitch = 8;
+
 // The bound on phis times blocks of the optimized IR (compile_optimized).
 constexpr std::uint64_t kMaxPhiBlocks = 500'000;
 
@@ -96,6 +99,9 @@ class Lowering {
         parameters.push_back(m_ptr);
         m_function_type = llvm::FunctionType::get(m_i64, parameters, false);
         m_helper_type = llvm::FunctionType::get(m_i64, {m_i64, m_i64, m_i64, m_i64, m_i64}, false);
+        for (const InlineArray& array : options.arrays) {
+            m_arrays.try_emplace(array.map, &array);
+        }
     }
 
     // The entry's name, and each callback's (by instruction index).
@@ -535,33 +541,73 @@ class Lowering {
         return {};
     }
 
-    // A lookup in one of OptimizerOptions::arrays computed here, a lookup in any other map through the helper: the
-    // map is a switch on r1, which LLVM folds where it knows the map. The key is the 4 bytes at r2, as the map reads
-    // it; out of range, the result is null.
+    // A lookup in one of OptimizerOptions::arrays computed here, in any other map through the helper. Where an lddw of
+    // the block put the map in r1, the lowering knows which it is; elsewhere a switch on r1 over a few arrays (LLVM
+    // folds it where it learns the map) or, past kMaxLookupSwitch arrays, the helper: a switch of thousands of cases
+    // at each of thousands of lookups would take LLVM minutes. The key is the 4 bytes at r2, as the map reads it; out
+    // of range, the result is null.
     void inline_lookups(std::uint32_t pc, HelperFunction function, const std::vector<llvm::Value*>& args) {
-        auto* done = llvm::BasicBlock::Create(m_ctx, "looked_up", m_function);
-        auto* other = llvm::BasicBlock::Create(m_ctx, "lookup_call", m_function);
-        llvm::SwitchInst* maps = m_b.CreateSwitch(get(1), other, static_cast<unsigned>(m_options.arrays.size()));
-        for (const InlineArray& array : m_options.arrays) {
-            llvm::ConstantInt* map = m_b.getInt64(array.map);
-            if (maps->findCaseValue(map) != maps->case_default()) {
-                continue; // one map given twice: its first description serves
-            }
-            auto* inline_block = llvm::BasicBlock::Create(m_ctx, "lookup_inline", m_function);
-            maps->addCase(map, inline_block);
-            m_b.SetInsertPoint(inline_block);
+        auto call = [&] {
+            set(0, m_b.CreateCall(m_helper_type, constant(reinterpret_cast<std::uintptr_t>(function)), args));
+        };
+        auto compute = [&](const InlineArray& array) {
             llvm::Value* key = m_b.CreateZExt(
                 m_b.CreateFreeze(m_b.CreateAlignedLoad(m_i32, address(pc, 2, 0), llvm::Align(1))), m_i64);
             llvm::Value* value =
                 m_b.CreateAdd(m_b.getInt64(array.values), m_b.CreateMul(key, m_b.getInt64(array.stride)));
             llvm::Value* in_range = m_b.CreateICmpULT(key, m_b.getInt64(array.max_entries));
             set(0, m_b.CreateSelect(in_range, value, m_b.getInt64(0)));
+        };
+        if (const std::optional<std::uint64_t> map = known_r1(pc)) {
+            const auto found = m_arrays.find(*map);
+            if (found != m_arrays.end()) {
+                compute(*found->second);
+            } else {
+                call();
+            }
+            return;
+        }
+        if (m_arrays.size() > kMaxLookupSwitch) {
+            call();
+            return;
+        }
+        auto* done = llvm::BasicBlock::Create(m_ctx, "looked_up", m_function);
+        auto* other = llvm::BasicBlock::Create(m_ctx, "lookup_call", m_function);
+        llvm::SwitchInst* maps = m_b.CreateSwitch(get(1), other, static_cast<unsigned>(m_arrays.size()));
+        for (const auto& [map, array] : m_arrays) {
+            auto* inline_block = llvm::BasicBlock::Create(m_ctx, "lookup_inline", m_function);
+            maps->addCase(m_b.getInt64(map), inline_block);
+            m_b.SetInsertPoint(inline_block);
+            compute(*array);
             m_b.CreateBr(done);
         }
         m_b.SetInsertPoint(other);
-        set(0, m_b.CreateCall(m_helper_type, constant(reinterpret_cast<std::uintptr_t>(function)), args));
+        call();
         m_b.CreateBr(done);
         m_b.SetInsertPoint(done);
+    }
+
+    // The constant r1 holds before the instruction at `pc`, when an lddw of its block loaded it and nothing in the
+    // block after it may have written r1 (a call may: r1-r5 are the callee's).
+    std::optional<std::uint64_t> known_r1(std::uint32_t pc) const {
+        auto block = m_blocks.upper_bound(pc);
+        if (block == m_blocks.begin()) {
+            return std::nullopt;
+        }
+        --block;
+        std::optional<std::uint64_t> r1;
+        for (std::uint32_t q = block->first; q < pc; q += static_cast<std::uint32_t>(width_of(m_program[q]))) {
+            const Instruction& ins = m_program[q];
+            const std::uint8_t cls = isa::op_class(ins.opcode);
+            if (isa::is_lddw(ins) && ins.dst == 1 && ins.src == static_cast<std::uint8_t>(isa::LddwSource::imm64)) {
+                r1 = isa::lddw_imm(ins, m_program[q + 1]);
+            } else if (((cls == op::ALU || cls == op::ALU64 || cls == op::LDX || cls == op::LD) && ins.dst == 1) ||
+                       cls == op::JMP || cls == op::JMP32 || (cls == op::LD && !isa::is_lddw(ins)) ||
+                       (cls == op::STX && isa::op_mode(ins.opcode) == op::ATOMIC && ins.src == 1)) {
+                r1.reset(); // written, perhaps (a call, a legacy packet load, an atomic's fetch)
+            }
+        }
+        return r1;
     }
 
     // A bpf-to-bpf call: a frame of the caller's for the callee, the depth the interpreter allows, the stop checked
@@ -718,7 +764,8 @@ class Lowering {
     llvm::BasicBlock* m_abort = nullptr;
     llvm::BasicBlock* m_exhausted = nullptr;
     std::map<std::uint32_t, llvm::BasicBlock*> m_blocks;
-    std::vector<std::uint32_t> m_function_lengths; // metering's charges of local calls, when metered
+    std::vector<std::uint32_t> m_function_lengths;        // metering's charges of local calls, when metered
+    std::map<std::uint64_t, const InlineArray*> m_arrays; // OptimizerOptions::arrays by map, the first of each
 };
 
 llvm::OptimizationLevel optimization_level(unsigned level) {
