@@ -229,7 +229,8 @@ struct TestRunResult {
     std::uint64_t instructions = 0;       ///< checked runs: the instructions of the last run
 };
 
-/// Where the promotion of a program loaded with EngineKind::automatic stands (Program::promotion()).
+/// Where the promotion of a program loaded with EngineKind::automatic stands (Program::promotion()). Its baseline is
+/// the baseline JIT, or the interpreter on a machine the JIT does not translate for.
 enum class Promotion : std::uint8_t {
     none,       ///< not loaded with `automatic`
     counting,   ///< runs in the baseline, counting its runs up to LoadOptions::promote_after
@@ -282,9 +283,9 @@ class Program {
     /// Where the promotion of a program loaded with `automatic` stands; Promotion::none for the other engines.
     [[nodiscard]] Promotion promotion() const noexcept;
     /// Waits until the program is promoted or will not be (Promotion::failed, Promotion::overridden), at most
-    /// `timeout`; true when it runs the optimizing JIT's code. A program still counting needs runs (on other threads)
-    /// to be promoted: waiting does not run it. For hosts that want the optimized code in place before a burst of
-    /// traffic, and tests; a run never waits for a promotion.
+    /// `timeout` (milliseconds::max(): as long as it takes); true when it runs the optimizing JIT's code. A program
+    /// still counting needs runs (on other threads) to be promoted: waiting does not run it. For hosts that want the
+    /// optimized code in place before a burst of traffic, and tests; a run never waits for a promotion.
     [[nodiscard]] bool wait_for_promotion(std::chrono::milliseconds timeout) const;
     /// The budget LoadOptions::instruction_budget gives each run (0: none), and how many runs it stopped since the
     /// program was loaded, over every handle, hook and program array that ran it.
