@@ -6,8 +6,10 @@
 #include "embpf/exec/optimized.hpp"
 #include "embpf/runtime/epoch.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <deque>
 #include <exception>
 #include <string>
@@ -57,7 +59,18 @@ void Compiler::submit(std::weak_ptr<const ProgramState> program) {
         if (m_thread.joinable()) {
             m_thread.detach(); // the parent's, copied by fork(): nothing to join
         }
-        m_thread = std::thread([this] { work(); });
+        // The thread starts with every signal blocked, so that the host's signals go to the host's threads.
+        sigset_t all;
+        sigset_t before;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &before);
+        try {
+            m_thread = std::thread([this] { work(); });
+        } catch (...) {
+            pthread_sigmask(SIG_SETMASK, &before, nullptr);
+            throw;
+        }
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
         m_owner = getpid();
     }
     lock.unlock();
@@ -93,6 +106,7 @@ void Compiler::stop() noexcept {
 }
 
 void Compiler::work() noexcept {
+    pthread_setname_np(pthread_self(), "embpf-compiler");
     for (;;) {
         std::weak_ptr<const ProgramState> next;
         {
