@@ -13,6 +13,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -184,6 +185,15 @@ void BM_ProgramRun(benchmark::State& state, embpf::exec::EngineKind engine) {
     if ((expected >> 32) != 740) { // the segment's 740 words were summed
         state.SkipWithError("the program did not sum the segment");
     }
+    if (engine == embpf::exec::EngineKind::automatic) {
+        // Timed once promoted: the optimizing JIT's code behind the check a run makes for tiering.
+        for (std::uint64_t i = 0; i < embpf::LoadOptions{}.promote_after; ++i) {
+            benchmark::DoNotOptimize(program.run(&ctx, sizeof ctx));
+        }
+        if (!program.wait_for_promotion(std::chrono::minutes(1))) {
+            state.SkipWithError(("the program was not promoted: " + program.engine_fallback()).c_str());
+        }
+    }
     for (auto _ : state) {
         auto r0 = program.run(&ctx, sizeof ctx);
         benchmark::DoNotOptimize(r0);
@@ -192,6 +202,7 @@ void BM_ProgramRun(benchmark::State& state, embpf::exec::EngineKind engine) {
 BENCHMARK_CAPTURE(BM_ProgramRun, interpreter, embpf::exec::EngineKind::interpreter);
 BENCHMARK_CAPTURE(BM_ProgramRun, jit, embpf::exec::EngineKind::jit);
 BENCHMARK_CAPTURE(BM_ProgramRun, optimized, embpf::exec::EngineKind::optimized);
+BENCHMARK_CAPTURE(BM_ProgramRun, automatic, embpf::exec::EngineKind::automatic);
 
 } // namespace
 

@@ -1994,6 +1994,7 @@ struct SpinLockPlace {
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace embpf::exec {
@@ -2002,8 +2003,10 @@ namespace embpf::exec {
 using HelperFunction = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 
 /// The engines: the interpreter, the baseline JIT (one pass, ready at once), the optimizing JIT (LLVM), and
-/// ahead-of-time compiled code.
-enum class EngineKind { interpreter, jit, optimized, aot };
+/// ahead-of-time compiled code. `automatic` is a choice made at load (LoadOptions::engine): the baseline JIT first,
+/// the optimizing JIT once a program has run often enough to pay for its compilation. No Executable reports it: a
+/// program so loaded runs in one of the others at any time.
+enum class EngineKind { interpreter, jit, optimized, aot, automatic };
 
 [[nodiscard]] constexpr std::string_view to_string(EngineKind kind) noexcept {
     switch (kind) {
@@ -2011,8 +2014,20 @@ enum class EngineKind { interpreter, jit, optimized, aot };
     case EngineKind::jit: return "jit";
     case EngineKind::optimized: return "optimized";
     case EngineKind::aot: return "aot";
+    case EngineKind::automatic: return "automatic";
     }
     return "unknown";
+}
+
+/// The engine `name` names (to_string's names), or nullopt.
+[[nodiscard]] constexpr std::optional<EngineKind> engine_named(std::string_view name) noexcept {
+    for (const EngineKind kind :
+         {EngineKind::interpreter, EngineKind::jit, EngineKind::optimized, EngineKind::aot, EngineKind::automatic}) {
+        if (to_string(kind) == name) {
+            return kind;
+        }
+    }
+    return std::nullopt;
 }
 
 /// An array map whose lookups compiled code (OptimizerOptions::arrays) computes itself instead of calling the helper: a
@@ -2462,8 +2477,8 @@ struct OptimizedCode;
 /// programs larger than kMaxOptimizedInstructions or kMaxOptimizedJumps, and programs whose SSA values live across too
 /// many blocks once optimized. These bounds keep out the shapes known to take LLVM minutes, not every slow one:
 /// straight-line code through two pointers LLVM cannot tell apart compiles at about 0.8 ms per instruction, and deep
-/// loop nests in time cubic in their depth. A host loading programs it does not trust should prefer the baseline JIT
-/// until compilation moves to the background.
+/// loop nests in time cubic in their depth. A host loading programs it does not trust should prefer the baseline JIT,
+/// or LoadOptions::engine = automatic, which compiles in a background thread while the program runs in the baseline.
 class OptimizedJit final : public Executable {
   public:
     /// Validates, lowers and compiles `program` (the requirements of Interpreter::create). Fails with unsupported in
@@ -3512,12 +3527,22 @@ struct LoadOptions {
     bool unverified = false;
     /// How much the report in a verification error (and Program::verification()) says.
     verifier::Level verifier_level = verifier::Level::normal;
-    /// The engine that runs verified programs: the interpreter, the baseline JIT's machine code, or the optimizing
-    /// JIT's (LLVM; it compiles for milliseconds). A program the engine cannot run (a machine the JIT does not
-    /// translate for, a build without LLVM) runs in the tier below (optimized, then jit, then interpreter), with the
-    /// reason in Program::engine_fallback(): the load never fails for it. Unverified programs run in the checked
-    /// interpreter. The interpreter unless the library was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
+    /// The engine that runs verified programs: the interpreter, the baseline JIT's machine code, the optimizing
+    /// JIT's (LLVM; it compiles for milliseconds, in the loading thread), or `automatic`: the baseline JIT at once,
+    /// then the optimizing JIT's code, compiled in the background once the program has run `promote_after` times
+    /// (Program::promotion()). A program the engine cannot run (a machine the JIT does not translate for, a build
+    /// without LLVM, a program the optimizing JIT refuses) runs in the tier below (optimized, then jit, then
+    /// interpreter), with the reason in Program::engine_fallback(): the load never fails for it, nor does a run for a
+    /// promotion that failed. Unverified programs run in the checked interpreter. The interpreter unless the library
+    /// was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
     exec::EngineKind engine = exec::EngineKind::EMBPF_DEFAULT_ENGINE;
+    /// With `automatic`: the unchecked runs of a program (Program::run, hooks, tail calls into it; not run_checked)
+    /// after which the optimizing JIT compiles it, in the process's one background thread, one program at a time,
+    /// and its code replaces the baseline's atomically, under running invocations. 1,000 by default, so that the
+    /// compilation (tens of milliseconds) is spent on the programs that run often. 0: every program of the object is
+    /// compiled right after the load, in the background. A process that exits while a program compiles waits for
+    /// that compilation; those still queued are dropped.
+    std::uint64_t promote_after = 1000;
     /// The most bytes all maps of the object may allocate together, at load and while programs run (a hash map that
     /// would grow past it refuses the update with -ENOMEM). 1 GiB unless the host says otherwise, so that an object
     /// cannot make its host allocate what the object's definitions ask for; 0 for no limit.
@@ -3682,6 +3707,29 @@ struct TestRunResult {
     std::uint64_t instructions = 0;       ///< checked runs: the instructions of the last run
 };
 
+/// Where the promotion of a program loaded with EngineKind::automatic stands (Program::promotion()). Its baseline is
+/// the baseline JIT, or the interpreter on a machine the JIT does not translate for.
+enum class Promotion : std::uint8_t {
+    none,       ///< not loaded with `automatic`
+    counting,   ///< runs in the baseline, counting its runs up to LoadOptions::promote_after
+    compiling,  ///< the optimizing JIT compiles it in the background (or it waits its turn); it runs in the baseline
+    promoted,   ///< runs the optimizing JIT's code
+    failed,     ///< stays in the engine it runs in for good; Program::engine_fallback() says why
+    overridden, ///< Program::use_engine chose its engine after the load: no promotion replaces that choice
+};
+
+[[nodiscard]] constexpr std::string_view to_string(Promotion promotion) noexcept {
+    switch (promotion) {
+    case Promotion::none: return "none";
+    case Promotion::counting: return "counting";
+    case Promotion::compiling: return "compiling";
+    case Promotion::promoted: return "promoted";
+    case Promotion::failed: return "failed";
+    case Promotion::overridden: return "overridden";
+    }
+    return "unknown";
+}
+
 /// A program of a loaded object, prepared for its engine. Copies share it; it keeps its maps alive.
 class Program {
   public:
@@ -3696,16 +3744,27 @@ class Program {
     [[nodiscard]] std::span<const isa::Instruction> instructions() const noexcept;
     /// False for programs loaded with LoadOptions::unverified.
     [[nodiscard]] bool verified() const noexcept;
-    /// The engine that runs the program's unchecked runs now.
+    /// The engine that runs the program's unchecked runs now (never `automatic`: the tier such a program is in).
     [[nodiscard]] exec::EngineKind engine() const noexcept;
     /// Runs the program with engine `kind` from now on, for every handle and program array that holds it: the
     /// engine's code replaces the current one atomically, and runs under way finish with the code they started.
     /// `interpreter`, `jit` (the baseline JIT, on machines it translates for) and `optimized` (builds with LLVM);
-    /// `aot` is unsupported. A program loaded unverified runs only in the checked interpreter.
+    /// `aot` is unsupported, and `automatic` is a choice of the load. A program loaded unverified runs only in the
+    /// checked interpreter. The host's choice is final: for a program loaded with `automatic`, the call ends its
+    /// promotion (Promotion::overridden), even when it fails, and a compilation under way is thrown away.
     [[nodiscard]] Result<void> use_engine(exec::EngineKind kind) const;
     /// Why the program does not run in the engine LoadOptions::engine asked for (it runs in the tier below then);
-    /// empty when it does.
-    [[nodiscard]] const std::string& engine_fallback() const noexcept;
+    /// empty when it does. With `automatic`, why it runs in the interpreter rather than the baseline JIT, and why it
+    /// will not be promoted (a build without LLVM, the optimizing JIT's refusal): set at the
+    /// load, or by the background compilation when it fails, so that it may grow while the program runs.
+    [[nodiscard]] std::string engine_fallback() const;
+    /// Where the promotion of a program loaded with `automatic` stands; Promotion::none for the other engines.
+    [[nodiscard]] Promotion promotion() const noexcept;
+    /// Waits until the program is promoted or will not be (Promotion::failed, Promotion::overridden), at most
+    /// `timeout` (milliseconds::max(): as long as it takes); true when it runs the optimizing JIT's code. A program
+    /// still counting needs runs (on other threads) to be promoted: waiting does not run it. For hosts that want the
+    /// optimized code in place before a burst of traffic, and tests; a run never waits for a promotion.
+    [[nodiscard]] bool wait_for_promotion(std::chrono::milliseconds timeout) const;
     /// The budget LoadOptions::instruction_budget gives each run (0: none), and how many runs it stopped since the
     /// program was loaded, over every handle, hook and program array that ran it.
     [[nodiscard]] std::uint64_t instruction_budget() const noexcept;

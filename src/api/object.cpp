@@ -413,7 +413,10 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             program->report = verifier::verify(definition, descriptors, platform, *program->type,
                                                {.level = options.verifier_level,
                                                 .work_limit = budget.work_left(),
-                                                .facts = options.engine == exec::EngineKind::optimized});
+                                                .facts = options.engine == exec::EngineKind::optimized ||
+                                                         options.engine == exec::EngineKind::automatic});
+            program->facts = std::move(program->report.facts); // the report's copy goes (Program::verification())
+            program->report.facts = {};
             if (auto over = budget.charge(program->report)) {
                 return in_program(name, Error::invalid(std::move(*over)));
             }
@@ -524,19 +527,25 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         program->interpreter.emplace(std::move(interpreter).value());
         program->helpers = table->second;
         program->swap_executable(std::make_unique<exec::Interpreter>(*program->interpreter));
-        if (options.engine != exec::EngineKind::interpreter) {
+        // `automatic` starts in the baseline JIT, ready at once; the optimizing JIT's code comes later.
+        const exec::EngineKind first =
+            options.engine == exec::EngineKind::automatic ? exec::EngineKind::jit : options.engine;
+        if (first != exec::EngineKind::interpreter) {
             // The engine asked for, or the tier below with the reason it does not run (never a failed load): the
             // optimizing JIT falls back to the baseline JIT, the JIT to the interpreter.
-            if (auto used = program->use_engine(options.engine); !used) {
+            if (auto used = program->install(first); !used) {
                 program->engine_fallback = used.error().message;
-                if (options.engine == exec::EngineKind::optimized) {
-                    if (auto baseline = program->use_engine(exec::EngineKind::jit); !baseline) {
+                if (first == exec::EngineKind::optimized) {
+                    if (auto baseline = program->install(exec::EngineKind::jit); !baseline) {
                         program->engine_fallback += "; " + baseline.error().message;
                     }
                 }
             }
-            // The facts served the compilation (hundreds of bytes an instruction): not kept with the program.
-            program->report.facts = {};
+        }
+        if (options.engine == exec::EngineKind::automatic) {
+            program->arm_promotion(options);
+        } else {
+            program->facts = {}; // they served the compilation (hundreds of bytes an instruction): not kept
         }
         // A checked run may touch the global data it refers to, and what helpers hand out.
         std::unordered_set<std::size_t> data_maps; // one region each, however many references
@@ -661,6 +670,13 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
         }
     }
+    // Promotions right after the load (LoadOptions::promote_after 0) start once the whole object has loaded: a load
+    // that fails compiles nothing.
+    if (options.engine == exec::EngineKind::automatic && options.promote_after == 0) {
+        for (const auto& entry : state->programs) {
+            entry.second->request_promotion();
+        }
+    }
     detail::track(state);
     return Object(std::move(state));
 }
@@ -714,12 +730,13 @@ const platform::Platform& Object::platform() const noexcept { return *m_state->p
 
 namespace detail {
 
-Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
+Result<std::unique_ptr<const exec::Executable>> ProgramState::prepare(exec::EngineKind kind) const {
+    using Code = std::unique_ptr<const exec::Executable>;
     if (!verified) {
         return Error::invalid("program " + name + ": loaded unverified, it runs only in the checked interpreter");
     }
     switch (kind) {
-    case exec::EngineKind::interpreter: swap_executable(std::make_unique<exec::Interpreter>(*interpreter)); break;
+    case exec::EngineKind::interpreter: return Code(std::make_unique<exec::Interpreter>(*interpreter));
     case exec::EngineKind::jit: {
         auto jit = exec::Jit::create(interpreter->program(), helpers,
                                      {.packet = exec::packet_layout(*type),
@@ -730,8 +747,7 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
             error.message = "program " + name + ": the jit engine cannot run it: " + error.message;
             return error;
         }
-        swap_executable(std::make_unique<exec::Jit>(std::move(jit).value()));
-        break;
+        return Code(std::make_unique<exec::Jit>(std::move(jit).value()));
     }
     case exec::EngineKind::optimized: {
         auto optimized = exec::OptimizedJit::create(interpreter->program(), helpers, optimizer_options());
@@ -740,11 +756,48 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
             error.message = "program " + name + ": the optimized engine cannot run it: " + error.message;
             return error;
         }
-        swap_executable(std::make_unique<exec::OptimizedJit>(std::move(optimized).value()));
-        break;
+        return Code(std::make_unique<exec::OptimizedJit>(std::move(optimized).value()));
     }
     case exec::EngineKind::aot: return Error::unsupported("program " + name + ": this build has no aot engine");
+    case exec::EngineKind::automatic:
+        return Error::invalid("program " + name +
+                              ": automatic is chosen when a program is loaded (LoadOptions::engine), not after");
     }
+    return Error::internal("program " + name + ": an unknown engine");
+}
+
+Result<void> ProgramState::install(exec::EngineKind kind) const {
+    auto code = prepare(kind);
+    if (!code) {
+        return std::move(code).error();
+    }
+    swap_executable(std::move(code).value());
+    return {};
+}
+
+Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
+    if (kind == exec::EngineKind::automatic) {
+        return prepare(kind).error(); // a load's choice: refused, and the program's tiering is left as it is
+    }
+    // The host's choice ends the promotion before anything is compiled, so that one finishing meanwhile is thrown
+    // away; and the swap is made under the lock, so that none is made between this check and it.
+    {
+        const std::lock_guard lock(engine_mutex);
+        if (promotion.load(std::memory_order_relaxed) != Promotion::none) {
+            promotion.store(Promotion::overridden, std::memory_order_relaxed);
+            promotion_changed.notify_all();
+        }
+    }
+    auto code = prepare(kind);
+    if (!code) {
+        return std::move(code).error();
+    }
+    const exec::Executable* old = nullptr;
+    {
+        const std::lock_guard lock(engine_mutex);
+        old = exchange_executable(std::move(code).value());
+    }
+    retire(old);
     return {};
 }
 
@@ -752,7 +805,7 @@ exec::OptimizerOptions ProgramState::optimizer_options() const {
     exec::OptimizerOptions options{.packet = exec::packet_layout(*type),
                                    .probe_loads = report.probe_loads,
                                    .instruction_budget = instruction_budget,
-                                   .facts = report.facts};
+                                   .facts = facts};
     // Lookups in the program's arrays are computed in its code where the lookup helper is the maps' own.
     constexpr std::uint32_t kLookup = 1; // map_lookup_elem on Linux and Windows alike
     const exec::HelperFunction lookup = helpers.get(kLookup);
@@ -777,7 +830,21 @@ std::uint32_t Program::id() const noexcept { return m_state->id; }
 exec::EngineKind Program::engine() const noexcept { return m_state->kind(); }
 
 Result<void> Program::use_engine(exec::EngineKind kind) const { return m_state->use_engine(kind); }
-const std::string& Program::engine_fallback() const noexcept { return m_state->engine_fallback; }
+std::string Program::engine_fallback() const {
+    const std::lock_guard lock(m_state->engine_mutex);
+    return m_state->engine_fallback;
+}
+Promotion Program::promotion() const noexcept { return m_state->promotion.load(std::memory_order_acquire); }
+bool Program::wait_for_promotion(std::chrono::milliseconds timeout) const {
+    // A century at most: the deadline must not overflow the clock (milliseconds::max() would end the wait at once).
+    timeout = std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365 * 100));
+    std::unique_lock lock(m_state->engine_mutex);
+    m_state->promotion_changed.wait_for(lock, timeout, [&] {
+        const Promotion now = m_state->promotion.load(std::memory_order_relaxed);
+        return now != Promotion::counting && now != Promotion::compiling;
+    });
+    return m_state->promotion.load(std::memory_order_relaxed) == Promotion::promoted;
+}
 std::uint64_t Program::instruction_budget() const noexcept { return m_state->instruction_budget; }
 std::uint64_t Program::budget_exhausted() const noexcept {
     return m_state->budget_exhausted.load(std::memory_order_relaxed);
@@ -931,6 +998,9 @@ namespace detail {
 Result<exec::CheckedOutcome> ProgramState::step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
                                                 const runtime::InvocationOptions& invocation) const {
     if (verified && !invocation.checked) {
+        if (promotion.load(std::memory_order_relaxed) == Promotion::counting) [[unlikely]] {
+            count_run();
+        }
         const exec::Executable* code = executable.load(std::memory_order_acquire);
         if (instruction_budget == 0) {
             return exec::CheckedOutcome{code->run(ctx, ctx_size), 0};

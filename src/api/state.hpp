@@ -10,11 +10,14 @@
 #include "embpf/runtime/map.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace embpf {
@@ -22,23 +25,37 @@ namespace embpf {
 namespace detail {
 
 // A program as its engine runs it. It is an Invocable so that runtime::invoke runs it and prog_array maps hold it.
-struct ProgramState final : runtime::Invocable {
+// Always owned by shared_ptr: a promotion in the background finds it through weak_from_this().
+struct ProgramState final : runtime::Invocable, std::enable_shared_from_this<ProgramState> {
     std::string name;
     std::string section;
     std::shared_ptr<const platform::Platform> platform; // what `type` and the checked runs read, kept alive
     const platform::ProgramType* type = nullptr;
     bool verified = false;
     verifier::Report report; // empty for programs loaded unverified
+    /// What the verifier proved (verifier::Report::facts), for the optimizing JIT: made for the engines optimized and
+    /// automatic, kept for the program's life under automatic (the background compilation reads them; nothing writes
+    /// them after the load), dropped after the load otherwise.
+    std::vector<verifier::InstructionFacts> facts;
     std::vector<std::string> relocation_report;
     std::optional<exec::Interpreter> interpreter; // the code as loaded; checked runs
     exec::HelperTable helpers;                    // the helpers the code calls, for the engines that translate it
-    std::string engine_fallback;                  // why the engine LoadOptions asked for does not run it
     std::uint64_t instruction_budget = 0;         // LoadOptions::instruction_budget, for every engine's code
     mutable std::atomic<std::uint64_t> budget_exhausted{0}; // the unchecked runs the budget stopped
     /// What an unchecked run of a verified program runs: a copy of the interpreter at load, another engine's code
     /// after Program::use_engine. Read under the invocation's epoch guard; a swap retires the one it replaces, so that
     /// runs under way finish with it.
     mutable std::atomic<const exec::Executable*> executable{nullptr};
+    // Automatic tiering (LoadOptions::engine = automatic). A run reads `promotion` alone, relaxed, and counts only
+    // while it says `counting`: once the program is promoted, or was never to be, its runs write nothing here.
+    mutable std::atomic<Promotion> promotion{Promotion::none};
+    mutable std::atomic<std::uint64_t> runs{0}; // the unchecked runs counted toward promote_after
+    std::uint64_t promote_after = 0;            // LoadOptions::promote_after
+    // Orders the promotion's changes with the swaps that go with them, so that a host's use_engine is never undone
+    // by a promotion finishing after it; and guards engine_fallback, which the background compilation may extend.
+    mutable std::mutex engine_mutex;
+    mutable std::condition_variable promotion_changed; // wait_for_promotion
+    mutable std::string engine_fallback; // why the engine LoadOptions asked for does not run it (under engine_mutex)
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
     exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
     std::uint32_t id = 0;                            // unique in the process (Registry)
@@ -58,16 +75,42 @@ struct ProgramState final : runtime::Invocable {
         const exec::Executable* now = executable.load(std::memory_order_acquire);
         return now != nullptr ? now->kind() : exec::EngineKind::interpreter;
     }
-    /// Prepares the program's code for engine `kind` and swaps it in (Program::use_engine).
+    /// The program's code for engine `kind`: interpreter, jit or optimized.
+    Result<std::unique_ptr<const exec::Executable>> prepare(exec::EngineKind kind) const;
+    /// Prepares the program's code for engine `kind` and swaps it in (a load).
+    Result<void> install(exec::EngineKind kind) const;
+    /// Program::use_engine: install(), as the host's final choice, which ends automatic tiering.
     Result<void> use_engine(exec::EngineKind kind) const;
     /// What the optimizing JIT is told of the program: its data range, probe loads and the arrays it may inline.
     exec::OptimizerOptions optimizer_options() const;
+    /// Puts `next` in the executable slot and returns what it held, for the caller to retire (runtime::retire_delete)
+    /// once it holds no lock: retiring may reclaim earlier code, whose release waits for LLVM.
+    [[nodiscard]] const exec::Executable* exchange_executable(std::unique_ptr<const exec::Executable> next) const {
+        return executable.exchange(next.release(), std::memory_order_acq_rel);
+    }
     /// Puts `next` in the executable slot and retires what it held.
     void swap_executable(std::unique_ptr<const exec::Executable> next) const {
-        if (const exec::Executable* old = executable.exchange(next.release(), std::memory_order_acq_rel)) {
+        retire(exchange_executable(std::move(next)));
+    }
+    static void retire(const exec::Executable* old) noexcept {
+        if (old != nullptr) {
             runtime::retire_delete(const_cast<exec::Executable*>(old));
         }
     }
+
+    // Automatic tiering (tiering.cpp).
+    /// Arms the promotion of a program loaded with `automatic` whose baseline is in place, or records at once why
+    /// there will be none.
+    void arm_promotion(const LoadOptions& options);
+    /// Counts a run while `promotion` says counting; the run that reaches promote_after asks for the promotion.
+    void count_run() const;
+    /// Hands the promotion to the background compiler, once (from counting to compiling).
+    void request_promotion() const;
+    /// The background compiler's job: compiles the optimizing JIT's code and swaps it in, unless the host chose an
+    /// engine meanwhile; a failure leaves the program where it runs, with the reason.
+    void promote() const noexcept;
+    /// Ends a promotion that will not happen (from counting or compiling to failed), with the reason.
+    void give_up_promotion(std::string_view why) const noexcept;
     ProgramState() = default;
     ProgramState(const ProgramState&) = delete;
     ProgramState& operator=(const ProgramState&) = delete;
@@ -119,6 +162,9 @@ namespace detail {
 void track(const std::shared_ptr<ObjectState>& object);
 /// Every link of every live hook (hook.cpp).
 [[nodiscard]] std::vector<LinkInfo> live_links();
+/// Queues `program`'s promotion for the process's background compiler (tiering.cpp), which skips it should the
+/// program be gone by its turn. Never throws: a promotion that cannot be queued is given up, with the reason.
+void compile_in_background(std::weak_ptr<const ProgramState> program) noexcept;
 } // namespace detail
 
 } // namespace embpf

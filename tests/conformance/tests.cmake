@@ -21,9 +21,13 @@ if(TARGET embpf_plugin)
     add_test(NAME conformance_interpreter_fast_metered COMMAND ${_embpf_conformance} -- --mode fast
                                                                --instruction-budget 1000000000)
     add_test(NAME conformance_jit_metered COMMAND ${_embpf_conformance} -- --engine jit --instruction-budget 1000000000)
+    # Automatic tiering: each case in the baseline JIT, then (in builds with LLVM) in the optimized code, which must
+    # agree.
+    add_test(NAME conformance_automatic COMMAND ${_embpf_conformance} -- --engine automatic)
     set_tests_properties(conformance_interpreter conformance_interpreter_fast conformance_interpreter_portable
                          conformance_interpreter_fast_portable conformance_jit conformance_jit_blinded
-                         conformance_interpreter_fast_metered conformance_jit_metered PROPERTIES SKIP_RETURN_CODE 77)
+                         conformance_interpreter_fast_metered conformance_jit_metered conformance_automatic
+                         PROPERTIES SKIP_RETURN_CODE 77)
     # The optimizing JIT, in builds that have it.
     if(EMBPF_HAVE_LLVM)
         add_test(NAME conformance_optimized COMMAND ${_embpf_conformance} -- --engine optimized)

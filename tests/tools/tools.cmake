@@ -30,6 +30,17 @@ add_test(NAME cli_run_bind_json COMMAND embpf_cli run ${seeds}/TraceConnections.
          --ctx-hex "0000000000000000 0000000000000000 2a00000000000000")
 set_tests_properties(cli_run_bind_json PROPERTIES PASS_REGULAR_EXPRESSION
     "\"r0\": 0,.*\"name\": \"proc_map\".*\"key\": \"2a000000\",[ \n]+\"value\": \"2a0000006e67696e782e657865")
+# Automatic tiering: the same result, and where the promotion stands after the runs (compiling or done in builds with
+# LLVM, failed without). The process exits right after the second run asked for the compilation, most often while it
+# runs: the exit waits for it and succeeds. A budget keeps the program in the baseline JIT, which it says.
+add_test(NAME cli_run_automatic COMMAND embpf_cli run ${seeds}/myxdp_stage4.o --data-hex ${udp_packet} --repeat 3
+         --engine automatic --promote-after 2)
+set_tests_properties(cli_run_automatic PROPERTIES PASS_REGULAR_EXPRESSION
+    "r0 = 1 .*engine [a-z]+ after 3 run\\(s\\) \\(automatic\\; promotion: (compiling|promoted|failed)\\)")
+add_test(NAME cli_run_automatic_budget COMMAND embpf_cli run ${seeds}/myxdp_stage4.o --engine automatic
+         --instruction-budget 100000)
+set_tests_properties(cli_run_automatic_budget PROPERTIES PASS_REGULAR_EXPRESSION
+    "program packet_parse: not promoted: .*promotion: failed")
 add_test(NAME cli_run_unknown_program COMMAND embpf_cli run ${seeds}/TraceConnections.o --program nope)
 set_tests_properties(cli_run_unknown_program PROPERTIES WILL_FAIL ON)
 

@@ -31,8 +31,9 @@ struct RunOptions {
     bool json = false;
     bool unverified = false;
     std::string engine = "interpreter";
-    std::uint64_t instruction_budget = 0; ///< LoadOptions::instruction_budget
-    std::vector<std::string> externs;     ///< NAME=VALUE
+    std::uint64_t promote_after = LoadOptions{}.promote_after; ///< LoadOptions::promote_after
+    std::uint64_t instruction_budget = 0;                      ///< LoadOptions::instruction_budget
+    std::vector<std::string> externs;                          ///< NAME=VALUE
 };
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {
@@ -123,9 +124,8 @@ int run_program(const RunOptions& options) {
     }
     // Programs are verified, unless asked to run unverified in the checked interpreter (for debugging).
     LoadOptions load{.unverified = options.unverified,
-                     .engine = options.engine == "jit"         ? exec::EngineKind::jit
-                               : options.engine == "optimized" ? exec::EngineKind::optimized
-                                                               : exec::EngineKind::interpreter,
+                     .engine = exec::engine_named(options.engine).value_or(exec::EngineKind::interpreter),
+                     .promote_after = options.promote_after,
                      .instruction_budget = options.instruction_budget};
     for (const std::string& definition : options.externs) {
         const std::size_t equals = std::min(definition.find('='), definition.size());
@@ -151,9 +151,9 @@ int run_program(const RunOptions& options) {
         std::cerr << "embpf: " << program.error().message << '\n';
         return kExitFailure;
     }
-    if (!program->engine_fallback().empty()) {
-        std::cerr << "embpf: " << program->engine_fallback() << "; it runs in the " << to_string(program->engine())
-                  << " engine\n";
+    const std::string fallback = program->engine_fallback();
+    if (!fallback.empty()) {
+        std::cerr << "embpf: " << fallback << "; it runs in the " << to_string(program->engine()) << " engine\n";
     }
 
     std::vector<std::uint8_t> data_bytes;
@@ -227,6 +227,11 @@ int run_program(const RunOptions& options) {
     runtime::set_trace_sink(std::move(previous));
     std::sort(times.begin(), times.end());
     const double median = times.empty() ? 0.0 : times[times.size() / 2];
+    // A promotion that failed in the background, during the runs.
+    const bool automatic = load.engine == exec::EngineKind::automatic;
+    if (const std::string now = program->engine_fallback(); now != fallback) {
+        std::cerr << "embpf: " << now << "; it runs in the " << to_string(program->engine()) << " engine\n";
+    }
 
     if (options.json) {
         nlohmann::ordered_json out;
@@ -240,6 +245,10 @@ int run_program(const RunOptions& options) {
             out["r0"] = r0;
         }
         out["runs"] = times.size();
+        out["engine"] = std::string(to_string(program->engine()));
+        if (automatic) {
+            out["promotion"] = std::string(to_string(program->promotion()));
+        }
         if (program->instruction_budget() != 0) {
             out["budget_exhausted"] = program->budget_exhausted();
         }
@@ -264,6 +273,10 @@ int run_program(const RunOptions& options) {
     } else {
         std::cout << "r0 = " << r0 << " (0x" << std::hex << r0 << std::dec << ")\n";
         std::cout << "median " << median << " ns per run over " << times.size() << " run(s)\n";
+    }
+    if (automatic) {
+        std::cout << "engine " << to_string(program->engine()) << " after " << times.size()
+                  << " run(s) (automatic; promotion: " << to_string(program->promotion()) << ")\n";
     }
     if (program->instruction_budget() != 0) {
         std::cout << "instruction budget " << program->instruction_budget() << ": stopped "
@@ -316,7 +329,10 @@ void add_run_command(CLI::App& app, int& status) {
     command->add_flag("--unverified", options->unverified,
                       "skip verification; every memory access is checked at run time instead");
     command->add_option("--engine", options->engine, "engine of verified programs (default: interpreter)")
-        ->check(CLI::IsMember({"interpreter", "jit", "optimized"}));
+        ->check(CLI::IsMember({"interpreter", "jit", "optimized", "automatic"}));
+    command->add_option("--promote-after", options->promote_after,
+                        "automatic: the runs after which the optimizing JIT compiles the program in the background "
+                        "(default 1000; 0: right after the load)");
     command->add_option("--instruction-budget", options->instruction_budget,
                         "metering: the budget of each run, charged at loop back-edges, local calls and callbacks; a "
                         "run that exhausts it returns 0 (default 0: none)");

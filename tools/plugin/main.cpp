@@ -1,6 +1,7 @@
 // embpf-plugin: runs one program for the eBPF conformance runner.
 //
-//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|optimized|aot] [--mode checked|fast] [--instruction-budget N]
+//   embpf-plugin [MEM_HEX] [--engine interpreter|jit|optimized|automatic|aot] [--mode checked|fast]
+//                [--instruction-budget N]
 //
 // The program's bytes come as hex on stdin; r0 is printed in hex on stdout. A refused program
 // exits non-zero with the reason on stdout, as the runner expects.
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
     std::uint64_t budget = 100'000'000;
     app.add_option("memory", memory_hex, "input memory, each byte as two hex digits");
     app.add_option("--engine", engine, "execution engine")
-        ->check(CLI::IsMember({"interpreter", "jit", "optimized", "aot"}));
+        ->check(CLI::IsMember({"interpreter", "jit", "optimized", "automatic", "aot"}));
     app.add_option("--budget", budget, "instruction budget of the checked run (0: none)");
     std::string mode = "checked";
     app.add_option("--mode", mode,
@@ -92,6 +93,40 @@ int main(int argc, char** argv) {
             return refuse(jit.error().message);
         }
         return print(jit->run_metered(ctx, memory->size()));
+    }
+    if (engine == "automatic") {
+        // What a program loaded with `automatic` runs over its life: its baseline (the JIT's code, or the
+        // interpreter's fast loop where the JIT does not translate), then, where the optimizing JIT compiles it, LLVM's
+        // code on a fresh copy of the memory. The two must agree, the budget's stop included.
+        const std::vector<std::uint8_t> initial = *memory;
+        embpf::exec::RunOutcome baseline;
+        if (auto jit = embpf::exec::Jit::create(*program, helpers,
+                                                {.blind_constants = blind, .instruction_budget = metering})) {
+            baseline = jit->run_metered(ctx, memory->size());
+        } else {
+            auto interpreter = embpf::exec::Interpreter::create(
+                *program, helpers, {.portable_dispatch = portable, .instruction_budget = metering});
+            if (!interpreter) {
+                return refuse(interpreter.error().message);
+            }
+            baseline = interpreter->run_metered(ctx, memory->size());
+        }
+        auto optimized =
+            embpf::exec::OptimizedJit::create(*program, std::move(helpers), {.instruction_budget = metering});
+        if (!optimized) {
+            return print(baseline); // not promoted: it stays in the baseline
+        }
+        *memory = initial;
+        const embpf::exec::RunOutcome promoted = optimized->run_metered(ctx, memory->size());
+        if (promoted.r0 != baseline.r0 || promoted.budget_exhausted != baseline.budget_exhausted) {
+            char message[160];
+            std::snprintf(
+                message, sizeof message, "automatic: the optimized code returned %llx%s, the baseline %llx%s",
+                static_cast<unsigned long long>(promoted.r0), promoted.budget_exhausted ? " (budget exhausted)" : "",
+                static_cast<unsigned long long>(baseline.r0), baseline.budget_exhausted ? " (budget exhausted)" : "");
+            return refuse(message);
+        }
+        return print(baseline);
     }
     if (engine == "optimized") { // LLVM's code, for verified programs as the JIT's
         auto optimized =

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace embpf::exec {
@@ -11,8 +12,10 @@ namespace embpf::exec {
 using HelperFunction = std::uint64_t (*)(std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t);
 
 /// The engines: the interpreter, the baseline JIT (one pass, ready at once), the optimizing JIT (LLVM), and
-/// ahead-of-time compiled code.
-enum class EngineKind { interpreter, jit, optimized, aot };
+/// ahead-of-time compiled code. `automatic` is a choice made at load (LoadOptions::engine): the baseline JIT first,
+/// the optimizing JIT once a program has run often enough to pay for its compilation. No Executable reports it: a
+/// program so loaded runs in one of the others at any time.
+enum class EngineKind { interpreter, jit, optimized, aot, automatic };
 
 [[nodiscard]] constexpr std::string_view to_string(EngineKind kind) noexcept {
     switch (kind) {
@@ -20,8 +23,20 @@ enum class EngineKind { interpreter, jit, optimized, aot };
     case EngineKind::jit: return "jit";
     case EngineKind::optimized: return "optimized";
     case EngineKind::aot: return "aot";
+    case EngineKind::automatic: return "automatic";
     }
     return "unknown";
+}
+
+/// The engine `name` names (to_string's names), or nullopt.
+[[nodiscard]] constexpr std::optional<EngineKind> engine_named(std::string_view name) noexcept {
+    for (const EngineKind kind :
+         {EngineKind::interpreter, EngineKind::jit, EngineKind::optimized, EngineKind::aot, EngineKind::automatic}) {
+        if (to_string(kind) == name) {
+            return kind;
+        }
+    }
+    return std::nullopt;
 }
 
 /// An array map whose lookups compiled code (OptimizerOptions::arrays) computes itself instead of calling the helper: a

@@ -72,8 +72,8 @@ struct OptimizedCode;
 /// programs larger than kMaxOptimizedInstructions or kMaxOptimizedJumps, and programs whose SSA values live across too
 /// many blocks once optimized. These bounds keep out the shapes known to take LLVM minutes, not every slow one:
 /// straight-line code through two pointers LLVM cannot tell apart compiles at about 0.8 ms per instruction, and deep
-/// loop nests in time cubic in their depth. A host loading programs it does not trust should prefer the baseline JIT
-/// until compilation moves to the background.
+/// loop nests in time cubic in their depth. A host loading programs it does not trust should prefer the baseline JIT,
+/// or LoadOptions::engine = automatic, which compiles in a background thread while the program runs in the baseline.
 class OptimizedJit final : public Executable {
   public:
     /// Validates, lowers and compiles `program` (the requirements of Interpreter::create). Fails with unsupported in

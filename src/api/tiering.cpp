@@ -1,0 +1,243 @@
+// Automatic tiering (LoadOptions::engine = automatic): a program starts in the baseline JIT, counts its runs, and the
+// run that reaches LoadOptions::promote_after hands it to the process's background compiler, whose optimized code is
+// then swapped in under running invocations (ProgramState::swap_executable's epoch reclamation).
+#include "state.hpp"
+
+#include "embpf/exec/optimized.hpp"
+#include "embpf/runtime/epoch.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <deque>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace embpf {
+namespace detail {
+
+namespace {
+
+// The process's one background compiler: a thread, started by the first promotion, that compiles one program at a
+// time (LLVM compiles one at a time anyway, under the optimizing JIT's lock), oldest request first. Its queue holds
+// weak pointers, so that a program whose last handle goes while it waits is skipped; the program being compiled is
+// held until its compilation ends, since LLVM reads its instructions.
+class Compiler {
+  public:
+    void submit(std::weak_ptr<const ProgramState> program);
+    // At exit: drops the queue (those programs stay where they run) and waits for the compilation under way, which
+    // uses LLVM's statics and the runtime's: they are destroyed after this (constructed before, see compiler()).
+    void stop() noexcept;
+
+  private:
+    void work() noexcept;
+
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::deque<std::weak_ptr<const ProgramState>> m_queue;
+    std::thread m_thread;
+    pid_t m_owner = 0; // the process that started m_thread: the child of a fork() has no such thread to wait for
+    bool m_stopped = false;
+};
+
+constexpr std::string_view kExiting = "the process is exiting";
+
+void Compiler::submit(std::weak_ptr<const ProgramState> program) {
+    std::unique_lock lock(m_mutex);
+    if (m_stopped) {
+        lock.unlock();
+        if (const auto live = program.lock()) {
+            live->give_up_promotion(kExiting);
+        }
+        return;
+    }
+    m_queue.push_back(std::move(program));
+    if (!m_thread.joinable() || m_owner != getpid()) {
+        if (m_thread.joinable()) {
+            m_thread.detach(); // the parent's, copied by fork(): nothing to join
+        }
+        // The thread starts with every signal blocked, so that the host's signals go to the host's threads.
+        sigset_t all;
+        sigset_t before;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &before);
+        try {
+            m_thread = std::thread([this] { work(); });
+        } catch (...) {
+            pthread_sigmask(SIG_SETMASK, &before, nullptr);
+            throw;
+        }
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
+        m_owner = getpid();
+    }
+    lock.unlock();
+    m_wake.notify_one();
+}
+
+void Compiler::stop() noexcept {
+    std::deque<std::weak_ptr<const ProgramState>> dropped;
+    std::thread worker;
+    {
+        const std::lock_guard lock(m_mutex);
+        m_stopped = true;
+        dropped.swap(m_queue);
+        if (m_owner == getpid()) {
+            worker = std::move(m_thread);
+        }
+    }
+    m_wake.notify_all();
+    if (worker.joinable() && worker.get_id() != std::this_thread::get_id()) {
+        try {
+            worker.join();
+        } catch (const std::exception&) {
+            worker.detach();
+        }
+    } else if (worker.joinable()) {
+        worker.detach();
+    }
+    for (const std::weak_ptr<const ProgramState>& program : dropped) {
+        if (const auto live = program.lock()) {
+            live->give_up_promotion(kExiting);
+        }
+    }
+}
+
+void Compiler::work() noexcept {
+    pthread_setname_np(pthread_self(), "embpf-compiler");
+    for (;;) {
+        std::weak_ptr<const ProgramState> next;
+        {
+            std::unique_lock lock(m_mutex);
+            m_wake.wait(lock, [this] { return m_stopped || !m_queue.empty(); });
+            if (m_stopped) {
+                return;
+            }
+            next = std::move(m_queue.front());
+            m_queue.pop_front();
+        }
+        if (const auto program = next.lock()) {
+            program->promote();
+        }
+        // The baseline code a promotion retired waits in this thread's batch, which no run on this thread would
+        // ever hand over: hand it to the reclaimer now.
+        runtime::try_reclaim();
+    }
+}
+
+Compiler& compiler() {
+    // Never destroyed: a run during static destruction may still ask for a promotion (given up then).
+    static Compiler* const instance = new Compiler();
+    // Made on the first promotion, after the statics a compilation uses (LLVM's, the runtime's), so destroyed before
+    // them: the thread ends while they live.
+    static const struct StopAtExit {
+        StopAtExit() = default;
+        StopAtExit(const StopAtExit&) = delete;
+        StopAtExit& operator=(const StopAtExit&) = delete;
+        ~StopAtExit() { instance->stop(); }
+    } stop_at_exit;
+    return *instance;
+}
+
+void append_reason(std::string& fallback, const std::string& reason) {
+    fallback += (fallback.empty() ? "" : "; ") + reason;
+}
+
+} // namespace
+
+void compile_in_background(std::weak_ptr<const ProgramState> program) noexcept {
+    try {
+        compiler().submit(program);
+    } catch (const std::exception& error) {
+        // No thread (std::system_error) or no memory: the program stays where it runs.
+        if (const auto live = program.lock()) {
+            live->give_up_promotion(error.what());
+        }
+    }
+}
+
+void ProgramState::arm_promotion(const LoadOptions& options) {
+    promote_after = options.promote_after;
+    if (!verified) {
+        promotion.store(Promotion::failed, std::memory_order_relaxed); // engine_fallback says why (install)
+        return;
+    }
+    // Known at the load: the program would never be compiled. (Set before the program is shared: no lock.)
+    if (!exec::optimizer_available()) {
+        append_reason(engine_fallback, "program " + name +
+                                           ": not promoted: the optimizing JIT is not in this build (it needs LLVM "
+                                           "19: EMBPF_WITH_LLVM)");
+        promotion.store(Promotion::failed, std::memory_order_relaxed);
+        return;
+    }
+    promotion.store(Promotion::counting, std::memory_order_relaxed);
+}
+
+void ProgramState::count_run() const {
+    // Exactly one run sees the count reach promote_after; the runs that saw `counting` before the promotion was
+    // requested count on past it, and request nothing.
+    if (runs.fetch_add(1, std::memory_order_relaxed) + 1 == promote_after) {
+        request_promotion();
+    }
+}
+
+void ProgramState::request_promotion() const {
+    {
+        const std::lock_guard lock(engine_mutex);
+        if (promotion.load(std::memory_order_relaxed) != Promotion::counting) {
+            return; // the host chose an engine meanwhile
+        }
+        promotion.store(Promotion::compiling, std::memory_order_relaxed);
+    }
+    compile_in_background(weak_from_this());
+}
+
+void ProgramState::promote() const noexcept {
+    try {
+        if (promotion.load(std::memory_order_acquire) != Promotion::compiling) {
+            return; // the host chose an engine while it waited: nothing to compile
+        }
+        auto code = prepare(exec::EngineKind::optimized);
+        const exec::Executable* old = nullptr;
+        {
+            const std::lock_guard lock(engine_mutex);
+            if (promotion.load(std::memory_order_relaxed) != Promotion::compiling) {
+                return; // the host's choice came during the compilation, and stands: the code is thrown away
+            }
+            if (!code) {
+                append_reason(engine_fallback, code.error().message); // it names the program and the refusal
+                promotion.store(Promotion::failed, std::memory_order_release);
+                promotion_changed.notify_all();
+                return;
+            }
+            old = exchange_executable(std::move(code).value());
+            promotion.store(Promotion::promoted, std::memory_order_release);
+            promotion_changed.notify_all();
+        }
+        retire(old);
+    } catch (const std::exception& error) {
+        give_up_promotion(error.what()); // out of memory
+    } catch (...) {
+        give_up_promotion("the compilation failed");
+    }
+}
+
+void ProgramState::give_up_promotion(std::string_view why) const noexcept {
+    const std::lock_guard lock(engine_mutex);
+    const Promotion now = promotion.load(std::memory_order_relaxed);
+    if (now != Promotion::counting && now != Promotion::compiling) {
+        return;
+    }
+    try {
+        append_reason(engine_fallback, "program " + name + ": not promoted: " + std::string(why));
+    } catch (const std::exception&) {
+        // No memory for the reason: the program still stays where it runs.
+    }
+    promotion.store(Promotion::failed, std::memory_order_release);
+    promotion_changed.notify_all();
+}
+
+} // namespace detail
+} // namespace embpf
