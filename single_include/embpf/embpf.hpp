@@ -2446,8 +2446,19 @@ struct OptimizerOptions {
     std::uint64_t instruction_budget = 0;
     /// What the verifier proved of the program (verifier::Report::facts, verified with verifier::Options::facts), by
     /// instruction index of `program` as given to create, which reads them and keeps nothing of them; empty: nothing.
-    /// The code relies on them: a load or store through a register they prove to point at one offset of the stack
-    /// addresses the frame itself, which lets LLVM keep the frame's slots in registers.
+    /// The code relies on them, and LLVM with it:
+    ///   - a load or store through a register they prove to point at one offset of the stack addresses the frame
+    ///     itself, which lets LLVM keep the frame's slots in registers;
+    ///   - each load, store and atomic is placed in the region the facts give it (stack, context, packet, the
+    ///     context's memory regions, map values, helpers' allocations) and LLVM takes accesses of different regions
+    ///     never to overlap, nor any of them the engine's own state: a store to the packet leaves what was read of the
+    ///     context known. The host hands a run regions apart (a context, packet and memory regions that overlap none
+    ///     of each other, the maps' memory or the stack), as the verifier assumes;
+    ///   - a load outside the stack reads a value in the range the facts give the register it fills, and each loop's
+    ///     head holds its registers in the ranges proven there (LLVM's assumptions);
+    ///   - a null check of a pointer into the stack, a map's value or a helper's allocation that the facts prove is
+    ///     not null is no check.
+    /// Facts that do not hold make the code compute something else: they must be the verifier's, of this code.
     std::span<const verifier::InstructionFacts> facts{};
     /// The helper id whose function is the maps' lookup (map_lookup_elem), and the arrays whose lookups through it
     /// are computed inline. A call of that helper on a map of `arrays` (tested at run time; LLVM drops the test where
@@ -2743,10 +2754,11 @@ struct EntryRegions {
 /// The facts about a context the verifier assumes and cannot see, checked at every entry: the context is as large as
 /// the hook's and lies above the first 64 KiB; its data range [data, data_end) is ordered, lies there too and is no
 /// longer than the type's max_data_size (the verifier's loop bounds rest on it); each memory region is no larger than
-/// its field allows. For a program that reads data_meta (`reads_meta`), the metadata [data_meta, data) lies right in
-/// front of the data and is at most platform::kMaxPacketMetaSize long; other programs never see the field. Nothing
-/// may end where a program's offsets would wrap the address (kHighestAddress). The entry writes nothing: a context
-/// may be shared by runs on other threads. Returns what a checked run may use besides context and stack.
+/// its field allows; the context, the data range and the memory regions share no byte where the program may write one
+/// of them (read-only ones may overlap). For a program that reads data_meta (`reads_meta`), the metadata [data_meta,
+/// data) lies right in front of the data and is at most platform::kMaxPacketMetaSize long; other programs never see the
+/// field. Nothing may end where a program's offsets would wrap the address (kHighestAddress). The entry writes nothing:
+/// a context may be shared by runs on other threads. Returns what a checked run may use besides context and stack.
 [[nodiscard]] Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
                                                bool reads_meta, std::span<const RegionField> regions);
 

@@ -46,8 +46,71 @@ bool EntryRegions::same_as(const EntryRegions& other) const noexcept {
            std::equal(memory.begin(), memory.end(), other.memory.begin(), other.memory.end(), same);
 }
 
+namespace {
+
+Result<EntryRegions> check_regions(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
+                                   bool reads_meta, std::span<const RegionField> regions);
+
+// The regions a run reaches lie apart where the program writes one of two: the verifier takes a store to one region
+// to leave every other as it was (a packet write that reached the context's data_end would move the bounds it
+// proved), and the optimizing JIT's code relies on it too. Read-only regions may share bytes.
+Result<void> check_apart(const platform::ProgramType& type, const void* ctx, const EntryRegions& entry,
+                         std::span<const RegionField> regions) {
+    struct Span {
+        std::string name;
+        std::uint64_t start = 0;
+        std::uint64_t size = 0;
+        bool writable = false;
+    };
+    std::vector<Span> spans;
+    const platform::ContextDescriptor& context = type.context;
+    const bool context_writable = std::any_of(context.fields.begin(), context.fields.end(),
+                                              [](const platform::ContextField& f) { return f.writable; });
+    spans.push_back({"context", reinterpret_cast<std::uintptr_t>(ctx), context.host_size(), context_writable});
+    if (entry.data) {
+        spans.push_back({"data range", reinterpret_cast<std::uintptr_t>(entry.data->start), entry.data->size,
+                         entry.data->writable});
+    }
+    for (std::size_t i = 0; i < entry.memory.size() && i < regions.size(); ++i) {
+        spans.push_back({regions[i].name + " memory", reinterpret_cast<std::uintptr_t>(entry.memory[i].start),
+                         entry.memory[i].size, entry.memory[i].writable});
+    }
+    for (std::size_t a = 0; a < spans.size(); ++a) {
+        for (std::size_t b = a + 1; b < spans.size(); ++b) {
+            const Span& x = spans[a];
+            const Span& y = spans[b];
+            if (x.size == 0 || y.size == 0 || (!x.writable && !y.writable)) {
+                continue;
+            }
+            if (x.start < y.start + y.size && y.start < x.start + x.size) {
+                return Error::invalid("the " + x.name + " and the " + y.name + " of the " + type.name +
+                                      " context share bytes, and a program may write " +
+                                      (x.writable ? "the " + x.name : "the " + y.name) +
+                                      ": a run's regions must lie apart");
+            }
+        }
+    }
+    return {};
+}
+
+} // namespace
+
 Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
                                  bool reads_meta, std::span<const RegionField> regions) {
+    auto entry = check_regions(type, ctx, ctx_size, reads_meta, regions);
+    if (!entry) {
+        return entry;
+    }
+    if (auto apart = check_apart(type, ctx, *entry, regions); !apart) {
+        return std::move(apart).error();
+    }
+    return entry;
+}
+
+namespace {
+
+Result<EntryRegions> check_regions(const platform::ProgramType& type, const void* ctx, std::size_t ctx_size,
+                                   bool reads_meta, std::span<const RegionField> regions) {
     const platform::ContextDescriptor& context = type.context;
     if (ctx_size < context.host_size()) {
         return Error::invalid(
@@ -139,6 +202,8 @@ Result<EntryRegions> check_entry(const platform::ProgramType& type, const void* 
                                     !context.read_only_data};
     return entry;
 }
+
+} // namespace
 
 std::uint64_t Invocable::run(void* ctx, std::size_t ctx_size) const noexcept {
     auto outcome = invoke(*this, ctx, ctx_size);

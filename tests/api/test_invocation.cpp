@@ -143,6 +143,27 @@ TEST_CASE("entry: the data range must be ordered, above 64 KiB and at most max_d
     CHECK(contains(low.error().message, "context pointer 0x2000 is below 65536"));
 }
 
+TEST_CASE("entry: a data range the program may write must not share bytes with its context") {
+    // A packet write over the context's data_end would move the bounds the verifier proved.
+    const Object object = load(kSeeds + "/myxdp_stage3.o");
+    const Program program = object.program(object.program_names().at(0)).value();
+    struct Buffer {
+        XdpContext ctx;
+        std::uint8_t packet[64];
+    } buffer{};
+    auto* const start = reinterpret_cast<std::uint8_t*>(&buffer);
+    buffer.ctx = XdpContext{start + 8, start + sizeof buffer, 0, 1}; // over data_end, and the packet behind
+    auto refused = program.run(&buffer.ctx, sizeof buffer.ctx);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message,
+                   "the context and the data range of the xdp context share bytes, and a program may write the data "
+                   "range: a run's regions must lie apart"));
+    CHECK_FALSE(program.run_checked(&buffer.ctx, sizeof buffer.ctx).has_value());
+    // Right behind the context (its last byte not the packet's) it runs.
+    buffer.ctx = XdpContext{buffer.packet, buffer.packet + sizeof buffer.packet, 0, 1};
+    CHECK(program.run(&buffer.ctx, sizeof buffer.ctx).has_value());
+}
+
 TEST_CASE("entry: data_meta must lie right in front of data for a program that reads it, and is never written") {
     const Object object = load(kTail + "/packet_meta.o", &platform::linux());
     const Program program = object.program("read_meta").value();

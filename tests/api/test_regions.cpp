@@ -72,6 +72,37 @@ TEST_CASE("regions: plugins read the path and headers and write the body, each w
     }
 }
 
+TEST_CASE("regions: the entry refuses a writable region that shares bytes with another; read-only ones may") {
+    const Object object = load_regions(true);
+    const Program program = object.program("count_slashes").value();
+    std::vector<std::uint8_t> text(64, '/');
+    Request request = testing_hooks::empty_request();
+    // The path and the headers read-only, the same bytes: accepted.
+    request.path = text.data();
+    request.path_len = 32;
+    request.headers = text.data() + 16;
+    request.headers_len = 32;
+    auto shared = program.run(&request, sizeof request);
+    REQUIRE(shared.has_value());
+    CHECK(*shared == 32);
+    // The body (writable) over the headers' last byte: refused.
+    request.body = text.data() + 47;
+    request.body_len = 4;
+    auto refused = program.run(&request, sizeof request);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(contains(refused.error().message, "the headers memory and the body memory of the request context share "
+                                            "bytes, and a program may write the body memory"));
+    // Right behind them: accepted.
+    request.body = text.data() + 48;
+    CHECK(program.run(&request, sizeof request).has_value());
+    // A writable context (its status field) under a region: refused.
+    request.body = reinterpret_cast<std::uint8_t*>(&request) + 4;
+    request.body_len = 1;
+    auto over_context = program.run(&request, sizeof request);
+    REQUIRE_FALSE(over_context.has_value());
+    CHECK(contains(over_context.error().message, "the context and the body memory of the request context share"));
+}
+
 TEST_CASE("regions: the entry refuses a region longer than its field allows, or below 64 KiB") {
     const Object object = load_regions(true);
     const Program program = object.program("count_slashes").value();

@@ -1,6 +1,7 @@
 // The optimizing JIT beyond what it shares with the baseline JIT's tests (test_jit.cpp runs every program there on
 // it too): what it refuses, that LLVM's passes ran, its optimization levels, compilation from several threads, and
 // the memory of retired programs. A build without LLVM checks that it says so.
+#include "../api/request_hook.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/optimized.hpp"
 #include "embpf/isa/text.hpp"
@@ -12,6 +13,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -388,6 +390,142 @@ TEST_CASE("exec optimized: with the verifier's facts, stack pointers address the
     auto mismatched = OptimizedJit::create(code, {}, {.facts = std::span(report.facts).first(3)});
     REQUIRE_FALSE(mismatched.has_value());
     CHECK(mismatched.error().kind == ErrorKind::invalid_input);
+}
+
+namespace {
+
+// The code an engine runs of `code` verified as a program of `platform`'s `type`, with the facts of it.
+struct Verified {
+    std::vector<isa::Instruction> code;
+    std::vector<embpf::verifier::InstructionFacts> facts;
+};
+Verified verified(const std::vector<isa::Instruction>& code, const char* type_name,
+                  const embpf::platform::Platform& platform = embpf::platform::linux()) {
+    embpf::verifier::ProgramInput input;
+    input.name = "facts";
+    input.section = type_name;
+    input.instructions = code;
+    const embpf::platform::ProgramType* type = platform.program_type(type_name);
+    REQUIRE(type != nullptr);
+    const embpf::verifier::Report report = embpf::verifier::verify(input, platform, *type, {.facts = true});
+    REQUIRE_MESSAGE(report.verified, report.text());
+    return {embpf::verifier::rewrite_context_loads(code, report), report.facts};
+}
+
+std::size_t occurrences(const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("exec optimized: with the facts, a store to the packet leaves what was read of the context known" *
+          doctest::skip(kNoOptimizer)) {
+    // data_end read, a packet byte written, data_end read again: the packet and the context are regions apart, so
+    // the second read is the first's value. Without the facts, the store may have changed it.
+    const auto code = assemble(R"(
+        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r4 = r2
+        r4 += 1
+        if r4 > r3 goto +5
+        *(u8 *)(r2 + 0) = 7
+        r3 = *(u32 *)(r1 + 4)
+        r0 = r3
+        r0 -= r2
+        exit
+        r0 = 0
+        exit)");
+    const Verified program = verified(code, "xdp");
+    auto with_facts = OptimizedJit::create(program.code, {}, {.keep_ir = true, .facts = program.facts});
+    auto without = OptimizedJit::create(program.code, {}, {.keep_ir = true});
+    REQUIRE(with_facts.has_value());
+    REQUIRE(without.has_value());
+    const std::string with_ir(with_facts->ir());
+    const std::string without_ir(without->ir());
+    // The loads left: data and data_end once each with the facts; data_end twice without.
+    CHECK(occurrences(with_ir, "= load i64") == 2);
+    CHECK(occurrences(without_ir, "= load i64") == 3);
+    CHECK(with_ir.find("!alias.scope") != std::string::npos);
+
+    const embpf::platform::ProgramType* xdp = embpf::platform::linux().program_type("xdp");
+    std::vector<std::uint8_t> ctx(xdp->context.host_size(), 0);
+    std::array<std::uint8_t, 20> packet{};
+    REQUIRE(embpf::platform::set_data_range(xdp->context, ctx, packet.data(), packet.data() + packet.size()));
+    CHECK(with_facts->run(ctx.data(), ctx.size()) == 20);
+    CHECK(packet[0] == 7);
+    packet[0] = 0;
+    CHECK(without->run(ctx.data(), ctx.size()) == 20);
+    CHECK(packet[0] == 7);
+    REQUIRE(embpf::platform::set_data_range(xdp->context, ctx, packet.data(), packet.data()));
+    CHECK(with_facts->run(ctx.data(), ctx.size()) == 0);
+}
+
+TEST_CASE("exec optimized: with the facts, LLVM knows the range of what a load reads" * doctest::skip(kNoOptimizer)) {
+    // The request hook's path_len is at most 4,096 (its region's bound, which every entry checks): shifted right by
+    // 13 it is 0, which LLVM knows from the load's range with the facts and cannot know without.
+    const auto code = assemble(R"(
+        r0 = *(u32 *)(r1 + 8)
+        r0 >>= 13
+        exit)");
+    const Verified program = verified(code, "request", testing_hooks::request_platform());
+    auto with_facts = OptimizedJit::create(program.code, {}, {.keep_ir = true, .facts = program.facts});
+    auto without = OptimizedJit::create(program.code, {}, {.keep_ir = true});
+    REQUIRE(with_facts.has_value());
+    REQUIRE(without.has_value());
+    CHECK(std::string(with_facts->ir()).find("lshr") == std::string::npos);
+    CHECK(std::string(with_facts->ir()).find("ret i64 0") != std::string::npos);
+    CHECK(std::string(without->ir()).find("lshr") != std::string::npos);
+    testing_hooks::Request request = testing_hooks::empty_request();
+    request.path_len = 4096;
+    CHECK(with_facts->run(&request, sizeof request) == 0);
+    CHECK(without->run(&request, sizeof request) == 0);
+}
+
+TEST_CASE("exec optimized: with the facts, loop heads assume their counters' ranges and null checks of stack "
+          "pointers are settled" *
+          doctest::skip(kNoOptimizer)) {
+    // A loop of a bounded count, and a check that a stack pointer is null: at level 0 (no pass that could remove
+    // either) the IR with the facts assumes the counter's range at the loop's head and has no compare for the null
+    // check.
+    const auto code = assemble(R"(
+        r6 = *(u32 *)(r1 + 0)
+        r6 &= 15
+        r0 = 0
+        r7 = 0
+        r0 += r7
+        r7 += 1
+        if r7 < r6 goto -3
+        r2 = r10
+        r2 += -8
+        if r2 == 0 goto +1
+        exit
+        r0 = 99
+        exit)");
+    const Verified program = verified(code, "socket_filter");
+    auto with_facts = OptimizedJit::create(program.code, {}, {.level = 0, .keep_ir = true, .facts = program.facts});
+    auto without = OptimizedJit::create(program.code, {}, {.level = 0, .keep_ir = true});
+    REQUIRE(with_facts.has_value());
+    REQUIRE(without.has_value());
+    const std::string with_ir(with_facts->ir());
+    const std::string without_ir(without->ir());
+    CHECK(with_ir.find("@llvm.assume") != std::string::npos);
+    CHECK(without_ir.find("@llvm.assume") == std::string::npos);
+    // The loop's compare stays; the null check's goes.
+    CHECK(occurrences(with_ir, "icmp eq i64") + 1 == occurrences(without_ir, "icmp eq i64"));
+    for (const std::uint32_t len : {0U, 1U, 5U, 37U}) {
+        std::array<std::uint64_t, 32> ctx{len};
+        const std::uint64_t n = std::max<std::uint64_t>(len & 15, 1);
+        const std::uint64_t expected = n * (n - 1) / 2;
+        CHECK(with_facts->run(ctx.data(), sizeof ctx) == expected);
+        CHECK(without->run(ctx.data(), sizeof ctx) == expected);
+        auto optimized = OptimizedJit::create(program.code, {}, {.facts = program.facts});
+        REQUIRE(optimized.has_value());
+        CHECK(optimized->run(ctx.data(), sizeof ctx) == expected);
+    }
 }
 
 namespace {

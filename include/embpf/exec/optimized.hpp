@@ -41,8 +41,19 @@ struct OptimizerOptions {
     std::uint64_t instruction_budget = 0;
     /// What the verifier proved of the program (verifier::Report::facts, verified with verifier::Options::facts), by
     /// instruction index of `program` as given to create, which reads them and keeps nothing of them; empty: nothing.
-    /// The code relies on them: a load or store through a register they prove to point at one offset of the stack
-    /// addresses the frame itself, which lets LLVM keep the frame's slots in registers.
+    /// The code relies on them, and LLVM with it:
+    ///   - a load or store through a register they prove to point at one offset of the stack addresses the frame
+    ///     itself, which lets LLVM keep the frame's slots in registers;
+    ///   - each load, store and atomic is placed in the region the facts give it (stack, context, packet, the
+    ///     context's memory regions, map values, helpers' allocations) and LLVM takes accesses of different regions
+    ///     never to overlap, nor any of them the engine's own state: a store to the packet leaves what was read of the
+    ///     context known. The host hands a run regions apart (a context, packet and memory regions that overlap none
+    ///     of each other, the maps' memory or the stack), as the verifier assumes;
+    ///   - a load outside the stack reads a value in the range the facts give the register it fills, and each loop's
+    ///     head holds its registers in the ranges proven there (LLVM's assumptions);
+    ///   - a null check of a pointer into the stack, a map's value or a helper's allocation that the facts prove is
+    ///     not null is no check.
+    /// Facts that do not hold make the code compute something else: they must be the verifier's, of this code.
     std::span<const verifier::InstructionFacts> facts{};
     /// The helper id whose function is the maps' lookup (map_lookup_elem), and the arrays whose lookups through it
     /// are computed inline. A call of that helper on a map of `arrays` (tested at run time; LLVM drops the test where

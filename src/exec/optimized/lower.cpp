@@ -8,8 +8,10 @@
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/ConstantRange.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -17,10 +19,12 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <array>
 #include <atomic>
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +88,42 @@ constexpr std::uint8_t kProbe = 4;
 
 std::size_t width_of(const Instruction& ins) { return isa::is_lddw(ins) ? 2 : 1; }
 
+// The memory regions a run's accesses may reach, which never overlap: the run's stack, the host's context, packet and
+// context memory regions, map values, helpers' allocations (the host hands a run regions apart, as the verifier
+// assumes), and the run state the compiled code keeps (which no access of the program's reaches).
+enum Region : std::uint8_t { kStack, kContext, kPacket, kMemory, kMapValue, kAllocation, kRunState, kRegions };
+
+std::optional<Region> region_of(verifier::RegisterFact::Kind kind) {
+    using Kind = verifier::RegisterFact::Kind;
+    switch (kind) {
+    case Kind::stack: return kStack;
+    case Kind::context: return kContext;
+    case Kind::packet: return kPacket;
+    case Kind::memory: return kMemory;
+    case Kind::map_value: return kMapValue;
+    case Kind::allocation: return kAllocation;
+    default: return std::nullopt; // a probe read through a host address, or nothing known
+    }
+}
+
+// The values a register the verifier proved a number may hold, as one range (the hull of what its signed and unsigned
+// intervals leave); nullopt for other registers and when nothing is known.
+std::optional<llvm::ConstantRange> number_range(const verifier::RegisterFact& fact) {
+    if (fact.kind != verifier::RegisterFact::Kind::number) {
+        return std::nullopt;
+    }
+    const llvm::ConstantRange unsigned_range =
+        llvm::ConstantRange::getNonEmpty(llvm::APInt(64, fact.umin), llvm::APInt(64, fact.umax) + 1);
+    const llvm::ConstantRange signed_range =
+        llvm::ConstantRange::getNonEmpty(llvm::APInt(64, static_cast<std::uint64_t>(fact.smin), true),
+                                         llvm::APInt(64, static_cast<std::uint64_t>(fact.smax), true) + 1);
+    llvm::ConstantRange range = unsigned_range.intersectWith(signed_range);
+    if (range.isFullSet() || range.isEmptySet()) { // empty: the facts contradict themselves; assume nothing
+        return std::nullopt;
+    }
+    return range;
+}
+
 // One program's lowering: each eBPF function an LLVM function of r1-r5, its frame's top and the run.
 class Lowering {
   public:
@@ -101,6 +141,25 @@ class Lowering {
         m_helper_type = llvm::FunctionType::get(m_i64, {m_i64, m_i64, m_i64, m_i64, m_i64}, false);
         for (const InlineArray& array : options.arrays) {
             m_arrays.try_emplace(array.map, &array);
+        }
+        // One alias scope a region: an access the facts place in one is in its scope and in none of the others'.
+        llvm::MDBuilder md(context);
+        llvm::MDNode* domain = md.createAnonymousAliasScopeDomain("embpf.regions");
+        static constexpr std::array<const char*, kRegions> kNames = {"stack",     "context",       "packet",   "memory",
+                                                                     "map_value", "helper_memory", "run_state"};
+        std::array<llvm::Metadata*, kRegions> scopes{};
+        for (std::size_t r = 0; r < kRegions; ++r) {
+            scopes[r] = md.createAnonymousAliasScope(domain, kNames[r]);
+        }
+        for (std::size_t r = 0; r < kRegions; ++r) {
+            std::vector<llvm::Metadata*> others;
+            for (std::size_t o = 0; o < kRegions; ++o) {
+                if (o != r) {
+                    others.push_back(scopes[o]);
+                }
+            }
+            m_scope[r] = llvm::MDNode::get(context, {scopes[r]});
+            m_not_scope[r] = llvm::MDNode::get(context, others);
         }
     }
 
@@ -185,6 +244,7 @@ class Lowering {
         m_abort = nullptr;
         m_exhausted = nullptr;
         m_blocks.clear();
+        m_loop_heads.clear();
         auto* entry = llvm::BasicBlock::Create(m_ctx, "entry", function);
         m_b.SetInsertPoint(entry);
         for (int r = 0; r < 10; ++r) {
@@ -211,6 +271,9 @@ class Lowering {
                                               pc);
                 }
                 block(static_cast<std::uint32_t>(target));
+                if (target <= pc) {
+                    m_loop_heads.insert(static_cast<std::uint32_t>(target));
+                }
                 if (next < end) {
                     block(next);
                 }
@@ -233,6 +296,9 @@ class Lowering {
                     m_b.CreateBr(found->second);
                 }
                 m_b.SetInsertPoint(found->second);
+                if (m_loop_heads.count(pc) != 0) {
+                    assume_ranges(pc);
+                }
             } else if (m_b.GetInsertBlock()->getTerminator() != nullptr) {
                 // Code no jump reaches after an exit or a jump: a block of its own, which LLVM removes.
                 m_b.SetInsertPoint(llvm::BasicBlock::Create(m_ctx, "dead", function));
@@ -243,6 +309,36 @@ class Lowering {
             pc += static_cast<std::uint32_t>(width_of(ins));
         }
         return {};
+    }
+
+    // At a loop's head, the ranges the verifier proved of the registers that hold numbers there (the bounds of its
+    // counters, from which the analysis proved the loop ends), for LLVM to assume.
+    void assume_ranges(std::uint32_t pc) {
+        for (int r = 0; r < isa::kFramePointer; ++r) {
+            const verifier::RegisterFact* known = fact(pc, r);
+            const std::optional<llvm::ConstantRange> range = known != nullptr ? number_range(*known) : std::nullopt;
+            if (!range) {
+                continue;
+            }
+            // v in [lower, upper), wrapping: v - lower < upper - lower, unsigned.
+            llvm::Value* offset = m_b.CreateSub(get(r), m_b.getInt(range->getLower()));
+            m_b.CreateAssumption(m_b.CreateICmpULT(offset, m_b.getInt(range->getUpper() - range->getLower())));
+        }
+    }
+
+    // Register `r` holds before the instruction at `pc` a pointer the facts prove is not null: into the run's stack, a
+    // map's value or a helper's allocation (memory of the runtime's, whose addresses lie far above 0), at an offset
+    // near its start. The host's regions are left out: a host may hand over an empty packet at address 0.
+    bool proven_non_null(std::uint32_t pc, int r) const {
+        using Kind = verifier::RegisterFact::Kind;
+        const verifier::RegisterFact* known = fact(pc, r);
+        if (known == nullptr || known->may_be_null ||
+            (known->kind != Kind::stack && known->kind != Kind::map_value && known->kind != Kind::allocation)) {
+            return false;
+        }
+        constexpr auto kStack = static_cast<std::int64_t>((isa::kMaxCallDepth + 1) * isa::kStackSize);
+        constexpr std::int64_t kNear = std::int64_t{1} << 31;
+        return known->offset_min >= -4096 - kStack && known->offset_max <= kNear;
     }
 
     llvm::BasicBlock* block(std::uint32_t pc) {
@@ -259,7 +355,7 @@ class Lowering {
             llvm::IRBuilderBase::InsertPointGuard guard(m_b);
             m_abort = llvm::BasicBlock::Create(m_ctx, "abort", m_function);
             m_b.SetInsertPoint(m_abort);
-            m_b.CreateStore(m_b.getInt64(1), run_field(kOptimizedRunStop));
+            store_run(kOptimizedRunStop, m_b.getInt64(1));
             m_b.CreateRet(m_b.getInt64(0));
         }
         return m_abort;
@@ -277,15 +373,14 @@ class Lowering {
             llvm::IRBuilderBase::InsertPointGuard guard(m_b);
             m_exhausted = llvm::BasicBlock::Create(m_ctx, "exhausted", m_function);
             m_b.SetInsertPoint(m_exhausted);
-            m_b.CreateStore(m_b.getInt64(1), run_field(kOptimizedRunExhausted));
+            store_run(kOptimizedRunExhausted, m_b.getInt64(1));
             m_b.CreateBr(abort_block());
         }
-        llvm::Value* field = run_field(kOptimizedRunBudget);
-        llvm::Value* left = m_b.CreateLoad(m_i64, field);
+        llvm::Value* left = load_run(kOptimizedRunBudget);
         auto* charged = llvm::BasicBlock::Create(m_ctx, "charged", m_function);
         m_b.CreateCondBr(m_b.CreateICmpUGT(m_b.getInt64(n), left), m_exhausted, charged);
         m_b.SetInsertPoint(charged);
-        m_b.CreateStore(m_b.CreateSub(left, m_b.getInt64(n)), field);
+        store_run(kOptimizedRunBudget, m_b.CreateSub(left, m_b.getInt64(n)));
     }
     // The block a taken jump to `target` from `pc` goes to: a back-edge of metered code charges first.
     llvm::BasicBlock* jump_to(std::uint32_t pc, std::uint32_t target) {
@@ -299,10 +394,42 @@ class Lowering {
         m_b.CreateBr(m_blocks.at(target));
         return back;
     }
-    void abort_if_stopped() {
-        abort_if(m_b.CreateICmpNE(m_b.CreateLoad(m_i64, run_field(kOptimizedRunStop)), m_b.getInt64(0)));
-    }
+    void abort_if_stopped() { abort_if(m_b.CreateICmpNE(load_run(kOptimizedRunStop), m_b.getInt64(0))); }
     llvm::Value* run_field(unsigned index) { return m_b.CreateConstGEP1_64(m_i64, m_run, index); }
+    llvm::Value* load_run(unsigned index) { return in_region(m_b.CreateLoad(m_i64, run_field(index)), kRunState); }
+    void store_run(unsigned index, llvm::Value* value) {
+        in_region(m_b.CreateStore(value, run_field(index)), kRunState);
+    }
+    // Marks a memory access as one of `region`'s, which no access of another region's may alias.
+    template <typename Access>
+    Access* in_region(Access* access, Region region) {
+        access->setMetadata(llvm::LLVMContext::MD_alias_scope, m_scope[region]);
+        access->setMetadata(llvm::LLVMContext::MD_noalias, m_not_scope[region]);
+        return access;
+    }
+    // The same for the load, store or atomic at `pc`, from the region the facts place it in.
+    template <typename Access>
+    Access* in_region(Access* access, std::uint32_t pc) {
+        if (const std::optional<Region> region = access_region(pc)) {
+            in_region(access, *region);
+        }
+        return access;
+    }
+    // The region the facts place the load, store or atomic at `pc` in.
+    std::optional<Region> access_region(std::uint32_t pc) const {
+        if (m_options.facts.empty()) {
+            return std::nullopt;
+        }
+        const std::optional<verifier::AccessFact> fact = verifier::access_fact(m_options.facts, m_program, pc);
+        return fact ? region_of(fact->region) : std::nullopt;
+    }
+    // What the verifier proved of register `r` before the instruction at `pc`; nullptr without facts there.
+    const verifier::RegisterFact* fact(std::uint32_t pc, int r) const {
+        if (pc >= m_options.facts.size() || !m_options.facts[pc].reached) {
+            return nullptr;
+        }
+        return &m_options.facts[pc].registers[static_cast<std::size_t>(r)];
+    }
 
     llvm::Value* get(int r) {
         if (r == isa::kFramePointer) {
@@ -453,6 +580,11 @@ class Lowering {
         case op::EXIT: m_b.CreateRet(get(0)); return {};
         case op::CALL: return call(pc, ins);
         default: break;
+        }
+        if (is64 && (code == op::JEQ || code == op::JNE) && isa::op_source(ins.opcode) == op::K && ins.imm == 0 &&
+            proven_non_null(pc, ins.dst)) { // a null check of a pointer that cannot be null
+            m_b.CreateBr(code == op::JNE ? jump_to(pc, target) : m_blocks.at(pc + 1));
+            return {};
         }
         llvm::Value* d = get(ins.dst);
         llvm::Value* s = isa::op_source(ins.opcode) == op::X ? get(ins.src) : m_b.getInt64(sext(ins.imm));
@@ -617,10 +749,9 @@ class Lowering {
         if (m_options.instruction_budget != 0) {
             charge(m_function_lengths.at(target));
         }
-        llvm::Value* depth_field = run_field(kOptimizedRunDepth);
-        llvm::Value* depth = m_b.CreateLoad(m_i64, depth_field);
+        llvm::Value* depth = load_run(kOptimizedRunDepth);
         abort_if(m_b.CreateICmpUGE(depth, m_b.getInt64(isa::kMaxCallDepth)));
-        m_b.CreateStore(m_b.CreateAdd(depth, m_b.getInt64(1)), depth_field);
+        store_run(kOptimizedRunDepth, m_b.CreateAdd(depth, m_b.getInt64(1)));
         std::vector<llvm::Value*> args;
         for (int r = 0; r < 10; ++r) {
             args.push_back(get(r));
@@ -628,7 +759,7 @@ class Lowering {
         args.push_back(m_callee_frame);
         args.push_back(m_run);
         llvm::Value* r0 = m_b.CreateCall(m_function_type, m_functions.at(target), args);
-        m_b.CreateStore(depth, depth_field);
+        store_run(kOptimizedRunDepth, depth);
         set(0, r0);
         abort_if_stopped();
         return {};
@@ -679,15 +810,49 @@ class Lowering {
             return;
         }
         llvm::Type* type = llvm::Type::getIntNTy(m_ctx, static_cast<unsigned>(bytes * 8));
-        // Frozen: bytes no store wrote (a frame's, which the verifier never lets a program read) would be undef to
-        // LLVM, and a branch on undef lets it assume anything; frozen, they are some fixed value, as they are in the
-        // interpreter.
-        llvm::Value* value =
-            m_b.CreateFreeze(m_b.CreateAlignedLoad(type, address(pc, ins.src, ins.offset), llvm::Align(1)));
+        const std::optional<Region> region = access_region(pc);
+        llvm::LoadInst* load = m_b.CreateAlignedLoad(type, address(pc, ins.src, ins.offset), llvm::Align(1));
+        if (region) {
+            in_region(load, *region);
+        }
+        llvm::Value* value = load;
+        if (!region || *region == kStack) {
+            // Frozen: bytes no store wrote (a frame's, which the verifier never lets a program read) would be undef to
+            // LLVM, and a branch on undef lets it assume anything; frozen, they are some fixed value, as they are in
+            // the interpreter.
+            value = m_b.CreateFreeze(load);
+        } else if (const std::optional<llvm::ConstantRange> range = loaded_range(pc, ins.dst, bytes * 8, sign)) {
+            // Memory outside the run's stack, which LLVM never sees written or left unwritten, is never undef: the
+            // load stays unfrozen, and LLVM knows the values the verifier proved it reads.
+            load->setMetadata(llvm::LLVMContext::MD_range,
+                              llvm::MDBuilder(m_ctx).createRange(range->getLower(), range->getUpper()));
+        }
         if (bytes < 8) {
             value = sign ? m_b.CreateSExt(value, m_i64) : m_b.CreateZExt(value, m_i64);
         }
         set(ins.dst, value);
+    }
+
+    // The values of the `bits` bits the load at `pc` reads, from the facts of `dst` after it (the bits extended, with
+    // their sign or without): nullopt when the facts do not narrow them.
+    std::optional<llvm::ConstantRange> loaded_range(std::uint32_t pc, int dst, int bits, bool sign) const {
+        const verifier::RegisterFact* after = fact(pc + 1, dst);
+        std::optional<llvm::ConstantRange> range = after != nullptr ? number_range(*after) : std::nullopt;
+        if (!range) {
+            return std::nullopt;
+        }
+        const auto width = static_cast<std::uint32_t>(bits);
+        if (width < 64) {
+            const llvm::ConstantRange loadable =
+                sign ? llvm::ConstantRange(llvm::APInt::getSignedMinValue(width).sext(64),
+                                           llvm::APInt::getSignedMinValue(width).zext(64))
+                     : llvm::ConstantRange(llvm::APInt(64, 0), llvm::APInt::getOneBitSet(64, width));
+            range = range->intersectWith(loadable).truncate(width);
+        }
+        if (range->isFullSet() || range->isEmptySet()) {
+            return std::nullopt;
+        }
+        return range;
     }
 
     void store(std::uint32_t pc, const Instruction& ins) {
@@ -701,7 +866,7 @@ class Lowering {
         if (bytes < 8) {
             value = m_b.CreateTrunc(value, type);
         }
-        m_b.CreateAlignedStore(value, address(pc, ins.dst, ins.offset), llvm::Align(1));
+        in_region(m_b.CreateAlignedStore(value, address(pc, ins.dst, ins.offset), llvm::Align(1)), pc);
     }
 
     void atomic(std::uint32_t pc, const Instruction& ins, llvm::Type* type, int bytes) {
@@ -718,7 +883,7 @@ class Lowering {
             if (bytes < 8) {
                 expected = m_b.CreateTrunc(expected, type);
             }
-            llvm::Value* pair = m_b.CreateAtomicCmpXchg(at, expected, s, align, order, order);
+            llvm::Value* pair = in_region(m_b.CreateAtomicCmpXchg(at, expected, s, align, order, order), pc);
             set(0, widen(m_b.CreateExtractValue(pair, 0)));
             return;
         }
@@ -730,7 +895,7 @@ class Lowering {
         case op::ATOMIC_XOR: operation = llvm::AtomicRMWInst::Xor; break;
         default: operation = llvm::AtomicRMWInst::Xchg; break; // XCHG
         }
-        llvm::Value* old = m_b.CreateAtomicRMW(operation, at, s, align, order);
+        llvm::Value* old = in_region(m_b.CreateAtomicRMW(operation, at, s, align, order), pc);
         if ((ins.imm & op::FETCH) != 0) {
             set(ins.src, widen(old));
         }
@@ -764,8 +929,11 @@ class Lowering {
     llvm::BasicBlock* m_abort = nullptr;
     llvm::BasicBlock* m_exhausted = nullptr;
     std::map<std::uint32_t, llvm::BasicBlock*> m_blocks;
+    std::set<std::uint32_t> m_loop_heads;                 // the targets of backward jumps
     std::vector<std::uint32_t> m_function_lengths;        // metering's charges of local calls, when metered
     std::map<std::uint64_t, const InlineArray*> m_arrays; // OptimizerOptions::arrays by map, the first of each
+    std::array<llvm::MDNode*, kRegions> m_scope{};        // each region's alias scope
+    std::array<llvm::MDNode*, kRegions> m_not_scope{};    // the scopes of the others
 };
 
 llvm::OptimizationLevel optimization_level(unsigned level) {
