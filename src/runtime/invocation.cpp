@@ -241,6 +241,24 @@ Result<exec::CheckedOutcome> invoke(const Invocable& program, void* ctx, std::si
                               Error::invalid("the room around the data range reaches below 65536 or where a "
                                              "program's offsets would wrap the address around"));
         }
+        // The room is where packet helpers may move the data range, which the program then writes: apart from the
+        // context and its memory regions, as the entry holds the data range (check_entry).
+        if (options.headroom != 0 || options.tailroom != 0) {
+            const std::uint64_t low = data - options.headroom;
+            const std::uint64_t high = data_end + options.tailroom;
+            const auto shares = [&](const void* at, std::size_t size) {
+                const auto start = reinterpret_cast<std::uintptr_t>(at);
+                return size != 0 && start < high && low < start + size;
+            };
+            const bool memory = std::any_of(entry->memory.begin(), entry->memory.end(),
+                                            [&](const exec::MemoryRegion& r) { return shares(r.start, r.size); });
+            if (shares(ctx, type.context.host_size()) || memory) {
+                return in_program(program.program_name(),
+                                  Error::invalid(std::string("the room around the data range shares bytes with ") +
+                                                 (memory ? "a memory region of the context" : "the context") +
+                                                 ": packet helpers would move the data range over it"));
+            }
+        }
         auto* start = reinterpret_cast<std::uint8_t*>(static_cast<std::uintptr_t>(data));
         auto* end = reinterpret_cast<std::uint8_t*>(static_cast<std::uintptr_t>(data_end));
         packet = PacketState{ctx,

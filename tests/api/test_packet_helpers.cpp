@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -187,6 +188,39 @@ TEST_CASE("packet helpers: the packet moves only in a context the host gave the 
     CHECK(context.run(move_head).value() == kPass);
     CHECK(out->lookup(1) == 0u);
     CHECK(context.packet_bytes().size() == packet.size() - 10);
+}
+
+TEST_CASE("packet helpers: a room over the context or behind it into the context is refused") {
+    // Room the packet may grow into is bytes the program writes: over the context it would let a program read the
+    // host's pointers as packet bytes and plant its own (attack round 58).
+    const Object object = load();
+    const Program move_head = program(object, "move_head");
+    struct alignas(64) Buffer {
+        std::uint8_t before[128];
+        testing_packets::LinuxXdp xdp;
+        std::uint8_t packet[64];
+        testing_packets::LinuxXdp behind;
+    };
+    auto buffer = std::make_unique<Buffer>(); // value-initialized: zeroed
+    const auto at = [](const void* p) { return reinterpret_cast<std::uint64_t>(p); };
+    testing_packets::LinuxXdp& xdp = buffer->xdp;
+    xdp.host_data = at(buffer->packet);
+    xdp.host_data_end = at(buffer->packet + sizeof buffer->packet);
+    // Headroom reaching back over the context in front of the packet.
+    auto over = move_head.run(&xdp, sizeof xdp, PacketRoom{sizeof(testing_packets::LinuxXdp) + 8, 0});
+    REQUIRE_FALSE(over.has_value());
+    CHECK(over.error().message.find("the room around the data range shares bytes with the context") !=
+          std::string::npos);
+    // Headroom up to the context's last byte and no further: runs.
+    CHECK(move_head.run(&xdp, sizeof xdp, PacketRoom{0, 0}).has_value());
+    // Tailroom into a context behind the packet.
+    testing_packets::LinuxXdp& behind = buffer->behind;
+    behind.host_data = at(buffer->packet);
+    behind.host_data_end = at(buffer->packet + sizeof buffer->packet);
+    auto into = move_head.run(&behind, sizeof behind, PacketRoom{0, 1});
+    REQUIRE_FALSE(into.has_value());
+    CHECK(into.error().message.find("shares bytes with the context") != std::string::npos);
+    CHECK(move_head.run(&behind, sizeof behind, PacketRoom{0, 0}).has_value());
 }
 
 namespace {

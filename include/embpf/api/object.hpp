@@ -309,7 +309,8 @@ class Program {
     /// helpers xdp_adjust_head and xdp_adjust_tail may then move its data range (writing its pointers), growing it
     /// into `room` (bytes of the host's buffer in front of data and behind data_end). Without it they fail. The room
     /// is counted from the pointers the context holds when the run begins: a host that runs again on a context whose
-    /// packet moved gives the room left around it now, not the room it gave first.
+    /// packet moved gives the room left around it now, not the room it gave first. The room is bytes the program may
+    /// write: one that shares a byte with the context or its memory regions is refused.
     [[nodiscard]] Result<std::uint64_t> run(void* ctx, std::size_t ctx_size, PacketRoom room) const;
     /// Like run(), but always in the checked interpreter (verified or not), counting the instructions executed (each
     /// helper call as platform::helper_call_cost of the memory it covers, as Report::cost_bound does) and stopping
