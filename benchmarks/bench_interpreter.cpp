@@ -8,6 +8,8 @@
 // BM_<name>/native, BM_<name>/interpreter, BM_<name>/jit and BM_<name>/optimized (in builds with LLVM), and a
 // summary table compares them at the end of the run. BM_<name>/interpreter_metered and BM_<name>/jit_metered time
 // the same engines with metering (exec/engine.hpp) under a budget no run reaches; the summary gives their ratio.
+// BM_<name>/optimized_facts times the optimizing JIT's code compiled with the verifier's facts, for the programs that
+// verify as a hook's with the benchmark's context (bench_platform).
 
 #include "bench_ctx.h"
 #include "embedded_programs.hpp"
@@ -16,6 +18,9 @@
 #include "embpf/exec/jit.hpp"
 #include "embpf/exec/optimized.hpp"
 #include "embpf/isa/decode.hpp"
+#include "embpf/platform/context_layout.hpp"
+#include "embpf/platform/platform.hpp"
+#include "embpf/verifier/verifier.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -347,6 +352,9 @@ struct Prepared {
     std::unique_ptr<embpf::exec::Interpreter> metered_interpreter;
     std::unique_ptr<embpf::exec::Jit> metered_jit;
     std::unique_ptr<embpf::exec::OptimizedJit> metered_optimized;
+    /// The optimizing JIT with the verifier's facts, for the programs that verify as a hook's (bench_platform): null
+    /// for the others.
+    std::unique_ptr<embpf::exec::OptimizedJit> facts_optimized;
     Input input;
     std::uint64_t expected = 0; ///< the result on the benchmark input
     std::uint64_t executed = 0; ///< eBPF instructions executed per run on it
@@ -361,6 +369,36 @@ std::string hex(std::uint64_t value) {
     std::array<char, 24> text{};
     std::snprintf(text.data(), text.size(), "0x%016llx", static_cast<unsigned long long>(value));
     return text.data();
+}
+
+/// The benchmark context as a host declares it (bench_ctx.h's layout, with the data range's fields as pointers).
+struct HostContext {
+    const std::uint8_t* data;
+    const std::uint8_t* data_end;
+    std::uint64_t seed;
+    std::uint64_t count;
+};
+static_assert(sizeof(HostContext) == sizeof(embpf_bench_ctx));
+
+/// linux() with a hook whose context is the benchmark's: the programs the verifier proves safe there (those whose
+/// loops its bounds cover) are compiled with its facts too.
+const embpf::platform::Platform& bench_platform() {
+    static const embpf::platform::Platform platform = [] {
+        embpf::platform::Platform p = embpf::platform::linux();
+        embpf::platform::ProgramType type;
+        type.name = "bench";
+        type.section_prefixes = {"bench"};
+        type.context = embpf::platform::ContextLayout<HostContext>()
+                           .data_range(&HostContext::data, &HostContext::data_end)
+                           .field(&HostContext::seed, "seed")
+                           .field(&HostContext::count, "count")
+                           .descriptor();
+        if (!p.add_program_type(type)) {
+            fail("bench", "the benchmark's program type");
+        }
+        return p;
+    }();
+    return platform;
 }
 
 /// Runs the interpreter checked and unchecked and the native build on one input; returns the result
@@ -398,6 +436,12 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
     if (program.jit) {
         if (const std::uint64_t jit = program.jit->run(&ctx, sizeof ctx); jit != native) {
             fail(program.name, label + ": the JIT returned " + hex(jit) + ", the native build " + hex(native));
+        }
+    }
+    if (program.facts_optimized) {
+        if (const std::uint64_t optimized = program.facts_optimized->run(&ctx, sizeof ctx); optimized != native) {
+            fail(program.name, label + ": the optimizing JIT with the verifier's facts returned " + hex(optimized) +
+                                   ", the native build " + hex(native));
         }
     }
     if (program.optimized) {
@@ -484,6 +528,20 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
         program->metered_optimized = std::make_unique<embpf::exec::OptimizedJit>(
             embpf::exec::OptimizedJit::create(program->instructions, {}, {.instruction_budget = kMeteringBudget})
                 .value());
+        embpf::verifier::ProgramInput input;
+        input.name = spec.name;
+        input.section = "bench/" + spec.name;
+        input.instructions = program->instructions;
+        const embpf::platform::Platform& platform = bench_platform();
+        const embpf::verifier::Report report =
+            embpf::verifier::verify(input, platform, *platform.program_type("bench"), {.facts = true});
+        if (report.verified) {
+            auto with_facts = embpf::exec::OptimizedJit::create(program->instructions, {}, {.facts = report.facts});
+            if (!with_facts.has_value()) {
+                fail(spec.name, "OptimizedJit::create with facts: " + with_facts.error().message);
+            }
+            program->facts_optimized = std::make_unique<embpf::exec::OptimizedJit>(std::move(with_facts).value());
+        }
     }
 
     // Truncated copies of the benchmark input take every early exit of the bounds checks; the checked
@@ -557,6 +615,7 @@ constexpr std::string_view kNativeClang = "native_clang";
 constexpr std::string_view kInterpreterMetered = "interpreter_metered";
 constexpr std::string_view kJitMetered = "jit_metered";
 constexpr std::string_view kOptimizedMetered = "optimized_metered";
+constexpr std::string_view kOptimizedFacts = "optimized_facts";
 
 /// Mean CPU time per run of each benchmark, in nanoseconds.
 class Timings {
@@ -736,6 +795,18 @@ void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const
         std::printf("optimized: geomean %.2fx clang's native code over %d programs\n",
                     std::exp(log_over_clang / clang_counted), clang_counted);
     }
+    // The verifier's facts: the optimizing JIT's code with them against its code without, where a program verifies.
+    std::string with_facts;
+    for (const auto& program : programs) {
+        const double base = timings.mean_ns(benchmark_name(program->name, kOptimized));
+        const double facts = timings.mean_ns(benchmark_name(program->name, kOptimizedFacts));
+        if (base > 0 && facts > 0) {
+            with_facts += " " + program->name + " " + std::to_string(facts / base).substr(0, 4);
+        }
+    }
+    if (!with_facts.empty()) {
+        std::printf("optimized with/without the verifier's facts:%s\n", with_facts.c_str());
+    }
     // Metering's cost: each metered row against its unmetered engine.
     for (const auto& [plain, metered] : {std::pair{kInterpreter, kInterpreterMetered}, std::pair{kJit, kJitMetered},
                                          std::pair{kOptimized, kOptimizedMetered}}) {
@@ -813,6 +884,11 @@ int main(int argc, char** argv) {
             benchmark::RegisterBenchmark(
                 benchmark_name(program->name, kJitMetered).c_str(),
                 [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->metered_jit); });
+        }
+        if (program->facts_optimized) {
+            benchmark::RegisterBenchmark(
+                benchmark_name(program->name, kOptimizedFacts).c_str(),
+                [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->facts_optimized); });
         }
         if (program->metered_optimized) {
             benchmark::RegisterBenchmark(
