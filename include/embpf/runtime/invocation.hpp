@@ -54,7 +54,8 @@ struct EntryRegions {
 /// the hook's and lies above the first 64 KiB; its data range [data, data_end) is ordered, lies there too and is no
 /// longer than the type's max_data_size (the verifier's loop bounds rest on it); each memory region is no larger than
 /// its field allows; the context, the data range and the memory regions share no byte where the program may write one
-/// of them (read-only ones may overlap). For a program that reads data_meta (`reads_meta`), the metadata [data_meta,
+/// of them (read-only ones may overlap), and none shares a byte with the context, which holds the host's pointers. For
+/// a program that reads data_meta (`reads_meta`), the metadata [data_meta,
 /// data) lies right in front of the data and is at most platform::kMaxPacketMetaSize long; other programs never see the
 /// field. Nothing may end where a program's offsets would wrap the address (kHighestAddress). The entry writes nothing:
 /// a context may be shared by runs on other threads. Returns what a checked run may use besides context and stack.
