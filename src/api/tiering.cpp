@@ -4,14 +4,17 @@
 #include "state.hpp"
 
 #include "embpf/exec/optimized.hpp"
+#include "embpf/isa/text.hpp"
 #include "embpf/runtime/epoch.hpp"
 
 #include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <deque>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -29,7 +32,8 @@ class Compiler {
   public:
     void submit(std::weak_ptr<const ProgramState> program);
     // At exit: drops the queue (those programs stay where they run) and waits for the compilation under way, which
-    // uses LLVM's statics and the runtime's: they are destroyed after this (constructed before, see compiler()).
+    // uses LLVM's statics and the runtime's: they are destroyed after this (registered with atexit after them, see
+    // prepare_compiler() and work()). Again, later, it does nothing.
     void stop() noexcept;
 
   private:
@@ -105,8 +109,11 @@ void Compiler::stop() noexcept {
     }
 }
 
+void stop_compiler_at_exit() noexcept;
+
 void Compiler::work() noexcept {
     pthread_setname_np(pthread_self(), "embpf-compiler");
+    std::uint64_t compilations = 0;
     for (;;) {
         std::weak_ptr<const ProgramState> next;
         {
@@ -119,6 +126,14 @@ void Compiler::work() noexcept {
             m_queue.pop_front();
         }
         if (const auto program = next.lock()) {
+            // The statics LLVM made in the compilations before this one (the warm-up's first) are destroyed at exit
+            // after the handler registered now, which waits for this compilation: registered again before each of
+            // the first compilations, then before every 64th, for what later ones make (LLVM makes some of its
+            // statics on first use, and a static destroyed under a running compilation crashes it).
+            if (compilations < 64 || compilations % 64 == 0) {
+                std::atexit(stop_compiler_at_exit);
+            }
+            ++compilations;
             program->promote();
         }
         // The baseline code a promotion retired waits in this thread's batch, which no run on this thread would
@@ -130,15 +145,71 @@ void Compiler::work() noexcept {
 Compiler& compiler() {
     // Never destroyed: a run during static destruction may still ask for a promotion (given up then).
     static Compiler* const instance = new Compiler();
-    // Made on the first promotion, after the statics a compilation uses (LLVM's, the runtime's), so destroyed before
-    // them: the thread ends while they live.
-    static const struct StopAtExit {
-        StopAtExit() = default;
-        StopAtExit(const StopAtExit&) = delete;
-        StopAtExit& operator=(const StopAtExit&) = delete;
-        ~StopAtExit() { instance->stop(); }
-    } stop_at_exit;
     return *instance;
+}
+
+void stop_compiler_at_exit() noexcept { compiler().stop(); }
+
+// A small program through every kind of code the lowering makes (arithmetic of both widths, division, shifts, byte
+// swaps, each width of load and store, atomics, a loop, a local call, a helper call), metered and not.
+constexpr const char* kWarmUp = R"(
+    r6 = r1
+    r7 = *(u64 *)(r6 + 0)
+    r8 = 0
+    r9 = 64
+loop:
+    *(u64 *)(r10 - 8) = r7
+    *(u32 *)(r10 - 12) = w7
+    *(u16 *)(r10 - 14) = r7
+    *(u8 *)(r10 - 15) = r7
+    r1 = *(u8 *)(r10 - 15)
+    r2 = *(u16 *)(r10 - 14)
+    r3 = *(s32 *)(r10 - 12)
+    r8 += r1
+    r8 ^= r2
+    r8 *= r3
+    w8 /= w9
+    r8 %= r9
+    r8 s/= r9
+    r8 <<= 3
+    r8 s>>= 1
+    r8 = be32 r8
+    r8 = bswap64 r8
+    r1 = 1
+    lock *(u64 *)(r10 - 8) += r1
+    r1 = atomic_fetch_xor((u64 *)(r10 - 8), r1)
+    r0 = r8
+    r0 = cmpxchg_64(r10 - 8, r0, r1)
+    r8 += r0
+    r9 += -1
+    if w9 != 0 goto loop
+    r1 = r8
+    call low_byte
+    r1 = r0
+    r2 = 0
+    call 1
+    exit
+low_byte:
+    r0 = r1
+    r0 &= 255
+    exit)";
+
+std::uint64_t warm_up_helper(std::uint64_t a, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t) { return a; }
+
+// Once, before the first background compilation can start: what LLVM makes on first use is made here, on the loading
+// thread, and the handler that stops the compiler at exit registered after it (so run before its destruction).
+void prepare_compiler() noexcept {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // (A failure here costs only the warm-up: each compilation reports its own.)
+        if (auto program = isa::assemble(kWarmUp)) {
+            exec::HelperTable helpers;
+            helpers.set(1, &warm_up_helper);
+            (void)exec::OptimizedJit::create(*program, helpers);
+            (void)exec::OptimizedJit::create(*program, helpers, {.instruction_budget = 1000});
+        }
+        std::atexit(stop_compiler_at_exit);
+    });
 }
 
 void append_reason(std::string& fallback, const std::string& reason) {
@@ -172,6 +243,7 @@ void ProgramState::arm_promotion(const LoadOptions& options) {
         promotion.store(Promotion::failed, std::memory_order_relaxed);
         return;
     }
+    prepare_compiler();
     promotion.store(Promotion::counting, std::memory_order_relaxed);
 }
 

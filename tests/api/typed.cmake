@@ -50,3 +50,12 @@ add_custom_target(embpf_test_api_objects DEPENDS ${packet_nested_object} ${packe
                                                  ${spin_lock_object} ${spin_lock_held_object} ${arrays_object})
 add_dependencies(embpf_tests embpf_test_api_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")
+
+# A process that ends while the background compiler compiles (exit_while_compiling.cpp), ten times each way.
+add_executable(embpf_exit_while_compiling ${CMAKE_CURRENT_LIST_DIR}/exit_while_compiling.cpp)
+target_link_libraries(embpf_exit_while_compiling PRIVATE embpf::embpf)
+embpf_set_warnings(embpf_exit_while_compiling)
+add_dependencies(embpf_exit_while_compiling embpf_test_api_objects)
+add_test(NAME api_exit_while_compiling
+         COMMAND sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do \"$0\" \"$1\" || exit 1; \"$0\" \"$1\" exit || exit 1; done"
+                 $<TARGET_FILE:embpf_exit_while_compiling> ${EMBPF_TEST_API_DIR}/packet_helpers.o)
