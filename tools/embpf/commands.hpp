@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,20 @@ void add_isa_commands(CLI::App& app, int& status);
 void add_sections_command(CLI::App& app, int& status);
 void add_run_command(CLI::App& app, int& status);
 void add_verify_command(CLI::App& app, int& status);
+
+/// `embpf disasm` of an object file.
+struct ObjectDisasmOptions {
+    std::string file;
+    std::string platform;
+    std::string section; ///< only the programs of this section
+    std::string program; ///< only the program of this name
+    bool source = false; ///< -S: each C source line before its instructions
+    bool json = false;
+};
+/// Whether `bytes` start as an ELF file does.
+bool is_elf(std::span<const std::uint8_t> bytes);
+/// Lists the chosen programs of the object in `bytes`.
+int disassemble_object(const ObjectDisasmOptions& options, std::span<const std::uint8_t> bytes);
 
 /// The built-in platform named by a --platform option ("windows", "linux"), or nullptr to let the object choose.
 const platform::Platform* platform_named(const std::string& name);

@@ -31,6 +31,8 @@ struct DisasmOptions {
     std::string input;
     bool show_pc = false;
     bool jit = false;
+    bool raw = false;             ///< raw instruction bytes, even when the file is an object
+    ObjectDisasmOptions object{}; ///< an object file's listing
 };
 
 int run_asm(const AsmOptions& options) {
@@ -131,6 +133,24 @@ int run_disasm(const DisasmOptions& options) {
     if (!bytes) {
         return kExitBadInput;
     }
+    if (!options.raw && is_elf(*bytes)) {
+        if (options.jit) {
+            std::cerr << options.input << ": --jit lists raw instruction bytes (with --raw); an object's programs "
+                      << "are listed as eBPF\n";
+            return kExitBadInput;
+        }
+        ObjectDisasmOptions object = options.object;
+        object.file = options.input;
+        return disassemble_object(object, *bytes);
+    }
+    const bool object_only = !options.object.section.empty() || !options.object.program.empty() ||
+                             options.object.source || options.object.json || !options.object.platform.empty();
+    if (object_only) {
+        std::cerr << options.input << ": --section, --program, -S, --json and --platform list an object file's "
+                  << "programs; this is " << (options.raw ? "read as raw instruction bytes (--raw)" : "no ELF file")
+                  << '\n';
+        return kExitBadInput;
+    }
     auto program = isa::decode(std::span<const std::uint8_t>(*bytes));
     if (!program) {
         std::cerr << options.input << ": " << program.error().message << '\n';
@@ -154,9 +174,20 @@ void add_isa_commands(CLI::App& app, int& status) {
     assemble->callback([asm_options, &status] { status = run_asm(*asm_options); });
 
     auto disasm_options = std::make_shared<DisasmOptions>();
-    CLI::App* disassemble = app.add_subcommand("disasm", "Disassemble raw eBPF instruction bytes");
-    disassemble->add_option("file", disasm_options->input, "raw instruction bytes (8 per slot)")->required();
-    disassemble->add_flag("--pc", disasm_options->show_pc, "prefix each line with its slot index");
+    CLI::App* disassemble =
+        app.add_subcommand("disasm", "Disassemble the programs of an eBPF object, or raw instruction bytes");
+    disassemble
+        ->add_option("file", disasm_options->input, "an eBPF object (ELF), or raw instruction bytes (8 per slot)")
+        ->required();
+    disassemble->add_option("--section", disasm_options->object.section, "only the programs of this section");
+    disassemble->add_option("--program", disasm_options->object.program, "only the program of this name");
+    disassemble->add_flag("-S,--source", disasm_options->object.source,
+                          "show each C source line (BTF line info) before its instructions");
+    disassemble->add_flag("--json", disasm_options->object.json, "print the listing as JSON");
+    disassemble->add_option("--platform", disasm_options->object.platform,
+                            "name helpers as this platform does (windows|linux; default: the object's)");
+    disassemble->add_flag("--raw", disasm_options->raw, "read the file as raw instruction bytes even if it is ELF");
+    disassemble->add_flag("--pc", disasm_options->show_pc, "prefix each line with its slot index (raw bytes)");
     disassemble->add_flag("--jit", disasm_options->jit,
                           "show the machine code the baseline JIT makes of each instruction");
     disassemble->callback([disasm_options, &status] { status = run_disasm(*disasm_options); });
