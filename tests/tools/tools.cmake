@@ -20,6 +20,33 @@ set_tests_properties(cli_sections_bad_file_message PROPERTIES PASS_REGULAR_EXPRE
 add_test(NAME cli_asm_disasm COMMAND embpf_cli asm --hex ${CMAKE_CURRENT_LIST_DIR}/sample.s)
 set_tests_properties(cli_asm_disasm PROPERTIES PASS_REGULAR_EXPRESSION "00000002000000b7.0000000000000095")
 
+# embpf disasm on an object: programs as the verifier numbers them, maps, globals, helpers and subprograms by name, the
+# C source (BTF line info) with -S, JSON, and the raw-bytes listing refusing the object-only options.
+add_test(NAME cli_disasm_object_source COMMAND embpf_cli disasm -S ${seeds}/TraceConnections.o)
+set_tests_properties(cli_disasm_object_source PROPERTIES PASS_REGULAR_EXPRESSION
+    "Disassembly of program TraceConnections \\(section bind, type bind\\):.*; [ \t]*if \\(ctx->operation == BIND_OPERATION_BIND\\) {\n +1:[ \t]r1 = \\*\\(u32 \\*\\)\\(r6 \\+ 44\\).*\n +13:[ \t]r1 = map\\[proc_map\\] ll\n +15:[ \t]call map_lookup_elem#1\n")
+add_test(NAME cli_disasm_object_functions_json COMMAND embpf_cli disasm ${EMBPF_TEST_API_DIR}/callbacks.o
+         --program loop_squares --json)
+set_tests_properties(cli_disasm_object_functions_json PROPERTIES PASS_REGULAR_EXPRESSION
+    "\"name\": \"add_square\",[ \n]+\"start\": 26.*\"text\": \"r2 = code\\(\\+13\\) ll <add_square>\".*\"text\": \"call loop#181\"")
+add_test(NAME cli_disasm_object_globals COMMAND embpf_cli disasm ${EMBPF_TEST_API_DIR}/typed_maps.o)
+set_tests_properties(cli_disasm_object_globals PROPERTIES PASS_REGULAR_EXPRESSION
+    "r1 = map\\[per_interface\\] ll.*r2 = &seq ll")
+add_test(NAME cli_disasm_object_kconfig COMMAND embpf_cli disasm ${EMBPF_TEST_API_DIR}/kconfig.o --section socket)
+set_tests_properties(cli_disasm_object_kconfig PROPERTIES PASS_REGULAR_EXPRESSION "r1 = &LINUX_HAS_BPF_COOKIE ll")
+add_test(NAME cli_disasm_object_unknown_program COMMAND embpf_cli disasm ${seeds}/TraceConnections.o --program nope)
+set_tests_properties(cli_disasm_object_unknown_program PROPERTIES WILL_FAIL ON)
+add_test(NAME cli_disasm_object_unknown_program_message COMMAND embpf_cli disasm ${seeds}/TraceConnections.o
+         --program nope)
+set_tests_properties(cli_disasm_object_unknown_program_message PROPERTIES PASS_REGULAR_EXPRESSION
+    "no program named nope; the object has TraceConnections \\(bind\\)")
+add_test(NAME cli_disasm_raw_object_option COMMAND ${CMAKE_COMMAND} -DEXPECTED_EXIT=2
+         -P ${CMAKE_CURRENT_LIST_DIR}/scripts/expect_exit.cmake $<TARGET_FILE:embpf_cli> disasm --raw -S
+         ${seeds}/TraceConnections.o)
+set_tests_properties(cli_disasm_raw_object_option PROPERTIES PASS_REGULAR_EXPRESSION
+    "list an object file's programs; this is read as raw instruction bytes \\(--raw\\)" FAIL_REGULAR_EXPRESSION
+    "unexpected exit status")
+
 # embpf run: a UDP packet through the five-tuple parser leaves one ring-buffer record.
 set(udp_packet "000000000000111111111111080045000000000000000011 0000 c0a80114 0a000035 cec80035 00000000")
 add_test(NAME cli_run_xdp COMMAND embpf_cli run ${seeds}/myxdp_stage4.o --data-hex ${udp_packet} --repeat 3)
