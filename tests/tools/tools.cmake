@@ -71,6 +71,31 @@ set_tests_properties(cli_run_automatic_budget PROPERTIES PASS_REGULAR_EXPRESSION
     "r0 = 1 .*engine [a-z]+ after 3 run\\(s\\) \\(automatic\\; promotion: (compiling|promoted)\\).*instruction budget 100000: stopped 0 of 3")
 add_test(NAME cli_run_unknown_program COMMAND embpf_cli run ${seeds}/TraceConnections.o --program nope)
 set_tests_properties(cli_run_unknown_program PROPERTIES WILL_FAIL ON)
+# r0 by the type's return meaning; an array's entries of zeros hidden unless --all.
+add_test(NAME cli_run_return_meaning COMMAND embpf_cli run ${seeds}/TraceConnections.o --data-hex 6e67696e78
+         --ctx-hex "0000000000000000 0000000000000000 2a00000000000000")
+set_tests_properties(cli_run_return_meaning PROPERTIES PASS_REGULAR_EXPRESSION "r0 = 0 \\(0x0, BIND_PERMIT\\)")
+add_test(NAME cli_run_zero_entries COMMAND embpf_cli run ${EMBPF_TEST_API_DIR}/arrays.o --ctx-hex 03000000)
+set_tests_properties(cli_run_zero_entries PROPERTIES PASS_REGULAR_EXPRESSION
+    "map slots \\(array\\): 1 entry\n  03000000 => 0100000000000000\n  \\(7 entries of zeros not shown: --all shows them\\)")
+add_test(NAME cli_run_all_entries COMMAND embpf_cli run ${EMBPF_TEST_API_DIR}/arrays.o --ctx-hex 03000000 --all)
+set_tests_properties(cli_run_all_entries PROPERTIES PASS_REGULAR_EXPRESSION
+    "map slots \\(array\\): 8 entries\n  00000000 => 0000000000000000\n")
+add_test(NAME cli_run_all_entries_json COMMAND embpf_cli run ${EMBPF_TEST_API_DIR}/arrays.o --ctx-hex 03000000 --json)
+set_tests_properties(cli_run_all_entries_json PROPERTIES PASS_REGULAR_EXPRESSION "\"zero_entries\": 7")
+# --program loads that program and the programs its program arrays are initialized with, not the object's others: a
+# program that fails verification (write_in) does not keep write_xmit from running; dispatch keeps write_cb, which its
+# array names (and which the array refuses, as a load of the whole object does); fits keeps neither.
+add_test(NAME cli_run_program_alone COMMAND embpf_cli run ${EMBPF_TEST_API_DIR}/read_only_packet.o --program write_xmit
+         --data-hex 00112233)
+set_tests_properties(cli_run_program_alone PROPERTIES PASS_REGULAR_EXPRESSION "r0 = 0 \\(0x0, BPF_OK\\)")
+add_test(NAME cli_run_program_needs COMMAND embpf_cli run ${EMBPF_TEST_TAIL_DIR}/mixed_types_init.o --program dispatch
+         --data-hex 00)
+set_tests_properties(cli_run_program_needs PROPERTIES PASS_REGULAR_EXPRESSION
+    "map jump entry 0: map jump serves xdp programs\\; a socket_filter program cannot share it")
+add_test(NAME cli_run_program_unneeded COMMAND embpf_cli run ${EMBPF_TEST_TAIL_DIR}/mixed_types_init.o --program fits
+         --data-hex 00)
+set_tests_properties(cli_run_program_unneeded PROPERTIES PASS_REGULAR_EXPRESSION "r0 = 2 \\(0x2, XDP_PASS\\)")
 
 # embpf verify: statuses 0 (all verified), 1 (a program rejected) and 2 (the file or an option is bad) are checked
 # exactly, since WILL_FAIL cannot tell 1 from 2.

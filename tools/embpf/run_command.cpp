@@ -20,6 +20,7 @@ namespace embpf::tools {
 namespace {
 
 struct RunOptions {
+    bool all = false; ///< every entry of an array, zero values too
     std::string file;
     std::string program;
     std::string section;
@@ -49,7 +50,78 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
 // A map may hold gigabytes: the tool shows its first entries (and records) and counts the others.
 constexpr std::size_t kMaxShown = 256;
 
-nlohmann::ordered_json map_contents(const MapHandle& map) {
+// The name the program type gives r0 (ProgramType::return_meaning, "XDP_ABORTED=0, XDP_DROP=1, ..."), or "".
+std::string return_name(const platform::ProgramType& type, std::uint64_t r0) {
+    const std::string& meaning = type.return_meaning;
+    for (std::size_t at = 0; at < meaning.size();) {
+        const std::size_t end = std::min(meaning.find(',', at), meaning.size());
+        const std::string_view item = std::string_view(meaning).substr(at, end - at);
+        at = end + 1;
+        const std::size_t equals = item.find('=');
+        if (equals == std::string_view::npos) {
+            continue;
+        }
+        std::string_view name = item.substr(0, equals);
+        while (!name.empty() && name.front() == ' ') {
+            name.remove_prefix(1);
+        }
+        std::int64_t value = 0;
+        const std::string_view digits = item.substr(equals + 1);
+        const auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+        if (parsed.ec == std::errc{} && !name.empty() && static_cast<std::uint64_t>(value) == r0) {
+            return std::string(name);
+        }
+    }
+    return {};
+}
+
+// Maps whose every key holds a value from creation: their zero values say nothing, and are hidden without --all.
+bool every_key_present(platform::MapKind kind) {
+    return kind == platform::MapKind::array || kind == platform::MapKind::percpu_array;
+}
+
+// The program named `name` (or the first of `section`), and the programs it needs: those the program arrays it uses
+// are initialized with (`.values = {[0] = &next}`), and theirs. The others are dropped from the spec, so that a
+// program that fails verification does not keep this one from running (as libbpf's per-program autoload does).
+Result<std::string> keep_needed(ObjectSpec& spec, const std::string& name, const std::string& section) {
+    std::vector<ProgramSpec>& programs = spec.programs();
+    const auto chosen = std::find_if(programs.begin(), programs.end(), [&](const ProgramSpec& p) {
+        return (name.empty() || p.name() == name) && (section.empty() || p.section() == section);
+    });
+    if (chosen == programs.end()) {
+        return Error::invalid("has no program" + (name.empty() ? std::string() : " named " + name) +
+                              (section.empty() ? std::string() : " in section " + section));
+    }
+    std::vector<std::string> needed{chosen->name()};
+    for (std::size_t i = 0; i < needed.size(); ++i) {
+        const auto program =
+            std::find_if(programs.begin(), programs.end(), [&](const ProgramSpec& p) { return p.name() == needed[i]; });
+        if (program == programs.end()) {
+            continue; // named by a program array and not in the object: the load says so
+        }
+        for (const elf::MapReference& ref : program->definition.map_references) {
+            for (const elf::MapDefinition::InitialEntry& entry : spec.maps().at(ref.map).initial_entries) {
+                if (!entry.program.empty() && std::find(needed.begin(), needed.end(), entry.program) == needed.end()) {
+                    needed.push_back(entry.program);
+                }
+            }
+        }
+    }
+    std::string kept = chosen->name();
+    const auto dropped = [&](const std::string& program) {
+        return std::find(needed.begin(), needed.end(), program) == needed.end();
+    };
+    std::erase_if(programs, [&](const ProgramSpec& p) { return dropped(p.name()); });
+    // Program arrays the kept programs do not use may still name dropped programs: those entries go with them.
+    for (MapSpec& map : spec.maps()) {
+        std::erase_if(map.initial_entries, [&](const elf::MapDefinition::InitialEntry& entry) {
+            return !entry.program.empty() && dropped(entry.program);
+        });
+    }
+    return kept;
+}
+
+nlohmann::ordered_json map_contents(const MapHandle& map, bool all) {
     nlohmann::ordered_json out;
     out["name"] = map.name();
     out["type"] = std::string(platform::to_string(map.kind()));
@@ -75,6 +147,8 @@ nlohmann::ordered_json map_contents(const MapHandle& map) {
     std::vector<std::uint8_t> next(runtime_map.config().key_size);
     std::span<const std::uint8_t> current{};
     std::size_t more = 0;
+    std::size_t zeros = 0;
+    const bool hide_zeros = !all && every_key_present(map.kind());
     for (;;) {
         auto found = runtime_map.next_key(current, next);
         if (!found) {
@@ -86,18 +160,26 @@ nlohmann::ordered_json map_contents(const MapHandle& map) {
         }
         key = next;
         current = key;
+        auto value = map.lookup(key);
+        if (!value || !*value) {
+            continue;
+        }
+        if (hide_zeros && std::all_of((*value)->begin(), (*value)->end(), [](std::uint8_t b) { return b == 0; })) {
+            ++zeros;
+            continue;
+        }
         if (entries.size() >= kMaxShown) {
             ++more;
             continue;
         }
-        auto value = map.lookup(key);
-        if (value && *value) {
-            entries.push_back({{"key", to_hex(key)}, {"value", to_hex(**value)}});
-        }
+        entries.push_back({{"key", to_hex(key)}, {"value", to_hex(**value)}});
     }
     out["entries"] = entries;
     if (more != 0) {
         out["more_entries"] = more;
+    }
+    if (zeros != 0) {
+        out["zero_entries"] = zeros;
     }
     return out;
 }
@@ -108,18 +190,9 @@ int run_program(const RunOptions& options) {
         std::cerr << "embpf: " << spec.error().message << '\n';
         return kExitBadInput;
     }
-    const ProgramSpec* program_spec = nullptr;
-    for (const ProgramSpec& candidate : spec->programs()) {
-        if ((options.program.empty() || candidate.name() == options.program) &&
-            (options.section.empty() || candidate.section() == options.section)) {
-            program_spec = &candidate;
-            break;
-        }
-    }
-    if (program_spec == nullptr) {
-        std::cerr << "embpf: " << options.file << " has no program"
-                  << (options.program.empty() ? "" : " named " + options.program)
-                  << (options.section.empty() ? "" : " in section " + options.section) << '\n';
+    auto chosen = keep_needed(*spec, options.program, options.section);
+    if (!chosen) {
+        std::cerr << "embpf: " << options.file << " " << chosen.error().message << '\n';
         return kExitBadInput;
     }
     // Programs are verified, unless asked to run unverified in the checked interpreter (for debugging).
@@ -146,7 +219,7 @@ int run_program(const RunOptions& options) {
         std::cerr << "embpf: " << object.error().message << '\n';
         return kExitFailure;
     }
-    auto program = object->program(program_spec->name());
+    auto program = object->program(*chosen);
     if (!program) {
         std::cerr << "embpf: " << program.error().message << '\n';
         return kExitFailure;
@@ -243,6 +316,9 @@ int run_program(const RunOptions& options) {
             out["error"] = failure->message;
         } else {
             out["r0"] = r0;
+            if (const std::string name = return_name(program->type(), r0); !name.empty()) {
+                out["r0_meaning"] = name;
+            }
         }
         out["runs"] = times.size();
         out["engine"] = std::string(to_string(program->engine()));
@@ -256,7 +332,7 @@ int run_program(const RunOptions& options) {
         out["trace"] = lines;
         out["maps"] = nlohmann::ordered_json::array();
         for (const std::string& name : object->map_names()) {
-            out["maps"].push_back(map_contents(object->map(name).value()));
+            out["maps"].push_back(map_contents(object->map(name).value(), options.all));
         }
         std::cout << out.dump(2) << '\n';
         return failure ? kExitFailure : kExitOk;
@@ -271,7 +347,9 @@ int run_program(const RunOptions& options) {
     if (failure) {
         std::cout << "Stopped: " << failure->message << '\n';
     } else {
-        std::cout << "r0 = " << r0 << " (0x" << std::hex << r0 << std::dec << ")\n";
+        const std::string name = return_name(program->type(), r0);
+        std::cout << "r0 = " << r0 << " (0x" << std::hex << r0 << std::dec << (name.empty() ? "" : ", " + name)
+                  << ")\n";
         std::cout << "median " << median << " ns per run over " << times.size() << " run(s)\n";
     }
     if (automatic) {
@@ -286,7 +364,7 @@ int run_program(const RunOptions& options) {
         std::cout << "trace: " << line << '\n';
     }
     for (const std::string& name : object->map_names()) {
-        const auto contents = map_contents(object->map(name).value());
+        const auto contents = map_contents(object->map(name).value(), options.all);
         std::cout << "map " << name << " (" << contents["type"].get<std::string>() << ")";
         if (contents.contains("records")) {
             std::cout << ": " << contents["records"].size() << " record(s)\n";
@@ -305,6 +383,10 @@ int run_program(const RunOptions& options) {
             }
             if (contents.contains("more_entries")) {
                 std::cout << "  ... and " << contents["more_entries"].get<std::size_t>() << " more entries\n";
+            }
+            if (contents.contains("zero_entries")) {
+                std::cout << "  (" << contents["zero_entries"].get<std::size_t>()
+                          << " entries of zeros not shown: --all shows them)\n";
             }
         }
     }
@@ -326,6 +408,7 @@ void add_run_command(CLI::App& app, int& status) {
     command->add_option("--ctx-hex", options->ctx_hex, "raw context bytes in hex, zero-filled to the context size");
     command->add_option("--repeat", options->repeat, "number of runs (default 1)");
     command->add_flag("--json", options->json, "print JSON");
+    command->add_flag("--all", options->all, "show every entry of an array, those holding zeros too");
     command->add_flag("--unverified", options->unverified,
                       "skip verification; every memory access is checked at run time instead");
     command->add_option("--engine", options->engine, "engine of verified programs (default: interpreter)")
