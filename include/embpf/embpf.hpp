@@ -14,6 +14,7 @@
 #include "embpf/elf/object_file.hpp"
 
 #include "embpf/platform/context_layout.hpp"
+#include "embpf/platform/json.hpp"
 #include "embpf/platform/platform.hpp"
 #include "embpf/verifier/verifier.hpp"
 

@@ -157,3 +157,39 @@ add_test(NAME cli_run_data_directory COMMAND embpf_cli run ${seeds}/myxdp_stage4
 set_tests_properties(cli_run_data_directory PROPERTIES PASS_REGULAR_EXPRESSION "is a directory")
 add_test(NAME cli_run_ctx_not_hex COMMAND embpf_cli run ${seeds}/myxdp_stage4.o --ctx-hex 0g)
 set_tests_properties(cli_run_ctx_not_hex PROPERTIES PASS_REGULAR_EXPRESSION "--ctx-hex is not a sequence of hex bytes")
+
+# A host's platform as JSON (platform/request_host.json: windows() and a request hook with a host helper). At build
+# time `embpf gen helpers` writes the header its plugin (platform/request_plugin.c) compiles against; sections, verify
+# and disasm read the platform with --platform; without it no type matches the plugin's section.
+set(request_host ${CMAKE_CURRENT_LIST_DIR}/platform/request_host.json)
+set(request_dir ${CMAKE_CURRENT_BINARY_DIR}/request_plugin)
+add_custom_command(OUTPUT ${request_dir}/request_helpers.h
+                   COMMAND ${CMAKE_COMMAND} -E make_directory ${request_dir}
+                   COMMAND embpf_cli gen helpers --platform ${request_host} --type request --host-only
+                           -o ${request_dir}/request_helpers.h
+                   DEPENDS embpf_cli ${request_host} COMMENT "Generating the request hook's plugin header" VERBATIM)
+embpf_add_bpf_object(request_plugin_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/platform/request_plugin.c
+                     OUTPUT ${request_dir}/request_plugin.o NO_PLUGIN_HEADERS FLAGS -I${request_dir}
+                     DEPENDS ${request_dir}/request_helpers.h)
+add_custom_target(embpf_test_request_plugin ALL DEPENDS ${request_plugin_object})
+add_test(NAME cli_platform_json_verify COMMAND embpf_cli verify --platform ${request_host} ${request_plugin_object})
+set_tests_properties(cli_platform_json_verify PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
+add_test(NAME cli_platform_json_sections COMMAND embpf_cli sections --platform ${request_host} ${request_plugin_object})
+set_tests_properties(cli_platform_json_sections PROPERTIES PASS_REGULAR_EXPRESSION
+    "Platform: request_host \\(chosen by the caller\\).*request +count_slashes +request +[0-9]+ +log_request")
+add_test(NAME cli_platform_json_disasm COMMAND embpf_cli disasm --platform ${request_host} ${request_plugin_object})
+set_tests_properties(cli_platform_json_disasm PROPERTIES PASS_REGULAR_EXPRESSION "call log_request#65536")
+embpf_verify_test(cli_platform_json_needed 1 ${request_plugin_object})
+set_tests_properties(cli_platform_json_needed PROPERTIES PASS_REGULAR_EXPRESSION
+    "no program type of platform linux matches section request")
+embpf_verify_test(cli_platform_json_bad 2 --platform ${CMAKE_CURRENT_LIST_DIR}/platform/bad_kind.json
+                  ${request_plugin_object})
+set_tests_properties(cli_platform_json_bad PROPERTIES PASS_REGULAR_EXPRESSION
+    "program_types\\[0\\]\\.context\\.fields\\[0\\]\\.kind: unknown field kind \"ptr\"")
+# gen platform writes what --platform reads back.
+add_test(NAME cli_gen_platform_round_trip
+         COMMAND sh -c "\"$0\" gen platform --platform windows -o \"$1\" && \"$0\" sections --platform \"$1\" \"$2\""
+                 $<TARGET_FILE:embpf_cli> ${CMAKE_CURRENT_BINARY_DIR}/windows_platform.json
+                 ${seeds}/TraceConnections.o)
+set_tests_properties(cli_gen_platform_round_trip PROPERTIES PASS_REGULAR_EXPRESSION
+    "Platform: windows \\(chosen by the caller\\).*bind +TraceConnections +bind +46")

@@ -22,6 +22,7 @@ void add_isa_commands(CLI::App& app, int& status);
 void add_sections_command(CLI::App& app, int& status);
 void add_run_command(CLI::App& app, int& status);
 void add_verify_command(CLI::App& app, int& status);
+void add_gen_command(CLI::App& app, int& status);
 
 /// `embpf disasm` of an object file.
 struct ObjectDisasmOptions {
@@ -37,8 +38,10 @@ bool is_elf(std::span<const std::uint8_t> bytes);
 /// Lists the chosen programs of the object in `bytes`.
 int disassemble_object(const ObjectDisasmOptions& options, std::span<const std::uint8_t> bytes);
 
-/// The built-in platform named by a --platform option ("windows", "linux"), or nullptr to let the object choose.
-const platform::Platform* platform_named(const std::string& name);
+/// The platform a --platform option names: "windows", "linux" or a platform's JSON file (platform::from_json); nullptr
+/// for an empty name, to let the object choose. std::nullopt (after printing why on stderr) when the file does not
+/// read or describe a platform.
+std::optional<const platform::Platform*> platform_named(const std::string& name);
 
 /// Reads a whole file of at most `limit` bytes; std::nullopt (after printing why on stderr) when it cannot, when it
 /// is a directory or when it is longer.

@@ -191,7 +191,11 @@ bool is_elf(std::span<const std::uint8_t> bytes) {
 }
 
 int disassemble_object(const ObjectDisasmOptions& options, std::span<const std::uint8_t> bytes) {
-    auto spec = ObjectSpec::open(bytes, platform_named(options.platform));
+    const auto chosen_platform = platform_named(options.platform);
+    if (!chosen_platform) {
+        return kExitBadInput;
+    }
+    auto spec = ObjectSpec::open(bytes, *chosen_platform);
     if (!spec) {
         std::cerr << options.file << ": " << spec.error().message << '\n';
         return kExitFailure;

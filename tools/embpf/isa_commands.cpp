@@ -184,8 +184,9 @@ void add_isa_commands(CLI::App& app, int& status) {
     disassemble->add_flag("-S,--source", disasm_options->object.source,
                           "show each C source line (BTF line info) before its instructions");
     disassemble->add_flag("--json", disasm_options->object.json, "print the listing as JSON");
-    disassemble->add_option("--platform", disasm_options->object.platform,
-                            "name helpers as this platform does (windows|linux; default: the object's)");
+    disassemble->add_option(
+        "--platform", disasm_options->object.platform,
+        "name helpers as this platform does: windows, linux or a platform's JSON file (default: the object's)");
     disassemble->add_flag("--raw", disasm_options->raw, "read the file as raw instruction bytes even if it is ELF");
     disassemble->add_flag("--pc", disasm_options->show_pc, "prefix each line with its slot index (raw bytes)");
     disassemble->add_flag("--jit", disasm_options->jit,

@@ -1,8 +1,11 @@
 // embpf: the command-line tool over the embpf library.
 #include "commands.hpp"
 
+#include "embpf/platform/json.hpp"
+
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -10,14 +13,29 @@
 
 namespace embpf::tools {
 
-const platform::Platform* platform_named(const std::string& name) {
+std::optional<const platform::Platform*> platform_named(const std::string& name) {
+    if (name.empty()) {
+        return nullptr;
+    }
     if (name == "windows") {
         return &platform::windows();
     }
     if (name == "linux") {
         return &platform::linux();
     }
-    return nullptr;
+    // A platform description (platform::to_json), kept for the process.
+    static std::deque<platform::Platform> read;
+    const auto text = read_file(name, std::size_t{64} << 20);
+    if (!text) {
+        std::cerr << "embpf: --platform takes windows, linux or a platform's JSON file\n";
+        return std::nullopt;
+    }
+    auto described = platform::from_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+    if (!described) {
+        std::cerr << "embpf: " << name << ": " << described.error().message << '\n';
+        return std::nullopt;
+    }
+    return &read.emplace_back(std::move(described).value());
 }
 
 std::optional<std::vector<std::uint8_t>> read_file(const std::string& path, std::size_t limit) {
@@ -59,6 +77,7 @@ int main(int argc, char** argv) {
     embpf::tools::add_sections_command(app, status);
     embpf::tools::add_run_command(app, status);
     embpf::tools::add_verify_command(app, status);
+    embpf::tools::add_gen_command(app, status);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -185,7 +185,11 @@ nlohmann::ordered_json map_contents(const MapHandle& map, bool all) {
 }
 
 int run_program(const RunOptions& options) {
-    auto spec = ObjectSpec::open(std::filesystem::path(options.file), platform_named(options.platform));
+    const auto chosen_platform = platform_named(options.platform);
+    if (!chosen_platform) {
+        return kExitBadInput;
+    }
+    auto spec = ObjectSpec::open(std::filesystem::path(options.file), *chosen_platform);
     if (!spec) {
         std::cerr << "embpf: " << spec.error().message << '\n';
         return kExitBadInput;
@@ -401,8 +405,8 @@ void add_run_command(CLI::App& app, int& status) {
     command->add_option("file", options->file, "eBPF object file")->required();
     auto* program = command->add_option("--program", options->program, "program name (default: the first)");
     command->add_option("--section", options->section, "program section")->excludes(program);
-    command->add_option("--platform", options->platform, "platform profile (default: chosen from the object)")
-        ->check(CLI::IsMember({"windows", "linux"}));
+    command->add_option("--platform", options->platform,
+                        "windows, linux or a platform's JSON file (default: chosen from the object)");
     auto* data_hex = command->add_option("--data-hex", options->data_hex, "packet (data range) bytes in hex");
     command->add_option("--data", options->data_path, "file whose bytes are the packet")->excludes(data_hex);
     command->add_option("--ctx-hex", options->ctx_hex, "raw context bytes in hex, zero-filled to the context size");

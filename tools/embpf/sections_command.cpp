@@ -70,7 +70,11 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 int run_sections(const SectionsOptions& options) {
-    auto spec = ObjectSpec::open(std::filesystem::path(options.file), platform_named(options.platform));
+    const auto chosen_platform = platform_named(options.platform);
+    if (!chosen_platform) {
+        return kExitBadInput;
+    }
+    auto spec = ObjectSpec::open(std::filesystem::path(options.file), *chosen_platform);
     if (!spec) {
         std::cerr << "embpf: " << spec.error().message << '\n';
         return kExitFailure;
@@ -146,8 +150,8 @@ void add_sections_command(CLI::App& app, int& status) {
     auto options = std::make_shared<SectionsOptions>();
     CLI::App* command = app.add_subcommand("sections", "List the programs and maps of an eBPF object");
     command->add_option("file", options->file, "eBPF object file (clang -target bpf)")->required();
-    command->add_option("--platform", options->platform, "platform profile (default: chosen from the object)")
-        ->check(CLI::IsMember({"windows", "linux"}));
+    command->add_option("--platform", options->platform,
+                        "windows, linux or a platform's JSON file (default: chosen from the object)");
     command->add_flag("--json", options->json, "print JSON");
     command->callback([options, &status] { status = run_sections(*options); });
 }

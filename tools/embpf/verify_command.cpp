@@ -49,7 +49,11 @@ verifier::Report rejected(const ProgramSpec& program, std::string type, std::str
 }
 
 int run_verify(const VerifyOptions& options) {
-    auto spec = ObjectSpec::open(std::filesystem::path(options.file), platform_named(options.platform));
+    const auto chosen_platform = platform_named(options.platform);
+    if (!chosen_platform) {
+        return kExitBadInput;
+    }
+    auto spec = ObjectSpec::open(std::filesystem::path(options.file), *chosen_platform);
     if (!spec) {
         std::cerr << "embpf: " << spec.error().message << '\n';
         return kExitBadInput;
@@ -167,8 +171,8 @@ void add_verify_command(CLI::App& app, int& status) {
     command->add_option("--type", options->type, "program type to verify as (default: chosen from the section)");
     command->add_option("--default-type", options->default_type,
                         "program type of the programs whose section names none (as a loader such as tc chooses it)");
-    command->add_option("--platform", options->platform, "platform profile (default: chosen from the object)")
-        ->check(CLI::IsMember({"windows", "linux"}));
+    command->add_option("--platform", options->platform,
+                        "windows, linux or a platform's JSON file (default: chosen from the object)");
     command->add_option("--level", options->level, "how much the report says (default: normal)")
         ->check(CLI::IsMember({"normal", "informational", "verbose"}));
     command->add_flag("--json", options->json, "print JSON");
