@@ -1,16 +1,10 @@
 # Compiling C to eBPF objects at build time with clang's BPF target.
-find_program(EMBPF_BPF_CLANG NAMES clang-14 clang DOC "clang with the BPF target")
+# clang and the multiarch triple as embpf_add_plugin finds them (EmbpfPlugin.cmake, which a host's project gets too).
+include(EmbpfPlugin)
+set(EMBPF_BPF_CLANG ${EMBPF_PLUGIN_CLANG})
+set(EMBPF_HOST_TRIPLE ${EMBPF_PLUGIN_TRIPLE})
 find_program(EMBPF_LLVM_OBJCOPY NAMES llvm-objcopy-14 llvm-objcopy DOC "llvm-objcopy")
 find_program(EMBPF_LLVM_OBJDUMP NAMES llvm-objdump-14 llvm-objdump DOC "llvm-objdump")
-
-# The multiarch include directory (asm/types.h) is named by Debian's triple, which clang's
-# -dumpmachine does not print; CMake knows it as the library architecture.
-if(CMAKE_LIBRARY_ARCHITECTURE)
-    set(EMBPF_HOST_TRIPLE ${CMAKE_LIBRARY_ARCHITECTURE})
-else()
-    execute_process(COMMAND gcc -dumpmachine OUTPUT_VARIABLE EMBPF_HOST_TRIPLE OUTPUT_STRIP_TRAILING_WHITESPACE
-                    ERROR_QUIET)
-endif()
 
 # embpf_add_bpf_object(<out-var> SOURCE <file.c> [OUTPUT <file.o>] [FLAGS ...] [DEPENDS ...] [NO_PLUGIN_HEADERS])
 # Compiles SOURCE with `clang -target bpf -O2 -g` and sets <out-var> to the object's path. The

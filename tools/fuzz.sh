@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time: tools/fuzz.sh BUILD_DIR [SECONDS_PER_TARGET [TARGET...]]
-# TARGET is elf, asm, interpreter, verifier or jit (default: all). The verifier target gets twice the time: each of its
-# inputs is a whole program to verify and run, and its findings are the ones that matter most. The jit target runs the
-# verifier's generated programs in the interpreter and the JIT and compares them (tests/fuzz/differential.hpp).
+# TARGET is elf, asm, interpreter, verifier, jit or platform (default: all). The verifier target gets twice the time:
+# each of its inputs is a whole program to verify and run, and its findings are the ones that matter most. The jit
+# target runs the verifier's generated programs in the interpreter and the JIT and compares them
+# (tests/fuzz/differential.hpp); the platform target reads platform descriptions (platform::from_json).
 # The corpora start from the build's own eBPF objects and programs (assembly text for the assembler) and are kept in
 # BUILD_DIR/fuzz. A target fails when it executed fewer than EMBPF_FUZZ_MIN_UNITS_PER_SECOND (5) inputs a second,
 # at least 100, or when it compared the results of no input (its stat::embpf_compared).
@@ -13,10 +14,10 @@ seconds="${2:-60}"
 shift 2 || shift $#
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(elf asm interpreter verifier jit)
+    targets=(elf asm interpreter verifier jit platform)
 fi
 corpus="$build/fuzz"
-mkdir -p "$corpus/elf" "$corpus/asm" "$corpus/interpreter" "$corpus/verifier" "$corpus/jit"
+mkdir -p "$corpus/elf" "$corpus/asm" "$corpus/interpreter" "$corpus/verifier" "$corpus/jit" "$corpus/platform"
 find "$build" -name '*.o' -path '*tests*' -newer "$root/CMakeLists.txt" -size -256k -exec cp -n {} "$corpus/elf/" \; 2>/dev/null || true
 find "$build" -name '*.bin' -size -64k -exec cp -n {} "$corpus/interpreter/" \; 2>/dev/null || true
 # The assembler's corpus is assembly text: the disassembly of the test programs' code sections and, when it ships
@@ -43,6 +44,9 @@ if [ -d "$conformance" ]; then
         open(my $out, ">", "'"$seeds"'/conformance-$name.bin") or die; binmode $out; print $out $code;
     }' "$conformance"/*.data
 fi
+# The platform descriptions' corpus: the tests' JSON files and windows() as the tool writes it.
+cp -n "$root"/tests/tools/platform/*.json "$corpus/platform/" 2>/dev/null || true
+"$embpf" gen platform --platform windows -o "$corpus/platform/windows.json"
 asm_seeds=0
 for bin in "$seeds"/*.bin; do
     seed="$corpus/asm/$(basename "$bin" .bin).s"

@@ -11,7 +11,8 @@ packages=(
     linux-libc-dev                # linux/bpf.h and the uapi headers those programs and the platform tests include
     doctest-dev catch2            # unit tests; Catch2 in an example
     libbenchmark-dev              # benchmarks
-    libcli11-dev nlohmann-json3-dev
+    libcli11-dev nlohmann-json3-dev # the command-line tool; platforms as JSON (src/platform/json.cpp)
+    pkgconf                       # pkg-config: Capstone's flags, and the consumer check of the installed embpf.pc
     libcapstone-dev               # x86-64 listings of JIT code (embpf disasm --jit) and the JIT encoder tests
     llvm-19-dev                   # the optimizing JIT: LLVM 19 and its ORC JIT (EMBPF_WITH_LLVM)
     g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user # the AArch64 JIT, cross-built, run under qemu (test.sh --arm64)
