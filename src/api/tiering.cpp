@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <deque>
@@ -36,16 +37,29 @@ class Compiler {
     // prepare_compiler() and work()). Again, later, it does nothing.
     void stop() noexcept;
 
+    // fork(): the queue is held across it (prepare, then parent or child), and the child puts back the program the
+    // parent's thread was about to compile, which the child's own thread will.
+    void before_fork() noexcept { m_mutex.lock(); }
+    void after_fork_in_parent() noexcept { m_mutex.unlock(); }
+    void after_fork_in_child() noexcept;
+
   private:
     void work() noexcept;
 
     std::mutex m_mutex;
     std::condition_variable m_wake;
     std::deque<std::weak_ptr<const ProgramState>> m_queue;
+    std::weak_ptr<const ProgramState> m_current; // the program the thread compiles now
     std::thread m_thread;
-    pid_t m_owner = 0; // the process that started m_thread: the child of a fork() has no such thread to wait for
+    pid_t m_owner = 0;      // the process that started m_thread: the child of a fork() has no such thread to wait for
+    bool m_running = false; // m_thread runs work(): it ends once idle, so that it never keeps the process alive
     bool m_stopped = false;
+    std::uint64_t m_compilations = 0;
 };
+
+// How long the thread waits for work before it ends (a later promotion starts another): a host whose main thread
+// ends with pthread_exit ends once its own threads have.
+constexpr std::chrono::seconds kIdleCompiler{1};
 
 constexpr std::string_view kExiting = "the process is exiting";
 
@@ -59,9 +73,13 @@ void Compiler::submit(std::weak_ptr<const ProgramState> program) {
         return;
     }
     m_queue.push_back(std::move(program));
-    if (!m_thread.joinable() || m_owner != getpid()) {
+    if (!m_running || m_owner != getpid()) {
         if (m_thread.joinable()) {
-            m_thread.detach(); // the parent's, copied by fork(): nothing to join
+            if (m_owner == getpid()) {
+                m_thread.join(); // it ended idle (it takes no lock on its way out)
+            } else {
+                m_thread.detach(); // the parent's, copied by fork(): nothing to join
+            }
         }
         // The thread starts with every signal blocked, so that the host's signals go to the host's threads.
         sigset_t all;
@@ -76,6 +94,7 @@ void Compiler::submit(std::weak_ptr<const ProgramState> program) {
         }
         pthread_sigmask(SIG_SETMASK, &before, nullptr);
         m_owner = getpid();
+        m_running = true;
     }
     lock.unlock();
     m_wake.notify_one();
@@ -111,30 +130,45 @@ void Compiler::stop() noexcept {
 
 void stop_compiler_at_exit() noexcept;
 
+void Compiler::after_fork_in_child() noexcept {
+    if (!m_current.expired()) {
+        m_queue.push_front(std::move(m_current));
+    }
+    m_current.reset();
+    m_running = false;
+    m_mutex.unlock();
+}
+
 void Compiler::work() noexcept {
     pthread_setname_np(pthread_self(), "embpf-compiler");
-    std::uint64_t compilations = 0;
     for (;;) {
-        std::weak_ptr<const ProgramState> next;
+        std::shared_ptr<const ProgramState> program;
+        bool register_exit = false;
         {
             std::unique_lock lock(m_mutex);
-            m_wake.wait(lock, [this] { return m_stopped || !m_queue.empty(); });
-            if (m_stopped) {
+            m_current.reset();
+            if (!m_wake.wait_for(lock, kIdleCompiler, [this] { return m_stopped || !m_queue.empty(); }) || m_stopped) {
+                m_running = false;
                 return;
             }
-            next = std::move(m_queue.front());
+            m_current = std::move(m_queue.front());
             m_queue.pop_front();
-        }
-        if (const auto program = next.lock()) {
+            program = m_current.lock();
             // The statics LLVM made in the compilations before this one (the warm-up's first) are destroyed at exit
             // after the handler registered now, which waits for this compilation: registered again before each of
             // the first compilations, then before every 64th, for what later ones make (LLVM makes some of its
             // statics on first use, and a static destroyed under a running compilation crashes it).
-            if (compilations < 64 || compilations % 64 == 0) {
+            if (program) {
+                register_exit = m_compilations < 64 || m_compilations % 64 == 0;
+                ++m_compilations;
+            }
+        }
+        if (program) {
+            if (register_exit) {
                 std::atexit(stop_compiler_at_exit);
             }
-            ++compilations;
             program->promote();
+            program.reset();
         }
         // The baseline code a promotion retired waits in this thread's batch, which no run on this thread would
         // ever hand over: hand it to the reclaimer now.
@@ -144,7 +178,12 @@ void Compiler::work() noexcept {
 
 Compiler& compiler() {
     // Never destroyed: a run during static destruction may still ask for a promotion (given up then).
-    static Compiler* const instance = new Compiler();
+    static Compiler* const instance = [] {
+        auto* made = new Compiler();
+        pthread_atfork([] { compiler().before_fork(); }, [] { compiler().after_fork_in_parent(); },
+                       [] { compiler().after_fork_in_child(); });
+        return made;
+    }();
     return *instance;
 }
 

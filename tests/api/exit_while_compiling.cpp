@@ -1,7 +1,9 @@
 // A host that ends while the background compiler still compiles its programs (LoadOptions::engine = automatic with
 // promote_after 0 queues every program at load): once the first program is promoted, returning from main with the
 // object in a static, or calling std::exit with it alive, must end the process cleanly. The compilation under way
-// must end before the statics LLVM made during earlier compilations are destroyed.
+// must end before the statics LLVM made during earlier compilations are destroyed. A main thread that ends with
+// pthread_exit ends the process (the compiler's thread ends once idle, attack round 60), and a child forked while the
+// parent compiles compiles too (round 60: it waited for ever on LLVM's lock).
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"
 
@@ -14,13 +16,17 @@
 #include <string_view>
 #include <vector>
 
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace {
 std::optional<embpf::Object> g_object;
 }
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s OBJECT [exit]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s OBJECT [exit|pthread_exit|fork]\n", argv[0]);
         return 2;
     }
     auto spec = embpf::ObjectSpec::open(std::filesystem::path(argv[1]));
@@ -44,8 +50,34 @@ int main(int argc, char** argv) {
         return 2;
     }
     (void)g_object->program(names.front())->wait_for_promotion(std::chrono::seconds(60));
-    if (argc > 2 && std::string_view(argv[2]) == "exit") {
+    const std::string_view mode = argc > 2 ? argv[2] : "";
+    if (mode == "exit") {
         std::exit(0);
+    }
+    if (mode == "pthread_exit") {
+        // The main thread ends and the process with its last thread: the compiler's ends once idle.
+        pthread_exit(nullptr);
+    }
+    if (mode == "fork") {
+        // A child forked while the parent's compiler may be compiling compiles too (fork waits for the compilation
+        // under way, and the child gets LLVM's lock free).
+        const pid_t child = fork();
+        if (child == 0) {
+            alarm(60); // a child that waits for ever fails the test by the signal
+            embpf::LoadOptions optimized;
+            optimized.engine = embpf::exec::EngineKind::optimized;
+            auto again = embpf::Object::load(*spec, optimized);
+            _exit(again && again->program(names.front())->engine() == embpf::exec::EngineKind::optimized ? 0 : 3);
+        }
+        int status = 0;
+        if (child < 0 || waitpid(child, &status, 0) != child) {
+            return 4;
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            std::fprintf(stderr, "the forked child %s %d\n", WIFEXITED(status) ? "exited with" : "was killed by signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+            return 1;
+        }
     }
     return 0;
 }

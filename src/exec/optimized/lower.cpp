@@ -19,11 +19,14 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
@@ -51,6 +54,11 @@ struct Orc {
 Orc& orc() {
     static Orc* instance = [] {
         auto* o = new Orc; // never destroyed: code of programs that outlive static destruction stays valid
+        // fork() waits for a compilation under way: LLVM's state in the child is then whole, and its lock free (a
+        // child that forked mid-compilation would wait for ever on a lock no thread of its holds). The child's one
+        // thread is not the owner the lock records (its thread id changed), so the child makes the lock anew.
+        pthread_atfork([] { orc().lock.lock(); }, [] { orc().lock.unlock(); },
+                       [] { new (&orc().lock) std::recursive_mutex(); });
         llvm::InitializeNativeTarget();
         llvm::InitializeNativeTargetAsmPrinter();
         auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
