@@ -16,6 +16,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -45,6 +46,8 @@ class Compiler {
 
   private:
     void work() noexcept;
+    // Starts the thread (m_mutex held), after joining one that ended idle or letting go of a parent's.
+    void start();
 
     std::mutex m_mutex;
     std::condition_variable m_wake;
@@ -74,27 +77,7 @@ void Compiler::submit(std::weak_ptr<const ProgramState> program) {
     }
     m_queue.push_back(std::move(program));
     if (!m_running || m_owner != getpid()) {
-        if (m_thread.joinable()) {
-            if (m_owner == getpid()) {
-                m_thread.join(); // it ended idle (it takes no lock on its way out)
-            } else {
-                m_thread.detach(); // the parent's, copied by fork(): nothing to join
-            }
-        }
-        // The thread starts with every signal blocked, so that the host's signals go to the host's threads.
-        sigset_t all;
-        sigset_t before;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &before);
-        try {
-            m_thread = std::thread([this] { work(); });
-        } catch (...) {
-            pthread_sigmask(SIG_SETMASK, &before, nullptr);
-            throw;
-        }
-        pthread_sigmask(SIG_SETMASK, &before, nullptr);
-        m_owner = getpid();
-        m_running = true;
+        start();
     }
     lock.unlock();
     m_wake.notify_one();
@@ -130,13 +113,50 @@ void Compiler::stop() noexcept {
 
 void stop_compiler_at_exit() noexcept;
 
+void Compiler::start() {
+    if (m_thread.joinable()) {
+        if (m_owner == getpid()) {
+            m_thread.join(); // it ended idle (it takes no lock on its way out)
+        } else {
+            m_thread.detach(); // the parent's, copied by fork(): nothing to join
+        }
+    }
+    // The thread starts with every signal blocked, so that the host's signals go to the host's threads.
+    sigset_t all;
+    sigset_t before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    try {
+        m_thread = std::thread([this] { work(); });
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    m_owner = getpid();
+    m_running = true;
+}
+
 void Compiler::after_fork_in_child() noexcept {
     if (!m_current.expired()) {
         m_queue.push_front(std::move(m_current));
     }
     m_current.reset();
     m_running = false;
-    m_mutex.unlock();
+    // The condition variable may still count the parent's thread, waiting for work, among its waiters: a signal in
+    // the child would wait for ever for it to leave (attack round 61). The child's one thread holds the mutex; both
+    // are made anew, free.
+    new (&m_wake) std::condition_variable();
+    new (&m_mutex) std::mutex();
+    // What the parent had queued is the child's to compile too, whether or not it asks for more (round 61: a worker
+    // that only ran what the parent loaded kept those programs in the baseline for ever).
+    if (!m_queue.empty()) {
+        try {
+            start();
+        } catch (...) {
+            // No thread: the queue waits for the child's next promotion.
+        }
+    }
 }
 
 void Compiler::work() noexcept {

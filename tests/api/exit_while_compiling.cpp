@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <pthread.h>
@@ -26,7 +27,7 @@ std::optional<embpf::Object> g_object;
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s OBJECT [exit|pthread_exit|fork]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s OBJECT [exit|pthread_exit|fork|fork_idle]\n", argv[0]);
         return 2;
     }
     auto spec = embpf::ObjectSpec::open(std::filesystem::path(argv[1]));
@@ -57,6 +58,30 @@ int main(int argc, char** argv) {
     if (mode == "pthread_exit") {
         // The main thread ends and the process with its last thread: the compiler's ends once idle.
         pthread_exit(nullptr);
+    }
+    if (mode == "fork_idle") {
+        // Every program promoted, the compiler's thread waits for work when the host forks: the child's own
+        // promotions, each a signal to a thread of its own, must all complete (round 61: the second deadlocked on the
+        // parent's waiter, counted still by the child's copy of the condition variable).
+        for (const std::string& name : names) {
+            (void)g_object->program(name)->wait_for_promotion(std::chrono::seconds(60));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const pid_t child = fork();
+        if (child == 0) {
+            alarm(60);
+            auto again = embpf::Object::load(*spec, options);
+            bool promoted = again.has_value();
+            for (const std::string& name : names) {
+                promoted = promoted && again->program(name)->wait_for_promotion(std::chrono::seconds(30));
+            }
+            _exit(promoted ? 0 : 3);
+        }
+        int status = 0;
+        if (child < 0 || waitpid(child, &status, 0) != child) {
+            return 4;
+        }
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
     }
     if (mode == "fork") {
         // A child forked while the parent's compiler may be compiling compiles too (fork waits for the compilation
