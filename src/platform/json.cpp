@@ -440,7 +440,7 @@ Result<Platform> from_json(std::string_view text) {
     Json document;
     try {
         document = Json::parse(text);
-    } catch (const Json::parse_error& error) {
+    } catch (const Json::exception& error) { // a syntax error, or a number past a double's range (out_of_range)
         return Error::invalid(std::string("not a JSON document: ") + error.what());
     }
     try {
