@@ -12,6 +12,7 @@
 // verify as a hook's with the benchmark's context (bench_platform).
 
 #include "bench_ctx.h"
+#include "bench_platform.hpp"
 #include "embedded_programs.hpp"
 
 #include "embpf/exec/interpreter.hpp"
@@ -371,35 +372,7 @@ std::string hex(std::uint64_t value) {
     return text.data();
 }
 
-/// The benchmark context as a host declares it (bench_ctx.h's layout, with the data range's fields as pointers).
-struct HostContext {
-    const std::uint8_t* data;
-    const std::uint8_t* data_end;
-    std::uint64_t seed;
-    std::uint64_t count;
-};
-static_assert(sizeof(HostContext) == sizeof(embpf_bench_ctx));
-
-/// linux() with a hook whose context is the benchmark's: the programs the verifier proves safe there (those whose
-/// loops its bounds cover) are compiled with its facts too.
-const embpf::platform::Platform& bench_platform() {
-    static const embpf::platform::Platform platform = [] {
-        embpf::platform::Platform p = embpf::platform::linux();
-        embpf::platform::ProgramType type;
-        type.name = "bench";
-        type.section_prefixes = {"bench"};
-        type.context = embpf::platform::ContextLayout<HostContext>()
-                           .data_range(&HostContext::data, &HostContext::data_end)
-                           .field(&HostContext::seed, "seed")
-                           .field(&HostContext::count, "count")
-                           .descriptor();
-        if (!p.add_program_type(type)) {
-            fail("bench", "the benchmark's program type");
-        }
-        return p;
-    }();
-    return platform;
-}
+using embpf::bench::bench_platform;
 
 /// Runs the interpreter checked and unchecked and the native build on one input; returns the result
 /// and the number of instructions, or exits when they disagree or the checked run faults.

@@ -5,6 +5,7 @@
 // The object is programs/inet_checksum.c built for eBPF (99 instructions), loaded on a platform with a program type
 // whose context is the benchmark context (bench_ctx.h) with its data range.
 #include "bench_ctx.h"
+#include "bench_platform.hpp"
 
 #include "embpf/embpf.hpp"
 #include "embpf/exec/jit.hpp"
@@ -23,39 +24,13 @@
 
 namespace {
 
-/// The benchmark context as the host sees it: the same layout, its data range as pointers.
-struct HostBenchCtx {
-    const std::uint8_t* data;
-    const std::uint8_t* data_end;
-    std::uint64_t seed;
-    std::uint64_t count;
-};
-static_assert(sizeof(HostBenchCtx) == sizeof(embpf_bench_ctx));
-
 [[noreturn]] void fail(const std::string& what) {
     std::fprintf(stderr, "embpf_bench_jit: %s\n", what.c_str());
     std::exit(1);
 }
 
-const embpf::platform::Platform& bench_platform() {
-    static const embpf::platform::Platform host = [] {
-        embpf::platform::Platform p = embpf::platform::linux();
-        embpf::platform::ProgramType type;
-        type.name = "bench";
-        type.section_prefixes = {"bench/"};
-        type.context = embpf::platform::ContextLayout<HostBenchCtx>()
-                           .data_range(&HostBenchCtx::data, &HostBenchCtx::data_end)
-                           .field(&HostBenchCtx::seed, "seed")
-                           .field(&HostBenchCtx::count, "count")
-                           .descriptor();
-        type.max_data_size = 65535;
-        if (auto added = p.add_program_type(type); !added) {
-            fail(added.error().message);
-        }
-        return p;
-    }();
-    return host;
-}
+using embpf::bench::bench_platform;
+using embpf::bench::HostBenchCtx;
 
 embpf::Object load(embpf::exec::EngineKind engine) {
     auto spec = embpf::ObjectSpec::open(std::string(EMBPF_BENCH_JIT_OBJECT), &bench_platform());
