@@ -1,7 +1,7 @@
 # install(EXPORT) with config and version files, so that find_package(embpf) works.
 include(CMakePackageConfigHelpers)
 
-set(_embpf_exported embpf embpf_plugin_headers)
+set(_embpf_exported embpf embpf_compat_library embpf_plugin_headers)
 if(TARGET embpf_cli)
     list(APPEND _embpf_exported embpf_cli) # embpf::cli, the tool embpf_add_plugin verifies with
 endif()

@@ -74,17 +74,26 @@ struct Error {
     /// A load that failed verification: the program's whole report (errors with pc, assertion and source line,
     /// warnings; verifier/verifier.hpp), pc being its first error's. Null for every other error.
     std::shared_ptr<const verifier::Report> report{};
+    /// The errno the runtime produced, positive, as Linux's bpf(2) would fail with it (EEXIST for a BPF_NOEXIST update
+    /// of a key that exists, E2BIG for a full map, ENOMEM past the memory limit); 0 when the error has none, and
+    /// compat/libbpf.h then derives one from the kind.
+    int errnum = 0;
 
     [[nodiscard]] static Error invalid(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::invalid_input, std::move(msg), pc, {}};
+        return {ErrorKind::invalid_input, std::move(msg), pc, {}, 0};
     }
     [[nodiscard]] static Error unsupported(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::unsupported, std::move(msg), pc, {}};
+        return {ErrorKind::unsupported, std::move(msg), pc, {}, 0};
     }
     [[nodiscard]] static Error runtime(std::string msg, std::optional<std::size_t> pc = {}) {
-        return {ErrorKind::runtime, std::move(msg), pc, {}};
+        return {ErrorKind::runtime, std::move(msg), pc, {}, 0};
     }
-    [[nodiscard]] static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), {}, {}}; }
+    [[nodiscard]] static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), {}, {}, 0}; }
+    /// This error carrying `err` (positive) as its errnum.
+    [[nodiscard]] Error with_errno(int err) && {
+        errnum = err;
+        return std::move(*this);
+    }
 };
 
 namespace detail {

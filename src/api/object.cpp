@@ -13,6 +13,7 @@
 #include "embpf/runtime/slot.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -1052,14 +1053,14 @@ Result<std::optional<std::vector<std::uint8_t>>> MapHandle::lookup(std::span<con
 Result<void> MapHandle::update(std::span<const std::uint8_t> key, std::span<const std::uint8_t> value,
                                std::uint64_t flags) {
     if (m_frozen) {
-        return Error::invalid("map " + name() + " is read-only (.rodata is frozen after load)");
+        return Error::invalid("map " + name() + " is read-only (.rodata is frozen after load)").with_errno(EPERM);
     }
     return m_map->host_update(key, value, flags);
 }
 
 Result<bool> MapHandle::erase(std::span<const std::uint8_t> key) {
     if (m_frozen) {
-        return Error::invalid("map " + name() + " is read-only (.rodata is frozen after load)");
+        return Error::invalid("map " + name() + " is read-only (.rodata is frozen after load)").with_errno(EPERM);
     }
     return m_map->host_erase(key);
 }

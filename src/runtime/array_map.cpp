@@ -125,13 +125,14 @@ class ArrayMap final : public Map {
         }
         if (*index >= config().max_entries) {
             return Error::invalid(label() + ": index " + number(*index) + " out of range (max_entries " +
-                                  number(config().max_entries) + ")");
+                                  number(config().max_entries) + ")")
+                .with_errno(E2BIG);
         }
         if (flags == bpf_noexist) {
-            return Error::invalid(label() + ": array elements always exist (BPF_NOEXIST)");
+            return Error::invalid(label() + ": array elements always exist (BPF_NOEXIST)").with_errno(EEXIST);
         }
         if (frozen()) {
-            return Error::invalid(label() + " is frozen: its values are read-only");
+            return Error::invalid(label() + " is frozen: its values are read-only").with_errno(EPERM);
         }
         for (std::uint32_t slot = 0; slot < m_slots; ++slot) {
             store(element(*index, slot), value.data() + slot * m_stride, per_cpu() ? m_stride : value.size());
@@ -228,7 +229,8 @@ class ArrayOfMaps final : public MapOfMaps {
         }
         if (*index >= config().max_entries) {
             return Error::invalid(label() + ": index " + number(*index) + " out of range (max_entries " +
-                                  number(config().max_entries) + ")");
+                                  number(config().max_entries) + ")")
+                .with_errno(E2BIG);
         }
         if (flags != bpf_any) {
             return Error::invalid(label() + ": array of maps entries take BPF_ANY only, not " + hex(flags));
@@ -404,7 +406,8 @@ Result<void> ProgramArrayMap::set_program(std::uint32_t index, std::shared_ptr<c
                                           const platform::ProgramType* type) {
     if (index >= config().max_entries) {
         return Error::invalid(label() + ": index " + std::to_string(index) + " out of range (max_entries " +
-                              std::to_string(config().max_entries) + ")");
+                              std::to_string(config().max_entries) + ")")
+            .with_errno(E2BIG);
     }
     if (!program) {
         clear_entry(index);

@@ -70,7 +70,7 @@ Error out_of_memory(const MapConfig& config, std::size_t bytes) {
     if (bytes != 0) {
         message += std::string(" (") + std::to_string(bytes) + " bytes)";
     }
-    return Error::runtime(std::move(message));
+    return Error::runtime(std::move(message)).with_errno(ENOMEM);
 }
 
 } // namespace detail
@@ -452,18 +452,23 @@ Error Map::unsupported(std::string_view operation) const {
 
 Error Map::update_error(long err, std::uint64_t flags) const {
     switch (err) {
-    case -EEXIST: return Error::invalid(label() + ": the key exists (BPF_NOEXIST)");
-    case -ENOENT: return Error::invalid(label() + ": no entry for the key (BPF_EXIST)");
+    case -EEXIST: return Error::invalid(label() + ": the key exists (BPF_NOEXIST)").with_errno(EEXIST);
+    case -ENOENT: return Error::invalid(label() + ": no entry for the key (BPF_EXIST)").with_errno(ENOENT);
     case -E2BIG:
-    case -ENOSPC: return Error::invalid(label() + ": full (max_entries " + str(m_config.max_entries) + ")");
+    case -ENOSPC:
+        return Error::invalid(label() + ": full (max_entries " + str(m_config.max_entries) + ")")
+            .with_errno(static_cast<int>(-err));
     case -ENOMEM: return detail::out_of_memory(m_config, 0);
     case -EINVAL:
         if ((flags & bpf_f_lock) != 0) {
             return Error::unsupported(label() + ": BPF_F_LOCK (an update made under the value's bpf_spin_lock) is "
-                                                "not supported; a program that takes the lock may update the value");
+                                                "not supported; a program that takes the lock may update the value")
+                .with_errno(EINVAL);
         }
-        return Error::invalid(label() + ": invalid update flags " + detail::hex(flags));
-    default: return Error::runtime(label() + ": update failed (errno " + str(static_cast<std::uint64_t>(-err)) + ")");
+        return Error::invalid(label() + ": invalid update flags " + detail::hex(flags)).with_errno(EINVAL);
+    default:
+        return Error::runtime(label() + ": update failed (errno " + str(static_cast<std::uint64_t>(-err)) + ")")
+            .with_errno(static_cast<int>(-err));
     }
 }
 
