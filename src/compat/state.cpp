@@ -5,12 +5,14 @@
 #include "embpf/platform/platform.hpp"
 #include "embpf/runtime/slot.hpp"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -120,8 +122,9 @@ int embpf_set_platform(const char* name) {
     }
     const std::string chosen(name);
     if (chosen == "windows" || chosen == "linux") {
+        // A copy, so that embpf_set_helper may change it without touching the built-in platform.
         const std::lock_guard lock(s.mutex);
-        s.platform = chosen == "windows" ? &platform::windows() : &platform::linux();
+        s.platform = &s.platforms.emplace_back(chosen == "windows" ? platform::windows() : platform::linux());
         return 0;
     }
     std::ifstream in(chosen, std::ios::binary);
@@ -138,7 +141,39 @@ int embpf_set_platform(const char* name) {
         return compat::fail(EINVAL);
     }
     const std::lock_guard lock(s.mutex);
-    s.platform = &s.platforms_read.emplace_back(std::move(described).value());
+    s.platform = &s.platforms.emplace_back(std::move(described).value());
+    return 0;
+}
+
+int embpf_set_helper(const char* name, embpf_helper_fn fn) {
+    if (name == nullptr || fn == nullptr) {
+        return compat::fail(EINVAL);
+    }
+    compat::State& s = compat::state();
+    std::optional<Error> refused;
+    {
+        const std::lock_guard lock(s.mutex);
+        if (s.platform == nullptr) {
+            return compat::fail(EINVAL);
+        }
+        const std::string_view wanted(name);
+        const bool known = s.platform->helper_by_name(wanted) != nullptr ||
+                           std::any_of(s.platform->program_types().begin(), s.platform->program_types().end(),
+                                       [&](const platform::ProgramType& type) {
+                                           return std::any_of(type.own_helpers.begin(), type.own_helpers.end(),
+                                                              [&](const auto& h) { return h.name == wanted; });
+                                       });
+        if (!known) {
+            return compat::fail(ENOENT);
+        }
+        if (auto replaced = s.platform->replace_implementation(wanted, fn); !replaced) {
+            refused = std::move(replaced).error();
+        }
+    }
+    if (refused) {
+        compat::print(LIBBPF_WARN, "libbpf: embpf_set_helper: %s\n", refused->message.c_str());
+        return compat::fail(compat::errno_of(*refused));
+    }
     return 0;
 }
 

@@ -66,8 +66,8 @@ struct State {
     std::map<int, Descriptor> descriptors;
     int next_fd = EMBPF_FD_BASE;
     Registry pins;
-    const platform::Platform* platform = nullptr;
-    std::deque<platform::Platform> platforms_read; // the platforms embpf_set_platform read, kept for the objects
+    platform::Platform* platform = nullptr;   // embpf_set_platform's choice: a copy the host may add helpers to
+    std::deque<platform::Platform> platforms; // every platform chosen, kept for the objects opened on it
     std::map<std::string, std::shared_ptr<HookBase>, std::less<>> hooks;
     libbpf_print_fn_t print = nullptr;
     bool print_set = false;

@@ -172,6 +172,10 @@ embpf_add_bpf_object(request_plugin_object SOURCE ${CMAKE_CURRENT_LIST_DIR}/plat
                      OUTPUT ${request_dir}/request_plugin.o NO_PLUGIN_HEADERS FLAGS -I${request_dir}
                      DEPENDS ${request_dir}/request_helpers.h)
 add_custom_target(embpf_test_request_plugin ALL DEPENDS ${request_plugin_object})
+# The libbpf-compatible API's tests load it for the platform the JSON describes (tests/compat/test_libbpf.cpp).
+add_dependencies(embpf_tests embpf_test_request_plugin)
+target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_REQUEST_HOST="${request_host}"
+                                               EMBPF_TEST_REQUEST_PLUGIN="${request_plugin_object}")
 add_test(NAME cli_platform_json_verify COMMAND embpf_cli verify --platform ${request_host} ${request_plugin_object})
 set_tests_properties(cli_platform_json_verify PROPERTIES PASS_REGULAR_EXPRESSION "${verified}")
 add_test(NAME cli_platform_json_sections COMMAND embpf_cli sections --platform ${request_host} ${request_plugin_object})

@@ -237,6 +237,13 @@ int libbpf_strerror(int err, char* buf, size_t size);
 /* Loads objects opened from now on for this platform: "windows", "linux" or a platform's JSON file (embpf
  * gen platform), whose program types describe the host's hooks; NULL to let each file choose again. */
 int embpf_set_platform(const char* platform);
+/* A host helper's function: r1-r5 in, r0 out. */
+typedef uint64_t (*embpf_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+/* Gives the helper `name` (without bpf_) of the platform embpf_set_platform chose its implementation: a host helper
+ * a platform's JSON file declares, or a built-in helper the host implements its own way (the rules of
+ * embpf::platform::Platform::replace_implementation). Objects loaded afterwards call it. -EINVAL before a platform
+ * was chosen; -ENOENT for a helper the platform lacks. */
+int embpf_set_helper(const char* name, embpf_helper_fn fn);
 /* Runs every program attached to the hook of program type `type` (bpf_program__attach) on a context of ctx_size
  * bytes, in attach order; *verdict (when not NULL) gets the first verdict that is not 0, or 0. 0 when nothing is
  * attached, -ENOENT for a type the platform lacks, -EINVAL for a context the type refuses, and another negative errno
