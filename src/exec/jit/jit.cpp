@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -240,6 +243,49 @@ Result<void> translate_into(std::span<const isa::Instruction> program, const Hel
                : detail::translate_arm64(program, helpers, options, detail::kSupport, key, image);
 }
 
+// Each thread's translation scratch, reused so that its pages are touched once, not by every translation. The
+// scratches are listed in the process rather than held by thread_local storage alone: a main thread that ends with
+// pthread_exit never runs its thread_local destructors (glibc), and its scratch would be memory nothing reaches.
+struct ScratchList {
+    std::mutex mutex;
+    std::vector<detail::JitImage*> images;
+};
+
+ScratchList& scratch_list() {
+    static ScratchList* const list = new ScratchList; // never destroyed: threads may translate during exit
+    return *list;
+}
+
+struct ThreadScratch {
+    detail::JitImage* image = nullptr;
+    ThreadScratch() = default;
+    ThreadScratch(const ThreadScratch&) = delete;
+    ThreadScratch& operator=(const ThreadScratch&) = delete;
+    ~ThreadScratch() {
+        if (image == nullptr) {
+            return;
+        }
+        ScratchList& list = scratch_list();
+        {
+            const std::lock_guard lock(list.mutex);
+            std::erase(list.images, image);
+        }
+        delete image;
+    }
+};
+
+detail::JitImage* thread_scratch() {
+    thread_local ThreadScratch scratch;
+    if (scratch.image == nullptr) {
+        auto image = std::make_unique<detail::JitImage>();
+        ScratchList& list = scratch_list();
+        const std::lock_guard lock(list.mutex);
+        list.images.push_back(image.get());
+        scratch.image = image.release();
+    }
+    return scratch.image;
+}
+
 } // namespace
 
 Result<JitTranslation> translate(std::span<const isa::Instruction> program, const HelperTable& helpers,
@@ -264,8 +310,7 @@ Result<Jit> Jit::create(std::span<const isa::Instruction> program, HelperTable h
     if (auto checked = check_program(program, options); !checked) {
         return std::move(checked).error();
     }
-    // This thread's translation scratch, reused: its pages are touched once, not by every translation.
-    thread_local detail::JitImage image;
+    detail::JitImage& image = *thread_scratch();
     detail::begin_translation(program, options, image);
     if (auto translated = translate_into(program, helpers, options, *target, image); !translated) {
         return std::move(translated).error();
