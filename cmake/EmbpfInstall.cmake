@@ -29,4 +29,6 @@ endif()
 file(RELATIVE_PATH EMBPF_PC_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 string(REGEX REPLACE "/$" "" EMBPF_PC_PREFIX "${EMBPF_PC_PREFIX}")
 configure_file(cmake/embpf.pc.in ${CMAKE_CURRENT_BINARY_DIR}/embpf.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/embpf.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+configure_file(cmake/embpf-compat.pc.in ${CMAKE_CURRENT_BINARY_DIR}/embpf-compat.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/embpf.pc ${CMAKE_CURRENT_BINARY_DIR}/embpf-compat.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -3,7 +3,8 @@
 #   - find_package against a scratch install of BUILD_DIR: the consumer project (conanfile-free-cmake) builds its
 #     plugin with embpf_add_plugin (compiled, verified at build time), then loads, verifies and runs it;
 #   - the same project with a plugin the verifier rejects: its build fails, printing the verifier's report;
-#   - pkg-config: a host compiled and linked with `pkg-config --cflags --libs embpf` alone;
+#   - pkg-config: a host compiled and linked with `pkg-config --cflags --libs embpf` alone, a C host of the
+#     libbpf-compatible API with `embpf-compat`, and the host again with the single header (single_include);
 #   - with --source, the consumer project over embpf's source tree, by add_subdirectory and by FetchContent from a
 #     local path (each builds embpf's library and tool).
 set -euo pipefail
@@ -50,6 +51,21 @@ g++ -std=c++20 "$root/conanfile-free-cmake/main.cpp" -o "$build/consumer-pkgconf
     -DCONSUMER_PLUGIN="\"$build/consumer/consumer_plugin/count_bytes.o\"" \
     $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs embpf)
 "$build/consumer-pkgconfig/consumer"
+
+echo "consumer: the libbpf-compatible C API, a C host through pkg-config"
+# shellcheck disable=SC2046
+gcc -std=c11 -Wall -Wextra -Werror -c "$root/conanfile-free-cmake/compat_host.c" -o "$build/consumer-pkgconfig/compat.o" \
+    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags embpf-compat)
+# shellcheck disable=SC2046
+g++ "$build/consumer-pkgconfig/compat.o" -o "$build/consumer-pkgconfig/compat_host" \
+    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --libs embpf-compat)
+"$build/consumer-pkgconfig/compat_host" "$build/consumer/consumer_plugin/count_bytes.o"
+
+echo "consumer: the single header, with the installed library"
+# shellcheck disable=SC2046
+g++ -std=c++20 -I"$root/single_include" "$root/conanfile-free-cmake/single_header.cpp" \
+    -o "$build/consumer-pkgconfig/single_header" $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --libs embpf)
+"$build/consumer-pkgconfig/single_header" "$build/consumer/consumer_plugin/count_bytes.o"
 
 if [ "$source_modes" = 1 ]; then
     echo "consumer: add_subdirectory"

@@ -3746,8 +3746,9 @@ struct TestRunOptions {
     /// type's max_data_size bytes.
     std::span<const std::uint8_t> data_in{};
     /// The context struct as the program sees it (ContextDescriptor::size bytes at most; the rest is 0). Its packet
-    /// pointer fields are test_run's to set; the pointers and sizes of its memory regions (FieldKind::memory) must be
-    /// 0: a region of a constant size gets zeroed bytes, one sized by a field is empty.
+    /// pointer fields are test_run's to set, and so are Linux's __sk_buff len and protocol (from the packet, as the
+    /// kernel's test run sets them); the pointers and sizes of its memory regions (FieldKind::memory) must be 0: a
+    /// region of a constant size gets zeroed bytes, one sized by a field is empty.
     std::span<const std::uint8_t> ctx_in{};
     /// Runs, one after the other on the same packet and context (0 counts as 1); duration is their average.
     std::uint32_t repeat = 1;
@@ -3758,7 +3759,9 @@ struct TestRunOptions {
 
 /// What Program::test_run saw.
 struct TestRunResult {
-    std::uint64_t retval = 0;             ///< r0 of the last run
+    /// The verdict of the last run as the hook reads it: r0, or for a type that reads an out-of-range value as its
+    /// fallback (ProgramType::out_of_range_return: XDP_ABORTED), the fallback, where Linux's test run returns r0.
+    std::uint64_t retval = 0;
     std::vector<std::uint8_t> data_out{}; ///< the packet after the last run
     std::vector<std::uint8_t> ctx_out{};  ///< the context struct after it (packet and region pointers 0)
     std::chrono::nanoseconds duration{0}; ///< the average time of one run

@@ -873,6 +873,32 @@ Result<std::uint64_t> Program::run(void* ctx, std::size_t ctx_size, PacketRoom r
     return outcome->r0;
 }
 
+namespace {
+
+// Linux's __sk_buff (the 32-bit packet fields): its test run takes len and protocol from the packet, as the kernel
+// builds an skb from data_in, so that a socket filter sees the length it would.
+void set_skb_fields(const platform::ContextDescriptor& context, std::span<std::uint8_t> ctx,
+                    std::span<const std::uint8_t> packet) {
+    if (context.pointer_width != 4) {
+        return;
+    }
+    const auto put = [&](std::string_view name, std::uint32_t value) {
+        const platform::ContextField* field = context.field(name);
+        if (field != nullptr && field->size == 4 && field->kind == platform::FieldKind::scalar &&
+            field->offset + 4 <= ctx.size()) {
+            std::memcpy(ctx.data() + field->offset, &value, sizeof value);
+        }
+    };
+    put("len", static_cast<std::uint32_t>(packet.size()));
+    if (packet.size() >= 14) {
+        std::uint16_t ether_type = 0; // in network order, as it lies in the frame
+        std::memcpy(&ether_type, packet.data() + 12, sizeof ether_type);
+        put("protocol", ether_type);
+    }
+}
+
+} // namespace
+
 Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
     const platform::ProgramType& type = *m_state->type;
     const platform::ContextDescriptor& context = type.context;
@@ -930,6 +956,7 @@ Result<TestRunResult> Program::test_run(const TestRunOptions& options) const {
         if (auto set = platform::set_data_range(context, ctx, packet, packet + length); !set) {
             return in_program(m_state->name, std::move(set).error());
         }
+        set_skb_fields(context, ctx, {packet, length});
     }
     // The packet's range as the context holds it, which must lie in the buffer (packet helpers move it only there).
     const auto first = reinterpret_cast<std::uintptr_t>(buffer.data());

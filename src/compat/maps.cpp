@@ -5,6 +5,7 @@
 #include "embpf/runtime/map.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <span>
@@ -57,6 +58,9 @@ std::span<const std::uint8_t> key_bytes(const MapHandle& map, const void* key) {
     return {static_cast<const std::uint8_t*>(key), key == nullptr ? 0 : map.key_size()};
 }
 
+// A key where the map has none (queues, stacks, bloom filters take NULL, as Linux's syscall), or none where it has.
+bool wrong_key(const MapHandle& map, const void* key) { return (key == nullptr) != (map.key_size() == 0); }
+
 std::size_t host_value_size(const MapHandle& map) { return map.runtime_map()->host_value_size(); }
 
 bool is_map_of_maps(const MapHandle& map) {
@@ -64,7 +68,7 @@ bool is_map_of_maps(const MapHandle& map) {
 }
 
 int lookup(const MapHandle& map, const void* key, void* value) {
-    if (value == nullptr || (key == nullptr && map.key_size() != 0)) {
+    if (value == nullptr || wrong_key(map, key)) {
         return fail(EINVAL);
     }
     const auto key_span = key_bytes(map, key);
@@ -90,7 +94,7 @@ int lookup(const MapHandle& map, const void* key, void* value) {
 }
 
 int update(MapHandle& map, const void* key, const void* value, std::uint64_t flags) {
-    if (value == nullptr || (key == nullptr && map.key_size() != 0)) {
+    if (value == nullptr || wrong_key(map, key)) {
         return fail(EINVAL);
     }
     const auto key_span = key_bytes(map, key);
@@ -124,7 +128,7 @@ int update(MapHandle& map, const void* key, const void* value, std::uint64_t fla
 }
 
 int erase(MapHandle& map, const void* key) {
-    if (key == nullptr && map.key_size() != 0) {
+    if (wrong_key(map, key)) {
         return fail(EINVAL);
     }
     auto erased = map.erase(key_bytes(map, key));
@@ -358,7 +362,7 @@ int bpf_map_lookup_and_delete_elem(int fd, const void* key, void* value) {
     if (!map) {
         return fail(EBADF);
     }
-    if (value == nullptr || (key == nullptr && map->key_size() != 0)) {
+    if (value == nullptr || compat::wrong_key(*map, key)) {
         return fail(EINVAL);
     }
     if (map->frozen()) {
@@ -382,30 +386,22 @@ int bpf_prog_test_run_opts(int prog_fd, bpf_test_run_opts* opts) {
     if (!program) {
         return fail(EBADF);
     }
-    // Every field up to batch_size is this header's; an older caller's struct may end sooner, but not before retval.
-    if (opts == nullptr || opts->sz < offsetof(bpf_test_run_opts, repeat) ||
-        (opts->sz >= offsetof(bpf_test_run_opts, flags) + sizeof(opts->flags) && opts->flags != 0)) {
+    bpf_test_run_opts in;
+    if (opts == nullptr || !compat::read_opts(opts, in) || in.flags != 0 || in.cpu != 0 || in.batch_size != 0) {
         return fail(EINVAL);
     }
-    if ((opts->data_size_in != 0 && opts->data_in == nullptr) || (opts->ctx_size_in != 0 && opts->ctx_in == nullptr)) {
+    if ((in.data_size_in != 0 && in.data_in == nullptr) || (in.ctx_size_in != 0 && in.ctx_in == nullptr)) {
         return fail(EINVAL);
     }
     TestRunOptions run;
-    run.data_in = {static_cast<const std::uint8_t*>(opts->data_in), opts->data_size_in};
-    run.ctx_in = {static_cast<const std::uint8_t*>(opts->ctx_in), opts->ctx_size_in};
-    const bool has_repeat = opts->sz >= offsetof(bpf_test_run_opts, repeat) + sizeof(opts->repeat);
-    run.repeat = has_repeat && opts->repeat > 0 ? static_cast<std::uint32_t>(opts->repeat) : 1;
+    run.data_in = {static_cast<const std::uint8_t*>(in.data_in), in.data_size_in};
+    run.ctx_in = {static_cast<const std::uint8_t*>(in.ctx_in), in.ctx_size_in};
+    run.repeat = in.repeat > 0 ? static_cast<std::uint32_t>(in.repeat) : 1;
     auto result = program->test_run(run);
     if (!result) {
         compat::print(LIBBPF_WARN, "libbpf: prog '%s': test run failed: %s\n", program->name().c_str(),
                       result.error().message.c_str());
         return fail(compat::errno_of(result.error()));
-    }
-    opts->retval = static_cast<std::uint32_t>(result->retval);
-    if (opts->sz >= offsetof(bpf_test_run_opts, duration) + sizeof(opts->duration)) {
-        const auto ns = static_cast<std::uint64_t>(result->duration.count());
-        opts->duration =
-            static_cast<std::uint32_t>(std::min<std::uint64_t>(ns, std::numeric_limits<std::uint32_t>::max()));
     }
     // Outputs are copied as far as they fit, and their sizes say how much there was, as the kernel does.
     bool truncated = false;
@@ -418,8 +414,22 @@ int bpf_prog_test_run_opts(int prog_fd, bpf_test_run_opts* opts) {
         truncated = truncated || n < from.size();
         size = static_cast<std::uint32_t>(from.size());
     };
-    copy_out(result->data_out, opts->data_out, opts->data_size_out);
-    copy_out(result->ctx_out, opts->ctx_out, opts->ctx_size_out);
+    copy_out(result->data_out, in.data_out, in.data_size_out);
+    copy_out(result->ctx_out, in.ctx_out, in.ctx_size_out);
+    in.retval = static_cast<std::uint32_t>(result->retval);
+    const auto ns = static_cast<std::uint64_t>(result->duration.count());
+    in.duration = static_cast<std::uint32_t>(std::min<std::uint64_t>(ns, std::numeric_limits<std::uint32_t>::max()));
+    // Only the fields the caller's struct has are written back.
+    const auto put = [&](std::size_t offset, std::size_t size) {
+        if (offset + size <= opts->sz) {
+            std::memcpy(reinterpret_cast<unsigned char*>(opts) + offset, reinterpret_cast<unsigned char*>(&in) + offset,
+                        size);
+        }
+    };
+    put(offsetof(bpf_test_run_opts, data_size_out), sizeof in.data_size_out);
+    put(offsetof(bpf_test_run_opts, ctx_size_out), sizeof in.ctx_size_out);
+    put(offsetof(bpf_test_run_opts, retval), sizeof in.retval);
+    put(offsetof(bpf_test_run_opts, duration), sizeof in.duration);
     return truncated ? fail(ENOSPC) : 0;
 }
 

@@ -13,11 +13,9 @@
 namespace embpf::compat {
 namespace {
 
-std::string object_name(const char* path, const bpf_object_open_opts* opts) {
-    // Fields past the caller's sz are absent: its struct may be older than this header's.
-    if (opts != nullptr && opts->sz >= offsetof(bpf_object_open_opts, object_name) + sizeof(opts->object_name) &&
-        opts->object_name != nullptr) {
-        return opts->object_name;
+std::string object_name(const char* path, const bpf_object_open_opts& opts) {
+    if (opts.object_name != nullptr) {
+        return opts.object_name;
     }
     if (path == nullptr) {
         return "object";
@@ -25,7 +23,7 @@ std::string object_name(const char* path, const bpf_object_open_opts* opts) {
     return std::filesystem::path(path).stem().string();
 }
 
-bpf_object* open_spec(Result<ObjectSpec> spec, const char* what, std::string name) {
+bpf_object* open_spec(Result<ObjectSpec> spec, const char* what, std::string name, bool trusted) {
     if (!spec) {
         print(LIBBPF_WARN, "libbpf: failed to open %s: %s\n", what, spec.error().message.c_str());
         return fail_null<bpf_object>(errno_of(spec.error()));
@@ -36,6 +34,7 @@ bpf_object* open_spec(Result<ObjectSpec> spec, const char* what, std::string nam
     }
     object->name = std::move(name);
     object->platform = &spec->platform();
+    object->trusted = trusted;
     for (const ProgramSpec& program : spec->programs()) {
         auto handle = std::make_unique<bpf_program>();
         handle->owner = object.get();
@@ -57,10 +56,15 @@ bpf_object* open_spec(Result<ObjectSpec> spec, const char* what, std::string nam
     return object.release();
 }
 
-const platform::Platform* chosen_platform() {
+struct Choice {
+    const platform::Platform* platform = nullptr;
+    bool trusted = false;
+};
+
+Choice chosen() {
     State& s = state();
     const std::lock_guard lock(s.mutex);
-    return s.platform;
+    return {s.platform, s.trusted};
 }
 
 // The spec to load: the programs whose autoload is off left out, with the program-array entries that name them.
@@ -128,7 +132,8 @@ using compat::fail_null;
 extern "C" {
 
 bpf_object* bpf_object__open_file(const char* path, const bpf_object_open_opts* opts) {
-    if (path == nullptr) {
+    bpf_object_open_opts options;
+    if (path == nullptr || !compat::read_opts(opts, options)) {
         return fail_null<bpf_object>(EINVAL);
     }
     std::error_code error;
@@ -136,19 +141,22 @@ bpf_object* bpf_object__open_file(const char* path, const bpf_object_open_opts* 
         compat::print(LIBBPF_WARN, "libbpf: failed to open %s: no such file\n", path);
         return fail_null<bpf_object>(ENOENT);
     }
-    return compat::open_spec(ObjectSpec::open(std::filesystem::path(path), compat::chosen_platform()), path,
-                             compat::object_name(path, opts));
+    const compat::Choice choice = compat::chosen();
+    return compat::open_spec(ObjectSpec::open(std::filesystem::path(path), choice.platform), path,
+                             compat::object_name(path, options), choice.trusted);
 }
 
 bpf_object* bpf_object__open(const char* path) { return bpf_object__open_file(path, nullptr); }
 
 bpf_object* bpf_object__open_mem(const void* obj_buf, size_t obj_buf_sz, const bpf_object_open_opts* opts) {
-    if (obj_buf == nullptr || obj_buf_sz == 0) {
+    bpf_object_open_opts options;
+    if (obj_buf == nullptr || obj_buf_sz == 0 || !compat::read_opts(opts, options)) {
         return fail_null<bpf_object>(EINVAL);
     }
     const std::span bytes(static_cast<const std::uint8_t*>(obj_buf), obj_buf_sz);
-    return compat::open_spec(ObjectSpec::open(bytes, compat::chosen_platform()), "object in memory",
-                             compat::object_name(nullptr, opts));
+    const compat::Choice choice = compat::chosen();
+    return compat::open_spec(ObjectSpec::open(bytes, choice.platform), "object in memory",
+                             compat::object_name(nullptr, options), choice.trusted);
 }
 
 int bpf_object__load(bpf_object* obj) {
@@ -161,7 +169,11 @@ int bpf_object__load(bpf_object* obj) {
     }
     obj->load_tried = true;
     const ObjectSpec spec = compat::autoloaded(*obj);
-    auto loaded = Object::load(spec, *obj->platform);
+    // Plugins are untrusted unless the host said otherwise: no helper that reads its memory (Linux's probe reads,
+    // which linux() offers its trusted kernel programs) is theirs to call. The object keeps a copy of the platform.
+    platform::Platform platform = *obj->platform;
+    platform.set_for_untrusted_plugins(platform.for_untrusted_plugins() || !obj->trusted);
+    auto loaded = Object::load(spec, platform);
     if (!loaded) {
         const Error& error = loaded.error();
         compat::print(LIBBPF_WARN, "libbpf: failed to load object '%s': %s\n", obj->name.c_str(),

@@ -5,8 +5,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
+#include <deque>
 #include <new>
 #include <vector>
 
@@ -16,7 +18,8 @@ struct ring_buffer {
         ring_buffer_sample_fn callback = nullptr;
         void* context = nullptr;
     };
-    std::vector<Ring> rings;
+    // A deque: a callback may add a ring (ring_buffer__add) while the consumer loop holds a reference to another.
+    std::deque<Ring> rings;
 };
 
 namespace embpf::compat {
@@ -46,10 +49,33 @@ Result<ring_buffer::Ring> ring_of(int map_fd, ring_buffer_sample_fn callback, vo
     return ring_buffer::Ring{std::static_pointer_cast<runtime::RingBufferMap>(map->runtime_map()), callback, context};
 }
 
-// Consumes what each ring holds now; the records consumed, or the first error a callback returned.
+// The maps this thread consumes now: a callback that consumes one of them again (through any ring_buffer) would wait
+// for itself on the map's consumer lock, so it gets -EBUSY instead.
+thread_local std::vector<const runtime::RingBufferMap*> t_consuming;
+
+class Consuming {
+  public:
+    explicit Consuming(const runtime::RingBufferMap* map) : m_map(map) { t_consuming.push_back(map); }
+    ~Consuming() { t_consuming.erase(std::find(t_consuming.begin(), t_consuming.end(), m_map)); }
+    Consuming(const Consuming&) = delete;
+    Consuming& operator=(const Consuming&) = delete;
+    [[nodiscard]] static bool busy(const ring_buffer& rb) {
+        return std::any_of(rb.rings.begin(), rb.rings.end(), [](const ring_buffer::Ring& ring) {
+            return std::find(t_consuming.begin(), t_consuming.end(), ring.map.get()) != t_consuming.end();
+        });
+    }
+
+  private:
+    const runtime::RingBufferMap* m_map;
+};
+
+// Consumes what each ring holds now; the records consumed, or the first error a callback returned. Rings are taken by
+// index: a callback may add more.
 long consume_all(ring_buffer& rb) {
     long total = 0;
-    for (ring_buffer::Ring& ring : rb.rings) {
+    for (std::size_t i = 0; i < rb.rings.size(); ++i) {
+        ring_buffer::Ring& ring = rb.rings[i];
+        const Consuming consuming(ring.map.get());
         int error = 0;
         const std::size_t n = ring.map->consume([&](std::span<const std::uint8_t> record) {
             // libbpf's callbacks take a non-const pointer; the records are the consumer's to read, not to change.
@@ -111,6 +137,9 @@ int ring_buffer__consume(ring_buffer* rb) {
     if (rb == nullptr) {
         return fail(EINVAL);
     }
+    if (compat::Consuming::busy(*rb)) {
+        return fail(EBUSY);
+    }
     const long n = compat::consume_all(*rb);
     return n < 0 ? fail(static_cast<int>(-n)) : static_cast<int>(n);
 }
@@ -119,9 +148,13 @@ int ring_buffer__poll(ring_buffer* rb, int timeout_ms) {
     if (rb == nullptr) {
         return fail(EINVAL);
     }
+    if (compat::Consuming::busy(*rb)) {
+        return fail(EBUSY);
+    }
     if (rb->rings.size() == 1) {
         // One ring waits in the ring's own poll, which skips the eventfd while records keep coming.
         ring_buffer::Ring& ring = rb->rings.front();
+        const compat::Consuming consuming(ring.map.get());
         int error = 0;
         const std::size_t n =
             ring.map->poll(std::chrono::milliseconds(timeout_ms), [&](std::span<const std::uint8_t> r) {

@@ -9,11 +9,11 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <optional>
-#include <sstream>
 #include <string>
 
 namespace embpf::compat {
@@ -127,15 +127,28 @@ int embpf_set_platform(const char* name) {
         s.platform = &s.platforms.emplace_back(chosen == "windows" ? platform::windows() : platform::linux());
         return 0;
     }
+    std::error_code error;
+    if (std::filesystem::is_directory(chosen, error)) {
+        return compat::fail(EISDIR);
+    }
     std::ifstream in(chosen, std::ios::binary);
     if (!in) {
         const int err = errno != 0 ? errno : ENOENT;
         compat::print(LIBBPF_WARN, "libbpf: embpf_set_platform: cannot open %s: %s\n", name, std::strerror(err));
         return compat::fail(err);
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto described = platform::from_json(text.str());
+    // Read up to a limit: a path such as /dev/zero never ends.
+    constexpr std::size_t kLimit = std::size_t{64} << 20;
+    std::string text;
+    char buffer[65536];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        text.append(buffer, static_cast<std::size_t>(in.gcount()));
+        if (text.size() > kLimit) {
+            compat::print(LIBBPF_WARN, "libbpf: embpf_set_platform: %s is longer than 64 MiB\n", name);
+            return compat::fail(EFBIG);
+        }
+    }
+    auto described = platform::from_json(text);
     if (!described) {
         compat::print(LIBBPF_WARN, "libbpf: embpf_set_platform: %s: %s\n", name, described.error().message.c_str());
         return compat::fail(EINVAL);
@@ -143,6 +156,12 @@ int embpf_set_platform(const char* name) {
     const std::lock_guard lock(s.mutex);
     s.platform = &s.platforms.emplace_back(std::move(described).value());
     return 0;
+}
+
+void embpf_trust_plugins(bool trusted) {
+    compat::State& s = compat::state();
+    const std::lock_guard lock(s.mutex);
+    s.trusted = trusted;
 }
 
 int embpf_set_helper(const char* name, embpf_helper_fn fn) {

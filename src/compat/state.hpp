@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -44,6 +45,7 @@ struct bpf_object {
     std::optional<embpf::ObjectSpec> spec;               // until the load
     std::optional<embpf::Object> object;                 // after it
     bool load_tried = false;
+    bool trusted = false; // embpf_trust_plugins when it was opened
     std::vector<std::unique_ptr<bpf_program>> programs;
     std::vector<std::unique_ptr<bpf_map>> maps;
 };
@@ -71,6 +73,7 @@ struct State {
     std::map<std::string, std::shared_ptr<HookBase>, std::less<>> hooks;
     libbpf_print_fn_t print = nullptr;
     bool print_set = false;
+    bool trusted = false; // embpf_trust_plugins
 };
 
 /// The state, made on first use and never destroyed: a descriptor or hook may be used from an exit handler.
@@ -84,6 +87,29 @@ void print(libbpf_print_level level, const char* format, ...) __attribute__((for
 
 /// The errno an Error stands for: its errnum, else one derived from its kind (EACCES for a verification failure).
 [[nodiscard]] int errno_of(const Error& error) noexcept;
+
+/// Reads a caller's options struct (libbpf's convention: its size first) into `out`: the fields its sz covers, the
+/// rest 0. False for a size too small to hold sz, or one larger than T's with bytes past T that are not 0 (fields of a
+/// newer header this build does not know).
+template <typename T>
+[[nodiscard]] bool read_opts(const T* in, T& out) noexcept {
+    out = T{};
+    if (in == nullptr) {
+        return true;
+    }
+    const std::size_t size = in->sz;
+    if (size < sizeof(in->sz)) {
+        return false;
+    }
+    const auto* bytes = reinterpret_cast<const unsigned char*>(in);
+    for (std::size_t i = sizeof(T); i < size; ++i) {
+        if (bytes[i] != 0) {
+            return false;
+        }
+    }
+    std::memcpy(&out, in, size < sizeof(T) ? size : sizeof(T));
+    return true;
+}
 
 /// Sets errno to `err` (positive) and returns -err: libbpf's convention for int results.
 inline int fail(int err) noexcept {

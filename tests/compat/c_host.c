@@ -1,5 +1,6 @@
-/* A C host of the libbpf-compatible API: opens the compat test object, leaves the program the verifier rejects
- * unloaded, runs the XDP program on packets with bpf_prog_test_run_opts and reads what it left in its maps. */
+/* A C host of the libbpf-compatible API: opens the compat test object, leaves the program the verifier rejects and
+ * the one only a trusting host loads unloaded, runs the XDP program on packets with bpf_prog_test_run_opts and reads
+ * what it left in its maps. */
 #include <embpf/compat/libbpf.h>
 
 #include <errno.h>
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
         return fail("open", errno);
     }
     bpf_program__set_autoload(bpf_object__find_program_by_name(obj, "unchecked"), false);
+    bpf_program__set_autoload(bpf_object__find_program_by_name(obj, "probe"), false);
     err = bpf_object__load(obj);
     if (err) {
         return fail("load", err);

@@ -67,8 +67,9 @@ enum bpf_map_type {
 #endif
 
 /* Options structs carry their own size (sz) first, as libbpf's do, so that a caller built against another version of
- * this header is understood: fields past sz are taken as 0. LIBBPF_OPTS declares one with sz set and every field it
- * does not name 0 (C++ needs the named fields in declaration order). */
+ * this header is understood: fields past sz are taken as 0 (and outputs past sz are not written), and a struct larger
+ * than this header's is refused with -EINVAL unless the bytes past it are 0. LIBBPF_OPTS declares one with sz set and
+ * every field it does not name 0 (C++ needs the named fields in declaration order). */
 #define LIBBPF_OPTS(TYPE, NAME, ...)                                                                                   \
     _Pragma("GCC diagnostic push")                                                                                     \
         _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"") struct TYPE NAME = {                        \
@@ -91,8 +92,9 @@ struct bpf_object* bpf_object__open_mem(const void* obj_buf, size_t obj_buf_sz,
 /* Verifies and loads every program whose autoload is on, and creates the maps. On failure the verifier's report goes
  * to the print callback (libbpf_set_print) and the object stays unloaded: it may only be closed. */
 int bpf_object__load(struct bpf_object* obj);
-/* Closes the object: its programs and maps go when nothing else holds them (a link, a pin, a descriptor from
- * bpf_obj_get). NULL is ignored. */
+/* Closes the object. What else holds one of its programs (a link, a pin, a descriptor from bpf_obj_get) keeps the
+ * object's programs and maps alive with it, as a program keeps the targets of its tail calls; what holds only a map
+ * keeps that map alone. NULL is ignored. */
 void bpf_object__close(struct bpf_object* obj);
 const char* bpf_object__name(const struct bpf_object* obj);
 
@@ -172,7 +174,9 @@ struct bpf_test_run_opts {
     void* ctx_out;
     uint32_t ctx_size_in;
     uint32_t ctx_size_out;
-    uint32_t retval;   /* out: r0 of the last run */
+    uint32_t retval;   /* out: the verdict of the last run, as the hook reads it (r0; for a type that reads an
+                          out-of-range value as its fallback, the fallback: an XDP action past XDP_REDIRECT reads as
+                          XDP_ABORTED, where Linux's test run returns r0 unchanged) */
     int repeat;        /* runs; 0 counts as 1 */
     uint32_t duration; /* out: the average run, in nanoseconds */
     uint32_t flags;    /* none is supported: -EINVAL unless 0 */
@@ -200,7 +204,9 @@ int embpf_fd_close(int fd);
 
 /* ---- ring buffers ---- */
 
-/* Gets each record; a negative return stops the poll, which returns that error. */
+/* Gets each record, to read (the record is the ring's: writing it is undefined). A negative return stops the poll,
+ * which returns that error. A callback may call ring_buffer__add; one that polls or consumes a ring buffer of a map
+ * being consumed gets -EBUSY, and one that frees its ring_buffer leaves the poll with freed memory, as in libbpf. */
 typedef int (*ring_buffer_sample_fn)(void* ctx, void* data, size_t size);
 struct ring_buffer_opts {
     size_t sz;
@@ -235,8 +241,15 @@ int libbpf_strerror(int err, char* buf, size_t size);
 /* ---- what stands in for the kernel ---- */
 
 /* Loads objects opened from now on for this platform: "windows", "linux" or a platform's JSON file (embpf
- * gen platform), whose program types describe the host's hooks; NULL to let each file choose again. */
+ * gen platform, at most 64 MiB), whose program types describe the host's hooks; NULL to let each file choose again.
+ *
+ * Plugins are untrusted: every platform is used as one for untrusted plugins, which offers no helper that reads the
+ * host's memory (bpf_probe_read_kernel, ...), so a program that calls one fails to load. A host that runs trusted
+ * programs, as a test double for Linux kernel programs does, says so with embpf_trust_plugins(true) before it opens
+ * them. */
 int embpf_set_platform(const char* platform);
+/* Whether objects opened from now on may call the helpers that read host memory (false until the host says so). */
+void embpf_trust_plugins(bool trusted);
 /* A host helper's function: r1-r5 in, r0 out. */
 typedef uint64_t (*embpf_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
 /* Gives the helper `name` (without bpf_) of the platform embpf_set_platform chose its implementation: a host helper
@@ -245,9 +258,9 @@ typedef uint64_t (*embpf_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint6
  * was chosen; -ENOENT for a helper the platform lacks. */
 int embpf_set_helper(const char* name, embpf_helper_fn fn);
 /* Runs every program attached to the hook of program type `type` (bpf_program__attach) on a context of ctx_size
- * bytes, in attach order; *verdict (when not NULL) gets the first verdict that is not 0, or 0. 0 when nothing is
- * attached, -ENOENT for a type the platform lacks, -EINVAL for a context the type refuses, and another negative errno
- * when a run failed. */
+ * bytes, in attach order; *verdict (when not NULL) gets the first verdict that is not 0, or 0. 0 (and *verdict 0) when
+ * nothing is attached to that type, -EINVAL for a context the type refuses, and another negative errno when a run
+ * failed. */
 int embpf_hook_invoke(const char* type, void* ctx, size_t ctx_size, uint64_t* verdict);
 /* The programs attached to the hook of `type` now. */
 size_t embpf_hook_attached(const char* type);

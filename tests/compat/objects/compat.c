@@ -1,6 +1,6 @@
 // The maps and programs the libbpf-compatible C API's tests drive, Linux libbpf style: a hash, an array, a per-CPU
 // array, a queue, a ring buffer, a program array and a `.rodata` constant, one XDP program that uses them, one it
-// tail-calls, and one the verifier rejects (for bpf_program__set_autoload).
+// tail-calls, one the verifier rejects (for bpf_program__set_autoload) and one that reads host memory.
 #include <linux/bpf.h>
 
 #include <bpf/bpf_helpers.h> // after linux/bpf.h, whose types it uses
@@ -85,5 +85,13 @@ int jumper(struct xdp_md* ctx) {
 // Reads its packet without a bounds check: the verifier rejects it.
 SEC("xdp")
 int unchecked(struct xdp_md* ctx) { return *(int*)(long)ctx->data; }
+
+// Reads memory at an address it chose: only a host that trusts its plugins (embpf_trust_plugins) loads it.
+SEC("xdp")
+int probe(struct xdp_md* ctx) {
+    __u64 value = 0;
+    bpf_probe_read_kernel(&value, sizeof value, (void*)(long)ctx->ingress_ifindex);
+    return value != 0 ? XDP_PASS : XDP_DROP;
+}
 
 char LICENSE[] SEC("license") = "GPL";
