@@ -8,6 +8,7 @@
 // loads OBJECT_DIR/TraceConnections.o (the bind monitor of seed 001: binds counted per process in proc_map) and
 // OBJECT_DIR/myxdp_stage4.o (the packet parser of seed 000: five-tuples of UDP packets to the ring buffer xdp_map).
 #include <embpf/compat/libbpf.h>
+#include <embpf/testing/packets.hpp> // the simulated kernel's packets
 
 #include <cassert>
 #include <cerrno>
@@ -19,6 +20,8 @@
 #include <vector>
 
 namespace {
+
+using embpf::testing::PacketBuilder;
 
 struct ProgramData {
     bpf_object* object;
@@ -128,21 +131,6 @@ extern "C" int process_packet(void* ctx, void* data, size_t len) {
     return 0;
 }
 
-std::vector<std::uint8_t> udp_packet(const std::uint8_t (&src)[4], const std::uint8_t (&dst)[4], std::uint16_t sport,
-                                     std::uint16_t dport) {
-    std::vector<std::uint8_t> packet(42, 0);
-    packet[12] = 0x08; // EtherType IPv4
-    packet[14] = 0x45; // version 4, 20-byte header
-    packet[23] = 17;   // UDP
-    std::memcpy(&packet[26], src, 4);
-    std::memcpy(&packet[30], dst, 4);
-    packet[34] = static_cast<std::uint8_t>(sport >> 8);
-    packet[35] = static_cast<std::uint8_t>(sport);
-    packet[36] = static_cast<std::uint8_t>(dport >> 8);
-    packet[37] = static_cast<std::uint8_t>(dport);
-    return packet;
-}
-
 // The simulated kernel: a process binds a socket.
 void bind_event(std::uint32_t pid, const char* app) {
     BindContext ctx{};
@@ -193,8 +181,8 @@ int main(int argc, char** argv) {
         bind_event(4012, "C:\\Program Files\\nginx\\nginx.exe");
         bind_event(880, "C:\\Windows\\System32\\svchost.exe");
         bind_event(4012, "C:\\Program Files\\nginx\\nginx.exe");
-        packet_event(udp_packet({192, 168, 1, 20}, {10, 0, 0, 53}, 52952, 53));
-        packet_event(udp_packet({10, 0, 0, 7}, {10, 0, 0, 8}, 443, 52952));
+        packet_event(PacketBuilder().ethernet().ipv4({192, 168, 1, 20}, {10, 0, 0, 53}).udp(52952, 53).build());
+        packet_event(PacketBuilder().ethernet().ipv4({10, 0, 0, 7}, {10, 0, 0, 8}).udp(443, 52952).build());
         packet_event(std::vector<std::uint8_t>(20, 0)); // too short to parse: the program passes it on silently
         if (ring_buffer__poll(ring_buf, 100) < 0) {
             fatal("Polling the ring buffer failed");

@@ -3,6 +3,7 @@
 // kernel's.
 #include "embpf/compat/libbpf.h"
 
+#include "api/seed_types.hpp"
 #include "embpf/api/registry.hpp"
 
 #include <doctest/doctest.h>
@@ -17,6 +18,9 @@
 #include <vector>
 
 namespace {
+
+using embpf::testing_seeds::BindContext;
+using embpf::testing_seeds::ProcessInfo;
 
 const std::string kCompat = std::string(EMBPF_TEST_COMPAT_DIR) + "/compat.o";
 const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
@@ -570,15 +574,6 @@ TEST_CASE("libbpf: bpf_program__attach attaches to the hook of the program's typ
     REQUIRE(link != nullptr);
     CHECK(embpf_hook_attached("bind") == before + 1);
 
-    struct BindContext {
-        const std::uint8_t* app_id_start;
-        const std::uint8_t* app_id_end;
-        std::uint64_t process_id;
-        std::uint8_t socket_address[16];
-        std::uint8_t socket_address_length;
-        std::int32_t operation;
-        std::uint8_t protocol;
-    };
     const char app[] = "C:\\app.exe";
     BindContext ctx{};
     ctx.app_id_start = reinterpret_cast<const std::uint8_t*>(app);
@@ -589,11 +584,7 @@ TEST_CASE("libbpf: bpf_program__attach attaches to the hook of the program's typ
     CHECK(verdict == 0); // BIND_PERMIT
     REQUIRE(embpf_hook_invoke("bind", &ctx, sizeof ctx, &verdict) == 0);
     const int proc_map = bpf_object__find_map_fd_by_name(obj, "proc_map");
-    struct {
-        std::uint32_t id;
-        char name[32];
-        std::uint32_t count;
-    } info{};
+    ProcessInfo info{};
     const std::uint32_t pid = 77;
     REQUIRE(bpf_map_lookup_elem(proc_map, &pid, &info) == 0);
     CHECK(info.count == 2);
