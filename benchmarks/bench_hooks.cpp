@@ -1,5 +1,6 @@
 // Hook<Ctx> and Link: the cost of invoking a hook (empty, one program, four programs) against a direct
-// Program::run, in the interpreter and in the JIT, and the latency of Link::replace while no one invokes.
+// Program::run, in the interpreter and in the JIT (with and without run statistics), and the latency of
+// Link::replace while no one invokes.
 #include "embpf/embpf.hpp"
 
 #include <benchmark/benchmark.h>
@@ -61,15 +62,20 @@ const embpf::Object& bench_object(bool jit = false) {
 
 const embpf::platform::ProgramType& bench_type() { return *bench_platform().program_type("bench_hook"); }
 
+// Program::run in the interpreter or the JIT, with run statistics off (what every run pays: one load of a flag) or on
+// (Registry::enable_stats: two clock reads and two atomic additions).
 void BM_DirectRun(benchmark::State& state) {
     const embpf::Program program = bench_object(state.range(0) != 0).program("pass_small").value();
-    state.SetLabel(state.range(0) != 0 ? "jit" : "interpreter");
+    const bool stats = state.range(1) != 0;
+    state.SetLabel(std::string(state.range(0) != 0 ? "jit" : "interpreter") + (stats ? ", stats on" : ""));
+    embpf::Registry::enable_stats(stats);
     BenchRequest request{7, 1, 0};
     for (auto _ : state) {
         benchmark::DoNotOptimize(program.run(&request, sizeof request));
     }
+    embpf::Registry::enable_stats(false);
 }
-BENCHMARK(BM_DirectRun)->Arg(0)->Arg(1);
+BENCHMARK(BM_DirectRun)->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1});
 
 void BM_HookInvoke(benchmark::State& state) {
     embpf::Hook<BenchRequest> hook(bench_type());

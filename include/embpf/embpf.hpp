@@ -32,6 +32,7 @@
 #include "embpf/runtime/slot.hpp"
 
 #include "embpf/api/hook.hpp"
+#include "embpf/api/introspection.hpp"
 #include "embpf/api/map.hpp"
 #include "embpf/api/object.hpp"
 #include "embpf/api/object_spec.hpp"

@@ -4095,6 +4095,98 @@ class Link {
 
 } // namespace embpf
 
+// ---- embpf/api/introspection.hpp ----
+// The introspection endpoint: a Unix socket a host opts into, through which `embpf show` (or any client of the host's
+// user) reads the registry's listings as JSON while the host runs, as `bpftool prog show` and `netsh ebpf show` read
+// a kernel's. Read-only: a client can list programs, maps and links, never change them.
+//
+// The protocol: a client connects, writes one request line ("programs", "maps", "links" or "version", then '\n'; at
+// most kMaxIntrospectionRequest bytes in all) and reads one JSON document ending in '\n', after which the server
+// closes the connection. Every answer is an object with "version" (kIntrospectionVersion); a request the server
+// does not take gets {"version": 1, "error": "..."}.
+
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace embpf {
+
+namespace detail {
+struct IntrospectionState;
+} // namespace detail
+
+/// The version of the answers' layout, in each answer's "version".
+inline constexpr int kIntrospectionVersion = 1;
+/// The most bytes of a request, its '\n' included: a longer one is answered with an error.
+inline constexpr std::size_t kMaxIntrospectionRequest = 256;
+
+struct IntrospectionOptions {
+    /// The socket's path (at most 107 bytes, as sockaddr_un holds); empty for default_introspection_path() of this
+    /// process, whose directory is made (mode 0700) when missing and must otherwise be this user's and closed to
+    /// others. A file already at the path is replaced only when it is a socket of this user that nothing listens on (a
+    /// host that exited without removing it); anything else there makes start() fail.
+    std::string path{};
+    /// Keeps run statistics on while the server lives (Registry::enable_stats), so that the programs' answer has runs
+    /// and run time to show; a run then costs two reads of the monotonic clock. Runs before the server started are
+    /// not counted unless the host turned statistics on itself.
+    bool stats = true;
+    /// How long a client may take to send its request and read the answer; it is disconnected after that.
+    std::chrono::milliseconds client_timeout{std::chrono::seconds(5)};
+    /// Clients served at once (at least 1); more wait in the socket's listen queue.
+    std::size_t max_clients = 16;
+};
+
+/// The endpoint, serving from one background thread while it lives: it answers the requests of clients whose
+/// effective user is this process's (SO_PEERCRED; the socket file has mode 0600 too) and closes other connections
+/// unanswered. A client that sends garbage gets an error, one that stays silent or does not read is disconnected
+/// after client_timeout, and nothing a client does reaches the host beyond the time the server thread spends.
+/// Destroying it (or stop()) closes every connection, joins the thread and removes the socket file. In a child the
+/// process forked, it does not serve; stop() there closes the child's descriptors and leaves the parent's socket.
+class IntrospectionServer {
+  public:
+    /// Binds the socket and starts serving. An error names the path and what was wrong: a directory that is not
+    /// private to this user, a path too long, a file that is not a stale socket of this user, another server
+    /// listening there, or what the system refused.
+    [[nodiscard]] static Result<IntrospectionServer> start(IntrospectionOptions options = {});
+
+    IntrospectionServer(IntrospectionServer&&) noexcept;
+    IntrospectionServer& operator=(IntrospectionServer&&) noexcept;
+    IntrospectionServer(const IntrospectionServer&) = delete;
+    IntrospectionServer& operator=(const IntrospectionServer&) = delete;
+    ~IntrospectionServer();
+
+    /// The socket's path; empty after stop().
+    [[nodiscard]] const std::string& path() const noexcept;
+    /// Stops serving now (the destructor does nothing more); clients connected are disconnected.
+    void stop() noexcept;
+
+  private:
+    explicit IntrospectionServer(std::unique_ptr<detail::IntrospectionState> state) noexcept;
+    std::unique_ptr<detail::IntrospectionState> m_state;
+};
+
+/// The directory of default sockets: $XDG_RUNTIME_DIR/embpf when XDG_RUNTIME_DIR is an absolute path, else
+/// /tmp/embpf-<effective uid>.
+[[nodiscard]] std::string default_introspection_directory();
+/// Where the host whose process id is `pid` listens by default: <default_introspection_directory()>/<pid>.sock.
+[[nodiscard]] std::string default_introspection_path(std::int64_t pid);
+
+/// The answer a server gives to `request` (without the request's '\n', nor the answer's): the registry's listing as
+/// JSON, or an error object. For hosts that serve the listings their own way, and for tests.
+[[nodiscard]] std::string introspection_answer(std::string_view request);
+
+/// Asks the server at `path` one request and returns its answer (without the final '\n'). An error says why none
+/// came: no socket at the path, a stale socket, a server that closed the connection unanswered (a client of another
+/// user), or one that did not answer within `timeout`.
+[[nodiscard]] Result<std::string> introspect(const std::string& path, std::string_view request,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+} // namespace embpf
+
 // ---- embpf/api/map.hpp ----
 // Map<K, V>: a typed view of a map of a loaded object, bound by name and checked once.
 //
@@ -4490,6 +4582,7 @@ Result<Map<K, V>> Object::map(std::string_view name) const {
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -4506,6 +4599,15 @@ struct ProgramInfo {
     bool verified = false;
     std::size_t instructions = 0;
     std::vector<std::uint32_t> map_ids; ///< the maps it refers to
+    /// The engine that runs its unchecked runs now (Program::engine()).
+    exec::EngineKind engine = exec::EngineKind::interpreter;
+    /// Its runs and the time they took, counted while run statistics are on (Registry::enable_stats), as Linux's
+    /// run_cnt and run_time_ns: every run of the program (Program::run, run_checked and test_run, a hook's
+    /// invocation, a tail call into it: each program of a chain counts its own run and time), a run's time including
+    /// any invocation nested in it (a host helper that runs a program). A run on another thread may be in one count
+    /// and not yet in the other.
+    std::uint64_t run_count = 0;
+    std::uint64_t run_time_ns = 0;
 };
 
 /// A map of a loaded object, as the registry shows it.
@@ -4517,6 +4619,11 @@ struct MapInfo {
     std::uint32_t value_size = 0;
     std::uint32_t max_entries = 0;
     std::size_t memory = 0; ///< bytes allocated now
+    /// The entries it holds now: the elements of a hash, LRU hash, LPM trie or hash of maps, the values in a queue or
+    /// stack, and max_entries for every kind of array (each index always holds a value, zeros at first, as on
+    /// Linux). nullopt for the kinds without entries to count (ring buffers, perf event arrays, bloom filters). Read
+    /// without stopping updates: a map that changes meanwhile may show the count of a moment before or after.
+    std::optional<std::size_t> entries;
 };
 
 /// A program attached to a hook, as the registry shows it.
@@ -4524,6 +4631,7 @@ struct LinkInfo {
     std::uint32_t id = 0;
     std::string hook; ///< the hook's program type
     std::uint32_t program_id = 0;
+    std::string program_name; ///< the program attached now
     std::int32_t priority = 0;
 };
 
@@ -4554,6 +4662,14 @@ class Registry {
     /// A handle to the live program (map) with this id; an error when none has it.
     [[nodiscard]] static Result<Program> program_by_id(std::uint32_t id);
     [[nodiscard]] static Result<MapHandle> map_by_id(std::uint32_t id);
+
+    /// Turns the process's run statistics on or off (ProgramInfo::run_count, run_time_ns), as Linux's
+    /// kernel.bpf_stats_enabled: off, a run pays one relaxed load of a shared flag; on, it reads the monotonic clock
+    /// twice and adds to two atomic counters of its program. They are also on while an IntrospectionServer started
+    /// with IntrospectionOptions::stats lives, whatever this switch says. Counts survive turning them off.
+    static void enable_stats(bool on) noexcept;
+    /// Whether runs are counted now.
+    [[nodiscard]] static bool stats_enabled() noexcept;
 
   private:
     mutable std::mutex m_mutex;

@@ -92,7 +92,7 @@ std::vector<LinkInfo> live_links() {
     for (const auto& hook : hooks) {
         const runtime::EpochGuard guard;
         for (const Chain::Entry& entry : hook->entries()) {
-            links.push_back({entry.link, hook->type.name, entry.program.id(), entry.priority});
+            links.push_back({entry.link, hook->type.name, entry.program.id(), entry.program.name(), entry.priority});
         }
     }
     std::sort(links.begin(), links.end(), [](const LinkInfo& a, const LinkInfo& b) { return a.id < b.id; });

@@ -1025,6 +1025,19 @@ namespace detail {
 
 Result<exec::CheckedOutcome> ProgramState::step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
                                                 const runtime::InvocationOptions& invocation) const {
+    if (!run_stats_on()) [[likely]] {
+        return run_step(ctx, ctx_size, entry, invocation);
+    }
+    const auto begin = std::chrono::steady_clock::now();
+    auto outcome = run_step(ctx, ctx_size, entry, invocation);
+    const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - begin);
+    stats.time_ns.fetch_add(static_cast<std::uint64_t>(elapsed.count()), std::memory_order_relaxed);
+    stats.count.fetch_add(1, std::memory_order_relaxed);
+    return outcome;
+}
+
+Result<exec::CheckedOutcome> ProgramState::run_step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
+                                                    const runtime::InvocationOptions& invocation) const {
     if (verified && !invocation.checked) {
         if (promotion.load(std::memory_order_relaxed) == Promotion::counting) [[unlikely]] {
             count_run();

@@ -27,6 +27,11 @@ std::vector<std::weak_ptr<runtime::Map>> g_maps;
 
 } // namespace
 
+std::atomic<std::uint32_t> g_run_stats{0};
+
+void hold_run_stats() noexcept { g_run_stats.fetch_add(2, std::memory_order_relaxed); }
+void release_run_stats() noexcept { g_run_stats.fetch_sub(2, std::memory_order_relaxed); }
+
 std::uint32_t next_program_id() noexcept { return g_next_program.fetch_add(1, std::memory_order_relaxed); }
 
 void track(const std::shared_ptr<ObjectState>& object) {
@@ -153,7 +158,10 @@ std::vector<ProgramInfo> Registry::programs() {
                          program->type->name,
                          program->verified,
                          program->interpreter ? program->interpreter->program().size() : 0,
-                         {}};
+                         {},
+                         program->kind(),
+                         program->stats.count.load(std::memory_order_relaxed),
+                         program->stats.time_ns.load(std::memory_order_relaxed)};
         for (const auto& map : program->maps) {
             info.map_ids.push_back(map->id());
         }
@@ -167,12 +175,22 @@ std::vector<MapInfo> Registry::maps() {
     for (const auto& map : detail::live_maps()) {
         const runtime::MapConfig& config = map->config();
         out.push_back({map->id(), config.name, config.kind, config.key_size, config.value_size, config.max_entries,
-                       map->memory_size()});
+                       map->memory_size(), map->entry_count()});
     }
     return out;
 }
 
 std::vector<LinkInfo> Registry::links() { return detail::live_links(); }
+
+void Registry::enable_stats(bool on) noexcept {
+    if (on) {
+        detail::g_run_stats.fetch_or(1, std::memory_order_relaxed);
+    } else {
+        detail::g_run_stats.fetch_and(~std::uint32_t{1}, std::memory_order_relaxed);
+    }
+}
+
+bool Registry::stats_enabled() noexcept { return detail::run_stats_on(); }
 
 Result<Program> Registry::program_by_id(std::uint32_t id) {
     for (auto& [program, object] : detail::live_programs()) {

@@ -60,17 +60,27 @@ struct ProgramState final : runtime::Invocable, std::enable_shared_from_this<Pro
     exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
     std::uint32_t id = 0;                            // unique in the process (Registry)
     std::vector<runtime::RegionField> regions;       // the context's memory regions, which every entry checks
+    // Registry's run statistics, written only while they are on (run_stats_on): a cache line of their own, so that
+    // threads counting runs do not evict the fields every run reads (executable, promotion).
+    struct alignas(64) RunStats {
+        std::atomic<std::uint64_t> count{0};
+        std::atomic<std::uint64_t> time_ns{0};
+    };
+    mutable RunStats stats;
 
     const std::string& program_name() const noexcept override { return name; }
     const platform::ProgramType& program_type() const noexcept override { return *type; }
     Result<runtime::EntryRegions> enter(const void* ctx, std::size_t ctx_size) const override {
         return runtime::check_entry(*type, ctx, ctx_size, report.reads_packet_meta, regions);
     }
-    /// One program's run, without following tail calls, on a context enter() accepted. Unverified programs, and every
-    /// program in a checked invocation, run in the checked interpreter, which may touch `entry`'s data range and
-    /// memory regions besides ctx and stack.
+    /// One program's run, without following tail calls, on a context enter() accepted, counted in `stats` while run
+    /// statistics are on. Unverified programs, and every program in a checked invocation, run in the checked
+    /// interpreter, which may touch `entry`'s data range and memory regions besides ctx and stack.
     Result<exec::CheckedOutcome> step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
                                       const runtime::InvocationOptions& options) const override;
+    /// step() without the statistics.
+    Result<exec::CheckedOutcome> run_step(void* ctx, std::size_t ctx_size, const runtime::EntryRegions& entry,
+                                          const runtime::InvocationOptions& options) const;
     exec::EngineKind kind() const noexcept override {
         const exec::Executable* now = executable.load(std::memory_order_acquire);
         return now != nullptr ? now->kind() : exec::EngineKind::interpreter;
@@ -156,6 +166,13 @@ struct ObjectState {
 } // namespace detail
 
 namespace detail {
+/// Whether run statistics are on: bit 0 is the host's switch (Registry::enable_stats), and each holder
+/// (hold_run_stats) adds 2. Read relaxed by every run; nothing else is ordered by it.
+extern std::atomic<std::uint32_t> g_run_stats;
+[[nodiscard]] inline bool run_stats_on() noexcept { return g_run_stats.load(std::memory_order_relaxed) != 0; }
+/// Keeps run statistics on until the matching release, whatever the host's switch says (an introspection server).
+void hold_run_stats() noexcept;
+void release_run_stats() noexcept;
 /// The next program id.
 [[nodiscard]] std::uint32_t next_program_id() noexcept;
 /// Registers a loaded object's programs and maps for Registry's listings.

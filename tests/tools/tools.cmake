@@ -197,3 +197,60 @@ add_test(NAME cli_gen_platform_round_trip
                  ${seeds}/TraceConnections.o)
 set_tests_properties(cli_gen_platform_round_trip PROPERTIES PASS_REGULAR_EXPRESSION
     "Platform: windows \\(chosen by the caller\\).*bind +TraceConnections +bind +46")
+
+# embpf show against a running host: show_host.cpp starts its introspection endpoint, loads the seeds' bind and XDP
+# programs and the request plugin above, attaches each to a hook and runs the hooks (TraceConnections 3 times on three
+# processes, packet_parse twice, count_slashes 4 times), then runs the command after `--` with {socket} and {pid}
+# filled in, and exits with its status: the host lives while the command does, so nothing waits for a socket and no
+# socket outlives the test. Default sockets go to XDG_RUNTIME_DIR, a directory of the build's own.
+add_executable(embpf_show_host ${CMAKE_CURRENT_LIST_DIR}/show_host.cpp)
+target_link_libraries(embpf_show_host PRIVATE embpf::embpf)
+embpf_set_warnings(embpf_show_host)
+add_dependencies(embpf_show_host embpf_test_request_plugin)
+set(show_dir ${CMAKE_CURRENT_BINARY_DIR}/show)
+file(MAKE_DIRECTORY ${show_dir}/runtime ${show_dir}/alone)
+function(embpf_show_test name)
+    add_test(NAME ${name} COMMAND embpf_show_host --seeds ${seeds} --platform ${request_host}
+             --plugin ${request_plugin_object} ${ARGN})
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT XDG_RUNTIME_DIR=${show_dir}/runtime)
+endfunction()
+embpf_show_test(cli_show_programs --socket ${show_dir}/programs.sock -- $<TARGET_FILE:embpf_cli> show programs
+                --socket {socket})
+set_tests_properties(cli_show_programs PROPERTIES PASS_REGULAR_EXPRESSION
+    "ID +Name +Type +Engine +Runs +Run time \\(ns\\) +Avg \\(ns\\)\n[- ]+\n[0-9]+ +TraceConnections +bind +interpreter +3 +[0-9]+ +[0-9]+\n[0-9]+ +packet_parse +xdp +interpreter +2 +[0-9]+ +[0-9]+\n[0-9]+ +count_slashes +request +(jit|interpreter) +4 +[0-9]+ +[0-9]+\n$")
+embpf_show_test(cli_show_programs_json --socket ${show_dir}/programs_json.sock -- $<TARGET_FILE:embpf_cli> show
+                programs --json --socket {socket})
+set_tests_properties(cli_show_programs_json PROPERTIES PASS_REGULAR_EXPRESSION
+    "\"stats_enabled\": true,.*\"name\": \"count_slashes\",[ \n]+\"section\": \"request\",[ \n]+\"type\": \"request\",.*\"run_count\": 4,")
+# Without run statistics nothing is counted, and the table says why.
+embpf_show_test(cli_show_programs_no_stats --socket ${show_dir}/no_stats.sock --no-stats -- $<TARGET_FILE:embpf_cli>
+                show programs --socket {socket})
+set_tests_properties(cli_show_programs_no_stats PROPERTIES PASS_REGULAR_EXPRESSION
+    "[0-9]+ +count_slashes +request +(jit|interpreter) +0 +0 +-
+
+Run statistics are off in this host")
+embpf_show_test(cli_show_maps --socket ${show_dir}/maps.sock -- $<TARGET_FILE:embpf_cli> show maps --socket {socket})
+set_tests_properties(cli_show_maps PROPERTIES PASS_REGULAR_EXPRESSION
+    "ID +Name +Kind +Key +Value +Max entries +Entries +Memory\n[- ]+\n[0-9]+ +proc_map +hash +4 +40 +1024 +3 +[0-9]+\n[0-9]+ +xdp_map +ringbuf +[0-9]+ +[0-9]+ +16384 +- +[0-9]+\n")
+embpf_show_test(cli_show_maps_json --socket ${show_dir}/maps_json.sock -- $<TARGET_FILE:embpf_cli> show maps --json
+                --socket {socket})
+set_tests_properties(cli_show_maps_json PROPERTIES PASS_REGULAR_EXPRESSION
+    "\"name\": \"proc_map\",[ \n]+\"kind\": \"hash\",.*\"entries\": 3,.*\"name\": \"xdp_map\",.*\"entries\": null,")
+# The host at its default socket ($XDG_RUNTIME_DIR/embpf/PID.sock), found by its process id.
+embpf_show_test(cli_show_links -- $<TARGET_FILE:embpf_cli> show links --pid {pid})
+set_tests_properties(cli_show_links PROPERTIES PASS_REGULAR_EXPRESSION
+    "ID +Hook +Program ID +Program +Priority\n[- ]+\n[0-9]+ +bind +[0-9]+ +TraceConnections +0\n[0-9]+ +xdp +[0-9]+ +packet_parse +0\n[0-9]+ +request +[0-9]+ +count_slashes +5\n$")
+# Without --socket or --pid: the one host alive in the default directory (a directory of this test's own).
+embpf_show_test(cli_show_links_json_alone -- $<TARGET_FILE:embpf_cli> show links --json)
+set_tests_properties(cli_show_links_json_alone PROPERTIES ENVIRONMENT XDG_RUNTIME_DIR=${show_dir}/alone
+    PASS_REGULAR_EXPRESSION "\"hook\": \"request\",[ \n]+\"program_id\": [0-9]+,[ \n]+\"program\": \"count_slashes\",[ \n]+\"priority\": 5")
+# No host: status 1 and why.
+add_test(NAME cli_show_no_host COMMAND ${CMAKE_COMMAND} -DEXPECTED_EXIT=1
+         -P ${CMAKE_CURRENT_LIST_DIR}/scripts/expect_exit.cmake $<TARGET_FILE:embpf_cli> show programs
+         --socket ${show_dir}/nobody.sock)
+set_tests_properties(cli_show_no_host PROPERTIES PASS_REGULAR_EXPRESSION
+    "no embpf host listens at .*nobody.sock: there is no socket there" FAIL_REGULAR_EXPRESSION "unexpected exit status")
+add_test(NAME cli_show_unknown_listing COMMAND ${CMAKE_COMMAND} -DEXPECTED_EXIT=2
+         -P ${CMAKE_CURRENT_LIST_DIR}/scripts/expect_exit.cmake $<TARGET_FILE:embpf_cli> show pins)
+set_tests_properties(cli_show_unknown_listing PROPERTIES PASS_REGULAR_EXPRESSION "pins not in"
+    FAIL_REGULAR_EXPRESSION "unexpected exit status")

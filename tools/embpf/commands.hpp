@@ -23,6 +23,7 @@ void add_sections_command(CLI::App& app, int& status);
 void add_run_command(CLI::App& app, int& status);
 void add_verify_command(CLI::App& app, int& status);
 void add_gen_command(CLI::App& app, int& status);
+void add_show_command(CLI::App& app, int& status);
 
 /// `embpf disasm` of an object file.
 struct ObjectDisasmOptions {
