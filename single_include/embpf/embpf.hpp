@@ -4123,6 +4123,8 @@ struct IntrospectionState;
 inline constexpr int kIntrospectionVersion = 1;
 /// The most bytes of a request, its '\n' included: a longer one is answered with an error.
 inline constexpr std::size_t kMaxIntrospectionRequest = 256;
+/// The longest a server lets a client take (IntrospectionOptions::client_timeout) and a client waits for an answer.
+inline constexpr std::chrono::milliseconds kMaxIntrospectionTimeout{std::chrono::hours(1)};
 
 struct IntrospectionOptions {
     /// The socket's path (at most 107 bytes, as sockaddr_un holds); empty for default_introspection_path() of this
@@ -4134,7 +4136,8 @@ struct IntrospectionOptions {
     /// and run time to show; a run then costs two reads of the monotonic clock. Runs before the server started are
     /// not counted unless the host turned statistics on itself.
     bool stats = true;
-    /// How long a client may take to send its request and read the answer; it is disconnected after that.
+    /// How long a client may take to send its request and read the answer; it is disconnected after that. Positive and
+    /// at most kMaxIntrospectionTimeout.
     std::chrono::milliseconds client_timeout{std::chrono::seconds(5)};
     /// Clients served at once (at least 1); more wait in the socket's listen queue.
     std::size_t max_clients = 16;
@@ -4159,9 +4162,10 @@ class IntrospectionServer {
     IntrospectionServer& operator=(const IntrospectionServer&) = delete;
     ~IntrospectionServer();
 
-    /// The socket's path; empty after stop().
+    /// The socket's path, made absolute; empty after stop().
     [[nodiscard]] const std::string& path() const noexcept;
-    /// Stops serving now (the destructor does nothing more); clients connected are disconnected.
+    /// Stops serving now (the destructor does nothing more); clients connected are disconnected. Safe to call from
+    /// several threads at once (the first stops, the others wait for it).
     void stop() noexcept;
 
   private:
@@ -4181,7 +4185,8 @@ class IntrospectionServer {
 
 /// Asks the server at `path` one request and returns its answer (without the final '\n'). An error says why none
 /// came: no socket at the path, a stale socket, a server that closed the connection unanswered (a client of another
-/// user), or one that did not answer within `timeout`.
+/// user), a server that runs as another user than this process (whose answer is not read: anyone may put a socket
+/// where a host's would be), or one that did not answer within `timeout` (at most kMaxIntrospectionTimeout).
 [[nodiscard]] Result<std::string> introspect(const std::string& path, std::string_view request,
                                              std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

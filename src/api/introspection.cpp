@@ -27,6 +27,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -240,6 +242,7 @@ struct IntrospectionState {
 
     void shutdown() noexcept;
     void serve() noexcept;
+    std::mutex shutdown_mutex;
 
   private:
     bool serve_once(std::vector<Client>& clients, Clock::time_point& paused_until);
@@ -249,6 +252,8 @@ struct IntrospectionState {
 };
 
 void IntrospectionState::shutdown() noexcept {
+    // stop() from two threads (a signal-handling thread and the destructor) joins the thread and closes once.
+    const std::lock_guard lock(shutdown_mutex);
     const bool forked = process != ::getpid();
     if (running) {
         running = false;
@@ -472,13 +477,15 @@ Result<IntrospectionServer> IntrospectionServer::start(IntrospectionOptions opti
         if (options.max_clients == 0) {
             return Error::invalid("an introspection server serves at least one client at a time (max_clients)");
         }
-        if (options.client_timeout <= std::chrono::milliseconds::zero()) {
-            return Error::invalid("an introspection server's client_timeout must be positive");
+        if (options.client_timeout <= std::chrono::milliseconds::zero() ||
+            options.client_timeout > kMaxIntrospectionTimeout) {
+            return Error::invalid("an introspection server's client_timeout must be positive and at most an hour");
         }
         auto state = std::make_unique<detail::IntrospectionState>();
         state->owner = ::geteuid();
         state->process = ::getpid();
-        std::string path = options.path;
+        // Absolute, so that path() and stop() still name the socket after the host changes its directory.
+        std::string path = options.path.empty() ? std::string() : std::filesystem::absolute(options.path).string();
         if (path.empty()) {
             const std::string directory = default_introspection_directory();
             if (auto made = private_directory(directory, state->owner); !made) {
@@ -563,7 +570,9 @@ Result<std::string> introspect(const std::string& path, std::string_view request
         if (!fd) {
             return Error::runtime("cannot make a socket: " + describe(errno));
         }
-        const auto ms = std::max<std::chrono::milliseconds::rep>(timeout.count(), 1);
+        // Clamped to what a deadline can be counted to (a timeout of milliseconds::max() would overflow the clock).
+        const auto ms =
+            std::clamp<std::chrono::milliseconds::rep>(timeout.count(), 1, kMaxIntrospectionTimeout.count());
         const timeval limit{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
         ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
         ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -586,6 +595,17 @@ Result<std::string> introspect(const std::string& path, std::string_view request
             case EINPROGRESS: return Error::runtime(where + " did not take the connection in time (it is busy)");
             default: return Error::runtime("cannot connect to " + where + ": " + describe(error));
             }
+        }
+        // Only a host of this user is believed: a socket another user put where a host's would be (a directory it
+        // made first, a path it chose) answers nothing this client reads.
+        ucred peer{};
+        socklen_t peer_size = sizeof peer;
+        if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0 || peer_size != sizeof peer) {
+            return Error::runtime("cannot tell which user serves " + where + ": " + describe(errno));
+        }
+        if (peer.uid != ::geteuid()) {
+            return Error::runtime(where + " runs as user " + std::to_string(peer.uid) + ", not this user (" +
+                                  std::to_string(::geteuid()) + "): its answer is not read");
         }
         const std::string line = std::string(request) + '\n';
         const std::string unanswered =

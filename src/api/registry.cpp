@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 
 namespace embpf {
@@ -23,7 +24,12 @@ struct TrackedProgram {
 };
 std::mutex g_tracked_mutex;
 std::vector<TrackedProgram> g_programs; // under g_tracked_mutex
-std::vector<std::weak_ptr<runtime::Map>> g_maps;
+// By address, so that a map reused by a later load is found at once (a scan of every map per map loaded made loading
+// the thousandth object slow); an entry whose map is gone is replaced by the next map at its address.
+std::unordered_map<const runtime::Map*, std::weak_ptr<runtime::Map>> g_maps;
+// The entries after the last sweep of the ones that expired: the next sweep waits for twice as many, so that sweeping
+// costs a constant per object loaded.
+std::size_t g_swept_size = 0;
 
 } // namespace
 
@@ -36,19 +42,17 @@ std::uint32_t next_program_id() noexcept { return g_next_program.fetch_add(1, st
 
 void track(const std::shared_ptr<ObjectState>& object) {
     const std::lock_guard lock(g_tracked_mutex);
-    std::erase_if(g_programs, [](const TrackedProgram& p) { return p.program.expired(); });
-    std::erase_if(g_maps, [](const std::weak_ptr<runtime::Map>& m) { return m.expired(); });
+    if (g_programs.size() + g_maps.size() > 2 * g_swept_size + 64) {
+        std::erase_if(g_programs, [](const TrackedProgram& p) { return p.program.expired(); });
+        std::erase_if(g_maps, [](const auto& entry) { return entry.second.expired(); });
+        g_swept_size = g_programs.size() + g_maps.size();
+    }
     for (const auto& [name, program] : object->programs) {
         g_programs.push_back({program, object});
     }
     for (const auto& [name, handle] : object->maps) {
         const auto& map = handle.runtime_map();
-        const bool known = std::any_of(g_maps.begin(), g_maps.end(), [&](const std::weak_ptr<runtime::Map>& m) {
-            return m.lock() == map; // a map reused by a later load is listed once
-        });
-        if (!known) {
-            g_maps.push_back(map);
-        }
+        g_maps[map.get()] = map; // a map reused by a later load is listed once
     }
 }
 
@@ -70,7 +74,7 @@ std::vector<std::pair<std::shared_ptr<const ProgramState>, std::shared_ptr<Objec
 std::vector<std::shared_ptr<runtime::Map>> live_maps() {
     std::vector<std::shared_ptr<runtime::Map>> out;
     const std::lock_guard lock(g_tracked_mutex);
-    for (const auto& weak : g_maps) {
+    for (const auto& [address, weak] : g_maps) {
         if (auto map = weak.lock()) {
             out.push_back(std::move(map));
         }

@@ -71,14 +71,60 @@ std::optional<std::string> only_host() {
     return std::nullopt;
 }
 
+// A name as the terminal may show it: control characters (a newline that would forge a row, an escape sequence) as
+// \xNN. Names come from plugins' objects.
+std::string printable(const std::string& text) {
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7F) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 15];
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// How deep an answer nests arrays and objects, counted over its text (strings skipped); parsing and printing
+// recurse once a level, and an answer is the host's, which may be anyone listening at the path.
+std::size_t nesting(const std::string& text) {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
 // A scalar of an answer as a table cell: "-" for null or missing.
 std::string cell(const Json& item, const char* key) {
+    if (!item.is_object()) {
+        return "-";
+    }
     const auto it = item.find(key);
     if (it == item.end() || it->is_null()) {
         return "-";
     }
     if (it->is_string()) {
-        return it->get<std::string>();
+        return printable(it->get<std::string>());
     }
     if (it->is_boolean()) {
         return it->get<bool>() ? "yes" : "no";
@@ -87,6 +133,9 @@ std::string cell(const Json& item, const char* key) {
 }
 
 std::uint64_t number(const Json& item, const char* key) {
+    if (!item.is_object()) {
+        return 0;
+    }
     const auto it = item.find(key);
     return it != item.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
 }
@@ -95,7 +144,7 @@ void print_programs(const Json& answer, std::ostream& out) {
     Table table({"ID", "Name", "Type", "Engine", "Runs", "Run time (ns)", "Avg (ns)"});
     for (const Json& program : answer["programs"]) {
         std::string engine = cell(program, "engine");
-        if (program.value("verified", true) == false) {
+        if (program.is_object() && program.contains("verified") && program["verified"] == false) {
             engine += " (unverified)";
         }
         const std::uint64_t runs = number(program, "run_count");
@@ -104,7 +153,7 @@ void print_programs(const Json& answer, std::ostream& out) {
                    runs == 0 ? std::string("-") : std::to_string(number(program, "run_time_ns") / runs)});
     }
     table.print(out);
-    if (answer.value("stats_enabled", true) == false) {
+    if (const auto stats = answer.find("stats_enabled"); stats != answer.end() && *stats == false) {
         out << "\nRun statistics are off in this host: runs are counted while it holds them on "
                "(embpf::Registry::enable_stats, or an IntrospectionServer started with stats).\n";
     }
@@ -149,6 +198,13 @@ int show(const ShowOptions& options) {
         std::cerr << "embpf: " << text.error().message << '\n';
         return kExitFailure;
     }
+    // No host answer of embpf's nests past 3 levels.
+    constexpr std::size_t kMaxNesting = 16;
+    if (nesting(*text) > kMaxNesting) {
+        std::cerr << "embpf: the host at " << path << " answered JSON nested deeper than " << kMaxNesting
+                  << " levels\n";
+        return kExitFailure;
+    }
     const Json answer = Json::parse(*text, nullptr, false);
     if (answer.is_discarded() || !answer.is_object()) {
         std::cerr << "embpf: the host at " << path << " answered something other than a JSON object\n";
@@ -162,14 +218,20 @@ int show(const ShowOptions& options) {
         std::cerr << "embpf: the host at " << path << " answered without a list of " << options.what << '\n';
         return kExitFailure;
     }
-    if (options.json) {
-        std::cout << answer.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
-    } else if (options.what == "programs") {
-        print_programs(answer, std::cout);
-    } else if (options.what == "maps") {
-        print_maps(answer, std::cout);
-    } else {
-        print_links(answer, std::cout);
+    // The answer is the host's: one whose values have other types than embpf's says so rather than ending the tool.
+    try {
+        if (options.json) {
+            std::cout << answer.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+        } else if (options.what == "programs") {
+            print_programs(answer, std::cout);
+        } else if (options.what == "maps") {
+            print_maps(answer, std::cout);
+        } else {
+            print_links(answer, std::cout);
+        }
+    } catch (const Json::exception& error) {
+        std::cerr << "embpf: the host at " << path << " answered JSON of another shape: " << error.what() << '\n';
+        return kExitFailure;
     }
     return kExitOk;
 }
