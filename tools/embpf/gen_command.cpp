@@ -271,8 +271,11 @@ void add_gen_command(CLI::App& app, int& status) {
                          "the header's namespace (default: the file's name without .o, as an identifier)");
     skeleton->add_option("--platform", skeleton_options->platform,
                          "windows, linux or a platform's JSON file (default: the one the object names)");
-    skeleton->add_option("--ring-record", skeleton_options->ring_records,
-                         "MAP=TYPE: read ring buffer MAP's records as the object's BTF type TYPE");
+    // One value each time, so that the option never takes the file behind it.
+    skeleton
+        ->add_option("--ring-record", skeleton_options->ring_records,
+                     "MAP=TYPE: read ring buffer MAP's records as the object's BTF type TYPE")
+        ->allow_extra_args(false);
     skeleton->add_option("-o,--output", skeleton_options->output, "write it here (default: standard output)");
     skeleton->callback([skeleton_options, &status] { status = run_gen_skeleton(*skeleton_options); });
 }

@@ -8,6 +8,7 @@
 
 #include "embpf/api/object_spec.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -352,7 +353,9 @@ void SkeletonWriter::write_object_class(std::ostream& out, const CppTypeWriter& 
             << "    embpf::GlobalData<" << section.type << "> " << section.member << ";\n";
     }
     out << "\n"
-        << doc_comment("Binds the maps, programs and globals of an object loaded from object_file (Spec::load does).",
+        << doc_comment("Binds the maps, programs and globals of an object loaded from object_file (Spec::load does); "
+                       "an error names the first that does not bind (a program that uses what this build lacks, a map "
+                       "whose definition the host changed in the spec).",
                        4)
         << "    [[nodiscard]] static embpf::Result<Object> bind(embpf::Object loaded);\n\n"
         << doc_comment("The object underneath, for what the members above do not reach.", 4)
@@ -490,19 +493,34 @@ Result<std::string> SkeletonWriter::write() {
 
     std::ostringstream out;
     const std::string file = std::filesystem::path(m_options.file).filename().string();
-    out << "// " << m_name << ".skel.hpp: the eBPF object " << file
-        << " for a host that loads it with embpf, its types as C++ types.\n"
-        << "// Written by `embpf gen skeleton`: generate it again rather than edit it.\n//\n"
-        << "//     auto spec = " << m_name << "::Spec::open();      // the object embedded below\n";
+    out << "// " << m_name << ".skel.hpp, written by `embpf gen skeleton` from " << file << ".\n"
+        << "// Generate it again rather than edit it. The object embedded, its types as C++ types, and the classes a\n"
+        << "// host loads it through:\n//\n";
+    // How a host uses it, with this object's names where it has them.
+    std::vector<std::pair<std::string, std::string>> usage{
+        {"auto spec = " + m_name + "::Spec::open();", "the object, embedded below"}};
     if (!m_sections.empty()) {
-        out << "//     spec->" << m_sections.front().member
-            << ".<global> = ...;      // initial values, before the load\n";
+        usage.emplace_back("spec->" + m_sections.front().member + ".<global> = ...;",
+                           "initial values, before the load");
     }
-    out << "//     auto object = spec->load();               // every program verified\n"
-        << "//     object->maps.<map>.lookup(key);           // embpf::Map<K, V>, RingBuffer<T> or MapHandle\n"
-        << "//     object->programs.<program>.run(&ctx, sizeof ctx);\n";
+    usage.emplace_back("auto object = spec->load();", "every program verified, every map bound");
+    usage.emplace_back("object->maps.<map>.lookup(key);", "embpf::Map<K, V>, RingBuffer<T> or MapHandle");
+    if (!m_programs.empty()) {
+        usage.emplace_back("object->programs." + m_programs.front().first + ".run(&ctx, sizeof ctx);", "");
+    }
     if (!m_sections.empty()) {
-        out << "//     object->" << m_sections.front().member << ".read().<global>;\n";
+        usage.emplace_back("object->" + m_sections.front().member + ".read().<global>;", "as the programs left it");
+    }
+    std::size_t width = 0;
+    for (const auto& [code, note] : usage) {
+        width = std::max(width, code.size());
+    }
+    for (const auto& [code, note] : usage) {
+        out << "//     " << code;
+        if (!note.empty()) {
+            out << std::string(width - code.size() + 2, ' ') << "// " << note;
+        }
+        out << "\n";
     }
     out << "#pragma once\n\n#include <embpf/embpf.hpp>\n\n"
         << "#include <array>\n#include <cstddef>\n#include <cstdint>\n#include <span>\n#include <utility>\n\n";
