@@ -340,28 +340,34 @@ std::optional<CppTypeWriter::Body> CppTypeWriter::plan(const std::vector<Item>& 
             } else {
                 spelled = spell_at(item.type, std::string(owner) + "_" + item.name, depth + 1);
             }
-            if (is_union || packed || storage == nullptr || !spelled || spelled->layout.align != spelled->layout.size ||
+            // Packed, a bitfield may start at any bit, and compilers differ on whether it may then cross its type's
+            // unit: only those that stay inside one are declared, which every compiler places alike.
+            if (is_union || storage == nullptr || !spelled || spelled->layout.align != spelled->layout.size ||
                 item.bits > storage->size * 8) {
                 return std::nullopt;
             }
             const std::uint64_t unit = storage->size * 8;
-            const auto place = [unit](std::uint64_t at, std::uint64_t width) {
-                return at / unit != (at + width - 1) / unit ? round_up(at, unit) : at;
+            const auto straddles = [unit](std::uint64_t at, std::uint64_t width) {
+                return at / unit != (at + width - 1) / unit;
+            };
+            const auto place = [&](std::uint64_t at, std::uint64_t width) {
+                return !packed && straddles(at, width) ? round_up(at, unit) : at;
             };
             const std::string type = render(*spelled, members);
-            if (rel_bits < pos_bits) {
+            if (rel_bits < pos_bits || (packed && straddles(rel_bits, item.bits))) {
                 return std::nullopt;
             }
             if (place(pos_bits, item.bits) != rel_bits) {
+                // Bits the object skips: an unnamed bitfield of the same type, which must not move either.
                 const std::uint64_t gap = rel_bits - pos_bits;
-                if (gap >= unit || place(pos_bits, gap) != pos_bits || place(rel_bits, item.bits) != rel_bits) {
+                if (gap >= unit || straddles(pos_bits, gap) || place(rel_bits, item.bits) != rel_bits) {
                     return std::nullopt;
                 }
                 body.lines.push_back(pad + type + " : " + std::to_string(gap) + ";");
             }
             body.lines.push_back(pad + type + " " + item.ident + " : " + std::to_string(item.bits) + ";");
             pos_bits = rel_bits + item.bits;
-            body.layout.align = std::max(body.layout.align, std::uint64_t{storage->size});
+            body.layout.align = std::max(body.layout.align, packed ? std::uint64_t{1} : storage->size);
             continue;
         }
         CppLayout layout;

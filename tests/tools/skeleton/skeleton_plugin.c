@@ -1,7 +1,7 @@
 // A plugin whose maps and globals use the kinds of types `embpf gen skeleton` declares in C++: a key with padding, a
 // struct named by its typedef, an anonymous union holding an anonymous struct, bitfields, an enum of one byte and one
-// of four, members named like C++ keywords and like their own type, a packed struct, arrays, and the global-data
-// sections .rodata, .data, .bss and .data.limits. test_skeleton.cpp loads it through its generated header.
+// of four, members named like C++ keywords and like their own type, a packed struct with bitfields, arrays, and the
+// global-data sections .rodata, .data, .bss and .data.limits. test_skeleton.cpp loads it through its generated header.
 #include <linux/bpf.h>
 
 #include <bpf/bpf_helpers.h> // after linux/bpf.h, whose types it uses
@@ -52,6 +52,8 @@ struct flow_value {
 struct __attribute__((packed)) record {
     __u8 kind;
     __u64 stamp;
+    __u8 dropped : 1; // bitfields in a packed struct
+    __u8 level : 3;
 };
 
 struct {
@@ -143,6 +145,8 @@ int count_flows(struct xdp_md* ctx) {
     }
     last_record.kind = key.proto;
     last_record.stamp = seen_total;
+    last_record.dropped = drop;
+    last_record.level = key.port & 7;
     bpf_map_push_elem(&recent, &last_record, BPF_EXIST);
     bpf_ringbuf_output(&events, &last_record, sizeof last_record, 0);
     return drop ? XDP_DROP : otherwise;

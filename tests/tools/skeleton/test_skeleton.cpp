@@ -37,13 +37,13 @@ static_assert(std::is_same_v<decltype(sp::Object::data_limits), embpf::GlobalDat
 // The object's layouts: padding kept where C has it, a packed struct packed, enums of their sizes.
 static_assert(sizeof(sp::flow_key) == 12 && offsetof(sp::flow_key, ifindex) == 4);
 static_assert(sizeof(sp::flow_value) == 56 && offsetof(sp::flow_value, shade) == 29);
-static_assert(sizeof(sp::record) == 9 && offsetof(sp::record, stamp) == 1);
+static_assert(sizeof(sp::record) == 10 && offsetof(sp::record, stamp) == 1);
 static_assert(std::is_same_v<std::underlying_type_t<sp::shade>, std::uint8_t>);
 static_assert(std::is_same_v<std::underlying_type_t<sp::verdict>, std::uint32_t>);
 static_assert(std::is_same_v<decltype(sp::Rodata::otherwise), sp::verdict>);
 static_assert(std::is_same_v<decltype(sp::flow_value::name), std::array<char, 8>>);
 static_assert(std::is_same_v<decltype(sp::flow_value::class_), std::uint32_t>); // C's `class` member
-static_assert(sizeof(sp::Bss) == 17 && sizeof(sp::Data) == 9);
+static_assert(sizeof(sp::Bss) == 18 && sizeof(sp::Data) == 9);
 // The seeds: a struct named by its typedef, a ring buffer typed by --ring-record, a legacy map's bytes.
 static_assert(std::is_same_v<decltype(trace_connections::Object::Maps::proc_map),
                              embpf::Map<std::uint32_t, trace_connections::process_info>>);
@@ -122,6 +122,8 @@ TEST_CASE("skeleton: globals set before the load, then maps, a ring buffer and g
     CHECK(bss.seen_total == 30);
     CHECK(bss.last_record.kind == 17);
     CHECK(bss.last_record.stamp == 30);
+    CHECK(std::uint32_t{bss.last_record.dropped} == 1); // bitfields of a packed struct
+    CHECK(std::uint32_t{bss.last_record.level} == 1);   // port 9 & 7
     CHECK(object->rodata.read().drop_port == 9);
     CHECK(object->rodata.read_only());
     CHECK_FALSE(object->rodata.write(sp::Rodata{}).has_value());
@@ -139,9 +141,14 @@ TEST_CASE("skeleton: globals set before the load, then maps, a ring buffer and g
     }
     CHECK(queued == std::vector<std::uint64_t>{10, 20, 30, 1});
     std::vector<std::uint8_t> kinds;
-    const auto consumed = object->maps.events.consume([&](const sp::record& record) { kinds.push_back(record.kind); });
+    std::vector<std::uint8_t> levels;
+    const auto consumed = object->maps.events.consume([&](const sp::record& record) {
+        kinds.push_back(record.kind);
+        levels.push_back(record.level);
+    });
     CHECK(consumed.delivered == 4);
     CHECK(kinds == std::vector<std::uint8_t>{6, 6, 17, 6});
+    CHECK(levels == std::vector<std::uint8_t>{0, 0, 1, 0}); // ports 80, 80, 9, 80, each & 7
 
     CHECK(object->maps.jump.kind() == embpf::platform::MapKind::prog_array);
     CHECK(object->object().program_names() == std::vector<std::string>{"count_flows"});
