@@ -284,8 +284,9 @@ std::string doc_comment(std::string_view text, int indent) {
 void SkeletonWriter::write_spec_class(std::ostream& out) const {
     out << "class Object;\n\n"
         << doc_comment("The object opened and not yet loaded: set the globals' initial values (and edit object_spec(): "
-                       "map sizes, program types), then load(). A Spec loads as often as the host wants, each load a "
-                       "new Object.",
+                       "map sizes, program types), then load(). The globals are the members below, which load() "
+                       "stores in object_spec() over what ObjectSpec::set_global wrote there. A Spec loads as often as "
+                       "the host wants, each load a new Object.",
                        0)
         << "class Spec {\n  public:\n";
     if (m_platform == nullptr) {
