@@ -40,8 +40,9 @@ inline constexpr char kNameBegin = '\x01';
 inline constexpr char kNameEnd = '\x02';
 
 /// One member of a struct the writer lays out (a global variable of a section, for the skeleton's section structs).
+/// Bytes no member covers become padding.
 struct PlannedMember {
-    std::string name;         ///< empty: bytes only padding covers
+    std::string name;         ///< a C++ identifier
     std::uint32_t type = 0;   ///< BTF type, 0 for bytes
     std::uint64_t offset = 0; ///< in bytes
     std::uint64_t size = 0;   ///< the bytes it covers
