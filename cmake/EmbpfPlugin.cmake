@@ -2,12 +2,23 @@
 # defined for projects that add embpf's source tree (add_subdirectory, FetchContent).
 #
 # embpf_add_plugin(<target> SOURCES <file.c>... [PLATFORM windows|linux|<platform.json>] [INCLUDES <dir>...]
-#                  [FLAGS <clang flag>...])
+#                  [FLAGS <clang flag>...] [SKELETON [SKELETON_ARGS <embpf gen skeleton argument>...]])
 # Compiles each C source to an eBPF object with clang's BPF target (-O2 -g -mcpu=v3, the plugin headers and the
 # multiarch include directory on the path) and verifies it at build time with `embpf verify`: a plugin that fails
 # verification fails the build, the verifier's report in the build's output, and leaves no object behind. <target> is
 # a custom target built by default; its property EMBPF_OBJECTS lists the objects
 # (<build dir>/<target>/<source name>.o), for a host to load.
+#
+# With SKELETON, `embpf gen skeleton` (with the plugin's PLATFORM, and SKELETON_ARGS such as
+# `--ring-record events=event`) writes a C++ header beside each verified object, <source name>.skel.hpp, with the
+# object embedded and its maps, programs and globals typed in namespace <source name>. The interface library
+# <target>::skeleton puts the headers on a C++ target's include path, links embpf::embpf and orders the generation
+# before the target's compilation:
+#
+#     embpf_add_plugin(filters SOURCES count_bytes.c PLATFORM linux SKELETON)
+#     target_link_libraries(host PRIVATE filters::skeleton)   # host.cpp: #include "count_bytes.skel.hpp"
+#
+# The plugin target's properties EMBPF_SKELETONS and EMBPF_SKELETON_DIR name the headers and their directory.
 include_guard(GLOBAL)
 
 find_program(EMBPF_PLUGIN_CLANG NAMES clang-14 clang DOC "clang with the BPF target, for embpf_add_plugin")
@@ -25,12 +36,15 @@ if(NOT EMBPF_PLUGIN_TRIPLE)
 endif()
 
 function(embpf_add_plugin target)
-    cmake_parse_arguments(ARG "" "PLATFORM" "SOURCES;INCLUDES;FLAGS" ${ARGN})
+    cmake_parse_arguments(ARG "SKELETON" "PLATFORM" "SOURCES;INCLUDES;FLAGS;SKELETON_ARGS" ${ARGN})
     if(ARG_UNPARSED_ARGUMENTS)
         message(FATAL_ERROR "embpf_add_plugin(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
     endif()
     if(NOT ARG_SOURCES)
         message(FATAL_ERROR "embpf_add_plugin(${target}): SOURCES names no C file")
+    endif()
+    if(ARG_SKELETON_ARGS AND NOT ARG_SKELETON)
+        message(FATAL_ERROR "embpf_add_plugin(${target}): SKELETON_ARGS without SKELETON")
     endif()
     if(NOT EMBPF_PLUGIN_CLANG)
         message(FATAL_ERROR "embpf_add_plugin(${target}): clang is required to compile plugins (apt-get install clang)")
@@ -70,10 +84,11 @@ function(embpf_add_plugin target)
         set(headers "$<TARGET_PROPERTY:embpf::plugin_headers,INTERFACE_INCLUDE_DIRECTORIES>")
     endif()
     set(objects)
+    set(skeletons)
+    set(dir "${CMAKE_CURRENT_BINARY_DIR}/${target}")
     foreach(source IN LISTS ARG_SOURCES)
         get_filename_component(src "${source}" ABSOLUTE)
         get_filename_component(name "${src}" NAME_WE)
-        set(dir "${CMAKE_CURRENT_BINARY_DIR}/${target}")
         set(object "${dir}/${name}.o")
         # Compiled beside its place and moved there once verified: a rejected plugin leaves no object a later build
         # would take for done.
@@ -88,7 +103,28 @@ function(embpf_add_plugin target)
             COMMENT "Building and verifying eBPF plugin ${name}.o"
             COMMAND_EXPAND_LISTS VERBATIM)
         list(APPEND objects "${object}")
+        if(ARG_SKELETON)
+            set(skeleton "${dir}/${name}.skel.hpp")
+            add_custom_command(
+                OUTPUT "${skeleton}"
+                COMMAND ${cli} gen skeleton ${platform_args} ${ARG_SKELETON_ARGS} "${object}" -o "${skeleton}"
+                DEPENDS "${object}" ${cli} ${platform_depends}
+                COMMENT "Generating the C++ skeleton ${name}.skel.hpp"
+                VERBATIM)
+            list(APPEND skeletons "${skeleton}")
+        endif()
     endforeach()
-    add_custom_target(${target} ALL DEPENDS ${objects})
+    add_custom_target(${target} ALL DEPENDS ${objects} ${skeletons})
     set_target_properties(${target} PROPERTIES EMBPF_OBJECTS "${objects}")
+    if(ARG_SKELETON)
+        set_target_properties(${target} PROPERTIES EMBPF_SKELETONS "${skeletons}" EMBPF_SKELETON_DIR "${dir}")
+        # A target that links the interface library builds after the headers exist: an interface library's
+        # dependencies are followed by the targets that link it.
+        add_library(${target}_skeleton INTERFACE)
+        add_library(${target}::skeleton ALIAS ${target}_skeleton)
+        target_include_directories(${target}_skeleton INTERFACE "${dir}")
+        target_link_libraries(${target}_skeleton INTERFACE embpf::embpf)
+        target_compile_features(${target}_skeleton INTERFACE cxx_std_20)
+        add_dependencies(${target}_skeleton ${target})
+    endif()
 endfunction()

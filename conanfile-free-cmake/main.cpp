@@ -1,5 +1,9 @@
-// A minimal host: assemble and interpret a program, then load the plugin embpf_add_plugin built and verified (through
-// libelf), verify it again as the load does, run it on a packet and read its map.
+// A minimal host: assemble and interpret a program, then load the plugin embpf_add_plugin built and verified through
+// the C++ skeleton it generated (the object embedded, read by libelf from memory): set the plugin's global before the
+// load, which verifies it again, run it on packets and read its map through the skeleton's typed member. The object
+// file on disk opens too, with the same program.
+#include "count_bytes.skel.hpp"
+
 #include <embpf/embpf.hpp>
 #include <embpf/testing/context.hpp>
 
@@ -25,36 +29,41 @@ int main() {
     const embpf::platform::ProgramType* xdp = embpf::platform::linux().program_type("xdp");
     std::printf("consumer: linux() has xdp: %s\n", xdp != nullptr ? "yes" : "no");
 
-    auto spec = embpf::ObjectSpec::open(std::filesystem::path(CONSUMER_PLUGIN));
+    auto spec = count_bytes::Spec::open(); // the platform it was built for (PLATFORM linux)
     if (!spec) {
         std::fprintf(stderr, "%s\n", spec.error().message.c_str());
         return 1;
     }
-    auto object = embpf::Object::load(*spec);
+    spec->rodata.min_length = 20; // shorter packets are passed over
+    auto object = spec->load();
     if (!object) {
         std::fprintf(stderr, "%s\n", object.error().message.c_str());
         return 1;
     }
-    auto plugin = object->program("count_bytes");
-    auto counts = object->map<std::uint32_t, std::uint64_t>("by_first_byte");
-    if (!plugin || !counts) {
-        std::fprintf(stderr, "the plugin has no count_bytes program or by_first_byte map\n");
-        return 1;
-    }
+    const embpf::Program& plugin = object->programs.count_bytes;
     const std::array<std::uint8_t, 60> packet{0x45};
+    const std::array<std::uint8_t, 10> runt{0x45};
     std::uint64_t length = 0;
-    for (int i = 0; i < 3; ++i) {
-        auto context = embpf::testing::skb(*plugin, packet);
-        auto ran = context.run(*plugin);
+    for (int i = 0; i < 4; ++i) {
+        auto context = embpf::testing::skb(plugin, i < 3 ? std::span<const std::uint8_t>(packet) : runt);
+        auto ran = context.run(plugin);
         if (!ran) {
             std::fprintf(stderr, "%s\n", ran.error().message.c_str());
             return 1;
         }
-        length = *ran;
+        length = i < 3 ? *ran : length;
+        if (i == 3 && *ran != 0) {
+            std::fprintf(stderr, "the plugin counted a packet shorter than min_length\n");
+            return 1;
+        }
     }
-    const auto seen = counts->lookup(0x45);
-    std::printf("consumer: plugin verified: %s, r0 = %llu, packets starting 0x45: %llu\n",
-                plugin->verified() ? "yes" : "no", static_cast<unsigned long long>(length),
-                static_cast<unsigned long long>(seen.value_or(0)));
-    return r0 == 42 && xdp != nullptr && plugin->verified() && length == packet.size() && seen == 3u ? 0 : 1;
+    const auto seen = object->maps.by_first_byte.lookup(0x45); // embpf::Map<std::uint32_t, std::uint64_t>
+    std::printf("consumer: plugin verified: %s, r0 = %llu, packets starting 0x45: %llu, min_length %u\n",
+                plugin.verified() ? "yes" : "no", static_cast<unsigned long long>(length),
+                static_cast<unsigned long long>(seen.value_or(0)), object->rodata.read().min_length);
+
+    auto on_disk = embpf::ObjectSpec::open(std::filesystem::path(CONSUMER_PLUGIN));
+    const bool same = on_disk && on_disk->program("count_bytes") != nullptr;
+    std::printf("consumer: %s opens: %s\n", CONSUMER_PLUGIN, same ? "yes" : "no");
+    return r0 == 42 && xdp != nullptr && plugin.verified() && length == packet.size() && seen == 3u && same ? 0 : 1;
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The ways a host project takes embpf, each built and run: tools/check-consumer.sh [BUILD_DIR] [--source]
 #   - find_package against a scratch install of BUILD_DIR: the consumer project (conanfile-free-cmake) builds its
-#     plugin with embpf_add_plugin (compiled, verified at build time), then loads, verifies and runs it;
+#     plugin with embpf_add_plugin (compiled, verified at build time, its C++ skeleton generated), then loads it
+#     through the skeleton, verifies and runs it;
 #   - the same project with a plugin the verifier rejects: its build fails, printing the verifier's report;
-#   - pkg-config: a host compiled and linked with `pkg-config --cflags --libs embpf` alone, a C host of the
-#     libbpf-compatible API with `embpf-compat`, and the host again with the single header (single_include);
+#   - pkg-config: a host compiled and linked with `pkg-config --cflags --libs embpf` alone (and the skeleton the
+#     find_package build generated), a C host of the libbpf-compatible API with `embpf-compat`, and a host of the
+#     single header (single_include);
 #   - with --source, the consumer project over embpf's source tree, by add_subdirectory and by FetchContent from a
 #     local path (each builds embpf's library and tool).
 set -euo pipefail
@@ -48,7 +50,7 @@ mkdir -p "$build/consumer-pkgconfig"
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion embpf
 # shellcheck disable=SC2046
 g++ -std=c++20 "$root/conanfile-free-cmake/main.cpp" -o "$build/consumer-pkgconfig/consumer" \
-    -DCONSUMER_PLUGIN="\"$build/consumer/consumer_plugin/count_bytes.o\"" \
+    -DCONSUMER_PLUGIN="\"$build/consumer/consumer_plugin/count_bytes.o\"" -I"$build/consumer/consumer_plugin" \
     $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs embpf)
 "$build/consumer-pkgconfig/consumer"
 

@@ -38,3 +38,4 @@
 #include "embpf/api/object_spec.hpp"
 #include "embpf/api/registry.hpp"
 #include "embpf/api/ring_buffer.hpp"
+#include "embpf/api/skeleton.hpp"

@@ -14,6 +14,8 @@ template <typename K, typename V>
 class Map;
 template <typename T>
 class RingBuffer;
+template <typename T>
+class GlobalData;
 
 namespace isa {
 struct Instruction;

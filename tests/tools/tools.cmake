@@ -254,3 +254,40 @@ add_test(NAME cli_show_unknown_listing COMMAND ${CMAKE_COMMAND} -DEXPECTED_EXIT=
          -P ${CMAKE_CURRENT_LIST_DIR}/scripts/expect_exit.cmake $<TARGET_FILE:embpf_cli> show pins)
 set_tests_properties(cli_show_unknown_listing PROPERTIES PASS_REGULAR_EXPRESSION "pins not in"
     FAIL_REGULAR_EXPRESSION "unexpected exit status")
+
+# embpf gen skeleton: the C++ header of an object, on the seeds (a map typed by a typedef, a legacy ring buffer whose
+# records BTF does not type, and typed with --ring-record), on typed_maps.o (per-CPU, queue and stack maps, .bss) and
+# on the request hook's plugin (a platform described in JSON); statuses 2 for what it refuses.
+add_test(NAME cli_gen_skeleton_seed COMMAND embpf_cli gen skeleton ${seeds}/TraceConnections.o --platform windows)
+set_tests_properties(cli_gen_skeleton_seed PROPERTIES PASS_REGULAR_EXPRESSION
+    "namespace TraceConnections {.*struct _process_info {\n    std::uint32_t id\;\n    std::array<char, 32> name\;.*using process_info = _process_info\;.*embpf::Map<std::uint32_t, process_info> proc_map\;.*embpf::Program TraceConnections\;.*platform = &embpf::platform::windows\\(\\)\;")
+add_test(NAME cli_gen_skeleton_ring_handle COMMAND embpf_cli gen skeleton ${seeds}/myxdp_stage4.o)
+set_tests_properties(cli_gen_skeleton_ring_handle PROPERTIES PASS_REGULAR_EXPRESSION
+    "/// xdp_map: a ring buffer of 16384 bytes\\. BTF does not give its records a type.*embpf::MapHandle xdp_map\;")
+add_test(NAME cli_gen_skeleton_ring_record COMMAND embpf_cli gen skeleton ${seeds}/myxdp_stage4.o --name stage4
+         --ring-record xdp_map=FiveTuple)
+set_tests_properties(cli_gen_skeleton_ring_record PROPERTIES PASS_REGULAR_EXPRESSION
+    "namespace stage4 {.*struct FiveTuple {.*static_assert\\(sizeof\\(FiveTuple\\) == 16\\)\;.*embpf::RingBuffer<FiveTuple> xdp_map\;")
+add_test(NAME cli_gen_skeleton_globals COMMAND embpf_cli gen skeleton ${EMBPF_TEST_API_DIR}/typed_maps.o)
+set_tests_properties(cli_gen_skeleton_globals PROPERTIES PASS_REGULAR_EXPRESSION
+    "struct Bss {\n    std::uint32_t seq\;\n}\;.*embpf::Map<std::uint32_t, embpf::PerCpu<counter>> per_interface\;.*embpf::Map<void, event> event_queue\;.*embpf::GlobalData<Bss> bss\;.*read_section\\(spec.m_spec, \".bss\", spec.bss\\)")
+add_test(NAME cli_gen_skeleton_platform_json COMMAND embpf_cli gen skeleton ${request_plugin_object}
+         --platform ${request_host})
+set_tests_properties(cli_gen_skeleton_platform_json PROPERTIES PASS_REGULAR_EXPRESSION
+    "/// count_slashes: section request, type request\n        embpf::Program count_slashes\;.*was generated for the host platform request_host")
+function(embpf_gen_skeleton_refused name expression)
+    add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} -DEXPECTED_EXIT=2
+             -P ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/scripts/expect_exit.cmake -- $<TARGET_FILE:embpf_cli> gen skeleton
+             ${ARGN})
+    set_tests_properties(${name} PROPERTIES PASS_REGULAR_EXPRESSION "${expression}"
+                         FAIL_REGULAR_EXPRESSION "unexpected exit status")
+endfunction()
+embpf_gen_skeleton_refused(cli_gen_skeleton_bad_name "--name my-plugin is not a C\\+\\+ identifier \\(try my_plugin\\)"
+                           ${seeds}/TraceConnections.o --name my-plugin)
+embpf_gen_skeleton_refused(cli_gen_skeleton_unknown_map "--ring-record nope=FiveTuple: the object has no map nope"
+                           ${seeds}/myxdp_stage4.o --ring-record nope=FiveTuple)
+embpf_gen_skeleton_refused(cli_gen_skeleton_not_ring "--ring-record proc_map=process_info: the map is a hash, not a ring buffer"
+                           ${seeds}/TraceConnections.o --ring-record proc_map=process_info)
+embpf_gen_skeleton_refused(cli_gen_skeleton_not_elf "not an ELF file" ${CMAKE_CURRENT_LIST_FILE})
+
+include(${CMAKE_CURRENT_LIST_DIR}/skeleton/skeleton.cmake)

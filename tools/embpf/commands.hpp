@@ -25,6 +25,16 @@ void add_verify_command(CLI::App& app, int& status);
 void add_gen_command(CLI::App& app, int& status);
 void add_show_command(CLI::App& app, int& status);
 
+/// `embpf gen skeleton`: the C++ header of an object (gen_skeleton.cpp).
+struct SkeletonOptions {
+    std::string file;
+    std::string name;                      ///< the namespace (default: the file's stem as an identifier)
+    std::string platform;                  ///< windows, linux or a JSON file; empty: the object's own choice
+    std::vector<std::string> ring_records; ///< MAP=TYPE: a ring buffer's record type from the object's BTF
+    std::string output;
+};
+int run_gen_skeleton(const SkeletonOptions& options);
+
 /// `embpf disasm` of an object file.
 struct ObjectDisasmOptions {
     std::string file;

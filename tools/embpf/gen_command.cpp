@@ -1,5 +1,6 @@
-// `embpf gen platform` and `embpf gen helpers`: a platform as JSON, and the C header a plugin author includes to call a
-// host's helpers and read its hooks' contexts.
+// `embpf gen platform`, `embpf gen helpers` and `embpf gen skeleton`: a platform as JSON, the C header a plugin author
+// includes to call a host's helpers and read its hooks' contexts, and the C++ header a host loads an object through
+// (gen_skeleton.cpp).
 #include "commands.hpp"
 
 #include "embpf/platform/json.hpp"
@@ -246,7 +247,8 @@ int run_gen_helpers(const GenOptions& options) {
 
 void add_gen_command(CLI::App& app, int& status) {
     auto options = std::make_shared<GenOptions>();
-    CLI::App* gen = app.add_subcommand("gen", "Generate a platform's JSON or its helpers' C header");
+    CLI::App* gen =
+        app.add_subcommand("gen", "Generate a platform's JSON, its helpers' C header or an object's C++ skeleton");
     gen->require_subcommand(1);
     CLI::App* platform_command = gen->add_subcommand("platform", "Write a platform as JSON (platform::to_json)");
     platform_command->add_option("--platform", options->platform,
@@ -261,6 +263,21 @@ void add_gen_command(CLI::App& app, int& status) {
                       "only helpers that neither built-in platform has (a plugin takes the others from its SDK)");
     helpers->add_option("-o,--output", options->output, "write it here (default: standard output)");
     helpers->callback([options, &status] { status = run_gen_helpers(*options); });
+    auto skeleton_options = std::make_shared<SkeletonOptions>();
+    CLI::App* skeleton = gen->add_subcommand(
+        "skeleton", "Write a C++ header with the object embedded and its maps, programs and globals typed");
+    skeleton->add_option("file", skeleton_options->file, "the eBPF object file")->required();
+    skeleton->add_option("--name", skeleton_options->name,
+                         "the header's namespace (default: the file's name without .o, as an identifier)");
+    skeleton->add_option("--platform", skeleton_options->platform,
+                         "windows, linux or a platform's JSON file (default: the one the object names)");
+    // One value each time, so that the option never takes the file behind it.
+    skeleton
+        ->add_option("--ring-record", skeleton_options->ring_records,
+                     "MAP=TYPE: read ring buffer MAP's records as the object's BTF type TYPE")
+        ->allow_extra_args(false);
+    skeleton->add_option("-o,--output", skeleton_options->output, "write it here (default: standard output)");
+    skeleton->callback([skeleton_options, &status] { status = run_gen_skeleton(*skeleton_options); });
 }
 
 } // namespace embpf::tools
