@@ -5,7 +5,9 @@
 //
 // The program's bytes come as hex on stdin; r0 is printed in hex on stdout. A refused program
 // exits non-zero with the reason on stdout, as the runner expects.
+#include "../common/compile_c.hpp"
 #include "../common/hex.hpp"
+#include "embpf/exec/aot.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
 #include "embpf/exec/optimized.hpp"
@@ -13,9 +15,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <array>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -39,6 +45,75 @@ int print(const embpf::exec::RunOutcome& outcome) {
     }
     std::printf("%llx\n", static_cast<unsigned long long>(outcome.r0));
     return 0;
+}
+
+// The aot engine: the program written out as C, built by the system's C compiler into a shared object, opened and
+// run. The objects are kept in a cache directory by the code's fingerprint ($EMBPF_AOT_CACHE, else a directory of the
+// user's under the temporary directory), so that the suite compiles each case once.
+int run_aot(const std::vector<embpf::isa::Instruction>& program, const embpf::exec::HelperTable& helpers, void* ctx,
+            std::size_t ctx_size) {
+    namespace fs = std::filesystem;
+    const embpf::exec::AotOptions options{.symbol = "conformance_case"};
+    auto source = embpf::exec::generate_c(program, helpers, options);
+    if (!source) {
+        return refuse(source.error().message);
+    }
+    fs::path cache;
+    if (const char* dir = std::getenv("EMBPF_AOT_CACHE"); dir != nullptr && *dir != '\0') {
+        cache = dir;
+    } else {
+        cache = fs::temp_directory_path() / ("embpf-aot-cache-" + std::to_string(::getuid()));
+    }
+    std::error_code error;
+    fs::create_directories(cache, error);
+    // Keyed by the code and by how it is built (the compiler and its flags).
+    std::string key = source->fingerprint + '\n' + embpf::tools::c_compiler();
+    for (const std::string& flag : embpf::tools::c_flags()) {
+        key += '\n' + flag;
+    }
+    const std::string name =
+        embpf::exec::sha256_hex(std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
+    const fs::path library = cache / (name + ".so");
+    if (!fs::exists(library)) {
+        const std::array<embpf::exec::AotModuleEntry, 1> entries = {
+            embpf::exec::AotModuleEntry{"conformance_case", ".text", "", options.symbol, *source}};
+        const std::string text =
+            embpf::exec::aot_module_source(entries, "", "conformance", "embpf_aot_module", "a conformance case");
+        // Written and built under names of this process's, then renamed: runs in parallel never see half a file.
+        const std::string unique = "." + std::to_string(::getpid());
+        const fs::path c_file = cache / (name + unique + ".c");
+        const fs::path building = cache / (name + unique + ".so");
+        {
+            std::ofstream out(c_file);
+            out << text;
+            if (!out) {
+                return refuse("cannot write " + c_file.string());
+            }
+        }
+        const auto failed = embpf::tools::compile_shared(c_file, building);
+        fs::remove(c_file, error);
+        if (failed) {
+            fs::remove(building, error);
+            return refuse("aot: " + *failed);
+        }
+        fs::rename(building, library, error);
+        if (error) {
+            return refuse("cannot store " + library.string() + ": " + error.message());
+        }
+    }
+    auto opened = embpf::exec::AotLibrary::open(library);
+    if (!opened) {
+        return refuse(opened.error().message);
+    }
+    const embpf_aot_program* compiled = opened->find("conformance_case");
+    if (compiled == nullptr) {
+        return refuse(library.string() + " holds no program conformance_case");
+    }
+    auto bound = embpf::exec::AotProgram::create(*compiled, program, helpers, options, opened->owner());
+    if (!bound) {
+        return refuse(bound.error().message);
+    }
+    return print({bound->run(ctx, ctx_size), false});
 }
 
 } // namespace
@@ -66,9 +141,6 @@ int main(int argc, char** argv) {
     app.add_flag("--portable-dispatch", portable, "use the interpreter's portable switch dispatch");
     CLI11_PARSE(app, argc, argv);
 
-    if (engine == "aot") {
-        return refuse("engine 'aot' is not available in this build");
-    }
     const std::string program_hex{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
     const auto program_bytes = embpf::tools::parse_hex(program_hex);
     if (!program_bytes) {
@@ -86,6 +158,12 @@ int main(int argc, char** argv) {
     helpers.set(5, &unwind_helper);
     helpers.set_unwind(5);
     void* ctx = memory->empty() ? nullptr : memory->data();
+    if (engine == "aot") { // C built by the system's compiler, run as the interpreter's fast loop runs: no checks
+        if (metering != 0) {
+            return refuse("aot: compiled code is not metered (--instruction-budget)");
+        }
+        return run_aot(*program, helpers, ctx, memory->size());
+    }
     if (engine == "jit") { // machine code runs as the interpreter's fast loop does: no checks
         auto jit = embpf::exec::Jit::create(*program, std::move(helpers),
                                             {.blind_constants = blind, .instruction_budget = metering});
