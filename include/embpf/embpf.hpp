@@ -18,6 +18,7 @@
 #include "embpf/platform/platform.hpp"
 #include "embpf/verifier/verifier.hpp"
 
+#include "embpf/exec/aot.hpp"
 #include "embpf/exec/engine.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
@@ -31,6 +32,7 @@
 #include "embpf/runtime/ring_buffer.hpp"
 #include "embpf/runtime/slot.hpp"
 
+#include "embpf/api/aot.hpp"
 #include "embpf/api/hook.hpp"
 #include "embpf/api/introspection.hpp"
 #include "embpf/api/map.hpp"

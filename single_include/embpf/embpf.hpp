@@ -2036,6 +2036,79 @@ struct SpinLockPlace {
 
 } // namespace embpf::verifier
 
+// ---- embpf/exec/aot_abi.h ----
+/* The interface between ahead-of-time compiled programs (the C that `embpf aot` writes) and the runtime that runs
+ * them. Plain C, so that the generated code needs no C++ and no other header of embpf: `embpf aot` copies this file
+ * into every C file it writes, and a host compiles that file alone.
+ *
+ * A generated file defines, for each program, a function that runs it and a descriptor (embpf_aot_program) that says
+ * what it was compiled from, and one module (embpf_aot_module) listing them. The runtime fills an embpf_aot_env with
+ * the helpers and the addresses of the maps the program refers to, and calls the function; exec::AotProgram does this
+ * after checking that the descriptor's fingerprint is the one its own load of the object gives. */
+#ifndef EMBPF_AOT_ABI_H
+#define EMBPF_AOT_ABI_H
+
+#include <stdint.h>
+
+/* Bumped whenever a struct below or the meaning of a field changes: the runtime refuses code of another version. */
+#define EMBPF_AOT_ABI_VERSION 1u
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A helper: r1-r5 in, r0 out. */
+typedef uint64_t (*embpf_aot_helper)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+
+/* One element of a map for bpf_for_each_map_elem: its value (NULL: the walk is over) and its key's size. */
+struct embpf_aot_element {
+    void* value;
+    uint32_t key_size;
+};
+
+/* What a run of compiled code reaches outside itself. The runtime fills it once per loaded program; the code only
+ * reads it, from any number of threads at once. */
+struct embpf_aot_env {
+    const embpf_aot_helper* helpers; /* by helper id; NULL where no helper has the id */
+    const uint8_t* helper_arguments; /* by helper id: the registers its function takes (the others get 0) */
+    uint64_t helper_count;           /* entries of both */
+    uint64_t unwind;                 /* 1 + the id of the helper whose 0 ends the run (conformance); 0: none */
+    const uint64_t* references;      /* what each map reference (lddw) of the program loads, by reference */
+    /* bpf_for_each_map_elem's walk: the element after `previous_key` (NULL: the first), its key copied to key_out. */
+    struct embpf_aot_element (*next_element)(const struct embpf_aot_env* env, uint64_t map, uint64_t calls,
+                                             const void* previous_key, void* key_out);
+    /* A read of host memory that loads 0 where the process cannot read: width in bytes, | 0x100 to sign-extend. */
+    uint64_t (*probe_load)(uint64_t address, int32_t width);
+    const void* runtime; /* the runtime's own, for the functions above */
+};
+
+/* One compiled program. */
+struct embpf_aot_program {
+    uint32_t abi_version;    /* EMBPF_AOT_ABI_VERSION of the code */
+    const char* name;        /* the program's name in its object */
+    const char* section;     /* its ELF section */
+    const char* fingerprint; /* SHA-256, hex, of the code generated for it (exec::aot_fingerprint) */
+    const char* verification; /* what the verifier proved when the code was generated, as text */
+    uint32_t reference_count; /* entries of embpf_aot_env::references the code reads */
+    /* Runs the program: r1 = ctx, r2 = ctx_size, r10 = the top of a fresh stack. */
+    uint64_t (*run)(void* ctx, uint64_t ctx_size, const struct embpf_aot_env* env);
+};
+
+/* The programs of one object. */
+struct embpf_aot_module {
+    uint32_t abi_version;
+    const char* object_hash; /* SHA-256, hex, of the ELF object the code was generated from */
+    const char* platform;    /* the name of the platform it was verified on */
+    uint32_t program_count;
+    const struct embpf_aot_program* const* programs;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMBPF_AOT_ABI_H */
+
 // ---- embpf/exec/engine.hpp ----
 // The entry every execution engine shares.
 
@@ -2358,6 +2431,139 @@ class Interpreter final : public Executable {
     explicit Interpreter(std::shared_ptr<const detail::InterpreterCode> code) : m_code(std::move(code)) {}
     std::shared_ptr<const detail::InterpreterCode> m_code;
 };
+
+} // namespace embpf::exec
+
+// ---- embpf/exec/aot.hpp ----
+// Ahead-of-time compilation ("native mode"): a verified program written out as C, which the host's own compiler
+// builds, for hosts where generating code at run time is not allowed. The C calls helpers through a table the runtime
+// fills (aot_abi.h) and reads the maps' addresses from it, so that nothing in it depends on where this run's maps lie.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace embpf::exec {
+
+/// The source line an instruction came from (BTF line info), for the `#line` directives of the C.
+struct SourceLine {
+    std::uint32_t instruction = 0;
+    std::string file;
+    std::uint32_t line = 0;
+};
+
+struct AotOptions {
+    /// The name of the C function that runs the program (a C identifier); its internal functions are named after it.
+    std::string symbol = "embpf_program";
+    /// The data range's fields, for LD_ABS/LD_IND (InterpreterOptions::packet).
+    std::optional<PacketLayout> packet{};
+    /// The loads that read through a host address (InterpreterOptions::probe_loads).
+    std::vector<std::uint32_t> probe_loads{};
+    /// The lddw instructions whose value is a map's address (or an address in a map's value): the C reads it from
+    /// embpf_aot_env::references, the k-th of these from references[k], so that the same code serves every load of the
+    /// object, wherever its maps lie. Their immediates in `program` do not enter the code (nor its fingerprint).
+    std::vector<std::uint32_t> references{};
+    /// What the verifier proved (OptimizerOptions::facts): a load or store the facts place at one offset of the stack
+    /// addresses the function's frame array directly, which lets the compiler keep those slots in registers. Facts
+    /// that do not hold make the code do something else: they must be the verifier's, of this code.
+    std::span<const verifier::InstructionFacts> facts{};
+    /// `#line` directives before the code of each instruction listed (none by default): a debugger and a profiler
+    /// then show the plugin's own source. They do not enter the fingerprint.
+    std::vector<SourceLine> lines{};
+};
+
+/// The C of one program: static functions, the function `symbol` (`uint64_t symbol(void* ctx, uint64_t ctx_size,
+/// const struct embpf_aot_env* env)`), and the fingerprint of that code.
+struct AotSource {
+    std::string code;
+    /// SHA-256 (hex) of the code without its `#line` directives: equal fingerprints mean the same C, and so the same
+    /// behaviour with the same environment.
+    std::string fingerprint;
+    std::uint32_t references = 0; ///< entries of embpf_aot_env::references the code reads
+};
+
+/// Translates a valid program (the requirements of Interpreter::create) to C. Fails with unsupported for what the C
+/// does not express: a jump from one function into another, a function that runs past its last instruction, kernel
+/// function calls.
+[[nodiscard]] Result<AotSource> generate_c(std::span<const isa::Instruction> program, const HelperTable& helpers,
+                                           const AotOptions& options = {});
+
+/// What a C file of compiled programs starts with, once: aot_abi.h and the small inline functions the code uses.
+[[nodiscard]] std::string aot_prelude();
+
+/// One program of a module: its name and section in the object, what its verification proved (text), and its C,
+/// whose function is named `symbol` (AotOptions::symbol).
+struct AotModuleEntry {
+    std::string name;
+    std::string section;
+    std::string verification;
+    std::string symbol;
+    AotSource source;
+};
+
+/// A whole C file: `comment` (a C comment's text), the prelude, each program's code and descriptor (an
+/// embpf_aot_program named `<symbol>_program`), and the embpf_aot_module `module_symbol` listing them, which carries
+/// `object_hash` and `platform`.
+[[nodiscard]] std::string aot_module_source(std::span<const AotModuleEntry> programs, std::string_view object_hash,
+                                            std::string_view platform, std::string_view module_symbol,
+                                            std::string_view comment = {});
+
+/// SHA-256 of `bytes`, as 64 hex digits.
+[[nodiscard]] std::string sha256_hex(std::span<const std::uint8_t> bytes);
+
+/// Writes `text` as a C string literal (quotes included, everything outside printable ASCII escaped).
+[[nodiscard]] std::string c_string_literal(std::string_view text);
+
+/// Whether `name` is a C identifier (and no keyword the generated code would clash with).
+[[nodiscard]] bool is_c_identifier(std::string_view name) noexcept;
+
+/// A program compiled ahead of time, bound to a load of its object: run() calls the compiled function with an
+/// environment holding the load's helpers and map addresses.
+class AotProgram final : public Executable {
+  public:
+    /// Binds `compiled` to `program` (the loader's code, map addresses in its lddws) after checking that it is the
+    /// code generate_c writes for `program`, `helpers` and `options` (its fingerprint) and that every helper it calls
+    /// has a function. `owner` keeps the code alive (a shared object's handle), if anything must.
+    [[nodiscard]] static Result<AotProgram> create(const embpf_aot_program& compiled,
+                                                   std::span<const isa::Instruction> program, HelperTable helpers,
+                                                   const AotOptions& options = {},
+                                                   std::shared_ptr<const void> owner = {});
+
+    [[nodiscard]] std::uint64_t run(void* ctx, std::size_t ctx_size = 0) const noexcept override;
+    [[nodiscard]] EngineKind kind() const noexcept override { return EngineKind::aot; }
+
+  private:
+    struct State;
+    explicit AotProgram(std::shared_ptr<const State> state) : m_state(std::move(state)) {}
+    std::shared_ptr<const State> m_state;
+};
+
+/// A shared object `embpf aot --shared` built, opened with dlopen: its module (the embpf_aot_module it exports as
+/// `embpf_aot_module`) and the handle that keeps it loaded while anything refers to it.
+class AotLibrary {
+  public:
+    [[nodiscard]] static Result<AotLibrary> open(const std::filesystem::path& path);
+    [[nodiscard]] const embpf_aot_module& module() const noexcept { return *m_module; }
+    /// The program named `name`, or nullptr.
+    [[nodiscard]] const embpf_aot_program* find(std::string_view name) const noexcept;
+    [[nodiscard]] std::shared_ptr<const void> owner() const noexcept { return m_handle; }
+
+  private:
+    AotLibrary(std::shared_ptr<const void> handle, const embpf_aot_module* module)
+        : m_handle(std::move(handle)), m_module(module) {}
+    std::shared_ptr<const void> m_handle;
+    const embpf_aot_module* m_module;
+};
+
+/// Checks a module's version and shape (each program named, with code): what a host hands the loader must be one.
+[[nodiscard]] Result<void> check_aot_module(const embpf_aot_module& module);
 
 } // namespace embpf::exec
 
@@ -3531,12 +3737,17 @@ class ObjectSpec {
     /// Chooses the platform again (the types of programs whose type no longer exists are guessed anew).
     void set_platform(const platform::Platform& platform, std::string reason);
 
+    /// SHA-256 of the object file's bytes, as 64 hex digits: what code compiled ahead of time from it carries
+    /// (embpf_aot_module::object_hash), so that a load of another object refuses it.
+    [[nodiscard]] const std::string& hash() const noexcept { return m_hash; }
+
   private:
     static Result<ObjectSpec> from_file(Result<elf::ObjectFile> file, const platform::Platform* platform);
 
     elf::ObjectFile m_file;
     std::vector<ProgramSpec> m_programs;
     PlatformChoice m_platform;
+    std::string m_hash;
 };
 
 } // namespace embpf
@@ -3548,6 +3759,7 @@ class ObjectSpec {
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -3581,6 +3793,12 @@ class RingBuffer;
 #define EMBPF_DEFAULT_ENGINE interpreter
 #endif
 
+struct AotGenerateOptions;
+struct AotGenerated;
+/// Defined in api/aot.hpp.
+[[nodiscard]] Result<AotGenerated> generate_aot(const ObjectSpec& spec, const platform::Platform& platform,
+                                                const AotGenerateOptions& options);
+
 struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
     /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
@@ -3595,7 +3813,20 @@ struct LoadOptions {
     /// interpreter), with the reason in Program::engine_fallback(): the load never fails for it, nor does a run for a
     /// promotion that failed. Unverified programs run in the checked interpreter. The interpreter unless the library
     /// was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
+    ///
+    /// `aot` runs code compiled ahead of time (`embpf aot`), from aot_module or aot_library below, for hosts that may
+    /// not generate code at run time: the load verifies each program as always and binds it to its compiled code only
+    /// when that code is exactly what the load's program generates (exec::AotProgram::create: the same instructions,
+    /// helpers and verified facts), so that code built from another object, another version of it, another platform
+    /// or other `.rodata` values is refused with the load, never run. A program the module lacks fails the load.
+    /// Compiled code is not metered: `aot` with instruction_budget is refused.
     exec::EngineKind engine = exec::EngineKind::EMBPF_DEFAULT_ENGINE;
+    /// With engine = aot: the object's programs compiled into the host (the embpf_aot_module of the C file `embpf aot`
+    /// wrote, or that embpf_add_plugin(... AOT) built). It must live as long as the object's programs.
+    const embpf_aot_module* aot_module = nullptr;
+    /// With engine = aot: a shared object `embpf aot --shared` built, opened with dlopen (and kept open while a
+    /// program of the object lives) instead of aot_module.
+    std::filesystem::path aot_library{};
     /// With `automatic`: the unchecked runs of a program (Program::run, hooks, tail calls into it; not run_checked)
     /// after which the optimizing JIT compiles it, in the process's one background thread, one program at a time,
     /// and its code replaces the baseline's atomically, under running invocations. 1,000 by default, so that the
@@ -3916,6 +4147,8 @@ class Object {
     [[nodiscard]] const platform::Platform& platform() const noexcept;
 
   private:
+    friend Result<AotGenerated> generate_aot(const ObjectSpec& spec, const platform::Platform& platform,
+                                             const AotGenerateOptions& options);
     [[nodiscard]] static Result<Object> load_object(const ObjectSpec& spec, const platform::Platform& platform,
                                                     const LoadOptions& options);
     explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}
@@ -3923,6 +4156,48 @@ class Object {
                                                 const LoadOptions& options);
     std::shared_ptr<detail::ObjectState> m_state;
 };
+
+} // namespace embpf
+
+// ---- embpf/api/aot.hpp ----
+// Ahead-of-time compilation of an object's programs: the C file `embpf aot` writes, for hosts that may not generate
+// code at run time (LoadOptions::engine = aot runs it).
+
+
+#include <string>
+#include <vector>
+
+namespace embpf {
+
+struct AotGenerateOptions {
+    /// The programs to compile, by name; empty: every program of the object. Only these are verified.
+    std::vector<std::string> programs{};
+    /// What the C's symbols start with: each program's function is `<prefix>_<program>` (the name made a C
+    /// identifier), its descriptor `<prefix>_<program>_program`.
+    std::string prefix = "embpf_plugin";
+    /// The module's symbol (the embpf_aot_module listing the programs): `<prefix>_module` when empty. A shared object
+    /// that LoadOptions::aot_library opens must name it `embpf_aot_module`.
+    std::string module_symbol{};
+    /// `#line` directives from the object's BTF line info, so that a debugger and a profiler show the plugin's own
+    /// source lines.
+    bool lines = true;
+    /// How the programs are loaded to be verified (externs, target BTF, limits): as the host will load them, since
+    /// the code is bound only to a load whose programs are the same. Its engine and aot fields are ignored.
+    LoadOptions load{};
+};
+
+struct AotGenerated {
+    std::string source;                ///< the C file
+    std::vector<std::string> programs; ///< the programs it holds, in the object's order
+    std::string module_symbol;         ///< its embpf_aot_module's symbol
+};
+
+/// Verifies the chosen programs of `spec` on `platform` (a program that does not verify fails the call with the
+/// verifier's report, as Object::load fails) and writes them out as one C file: aot_abi.h, each program as C
+/// (exec::generate_c, with the verifier's facts), its descriptor, and the module. The C compiles warning-free with gcc
+/// and clang at -O2 -Wall -Wextra. A program the C cannot express (exec::generate_c's unsupported) fails the call.
+[[nodiscard]] Result<AotGenerated> generate_aot(const ObjectSpec& spec, const platform::Platform& platform,
+                                                const AotGenerateOptions& options = {});
 
 } // namespace embpf
 

@@ -249,9 +249,6 @@ Result<Object> Object::load(const ObjectSpec& spec, const platform::Platform& pl
 
 Result<Object> Object::load_object(const ObjectSpec& spec, const platform::Platform& platform,
                                    const LoadOptions& options) {
-    if (options.engine == exec::EngineKind::aot) {
-        return Error::unsupported("the aot engine is not available in this build");
-    }
     auto state = std::make_shared<detail::ObjectState>();
     state->platform = keep(platform);
     return load_on(spec, state, options);
@@ -349,6 +346,42 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                      btf_size(spec, map_spec.key_type_id), btf_size(spec, map_spec.value_type_id)));
     }
 
+    // The compiled code LoadOptions::engine = aot binds the programs to (none for generate_aot's load).
+    const embpf_aot_module* module = nullptr;
+    const bool aot = options.engine == exec::EngineKind::aot && !state->keep_facts;
+    if (aot) {
+        if (options.unverified) {
+            return Error::invalid("engine aot runs verified programs only: a program loaded unverified runs in the "
+                                  "checked interpreter");
+        }
+        if (options.instruction_budget != 0) {
+            return Error::invalid("engine aot: compiled code is not metered (LoadOptions::instruction_budget)");
+        }
+        if (!options.aot_library.empty()) {
+            auto library = exec::AotLibrary::open(options.aot_library);
+            if (!library) {
+                return std::move(library).error();
+            }
+            state->aot_library = library->owner();
+            module = &library->module();
+        } else if (options.aot_module != nullptr) {
+            if (auto checked = exec::check_aot_module(*options.aot_module); !checked) {
+                return std::move(checked).error();
+            }
+            module = options.aot_module;
+        } else {
+            return Error::invalid("engine aot runs compiled code: give LoadOptions::aot_module (the module of the C "
+                                  "embpf aot wrote, compiled into the host) or LoadOptions::aot_library (a shared "
+                                  "object embpf aot --shared built)");
+        }
+        const std::string built_from = module->object_hash != nullptr ? module->object_hash : "";
+        if (!built_from.empty() && !spec.hash().empty() && built_from != spec.hash()) {
+            return Error::invalid("the compiled code was generated from another object (SHA-256 " +
+                                  built_from.substr(0, 16) + "..., this object's " + spec.hash().substr(0, 16) +
+                                  "...): generate it again from this object with embpf aot");
+        }
+    }
+
     AnalysisBudget budget(options, descriptors.size()); // what the programs' analyses may do together
     std::optional<elf::CoreRelocator> relocator;        // the target's types indexed once for every program
     std::map<const platform::ProgramType*, exec::HelperTable> helper_tables; // one per program type
@@ -415,7 +448,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                                                {.level = options.verifier_level,
                                                 .work_limit = budget.work_left(),
                                                 .facts = options.engine == exec::EngineKind::optimized ||
-                                                         options.engine == exec::EngineKind::automatic});
+                                                         options.engine == exec::EngineKind::automatic ||
+                                                         options.engine == exec::EngineKind::aot || state->keep_facts});
             program->facts = std::move(program->report.facts); // the report's copy goes (Program::verification())
             program->report.facts = {};
             if (auto over = budget.charge(program->report)) {
@@ -493,6 +527,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
                 address = reinterpret_cast<std::uintptr_t>(value + ref.offset);
             }
             set_lddw(code, ref.instruction, address);
+            program->references.push_back(static_cast<std::uint32_t>(ref.instruction));
             if (named.insert(map.get()).second) {
                 program->maps.push_back(map);
             }
@@ -528,9 +563,31 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         program->interpreter.emplace(std::move(interpreter).value());
         program->helpers = table->second;
         program->swap_executable(std::make_unique<exec::Interpreter>(*program->interpreter));
-        // `automatic` starts in the baseline JIT, ready at once; the optimizing JIT's code comes later.
-        const exec::EngineKind first =
-            options.engine == exec::EngineKind::automatic ? exec::EngineKind::jit : options.engine;
+        if (aot && program->verified) {
+            // The compiled code of this program, bound only if it is the code this load's program generates.
+            const embpf_aot_program* compiled = nullptr;
+            for (std::uint32_t i = 0; i < module->program_count; ++i) {
+                if (name == module->programs[i]->name) {
+                    compiled = module->programs[i];
+                    break;
+                }
+            }
+            if (compiled == nullptr) {
+                return in_program(name, Error::invalid("the compiled module has no code for it: generate the code "
+                                                       "again from this object with embpf aot"));
+            }
+            auto bound =
+                exec::AotProgram::create(*compiled, code, program->helpers, program->aot_options(), state->aot_library);
+            if (!bound) {
+                return in_program(name, std::move(bound).error());
+            }
+            program->aot = std::make_shared<const exec::AotProgram>(std::move(bound).value());
+        }
+        // `automatic` starts in the baseline JIT, ready at once; the optimizing JIT's code comes later. generate_aot's
+        // load has no compiled code yet: its programs stay in the interpreter.
+        const exec::EngineKind first = options.engine == exec::EngineKind::automatic ? exec::EngineKind::jit
+                                       : state->keep_facts                           ? exec::EngineKind::interpreter
+                                                                                     : options.engine;
         if (first != exec::EngineKind::interpreter) {
             // The engine asked for, or the tier below with the reason it does not run (never a failed load): the
             // optimizing JIT falls back to the baseline JIT, the JIT to the interpreter.
@@ -545,7 +602,7 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
         }
         if (options.engine == exec::EngineKind::automatic) {
             program->arm_promotion(options);
-        } else {
+        } else if (!state->keep_facts) {
             program->facts = {}; // they served the compilation (hundreds of bytes an instruction): not kept
         }
         // A checked run may touch the global data it refers to, and what helpers hand out.
@@ -759,7 +816,13 @@ Result<std::unique_ptr<const exec::Executable>> ProgramState::prepare(exec::Engi
         }
         return Code(std::make_unique<exec::OptimizedJit>(std::move(optimized).value()));
     }
-    case exec::EngineKind::aot: return Error::unsupported("program " + name + ": this build has no aot engine");
+    case exec::EngineKind::aot:
+        if (!aot) {
+            return Error::unsupported("program " + name +
+                                      ": it has no compiled code (engine aot is chosen at load: LoadOptions::engine "
+                                      "with aot_module or aot_library)");
+        }
+        return Code(std::make_unique<exec::AotProgram>(*aot));
     case exec::EngineKind::automatic:
         return Error::invalid("program " + name +
                               ": automatic is chosen when a program is loaded (LoadOptions::engine), not after");
@@ -800,6 +863,15 @@ Result<void> ProgramState::use_engine(exec::EngineKind kind) const {
     }
     retire(old);
     return {};
+}
+
+exec::AotOptions ProgramState::aot_options() const {
+    exec::AotOptions options;
+    options.packet = exec::packet_layout(*type);
+    options.probe_loads = report.probe_loads;
+    options.references = references;
+    options.facts = facts;
+    return options;
 }
 
 exec::OptimizerOptions ProgramState::optimizer_options() const {

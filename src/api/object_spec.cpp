@@ -1,6 +1,9 @@
 #include "embpf/api/object_spec.hpp"
+#include "embpf/exec/aot.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 namespace embpf {
 
@@ -14,11 +17,24 @@ std::string guess_type(const platform::Platform& platform, const std::string& se
 } // namespace
 
 Result<ObjectSpec> ObjectSpec::open(const std::filesystem::path& path, const platform::Platform* platform) {
-    return from_file(elf::read_object(path), platform);
+    auto spec = from_file(elf::read_object(path), platform);
+    if (spec) {
+        // The bytes read once more for their hash (the reader maps the file as it needs).
+        std::ifstream in(path, std::ios::binary);
+        const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        if (!in.bad()) {
+            spec->m_hash = exec::sha256_hex(bytes);
+        }
+    }
+    return spec;
 }
 
 Result<ObjectSpec> ObjectSpec::open(std::span<const std::uint8_t> bytes, const platform::Platform* platform) {
-    return from_file(elf::read_object(bytes), platform);
+    auto spec = from_file(elf::read_object(bytes), platform);
+    if (spec) {
+        spec->m_hash = exec::sha256_hex(bytes);
+    }
+    return spec;
 }
 
 Result<ObjectSpec> ObjectSpec::from_file(Result<elf::ObjectFile> file, const platform::Platform* platform) {

@@ -3,6 +3,7 @@
 
 #include "embpf/api/object.hpp"
 #include "embpf/api/registry.hpp"
+#include "embpf/exec/aot.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/optimized.hpp"
 #include "embpf/runtime/epoch.hpp"
@@ -57,9 +58,14 @@ struct ProgramState final : runtime::Invocable, std::enable_shared_from_this<Pro
     mutable std::condition_variable promotion_changed; // wait_for_promotion
     mutable std::string engine_fallback; // why the engine LoadOptions asked for does not run it (under engine_mutex)
     std::vector<std::shared_ptr<runtime::Map>> maps; // what the program refers to, kept alive with it
-    exec::CheckedOptions checked;                    // the memory a checked run may touch besides ctx and stack
-    std::uint32_t id = 0;                            // unique in the process (Registry)
-    std::vector<runtime::RegionField> regions;       // the context's memory regions, which every entry checks
+    /// The lddw instructions the loader wrote a map's address into, in the object's order of map references: compiled
+    /// code (AotOptions::references) reads those addresses by index.
+    std::vector<std::uint32_t> references;
+    /// The code compiled ahead of time bound to this load (LoadOptions::engine = aot), for prepare(aot).
+    std::shared_ptr<const exec::AotProgram> aot;
+    exec::CheckedOptions checked;              // the memory a checked run may touch besides ctx and stack
+    std::uint32_t id = 0;                      // unique in the process (Registry)
+    std::vector<runtime::RegionField> regions; // the context's memory regions, which every entry checks
     // Registry's run statistics, written only while they are on (run_stats_on): a cache line of their own, so that
     // threads counting runs do not evict the fields every run reads (executable, promotion).
     struct alignas(64) RunStats {
@@ -93,6 +99,8 @@ struct ProgramState final : runtime::Invocable, std::enable_shared_from_this<Pro
     Result<void> use_engine(exec::EngineKind kind) const;
     /// What the optimizing JIT is told of the program: its data range, probe loads and the arrays it may inline.
     exec::OptimizerOptions optimizer_options() const;
+    /// What ahead-of-time compilation is told of it: its data range, probe loads, map references and facts.
+    exec::AotOptions aot_options() const;
     /// Puts `next` in the executable slot and returns what it held, for the caller to retire (runtime::retire_delete)
     /// once it holds no lock: retiring may reclaim earlier code, whose release waits for LLVM.
     [[nodiscard]] const exec::Executable* exchange_executable(std::unique_ptr<const exec::Executable> next) const {
@@ -161,6 +169,9 @@ struct ObjectState {
     std::map<std::string, Error, std::less<>> unavailable; // programs that did not load, and why
     std::size_t memory = 0;                                // what the maps took at creation
     std::shared_ptr<runtime::MemoryBudget> budget;         // LoadOptions::memory_limit, also while programs run
+    /// generate_aot's load: programs keep their facts and run in the interpreter; no compiled code is bound.
+    bool keep_facts = false;
+    std::shared_ptr<const void> aot_library; // LoadOptions::aot_library, open while the object lives
 };
 
 } // namespace detail

@@ -24,6 +24,7 @@ void add_run_command(CLI::App& app, int& status);
 void add_verify_command(CLI::App& app, int& status);
 void add_gen_command(CLI::App& app, int& status);
 void add_show_command(CLI::App& app, int& status);
+void add_aot_command(CLI::App& app, int& status);
 
 /// `embpf gen skeleton`: the C++ header of an object (gen_skeleton.cpp).
 struct SkeletonOptions {

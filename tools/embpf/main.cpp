@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
     embpf::tools::add_verify_command(app, status);
     embpf::tools::add_gen_command(app, status);
     embpf::tools::add_show_command(app, status);
+    embpf::tools::add_aot_command(app, status);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "embpf/api/object_spec.hpp"
+#include "embpf/exec/aot_abi.h"
 #include "embpf/exec/engine.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/result.hpp"
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -43,6 +45,12 @@ class RingBuffer;
 #define EMBPF_DEFAULT_ENGINE interpreter
 #endif
 
+struct AotGenerateOptions;
+struct AotGenerated;
+/// Defined in api/aot.hpp.
+[[nodiscard]] Result<AotGenerated> generate_aot(const ObjectSpec& spec, const platform::Platform& platform,
+                                                const AotGenerateOptions& options);
+
 struct LoadOptions {
     /// Load without verification and run programs only in the checked interpreter, where every memory access is
     /// checked at run time. For conformance testing and debugging: nothing loaded this way is called safe.
@@ -57,7 +65,20 @@ struct LoadOptions {
     /// interpreter), with the reason in Program::engine_fallback(): the load never fails for it, nor does a run for a
     /// promotion that failed. Unverified programs run in the checked interpreter. The interpreter unless the library
     /// was built with another default (CMake's EMBPF_DEFAULT_ENGINE).
+    ///
+    /// `aot` runs code compiled ahead of time (`embpf aot`), from aot_module or aot_library below, for hosts that may
+    /// not generate code at run time: the load verifies each program as always and binds it to its compiled code only
+    /// when that code is exactly what the load's program generates (exec::AotProgram::create: the same instructions,
+    /// helpers and verified facts), so that code built from another object, another version of it, another platform
+    /// or other `.rodata` values is refused with the load, never run. A program the module lacks fails the load.
+    /// Compiled code is not metered: `aot` with instruction_budget is refused.
     exec::EngineKind engine = exec::EngineKind::EMBPF_DEFAULT_ENGINE;
+    /// With engine = aot: the object's programs compiled into the host (the embpf_aot_module of the C file `embpf aot`
+    /// wrote, or that embpf_add_plugin(... AOT) built). It must live as long as the object's programs.
+    const embpf_aot_module* aot_module = nullptr;
+    /// With engine = aot: a shared object `embpf aot --shared` built, opened with dlopen (and kept open while a
+    /// program of the object lives) instead of aot_module.
+    std::filesystem::path aot_library{};
     /// With `automatic`: the unchecked runs of a program (Program::run, hooks, tail calls into it; not run_checked)
     /// after which the optimizing JIT compiles it, in the process's one background thread, one program at a time,
     /// and its code replaces the baseline's atomically, under running invocations. 1,000 by default, so that the
@@ -378,6 +399,8 @@ class Object {
     [[nodiscard]] const platform::Platform& platform() const noexcept;
 
   private:
+    friend Result<AotGenerated> generate_aot(const ObjectSpec& spec, const platform::Platform& platform,
+                                             const AotGenerateOptions& options);
     [[nodiscard]] static Result<Object> load_object(const ObjectSpec& spec, const platform::Platform& platform,
                                                     const LoadOptions& options);
     explicit Object(std::shared_ptr<detail::ObjectState> state) : m_state(std::move(state)) {}

@@ -94,12 +94,17 @@ class ObjectSpec {
     /// Chooses the platform again (the types of programs whose type no longer exists are guessed anew).
     void set_platform(const platform::Platform& platform, std::string reason);
 
+    /// SHA-256 of the object file's bytes, as 64 hex digits: what code compiled ahead of time from it carries
+    /// (embpf_aot_module::object_hash), so that a load of another object refuses it.
+    [[nodiscard]] const std::string& hash() const noexcept { return m_hash; }
+
   private:
     static Result<ObjectSpec> from_file(Result<elf::ObjectFile> file, const platform::Platform* platform);
 
     elf::ObjectFile m_file;
     std::vector<ProgramSpec> m_programs;
     PlatformChoice m_platform;
+    std::string m_hash;
 };
 
 } // namespace embpf
