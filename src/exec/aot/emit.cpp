@@ -702,7 +702,8 @@ std::string c_string_literal(std::string_view text) {
 }
 
 bool is_c_identifier(std::string_view name) noexcept {
-    if (name.empty() || name.size() > 200 || (name[0] >= '0' && name[0] <= '9') || name.starts_with("embpf_aot_")) {
+    if (name.empty() || name.size() > 200 || (name[0] >= '0' && name[0] <= '9') ||
+        (name.starts_with("embpf_aot_") && name != "embpf_aot_module")) {
         return false;
     }
     static constexpr std::string_view kKeywords[] = {
