@@ -45,10 +45,10 @@ struct embpf_aot_env {
 
 /* One compiled program. */
 struct embpf_aot_program {
-    uint32_t abi_version;    /* EMBPF_AOT_ABI_VERSION of the code */
-    const char* name;        /* the program's name in its object */
-    const char* section;     /* its ELF section */
-    const char* fingerprint; /* SHA-256, hex, of the code generated for it (exec::aot_fingerprint) */
+    uint32_t abi_version;     /* EMBPF_AOT_ABI_VERSION of the code */
+    const char* name;         /* the program's name in its object */
+    const char* section;      /* its ELF section */
+    const char* fingerprint;  /* SHA-256, hex, of the code generated for it (exec::aot_fingerprint) */
     const char* verification; /* what the verifier proved when the code was generated, as text */
     uint32_t reference_count; /* entries of embpf_aot_env::references the code reads */
     /* Runs the program: r1 = ctx, r2 = ctx_size, r10 = the top of a fresh stack. */
