@@ -206,12 +206,15 @@ class AotBatch {
         Item& item = m_items.at(index);
         Entropy entropy = item.entropy;
         DifferentialResult result = finish_differential(item.prepared, entropy);
-        if (!result.difference.empty()) {
+        if (!result.difference.empty() && m_keep_on_difference) {
             m_keep = true;
         }
         return result;
     }
 
+    /// Whether a difference keeps the C files (by default it does); the oracle's self-tests, which expect differences,
+    /// turn it off.
+    void keep_on_difference(bool keep) noexcept { m_keep_on_difference = keep; }
     [[nodiscard]] std::size_t size() const noexcept { return m_items.size(); }
     [[nodiscard]] const Stats& stats() const noexcept { return m_stats; }
     /// Where the C files lie (empty before the first build).
@@ -283,6 +286,7 @@ class AotBatch {
     std::filesystem::path m_directory;
     std::size_t m_files = 0;
     bool m_keep = false;
+    bool m_keep_on_difference = true;
     Stats m_stats;
 };
 
