@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for a bounded time: tools/fuzz.sh BUILD_DIR [SECONDS_PER_TARGET [TARGET...]]
-# TARGET is elf, asm, interpreter, verifier, jit or platform (default: all). The verifier target gets twice the time:
-# each of its inputs is a whole program to verify and run, and its findings are the ones that matter most. The jit
+# TARGET is elf, asm, interpreter, verifier, jit, platform or aot (default: all). The verifier target gets twice the
+# time: each of its inputs is a whole program to verify and run, and its findings are the ones that matter most. The jit
 # target runs the verifier's generated programs in the interpreter and the JIT and compares them
-# (tests/fuzz/differential.hpp); the platform target reads platform descriptions (platform::from_json).
+# (tests/fuzz/differential.hpp); the platform target reads platform descriptions (platform::from_json). The aot target
+# is no libFuzzer target but a campaign (tests/fuzz/fuzz_aot.cpp): the same oracle with the AOT engine too, programs
+# from random seeds in batches whose C the system's compiler builds a few files at a time; it fails on a difference or
+# when it compared nothing.
 # The corpora start from the build's own eBPF objects and programs (assembly text for the assembler) and are kept in
 # BUILD_DIR/fuzz. A target fails when it executed fewer than EMBPF_FUZZ_MIN_UNITS_PER_SECOND (5) inputs a second,
 # at least 100, or when it compared the results of no input (its stat::embpf_compared).
@@ -14,7 +17,7 @@ seconds="${2:-60}"
 shift 2 || shift $#
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(elf asm interpreter verifier jit platform)
+    targets=(elf asm interpreter verifier jit platform aot)
 fi
 corpus="$build/fuzz"
 mkdir -p "$corpus/elf" "$corpus/asm" "$corpus/interpreter" "$corpus/verifier" "$corpus/jit" "$corpus/platform"
@@ -77,6 +80,23 @@ done
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for target in "${targets[@]}"; do
+    if [ "$target" = aot ]; then
+        echo "fuzz_aot: ${seconds}s"
+        log="$build/fuzz/aot.log"
+        if ! "$build/tests/embpf_fuzz_aot" --seconds "$seconds" > "$log" 2>&1; then
+            tail -80 "$log"
+            echo "fuzz_aot found a problem (the seed to reproduce it with is in $log)"
+            exit 1
+        fi
+        grep '^fuzz_aot: .* programs generated' "$log" || true
+        compared="$(sed -n 's/^stat::embpf_compared: *\([0-9]*\)$/\1/p' "$log" | tail -1)"
+        if [ -z "$compared" ] || [ "$compared" -eq 0 ]; then
+            tail -20 "$log"
+            echo "fuzz_aot compared the results of no program (stat::embpf_compared: ${compared:-missing})"
+            exit 1
+        fi
+        continue
+    fi
     time="$seconds"
     max_len=65536
     if [ "$target" = verifier ]; then

@@ -2,6 +2,11 @@
 // alike in the interpreter and in the JIT, without and with constant blinding (tests/fuzz/differential.hpp), and
 // enough of them must be compared for that to mean something. fuzz_jit runs the same check on inputs libFuzzer
 // chooses. The sanitizer build runs these tests too, more slowly.
+//
+// The AOT engine (programs written out as C, built by the system's C compiler) joins them in the cases that say so:
+// their programs are built in batches (tests/fuzz/aot_differential.hpp), a few C files for hundreds of programs.
+// Without a C compiler that builds generated C those cases say so and pass; under CI (CI=true) they fail.
+#include "fuzz/aot_differential.hpp"
 #include "fuzz/differential.hpp"
 #include "fuzz/program_generator.hpp"
 
@@ -13,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -51,6 +57,35 @@ DifferentialResult differ(const std::string& type, const std::string& text, cons
     options.runs = 8;
     options.jit_instructions = other.instructions;
     return embpf::fuzz::check_differential(program, entropy, options);
+}
+
+// The oracle on `text` verified, its AOT engine compiling `aot_text` instead (the JIT tiers run `text`).
+DifferentialResult aot_differ(const std::string& type, const std::string& text, const std::string& aot_text,
+                              std::vector<embpf::verifier::MapDescriptor> maps = {}) {
+    const GeneratedProgram program = assembled(type, text, maps);
+    const GeneratedProgram other = assembled(type, aot_text, maps);
+    embpf::fuzz::AotBatch batch;
+    batch.keep_on_difference(false); // differences are what the self-tests expect
+    DifferentialOptions options;
+    options.runs = 8;
+    options.aot_instructions = other.instructions;
+    const std::size_t index = batch.add(program, Entropy(11), options);
+    const std::optional<std::string> failed = batch.build();
+    REQUIRE_MESSAGE(!failed, failed.value_or(""));
+    return batch.run(index);
+}
+
+// Whether a C compiler builds generated C here; when none does, the case says so and passes, but not under CI.
+bool aot_compiler_available() {
+    const std::string& problem = embpf::fuzz::aot_compiler_problem();
+    if (problem.empty()) {
+        return true;
+    }
+    if (const char* ci = std::getenv("CI"); ci != nullptr && std::string(ci) == "true") {
+        FAIL("CI=true, but no C compiler builds generated C: " << problem);
+    }
+    MESSAGE("skipped: no C compiler builds generated C here (set EMBPF_CC or CC): " << problem);
+    return false;
 }
 
 // The first instruction whose immediate only changes a number: an ALU operation on the generator's accumulator r9 (a
@@ -325,6 +360,146 @@ TEST_SUITE("exec jit differential") {
             }
         }
         MESSAGE(reported << " of " << mutated << " mutated programs reported");
+        CHECK(mutated >= 30);
+        CHECK(reported * 3 >= mutated);
+    }
+
+    TEST_CASE("the interpreter, the JIT tiers and the AOT engine agree on generated programs") {
+        // Half of the programs with mutated instructions, as in fuzz_jit; their C built in one batch, a few files.
+        if (!aot_compiler_available()) {
+            return;
+        }
+        constexpr std::uint64_t kPrograms = 800;
+        embpf::fuzz::AotBatch batch;
+        std::uint64_t unsupported = 0;
+        for (std::uint64_t seed = 0; seed < kPrograms; ++seed) {
+            Entropy entropy(kSeedBase + 0x20000 + seed);
+            GeneratedProgram program = embpf::fuzz::generate_program(entropy);
+            if (seed % 2 == 1) {
+                embpf::fuzz::mutate_instructions(program.instructions, entropy, 1 + entropy.below(2));
+            }
+            DifferentialOptions options;
+            options.runs = 4;
+            options.max_instructions = 1'000'000;
+            options.aot_unsupported = &unsupported;
+            static_cast<void>(batch.add(program, entropy, options));
+        }
+        const std::optional<std::string> failed = batch.build();
+        REQUIRE_MESSAGE(!failed, failed.value_or(""));
+        std::uint64_t compared = 0;
+        std::uint64_t inputs = 0;
+        std::uint64_t differences = 0;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const DifferentialResult result = batch.run(i);
+            compared += result.compared ? 1 : 0;
+            inputs += result.inputs;
+            if (!result.difference.empty()) {
+                ++differences;
+                if (differences <= 3) {
+                    FAIL_CHECK("seed " << kSeedBase + 0x20000 + i << ": " << result.difference);
+                }
+            }
+        }
+        const embpf::fuzz::AotBatch::Stats& stats = batch.stats();
+        MESSAGE("compared " << compared << " of " << kPrograms << " generated programs on " << inputs << " inputs; "
+                            << stats.translated << " in C (" << stats.facts_used << " of them addressing the stack "
+                            << "through the facts, " << stats.distinct << " distinct), " << unsupported
+                            << " not translated; " << stats.files << " C files, " << stats.c_bytes
+                            << " bytes, built in " << stats.compile_seconds << " s");
+        CHECK(differences == 0);
+        CHECK(stats.translated >= 300);
+        CHECK(compared >= stats.translated);
+        CHECK(unsupported * 10 <= stats.translated);
+        CHECK(stats.facts_used * 4 >= stats.translated);
+        CHECK(stats.files <= 2 * (stats.distinct + 63) / 64);
+    }
+
+    TEST_CASE("the oracle reports AOT code compiled from other instructions") {
+        if (!aot_compiler_available()) {
+            return;
+        }
+        SUBCASE("r0") {
+            const DifferentialResult result = aot_differ("xdp", "r0 = 1\nexit", "r0 = 2\nexit");
+            REQUIRE(result.accepted);
+            CHECK(
+                result.difference.find("the aot and the interpreter differ in r0: interpreter 0x1 (1), aot 0x2 (2)") !=
+                std::string::npos);
+            CHECK(result.difference.find("the AOT engine translates:") != std::string::npos);
+            CHECK(result.difference.find("the AOT engine's C: ") != std::string::npos);
+        }
+        SUBCASE("a map value, through a map reference the C reads from its environment") {
+            embpf::verifier::MapDescriptor counts;
+            counts.name = "counts";
+            counts.kind = embpf::platform::MapKind::array;
+            counts.key_size = 4;
+            counts.value_size = 8;
+            counts.max_entries = 2;
+            const std::string text = "*(u32 *)(r10 - 4) = 1\nr2 = r10\nr2 += -4\nr1 = map_by_idx(0) ll\ncall 1\n"
+                                     "if r0 == 0 goto +1\n*(u32 *)(r0 + 0) = 5\nr0 = 1\nexit";
+            std::string mutated = text;
+            mutated.replace(mutated.find("= 5"), 3, "= 6");
+            const DifferentialResult result = aot_differ("xdp", text, mutated, {counts});
+            REQUIRE(result.accepted);
+            CHECK(result.difference.find("the aot and the interpreter differ in map 0 (counts)") != std::string::npos);
+        }
+        SUBCASE("a stack slot") {
+            // A load through a copy of the frame pointer, from the other slot.
+            const std::string text = "*(u64 *)(r10 - 8) = 3\n*(u64 *)(r10 - 16) = 4\nr1 = r10\nr1 += -8\n"
+                                     "r0 = *(u64 *)(r1 + 0)\nexit";
+            std::string mutated = text;
+            mutated.replace(mutated.find("(r1 + 0)"), 8, "(r1 - 8)");
+            const DifferentialResult result = aot_differ("xdp", text, mutated);
+            REQUIRE_MESSAGE(result.accepted, result.rejection);
+            CHECK(result.difference.find("the aot and the interpreter differ in r0") != std::string::npos);
+        }
+        SUBCASE("the same program, no difference") {
+            const std::string text = "r1 = r10\nr1 += -8\nr2 = 8\nr3 = 1\ncall 24\nr0 = 1\nexit";
+            const DifferentialResult result = aot_differ("xdp", text, text);
+            REQUIRE(result.compared);
+            CHECK(result.inputs >= 4);
+            CHECK(result.difference == "");
+        }
+    }
+
+    TEST_CASE("the oracle reports generated programs whose AOT code has a mutated immediate") {
+        if (!aot_compiler_available()) {
+            return;
+        }
+        // As for the JIT tiers: not every mutation shows, but many must.
+        embpf::fuzz::AotBatch batch;
+        batch.keep_on_difference(false);
+        std::vector<std::size_t> added;
+        for (std::uint64_t seed = 0; seed < 800 && added.size() < 100; ++seed) {
+            Entropy entropy(kSeedBase + seed);
+            const GeneratedProgram program = embpf::fuzz::generate_program(entropy);
+            auto pc = immediate_to_mutate(program.instructions);
+            if (!pc) {
+                continue;
+            }
+            DifferentialOptions options;
+            options.runs = 4;
+            options.max_instructions = 1'000'000;
+            options.aot_instructions = program.instructions;
+            (*options.aot_instructions)[*pc].imm ^= 0x11;
+            added.push_back(batch.add(program, entropy, options));
+        }
+        const std::optional<std::string> failed = batch.build();
+        REQUIRE_MESSAGE(!failed, failed.value_or(""));
+        int mutated = 0;
+        int reported = 0;
+        for (const std::size_t index : added) {
+            const DifferentialResult result = batch.run(index);
+            if (!result.compared && result.difference.empty()) {
+                continue;
+            }
+            ++mutated;
+            if (!result.difference.empty()) {
+                ++reported;
+                CHECK(result.difference.find("the AOT engine translates:") != std::string::npos);
+                CHECK(result.difference.find("the aot and the interpreter differ") != std::string::npos);
+            }
+        }
+        MESSAGE(reported << " of " << mutated << " programs with a mutated immediate in their C reported");
         CHECK(mutated >= 30);
         CHECK(reported * 3 >= mutated);
     }

@@ -21,11 +21,20 @@
 // which it does for nearly every program (only r0 at the exits changes, so its safety is the program's).
 // mutate_instructions gives the instructions the generator never emits (signed division, sign-extending moves and
 // loads, byte swaps, gotol) to the JIT too.
+//
+// With DifferentialOptions::aot, the programs written out as C (exec::generate_c) and built by the system's C compiler
+// are compared too, as "aot": the C of the same code the JIT tiers translate, with the verifier's facts (stack accesses
+// at one known offset address the frame array directly) and the map references read from the environment
+// (AotOptions::references), which holds the addresses of the AOT engine's own maps. Compiling C is slow (tens of
+// milliseconds a file), so the oracle does not compile: DifferentialOptions::aot_code hands it the compiled code for
+// the C it would have written (named by its fingerprint), which aot_differential.hpp's AotBatch builds for many
+// programs at once (prepare_differential, then finish_differential once the code is built).
 #pragma once
 
 #include "program_generator.hpp"
 #include "soundness.hpp"
 
+#include "embpf/exec/aot.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
 #include "embpf/exec/optimized.hpp"
@@ -45,6 +54,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -56,6 +66,14 @@
 #include <vector>
 
 namespace embpf::fuzz {
+
+/// The AOT engine's code: a compiled program (its descriptor) and what keeps it loaded, or why there is none.
+struct AotCompiled {
+    const embpf_aot_program* program = nullptr;
+    std::shared_ptr<const void> owner{};
+    std::string where; ///< the C file and function, for reports
+    std::string error; ///< when `program` is null: why (the compiler's messages, ...)
+};
 
 struct DifferentialOptions {
     unsigned runs = 6; ///< inputs each accepted program runs on, in every engine
@@ -77,6 +95,19 @@ struct DifferentialOptions {
     std::uint64_t instruction_budget = 0;
     /// Counts the inputs on which the budget stopped the runs (in every engine alike), when not null.
     std::uint64_t* exhausted_runs = nullptr;
+    /// Also compare the AOT engine ("aot"): the C exec::generate_c writes of the code the JIT tiers translate, with the
+    /// verifier's facts (when that code is the verified program) and the map references as AotOptions::references,
+    /// built by the system's C compiler. Not with an instruction_budget: compiled C is not metered.
+    bool aot = false;
+    /// The compiled code of the C the oracle would have written (AotSource::fingerprint names it); needed with `aot`.
+    /// aot_differential.hpp's AotBatch gives it.
+    std::function<AotCompiled(const exec::AotSource&)> aot_code{};
+    /// The AOT engine compiles these instead of what the JIT tiers translate (map references as in
+    /// GeneratedProgram::instructions): the self-test of the oracle's AOT engine, which must report the difference.
+    std::optional<std::vector<isa::Instruction>> aot_instructions{};
+    /// Counts the programs the AOT engine does not translate (generate_c's unsupported: a jump between functions,
+    /// a function that runs past its end), which are compared without it, when not null.
+    std::uint64_t* aot_unsupported = nullptr;
 };
 
 struct DifferentialResult {
@@ -390,6 +421,40 @@ inline std::vector<isa::Instruction> resolve(std::vector<isa::Instruction> code,
     return code;
 }
 
+/// What the AOT engine translates: the code (map references resolved to `maps`, context loads rewritten) and the
+/// options generate_c gets. The map references' lddws are AotOptions::references, so that the same C serves any maps:
+/// the runtime reads their addresses from the lddws' immediates.
+struct AotInput {
+    std::vector<isa::Instruction> code;
+    exec::AotOptions options;
+};
+
+inline AotInput aot_input(const GeneratedProgram& program, const verifier::Report& report,
+                          const DifferentialOptions& options, const platform::ProgramType& type,
+                          const std::vector<std::shared_ptr<runtime::Map>>& maps, std::string symbol) {
+    const std::vector<isa::Instruction>& source = options.aot_instructions   ? *options.aot_instructions
+                                                  : options.jit_instructions ? *options.jit_instructions
+                                                                             : program.instructions;
+    AotInput input;
+    input.options.symbol = std::move(symbol);
+    input.options.packet = exec::packet_layout(type);
+    input.options.probe_loads = report.probe_loads;
+    for (std::size_t pc = 0; pc + 1 < source.size(); ++pc) {
+        if (isa::is_lddw(source[pc])) {
+            if (source[pc].src == static_cast<std::uint8_t>(isa::LddwSource::map_index)) {
+                input.options.references.push_back(static_cast<std::uint32_t>(pc));
+            }
+            ++pc;
+        }
+    }
+    // The facts are the verifier's of the verified program: of no other code.
+    if (!options.aot_instructions && !options.jit_instructions) {
+        input.options.facts = report.facts;
+    }
+    input.code = resolve(source, maps, report);
+    return input;
+}
+
 /// The Helpers of `type`, built once: a HelperTable holds a slot for every id up to the highest (xdp's
 /// bpf_xdp_adjust_head is 65536), so that building and copying one costs more than running most programs.
 inline const Helpers& helpers_for(const platform::Platform& platform, const platform::ProgramType& type) {
@@ -632,12 +697,17 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         return "no program type " + program.type;
     }
     const std::string listing = isa::disassemble(program.instructions, {.show_pc = true});
+    std::string aot_where; // the AOT engine's C, for reports
     auto failure = [&](const std::string& what) {
         return "jit differential: " + what + "\nprogram type " + program.type + ", cost bound " +
                std::to_string(bound) + "\n" + detail::describe_maps(program.maps) + listing +
                (options.jit_instructions
                     ? "the JIT tiers translate:\n" + isa::disassemble(*options.jit_instructions, {.show_pc = true})
-                    : std::string());
+                    : std::string()) +
+               (options.aot_instructions
+                    ? "the AOT engine translates:\n" + isa::disassemble(*options.aot_instructions, {.show_pc = true})
+                    : std::string()) +
+               (aot_where.empty() ? std::string() : "the AOT engine's C: " + aot_where + "\n");
     };
 
     EngineRun run;
@@ -648,12 +718,23 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
     // The engines, each with maps of its own, filled alike from the same entropy.
     std::vector<Engine> engines;
     engines.push_back({"interpreter", {}, nullptr});
-    engines.push_back({"jit", {}, nullptr});
-    if (options.blind_constants) {
-        engines.push_back({"jit with blinded constants", {}, nullptr});
+    if (exec::host_jit_target()) {
+        engines.push_back({"jit", {}, nullptr});
+        if (options.blind_constants) {
+            engines.push_back({"jit with blinded constants", {}, nullptr});
+        }
     }
     if (options.optimized && exec::optimizer_available()) {
         engines.push_back({"optimized", {}, nullptr});
+    }
+    if (options.aot && options.instruction_budget == 0) {
+        if (!options.aot_code) {
+            return failure("DifferentialOptions::aot without aot_code: nothing builds the AOT engine's C");
+        }
+        engines.push_back({"aot", {}, nullptr});
+    }
+    if (engines.size() == 1) {
+        return {}; // nothing to compare with
     }
     Entropy filled = entropy;
     for (Engine& engine : engines) {
@@ -724,8 +805,31 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
             engine.executable = std::make_unique<exec::OptimizedJit>(std::move(optimized).value());
             continue;
         }
-        if (!exec::host_jit_target()) {
-            return {}; // nothing to compare with
+        if (engine.name == "aot") {
+            differential::AotInput input =
+                differential::aot_input(program, report, options, *type, engine.maps, "embpf_program");
+            auto source = exec::generate_c(input.code, table, input.options);
+            if (!source && source.error().kind == ErrorKind::unsupported) {
+                if (options.aot_unsupported != nullptr) {
+                    ++*options.aot_unsupported;
+                }
+                continue; // compared without it
+            }
+            if (!source) {
+                return failure("the interpreter takes it, but the AOT compiler refuses it: " + source.error().message);
+            }
+            AotCompiled compiled = options.aot_code(*source);
+            if (compiled.program == nullptr) {
+                return failure("the AOT engine's C did not build: " + compiled.error);
+            }
+            auto aot = exec::AotProgram::create(*compiled.program, input.code, table, input.options,
+                                                std::move(compiled.owner));
+            if (!aot) {
+                return failure("the AOT engine cannot bind its code (" + compiled.where + "): " + aot.error().message);
+            }
+            aot_where = compiled.where;
+            engine.executable = std::make_unique<exec::AotProgram>(std::move(aot).value());
+            continue;
         }
         auto jit = exec::Jit::create(code, table,
                                      {.packet = layout,
@@ -737,6 +841,8 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         }
         engine.executable = std::make_unique<exec::Jit>(std::move(jit).value());
     }
+
+    std::erase_if(engines, [](const Engine& engine) { return engine.executable == nullptr; });
 
     // What the maps hold before each run, for reports: read from every engine's maps alike, in case reading them
     // counts as a use (an LRU hash's order).
@@ -868,72 +974,105 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
     return {};
 }
 
-/// Verifies `program`; when the verifier accepts it, compares the engines on it (see compare_engines), or on its
-/// accumulator variant when that is accepted too.
-[[nodiscard]] inline DifferentialResult check_differential(const GeneratedProgram& program, Entropy& entropy,
-                                                           const DifferentialOptions& options = {}) {
-    DifferentialResult result;
+/// A program verified for the oracle (prepare_differential), ready for finish_differential to compare the engines on.
+struct PreparedDifferential {
+    DifferentialResult result;   ///< accepted, observed, bound and rejection so far
+    GeneratedProgram program;    ///< what the engines run: the accumulator variant, or the generated program
+    std::string generated_type;  ///< the generated program's type
+    verifier::Report report;     ///< the verifier's of `program`
+    DifferentialOptions options; ///< with the variant's jit_instructions and aot_instructions
+    unsigned runs = 0;           ///< inputs to draw
+    bool ready = false;          ///< accepted, with a bound short enough to compare
+};
+
+/// Verifies `program` (its accumulator variant when that is accepted, see the file's comment) and decides how many
+/// inputs the engines run; the first half of check_differential, which AotBatch splits so that the C of many programs
+/// is built at once.
+[[nodiscard]] inline PreparedDifferential prepare_differential(const GeneratedProgram& program,
+                                                               const DifferentialOptions& options = {}) {
+    PreparedDifferential prepared;
+    DifferentialResult& result = prepared.result;
+    prepared.generated_type = program.type;
+    prepared.options = options;
     const platform::Platform& platform = detail::fuzz_platform();
     const platform::ProgramType* type = platform.program_type(program.type);
     if (type == nullptr) {
         result.rejection = "no program type " + program.type;
-        return result;
+        return prepared;
     }
     // The accumulator variant when the verifier accepts it (its safety is the program's: only r0 at the exits
     // changes), else the program itself: one verification for most programs.
-    const GeneratedProgram* chosen = &program;
-    DifferentialOptions chosen_options = options;
-    GeneratedProgram variant;
-    verifier::Report report;
-    // The optimizing JIT compiles with the verifier's facts, as a loader has it do; not when the JIT tiers translate
-    // other code than the verified program (the oracle's self-test), of which they say nothing.
-    const bool facts = options.optimized && !options.jit_instructions;
+    verifier::Report& report = prepared.report;
+    // The optimizing JIT and the AOT engine compile with the verifier's facts, as a loader has them do; not when they
+    // translate other code than the verified program (the oracle's self-test), of which the facts say nothing.
+    const bool facts = (options.optimized || options.aot) && !options.jit_instructions;
     if (options.observe_accumulator) {
         auto code = differential::accumulator_variant(program.instructions);
         std::optional<std::vector<isa::Instruction>> jit_code;
+        std::optional<std::vector<isa::Instruction>> aot_code;
         if (options.jit_instructions) {
             jit_code = differential::accumulator_variant(*options.jit_instructions);
         }
+        if (options.aot_instructions) {
+            aot_code = differential::accumulator_variant(*options.aot_instructions);
+        }
         const platform::ProgramType* observed =
             differential::observed_platform().program_type(program.type + " observed");
-        if (code && observed != nullptr && (!options.jit_instructions || jit_code)) {
-            variant = program;
-            variant.instructions = std::move(*code);
-            report = differential::verify(differential::observed_platform(), *observed, variant, variant.instructions,
-                                          facts);
+        if (code && observed != nullptr && (!options.jit_instructions || jit_code) &&
+            (!options.aot_instructions || aot_code)) {
+            prepared.program = program;
+            prepared.program.instructions = std::move(*code);
+            report = differential::verify(differential::observed_platform(), *observed, prepared.program,
+                                          prepared.program.instructions, facts);
             if (report.verified) {
-                chosen = &variant;
-                chosen_options.jit_instructions = std::move(jit_code);
+                prepared.options.jit_instructions = std::move(jit_code);
+                prepared.options.aot_instructions = std::move(aot_code);
                 result.observed = true;
             }
         }
     }
     if (!result.observed) {
+        prepared.program = program;
         report = differential::verify(platform, *type, program, program.instructions, facts);
         if (!report.verified) {
             if (!report.errors.empty()) {
                 result.rejection = std::to_string(report.errors.front().pc) + ": " + report.errors.front().message;
             }
-            return result;
+            return prepared;
         }
     }
     result.accepted = true;
-    const verifier::Report* chosen_report = &report;
-    if (!chosen_report->cost_bound || *chosen_report->cost_bound == 0 ||
-        *chosen_report->cost_bound > options.max_instructions) {
-        return result; // no bound (the soundness oracle's finding), or runs too long to compare
+    if (!report.cost_bound || *report.cost_bound == 0 || *report.cost_bound > options.max_instructions) {
+        return prepared; // no bound (the soundness oracle's finding), or runs too long to compare
     }
-    result.bound = *chosen_report->cost_bound;
-    const auto runs = static_cast<unsigned>(
+    result.bound = *report.cost_bound;
+    prepared.runs = static_cast<unsigned>(
         std::clamp<std::uint64_t>(options.max_instructions / result.bound, 1, std::max(options.runs, 1U)));
-    result.difference = compare_engines(*chosen, *chosen_report, result.bound, entropy, runs, chosen_options,
-                                        &result.inputs, &result.compared);
+    prepared.ready = true;
+    return prepared;
+}
+
+/// Compares the engines on a prepared program (compare_engines), inputs drawn from `entropy`.
+[[nodiscard]] inline DifferentialResult finish_differential(const PreparedDifferential& prepared, Entropy& entropy) {
+    DifferentialResult result = prepared.result;
+    if (!prepared.ready) {
+        return result;
+    }
+    result.difference = compare_engines(prepared.program, prepared.report, result.bound, entropy, prepared.runs,
+                                        prepared.options, &result.inputs, &result.compared);
     if (!result.difference.empty() && result.observed) {
         result.difference += "(the engines ran the program above, the accumulator variant of the generated program: "
                              "each exit of its main function xors r9 into r0; it verifies as \"" +
-                             program.type + " observed\", whose r0 may be any number)\n";
+                             prepared.generated_type + " observed\", whose r0 may be any number)\n";
     }
     return result;
+}
+
+/// Verifies `program`; when the verifier accepts it, compares the engines on it (see compare_engines), or on its
+/// accumulator variant when that is accepted too.
+[[nodiscard]] inline DifferentialResult check_differential(const GeneratedProgram& program, Entropy& entropy,
+                                                           const DifferentialOptions& options = {}) {
+    return finish_differential(prepare_differential(program, options), entropy);
 }
 
 } // namespace embpf::fuzz
