@@ -9,12 +9,15 @@
 // summary table compares them at the end of the run. BM_<name>/interpreter_metered and BM_<name>/jit_metered time
 // the same engines with metering (exec/engine.hpp) under a budget no run reaches; the summary gives their ratio.
 // BM_<name>/optimized_facts times the optimizing JIT's code compiled with the verifier's facts, for the programs that
-// verify as a hook's with the benchmark's context (bench_platform).
+// verify as a hook's with the benchmark's context (bench_platform). BM_<name>/aot times native mode: the program as the
+// C `embpf aot` wrote, compiled into this binary by the build (with the verifier's facts of bench_platform) and bound
+// to the program with exec::AotProgram, which checks that the code is this program's.
 
 #include "bench_ctx.h"
 #include "bench_platform.hpp"
 #include "embedded_programs.hpp"
 
+#include "embpf/exec/aot.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/exec/jit.hpp"
 #include "embpf/exec/optimized.hpp"
@@ -43,6 +46,16 @@
 #include <vector>
 
 #include <unistd.h>
+
+#ifdef EMBPF_BENCH_AOT
+// The benchmark programs compiled ahead of time (benchmarks/CMakeLists.txt: embpf aot --prefix embpf_bench_aot_<name>),
+// those that verify as the benchmark's hook (EMBPF_BENCH_AOT_PROGRAMS).
+extern "C" {
+extern const embpf_aot_module embpf_bench_aot_fnv1a_module;
+extern const embpf_aot_module embpf_bench_aot_inet_checksum_module;
+extern const embpf_aot_module embpf_bench_aot_xorshift_collatz_module;
+}
+#endif
 
 namespace {
 
@@ -356,6 +369,8 @@ struct Prepared {
     /// The optimizing JIT with the verifier's facts, for the programs that verify as a hook's (bench_platform): null
     /// for the others.
     std::unique_ptr<embpf::exec::OptimizedJit> facts_optimized;
+    /// The program compiled ahead of time into this binary, in builds with the embpf tool: null in the others.
+    std::unique_ptr<embpf::exec::AotProgram> aot;
     Input input;
     std::uint64_t expected = 0; ///< the result on the benchmark input
     std::uint64_t executed = 0; ///< eBPF instructions executed per run on it
@@ -417,6 +432,12 @@ std::pair<std::uint64_t, std::uint64_t> check_case(const Prepared& program, cons
                                    ", the native build " + hex(native));
         }
     }
+    if (program.aot) {
+        if (const std::uint64_t aot = program.aot->run(&ctx, sizeof ctx); aot != native) {
+            fail(program.name,
+                 label + ": the compiled code (aot) returned " + hex(aot) + ", the native build " + hex(native));
+        }
+    }
     if (program.optimized) {
         if (const std::uint64_t optimized = program.optimized->run(&ctx, sizeof ctx); optimized != native) {
             fail(program.name,
@@ -465,6 +486,25 @@ NativeProgram clang_native(std::string_view name) {
     return nullptr;
 }
 
+/// The compiled module of program `name` (BM_<name>/aot), or null.
+const embpf_aot_module* aot_module(std::string_view name) {
+#ifdef EMBPF_BENCH_AOT
+    const std::pair<std::string_view, const embpf_aot_module*> modules[] = {
+        {"fnv1a", &embpf_bench_aot_fnv1a_module},
+        {"inet_checksum", &embpf_bench_aot_inet_checksum_module},
+        {"xorshift_collatz", &embpf_bench_aot_xorshift_collatz_module},
+    };
+    for (const auto& [program, module] : modules) {
+        if (program == name) {
+            return module;
+        }
+    }
+#else
+    (void)name;
+#endif
+    return nullptr;
+}
+
 std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
     auto program = std::make_unique<Prepared>();
     program->name = spec.name;
@@ -492,6 +532,15 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
         program->metered_jit = std::make_unique<embpf::exec::Jit>(
             embpf::exec::Jit::create(program->instructions, {}, {.instruction_budget = kMeteringBudget}).value());
     }
+    // Verified as the benchmark's hook: the facts of the optimizing JIT's second build and of the compiled code.
+    embpf::verifier::ProgramInput verifier_input;
+    verifier_input.name = spec.name;
+    verifier_input.section = "bench/" + spec.name;
+    verifier_input.instructions = program->instructions;
+    const embpf::platform::Platform& platform = bench_platform();
+    const embpf::platform::ProgramType& bench_type = *platform.program_type("bench");
+    const embpf::verifier::Report report =
+        embpf::verifier::verify(verifier_input, platform, bench_type, {.facts = true});
     if (embpf::exec::optimizer_available()) {
         auto optimized = embpf::exec::OptimizedJit::create(program->instructions);
         if (!optimized.has_value()) {
@@ -501,13 +550,6 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
         program->metered_optimized = std::make_unique<embpf::exec::OptimizedJit>(
             embpf::exec::OptimizedJit::create(program->instructions, {}, {.instruction_budget = kMeteringBudget})
                 .value());
-        embpf::verifier::ProgramInput input;
-        input.name = spec.name;
-        input.section = "bench/" + spec.name;
-        input.instructions = program->instructions;
-        const embpf::platform::Platform& platform = bench_platform();
-        const embpf::verifier::Report report =
-            embpf::verifier::verify(input, platform, *platform.program_type("bench"), {.facts = true});
         if (report.verified) {
             auto with_facts = embpf::exec::OptimizedJit::create(program->instructions, {}, {.facts = report.facts});
             if (!with_facts.has_value()) {
@@ -515,6 +557,25 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
             }
             program->facts_optimized = std::make_unique<embpf::exec::OptimizedJit>(std::move(with_facts).value());
         }
+    }
+    if (const embpf_aot_module* module = aot_module(spec.name)) {
+        // As the loader binds it (ProgramState::aot_options): the hook's data range, the verifier's facts.
+        if (!report.verified) {
+            fail(spec.name, "compiled ahead of time, but it does not verify here");
+        }
+        if (auto checked = embpf::exec::check_aot_module(*module); !checked || module->program_count != 1) {
+            fail(spec.name,
+                 "the compiled module: " + (checked ? std::string("not one program") : checked.error().message));
+        }
+        embpf::exec::AotOptions options;
+        options.packet = embpf::exec::packet_layout(bench_type);
+        options.probe_loads = report.probe_loads;
+        options.facts = report.facts;
+        auto bound = embpf::exec::AotProgram::create(*module->programs[0], program->instructions, {}, options);
+        if (!bound.has_value()) {
+            fail(spec.name, "AotProgram::create: " + bound.error().message);
+        }
+        program->aot = std::make_unique<embpf::exec::AotProgram>(std::move(bound).value());
     }
 
     // Truncated copies of the benchmark input take every early exit of the bounds checks; the checked
@@ -589,6 +650,7 @@ constexpr std::string_view kInterpreterMetered = "interpreter_metered";
 constexpr std::string_view kJitMetered = "jit_metered";
 constexpr std::string_view kOptimizedMetered = "optimized_metered";
 constexpr std::string_view kOptimizedFacts = "optimized_facts";
+constexpr std::string_view kAot = "aot";
 
 /// Mean CPU time per run of each benchmark, in nanoseconds.
 class Timings {
@@ -780,6 +842,23 @@ void print_summary(const std::vector<std::unique_ptr<Prepared>>& programs, const
     if (!with_facts.empty()) {
         std::printf("optimized with/without the verifier's facts:%s\n", with_facts.c_str());
     }
+    // Native mode: the compiled C against the native build of the same source.
+    double log_aot = 0;
+    int aot_counted = 0;
+    std::string aot_line;
+    for (const auto& program : programs) {
+        const double native = timings.mean_ns(benchmark_name(program->name, kNative));
+        const double aot = timings.mean_ns(benchmark_name(program->name, kAot));
+        if (native > 0 && aot > 0) {
+            log_aot += std::log(aot / native);
+            ++aot_counted;
+            aot_line += " " + program->name + " " + std::to_string(aot / native).substr(0, 4);
+        }
+    }
+    if (aot_counted > 0) {
+        std::printf("aot/native: geomean %.2f over %d programs;%s\n", std::exp(log_aot / aot_counted), aot_counted,
+                    aot_line.c_str());
+    }
     // Metering's cost: each metered row against its unmetered engine.
     for (const auto& [plain, metered] : {std::pair{kInterpreter, kInterpreterMetered}, std::pair{kJit, kJitMetered},
                                          std::pair{kOptimized, kOptimizedMetered}}) {
@@ -844,6 +923,11 @@ int main(int argc, char** argv) {
             benchmark::RegisterBenchmark(
                 benchmark_name(program->name, kJit).c_str(),
                 [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->jit); });
+        }
+        if (program->aot) {
+            benchmark::RegisterBenchmark(
+                benchmark_name(program->name, kAot).c_str(),
+                [p = program.get()](benchmark::State& state) { run_engine(state, p, *p->aot); });
         }
         if (program->optimized) {
             benchmark::RegisterBenchmark(

@@ -2,7 +2,8 @@
 # defined for projects that add embpf's source tree (add_subdirectory, FetchContent).
 #
 # embpf_add_plugin(<target> SOURCES <file.c>... [PLATFORM windows|linux|<platform.json>] [INCLUDES <dir>...]
-#                  [FLAGS <clang flag>...] [SKELETON [SKELETON_ARGS <embpf gen skeleton argument>...]])
+#                  [FLAGS <clang flag>...] [SKELETON [SKELETON_ARGS <embpf gen skeleton argument>...]]
+#                  [AOT [AOT_PREFIX <C identifier>]])
 # Compiles each C source to an eBPF object with clang's BPF target (-O2 -g -mcpu=v3, the plugin headers and the
 # multiarch include directory on the path) and verifies it at build time with `embpf verify`: a plugin that fails
 # verification fails the build, the verifier's report in the build's output, and leaves no object behind. <target> is
@@ -19,6 +20,24 @@
 #     target_link_libraries(host PRIVATE filters::skeleton)   # host.cpp: #include "count_bytes.skel.hpp"
 #
 # The plugin target's properties EMBPF_SKELETONS and EMBPF_SKELETON_DIR name the headers and their directory.
+#
+# With AOT (native mode), `embpf aot` (with the plugin's PLATFORM) also writes each verified object's programs out as C,
+# ${CMAKE_CURRENT_BINARY_DIR}/<target>_aot.c, and the static library <target>::aot compiles it with the project's C
+# compiler (the project must enable C). Its symbols start with AOT_PREFIX, by default the target's name made a C
+# identifier: each program's function is <prefix>_<program>, and the object's embpf_aot_module is <prefix>_module.
+# With several SOURCES each object gets its own file and module, <target>_<source name>_aot.c and
+# <prefix>_<source name>_module. The header <target>_aot.h, on the include path of whatever links <target>::aot,
+# declares the modules with C linkage. A host loads the object as usual and binds its programs to the compiled code,
+# which runs only if the loader's verification gives the same code (its fingerprint):
+#
+#     embpf_add_plugin(filters SOURCES count_bytes.c PLATFORM linux AOT)
+#     target_link_libraries(host PRIVATE filters::aot)   # host.cpp: #include "filters_aot.h"
+#
+#     auto object = embpf::Object::load(*spec, {.engine = embpf::exec::EngineKind::aot,
+#                                               .aot_module = &filters_module});
+#
+# The plugin target's properties EMBPF_AOT_SOURCES, EMBPF_AOT_MODULES and EMBPF_AOT_HEADER name the C files, the
+# modules' symbols and the header.
 include_guard(GLOBAL)
 
 find_program(EMBPF_PLUGIN_CLANG NAMES clang-14 clang DOC "clang with the BPF target, for embpf_add_plugin")
@@ -36,7 +55,7 @@ if(NOT EMBPF_PLUGIN_TRIPLE)
 endif()
 
 function(embpf_add_plugin target)
-    cmake_parse_arguments(ARG "SKELETON" "PLATFORM" "SOURCES;INCLUDES;FLAGS;SKELETON_ARGS" ${ARGN})
+    cmake_parse_arguments(ARG "SKELETON;AOT" "PLATFORM;AOT_PREFIX" "SOURCES;INCLUDES;FLAGS;SKELETON_ARGS" ${ARGN})
     if(ARG_UNPARSED_ARGUMENTS)
         message(FATAL_ERROR "embpf_add_plugin(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
     endif()
@@ -45,6 +64,25 @@ function(embpf_add_plugin target)
     endif()
     if(ARG_SKELETON_ARGS AND NOT ARG_SKELETON)
         message(FATAL_ERROR "embpf_add_plugin(${target}): SKELETON_ARGS without SKELETON")
+    endif()
+    if(ARG_AOT_PREFIX AND NOT ARG_AOT)
+        message(FATAL_ERROR "embpf_add_plugin(${target}): AOT_PREFIX without AOT")
+    endif()
+    if(ARG_AOT)
+        # The generated C is compiled by the project's C compiler: enable_language cannot be called from a function.
+        if(NOT CMAKE_C_COMPILER_LOADED)
+            message(FATAL_ERROR "embpf_add_plugin(${target}): AOT compiles C; enable the C language in the project "
+                                "(project(... LANGUAGES C CXX) or enable_language(C))")
+        endif()
+        if(ARG_AOT_PREFIX)
+            set(aot_prefix "${ARG_AOT_PREFIX}")
+        else()
+            string(MAKE_C_IDENTIFIER "${target}" aot_prefix)
+        endif()
+        if(NOT aot_prefix MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+            message(FATAL_ERROR "embpf_add_plugin(${target}): AOT_PREFIX ${aot_prefix} is not a C identifier")
+        endif()
+        list(LENGTH ARG_SOURCES source_count)
     endif()
     if(NOT EMBPF_PLUGIN_CLANG)
         message(FATAL_ERROR "embpf_add_plugin(${target}): clang is required to compile plugins (apt-get install clang)")
@@ -85,6 +123,8 @@ function(embpf_add_plugin target)
     endif()
     set(objects)
     set(skeletons)
+    set(aot_sources)
+    set(aot_modules)
     set(dir "${CMAKE_CURRENT_BINARY_DIR}/${target}")
     foreach(source IN LISTS ARG_SOURCES)
         get_filename_component(src "${source}" ABSOLUTE)
@@ -113,6 +153,24 @@ function(embpf_add_plugin target)
                 VERBATIM)
             list(APPEND skeletons "${skeleton}")
         endif()
+        if(ARG_AOT)
+            if(source_count EQUAL 1)
+                set(aot_source "${CMAKE_CURRENT_BINARY_DIR}/${target}_aot.c")
+                set(prefix "${aot_prefix}")
+            else()
+                string(MAKE_C_IDENTIFIER "${name}" c_name)
+                set(aot_source "${CMAKE_CURRENT_BINARY_DIR}/${target}_${name}_aot.c")
+                set(prefix "${aot_prefix}_${c_name}")
+            endif()
+            add_custom_command(
+                OUTPUT "${aot_source}"
+                COMMAND ${cli} aot ${platform_args} --prefix ${prefix} "${object}" -o "${aot_source}"
+                DEPENDS "${object}" ${cli} ${platform_depends}
+                COMMENT "Compiling eBPF plugin ${name}.o ahead of time to C"
+                VERBATIM)
+            list(APPEND aot_sources "${aot_source}")
+            list(APPEND aot_modules "${prefix}_module")
+        endif()
     endforeach()
     add_custom_target(${target} ALL DEPENDS ${objects} ${skeletons})
     set_target_properties(${target} PROPERTIES EMBPF_OBJECTS "${objects}")
@@ -126,5 +184,44 @@ function(embpf_add_plugin target)
         target_link_libraries(${target}_skeleton INTERFACE embpf::embpf)
         target_compile_features(${target}_skeleton INTERFACE cxx_std_20)
         add_dependencies(${target}_skeleton ${target})
+    endif()
+    if(ARG_AOT)
+        # The header declaring the modules, written at configure time (it names symbols only).
+        set(aot_header "${dir}/${target}_aot.h")
+        string(MAKE_C_IDENTIFIER "EMBPF_${target}_AOT_H" guard)
+        string(TOUPPER "${guard}" guard)
+        set(declarations "")
+        foreach(module IN LISTS aot_modules)
+            string(APPEND declarations "extern const struct embpf_aot_module ${module};\n")
+        endforeach()
+        file(MAKE_DIRECTORY "${dir}")
+        file(CONFIGURE OUTPUT "${aot_header}" CONTENT
+"/* Generated by embpf_add_plugin(${target} ... AOT): the plugin's programs compiled ahead of time (${target}::aot).
+ * Load the object with LoadOptions{.engine = embpf::exec::EngineKind::aot, .aot_module = &<module>}. */
+#ifndef ${guard}
+#define ${guard}
+
+#include \"embpf/exec/aot_abi.h\"
+
+#ifdef __cplusplus
+extern \"C\" {
+#endif
+
+${declarations}
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ${guard} */
+" @ONLY)
+        add_library(${target}_aot STATIC ${aot_sources})
+        add_library(${target}::aot ALIAS ${target}_aot)
+        set_target_properties(${target}_aot PROPERTIES POSITION_INDEPENDENT_CODE ON)
+        target_include_directories(${target}_aot PUBLIC "${dir}")
+        target_link_libraries(${target}_aot PUBLIC embpf::embpf)
+        # The object is built (and verified) by the plugin's target alone, before the C is generated from it.
+        add_dependencies(${target}_aot ${target})
+        set_target_properties(${target} PROPERTIES EMBPF_AOT_SOURCES "${aot_sources}" EMBPF_AOT_MODULES
+                                                   "${aot_modules}" EMBPF_AOT_HEADER "${aot_header}")
     endif()
 endfunction()

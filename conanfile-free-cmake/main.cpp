@@ -1,7 +1,9 @@
 // A minimal host: assemble and interpret a program, then load the plugin embpf_add_plugin built and verified through
 // the C++ skeleton it generated (the object embedded, read by libelf from memory): set the plugin's global before the
 // load, which verifies it again, run it on packets and read its map through the skeleton's typed member. The object
-// file on disk opens too, with the same program.
+// file on disk opens too, with the same program, and loads with engine = aot: its program runs the code
+// embpf_add_plugin compiled ahead of time into this executable (AOT, consumer_plugin::aot).
+#include "consumer_plugin_aot.h"
 #include "count_bytes.skel.hpp"
 
 #include <embpf/embpf.hpp>
@@ -65,5 +67,26 @@ int main() {
     auto on_disk = embpf::ObjectSpec::open(std::filesystem::path(CONSUMER_PLUGIN));
     const bool same = on_disk && on_disk->program("count_bytes") != nullptr;
     std::printf("consumer: %s opens: %s\n", CONSUMER_PLUGIN, same ? "yes" : "no");
-    return r0 == 42 && xdp != nullptr && plugin.verified() && length == packet.size() && seen == 3u && same ? 0 : 1;
+
+    // Native mode: the object's program bound to the code compiled into this executable (min_length as built, 0).
+    bool native = false;
+    if (same) {
+        embpf::LoadOptions options;
+        options.engine = embpf::exec::EngineKind::aot;
+        options.aot_module = &consumer_plugin_module;
+        auto compiled = embpf::Object::load(*on_disk, options);
+        if (!compiled) {
+            std::fprintf(stderr, "%s\n", compiled.error().message.c_str());
+            return 1;
+        }
+        auto count = compiled->program("count_bytes");
+        if (count && count->engine() == embpf::exec::EngineKind::aot) {
+            auto ran = embpf::testing::skb(*count, packet).run(*count);
+            native = ran && *ran == packet.size();
+        }
+    }
+    std::printf("consumer: compiled ahead of time, engine aot: %s\n", native ? "yes" : "no");
+    return r0 == 42 && xdp != nullptr && plugin.verified() && length == packet.size() && seen == 3u && same && native
+               ? 0
+               : 1;
 }

@@ -2,11 +2,11 @@
 # The ways a host project takes embpf, each built and run: tools/check-consumer.sh [BUILD_DIR] [--source]
 #   - find_package against a scratch install of BUILD_DIR: the consumer project (conanfile-free-cmake) builds its
 #     plugin with embpf_add_plugin (compiled, verified at build time, its C++ skeleton generated), then loads it
-#     through the skeleton, verifies and runs it;
+#     through the skeleton, verifies and runs it, and runs it compiled ahead of time into the host (AOT);
 #   - the same project with a plugin the verifier rejects: its build fails, printing the verifier's report;
-#   - pkg-config: a host compiled and linked with `pkg-config --cflags --libs embpf` alone (and the skeleton the
-#     find_package build generated), a C host of the libbpf-compatible API with `embpf-compat`, and a host of the
-#     single header (single_include);
+#   - pkg-config: a host compiled and linked with `pkg-config --cflags --libs embpf` alone (and the skeleton and the
+#     AOT library the find_package build generated), a C host of the libbpf-compatible API with `embpf-compat`, and a
+#     host of the single header (single_include);
 #   - with --source, the consumer project over embpf's source tree, by add_subdirectory and by FetchContent from a
 #     local path (each builds embpf's library and tool).
 set -euo pipefail
@@ -51,6 +51,7 @@ PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --modversion embpf
 # shellcheck disable=SC2046
 g++ -std=c++20 "$root/conanfile-free-cmake/main.cpp" -o "$build/consumer-pkgconfig/consumer" \
     -DCONSUMER_PLUGIN="\"$build/consumer/consumer_plugin/count_bytes.o\"" -I"$build/consumer/consumer_plugin" \
+    "$build/consumer/libconsumer_plugin_aot.a" \
     $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs embpf)
 "$build/consumer-pkgconfig/consumer"
 
