@@ -4,6 +4,7 @@
 #include "state.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +20,31 @@ std::string identifier_part(std::string_view name) {
         out += ok ? c : '_';
     }
     return out.empty() ? "_" : out;
+}
+
+// The names the prelude (exec::aot_prelude) defines: its identifiers that start with embpf_ or EMBPF_.
+std::set<std::string, std::less<>> prelude_names() {
+    std::set<std::string, std::less<>> names;
+    const std::string prelude = exec::aot_prelude();
+    const auto is_word = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    };
+    for (std::size_t at = 0; at < prelude.size();) {
+        if (!is_word(prelude[at])) {
+            ++at;
+            continue;
+        }
+        std::size_t end = at;
+        while (end < prelude.size() && is_word(prelude[end])) {
+            ++end;
+        }
+        const std::string word = prelude.substr(at, end - at);
+        if (word.starts_with("embpf_") || word.starts_with("EMBPF_")) {
+            names.insert(word);
+        }
+        at = end;
+    }
+    return names;
 }
 
 std::string describe(const verifier::Report& report) {
@@ -77,8 +103,20 @@ Result<AotGenerated> generate_aot(const ObjectSpec& original, const platform::Pl
         return std::move(object).error();
     }
 
+    // Two programs of one name would be one program to the loader (and one descriptor to the runtime).
+    std::set<std::string, std::less<>> names;
+    for (const ProgramSpec& program_spec : spec.programs()) {
+        if (!names.insert(program_spec.name()).second) {
+            return Error::invalid("the object has two programs named " + program_spec.name() +
+                                  ": compiled code finds programs by name");
+        }
+    }
+    // Every name the file defines is defined once: the prelude's, the module's and each program's (its function, its
+    // static functions and its descriptor), whatever the programs are called.
+    std::set<std::string, std::less<>> taken = prelude_names();
+    taken.insert(generated.module_symbol);
+    taken.insert(generated.module_symbol + "_programs");
     std::vector<exec::AotModuleEntry> entries;
-    std::set<std::string> symbols;
     for (const ProgramSpec& program_spec : spec.programs()) {
         const std::string& name = program_spec.name();
         if (const auto unavailable = state->unavailable.find(name); unavailable != state->unavailable.end()) {
@@ -90,24 +128,34 @@ Result<AotGenerated> generate_aot(const ObjectSpec& original, const platform::Pl
         }
         const detail::ProgramState& program = *found->second;
         exec::AotOptions aot = program.aot_options();
-        std::string symbol = options.prefix + "_" + identifier_part(name);
-        for (int n = 2; symbols.contains(symbol); ++n) {
-            symbol = options.prefix + "_" + identifier_part(name) + "_" + std::to_string(n);
-        }
-        symbols.insert(symbol);
-        aot.symbol = symbol;
         if (options.lines) {
             for (const btf::LineInfo& line : program_spec.definition.lines) {
                 aot.lines.push_back({line.insn, line.file, line.line});
             }
         }
-        auto source = exec::generate_c(program.interpreter->program(), program.helpers, aot);
-        if (!source) {
-            Error error = std::move(source).error();
-            error.message = "program " + name + ": " + error.message;
-            return error;
+        const std::string base = options.prefix + "_" + identifier_part(name);
+        std::string symbol;
+        std::optional<exec::AotSource> source;
+        for (std::size_t n = 1; !source; ++n) {
+            symbol = n == 1 ? base : base + "_" + std::to_string(n);
+            if (taken.contains(symbol) || taken.contains(symbol + "_program")) {
+                continue;
+            }
+            aot.symbol = symbol;
+            auto written = exec::generate_c(program.interpreter->program(), program.helpers, aot);
+            if (!written) {
+                Error error = std::move(written).error();
+                error.message = "program " + name + ": " + error.message;
+                return error;
+            }
+            if (std::none_of(written->names.begin(), written->names.end(),
+                             [&taken](const std::string& defined) { return taken.contains(defined); })) {
+                source = std::move(written).value();
+            }
         }
-        entries.push_back({name, program.section, describe(program.report), symbol, std::move(source).value()});
+        taken.insert(source->names.begin(), source->names.end());
+        taken.insert(symbol + "_program");
+        entries.push_back({name, program.section, describe(program.report), symbol, std::move(*source)});
         generated.programs.push_back(name);
     }
     generated.source =

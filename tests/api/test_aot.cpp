@@ -30,6 +30,7 @@ namespace {
 
 const std::string kSeeds = EMBPF_TEST_SEEDS_DIR;
 const std::string kCallbacks = std::string(EMBPF_TEST_API_DIR) + "/callbacks.o";
+const std::string kNames = std::string(EMBPF_TEST_API_DIR) + "/aot_names.o";
 
 ObjectSpec open(const std::string& path, const platform::Platform* platform = nullptr) {
     auto spec = ObjectSpec::open(std::filesystem::path(path), platform);
@@ -235,6 +236,59 @@ TEST_CASE("aot: generate_aot refuses a program that does not verify, with the ve
     CHECK(contains(generated.error().message, "verification failed"));
     CHECK(generated.error().report != nullptr);
     CHECK_FALSE(generate_aot(open(kSeeds + "/myxdp_stage4.o"), platform::linux(), {.prefix = "9lives"}).has_value());
+}
+
+TEST_CASE("aot: programs named like the generated code's own names, and a fetch-and-add the C compiler folds") {
+    const ObjectSpec spec = open(kNames, &platform::linux());
+    // With the default module symbol (embpf_plugin_module, which the program `module` would take) the C compiles.
+    auto plain = generate_aot(spec, platform::linux());
+    REQUIRE_MESSAGE(plain.has_value(), (plain ? "" : plain.error().message));
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("embpf-test-aot-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    {
+        std::ofstream out(dir / "names_plain.c");
+        out << plain->source;
+    }
+    if (auto failed = tools::compile_shared(dir / "names_plain.c", dir / "names_plain.so")) {
+        if (failed->starts_with("cannot run the C compiler")) {
+            MESSAGE("skipped: " << *failed);
+            return;
+        }
+        FAIL("the generated C does not compile: " << *failed);
+    }
+    // Under a prefix that makes a program's function a name of the prelude (embpf_fetched) too.
+    for (const char* prefix : {"embpf_plugin", "embpf"}) {
+        CAPTURE(prefix);
+        auto interpreted = Object::load(spec, {.engine = exec::EngineKind::interpreter}); // a fresh `total`
+        REQUIRE(interpreted.has_value());
+        const auto library = build(spec, std::string("names_") + prefix, {.prefix = prefix});
+        REQUIRE(library.has_value());
+        auto native = Object::load(spec, {.engine = exec::EngineKind::aot, .aot_library = *library});
+        REQUIRE_MESSAGE(native.has_value(), (native ? "" : native.error().message));
+        for (const std::string& name : native->program_names()) {
+            CAPTURE(name);
+            auto compiled = native->program(name);
+            REQUIRE(compiled.has_value());
+            CHECK(compiled->engine() == exec::EngineKind::aot);
+            testing_packets::SkBuffAround a(16);
+            testing_packets::SkBuffAround b(16);
+            auto got = compiled->run(a.bytes.data(), a.bytes.size());
+            auto expected = interpreted->program(name)->run(b.bytes.data(), b.bytes.size());
+            REQUIRE(got.has_value());
+            REQUIRE(expected.has_value());
+            CHECK(*got == *expected);
+        }
+    }
+}
+
+TEST_CASE("aot: an object with two programs of one name is refused") {
+    ObjectSpec spec = open(kNames, &platform::linux());
+    REQUIRE(spec.programs().size() >= 2);
+    spec.programs()[1].definition.name = spec.programs()[0].name();
+    auto generated = generate_aot(spec, platform::linux());
+    REQUIRE_FALSE(generated.has_value());
+    CHECK(contains(generated.error().message, "two programs named"));
 }
 
 TEST_SUITE_END();

@@ -42,12 +42,15 @@ embpf_add_bpf_object(packet_helpers_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/obj
                      OUTPUT "${EMBPF_TEST_API_DIR}/packet_helpers.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(packet_nested_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/packet_nested.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/packet_nested.o" NO_PLUGIN_HEADERS)
+embpf_add_bpf_object(aot_names_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/aot_names.c"
+                     OUTPUT "${EMBPF_TEST_API_DIR}/aot_names.o" NO_PLUGIN_HEADERS)
 embpf_add_bpf_object(verdicts_object SOURCE "${CMAKE_CURRENT_LIST_DIR}/objects/verdicts.c"
                      OUTPUT "${EMBPF_TEST_API_DIR}/verdicts.o" NO_PLUGIN_HEADERS FLAGS -Wno-unused-parameter)
 add_custom_target(embpf_test_api_objects DEPENDS ${packet_nested_object} ${packet_helpers_object} ${test_double_object} ${verdicts_object} ${regions_object} ${regions_overread_object} ${regions_layout_object} ${typed_maps_object} ${kconfig_object} ${callbacks_object}
                                                  ${fentry_object} ${weak_externs_object}
                                                  ${host_externs_object} ${read_only_packet_object}
-                                                 ${spin_lock_object} ${spin_lock_held_object} ${arrays_object})
+                                                 ${spin_lock_object} ${spin_lock_held_object} ${arrays_object}
+                                                 ${aot_names_object})
 add_dependencies(embpf_tests embpf_test_api_objects)
 target_compile_definitions(embpf_tests PRIVATE EMBPF_TEST_API_DIR="${EMBPF_TEST_API_DIR}")
 

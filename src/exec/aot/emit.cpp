@@ -53,7 +53,15 @@ EMBPF_OP void embpf_stp8(void* p, uint64_t x) { uint8_t v = (uint8_t)x; __builti
 EMBPF_OP void embpf_stp16(void* p, uint64_t x) { uint16_t v = (uint16_t)x; __builtin_memcpy(p, &v, 2); }
 EMBPF_OP void embpf_stp32(void* p, uint64_t x) { uint32_t v = (uint32_t)x; __builtin_memcpy(p, &v, 4); }
 EMBPF_OP void embpf_stp64(void* p, uint64_t x) { __builtin_memcpy(p, &x, 8); }
-#define EMBPF_ADDR(a) ((void*)(uintptr_t)(a))
+/* An address the program computed as a number: opaque to the compiler, which so draws nothing from how it was
+ * computed. An eBPF program may move a pointer far outside its object and back as a number (r4 += 65536; r4 -= 65536),
+ * where C's pointer arithmetic may not: a compiler that saw through the conversion could fold the numbers into pointer
+ * arithmetic, take the access to lie outside the object and reorder it against the object's other accesses. */
+EMBPF_OP void* embpf_addr(uint64_t a) {
+    __asm__("" : "+r"(a));
+    return (void*)(uintptr_t)a;
+}
+#define EMBPF_ADDR(a) embpf_addr(a)
 EMBPF_OP uint64_t embpf_div64(uint64_t a, uint64_t b) { return b == 0 ? 0 : a / b; }
 EMBPF_OP uint64_t embpf_mod64(uint64_t a, uint64_t b) { return b == 0 ? a : a % b; }
 EMBPF_OP uint64_t embpf_sdiv64(uint64_t a, uint64_t b) {
@@ -106,6 +114,13 @@ EMBPF_OP uint64_t embpf_be16(uint64_t x) { return __builtin_bswap16((uint16_t)x)
 EMBPF_OP uint64_t embpf_be32(uint64_t x) { return __builtin_bswap32((uint32_t)x); }
 EMBPF_OP uint64_t embpf_be64(uint64_t x) { return __builtin_bswap64(x); }
 #endif
+/* The value an atomic fetched: opaque to the compiler, which so cannot fold it with what the program does next (GCC 12
+ * rewrites `__atomic_fetch_add(p, v) + v` as an add-and-fetch whose x86-64 code it then gets wrong: it adds the
+ * fetched value to itself). */
+EMBPF_OP uint64_t embpf_fetched(uint64_t value) {
+    __asm__("" : "+r"(value));
+    return value;
+}
 /* callx: the helper whose id a register holds; no such helper (or the unwind helper's 0) ends the run. */
 static __attribute__((unused)) uint64_t embpf_callx(struct embpf_aot_run* run, uint64_t id, uint64_t r1, uint64_t r2,
                                                     uint64_t r3, uint64_t r4, uint64_t r5) {
@@ -210,6 +225,13 @@ class Emitter {
 
         AotSource source;
         source.code = std::move(m_code);
+        source.names.push_back(m_options.symbol);
+        for (const std::uint32_t start : m_starts) {
+            source.names.push_back(function_name(start));
+        }
+        if (m_calls_callbacks) {
+            source.names.push_back(m_options.symbol + "_callback");
+        }
         source.references = static_cast<std::uint32_t>(m_options.references.size());
         return source;
     }
@@ -541,11 +563,12 @@ class Emitter {
         const std::int32_t operation = ins.imm & ~op::FETCH;
         const bool fetch = (ins.imm & op::FETCH) != 0;
         if (ins.imm == op::XCHG) {
-            line += srcreg + " = __atomic_exchange_n(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST);";
+            line += srcreg + " = embpf_fetched(__atomic_exchange_n(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST));";
         } else if (ins.imm == op::CMPXCHG) {
             const std::string ctype = size == 8 ? "uint64_t" : "uint32_t";
             line += "{ " + ctype + " expected = (" + ctype + ")r0; __atomic_compare_exchange_n(" + pointer +
-                    ", &expected, " + value + ", 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); r0 = expected; }";
+                    ", &expected, " + value +
+                    ", 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); r0 = embpf_fetched(expected); }";
         } else {
             const char* name = nullptr;
             switch (operation) {
@@ -557,7 +580,7 @@ class Emitter {
             }
             const std::string call =
                 std::string("__atomic_fetch_") + name + "(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST)";
-            line += fetch ? srcreg + " = " + call + ";" : "(void)" + call + ";";
+            line += fetch ? srcreg + " = embpf_fetched(" + call + ");" : "(void)" + call + ";";
         }
         out(line + "\n");
         return {};
