@@ -28,11 +28,14 @@ if(TARGET embpf_plugin)
                          conformance_interpreter_fast_portable conformance_jit conformance_jit_blinded
                          conformance_interpreter_fast_metered conformance_jit_metered conformance_automatic
                          PROPERTIES SKIP_RETURN_CODE 77)
-    # Ahead-of-time compiled C (the system's C compiler, cc, -Wall -Wextra -Werror), and the same C built with GCC's
-    # undefined-behaviour sanitizer, which must find nothing. Each case's shared object is cached by its code.
+    # Ahead-of-time compiled C (the system's C compiler, cc, -Wall -Wextra -Werror), the same C built with GCC's
+    # undefined-behaviour sanitizer, which must find nothing, and built by clang. Each case's shared object is cached
+    # by its code and how it is built.
     add_test(NAME conformance_aot COMMAND ${_embpf_conformance} -- --engine aot)
     add_test(NAME conformance_aot_ubsan COMMAND ${_embpf_conformance} -- --engine aot)
+    add_test(NAME conformance_aot_clang COMMAND ${_embpf_conformance} -- --engine aot)
     set_tests_properties(conformance_aot PROPERTIES SKIP_RETURN_CODE 77)
+    set_tests_properties(conformance_aot_clang PROPERTIES SKIP_RETURN_CODE 77 ENVIRONMENT "EMBPF_CC=clang")
     set_tests_properties(conformance_aot_ubsan PROPERTIES SKIP_RETURN_CODE 77 ENVIRONMENT
                          "EMBPF_CC=gcc;EMBPF_AOT_CFLAGS=-fsanitize=undefined -fno-sanitize-recover=all")
     # The optimizing JIT, in builds that have it.

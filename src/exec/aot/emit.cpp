@@ -199,7 +199,7 @@ class Emitter {
             out("static __attribute__((unused)) uint64_t " + function_name(start) + "(" + kParameters + ");\n");
         }
         if (m_calls_callbacks) {
-            out("static uint64_t " + m_options.symbol +
+            out("static __attribute__((unused)) uint64_t " + m_options.symbol +
                 "_callback(uint64_t at, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint8_t* fp, "
                 "struct embpf_aot_run* run);\n");
         }
@@ -243,6 +243,11 @@ class Emitter {
 
     void out(const std::string& text) { m_code += text; }
 
+    // Whether some run may reach instruction `pc`: the verifier's facts say so, or there are none.
+    bool reached(std::size_t pc) const {
+        return m_options.facts.empty() || (pc < m_options.facts.size() && m_options.facts[pc].reached);
+    }
+
     std::string function_name(std::uint32_t start) const { return m_options.symbol + "_f" + std::to_string(start); }
 
     Result<void> mark() {
@@ -272,7 +277,7 @@ class Emitter {
             if (isa::is_lddw(ins) && ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
                 m_marks[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm)] |= kFunction | kCallback;
             }
-            if (isa::is_branch(ins.opcode)) {
+            if (isa::is_branch(ins.opcode) && reached(pc)) { // an unreached jump is no jump in the C (function())
                 m_marks[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(ins))] |=
                     kTarget;
             }
@@ -346,7 +351,11 @@ class Emitter {
             if (const auto line = m_lines.find(pc); line != m_lines.end()) {
                 out("#line " + std::to_string(line->second->line) + " " + c_string_literal(line->second->file) + "\n");
             }
-            if (auto written = instruction(pc, ins); !written) {
+            if (!reached(pc)) {
+                // No run reaches it (the verifier's facts): it ends the run, as a guard does, and the compiler
+                // learns nothing from code it could not prove dead itself.
+                out("    " + stop() + " /* not reached */\n");
+            } else if (auto written = instruction(pc, ins); !written) {
                 return written;
             }
             pc = next;
@@ -378,7 +387,9 @@ class Emitter {
                 return "(fp + (" + std::to_string(access->offset_min) + "))";
             }
         }
-        if (base == isa::kFramePointer) {
+        // r10 itself, within its own frame: the frame array. (Past it, a caller's frame, the address is a number like
+        // any other: a compiler that inlined the function into the entry would see an access past the array there.)
+        if (base == isa::kFramePointer && off < 0 && off >= -static_cast<std::int64_t>(isa::kStackSize)) {
             return "(fp + (" + std::to_string(off) + "))";
         }
         return "EMBPF_ADDR(" + reg(base) + " + " + hex64(static_cast<std::uint64_t>(static_cast<std::int64_t>(off))) +
