@@ -2487,6 +2487,8 @@ struct AotSource {
     /// behaviour with the same environment.
     std::string fingerprint;
     std::uint32_t references = 0; ///< entries of embpf_aot_env::references the code reads
+    /// Every name the code defines at file scope: the function `symbol` and its static functions.
+    std::vector<std::string> names;
 };
 
 /// Translates a valid program (the requirements of Interpreter::create) to C. Fails with unsupported for what the C
