@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -280,6 +281,25 @@ TEST_CASE("aot: programs named like the generated code's own names, and a fetch-
             CHECK(*got == *expected);
         }
     }
+}
+
+TEST_CASE("aot: a program's name cannot end the comment it is written in (attack round 66)") {
+    ObjectSpec spec = open(kNames, &platform::linux());
+    // A backslash-newline would splice the comment's lines into `*/`, and the rest of the name would be C; so would
+    // the trigraph of a backslash.
+    const std::string injected = " int injected_by_name = 1; extern int also_injected; //";
+    spec.programs()[0].definition.name = std::string("a*\\\n/") + injected;
+    spec.programs()[1].definition.name = std::string("b*?\?/\n/") + injected;
+    const auto library = build(spec, "names_injected");
+    if (!library) {
+        return;
+    }
+    void* handle = ::dlopen(library->c_str(), RTLD_NOW | RTLD_LOCAL);
+    REQUIRE(handle != nullptr);
+    CHECK(::dlsym(handle, "injected_by_name") == nullptr);
+    ::dlclose(handle);
+    auto native = Object::load(spec, {.engine = exec::EngineKind::aot, .aot_library = *library});
+    REQUIRE_MESSAGE(native.has_value(), (native ? "" : native.error().message));
 }
 
 TEST_CASE("aot: an object with two programs of one name is refused") {

@@ -94,15 +94,15 @@ class Sha256 {
     std::uint64_t m_length = 0;
 };
 
-// `text` fit for a C comment: nothing that ends it, nothing outside printable ASCII but newlines.
+// `text` fit for a C comment: letters, digits, spaces, newlines and punctuation that cannot end the comment or splice
+// lines (no backslash, whose newline would join the next line to the comment and end it there, no '?', which starts the
+// trigraph of a backslash, no '*' or '/'); anything else becomes '_'.
 std::string comment_text(std::string_view text) {
     std::string out;
     for (const char c : text) {
         const auto byte = static_cast<unsigned char>(c);
-        if ((c == '/' && !out.empty() && out.back() == '*') || (c == '*' && !out.empty() && out.back() == '/')) {
-            out += ' ';
-        }
-        out += (byte >= 0x20 && byte < 0x7f) || c == '\n' ? c : '?';
+        const bool kept = c == '\n' || (byte >= 0x20 && byte < 0x7f && c != '\\' && c != '?' && c != '*' && c != '/');
+        out += kept ? c : '_';
     }
     return out;
 }
