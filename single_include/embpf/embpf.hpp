@@ -2066,14 +2066,23 @@ struct embpf_aot_element {
     uint32_t key_size;
 };
 
+/* An array map whose lookups compiled code computes itself: key k (the 4 bytes at the key pointer) gives
+ * values + k * stride when k < max_entries, else NULL, as the map's own lookup does. values 0: not such an array. */
+struct embpf_aot_array {
+    uint64_t values;
+    uint64_t stride;
+    uint64_t max_entries;
+};
+
 /* What a run of compiled code reaches outside itself. The runtime fills it once per loaded program; the code only
  * reads it, from any number of threads at once. */
 struct embpf_aot_env {
-    const embpf_aot_helper* helpers; /* by helper id; NULL where no helper has the id */
-    const uint8_t* helper_arguments; /* by helper id: the registers its function takes (the others get 0) */
-    uint64_t helper_count;           /* entries of both */
-    uint64_t unwind;                 /* 1 + the id of the helper whose 0 ends the run (conformance); 0: none */
-    const uint64_t* references;      /* what each map reference (lddw) of the program loads, by reference */
+    const embpf_aot_helper* helpers;      /* by helper id; NULL where no helper has the id */
+    const uint8_t* helper_arguments;      /* by helper id: the registers its function takes (the others get 0) */
+    uint64_t helper_count;                /* entries of both */
+    uint64_t unwind;                      /* 1 + the id of the helper whose 0 ends the run (conformance); 0: none */
+    const uint64_t* references;           /* what each map reference (lddw) of the program loads, by reference */
+    const struct embpf_aot_array* arrays; /* by reference: its map as an array whose lookups the code computes */
     /* bpf_for_each_map_elem's walk: the element after `previous_key` (NULL: the first), its key copied to key_out. */
     struct embpf_aot_element (*next_element)(const struct embpf_aot_env* env, uint64_t map, uint64_t calls,
                                              const void* previous_key, void* key_out);
@@ -2470,10 +2479,24 @@ struct AotOptions {
     /// embpf_aot_env::references, the k-th of these from references[k], so that the same code serves every load of the
     /// object, wherever its maps lie. Their immediates in `program` do not enter the code (nor its fingerprint).
     std::vector<std::uint32_t> references{};
-    /// What the verifier proved (OptimizerOptions::facts): a load or store the facts place at one offset of the stack
-    /// addresses the function's frame array directly, which lets the compiler keep those slots in registers. Facts
-    /// that do not hold make the code do something else: they must be the verifier's, of this code.
+    /// For each of `references`, the index of the map it names (the object's map index, which is the verifier's
+    /// MapDescriptor index), or RegisterFact::kNoIndex for a reference into a map's value; empty: unknown.
+    std::vector<std::uint32_t> reference_maps{};
+    /// What the verifier proved (OptimizerOptions::facts), and what the C does with it:
+    ///   - a load or store the facts place at one offset of the stack addresses the function's frame array directly,
+    ///     which lets the compiler keep those slots in registers;
+    ///   - code no run reaches ends the run (as a guard does), and a null check of a pointer proven not null is no
+    ///     check;
+    ///   - a call of `lookup_helper` on a map the facts name exactly, through a reference of `reference_maps`, computes
+    ///     the lookup itself when the environment describes that reference's map as an array
+    ///     (embpf_aot_env::arrays), and calls the helper otherwise.
+    /// Facts that do not hold make the code do something else: they must be the verifier's, of this code.
     std::span<const verifier::InstructionFacts> facts{};
+    /// The helper id of map_lookup_elem on the program's platform (OptimizerOptions::lookup_helper).
+    std::optional<std::uint32_t> lookup_helper{};
+    /// The arrays whose lookups the code may compute (OptimizerOptions::arrays), for AotProgram::create's
+    /// environment: they do not enter the code, which reads them from the environment.
+    std::vector<InlineArray> arrays{};
     /// `#line` directives before the code of each instruction listed (none by default): a debugger and a profiler
     /// then show the plugin's own source. They do not enter the fingerprint.
     std::vector<SourceLine> lines{};

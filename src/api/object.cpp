@@ -528,6 +528,8 @@ Result<Object> Object::load_on(const ObjectSpec& spec, std::shared_ptr<detail::O
             }
             set_lddw(code, ref.instruction, address);
             program->references.push_back(static_cast<std::uint32_t>(ref.instruction));
+            program->reference_maps.push_back(ref.value ? verifier::RegisterFact::kNoIndex
+                                                        : static_cast<std::uint32_t>(ref.map));
             if (named.insert(map.get()).second) {
                 program->maps.push_back(map);
             }
@@ -870,7 +872,21 @@ exec::AotOptions ProgramState::aot_options() const {
     options.packet = exec::packet_layout(*type);
     options.probe_loads = report.probe_loads;
     options.references = references;
+    options.reference_maps = reference_maps;
     options.facts = facts;
+    // Array lookups the code computes (as the optimizing JIT's, optimizer_options): the code is the same whatever the
+    // host's lookup helper is; the environment describes arrays only where it is the maps' own.
+    constexpr std::uint32_t kLookup = 1; // map_lookup_elem on Linux and Windows alike
+    options.lookup_helper = kLookup;
+    const exec::HelperFunction lookup = helpers.get(kLookup);
+    if (lookup != nullptr && (lookup == runtime::find_helper("map_lookup_elem") ||
+                              lookup == runtime::find_helper("map_lookup_elem", true))) {
+        for (const std::shared_ptr<runtime::Map>& map : maps) {
+            if (std::optional<exec::InlineArray> array = map->inline_array()) {
+                options.arrays.push_back(*array);
+            }
+        }
+    }
     return options;
 }
 

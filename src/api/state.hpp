@@ -61,6 +61,7 @@ struct ProgramState final : runtime::Invocable, std::enable_shared_from_this<Pro
     /// The lddw instructions the loader wrote a map's address into, in the object's order of map references: compiled
     /// code (AotOptions::references) reads those addresses by index.
     std::vector<std::uint32_t> references;
+    std::vector<std::uint32_t> reference_maps; // the object's map index of each, kNoIndex for one into a map's value
     /// The code compiled ahead of time bound to this load (LoadOptions::engine = aot), for prepare(aot).
     std::shared_ptr<const exec::AotProgram> aot;
     exec::CheckedOptions checked;              // the memory a checked run may touch besides ctx and stack

@@ -302,6 +302,43 @@ TEST_CASE("aot: a program's name cannot end the comment it is written in (attack
     REQUIRE_MESSAGE(native.has_value(), (native ? "" : native.error().message));
 }
 
+TEST_CASE("aot: array lookups computed in the compiled code give what the map's lookup gives") {
+    const ObjectSpec spec = open(std::string(EMBPF_TEST_API_DIR) + "/arrays.o", &platform::linux());
+    auto generated = generate_aot(spec, platform::linux());
+    REQUIRE(generated.has_value());
+    CHECK(contains(generated->source, "env->arrays[0].values")); // the lookup is computed where the map is an array
+    const auto library = build(spec, "arrays");
+    if (!library) {
+        return;
+    }
+    auto native = Object::load(spec, {.engine = exec::EngineKind::aot, .aot_library = *library});
+    REQUIRE_MESSAGE(native.has_value(), (native ? "" : native.error().message));
+    auto interpreted = Object::load(spec, {.engine = exec::EngineKind::interpreter});
+    REQUIRE(interpreted.has_value());
+    auto compiled = native->program("count_by_length").value();
+    auto reference = interpreted->program("count_by_length").value();
+    CHECK(compiled.engine() == exec::EngineKind::aot);
+    // Lengths inside the array, past it, and far past it (a key whose stride product overflows 32 bits).
+    for (const std::uint32_t length : {0U, 3U, 7U, 3U, 8U, 9U, 0x80000000U, 0xffffffffU, 7U}) {
+        CAPTURE(length);
+        testing_packets::SkBuffAround a(16);
+        testing_packets::SkBuffAround b(16);
+        std::memcpy(a.bytes.data(), &length, sizeof length); // __sk_buff::len
+        std::memcpy(b.bytes.data(), &length, sizeof length);
+        auto got = compiled.run(a.bytes.data(), a.bytes.size());
+        auto expected = reference.run(b.bytes.data(), b.bytes.size());
+        REQUIRE(got.has_value());
+        REQUIRE(expected.has_value());
+        CHECK(*got == *expected);
+    }
+    auto native_slots = native->map<std::uint32_t, std::uint64_t>("slots").value();
+    auto interpreted_slots = interpreted->map<std::uint32_t, std::uint64_t>("slots").value();
+    for (std::uint32_t i = 0; i < 8; ++i) {
+        CHECK(native_slots.lookup(i) == interpreted_slots.lookup(i));
+    }
+    CHECK(native_slots.lookup(3) == std::optional<std::uint64_t>(2));
+}
+
 TEST_CASE("aot: an object with two programs of one name is refused") {
     ObjectSpec spec = open(kNames, &platform::linux());
     REQUIRE(spec.programs().size() >= 2);

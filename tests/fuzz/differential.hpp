@@ -443,6 +443,7 @@ inline AotInput aot_input(const GeneratedProgram& program, const verifier::Repor
         if (isa::is_lddw(source[pc])) {
             if (source[pc].src == static_cast<std::uint8_t>(isa::LddwSource::map_index)) {
                 input.options.references.push_back(static_cast<std::uint32_t>(pc));
+                input.options.reference_maps.push_back(static_cast<std::uint32_t>(source[pc].imm));
             }
             ++pc;
         }
@@ -450,6 +451,14 @@ inline AotInput aot_input(const GeneratedProgram& program, const verifier::Repor
     // The facts are the verifier's of the verified program: of no other code.
     if (!options.aot_instructions && !options.jit_instructions) {
         input.options.facts = report.facts;
+    }
+    // Told of the arrays as a loader tells it (ProgramState::aot_options), so that their lookups are computed in the
+    // code: the generated types' lookup helper is the runtime's map_lookup_elem, id 1.
+    input.options.lookup_helper = 1;
+    for (const std::shared_ptr<runtime::Map>& map : maps) {
+        if (std::optional<exec::InlineArray> array = map->inline_array()) {
+            input.options.arrays.push_back(*array);
+        }
     }
     input.code = resolve(source, maps, report);
     return input;

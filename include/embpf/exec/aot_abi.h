@@ -27,14 +27,23 @@ struct embpf_aot_element {
     uint32_t key_size;
 };
 
+/* An array map whose lookups compiled code computes itself: key k (the 4 bytes at the key pointer) gives
+ * values + k * stride when k < max_entries, else NULL, as the map's own lookup does. values 0: not such an array. */
+struct embpf_aot_array {
+    uint64_t values;
+    uint64_t stride;
+    uint64_t max_entries;
+};
+
 /* What a run of compiled code reaches outside itself. The runtime fills it once per loaded program; the code only
  * reads it, from any number of threads at once. */
 struct embpf_aot_env {
-    const embpf_aot_helper* helpers; /* by helper id; NULL where no helper has the id */
-    const uint8_t* helper_arguments; /* by helper id: the registers its function takes (the others get 0) */
-    uint64_t helper_count;           /* entries of both */
-    uint64_t unwind;                 /* 1 + the id of the helper whose 0 ends the run (conformance); 0: none */
-    const uint64_t* references;      /* what each map reference (lddw) of the program loads, by reference */
+    const embpf_aot_helper* helpers;      /* by helper id; NULL where no helper has the id */
+    const uint8_t* helper_arguments;      /* by helper id: the registers its function takes (the others get 0) */
+    uint64_t helper_count;                /* entries of both */
+    uint64_t unwind;                      /* 1 + the id of the helper whose 0 ends the run (conformance); 0: none */
+    const uint64_t* references;           /* what each map reference (lddw) of the program loads, by reference */
+    const struct embpf_aot_array* arrays; /* by reference: its map as an array whose lookups the code computes */
     /* bpf_for_each_map_elem's walk: the element after `previous_key` (NULL: the first), its key copied to key_out. */
     struct embpf_aot_element (*next_element)(const struct embpf_aot_env* env, uint64_t map, uint64_t calls,
                                              const void* previous_key, void* key_out);

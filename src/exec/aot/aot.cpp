@@ -174,6 +174,7 @@ struct AotProgram::State {
     std::vector<HelperFunction> helpers;
     std::vector<std::uint8_t> arguments;
     std::vector<std::uint64_t> references;
+    std::vector<embpf_aot_array> arrays; // by reference
     embpf_aot_env env{};
     Runtime runtime;
     std::shared_ptr<const void> owner;
@@ -224,6 +225,16 @@ Result<AotProgram> AotProgram::create(const embpf_aot_program& compiled, std::sp
     state->env.helper_count = state->helpers.size();
     state->env.unwind = helpers.unwind() ? std::uint64_t{*helpers.unwind()} + 1 : 0;
     state->env.references = state->references.data();
+    // The references whose maps are arrays the code may compute lookups in (AotOptions::arrays; zeros elsewhere).
+    state->arrays.assign(state->references.size(), embpf_aot_array{0, 0, 0});
+    for (std::size_t k = 0; k < state->references.size(); ++k) {
+        for (const InlineArray& array : options.arrays) {
+            if (array.map == state->references[k] && array.values != 0) {
+                state->arrays[k] = {array.values, array.stride, array.max_entries};
+            }
+        }
+    }
+    state->env.arrays = state->arrays.data();
     state->runtime.next = helpers.next_element();
     state->env.next_element = &next_element;
     state->env.runtime = &state->runtime;

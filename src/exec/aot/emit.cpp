@@ -13,6 +13,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -243,6 +244,45 @@ class Emitter {
 
     void out(const std::string& text) { m_code += text; }
 
+    // Whether the conditional jump at `pc` is a null check (jeq/jne of 0) of a register the facts prove a pointer into
+    // the stack, a map's value or a helper's allocation that is not null: then whether it is taken; nullopt otherwise.
+    std::optional<bool> known_jump(std::size_t pc) const {
+        if (!reached(pc) || m_options.facts.empty()) {
+            return std::nullopt;
+        }
+        const Instruction& ins = m_program[pc];
+        const std::uint8_t code = isa::op_code(ins.opcode);
+        if (isa::op_class(ins.opcode) != op::JMP || isa::op_source(ins.opcode) != op::K || ins.imm != 0 ||
+            (code != op::JEQ && code != op::JNE) || ins.dst >= isa::kFramePointer) {
+            return std::nullopt;
+        }
+        using Kind = verifier::RegisterFact::Kind;
+        const verifier::RegisterFact& fact = m_options.facts[pc].registers[ins.dst];
+        if ((fact.kind != Kind::stack && fact.kind != Kind::map_value && fact.kind != Kind::allocation) ||
+            fact.may_be_null) {
+            return std::nullopt;
+        }
+        return code == op::JNE;
+    }
+
+    // The reference slot of the map the facts prove register r1 names exactly at `pc`, for an inline lookup.
+    std::optional<std::size_t> array_reference(std::size_t pc) const {
+        if (!reached(pc) || m_options.facts.empty()) {
+            return std::nullopt;
+        }
+        const verifier::RegisterFact& fact = m_options.facts[pc].registers[1];
+        if (fact.kind != verifier::RegisterFact::Kind::map || !fact.exact_map ||
+            fact.index == verifier::RegisterFact::kNoIndex) {
+            return std::nullopt;
+        }
+        for (std::size_t k = 0; k < m_options.reference_maps.size() && k < m_options.references.size(); ++k) {
+            if (m_options.reference_maps[k] == fact.index) {
+                return k;
+            }
+        }
+        return std::nullopt;
+    }
+
     // Whether some run may reach instruction `pc`: the verifier's facts say so, or there are none.
     bool reached(std::size_t pc) const {
         return m_options.facts.empty() || (pc < m_options.facts.size() && m_options.facts[pc].reached);
@@ -277,7 +317,8 @@ class Emitter {
             if (isa::is_lddw(ins) && ins.src == static_cast<std::uint8_t>(isa::LddwSource::code_address)) {
                 m_marks[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + ins.imm)] |= kFunction | kCallback;
             }
-            if (isa::is_branch(ins.opcode) && reached(pc)) { // an unreached jump is no jump in the C (function())
+            // An unreached jump, or one the facts decide never taken, is no jump in the C (function()).
+            if (isa::is_branch(ins.opcode) && reached(pc) && known_jump(pc) != false) {
                 m_marks[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(ins))] |=
                     kTarget;
             }
@@ -482,6 +523,11 @@ class Emitter {
             if (code == op::CALL) {
                 return call(pc, ins);
             }
+            if (const std::optional<bool> known = known_jump(pc)) { // a null check of a pointer proven not null
+                line += *known ? "goto L" + std::to_string(pc + 1 + isa::branch_offset(ins)) + "; /* not null */"
+                               : "(void)0; /* not null */";
+                break;
+            }
             const bool wide = cls == op::JMP;
             const std::string left = reg(ins.dst);
             const std::string a = wide ? left : "(uint32_t)" + left;
@@ -670,6 +716,15 @@ class Emitter {
             return {};
         case platform::Callback::none: break;
         }
+        if (const std::optional<std::size_t> slot = array_reference(pc);
+            slot && m_options.lookup_helper == id && m_helpers.unwind() != id) {
+            // map_lookup_elem on a map the facts name: computed here when the environment describes it as an array.
+            const std::string array = "env->arrays[" + std::to_string(*slot) + "]";
+            out("    if (" + array + ".values != 0) { uint64_t key = embpf_ldp32(embpf_addr(r2)); r0 = key < " + array +
+                ".max_entries ? " + array + ".values + key * " + array + ".stride : 0; } else { r0 = env->helpers[" +
+                std::to_string(id) + "](" + arguments(id) + "); }\n");
+            return {};
+        }
         line += "r0 = env->helpers[" + std::to_string(id) + "](" + arguments(id) + ");";
         if (m_helpers.unwind() == id) {
             line += " if (r0 == 0) " + stop();
@@ -705,7 +760,9 @@ Result<AotSource> generate_c(std::span<const isa::Instruction> program, const He
     canonical.packet = options.packet;
     canonical.probe_loads = options.probe_loads;
     canonical.references = options.references;
+    canonical.reference_maps = options.reference_maps;
     canonical.facts = options.facts;
+    canonical.lookup_helper = options.lookup_helper;
     auto unnamed = Emitter(program, helpers, canonical).emit();
     if (!unnamed) {
         return std::move(unnamed).error();
