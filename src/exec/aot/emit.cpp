@@ -419,13 +419,13 @@ class Emitter {
     // `(void*)` of the address `base + off` for a load or store at `pc`: the frame itself when the facts place the
     // access at one offset of the stack, else the register's value as an address.
     std::string address(std::uint32_t pc, int base, std::int16_t off) const {
-        if (!m_options.facts.empty()) {
-            const std::optional<verifier::AccessFact> access = verifier::access_fact(m_options.facts, m_program, pc);
-            if (access && access->region == verifier::RegisterFact::Kind::stack &&
-                access->offset_min == access->offset_max &&
-                access->offset_min >= -static_cast<std::int64_t>((isa::kMaxCallDepth + 1) * isa::kStackSize) &&
-                access->offset_min < static_cast<std::int64_t>((isa::kMaxCallDepth + 1) * isa::kStackSize)) {
-                return "(fp + (" + std::to_string(access->offset_min) + "))";
+        if (pc < m_options.facts.size() && m_options.facts[pc].reached) {
+            // The base register's fact: a stack pointer at one offset from this function's r10.
+            const verifier::RegisterFact& fact = m_options.facts[pc].registers[static_cast<std::size_t>(base)];
+            constexpr auto kSpan = static_cast<std::int64_t>((isa::kMaxCallDepth + 1) * isa::kStackSize);
+            if (fact.kind == verifier::RegisterFact::Kind::stack && fact.offset_min == fact.offset_max &&
+                fact.offset_min >= -kSpan && fact.offset_min < kSpan) {
+                return "(fp + (" + std::to_string(fact.offset_min + off) + "))";
             }
         }
         // r10 itself, within its own frame: the frame array. (Past it, a caller's frame, the address is a number like
