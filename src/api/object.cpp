@@ -874,19 +874,10 @@ exec::AotOptions ProgramState::aot_options() const {
     options.references = references;
     options.reference_maps = reference_maps;
     options.facts = facts;
-    // Array lookups the code computes (as the optimizing JIT's, optimizer_options): the code is the same whatever the
-    // host's lookup helper is; the environment describes arrays only where it is the maps' own.
-    constexpr std::uint32_t kLookup = 1; // map_lookup_elem on Linux and Windows alike
-    options.lookup_helper = kLookup;
-    const exec::HelperFunction lookup = helpers.get(kLookup);
-    if (lookup != nullptr && (lookup == runtime::find_helper("map_lookup_elem") ||
-                              lookup == runtime::find_helper("map_lookup_elem", true))) {
-        for (const std::shared_ptr<runtime::Map>& map : maps) {
-            if (std::optional<exec::InlineArray> array = map->inline_array()) {
-                options.arrays.push_back(*array);
-            }
-        }
-    }
+    // Array lookups the code computes, as the optimizing JIT's: the code is the same whatever the host's lookup helper
+    // is; the environment describes arrays only where it is the maps' own.
+    options.lookup_helper = kLookupHelper;
+    options.arrays = own_lookup_arrays().value_or(std::vector<exec::InlineArray>{});
     return options;
 }
 
@@ -896,18 +887,26 @@ exec::OptimizerOptions ProgramState::optimizer_options() const {
                                    .instruction_budget = instruction_budget,
                                    .facts = facts};
     // Lookups in the program's arrays are computed in its code where the lookup helper is the maps' own.
-    constexpr std::uint32_t kLookup = 1; // map_lookup_elem on Linux and Windows alike
-    const exec::HelperFunction lookup = helpers.get(kLookup);
-    if (lookup != nullptr && (lookup == runtime::find_helper("map_lookup_elem") ||
-                              lookup == runtime::find_helper("map_lookup_elem", true))) {
-        options.lookup_helper = kLookup;
-        for (const std::shared_ptr<runtime::Map>& map : maps) {
-            if (std::optional<exec::InlineArray> array = map->inline_array()) {
-                options.arrays.push_back(*array);
-            }
-        }
+    if (auto arrays = own_lookup_arrays()) {
+        options.lookup_helper = kLookupHelper;
+        options.arrays = std::move(*arrays);
     }
     return options;
+}
+
+std::optional<std::vector<exec::InlineArray>> ProgramState::own_lookup_arrays() const {
+    const exec::HelperFunction lookup = helpers.get(kLookupHelper);
+    if (lookup == nullptr || (lookup != runtime::find_helper("map_lookup_elem") &&
+                              lookup != runtime::find_helper("map_lookup_elem", true))) {
+        return std::nullopt;
+    }
+    std::vector<exec::InlineArray> arrays;
+    for (const std::shared_ptr<runtime::Map>& map : maps) {
+        if (std::optional<exec::InlineArray> array = map->inline_array()) {
+            arrays.push_back(*array);
+        }
+    }
+    return arrays;
 }
 
 } // namespace detail

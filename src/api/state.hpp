@@ -102,6 +102,11 @@ struct ProgramState final : runtime::Invocable, std::enable_shared_from_this<Pro
     exec::OptimizerOptions optimizer_options() const;
     /// What ahead-of-time compilation is told of it: its data range, probe loads, map references and facts.
     exec::AotOptions aot_options() const;
+    /// The helper id of map_lookup_elem, on Linux and Windows alike.
+    static constexpr std::uint32_t kLookupHelper = 1;
+    /// The program's arrays whose lookups compiled code may compute itself, when its lookup helper is the maps' own
+    /// (nullopt otherwise: a host's own lookup is always called).
+    std::optional<std::vector<exec::InlineArray>> own_lookup_arrays() const;
     /// Puts `next` in the executable slot and returns what it held, for the caller to retire (runtime::retire_delete)
     /// once it holds no lock: retiring may reclaim earlier code, whose release waits for LLVM.
     [[nodiscard]] const exec::Executable* exchange_executable(std::unique_ptr<const exec::Executable> next) const {
