@@ -2489,7 +2489,10 @@ struct AotOptions {
     ///     check;
     ///   - a call of `lookup_helper` on a map the facts name exactly, through a reference of `reference_maps`, computes
     ///     the lookup itself when the environment describes that reference's map as an array
-    ///     (embpf_aot_env::arrays), and calls the helper otherwise.
+    ///     (embpf_aot_env::arrays), and calls the helper otherwise;
+    ///   - the ranges proven of the numbers at a loop's head, of a divisor and of a value a load reads are written as
+    ///     EMBPF_ASSUME, which the compiler may assume (`__builtin_unreachable` where they do not hold). Built with
+    ///     `-DEMBPF_AOT_CHECK_FACTS`, the code traps there instead (the differential tests' builds).
     /// Facts that do not hold make the code do something else: they must be the verifier's, of this code.
     std::span<const verifier::InstructionFacts> facts{};
     /// The helper id of map_lookup_elem on the program's platform (OptimizerOptions::lookup_helper).

@@ -39,6 +39,21 @@ ObjectSpec open(const std::string& path, const platform::Platform* platform = nu
     return std::move(spec).value();
 }
 
+// This process's directory of C files and shared objects, removed when the tests end.
+const std::filesystem::path& test_directory() {
+    struct Directory {
+        std::filesystem::path path =
+            std::filesystem::temp_directory_path() / ("embpf-test-aot-" + std::to_string(::getpid()));
+        Directory() { std::filesystem::create_directories(path); }
+        ~Directory() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static const Directory directory;
+    return directory.path;
+}
+
 // The shared object of `spec`'s programs, built in a directory of this process's; nullopt (with a message) where no
 // C compiler runs.
 std::optional<std::filesystem::path> build(const ObjectSpec& spec, const std::string& name,
@@ -46,9 +61,7 @@ std::optional<std::filesystem::path> build(const ObjectSpec& spec, const std::st
     options.module_symbol = "embpf_aot_module";
     auto generated = generate_aot(spec, spec.platform(), options);
     REQUIRE_MESSAGE(generated.has_value(), (generated ? "" : generated.error().message));
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("embpf-test-aot-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const std::filesystem::path& dir = test_directory();
     const std::filesystem::path c_file = dir / (name + ".c");
     const std::filesystem::path library = dir / (name + ".so");
     {
@@ -244,9 +257,7 @@ TEST_CASE("aot: programs named like the generated code's own names, and a fetch-
     // With the default module symbol (embpf_plugin_module, which the program `module` would take) the C compiles.
     auto plain = generate_aot(spec, platform::linux());
     REQUIRE_MESSAGE(plain.has_value(), (plain ? "" : plain.error().message));
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("embpf-test-aot-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const std::filesystem::path& dir = test_directory();
     {
         std::ofstream out(dir / "names_plain.c");
         out << plain->source;

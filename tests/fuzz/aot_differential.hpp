@@ -91,11 +91,12 @@ class AotBatch {
         std::uint64_t translated = 0; ///< ready programs whose C was written
         std::uint64_t unsupported =
             0; ///< ready programs generate_c does not translate (compared without the AOT engine)
-        std::uint64_t facts_used = 0; ///< translated programs whose C the verifier's facts changed
-        std::uint64_t distinct = 0;   ///< distinct C functions compiled (by fingerprint)
-        std::uint64_t files = 0;      ///< C files compiled
-        std::uint64_t c_bytes = 0;    ///< their size
-        double compile_seconds = 0;   ///< wall-clock time of build()
+        std::uint64_t facts_used = 0;  ///< translated programs whose C the verifier's facts changed
+        std::uint64_t assumptions = 0; ///< ranges of the facts the C assumes (checked: EMBPF_AOT_CHECK_FACTS)
+        std::uint64_t distinct = 0;    ///< distinct C functions compiled (by fingerprint)
+        std::uint64_t files = 0;       ///< C files compiled
+        std::uint64_t c_bytes = 0;     ///< their size
+        double compile_seconds = 0;    ///< wall-clock time of build()
     };
 
     /// `per_file`: programs a C file holds; `jobs`: compilers run at once (0: one per hardware thread).
@@ -170,7 +171,9 @@ class AotBatch {
         for (std::size_t k = 0; k < jobs; ++k) {
             threads.emplace_back([&files, k, jobs] {
                 for (std::size_t i = k; i < files.size(); i += jobs) {
-                    files[i].failed = tools::compile_shared(files[i].c_file, files[i].library);
+                    // The facts' ranges checked where the code would assume them: a wrong one traps.
+                    files[i].failed =
+                        tools::compile_shared(files[i].c_file, files[i].library, {"-DEMBPF_AOT_CHECK_FACTS"});
                 }
             });
         }
@@ -251,6 +254,10 @@ class AotBatch {
             return; // compare_engines counts it, or reports a refusal
         }
         ++m_stats.translated;
+        for (std::size_t at = source->code.find("EMBPF_ASSUME("); at != std::string::npos;
+             at = source->code.find("EMBPF_ASSUME(", at + 1)) {
+            ++m_stats.assumptions;
+        }
         if (!input.options.facts.empty()) {
             exec::AotOptions without = input.options;
             without.facts = {};

@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
     std::uint64_t inputs = 0;
     std::uint64_t compiled = 0;
     std::uint64_t facts_used = 0;
+    std::uint64_t assumptions = 0;
     std::uint64_t unsupported = 0;
     std::uint64_t differences = 0;
     double compiling = 0;
@@ -157,20 +158,22 @@ int main(int argc, char** argv) {
         }
         compiled += batch.stats().distinct;
         facts_used += batch.stats().facts_used;
+        assumptions += batch.stats().assumptions;
         compiling += batch.stats().compile_seconds;
         std::printf("fuzz_aot: %llu programs, %llu compared on %llu inputs, %llu differences, %.0f s\n",
                     static_cast<unsigned long long>(generated), static_cast<unsigned long long>(compared),
                     static_cast<unsigned long long>(inputs), static_cast<unsigned long long>(differences), elapsed());
         std::fflush(stdout);
     }
-    std::printf("fuzz_aot: %llu programs generated, %llu accepted, %llu compared on %llu inputs; %llu C functions "
-                "compiled (%llu addressing the stack through the verifier's facts), %llu not translated; "
-                "%.1f s compiling, %.1f s in all; %llu differences\n",
-                static_cast<unsigned long long>(generated), static_cast<unsigned long long>(accepted),
-                static_cast<unsigned long long>(compared), static_cast<unsigned long long>(inputs),
-                static_cast<unsigned long long>(compiled), static_cast<unsigned long long>(facts_used),
-                static_cast<unsigned long long>(unsupported), compiling, elapsed(),
-                static_cast<unsigned long long>(differences));
+    std::printf(
+        "fuzz_aot: %llu programs generated, %llu accepted, %llu compared on %llu inputs; %llu C functions "
+        "compiled (%llu of them using the verifier's facts; %llu ranges assumed, checked), %llu not translated; "
+        "%.1f s compiling, %.1f s in all; %llu differences\n",
+        static_cast<unsigned long long>(generated), static_cast<unsigned long long>(accepted),
+        static_cast<unsigned long long>(compared), static_cast<unsigned long long>(inputs),
+        static_cast<unsigned long long>(compiled), static_cast<unsigned long long>(facts_used),
+        static_cast<unsigned long long>(assumptions), static_cast<unsigned long long>(unsupported), compiling,
+        elapsed(), static_cast<unsigned long long>(differences));
     std::printf("stat::embpf_compared: %llu\nstat::embpf_accepted: %llu\nstat::embpf_inputs_compared: %llu\n"
                 "stat::embpf_aot_compiled: %llu\n",
                 static_cast<unsigned long long>(compared), static_cast<unsigned long long>(accepted),

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -63,6 +64,13 @@ EMBPF_OP void* embpf_addr(uint64_t a) {
     return (void*)(uintptr_t)a;
 }
 #define EMBPF_ADDR(a) embpf_addr(a)
+/* What the verifier proved of a register's value (a loop counter's bounds, a divisor that is not 0), for the compiler
+ * to assume. Defined with EMBPF_AOT_CHECK_FACTS, a condition that does not hold traps instead (the tests' builds). */
+#ifdef EMBPF_AOT_CHECK_FACTS
+#define EMBPF_ASSUME(c) do { if (!(c)) __builtin_trap(); } while (0)
+#else
+#define EMBPF_ASSUME(c) do { if (!(c)) __builtin_unreachable(); } while (0)
+#endif
 EMBPF_OP uint64_t embpf_div64(uint64_t a, uint64_t b) { return b == 0 ? 0 : a / b; }
 EMBPF_OP uint64_t embpf_mod64(uint64_t a, uint64_t b) { return b == 0 ? a : a % b; }
 EMBPF_OP uint64_t embpf_sdiv64(uint64_t a, uint64_t b) {
@@ -162,6 +170,7 @@ constexpr std::uint8_t kFunction = 1;
 constexpr std::uint8_t kCallback = 2;
 constexpr std::uint8_t kTarget = 4;
 constexpr std::uint8_t kProbe = 8;
+constexpr std::uint8_t kLoopHead = 16;
 
 std::size_t width_of(const Instruction& ins) { return isa::is_lddw(ins) ? 2 : 1; }
 
@@ -176,6 +185,52 @@ std::string hex32(std::uint32_t value) {
     return text;
 }
 std::string reg(int r) { return r == isa::kFramePointer ? "(uint64_t)(uintptr_t)fp" : "r" + std::to_string(r); }
+
+// A signed 64-bit constant as C writes it (INT64_MIN has no literal of its own).
+std::string signed_literal(std::int64_t value) {
+    if (value == std::numeric_limits<std::int64_t>::min()) {
+        return "(-0x7fffffffffffffffll - 1)";
+    }
+    char text[40];
+    std::snprintf(text, sizeof text, value < 0 ? "(-0x%" PRIx64 "ll)" : "0x%" PRIx64 "ll",
+                  static_cast<std::uint64_t>(value < 0 ? -value : value));
+    return text;
+}
+
+// The values `fact` allows register `name` (a number's unsigned and signed bounds) as one C condition, leaving out
+// what a `bits`-bit value holds anyway; empty when the fact narrows nothing (or contradicts itself).
+std::string range_condition(const verifier::RegisterFact& fact, const std::string& name, int bits = 64) {
+    if (fact.kind != verifier::RegisterFact::Kind::number || fact.umin > fact.umax || fact.smin > fact.smax) {
+        return "";
+    }
+    constexpr std::uint64_t kAll = std::numeric_limits<std::uint64_t>::max();
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    if (fact.umin == fact.umax) {
+        return name + " == " + hex64(fact.umin);
+    }
+    const std::uint64_t width_max = bits >= 64 ? kAll : (std::uint64_t{1} << bits) - 1;
+    std::string condition;
+    const auto add = [&condition](const std::string& part) { condition += (condition.empty() ? "" : " && ") + part; };
+    if (fact.umin != 0) {
+        add(name + " >= " + hex64(fact.umin));
+    }
+    if (fact.umax < width_max) {
+        add(name + " <= " + hex64(fact.umax));
+    }
+    // The signed bounds, where the unsigned ones do not imply them: values below 2^63 read the same either way.
+    const bool implied_low = fact.smin == kMin || (fact.umax <= static_cast<std::uint64_t>(kMax) &&
+                                                   fact.smin <= static_cast<std::int64_t>(fact.umin));
+    const bool implied_high = fact.smax == kMax || (fact.umax <= static_cast<std::uint64_t>(kMax) &&
+                                                    fact.smax >= static_cast<std::int64_t>(fact.umax));
+    if (!implied_low) {
+        add("(int64_t)" + name + " >= " + signed_literal(fact.smin));
+    }
+    if (!implied_high) {
+        add("(int64_t)" + name + " <= " + signed_literal(fact.smax));
+    }
+    return condition;
+}
 
 class Emitter {
   public:
@@ -288,6 +343,19 @@ class Emitter {
         return m_options.facts.empty() || (pc < m_options.facts.size() && m_options.facts[pc].reached);
     }
 
+    // EMBPF_ASSUME of the range the facts prove of register `r` before instruction `pc` (nothing when they narrow
+    // nothing, or say nothing of `pc`).
+    void assume(std::size_t pc, int r, int bits = 64) {
+        if (pc >= m_options.facts.size() || !m_options.facts[pc].reached) {
+            return;
+        }
+        const std::string condition =
+            range_condition(m_options.facts[pc].registers[static_cast<std::size_t>(r)], "r" + std::to_string(r), bits);
+        if (!condition.empty()) {
+            out("    EMBPF_ASSUME(" + condition + ");\n");
+        }
+    }
+
     std::string function_name(std::uint32_t start) const { return m_options.symbol + "_f" + std::to_string(start); }
 
     Result<void> mark() {
@@ -319,8 +387,9 @@ class Emitter {
             }
             // An unreached jump, or one the facts decide never taken, is no jump in the C (function()).
             if (isa::is_branch(ins.opcode) && reached(pc) && known_jump(pc) != false) {
-                m_marks[static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(ins))] |=
-                    kTarget;
+                const auto target =
+                    static_cast<std::size_t>(static_cast<std::int64_t>(pc) + 1 + isa::branch_offset(ins));
+                m_marks[target] |= kTarget | (target <= pc ? kLoopHead : 0);
             }
             if (ins.opcode == op::CALL_OP && ins.src == static_cast<std::uint8_t>(isa::CallSource::helper)) {
                 const auto id = static_cast<std::uint32_t>(ins.imm);
@@ -396,8 +465,29 @@ class Emitter {
                 // No run reaches it (the verifier's facts): it ends the run, as a guard does, and the compiler
                 // learns nothing from code it could not prove dead itself.
                 out("    " + stop() + " /* not reached */\n");
-            } else if (auto written = instruction(pc, ins); !written) {
+                pc = next;
+                continue;
+            }
+            if ((m_marks[pc] & kLoopHead) != 0) {
+                // A loop's head: the bounds the verifier proved of its counters (from which it proved the loop ends).
+                for (int r = 0; r < isa::kFramePointer; ++r) {
+                    assume(pc, r);
+                }
+            }
+            if (isa::op_class(ins.opcode) == op::ALU64 || isa::op_class(ins.opcode) == op::ALU) {
+                const std::uint8_t code = isa::op_code(ins.opcode);
+                if ((code == op::DIV || code == op::MOD) && isa::op_source(ins.opcode) == op::X) {
+                    assume(pc, ins.src); // a divisor proven not 0 (or not -1) needs no test
+                }
+            }
+            if (auto written = instruction(pc, ins); !written) {
                 return written;
+            }
+            if (isa::op_class(ins.opcode) == op::LDX && (m_marks[pc] & kProbe) == 0) {
+                // What the verifier knows of the value loaded (a number it spilled to the stack, say).
+                const int bits =
+                    isa::op_mode(ins.opcode) == op::MEMSX ? 64 : 8 * isa::size_bytes(isa::op_size(ins.opcode));
+                assume(next, ins.dst, bits);
             }
             pc = next;
         }

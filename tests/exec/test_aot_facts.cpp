@@ -1,0 +1,209 @@
+// Native mode's use of the verifier's ranges (exec::generate_c with AotOptions::facts): the bounds of a loop's
+// counters at its head, a divisor's and a loaded value's, written as EMBPF_ASSUME for the C compiler; the code still
+// computes what the interpreter computes; and a build with EMBPF_AOT_CHECK_FACTS (the differential tests') traps where
+// a fact does not hold, instead of assuming it. Compiling is skipped (with a message) where no C compiler runs.
+#include "../../tools/common/compile_c.hpp"
+#include "embpf/exec/aot.hpp"
+#include "embpf/exec/interpreter.hpp"
+#include "embpf/isa/text.hpp"
+#include "embpf/platform/platform.hpp"
+#include "embpf/verifier/verifier.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace isa = embpf::isa;
+namespace exec = embpf::exec;
+namespace verifier = embpf::verifier;
+
+// n = len & 63, then the sum of (n + 1000) / k for k = 1..n: the bound spilled to the stack and read back at each
+// turn, the counter plus one the divisor.
+const char* const kLoop = R"(
+    r6 = *(u32 *)(r1 + 0)
+    r6 &= 63
+    r7 = 0
+    r8 = 0
+    *(u64 *)(r10 - 8) = r6
+loop:
+    r9 = *(u64 *)(r10 - 8)
+    if r7 >= r9 goto done
+    r7 += 1
+    r2 = r6
+    r2 += 1000
+    r3 = r7
+    r2 /= r3
+    r8 += r2
+    goto loop
+done:
+    r0 = r8
+    exit)";
+
+constexpr std::uint32_t kHead = 5; // the instruction at `loop:`
+
+std::uint64_t expected(std::uint32_t len) {
+    const std::uint64_t n = len & 63U;
+    std::uint64_t sum = 0;
+    for (std::uint64_t k = 1; k <= n; ++k) {
+        sum += (n + 1000) / k;
+    }
+    return sum;
+}
+
+struct Verified {
+    std::vector<isa::Instruction> code;
+    std::vector<verifier::InstructionFacts> facts;
+};
+
+Verified verified(const char* text) {
+    auto code = isa::assemble(text);
+    REQUIRE_MESSAGE(code.has_value(), (code ? "" : code.error().message));
+    verifier::ProgramInput input;
+    input.name = "facts";
+    input.section = "socket";
+    input.instructions = *code;
+    const embpf::platform::Platform& platform = embpf::platform::linux();
+    const embpf::platform::ProgramType* type = platform.program_type("socket_filter");
+    REQUIRE(type != nullptr);
+    const verifier::Report report = verifier::verify(input, platform, *type, {.facts = true});
+    REQUIRE_MESSAGE(report.verified, report.text());
+    return {verifier::rewrite_context_loads(*code, report), report.facts};
+}
+
+// Options that refer to `facts` (a span: the caller keeps them).
+exec::AotOptions options_with(std::span<const verifier::InstructionFacts> facts) {
+    exec::AotOptions options;
+    options.symbol = "facts_program";
+    options.facts = facts;
+    return options;
+}
+
+// This process's directory of C files and shared objects, removed when the tests end.
+const std::filesystem::path& test_directory() {
+    struct Directory {
+        std::filesystem::path path =
+            std::filesystem::temp_directory_path() / ("embpf-test-aot-facts-" + std::to_string(::getpid()));
+        Directory() { std::filesystem::create_directories(path); }
+        ~Directory() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static const Directory directory;
+    return directory.path;
+}
+
+// `code` written out with `options`, built (with `flags` besides the usual ones) and bound; nullopt (with a message)
+// where no C compiler runs.
+std::optional<exec::AotProgram> build(const std::vector<isa::Instruction>& code, const exec::AotOptions& options,
+                                      const std::string& name, const std::vector<std::string>& flags = {}) {
+    auto source = exec::generate_c(code, {}, options);
+    REQUIRE_MESSAGE(source.has_value(), (source ? "" : source.error().message));
+    const exec::AotModuleEntry entry{"facts", "socket", "test", options.symbol, *source};
+    const std::filesystem::path& dir = test_directory();
+    const std::filesystem::path c_file = dir / (name + ".c");
+    const std::filesystem::path library = dir / (name + ".so");
+    {
+        std::ofstream out(c_file);
+        out << exec::aot_module_source(std::span(&entry, 1), "", "linux", "embpf_aot_module");
+        REQUIRE(out.good());
+    }
+    if (auto failed = embpf::tools::compile_shared(c_file, library, flags)) {
+        if (failed->starts_with("cannot run the C compiler")) {
+            MESSAGE("skipped: " << *failed);
+            return std::nullopt;
+        }
+        FAIL("the generated C does not compile: " << *failed);
+    }
+    auto opened = exec::AotLibrary::open(library);
+    REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
+    const embpf_aot_program* compiled = opened->find("facts");
+    REQUIRE(compiled != nullptr);
+    auto bound = exec::AotProgram::create(*compiled, code, {}, options, opened->owner());
+    REQUIRE_MESSAGE(bound.has_value(), (bound ? "" : bound.error().message));
+    return std::move(bound).value();
+}
+
+std::uint64_t run(const exec::Executable& program, std::uint32_t len) {
+    std::array<std::uint64_t, 32> ctx{len}; // __sk_buff::len at 0
+    return program.run(ctx.data(), sizeof ctx);
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("exec aot");
+
+TEST_CASE("exec aot: with the facts, a loop's head, a divisor and a load assume what the verifier proved") {
+    const Verified program = verified(kLoop);
+    const exec::AotOptions with = options_with(program.facts);
+    auto written = exec::generate_c(program.code, {}, with);
+    auto plain = exec::generate_c(program.code, {}, options_with({}));
+    REQUIRE(written.has_value());
+    REQUIRE(plain.has_value());
+    CAPTURE(written->code);
+    // At the loop's head the counter and the bound are at most 63; the divisor is 1 to 63; the reloaded bound too.
+    CHECK(written->code.find("EMBPF_ASSUME(r7 <= 0x3full);") != std::string::npos);
+    CHECK(written->code.find("EMBPF_ASSUME(r6 <= 0x3full);") != std::string::npos);
+    CHECK(written->code.find("EMBPF_ASSUME(r3 >= 0x1ull && r3 <= 0x3full);") != std::string::npos);
+    CHECK(written->code.find("EMBPF_ASSUME(r9 <= 0x3full);") != std::string::npos);
+    CHECK(plain->code.find("EMBPF_ASSUME(") == std::string::npos);
+    CHECK(written->fingerprint != plain->fingerprint);
+
+    const exec::Interpreter interpreter = exec::Interpreter::create(program.code).value();
+    auto assumed = build(program.code, with, "assumed");
+    if (!assumed) {
+        return;
+    }
+    auto checked = build(program.code, with, "checked", {"-DEMBPF_AOT_CHECK_FACTS"});
+    REQUIRE(checked.has_value());
+    for (const std::uint32_t len : {0U, 1U, 2U, 7U, 63U, 64U, 100U, 0xffffffffU}) {
+        CAPTURE(len);
+        CHECK(run(interpreter, len) == expected(len));
+        CHECK(run(*assumed, len) == expected(len));
+        CHECK(run(*checked, len) == expected(len));
+    }
+}
+
+TEST_CASE("exec aot: built to check the facts, a fact that does not hold traps") {
+    // The facts as a wrong verifier would give them: the counter at most 2 at the loop's head.
+    Verified program = verified(kLoop);
+    verifier::RegisterFact& counter = program.facts.at(kHead).registers[7];
+    REQUIRE(counter.kind == verifier::RegisterFact::Kind::number);
+    counter.umax = 2;
+    counter.smax = 2;
+    const exec::AotOptions wrong = options_with(program.facts);
+    auto source = exec::generate_c(program.code, {}, wrong);
+    REQUIRE(source.has_value());
+    CHECK(source->code.find("EMBPF_ASSUME(r7 <= 0x2ull);") != std::string::npos);
+    auto checked = build(program.code, wrong, "wrong", {"-DEMBPF_AOT_CHECK_FACTS"});
+    if (!checked) {
+        return;
+    }
+    CHECK(run(*checked, 2) == expected(2)); // the counter reaches 2 at the head: the fact holds
+    // 10 turns: the counter reaches 3 at the head, and the check traps (in a child process).
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        (void)run(*checked, 10);
+        ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK((WTERMSIG(status) == SIGILL || WTERMSIG(status) == SIGTRAP));
+}
+
+TEST_SUITE_END();
