@@ -11,7 +11,9 @@
 // BM_<name>/optimized_facts times the optimizing JIT's code compiled with the verifier's facts, for the programs that
 // verify as a hook's with the benchmark's context (bench_platform). BM_<name>/aot times native mode: the program as the
 // C `embpf aot` wrote, compiled into this binary by the build (with the verifier's facts of bench_platform) and bound
-// to the program with exec::AotProgram, which checks that the code is this program's.
+// to the program with exec::AotProgram, which checks that the code is this program's. packet_parse, crc32 and
+// insertion_sort do not verify there, and `embpf aot` refuses them: their C is written unverified, without facts
+// (bench_aot_unverified.cpp), and checked against the native build like the JITs' code of them.
 
 #include "bench_ctx.h"
 #include "bench_platform.hpp"
@@ -48,11 +50,15 @@
 #include <unistd.h>
 
 #ifdef EMBPF_BENCH_AOT
-// The benchmark programs compiled ahead of time (benchmarks/CMakeLists.txt: embpf aot --prefix embpf_bench_aot_<name>),
-// those that verify as the benchmark's hook (EMBPF_BENCH_AOT_PROGRAMS).
+// The benchmark programs compiled ahead of time (benchmarks/CMakeLists.txt): by `embpf aot --prefix
+// embpf_bench_aot_<name>` those that verify as the benchmark's hook (EMBPF_BENCH_AOT_PROGRAMS), with the verifier's
+// facts; by embpf_bench_aot_unverified the others, unverified and without facts.
 extern "C" {
 extern const embpf_aot_module embpf_bench_aot_fnv1a_module;
+extern const embpf_aot_module embpf_bench_aot_packet_parse_module;
 extern const embpf_aot_module embpf_bench_aot_inet_checksum_module;
+extern const embpf_aot_module embpf_bench_aot_crc32_module;
+extern const embpf_aot_module embpf_bench_aot_insertion_sort_module;
 extern const embpf_aot_module embpf_bench_aot_xorshift_collatz_module;
 }
 #endif
@@ -486,13 +492,23 @@ NativeProgram clang_native(std::string_view name) {
     return nullptr;
 }
 
-/// The compiled module of program `name` (BM_<name>/aot), or null.
-const embpf_aot_module* aot_module(std::string_view name) {
+/// A program's compiled module (BM_<name>/aot) and how it was written.
+struct AotModule {
+    const embpf_aot_module* module = nullptr; ///< null: none in this build
+    /// Written by `embpf aot`, verified and with the verifier's facts; else by embpf_bench_aot_unverified, without.
+    bool verified = false;
+};
+
+/// The compiled module of program `name`.
+AotModule aot_module(std::string_view name) {
 #ifdef EMBPF_BENCH_AOT
-    const std::pair<std::string_view, const embpf_aot_module*> modules[] = {
-        {"fnv1a", &embpf_bench_aot_fnv1a_module},
-        {"inet_checksum", &embpf_bench_aot_inet_checksum_module},
-        {"xorshift_collatz", &embpf_bench_aot_xorshift_collatz_module},
+    const std::pair<std::string_view, AotModule> modules[] = {
+        {"fnv1a", {&embpf_bench_aot_fnv1a_module, true}},
+        {"packet_parse", {&embpf_bench_aot_packet_parse_module, false}},
+        {"inet_checksum", {&embpf_bench_aot_inet_checksum_module, true}},
+        {"crc32", {&embpf_bench_aot_crc32_module, false}},
+        {"insertion_sort", {&embpf_bench_aot_insertion_sort_module, false}},
+        {"xorshift_collatz", {&embpf_bench_aot_xorshift_collatz_module, true}},
     };
     for (const auto& [program, module] : modules) {
         if (program == name) {
@@ -502,7 +518,7 @@ const embpf_aot_module* aot_module(std::string_view name) {
 #else
     (void)name;
 #endif
-    return nullptr;
+    return {};
 }
 
 std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
@@ -558,10 +574,15 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
             program->facts_optimized = std::make_unique<embpf::exec::OptimizedJit>(std::move(with_facts).value());
         }
     }
-    if (const embpf_aot_module* module = aot_module(spec.name)) {
-        // As the loader binds it (ProgramState::aot_options): the hook's data range, the verifier's facts.
-        if (!report.verified) {
+    if (const auto [module, verified] = aot_module(spec.name); module != nullptr) {
+        // As the loader binds it (ProgramState::aot_options): the hook's data range, the verifier's facts; as
+        // embpf_bench_aot_unverified wrote it: the hook's data range alone.
+        if (verified && !report.verified) {
             fail(spec.name, "compiled ahead of time, but it does not verify here");
+        }
+        if (!verified && report.verified) {
+            fail(spec.name, "compiled ahead of time unverified, but it verifies here: compile it with its facts "
+                            "(EMBPF_BENCH_AOT_PROGRAMS in benchmarks/CMakeLists.txt)");
         }
         if (auto checked = embpf::exec::check_aot_module(*module); !checked || module->program_count != 1) {
             fail(spec.name,
@@ -569,8 +590,10 @@ std::unique_ptr<Prepared> prepare(ProgramSpec& spec) {
         }
         embpf::exec::AotOptions options;
         options.packet = embpf::exec::packet_layout(bench_type);
-        options.probe_loads = report.probe_loads;
-        options.facts = report.facts;
+        if (verified) {
+            options.probe_loads = report.probe_loads;
+            options.facts = report.facts;
+        }
         auto bound = embpf::exec::AotProgram::create(*module->programs[0], program->instructions, {}, options);
         if (!bound.has_value()) {
             fail(spec.name, "AotProgram::create: " + bound.error().message);
