@@ -71,26 +71,38 @@ EMBPF_OP void* embpf_addr(uint64_t a) {
 #else
 #define EMBPF_ASSUME(c) do { if (!(c)) __builtin_unreachable(); } while (0)
 #endif
-EMBPF_OP uint64_t embpf_div64(uint64_t a, uint64_t b) { return b == 0 ? 0 : a / b; }
-EMBPF_OP uint64_t embpf_mod64(uint64_t a, uint64_t b) { return b == 0 ? a : a % b; }
+/* A number the compiler may not reason about. Dividends pass through it: GCC 12.2 folds `x % C` to x, for a constant C of
+ * 2^63 or more, when it knows x is 0 or all ones (a sign-extended value shifted right), which is wrong for all ones.
+ * The divisor stays visible: dividing by a constant stays a multiplication, and a divisor proven not 0 (EMBPF_ASSUME)
+ * needs no test. */
+EMBPF_OP uint64_t embpf_opaque(uint64_t value) {
+    __asm__("" : "+r"(value));
+    return value;
+}
+EMBPF_OP uint64_t embpf_div64(uint64_t a, uint64_t b) { a = embpf_opaque(a); return b == 0 ? 0 : a / b; }
+EMBPF_OP uint64_t embpf_mod64(uint64_t a, uint64_t b) { a = embpf_opaque(a); return b == 0 ? a : a % b; }
 EMBPF_OP uint64_t embpf_sdiv64(uint64_t a, uint64_t b) {
+    a = embpf_opaque(a);
     if (b == 0) return 0;
     if ((int64_t)b == -1) return 0 - a;
     return (uint64_t)((int64_t)a / (int64_t)b);
 }
 EMBPF_OP uint64_t embpf_smod64(uint64_t a, uint64_t b) {
+    a = embpf_opaque(a);
     if (b == 0) return a;
     if ((int64_t)b == -1) return 0;
     return (uint64_t)((int64_t)a % (int64_t)b);
 }
-EMBPF_OP uint32_t embpf_div32(uint32_t a, uint32_t b) { return b == 0 ? 0 : a / b; }
-EMBPF_OP uint32_t embpf_mod32(uint32_t a, uint32_t b) { return b == 0 ? a : a % b; }
+EMBPF_OP uint32_t embpf_div32(uint32_t a, uint32_t b) { a = (uint32_t)embpf_opaque(a); return b == 0 ? 0 : a / b; }
+EMBPF_OP uint32_t embpf_mod32(uint32_t a, uint32_t b) { a = (uint32_t)embpf_opaque(a); return b == 0 ? a : a % b; }
 EMBPF_OP uint32_t embpf_sdiv32(uint32_t a, uint32_t b) {
+    a = (uint32_t)embpf_opaque(a);
     if (b == 0) return 0;
     if ((int32_t)b == -1) return 0u - a;
     return (uint32_t)((int32_t)a / (int32_t)b);
 }
 EMBPF_OP uint32_t embpf_smod32(uint32_t a, uint32_t b) {
+    a = (uint32_t)embpf_opaque(a);
     if (b == 0) return a;
     if ((int32_t)b == -1) return 0;
     return (uint32_t)((int32_t)a % (int32_t)b);
@@ -130,6 +142,23 @@ EMBPF_OP uint64_t embpf_fetched(uint64_t value) {
     __asm__("" : "+r"(value));
     return value;
 }
+/* Atomic fetch-and-or, -and, -xor as compare-and-exchange loops, as x86-64 has no instruction for them: GCC 12.2's own
+ * expansion of __atomic_fetch_or (and of and, xor) whose result is used, in a branch, leaves the operation out of its
+ * loop and so writes the old value back. */
+#define EMBPF_FETCH_OP(name, op, type, alias)                                                                      \
+    EMBPF_OP type embpf_fetch_##name(void* p, type v) {                                                            \
+        alias* q = (alias*)p;                                                                                      \
+        type old = __atomic_load_n(q, __ATOMIC_RELAXED);                                                           \
+        while (!__atomic_compare_exchange_n(q, &old, (type)(old op v), 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {  \
+        }                                                                                                          \
+        return old;                                                                                                \
+    }
+EMBPF_FETCH_OP(or64, |, uint64_t, embpf_u64_alias)
+EMBPF_FETCH_OP(and64, &, uint64_t, embpf_u64_alias)
+EMBPF_FETCH_OP(xor64, ^, uint64_t, embpf_u64_alias)
+EMBPF_FETCH_OP(or32, |, uint32_t, embpf_u32_alias)
+EMBPF_FETCH_OP(and32, &, uint32_t, embpf_u32_alias)
+EMBPF_FETCH_OP(xor32, ^, uint32_t, embpf_u32_alias)
 /* callx: the helper whose id a register holds; no such helper (or the unwind helper's 0) ends the run. */
 static __attribute__((unused)) uint64_t embpf_callx(struct embpf_aot_run* run, uint64_t id, uint64_t r1, uint64_t r2,
                                                     uint64_t r3, uint64_t r4, uint64_t r5) {
@@ -727,7 +756,12 @@ class Emitter {
             }
             const std::string call =
                 std::string("__atomic_fetch_") + name + "(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST)";
-            line += fetch ? srcreg + " = embpf_fetched(" + call + ");" : "(void)" + call + ";";
+            if (fetch && operation != op::ATOMIC_ADD) { // or, and, xor: the prelude's loops (embpf_fetch_<op><size>)
+                line += srcreg + " = embpf_fetched(embpf_fetch_" + name + (size == 8 ? "64" : "32") + "(" +
+                        address(pc, ins.dst, ins.offset) + ", " + value + "));";
+            } else {
+                line += fetch ? srcreg + " = embpf_fetched(" + call + ");" : "(void)" + call + ";";
+            }
         }
         out(line + "\n");
         return {};

@@ -1,7 +1,8 @@
-// Native mode's use of the verifier's ranges (exec::generate_c with AotOptions::facts): the bounds of a loop's
-// counters at its head, a divisor's and a loaded value's, written as EMBPF_ASSUME for the C compiler; the code still
-// computes what the interpreter computes; and a build with EMBPF_AOT_CHECK_FACTS (the differential tests') traps where
-// a fact does not hold, instead of assuming it. Compiling is skipped (with a message) where no C compiler runs.
+// The C exec::generate_c writes, beyond the engines' shared tests: its use of the verifier's ranges (AotOptions::facts:
+// the bounds of a loop's counters at its head, a divisor's and a loaded value's, written as EMBPF_ASSUME for the C
+// compiler), which a build with EMBPF_AOT_CHECK_FACTS (the differential tests') checks, trapping where a fact does not
+// hold; and the forms it takes around the system compiler's bugs (GCC 12.2), each found by an attack round. Compiling
+// is skipped (with a message) where no C compiler runs.
 #include "../../tools/common/compile_c.hpp"
 #include "embpf/exec/aot.hpp"
 #include "embpf/exec/interpreter.hpp"
@@ -95,7 +96,7 @@ exec::AotOptions options_with(std::span<const verifier::InstructionFacts> facts)
 const std::filesystem::path& test_directory() {
     struct Directory {
         std::filesystem::path path =
-            std::filesystem::temp_directory_path() / ("embpf-test-aot-facts-" + std::to_string(::getpid()));
+            std::filesystem::temp_directory_path() / ("embpf-test-aot-code-" + std::to_string(::getpid()));
         Directory() { std::filesystem::create_directories(path); }
         ~Directory() {
             std::error_code ignored;
@@ -197,6 +198,8 @@ TEST_CASE("exec aot: built to check the facts, a fact that does not hold traps")
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
+        std::signal(SIGILL, SIG_DFL); // the test framework's handlers would report the trap as a crash
+        std::signal(SIGTRAP, SIG_DFL);
         (void)run(*checked, 10);
         ::_exit(0);
     }
@@ -204,6 +207,90 @@ TEST_CASE("exec aot: built to check the facts, a fact that does not hold traps")
     REQUIRE(::waitpid(child, &status, 0) == child);
     REQUIRE(WIFSIGNALED(status));
     CHECK((WTERMSIG(status) == SIGILL || WTERMSIG(status) == SIGTRAP));
+}
+
+namespace {
+
+// `text` (no facts) run by the interpreter and as compiled C on the same context, 16 words with `words` at their start:
+// the same result and the same context after. False (with a message) where no C compiler runs.
+bool same_as_interpreter(const char* text, const std::string& name, std::vector<std::uint64_t> words) {
+    auto code = isa::assemble(text);
+    REQUIRE_MESSAGE(code.has_value(), (code ? "" : code.error().message));
+    auto compiled = build(*code, options_with({}), name);
+    if (!compiled) {
+        return false;
+    }
+    words.resize(16, 0);
+    std::vector<std::uint64_t> interpreted_ctx = words;
+    std::vector<std::uint64_t> compiled_ctx = words;
+    const exec::Interpreter interpreter = exec::Interpreter::create(*code).value();
+    const std::uint64_t expected = interpreter.run(interpreted_ctx.data(), interpreted_ctx.size() * 8);
+    const std::uint64_t got = compiled->run(compiled_ctx.data(), compiled_ctx.size() * 8);
+    CHECK(got == expected);
+    CHECK(compiled_ctx == interpreted_ctx);
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("exec aot: a fetch-and-or, -and or -xor in a branch changes memory (GCC 12.2, attack round 68)") {
+    // GCC 12.2's own loop for __atomic_fetch_or whose result is used left the or out: the slot stayed 0.
+    for (const char* operation : {"or", "and", "xor"}) {
+        CAPTURE(operation);
+        const std::string text = std::string(R"(
+            *(u64 *)(r10 - 8) = 0
+            r3 = *(u64 *)(r1 + 56)
+            *(u64 *)(r10 - 8) = r3
+            r2 = *(u8 *)(r1 + 48)
+            r4 = *(u64 *)(r1 + 32)
+            r9 = *(u64 *)(r1 + 0)
+            if w9 <= w4 goto +1
+            r2 = atomic_fetch_)") +
+                                 operation + R"(((u64 *)(r10 - 8), r2)
+            *(u64 *)(r1 + 8) = r2
+            r2 = *(u64 *)(r10 - 8)
+            *(u64 *)(r1 + 72) = r2
+            w2 = *(u32 *)(r1 + 48)
+            w2 = atomic_fetch_)" +
+                                 operation + R"(((u32 *)(r1 + 56), w2)
+            *(u64 *)(r1 + 16) = r2
+            r0 = 0
+            exit)";
+        // f0 > f4 (as 32 bits) takes the atomic; f6's low byte 0xf7 the operand; f7 the slot's first value.
+        if (!same_as_interpreter(text.c_str(), std::string("fetch_") + operation,
+                                 {0xfffffffffffffffcULL, 0, 0, 0, 0, 0, 0xf7, 0x0f0f})) {
+            return;
+        }
+        REQUIRE(same_as_interpreter(text.c_str(), std::string("fetch_") + operation + "_not_taken",
+                                    {1, 0, 0, 0, 5, 0, 0xf7, 0x0f0f}));
+    }
+}
+
+TEST_CASE("exec aot: x % C for C of 2^63 or more, x all ones (GCC 12.2, attack round 68)") {
+    // GCC 12.2 folded x % 0xffffffff80000000 to x when it knew x was 0 or all ones: all ones % C is 0x7fffffff.
+    const char* const remainder = R"(
+        r0 = *(u64 *)(r1 + 104)
+        r7 = *(s8 *)(r1 + 88)
+        r7 s>>= 24
+        r7 %= -2147483648
+        *(u64 *)(r1 + 48) = r7
+        exit)";
+    const char* const quotient = R"(
+        r7 = *(s8 *)(r1 + 88)
+        r7 s>>= 24
+        r7 /= -2147483648
+        *(u64 *)(r1 + 48) = r7
+        r0 = 0
+        exit)";
+    for (const std::uint64_t byte : {0xdaULL, 0x11ULL}) {
+        CAPTURE(byte);
+        std::vector<std::uint64_t> words(16, 0);
+        words[11] = byte;
+        if (!same_as_interpreter(remainder, "mod_" + std::to_string(byte), words)) {
+            return;
+        }
+        REQUIRE(same_as_interpreter(quotient, "div_" + std::to_string(byte), words));
+    }
 }
 
 TEST_SUITE_END();
