@@ -621,7 +621,8 @@ inline verifier::Report verify(const platform::Platform& platform, const platfor
 
 /// Turns up to `count` instructions of `code` into kin the generator never (or seldom) emits, so that their
 /// translations are compared too: another operation of an ALU instruction's class and source (signed division and
-/// modulo, sign-extending moves, byte swaps), a sign-extending load for a load, `gotol` for a `goto`. An instruction
+/// modulo, sign-extending moves, byte swaps, divisors whose sign extension is 2^63 or more), a sign-extending load for
+/// a load, `gotol` for a `goto`, another atomic operation for an atomic one (fetch-and-or, -and, -xor). An instruction
 /// whose mutation would not be valid stays as it was; whether the program is still safe is the verifier's to say.
 /// Returns the instructions changed.
 inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy& entropy, unsigned count) {
@@ -631,7 +632,8 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         const isa::Instruction& ins = code[pc];
         const std::uint8_t cls = isa::op_class(ins.opcode);
         if (isa::is_alu(ins.opcode) || ins.opcode == op::JA_OP ||
-            (cls == op::LDX && isa::op_mode(ins.opcode) == op::MEM && isa::op_size(ins.opcode) != op::DW)) {
+            (cls == op::LDX && isa::op_mode(ins.opcode) == op::MEM && isa::op_size(ins.opcode) != op::DW) ||
+            (cls == op::STX && isa::op_mode(ins.opcode) == op::ATOMIC && ins.imm != op::CMPXCHG)) {
             candidates.push_back(pc);
         }
         if (isa::is_lddw(ins)) {
@@ -646,6 +648,18 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
         const std::uint8_t cls = isa::op_class(ins.opcode);
         if (ins.opcode == op::JA_OP) {
             ins = isa::make(op::JA32_OP, 0, 0, 0, ins.offset);
+        } else if (cls == op::STX) {
+            // Any atomic operation but cmpxchg (which reads r0); the fetching ones write their source register.
+            static constexpr std::array<std::int32_t, 9> kAtomics{op::ATOMIC_ADD,
+                                                                  op::ATOMIC_OR,
+                                                                  op::ATOMIC_AND,
+                                                                  op::ATOMIC_XOR,
+                                                                  op::ATOMIC_ADD | op::FETCH,
+                                                                  op::XCHG,
+                                                                  op::ATOMIC_OR | op::FETCH,
+                                                                  op::ATOMIC_AND | op::FETCH,
+                                                                  op::ATOMIC_XOR | op::FETCH};
+            ins.imm = kAtomics[entropy.below(static_cast<std::uint32_t>(kAtomics.size()))];
         } else if (cls == op::LDX) {
             ins.opcode = static_cast<std::uint8_t>(op::LDX | op::MEMSX | isa::op_size(ins.opcode));
         } else {
@@ -670,6 +684,12 @@ inline unsigned mutate_instructions(std::vector<isa::Instruction>& code, Entropy
                     ins.imm = 0;
                 } else if (code_op == op::DIV || code_op == op::MOD) {
                     ins.offset = static_cast<std::int16_t>(entropy.below(2));
+                    if (source == op::K && entropy.chance(25)) {
+                        // A divisor of 2^63 or more once sign-extended (a C compiler folded x % C wrongly for one).
+                        static constexpr std::array<std::int32_t, 4> kLarge{std::numeric_limits<std::int32_t>::min(),
+                                                                            -1, -2, -1000003};
+                        ins.imm = kLarge[entropy.below(static_cast<std::uint32_t>(kLarge.size()))];
+                    }
                 } else if (code_op == op::MOV && source == op::X) {
                     static constexpr std::array<std::int16_t, 4> kExtensions{0, 8, 16, 32};
                     ins.offset = kExtensions[entropy.below(is64 ? 4 : 3)];
