@@ -35,6 +35,11 @@ constexpr const char* kOperations = R"(
 #ifndef EMBPF_AOT_OPERATIONS
 #define EMBPF_AOT_OPERATIONS
 #define EMBPF_OP static inline __attribute__((always_inline, unused))
+/* GCC's -Wmaybe-uninitialized guesses, across branches it cannot correlate, that a frame slot may be read before it is
+ * written: the verifier proves it never is (a program that reads a slot it did not write is refused). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 typedef uint16_t embpf_u16_alias __attribute__((may_alias));
 typedef uint32_t embpf_u32_alias __attribute__((may_alias));
 typedef uint64_t embpf_u64_alias __attribute__((may_alias));
@@ -537,7 +542,7 @@ class Emitter {
 
     // `(void*)` of the address `base + off` for a load or store at `pc`: the frame itself when the facts place the
     // access at one offset of the stack, else the register's value as an address.
-    std::string address(std::uint32_t pc, int base, std::int16_t off) const {
+    std::string address(std::uint32_t pc, int base, std::int16_t off, int bytes) const {
         if (pc < m_options.facts.size() && m_options.facts[pc].reached) {
             // The base register's fact: a stack pointer at one offset from this function's r10.
             const verifier::RegisterFact& fact = m_options.facts[pc].registers[static_cast<std::size_t>(base)];
@@ -549,7 +554,9 @@ class Emitter {
         }
         // r10 itself, within its own frame: the frame array. (Past it, a caller's frame, the address is a number like
         // any other: a compiler that inlined the function into the entry would see an access past the array there.)
-        if (base == isa::kFramePointer && off < 0 && off >= -static_cast<std::int64_t>(isa::kStackSize)) {
+        // An access that starts in the frame and ends past r10 is a number too: the compiler would see an access partly
+        // outside the array (which a verified program never makes, and GCC warns of).
+        if (base == isa::kFramePointer && off >= -static_cast<std::int64_t>(isa::kStackSize) && off + bytes <= 0) {
             return "(fp + (" + std::to_string(off) + "))";
         }
         return "EMBPF_ADDR(" + reg(base) + " + " + hex64(static_cast<std::uint64_t>(static_cast<std::int64_t>(off))) +
@@ -710,7 +717,7 @@ class Emitter {
                 break;
             }
             line += dst + " = embpf_" + (sx ? "ldsxp" : "ldp") + std::to_string(size * 8) + "(" +
-                    address(pc, ins.src, ins.offset) + ");";
+                    address(pc, ins.src, ins.offset, size) + ");";
             break;
         }
         case op::ST:
@@ -720,8 +727,8 @@ class Emitter {
                 return atomic(pc, ins, size);
             }
             const std::string value = cls == op::ST ? hex64(imm64) : src;
-            line +=
-                "embpf_stp" + std::to_string(size * 8) + "(" + address(pc, ins.dst, ins.offset) + ", " + value + ");";
+            line += "embpf_stp" + std::to_string(size * 8) + "(" + address(pc, ins.dst, ins.offset, size) + ", " +
+                    value + ");";
             break;
         }
         default: return Error::invalid("instruction " + std::to_string(pc) + ": invalid opcode", pc);
@@ -733,7 +740,7 @@ class Emitter {
     Result<void> atomic(std::uint32_t pc, const Instruction& ins, int size) {
         const std::string type = size == 8 ? "embpf_u64_alias" : "embpf_u32_alias";
         const std::string value = size == 8 ? reg(ins.src) : "(uint32_t)" + reg(ins.src);
-        const std::string pointer = "(" + type + "*)" + address(pc, ins.dst, ins.offset);
+        const std::string pointer = "(" + type + "*)" + address(pc, ins.dst, ins.offset, size);
         const std::string srcreg = "r" + std::to_string(ins.src);
         std::string line = "    ";
         const std::int32_t operation = ins.imm & ~op::FETCH;
@@ -758,7 +765,7 @@ class Emitter {
                 std::string("__atomic_fetch_") + name + "(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST)";
             if (fetch && operation != op::ATOMIC_ADD) { // or, and, xor: the prelude's loops (embpf_fetch_<op><size>)
                 line += srcreg + " = embpf_fetched(embpf_fetch_" + name + (size == 8 ? "64" : "32") + "(" +
-                        address(pc, ins.dst, ins.offset) + ", " + value + "));";
+                        address(pc, ins.dst, ins.offset, size) + ", " + value + "));";
             } else {
                 line += fetch ? srcreg + " = embpf_fetched(" + call + ");" : "(void)" + call + ";";
             }
