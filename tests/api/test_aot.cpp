@@ -8,6 +8,7 @@
 #include "embpf/api/object_spec.hpp"
 #include "embpf/api/ring_buffer.hpp"
 #include "linux_contexts.hpp"
+#include "process_directory.hpp"
 #include "seed_types.hpp"
 
 #include <doctest/doctest.h>
@@ -41,17 +42,8 @@ ObjectSpec open(const std::string& path, const platform::Platform* platform = nu
 
 // This process's directory of C files and shared objects, removed when the tests end.
 const std::filesystem::path& test_directory() {
-    struct Directory {
-        std::filesystem::path path =
-            std::filesystem::temp_directory_path() / ("embpf-test-aot-" + std::to_string(::getpid()));
-        Directory() { std::filesystem::create_directories(path); }
-        ~Directory() {
-            std::error_code ignored;
-            std::filesystem::remove_all(path, ignored);
-        }
-    };
-    static const Directory directory;
-    return directory.path;
+    static const testing_files::ProcessDirectory directory("embpf-test-aot-");
+    return directory.path();
 }
 
 // The shared object of `spec`'s programs, built in a directory of this process's; nullopt (with a message) where no

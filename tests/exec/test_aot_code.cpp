@@ -4,6 +4,7 @@
 // hold; and the forms it takes around the system compiler's bugs (GCC 12.2), each found by an attack round. Compiling
 // is skipped (with a message) where no C compiler runs.
 #include "../../tools/common/compile_c.hpp"
+#include "../api/process_directory.hpp"
 #include "embpf/exec/aot.hpp"
 #include "embpf/exec/interpreter.hpp"
 #include "embpf/isa/text.hpp"
@@ -94,17 +95,8 @@ exec::AotOptions options_with(std::span<const verifier::InstructionFacts> facts)
 
 // This process's directory of C files and shared objects, removed when the tests end.
 const std::filesystem::path& test_directory() {
-    struct Directory {
-        std::filesystem::path path =
-            std::filesystem::temp_directory_path() / ("embpf-test-aot-code-" + std::to_string(::getpid()));
-        Directory() { std::filesystem::create_directories(path); }
-        ~Directory() {
-            std::error_code ignored;
-            std::filesystem::remove_all(path, ignored);
-        }
-    };
-    static const Directory directory;
-    return directory.path;
+    static const testing_files::ProcessDirectory directory("embpf-test-aot-code-");
+    return directory.path();
 }
 
 // `code` written out with `options`, built (with `flags` besides the usual ones) and bound; nullopt (with a message)
