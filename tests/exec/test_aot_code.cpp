@@ -13,6 +13,7 @@
 
 #include <doctest/doctest.h>
 
+#include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +316,46 @@ TEST_CASE("exec aot: unverified code GCC once refused at -Werror builds and runs
         exit)";
     REQUIRE(same_as_interpreter(correlated, "correlated", {1, 2, 3}));
     REQUIRE(same_as_interpreter(correlated, "correlated_high", {7, 2, 3}));
+}
+
+TEST_CASE("exec aot: a shared object runs its own code when a global symbol has its program's name (attack round 70)") {
+    // A library loaded before it, globally (or a host linked with -rdynamic), defines data under the names of the
+    // program's function and descriptor: the module's references must still bind to its own, not crash into the data.
+    const std::filesystem::path& dir = test_directory();
+    {
+        std::ofstream out(dir / "decoy.c");
+        out << "const unsigned char interposed[64] = {0};\nconst unsigned char interposed_program[64] = {0};\n";
+        REQUIRE(out.good());
+    }
+    if (auto failed = embpf::tools::compile_shared(dir / "decoy.c", dir / "decoy.so")) {
+        if (failed->starts_with("cannot run the C compiler")) {
+            MESSAGE("skipped: " << *failed);
+            return;
+        }
+        FAIL("the decoy does not compile: " << *failed);
+    }
+    void* decoy = ::dlopen((dir / "decoy.so").c_str(), RTLD_NOW | RTLD_GLOBAL);
+    REQUIRE(decoy != nullptr);
+    const void* decoy_function = ::dlsym(decoy, "interposed");
+    const void* decoy_descriptor = ::dlsym(decoy, "interposed_program");
+    REQUIRE(decoy_function != nullptr);
+    REQUIRE(decoy_descriptor != nullptr);
+    {
+        auto code = isa::assemble("r0 = 0xb\nexit\n");
+        REQUIRE(code.has_value());
+        exec::AotOptions options;
+        options.symbol = "interposed";
+        auto compiled = build(*code, options, "interposed");
+        REQUIRE(compiled.has_value());
+        auto opened = exec::AotLibrary::open(dir / "interposed.so");
+        REQUIRE(opened.has_value());
+        const embpf_aot_program* program = opened->find("facts");
+        REQUIRE(program != nullptr);
+        CHECK(static_cast<const void*>(program) != decoy_descriptor);
+        CHECK(reinterpret_cast<const void*>(program->run) != decoy_function);
+        CHECK(run(*compiled, 0) == 0xb);
+    }
+    ::dlclose(decoy);
 }
 
 TEST_SUITE_END();

@@ -146,7 +146,7 @@ std::string aot_module_source(std::span<const AotModuleEntry> programs, std::str
     for (const AotModuleEntry& entry : programs) {
         out += "\n/* program " + comment_text(entry.name) + " */\n";
         out += entry.source.code;
-        out += "const struct embpf_aot_program " + entry.symbol + "_program = {\n";
+        out += "EMBPF_AOT_LOCAL const struct embpf_aot_program " + entry.symbol + "_program = {\n";
         out += "    " + std::to_string(EMBPF_AOT_ABI_VERSION) + "u,\n";
         out += "    " + c_string_literal(entry.name) + ",\n";
         out += "    " + c_string_literal(entry.section) + ",\n";

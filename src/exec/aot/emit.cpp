@@ -35,6 +35,9 @@ constexpr const char* kOperations = R"(
 #ifndef EMBPF_AOT_OPERATIONS
 #define EMBPF_AOT_OPERATIONS
 #define EMBPF_OP static inline __attribute__((always_inline, unused))
+/* A program's function and descriptor are not exported from a shared object, and so bound to this file's own: a
+ * same-named symbol of the host's or of another library cannot stand in for them. Only the module is exported. */
+#define EMBPF_AOT_LOCAL __attribute__((visibility("hidden")))
 /* GCC's -Wmaybe-uninitialized guesses, across branches it cannot correlate, that a frame slot may be read before it is
  * written: the verifier proves it never is (a program that reads a slot it did not write is refused). */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -303,8 +306,8 @@ class Emitter {
         if (m_calls_callbacks) {
             callback_dispatch();
         }
-        const std::string entry =
-            "uint64_t " + m_options.symbol + "(void* ctx, uint64_t ctx_size, const struct embpf_aot_env* env)";
+        const std::string entry = "EMBPF_AOT_LOCAL uint64_t " + m_options.symbol +
+                                  "(void* ctx, uint64_t ctx_size, const struct embpf_aot_env* env)";
         out(entry + ";\n" + entry + " {\n");
         out("    _Alignas(16) uint8_t stack[" + std::to_string((isa::kMaxCallDepth + 1) * isa::kStackSize) + "];\n");
         out("    struct embpf_aot_run run;\n    uint64_t r0;\n");
