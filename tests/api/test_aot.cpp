@@ -261,7 +261,7 @@ TEST_CASE("aot: programs named like the generated code's own names, and a fetch-
         }
         FAIL("the generated C does not compile: " << *failed);
     }
-    // Under a prefix that makes a program's function a name of the prelude (embpf_fetched) too.
+    // Under a prefix that makes a program's function a name of the prelude (embpf_opaque) too.
     for (const char* prefix : {"embpf_plugin", "embpf"}) {
         CAPTURE(prefix);
         auto interpreted = Object::load(spec, {.engine = exec::EngineKind::interpreter}); // a fresh `total`

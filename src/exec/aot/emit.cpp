@@ -79,10 +79,12 @@ EMBPF_OP void* embpf_addr(uint64_t a) {
 #else
 #define EMBPF_ASSUME(c) do { if (!(c)) __builtin_unreachable(); } while (0)
 #endif
-/* A number the compiler may not reason about. Dividends pass through it: GCC 12.2 folds `x % C` to x, for a constant C of
- * 2^63 or more, when it knows x is 0 or all ones (a sign-extended value shifted right), which is wrong for all ones.
- * The divisor stays visible: dividing by a constant stays a multiplication, and a divisor proven not 0 (EMBPF_ASSUME)
- * needs no test. */
+/* A number the compiler may not reason about, where GCC 12.2 reasoned wrongly:
+ * - dividends: it folds `x % C` to x, for a constant C of 2^63 or more, when it knows x is 0 or all ones (a
+ *   sign-extended value shifted right), which is wrong for all ones. The divisor stays visible: dividing by a constant
+ *   stays a multiplication, and a divisor proven not 0 (EMBPF_ASSUME) needs no test;
+ * - the value an atomic fetched: it rewrites `__atomic_fetch_add(p, v) + v` as an add-and-fetch whose x86-64 code adds
+ *   the fetched value to itself. */
 EMBPF_OP uint64_t embpf_opaque(uint64_t value) {
     __asm__("" : "+r"(value));
     return value;
@@ -143,13 +145,6 @@ EMBPF_OP uint64_t embpf_be16(uint64_t x) { return __builtin_bswap16((uint16_t)x)
 EMBPF_OP uint64_t embpf_be32(uint64_t x) { return __builtin_bswap32((uint32_t)x); }
 EMBPF_OP uint64_t embpf_be64(uint64_t x) { return __builtin_bswap64(x); }
 #endif
-/* The value an atomic fetched: opaque to the compiler, which so cannot fold it with what the program does next (GCC 12
- * rewrites `__atomic_fetch_add(p, v) + v` as an add-and-fetch whose x86-64 code it then gets wrong: it adds the
- * fetched value to itself). */
-EMBPF_OP uint64_t embpf_fetched(uint64_t value) {
-    __asm__("" : "+r"(value));
-    return value;
-}
 /* Atomic fetch-and-or, -and, -xor as compare-and-exchange loops, as x86-64 has no instruction for them: GCC 12.2's own
  * expansion of __atomic_fetch_or (and of and, xor) whose result is used, in a branch, leaves the operation out of its
  * loop and so writes the old value back. */
@@ -749,12 +744,12 @@ class Emitter {
         const std::int32_t operation = ins.imm & ~op::FETCH;
         const bool fetch = (ins.imm & op::FETCH) != 0;
         if (ins.imm == op::XCHG) {
-            line += srcreg + " = embpf_fetched(__atomic_exchange_n(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST));";
+            line += srcreg + " = embpf_opaque(__atomic_exchange_n(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST));";
         } else if (ins.imm == op::CMPXCHG) {
             const std::string ctype = size == 8 ? "uint64_t" : "uint32_t";
             line += "{ " + ctype + " expected = (" + ctype + ")r0; __atomic_compare_exchange_n(" + pointer +
                     ", &expected, " + value +
-                    ", 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); r0 = embpf_fetched(expected); }";
+                    ", 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); r0 = embpf_opaque(expected); }";
         } else {
             const char* name = nullptr;
             switch (operation) {
@@ -767,10 +762,10 @@ class Emitter {
             const std::string call =
                 std::string("__atomic_fetch_") + name + "(" + pointer + ", " + value + ", __ATOMIC_SEQ_CST)";
             if (fetch && operation != op::ATOMIC_ADD) { // or, and, xor: the prelude's loops (embpf_fetch_<op><size>)
-                line += srcreg + " = embpf_fetched(embpf_fetch_" + name + (size == 8 ? "64" : "32") + "(" +
-                        address(pc, ins.dst, ins.offset, size) + ", " + value + "));";
+                line += srcreg + " = embpf_opaque(embpf_fetch_" + name + (size == 8 ? "64" : "32") + "(" + pointer +
+                        ", " + value + "));";
             } else {
-                line += fetch ? srcreg + " = embpf_fetched(" + call + ");" : "(void)" + call + ";";
+                line += fetch ? srcreg + " = embpf_opaque(" + call + ");" : "(void)" + call + ";";
             }
         }
         out(line + "\n");

@@ -1,5 +1,5 @@
 // Programs whose names collide with the names generated C gives a program's static functions (x_f0), its descriptor
-// (x_program), the module (module, under the default prefix) and the prelude (embpf_fetched under prefix "embpf"), and
+// (x_program), the module (module, under the default prefix) and the prelude (embpf_opaque under prefix "embpf"), and
 // one whose fetch-and-add result is added to the value it added (the fold GCC 12 gets wrong).
 #define SEC(name) __attribute__((section(name), used))
 
@@ -24,7 +24,7 @@ SEC("socket") int module(void* ctx) {
     (void)ctx;
     return 4;
 }
-SEC("socket") int fetched(void* ctx) {
+SEC("socket") int opaque(void* ctx) {
     (void)ctx;
     return 5;
 }
